@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Project bootstrap: `python3 dev.py run` and `python3 dev.py test` (see README "Quick start").
+
+Creates .venv on first use, reinstalls only when pyproject.toml changes, then runs the job.
+Uses only the standard library so that it works on a machine with nothing but Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed-pyproject-sha256"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _pyproject_hash() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
+        sys.exit("Python 3.11 or newer is required / 需要 Python 3.11 或更高版本")
+    if not PY.exists():
+        print("Creating .venv ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    wanted = _pyproject_hash()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    print("Installing dependencies into .venv ...", flush=True)
+    pip = [str(PY), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run_main() -> int:
+    return subprocess.call([str(PY), "-m", "forms", "check"], cwd=ROOT)
+
+
+def run_tests(extra: list[str]) -> int:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # Default to two workers: the CI machine has 2 cores.
+    args = ["-n", env.get("PYTEST_WORKERS", "2"), *extra]
+    return subprocess.call([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "setup"}:
+        print("usage: python3 dev.py run|test|setup [pytest args...]", file=sys.stderr)
+        return 2
+    ensure_venv()
+    if argv[0] == "run":
+        return run_main()
+    if argv[0] == "test":
+        return run_tests(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,5 @@
+import sys
+
+from forms.cli import main
+
+sys.exit(main())

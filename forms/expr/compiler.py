@@ -1,0 +1,106 @@
+"""Compile an expression tree into nested Python closures.
+
+Closures are several times faster than walking the tree on every evaluation, and, unlike eval(), they can
+only do what the nodes describe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from forms.expr.ast import Binary, Call, Column, Current, Expr, Neg, Num, Ref, Str
+from forms.expr.functions import FUNCTIONS
+from forms.expr.values import NAN, compare, equals, to_bool, to_number
+
+
+class Context:
+    """What an expression sees while it runs: the record's scopes, the current answer, the clock."""
+
+    __slots__ = ("columns", "current", "now", "scopes", "today")
+
+    def __init__(self, scopes: list[Any], *, today: dt.date, now: dt.datetime) -> None:
+        self.scopes = scopes  # root scope first, then the enclosing repeat instances
+        self.current: Any = ""
+        self.today = today
+        self.now = now
+        self.columns: dict[str, Any] = {}
+
+
+Compiled = Callable[[Context], Any]
+RefResolver = Callable[[str], Compiled]
+
+
+def _arith(op: str, x: float, y: float) -> float:
+    if op == "+":
+        return x + y
+    if op == "-":
+        return x - y
+    if op == "*":
+        return x * y
+    if op == "div":
+        if y == 0:
+            if x == 0 or math.isnan(x):
+                return NAN
+            return math.copysign(math.inf, x) * (math.copysign(1, y))
+        return x / y
+    if y == 0 or math.isinf(x):
+        return NAN
+    return math.fmod(x, y)
+
+
+def compile_expr(node: Expr, resolve: RefResolver) -> Compiled:
+    if isinstance(node, Num):
+        v = node.value
+        return lambda ctx: v
+    if isinstance(node, Str):
+        s = node.value
+        return lambda ctx: s
+    if isinstance(node, Ref):
+        return resolve(node.name)
+    if isinstance(node, Current):
+        return lambda ctx: ctx.current
+    if isinstance(node, Column):
+        name = node.name
+        return lambda ctx: ctx.columns.get(name, "")
+    if isinstance(node, Neg):
+        inner = compile_expr(node.operand, resolve)
+        return lambda ctx: -to_number(inner(ctx))
+    if isinstance(node, Binary):
+        return _compile_binary(node, resolve)
+    if isinstance(node, Call):
+        return _compile_call(node, resolve)
+    raise TypeError(f"not an expression node: {node!r}")
+
+
+def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
+    left = compile_expr(node.left, resolve)
+    right = compile_expr(node.right, resolve)
+    op = node.op
+    if op == "and":
+        return lambda ctx: to_bool(left(ctx)) and to_bool(right(ctx))
+    if op == "or":
+        return lambda ctx: to_bool(left(ctx)) or to_bool(right(ctx))
+    if op == "=":
+        return lambda ctx: equals(left(ctx), right(ctx))
+    if op == "!=":
+        return lambda ctx: not equals(left(ctx), right(ctx))
+    if op in ("<", "<=", ">", ">="):
+        return lambda ctx: compare(op, left(ctx), right(ctx))
+    return lambda ctx: _arith(op, to_number(left(ctx)), to_number(right(ctx)))
+
+
+def _compile_call(node: Call, resolve: RefResolver) -> Compiled:
+    args = [compile_expr(a, resolve) for a in node.args]
+    if node.name == "if":
+        cond, then, other = args
+        return lambda ctx: then(ctx) if to_bool(cond(ctx)) else other(ctx)
+    fn = FUNCTIONS[node.name].impl
+    if not args:
+        return lambda ctx: fn(ctx, [])
+    if len(args) == 1:
+        (a0,) = args
+        return lambda ctx: fn(ctx, [a0(ctx)])
+    return lambda ctx: fn(ctx, [a(ctx) for a in args])

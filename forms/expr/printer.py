@@ -1,0 +1,60 @@
+"""AST back to expression text, with only the parentheses that are needed."""
+
+from __future__ import annotations
+
+import math
+
+from forms.expr.ast import PRECEDENCE, UNARY_PRECEDENCE, Binary, Call, Column, Current, Expr, Neg, Num
+from forms.expr.ast import Ref, Str
+
+
+def _num(value: float) -> str:
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _str(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError("a string literal cannot hold both quote characters")
+
+
+def _prec(node: Expr) -> int:
+    if isinstance(node, Binary):
+        return PRECEDENCE[node.op]
+    if isinstance(node, Neg):
+        return UNARY_PRECEDENCE
+    return UNARY_PRECEDENCE + 1
+
+
+def to_source(node: Expr) -> str:
+    if isinstance(node, Num):
+        return _num(node.value)
+    if isinstance(node, Str):
+        return _str(node.value)
+    if isinstance(node, Ref):
+        return "${" + node.name + "}"
+    if isinstance(node, Current):
+        return "."
+    if isinstance(node, Column):
+        return node.name
+    if isinstance(node, Neg):
+        inner = to_source(node.operand)
+        if _prec(node.operand) < UNARY_PRECEDENCE:
+            inner = f"({inner})"
+        return f"-{inner}"
+    if isinstance(node, Binary):
+        p = PRECEDENCE[node.op]
+        left = to_source(node.left)
+        right = to_source(node.right)
+        if _prec(node.left) < p:
+            left = f"({left})"
+        if _prec(node.right) <= p:
+            right = f"({right})"
+        return f"{left} {node.op} {right}"
+    if isinstance(node, Call):
+        return f"{node.name}({', '.join(to_source(a) for a in node.args)})"
+    raise TypeError(f"not an expression node: {node!r}")

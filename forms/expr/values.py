@@ -1,0 +1,189 @@
+"""XPath 1.0 value semantics as ODK applies them: string, number, boolean, dates, node-sets.
+
+An empty answer is the empty string: it equals '' in comparisons and is NaN in arithmetic.
+Dates become days since 1970-01-01 when used as numbers, times fractions of a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+EPOCH = dt.date(1970, 1, 1)
+NAN = float("nan")
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+class Nodeset(tuple[Any, ...]):
+    """Answers gathered across repeat instances (or the instances themselves)."""
+
+    __slots__ = ()
+
+
+def parse_date(text: str) -> dt.date | None:
+    if _DATE_RE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_time(text: str) -> dt.time | None:
+    if _TIME_RE.match(text):
+        try:
+            return dt.time.fromisoformat(text if len(text.split(":")[0]) == 2 else "0" + text)
+        except ValueError:
+            return None
+    return None
+
+
+def parse_datetime(text: str) -> dt.datetime | None:
+    if len(text) < 16 or not _DATE_RE.match(text[:10]) or text[10] not in "T ":
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _datetime_days(value: dt.datetime) -> float:
+    if value.tzinfo is not None:
+        # Local wall-clock time, as the clerk entered it.
+        value = value.replace(tzinfo=None)
+    delta = value - dt.datetime(1970, 1, 1)
+    return delta.total_seconds() / 86400.0
+
+
+def _time_fraction(value: dt.time) -> float:
+    secs = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+    return secs / 86400.0
+
+
+def to_number(value: Any) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return NAN
+        try:
+            return float(text)
+        except ValueError:
+            d = parse_date(text)
+            if d is not None:
+                return float((d - EPOCH).days)
+            return NAN
+    if isinstance(value, dt.datetime):
+        return _datetime_days(value)
+    if isinstance(value, dt.date):
+        return float((value - EPOCH).days)
+    if isinstance(value, dt.time):
+        return _time_fraction(value)
+    if isinstance(value, Nodeset):
+        return to_number(value[0]) if value else NAN
+    if isinstance(value, (list, tuple)):
+        return NAN
+    return NAN
+
+
+def format_number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def to_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds" if value.second or value.microsecond else "minutes")
+    if isinstance(value, Nodeset):
+        return to_string(value[0]) if value else ""
+    if isinstance(value, (list, tuple)):
+        return " ".join(to_string(v) for v in value)
+    if value is None:
+        return ""
+    return ""
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return not (value == 0 or math.isnan(value))
+    if isinstance(value, str):
+        return bool(value)
+    if isinstance(value, Nodeset):
+        return len(value) > 0
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0
+    return value is not None
+
+
+def _temporal_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
+    """If one side is a date/time and the other a string of the same kind, both as the same kind."""
+    for x, y, swap in ((a, b, False), (b, a, True)):
+        if isinstance(x, dt.date | dt.time) and isinstance(y, str):
+            if isinstance(x, dt.datetime):
+                other: Any = parse_datetime(y) or parse_date(y)
+            elif isinstance(x, dt.date):
+                other = parse_date(y)
+            else:
+                other = parse_time(y)
+            if other is None:
+                return None
+            return (other, x) if swap else (x, other)
+    return None
+
+
+def equals(a: Any, b: Any) -> bool:
+    if isinstance(a, Nodeset) or isinstance(b, Nodeset):
+        left = a if isinstance(a, Nodeset) else (a,)
+        right = b if isinstance(b, Nodeset) else (b,)
+        return any(equals(x, y) for x in left for y in right)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return to_bool(a) == to_bool(b)
+    if isinstance(a, int | float) or isinstance(b, int | float):
+        return to_number(a) == to_number(b)
+    if isinstance(a, dt.date | dt.time) or isinstance(b, dt.date | dt.time):
+        pair = _temporal_pair(a, b)
+        if pair is not None:
+            return to_number(pair[0]) == to_number(pair[1])
+        if type(a) is type(b):
+            return to_number(a) == to_number(b)
+    return to_string(a) == to_string(b)
+
+
+def compare(op: str, a: Any, b: Any) -> bool:
+    pair = _temporal_pair(a, b)
+    if pair is not None:
+        a, b = pair
+    x, y = to_number(a), to_number(b)
+    if op == "<":
+        return x < y
+    if op == "<=":
+        return x <= y
+    if op == ">":
+        return x > y
+    return x >= y

@@ -1,0 +1,534 @@
+"""XLSForm workbooks (survey / choices / settings sheets) <-> the raw stage and the typed model.
+
+Lossless for everything our format holds: yaml -> xlsx -> yaml -> xlsx gives identical workbooks.
+Real XLSForms made for ODK or KoboToolbox import when they use what we support; anything else is an
+error naming sheet, row, column and the feature, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from forms.errors import FormDefinitionError, FormError, Location
+from forms.loader import DEFAULT_REFERENCES, NAME_RE, build_form
+from forms.model import Field, FormDef
+from forms.serialize import flag_value, type_text
+from forms.yaml_io import LOC
+
+# Multilingual columns: base name -> the model attribute it fills.
+TEXT_COLUMNS = ("label", "hint", "required_message", "constraint_message")
+PLAIN_COLUMNS = (
+    "required",
+    "constraint",
+    "relevant",
+    "calculation",
+    "default",
+    "choice_filter",
+    "appearance",
+    "read_only",
+    "min_count",
+    "max_count",
+)
+COLUMN_ALIASES = {
+    "constraint message": "constraint_message",
+    "jr:constraintmsg": "constraint_message",
+    "required message": "required_message",
+    "jr:requiredmsg": "required_message",
+    "choice filter": "choice_filter",
+    "read only": "read_only",
+    "readonly": "read_only",
+    "list name": "list_name",
+    "form title": "form_title",
+    "form id": "form_id",
+    "default language": "default_language",
+}
+# Columns that change what a form collects or how: we hold none of them, so they must not be dropped.
+UNSUPPORTED_COLUMNS = {
+    "repeat_count": "repeat_count (fixed number of repeats)",
+    "parameters": "parameters",
+    "trigger": "trigger",
+    "media": "media (images/audio in questions)",
+    "bind": "bind:: attributes",
+    "body": "body:: attributes",
+    "instance": "instance:: attributes",
+    "guidance_hint": "guidance_hint",
+    "image": "image (media column)",
+    "audio": "audio (media column)",
+    "video": "video (media column)",
+    "label_field": "label_field",
+}
+# Metadata rows ODK fills in by itself; our records carry their own timestamps and device, so they are dropped.
+METADATA_TYPES = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "subscriberid",
+        "simserial",
+        "phonenumber",
+        "username",
+        "email",
+        "audit",
+        "start-geopoint",
+        "background-geopoint",
+    }
+)
+SUPPORTED_SETTINGS = frozenset(
+    {
+        "form_id",
+        "version",
+        "form_title",
+        "period",
+        "period_field",
+        "sensitive",
+        "default_language",
+        "reference_value",
+        "reference_label",
+    }
+)
+_LANG_IN_PARENS = re.compile(r"\(([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)\)\s*$")
+
+
+@dataclass
+class XlsformResult:
+    form: FormDef
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+
+def _survey_rows(fields: Iterable[Field]) -> list[Field | str]:
+    rows: list[Field | str] = []
+    for f in fields:
+        rows.append(f)
+        if f.children:
+            rows.extend(_survey_rows(f.children))
+            rows.append(f"end_{f.type.value}")
+    return rows
+
+
+def _cell_of(f: Field, column: str, lang: str | None) -> Any:
+    if lang is not None:
+        text = getattr(f, column)
+        return text.get(lang, fallback=False) or None
+    if column in ("required", "read_only"):
+        value = flag_value(getattr(f, column))
+        return "yes" if value is True else (None if value is False else value)
+    if column in ("constraint", "relevant", "calculation", "choice_filter"):
+        expr = getattr(f, column)
+        return expr.source if expr is not None else None
+    return getattr(f, column)
+
+
+def _write_sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    bold = Font(bold=True)
+    for cell in ws[1]:
+        cell.font = bold
+    ws.freeze_panes = "A2"
+    for i, name in enumerate(header, start=1):
+        longest = max([len(str(name)), *(len(str(r[i - 1])) for r in rows if r[i - 1] is not None)])
+        ws.column_dimensions[get_column_letter(i)].width = min(max(10, longest * 1.3), 60)
+
+
+def to_workbook(form: FormDef) -> Workbook:
+    langs = form.languages()
+    default = form.settings.default_language
+    survey = _survey_rows(form.fields)
+    fields = [r for r in survey if isinstance(r, Field)]
+    columns: list[tuple[str, str | None]] = [("type", None), ("name", None)]
+    for base in TEXT_COLUMNS:
+        for lang in langs:
+            if base == "label" or any(getattr(f, base).get(lang, fallback=False) for f in fields):
+                columns.append((base, lang))
+    for base in PLAIN_COLUMNS:
+        if any(_cell_of(f, base, None) is not None for f in fields):
+            columns.append((base, None))
+    header = [base if lang is None else f"{base}::{lang}" for base, lang in columns]
+    rows: list[list[Any]] = []
+    for r in survey:
+        if isinstance(r, str):
+            rows.append([r, *([None] * (len(columns) - 1))])
+            continue
+        row: list[Any] = [type_text(r, xlsform=True), r.name]
+        row.extend(_cell_of(r, base, lang) for base, lang in columns[2:])
+        rows.append(row)
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    _write_sheet(wb, "survey", header, rows)
+
+    extra_cols = sorted({k for cl in form.choices for c in cl.choices for k, _ in c.extra})
+    choice_langs = [
+        lang
+        for lang in langs
+        if any(c.label.get(lang, fallback=False) for cl in form.choices for c in cl.choices)
+    ]
+    choice_header = ["list_name", "name", *(f"label::{lang}" for lang in choice_langs), *extra_cols]
+    choice_rows = [
+        [
+            cl.name,
+            c.name,
+            *(c.label.get(lang, fallback=False) or None for lang in choice_langs),
+            *(c.column(k) or None for k in extra_cols),
+        ]
+        for cl in form.choices
+        for c in cl.choices
+    ]
+    _write_sheet(wb, "choices", choice_header, choice_rows)
+
+    s = form.settings
+    settings: list[tuple[str, Any]] = [
+        ("form_id", s.form_id),
+        ("version", s.version),
+        ("form_title", s.title.get(default, fallback=False) or None),
+    ]
+    settings += [
+        (f"form_title::{lang}", s.title.get(lang, fallback=False) or None)
+        for lang in langs
+        if lang != default and s.title.get(lang, fallback=False)
+    ]
+    settings += [
+        ("default_language", default),
+        ("period", s.period.value),
+        ("period_field", s.period_field),
+        ("sensitive", "yes" if s.sensitive else "no"),
+        ("reference_value", s.reference_value),
+        ("reference_label", s.reference_label),
+    ]
+    settings = [(k, v) for k, v in settings if v is not None]
+    _write_sheet(wb, "settings", [k for k, _ in settings], [[v for _, v in settings]])
+    return wb
+
+
+def write_xlsform(form: FormDef, path: Path | str) -> None:
+    """Write atomically: a temporary file renamed over the target, so a failure leaves nothing half-written."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    wb = to_workbook(form)
+    # A fixed timestamp keeps workbooks of the same form byte-for-byte comparable.
+    stamp = dt.datetime(2000, 1, 1)
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    wb.save(tmp)
+    tmp.replace(target)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    text = str(value).strip()
+    return text or None
+
+
+def _split_header(raw: Any, default_lang: str) -> tuple[str, str | None] | None:
+    text = _cell_text(raw)
+    if text is None:
+        return None
+    base, _, lang = text.partition("::")
+    base = base.strip().lower()
+    base = COLUMN_ALIASES.get(base, base).replace(" ", "_")
+    if base in (*TEXT_COLUMNS, "form_title"):
+        if lang:
+            m = _LANG_IN_PARENS.search(lang)
+            return base, (m.group(1) if m else lang.strip())
+        return base, default_lang
+    if lang:
+        return base + "::" + lang.strip(), None
+    return base, None
+
+
+class _Reader:
+    def __init__(self, path: Path, references: frozenset[str]) -> None:
+        self.path = path
+        self.file = str(path)
+        self.references = references
+        self.errors: list[FormError] = []
+        self.warnings: list[str] = []
+
+    def error(self, code: str, loc: Location, **params: object) -> None:
+        self.errors.append(FormError.make(code, loc, **params))
+
+    def rows(self, ws: Any) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+        all_rows = list(ws.iter_rows(values_only=True))
+        if not all_rows:
+            return [], []
+        header = list(all_rows[0])
+        body = [
+            (i, list(r))
+            for i, r in enumerate(all_rows[1:], start=2)
+            if any(_cell_text(c) is not None for c in r)
+        ]
+        return header, body
+
+    def unsupported_column(self, base: str) -> str | None:
+        root = base.split("::")[0].split(":")[0]
+        if root in UNSUPPORTED_COLUMNS:
+            return UNSUPPORTED_COLUMNS[root]
+        return None
+
+    def settings(self, ws: Any | None) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        stem = re.sub(r"[^A-Za-z0-9_]", "_", self.path.stem).strip("_") or "form"
+        if not NAME_RE.match(stem):
+            stem = "form_" + stem
+        if ws is None:
+            self.warnings.append(
+                f"{self.file}: 没有 settings 工作表，表单编号取文件名“{stem}”，版本为 1 / "
+                f"no settings sheet: form_id taken from the file name '{stem}', version 1"
+            )
+            raw.update(form_id=stem, version="1", title={"zh": stem})
+            raw[LOC] = Location(file=self.file, sheet="settings")
+            return raw
+        header, body = self.rows(ws)
+        loc = Location(file=self.file, sheet=ws.title, line=2)
+        values = body[0][1] if body else []
+        cells = {}
+        for col, h in enumerate(header):
+            name = _cell_text(h)
+            value = _cell_text(values[col]) if col < len(values) else None
+            if name is not None and value is not None:
+                cells[name] = value
+        default_lang = cells.get("default_language", "zh")
+        title: dict[str, str] = {}
+        for name, value in cells.items():
+            split = _split_header(name, default_lang)
+            assert split is not None
+            base, lang = split
+            if base == "form_title":
+                title[lang or default_lang] = value
+            elif base == "title":
+                title[default_lang] = value
+            elif base in SUPPORTED_SETTINGS:
+                raw[base] = value
+            elif base in (
+                "style",
+                "instance_name",
+                "public_key",
+                "submission_url",
+                "allow_choice_duplicates",
+                "namespaces",
+                "auto_send",
+                "auto_delete",
+                "clean_text_values",
+            ):
+                self.error(
+                    "unsupported_feature", loc.with_(column=name), feature=f"settings {name}"
+                )
+            else:
+                self.error("unknown_key", loc.with_(column=name), key=name)
+        raw.setdefault("form_id", stem)
+        if "version" not in raw:
+            raw["version"] = "1"
+            self.warnings.append(
+                f"{self.file}: settings 中没有 version，取 1 / no version in settings: using 1"
+            )
+        raw["title"] = title or {default_lang: raw["form_id"]}
+        raw[LOC] = loc
+        return raw
+
+    def choices(self, ws: Any | None, default_lang: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if ws is None:
+            return out
+        header, body = self.rows(ws)
+        cols = [_split_header(h, default_lang) for h in header]
+        out[LOC] = Location(file=self.file, sheet=ws.title, line=1)
+        for line, row in body:
+            loc = Location(file=self.file, sheet=ws.title, line=line)
+            item: dict[str, Any] = {LOC: loc}
+            list_name = None
+            for col, value in zip(cols, row, strict=False):
+                text = _cell_text(value)
+                if col is None or text is None:
+                    continue
+                base, lang = col
+                if base.startswith("$") or base.startswith("_"):
+                    continue
+                if base == "list_name":
+                    list_name = text
+                elif base == "label":
+                    item.setdefault("label", {})[lang] = text
+                elif base in ("hint", "required_message", "constraint_message"):
+                    self.error("unknown_key", loc.with_(column=base), key=base)
+                elif (feature := self.unsupported_column(base)) is not None:
+                    self.error("unsupported_feature", loc.with_(column=base), feature=feature)
+                else:
+                    item[base] = text
+            if list_name is None:
+                self.error("missing_key", loc.with_(column="list_name"), key="list_name")
+                continue
+            out.setdefault(list_name, []).append(item)
+        return out
+
+    def survey(self, ws: Any, default_lang: str) -> list[Any]:
+        header, body = self.rows(ws)
+        cols = [_split_header(h, default_lang) for h in header]
+        top: list[Any] = []
+        stack: list[tuple[str, dict[str, Any], Location]] = []  # (kind, row, where it began)
+        for line, values in body:
+            loc = Location(file=self.file, sheet=ws.title, line=line)
+            row: dict[str, Any] = {LOC: loc}
+            for col, value in zip(cols, values, strict=False):
+                text = _cell_text(value)
+                if col is None or text is None:
+                    continue
+                base, lang = col
+                if base.startswith("$") or base.startswith("_"):
+                    continue
+                if base in TEXT_COLUMNS:
+                    row.setdefault(base, {})[lang] = text
+                elif base in ("type", "name", *PLAIN_COLUMNS):
+                    row[base] = text
+                elif (feature := self.unsupported_column(base)) is not None:
+                    self.error("unsupported_feature", loc.with_(column=base), feature=feature)
+                else:
+                    self.error("unknown_key", loc.with_(column=base), key=base)
+            type_raw = row.get("type", "")
+            kind = " ".join(type_raw.lower().split()).replace(" ", "_")
+            container = stack[-1][1]["children"] if stack else top
+            if kind in ("begin_group", "begin_repeat"):
+                row["children"] = []
+                container.append(row)
+                stack.append((kind.removeprefix("begin_"), row, loc))
+            elif kind in ("end_group", "end_repeat"):
+                which = kind.removeprefix("end_")
+                if not stack or stack[-1][0] != which:
+                    opened = f"{stack[-1][0]} at row {stack[-1][2].line}" if stack else "nothing"
+                    self.error(
+                        "unmatched_group",
+                        loc.with_(column="type"),
+                        reason=f"{type_raw} closes {opened}",
+                    )
+                else:
+                    stack.pop()
+            elif kind in METADATA_TYPES:
+                self.warnings.append(
+                    f"{loc}: 元数据题“{type_raw}”已忽略（系统自动记录时间与设备）/ "
+                    f"metadata row '{type_raw}' dropped (records carry their own times and device)"
+                )
+            elif self.unsupported_type(type_raw, loc):
+                continue
+            else:
+                container.append(row)
+        for kind, _, where in stack:
+            self.error(
+                "unmatched_group",
+                where.with_(column="type"),
+                reason=f"begin_{kind} has no end_{kind}",
+            )
+        return top
+
+    def unsupported_type(self, type_raw: str, loc: Location) -> bool:
+        words = type_raw.split()
+        if not words:
+            return False
+        head = words[0].lower()
+        feature = None
+        if head in ("select_one", "select_multiple") and len(words) > 2:
+            feature = f"type '{type_raw}' (or_other)"
+        elif head in ("select_one_from_file", "select_multiple_from_file") and len(words) == 2:
+            if words[1].rsplit(".", 1)[0] not in self.references:
+                feature = f"type '{type_raw}' (external choice file; only the teacher roster is supported)"
+        elif head in (
+            "geopoint",
+            "geotrace",
+            "geoshape",
+            "audio",
+            "video",
+            "barcode",
+            "range",
+            "rank",
+            "acknowledge",
+            "trigger",
+            "hidden",
+            "xml-external",
+            "csv-external",
+            "background-audio",
+            "select_one_external",
+            "select_multiple_external",
+            "begin_loop",
+            "begin loop",
+            "osm",
+            "signature",
+            "start-geopoint",
+        ):
+            feature = f"type '{type_raw}'"
+        if feature is not None:
+            self.error("unsupported_feature", loc.with_(column="type"), feature=feature)
+            return True
+        return False
+
+
+def _find_sheet(wb: Any, name: str) -> Any | None:
+    for ws in wb.worksheets:
+        if ws.title.strip().lower() == name:
+            return ws
+    return None
+
+
+def read_raw(
+    path: Path | str, *, references: Iterable[str] = DEFAULT_REFERENCES
+) -> tuple[dict[str, Any], list[str]]:
+    path = Path(path)
+    reader = _Reader(path, frozenset(references))
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise FormDefinitionError(
+            [FormError.make("xlsx_unreadable", Location(file=str(path)), reason=exc)]
+        ) from None
+    try:
+        survey_ws = _find_sheet(wb, "survey")
+        if survey_ws is None:
+            raise FormDefinitionError(
+                [FormError.make("missing_sheet", Location(file=str(path)), sheet="survey")]
+            )
+        settings = reader.settings(_find_sheet(wb, "settings"))
+        lang = str(settings.get("default_language", "zh"))
+        raw = {
+            "settings": settings,
+            "survey": reader.survey(survey_ws, lang),
+            "choices": reader.choices(_find_sheet(wb, "choices"), lang),
+            LOC: Location(file=str(path)),
+        }
+    finally:
+        wb.close()
+    if reader.errors:
+        raise FormDefinitionError(reader.errors)
+    return raw, reader.warnings
+
+
+def read_xlsform(
+    path: Path | str, *, references: Iterable[str] = DEFAULT_REFERENCES
+) -> XlsformResult:
+    """Read an XLSForm workbook; FormDefinitionError lists every problem with sheet, row and column."""
+    raw, warnings = read_raw(path, references=references)
+    if not [k for k in raw["choices"] if k != LOC]:
+        raw["choices"] = None
+    form = build_form(raw, file=str(path), references=references)
+    return XlsformResult(form, warnings)
