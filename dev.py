@@ -48,7 +48,7 @@ def run_tests(extra: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     # Default to two workers: the CI machine has 2 cores.
-    args = ["-n", env.get("PYTEST_WORKERS", "2"), *extra]
+    args = ["-n", env.get("PYTEST_WORKERS", "2"), "--dist", "loadfile", *extra]
     return subprocess.call([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from forms.coerce import TYPE_WORDS, BadValue, coerce, is_empty, to_json
 from forms.expr.compiler import Compiled, Context, compile_expr
 from forms.expr.values import Nodeset, to_bool, to_string
 from forms.graph import topological_order
-from forms.model import Choice, Field, FieldType, FormDef
+from forms.model import INPUT_TYPES, Field, FieldType, FormDef
 
 Path = tuple[str | int, ...]
 
@@ -48,15 +48,48 @@ class Problem:
         return f"{self.path_str}: [{self.code}] {self.message_zh} / {self.message_en}"
 
 
-@dataclass(slots=True)
 class Evaluation:
-    data: dict[str, Any]
-    problems: list[Problem]
-    relevance: dict[Path, bool] = field(default_factory=dict)
+    """The outcome of checking one record.
+
+    data: the record as it should be stored (types normalized, calculations filled in, answers of
+    non-relevant fields removed); problems: what stops it from being submitted; relevance: whether each
+    field (by path) applies, for an editor that hides what does not.
+    """
+
+    __slots__ = ("_relevance", "_root", "_run", "data", "problems")
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        problems: list[Problem],
+        run: _Run | None = None,
+        root: Scope | None = None,
+    ) -> None:
+        self.data = data
+        self.problems = problems
+        self._run = run
+        self._root = root
+        self._relevance: dict[Path, bool] | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def relevance(self) -> dict[Path, bool]:
+        if self._relevance is None:
+            self._relevance = {}
+            if self._run is not None and self._root is not None:
+                self._run.collect_relevance(self._run.cf.top, self._root, self._relevance)
+        return self._relevance
+
+    def is_relevant(self, path: Path) -> bool:
+        """False when the field at path, or a group or repeat around it, does not apply."""
+        rel = self.relevance
+        for i in range(1, len(path) + 1):
+            if isinstance(path[i - 1], str) and rel.get(path[:i], True) is False:
+                return False
+        return True
 
 
 def format_path(path: Path) -> str:
@@ -72,48 +105,107 @@ def format_path(path: Path) -> str:
 class Scope:
     """One level of a record: the top level, or one instance of a repeat."""
 
-    __slots__ = ("path", "relevant", "values")
+    __slots__ = ("bad", "path", "relevant", "values")
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.values: dict[str, Any] = {}
         self.relevant: dict[str, bool] = {}
+        self.bad: dict[str, Any] | None = None  # answers that are not of their field's type
 
 
 # -- compiling a form once --------------------------------------------------------------------------
+
+GROUP, REPEAT, INPUT, OTHER = range(4)
 
 
 @dataclass(slots=True)
 class _Node:
     field: Field
+    name: str
+    kind: int
     repeat_path: tuple[str, ...]
     parent: _Node | None
+    children: list[_Node]
+    coerce: Callable[[Any], Any] | None = None
     relevant: Compiled | None = None
     calculation: Compiled | None = None
     constraint: Compiled | None = None
     required: Compiled | None = None
+    required_flag: bool = False
     choice_filter: Compiled | None = None
-    choices: tuple[Choice, ...] = ()
+    is_select: bool = False
     choice_names: frozenset[str] = frozenset()
     choice_columns: tuple[dict[str, str], ...] = ()
+    group_parent: str | None = None  # the enclosing group whose relevance this field inherits
+    needs_settling: bool = False
+
+
+def _coercer(ftype: FieldType) -> Callable[[Any], Any]:
+    if ftype in (FieldType.TEXT, FieldType.SELECT_ONE, FieldType.IMAGE, FieldType.FILE):
+
+        def text(value: Any) -> Any:
+            if type(value) is str:
+                return value.strip() if ftype is FieldType.SELECT_ONE else value
+            return coerce(ftype, value)
+
+        return text
+    if ftype is FieldType.DATE:
+        cache: dict[str, Any] = {}
+
+        def date(value: Any) -> Any:
+            if type(value) is str:
+                hit = cache.get(value)
+                if hit is None:
+                    hit = coerce(ftype, value)
+                    if len(cache) < 4096:
+                        cache[value] = hit
+                return hit
+            return coerce(ftype, value)
+
+        return date
+    return lambda value: coerce(ftype, value)
 
 
 class CompiledForm:
     def __init__(self, form: FormDef) -> None:
         self.form = form
         self.nodes: dict[str, _Node] = {}
-        for f in form.fields:
-            self._index(f, (), None)
+        self.top = [self._index(f, (), None) for f in form.fields]
         for node in self.nodes.values():
             self._compile(node)
+        for node in self.nodes.values():
+            node.needs_settling = self._needs_settling(node)
         self.order = [self.nodes[n] for n in topological_order(form)]
+        self.settle_order = [n for n in self.order if n.needs_settling]
 
-    def _index(self, f: Field, repeat_path: tuple[str, ...], parent: _Node | None) -> None:
-        node = _Node(f, repeat_path, parent)
+    def _index(self, f: Field, repeat_path: tuple[str, ...], parent: _Node | None) -> _Node:
+        if f.type is FieldType.GROUP:
+            kind = GROUP
+        elif f.type is FieldType.REPEAT:
+            kind = REPEAT
+        elif f.type in INPUT_TYPES:
+            kind = INPUT
+        else:
+            kind = OTHER
+        node = _Node(f, f.name, kind, repeat_path, parent, [])
+        if kind == INPUT:
+            node.coerce = _coercer(f.type)
+        if parent is not None and parent.kind == GROUP:
+            node.group_parent = parent.name
         self.nodes[f.name] = node
-        inner = (*repeat_path, f.name) if f.type is FieldType.REPEAT else repeat_path
-        for child in f.children:
-            self._index(child, inner, node)
+        inner = (*repeat_path, f.name) if kind == REPEAT else repeat_path
+        node.children = [self._index(child, inner, node) for child in f.children]
+        return node
+
+    def _needs_settling(self, node: _Node) -> bool:
+        """Whether relevance or a calculation can change this field's answer."""
+        n: _Node | None = node
+        while n is not None:
+            if n.relevant is not None or n.calculation is not None:
+                return True
+            n = n.parent if n.parent is not None and n.parent.kind == GROUP else None
+        return False
 
     def _resolver(self, chain: tuple[str, ...]) -> Callable[[str], Compiled]:
         def resolve(name: str) -> Compiled:
@@ -122,7 +214,7 @@ class CompiledForm:
             k = 0
             while k < len(path) and k < len(chain) and path[k] == chain[k]:
                 k += 1
-            is_repeat = target.field.type is FieldType.REPEAT
+            is_repeat = target.kind == REPEAT
             if k == len(path):
                 if is_repeat:
                     return lambda ctx: Nodeset(ctx.scopes[k].values.get(name) or ())
@@ -150,14 +242,17 @@ class CompiledForm:
             node.calculation = compile_expr(f.calculation.tree, resolve)
         if f.constraint is not None:
             node.constraint = compile_expr(f.constraint.tree, resolve)
-        if not isinstance(f.required, bool):
+        if isinstance(f.required, bool):
+            node.required_flag = f.required
+        else:
             node.required = compile_expr(f.required.tree, resolve)
         if f.choice_filter is not None:
             node.choice_filter = compile_expr(f.choice_filter.tree, resolve)
+        node.is_select = f.is_select
         if f.list_name is not None:
-            node.choices = self.form.choice_list(f.list_name).choices
-            node.choice_names = frozenset(c.name for c in node.choices)
-            node.choice_columns = tuple({"name": c.name, **dict(c.extra)} for c in node.choices)
+            choices = self.form.choice_list(f.list_name).choices
+            node.choice_names = frozenset(c.name for c in choices)
+            node.choice_columns = tuple({"name": c.name, **dict(c.extra)} for c in choices)
 
 
 def _answer(value: Any) -> Any:
@@ -247,54 +342,63 @@ class _Run:
         self.cf = cf
         self.ctx = Context([], today=today, now=now)
         self.references = references
-        self.bad: dict[Path, Any] = {}  # answers that are not of their field's type
         self.problems: list[Problem] = []
-        self.relevance: dict[Path, bool] = {}
         self._chains: dict[tuple[str, ...], list[list[Scope]]] = {}
 
     # building the working tree from stored answers
-    def load(self, data: Mapping[str, Any], fields: tuple[Field, ...], scope: Scope) -> None:
-        known: set[str] = set()
-        self._load_fields(data, fields, scope, known)
+    def load(self, data: Mapping[str, Any], nodes: list[_Node], scope: Scope) -> None:
+        used = self._load(data, nodes, scope)
+        if used == len(data):
+            return
+        known = {n.name for n in _walk_groups(nodes)}
         for key in data:
             if not isinstance(key, str) or (key not in known and not key.startswith("_")):
                 self.problems.append(
                     _problem((*scope.path, str(key)), "unknown_field", None, name=key)
                 )
 
-    def _load_fields(
-        self, data: Mapping[str, Any], fields: tuple[Field, ...], scope: Scope, known: set[str]
-    ) -> None:
-        for f in fields:
-            if f.type is FieldType.GROUP:
-                known.add(f.name)
-                self._load_fields(data, f.children, scope, known)
+    def _load(self, data: Mapping[str, Any], nodes: list[_Node], scope: Scope) -> int:
+        """Fill scope from data; returns how many keys of data were fields of these nodes or `_` keys."""
+        values = scope.values
+        used = 0
+        for node in nodes:
+            kind = node.kind
+            if kind == GROUP:
+                used += self._load(data, node.children, scope)
                 continue
-            known.add(f.name)
-            raw = data.get(f.name)
-            if f.type is FieldType.REPEAT:
+            name = node.name
+            raw = data.get(name)
+            if raw is None and name not in data:
+                continue
+            used += 1
+            if kind == INPUT:
+                if raw is None or raw == "" or raw == []:
+                    continue
+                try:
+                    value = node.coerce(raw)  # type: ignore[misc]
+                except BadValue:
+                    if scope.bad is None:
+                        scope.bad = {}
+                    scope.bad[name] = raw
+                    continue
+                if value is not None:
+                    values[name] = value
+            elif kind == REPEAT:
                 instances: list[Scope] = []
                 if isinstance(raw, list):
                     for i, item in enumerate(raw):
-                        inst = Scope((*scope.path, f.name, i))
+                        inst = Scope((*scope.path, name, i))
                         if isinstance(item, Mapping):
-                            self.load(item, f.children, inst)
+                            self.load(item, node.children, inst)
                         else:
-                            self.bad[inst.path] = item
+                            inst.bad = {"": item}
                         instances.append(inst)
                 elif not is_empty(raw):
-                    self.bad[(*scope.path, f.name)] = raw
-                scope.values[f.name] = instances
-            elif f.type in (FieldType.NOTE, FieldType.CALCULATE):
-                continue
-            else:
-                try:
-                    value = coerce(f.type, raw)
-                except BadValue:
-                    self.bad[(*scope.path, f.name)] = raw
-                    value = None
-                if value is not None:
-                    scope.values[f.name] = value
+                    if scope.bad is None:
+                        scope.bad = {}
+                    scope.bad[name] = raw
+                values[name] = instances
+        return used
 
     def chains(self, repeat_path: tuple[str, ...], root: Scope) -> list[list[Scope]]:
         found = self._chains.get(repeat_path)
@@ -312,77 +416,85 @@ class _Run:
 
     def settle(self, root: Scope) -> None:
         ctx = self.ctx
-        for node in self.cf.order:
-            name = node.field.name
-            parent = node.parent
-            group_parent = parent is not None and parent.field.type is FieldType.GROUP
+        for node in self.cf.settle_order:
+            name = node.name
+            group_parent = node.group_parent
+            relevant = node.relevant
+            calculation = node.calculation
             for chain in self.chains(node.repeat_path, root):
                 scope = chain[-1]
                 ctx.scopes = chain
-                rel = not group_parent or scope.relevant.get(parent.field.name, True)  # type: ignore[union-attr]
-                if rel and node.relevant is not None:
-                    rel = to_bool(node.relevant(ctx))
-                scope.relevant[name] = rel
+                rel = True if group_parent is None else scope.relevant.get(group_parent, True)
+                if rel and relevant is not None:
+                    rel = to_bool(relevant(ctx))
                 if not rel:
+                    scope.relevant[name] = False
                     if name in scope.values:
-                        scope.values[name] = [] if node.field.type is FieldType.REPEAT else None
-                elif node.calculation is not None:
-                    scope.values[name] = node.calculation(ctx)
+                        scope.values[name] = [] if node.kind == REPEAT else None
+                elif calculation is not None:
+                    scope.values[name] = calculation(ctx)
 
     # checks in document order
-    def check(self, fields: tuple[Field, ...], chain: list[Scope]) -> None:
+    def check(self, nodes: list[_Node], chain: list[Scope]) -> None:
         scope = chain[-1]
+        values = scope.values
+        relevant = scope.relevant
+        bad = scope.bad
         ctx = self.ctx
-        for f in fields:
-            path = (*scope.path, f.name)
-            rel = scope.relevant.get(f.name, True)
-            self.relevance[path] = rel
-            if not rel:
+        for node in nodes:
+            name = node.name
+            if relevant and not relevant.get(name, True):
                 continue
-            if f.type is FieldType.GROUP:
-                self.check(f.children, chain)
-                continue
-            node = self.cf.nodes[f.name]
-            if f.type is FieldType.REPEAT:
-                if path in self.bad:
-                    self.problems.append(_problem(path, "type", f, value=_show(self.bad[path])))
+            kind = node.kind
+            if kind == INPUT:
+                if bad is not None and name in bad:
+                    self.problems.append(
+                        _problem((*scope.path, name), "type", node.field, value=_show(bad[name]))
+                    )
                     continue
-                instances: list[Scope] = scope.values.get(f.name) or []
-                ctx.scopes = chain
+                value = values.get(name)
+                if value is None:
+                    if node.required is not None:
+                        ctx.scopes = chain
+                        required = to_bool(node.required(ctx))
+                    else:
+                        required = node.required_flag
+                    if required:
+                        self.problems.append(_problem((*scope.path, name), "required", node.field))
+                    continue
+                if node.is_select and not self._choices_ok(node, value, scope, chain):
+                    continue
+                if node.constraint is not None:
+                    ctx.scopes = chain
+                    ctx.current = value
+                    ok = to_bool(node.constraint(ctx))
+                    ctx.current = ""
+                    if not ok:
+                        self.problems.append(
+                            _problem((*scope.path, name), "constraint", node.field)
+                        )
+            elif kind == GROUP:
+                self.check(node.children, chain)
+            elif kind == REPEAT:
+                f = node.field
+                path = (*scope.path, name)
+                if bad is not None and name in bad:
+                    self.problems.append(_problem(path, "type", f, value=_show(bad[name])))
+                    continue
+                instances: list[Scope] = values.get(name) or []
                 if f.min_count is not None and len(instances) < f.min_count:
                     self.problems.append(_problem(path, "repeat_min", f, count=f.min_count))
                 if f.max_count is not None and len(instances) > f.max_count:
                     self.problems.append(_problem(path, "repeat_max", f, count=f.max_count))
                 for inst in instances:
-                    if inst.path in self.bad:
+                    if inst.bad is not None and "" in inst.bad:
                         self.problems.append(
-                            _problem(inst.path, "type", f, value=_show(self.bad[inst.path]))
+                            _problem(inst.path, "type", f, value=_show(inst.bad[""]))
                         )
                         continue
-                    self.check(f.children, [*chain, inst])
-                continue
-            if f.type in (FieldType.NOTE, FieldType.CALCULATE):
-                continue
-            ctx.scopes = chain
-            value = scope.values.get(f.name)
-            if path in self.bad:
-                self.problems.append(_problem(path, "type", f, value=_show(self.bad[path])))
-                continue
-            if value is None:
-                required = node.required(ctx) if node.required is not None else f.required
-                if to_bool(required):
-                    self.problems.append(_problem(path, "required", f))
-                continue
-            if f.is_select and not self._choices_ok(node, value, path):
-                continue
-            if node.constraint is not None:
-                ctx.current = value
-                ok = to_bool(node.constraint(ctx))
-                ctx.current = ""
-                if not ok:
-                    self.problems.append(_problem(path, "constraint", f))
+                    self.check(node.children, [*chain, inst])
 
-    def _choices_ok(self, node: _Node, value: Any, path: Path) -> bool:
+    def _choices_ok(self, node: _Node, value: Any, scope: Scope, chain: list[Scope]) -> bool:
         values = value if isinstance(value, tuple) else (value,)
         f = node.field
         if f.reference is not None:
@@ -393,6 +505,7 @@ class _Run:
         elif node.choice_filter is not None:
             allowed = set()
             ctx = self.ctx
+            ctx.scopes = chain
             for choice_cols in node.choice_columns:
                 ctx.columns = choice_cols
                 if to_bool(node.choice_filter(ctx)):
@@ -402,9 +515,21 @@ class _Run:
             allowed = node.choice_names
         for v in values:
             if v not in allowed:
-                self.problems.append(_problem(path, "choice", f, value=v))
+                self.problems.append(_problem((*scope.path, f.name), "choice", f, value=v))
                 return False
         return True
+
+    def collect_relevance(self, nodes: list[_Node], scope: Scope, out: dict[Path, bool]) -> None:
+        for node in nodes:
+            rel = scope.relevant.get(node.name, True)
+            out[(*scope.path, node.name)] = rel
+            if not rel:
+                continue
+            if node.kind == GROUP:
+                self.collect_relevance(node.children, scope, out)
+            elif node.kind == REPEAT:
+                for inst in scope.values.get(node.name) or ():
+                    self.collect_relevance(node.children, inst, out)
 
 
 def _show(value: Any) -> str:
@@ -412,23 +537,38 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _dump(fields: tuple[Field, ...], scope: Scope, out: dict[str, Any]) -> None:
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            _dump(f.children, scope, out)
-        elif f.type is FieldType.REPEAT:
-            instances = scope.values.get(f.name)
-            if instances:
+def _walk_groups(nodes: list[_Node]) -> Iterator[_Node]:
+    for n in nodes:
+        yield n
+        if n.kind == GROUP:
+            yield from _walk_groups(n.children)
+
+
+def _dump(nodes: list[_Node], scope: Scope, out: dict[str, Any]) -> None:
+    values = scope.values
+    for node in nodes:
+        kind = node.kind
+        if kind == GROUP:
+            _dump(node.children, scope, out)
+            continue
+        v = values.get(node.name)
+        if v is None:
+            continue
+        if kind == REPEAT:
+            if v:
                 items = []
-                for inst in instances:
+                for inst in v:
                     item: dict[str, Any] = {}
-                    _dump(f.children, inst, item)
+                    _dump(node.children, inst, item)
                     items.append(item)
-                out[f.name] = items
-        elif f.type is not FieldType.NOTE:
-            v = to_json(scope.values.get(f.name))
-            if v is not None:
-                out[f.name] = v
+                out[node.name] = items
+        elif type(v) is str:
+            if v:
+                out[node.name] = v
+        elif node.field.type is not FieldType.NOTE:
+            j = to_json(v)
+            if j is not None:
+                out[node.name] = j
 
 
 def evaluate(
@@ -442,18 +582,19 @@ def evaluate(
     """Check a record; `data` may be anything JSON can hold. `references=None` skips roster checks."""
     if now is None:
         now = dt.datetime.combine(today, dt.time(12, 0)).astimezone()
-    run = _Run(compiled(form), today, now, references)
+    cf = compiled(form)
     if not isinstance(data, Mapping):
         return Evaluation({}, [_problem((), "not_an_object", None)])
+    run = _Run(cf, today, now, references)
     root = Scope(())
-    run.load(data, form.fields, root)
+    run.load(data, cf.top, root)
     run.settle(root)
-    run.check(form.fields, [root])
+    run.check(cf.top, [root])
     out: dict[str, Any] = {
         k: v for k, v in data.items() if isinstance(k, str) and k.startswith("_")
     }
-    _dump(form.fields, root, out)
-    return Evaluation(out, run.problems, run.relevance)
+    _dump(cf.top, root, out)
+    return Evaluation(out, run.problems, run, root)
 
 
 def validate(

@@ -355,15 +355,15 @@ class _Builder:
             )
             return None
         loc = _loc(raw, parent)
-        for key in _keys(raw):
-            if key not in FIELD_KEYS:
-                self.error("unknown_key", loc.with_(column=key), key=key)
         name = raw.get("name")
         if name is None or str(name).strip() == "":
             self.error("missing_key", loc.with_(column="name"), key="name")
             name = ""
         name = str(name).strip()
         loc = loc.with_(field=name or None)
+        for key in _keys(raw):
+            if key not in FIELD_KEYS:
+                self.error("unknown_key", loc.with_(column=key), key=key)
         if name:
             if not NAME_RE.match(name):
                 self.error("invalid_name", loc.with_(column="name"), name=name)

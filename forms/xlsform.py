@@ -221,10 +221,9 @@ def write_xlsform(form: FormDef, path: Path | str) -> None:
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     wb = to_workbook(form)
-    # A fixed timestamp keeps workbooks of the same form byte-for-byte comparable.
-    stamp = dt.datetime(2000, 1, 1)
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
+    # A fixed creation time keeps workbooks of the same form comparable part by part (openpyxl
+    # always stamps `modified` with the time of saving).
+    wb.properties.created = dt.datetime(2000, 1, 1)
     wb.save(tmp)
     tmp.replace(target)
 

@@ -75,16 +75,19 @@ UNARY_PRECEDENCE = 7
 
 
 def walk(node: Expr) -> Iterator[Expr]:
-    """Every node of the tree, parents before children."""
-    yield node
-    if isinstance(node, Neg):
-        yield from walk(node.operand)
-    elif isinstance(node, Binary):
-        yield from walk(node.left)
-        yield from walk(node.right)
-    elif isinstance(node, Call):
-        for arg in node.args:
-            yield from walk(arg)
+    """Every node of the tree, parents before children, left to right (without recursion, so that a
+    chain of hundreds of operators is fine)."""
+    stack: list[Expr] = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Neg):
+            stack.append(n.operand)
+        elif isinstance(n, Binary):
+            stack.append(n.right)
+            stack.append(n.left)
+        elif isinstance(n, Call):
+            stack.extend(reversed(n.args))
 
 
 def refs(node: Expr) -> set[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from forms.expr.ast import Binary, Call, Column, Current, Expr, Neg, Num, Ref, Str
 from forms.expr.functions import FUNCTIONS
-from forms.expr.values import NAN, compare, equals, to_bool, to_number
+from forms.expr.values import NAN, compare, equals, not_equals, to_bool, to_number
 
 
 class Context:
@@ -52,6 +52,8 @@ def _arith(op: str, x: float, y: float) -> float:
 
 
 def compile_expr(node: Expr, resolve: RefResolver) -> Compiled:
+    """The closure computing `node`; ValueError for a call to an unknown function or with the wrong
+    number of arguments (the loader reports both, so a loaded form never has them)."""
     if isinstance(node, Num):
         v = node.value
         return lambda ctx: v
@@ -75,7 +77,39 @@ def compile_expr(node: Expr, resolve: RefResolver) -> Compiled:
     raise TypeError(f"not an expression node: {node!r}")
 
 
+# Short chains compile to nested closures (the fastest); longer ones to one loop.
+_NESTED_CLOSURES_UP_TO = 16
+
+
+def _spine(node: Binary) -> tuple[Expr, list[Binary]]:
+    """A chain such as a + b - c + d ... as its first operand and its operators, innermost first.
+
+    Long chains (a sum of hundreds of fields) nest to the left as deep as they are long; compiling and
+    running them in a loop rather than by recursion keeps Python's recursion limit out of the way.
+    """
+    chain: list[Binary] = []
+    cur: Expr = node
+    while isinstance(cur, Binary):
+        chain.append(cur)
+        cur = cur.left
+    chain.reverse()
+    return cur, chain
+
+
+def _operator(op: str) -> Callable[[Any, Any], Any]:
+    if op == "=":
+        return equals
+    if op == "!=":
+        return not_equals
+    if op in ("<", "<=", ">", ">="):
+        return lambda a, b: compare(op, a, b)
+    return lambda a, b: _arith(op, to_number(a), to_number(b))
+
+
 def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
+    first, chain = _spine(node)
+    if len(chain) > _NESTED_CLOSURES_UP_TO:
+        return _compile_chain(first, chain, resolve)
     left = compile_expr(node.left, resolve)
     right = compile_expr(node.right, resolve)
     op = node.op
@@ -86,18 +120,44 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
     if op == "=":
         return lambda ctx: equals(left(ctx), right(ctx))
     if op == "!=":
-        return lambda ctx: not equals(left(ctx), right(ctx))
+        return lambda ctx: not_equals(left(ctx), right(ctx))
     if op in ("<", "<=", ">", ">="):
         return lambda ctx: compare(op, left(ctx), right(ctx))
     return lambda ctx: _arith(op, to_number(left(ctx)), to_number(right(ctx)))
 
 
+def _compile_chain(first: Expr, chain: list[Binary], resolve: RefResolver) -> Compiled:
+    start = compile_expr(first, resolve)
+    steps = [(b.op, _operator(b.op), compile_expr(b.right, resolve)) for b in chain]
+
+    def run(ctx: Context) -> Any:
+        value = start(ctx)
+        for op, apply, right in steps:
+            if op == "and":
+                value = to_bool(value) and to_bool(right(ctx))
+            elif op == "or":
+                value = to_bool(value) or to_bool(right(ctx))
+            else:
+                value = apply(value, right(ctx))
+        return value
+
+    return run
+
+
 def _compile_call(node: Call, resolve: RefResolver) -> Compiled:
+    function = FUNCTIONS.get(node.name)
+    if function is None:
+        raise ValueError(f"unknown function {node.name}()")
+    given = len(node.args)
+    if given < function.min_args or (function.max_args is not None and given > function.max_args):
+        raise ValueError(
+            f"{node.name}() takes {function.arity_text()} arguments, {given} given"
+        )
     args = [compile_expr(a, resolve) for a in node.args]
     if node.name == "if":
         cond, then, other = args
         return lambda ctx: then(ctx) if to_bool(cond(ctx)) else other(ctx)
-    fn = FUNCTIONS[node.name].impl
+    fn = function.impl
     if not args:
         return lambda ctx: fn(ctx, [])
     if len(args) == 1:

@@ -60,7 +60,12 @@ def _choices(value: Any) -> list[str]:
 
 @lru_cache(maxsize=512)
 def compile_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    """The compiled pattern; re.error for any pattern Python cannot compile (including the ones that make
+    re raise OverflowError, such as a{99999999999}, or RecursionError, such as thousands of nested groups)."""
+    try:
+        return re.compile(pattern)
+    except (OverflowError, RecursionError) as exc:
+        raise re.error(f"pattern too large or too deeply nested: {exc}") from None
 
 
 def _regex(_: Clock, a: list[Any]) -> bool:
@@ -70,18 +75,28 @@ def _regex(_: Clock, a: list[Any]) -> bool:
         return False
 
 
+def _index(n: float, length: int) -> int:
+    """A 0-based string index, truncated and clamped into 0..length (so infinities are fine)."""
+    return int(min(max(n, 0.0), float(length)))
+
+
 def _substr(_: Clock, a: list[Any]) -> str:
     s = to_string(a[0])
     start = to_number(a[1])
     if math.isnan(start):
         return ""
-    begin = max(int(start), 0)
+    begin = _index(start, len(s))
     if len(a) > 2:
         end = to_number(a[2])
         if math.isnan(end):
             return ""
-        return s[begin : max(int(end), begin)]
+        return s[begin : max(_index(end, len(s)), begin)]
     return s[begin:]
+
+
+# The days since the epoch that a Python date can hold (0001-01-01 .. 9999-12-31).
+_MIN_DAYS = (dt.date.min - EPOCH).days
+_MAX_DAYS = (dt.date.max - EPOCH).days
 
 
 def _date(_: Clock, a: list[Any]) -> Any:
@@ -100,7 +115,7 @@ def _date(_: Clock, a: list[Any]) -> Any:
         if not v.strip():
             return ""
     n = to_number(v)
-    if math.isnan(n) or abs(n) > 2_000_000:
+    if not _MIN_DAYS <= n < _MAX_DAYS + 1:  # also NaN
         return ""
     return EPOCH + dt.timedelta(days=math.floor(n))
 
@@ -143,7 +158,11 @@ def _min(_: Clock, a: list[Any]) -> float:
 
 
 def _sum(_: Clock, a: list[Any]) -> float:
-    return math.fsum(_numbers(a)) if _items(a[0]) else 0.0
+    nums = _numbers(a)
+    try:
+        return math.fsum(nums)
+    except (OverflowError, ValueError):  # the exact sum leaves the range of a double, or inf + -inf
+        return sum(nums)
 
 
 def _count(_: Clock, a: list[Any]) -> float:
@@ -170,7 +189,7 @@ def _coalesce(_: Clock, a: list[Any]) -> Any:
 def _selected_at(_: Clock, a: list[Any]) -> str:
     items = _choices(a[0])
     n = to_number(a[1])
-    if math.isnan(n) or not 0 <= int(n) < len(items):
+    if not -1 < n < len(items):  # also NaN and the infinities; truncated toward zero below
         return ""
     return items[int(n)]
 

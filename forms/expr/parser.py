@@ -66,10 +66,23 @@ def tokenize(source: str) -> list[Token]:
     return tokens
 
 
+# How deeply parentheses, function calls and unary minus may nest: far beyond any real form, and far
+# within Python's recursion limit (for this parser and for what compiles and prints the tree).
+MAX_NESTING = 200
+
+
 class _Parser:
     def __init__(self, source: str) -> None:
         self.tokens = tokenize(source)
         self.i = 0
+        self.depth = 0
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExpressionSyntaxError(
+                f"expression nested more than {MAX_NESTING} levels deep", self.tok.pos
+            )
 
     @property
     def tok(self) -> Token:
@@ -95,10 +108,12 @@ class _Parser:
         return None
 
     def expression(self, min_prec: int = 1) -> Expr:
+        self.enter()
         left = self.unary()
         while True:
             op = self.binary_op()
             if op is None or PRECEDENCE[op] < min_prec:
+                self.depth -= 1
                 return left
             self.advance()
             right = self.expression(PRECEDENCE[op] + 1)
@@ -106,8 +121,11 @@ class _Parser:
 
     def unary(self) -> Expr:
         if self.tok.kind == "op" and self.tok.text == "-":
+            self.enter()
             self.advance()
-            return Neg(self.unary())
+            node = Neg(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Expr:

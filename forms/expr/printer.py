@@ -9,7 +9,11 @@ from forms.expr.ast import Ref, Str
 
 
 def _num(value: float) -> str:
-    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+    if math.isnan(value):
+        raise ValueError("NaN has no literal")
+    if math.isinf(value):  # what a literal such as 1e999 parses to
+        return "1e999" if value > 0 else "-1e999"
+    if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 
@@ -47,14 +51,24 @@ def to_source(node: Expr) -> str:
             inner = f"({inner})"
         return f"-{inner}"
     if isinstance(node, Binary):
-        p = PRECEDENCE[node.op]
-        left = to_source(node.left)
-        right = to_source(node.right)
-        if _prec(node.left) < p:
-            left = f"({left})"
-        if _prec(node.right) <= p:
-            right = f"({right})"
-        return f"{left} {node.op} {right}"
+        # A left-nested chain (a + b + c ...) is printed in a loop: it may be hundreds long.
+        chain: list[Binary] = []
+        first: Expr = node
+        while isinstance(first, Binary):
+            chain.append(first)
+            first = first.left
+        text = to_source(first)
+        inner = _prec(first)
+        for b in reversed(chain):
+            p = PRECEDENCE[b.op]
+            if inner < p:
+                text = f"({text})"
+            right = to_source(b.right)
+            if _prec(b.right) <= p:
+                right = f"({right})"
+            text = f"{text} {b.op} {right}"
+            inner = p
+        return text
     if isinstance(node, Call):
         return f"{node.name}({', '.join(to_source(a) for a in node.args)})"
     raise TypeError(f"not an expression node: {node!r}")

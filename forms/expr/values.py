@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 EPOCH = dt.date(1970, 1, 1)
@@ -16,6 +18,9 @@ NAN = float("nan")
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+# A number as text: XPath's Number production (ASCII digits only), plus an optional sign and exponent.
+# Not Python's float() syntax, which would also take 'inf', 'nan', 'Infinity', '1_000' and non-ASCII digits.
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class Nodeset(tuple[Any, ...]):
@@ -70,18 +75,18 @@ def to_number(value: Any) -> float:
     if isinstance(value, float):
         return value
     if isinstance(value, int):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a whole number beyond the range of a double
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         text = value.strip()
-        if not text:
-            return NAN
-        try:
+        if _NUMBER_RE.fullmatch(text):
             return float(text)
-        except ValueError:
-            d = parse_date(text)
-            if d is not None:
-                return float((d - EPOCH).days)
-            return NAN
+        d = parse_date(text)
+        if d is not None:
+            return float((d - EPOCH).days)
+        return NAN
     if isinstance(value, dt.datetime):
         return _datetime_days(value)
     if isinstance(value, dt.date):
@@ -96,13 +101,18 @@ def to_number(value: Any) -> float:
 
 
 def format_number(value: float) -> str:
+    """A number as XPath's string(): no exponent, no trailing '.0'."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
-    if value.is_integer() and abs(value) < 1e15:
+    if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
-    return repr(value)
+    # The shortest digits that read back as the same double, written out without an exponent.
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def to_string(value: Any) -> str:
@@ -111,13 +121,17 @@ def to_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python will print
+            return format_number(to_number(value))
     if isinstance(value, float):
         return format_number(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        return value.isoformat(timespec="seconds" if value.second or value.microsecond else "minutes")
+        seconds = value.second or value.microsecond
+        return value.isoformat(timespec="seconds" if seconds else "minutes")
     if isinstance(value, Nodeset):
         return to_string(value[0]) if value else ""
     if isinstance(value, (list, tuple)):
@@ -130,7 +144,9 @@ def to_string(value: Any) -> str:
 def to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, float):
         return not (value == 0 or math.isnan(value))
     if isinstance(value, str):
         return bool(value)
@@ -158,10 +174,11 @@ def _temporal_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
 
 
 def equals(a: Any, b: Any) -> bool:
+    """XPath `=`. With a node-set: true if some item equals (a boolean is compared to the set's boolean)."""
     if isinstance(a, Nodeset) or isinstance(b, Nodeset):
-        left = a if isinstance(a, Nodeset) else (a,)
-        right = b if isinstance(b, Nodeset) else (b,)
-        return any(equals(x, y) for x in left for y in right)
+        if isinstance(a, bool) or isinstance(b, bool):
+            return to_bool(a) == to_bool(b)
+        return any(equals(x, y) for x, y in _pairs(a, b))
     if isinstance(a, bool) or isinstance(b, bool):
         return to_bool(a) == to_bool(b)
     if isinstance(a, int | float) or isinstance(b, int | float):
@@ -175,11 +192,36 @@ def equals(a: Any, b: Any) -> bool:
     return to_string(a) == to_string(b)
 
 
+def not_equals(a: Any, b: Any) -> bool:
+    """XPath `!=`: the negation of `=` except with a node-set, where some item must differ (so an empty
+    node-set is neither equal nor unequal to anything)."""
+    if isinstance(a, Nodeset) or isinstance(b, Nodeset):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return to_bool(a) != to_bool(b)
+        return any(not equals(x, y) for x, y in _pairs(a, b))
+    return not equals(a, b)
+
+
 def compare(op: str, a: Any, b: Any) -> bool:
+    """XPath `<`, `<=`, `>`, `>=` on numbers (dates as days). With a node-set: true if some item satisfies
+    it (a boolean is compared to the set's boolean)."""
+    if isinstance(a, Nodeset) or isinstance(b, Nodeset):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return _compare_numbers(op, to_number(to_bool(a)), to_number(to_bool(b)))
+        return any(compare(op, x, y) for x, y in _pairs(a, b))
     pair = _temporal_pair(a, b)
     if pair is not None:
         a, b = pair
-    x, y = to_number(a), to_number(b)
+    return _compare_numbers(op, to_number(a), to_number(b))
+
+
+def _pairs(a: Any, b: Any) -> Iterator[tuple[Any, Any]]:
+    left = a if isinstance(a, Nodeset) else (a,)
+    right = b if isinstance(b, Nodeset) else (b,)
+    return ((x, y) for x in left for y in right)
+
+
+def _compare_numbers(op: str, x: float, y: float) -> bool:
     if op == "<":
         return x < y
     if op == "<=":
