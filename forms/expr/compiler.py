@@ -150,9 +150,7 @@ def _compile_call(node: Call, resolve: RefResolver) -> Compiled:
         raise ValueError(f"unknown function {node.name}()")
     given = len(node.args)
     if given < function.min_args or (function.max_args is not None and given > function.max_args):
-        raise ValueError(
-            f"{node.name}() takes {function.arity_text()} arguments, {given} given"
-        )
+        raise ValueError(f"{node.name}() takes {function.arity_text()} arguments, {given} given")
     args = [compile_expr(a, resolve) for a in node.args]
     if node.name == "if":
         cond, then, other = args

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import math
 
-from forms.expr.ast import PRECEDENCE, UNARY_PRECEDENCE, Binary, Call, Column, Current, Expr, Neg, Num
-from forms.expr.ast import Ref, Str
+from forms.expr.ast import (
+    PRECEDENCE,
+    UNARY_PRECEDENCE,
+    Binary,
+    Call,
+    Column,
+    Current,
+    Expr,
+    Neg,
+    Num,
+    Ref,
+    Str,
+)
 
 
 def _num(value: float) -> str:
@@ -58,16 +69,16 @@ def to_source(node: Expr) -> str:
             chain.append(first)
             first = first.left
         text = to_source(first)
-        inner = _prec(first)
+        bound = _prec(first)
         for b in reversed(chain):
             p = PRECEDENCE[b.op]
-            if inner < p:
+            if bound < p:
                 text = f"({text})"
             right = to_source(b.right)
             if _prec(b.right) <= p:
                 right = f"({right})"
             text = f"{text} {b.op} {right}"
-            inner = p
+            bound = p
         return text
     if isinstance(node, Call):
         return f"{node.name}({', '.join(to_source(a) for a in node.args)})"

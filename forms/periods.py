@@ -1,0 +1,90 @@
+"""Reporting periods: which period a record belongs to, and the dates a period covers.
+
+Keys sort in time order within a period kind:
+  daily 2026-11-28 · weekly 2026-W48 (ISO weeks) · monthly 2026-11 · semester 2026-autumn · yearly 2026.
+A school year's spring semester runs February to July; the autumn semester August to January (so January
+2027 belongs to 2026-autumn). A semester field answered with a choice such as `2026-autumn` is its own key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from forms.coerce import BadValue, coerce
+from forms.model import FieldType, FormDef, Period
+
+_SEMESTER_RE = re.compile(r"^(\d{4})-(spring|autumn)$")
+
+
+def period_of(period: Period, day: dt.date) -> str | None:
+    if period is Period.NONE:
+        return None
+    if period is Period.DAILY:
+        return day.isoformat()
+    if period is Period.WEEKLY:
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period is Period.MONTHLY:
+        return f"{day.year:04d}-{day.month:02d}"
+    if period is Period.SEMESTER:
+        if 2 <= day.month <= 7:
+            return f"{day.year}-spring"
+        return f"{day.year if day.month >= 8 else day.year - 1}-autumn"
+    return f"{day.year:04d}"
+
+
+def period_range(period: Period, key: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a period; ValueError for a key that is not one of this kind."""
+    if period is Period.DAILY:
+        d = dt.date.fromisoformat(key)
+        return d, d
+    if period is Period.WEEKLY:
+        m = re.fullmatch(r"(\d{4})-W(\d{2})", key)
+        if not m:
+            raise ValueError(f"not a week: {key!r}")
+        start = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        return start, start + dt.timedelta(days=6)
+    if period is Period.MONTHLY:
+        m = re.fullmatch(r"(\d{4})-(\d{2})", key)
+        if not m or not 1 <= int(m[2]) <= 12:
+            raise ValueError(f"not a month: {key!r}")
+        year, month = int(m[1]), int(m[2])
+        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+        return dt.date(year, month, 1), nxt - dt.timedelta(days=1)
+    if period is Period.SEMESTER:
+        m = _SEMESTER_RE.fullmatch(key)
+        if not m:
+            raise ValueError(f"not a semester: {key!r}")
+        year = int(m[1])
+        if m[2] == "spring":
+            return dt.date(year, 2, 1), dt.date(year, 7, 31)
+        return dt.date(year, 8, 1), dt.date(year + 1, 1, 31)
+    if period is Period.YEARLY:
+        if not re.fullmatch(r"\d{4}", key):
+            raise ValueError(f"not a year: {key!r}")
+        return dt.date(int(key), 1, 1), dt.date(int(key), 12, 31)
+    raise ValueError("a form without a period has no period ranges")
+
+
+def record_period(form: FormDef, data: Mapping[str, Any]) -> str | None:
+    """The period a record reports for, from the form's period_field; None when it cannot be told."""
+    s = form.settings
+    if s.period is Period.NONE or s.period_field is None:
+        return None
+    f = form.field(s.period_field)
+    raw = data.get(s.period_field)
+    if f.type in (FieldType.DATE, FieldType.DATETIME):
+        try:
+            value = coerce(f.type, raw)
+        except BadValue:
+            return None
+        if value is None:
+            return None
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return period_of(s.period, day)
+    if isinstance(raw, str) and raw:
+        return raw
+    return None
