@@ -1,0 +1,30 @@
+"""Full-text search (FTS5, trigram: Chinese substrings match) and one roster entry per teacher_id.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # One row per record, sharing the record's rowid, so an update replaces its row without a scan.
+    op.execute("CREATE VIRTUAL TABLE record_search USING fts5(body, tokenize='trigram')")
+    # Records saved before this revision get their text indexed now: the text answers as stored.
+    op.execute(
+        "INSERT INTO record_search (rowid, body) "
+        "SELECT records.rowid, records.summary || ' ' || coalesce("
+        "(SELECT group_concat(value, ' ') FROM json_tree(records.data) WHERE type = 'text'), '') "
+        "FROM records"
+    )
+    op.execute(
+        "CREATE UNIQUE INDEX uq_roster_teacher_id ON records (json_extract(data, '$.teacher_id')) "
+        "WHERE form_id = 'teachers' AND deleted = 0"
+    )

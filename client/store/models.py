@@ -1,0 +1,120 @@
+"""The local store's tables (SQLAlchemy 2 declarative mapping).
+
+The schema itself is made by the migrations in client/store/migrations; a test checks that the migrated
+database matches these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Status:
+    DRAFT = "draft"  # local only
+    SUBMITTED = "submitted"  # queued for the bureau
+    RECEIVED = "received"  # the server has it
+    RETURNED = "returned"  # the bureau asks for a correction
+    ACCEPTED = "accepted"  # locked unless the bureau reopens it
+
+    ALL = (DRAFT, SUBMITTED, RECEIVED, RETURNED, ACCEPTED)
+
+
+class Record(Base):
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid made here
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int]
+    period: Mapped[str | None] = mapped_column(String(16))  # reporting period key, e.g. 2026-11
+    record_date: Mapped[str | None] = mapped_column(String(10))  # the form's period date, ISO
+    summary: Mapped[str] = mapped_column(Text, default="")  # one line for lists
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    deleted: Mapped[bool] = mapped_column(default=False)  # tombstone: never removed
+    review_comments: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON
+    )  # from the bureau, per field
+
+    __table_args__ = (
+        Index("ix_records_form_status", "form_id", "status"),
+        Index("ix_records_form_updated", "form_id", "updated_at"),
+        Index("ix_records_form_date", "form_id", "record_date"),
+    )
+
+
+class Revision(Base):
+    """Every saved state of every record: the audit trail, and what conflict resolution compares."""
+
+    __tablename__ = "record_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
+    revision: Mapped[int]
+    form_version: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    deleted: Mapped[bool] = mapped_column(default=False)
+    saved_at: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("record_id", "revision", name="uq_revision"),)
+
+
+class OutboxEntry(Base):
+    """A change waiting to reach the bureau, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    op_id: Mapped[str] = mapped_column(
+        String(36), unique=True
+    )  # made here; the server keeps it unique
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
+    revision: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))  # upsert | delete
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+
+class Attachment(Base):
+    """A photo or file, stored once by the sha256 of its content under the data folder."""
+
+    __tablename__ = "attachments"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    created_at: Mapped[dt.datetime]
+    uploaded_at: Mapped[dt.datetime | None]
+
+
+class FormVersion(Base):
+    """Form definitions this client knows besides the shipped ones (published by the bureau)."""
+
+    __tablename__ = "form_versions"
+
+    form_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    definition: Mapped[str] = mapped_column(Text)  # YAML
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime]
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
