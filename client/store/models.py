@@ -47,9 +47,9 @@ class Record(Base):
     )  # from the bureau, per field
 
     __table_args__ = (
-        Index("ix_records_form_status", "form_id", "status"),
-        Index("ix_records_form_updated", "form_id", "updated_at"),
-        Index("ix_records_form_date", "form_id", "record_date"),
+        Index("ix_records_form_status", "form_id", "deleted", "status"),
+        Index("ix_records_form_updated", "form_id", "deleted", "updated_at"),
+        Index("ix_records_form_date", "form_id", "deleted", "record_date"),
     )
 
 

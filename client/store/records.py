@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from client.store.formset import ROSTER_FORM
 from client.store.models import OutboxEntry, Record, Revision, Status
-from client.store.search import index_record, match_clause
+from client.store.search import index_record, match_clause, unindex
 from forms.engine import Problem, ReferenceList, evaluate
 from forms.model import Field, FieldType, FormDef
 from forms.periods import record_period
@@ -296,10 +296,10 @@ def delete_record(session: Session, record_id: str, *, now: dt.datetime) -> None
                 sent_at=None,
             )
         )
-    session.execute(
-        text("DELETE FROM record_search WHERE rowid = (SELECT rowid FROM records WHERE id = :id)"),
-        {"id": record.id},
-    )
+    rowid = session.execute(
+        text("SELECT rowid FROM records WHERE id = :id"), {"id": record.id}
+    ).scalar_one()
+    unindex(session, rowid)
 
 
 def get_record(session: Session, record_id: str) -> Record:

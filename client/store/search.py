@@ -1,26 +1,56 @@
-"""Full-text search over records (SQLite FTS5 with the trigram tokenizer, so Chinese substrings match)."""
+"""Full-text search over records with SQLite FTS5.
+
+Two indexes share each record's rowid: `record_search` with the trigram tokenizer (any substring of three or
+more characters matches) and `record_search_cjk`, holding overlapping pairs of Chinese characters, because
+most Chinese words are two characters long and trigrams cannot find them.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def cjk_bigrams(body: str) -> str:
+    """'食堂后厨 ok' -> '食堂 堂后 后厨': the text of the pair index."""
+    out: list[str] = []
+    for run in _CJK_RUN.findall(body):
+        if len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return " ".join(out)
+
+
+def _is_cjk_pair(word: str) -> bool:
+    return len(word) == 2 and _CJK_RUN.fullmatch(word) is not None
 
 
 def index_record(session: Session, record_id: str, body: str) -> None:
     rowid = session.execute(
         text("SELECT rowid FROM records WHERE id = :id"), {"id": record_id}
     ).scalar_one()
-    session.execute(text("DELETE FROM record_search WHERE rowid = :r"), {"r": rowid})
-    session.execute(
-        text("INSERT INTO record_search (rowid, body) VALUES (:r, :b)"), {"r": rowid, "b": body}
-    )
+    unindex(session, rowid)
+    params = {"r": rowid, "b": body, "p": cjk_bigrams(body)}
+    session.execute(text("INSERT INTO record_search (rowid, body) VALUES (:r, :b)"), params)
+    session.execute(text("INSERT INTO record_search_cjk (rowid, body) VALUES (:r, :p)"), params)
+
+
+def unindex(conn: Any, rowid: int) -> None:
+    conn.execute(text("DELETE FROM record_search WHERE rowid = :r"), {"r": rowid})
+    conn.execute(text("DELETE FROM record_search_cjk WHERE rowid = :r"), {"r": rowid})
 
 
 def match_clause(query: str) -> tuple[str, dict[str, str]]:
     """SQL (a condition on records.rowid) and its parameters for a search of the clerk's words.
 
-    Every word must appear. Trigram matching needs three characters; shorter words (most Chinese words
-    are two) fall back to LIKE on the same table, which scans but stays fast at a school's scale.
+    Every word must appear: three or more characters through the trigram index, a two-character Chinese
+    word through the pair index, anything shorter by LIKE on the trigram table's text (a scan).
     """
     words = [w for w in query.split() if w]
     if not words:
@@ -34,6 +64,11 @@ def match_clause(query: str) -> tuple[str, dict[str, str]]:
                 f"records.rowid IN (SELECT rowid FROM record_search WHERE record_search MATCH :{key})"
             )
             params[key] = '"' + w.replace('"', '""') + '"'
+        elif _is_cjk_pair(w):
+            parts.append(
+                f"records.rowid IN (SELECT rowid FROM record_search_cjk WHERE record_search_cjk MATCH :{key})"
+            )
+            params[key] = f'"{w}"'
         else:
             escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts.append(

@@ -65,6 +65,9 @@ def test_upgrade_from_the_first_schema_keeps_every_record(tmp_path: Path):
             # the search index was filled from the records already there, repeat answers included
             assert R.count_records(s, R.RecordFilter("safety_inspection", search="检查员1号")) == 1
             assert R.count_records(s, R.RecordFilter("safety_inspection", search="锅炉房")) == 3
+            assert (
+                R.count_records(s, R.RecordFilter("safety_inspection", search="锅炉")) == 3
+            )  # pair index
     finally:
         store.close()
 
