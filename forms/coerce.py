@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from forms.expr.values import parse_date, parse_datetime, parse_time
+from forms.expr.values import Nodeset, parse_date, parse_datetime, parse_time
 from forms.model import FieldType
 
 _INT_RE = re.compile(r"^[+-]?\d+(\.0*)?$")
@@ -37,6 +37,13 @@ def is_empty(value: Any) -> bool:
 
 def coerce(ftype: FieldType, value: Any) -> Any:
     """A stored answer -> the typed value; BadValue if it cannot be one. Empty stays None."""
+    try:
+        return _coerce(ftype, value)
+    except (OverflowError, ValueError):  # e.g. a whole number too large for a float
+        raise BadValue from None
+
+
+def _coerce(ftype: FieldType, value: Any) -> Any:
     if is_empty(value):
         return None
     if ftype is FieldType.TEXT or ftype in (FieldType.IMAGE, FieldType.FILE):
@@ -94,7 +101,7 @@ def coerce(ftype: FieldType, value: Any) -> Any:
         raise BadValue
     if ftype is FieldType.SELECT_ONE:
         if isinstance(value, str):
-            return value.strip()
+            return value.strip() or None
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         raise BadValue
@@ -126,8 +133,10 @@ def to_json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dt.time):
         return value.isoformat(timespec="seconds" if value.second else "minutes")
-    if isinstance(value, tuple):
-        return [str(v) for v in value]
-    if isinstance(value, list):  # a node-set computed into a calculate: its first item
+    if isinstance(value, Nodeset):  # answers gathered from a repeat into a calculate: the first one
         return to_json(value[0]) if value else None
-    return value
+    if isinstance(value, tuple):  # a select_multiple answer
+        return [str(v) for v in value]
+    if isinstance(value, str | int):
+        return value
+    return None  # a repeat instance or anything else that is not an answer

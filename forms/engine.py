@@ -146,7 +146,7 @@ def _coercer(ftype: FieldType) -> Callable[[Any], Any]:
 
         def text(value: Any) -> Any:
             if type(value) is str:
-                return value.strip() if ftype is FieldType.SELECT_ONE else value
+                return (value.strip() or None) if ftype is FieldType.SELECT_ONE else value
             return coerce(ftype, value)
 
         return text
@@ -537,6 +537,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _noon(day: dt.date) -> dt.datetime:
+    try:
+        return dt.datetime.combine(day, dt.time(12, 0)).astimezone()
+    except (OverflowError, ValueError):  # a date at the very end of the calendar
+        return dt.datetime.combine(day, dt.time(12, 0), tzinfo=dt.UTC)
+
+
 def _walk_groups(nodes: list[_Node]) -> Iterator[_Node]:
     for n in nodes:
         yield n
@@ -581,7 +588,7 @@ def evaluate(
 ) -> Evaluation:
     """Check a record; `data` may be anything JSON can hold. `references=None` skips roster checks."""
     if now is None:
-        now = dt.datetime.combine(today, dt.time(12, 0)).astimezone()
+        now = _noon(today)
     cf = compiled(form)
     if not isinstance(data, Mapping):
         return Evaluation({}, [_problem((), "not_an_object", None)])

@@ -27,7 +27,7 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<str>'[^']*'|"[^"]*")
-  | (?P<ref>\$\{\s*(?P<refname>[^}\s]*)\s*\})
+  | (?P<ref>\$\{(?P<refname>[^}]*)\})
   | (?P<name>[^\W\d][\w.:-]*)
   | (?P<op>!=|<=|>=|[=<>+\-*])
   | (?P<punct>[(),])
@@ -47,13 +47,15 @@ def tokenize(source: str) -> list[Token]:
         if m is None:
             if source[pos] in "'\"":
                 raise ExpressionSyntaxError("unterminated string", pos)
+            if source.startswith("${", pos):
+                raise ExpressionSyntaxError("unterminated field reference: no closing '}'", pos)
             raise ExpressionSyntaxError(f"unexpected character {source[pos]!r}", pos)
         kind = m.lastgroup
         assert kind is not None
         if kind == "refname":  # pragma: no cover - inner group never last
             kind = "ref"
         if kind == "ref":
-            name = m.group("refname")
+            name = m.group("refname").strip()
             if not re.fullmatch(r"[^\W\d][\w.-]*", name):
                 raise ExpressionSyntaxError(f"invalid field reference {m.group(0)!r}", pos)
             tokens.append(Token("ref", name, pos))

@@ -52,7 +52,9 @@ def days(d: dt.date) -> float:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def ev(src: str, *, current: Any = "", columns: dict[str, str] | None = None, **answers: Any) -> Any:
+def ev(
+    src: str, *, current: Any = "", columns: dict[str, str] | None = None, **answers: Any
+) -> Any:
     """Evaluate src; ${name} is answers[name], or the empty answer '' when not given."""
 
     def resolve(name: str) -> Any:
@@ -165,7 +167,7 @@ def test_precedence_and_grouping(src: str, tree: Any) -> None:
         ('"abc"', Str("abc")),
         ("''", Str("")),
         ('""', Str("")),
-        ("\"it's\"", Str("it's")),
+        ('"it\'s"', Str("it's")),
         ("'say \"hi\"'", Str('say "hi"')),
         ("'a and b'", Str("a and b")),
         ("'${not_a_ref}'", Str("${not_a_ref}")),
@@ -233,7 +235,11 @@ def test_operands(src: str, tree: Any) -> None:
         ("1 2", "unexpected '2'", 2),
         ("concat('a',)", "unexpected ')'", 11),
         ("1 # 2", "unexpected character '#'", 2),
-        ("${a", "unexpected character '$'", 0),
+        ("${a", "unterminated field reference", 0),
+        ("1 + ${a + 1", "unterminated field reference", 4),
+        ("${a b}", "invalid field reference '${a b}'", 0),
+        ("${-a}", "invalid field reference", 0),
+        ("$a", "unexpected character '$'", 0),
         (". .", "unexpected '.'", 2),
     ],
 )
@@ -255,10 +261,31 @@ def test_nesting_beyond_the_limit_is_a_syntax_error_not_a_crash() -> None:
     ]:
         with pytest.raises(ExpressionSyntaxError, match="nested"):
             parse(src)
-    # comfortably deep nesting is fine
+    # nesting up to the limit is fine: parsed, printed, compiled and run
     depth = MAX_NESTING // 2
     assert ev("(" * depth + "1 + 1" + ")" * depth) == 2.0
     assert ev("-" * depth + "1") == 1.0
+    depth = MAX_NESTING - 5
+    lookup = "if(${g} = 'x', 1, " * depth + "0" + ")" * depth
+    assert parse(to_source(parse(lookup))) == parse(lookup)
+    assert ev(lookup, g="x") == 1.0
+    assert ev(lookup) == 0.0
+
+
+def test_the_loader_reports_too_deep_or_accepts_very_long_expressions() -> None:
+    def form(calculation: str) -> str:
+        return (
+            "settings: {form_id: deep, version: '1', title: Deep}\n"
+            "survey:\n"
+            "  - {type: integer, name: a, label: A}\n"
+            f"  - {{type: calculate, name: total, calculation: {json.dumps(calculation)}}}\n"
+        )
+
+    with pytest.raises(FormDefinitionError) as info:
+        load_yaml_text(form("(" * 300 + "${a}" + ")" * 300))
+    assert [e.code for e in info.value.errors] == ["expression_syntax"]
+    long_sum = load_yaml_text(form(" + ".join(["${a}"] * 1500)))
+    assert evaluate(long_sum, {"a": 2}, today=TODAY).data["total"] == 3000
 
 
 def test_long_operator_chains_parse_print_compile_and_run() -> None:
@@ -269,10 +296,11 @@ def test_long_operator_chains_parse_print_compile_and_run() -> None:
     assert refs(tree) == {f"f{i}" for i in range(count)}
     assert sum(1 for _ in walk(tree)) == 2 * count - 1
     assert to_source(tree) == src
-    assert ev(src, **{f"f{i}": i for i in range(count)}) == sum(range(count))
+    answers: dict[str, Any] = {f"f{i}": i for i in range(count)}
+    assert ev(src, **answers) == sum(range(count))
     mixed = " and ".join(f"${{f{i}}} < {i + 1}" for i in range(count))
-    assert ev(mixed, **{f"f{i}": i for i in range(count)}) is True
-    assert ev(mixed, **{f"f{i}": i for i in range(count)} | {"f2999": 5000}) is False
+    assert ev(mixed, **answers) is True
+    assert ev(mixed, **{**answers, "f2999": 5000}) is False
     assert ev(" or ".join(["${x} = 1"] * count), x=1) is True
     assert ev(" - ".join(["1"] * 20)) == -18.0  # still left to right in the chain loop
     assert ev("0 = 0 = 1 = 1" + " = 1" * 20) is True  # (((0 = 0) = 1) = 1) ...
@@ -309,7 +337,7 @@ def test_walk_and_refs_in_document_order() -> None:
         ("${a}>=.", "${a} >= ."),
         ("${ a }", "${a}"),
         ('"x"', "'x'"),
-        ("\"it's\"", '"it\'s"'),
+        ('"it\'s"', '"it\'s"'),
         ("1.50", "1.5"),
         ("2.0", "2"),
         ("1e3", "1000"),
@@ -329,7 +357,7 @@ def test_printing_keeps_only_the_needed_parentheses(src: str, printed: str) -> N
 
 def test_printer_rejects_what_has_no_literal() -> None:
     with pytest.raises(ValueError, match="both quote"):
-        to_source(Str("it's \"quoted\""))
+        to_source(Str('it\'s "quoted"'))
     with pytest.raises(ValueError, match="NaN"):
         to_source(Num(NAN))
 

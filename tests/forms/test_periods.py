@@ -43,7 +43,11 @@ def test_ranges_tile_the_year():
 
 
 def test_bad_keys_are_refused():
-    for period, key in [(Period.MONTHLY, "2026-13"), (Period.WEEKLY, "2026-48"), (Period.SEMESTER, "2026-summer")]:
+    for period, key in [
+        (Period.MONTHLY, "2026-13"),
+        (Period.WEEKLY, "2026-48"),
+        (Period.SEMESTER, "2026-summer"),
+    ]:
         with pytest.raises(ValueError):
             period_range(period, key)
 
@@ -51,7 +55,9 @@ def test_bad_keys_are_refused():
 def test_record_period_for_the_shipped_forms():
     forms = load_catalog()
     assert record_period(forms["safety_inspection"], {"inspection_date": "2026-11-03"}) == "2026-11"
-    assert record_period(forms["after_school_service"], {"service_date": "2026-11-28"}) == "2026-W48"
+    assert (
+        record_period(forms["after_school_service"], {"service_date": "2026-11-28"}) == "2026-W48"
+    )
     assert record_period(forms["school_conditions"], {"semester": "2026-autumn"}) == "2026-autumn"
     assert record_period(forms["teacher_ethics"], {"record_date": "2026-11-03"}) is None
     assert record_period(forms["safety_inspection"], {"inspection_date": "not a date"}) is None

@@ -404,21 +404,11 @@ survey:
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="forms/coerce.py to_json: a Nodeset is a tuple, so a calculate whose value is a node-set "
-    "is stored as a list of str(item) instead of its first item (the `list` branch is never reached)",
-)
 def test_a_calculate_holding_a_repeat_field_stores_its_first_value() -> None:
     out = run(FIRST, {"items": [{"qty": 3}, {"qty": 4}]}).data
     assert out["first_qty"] == 3  # actually ['3', '4']
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="forms/coerce.py to_json: a calculate over a repeat itself stores the repr of the engine's "
-    "Scope objects ('<forms.engine.Scope object at 0x...>') in the record",
-)
 def test_a_calculate_holding_a_repeat_stores_no_engine_internals() -> None:
     out = run(FIRST, {"items": [{"qty": 3}]}).data
     assert "Scope" not in repr(out.get("the_items"))
