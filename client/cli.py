@@ -1,13 +1,315 @@
-"""`school-client`: the school desktop client (built in the client issue)."""
+"""`school-client`: the school desktop client, and a few commands beside it.
+
+    school-client [--data-dir DIR]                       open the window
+    school-client export --form ID OUT.xlsx [--period P] [--status S ...]
+    school-client import --form ID FILE.xlsx|FILE.json   (all rows or none; the daily backup is made first)
+    school-client backup OUT.db
+    school-client restore IN.db                          (the current database is kept in backups/)
+    school-client --version
+
+Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
+Exit codes: 0 success; 2 bad input, with ONE line in Chinese and English on stderr (details may follow on
+the next lines); 1 an unexpected error (its details go to logs/school-client.log in the data folder).
+Never a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import sqlite3
 import sys
+import zipfile
+from collections.abc import Callable, Sequence
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from types import TracebackType
+
+from client.store.models import Status
+from client.store.paths import APP_NAME, resolve_data_dir
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+LOG_NAME = "school-client.log"
+MAX_DETAIL_LINES = 20
+FALLBACK_VERSION = "0.1.0"
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("school-client: not built yet / 学校客户端尚未完成", file=sys.stderr)
-    return 2
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("school-data")
+    except PackageNotFoundError:
+        return FALLBACK_VERSION
+
+
+class _BadArguments(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _BadArguments(message)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split("\n")).replace("\r", " ")
+
+
+def _fail(zh: str, en: str, details: Sequence[str] = ()) -> int:
+    print(_one_line(f"{zh} / {en}"), file=sys.stderr)
+    for line in details:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    data_dir_help = (
+        "数据文件夹 / the data folder (default: $SCHOOL_CLIENT_DATA_DIR or the user data folder)"
+    )
+    common = _Parser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
+    parser = _Parser(
+        prog=APP_NAME,
+        description="学校数据采集客户端 / school data-collection client. Without a command: open the window.",
+    )
+    parser.add_argument("--data-dir", default=None, help=data_dir_help)
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {package_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "export", parents=[common], help="导出记录到 Excel / export records to .xlsx"
+    )
+    p.add_argument(
+        "--form", required=True, help="表单编号 / form id, e.g. safety_inspection, teachers"
+    )
+    p.add_argument("out", metavar="OUT.xlsx")
+    p.add_argument(
+        "--period", help="只导出这一期 / only this period, e.g. 2026-11, 2026-W48, 2026-autumn"
+    )
+    p.add_argument(
+        "--status",
+        nargs="+",
+        action="extend",
+        choices=Status.ALL,
+        metavar="S",
+        help=f"只导出这些状态 / only these statuses: {', '.join(Status.ALL)}",
+    )
+
+    p = sub.add_parser(
+        "import", parents=[common], help="从 Excel 或 JSON 导入 / import .xlsx or .json"
+    )
+    p.add_argument("--form", required=True, help="表单编号 / form id")
+    p.add_argument("file", metavar="FILE.xlsx|FILE.json")
+
+    p = sub.add_parser("backup", parents=[common], help="备份数据库 / back the database up")
+    p.add_argument("out", metavar="OUT.db")
+
+    p = sub.add_parser("restore", parents=[common], help="从备份恢复 / restore from a backup")
+    p.add_argument("source", metavar="IN.db")
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.context import ClientContext
+    from client.excel import export_records
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        return _fail(
+            f"导出文件名应以 .xlsx 结尾：{out}", f"the export file name must end in .xlsx: {out}"
+        )
+    ctx = ClientContext.open(data_dir)
+    try:
+        n = export_records(ctx, args.form, out, period=args.period, statuses=args.status)
+    finally:
+        ctx.close()
+    print(f"已导出 {n} 条记录到 {out} / exported {n} records to {out}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.context import ClientContext
+    from client.excel import import_file
+    from client.store.backup import daily_backup
+    from client.store.records import StoreError
+
+    source = Path(args.file)
+    if not source.is_file():
+        return _fail(f"找不到文件 {source}", f"file not found: {source}")
+    ctx = ClientContext.open(data_dir)
+    try:
+        try:
+            daily_backup(ctx.store, ctx.clock.today())
+        except (OSError, sqlite3.Error, StoreError) as exc:  # the import goes on
+            log.warning("daily backup before the import failed: %s", exc)
+        result = import_file(ctx, args.form, source)
+    finally:
+        ctx.close()
+    print(
+        f"已导入 {result.total} 条记录（新增 {result.created}，更新 {result.updated}，"
+        f"未变 {result.unchanged}） / imported {result.total} records ({result.created} new, "
+        f"{result.updated} updated, {result.unchanged} unchanged)"
+    )
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.store.backup import backup_to
+    from client.store.db import open_store
+
+    store = open_store(data_dir)
+    try:
+        out = backup_to(store, Path(args.out))
+    finally:
+        store.close()
+    print(f"已备份到 {out}（不含附件文件夹） / backed up to {out} (attachments not included)")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.store.backup import check_backup, restore_from
+    from client.store.db import open_store
+
+    source = Path(args.source)
+    check_backup(source)  # before opening (and so creating) anything
+    store = open_store(data_dir)
+    try:
+        saved = restore_from(store, source)
+    finally:
+        store.close()
+    open_store(data_dir).close()  # brings the restored database's schema up to date
+    print(
+        f"已从 {source} 恢复；原数据库另存为 {saved}；附件文件夹未改变 / "
+        f"restored from {source}; the previous database was saved as {saved}; attachments unchanged"
+    )
+    return EXIT_OK
+
+
+def _gui(data_dir: Path) -> int:
+    try:
+        from client.ui.app import run_gui
+    except ImportError as exc:
+        log.exception("the window cannot start")
+        print(_one_line(f"无法打开窗口 / cannot open the window: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
+    return int(run_gui(data_dir) or 0)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
+    "export": cmd_export,
+    "import": cmd_import,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+}
+
+
+# -- entry point ------------------------------------------------------------------------------------
+
+
+def _setup_logging(data_dir: Path) -> logging.Handler | None:
+    """A rotating UTF-8 log in the data folder; None if the folder cannot be written."""
+    try:
+        folder = data_dir / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(
+            folder / LOG_NAME, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return handler
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    log.critical("unhandled error", exc_info=(kind, exc, tb))
+    print(_one_line(f"程序出错 / unexpected error: {exc}"), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, data_dir: Path) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from client.store.records import StoreError
+    from forms.errors import FormDefinitionError
+
+    try:
+        if args.command is None:
+            sys.excepthook = _excepthook
+            return _gui(data_dir)
+        return COMMANDS[args.command](args, data_dir)
+    except StoreError as exc:  # refused input: unknown form, invalid rows, bad backup, ...
+        log.info("%s refused: %s / %s", args.command, exc.message_zh, exc.message_en)
+        details: list[str] = []
+        problems = getattr(exc, "problems", None)
+        if isinstance(problems, list) and len(problems) > 1:
+            details = [_one_line(str(p)) for p in problems[1:MAX_DETAIL_LINES]]
+            total = getattr(exc, "total", len(problems))
+            if total > len(details) + 1:
+                rest = total - len(details) - 1
+                details.append(f"……另有 {rest} 个问题 / ... and {rest} more")
+        return _fail(exc.message_zh, exc.message_en, details)
+    except FormDefinitionError as exc:
+        first = exc.errors[0] if exc.errors else None
+        text = str(first) if first else str(exc)
+        return _fail(f"表单定义有误：{text}", "a form definition is invalid")
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _fail("文件无法读取", f"the file cannot be read: {exc}")
+    except OSError as exc:
+        where = exc.filename or ""
+        return _fail(
+            f"文件操作失败 {where}：{exc.strerror or exc}",
+            f"file error {where}: {exc.strerror or exc}",
+        )
+    except (sqlite3.Error, SQLAlchemyError) as exc:
+        log.exception("database error")
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return _fail(
+            f"数据库错误（数据文件夹 {data_dir}）：{reason}",
+            f"database error (data folder {data_dir}): {reason}",
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except _BadArguments as exc:
+        return _fail(
+            f"参数错误：{exc}（用 {APP_NAME} --help 查看用法）",
+            f"bad arguments: {exc} (see {APP_NAME} --help)",
+        )
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    handler = _setup_logging(data_dir)
+    try:
+        return _run(args, data_dir)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: one line for the clerk, the details in the log
+        log.exception("unexpected error")
+        where = f"（详见 {data_dir / 'logs' / LOG_NAME}）" if handler else ""
+        where_en = f" (details in {data_dir / 'logs' / LOG_NAME})" if handler else ""
+        print(
+            _one_line(f"程序出错{where} / unexpected error{where_en}: {exc}"),
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
 
 
 if __name__ == "__main__":

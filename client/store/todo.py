@@ -8,6 +8,7 @@ follow-up is a new revision of its inspection record (with its outbox entry), li
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,11 @@ def count_comments(comments: Any) -> int:
     if not comments:
         return 0
     if isinstance(comments, Mapping):
-        return sum(count_comments(v) if isinstance(v, list | Mapping) else 1 for v in comments.values() if v)
+        return sum(
+            count_comments(v) if isinstance(v, list | Mapping) else 1
+            for v in comments.values()
+            if v
+        )
     if isinstance(comments, list):
         return sum(count_comments(v) if isinstance(v, list | Mapping) else 1 for v in comments if v)
     return 1
@@ -218,7 +223,8 @@ def update_hazard(
     record = _inspection(session, record_id)
     if expected_revision is not None and record.revision != expected_revision:
         raise StoreError(
-            "这条排查记录刚被修改过，请刷新后重试", "the inspection was changed meanwhile; refresh and retry"
+            "这条排查记录刚被修改过，请刷新后重试",
+            "the inspection was changed meanwhile; refresh and retry",
         )
     hazards = record.data.get("hazards")
     if not isinstance(hazards, list) or not 0 <= index < len(hazards):
@@ -229,11 +235,14 @@ def update_hazard(
         if rectified_date is None:
             raise StoreError("请填写整改完成日期", "enter the date the hazard was rectified")
         if rectified_date > today:
-            raise StoreError("整改完成日期不能晚于今天", "the rectification date cannot be in the future")
+            raise StoreError(
+                "整改完成日期不能晚于今天", "the rectification date cannot be in the future"
+            )
         inspected = _date(record.data.get("inspection_date"))
         if inspected is not None and rectified_date < inspected:
             raise StoreError(
-                "整改完成日期不能早于排查日期", "the rectification date cannot be before the inspection"
+                "整改完成日期不能早于排查日期",
+                "the rectification date cannot be before the inspection",
             )
         hazard["rectified_date"] = rectified_date.isoformat()
         if rectified_photo:
@@ -252,7 +261,9 @@ def update_hazard(
     if record.status == Status.ACCEPTED:
         # Reopened for the follow-up (see above); save_record refuses accepted records otherwise.
         record.status = Status.SUBMITTED
-    return save_record(session, form=form, data=data, record_id=record.id, submit=submit, today=today, now=now)
+    return save_record(
+        session, form=form, data=data, record_id=record.id, submit=submit, today=today, now=now
+    )
 
 
 def _inspection(session: Session, record_id: str) -> Record:
@@ -323,8 +334,6 @@ def due_this_period(session: Session, forms: Iterable[FormDef], *, today: dt.dat
 
 def _json(value: Any) -> Any:
     if isinstance(value, str):
-        import json
-
         try:
             return json.loads(value)
         except ValueError:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
-
 from forms.engine import Evaluation, evaluate
 from forms.loader import load_yaml_text
 from forms.model import FormDef
