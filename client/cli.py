@@ -26,7 +26,6 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
-from client.store.models import Status
 from client.store.paths import APP_NAME, resolve_data_dir
 
 log = logging.getLogger(__name__)
@@ -96,9 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--status",
         nargs="+",
         action="extend",
-        choices=Status.ALL,
         metavar="S",
-        help=f"只导出这些状态 / only these statuses: {', '.join(Status.ALL)}",
+        help="只导出这些状态 / only these statuses: draft submitted received returned accepted",
     )
 
     p = sub.add_parser(

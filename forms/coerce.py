@@ -60,7 +60,7 @@ def _coerce(ftype: FieldType, value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str) and _INT_RE.match(value.strip()):
-            return int(float(value.strip()))
+            return int(value.strip().split(".")[0])
         raise BadValue
     if ftype is FieldType.DECIMAL:
         if isinstance(value, bool):

@@ -180,6 +180,7 @@ def save_record(
     submit: bool = False,
     today: dt.date,
     now: dt.datetime,
+    refs: Mapping[str, ReferenceList] | None = None,
 ) -> SaveResult:
     """Save a draft, submit, or correct a submitted record; each save is a new revision.
 
@@ -198,7 +199,8 @@ def save_record(
             raise StoreError("记录属于另一个表单", f"the record belongs to form {existing.form_id}")
         if existing.status != Status.DRAFT:
             submit = True
-    refs = references(session)
+    if refs is None or form.form_id == ROSTER_FORM:
+        refs = references(session)
     answers = {k: v for k, v in data.items() if not k.startswith("_")}
     evaluation = evaluate(form, answers, today=today, references=refs)
     if submit and evaluation.problems:

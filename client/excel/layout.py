@@ -1,0 +1,446 @@
+"""What export and import share: the workbook layout, errors, and answers <-> cell values.
+
+Layout of an exported workbook (one form):
+
+* Sheet 1 (the form's Chinese title): row 1 holds the Chinese column labels, row 2 (hidden) the machine names
+  (`_uuid`, field names, `_status`, `_updated_at`); one row per record from row 3. Header rows are frozen.
+* One sheet per repeat group (titled with the group's Chinese label): `_uuid` (the record's id) and `_index`
+  (the entry's position, from 1; "2.1" for a repeat inside a repeat), then the group's fields.
+* A hidden sheet `_meta`: the form id and version, and which sheet holds which repeat group.
+
+Import reads the same layout. Without the hidden names row (a sheet a clerk made by hand) the header row may hold
+machine names or Chinese labels. Choices are written as their Chinese labels (select_multiple joined with "、");
+roster references as the teacher's name, or "name（teacher_id）" when two teachers share a name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from client.store.formset import FormSet
+from client.store.records import StoreError
+from forms.engine import ReferenceList
+from forms.model import Field, FieldType, FormDef
+
+UUID = "_uuid"
+INDEX = "_index"
+STATUS = "_status"
+UPDATED = "_updated_at"
+META_SHEET = "_meta"
+LAYOUT_VERSION = "school-client-export/1"
+NAMES_ROW = 2  # the hidden row of machine names
+FIRST_DATA_ROW = 3
+MULTI_SEPARATOR = "、"
+# What a clerk may type between several choices in one cell.
+SEPARATOR_RE = re.compile(r"\s*[、,，;；\n]\s*")
+_SEPARATOR_CHARS = "、,，;；\n\r"
+
+MAIN_RESERVED: dict[str, tuple[str, str]] = {
+    UUID: ("记录编号", "record id"),
+    STATUS: ("状态", "status"),
+    UPDATED: ("最后修改时间(UTC)", "last changed (UTC)"),
+}
+REPEAT_RESERVED: dict[str, tuple[str, str]] = {
+    UUID: ("所属记录编号", "record id"),
+    INDEX: ("序号", "entry number"),
+}
+STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "已提交",
+    "received": "教育局已收到",
+    "returned": "已退回",
+    "accepted": "已确认",
+}
+
+
+class ExcelError(StoreError):
+    """The file, the form or the filter cannot be used; message_zh/message_en say why."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One reason an import was refused, located by file, sheet and Excel row (or JSON index) and field."""
+
+    file: str
+    message_zh: str
+    message_en: str
+    sheet: str | None = None
+    row: int | None = None  # Excel row number, from 1
+    index: int | None = None  # position in a JSON list, from 0
+    field: str | None = None  # field name (a path such as hazards[0].deadline for JSON)
+    label_zh: str = ""
+    label_en: str = ""
+
+    @property
+    def text_zh(self) -> str:
+        where = self.file
+        if self.sheet is not None:
+            where += f" 工作表“{self.sheet}”"
+        if self.row is not None:
+            where += f" 第 {self.row} 行"
+        if self.index is not None:
+            where += f" 第 {self.index + 1} 条记录（索引 {self.index}）"
+        if self.field:
+            label = self.label_zh or self.field
+            where += f"，“{label}”" + (f"（{self.field}）" if label != self.field else "")
+        return f"{where}：{self.message_zh}"
+
+    @property
+    def text_en(self) -> str:
+        where = self.file
+        if self.sheet is not None:
+            where += f", sheet '{self.sheet}'"
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.index is not None:
+            where += f", record [{self.index}]"
+        if self.field:
+            where += f", field '{self.field}'" + (f" ({self.label_en})" if self.label_en else "")
+        return f"{where}: {self.message_en}"
+
+    def __str__(self) -> str:
+        return f"{self.text_zh} / {self.text_en}"
+
+
+MAX_PROBLEMS = 100  # kept with their details; all are counted
+
+
+class ImportFailed(ExcelError):
+    """Some rows are invalid, so nothing was imported. `problems` holds the first MAX_PROBLEMS, `total` all."""
+
+    def __init__(self, problems: list[RowProblem], total: int) -> None:
+        first = problems[0]
+        more_zh = f"（共 {total} 个问题）" if total > 1 else ""
+        more_en = f" ({total} problems in all)" if total > 1 else ""
+        super().__init__(
+            f"导入失败，未导入任何记录：{first.text_zh}{more_zh}",
+            f"import failed, nothing was imported: {first.text_en}{more_en}",
+        )
+        self.problems = problems
+        self.total = total
+
+
+def get_form(forms: FormSet, form_id: str) -> FormDef:
+    try:
+        return forms.get(form_id)
+    except KeyError:
+        known = "、".join(sorted(forms.latest))
+        raise ExcelError(
+            f"没有表单“{form_id}”（可用：{known}）",
+            f"unknown form '{form_id}' (known: {', '.join(sorted(forms.latest))})",
+        ) from None
+
+
+# -- sheets -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """One sheet of the layout: the record level (repeat is None) or one repeat group."""
+
+    form: FormDef
+    repeat: Field | None
+    chain: tuple[str, ...]  # names of the repeat groups from the top down to this one
+    fields: tuple[Field, ...]  # the answers on this sheet, in form order (groups flattened)
+
+    @property
+    def reserved(self) -> dict[str, tuple[str, str]]:
+        return REPEAT_RESERVED if self.repeat is not None else MAIN_RESERVED
+
+    @property
+    def columns(self) -> list[str]:
+        """Machine names of the columns, in order."""
+        names = [f.name for f in self.fields]
+        if self.repeat is None:
+            return [UUID, *names, STATUS, UPDATED]
+        return [UUID, INDEX, *names]
+
+    def label(self, name: str) -> tuple[str, str]:
+        if name in self.reserved:
+            return self.reserved[name]
+        f = self.form.field(name)
+        return f.label.get("zh") or f.name, f.label.get("en") or f.name
+
+    @property
+    def title_text(self) -> str:
+        if self.repeat is None:
+            return self.form.title.get("zh") or self.form.form_id
+        return self.repeat.label.get("zh") or self.repeat.name
+
+
+def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
+    for f in fields:
+        if f.type is FieldType.GROUP:
+            yield from _leaves(f.children)
+        elif f.type is not FieldType.REPEAT and f.type is not FieldType.NOTE:
+            yield f
+
+
+def _repeats(fields: tuple[Field, ...]) -> Iterator[Field]:
+    for f in fields:
+        if f.type is FieldType.GROUP:
+            yield from _repeats(f.children)
+        elif f.type is FieldType.REPEAT:
+            yield f
+
+
+def sheet_specs(form: FormDef) -> list[SheetSpec]:
+    """The record sheet first, then every repeat group (outer before inner)."""
+    specs = [SheetSpec(form, None, (), tuple(_leaves(form.fields)))]
+
+    def visit(fields: tuple[Field, ...], chain: tuple[str, ...]) -> None:
+        for rep in _repeats(fields):
+            inner = (*chain, rep.name)
+            specs.append(SheetSpec(form, rep, inner, tuple(_leaves(rep.children))))
+            visit(rep.children, inner)
+
+    visit(form.fields, ())
+    return specs
+
+
+_BAD_TITLE_CHARS = re.compile(r"[\\/?*\[\]:]")
+
+
+def sheet_title(text: str, used: set[str]) -> str:
+    """A valid, unique worksheet title (at most 31 characters, none of \\ / ? * [ ] :)."""
+    base = _BAD_TITLE_CHARS.sub("_", text).strip().strip("'") or "Sheet"
+    if base.lower() in ("history", META_SHEET):
+        base += "_"
+    title = base[:31]
+    n = 2
+    while title.lower() in used:
+        suffix = f"_{n}"
+        title = base[: 31 - len(suffix)] + suffix
+        n += 1
+    used.add(title.lower())
+    return title
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+# -- text cells -------------------------------------------------------------------------------------
+
+# Excel's own escape for characters XML cannot hold (and CR, which XML readers turn into LF): _xHHHH_.
+# A literal "_xHHHH_" in the text has its underscore escaped as _x005F_, as Excel does.
+_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_UNESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xl_escape(text: str) -> str:
+    if "_x" not in text and text.isprintable():
+        return text
+    return _ESCAPE_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def xl_unescape(text: str) -> str:
+    if "_x" not in text:
+        return text
+    return _UNESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+# -- answers <-> cells ------------------------------------------------------------------------------
+
+_WHOLE_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_ID_IN_NAME_RE = re.compile(r"^(.*?)\s*[（(]\s*([A-Za-z0-9_-]+)\s*[）)]$")
+
+
+def _safe_label(text: str) -> bool:
+    return bool(text) and text == text.strip() and not any(c in text for c in _SEPARATOR_CHARS)
+
+
+@dataclass
+class _Choices:
+    out: dict[str, str] = field(default_factory=dict)  # choice name -> text shown
+    into: dict[str, str] = field(default_factory=dict)  # text shown (or name) -> choice name
+
+
+def _time_text(t: dt.time) -> str:
+    if t.microsecond >= 500_000:
+        moment = dt.datetime.combine(dt.date(2000, 1, 1), t.replace(microsecond=0))
+        t = (moment + dt.timedelta(seconds=1)).time()
+    t = t.replace(microsecond=0, tzinfo=None)
+    return t.isoformat(timespec="seconds" if t.second else "minutes")
+
+
+class ValueCodec:
+    """Stored answers <-> what a clerk sees in a cell, for one form and the school's roster."""
+
+    def __init__(self, form: FormDef, roster: ReferenceList | None) -> None:
+        self.form = form
+        self._lists: dict[str, _Choices] = {}
+        for cl in form.choices:
+            counts: dict[str, int] = {}
+            for c in cl.choices:
+                counts[c.label.zh] = counts.get(c.label.zh, 0) + 1
+            codec = _Choices()
+            for c in cl.choices:
+                label = c.label.zh
+                if _safe_label(label) and counts[label] == 1:
+                    codec.out[c.name] = label
+                    codec.into.setdefault(label, c.name)
+            for c in cl.choices:
+                codec.into.setdefault(c.name, c.name)
+            self._lists[cl.name] = codec
+        self._ids: dict[str, str] = dict(roster.items) if roster else {}
+        self._by_name: dict[str, list[str]] = {}
+        for tid, name in self._ids.items():
+            self._by_name.setdefault(name.strip(), []).append(tid)
+        self._ref_out: dict[str, str] = {}
+        for tid, name in self._ids.items():
+            if (
+                _safe_label(name)
+                and len(self._by_name[name]) == 1
+                and name not in self._ids
+                and not _ID_IN_NAME_RE.match(name)
+            ):
+                self._ref_out[tid] = name
+            elif _safe_label(name):
+                self._ref_out[tid] = f"{name}（{tid}）"
+            else:
+                self._ref_out[tid] = tid
+
+    # export
+    def show_choices(self, f: Field, value: Any) -> Any:
+        """A select answer as text: Chinese labels (roster: names), several joined with "、"."""
+        if isinstance(value, str) and f.type is FieldType.SELECT_MULTIPLE:
+            names: list[Any] = value.split()
+        elif isinstance(value, list):
+            names = value
+        else:
+            names = [value]
+        if f.reference is not None:
+            shown = [self._ref_out.get(str(v), str(v)) for v in names]
+        elif f.list_name is not None and f.list_name in self._lists:
+            out = self._lists[f.list_name].out
+            shown = [out.get(str(v), str(v)) for v in names]
+        else:
+            shown = [str(v) for v in names]
+        return MULTI_SEPARATOR.join(shown)
+
+    # import
+    def read_choices(self, f: Field, text: str) -> tuple[Any, tuple[str, str] | None]:
+        """Cell text -> choice name(s). Unknown text is passed on for the form engine to report."""
+        text = text.strip()
+        if not text:
+            return None, None
+        if f.type is FieldType.SELECT_ONE:
+            return self._one(f, text)
+        names: list[str] = []
+        for token in SEPARATOR_RE.split(text):
+            if not token:
+                continue
+            value, problem = self._one(f, token)
+            if problem is not None:
+                return None, problem
+            if value == token and not self._known(f, token) and len(token.split()) > 1:
+                # XLSForm style: choice names separated by spaces
+                for part in token.split():
+                    part_value, problem = self._one(f, part)
+                    if problem is not None:
+                        return None, problem
+                    names.append(part_value)
+            else:
+                names.append(value)
+        return list(dict.fromkeys(names)), None
+
+    def _known(self, f: Field, token: str) -> bool:
+        if f.reference is not None:
+            return token in self._ids
+        return f.list_name is not None and token in self._lists.get(f.list_name, _Choices()).into
+
+    def _one(self, f: Field, token: str) -> tuple[str, tuple[str, str] | None]:
+        if f.reference is None:
+            if f.list_name is None:
+                return token, None
+            return self._lists.get(f.list_name, _Choices()).into.get(token, token), None
+        m = _ID_IN_NAME_RE.match(token)
+        if m and m.group(2) in self._ids:
+            return m.group(2), None
+        if token in self._ids:
+            return token, None
+        ids = self._by_name.get(token, [])
+        if len(ids) == 1:
+            return ids[0], None
+        if len(ids) > 1:
+            listed = "、".join(f"{token}（{i}）" for i in sorted(ids))
+            return token, (
+                f"姓名“{token}”对应多名教师，请写成 {listed} 之一，或直接填写工号",
+                f"the name '{token}' matches several teachers ({', '.join(sorted(ids))}); "
+                f"write '{token}（teacher id）' or the teacher id instead",
+            )
+        return token, None
+
+    def read_cell(self, f: Field, value: Any) -> tuple[Any, tuple[str, str] | None]:
+        """An Excel cell -> the answer as stored (dates and times as ISO text, choices by name)."""
+        if value is None:
+            return None, None
+        if isinstance(value, str):
+            value = xl_unescape(value)
+            if value == "":
+                return None, None
+        t = f.type
+        if f.is_select:
+            return self.read_choices(f, _plain_text(value))
+        if t is FieldType.DATE:
+            if isinstance(value, dt.datetime):
+                return value.date().isoformat(), None
+            if isinstance(value, dt.date):
+                return value.isoformat(), None
+            return (value.strip() if isinstance(value, str) else value), None
+        if t is FieldType.TIME:
+            if isinstance(value, dt.datetime):
+                return _time_text(value.time()), None
+            if isinstance(value, dt.time):
+                return _time_text(value), None
+            return (value.strip() if isinstance(value, str) else value), None
+        if t is FieldType.DATETIME:
+            if isinstance(value, dt.datetime | dt.date):
+                return value.isoformat(), None
+            return value, None
+        if t in (FieldType.INTEGER, FieldType.DECIMAL):
+            if isinstance(value, dt.date | dt.time):
+                return value.isoformat(), None
+            if t is FieldType.INTEGER and isinstance(value, str) and _WHOLE_RE.match(value):
+                return int(value), None  # exactly: the export writes long whole numbers as text
+            return value, None
+        return _plain_text(value), None
+
+
+def _plain_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_uuid(value: Any) -> str | None:
+    """A record id as stored (lower-case canonical UUID text), or None if value is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def field_labels(form: FormDef, name: str) -> tuple[str, str]:
+    try:
+        f = form.field(name)
+    except KeyError:
+        return name, name
+    return f.label.get("zh") or name, f.label.get("en") or name

@@ -1,0 +1,259 @@
+"""Backups of the local store with SQLite's online backup API.
+
+    backup_to(store, out_path)     a consistent copy of the live database, checked, then renamed into place
+    daily_backup(store, today)     once a day at start-up: backups/store-YYYY-MM-DD.db, the last 7 kept
+    restore_from(store, in_path)   replace the database with a checked backup (the current one saved first)
+
+Only the database is copied. Photos and files (data_dir/attachments, content-addressed by sha256) are NOT inside
+the .db: a restored database may refer to attachments that are missing from this PC, and attachments added
+after the backup stay on disk. Copy the attachments folder yourself to carry everything to another PC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from client.store.records import StoreError
+
+log = logging.getLogger(__name__)
+
+KEEP_DAILY = 7
+DAILY_RE = re.compile(r"^store-(\d{4}-\d{2}-\d{2})\.db$")
+_TMP_PREFIX = ".backup-"
+_STALE_TMP_SECONDS = 3600
+
+
+class BackupError(StoreError):
+    """A backup or restore that could not be done; message_zh/message_en say why."""
+
+
+class StoreFiles(Protocol):
+    """What backups need of a store (client.store.db.Store has all of it)."""
+
+    @property
+    def db_path(self) -> Path: ...
+
+    @property
+    def backups_dir(self) -> Path: ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def _connect(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    if read_only:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    else:
+        conn = sqlite3.connect(path, timeout=30)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _problem(conn: sqlite3.Connection) -> str | None:
+    """None when the database passes integrity_check and holds a records table; else what is wrong."""
+    rows = conn.execute("PRAGMA integrity_check").fetchall()
+    if [r[0] for r in rows] != ["ok"]:
+        return "; ".join(str(r[0]) for r in rows[:3])
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
+    ).fetchone()
+    return None if found else "no records table"
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_checked(source: Path, target: Path, *, source_read_only: bool) -> None:
+    """Copy source into target (a new file) with the backup API, as one self-contained file, and check it."""
+    with _connect(source, read_only=source_read_only) as src, _connect(target) as dst:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm beside the copy
+        problem = _problem(dst)
+    if problem is not None:
+        raise BackupError(
+            f"备份文件检查未通过（{problem}）", f"the backup copy failed its check ({problem})"
+        )
+    with open(target, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def backup_to(store: StoreFiles, out_path: str | os.PathLike[str]) -> Path:
+    """Copy the live database to out_path: backup API into a temp name in the same folder, integrity_check,
+    then an atomic rename. The store stays open and usable meanwhile. Returns the path written."""
+    out = Path(out_path).resolve()
+    if out == store.db_path.resolve():
+        raise BackupError("不能把数据库备份到它自己", "cannot back the database up onto itself")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        _copy_checked(store.db_path, tmp, source_read_only=False)
+        os.replace(tmp, out)
+        _fsync_dir(out.parent)
+    except sqlite3.Error as exc:
+        raise BackupError(f"备份失败：{exc}", f"backup failed: {exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    log.info("backed the store up to %s", out)
+    return out
+
+
+def daily_backups(store: StoreFiles) -> list[Path]:
+    """The daily backups present, oldest first."""
+    folder = store.backups_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if DAILY_RE.match(p.name))
+
+
+def daily_backup(store: StoreFiles, today: dt.date, *, keep: int = KEEP_DAILY) -> Path | None:
+    """Make today's backup (backups/store-YYYY-MM-DD.db) unless it exists; keep the newest `keep`.
+
+    Call once at start-up. Returns the new file, or None when today's backup was already there.
+    """
+    folder = store.backups_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(folder)
+    target = folder / f"store-{today.isoformat()}.db"
+    made: Path | None = None
+    if not target.exists():
+        made = backup_to(store, target)
+    for old in daily_backups(store)[:-keep] if keep > 0 else []:
+        log.info("removing old daily backup %s", old.name)
+        old.unlink()
+    return made
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Temp files left by a backup that was interrupted (a crash, a power cut)."""
+    cutoff = time.time() - _STALE_TMP_SECONDS
+    for p in folder.glob(f"{_TMP_PREFIX}*.tmp"):
+        with contextlib.suppress(OSError):
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+
+
+def check_backup(in_path: str | os.PathLike[str]) -> None:
+    """Raise BackupError unless in_path is a sound store database (integrity_check ok, a records table)."""
+    source = Path(in_path)
+    if not source.is_file():
+        raise BackupError(f"找不到备份文件 {source}", f"backup file not found: {source}")
+    try:
+        with _connect(source, read_only=True) as conn:
+            problem = _problem(conn)
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem is not None:
+        raise BackupError(
+            f"{source.name} 不是有效的数据备份（{problem}），未做任何更改",
+            f"{source.name} is not a valid store backup ({problem}); nothing was changed",
+        )
+
+
+def _known_schema(db: Path) -> str | None:
+    """None when the backup's schema is one this program knows (it is migrated on the next open)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from client.store.migrate import MIGRATIONS
+
+    with _connect(db, read_only=True) as conn:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        version = (
+            conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            if has_table
+            else None
+        )
+    if version is None:
+        return None
+    try:
+        ScriptDirectory(str(MIGRATIONS)).get_revision(version[0])
+    except CommandError:
+        return str(version[0])
+    return None
+
+
+def restore_from(
+    store: StoreFiles, in_path: str | os.PathLike[str], *, now: dt.datetime | None = None
+) -> Path:
+    """Replace the store's database with the backup at in_path; returns where the current one was saved.
+
+    1. The backup is copied to a temp file beside the database and checked (integrity_check, a records table,
+       a schema version this program knows); a file that fails is refused and nothing changes.
+    2. The current database is saved as backups/pre-restore-<timestamp>.db.
+    3. store.close() disposes the engine's connections; every Session must have ended before the call, and no
+       other program (the GUI, another school-client) may have the database open.
+    4. The checked copy is written over the live database with the backup API (which also settles its WAL).
+
+    The caller reopens the store afterwards (open_store / ClientContext.open runs any migrations). Attachments
+    are not part of the database and are left as they are.
+    """
+    source = Path(in_path)
+    check_backup(source)
+    db = store.db_path
+    if source.resolve() == db.resolve():
+        raise BackupError("不能用数据库自身来恢复", "cannot restore the database from itself")
+    staged = db.with_name(f"{_TMP_PREFIX}restore-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        try:
+            _copy_checked(source, staged, source_read_only=True)
+        except (sqlite3.Error, BackupError) as exc:
+            raise BackupError(
+                f"{source.name} 不是有效的数据备份（{exc}），未做任何更改",
+                f"{source.name} is not a valid store backup ({exc}); nothing was changed",
+            ) from exc
+        newer = _known_schema(staged)
+        if newer is not None:
+            raise BackupError(
+                f"{source.name} 来自更新版本的程序（数据库版本 {newer}），请先升级本程序",
+                f"{source.name} comes from a newer version of this program (schema {newer}); upgrade first",
+            )
+        stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        saved = store.backups_dir / f"pre-restore-{stamp}.db"
+        n = 2
+        while saved.exists():
+            saved = store.backups_dir / f"pre-restore-{stamp}-{n}.db"
+            n += 1
+        backup_to(store, saved)
+        store.close()
+        try:
+            with _connect(staged, read_only=True) as src, _connect(db) as dst:
+                src.backup(dst)
+                dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                problem = _problem(dst)
+        except sqlite3.Error as exc:
+            raise BackupError(
+                f"恢复失败（当前数据库已另存为 {saved}）：{exc}",
+                f"restore failed (the current database was saved as {saved}): {exc}",
+            ) from exc
+        if problem is not None:
+            raise BackupError(
+                f"恢复后的数据库检查未通过（{problem}）；原数据库已另存为 {saved}",
+                f"the restored database failed its check ({problem}); the previous one is at {saved}",
+            )
+    finally:
+        if staged.exists():
+            staged.unlink()
+    log.info("restored the store from %s (previous database saved as %s)", source, saved)
+    return saved
