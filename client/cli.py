@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", parents=[common], help="从备份恢复 / restore from a backup")
     p.add_argument("source", metavar="IN.db")
+
+    p = sub.add_parser(
+        "enroll", parents=[common], help="用注册码连接教育局服务器 / enroll with the bureau's server"
+    )
+    p.add_argument("--server", required=True, help="服务器地址 / server URL, e.g. http://10.1.2.3:8700")
+    p.add_argument("--code", required=True, help="注册码 / enrollment code")
+
+    sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
     return parser
 
 
@@ -202,11 +210,35 @@ def _gui(data_dir: Path) -> int:
     return int(run_gui(data_dir) or 0)
 
 
+def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.context import ClientContext
+    from client.sync.commands import enroll_command
+
+    ctx = ClientContext.open(data_dir)
+    try:
+        return enroll_command(ctx, args.server, args.code)
+    finally:
+        ctx.close()
+
+
+def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
+    from client.context import ClientContext
+    from client.sync.commands import sync_command
+
+    ctx = ClientContext.open(data_dir)
+    try:
+        return sync_command(ctx)
+    finally:
+        ctx.close()
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
     "export": cmd_export,
     "import": cmd_import,
     "backup": cmd_backup,
     "restore": cmd_restore,
+    "enroll": cmd_enroll,
+    "sync": cmd_sync,
 }
 
 

@@ -18,7 +18,13 @@ class ClientContext:
 
     @classmethod
     def open(cls, data_dir: Path, *, clock: Clock | None = None) -> ClientContext:
-        return cls(open_store(data_dir), FormSet.shipped(), clock or SystemClock())
+        from client.store.sync_state import load_stored_forms
+
+        store = open_store(data_dir)
+        forms = FormSet.shipped()
+        with store.Session() as session:
+            load_stored_forms(session, forms)  # versions the bureau published since this build
+        return cls(store, forms, clock or SystemClock())
 
     def close(self) -> None:
         self.store.close()

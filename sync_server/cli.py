@@ -1,13 +1,442 @@
-"""`sync-server`: the bureau sync server (built in the sync issue)."""
+"""`sync-server`: run the bureau sync server and administer it.
+
+    sync-server serve [--host 127.0.0.1] [--port 8700]
+    sync-server add-school --code CODE --name NAME
+    sync-server revoke-device DEVICE_ID
+    sync-server list-devices [--school CODE]
+    sync-server publish-form FILE.yaml|FILE.xlsx
+    sync-server export --form ID OUT.xlsx
+
+Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
+(default: $SYNC_SERVER_INSTANCE, else the package's instance folder) and --json (print the result as one
+JSON object on the last line). The database is migrated, and on a fresh server the shipped forms are
+published, before any command runs. Exit status: 0 done, 1 the database or a file could not be reached,
+2 bad input (one line in Chinese and English on stderr, never a traceback).
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
+import logging
+import logging.handlers
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from sync_server.config import default_database_url, default_instance_path
+from sync_server.db import Database, DatabaseUrlError, open_database
+from sync_server.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 1
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    def __init__(self, code: str, message_zh: str, message_en: str, exit_code: int) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.exit_code = exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(
+            "bad_arguments",
+            f"参数错误：{message}（用 --help 查看用法）",
+            f"bad arguments: {message} (see --help)",
+            EXIT_BAD_INPUT,
+        )
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    instance: Path
+    db_url: str
+
+    def open(self) -> Database:
+        from sync_server.app import prepare_database
+        from sync_server.config import system_clock
+
+        try:
+            db = open_database(self.db_url)
+        except DatabaseUrlError as exc:
+            raise CliError(
+                "bad_db_url", f"数据库地址无效：{exc}", f"bad database URL: {exc}", EXIT_BAD_INPUT
+            ) from None
+        try:
+            prepare_database(db, migrate=True, publish_forms=True, now=system_clock())
+        except OperationalError as exc:
+            db.close()
+            raise CliError(
+                "db_unavailable",
+                f"无法连接数据库 {_safe_url(self.db_url)}：{_first_line(exc.orig)}",
+                f"cannot reach the database {_safe_url(self.db_url)}: {_first_line(exc.orig)}",
+                EXIT_UNAVAILABLE,
+            ) from None
+        return db
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<bad url>"
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+Result = tuple[dict[str, Any], list[str]]  # (the JSON result, lines for people)
+
+
+def cmd_add_school(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.services.schools import add_school
+
+    db = ctx.open()
+    try:
+        with db.Session.begin() as session:
+            sc = add_school(session, code=ctx.args.code, name=ctx.args.name, now=system_clock())
+    finally:
+        db.close()
+    expires = sc.expires_at.replace(microsecond=0).isoformat() + "Z"
+    what = "已添加学校" if sc.created else "学校已存在，已发放新的登记码"
+    what_en = "school added" if sc.created else "school exists; a fresh code was issued"
+    return (
+        {
+            "school_code": sc.school_code,
+            "school_name": sc.school_name,
+            "enrollment_code": sc.enrollment_code,
+            "expires_at": expires,
+            "created": sc.created,
+        },
+        [
+            f"{what} / {what_en}: {sc.school_code} {sc.school_name}",
+            f"登记码 / enrollment code: {sc.enrollment_code}",
+            f"有效期至 / valid until: {expires}（一次性 / single use）",
+        ],
+    )
+
+
+def cmd_revoke_device(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.services.schools import revoke_device
+
+    db = ctx.open()
+    try:
+        with db.Session.begin() as session:
+            info = revoke_device(session, ctx.args.device_id, now=system_clock())
+    finally:
+        db.close()
+    revoked = info.revoked_at.replace(microsecond=0).isoformat() + "Z" if info.revoked_at else None
+    return (
+        {
+            "device_id": info.device_id,
+            "school_code": info.school_code,
+            "name": info.name,
+            "revoked_at": revoked,
+        },
+        [f"已撤销设备 / device revoked: {info.device_id} ({info.school_code} {info.name})"],
+    )
+
+
+def cmd_list_devices(ctx: Context) -> Result:
+    from sync_server.services.common import iso
+    from sync_server.services.schools import list_devices
+
+    db = ctx.open()
+    try:
+        with db.ReadSession.begin() as session:
+            devices = list_devices(session, school_code=ctx.args.school)
+    finally:
+        db.close()
+    rows = [
+        {
+            "device_id": d.device_id,
+            "school_code": d.school_code,
+            "name": d.name,
+            "app_version": d.app_version,
+            "created_at": iso(d.created_at),
+            "last_seen_at": iso(d.last_seen_at),
+            "revoked_at": iso(d.revoked_at),
+        }
+        for d in devices
+    ]
+    lines = [
+        f"{r['device_id']}  {r['school_code']}  {r['name']}  "
+        f"{'已撤销 revoked' if r['revoked_at'] else '有效 active'}  {r['last_seen_at'] or '-'}"
+        for r in rows
+    ] or ["没有设备 / no devices"]
+    return {"devices": rows}, lines
+
+
+def cmd_publish_form(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.services.forms import publish_form, read_form_file
+
+    form = read_form_file(Path(ctx.args.file))
+    db = ctx.open()
+    try:
+        with db.Session.begin() as session:
+            pub = publish_form(session, form, now=system_clock())
+    finally:
+        db.close()
+    if pub.published:
+        line = f"已发布 / published: {pub.form_id} {pub.version} ({pub.title_zh})"
+    else:
+        line = f"该版本已发布，内容相同，未作改动 / already published, unchanged: {pub.form_id} {pub.version}"
+    return (
+        {
+            "form_id": pub.form_id,
+            "version": pub.version,
+            "sha256": pub.sha256,
+            "title_zh": pub.title_zh,
+            "published": pub.published,
+        },
+        [line],
+    )
+
+
+def cmd_export(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.export import export_form
+
+    db = ctx.open()
+    try:
+        result = export_form(db.ReadSession, ctx.args.form, Path(ctx.args.out), now=system_clock())
+    finally:
+        db.close()
+    return (
+        {
+            "form_id": result.form_id,
+            "version": result.version,
+            "path": str(result.path),
+            "records": result.records,
+            "schools": result.schools,
+            "sheets": result.sheets,
+        },
+        [
+            f"已导出 {result.records} 条记录（{result.schools} 所学校）到 {result.path}",
+            f"exported {result.records} records of {result.schools} schools to {result.path}",
+        ],
+    )
+
+
+def cmd_serve(ctx: Context) -> Result:
+    import waitress
+
+    from sync_server.app import create_app
+
+    _log_to_file(ctx.instance)
+    try:
+        app = create_app({"DATABASE_URL": ctx.db_url, "INSTANCE_PATH": str(ctx.instance)})
+    except DatabaseUrlError as exc:
+        raise CliError(
+            "bad_db_url", f"数据库地址无效：{exc}", f"bad database URL: {exc}", EXIT_BAD_INPUT
+        ) from None
+    except OperationalError as exc:
+        raise CliError(
+            "db_unavailable",
+            f"无法连接数据库 {_safe_url(ctx.db_url)}：{_first_line(exc.orig)}",
+            f"cannot reach the database {_safe_url(ctx.db_url)}: {_first_line(exc.orig)}",
+            EXIT_UNAVAILABLE,
+        ) from None
+    try:
+        server = waitress.create_server(
+            app,
+            host=ctx.args.host,
+            port=ctx.args.port,
+            threads=ctx.args.threads,
+            ident="school-sync",
+        )
+    except OSError as exc:
+        raise CliError(
+            "cannot_listen",
+            f"无法在 {ctx.args.host}:{ctx.args.port} 上监听：{exc.strerror or exc}",
+            f"cannot listen on {ctx.args.host}:{ctx.args.port}: {exc.strerror or exc}",
+            EXIT_UNAVAILABLE,
+        ) from None
+    port = int(getattr(server, "effective_port", ctx.args.port))
+    url = f"http://{ctx.args.host}:{port}"
+    started = {"url": url, "db": _safe_url(ctx.db_url), "instance": str(ctx.instance)}
+    _emit(ctx.args, started, [f"同步服务器已启动 / sync server listening on {url}"])
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.extensions["sync_server"].db.close()
+    return {"url": url, "stopped": True}, ["同步服务器已停止 / sync server stopped"]
+
+
+def _log_to_file(instance: Path) -> None:
+    folder = instance / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        folder / "sync-server.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+# -- the parser -------------------------------------------------------------------------------------
+
+Command = Callable[[Context], Result]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///path/sync.db or postgresql+psycopg://user@host/db "
+        "(default: $SYNC_SERVER_DB, else sync.db in the instance folder)",
+    )
+    common.add_argument(
+        "--instance", metavar="DIR", help="the instance folder (config, key, files)"
+    )
+    common.add_argument(
+        "--json", action="store_true", help="print the result as one JSON object on the last line"
+    )
+    parser = _Parser(prog="sync-server", description="县教育局同步服务器 · the bureau sync server")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the device API (waitress)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--threads", type=int, default=8)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "add-school", parents=[common], help="add a school / issue an enrollment code"
+    )
+    p.add_argument("--code", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=cmd_add_school)
+
+    p = sub.add_parser("revoke-device", parents=[common], help="revoke a device's token")
+    p.add_argument("device_id")
+    p.set_defaults(func=cmd_revoke_device)
+
+    p = sub.add_parser("list-devices", parents=[common], help="list enrolled devices")
+    p.add_argument("--school", metavar="CODE")
+    p.set_defaults(func=cmd_list_devices)
+
+    p = sub.add_parser(
+        "publish-form", parents=[common], help="publish a form version (.yaml/.xlsx)"
+    )
+    p.add_argument("file")
+    p.set_defaults(func=cmd_publish_form)
+
+    p = sub.add_parser("export", parents=[common], help="export a form's records to .xlsx")
+    p.add_argument("--form", required=True, metavar="ID")
+    p.add_argument("out", metavar="OUT.xlsx")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def _emit(args: argparse.Namespace | None, result: dict[str, Any], lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)
+    if args is not None and getattr(args, "json", False):
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+
+
+def _fail(
+    args: argparse.Namespace | None, code: str, zh: str, en: str, details: Any = None
+) -> None:
+    print(f"错误：{zh} / error: {en}", file=sys.stderr, flush=True)
+    if args is not None and getattr(args, "json", False):
+        body = {
+            "error": {"code": code, "message_zh": zh, "message_en": en, "details": details or {}}
+        }
+        print(json.dumps(body, ensure_ascii=False), flush=True)
+
+
+def _configure_console_logging() -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_sync_server_console", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._sync_server_console = True  # type: ignore[attr-defined]
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
+def _utf8_console() -> None:
+    """Chinese output on a Windows console with a legacy code page, instead of an encoding error."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding != "utf8" and reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(encoding="utf-8", errors="replace")
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("sync-server: not built yet / 同步服务器尚未完成", file=sys.stderr)
-    return 2
+    _utf8_console()
+    _configure_console_logging()
+    args: argparse.Namespace | None = None
+    try:
+        args = build_parser().parse_args(argv)
+        instance = Path(args.instance) if args.instance else default_instance_path()
+        db_url = args.db or default_database_url(instance)
+        func: Command = args.func
+        result, lines = func(Context(args, instance, db_url))
+    except CliError as exc:
+        _fail(args, exc.code, exc.message_zh, exc.message_en)
+        return exc.exit_code
+    except ServiceError as exc:
+        _fail(args, exc.code, exc.message_zh, exc.message_en, exc.details)
+        for extra in exc.details.get("errors", [])[1:]:
+            print(
+                f"  {extra['location']}: {extra['message_zh']} / {extra['message_en']}",
+                file=sys.stderr,
+            )
+        return EXIT_UNAVAILABLE if exc.status >= 500 else EXIT_BAD_INPUT
+    except OperationalError as exc:
+        _fail(
+            args,
+            "db_unavailable",
+            f"数据库无法使用：{_first_line(exc.orig)}",
+            f"the database cannot be used: {_first_line(exc.orig)}",
+        )
+        return EXIT_UNAVAILABLE
+    except SQLAlchemyError as exc:
+        log.debug("database error", exc_info=True)
+        _fail(
+            args,
+            "db_error",
+            f"数据库错误：{_first_line(exc)}",
+            f"database error: {_first_line(exc)}",
+        )
+        return EXIT_UNAVAILABLE
+    except OSError as exc:
+        _fail(args, "os_error", f"文件或网络错误：{exc}", f"file or network error: {exc}")
+        return EXIT_UNAVAILABLE
+    _emit(args, result, lines)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

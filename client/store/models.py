@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -118,3 +118,52 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+# -- sync (migration 0003) ----------------------------------------------------------------------------
+
+
+class SyncRecord(Base):
+    """What this client last knew of a record on the server: the base of its next push."""
+
+    __tablename__ = "sync_records"
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    server_revision: Mapped[int]
+    server_status: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime]
+
+
+class SyncBatch(Base):
+    """A push batch in flight, kept until our server's answer to it is applied, so a retry (even after a
+    crash) sends the same Idempotency-Key with the same body."""
+
+    __tablename__ = "sync_batches"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)  # the Idempotency-Key
+    op_ids: Mapped[list[Any]]
+    created_at: Mapped[dt.datetime]
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the JSON sent, uncompressed
+
+
+class SyncIssue(Base):
+    """What the clerk must see after a sync: a change the server rejected, a conflict (both versions kept),
+    an attachment that cannot be uploaded. Open while resolved_at is NULL."""
+
+    __tablename__ = "sync_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rejected | conflict | attachment
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    op_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str] = mapped_column(String(64))
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[
+        dict[str, Any]
+    ]  # problems, or the server's version {server_revision, status, data, ...}
+
+    __table_args__ = (Index("ix_sync_issues_open", "resolved_at", "record_id"),)

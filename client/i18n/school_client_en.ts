@@ -1,0 +1,1232 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="en_US">
+<context>
+    <name>App</name>
+    <message>
+        <source>今天的自动备份没有成功，请到“设置”里手动备份。</source>
+        <translation>Today&apos;s automatic backup failed; please make a backup in Settings.</translation>
+    </message>
+</context>
+<context>
+    <name>AttachmentInput</name>
+    <message>
+        <source>选择图片…</source>
+        <translation>Choose a picture…</translation>
+    </message>
+    <message>
+        <source>选择文件…</source>
+        <translation>Choose a file…</translation>
+    </message>
+    <message>
+        <source>查看</source>
+        <translation>View</translation>
+    </message>
+    <message>
+        <source>移除</source>
+        <translation>Remove</translation>
+    </message>
+    <message>
+        <source>选择照片</source>
+        <translation>Choose a photo</translation>
+    </message>
+    <message>
+        <source>图片</source>
+        <translation>Pictures</translation>
+    </message>
+    <message>
+        <source>所有文件</source>
+        <translation>All files</translation>
+    </message>
+    <message>
+        <source>选择文件</source>
+        <translation>Choose a file</translation>
+    </message>
+    <message>
+        <source>无法识别这张图片，请选择 JPG 或 PNG 照片</source>
+        <translation>This picture cannot be read; choose a JPG or PNG photo</translation>
+    </message>
+    <message>
+        <source>正在保存文件…</source>
+        <translation>Saving the file…</translation>
+    </message>
+    <message>
+        <source>更换图片…</source>
+        <translation>Change picture…</translation>
+    </message>
+    <message>
+        <source>更换文件…</source>
+        <translation>Change file…</translation>
+    </message>
+    <message>
+        <source>未添加</source>
+        <translation>None added</translation>
+    </message>
+    <message>
+        <source>（文件不在本机）</source>
+        <translation>(file not on this PC)</translation>
+    </message>
+    <message>
+        <source>无法显示</source>
+        <translation>Cannot show</translation>
+    </message>
+</context>
+<context>
+    <name>Banner</name>
+    <message>
+        <source>关闭提示</source>
+        <translation>Close this message</translation>
+    </message>
+</context>
+<context>
+    <name>ChoiceInput</name>
+    <message>
+        <source>已离职</source>
+        <translation>left</translation>
+    </message>
+    <message>
+        <source>不在名单中</source>
+        <translation>not on the roster</translation>
+    </message>
+</context>
+<context>
+    <name>DateInput</name>
+    <message>
+        <source>年-月-日</source>
+        <translation>yyyy-mm-dd</translation>
+    </message>
+    <message>
+        <source>日历</source>
+        <translation>Calendar</translation>
+    </message>
+    <message>
+        <source>从日历中选择日期</source>
+        <translation>Choose a date from the calendar</translation>
+    </message>
+</context>
+<context>
+    <name>DueModel</name>
+    <message>
+        <source>表单</source>
+        <translation>Form</translation>
+    </message>
+    <message>
+        <source>本期</source>
+        <translation>This period</translation>
+    </message>
+    <message>
+        <source>填报情况</source>
+        <translation>Reported</translation>
+    </message>
+    <message>
+        <source>已填报 {n} 条</source>
+        <translation>Reported: {n}</translation>
+    </message>
+    <message>
+        <source>有草稿未提交</source>
+        <translation>Draft not submitted</translation>
+    </message>
+    <message>
+        <source>未填报</source>
+        <translation>Not reported</translation>
+    </message>
+    <message>
+        <source>{y}年{m}月</source>
+        <translation>{m}/{y}</translation>
+    </message>
+    <message>
+        <source>第{w}周</source>
+        <translation>week {w}</translation>
+    </message>
+    <message>
+        <source>春季学期</source>
+        <translation>spring semester</translation>
+    </message>
+    <message>
+        <source>秋季学期</source>
+        <translation>autumn semester</translation>
+    </message>
+    <message>
+        <source>{y}年{season}</source>
+        <translation>{y} {season}</translation>
+    </message>
+    <message>
+        <source>{y}年</source>
+        <translation>{y}</translation>
+    </message>
+    <message>
+        <source>{period}{form}：{state}</source>
+        <translation>{period}, {form}: {state}</translation>
+    </message>
+</context>
+<context>
+    <name>ErrorReporter</name>
+    <message>
+        <source>程序遇到了一个意外的问题，刚才的操作可能没有完成。
+已经保存的数据不会丢失。如果问题反复出现，请把日志文件发给县教育局信息中心。
+
+问题：{detail}
+日志文件：{log}</source>
+        <translation>Something unexpected went wrong, and what you just did may not have finished.
+Data already saved is not lost. If this keeps happening, send the log file to the county education bureau&apos;s IT office.
+
+Problem: {detail}
+Log file: {log}</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>Something went wrong</translation>
+    </message>
+</context>
+<context>
+    <name>FieldRow</name>
+    <message>
+        <source>教育局批注：</source>
+        <translation>Bureau&apos;s comment: </translation>
+    </message>
+</context>
+<context>
+    <name>HazardDialog</name>
+    <message>
+        <source>隐患整改跟进</source>
+        <translation>Hazard follow-up</translation>
+    </message>
+    <message>
+        <source>隐患情况</source>
+        <translation>The hazard</translation>
+    </message>
+    <message>
+        <source>{date}（已逾期 {days} 天）</source>
+        <translation>{date} ({days} day(s) overdue)</translation>
+    </message>
+    <message>
+        <source>排查日期：</source>
+        <translation>Inspected:</translation>
+    </message>
+    <message>
+        <source>隐患类别：</source>
+        <translation>Category:</translation>
+    </message>
+    <message>
+        <source>位置：</source>
+        <translation>Location:</translation>
+    </message>
+    <message>
+        <source>隐患描述：</source>
+        <translation>Description:</translation>
+    </message>
+    <message>
+        <source>等级：</source>
+        <translation>Severity:</translation>
+    </message>
+    <message>
+        <source>整改措施：</source>
+        <translation>Measures:</translation>
+    </message>
+    <message>
+        <source>整改责任人：</source>
+        <translation>Responsible:</translation>
+    </message>
+    <message>
+        <source>整改期限：</source>
+        <translation>Deadline:</translation>
+    </message>
+    <message>
+        <source>整改情况</source>
+        <translation>Rectification</translation>
+    </message>
+    <message>
+        <source>未选择照片</source>
+        <translation>No photo</translation>
+    </message>
+    <message>
+        <source>选择照片(&amp;P)…</source>
+        <translation>Choose &amp;photo…</translation>
+    </message>
+    <message>
+        <source>移除照片</source>
+        <translation>Remove photo</translation>
+    </message>
+    <message>
+        <source>整改完成日期(&amp;D)：</source>
+        <translation>&amp;Date rectified:</translation>
+    </message>
+    <message>
+        <source>整改后照片：</source>
+        <translation>Photo after:</translation>
+    </message>
+    <message>
+        <source>整改状态(&amp;S)：</source>
+        <translation>&amp;Status:</translation>
+    </message>
+    <message>
+        <source>选择整改后照片</source>
+        <translation>Choose the photo after rectification</translation>
+    </message>
+    <message>
+        <source>图片 (*.jpg *.jpeg *.png *.bmp)</source>
+        <translation>Images (*.jpg *.jpeg *.png *.bmp)</translation>
+    </message>
+    <message>
+        <source>无法显示照片</source>
+        <translation>Cannot show the photo</translation>
+    </message>
+</context>
+<context>
+    <name>HazardModel</name>
+    <message>
+        <source>整改状态</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>整改期限</source>
+        <translation>Deadline</translation>
+    </message>
+    <message>
+        <source>类别</source>
+        <translation>Category</translation>
+    </message>
+    <message>
+        <source>位置</source>
+        <translation>Location</translation>
+    </message>
+    <message>
+        <source>隐患描述</source>
+        <translation>Description</translation>
+    </message>
+    <message>
+        <source>等级</source>
+        <translation>Severity</translation>
+    </message>
+    <message>
+        <source>责任人</source>
+        <translation>Responsible</translation>
+    </message>
+    <message>
+        <source>排查日期</source>
+        <translation>Inspected</translation>
+    </message>
+    <message>
+        <source>已逾期 {n} 天</source>
+        <translation>{n} day(s) overdue</translation>
+    </message>
+</context>
+<context>
+    <name>HomePage</name>
+    <message>
+        <source>待办</source>
+        <translation>To do</translation>
+    </message>
+    <message>
+        <source>今天是 {y}年{m}月{d}日</source>
+        <translation>Today is {y}-{m:02d}-{d:02d}</translation>
+    </message>
+    <message>
+        <source>刷新(&amp;R)</source>
+        <translation>&amp;Refresh</translation>
+    </message>
+    <message>
+        <source>本期应报</source>
+        <translation>Due this period</translation>
+    </message>
+    <message>
+        <source>没有需要定期填报的表单</source>
+        <translation>No form is due periodically</translation>
+    </message>
+    <message>
+        <source>去填报(&amp;T)</source>
+        <translation>Fill i&amp;t in</translation>
+    </message>
+    <message>
+        <source>每个定期表单在本期是否已经填报：</source>
+        <translation>Whether each periodic form has been reported this period:</translation>
+    </message>
+    <message>
+        <source>教育局退回、需要修改的记录</source>
+        <translation>Returned by the bureau for correction</translation>
+    </message>
+    <message>
+        <source>没有退回的记录</source>
+        <translation>No returned records</translation>
+    </message>
+    <message>
+        <source>打开修改(&amp;O)</source>
+        <translation>&amp;Open and correct</translation>
+    </message>
+    <message>
+        <source>未整改的安全隐患</source>
+        <translation>Safety hazards not yet rectified</translation>
+    </message>
+    <message>
+        <source>没有未整改的隐患</source>
+        <translation>No open hazards</translation>
+    </message>
+    <message>
+        <source>只看逾期(&amp;V)</source>
+        <translation>O&amp;verdue only</translation>
+    </message>
+    <message>
+        <source>整改跟进(&amp;G)…</source>
+        <translation>Follow up (&amp;G)…</translation>
+    </message>
+    <message>
+        <source>共 {n} 条</source>
+        <translation>{n} in all</translation>
+    </message>
+    <message>
+        <source>，其中 &lt;b style=&apos;color:{c}&apos;&gt;{m} 条已逾期&lt;/b&gt;</source>
+        <translation>, &lt;b style=&apos;color:{c}&apos;&gt;{m} overdue&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>读取待办失败：{e}</source>
+        <translation>Could not read the to-do list: {e}</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>学校数据采集客户端</source>
+        <translation>School Data Client</translation>
+    </message>
+    <message>
+        <source>待办</source>
+        <translation>To do</translation>
+    </message>
+    <message>
+        <source>教师名册</source>
+        <translation>Teacher roster</translation>
+    </message>
+    <message>
+        <source>设置</source>
+        <translation>Settings</translation>
+    </message>
+    <message>
+        <source>文件(&amp;F)</source>
+        <translation>&amp;File</translation>
+    </message>
+    <message>
+        <source>新建记录(&amp;N)</source>
+        <translation>&amp;New record</translation>
+    </message>
+    <message>
+        <source>导出 Excel(&amp;E)…</source>
+        <translation>&amp;Export to Excel…</translation>
+    </message>
+    <message>
+        <source>导入(&amp;I)…</source>
+        <translation>&amp;Import…</translation>
+    </message>
+    <message>
+        <source>立即备份(&amp;B)…</source>
+        <translation>&amp;Back up now…</translation>
+    </message>
+    <message>
+        <source>从备份恢复(&amp;R)…</source>
+        <translation>&amp;Restore from a backup…</translation>
+    </message>
+    <message>
+        <source>退出(&amp;X)</source>
+        <translation>E&amp;xit</translation>
+    </message>
+    <message>
+        <source>查看(&amp;V)</source>
+        <translation>&amp;View</translation>
+    </message>
+    <message>
+        <source>刷新(&amp;R)</source>
+        <translation>&amp;Refresh</translation>
+    </message>
+    <message>
+        <source>查找(&amp;F)</source>
+        <translation>&amp;Find</translation>
+    </message>
+    <message>
+        <source>帮助(&amp;H)</source>
+        <translation>&amp;Help</translation>
+    </message>
+    <message>
+        <source>关于(&amp;A)</source>
+        <translation>&amp;About</translation>
+    </message>
+    <message>
+        <source>请先在左边选择一个表单。</source>
+        <translation>Choose a form on the left first.</translation>
+    </message>
+    <message>
+        <source>退回 {n}</source>
+        <translation>returned {n}</translation>
+    </message>
+    <message>
+        <source>逾期隐患 {n}</source>
+        <translation>overdue {n}</translation>
+    </message>
+    <message>
+        <source>未报 {n}</source>
+        <translation>due {n}</translation>
+    </message>
+    <message>
+        <source>都已完成</source>
+        <translation>all done</translation>
+    </message>
+    <message>
+        <source>读取记录数失败：{e}</source>
+        <translation>Could not count the records: {e}</translation>
+    </message>
+    <message>
+        <source>请先在左边选择一个表单，再新建记录。</source>
+        <translation>Choose a form on the left, then make a new record.</translation>
+    </message>
+    <message>
+        <source>无法打开记录</source>
+        <translation>Cannot open the record</translation>
+    </message>
+    <message>
+        <source>记录打不开：{e}</source>
+        <translation>The record cannot be opened: {e}</translation>
+    </message>
+    <message>
+        <source>新建：{form}</source>
+        <translation>New: {form}</translation>
+    </message>
+    <message>
+        <source>编辑：{form}</source>
+        <translation>Edit: {form}</translation>
+    </message>
+    <message>
+        <source>关于</source>
+        <translation>About</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;学校数据采集客户端&lt;/b&gt; {version}&lt;br&gt;&lt;br&gt;离线填写县教育局的各类表单，联网后发送到教育局。&lt;br&gt;数据文件夹：{folder}</source>
+        <translation>&lt;b&gt;School Data Client&lt;/b&gt; {version}&lt;br&gt;&lt;br&gt;Fill in the county education bureau&apos;s forms offline; they are sent to the bureau when online.&lt;br&gt;Data folder: {folder}</translation>
+    </message>
+    <message>
+        <source>从备份恢复</source>
+        <translation>Restore from a backup</translation>
+    </message>
+    <message>
+        <source>请先保存并关闭正在编辑的记录，再从备份恢复。</source>
+        <translation>Save and close the records you are editing, then restore.</translation>
+    </message>
+</context>
+<context>
+    <name>Period</name>
+    <message>
+        <source>今天</source>
+        <translation>Today</translation>
+    </message>
+    <message>
+        <source>本周</source>
+        <translation>This week</translation>
+    </message>
+    <message>
+        <source>本月</source>
+        <translation>This month</translation>
+    </message>
+    <message>
+        <source>本学期</source>
+        <translation>This semester</translation>
+    </message>
+    <message>
+        <source>本年度</source>
+        <translation>This year</translation>
+    </message>
+    <message>
+        <source>{m}月{d}日</source>
+        <translation>{mon} {d}</translation>
+    </message>
+</context>
+<context>
+    <name>RadioInput</name>
+    <message>
+        <source>清除选择</source>
+        <translation>Clear</translation>
+    </message>
+    <message>
+        <source>清除这一题的选择</source>
+        <translation>Clear the answer to this question</translation>
+    </message>
+</context>
+<context>
+    <name>RecordEditor</name>
+    <message>
+        <source>关闭</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <source>修改还没有提交。要现在提交修改吗？</source>
+        <translation>Your changes are not submitted yet. Submit them now?</translation>
+    </message>
+    <message>
+        <source>正在打开记录…</source>
+        <translation>Opening the record…</translation>
+    </message>
+    <message>
+        <source>保存草稿</source>
+        <translation>Save draft</translation>
+    </message>
+    <message>
+        <source>保存为草稿，以后可以继续填写（Ctrl+S）</source>
+        <translation>Save as a draft and finish it later (Ctrl+S)</translation>
+    </message>
+    <message>
+        <source>提交</source>
+        <translation>Submit</translation>
+    </message>
+    <message>
+        <source>时:分</source>
+        <translation>hh:mm</translation>
+    </message>
+    <message>
+        <source>年-月-日 时:分</source>
+        <translation>yyyy-mm-dd hh:mm</translation>
+    </message>
+    <message>
+        <source>教师名册里还没有在职教师，请先到“教师名册”页添加。</source>
+        <translation>The teacher roster has no active teachers yet; add them on the Teacher roster page first.</translation>
+    </message>
+    <message>
+        <source>已删除{title}。</source>
+        <translation>{title} deleted.</translation>
+    </message>
+    <message>
+        <source>撤销</source>
+        <translation>Undo</translation>
+    </message>
+    <message>
+        <source>这些题目已不再适用，答案已清除：{labels}</source>
+        <translation>These questions no longer apply and their answers were cleared: {labels}</translation>
+    </message>
+    <message>
+        <source>所有问题都已改正，可以提交了。</source>
+        <translation>Everything is corrected; you can submit now.</translation>
+    </message>
+    <message>
+        <source>还有 {n} 处需要填写或改正（已标为红色），改正后再提交。</source>
+        <translation>{n} answer(s) still need filling in or correcting (marked in red); fix them, then submit.</translation>
+    </message>
+    <message>
+        <source>打不开这条记录：{reason}</source>
+        <translation>This record cannot be opened: {reason}</translation>
+    </message>
+    <message>
+        <source>教育局已确认这条记录，只能查看，不能再修改。</source>
+        <translation>The bureau has accepted this record; it can be viewed but not changed.</translation>
+    </message>
+    <message>
+        <source>教育局退回了这条记录，请按黄色的批注修改，然后点“提交修改”。</source>
+        <translation>The bureau returned this record. Correct it as the yellow comments say, then click &quot;Resubmit&quot;.</translation>
+    </message>
+    <message>
+        <source>教育局批注：</source>
+        <translation>Bureau&apos;s comment: </translation>
+    </message>
+    <message>
+        <source>正在保存…</source>
+        <translation>Saving…</translation>
+    </message>
+    <message>
+        <source>修改已重新提交，联网后会自动发送到教育局。</source>
+        <translation>The correction is resubmitted; it goes to the bureau when the PC is online.</translation>
+    </message>
+    <message>
+        <source>已提交，联网后会自动发送到教育局。</source>
+        <translation>Submitted; it goes to the bureau when the PC is online.</translation>
+    </message>
+    <message>
+        <source>没有保存成功：{reason}。答案还在，请稍后再试。</source>
+        <translation>Not saved: {reason}. Your answers are still here; please try again.</translation>
+    </message>
+    <message>
+        <source>文件没有保存成功：{reason}</source>
+        <translation>The file was not saved: {reason}</translation>
+    </message>
+    <message>
+        <source>提交修改</source>
+        <translation>Resubmit</translation>
+    </message>
+    <message>
+        <source>检查后提交，联网后发送到教育局</source>
+        <translation>Check and submit; sent to the bureau when online</translation>
+    </message>
+    <message>
+        <source>修改后重新提交给教育局（Ctrl+S）</source>
+        <translation>Submit the correction to the bureau again (Ctrl+S)</translation>
+    </message>
+    <message>
+        <source>正在打开…</source>
+        <translation>Opening…</translation>
+    </message>
+    <message>
+        <source>只读</source>
+        <translation>Read only</translation>
+    </message>
+    <message>
+        <source>有未保存的修改</source>
+        <translation>Unsaved changes</translation>
+    </message>
+    <message>
+        <source>已保存 {time}</source>
+        <translation>Saved {time}</translation>
+    </message>
+</context>
+<context>
+    <name>RecordListModel</name>
+    <message>
+        <source>状态</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>日期</source>
+        <translation>Date</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>Summary</translation>
+    </message>
+    <message>
+        <source>修订</source>
+        <translation>Rev.</translation>
+    </message>
+    <message>
+        <source>最后修改</source>
+        <translation>Last changed</translation>
+    </message>
+</context>
+<context>
+    <name>RecordListPage</name>
+    <message>
+        <source>新建(&amp;N)</source>
+        <translation>&amp;New</translation>
+    </message>
+    <message>
+        <source>新建一条记录（Ctrl+N）</source>
+        <translation>Make a new record (Ctrl+N)</translation>
+    </message>
+    <message>
+        <source>打开(&amp;O)</source>
+        <translation>&amp;Open</translation>
+    </message>
+    <message>
+        <source>打开选中的记录（回车）</source>
+        <translation>Open the selected record (Enter)</translation>
+    </message>
+    <message>
+        <source>导出 Excel(&amp;E)…</source>
+        <translation>&amp;Export to Excel…</translation>
+    </message>
+    <message>
+        <source>导入(&amp;I)…</source>
+        <translation>&amp;Import…</translation>
+    </message>
+    <message>
+        <source>全部</source>
+        <translation>All</translation>
+    </message>
+    <message>
+        <source>日期从</source>
+        <translation>Dates from</translation>
+    </message>
+    <message>
+        <source>搜索：姓名、地点、内容…（Ctrl+F）</source>
+        <translation>Search: names, places, text… (Ctrl+F)</translation>
+    </message>
+    <message>
+        <source>状态(&amp;S)</source>
+        <translation>&amp;Status</translation>
+    </message>
+    <message>
+        <source>到</source>
+        <translation>to</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>Something went wrong</translation>
+    </message>
+    <message>
+        <source>记录列表读取失败，请稍后再试。</source>
+        <translation>Could not read the records; please try again.</translation>
+    </message>
+    <message>
+        <source>共 {n} 条</source>
+        <translation>{n} records</translation>
+    </message>
+    <message>
+        <source>导出 Excel</source>
+        <translation>Export to Excel</translation>
+    </message>
+    <message>
+        <source>此版本还不能导出 Excel。</source>
+        <translation>This version cannot export to Excel yet.</translation>
+    </message>
+    <message>
+        <source>导入完成：新增 {created} 条，更新 {updated} 条，未变 {unchanged} 条。</source>
+        <translation>Import finished: {created} new, {updated} updated, {unchanged} unchanged.</translation>
+    </message>
+    <message>
+        <source>Excel 文件 (*.xlsx)</source>
+        <translation>Excel files (*.xlsx)</translation>
+    </message>
+    <message>
+        <source>已导出 {n} 条记录到：
+{path}</source>
+        <translation>Exported {n} records to:
+{path}</translation>
+    </message>
+    <message>
+        <source>导出失败</source>
+        <translation>Export failed</translation>
+    </message>
+    <message>
+        <source>导入</source>
+        <translation>Import</translation>
+    </message>
+    <message>
+        <source>此版本还不能导入文件。</source>
+        <translation>This version cannot import files yet.</translation>
+    </message>
+    <message>
+        <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
+        <translation>Excel or JSON files (*.xlsx *.json)</translation>
+    </message>
+    <message>
+        <source>导入失败</source>
+        <translation>Import failed</translation>
+    </message>
+</context>
+<context>
+    <name>RepeatEntry</name>
+    <message>
+        <source>上移</source>
+        <translation>Move up</translation>
+    </message>
+    <message>
+        <source>下移</source>
+        <translation>Move down</translation>
+    </message>
+    <message>
+        <source>删除</source>
+        <translation>Delete</translation>
+    </message>
+</context>
+<context>
+    <name>RepeatWidget</name>
+    <message>
+        <source>还没有添加</source>
+        <translation>None added yet</translation>
+    </message>
+    <message>
+        <source>添加{item}</source>
+        <translation>Add {item}</translation>
+    </message>
+    <message>
+        <source>添加一条</source>
+        <translation>Add one</translation>
+    </message>
+    <message>
+        <source>第 {n} 条{item}</source>
+        <translation>{item} {n}</translation>
+    </message>
+    <message>
+        <source>{item} — {n}</source>
+        <translation>{item} — {n}</translation>
+    </message>
+    <message>
+        <source>至少需要 {n} 条，不能再删除</source>
+        <translation>At least {n} needed; cannot delete more</translation>
+    </message>
+    <message>
+        <source>最多 {n} 条</source>
+        <translation>At most {n}</translation>
+    </message>
+    <message>
+        <source>未填写</source>
+        <translation>Not filled in</translation>
+    </message>
+    <message>
+        <source>教育局批注：</source>
+        <translation>Bureau&apos;s comment: </translation>
+    </message>
+</context>
+<context>
+    <name>ReturnedModel</name>
+    <message>
+        <source>表单</source>
+        <translation>Form</translation>
+    </message>
+    <message>
+        <source>日期</source>
+        <translation>Date</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>Summary</translation>
+    </message>
+    <message>
+        <source>退回意见</source>
+        <translation>Comments</translation>
+    </message>
+    <message>
+        <source>最后修改</source>
+        <translation>Last changed</translation>
+    </message>
+    <message>
+        <source>{n} 条意见</source>
+        <translation>{n} comments</translation>
+    </message>
+    <message>
+        <source>无</source>
+        <translation>none</translation>
+    </message>
+</context>
+<context>
+    <name>RosterModel</name>
+    <message>
+        <source>工号</source>
+        <translation>Staff no.</translation>
+    </message>
+    <message>
+        <source>姓名</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>性别</source>
+        <translation>Gender</translation>
+    </message>
+    <message>
+        <source>任教学科</source>
+        <translation>Subject</translation>
+    </message>
+    <message>
+        <source>职称</source>
+        <translation>Title</translation>
+    </message>
+    <message>
+        <source>在职</source>
+        <translation>Active</translation>
+    </message>
+    <message>
+        <source>发送状态</source>
+        <translation>Sending</translation>
+    </message>
+    <message>
+        <source>已离职</source>
+        <translation>Left</translation>
+    </message>
+</context>
+<context>
+    <name>RosterPage</name>
+    <message>
+        <source>教师名册</source>
+        <translation>Teacher roster</translation>
+    </message>
+    <message>
+        <source>教师离校后请设为“离职”，不要删除，以便旧记录仍显示姓名。</source>
+        <translation>When a teacher leaves, mark them as left; never delete them, so old records still show the name.</translation>
+    </message>
+    <message>
+        <source>添加教师(&amp;N)</source>
+        <translation>Add teacher (&amp;N)</translation>
+    </message>
+    <message>
+        <source>修改(&amp;E)</source>
+        <translation>&amp;Edit</translation>
+    </message>
+    <message>
+        <source>设为离职(&amp;L)</source>
+        <translation>Mark as &amp;left</translation>
+    </message>
+    <message>
+        <source>导出 Excel…</source>
+        <translation>Export to Excel…</translation>
+    </message>
+    <message>
+        <source>导入…</source>
+        <translation>Import…</translation>
+    </message>
+    <message>
+        <source>查找教师：姓名、工号、学科…（Ctrl+F）</source>
+        <translation>Find a teacher: name, staff no., subject… (Ctrl+F)</translation>
+    </message>
+    <message>
+        <source>显示已离职教师</source>
+        <translation>Show teachers who left</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>Something went wrong</translation>
+    </message>
+    <message>
+        <source>在职 {active} 人，共 {total} 人</source>
+        <translation>{active} active of {total}</translation>
+    </message>
+    <message>
+        <source>恢复在职(&amp;L)</source>
+        <translation>Mark as active again (&amp;L)</translation>
+    </message>
+    <message>
+        <source>设为离职</source>
+        <translation>Mark as left</translation>
+    </message>
+    <message>
+        <source>把“{name}”设为离职？
+离职教师不再出现在选择列表中，旧记录仍显示其姓名。</source>
+        <translation>Mark {name} as left?
+Teachers who left are no longer offered in choices; old records still show the name.</translation>
+    </message>
+    <message>
+        <source>导出 Excel</source>
+        <translation>Export to Excel</translation>
+    </message>
+    <message>
+        <source>Excel 文件 (*.xlsx)</source>
+        <translation>Excel files (*.xlsx)</translation>
+    </message>
+    <message>
+        <source>导入教师名册</source>
+        <translation>Import the teacher roster</translation>
+    </message>
+    <message>
+        <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
+        <translation>Excel or JSON files (*.xlsx *.json)</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsPage</name>
+    <message>
+        <source>设置</source>
+        <translation>Settings</translation>
+    </message>
+    <message>
+        <source>界面语言</source>
+        <translation>Language</translation>
+    </message>
+    <message>
+        <source>更改语言后，请关闭并重新打开本程序才能生效。</source>
+        <translation>A new language takes effect after you close and reopen the program.</translation>
+    </message>
+    <message>
+        <source>语言(&amp;L)：</source>
+        <translation>&amp;Language:</translation>
+    </message>
+    <message>
+        <source>数据与备份</source>
+        <translation>Data and backups</translation>
+    </message>
+    <message>
+        <source>打开文件夹</source>
+        <translation>Open folder</translation>
+    </message>
+    <message>
+        <source>立即备份(&amp;B)…</source>
+        <translation>&amp;Back up now…</translation>
+    </message>
+    <message>
+        <source>从备份恢复(&amp;R)…</source>
+        <translation>&amp;Restore from a backup…</translation>
+    </message>
+    <message>
+        <source>查看自动备份</source>
+        <translation>Automatic backups</translation>
+    </message>
+    <message>
+        <source>程序每天第一次打开时自动备份，保留最近 7 份。建议每月把备份复制到 U 盘保存一份。</source>
+        <translation>The program makes a backup the first time it opens each day and keeps the last 7. Copy a backup to a USB stick once a month.</translation>
+    </message>
+    <message>
+        <source>数据文件夹：</source>
+        <translation>Data folder:</translation>
+    </message>
+    <message>
+        <source>备份：</source>
+        <translation>Backups:</translation>
+    </message>
+    <message>
+        <source>关于</source>
+        <translation>About</translation>
+    </message>
+    <message>
+        <source>程序：</source>
+        <translation>Program:</translation>
+    </message>
+    <message>
+        <source>学校数据采集客户端</source>
+        <translation>School Data Client</translation>
+    </message>
+    <message>
+        <source>版本：</source>
+        <translation>Version:</translation>
+    </message>
+    <message>
+        <source>运行环境：</source>
+        <translation>Runs on:</translation>
+    </message>
+    <message>
+        <source>表单：</source>
+        <translation>Forms:</translation>
+    </message>
+    <message>
+        <source>已保存。请关闭并重新打开本程序，界面语言才会改变。</source>
+        <translation>Saved. Close and reopen the program to change the language.</translation>
+    </message>
+    <message>
+        <source>备份</source>
+        <translation>Backup</translation>
+    </message>
+    <message>
+        <source>此版本还不能备份。</source>
+        <translation>This version cannot make backups yet.</translation>
+    </message>
+    <message>
+        <source>备份到</source>
+        <translation>Back up to</translation>
+    </message>
+    <message>
+        <source>备份文件 (*.db)</source>
+        <translation>Backup files (*.db)</translation>
+    </message>
+    <message>
+        <source>备份完成：
+{path}</source>
+        <translation>Backup made:
+{path}</translation>
+    </message>
+    <message>
+        <source>恢复</source>
+        <translation>Restore</translation>
+    </message>
+    <message>
+        <source>此版本还不能从备份恢复。</source>
+        <translation>This version cannot restore backups yet.</translation>
+    </message>
+    <message>
+        <source>选择备份文件</source>
+        <translation>Choose a backup file</translation>
+    </message>
+    <message>
+        <source>从备份恢复</source>
+        <translation>Restore from a backup</translation>
+    </message>
+    <message>
+        <source>恢复会用这份备份替换现在的全部数据。
+恢复前程序会先把现在的数据另存一份备份。
+
+恢复完成后程序会关闭，请重新打开。确定要恢复吗？</source>
+        <translation>Restoring replaces all current data with this backup.
+The current data are backed up first.
+
+The program closes when the restore is done; open it again. Restore now?</translation>
+    </message>
+    <message>
+        <source>恢复完成。原来的数据已另存为：
+{path}
+
+程序将关闭，请重新打开。</source>
+        <translation>Restored. The previous data were saved as:
+{path}
+
+The program will close; please open it again.</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>Something went wrong</translation>
+    </message>
+</context>
+<context>
+    <name>Status</name>
+    <message>
+        <source>草稿</source>
+        <translation>Draft</translation>
+    </message>
+    <message>
+        <source>待发送</source>
+        <translation>To send</translation>
+    </message>
+    <message>
+        <source>已送达</source>
+        <translation>Received</translation>
+    </message>
+    <message>
+        <source>已退回</source>
+        <translation>Returned</translation>
+    </message>
+    <message>
+        <source>已确认</source>
+        <translation>Accepted</translation>
+    </message>
+</context>
+<context>
+    <name>StatusBar</name>
+    <message>
+        <source>未连接服务器</source>
+        <translation>Not connected to the server</translation>
+    </message>
+    <message>
+        <source>与县教育局服务器的同步状态</source>
+        <translation>Sync with the county bureau&apos;s server</translation>
+    </message>
+    <message>
+        <source>已提交、还没有发送到教育局的修改</source>
+        <translation>Changes submitted but not yet sent to the bureau</translation>
+    </message>
+    <message>
+        <source>待发送：{n} 条</source>
+        <translation>To send: {n}</translation>
+    </message>
+</context>
+<context>
+    <name>TeacherDialog</name>
+    <message>
+        <source>修改教师信息</source>
+        <translation>Edit teacher</translation>
+    </message>
+    <message>
+        <source>添加教师</source>
+        <translation>Add teacher</translation>
+    </message>
+    <message>
+        <source>字母或数字，如 T001</source>
+        <translation>Letters or digits, e.g. T001</translation>
+    </message>
+    <message>
+        <source>工号保存后不能修改</source>
+        <translation>A saved staff number cannot be changed</translation>
+    </message>
+    <message>
+        <source>（未填）</source>
+        <translation>(not given)</translation>
+    </message>
+    <message>
+        <source>在职</source>
+        <translation>Active</translation>
+    </message>
+    <message>
+        <source>工号(&amp;D) *</source>
+        <translation>Staff no. (&amp;D) *</translation>
+    </message>
+    <message>
+        <source>姓名(&amp;M) *</source>
+        <translation>Na&amp;me *</translation>
+    </message>
+    <message>
+        <source>性别(&amp;G)</source>
+        <translation>&amp;Gender</translation>
+    </message>
+    <message>
+        <source>任教学科(&amp;S)</source>
+        <translation>&amp;Subject</translation>
+    </message>
+    <message>
+        <source>职称(&amp;T)</source>
+        <translation>&amp;Title</translation>
+    </message>
+    <message>
+        <source>请填写工号</source>
+        <translation>Enter the staff number</translation>
+    </message>
+    <message>
+        <source>请填写姓名</source>
+        <translation>Enter the name</translation>
+    </message>
+</context>
+</TS>

@@ -1,0 +1,1232 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>App</name>
+    <message>
+        <source>今天的自动备份没有成功，请到“设置”里手动备份。</source>
+        <translation>今天的自动备份没有成功，请到“设置”里手动备份。</translation>
+    </message>
+</context>
+<context>
+    <name>AttachmentInput</name>
+    <message>
+        <source>选择图片…</source>
+        <translation>选择图片…</translation>
+    </message>
+    <message>
+        <source>选择文件…</source>
+        <translation>选择文件…</translation>
+    </message>
+    <message>
+        <source>查看</source>
+        <translation>查看</translation>
+    </message>
+    <message>
+        <source>移除</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <source>选择照片</source>
+        <translation>选择照片</translation>
+    </message>
+    <message>
+        <source>图片</source>
+        <translation>图片</translation>
+    </message>
+    <message>
+        <source>所有文件</source>
+        <translation>所有文件</translation>
+    </message>
+    <message>
+        <source>选择文件</source>
+        <translation>选择文件</translation>
+    </message>
+    <message>
+        <source>无法识别这张图片，请选择 JPG 或 PNG 照片</source>
+        <translation>无法识别这张图片，请选择 JPG 或 PNG 照片</translation>
+    </message>
+    <message>
+        <source>正在保存文件…</source>
+        <translation>正在保存文件…</translation>
+    </message>
+    <message>
+        <source>更换图片…</source>
+        <translation>更换图片…</translation>
+    </message>
+    <message>
+        <source>更换文件…</source>
+        <translation>更换文件…</translation>
+    </message>
+    <message>
+        <source>未添加</source>
+        <translation>未添加</translation>
+    </message>
+    <message>
+        <source>（文件不在本机）</source>
+        <translation>（文件不在本机）</translation>
+    </message>
+    <message>
+        <source>无法显示</source>
+        <translation>无法显示</translation>
+    </message>
+</context>
+<context>
+    <name>Banner</name>
+    <message>
+        <source>关闭提示</source>
+        <translation>关闭提示</translation>
+    </message>
+</context>
+<context>
+    <name>ChoiceInput</name>
+    <message>
+        <source>已离职</source>
+        <translation>已离职</translation>
+    </message>
+    <message>
+        <source>不在名单中</source>
+        <translation>不在名单中</translation>
+    </message>
+</context>
+<context>
+    <name>DateInput</name>
+    <message>
+        <source>年-月-日</source>
+        <translation>年-月-日</translation>
+    </message>
+    <message>
+        <source>日历</source>
+        <translation>日历</translation>
+    </message>
+    <message>
+        <source>从日历中选择日期</source>
+        <translation>从日历中选择日期</translation>
+    </message>
+</context>
+<context>
+    <name>DueModel</name>
+    <message>
+        <source>表单</source>
+        <translation>表单</translation>
+    </message>
+    <message>
+        <source>本期</source>
+        <translation>本期</translation>
+    </message>
+    <message>
+        <source>填报情况</source>
+        <translation>填报情况</translation>
+    </message>
+    <message>
+        <source>已填报 {n} 条</source>
+        <translation>已填报 {n} 条</translation>
+    </message>
+    <message>
+        <source>有草稿未提交</source>
+        <translation>有草稿未提交</translation>
+    </message>
+    <message>
+        <source>未填报</source>
+        <translation>未填报</translation>
+    </message>
+    <message>
+        <source>{y}年{m}月</source>
+        <translation>{y}年{m}月</translation>
+    </message>
+    <message>
+        <source>第{w}周</source>
+        <translation>第{w}周</translation>
+    </message>
+    <message>
+        <source>春季学期</source>
+        <translation>春季学期</translation>
+    </message>
+    <message>
+        <source>秋季学期</source>
+        <translation>秋季学期</translation>
+    </message>
+    <message>
+        <source>{y}年{season}</source>
+        <translation>{y}年{season}</translation>
+    </message>
+    <message>
+        <source>{y}年</source>
+        <translation>{y}年</translation>
+    </message>
+    <message>
+        <source>{period}{form}：{state}</source>
+        <translation>{period}{form}：{state}</translation>
+    </message>
+</context>
+<context>
+    <name>ErrorReporter</name>
+    <message>
+        <source>程序遇到了一个意外的问题，刚才的操作可能没有完成。
+已经保存的数据不会丢失。如果问题反复出现，请把日志文件发给县教育局信息中心。
+
+问题：{detail}
+日志文件：{log}</source>
+        <translation>程序遇到了一个意外的问题，刚才的操作可能没有完成。
+已经保存的数据不会丢失。如果问题反复出现，请把日志文件发给县教育局信息中心。
+
+问题：{detail}
+日志文件：{log}</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>出错了</translation>
+    </message>
+</context>
+<context>
+    <name>FieldRow</name>
+    <message>
+        <source>教育局批注：</source>
+        <translation>教育局批注：</translation>
+    </message>
+</context>
+<context>
+    <name>HazardDialog</name>
+    <message>
+        <source>隐患整改跟进</source>
+        <translation>隐患整改跟进</translation>
+    </message>
+    <message>
+        <source>隐患情况</source>
+        <translation>隐患情况</translation>
+    </message>
+    <message>
+        <source>{date}（已逾期 {days} 天）</source>
+        <translation>{date}（已逾期 {days} 天）</translation>
+    </message>
+    <message>
+        <source>排查日期：</source>
+        <translation>排查日期：</translation>
+    </message>
+    <message>
+        <source>隐患类别：</source>
+        <translation>隐患类别：</translation>
+    </message>
+    <message>
+        <source>位置：</source>
+        <translation>位置：</translation>
+    </message>
+    <message>
+        <source>隐患描述：</source>
+        <translation>隐患描述：</translation>
+    </message>
+    <message>
+        <source>等级：</source>
+        <translation>等级：</translation>
+    </message>
+    <message>
+        <source>整改措施：</source>
+        <translation>整改措施：</translation>
+    </message>
+    <message>
+        <source>整改责任人：</source>
+        <translation>整改责任人：</translation>
+    </message>
+    <message>
+        <source>整改期限：</source>
+        <translation>整改期限：</translation>
+    </message>
+    <message>
+        <source>整改情况</source>
+        <translation>整改情况</translation>
+    </message>
+    <message>
+        <source>未选择照片</source>
+        <translation>未选择照片</translation>
+    </message>
+    <message>
+        <source>选择照片(&amp;P)…</source>
+        <translation>选择照片(&amp;P)…</translation>
+    </message>
+    <message>
+        <source>移除照片</source>
+        <translation>移除照片</translation>
+    </message>
+    <message>
+        <source>整改完成日期(&amp;D)：</source>
+        <translation>整改完成日期(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>整改后照片：</source>
+        <translation>整改后照片：</translation>
+    </message>
+    <message>
+        <source>整改状态(&amp;S)：</source>
+        <translation>整改状态(&amp;S)：</translation>
+    </message>
+    <message>
+        <source>选择整改后照片</source>
+        <translation>选择整改后照片</translation>
+    </message>
+    <message>
+        <source>图片 (*.jpg *.jpeg *.png *.bmp)</source>
+        <translation>图片 (*.jpg *.jpeg *.png *.bmp)</translation>
+    </message>
+    <message>
+        <source>无法显示照片</source>
+        <translation>无法显示照片</translation>
+    </message>
+</context>
+<context>
+    <name>HazardModel</name>
+    <message>
+        <source>整改状态</source>
+        <translation>整改状态</translation>
+    </message>
+    <message>
+        <source>整改期限</source>
+        <translation>整改期限</translation>
+    </message>
+    <message>
+        <source>类别</source>
+        <translation>类别</translation>
+    </message>
+    <message>
+        <source>位置</source>
+        <translation>位置</translation>
+    </message>
+    <message>
+        <source>隐患描述</source>
+        <translation>隐患描述</translation>
+    </message>
+    <message>
+        <source>等级</source>
+        <translation>等级</translation>
+    </message>
+    <message>
+        <source>责任人</source>
+        <translation>责任人</translation>
+    </message>
+    <message>
+        <source>排查日期</source>
+        <translation>排查日期</translation>
+    </message>
+    <message>
+        <source>已逾期 {n} 天</source>
+        <translation>已逾期 {n} 天</translation>
+    </message>
+</context>
+<context>
+    <name>HomePage</name>
+    <message>
+        <source>待办</source>
+        <translation>待办</translation>
+    </message>
+    <message>
+        <source>今天是 {y}年{m}月{d}日</source>
+        <translation>今天是 {y}年{m}月{d}日</translation>
+    </message>
+    <message>
+        <source>刷新(&amp;R)</source>
+        <translation>刷新(&amp;R)</translation>
+    </message>
+    <message>
+        <source>本期应报</source>
+        <translation>本期应报</translation>
+    </message>
+    <message>
+        <source>没有需要定期填报的表单</source>
+        <translation>没有需要定期填报的表单</translation>
+    </message>
+    <message>
+        <source>去填报(&amp;T)</source>
+        <translation>去填报(&amp;T)</translation>
+    </message>
+    <message>
+        <source>每个定期表单在本期是否已经填报：</source>
+        <translation>每个定期表单在本期是否已经填报：</translation>
+    </message>
+    <message>
+        <source>教育局退回、需要修改的记录</source>
+        <translation>教育局退回、需要修改的记录</translation>
+    </message>
+    <message>
+        <source>没有退回的记录</source>
+        <translation>没有退回的记录</translation>
+    </message>
+    <message>
+        <source>打开修改(&amp;O)</source>
+        <translation>打开修改(&amp;O)</translation>
+    </message>
+    <message>
+        <source>未整改的安全隐患</source>
+        <translation>未整改的安全隐患</translation>
+    </message>
+    <message>
+        <source>没有未整改的隐患</source>
+        <translation>没有未整改的隐患</translation>
+    </message>
+    <message>
+        <source>只看逾期(&amp;V)</source>
+        <translation>只看逾期(&amp;V)</translation>
+    </message>
+    <message>
+        <source>整改跟进(&amp;G)…</source>
+        <translation>整改跟进(&amp;G)…</translation>
+    </message>
+    <message>
+        <source>共 {n} 条</source>
+        <translation>共 {n} 条</translation>
+    </message>
+    <message>
+        <source>，其中 &lt;b style=&apos;color:{c}&apos;&gt;{m} 条已逾期&lt;/b&gt;</source>
+        <translation>，其中 &lt;b style=&apos;color:{c}&apos;&gt;{m} 条已逾期&lt;/b&gt;</translation>
+    </message>
+    <message>
+        <source>读取待办失败：{e}</source>
+        <translation>读取待办失败：{e}</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>学校数据采集客户端</source>
+        <translation>学校数据采集客户端</translation>
+    </message>
+    <message>
+        <source>待办</source>
+        <translation>待办</translation>
+    </message>
+    <message>
+        <source>教师名册</source>
+        <translation>教师名册</translation>
+    </message>
+    <message>
+        <source>设置</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>文件(&amp;F)</source>
+        <translation>文件(&amp;F)</translation>
+    </message>
+    <message>
+        <source>新建记录(&amp;N)</source>
+        <translation>新建记录(&amp;N)</translation>
+    </message>
+    <message>
+        <source>导出 Excel(&amp;E)…</source>
+        <translation>导出 Excel(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>导入(&amp;I)…</source>
+        <translation>导入(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>立即备份(&amp;B)…</source>
+        <translation>立即备份(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>从备份恢复(&amp;R)…</source>
+        <translation>从备份恢复(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>退出(&amp;X)</source>
+        <translation>退出(&amp;X)</translation>
+    </message>
+    <message>
+        <source>查看(&amp;V)</source>
+        <translation>查看(&amp;V)</translation>
+    </message>
+    <message>
+        <source>刷新(&amp;R)</source>
+        <translation>刷新(&amp;R)</translation>
+    </message>
+    <message>
+        <source>查找(&amp;F)</source>
+        <translation>查找(&amp;F)</translation>
+    </message>
+    <message>
+        <source>帮助(&amp;H)</source>
+        <translation>帮助(&amp;H)</translation>
+    </message>
+    <message>
+        <source>关于(&amp;A)</source>
+        <translation>关于(&amp;A)</translation>
+    </message>
+    <message>
+        <source>请先在左边选择一个表单。</source>
+        <translation>请先在左边选择一个表单。</translation>
+    </message>
+    <message>
+        <source>退回 {n}</source>
+        <translation>退回 {n}</translation>
+    </message>
+    <message>
+        <source>逾期隐患 {n}</source>
+        <translation>逾期隐患 {n}</translation>
+    </message>
+    <message>
+        <source>未报 {n}</source>
+        <translation>未报 {n}</translation>
+    </message>
+    <message>
+        <source>都已完成</source>
+        <translation>都已完成</translation>
+    </message>
+    <message>
+        <source>读取记录数失败：{e}</source>
+        <translation>读取记录数失败：{e}</translation>
+    </message>
+    <message>
+        <source>请先在左边选择一个表单，再新建记录。</source>
+        <translation>请先在左边选择一个表单，再新建记录。</translation>
+    </message>
+    <message>
+        <source>无法打开记录</source>
+        <translation>无法打开记录</translation>
+    </message>
+    <message>
+        <source>记录打不开：{e}</source>
+        <translation>记录打不开：{e}</translation>
+    </message>
+    <message>
+        <source>新建：{form}</source>
+        <translation>新建：{form}</translation>
+    </message>
+    <message>
+        <source>编辑：{form}</source>
+        <translation>编辑：{form}</translation>
+    </message>
+    <message>
+        <source>关于</source>
+        <translation>关于</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;学校数据采集客户端&lt;/b&gt; {version}&lt;br&gt;&lt;br&gt;离线填写县教育局的各类表单，联网后发送到教育局。&lt;br&gt;数据文件夹：{folder}</source>
+        <translation>&lt;b&gt;学校数据采集客户端&lt;/b&gt; {version}&lt;br&gt;&lt;br&gt;离线填写县教育局的各类表单，联网后发送到教育局。&lt;br&gt;数据文件夹：{folder}</translation>
+    </message>
+    <message>
+        <source>从备份恢复</source>
+        <translation>从备份恢复</translation>
+    </message>
+    <message>
+        <source>请先保存并关闭正在编辑的记录，再从备份恢复。</source>
+        <translation>请先保存并关闭正在编辑的记录，再从备份恢复。</translation>
+    </message>
+</context>
+<context>
+    <name>Period</name>
+    <message>
+        <source>今天</source>
+        <translation>今天</translation>
+    </message>
+    <message>
+        <source>本周</source>
+        <translation>本周</translation>
+    </message>
+    <message>
+        <source>本月</source>
+        <translation>本月</translation>
+    </message>
+    <message>
+        <source>本学期</source>
+        <translation>本学期</translation>
+    </message>
+    <message>
+        <source>本年度</source>
+        <translation>本年度</translation>
+    </message>
+    <message>
+        <source>{m}月{d}日</source>
+        <translation>{m}月{d}日</translation>
+    </message>
+</context>
+<context>
+    <name>RadioInput</name>
+    <message>
+        <source>清除选择</source>
+        <translation>清除选择</translation>
+    </message>
+    <message>
+        <source>清除这一题的选择</source>
+        <translation>清除这一题的选择</translation>
+    </message>
+</context>
+<context>
+    <name>RecordEditor</name>
+    <message>
+        <source>关闭</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>修改还没有提交。要现在提交修改吗？</source>
+        <translation>修改还没有提交。要现在提交修改吗？</translation>
+    </message>
+    <message>
+        <source>正在打开记录…</source>
+        <translation>正在打开记录…</translation>
+    </message>
+    <message>
+        <source>保存草稿</source>
+        <translation>保存草稿</translation>
+    </message>
+    <message>
+        <source>保存为草稿，以后可以继续填写（Ctrl+S）</source>
+        <translation>保存为草稿，以后可以继续填写（Ctrl+S）</translation>
+    </message>
+    <message>
+        <source>提交</source>
+        <translation>提交</translation>
+    </message>
+    <message>
+        <source>时:分</source>
+        <translation>时:分</translation>
+    </message>
+    <message>
+        <source>年-月-日 时:分</source>
+        <translation>年-月-日 时:分</translation>
+    </message>
+    <message>
+        <source>教师名册里还没有在职教师，请先到“教师名册”页添加。</source>
+        <translation>教师名册里还没有在职教师，请先到“教师名册”页添加。</translation>
+    </message>
+    <message>
+        <source>已删除{title}。</source>
+        <translation>已删除{title}。</translation>
+    </message>
+    <message>
+        <source>撤销</source>
+        <translation>撤销</translation>
+    </message>
+    <message>
+        <source>这些题目已不再适用，答案已清除：{labels}</source>
+        <translation>这些题目已不再适用，答案已清除：{labels}</translation>
+    </message>
+    <message>
+        <source>所有问题都已改正，可以提交了。</source>
+        <translation>所有问题都已改正，可以提交了。</translation>
+    </message>
+    <message>
+        <source>还有 {n} 处需要填写或改正（已标为红色），改正后再提交。</source>
+        <translation>还有 {n} 处需要填写或改正（已标为红色），改正后再提交。</translation>
+    </message>
+    <message>
+        <source>打不开这条记录：{reason}</source>
+        <translation>打不开这条记录：{reason}</translation>
+    </message>
+    <message>
+        <source>教育局已确认这条记录，只能查看，不能再修改。</source>
+        <translation>教育局已确认这条记录，只能查看，不能再修改。</translation>
+    </message>
+    <message>
+        <source>教育局退回了这条记录，请按黄色的批注修改，然后点“提交修改”。</source>
+        <translation>教育局退回了这条记录，请按黄色的批注修改，然后点“提交修改”。</translation>
+    </message>
+    <message>
+        <source>教育局批注：</source>
+        <translation>教育局批注：</translation>
+    </message>
+    <message>
+        <source>正在保存…</source>
+        <translation>正在保存…</translation>
+    </message>
+    <message>
+        <source>修改已重新提交，联网后会自动发送到教育局。</source>
+        <translation>修改已重新提交，联网后会自动发送到教育局。</translation>
+    </message>
+    <message>
+        <source>已提交，联网后会自动发送到教育局。</source>
+        <translation>已提交，联网后会自动发送到教育局。</translation>
+    </message>
+    <message>
+        <source>没有保存成功：{reason}。答案还在，请稍后再试。</source>
+        <translation>没有保存成功：{reason}。答案还在，请稍后再试。</translation>
+    </message>
+    <message>
+        <source>文件没有保存成功：{reason}</source>
+        <translation>文件没有保存成功：{reason}</translation>
+    </message>
+    <message>
+        <source>提交修改</source>
+        <translation>提交修改</translation>
+    </message>
+    <message>
+        <source>检查后提交，联网后发送到教育局</source>
+        <translation>检查后提交，联网后发送到教育局</translation>
+    </message>
+    <message>
+        <source>修改后重新提交给教育局（Ctrl+S）</source>
+        <translation>修改后重新提交给教育局（Ctrl+S）</translation>
+    </message>
+    <message>
+        <source>正在打开…</source>
+        <translation>正在打开…</translation>
+    </message>
+    <message>
+        <source>只读</source>
+        <translation>只读</translation>
+    </message>
+    <message>
+        <source>有未保存的修改</source>
+        <translation>有未保存的修改</translation>
+    </message>
+    <message>
+        <source>已保存 {time}</source>
+        <translation>已保存 {time}</translation>
+    </message>
+</context>
+<context>
+    <name>RecordListModel</name>
+    <message>
+        <source>状态</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>日期</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>内容摘要</translation>
+    </message>
+    <message>
+        <source>修订</source>
+        <translation>修订</translation>
+    </message>
+    <message>
+        <source>最后修改</source>
+        <translation>最后修改</translation>
+    </message>
+</context>
+<context>
+    <name>RecordListPage</name>
+    <message>
+        <source>新建(&amp;N)</source>
+        <translation>新建(&amp;N)</translation>
+    </message>
+    <message>
+        <source>新建一条记录（Ctrl+N）</source>
+        <translation>新建一条记录（Ctrl+N）</translation>
+    </message>
+    <message>
+        <source>打开(&amp;O)</source>
+        <translation>打开(&amp;O)</translation>
+    </message>
+    <message>
+        <source>打开选中的记录（回车）</source>
+        <translation>打开选中的记录（回车）</translation>
+    </message>
+    <message>
+        <source>导出 Excel(&amp;E)…</source>
+        <translation>导出 Excel(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>导入(&amp;I)…</source>
+        <translation>导入(&amp;I)…</translation>
+    </message>
+    <message>
+        <source>全部</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>日期从</source>
+        <translation>日期从</translation>
+    </message>
+    <message>
+        <source>搜索：姓名、地点、内容…（Ctrl+F）</source>
+        <translation>搜索：姓名、地点、内容…（Ctrl+F）</translation>
+    </message>
+    <message>
+        <source>状态(&amp;S)</source>
+        <translation>状态(&amp;S)</translation>
+    </message>
+    <message>
+        <source>到</source>
+        <translation>到</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>出错了</translation>
+    </message>
+    <message>
+        <source>记录列表读取失败，请稍后再试。</source>
+        <translation>记录列表读取失败，请稍后再试。</translation>
+    </message>
+    <message>
+        <source>共 {n} 条</source>
+        <translation>共 {n} 条</translation>
+    </message>
+    <message>
+        <source>导出 Excel</source>
+        <translation>导出 Excel</translation>
+    </message>
+    <message>
+        <source>此版本还不能导出 Excel。</source>
+        <translation>此版本还不能导出 Excel。</translation>
+    </message>
+    <message>
+        <source>导入完成：新增 {created} 条，更新 {updated} 条，未变 {unchanged} 条。</source>
+        <translation>导入完成：新增 {created} 条，更新 {updated} 条，未变 {unchanged} 条。</translation>
+    </message>
+    <message>
+        <source>Excel 文件 (*.xlsx)</source>
+        <translation>Excel 文件 (*.xlsx)</translation>
+    </message>
+    <message>
+        <source>已导出 {n} 条记录到：
+{path}</source>
+        <translation>已导出 {n} 条记录到：
+{path}</translation>
+    </message>
+    <message>
+        <source>导出失败</source>
+        <translation>导出失败</translation>
+    </message>
+    <message>
+        <source>导入</source>
+        <translation>导入</translation>
+    </message>
+    <message>
+        <source>此版本还不能导入文件。</source>
+        <translation>此版本还不能导入文件。</translation>
+    </message>
+    <message>
+        <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
+        <translation>Excel 或 JSON 文件 (*.xlsx *.json)</translation>
+    </message>
+    <message>
+        <source>导入失败</source>
+        <translation>导入失败</translation>
+    </message>
+</context>
+<context>
+    <name>RepeatEntry</name>
+    <message>
+        <source>上移</source>
+        <translation>上移</translation>
+    </message>
+    <message>
+        <source>下移</source>
+        <translation>下移</translation>
+    </message>
+    <message>
+        <source>删除</source>
+        <translation>删除</translation>
+    </message>
+</context>
+<context>
+    <name>RepeatWidget</name>
+    <message>
+        <source>还没有添加</source>
+        <translation>还没有添加</translation>
+    </message>
+    <message>
+        <source>添加{item}</source>
+        <translation>添加{item}</translation>
+    </message>
+    <message>
+        <source>添加一条</source>
+        <translation>添加一条</translation>
+    </message>
+    <message>
+        <source>第 {n} 条{item}</source>
+        <translation>第 {n} 条{item}</translation>
+    </message>
+    <message>
+        <source>{item} — {n}</source>
+        <translation>{item} — {n}</translation>
+    </message>
+    <message>
+        <source>至少需要 {n} 条，不能再删除</source>
+        <translation>至少需要 {n} 条，不能再删除</translation>
+    </message>
+    <message>
+        <source>最多 {n} 条</source>
+        <translation>最多 {n} 条</translation>
+    </message>
+    <message>
+        <source>未填写</source>
+        <translation>未填写</translation>
+    </message>
+    <message>
+        <source>教育局批注：</source>
+        <translation>教育局批注：</translation>
+    </message>
+</context>
+<context>
+    <name>ReturnedModel</name>
+    <message>
+        <source>表单</source>
+        <translation>表单</translation>
+    </message>
+    <message>
+        <source>日期</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>内容摘要</translation>
+    </message>
+    <message>
+        <source>退回意见</source>
+        <translation>退回意见</translation>
+    </message>
+    <message>
+        <source>最后修改</source>
+        <translation>最后修改</translation>
+    </message>
+    <message>
+        <source>{n} 条意见</source>
+        <translation>{n} 条意见</translation>
+    </message>
+    <message>
+        <source>无</source>
+        <translation>无</translation>
+    </message>
+</context>
+<context>
+    <name>RosterModel</name>
+    <message>
+        <source>工号</source>
+        <translation>工号</translation>
+    </message>
+    <message>
+        <source>姓名</source>
+        <translation>姓名</translation>
+    </message>
+    <message>
+        <source>性别</source>
+        <translation>性别</translation>
+    </message>
+    <message>
+        <source>任教学科</source>
+        <translation>任教学科</translation>
+    </message>
+    <message>
+        <source>职称</source>
+        <translation>职称</translation>
+    </message>
+    <message>
+        <source>在职</source>
+        <translation>在职</translation>
+    </message>
+    <message>
+        <source>发送状态</source>
+        <translation>发送状态</translation>
+    </message>
+    <message>
+        <source>已离职</source>
+        <translation>已离职</translation>
+    </message>
+</context>
+<context>
+    <name>RosterPage</name>
+    <message>
+        <source>教师名册</source>
+        <translation>教师名册</translation>
+    </message>
+    <message>
+        <source>教师离校后请设为“离职”，不要删除，以便旧记录仍显示姓名。</source>
+        <translation>教师离校后请设为“离职”，不要删除，以便旧记录仍显示姓名。</translation>
+    </message>
+    <message>
+        <source>添加教师(&amp;N)</source>
+        <translation>添加教师(&amp;N)</translation>
+    </message>
+    <message>
+        <source>修改(&amp;E)</source>
+        <translation>修改(&amp;E)</translation>
+    </message>
+    <message>
+        <source>设为离职(&amp;L)</source>
+        <translation>设为离职(&amp;L)</translation>
+    </message>
+    <message>
+        <source>导出 Excel…</source>
+        <translation>导出 Excel…</translation>
+    </message>
+    <message>
+        <source>导入…</source>
+        <translation>导入…</translation>
+    </message>
+    <message>
+        <source>查找教师：姓名、工号、学科…（Ctrl+F）</source>
+        <translation>查找教师：姓名、工号、学科…（Ctrl+F）</translation>
+    </message>
+    <message>
+        <source>显示已离职教师</source>
+        <translation>显示已离职教师</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>出错了</translation>
+    </message>
+    <message>
+        <source>在职 {active} 人，共 {total} 人</source>
+        <translation>在职 {active} 人，共 {total} 人</translation>
+    </message>
+    <message>
+        <source>恢复在职(&amp;L)</source>
+        <translation>恢复在职(&amp;L)</translation>
+    </message>
+    <message>
+        <source>设为离职</source>
+        <translation>设为离职</translation>
+    </message>
+    <message>
+        <source>把“{name}”设为离职？
+离职教师不再出现在选择列表中，旧记录仍显示其姓名。</source>
+        <translation>把“{name}”设为离职？
+离职教师不再出现在选择列表中，旧记录仍显示其姓名。</translation>
+    </message>
+    <message>
+        <source>导出 Excel</source>
+        <translation>导出 Excel</translation>
+    </message>
+    <message>
+        <source>Excel 文件 (*.xlsx)</source>
+        <translation>Excel 文件 (*.xlsx)</translation>
+    </message>
+    <message>
+        <source>导入教师名册</source>
+        <translation>导入教师名册</translation>
+    </message>
+    <message>
+        <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
+        <translation>Excel 或 JSON 文件 (*.xlsx *.json)</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsPage</name>
+    <message>
+        <source>设置</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>界面语言</source>
+        <translation>界面语言</translation>
+    </message>
+    <message>
+        <source>更改语言后，请关闭并重新打开本程序才能生效。</source>
+        <translation>更改语言后，请关闭并重新打开本程序才能生效。</translation>
+    </message>
+    <message>
+        <source>语言(&amp;L)：</source>
+        <translation>语言(&amp;L)：</translation>
+    </message>
+    <message>
+        <source>数据与备份</source>
+        <translation>数据与备份</translation>
+    </message>
+    <message>
+        <source>打开文件夹</source>
+        <translation>打开文件夹</translation>
+    </message>
+    <message>
+        <source>立即备份(&amp;B)…</source>
+        <translation>立即备份(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>从备份恢复(&amp;R)…</source>
+        <translation>从备份恢复(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>查看自动备份</source>
+        <translation>查看自动备份</translation>
+    </message>
+    <message>
+        <source>程序每天第一次打开时自动备份，保留最近 7 份。建议每月把备份复制到 U 盘保存一份。</source>
+        <translation>程序每天第一次打开时自动备份，保留最近 7 份。建议每月把备份复制到 U 盘保存一份。</translation>
+    </message>
+    <message>
+        <source>数据文件夹：</source>
+        <translation>数据文件夹：</translation>
+    </message>
+    <message>
+        <source>备份：</source>
+        <translation>备份：</translation>
+    </message>
+    <message>
+        <source>关于</source>
+        <translation>关于</translation>
+    </message>
+    <message>
+        <source>程序：</source>
+        <translation>程序：</translation>
+    </message>
+    <message>
+        <source>学校数据采集客户端</source>
+        <translation>学校数据采集客户端</translation>
+    </message>
+    <message>
+        <source>版本：</source>
+        <translation>版本：</translation>
+    </message>
+    <message>
+        <source>运行环境：</source>
+        <translation>运行环境：</translation>
+    </message>
+    <message>
+        <source>表单：</source>
+        <translation>表单：</translation>
+    </message>
+    <message>
+        <source>已保存。请关闭并重新打开本程序，界面语言才会改变。</source>
+        <translation>已保存。请关闭并重新打开本程序，界面语言才会改变。</translation>
+    </message>
+    <message>
+        <source>备份</source>
+        <translation>备份</translation>
+    </message>
+    <message>
+        <source>此版本还不能备份。</source>
+        <translation>此版本还不能备份。</translation>
+    </message>
+    <message>
+        <source>备份到</source>
+        <translation>备份到</translation>
+    </message>
+    <message>
+        <source>备份文件 (*.db)</source>
+        <translation>备份文件 (*.db)</translation>
+    </message>
+    <message>
+        <source>备份完成：
+{path}</source>
+        <translation>备份完成：
+{path}</translation>
+    </message>
+    <message>
+        <source>恢复</source>
+        <translation>恢复</translation>
+    </message>
+    <message>
+        <source>此版本还不能从备份恢复。</source>
+        <translation>此版本还不能从备份恢复。</translation>
+    </message>
+    <message>
+        <source>选择备份文件</source>
+        <translation>选择备份文件</translation>
+    </message>
+    <message>
+        <source>从备份恢复</source>
+        <translation>从备份恢复</translation>
+    </message>
+    <message>
+        <source>恢复会用这份备份替换现在的全部数据。
+恢复前程序会先把现在的数据另存一份备份。
+
+恢复完成后程序会关闭，请重新打开。确定要恢复吗？</source>
+        <translation>恢复会用这份备份替换现在的全部数据。
+恢复前程序会先把现在的数据另存一份备份。
+
+恢复完成后程序会关闭，请重新打开。确定要恢复吗？</translation>
+    </message>
+    <message>
+        <source>恢复完成。原来的数据已另存为：
+{path}
+
+程序将关闭，请重新打开。</source>
+        <translation>恢复完成。原来的数据已另存为：
+{path}
+
+程序将关闭，请重新打开。</translation>
+    </message>
+    <message>
+        <source>出错了</source>
+        <translation>出错了</translation>
+    </message>
+</context>
+<context>
+    <name>Status</name>
+    <message>
+        <source>草稿</source>
+        <translation>草稿</translation>
+    </message>
+    <message>
+        <source>待发送</source>
+        <translation>待发送</translation>
+    </message>
+    <message>
+        <source>已送达</source>
+        <translation>已送达</translation>
+    </message>
+    <message>
+        <source>已退回</source>
+        <translation>已退回</translation>
+    </message>
+    <message>
+        <source>已确认</source>
+        <translation>已确认</translation>
+    </message>
+</context>
+<context>
+    <name>StatusBar</name>
+    <message>
+        <source>未连接服务器</source>
+        <translation>未连接服务器</translation>
+    </message>
+    <message>
+        <source>与县教育局服务器的同步状态</source>
+        <translation>与县教育局服务器的同步状态</translation>
+    </message>
+    <message>
+        <source>已提交、还没有发送到教育局的修改</source>
+        <translation>已提交、还没有发送到教育局的修改</translation>
+    </message>
+    <message>
+        <source>待发送：{n} 条</source>
+        <translation>待发送：{n} 条</translation>
+    </message>
+</context>
+<context>
+    <name>TeacherDialog</name>
+    <message>
+        <source>修改教师信息</source>
+        <translation>修改教师信息</translation>
+    </message>
+    <message>
+        <source>添加教师</source>
+        <translation>添加教师</translation>
+    </message>
+    <message>
+        <source>字母或数字，如 T001</source>
+        <translation>字母或数字，如 T001</translation>
+    </message>
+    <message>
+        <source>工号保存后不能修改</source>
+        <translation>工号保存后不能修改</translation>
+    </message>
+    <message>
+        <source>（未填）</source>
+        <translation>（未填）</translation>
+    </message>
+    <message>
+        <source>在职</source>
+        <translation>在职</translation>
+    </message>
+    <message>
+        <source>工号(&amp;D) *</source>
+        <translation>工号(&amp;D) *</translation>
+    </message>
+    <message>
+        <source>姓名(&amp;M) *</source>
+        <translation>姓名(&amp;M) *</translation>
+    </message>
+    <message>
+        <source>性别(&amp;G)</source>
+        <translation>性别(&amp;G)</translation>
+    </message>
+    <message>
+        <source>任教学科(&amp;S)</source>
+        <translation>任教学科(&amp;S)</translation>
+    </message>
+    <message>
+        <source>职称(&amp;T)</source>
+        <translation>职称(&amp;T)</translation>
+    </message>
+    <message>
+        <source>请填写工号</source>
+        <translation>请填写工号</translation>
+    </message>
+    <message>
+        <source>请填写姓名</source>
+        <translation>请填写姓名</translation>
+    </message>
+</context>
+</TS>

@@ -1,0 +1,114 @@
+"""The two sync commands of `school-client`, for client/cli.py to call:
+
+    school-client enroll --server URL --code CODE   ->  enroll_command(ctx, server, code)
+    school-client sync                              ->  sync_command(ctx)
+
+Each prints one line in Chinese and English (stdout on success, stderr otherwise) and returns the exit code:
+0 everything pending was sent and everything new pulled; 1 the server could not be reached (network, timeout,
+a captive portal, the server failing or busy); 2 the server refused (not enrolled, revoked, a change rejected,
+a conflict waiting for the clerk), with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import requests
+
+from client.context import ClientContext
+from client.store import sync_state as S
+from client.sync.engine import SyncEngine
+from client.sync.errors import ErrorKind, SyncError
+from client.sync.http import Sleep
+from client.sync.state import SyncResult
+
+EXIT_OK = 0
+EXIT_UNREACHABLE = 1
+EXIT_REFUSED = 2
+
+
+def exit_code(exc: SyncError) -> int:
+    return EXIT_UNREACHABLE if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER) else EXIT_REFUSED
+
+
+def _say(zh: str, en: str, *, error: bool = False) -> None:
+    line = " ".join(f"{zh} / {en}".split())
+    print(line, file=sys.stderr if error else sys.stdout)
+
+
+def _fail(exc: SyncError) -> int:
+    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER):
+        _say(f"同步失败：{exc.message_zh}", f"sync failed: {exc.message_en}", error=True)
+    else:
+        _say(f"服务器拒绝：{exc.message_zh}", f"refused: {exc.message_en}", error=True)
+    return exit_code(exc)
+
+
+def enroll_command(
+    ctx: ClientContext,
+    server: str,
+    code: str,
+    *,
+    device_name: str | None = None,
+    sleep: Sleep = time.sleep,
+    **engine_options: Any,
+) -> int:
+    with requests.Session() as http:
+        engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
+        try:
+            e = engine.enroll(server, code, device_name=device_name)
+        except SyncError as exc:
+            return _fail(exc)
+    _say(
+        f"已注册：本机属于“{e.school_name}”（{e.school_code}），服务器 {e.server_url}",
+        f"enrolled: this computer belongs to {e.school_code} ({e.school_name}), server {e.server_url}",
+    )
+    return EXIT_OK
+
+
+def _incomplete_reason(ctx: ClientContext, result: SyncResult) -> tuple[str, str]:
+    if result.rejected:
+        r = result.rejected[0]
+        more = len(result.rejected) - 1
+        return (
+            f"{len(result.rejected)} 条记录未被接收：{r.message_zh}"
+            + (f"（另有 {more} 条）" if more else ""),
+            f"{len(result.rejected)} change(s) refused: {r.message_en}"
+            + (f" (and {more} more)" if more else ""),
+        )
+    if result.conflicts:
+        return (
+            f"{len(result.conflicts)} 条记录与服务器上的版本冲突，请在“待办”中选择保留哪个版本",
+            f"{len(result.conflicts)} record(s) conflict with the server's version; choose one in the to-do list",
+        )
+    with ctx.store.Session() as s:
+        issues = S.open_issues(s)
+    if issues:
+        first = issues[0]
+        return (
+            f"{result.pending} 条变更在等待处理：{first.message_zh}",
+            f"{result.pending} change(s) wait for you: {first.message_en}",
+        )
+    return (
+        f"还有 {result.pending} 条变更未发出",
+        f"{result.pending} change(s) still unsent",
+    )
+
+
+def sync_command(ctx: ClientContext, *, sleep: Sleep = time.sleep, **engine_options: Any) -> int:
+    with requests.Session() as http:
+        engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
+        try:
+            result = engine.sync()
+        except SyncError as exc:
+            return _fail(exc)
+    done_zh = f"发出 {result.pushed} 条，收到 {result.pulled} 条更新"
+    done_en = f"{result.pushed} sent, {result.pulled} received"
+    if result.complete:
+        _say(f"同步完成：{done_zh}", f"sync complete: {done_en}")
+        return EXIT_OK
+    zh, en = _incomplete_reason(ctx, result)
+    _say(f"同步未全部完成（{done_zh}）：{zh}", f"sync incomplete ({done_en}): {en}", error=True)
+    return EXIT_REFUSED

@@ -1,0 +1,528 @@
+"""The sync engine: a plain typed call, no Qt (like Anki's collection.sync_collection; the GUI wraps it).
+
+    engine = SyncEngine(ctx, requests.Session())
+    engine.enroll("https://edu.example.cn", "K7P-3QX-9ZA")
+    result = engine.sync()            # SyncResult, or SyncError(kind=AUTH|NETWORK|REFUSED|SERVER|CONFLICT)
+
+A sync, in order:
+1. upload the attachments the unsent changes use (HEAD, then resumable PUT), so the bureau never sees a record
+   before its photos;
+2. push the outbox in batches (gzip). Each batch is stored with its Idempotency-Key before it is sent, and sent
+   again byte for byte until our server's JSON answer to it is applied - after a timeout, a cut, or a crash;
+   entries are marked sent only for op ids that answer lists (applied/duplicate);
+3. pull until `more` is false; each page - records returned/accepted/received, other devices' records and
+   roster, new form versions (their definitions fetched first) - is applied in one local transaction that also
+   advances the cursor.
+
+Network calls never run inside a database transaction; each transaction is short. One engine per thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from client.context import ClientContext
+from client.store import sync_state as S
+from client.store.attachments import attachment_path
+from client.sync.errors import ErrorKind, SyncError, not_enrolled
+from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
+from client.sync.state import ConflictNotice, Phase, Rejection, SyncProgress, SyncResult
+from client.sync.upload import file_sha256, remote_offset, upload_file
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_CHANGES = 200  # docs/protocol.md: at most 200 changes ...
+MAX_BATCH_BYTES = 5 * 1024 * 1024  # ... and 5 MB uncompressed per batch
+CHUNK_SIZE = 256 * 1024
+PULL_LIMIT = 500
+MAX_PULL_PAGES = 100_000
+MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most this often per sync
+
+Progress = Callable[[SyncProgress], None]
+
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("school-data")
+    except PackageNotFoundError:
+        return "0.1.0"
+
+
+def normalize_server_url(url: str) -> str:
+    """'edu.example.cn:8700/' -> 'http://edu.example.cn:8700'; a pasted .../api/v1 is dropped."""
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    if url.endswith(API):
+        url = url[: -len(API)]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SyncError(
+            ErrorKind.REFUSED, f"服务器地址无效：{url}", f"invalid server address: {url}"
+        )
+    return url
+
+
+def _malformed(what: str) -> SyncError:
+    return SyncError(
+        ErrorKind.SERVER,
+        f"服务器的回答格式不对（{what}），数据没有记为已发送",
+        f"the server's answer was malformed ({what}); nothing was marked sent",
+    )
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        ctx: ClientContext,
+        session: requests.Session,
+        *,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+        policy: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        batch_changes: int = MAX_BATCH_CHANGES,
+        batch_bytes: int = MAX_BATCH_BYTES,
+        chunk_size: int = CHUNK_SIZE,
+        pull_limit: int = PULL_LIMIT,
+    ) -> None:
+        self.ctx = ctx
+        self.http = session
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.policy = policy or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.batch_changes = batch_changes
+        self.batch_bytes = batch_bytes
+        self.chunk_size = chunk_size
+        self.pull_limit = pull_limit
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def _now(self) -> dt.datetime:
+        return self.ctx.clock.now()
+
+    def _transport(self, base_url: str, token: str | None) -> Transport:
+        return Transport(
+            self.http,
+            base_url,
+            token=token,
+            policy=self.policy,
+            timeouts=self.timeouts,
+            sleep=self.sleep,
+            rng=self.rng,
+            user_agent=f"school-client/{app_version()}",
+        )
+
+    # -- enroll -----------------------------------------------------------------------------------------
+
+    def enroll(self, server_url: str, code: str, *, device_name: str | None = None) -> S.Enrollment:
+        """Trade a single-use enrollment code for this device's token, and keep it.
+
+        Not retried automatically: the code is single-use, and a retry after a lost answer would be refused.
+        A computer that holds records of one school is not moved to another school.
+        """
+        base = normalize_server_url(server_url)
+        transport = self._transport(base, None)
+        answer = transport.request(
+            "POST",
+            f"{API}/enroll",
+            json_body={
+                "enrollment_code": code.strip(),
+                "device_name": (device_name or socket.gethostname() or "school-pc")[:100],
+                "app_version": app_version(),
+            },
+            expect=(200, 201),
+            retry=False,
+        )
+        body = answer.body
+        try:
+            school = body["school"]
+            enrollment = S.Enrollment(
+                server_url=base,
+                device_token=str(body["token"]),
+                device_id=str(body["device_id"]),
+                school_code=str(school["code"]),
+                school_name=str(school.get("name") or ""),
+            )
+        except (KeyError, TypeError) as exc:
+            raise _malformed("enroll") from exc
+        with self.ctx.store.Session.begin() as s:
+            before = S.get_enrollment(s)
+            if (
+                before is not None
+                and before.school_code != enrollment.school_code
+                and S.has_local_records(s)
+            ):
+                raise SyncError(
+                    ErrorKind.REFUSED,
+                    f"本机保存的是“{before.school_name or before.school_code}”的数据，不能改为注册到"
+                    f"“{enrollment.school_name or enrollment.school_code}”",
+                    f"this computer holds the data of school {before.school_code}; it cannot be "
+                    f"enrolled for school {enrollment.school_code}",
+                )
+            S.save_enrollment(s, enrollment)
+        log.info("enrolled with %s as device %s", base, enrollment.device_id)
+        return enrollment
+
+    # -- sync -------------------------------------------------------------------------------------------
+
+    def sync(
+        self, *, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> SyncResult:
+        """Upload attachments, push the outbox, pull until done. SyncError (with `.result`, what was done
+        before it) when the server cannot be reached or refuses; the last problem is kept in the store."""
+        with self.ctx.store.Session.begin() as s:
+            enrollment = S.get_enrollment(s)
+            S.record_attempt(s, now=self._now())
+        result = SyncResult()
+        try:
+            if enrollment is None:
+                raise not_enrolled()
+            run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
+            run.attachments()
+            run.push()
+            run.pull()
+        except SyncError as exc:
+            exc.result = result
+            with self.ctx.store.Session.begin() as s:
+                S.record_problem(s, exc.as_problem(), now=self._now())
+                result.pending = S.pending_count(s)
+            log.warning("sync failed: %s", exc.one_line())
+            raise
+        with self.ctx.store.Session.begin() as s:
+            if not result.cancelled:
+                S.record_success(s, now=self._now())
+            result.pending = S.pending_count(s)
+        log.info(
+            "sync: %d pushed, %d pulled, %d uploaded, %d rejected, %d conflicts, %d pending",
+            result.pushed,
+            result.pulled,
+            result.uploaded,
+            len(result.rejected),
+            len(result.conflicts),
+            result.pending,
+        )
+        return result
+
+
+class _Run:
+    """One sync's state: what was skipped, what was done."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        enrollment: S.Enrollment,
+        result: SyncResult,
+        progress: Progress,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.ctx.store
+        self.t = engine._transport(enrollment.server_url, enrollment.device_token)
+        self.result = result
+        self.progress = progress
+        self.cancel = cancel
+        self.skip_ops: set[str] = (
+            set()
+        )  # answered this sync (rejected, conflict) or left unanswered
+        self.skip_records: set[str] = (
+            set()
+        )  # held: open conflict, or an attachment that cannot go up
+
+    def now(self) -> dt.datetime:
+        return self.engine._now()
+
+    def cancelled(self) -> bool:
+        if self.cancel is not None and self.cancel.is_set():
+            self.result.cancelled = True
+            return True
+        return False
+
+    # -- 1. attachments ---------------------------------------------------------------------------------
+
+    def attachments(self) -> None:
+        with self.store.Session.begin() as s:
+            self.skip_records |= S.held_record_ids(s)
+            uploads, users, missing = S.pending_attachments(s, skip_records=self.skip_records)
+        for sha in sorted(missing):
+            # Not in this store (a record from another device, say): fine if the server has it.
+            if remote_offset(self.t, sha) is not None:
+                self._attachment_problem(
+                    sha,
+                    users[sha],
+                    "missing",
+                    "记录引用的照片或文件在本机找不到，服务器上也没有",
+                    "a photo or file the record uses is neither on this computer nor on the server",
+                )
+        total = sum(a.size for a in uploads)
+        done = 0
+
+        def on_bytes(n: int) -> None:
+            nonlocal done
+            done += n
+            self.progress(SyncProgress(Phase.ATTACHMENTS, done, total))
+
+        root = self.store.attachments_dir
+        for att in uploads:
+            if self.cancelled():
+                return
+            path = attachment_path(root, att.sha256)
+            if not path.is_file() or file_sha256(path) != att.sha256:
+                self._attachment_problem(
+                    att.sha256,
+                    users[att.sha256],
+                    "damaged",
+                    f"附件“{att.filename}”在本机丢失或已损坏，请重新添加",
+                    f"the attachment '{att.filename}' is missing or damaged on this computer; add it again",
+                )
+                continue
+            try:
+                upload_file(
+                    self.t, att.sha256, path, chunk_size=self.engine.chunk_size, on_bytes=on_bytes
+                )
+            except SyncError as exc:
+                if exc.kind not in (ErrorKind.REFUSED, ErrorKind.CONFLICT):
+                    raise
+                self._attachment_problem(
+                    att.sha256,
+                    users[att.sha256],
+                    exc.code or f"http_{exc.status}",
+                    f"附件“{att.filename}”上传被拒：{exc.message_zh}",
+                    f"the attachment '{att.filename}' was refused: {exc.message_en}",
+                )
+                continue
+            with self.store.Session.begin() as s:
+                S.mark_uploaded(s, att.sha256, now=self.now())
+            self.result.uploaded += 1
+
+    def _attachment_problem(
+        self, sha: str, record_ids: set[str], reason: str, zh: str, en: str
+    ) -> None:
+        """The records using this attachment wait (the bureau must not get them without it)."""
+        self.skip_records |= record_ids
+        with self.store.Session.begin() as s:
+            for rid in sorted(record_ids):
+                S.raise_issue(
+                    s,
+                    kind=S.IssueKind.ATTACHMENT,
+                    reason=reason,
+                    message_zh=zh,
+                    message_en=en,
+                    details={"sha256": sha},
+                    now=self.now(),
+                    record_id=rid,
+                    match_record=True,
+                )
+        for rid in sorted(record_ids):
+            self.result.rejected.append(Rejection("", rid, reason, zh, en))
+
+    # -- 2. push ----------------------------------------------------------------------------------------
+
+    def push(self) -> None:
+        limit = self.engine.batch_changes
+        refusals = 0
+        with self.store.Session() as s:
+            total = S.pending_count(s)
+        acknowledged = 0
+        while not self.cancelled():
+            with self.store.Session.begin() as s:
+                batch = S.current_batch(s)
+                if batch is None:
+                    changes = S.pending_changes(
+                        s,
+                        limit=limit,
+                        max_bytes=self.engine.batch_bytes,
+                        skip_ops=self.skip_ops,
+                        skip_records=self.skip_records,
+                    )
+                    if not changes:
+                        return
+                    body = json.dumps(
+                        {"changes": [c.wire() for c in changes]},
+                        ensure_ascii=False,
+                        separators=(",", ":"),
+                    ).encode("utf-8")
+                    batch = S.store_batch(
+                        s,
+                        key=str(uuid.uuid4()),
+                        op_ids=[c.op_id for c in changes],
+                        body=body,
+                        now=self.now(),
+                    )
+                key, body = batch.key, batch.body
+            sent_changes: list[dict[str, Any]] = json.loads(body)["changes"]
+            try:
+                answer = self.t.request(
+                    "POST",
+                    f"{API}/push",
+                    body=body,
+                    gzip_body=True,
+                    headers={
+                        "Idempotency-Key": key,
+                        "Content-Type": "application/json; charset=utf-8",
+                    },
+                )
+            except SyncError as exc:
+                if exc.kind is not ErrorKind.REFUSED or exc.status not in (400, 413, 422):
+                    raise  # the batch stays stored: the next try sends it again, same key and body
+                refusals += 1
+                limit, isolated = self._refused_batch(key, sent_changes, exc)
+                if isolated:
+                    refusals = 0
+                elif refusals > MAX_BATCH_REFUSALS:
+                    raise
+                continue
+            results = answer.body.get("results") if isinstance(answer.body, Mapping) else None
+            if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
+                raise _malformed("push")
+            with self.store.Session.begin() as s:
+                outcome = S.apply_push_answer(
+                    s, batch_key=key, changes=sent_changes, results=results, now=self.now()
+                )
+            self._note_push(outcome)
+            acknowledged += len(outcome.acknowledged)
+            self.progress(SyncProgress(Phase.PUSH, acknowledged, total))
+
+    def _refused_batch(
+        self, key: str, changes: list[dict[str, Any]], exc: SyncError
+    ) -> tuple[int, bool]:
+        """Our server refused a whole batch (413 too large, 400/422 one bad change): find the change it
+        refuses - named in the error's details, else by splitting the batch until it is alone - and keep that
+        change unsent with the reason; the rest goes on. Returns (the next batch size, whether one was set
+        aside)."""
+        named = exc.details.get("op_id")
+        culprit = next((c for c in changes if c["op_id"] == named), None)
+        if culprit is None and len(changes) == 1:
+            culprit = changes[0]
+        with self.store.Session.begin() as s:
+            S.drop_batch(s, key)  # the next batch gets a new key: it has another body
+            if culprit is not None:
+                rejected = S.reject_unsendable(
+                    s,
+                    culprit,
+                    reason=exc.code or f"http_{exc.status}",
+                    message_zh=exc.message_zh,
+                    message_en=exc.message_en,
+                    now=self.now(),
+                )
+        if culprit is not None:
+            self.skip_ops.add(rejected["op_id"])
+            self.result.rejected.append(Rejection(**rejected))
+            return self.engine.batch_changes, True
+        most = exc.details.get("max_changes")
+        smaller = most if isinstance(most, int) and 0 < most < len(changes) else len(changes) // 2
+        log.info(
+            "the server refused a batch of %d (%s); next: %d", len(changes), exc.status, smaller
+        )
+        return max(1, smaller), False
+
+    def _conflict(self, c: Mapping[str, Any]) -> None:
+        """Note a conflict once per record (the push and the pull may both find it)."""
+        if any(n.record_id == c["record_id"] for n in self.result.conflicts):
+            return
+        server = c["server"]
+        self.result.conflicts.append(
+            ConflictNotice(
+                c["record_id"],
+                c["op_id"],
+                int(server.get("server_revision") or 0),
+                str(server.get("status") or ""),
+            )
+        )
+
+    def _note_push(self, outcome: S.PushOutcome) -> None:
+        self.result.pushed += len(outcome.acknowledged)
+        for c in outcome.conflicts:
+            self.skip_ops.add(c["op_id"])
+            self.skip_records.add(c["record_id"])
+            self._conflict(c)
+        for r in outcome.rejected:
+            self.skip_ops.add(r["op_id"])
+            self.result.rejected.append(Rejection(**r))
+        if outcome.unanswered:
+            log.warning("the server's answer left out %d changes", len(outcome.unanswered))
+            self.skip_ops.update(outcome.unanswered)
+
+    # -- 3. pull ----------------------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        for _ in range(MAX_PULL_PAGES):
+            if self.cancelled():
+                return
+            with self.store.Session() as s:
+                since = S.get_cursor(s)
+            answer = self.t.request(
+                "GET", f"{API}/pull", params={"since": since, "limit": self.engine.pull_limit}
+            )
+            page = answer.body
+            if not isinstance(page, Mapping):
+                raise _malformed("pull")
+            changes, cursor, more = page.get("changes"), page.get("cursor"), page.get("more")
+            if (
+                not isinstance(changes, list)
+                or not all(isinstance(c, Mapping) for c in changes)
+                or not isinstance(cursor, int)
+                or not isinstance(more, bool)
+            ):
+                raise _malformed("pull")
+            if more and cursor <= since:
+                raise _malformed("pull cursor did not move")
+            announced = [c for c in changes if c.get("type") == "form"]
+            definitions: dict[tuple[str, str], tuple[str, str]] = {}
+            if announced:
+                with self.store.Session() as s:
+                    wanted = S.forms_to_fetch(s, self.engine.ctx.forms, announced)
+                for form_id, version, sha in wanted:
+                    definitions[(form_id, version)] = self._fetch_form(form_id, version, sha)
+            try:
+                with self.store.Session.begin() as s:
+                    outcome = S.apply_pull_page(
+                        s,
+                        formset=self.engine.ctx.forms,
+                        changes=changes,
+                        cursor=cursor,
+                        definitions=definitions,
+                        now=self.now(),
+                    )
+            except (KeyError, TypeError, ValueError) as exc:  # rolled back: the cursor did not move
+                log.error("a pulled page could not be applied: %r", exc)
+                raise _malformed("pull change") from exc
+            self.result.pulled += outcome.applied
+            self.result.forms.extend(outcome.forms)
+            for c in outcome.conflicts:
+                self._conflict(c)
+            self.progress(SyncProgress(Phase.PULL, self.result.pulled, None))
+            if not more:
+                return
+        raise _malformed("too many pull pages")
+
+    def _fetch_form(self, form_id: str, version: str, sha: str) -> tuple[str, str]:
+        answer = self.t.request("GET", f"{API}/forms/{form_id}/{version}")
+        body = answer.body
+        definition = body.get("definition") if isinstance(body, Mapping) else None
+        if not isinstance(definition, str):
+            raise _malformed("form")
+        digest = hashlib.sha256(definition.encode("utf-8")).hexdigest()
+        if sha and digest != sha:
+            raise SyncError(
+                ErrorKind.SERVER,
+                f"表单 {form_id} {version} 下载后校验不符，已丢弃",
+                f"form {form_id} {version} did not match its sha256; not stored",
+            )
+        return definition, digest

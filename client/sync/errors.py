@@ -1,0 +1,76 @@
+"""The one error the sync raises: SyncError, with a kind the caller acts on and a message in Chinese and English.
+
+AUTH      401/403, or not enrolled: the clerk must enroll (again); retrying does not help
+NETWORK   the server could not be reached, timed out, the link broke, or the answer was not from our
+          server (a captive portal's 200 login page, a redirect, a cut or malformed answer)
+REFUSED   our server refused the request (400/404/413/422): retrying the same request does not help
+SERVER    our server failed or is busy (5xx, 429) even after retries; `retry_after` says when to try again
+CONFLICT  409 where the caller did not expect one
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class ErrorKind(enum.StrEnum):
+    AUTH = "auth"
+    NETWORK = "network"
+    REFUSED = "refused"
+    SERVER = "server"
+    CONFLICT = "conflict"
+
+
+class SyncError(Exception):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message_zh: str,
+        message_en: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.kind = kind
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.retry_after = retry_after  # seconds the server asked us to wait, when it said
+        self.status = status  # the HTTP status, when there was an answer
+        self.code = code  # the server's error code, when it gave one
+        self.details = details or {}
+        self.result: Any = (
+            None  # the SyncResult of what a sync did before it failed, when there was one
+        )
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in (ErrorKind.NETWORK, ErrorKind.SERVER)
+
+    def one_line(self) -> str:
+        return " ".join(f"{self.message_zh} / {self.message_en}".split())
+
+    def as_problem(self) -> dict[str, Any]:
+        """What the store keeps as the last problem (JSON)."""
+        return {
+            "kind": str(self.kind),
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+            "status": self.status,
+            "code": self.code,
+            "retry_after": self.retry_after,
+        }
+
+    def __repr__(self) -> str:
+        return f"SyncError({self.kind!s}, {self.message_en!r}, status={self.status})"
+
+
+def not_enrolled() -> SyncError:
+    return SyncError(
+        ErrorKind.AUTH,
+        "本机尚未注册到县教育局服务器，请先注册",
+        "this computer is not enrolled with the bureau server; enroll first",
+    )

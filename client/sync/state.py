@@ -1,0 +1,61 @@
+"""Typed results of a sync, and the progress it reports while it runs (for the GUI's progress bar)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Phase(enum.StrEnum):
+    ATTACHMENTS = "attachments"
+    PUSH = "push"
+    PULL = "pull"
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    phase: Phase
+    done: int  # attachments: bytes acknowledged; push: changes acknowledged; pull: changes applied
+    total: int | None  # None when not known in advance (pull)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A change the server refused; its outbox entry stays unsent and a sync issue shows it to the clerk."""
+
+    op_id: str
+    record_id: str
+    reason: str  # the server's reason (validation, locked, other_school, ...) or our code
+    message_zh: str
+    message_en: str
+    problems: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {path, code, message_zh, message_en}
+
+
+@dataclass(frozen=True)
+class ConflictNotice:
+    """Both versions of a record are kept; the clerk chooses (see sync_state.resolve_conflict)."""
+
+    record_id: str
+    op_id: str | None  # the local change the server did not apply (None: found while pulling)
+    server_revision: int
+    server_status: str
+
+
+@dataclass
+class SyncResult:
+    pushed: int = 0  # outbox entries our server acknowledged (applied or duplicate)
+    pulled: int = 0  # changes applied from the server
+    uploaded: int = 0  # attachments now complete on the server
+    forms: list[str] = field(default_factory=list)  # "form_id version" stored this time
+    conflicts: list[ConflictNotice] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    pending: int = 0  # outbox entries still unsent after this sync (held ones included)
+    cancelled: bool = False  # stopped early on request; the rest goes next time
+
+    @property
+    def complete(self) -> bool:
+        """Everything pending was sent and everything new was pulled."""
+        return self.pending == 0 and not self.rejected and not self.conflicts and not self.cancelled

@@ -1,0 +1,300 @@
+"""The GUI entry point: `run_gui(data_dir)` sets up logging, error reporting, translations and the daily
+backup, then opens the main window.
+
+`smoke=True` opens the window, lets it load, closes it and returns 0 without saving anything (no backup, no
+settings written): the installer test runs it to prove the bundle starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QElapsedTimer,
+    QLibraryInfo,
+    QtMsgType,
+    QTranslator,
+    qInstallMessageHandler,
+)
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from client.clock import Clock
+from client.context import ClientContext
+from client.store.prefs import get_setting
+from client.ui import lang
+
+log = logging.getLogger(__name__)
+
+I18N_DIR = (
+    Path(__file__).resolve().parent.parent / "i18n"
+)  # beside the package: works in the bundle too
+LOG_NAME = "school-client.log"
+APP_QM = "school_client_{lang}.qm"
+CJK_UI_FONTS = (
+    "Microsoft YaHei UI",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+)
+
+
+# -- logging and errors ---------------------------------------------------------------------------------
+
+
+def setup_logging(data_dir: Path) -> tuple[Path, logging.Handler]:
+    """A rotating UTF-8 log file in the data folder (logs/school-client.log, 5 x 2 MB kept)."""
+    folder = data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_NAME
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    return path, handler
+
+
+def _qt_message(mode: QtMsgType, _context: Any, message: str) -> None:
+    level = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }.get(mode, logging.WARNING)
+    logging.getLogger("qt").log(level, "%s", message)
+
+
+class ErrorReporter:
+    """sys.excepthook: log the error, then tell the clerk in plain words (never a bare traceback)."""
+
+    def __init__(self, log_path: Path, *, show_dialog: bool = True) -> None:
+        self.log_path = log_path
+        self.show_dialog = show_dialog
+        self.errors = 0
+        self._busy = False
+        self.previous: Callable[..., Any] = sys.excepthook
+
+    def install(self) -> None:
+        self.previous = sys.excepthook
+        sys.excepthook = self
+
+    def uninstall(self) -> None:
+        if sys.excepthook is self:
+            sys.excepthook = self.previous
+
+    def message(self, exc: BaseException) -> str:
+        zh = getattr(exc, "message_zh", None)
+        en = getattr(exc, "message_en", None)
+        detail = (en if lang.language() == "en" else zh) or f"{type(exc).__name__}: {exc}"
+        return QCoreApplication.translate(
+            "ErrorReporter",
+            "程序遇到了一个意外的问题，刚才的操作可能没有完成。\n"
+            "已经保存的数据不会丢失。如果问题反复出现，请把日志文件发给县教育局信息中心。\n\n"
+            "问题：{detail}\n日志文件：{log}",
+        ).format(detail=detail, log=self.log_path)
+
+    def __call__(
+        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        self.errors += 1
+        log.critical("unexpected error", exc_info=(exc_type, exc, tb))
+        if not self.show_dialog or self._busy or QApplication.instance() is None:
+            sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
+            return
+        self._busy = True
+        try:
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                QCoreApplication.translate("ErrorReporter", "出错了"),
+                self.message(exc),
+            )
+            box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
+            box.exec()
+        except Exception:
+            sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
+        finally:
+            self._busy = False
+
+
+# -- translations and fonts -----------------------------------------------------------------------------
+
+
+def qt_translations_dir() -> Path:
+    return Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath))
+
+
+def install_translators(app: QCoreApplication, language: str) -> list[QTranslator]:
+    """Our strings (client/i18n/school_client_<lang>.qm) and, for Chinese, Qt's own (standard buttons)."""
+    installed: list[QTranslator] = []
+    ours = QTranslator(app)
+    if ours.load(APP_QM.format(lang=language), str(I18N_DIR)):
+        app.installTranslator(ours)
+        installed.append(ours)
+    else:
+        log.warning("no translation %s in %s", APP_QM.format(lang=language), I18N_DIR)
+    if language != "en":
+        qt = QTranslator(app)
+        for folder in (qt_translations_dir(), I18N_DIR):
+            if qt.load(f"qtbase_{language}.qm", str(folder)):
+                app.installTranslator(qt)
+                installed.append(qt)
+                break
+        else:
+            log.warning("Qt's own translation qtbase_%s.qm not found", language)
+    return installed
+
+
+def remove_translators(app: QCoreApplication, translators: list[QTranslator]) -> None:
+    for t in translators:
+        app.removeTranslator(t)
+
+
+def choose_font(app: QApplication) -> None:
+    """A Chinese UI font when the system has one (old Windows: 微软雅黑), at a readable size."""
+    families = set(QFontDatabase.families())
+    font = QFont(app.font())
+    for name in CJK_UI_FONTS:
+        if name in families:
+            font.setFamilies([name, *font.families()])
+            break
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    app.setFont(font)
+
+
+def read_language(ctx: ClientContext) -> str:
+    try:
+        with ctx.store.Session() as s:
+            code = str(get_setting(s, lang.SETTING_KEY, lang.DEFAULT_LANGUAGE))
+    except Exception:
+        log.exception("could not read the language setting")
+        code = lang.DEFAULT_LANGUAGE
+    return code if code in lang.LANGUAGES else lang.DEFAULT_LANGUAGE
+
+
+# -- the entry point ------------------------------------------------------------------------------------
+
+
+def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) -> int:
+    """Open the client on data_dir and run until the window closes; returns the exit code."""
+    timer = QElapsedTimer()
+    timer.start()
+    data_dir = Path(data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log_path, handler = setup_logging(data_dir)
+    except OSError as exc:
+        sys.stderr.write(
+            f"无法使用数据文件夹 {data_dir}：{exc}\ncannot use the data folder: {exc}\n"
+        )
+        return 2
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("school-client")
+    app.setOrganizationName("county-edu")
+    original_font = QFont(
+        app.font()
+    )  # restored when an existing application (a test) is handed back
+    previous_handler = qInstallMessageHandler(_qt_message)
+    reporter = ErrorReporter(log_path, show_dialog=not smoke)
+    reporter.install()
+    translators: list[QTranslator] = []
+    ctx: ClientContext | None = None
+    try:
+        log.info("starting; data folder %s%s", data_dir, " (smoke test)" if smoke else "")
+        try:
+            ctx = ClientContext.open(data_dir, clock=clock)
+        except Exception as exc:
+            log.exception("could not open the data folder")
+            if not smoke:
+                QMessageBox.critical(
+                    None,
+                    "学校数据采集客户端",
+                    f"无法打开数据文件夹：\n{data_dir}\n\n{exc}\n\n"
+                    "请确认磁盘没有写满、文件夹可以写入，且本程序没有同时打开两次。\n\n"
+                    "The data folder cannot be opened: check that the disk is not full, the folder is "
+                    "writable and the program is not open twice.",
+                )
+            return 1
+        language = read_language(ctx)
+        lang.set_language(language)
+        translators = install_translators(app, language)
+        choose_font(app)
+
+        from client.ui.main_window import MainWindow
+        from client.ui.tasks import TaskManager
+
+        tasks = TaskManager()
+        window = MainWindow(ctx, tasks)
+        screen = QGuiApplication.primaryScreen()
+        small = screen is not None and screen.availableGeometry().width() <= 1440
+        if small and not smoke:
+            window.showMaximized()
+        else:
+            window.show()
+        log.info("window shown after %d ms", timer.elapsed())
+        if not smoke:
+            _start_daily_backup(ctx, tasks, window)
+            code = app.exec()
+        else:
+            code = _smoke(app, tasks)
+            window.close()
+        tasks.wait()
+        return 1 if smoke and reporter.errors else code
+    finally:
+        reporter.uninstall()
+        remove_translators(app, translators)
+        qInstallMessageHandler(previous_handler)
+        if existing is not None:
+            app.setFont(original_font)
+        if ctx is not None:
+            ctx.close()
+        log.info("stopped")
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def _smoke(app: QApplication, tasks: Any) -> int:
+    """Let the window load (a few rounds of events and background reads), then report success."""
+    for _ in range(5):
+        app.processEvents()
+        tasks.wait(10000)
+        app.processEvents()
+    return 0
+
+
+def _start_daily_backup(ctx: ClientContext, tasks: Any, window: Any) -> None:
+    try:
+        from client.store.backup import daily_backup
+    except ImportError:
+        log.info("backups not available in this build")
+        return
+    store, today = ctx.store, ctx.clock.today()
+
+    def failed(exc: Exception) -> None:
+        log.error("daily backup failed: %s", exc)
+        window.status.showMessage(
+            QCoreApplication.translate("App", "今天的自动备份没有成功，请到“设置”里手动备份。"), 0
+        )
+
+    tasks.run_db(lambda: daily_backup(store, today), on_done=None, on_error=failed)

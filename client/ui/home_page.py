@@ -1,0 +1,491 @@
+"""The home page 待办: what is due this period, records the bureau returned, open and overdue hazards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from client.context import ClientContext
+from client.store.todo import (
+    DueItem,
+    HazardItem,
+    ReturnedItem,
+    due_this_period,
+    open_hazards,
+    returned_records,
+)
+from client.ui import lang
+from client.ui.tasks import TaskManager
+from forms.model import Period
+
+log = logging.getLogger(__name__)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+ItemRole = Qt.ItemDataRole.UserRole + 1
+OverdueRole = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass(frozen=True)
+class Todo:
+    due: list[DueItem]
+    returned: list[ReturnedItem]
+    hazards: list[HazardItem]
+
+
+def load_todo(ctx: ClientContext) -> Todo:
+    """Everything the home page shows, in one read (runs on the database thread)."""
+    today = ctx.clock.today()
+    with ctx.store.Session() as s:
+        return Todo(
+            due=due_this_period(s, ctx.forms.periodic(), today=today),
+            returned=returned_records(s),
+            hazards=open_hazards(s, today=today),
+        )
+
+
+class _ListModel(QAbstractTableModel):
+    """A read-only table over a list of items; subclasses say what each cell shows."""
+
+    def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._items: list[Any] = []
+        self._headers: tuple[str, ...] = ()
+
+    def set_items(self, items: list[Any]) -> None:
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+
+    def items(self) -> list[Any]:
+        return list(self._items)
+
+    def item(self, row: int) -> Any:
+        return self._items[row]
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._headers)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self._headers[section] if 0 <= section < len(self._headers) else None
+        return section + 1
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role == ItemRole:
+            return item
+        return self.cell(item, index.column(), role)
+
+    def cell(self, item: Any, column: int, role: int) -> Any:
+        raise NotImplementedError
+
+
+class DueModel(_ListModel):
+    """Per periodic form: this period and whether it was reported."""
+
+    def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._headers = (self.tr("表单"), self.tr("本期"), self.tr("填报情况"))
+
+    def state_text(self, item: DueItem) -> str:
+        if item.done:
+            return self.tr("已填报 {n} 条").format(n=item.reported)
+        if item.drafts:
+            return self.tr("有草稿未提交")
+        return self.tr("未填报")
+
+    def period_text(self, item: DueItem) -> str:
+        word = lang.period_word(item.period)
+        year = item.key[:4]
+        if item.period is Period.MONTHLY:
+            name = self.tr("{y}年{m}月").format(y=year, m=int(item.key[5:7]))
+        elif item.period is Period.WEEKLY:
+            name = (
+                self.tr("第{w}周").format(w=int(item.key[6:]))
+                + " "
+                + lang.period_span(item.start, item.end)
+            )
+        elif item.period is Period.SEMESTER:
+            season = self.tr("春季学期") if item.key.endswith("spring") else self.tr("秋季学期")
+            name = self.tr("{y}年{season}").format(y=year, season=season)
+        elif item.period is Period.YEARLY:
+            name = self.tr("{y}年").format(y=year)
+        else:
+            name = item.key
+        return f"{word}（{name}）" if lang.language() != "en" else f"{word} ({name})"
+
+    def cell(self, item: DueItem, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return lang.form_title(self._ctx.forms.get(item.form_id))
+            if column == 1:
+                return self.period_text(item)
+            if column == 2:
+                return self.state_text(item)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
+            if item.done:
+                return QColor(lang.DONE_COLOUR)
+            return QColor(lang.DUE_COLOUR if item.drafts else lang.OVERDUE_COLOUR)
+        if role == Qt.ItemDataRole.FontRole and column == 2 and not item.done:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.summary(item)
+        return None
+
+    def summary(self, item: DueItem) -> str:
+        """e.g. 本月校园安全隐患排查整治记录：未填报"""
+        title = lang.form_title(self._ctx.forms.get(item.form_id))
+        return self.tr("{period}{form}：{state}").format(
+            period=lang.period_word(item.period), form=title, state=self.state_text(item)
+        )
+
+
+class ReturnedModel(_ListModel):
+    """Records the bureau returned for correction."""
+
+    def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._headers = (
+            self.tr("表单"),
+            self.tr("日期"),
+            self.tr("内容摘要"),
+            self.tr("退回意见"),
+            self.tr("最后修改"),
+        )
+
+    def cell(self, item: ReturnedItem, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return lang.form_title(self._ctx.forms.get(item.form_id))
+            if column == 1:
+                return item.record_date or ""
+            if column == 2:
+                return item.summary
+            if column == 3:
+                return (
+                    self.tr("{n} 条意见").format(n=item.comment_count)
+                    if item.comment_count
+                    else self.tr("无")
+                )
+            if column == 4:
+                return lang.format_datetime(item.updated_at)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 3 and item.comment_count:
+            return QColor(lang.OVERDUE_COLOUR)
+        if role == Qt.ItemDataRole.ToolTipRole and column == 2:
+            return item.summary
+        return None
+
+
+class HazardModel(_ListModel):
+    """Hazards not yet rectified; overdue ones first and in red."""
+
+    COL_STATE, COL_DEADLINE, COL_CATEGORY, COL_LOCATION, COL_DESCRIPTION = range(5)
+    COL_SEVERITY, COL_PERSON, COL_INSPECTED = range(5, 8)
+
+    def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._form = ctx.forms.get("safety_inspection")
+        self._headers = (
+            self.tr("整改状态"),
+            self.tr("整改期限"),
+            self.tr("类别"),
+            self.tr("位置"),
+            self.tr("隐患描述"),
+            self.tr("等级"),
+            self.tr("责任人"),
+            self.tr("排查日期"),
+        )
+
+    def state_text(self, item: HazardItem) -> str:
+        if item.overdue:
+            return self.tr("已逾期 {n} 天").format(n=item.days_overdue)
+        return lang.choice_label(self._form, "hazard_status", item.status)
+
+    def cell(self, item: HazardItem, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                self.state_text(item),
+                lang.format_date(item.deadline),
+                lang.choice_label(self._form, "hazard_category", item.category),
+                item.location,
+                item.description,
+                lang.choice_label(self._form, "severity", item.severity),
+                item.responsible_person,
+                lang.format_date(item.inspection_date),
+            )[column]
+        if role == OverdueRole:
+            return item.overdue
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if item.overdue:
+                return QColor(lang.OVERDUE_COLOUR)
+            if column == self.COL_SEVERITY and item.severity == "serious":
+                return QColor(lang.OVERDUE_COLOUR)
+            return None
+        if role == Qt.ItemDataRole.BackgroundRole and item.overdue:
+            return QBrush(QColor(lang.OVERDUE_BACKGROUND))
+        if role == Qt.ItemDataRole.FontRole and (
+            (item.overdue and column in (self.COL_STATE, self.COL_DEADLINE))
+            or (column == self.COL_SEVERITY and item.severity == "serious")
+        ):
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and column == self.COL_DESCRIPTION:
+            return item.description
+        return None
+
+
+def _table(model: QAbstractTableModel, name: str) -> QTableView:
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(False)
+    view.setWordWrap(False)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(28)
+    view.horizontalHeader().setHighlightSections(False)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    return view
+
+
+class _Section(QGroupBox):
+    """A titled box showing a table, or a quiet line when there is nothing to show."""
+
+    def __init__(self, title: str, view: QTableView, empty_text: str) -> None:
+        super().__init__(title)
+        self.view = view
+        self.empty = QLabel(empty_text)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: #2e7d32; padding: 8px;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(view)
+        self.stack.addWidget(self.empty)
+        self.bar = QHBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 8)
+        layout.addLayout(self.bar)
+        layout.addWidget(self.stack, 1)
+
+    def set_empty(self, empty: bool) -> None:
+        self.stack.setCurrentWidget(self.empty if empty else self.view)
+
+
+class HomePage(QWidget):
+    """待办: the first page the clerk sees."""
+
+    open_record = Signal(str, str)  # form id, record id
+    new_record = Signal(str)  # form id
+    show_form = Signal(str)  # form id
+    follow_up = Signal(object)  # HazardItem
+    loaded = Signal(object)  # the Todo shown
+
+    def __init__(
+        self, ctx: ClientContext, tasks: TaskManager, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("homePage")
+        self._ctx = ctx
+        self._tasks = tasks
+        self._all_hazards: list[HazardItem] = []
+
+        title = QLabel(self.tr("待办"))
+        title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.today_label = QLabel()
+        self._show_today()
+        self.today_label.setStyleSheet("color: #555;")
+        self.refresh_button = QPushButton(self.tr("刷新(&R)"))
+        self.refresh_button.setToolTip("F5")
+        self.refresh_button.clicked.connect(self.refresh)
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addSpacing(16)
+        header.addWidget(self.today_label)
+        header.addStretch(1)
+        header.addWidget(self.refresh_button)
+
+        # What is due this period.
+        self.due_model = DueModel(ctx, self)
+        self.due_view = _table(self.due_model, "dueTable")
+        self.due_view.setColumnWidth(0, 280)
+        self.due_view.setColumnWidth(1, 300)
+        self.due_view.horizontalHeader().setStretchLastSection(True)
+        self.due_section = _Section(
+            self.tr("本期应报"), self.due_view, self.tr("没有需要定期填报的表单")
+        )
+        self.fill_button = QPushButton(self.tr("去填报(&T)"))
+        self.fill_button.setObjectName("fillDue")
+        self.fill_button.clicked.connect(self._fill_selected)
+        self.due_section.bar.addWidget(QLabel(self.tr("每个定期表单在本期是否已经填报：")))
+        self.due_section.bar.addStretch(1)
+        self.due_section.bar.addWidget(self.fill_button)
+        self.due_section.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.due_view.doubleClicked.connect(lambda _i: self._fill_selected())
+        self.due_view.activated.connect(lambda _i: self._fill_selected())
+
+        # Records the bureau returned.
+        self.returned_model = ReturnedModel(ctx, self)
+        self.returned_view = _table(self.returned_model, "returnedTable")
+        for col, width in enumerate((220, 100, 420, 90)):
+            self.returned_view.setColumnWidth(col, width)
+        self.returned_view.horizontalHeader().setStretchLastSection(True)
+        self.returned_section = _Section(
+            self.tr("教育局退回、需要修改的记录"),
+            self.returned_view,
+            self.tr("没有退回的记录"),
+        )
+        self.open_returned_button = QPushButton(self.tr("打开修改(&O)"))
+        self.open_returned_button.clicked.connect(self._open_returned)
+        self.returned_count = QLabel()
+        self.returned_section.bar.addWidget(self.returned_count)
+        self.returned_section.bar.addStretch(1)
+        self.returned_section.bar.addWidget(self.open_returned_button)
+        self.returned_view.doubleClicked.connect(lambda _i: self._open_returned())
+        self.returned_view.activated.connect(lambda _i: self._open_returned())
+
+        # Open and overdue hazards.
+        self.hazard_model = HazardModel(ctx, self)
+        self.hazard_view = _table(self.hazard_model, "hazardTable")
+        for col, width in enumerate((110, 100, 80, 150, 300, 60, 80)):
+            self.hazard_view.setColumnWidth(col, width)
+        self.hazard_view.horizontalHeader().setStretchLastSection(True)
+        self.hazard_section = _Section(
+            self.tr("未整改的安全隐患"), self.hazard_view, self.tr("没有未整改的隐患")
+        )
+        self.hazard_count = QLabel()
+        self.hazard_count.setObjectName("hazardCount")
+        self.overdue_only = QCheckBox(self.tr("只看逾期(&V)"))
+        self.overdue_only.toggled.connect(lambda _on: self._show_hazards())
+        self.follow_button = QPushButton(self.tr("整改跟进(&G)…"))
+        self.follow_button.setObjectName("followUp")
+        self.follow_button.clicked.connect(self._follow_selected)
+        self.hazard_section.bar.addWidget(self.hazard_count)
+        self.hazard_section.bar.addStretch(1)
+        self.hazard_section.bar.addWidget(self.overdue_only)
+        self.hazard_section.bar.addWidget(self.follow_button)
+        self.hazard_view.doubleClicked.connect(lambda _i: self._follow_selected())
+        self.hazard_view.activated.connect(lambda _i: self._follow_selected())
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.due_section, 0)
+        layout.addWidget(self.returned_section, 1)
+        layout.addWidget(self.hazard_section, 2)
+
+    # -- loading --------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        ctx = self._ctx
+        self._tasks.run_db(lambda: load_todo(ctx), on_done=self.show_todo, on_error=self._failed)
+
+    def _show_today(self) -> None:
+        today = self._ctx.clock.today()
+        self.today_label.setText(
+            self.tr("今天是 {y}年{m}月{d}日").format(y=today.year, m=today.month, d=today.day)
+        )
+
+    def show_todo(self, todo: Todo) -> None:
+        self._show_today()  # the program may have stayed open past midnight
+        self.due_model.set_items(todo.due)
+        rows = max(len(todo.due), 1)
+        header_h = self.due_view.horizontalHeader().sizeHint().height()
+        height = header_h + rows * self.due_view.verticalHeader().defaultSectionSize() + 4
+        self.due_view.setFixedHeight(height)
+        self.due_section.stack.setFixedHeight(height)  # the box fits its rows; the rest goes below
+        self.due_section.set_empty(not todo.due)
+        self.returned_model.set_items(todo.returned)
+        self.returned_section.set_empty(not todo.returned)
+        self.returned_count.setText(self.tr("共 {n} 条").format(n=len(todo.returned)))
+        self.open_returned_button.setEnabled(bool(todo.returned))
+        self._all_hazards = todo.hazards
+        self._show_hazards()
+        self.loaded.emit(todo)
+
+    def _show_hazards(self) -> None:
+        hazards = self._all_hazards
+        overdue = sum(1 for h in hazards if h.overdue)
+        shown = [h for h in hazards if h.overdue] if self.overdue_only.isChecked() else hazards
+        self.hazard_model.set_items(shown)
+        self.hazard_section.set_empty(not shown)
+        text = self.tr("共 {n} 条").format(n=len(hazards))
+        if overdue:
+            text += self.tr("，其中 <b style='color:{c}'>{m} 条已逾期</b>").format(
+                m=overdue, c=lang.OVERDUE_COLOUR
+            )
+        self.hazard_count.setText(text)
+        self.follow_button.setEnabled(bool(shown))
+
+    def _failed(self, exc: Exception) -> None:
+        log.error("could not load the home page: %s", exc)
+        self.hazard_count.setText(self.tr("读取待办失败：{e}").format(e=exc))
+
+    # -- actions --------------------------------------------------------------------------------------
+
+    def _selected(self, view: QTableView) -> Any:
+        rows = view.selectionModel().selectedRows()
+        if rows:
+            return rows[0].data(ItemRole)
+        if view.model().rowCount() == 1:
+            return view.model().index(0, 0).data(ItemRole)
+        return None
+
+    def _fill_selected(self) -> None:
+        item: DueItem | None = self._selected(self.due_view)
+        if item is not None:
+            self.show_form.emit(item.form_id)
+            self.new_record.emit(item.form_id)
+
+    def _open_returned(self) -> None:
+        item: ReturnedItem | None = self._selected(self.returned_view)
+        if item is not None:
+            self.open_record.emit(item.form_id, item.record_id)
+
+    def _follow_selected(self) -> None:
+        item: HazardItem | None = self._selected(self.hazard_view)
+        if item is not None:
+            self.follow_up.emit(item)
+
+    def select_hazard(self, row: int) -> None:
+        self.hazard_view.selectRow(row)
+
+    def today(self) -> dt.date:
+        return self._ctx.clock.today()

@@ -1,0 +1,548 @@
+"""The main window: navigation on the left (待办, each form with its counts, 教师名册, 设置), the chosen
+page on the right, record editors in tabs beside it, and the status bar.
+
+Widgets here only arrange things and pass on what the clerk asked for; reading and saving happen in
+client.store (on the TaskManager's database thread).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence, QPainter, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTabWidget,
+    QWidget,
+)
+
+from client.context import ClientContext
+from client.store.formset import ROSTER_FORM
+from client.store.models import Status
+from client.store.records import pending_outbox, status_counts
+from client.store.todo import HazardItem, get_hazard
+from client.ui import lang
+from client.ui.hazard_dialog import HazardDialog
+from client.ui.home_page import HomePage, Todo
+from client.ui.record_list import RecordListPage, error_text
+from client.ui.roster_page import RosterPage
+from client.ui.settings_page import SettingsPage
+from client.ui.status_bar import StatusBar
+from client.ui.tasks import TaskManager
+
+log = logging.getLogger(__name__)
+
+KeyRole = Qt.ItemDataRole.UserRole + 1  # "home", "form:<id>", "roster", "settings"
+CountsRole = Qt.ItemDataRole.UserRole + 2  # {status: n} for a form
+LineRole = Qt.ItemDataRole.UserRole + 3  # the second line: [(text, colour or None when quiet)]
+
+NAV_WIDTH = 250
+
+
+class NavDelegate(QStyledItemDelegate):
+    """A navigation entry: the title in bold, and optionally a second line of coloured parts
+    (a form: 草稿 n · 待发送 n · 已退回 n; 待办: what needs doing)."""
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        base = super().sizeHint(option, index)
+        lines = 2 if index.data(LineRole) is not None else 1
+        height = option.fontMetrics.height() * lines + (18 if lines == 2 else 16)
+        return QSize(base.width(), max(base.height(), height))
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        parts: list[tuple[str, str | None]] | None = index.data(LineRole)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        text = opt.text
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        painter.save()
+        rect = opt.rect.adjusted(12, 4, -8, -4)
+        title_font = QFont(opt.font)
+        title_font.setBold(True)
+        painter.setFont(title_font)
+        painter.setPen(
+            opt.palette.highlightedText().color() if selected else opt.palette.text().color()
+        )
+        fm = painter.fontMetrics()
+        left = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if parts is None:
+            painter.drawText(
+                rect, left, fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+            )
+            painter.restore()
+            return
+        title_rect = QRect(rect.left(), rect.top(), rect.width(), fm.height())
+        painter.drawText(
+            title_rect, left, fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        )
+        painter.setFont(opt.font)
+        fm = painter.fontMetrics()
+        x = rect.left()
+        y = title_rect.bottom() + 3
+        for i, (piece, colour) in enumerate(parts):
+            shown = piece + ("  ·  " if i < len(parts) - 1 else "")
+            if selected:
+                painter.setPen(opt.palette.highlightedText().color())
+            else:
+                painter.setPen(QColor(colour or "#9a9a9a"))
+            width = fm.horizontalAdvance(shown)
+            painter.drawText(QRect(x, y, width, fm.height()), left, shown)
+            x += width
+        painter.restore()
+
+
+class MainWindow(QMainWindow):
+    counts_refreshed = Signal()
+
+    def __init__(
+        self, ctx: ClientContext, tasks: TaskManager, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.ctx = ctx
+        self.tasks = tasks
+        self._closing = False  # closing waits for editors to save
+        self.setWindowTitle(self.tr("学校数据采集客户端"))
+        self.setMinimumSize(1000, 600)
+        self.resize(1280, 720)
+
+        # Pages.
+        self.home = HomePage(ctx, tasks)
+        self.home.open_record.connect(self.open_record)
+        self.home.new_record.connect(self.new_record)
+        self.home.show_form.connect(self.show_form)
+        self.home.follow_up.connect(self.follow_up_hazard)
+        self.home.loaded.connect(self._show_todo_line)
+        self.form_pages: dict[str, RecordListPage] = {}
+        self.roster = RosterPage(ctx, tasks)
+        self.roster.changed.connect(self.refresh_counts)
+        self.settings = SettingsPage(ctx, tasks)
+        self.settings.restored.connect(self._restored)
+        self.settings.before_restore = self._editors_closed_for_restore
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setItemDelegate(NavDelegate(self.nav))
+        self.nav.setFixedWidth(NAV_WIDTH)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.nav.setSpacing(1)
+        self.nav.setStyleSheet(
+            "QListWidget#nav { background: #f3f5f8; border: none; border-right: 1px solid #d6dbe1; }"
+        )
+        self.stack = QStackedWidget()
+        self._add_page("home", self.tr("待办"), self.home)
+        for form in ctx.forms.data_forms():
+            page = RecordListPage(ctx, tasks, form.form_id)
+            page.open_record.connect(self.open_record)
+            page.new_record.connect(self.new_record)
+            page.data_changed.connect(self.refresh_all)
+            self.form_pages[form.form_id] = page
+            item = self._add_page(f"form:{form.form_id}", lang.form_title(form), page)
+            item.setData(CountsRole, {})
+            item.setData(LineRole, _count_line({}))
+            item.setToolTip(lang.form_title(form))
+        self._add_page("roster", self.tr("教师名册"), self.roster)
+        self._add_page("settings", self.tr("设置"), self.settings)
+        self.nav.currentRowChanged.connect(self._nav_changed)
+
+        # Editors open in tabs beside the pages; the tab bar shows only while an editor is open.
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("tabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setTabBarAutoHide(True)
+        self.tabs.addTab(self.stack, self.tr("待办"))
+        self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.nav)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self._make_menus()
+        self.nav.setCurrentRow(0)  # the home page loads when chosen
+        self.refresh_counts()
+
+    # -- building -------------------------------------------------------------------------------------
+
+    def _add_page(self, key: str, title: str, page: QWidget) -> QListWidgetItem:
+        item = QListWidgetItem(title)
+        item.setData(KeyRole, key)
+        self.nav.addItem(item)
+        self.stack.addWidget(page)
+        return item
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu(self.tr("文件(&F)"))
+        self.new_action = QAction(self.tr("新建记录(&N)"), self)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.new_action.triggered.connect(self.new_record_here)
+        file_menu.addAction(self.new_action)
+        export_action = QAction(self.tr("导出 Excel(&E)…"), self)
+        export_action.triggered.connect(lambda: self._form_page_action("export"))
+        import_action = QAction(self.tr("导入(&I)…"), self)
+        import_action.triggered.connect(lambda: self._form_page_action("import"))
+        file_menu.addAction(export_action)
+        file_menu.addAction(import_action)
+        file_menu.addSeparator()
+        backup_action = QAction(self.tr("立即备份(&B)…"), self)
+        backup_action.triggered.connect(self.settings.backup_now)
+        restore_action = QAction(self.tr("从备份恢复(&R)…"), self)
+        restore_action.triggered.connect(self.settings.restore)
+        file_menu.addAction(backup_action)
+        file_menu.addAction(restore_action)
+        file_menu.addSeparator()
+        quit_action = QAction(self.tr("退出(&X)"), self)
+        quit_action.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Q))
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = bar.addMenu(self.tr("查看(&V)"))
+        self.refresh_action = QAction(self.tr("刷新(&R)"), self)
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.triggered.connect(self.refresh_all)
+        view_menu.addAction(self.refresh_action)
+        self.find_action = QAction(self.tr("查找(&F)"), self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(self.focus_search)
+        view_menu.addAction(self.find_action)
+        view_menu.addSeparator()
+        for row in range(self.nav.count()):
+            item = self.nav.item(row)
+            action = QAction(item.text(), self)
+            if row < 9:
+                action.setShortcut(QKeySequence(Qt.Modifier.CTRL | Qt.Key(Qt.Key.Key_1 + row)))
+            action.triggered.connect(lambda _c=False, r=row: self.go_to_row(r))
+            view_menu.addAction(action)
+
+        help_menu = bar.addMenu(self.tr("帮助(&H)"))
+        about_action = QAction(self.tr("关于(&A)"), self)
+        about_action.triggered.connect(self.about)
+        help_menu.addAction(about_action)
+
+        close_tab = QShortcut(QKeySequence.StandardKey.Close, self)
+        close_tab.activated.connect(lambda: self.close_tab(self.tabs.currentIndex()))
+
+    # -- navigation -----------------------------------------------------------------------------------
+
+    def page_key(self) -> str:
+        item = self.nav.currentItem()
+        return str(item.data(KeyRole)) if item is not None else "home"
+
+    def current_page(self) -> QWidget | None:
+        return self.stack.currentWidget()
+
+    def go_to_row(self, row: int) -> None:
+        self.nav.setCurrentRow(row)
+        self.tabs.setCurrentIndex(0)
+
+    def go_to(self, key: str) -> None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(KeyRole) == key:
+                self.go_to_row(row)
+                return
+
+    def show_form(self, form_id: str) -> None:
+        self.go_to(f"form:{form_id}")
+
+    def nav_item(self, key: str) -> QListWidgetItem | None:
+        for row in range(self.nav.count()):
+            if self.nav.item(row).data(KeyRole) == key:
+                return self.nav.item(row)
+        return None
+
+    def _nav_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        self.tabs.setTabText(0, self.nav.item(row).text())
+        self.tabs.setCurrentIndex(0)
+        if self.current_page() is self.home:
+            self.home.refresh()
+
+    def focus_search(self) -> None:
+        page = self.current_page()
+        if isinstance(page, RecordListPage | RosterPage):
+            page.focus_search()
+
+    def _form_page_action(self, what: str) -> None:
+        page = self.current_page()
+        if not isinstance(page, RecordListPage | RosterPage):
+            QMessageBox.information(self, self.windowTitle(), self.tr("请先在左边选择一个表单。"))
+            return
+        if what == "export":
+            page.export_excel()
+        else:
+            page.import_file()
+
+    # -- refreshing -----------------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        """F5 (and after anything that changed many records, e.g. an import or a sync): counts, the status
+        bar, the home page and the page shown; other pages read again when next shown."""
+        self.refresh_counts()
+        self.home.refresh()
+        self._refresh_pages(None)
+
+    def _refresh_pages(self, form_id: str | None) -> None:
+        shown = self.current_page()
+        pages: list[RecordListPage | RosterPage] = [*self.form_pages.values(), self.roster]
+        for page in pages:
+            if form_id is not None and (
+                (isinstance(page, RecordListPage) and page.form_id != form_id)
+                or (isinstance(page, RosterPage) and form_id != ROSTER_FORM)
+            ):
+                continue
+            if page is shown:
+                page.refresh()
+            else:
+                page.mark_stale()
+
+    def refresh_counts(self) -> None:
+        sessions = self.ctx.store.Session
+
+        def load() -> tuple[dict[str, dict[str, int]], int]:
+            with sessions() as s:
+                return status_counts(s), pending_outbox(s)
+
+        self.tasks.run_db(load, on_done=self._show_counts, on_error=self._counts_failed)
+
+    def _show_counts(self, result: tuple[dict[str, dict[str, int]], int]) -> None:
+        counts, pending = result
+        for form_id in self.form_pages:
+            item = self.nav_item(f"form:{form_id}")
+            if item is None:
+                continue
+            per_status = counts.get(form_id, {})
+            item.setData(CountsRole, dict(per_status))
+            item.setData(LineRole, _count_line(per_status))
+            item.setData(
+                Qt.ItemDataRole.AccessibleTextRole,
+                f"{item.text()} "
+                + " ".join(
+                    f"{lang.status_label(st)} {per_status.get(st, 0)}"
+                    for st in (Status.DRAFT, Status.SUBMITTED, Status.RETURNED)
+                ),
+            )
+        self.status.set_pending(pending)
+        self.nav.viewport().update()
+        self.counts_refreshed.emit()
+
+    def _show_todo_line(self, todo: Todo) -> None:
+        """The 待办 entry's second line: what needs doing, or 都已完成."""
+        item = self.nav_item("home")
+        if item is None:
+            return
+        overdue = sum(1 for h in todo.hazards if h.overdue)
+        missing = sum(1 for d in todo.due if not d.done)
+        parts: list[tuple[str, str | None]] = []
+        if todo.returned:
+            parts.append((self.tr("退回 {n}").format(n=len(todo.returned)), lang.OVERDUE_COLOUR))
+        if overdue:
+            parts.append((self.tr("逾期隐患 {n}").format(n=overdue), lang.OVERDUE_COLOUR))
+        if missing:
+            parts.append((self.tr("未报 {n}").format(n=missing), lang.DUE_COLOUR))
+        if not parts:
+            parts.append((self.tr("都已完成"), lang.DONE_COLOUR))
+        item.setData(LineRole, parts)
+        item.setData(
+            Qt.ItemDataRole.AccessibleTextRole, item.text() + " " + " ".join(p for p, _ in parts)
+        )
+
+    def _counts_failed(self, exc: Exception) -> None:
+        log.error("could not count records: %s", exc)
+        self.status.showMessage(self.tr("读取记录数失败：{e}").format(e=error_text(exc)), 10000)
+
+    def form_counts(self, form_id: str) -> dict[str, int]:
+        item = self.nav_item(f"form:{form_id}")
+        return dict(item.data(CountsRole) or {}) if item is not None else {}
+
+    def record_saved(self, form_id: str, record_id: str) -> None:
+        """After any save: counts, the home page, and the form's list."""
+        log.debug("saved %s %s", form_id, record_id)
+        self.refresh_counts()
+        self.home.refresh()
+        self._refresh_pages(form_id)
+
+    # -- records --------------------------------------------------------------------------------------
+
+    def new_record_here(self) -> None:
+        """Ctrl+N: a new record of the form shown (or a new teacher on the roster page)."""
+        page = self.current_page()
+        if isinstance(page, RecordListPage):
+            self.new_record(page.form_id)
+        elif isinstance(page, RosterPage):
+            page.add_teacher()
+        else:
+            self.status.showMessage(self.tr("请先在左边选择一个表单，再新建记录。"), 5000)
+
+    def new_record(self, form_id: str) -> None:
+        self._open_editor(form_id, None)
+
+    def open_record(self, form_id: str, record_id: str) -> None:
+        for editor in self.editors():
+            if _editor_record_id(editor) == record_id:
+                self.tabs.setCurrentWidget(editor)
+                return
+        self._open_editor(form_id, record_id)
+
+    def _open_editor(self, form_id: str, record_id: str | None) -> None:
+        try:
+            from client.ui.editor import RecordEditor
+
+            editor = RecordEditor(self.ctx, self.tasks, form_id, record_id)
+        except Exception as exc:
+            log.exception("could not open the editor for %s %s", form_id, record_id)
+            QMessageBox.warning(
+                self, self.tr("无法打开记录"), self.tr("记录打不开：{e}").format(e=error_text(exc))
+            )
+            return
+        form = self.ctx.forms.get(form_id)
+        title = lang.form_title(form)
+        limit = 20 if lang.language() == "en" else 8
+        short = title if len(title) <= limit else title[: limit - 1] + "…"
+        label = (self.tr("新建：{form}") if record_id is None else self.tr("编辑：{form}")).format(
+            form=short
+        )
+        editor.saved.connect(lambda rid, f=form_id: self.record_saved(f, rid))
+        editor.submitted.connect(lambda rid, f=form_id: self.record_saved(f, rid))
+        editor.closed.connect(lambda e=editor: self._remove_editor(e))
+        self._closing = False  # the clerk went on working
+        index = self.tabs.addTab(editor, label)
+        self.tabs.setTabToolTip(index, title)
+        self.tabs.setCurrentIndex(index)
+
+    def editors(self) -> list[QWidget]:
+        """The record editors open in tabs."""
+        return [w for i in range(1, self.tabs.count()) if (w := self.tabs.widget(i)) is not None]
+
+    def close_tab(self, index: int) -> bool:
+        """Close an editor tab (the editor may refuse, e.g. to keep unsaved work)."""
+        if index <= 0:
+            return True
+        editor = self.tabs.widget(index)
+        if editor is None:
+            return True
+        if not editor.close():
+            return False
+        self._remove_editor(editor)
+        return True
+
+    def _remove_editor(self, editor: QWidget) -> None:
+        index = self.tabs.indexOf(editor)
+        if index > 0:
+            self.tabs.removeTab(index)
+            editor.deleteLater()
+        if self._closing and not self.editors():
+            QTimer.singleShot(0, self.close)  # the clerk was quitting: the last editor has saved
+
+    # -- hazards --------------------------------------------------------------------------------------
+
+    def follow_up_hazard(self, item: HazardItem) -> None:
+        """Open the hazard follow-up dialog (modal); it saves a new revision of the inspection."""
+        dialog = self.make_hazard_dialog(item)
+        dialog.exec()
+
+    def make_hazard_dialog(self, item: HazardItem) -> HazardDialog:
+        photo: str | None = None
+        try:
+            with self.ctx.store.Session() as s:
+                photo = get_hazard(s, record_id=item.record_id, index=item.index).get(
+                    "rectified_photo"
+                )
+        except Exception:
+            log.exception("could not read hazard %s#%d", item.record_id, item.index)
+        dialog = HazardDialog(self.ctx, self.tasks, item, self, current_photo=photo)
+        dialog.saved.connect(lambda rid: self.record_saved("safety_inspection", rid))
+        return dialog
+
+    # -- window ---------------------------------------------------------------------------------------
+
+    def about(self) -> None:
+        from client.ui.settings_page import app_version
+
+        QMessageBox.about(
+            self,
+            self.tr("关于"),
+            self.tr(
+                "<b>学校数据采集客户端</b> {version}<br><br>"
+                "离线填写县教育局的各类表单，联网后发送到教育局。<br>"
+                "数据文件夹：{folder}"
+            ).format(version=app_version(), folder=self.ctx.store.data_dir),
+        )
+
+    def _editors_closed_for_restore(self) -> bool:
+        refused = [e for e in self.editors() if not e.close()]
+        if refused or self.editors():
+            QMessageBox.information(
+                self,
+                self.tr("从备份恢复"),
+                self.tr("请先保存并关闭正在编辑的记录，再从备份恢复。"),
+            )
+            return False
+        return True
+
+    def _restored(self) -> None:
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Editors close first: each saves its draft (or asks about an unsubmitted correction) and says
+        `closed` when done, possibly later; the window closes when the last one has gone."""
+        open_editors = self.editors()
+        refused = [e for e in open_editors if not e.close()]
+        if refused:
+            self._closing = True
+            event.ignore()
+            return
+        self._closing = False
+        self.tasks.wait()
+        super().closeEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(1280, 720)
+
+
+def _count_line(per_status: dict[str, int]) -> list[tuple[str, str | None]]:
+    colours = {
+        Status.DRAFT: "#555555",
+        Status.SUBMITTED: "#b35c00",
+        Status.RETURNED: lang.OVERDUE_COLOUR,
+    }
+    line: list[tuple[str, str | None]] = []
+    for status, colour in colours.items():
+        n = int(per_status.get(status, 0))
+        line.append((f"{lang.status_label(status)} {n}", colour if n else None))
+    return line
+
+
+def _editor_record_id(editor: QWidget) -> str | None:
+    get = getattr(editor, "record_id", None)
+    return get() if callable(get) else None

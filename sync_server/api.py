@@ -1,0 +1,400 @@
+"""The device API under /api/v1 (docs/protocol.md; OpenAPI document at /api/v1/openapi.json).
+
+Views are thin: they read and check the request, take the device (and so the school) from the bearer token,
+call a service inside one transaction, and answer JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import zlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, g, request
+
+from sync_server.app import json_response
+from sync_server.errors import ApiError, ServiceError
+from sync_server.openapi import openapi_document
+from sync_server.services.attachments import SHA256_RE, parse_content_range
+from sync_server.services.changes import pull
+from sync_server.services.common import canonical_json, iso, naive_utc, sha256_hex
+from sync_server.services.forms import get_version, latest_forms
+from sync_server.services.push import parse_batch, run_push
+from sync_server.services.schools import DeviceInfo, device_by_token, enroll, touch_device
+from sync_server.state import get_state
+
+log = logging.getLogger(__name__)
+
+api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+F = TypeVar("F", bound=Callable[..., Response])
+
+GZIP_SLACK = 64 * 1024  # gzip of incompressible bytes is a little longer than the bytes
+
+
+# -- reading requests -------------------------------------------------------------------------------
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        "too_large",
+        f"请求过大（解压后最多 {limit // (1024 * 1024)} MB），请分成更小的批次",
+        f"the request is too large (at most {limit} bytes uncompressed); send smaller batches",
+        status=413,
+        details={"max_bytes": limit},
+    )
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, gunzipped if it says so, refused with 413 past `limit` (with or without
+    Content-Length, and without inflating more than limit + 1 bytes of a gzip bomb)."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", "gzip"):
+        raise ApiError(
+            "unsupported_encoding",
+            f"不支持的压缩方式 {encoding}（只支持 gzip）",
+            f"unsupported Content-Encoding {encoding} (only gzip)",
+            status=415,
+        )
+    raw_limit = limit + GZIP_SLACK if encoding == "gzip" else limit
+    length = request.content_length
+    if length is not None and length > raw_limit:
+        raise _too_large(limit)
+    raw = request.stream.read(raw_limit + 1)
+    if len(raw) > raw_limit:
+        raise _too_large(limit)
+    if encoding != "gzip":
+        return raw
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise _too_large(limit)
+        body += inflater.flush()
+    except zlib.error:
+        raise ApiError(
+            "bad_gzip", "gzip 数据损坏", "the gzip body is corrupt", status=400
+        ) from None
+    if len(body) > limit:
+        raise _too_large(limit)
+    if not inflater.eof:
+        raise ApiError("bad_gzip", "gzip 数据不完整", "the gzip body is truncated", status=400)
+    return body
+
+
+def read_json(limit: int) -> Any:
+    body = read_body(limit)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(
+            "bad_json",
+            "请求体不是有效的 JSON（UTF-8）",
+            f"the body is not valid JSON (UTF-8): {exc}"[:300],
+            status=400,
+        ) from None
+
+
+def _string(body: Any, name: str, *, limit: int, required: bool = True) -> str:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None and not required:
+        return ""
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > limit
+        or not value.isprintable()
+    ):
+        raise ApiError(
+            "bad_request",
+            f"“{name}”应为 1 到 {limit} 个字符的文本",
+            f"'{name}' must be a string of 1 to {limit} characters",
+            status=400,
+            details={"field": name},
+        )
+    return value.strip()
+
+
+def _int_arg(name: str, default: int, minimum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ApiError(
+            "bad_parameter",
+            f"参数 {name} 应为不小于 {minimum} 的整数",
+            f"parameter '{name}' must be an integer >= {minimum}",
+            status=400,
+            details={"parameter": name, "value": raw},
+        )
+    return value
+
+
+# -- the device -------------------------------------------------------------------------------------
+
+
+def device_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        g.device = authenticate()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def authenticate() -> DeviceInfo:
+    state = get_state()
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            "unauthorized",
+            "缺少设备凭据，请先登记本机",
+            "missing device token (Authorization: Bearer ...); enroll first",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="school-sync"'},
+        )
+    with state.db.ReadSession.begin() as session:
+        device = device_by_token(session, token.strip())
+    if device is None:
+        raise ApiError(
+            "unauthorized",
+            "设备凭据无效，请重新登记本机",
+            "unknown device token; enroll this device again",
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="school-sync", error="invalid_token"'},
+        )
+    if device.revoked_at is not None:
+        raise ApiError(
+            "device_revoked",
+            "本机的登记已被教育局撤销，请联系教育局",
+            "this device was revoked by the bureau; contact the bureau",
+            status=403,
+        )
+    now = state.now()
+    seen = device.last_seen_at
+    every = dt.timedelta(seconds=float(state.config["LAST_SEEN_EVERY"]))
+    if seen is None or naive_utc(now) - seen >= every:
+        try:
+            with state.db.Session.begin() as session:
+                touch_device(session, device.device_id, now=now)
+        except Exception:
+            log.warning("could not record that device %s was seen", device.device_id, exc_info=True)
+    return device
+
+
+def current_device() -> DeviceInfo:
+    device = g.device
+    assert isinstance(device, DeviceInfo)
+    return device
+
+
+# -- views ------------------------------------------------------------------------------------------
+
+
+@api.post("/enroll")
+def enroll_view() -> Response:
+    state = get_state()
+    client = request.remote_addr or "?"
+    wait = state.enroll_failures.retry_after(client)
+    if wait is not None:
+        raise ApiError(
+            "too_many_requests",
+            f"登记码错误次数过多，请 {wait} 秒后再试",
+            f"too many wrong enrollment codes; try again in {wait} s",
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    body = read_json(64 * 1024)
+    code = _string(body, "enrollment_code", limit=64)
+    name = _string(body, "device_name", limit=100)
+    version = _string(body, "app_version", limit=50, required=False)
+    try:
+        with state.db.Session.begin() as session:
+            result = enroll(
+                session,
+                enrollment_code=code,
+                device_name=name,
+                app_version=version,
+                now=state.now(),
+            )
+    except ServiceError as exc:
+        if exc.status == 401:
+            state.enroll_failures.fail(client)
+        raise
+    log.info("device %s enrolled for school %s", result.device_id, result.school_code)
+    return json_response(
+        {
+            "device_id": result.device_id,
+            "token": result.token,
+            "school": {"code": result.school_code, "name": result.school_name},
+        },
+        201,
+        {"Cache-Control": "no-store"},
+    )
+
+
+@api.get("/forms")
+@device_required
+def forms_view() -> Response:
+    with get_state().db.ReadSession.begin() as session:
+        forms = [
+            {
+                "form_id": fv.form_id,
+                "version": fv.version,
+                "sha256": fv.sha256,
+                "title_zh": fv.title_zh,
+                "published_at": iso(fv.published_at),
+            }
+            for fv in latest_forms(session)
+        ]
+    return json_response({"forms": forms})
+
+
+@api.get("/forms/<form_id>/<version>")
+@device_required
+def form_view(form_id: str, version: str) -> Response:
+    with get_state().db.ReadSession.begin() as session:
+        fv = get_version(session, form_id, version)
+        if fv is None:
+            raise ApiError(
+                "unknown_form",
+                f"服务器上没有表单 {form_id} 的版本 {version}",
+                f"no form {form_id} version {version} on the server",
+                status=404,
+                details={"form_id": form_id, "version": version},
+            )
+        body = {
+            "form_id": fv.form_id,
+            "version": fv.version,
+            "sha256": fv.sha256,
+            "title_zh": fv.title_zh,
+            "definition": fv.definition,
+        }
+    return json_response(body)
+
+
+@api.post("/push")
+@device_required
+def push_view() -> Response:
+    state = get_state()
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > 100 or not key.isprintable():
+        raise ApiError(
+            "missing_idempotency_key",
+            "缺少 Idempotency-Key 请求头（每批一个，由客户端生成）",
+            "the Idempotency-Key header (one per batch, made by the client) is missing or too long",
+            status=400,
+        )
+    body = read_json(int(state.config["MAX_BATCH_BYTES"]))
+    changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
+    answer = run_push(
+        state.db.Session,
+        device=current_device(),
+        key=key,
+        request_sha256=sha256_hex(canonical_json(body)),
+        changes=changes,
+        clock=state.clock,
+        local_offset=state.local_offset,
+        forms=state.forms,
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return json_response(answer.body, answer.status_code, headers)
+
+
+@api.get("/pull")
+@device_required
+def pull_view() -> Response:
+    state = get_state()
+    since = _int_arg("since", 0, 0)
+    limit = min(
+        _int_arg("limit", int(state.config["PULL_DEFAULT_LIMIT"]), 1),
+        int(state.config["PULL_MAX_LIMIT"]),
+    )
+    device = current_device()
+    with state.db.ReadSession.begin() as session:
+        page = pull(
+            session,
+            school_id=device.school_id,
+            device_id=device.device_id,
+            since=since,
+            limit=limit,
+        )
+    return json_response({"changes": page.changes, "cursor": page.cursor, "more": page.more})
+
+
+def _sha_arg(sha256: str) -> str:
+    if not SHA256_RE.match(sha256):
+        raise ApiError(
+            "bad_sha256",
+            "附件编号应为 64 位小写十六进制的 sha256",
+            "an attachment is named by its sha256: 64 lower-case hex digits",
+            status=400,
+        )
+    return sha256
+
+
+@api.route("/attachments/<sha256>", methods=["HEAD"])
+@device_required
+def attachment_head(sha256: str) -> Response:
+    state = get_state()
+    upload = state.attachments.state(current_device().school_id, _sha_arg(sha256))
+    headers = {"Upload-Offset": str(upload.offset), "Cache-Control": "no-store"}
+    if upload.size is not None:
+        headers["Upload-Length"] = str(upload.size)
+    return Response(status=200 if upload.complete else 404, headers=headers)
+
+
+@api.route("/attachments/<sha256>", methods=["PUT"])
+@device_required
+def attachment_put(sha256: str) -> Response:
+    state = get_state()
+    sha256 = _sha_arg(sha256)
+    if request.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
+        raise ApiError(
+            "unsupported_encoding",
+            "附件请勿压缩上传",
+            "send attachment bytes without Content-Encoding",
+            status=415,
+        )
+    max_bytes = int(state.config["MAX_ATTACHMENT_BYTES"])
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise ApiError(
+            "attachment_too_large",
+            f"附件最大 {max_bytes // (1024 * 1024)} MB",
+            f"attachments are at most {max_bytes} bytes",
+            status=413,
+            details={"max_bytes": max_bytes},
+        )
+    start, end, total = parse_content_range(request.headers.get("Content-Range"), length)
+    upload = state.attachments.put(
+        current_device().school_id,
+        sha256,
+        start=start,
+        end=end,
+        total=total,
+        body=request.stream,
+        now=state.now(),
+    )
+    body = {
+        "sha256": sha256,
+        "offset": upload.offset,
+        "size": upload.size,
+        "complete": upload.complete,
+    }
+    status = 201 if upload.created else 200
+    return json_response(body, status, {"Upload-Offset": str(upload.offset)})
+
+
+@api.get("/openapi.json")
+def openapi_view() -> Response:
+    return json_response(openapi_document())

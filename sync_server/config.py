@@ -1,0 +1,133 @@
+"""Configuration in layers: defaults -> instance/config.toml -> environment -> the caller's override.
+
+No secret ships in the defaults: the Flask secret key comes from the environment, the instance file, or is
+generated on first run and kept in `instance/secret_key` (readable by its owner only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ENV_DB = "SYNC_SERVER_DB"
+ENV_SECRET_KEY = "SYNC_SERVER_SECRET_KEY"
+ENV_INSTANCE = "SYNC_SERVER_INSTANCE"
+CONFIG_FILE = "config.toml"
+SECRET_FILE = "secret_key"
+DB_FILE = "sync.db"
+
+Clock = Callable[[], dt.datetime]  # returns an aware UTC datetime
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: sqlite:///<instance>/sync.db
+    "AUTO_MIGRATE": True,  # run Alembic migrations in create_app
+    "PUBLISH_SHIPPED_FORMS": True,  # publish forms/definitions when form_versions is empty
+    "ENROLLMENT_DAYS": 7,
+    "MAX_BATCH_CHANGES": 200,
+    "MAX_BATCH_BYTES": 5 * 1024 * 1024,  # uncompressed
+    "MAX_ATTACHMENT_BYTES": 20 * 1024 * 1024,
+    "PULL_DEFAULT_LIMIT": 500,
+    "PULL_MAX_LIMIT": 1000,
+    "GZIP_MIN_BYTES": 1024,  # answers at least this long are gzipped for a client that accepts it
+    "ENROLL_MAX_FAILURES": 20,  # wrong enrollment codes per client address ...
+    "ENROLL_FAILURE_WINDOW": 600,  # ... within this many seconds, then 429
+    "UTC_OFFSET_HOURS": 8,  # the bureau's local time (China: UTC+8, no daylight saving) for today()
+    "LAST_SEEN_EVERY": 60,  # seconds between writes of a device's last_seen_at
+    "DB_POOL_SIZE": 10,
+    "ATTACHMENTS_DIR": None,  # None: <instance>/attachments
+    "CLOCK": None,  # a Clock; None: the system clock
+}
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def default_instance_path() -> Path:
+    """SYNC_SERVER_INSTANCE, else Flask's instance folder for this package.
+
+    That is `instance/` beside the package in a source checkout, `<prefix>/var/sync_server-instance` when
+    installed.
+    """
+    env = os.environ.get(ENV_INSTANCE)
+    if env:
+        return Path(env)
+    from flask import Flask
+
+    return Path(Flask("sync_server").instance_path)
+
+
+def default_database_url(instance: Path) -> str:
+    return os.environ.get(ENV_DB) or sqlite_url(instance / DB_FILE)
+
+
+def read_instance_file(instance: Path) -> dict[str, Any]:
+    path = instance / CONFIG_FILE
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    return {k.upper(): v for k, v in raw.items()}
+
+
+def read_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if env.get(ENV_DB):
+        out["DATABASE_URL"] = env[ENV_DB]
+    if env.get(ENV_SECRET_KEY):
+        out["SECRET_KEY"] = env[ENV_SECRET_KEY]
+    return out
+
+
+def persistent_secret_key(instance: Path) -> str:
+    """The secret key kept in the instance folder, made on first use."""
+    path = instance / SECRET_FILE
+    if path.exists():
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+    key = secrets.token_hex(32)
+    instance.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{SECRET_FILE}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    try:
+        os.link(tmp, path)  # never replaces a key another process wrote first
+    except FileExistsError:
+        pass
+    except OSError:
+        os.replace(tmp, path)  # a file system without hard links
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("generated a new secret key in %s", path)
+    return path.read_text(encoding="ascii").strip()
+
+
+def build_config(
+    instance: Path, override: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The layers merged in order; DATABASE_URL, SECRET_KEY and CLOCK are always filled in."""
+    cfg: dict[str, Any] = dict(DEFAULTS)
+    cfg.update(read_instance_file(instance))
+    cfg.update(read_environment(os.environ if env is None else env))
+    cfg.update(override or {})
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = sqlite_url(instance / DB_FILE)
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = persistent_secret_key(instance)
+    if cfg.get("CLOCK") is None:
+        cfg["CLOCK"] = system_clock
+    return cfg

@@ -1,0 +1,114 @@
+"""Opening the server database: SQLite (WAL, synchronous=FULL, foreign keys) by default, or PostgreSQL.
+
+Two session factories share one engine:
+- `Session` for writes. On SQLite its transactions start with BEGIN IMMEDIATE, so writers queue for the one
+  write lock up front instead of deadlocking when two readers both turn writer.
+- `ReadSession` for reads. On SQLite a plain BEGIN: a snapshot that does not wait for writers (WAL).
+On PostgreSQL both are ordinary READ COMMITTED transactions; writers lock what they change (see services).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, orm, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+log = logging.getLogger(__name__)
+
+_READ_OPTION = "sync_server_read"
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used."""
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise DatabaseUrlError(f"{url!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, pool_size)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(
+                parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        except Exception as exc:
+            raise DatabaseUrlError(f"{url!r}: {exc}") from None
+    raise DatabaseUrlError(f"{url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+
+
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        # A pooled connection is used by one thread at a time, never shared while checked out.
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=pool_size,
+        max_overflow=pool_size,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let the "begin" listener below open transactions, so DDL is transactional too.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_READ_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@dataclass
+class Database:
+    engine: Engine
+    Session: sessionmaker[orm.Session]
+    ReadSession: sessionmaker[orm.Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        try:
+            # A read transaction: on SQLite a health check never takes the write lock.
+            with self.engine.execution_options(**{_READ_OPTION: True}).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            log.warning("the database does not answer", exc_info=True)
+            return False
+
+
+def open_database(url: str, *, pool_size: int = 10) -> Database:
+    engine = make_engine(url, pool_size=pool_size)
+    reader = engine.execution_options(**{_READ_OPTION: True})
+    return Database(
+        engine,
+        sessionmaker(engine, expire_on_commit=False),
+        sessionmaker(reader, expire_on_commit=False),
+    )

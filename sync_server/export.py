@@ -1,0 +1,492 @@
+"""`sync-server export`: every school's records of one form in one .xlsx (the bureau's 汇总表).
+
+Layout, as the school client's export plus school columns:
+* The record sheet (titled with the form's Chinese title): row 1 the Chinese column labels, row 2 (hidden) the
+  machine names; one row per record from row 3: 学校代码, 学校名称, 记录编号 (_uuid), 状态 (_status), then
+  the form's answers in form order, then 表单版本 and 最后修改时间(UTC).
+* One sheet per repeat group, linked by _uuid: 学校代码, 学校名称, 所属记录编号 (_uuid), 序号 (_index), the
+  group's answers.
+* A hidden `_meta` sheet: form id and version, export time, record count.
+
+Choices are written as their Chinese labels (several joined with "、"), roster references as the teacher's
+name, dates and times as real Excel dates and times, numbers as numbers. Text that a spreadsheet could take
+for a formula (starting with = + - @ tab or CR) is written as an explicit string cell with Excel's quote
+prefix, so it is never evaluated. Records are streamed (openpyxl write-only, a batched query), and the file
+is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forms.engine import ReferenceList
+from forms.model import Field, FieldType, FormDef
+from sync_server.errors import ServiceError
+from sync_server.models import FormVersion, Record, School, Status
+from sync_server.services.common import naive_utc
+from sync_server.services.forms import FORM_CACHE, latest_forms
+from sync_server.services.roster import all_rosters
+
+log = logging.getLogger(__name__)
+
+SCHOOL_CODE = "_school_code"
+SCHOOL_NAME = "_school_name"
+UUID = "_uuid"
+INDEX = "_index"
+STATUS = "_status"
+FORM_VERSION = "_form_version"
+UPDATED = "_updated_at"
+META_SHEET = "_meta"
+LAYOUT_VERSION = "sync-server-export/1"
+MULTI_SEPARATOR = "、"
+MAX_CELL_TEXT = 32767
+BATCH = 500
+
+RESERVED: dict[str, str] = {
+    SCHOOL_CODE: "学校代码",
+    SCHOOL_NAME: "学校名称",
+    UUID: "记录编号",
+    STATUS: "状态",
+    FORM_VERSION: "表单版本",
+    UPDATED: "最后修改时间(UTC)",
+}
+REPEAT_UUID_LABEL = "所属记录编号"
+INDEX_LABEL = "序号"
+STATUS_LABELS = {
+    Status.RECEIVED: "教育局已收到",
+    Status.RETURNED: "已退回",
+    Status.ACCEPTED: "已确认",
+    Status.DELETED: "已删除",
+}
+
+DATE_FORMAT = "yyyy-mm-dd"
+TIME_FORMAT = "hh:mm"
+TIME_SECONDS_FORMAT = "hh:mm:ss"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+_TIME_RE = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
+_BAD_TITLE_CHARS = re.compile(r"[\\/?*\[\]:]")
+# Excel's escape for characters XML cannot hold (and CR): _xHHHH_; a literal _xHHHH_ gets its "_" escaped.
+_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_NAMES_FONT = Font(color="808080", size=9)
+
+Cell = Any
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: Path
+    form_id: str
+    version: str
+    records: int
+    schools: int
+    sheets: list[str]
+
+
+def xl_escape(text: str) -> str:
+    if "_x" not in text and text.isprintable():
+        return text
+    return _ESCAPE_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def sheet_title(text: str, used: set[str]) -> str:
+    base = _BAD_TITLE_CHARS.sub("_", text).strip().strip("'") or "Sheet"
+    if base.lower() in ("history", META_SHEET):
+        base += "_"
+    title = base[:31]
+    n = 2
+    while title.lower() in used:
+        suffix = f"_{n}"
+        title = base[: 31 - len(suffix)] + suffix
+        n += 1
+    used.add(title.lower())
+    return title
+
+
+class _Cells:
+    """Typed values -> cells of one write-only sheet."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    def text(self, value: str) -> Cell:
+        escaped = xl_escape(value)
+        if len(escaped) > MAX_CELL_TEXT:
+            escaped = escaped[: MAX_CELL_TEXT - 10] + "…(已截断)"
+        if value.startswith(_RISKY_START) or escaped.startswith("=") or escaped in ERROR_CODES:
+            cell = WriteOnlyCell(self.ws, value=escaped)
+            cell.data_type = "s"  # an explicit string: never a formula
+            cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+            return cell
+        return escaped
+
+    def styled(self, value: Any, number_format: str) -> Cell:
+        cell = WriteOnlyCell(self.ws, value=value)
+        cell.number_format = number_format
+        return cell
+
+    def number(self, value: Any) -> Cell:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return self.any(value)
+        if isinstance(value, int):
+            return value if abs(value) < 10**15 else self.text(str(value))
+        if not math.isfinite(value) or float(f"{value:.15g}") != value:
+            return self.text(repr(value))
+        return value
+
+    def date(self, value: Any) -> Cell:
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                return self.styled(dt.date.fromisoformat(value), DATE_FORMAT)
+            except ValueError:
+                pass
+        return self.any(value)
+
+    def time(self, value: Any) -> Cell:
+        if isinstance(value, str) and _TIME_RE.match(value):
+            try:
+                t = dt.time.fromisoformat(value)
+            except ValueError:
+                return self.any(value)
+            return self.styled(t, TIME_SECONDS_FORMAT if len(value) > 5 else TIME_FORMAT)
+        return self.any(value)
+
+    def datetime(self, value: Any) -> Cell:
+        if isinstance(value, str):
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                return self.any(value)
+            if moment.tzinfo is None:
+                return self.styled(moment.replace(microsecond=0), DATETIME_FORMAT)
+        return self.any(value)
+
+    def any(self, value: Any) -> Cell:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bool):
+            return self.text("true" if value else "false")
+        if isinstance(value, int | float):
+            return self.number(value)
+        return self.text(json.dumps(value, ensure_ascii=False))
+
+
+class _Choices:
+    """Choice names -> Chinese labels for one form; roster ids -> names for one school."""
+
+    def __init__(self, form: FormDef) -> None:
+        self.lists: dict[str, dict[str, str]] = {
+            cl.name: {c.name: c.label.get("zh") or c.name for c in cl.choices}
+            for cl in form.choices
+        }
+        self.roster: dict[str, str] = {}
+
+    def set_roster(self, roster: ReferenceList) -> None:
+        by_name: dict[str, int] = {}
+        for name in roster.items.values():
+            by_name[name] = by_name.get(name, 0) + 1
+        self.roster = {
+            tid: name if by_name[name] == 1 else f"{name}（{tid}）"
+            for tid, name in roster.items.items()
+        }
+
+    def show(self, f: Field, value: Any) -> str:
+        if isinstance(value, str) and f.type is FieldType.SELECT_MULTIPLE:
+            names: list[Any] = value.split()
+        elif isinstance(value, list):
+            names = value
+        else:
+            names = [value]
+        if f.reference is not None:
+            shown = [self.roster.get(str(v), str(v)) for v in names]
+        else:
+            labels = self.lists.get(f.list_name or "", {})
+            shown = [labels.get(str(v), str(v)) for v in names]
+        return MULTI_SEPARATOR.join(shown)
+
+
+def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
+    for f in fields:
+        if f.type is FieldType.GROUP:
+            yield from _leaves(f.children)
+        elif f.type not in (FieldType.REPEAT, FieldType.NOTE):
+            yield f
+
+
+def _repeats(fields: tuple[Field, ...]) -> Iterator[Field]:
+    for f in fields:
+        if f.type is FieldType.GROUP:
+            yield from _repeats(f.children)
+        elif f.type is FieldType.REPEAT:
+            yield f
+
+
+@dataclass
+class _Sheet:
+    title: str
+    ws: Any
+    cells: _Cells
+    fields: tuple[Field, ...]
+    convert: list[Callable[[Any], Cell]]
+    chain: tuple[str, ...]  # repeat names from the top (empty: the record sheet)
+
+
+def _converter(f: Field, cells: _Cells, choices: _Choices) -> Callable[[Any], Cell]:
+    if f.is_select:
+        return lambda v: None if v in (None, "", []) else cells.text(choices.show(f, v))
+    if f.type in (FieldType.INTEGER, FieldType.DECIMAL):
+        return cells.number
+    if f.type is FieldType.DATE:
+        return cells.date
+    if f.type is FieldType.TIME:
+        return cells.time
+    if f.type is FieldType.DATETIME:
+        return cells.datetime
+    return cells.any
+
+
+def _label(f: Field) -> str:
+    return f.label.get("zh") or f.name
+
+
+def _width(label: str, f: Field | None) -> float:
+    wanted = 16
+    if f is not None:
+        wanted = {
+            FieldType.DATE: 12,
+            FieldType.DATETIME: 20,
+            FieldType.INTEGER: 10,
+            FieldType.DECIMAL: 10,
+            FieldType.SELECT_MULTIPLE: 24,
+        }.get(f.type, 16)
+        if f.appearance == "multiline":
+            wanted = 40
+    shown = sum(2 if ord(c) > 0x2E7F else 1 for c in label)
+    return float(min(max(shown + 2, wanted), 60))
+
+
+def _new_sheet(
+    wb: Workbook,
+    title: str,
+    fields: tuple[Field, ...],
+    chain: tuple[str, ...],
+    choices: _Choices,
+) -> _Sheet:
+    ws = wb.create_sheet(title)
+    cells = _Cells(ws)
+    if chain:
+        head = [
+            (SCHOOL_CODE, RESERVED[SCHOOL_CODE], None),
+            (SCHOOL_NAME, RESERVED[SCHOOL_NAME], None),
+            (UUID, REPEAT_UUID_LABEL, None),
+            (INDEX, INDEX_LABEL, None),
+        ]
+        tail: list[tuple[str, str, Field | None]] = []
+    else:
+        head = [(n, RESERVED[n], None) for n in (SCHOOL_CODE, SCHOOL_NAME, UUID, STATUS)]
+        tail = [(n, RESERVED[n], None) for n in (FORM_VERSION, UPDATED)]
+    columns = [*head, *((f.name, _label(f), f) for f in fields), *tail]
+    for i, (name, label, f) in enumerate(columns, start=1):
+        width = 38.0 if name == UUID else _width(label, f)
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A3"
+    ws.row_dimensions[2].hidden = True
+    labels = []
+    names = []
+    for name, label, _f in columns:
+        cell = WriteOnlyCell(ws, value=xl_escape(label))
+        cell.data_type = "s"
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        labels.append(cell)
+        machine = WriteOnlyCell(ws, value=name)
+        machine.data_type = "s"
+        machine.font = _NAMES_FONT
+        names.append(machine)
+    ws.append(labels)
+    ws.append(names)
+    return _Sheet(title, ws, cells, fields, [_converter(f, cells, choices) for f in fields], chain)
+
+
+def _answers(sheet: _Sheet, data: dict[str, Any]) -> list[Cell]:
+    out: list[Cell] = []
+    for f, convert in zip(sheet.fields, sheet.convert, strict=True):
+        value = data.get(f.name)
+        out.append(None if value is None else convert(value))
+    return out
+
+
+def _instances(
+    data: Any, chain: Sequence[str], index: tuple[int, ...] = ()
+) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
+    if not isinstance(data, dict):
+        return
+    items = data.get(chain[0])
+    if not isinstance(items, list):
+        return
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            continue
+        if len(chain) == 1:
+            yield (*index, i), item
+        else:
+            yield from _instances(item, chain[1:], (*index, i))
+
+
+def _form(session: Session, form_id: str) -> tuple[FormVersion, FormDef]:
+    for fv in latest_forms(session):
+        if fv.form_id == form_id:
+            return fv, FORM_CACHE.get(fv)
+    known = ", ".join(fv.form_id for fv in latest_forms(session))
+    raise ServiceError(
+        "unknown_form",
+        f"服务器上没有表单“{form_id}”（已发布：{known}）",
+        f"no form '{form_id}' is published (published: {known})",
+        status=404,
+    )
+
+
+def _rows(session: Session, form_id: str) -> Iterator[tuple[Record, School]]:
+    stmt = (
+        select(Record, School)
+        .join(School, School.id == Record.school_id)
+        .where(Record.form_id == form_id, Record.status != Status.DELETED)
+        .order_by(School.code, Record.created_at, Record.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for row in session.execute(stmt):
+        yield row[0], row[1]
+
+
+def _write(
+    session: Session, wb: Workbook, fv: FormVersion, form: FormDef, now: dt.datetime
+) -> tuple[int, int, list[str]]:
+    choices = _Choices(form)
+    used: set[str] = {META_SHEET}
+    main = _new_sheet(
+        wb,
+        sheet_title(form.title.get("zh") or form.form_id, used),
+        tuple(_leaves(form.fields)),
+        (),
+        choices,
+    )
+    repeats: list[_Sheet] = []
+
+    def visit(fields: tuple[Field, ...], chain: tuple[str, ...]) -> None:
+        for rep in _repeats(fields):
+            inner = (*chain, rep.name)
+            title = sheet_title(_label(rep), used)
+            repeats.append(_new_sheet(wb, title, tuple(_leaves(rep.children)), inner, choices))
+            visit(rep.children, inner)
+
+    visit(form.fields, ())
+    rosters = all_rosters(session)
+    count = 0
+    schools: set[int] = set()
+    for rec, school in _rows(session, form.form_id):
+        if school.id not in schools:
+            schools.add(school.id)
+            choices.set_roster(rosters.get(school.id) or ReferenceList("teachers", {}))
+        code = main.cells.text(school.code)
+        name = main.cells.text(school.name)
+        data = rec.data if isinstance(rec.data, dict) else {}
+        main.ws.append(
+            [
+                code,
+                name,
+                rec.id,
+                STATUS_LABELS.get(rec.status, rec.status),
+                *_answers(main, data),
+                main.cells.text(rec.form_version),
+                main.cells.styled(rec.updated_at.replace(microsecond=0), DATETIME_FORMAT),
+            ]
+        )
+        for sheet in repeats:
+            for index, item in _instances(data, sheet.chain):
+                position: Any = index[0] if len(index) == 1 else ".".join(map(str, index))
+                sheet.ws.append(
+                    [
+                        sheet.cells.text(school.code),
+                        sheet.cells.text(school.name),
+                        rec.id,
+                        position,
+                        *_answers(sheet, item),
+                    ]
+                )
+        count += 1
+    meta = wb.create_sheet(META_SHEET)
+    meta.sheet_state = "hidden"
+    meta.append(["key", "value"])
+    meta.append(["layout", LAYOUT_VERSION])
+    meta.append(["form_id", fv.form_id])
+    meta.append(["form_version", fv.version])
+    meta.append(["exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"])
+    meta.append(["records", count])
+    meta.append(["sheet:" + main.title, ""])
+    for sheet in repeats:
+        meta.append(["sheet:" + sheet.title, ".".join(sheet.chain)])
+    return count, len(schools), [main.title, *(s.title for s in repeats)]
+
+
+def _discard(wb: Workbook, tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    for ws in wb.worksheets:
+        writer = getattr(ws, "_writer", None)
+        if writer is None or getattr(ws, "closed", True):
+            continue
+        try:
+            writer.close()
+            writer.cleanup()
+        except (OSError, ValueError):
+            log.debug("could not remove a temporary file of the export", exc_info=True)
+
+
+def export_form(
+    ReadSession: sessionmaker[Session], form_id: str, out_path: Path, *, now: dt.datetime
+) -> ExportResult:
+    """Write every school's live records of a form (laid out by its latest version) to out_path."""
+    if out_path.suffix.lower() != ".xlsx":
+        raise ServiceError(
+            "bad_output", "导出文件名应以 .xlsx 结尾", "the output file must end in .xlsx"
+        )
+    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    wb = Workbook(write_only=True)
+    try:
+        with ReadSession.begin() as session:
+            fv, form = _form(session, form_id)
+            count, schools, sheets = _write(session, wb, fv, form, now)
+        wb.save(tmp)
+        os.replace(tmp, out_path)
+    except OSError as exc:
+        raise ServiceError(
+            "cannot_write",
+            f"无法写入文件 {out_path}（文件可能正在 Excel 中打开）：{exc.strerror or exc}",
+            f"cannot write {out_path} (is it open in Excel?): {exc.strerror or exc}",
+            status=500,
+        ) from exc
+    finally:
+        _discard(wb, tmp)
+    log.info("exported %d %s records of %d schools to %s", count, form_id, schools, out_path)
+    return ExportResult(out_path, fv.form_id, fv.version, count, schools, sheets)

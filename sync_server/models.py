@@ -1,0 +1,253 @@
+"""The server's tables (SQLAlchemy 2 declarative mapping).
+
+The schema is made by the migrations in sync_server/migrations; a test checks that the migrated database
+matches these models, on SQLite and on PostgreSQL. Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: DateTime(),
+        str: String(),
+    }
+
+
+class Status:
+    """A record's status on the server."""
+
+    RECEIVED = "received"  # the bureau has it (pushed by a school)
+    RETURNED = "returned"  # the bureau asks for a correction, with comments per field
+    ACCEPTED = "accepted"  # locked unless the bureau reopens it
+    DELETED = "deleted"  # a tombstone pushed by the school
+
+    ALL = (RECEIVED, RETURNED, ACCEPTED, DELETED)
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class EnrollmentCode(Base):
+    """A single-use code that turns into a device token; only its sha256 is kept."""
+
+    __tablename__ = "enrollment_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]  # a newer code was issued for the school
+    device_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class Device(Base):
+    """One enrolled client installation; its bearer token is kept only as a sha256."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    app_version: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class FormVersion(Base):
+    __tablename__ = "form_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    title_zh: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[dt.datetime]
+    definition: Mapped[str] = mapped_column(Text)  # canonical YAML (forms.serialize.to_yaml)
+
+    __table_args__ = (UniqueConstraint("form_id", "version", name="uq_form_version"),)
+
+
+class Record(Base):
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the uuid made on the client
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    server_revision: Mapped[int] = mapped_column(Integer)
+    # Who made the current revision, from which base and at which client revision: a device whose answer
+    # was lost may push on top of its own unacknowledged change without a conflict (see services.push).
+    last_device_id: Mapped[str | None] = mapped_column(String(36))
+    last_base_revision: Mapped[int | None] = mapped_column(Integer)
+    last_client_revision: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    review_comments: Mapped[dict[str, Any]]
+    data: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        Index("ix_records_school_form", "school_id", "form_id", "status"),
+        Index("ix_records_form", "form_id", "status"),
+    )
+
+
+class RecordRevision(Base):
+    """Every applied change of every record: pushes, returns, accepts, deletes."""
+
+    __tablename__ = "record_revisions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
+    server_revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # push delete return accept
+    status: Mapped[str] = mapped_column(String(16))
+    form_version: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str | None] = mapped_column(String(36))
+    op_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(100))  # the reviewer, for bureau changes
+    created_at: Mapped[dt.datetime]
+    review_comments: Mapped[dict[str, Any]]
+    data: Mapped[dict[str, Any]]
+
+    __table_args__ = (UniqueConstraint("record_id", "server_revision", name="uq_record_revision"),)
+
+
+class Conflict(Base):
+    """A pushed change whose base was not the record's current revision: both versions are kept."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    op_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # upsert delete
+    base_server_revision: Mapped[int | None] = mapped_column(Integer)
+    client_revision: Mapped[int | None] = mapped_column(Integer)
+    server_revision: Mapped[int] = mapped_column(Integer)
+    server_status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    server_data: Mapped[dict[str, Any]]
+    client_data: Mapped[dict[str, Any] | None]
+
+
+class AppliedOp(Base):
+    """Every operation id the server has acted on: the primary key makes each one happen exactly once."""
+
+    __tablename__ = "applied_ops"
+
+    op_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    device_id: Mapped[str] = mapped_column(String(36))
+    record_id: Mapped[str] = mapped_column(String(36))
+    result: Mapped[str] = mapped_column(String(16))  # applied conflict
+    server_revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime]
+    response: Mapped[dict[str, Any]]  # the per-change answer given then
+
+
+class IdempotencyKey(Base):
+    """A push batch's Idempotency-Key: the body's hash and the stored answer, per device."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime]
+    response: Mapped[str | None] = mapped_column(Text)  # the JSON answer, as sent
+
+    __table_args__ = (UniqueConstraint("device_id", "key", name="uq_idempotency_device_key"),)
+
+
+class ChangeCounter(Base):
+    """One row: the last change sequence number handed out. Incremented inside each write transaction."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Change(Base):
+    """What a school's devices pull, in seq order. school_id NULL: for every school (a new form version)."""
+
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    type: Mapped[str] = mapped_column(String(16))  # record form
+    record_id: Mapped[str | None] = mapped_column(String(36))
+    device_id: Mapped[str | None] = mapped_column(
+        String(36)
+    )  # the device that made it (not echoed back)
+    created_at: Mapped[dt.datetime]
+    payload: Mapped[str] = mapped_column(Text)  # the JSON object sent in a pull
+
+    __table_args__ = (Index("ix_changes_school_seq", "school_id", "seq"),)
+
+
+class Attachment(Base):
+    """A file by content (sha256), per school; complete once every byte arrived and the hash matched."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (UniqueConstraint("school_id", "sha256", name="uq_attachment_school_sha"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(100))  # device:<id>, cli, or a reviewer's name
+    action: Mapped[str] = mapped_column(String(50))
+    school_id: Mapped[int | None] = mapped_column(Integer)
+    object_id: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_audit_at", "at"),)

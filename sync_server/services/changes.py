@@ -1,0 +1,170 @@
+"""The change sequence and the pull feed.
+
+Every change a device should pull (a record the bureau received, returned or accepted, a record another
+device of the school changed, a new form version) is a row of `changes` with a sequence number `seq`.
+
+The numbers come from the one row of `change_counter`, incremented by `UPDATE ... RETURNING` inside the
+transaction that writes the changes, as late as possible before its commit:
+- PostgreSQL: the UPDATE takes the row's lock until commit, so writers that make changes commit one after
+  another in seq order. A reader's snapshot therefore always holds every seq up to the highest it sees; a
+  pull never skips a row that commits later with a smaller number (which a SEQUENCE, committing out of order,
+  would allow).
+- SQLite: writers are serialized by BEGIN IMMEDIATE anyway; the same code gives the same guarantee.
+A pull is one SELECT (one snapshot), and its cursor is the seq of the last row that SELECT read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from sync_server.models import Change, ChangeCounter, FormVersion, Record, Status
+from sync_server.services.common import dumps, iso
+
+
+@dataclass(frozen=True, slots=True)
+class NewChange:
+    school_id: int | None  # None: for every school
+    type: str  # record form
+    payload: dict[str, Any]
+    record_id: str | None = None
+    device_id: str | None = None  # the device that made it, so it is not echoed back to it
+
+
+def current_seq(session: Session) -> int:
+    return int(
+        session.execute(select(ChangeCounter.value).where(ChangeCounter.id == 1)).scalar_one()
+    )
+
+
+def allocate_seqs(session: Session, count: int) -> int:
+    """Take `count` numbers from the counter row (locking it until commit); returns the last one."""
+    stmt = (
+        update(ChangeCounter)
+        .where(ChangeCounter.id == 1)
+        .values(value=ChangeCounter.value + count)
+        .returning(ChangeCounter.value)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def write_changes(session: Session, changes: Sequence[NewChange], *, now: dt.datetime) -> int:
+    """Give the changes their seq numbers and store them; returns the counter's value after them.
+
+    Call it last in the write transaction: the counter row stays locked from here to the commit.
+    """
+    if not changes:
+        return current_seq(session)
+    last = allocate_seqs(session, len(changes))
+    first = last - len(changes) + 1
+    rows = []
+    for i, c in enumerate(changes):
+        seq = first + i
+        rows.append(
+            {
+                "seq": seq,
+                "school_id": c.school_id,
+                "type": c.type,
+                "record_id": c.record_id,
+                "device_id": c.device_id,
+                "created_at": now,
+                "payload": dumps(c.payload),
+            }
+        )
+    session.execute(insert(Change), rows)
+    return last
+
+
+def record_payload(
+    *,
+    record_id: str,
+    form_id: str,
+    form_version: str,
+    server_revision: int,
+    status: str,
+    data: dict[str, Any],
+    review_comments: dict[str, Any],
+    updated_at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "type": "record",
+        "record_id": record_id,
+        "form_id": form_id,
+        "form_version": form_version,
+        "server_revision": server_revision,
+        "status": status,
+        "review_comments": review_comments,
+        "data": None if status == Status.DELETED else data,
+        "updated_at": iso(updated_at),
+    }
+
+
+def record_change(record: Record, *, device_id: str | None = None) -> NewChange:
+    return NewChange(
+        school_id=record.school_id,
+        type="record",
+        record_id=record.id,
+        device_id=device_id,
+        payload=record_payload(
+            record_id=record.id,
+            form_id=record.form_id,
+            form_version=record.form_version,
+            server_revision=record.server_revision,
+            status=record.status,
+            data=record.data,
+            review_comments=record.review_comments,
+            updated_at=record.updated_at,
+        ),
+    )
+
+
+def form_change(fv: FormVersion) -> NewChange:
+    return NewChange(
+        school_id=None,
+        type="form",
+        payload={
+            "type": "form",
+            "form_id": fv.form_id,
+            "version": fv.version,
+            "sha256": fv.sha256,
+            "title_zh": fv.title_zh,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PullPage:
+    changes: list[dict[str, Any]]
+    cursor: int
+    more: bool
+
+
+def pull(session: Session, *, school_id: int, device_id: str, since: int, limit: int) -> PullPage:
+    """This school's changes after `since`, in seq order, skipping the asking device's own echoes.
+
+    One SELECT reads up to limit + 1 rows (the extra one only tells whether there are more); the cursor is
+    the seq of the last row handed over or skipped, so a page of echoes still moves the cursor on.
+    """
+    rows = session.execute(
+        select(Change.seq, Change.device_id, Change.payload)
+        .where(Change.seq > since, or_(Change.school_id == school_id, Change.school_id.is_(None)))
+        .order_by(Change.seq)
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out: list[dict[str, Any]] = []
+    for seq, origin, payload in rows:
+        if origin is not None and origin == device_id:
+            continue
+        item: dict[str, Any] = {"seq": int(seq)}
+        item.update(json.loads(payload))
+        out.append(item)
+    cursor = int(rows[-1][0]) if rows else since
+    return PullPage(out, cursor, more)

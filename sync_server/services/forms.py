@@ -1,0 +1,226 @@
+"""Published form versions: publishing (checked by the form engine), listing, and loading for validation.
+
+A version is stored as canonical YAML (forms.serialize.to_yaml), so the same form published from its .yaml
+or from an XLSForm .xlsx has the same text and sha256. A form_id + version is published once: the same
+definition again changes nothing, a different definition under the same version is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forms.catalog import definition_files, load_file
+from forms.errors import FormDefinitionError, FormError
+from forms.loader import load_yaml_text
+from forms.model import FormDef
+from forms.serialize import to_yaml
+from sync_server.errors import ServiceError
+from sync_server.models import FormVersion
+from sync_server.services.changes import NewChange, form_change, write_changes
+from sync_server.services.common import audit, naive_utc, sha256_hex
+
+
+class FormFileError(ServiceError):
+    """A definition file the form engine refuses; `errors` carry their locations."""
+
+    def __init__(self, path: Path, errors: list[FormError]) -> None:
+        first = errors[0]
+        more_zh = f"（共 {len(errors)} 处错误）" if len(errors) > 1 else ""
+        more_en = f" ({len(errors)} errors)" if len(errors) > 1 else ""
+        super().__init__(
+            "form_invalid",
+            f"{first.location}：{first.message_zh}{more_zh}",
+            f"{first.location}: {first.message_en}{more_en}",
+            details={
+                "errors": [
+                    {
+                        "code": e.code,
+                        "location": str(e.location),
+                        "message_zh": e.message_zh,
+                        "message_en": e.message_en,
+                    }
+                    for e in errors
+                ]
+            },
+        )
+        self.path = path
+        self.errors = errors
+
+
+def read_form_file(path: Path) -> FormDef:
+    """A .yaml/.yml or XLSForm .xlsx definition, checked by the form engine."""
+    if path.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
+        raise ServiceError(
+            "bad_form_file",
+            f"不支持的文件类型“{path.suffix}”：请给出 .yaml 或 .xlsx 表单文件",
+            f"unsupported file type '{path.suffix}': give a .yaml or .xlsx form definition",
+        )
+    if not path.is_file():
+        raise ServiceError("no_such_file", f"找不到文件 {path}", f"no such file: {path}")
+    result = load_file(path)
+    if result.form is None:
+        raise FormFileError(path, result.errors)
+    return result.form
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    form_id: str
+    version: str
+    sha256: str
+    title_zh: str
+    published: bool  # False: this exact version was already there
+
+
+def canonical_definition(form: FormDef) -> str:
+    return to_yaml(form)
+
+
+def publish_form(
+    session: Session,
+    form: FormDef,
+    *,
+    now: dt.datetime,
+    actor: str = "cli",
+    changes: list[NewChange] | None = None,
+    definition: str | None = None,
+) -> Published:
+    """Store a new version and write a `form` change for every school (or, given a `changes` list, add it
+    there for the caller to write with services.changes.write_changes)."""
+    if definition is None:
+        definition = canonical_definition(form)
+    digest = sha256_hex(definition)
+    FORM_CACHE.put(digest, form)
+    title = form.title.get("zh") or form.form_id
+    existing = session.execute(
+        select(FormVersion).where(
+            FormVersion.form_id == form.form_id, FormVersion.version == form.version
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.sha256 == digest:
+            return Published(form.form_id, form.version, digest, title, False)
+        raise ServiceError(
+            "version_exists",
+            f"表单 {form.form_id} 的版本 {form.version} 已发布且内容不同；修改表单后请提高 settings 中的 version",
+            f"form {form.form_id} version {form.version} is already published with a different "
+            "definition; raise settings.version when you change a form",
+            status=409,
+            details={"form_id": form.form_id, "version": form.version},
+        )
+    fv = FormVersion(
+        form_id=form.form_id,
+        version=form.version,
+        sha256=digest,
+        title_zh=title[:200],
+        published_at=naive_utc(now),
+        definition=definition,
+    )
+    session.add(fv)
+    session.flush()
+    audit(
+        session,
+        now=now,
+        actor=actor,
+        action="form.publish",
+        object_id=f"{form.form_id}/{form.version}",
+        details={"sha256": digest},
+    )
+    change = form_change(fv)
+    if changes is None:
+        write_changes(session, [change], now=naive_utc(now))
+    else:
+        changes.append(change)
+    return Published(form.form_id, form.version, digest, title, True)
+
+
+def has_forms(session: Session) -> bool:
+    return session.execute(select(func.count()).select_from(FormVersion)).scalar_one() > 0
+
+
+def publish_shipped_forms(session: Session, *, now: dt.datetime) -> list[Published]:
+    """Publish forms/definitions if no form was ever published (a fresh server)."""
+    if has_forms(session):
+        return []
+    changes: list[NewChange] = []
+    out = []
+    for path in definition_files():
+        form, definition = _load_shipped(path, path.stat().st_mtime_ns)
+        out.append(
+            publish_form(
+                session, form, now=now, actor="startup", changes=changes, definition=definition
+            )
+        )
+    write_changes(session, changes, now=naive_utc(now))
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _load_shipped(path: Path, _mtime_ns: int) -> tuple[FormDef, str]:
+    result = load_file(path)
+    if result.form is None:
+        raise FormDefinitionError(result.errors)
+    return result.form, canonical_definition(result.form)
+
+
+def latest_forms(session: Session) -> list[FormVersion]:
+    """The most recently published version of each form."""
+    newest = (
+        select(FormVersion.form_id, func.max(FormVersion.id).label("id"))
+        .group_by(FormVersion.form_id)
+        .subquery()
+    )
+    return list(
+        session.execute(
+            select(FormVersion)
+            .join(newest, newest.c.id == FormVersion.id)
+            .order_by(FormVersion.form_id)
+        ).scalars()
+    )
+
+
+def get_version(session: Session, form_id: str, version: str) -> FormVersion | None:
+    return session.execute(
+        select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.version == version)
+    ).scalar_one_or_none()
+
+
+class FormCache:
+    """Parsed FormDefs by sha256 (a published version never changes), thread-safe, bounded."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._forms: OrderedDict[str, FormDef] = OrderedDict()
+
+    def put(self, sha256: str, form: FormDef) -> None:
+        with self._lock:
+            self._forms[sha256] = form
+            self._forms.move_to_end(sha256)
+            while len(self._forms) > self._size:
+                self._forms.popitem(last=False)
+
+    def get(self, fv: FormVersion) -> FormDef:
+        with self._lock:
+            form = self._forms.get(fv.sha256)
+            if form is not None:
+                self._forms.move_to_end(fv.sha256)
+                return form
+        form = load_yaml_text(fv.definition, file=f"{fv.form_id}@{fv.version}")
+        self.put(fv.sha256, form)
+        return form
+
+    def lookup(self, session: Session, form_id: str, version: str) -> FormDef | None:
+        fv = get_version(session, form_id, version)
+        return None if fv is None else self.get(fv)
+
+
+FORM_CACHE = FormCache()

@@ -1,0 +1,726 @@
+"""Push: a batch of record changes from one device, applied exactly once, with a result per change.
+
+Exactly once is held by the database, not by the process:
+- `applied_ops.op_id` is the primary key. Every change that was applied (or kept as a conflict) leaves its
+  op id there in the same transaction, so a change seen again is answered `duplicate` (or its conflict again),
+  whatever happened to the earlier answer.
+- `idempotency_keys (device_id, key)` is unique. The key row is inserted first in the batch's transaction and
+  filled with the answer before commit: a replay gets the stored answer, another body under the same key 422.
+  On PostgreSQL two copies of one batch sent at once meet at that unique index: the second waits for the
+  first's commit, fails with an IntegrityError, and is run again, now finding the stored answer.
+- The batch's `changes` rows take their seq numbers last, just before commit (services.changes).
+- Records are read with SELECT ... FOR UPDATE in id order (PostgreSQL), so two devices of one school changing
+  one record do not both apply on the same base; a deadlock or unique violation between concurrent batches
+  rolls the whole batch back and runs it again (at most RETRIES times).
+
+Only the school of the device's token counts: a record id owned by another school is `rejected`, never
+touched. Every upsert is checked by the form engine with the school's roster as the `teachers` list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from forms.engine import ReferenceList, evaluate, format_path
+from forms.model import Field, FieldType, FormDef
+from sync_server.errors import ApiError
+from sync_server.models import (
+    AppliedOp,
+    Attachment,
+    Conflict,
+    IdempotencyKey,
+    Record,
+    RecordRevision,
+    Status,
+)
+from sync_server.services.changes import NewChange, record_payload, write_changes
+from sync_server.services.common import audit, dumps, naive_utc
+from sync_server.services.forms import FormCache
+from sync_server.services.roster import ROSTER_FORM, school_roster
+from sync_server.services.schools import DeviceInfo
+
+log = logging.getLogger(__name__)
+
+RETRIES = 5
+UPSERT = "upsert"
+DELETE = "delete"
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+# -- the request ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeIn:
+    op_id: str
+    record_id: str
+    form_id: str
+    form_version: str
+    kind: str
+    revision: int | None
+    base_server_revision: int | None
+    status: str | None
+    data: dict[str, Any] | None
+    saved_at: str | None
+
+
+def _bad(index: int, name: str, zh: str, en: str, op_id: Any = None) -> ApiError:
+    details: dict[str, Any] = {"index": index, "field": name}
+    if isinstance(op_id, str):
+        details["op_id"] = op_id
+    return ApiError(
+        "bad_change",
+        f"第 {index + 1} 条变更的“{name}”{zh}",
+        f"change [{index}]: '{name}' {en}",
+        status=400,
+        details=details,
+    )
+
+
+def _text(item: Mapping[str, Any], index: int, name: str, limit: int, required: bool = True) -> Any:
+    value = item.get(name)
+    if value is None and not required:
+        return None
+    # Printable only: PostgreSQL text cannot hold NUL, and ids never need control characters.
+    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+        raise _bad(
+            index,
+            name,
+            f"应为 1 到 {limit} 个字符的文本",
+            f"must be a string of 1 to {limit} characters",
+            item.get("op_id"),
+        )
+    return value
+
+
+MAX_INT = 2**31 - 1  # an INTEGER column on every database
+
+
+def _int(item: Mapping[str, Any], index: int, name: str, minimum: int) -> int | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INT:
+        raise _bad(
+            index,
+            name,
+            f"应为 {minimum} 到 {MAX_INT} 之间的整数或 null",
+            f"must be an integer from {minimum} to {MAX_INT} or null",
+            item.get("op_id"),
+        )
+    return value
+
+
+def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
+    """The request body -> typed changes; ApiError 400 naming the first malformed field, 413 if too many."""
+    if not isinstance(body, dict) or not isinstance(body.get("changes"), list):
+        raise ApiError(
+            "bad_request",
+            "请求体应为 JSON 对象，含列表 changes",
+            "the body must be a JSON object with a list 'changes'",
+            status=400,
+            details={"field": "changes"},
+        )
+    items = body["changes"]
+    if len(items) > max_changes:
+        raise ApiError(
+            "too_many_changes",
+            f"一批最多 {max_changes} 条变更，收到 {len(items)} 条",
+            f"at most {max_changes} changes per batch, got {len(items)}",
+            status=413,
+            details={"max_changes": max_changes, "count": len(items)},
+        )
+    out: list[ChangeIn] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise _bad(i, "change", "应为 JSON 对象", "must be a JSON object")
+        op_id = _text(item, i, "op_id", 64)
+        raw_id = _text(item, i, "record_id", 36)
+        try:
+            record_id = str(uuid.UUID(raw_id))
+        except ValueError:
+            raise _bad(i, "record_id", "应为 UUID", "must be a UUID", op_id) from None
+        form_id = _text(item, i, "form_id", 64)
+        kind = item.get("kind", UPSERT)
+        if kind not in (UPSERT, DELETE):
+            raise _bad(i, "kind", "应为 upsert 或 delete", "must be 'upsert' or 'delete'", op_id)
+        form_version = _text(item, i, "form_version", 32, required=kind == UPSERT)
+        data = item.get("data")
+        if kind == UPSERT and not isinstance(data, dict):
+            raise _bad(i, "data", "应为 JSON 对象（题目名到答案）", "must be a JSON object", op_id)
+        if kind == DELETE and data is not None and not isinstance(data, dict):
+            raise _bad(i, "data", "应为 JSON 对象或省略", "must be a JSON object or omitted", op_id)
+        status = item.get("status")
+        if status is not None and not isinstance(status, str):
+            raise _bad(i, "status", "应为文本", "must be a string", op_id)
+        saved_at = item.get("saved_at")
+        if saved_at is not None and not isinstance(saved_at, str):
+            raise _bad(i, "saved_at", "应为 ISO 8601 时间文本", "must be an ISO 8601 string", op_id)
+        out.append(
+            ChangeIn(
+                op_id=op_id,
+                record_id=record_id,
+                form_id=form_id,
+                form_version=form_version or "",
+                kind=kind,
+                revision=_int(item, i, "revision", 0),
+                base_server_revision=_int(item, i, "base_server_revision", 0),
+                status=status,
+                data=data,
+                saved_at=saved_at,
+            )
+        )
+    return out
+
+
+# -- the answer -------------------------------------------------------------------------------------
+
+REASONS: dict[str, tuple[str, str]] = {
+    "invalid": ("表单检查未通过", "the form engine refused the data"),
+    "missing_attachments": (
+        "记录引用的照片或文件尚未上传完整",
+        "an attachment the record uses has not been uploaded",
+    ),
+    "unknown_form": ("服务器上没有该表单或版本", "the server has no such form or version"),
+    "other_school": ("该记录属于其他学校", "the record belongs to another school"),
+    "form_mismatch": ("记录编号已用于另一张表单", "the record id is used by another form"),
+    "locked": ("教育局已确认该记录，不能再修改", "the bureau accepted (locked) this record"),
+    "op_id_in_use": ("操作编号已被使用", "the op_id is already used"),
+}
+
+
+def _rejected(
+    c: ChangeIn, reason: str, *, problems: list[dict[str, str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    zh, en = REASONS[reason]
+    out: dict[str, Any] = {
+        "op_id": c.op_id,
+        "result": "rejected",
+        "record_id": c.record_id,
+        "reason": reason,
+        "message_zh": zh,
+        "message_en": en,
+    }
+    if problems is not None:
+        out["problems"] = problems
+    out.update(extra)
+    return out
+
+
+_REC_COLUMNS = (
+    "id",
+    "school_id",
+    "form_id",
+    "form_version",
+    "status",
+    "server_revision",
+    "last_device_id",
+    "last_base_revision",
+    "last_client_revision",
+    "created_at",
+    "updated_at",
+    "review_comments",
+    "data",
+)
+
+
+_RECORDS = cast(Table, Record.__table__)
+
+
+@dataclass(slots=True)
+class _Rec:
+    """A record as the batch sees it; written with plain INSERT/UPDATE statements (no ORM unit of work)."""
+
+    id: str
+    school_id: int
+    form_id: str
+    form_version: str
+    status: str
+    server_revision: int
+    last_device_id: str | None
+    last_base_revision: int | None
+    last_client_revision: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    review_comments: dict[str, Any]
+    data: dict[str, Any]
+    in_db: bool = True  # False: to be inserted
+    dirty: bool = False  # changed since read or written
+
+    def row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _REC_COLUMNS}
+
+
+def _server_view(rec: _Rec) -> dict[str, Any]:
+    return {
+        "server_revision": rec.server_revision,
+        "status": rec.status,
+        "form_version": rec.form_version,
+        "data": rec.data,
+        "review_comments": rec.review_comments,
+    }
+
+
+@dataclass
+class PushAnswer:
+    status_code: int
+    body: str  # JSON text, exactly as stored for replays
+    replayed: bool = False
+
+
+# -- applying a batch -------------------------------------------------------------------------------
+
+
+def attachment_refs(form: FormDef, data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(path, answer) of every image or file answer in a record, repeats included."""
+
+    def walk(
+        fields: tuple[Field, ...], scope: Mapping[str, Any], prefix: tuple[str | int, ...]
+    ) -> Iterator[tuple[str, Any]]:
+        for f in fields:
+            if f.type is FieldType.GROUP:
+                yield from walk(f.children, scope, prefix)
+            elif f.type is FieldType.REPEAT:
+                items = scope.get(f.name)
+                if isinstance(items, list):
+                    for i, item in enumerate(items):
+                        if isinstance(item, dict):
+                            yield from walk(f.children, item, (*prefix, f.name, i))
+            elif f.type in (FieldType.IMAGE, FieldType.FILE):
+                value = scope.get(f.name)
+                if value not in (None, ""):
+                    yield format_path((*prefix, f.name)), value
+
+    yield from walk(form.fields, data, ())
+
+
+@dataclass
+class _Batch:
+    session: Session
+    device: DeviceInfo
+    now: dt.datetime  # naive UTC
+    today: dt.date
+    local_now: dt.datetime
+    forms: FormCache
+    records: dict[str, _Rec] = field(default_factory=dict)
+    ops: dict[str, AppliedOp | dict[str, Any]] = field(default_factory=dict)
+    form_defs: dict[tuple[str, str], FormDef | None] = field(default_factory=dict)
+    roster: ReferenceList | None = None
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    applied_ops: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[NewChange] = field(default_factory=list)
+    resolved: set[str] = field(default_factory=set)
+
+    def form(self, form_id: str, version: str) -> FormDef | None:
+        key = (form_id, version)
+        if key not in self.form_defs:
+            self.form_defs[key] = self.forms.lookup(self.session, form_id, version)
+        return self.form_defs[key]
+
+    def references(self) -> dict[str, ReferenceList]:
+        if self.roster is None:
+            self.write_records()  # roster entries earlier in this batch count
+            self.roster = school_roster(self.session, self.device.school_id)
+        return {ROSTER_FORM: self.roster}
+
+    def write_records(self) -> None:
+        new = [r for r in self.records.values() if not r.in_db]
+        changed = [r for r in self.records.values() if r.in_db and r.dirty]
+        table = _RECORDS
+        if new:
+            self.session.execute(insert(table), [r.row() for r in new])
+        if changed:
+            names = [
+                n for n in _REC_COLUMNS if n not in ("id", "school_id", "form_id", "created_at")
+            ]
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({n: bindparam(f"b_{n}") for n in names})
+            )
+            self.session.execute(
+                stmt, [{f"b_{n}": getattr(r, n) for n in ("id", *names)} for r in changed]
+            )
+        for r in new + changed:
+            r.in_db = True
+            r.dirty = False
+
+    def missing_attachments(self, form: FormDef, data: Mapping[str, Any]) -> list[dict[str, str]]:
+        refs = list(attachment_refs(form, data))
+        if not refs:
+            return []
+        wanted = {v for _, v in refs if isinstance(v, str) and _SHA256_RE.match(v)}
+        have: set[str] = set()
+        if wanted:
+            have = set(
+                self.session.execute(
+                    select(Attachment.sha256).where(
+                        Attachment.school_id == self.device.school_id,
+                        Attachment.sha256.in_(wanted),
+                        Attachment.complete.is_(True),
+                    )
+                ).scalars()
+            )
+        problems = []
+        for path, value in refs:
+            if not isinstance(value, str) or not _SHA256_RE.match(value):
+                problems.append(
+                    {
+                        "path": path,
+                        "code": "attachment_ref",
+                        "message_zh": "照片或文件的答案应为其 sha256（64 位小写十六进制）",
+                        "message_en": "an image or file answer must be its sha256 (64 lower-case hex digits)",
+                    }
+                )
+            elif value not in have:
+                problems.append(
+                    {
+                        "path": path,
+                        "code": "attachment_missing",
+                        "message_zh": f"照片或文件 {value[:12]}… 尚未上传完整",
+                        "message_en": f"attachment {value[:12]}… has not been fully uploaded",
+                    }
+                )
+        return problems
+
+    def base_ok(self, rec: _Rec, c: ChangeIn) -> bool:
+        if c.base_server_revision == rec.server_revision:
+            return True
+        # The current revision is this device's own earlier change, made from the same base, whose answer
+        # the device never got (a lost response): the new change was made on top of it, so no conflict.
+        return (
+            rec.last_device_id == self.device.device_id
+            and rec.last_base_revision == c.base_server_revision
+            and c.revision is not None
+            and rec.last_client_revision is not None
+            and c.revision > rec.last_client_revision
+        )
+
+    def apply(self, c: ChangeIn) -> dict[str, Any]:
+        prior = self.ops.get(c.op_id)
+        if prior is not None:
+            return self._again(c, prior)
+        rec = self.records.get(c.record_id)
+        if rec is not None and rec.school_id != self.device.school_id:
+            audit(
+                self.session,
+                now=self.now,
+                actor=f"device:{self.device.device_id}",
+                action="push.other_school",
+                school_id=self.device.school_id,
+                object_id=c.record_id,
+                details={"op_id": c.op_id},
+            )
+            return _rejected(c, "other_school")
+        if rec is not None and rec.form_id != c.form_id:
+            return _rejected(c, "form_mismatch")
+        form: FormDef | None = None
+        if c.kind == UPSERT:
+            form = self.form(c.form_id, c.form_version)
+            if form is None:
+                return _rejected(c, "unknown_form")
+        if rec is not None and rec.status == Status.ACCEPTED:
+            return _rejected(c, "locked", server=_server_view(rec))
+        if rec is not None and not self.base_ok(rec, c):
+            return self._conflict(c, rec)
+        data: dict[str, Any]
+        if form is not None:
+            ev = evaluate(
+                form, c.data, today=self.today, now=self.local_now, references=self.references()
+            )
+            if ev.problems:
+                return _rejected(
+                    c,
+                    "invalid",
+                    problems=[
+                        {
+                            "path": p.path_str,
+                            "code": p.code,
+                            "message_zh": p.message_zh,
+                            "message_en": p.message_en,
+                        }
+                        for p in ev.problems
+                    ],
+                )
+            missing = self.missing_attachments(form, ev.data)
+            if missing:
+                return _rejected(c, "missing_attachments", problems=missing)
+            data = ev.data
+        else:
+            data = rec.data if rec is not None else {}
+        return self._store(c, rec, data)
+
+    def _again(self, c: ChangeIn, prior: AppliedOp | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(prior, AppliedOp):
+            school, result, revision, response = (
+                prior.school_id,
+                prior.result,
+                prior.server_revision,
+                prior.response,
+            )
+        else:
+            school, result, revision, response = (
+                prior["school_id"],
+                prior["result"],
+                prior["server_revision"],
+                prior["response"],
+            )
+        if school != self.device.school_id:
+            return _rejected(c, "op_id_in_use")
+        if result == "applied":
+            return {
+                "op_id": c.op_id,
+                "result": "duplicate",
+                "record_id": response.get("record_id", c.record_id),
+                "server_revision": revision,
+            }
+        return dict(response)
+
+    def _remember(self, c: ChangeIn, result: str, revision: int, response: dict[str, Any]) -> None:
+        row = {
+            "op_id": c.op_id,
+            "school_id": self.device.school_id,
+            "device_id": self.device.device_id,
+            "record_id": c.record_id,
+            "result": result,
+            "server_revision": revision,
+            "created_at": self.now,
+            "response": response,
+        }
+        self.ops[c.op_id] = row
+        self.applied_ops.append(row)
+
+    def _conflict(self, c: ChangeIn, rec: _Rec) -> dict[str, Any]:
+        self.conflicts.append(
+            {
+                "record_id": rec.id,
+                "school_id": rec.school_id,
+                "op_id": c.op_id,
+                "device_id": self.device.device_id,
+                "kind": c.kind,
+                "base_server_revision": c.base_server_revision,
+                "client_revision": c.revision,
+                "server_revision": rec.server_revision,
+                "server_status": rec.status,
+                "created_at": self.now,
+                "resolved_at": None,
+                "server_data": rec.data,
+                "client_data": c.data,
+            }
+        )
+        answer = {
+            "op_id": c.op_id,
+            "result": "conflict",
+            "record_id": c.record_id,
+            "server_revision": rec.server_revision,
+            "server": _server_view(rec),
+        }
+        self._remember(c, "conflict", rec.server_revision, answer)
+        return answer
+
+    def _store(self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any]) -> dict[str, Any]:
+        status = Status.DELETED if c.kind == DELETE else Status.RECEIVED
+        if rec is None:
+            rec = _Rec(
+                id=c.record_id,
+                school_id=self.device.school_id,
+                form_id=c.form_id,
+                form_version=c.form_version or "",
+                status=status,
+                server_revision=1,
+                last_device_id=None,
+                last_base_revision=None,
+                last_client_revision=None,
+                created_at=self.now,
+                updated_at=self.now,
+                review_comments={},
+                data=data,
+                in_db=False,
+            )
+            self.records[c.record_id] = rec
+        else:
+            if c.base_server_revision == rec.server_revision:
+                self.resolved.add(rec.id)
+            rec.server_revision += 1
+            rec.status = status
+            rec.updated_at = self.now
+            if c.kind == UPSERT:
+                rec.form_version = c.form_version
+                rec.data = data
+                rec.review_comments = {}
+        rec.last_device_id = self.device.device_id
+        rec.last_base_revision = c.base_server_revision
+        rec.last_client_revision = c.revision
+        rec.dirty = True
+        if c.form_id == ROSTER_FORM:
+            self.roster = None
+        self.revisions.append(
+            {
+                "record_id": rec.id,
+                "server_revision": rec.server_revision,
+                "kind": "push" if c.kind == UPSERT else "delete",
+                "status": rec.status,
+                "form_version": rec.form_version,
+                "device_id": self.device.device_id,
+                "op_id": c.op_id,
+                "actor": None,
+                "created_at": self.now,
+                "review_comments": rec.review_comments,
+                "data": rec.data,
+            }
+        )
+        self.changes.append(
+            NewChange(
+                school_id=rec.school_id,
+                type="record",
+                record_id=rec.id,
+                device_id=self.device.device_id,
+                payload=record_payload(
+                    record_id=rec.id,
+                    form_id=rec.form_id,
+                    form_version=rec.form_version,
+                    server_revision=rec.server_revision,
+                    status=rec.status,
+                    data=rec.data,
+                    review_comments=rec.review_comments,
+                    updated_at=rec.updated_at,
+                ),
+            )
+        )
+        answer = {
+            "op_id": c.op_id,
+            "result": "applied",
+            "record_id": rec.id,
+            "server_revision": rec.server_revision,
+            "status": rec.status,
+        }
+        self._remember(c, "applied", rec.server_revision, answer)
+        return answer
+
+    def finish(self) -> int:
+        """Write what the batch made, the change rows last; returns the counter after them."""
+        self.write_records()
+        if self.resolved:
+            self.session.execute(
+                update(Conflict)
+                .where(Conflict.record_id.in_(self.resolved), Conflict.resolved_at.is_(None))
+                .values(resolved_at=self.now)
+            )
+        if self.revisions:
+            self.session.execute(insert(RecordRevision), self.revisions)
+        if self.conflicts:
+            self.session.execute(insert(Conflict), self.conflicts)
+        if self.applied_ops:
+            self.session.execute(insert(AppliedOp), self.applied_ops)
+        return write_changes(self.session, self.changes, now=self.now)
+
+
+def push_batch(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    changes: list[ChangeIn],
+    now: dt.datetime,
+    today: dt.date,
+    local_now: dt.datetime,
+    forms: FormCache,
+) -> dict[str, Any]:
+    """Apply a batch inside the caller's transaction; returns the answer body."""
+    batch = _Batch(session, device, naive_utc(now), today, local_now, forms)
+    op_ids = sorted({c.op_id for c in changes})
+    for op in session.execute(select(AppliedOp).where(AppliedOp.op_id.in_(op_ids))).scalars():
+        batch.ops[op.op_id] = op
+    record_ids = sorted({c.record_id for c in changes})
+    if record_ids:
+        table = _RECORDS
+        found = session.execute(
+            select(*(table.c[n] for n in _REC_COLUMNS))
+            .where(table.c.id.in_(record_ids))
+            .order_by(table.c.id)
+            .with_for_update()
+        ).all()
+        batch.records = {row.id: _Rec(*row) for row in found}
+    results = [batch.apply(c) for c in changes]
+    cursor = batch.finish()
+    return {"results": results, "cursor": cursor}
+
+
+# -- the transaction, with the idempotency key ------------------------------------------------------
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
+
+
+def run_push(
+    Session_: sessionmaker[Session],
+    *,
+    device: DeviceInfo,
+    key: str,
+    request_sha256: str,
+    changes: list[ChangeIn],
+    clock: Callable[[], dt.datetime],
+    local_offset: dt.timedelta,
+    forms: FormCache,
+) -> PushAnswer:
+    """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer."""
+    for attempt in range(RETRIES):
+        now = clock()
+        local_now = (now.astimezone(dt.UTC) + local_offset).replace(tzinfo=None)
+        try:
+            with Session_.begin() as session:
+                stored = session.execute(
+                    select(IdempotencyKey).where(
+                        IdempotencyKey.device_id == device.device_id, IdempotencyKey.key == key
+                    )
+                ).scalar_one_or_none()
+                if stored is not None:
+                    if stored.request_sha256 != request_sha256 or stored.response is None:
+                        raise ApiError(
+                            "idempotency_key_reused",
+                            "同一个 Idempotency-Key 已用于内容不同的另一批变更",
+                            "this Idempotency-Key was already used with a different body",
+                            status=422,
+                            details={"idempotency_key": key},
+                        )
+                    return PushAnswer(stored.status_code or 200, stored.response, replayed=True)
+                row = IdempotencyKey(
+                    device_id=device.device_id,
+                    key=key,
+                    request_sha256=request_sha256,
+                    created_at=naive_utc(now),
+                )
+                session.add(row)
+                session.flush()  # PostgreSQL: a concurrent copy of this batch waits here
+                body = push_batch(
+                    session,
+                    device=device,
+                    changes=changes,
+                    now=now,
+                    today=local_now.date(),
+                    local_now=local_now,
+                    forms=forms,
+                )
+                text = dumps(body)
+                row.status_code = 200
+                row.response = text
+            return PushAnswer(200, text)
+        except DBAPIError as exc:
+            if not _retryable(exc) or attempt == RETRIES - 1:
+                raise
+            log.info("push from %s met a concurrent batch (%s); again", device.device_id, exc.orig)
+    raise AssertionError("unreachable")

@@ -1,0 +1,283 @@
+"""Schools, enrollment codes and devices.
+
+An enrollment code (e.g. K7P-3QX-9ZA) is made by `sync-server add-school`, kept only as its sha256, used once,
+and valid for 7 days. Enrolling turns it into a device with a random 32-byte bearer token, also kept only as
+its sha256; the token is shown once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sync_server.errors import ServiceError
+from sync_server.models import Device, EnrollmentCode, School
+from sync_server.services.common import audit, naive_utc, sha256_hex
+
+# No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read aloud over the phone or copied from paper stays right.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+CODE_GROUPS = 3
+CODE_GROUP_LEN = 3
+SCHOOL_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolCode:
+    school_code: str
+    school_name: str
+    enrollment_code: str
+    expires_at: dt.datetime
+    created: bool  # False: the school existed and got a fresh code
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    device_id: str
+    token: str
+    school_code: str
+    school_name: str
+
+
+def new_enrollment_code() -> str:
+    groups = (
+        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LEN))
+        for _ in range(CODE_GROUPS)
+    )
+    return "-".join(groups)
+
+
+def normalize_code(code: str) -> str:
+    """What a clerk typed -> the code as hashed: upper case, without spaces or dashes."""
+    return re.sub(r"[\s\-_－—]", "", code).upper()
+
+
+def code_hash(code: str) -> str:
+    return sha256_hex(normalize_code(code))
+
+
+def token_hash(token: str) -> str:
+    return sha256_hex(token)
+
+
+def add_school(
+    session: Session, *, code: str, name: str, now: dt.datetime, days: int = 7, actor: str = "cli"
+) -> SchoolCode:
+    """Create the school (or find it) and issue a fresh single-use enrollment code.
+
+    A school keeps one live code: issuing a new one revokes the unused earlier ones. An existing school
+    given a different name is refused, so that a mistyped code never renames another school.
+    """
+    code = code.strip()
+    name = name.strip()
+    if not SCHOOL_CODE_RE.match(code):
+        raise ServiceError(
+            "bad_school_code",
+            f"学校代码“{code}”无效：只能用字母、数字、下划线和连字符，最多 32 个字符",
+            f"invalid school code '{code}': letters, digits, '_' and '-', at most 32 characters",
+        )
+    if not name or len(name) > 200:
+        raise ServiceError(
+            "bad_school_name",
+            "学校名称不能为空，最多 200 字",
+            "the school name must be 1-200 characters",
+        )
+    now = naive_utc(now)
+    school = session.execute(select(School).where(School.code == code)).scalar_one_or_none()
+    created = school is None
+    if school is None:
+        school = School(code=code, name=name, created_at=now)
+        session.add(school)
+        session.flush()
+    elif school.name != name:
+        raise ServiceError(
+            "school_name_mismatch",
+            f"学校代码 {code} 已属于“{school.name}”，与给出的名称“{name}”不符",
+            f"school {code} exists as '{school.name}', not '{name}'",
+        )
+    session.execute(
+        update(EnrollmentCode)
+        .where(
+            EnrollmentCode.school_id == school.id,
+            EnrollmentCode.used_at.is_(None),
+            EnrollmentCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    plain = new_enrollment_code()
+    expires = now + dt.timedelta(days=days)
+    session.add(
+        EnrollmentCode(
+            school_id=school.id, code_hash=code_hash(plain), created_at=now, expires_at=expires
+        )
+    )
+    audit(
+        session,
+        now=now,
+        actor=actor,
+        action="school.add" if created else "school.new_code",
+        school_id=school.id,
+        object_id=code,
+        details={"name": name},
+    )
+    return SchoolCode(code, school.name, plain, expires, created)
+
+
+def _refused(code: str, zh: str, en: str) -> ServiceError:
+    return ServiceError(code, zh, en, status=401)
+
+
+def enroll(
+    session: Session,
+    *,
+    enrollment_code: str,
+    device_name: str,
+    app_version: str,
+    now: dt.datetime,
+) -> Enrollment:
+    now = naive_utc(now)
+    row = session.execute(
+        select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash(enrollment_code))
+    ).scalar_one_or_none()
+    if row is None:
+        raise _refused(
+            "enrollment_code_invalid",
+            "登记码不正确，请核对后重新输入",
+            "unknown enrollment code; check it and try again",
+        )
+    if row.used_at is not None:
+        raise _refused(
+            "enrollment_code_used",
+            "该登记码已使用过，请向教育局申请新的登记码",
+            "this enrollment code was already used; ask the bureau for a new one",
+        )
+    if row.revoked_at is not None:
+        raise _refused(
+            "enrollment_code_replaced",
+            "该登记码已作废（已发放新的登记码），请使用最新的登记码",
+            "this enrollment code was replaced by a newer one",
+        )
+    if row.expires_at <= now:
+        raise _refused(
+            "enrollment_code_expired",
+            "登记码已过期（有效期 7 天），请向教育局申请新的登记码",
+            "this enrollment code has expired (codes are valid for 7 days); ask for a new one",
+        )
+    device_id = str(uuid.uuid4())
+    # Single use even when two devices enroll with the same code at once: only one UPDATE matches.
+    claimed = session.execute(
+        update(EnrollmentCode)
+        .where(EnrollmentCode.id == row.id, EnrollmentCode.used_at.is_(None))
+        .values(used_at=now, device_id=device_id)
+    )
+    if getattr(claimed, "rowcount", 1) != 1:
+        raise _refused(
+            "enrollment_code_used",
+            "该登记码已使用过，请向教育局申请新的登记码",
+            "this enrollment code was already used; ask the bureau for a new one",
+        )
+    token = secrets.token_urlsafe(32)
+    school = session.get_one(School, row.school_id)
+    session.add(
+        Device(
+            id=device_id,
+            school_id=school.id,
+            token_hash=token_hash(token),
+            name=device_name,
+            app_version=app_version,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    audit(
+        session,
+        now=now,
+        actor=f"device:{device_id}",
+        action="device.enroll",
+        school_id=school.id,
+        object_id=device_id,
+        details={"name": device_name, "app_version": app_version},
+    )
+    return Enrollment(device_id, token, school.code, school.name)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    device_id: str
+    school_id: int
+    school_code: str
+    school_name: str
+    name: str
+    app_version: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+def _info(device: Device, school: School) -> DeviceInfo:
+    return DeviceInfo(
+        device.id,
+        school.id,
+        school.code,
+        school.name,
+        device.name,
+        device.app_version,
+        device.created_at,
+        device.last_seen_at,
+        device.revoked_at,
+    )
+
+
+def device_by_token(session: Session, token: str) -> DeviceInfo | None:
+    row = session.execute(
+        select(Device, School)
+        .join(School, School.id == Device.school_id)
+        .where(Device.token_hash == token_hash(token))
+    ).one_or_none()
+    return None if row is None else _info(row[0], row[1])
+
+
+def touch_device(session: Session, device_id: str, *, now: dt.datetime) -> None:
+    session.execute(
+        update(Device).where(Device.id == device_id).values(last_seen_at=naive_utc(now))
+    )
+
+
+def revoke_device(
+    session: Session, device_id: str, *, now: dt.datetime, actor: str = "cli"
+) -> DeviceInfo:
+    """Revoke a device's token (its requests get 403 from then on). Revoking twice changes nothing."""
+    row = session.execute(
+        select(Device, School)
+        .join(School, School.id == Device.school_id)
+        .where(Device.id == device_id)
+    ).one_or_none()
+    if row is None:
+        raise ServiceError(
+            "unknown_device", f"没有编号为 {device_id} 的设备", f"no device {device_id}", status=404
+        )
+    device, school = row
+    if device.revoked_at is None:
+        device.revoked_at = naive_utc(now)
+        audit(
+            session,
+            now=now,
+            actor=actor,
+            action="device.revoke",
+            school_id=school.id,
+            object_id=device_id,
+        )
+    return _info(device, school)
+
+
+def list_devices(session: Session, *, school_code: str | None = None) -> list[DeviceInfo]:
+    stmt = select(Device, School).join(School, School.id == Device.school_id)
+    if school_code is not None:
+        stmt = stmt.where(School.code == school_code)
+    rows = session.execute(stmt.order_by(School.code, Device.created_at)).all()
+    return [_info(d, s) for d, s in rows]
