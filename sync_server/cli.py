@@ -216,10 +216,21 @@ def cmd_publish_form(ctx: Context) -> Result:
 def cmd_export(ctx: Context) -> Result:
     from sync_server.config import system_clock
     from sync_server.export import export_form
+    from sync_server.services.common import audit
 
     db = ctx.open()
     try:
-        result = export_form(db.ReadSession, ctx.args.form, Path(ctx.args.out), now=system_clock())
+        now = system_clock()
+        result = export_form(db.ReadSession, ctx.args.form, Path(ctx.args.out), now=now)
+        with db.Session.begin() as session:  # every export is logged (some forms are sensitive)
+            audit(
+                session,
+                now=now,
+                actor="cli",
+                action="form.export",
+                object_id=result.form_id,
+                details={"records": result.records, "path": str(result.path)},
+            )
     finally:
         db.close()
     return (

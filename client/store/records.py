@@ -110,9 +110,10 @@ _SUMMARY_SKIP = {
 def summarize(form: FormDef, data: Mapping[str, Any], refs: Mapping[str, ReferenceList]) -> str:
     """One line for record lists: the first few answers, choices by their Chinese labels."""
     parts: list[str] = []
+    shown_apart = _record_date_field(form)  # lists show the record's date in a column of its own
     for f in form.fields:
         for leaf in f.walk():
-            if leaf.type in _SUMMARY_SKIP or leaf.appearance == "multiline":
+            if leaf.type in _SUMMARY_SKIP or leaf.appearance == "multiline" or leaf.name == shown_apart:
                 continue
             value = data.get(leaf.name)
             if value in (None, "", []):
@@ -144,13 +145,19 @@ def search_text(form: FormDef, data: Mapping[str, Any], refs: Mapping[str, Refer
     return " ".join(out)
 
 
-def _record_date(form: FormDef, data: Mapping[str, Any]) -> str | None:
+def _record_date_field(form: FormDef) -> str | None:
+    """The date that places a record in time: the period's date field, else the form's first date."""
     name = form.settings.period_field
-    if name is None:
-        for f in form.all_fields():
-            if f.type is FieldType.DATE:
-                name = f.name
-                break
+    if name is not None and form.field(name).type is FieldType.DATE:
+        return name
+    for f in form.all_fields():
+        if f.type is FieldType.DATE:
+            return f.name
+    return None
+
+
+def _record_date(form: FormDef, data: Mapping[str, Any]) -> str | None:
+    name = _record_date_field(form)
     value = data.get(name) if name else None
     return value[:10] if isinstance(value, str) and len(value) >= 10 and value[4] == "-" else None
 

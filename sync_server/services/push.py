@@ -639,9 +639,8 @@ def push_batch(
 ) -> dict[str, Any]:
     """Apply a batch inside the caller's transaction; returns the answer body."""
     batch = _Batch(session, device, naive_utc(now), today, local_now, forms)
-    op_ids = sorted({c.op_id for c in changes})
-    for op in session.execute(select(AppliedOp).where(AppliedOp.op_id.in_(op_ids))).scalars():
-        batch.ops[op.op_id] = op
+    # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
+    # the op ids: on PostgreSQL that read then sees whatever a batch we waited for has committed.
     record_ids = sorted({c.record_id for c in changes})
     if record_ids:
         table = _RECORDS
@@ -652,6 +651,9 @@ def push_batch(
             .with_for_update()
         ).all()
         batch.records = {row.id: _Rec(*row) for row in found}
+    op_ids = sorted({c.op_id for c in changes})
+    for op in session.execute(select(AppliedOp).where(AppliedOp.op_id.in_(op_ids))).scalars():
+        batch.ops[op.op_id] = op
     results = [batch.apply(c) for c in changes]
     cursor = batch.finish()
     return {"results": results, "cursor": cursor}

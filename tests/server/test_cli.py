@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from forms.catalog import DEFINITIONS_DIR
 from forms.loader import load_yaml
 from forms.xlsform import write_xlsform
+from sync_server import models as M
 from sync_server.cli import main
 from tests.server.conftest import LiveServer, assert_error, change, inspection
 
@@ -322,6 +323,7 @@ def test_export_writes_every_schools_records_and_formula_like_text_stays_text(
     assert {row[2] for row in hazard_rows} == set(ids)  # linked by _uuid
     assert all(row[3] == 1 for row in hazard_rows)
     assert wb["_meta"].sheet_state == "hidden"
+    assert live.count(M.AuditEntry, M.AuditEntry.action == "form.export") == 1
 
     r = run_here(
         capsys,
