@@ -119,13 +119,17 @@ import json, resource, sqlite3, sys, time
 import pandas as pd
 t0 = time.perf_counter()
 con = sqlite3.connect(sys.argv[1] + "/store.db")
-rows = [json.loads(d) | {"_uuid": i} for i, d in con.execute(
-    "SELECT id, data FROM records WHERE form_id = 'safety_inspection' AND deleted = 0")]
-for r in rows:
-    r.pop("hazards", None)
-    r["areas"] = " ".join(r.get("areas", []))
-df = pd.DataFrame(rows)
-df.to_excel(sys.argv[2], index=False)
+rows, hazards = [], []
+for rid, data in con.execute(
+        "SELECT id, data FROM records WHERE form_id = 'safety_inspection' AND deleted = 0"):
+    record = json.loads(data)
+    for i, h in enumerate(record.pop("hazards", []), start=1):
+        hazards.append({"_uuid": rid, "_index": i, **h})
+    record["areas"] = " ".join(record.get("areas", []))
+    rows.append({"_uuid": rid, **record})
+with pd.ExcelWriter(sys.argv[2]) as writer:
+    pd.DataFrame(rows).to_excel(writer, sheet_name="main", index=False)
+    pd.DataFrame(hazards).to_excel(writer, sheet_name="hazards", index=False)
 print(len(rows), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 

@@ -112,9 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="IN.db")
 
     p = sub.add_parser(
-        "enroll", parents=[common], help="用注册码连接教育局服务器 / enroll with the bureau's server"
+        "enroll",
+        parents=[common],
+        help="用注册码连接教育局服务器 / enroll with the bureau's server",
     )
-    p.add_argument("--server", required=True, help="服务器地址 / server URL, e.g. http://10.1.2.3:8700")
+    p.add_argument(
+        "--server", required=True, help="服务器地址 / server URL, e.g. http://10.1.2.3:8700"
+    )
     p.add_argument("--code", required=True, help="注册码 / enrollment code")
 
     sub.add_parser("sync", parents=[common], help="立即同步 / sync now")

@@ -319,6 +319,15 @@ def pull_view() -> Response:
         _int_arg("limit", int(state.config["PULL_DEFAULT_LIMIT"]), 1),
         int(state.config["PULL_MAX_LIMIT"]),
     )
+    own = request.args.get("include_own", "false").strip().lower()
+    if own not in ("true", "false", "1", "0"):
+        raise ApiError(
+            "bad_parameter",
+            "参数 include_own 应为 true 或 false",
+            "parameter 'include_own' must be true or false",
+            status=400,
+            details={"parameter": "include_own", "value": own},
+        )
     device = current_device()
     with state.db.ReadSession.begin() as session:
         page = pull(
@@ -327,6 +336,7 @@ def pull_view() -> Response:
             device_id=device.device_id,
             since=since,
             limit=limit,
+            include_own=own in ("true", "1"),
         )
     return json_response({"changes": page.changes, "cursor": page.cursor, "more": page.more})
 

@@ -305,6 +305,12 @@ _PATHS: dict[str, Any] = {
                     "in": "query",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 500},
                 },
+                {
+                    "name": "include_own",
+                    "in": "query",
+                    "description": "Also the asking device's own pushed changes (to rebuild a store)",
+                    "schema": {"type": "boolean", "default": False},
+                },
             ],
             "responses": {
                 "200": _json(_ref("PullResponse"), "A page of changes"),

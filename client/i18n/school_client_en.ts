@@ -90,6 +90,125 @@
     </message>
 </context>
 <context>
+    <name>ConflictDialog</name>
+    <message>
+        <source>{label} · 第 {n} 条</source>
+        <translation>{label} · entry {n}</translation>
+    </message>
+    <message>
+        <source>处理冲突：{form}</source>
+        <translation>Resolve a conflict: {form}</translation>
+    </message>
+    <message>
+        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <translation>This record was changed on this computer and not yet sent, and the server has a newer version too. Both versions are kept: choose which side to keep for each item, or keep one side for everything with the buttons below. It syncs after you save.</translation>
+    </message>
+    <message>
+        <source>只显示不同的地方(&amp;D)</source>
+        <translation>Show only &amp;differences</translation>
+    </message>
+    <message>
+        <source>全部保留本机(&amp;L)</source>
+        <translation>Keep all from this computer (&amp;L)</translation>
+    </message>
+    <message>
+        <source>全部采用服务器(&amp;S)</source>
+        <translation>Take all from the &amp;server</translation>
+    </message>
+    <message>
+        <source>保存选择(&amp;A)</source>
+        <translation>Save choice (&amp;A)</translation>
+    </message>
+    <message>
+        <source>以后再处理</source>
+        <translation>Later</translation>
+    </message>
+    <message>
+        <source>教育局的意见：{text}</source>
+        <translation>The bureau&apos;s comment: {text}</translation>
+    </message>
+    <message>
+        <source>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</source>
+        <translation>The bureau has accepted the server&apos;s version; only that version can be kept.</translation>
+    </message>
+    <message>
+        <source>已删除</source>
+        <translation>Deleted</translation>
+    </message>
+    <message>
+        <source>服务器上的版本（{status}）</source>
+        <translation>Server version ({status})</translation>
+    </message>
+    <message>
+        <source>题目</source>
+        <translation>Question</translation>
+    </message>
+    <message>
+        <source>本机的版本（{status}）</source>
+        <translation>This computer&apos;s version ({status})</translation>
+    </message>
+    <message>
+        <source>两个版本的内容相同。保存即采用服务器的版本。</source>
+        <translation>Both versions hold the same answers. Saving keeps the server&apos;s version.</translation>
+    </message>
+    <message>
+        <source>整条记录</source>
+        <translation>Whole record</translation>
+    </message>
+    <message>
+        <source>教育局意见：{text}</source>
+        <translation>Bureau&apos;s comment: {text}</translation>
+    </message>
+    <message>
+        <source>（未填）</source>
+        <translation>(empty)</translation>
+    </message>
+    <message>
+        <source>保留本机：{label}</source>
+        <translation>Keep this computer&apos;s: {label}</translation>
+    </message>
+    <message>
+        <source>采用服务器：{label}</source>
+        <translation>Take the server&apos;s: {label}</translation>
+    </message>
+    <message>
+        <source>保留本机的记录，重新发送给教育局</source>
+        <translation>Keep this computer&apos;s record and send it to the bureau again</translation>
+    </message>
+    <message>
+        <source>服务器上已删除这条记录：本机也删除</source>
+        <translation>The server deleted this record: delete it here too</translation>
+    </message>
+    <message>
+        <source>保留这一条：{text}</source>
+        <translation>Keep this entry: {text}</translation>
+    </message>
+    <message>
+        <source>（没有这一条）</source>
+        <translation>(no such entry)</translation>
+    </message>
+    <message>
+        <source>共 {n} 处不同，还有 {m} 处没有选择</source>
+        <translation>{n} difference(s), {m} not chosen yet</translation>
+    </message>
+    <message>
+        <source>共 {n} 处不同，都已选择</source>
+        <translation>{n} difference(s), all chosen</translation>
+    </message>
+    <message>
+        <source>这样合并后的记录没有通过检查，请换一种选择：</source>
+        <translation>The record made of these choices does not pass the checks; choose differently:</translation>
+    </message>
+    <message>
+        <source>没有保存成功：{reason}</source>
+        <translation>Not saved: {reason}</translation>
+    </message>
+    <message>
+        <source>第 {n} 条</source>
+        <translation>entry {n}</translation>
+    </message>
+</context>
+<context>
     <name>DateInput</name>
     <message>
         <source>年-月-日</source>
@@ -157,6 +276,57 @@
     <message>
         <source>{period}{form}：{state}</source>
         <translation>{period}, {form}: {state}</translation>
+    </message>
+</context>
+<context>
+    <name>EnrollDialog</name>
+    <message>
+        <source>连接教育局服务器</source>
+        <translation>Connect to the bureau server</translation>
+    </message>
+    <message>
+        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
+        <translation>Enter the &lt;b&gt;server address&lt;/b&gt; and the &lt;b&gt;enrollment code&lt;/b&gt; the county education bureau gave your school. A code works once, within 7 days; once connected, the records you submit are sent to the bureau automatically.</translation>
+    </message>
+    <message>
+        <source>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</source>
+        <translation>This computer belongs to “{school}”. Connecting again uses a new enrollment code; no data on this computer is lost.</translation>
+    </message>
+    <message>
+        <source>例如 http://192.168.1.10:8700</source>
+        <translation>e.g. http://192.168.1.10:8700</translation>
+    </message>
+    <message>
+        <source>例如 K7P-3QX-9ZA</source>
+        <translation>e.g. K7P-3QX-9ZA</translation>
+    </message>
+    <message>
+        <source>服务器地址(&amp;S)：</source>
+        <translation>&amp;Server address:</translation>
+    </message>
+    <message>
+        <source>注册码(&amp;C)：</source>
+        <translation>Enrollment &amp;code:</translation>
+    </message>
+    <message>
+        <source>连接(&amp;O)</source>
+        <translation>C&amp;onnect</translation>
+    </message>
+    <message>
+        <source>请填写服务器地址和注册码。</source>
+        <translation>Enter the server address and the enrollment code.</translation>
+    </message>
+    <message>
+        <source>正在连接 {url} …</source>
+        <translation>Connecting to {url} …</translation>
+    </message>
+    <message>
+        <source>已连接：本机属于“{name}”（{code}）。</source>
+        <translation>Connected: this computer belongs to “{name}” ({code}).</translation>
+    </message>
+    <message>
+        <source>没有连接成功：{reason}</source>
+        <translation>Could not connect: {reason}</translation>
     </message>
 </context>
 <context>
@@ -342,6 +512,18 @@ Log file: {log}</translation>
         <translation>Whether each periodic form has been reported this period:</translation>
     </message>
     <message>
+        <source>同步问题：需要您处理</source>
+        <translation>Sync problems that need you</translation>
+    </message>
+    <message>
+        <source>没有同步问题</source>
+        <translation>No sync problems</translation>
+    </message>
+    <message>
+        <source>处理(&amp;C)…</source>
+        <translation>Deal with it (&amp;C)…</translation>
+    </message>
+    <message>
         <source>教育局退回、需要修改的记录</source>
         <translation>Returned by the bureau for correction</translation>
     </message>
@@ -368,6 +550,18 @@ Log file: {log}</translation>
     <message>
         <source>整改跟进(&amp;G)…</source>
         <translation>Follow up (&amp;G)…</translation>
+    </message>
+    <message>
+        <source>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</source>
+        <translation>{n} in all, {c} of them conflicts: choose which version to keep; correct and resubmit the others</translation>
+    </message>
+    <message>
+        <source>共 {n} 条冲突：请选择保留本机还是服务器的版本</source>
+        <translation>{n} conflict(s): choose this computer&apos;s or the server&apos;s version</translation>
+    </message>
+    <message>
+        <source>共 {n} 条：请打开记录，按原因修改后重新提交</source>
+        <translation>{n} in all: open the record, correct it as the reason says and resubmit</translation>
     </message>
     <message>
         <source>共 {n} 条</source>
@@ -417,6 +611,14 @@ Log file: {log}</translation>
         <translation>&amp;Import…</translation>
     </message>
     <message>
+        <source>立即同步(&amp;Y)</source>
+        <translation>S&amp;ync now</translation>
+    </message>
+    <message>
+        <source>连接教育局服务器(&amp;C)…</source>
+        <translation>&amp;Connect to the bureau server…</translation>
+    </message>
+    <message>
         <source>立即备份(&amp;B)…</source>
         <translation>&amp;Back up now…</translation>
     </message>
@@ -451,6 +653,10 @@ Log file: {log}</translation>
     <message>
         <source>请先在左边选择一个表单。</source>
         <translation>Choose a form on the left first.</translation>
+    </message>
+    <message>
+        <source>同步问题 {n}</source>
+        <translation>Sync problems {n}</translation>
     </message>
     <message>
         <source>退回 {n}</source>
@@ -491,6 +697,38 @@ Log file: {log}</translation>
     <message>
         <source>编辑：{form}</source>
         <translation>Edit: {form}</translation>
+    </message>
+    <message>
+        <source>有 {n} 条记录与服务器上的版本冲突，请到“待办”选择保留哪个版本。</source>
+        <translation>{n} record(s) conflict with the server&apos;s version; choose which to keep in To do.</translation>
+    </message>
+    <message>
+        <source>有 {n} 条修改服务器没有接收，请到“待办”查看原因。</source>
+        <translation>The server did not accept {n} change(s); see why in To do.</translation>
+    </message>
+    <message>
+        <source>同步完成：发出 {sent} 条，收到 {got} 条更新。</source>
+        <translation>Sync complete: {sent} sent, {got} update(s) received.</translation>
+    </message>
+    <message>
+        <source>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</source>
+        <translation>A new version of this record arrived while syncing (a return from the bureau, say). Your changes are not saved yet: save them, then close and reopen the record to see the bureau&apos;s comments.</translation>
+    </message>
+    <message>
+        <source>正在编辑的记录在同步时有了新版本，请先保存您的修改，再重新打开查看。</source>
+        <translation>A record you are editing got a new version while syncing; save your changes, then reopen it.</translation>
+    </message>
+    <message>
+        <source>处理冲突</source>
+        <translation>Resolve a conflict</translation>
+    </message>
+    <message>
+        <source>打不开这个冲突：{e}</source>
+        <translation>Cannot open this conflict: {e}</translation>
+    </message>
+    <message>
+        <source>冲突已处理，正在同步…</source>
+        <translation>Conflict resolved; syncing…</translation>
     </message>
     <message>
         <source>关于</source>
@@ -998,6 +1236,42 @@ Teachers who left are no longer offered in choices; old records still show the n
         <translation>Settings</translation>
     </message>
     <message>
+        <source>县教育局服务器</source>
+        <translation>County education bureau server</translation>
+    </message>
+    <message>
+        <source>未连接</source>
+        <translation>Not connected</translation>
+    </message>
+    <message>
+        <source>连接服务器(&amp;C)…</source>
+        <translation>&amp;Connect to the server…</translation>
+    </message>
+    <message>
+        <source> 分钟</source>
+        <translation> min</translation>
+    </message>
+    <message>
+        <source>联网时每隔这么久自动同步一次；也可以随时点状态栏的“立即同步”。</source>
+        <translation>When online, syncs this often by itself; you can also click “Sync now” in the status bar at any time.</translation>
+    </message>
+    <message>
+        <source>服务器地址：</source>
+        <translation>Server address:</translation>
+    </message>
+    <message>
+        <source>本机所属学校：</source>
+        <translation>This computer&apos;s school:</translation>
+    </message>
+    <message>
+        <source>上次同步：</source>
+        <translation>Last sync:</translation>
+    </message>
+    <message>
+        <source>自动同步间隔：</source>
+        <translation>Sync every:</translation>
+    </message>
+    <message>
         <source>界面语言</source>
         <translation>Language</translation>
     </message>
@@ -1064,6 +1338,18 @@ Teachers who left are no longer offered in choices; old records still show the n
     <message>
         <source>表单：</source>
         <translation>Forms:</translation>
+    </message>
+    <message>
+        <source>{name}（{code}）</source>
+        <translation>{name} ({code})</translation>
+    </message>
+    <message>
+        <source>重新连接(&amp;C)…</source>
+        <translation>&amp;Connect again…</translation>
+    </message>
+    <message>
+        <source>还没有同步过</source>
+        <translation>Never synced yet</translation>
     </message>
     <message>
         <source>已保存。请关闭并重新打开本程序，界面语言才会改变。</source>
@@ -1166,12 +1452,155 @@ The program will close; please open it again.</translation>
         <translation>Sync with the county bureau&apos;s server</translation>
     </message>
     <message>
+        <source>教育局没有接收、或与教育局的版本冲突的记录，请到“待办”处理</source>
+        <translation>Records the bureau did not accept, or that conflict with the bureau&apos;s version; deal with them in To do</translation>
+    </message>
+    <message>
         <source>已提交、还没有发送到教育局的修改</source>
         <translation>Changes submitted but not yet sent to the bureau</translation>
     </message>
     <message>
+        <source>立即同步</source>
+        <translation>Sync now</translation>
+    </message>
+    <message>
+        <source>现在就与县教育局服务器同步（F9）</source>
+        <translation>Sync with the county bureau server now (F9)</translation>
+    </message>
+    <message>
         <source>待发送：{n} 条</source>
         <translation>To send: {n}</translation>
+    </message>
+    <message>
+        <source>需处理：{n} 条</source>
+        <translation>Needs you: {n}</translation>
+    </message>
+    <message>
+        <source>尚未连接教育局服务器 — 点击连接</source>
+        <translation>Not connected to the bureau server — click to connect</translation>
+    </message>
+    <message>
+        <source>上次同步：{when}</source>
+        <translation>Last sync: {when}</translation>
+    </message>
+    <message>
+        <source>服务器不再接受本机（{time}）— 点击重新连接</source>
+        <translation>The server no longer accepts this computer ({time}) — click to connect again</translation>
+    </message>
+    <message>
+        <source>无法连接服务器（{time}）</source>
+        <translation>Cannot reach the server ({time})</translation>
+    </message>
+    <message>
+        <source>服务器暂时无法处理（{time}）</source>
+        <translation>The server cannot handle it now ({time})</translation>
+    </message>
+    <message>
+        <source>，稍后自动重试</source>
+        <translation>; will retry by itself</translation>
+    </message>
+    <message>
+        <source>服务器拒绝了同步（{time}）：{message}</source>
+        <translation>The server refused the sync ({time}): {message}</translation>
+    </message>
+    <message>
+        <source>已连接服务器，还没有同步过</source>
+        <translation>Connected to the server, not synced yet</translation>
+    </message>
+    <message>
+        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</source>
+        <translation>This computer is not connected to the county bureau server yet. Click here and enter the server address and enrollment code the bureau gave you.</translation>
+    </message>
+    <message>
+        <source>服务器：{url}</source>
+        <translation>Server: {url}</translation>
+    </message>
+    <message>
+        <source>学校：{name}（{code}）</source>
+        <translation>School: {name} ({code})</translation>
+    </message>
+    <message>
+        <source>上次成功同步：{when}</source>
+        <translation>Last successful sync: {when}</translation>
+    </message>
+    <message>
+        <source>还没有</source>
+        <translation>not yet</translation>
+    </message>
+    <message>
+        <source>上次的问题（{when}）：{message}</source>
+        <translation>Last problem ({when}): {message}</translation>
+    </message>
+    <message>
+        <source>今天 {time}</source>
+        <translation>today {time}</translation>
+    </message>
+    <message>
+        <source>昨天 {time}</source>
+        <translation>yesterday {time}</translation>
+    </message>
+    <message>
+        <source>{m}月{d}日 {time}</source>
+        <translation>{m}/{d} {time}</translation>
+    </message>
+    <message>
+        <source>{y}年{m}月{d}日</source>
+        <translation>{y}-{m}-{d}</translation>
+    </message>
+    <message>
+        <source>正在同步…</source>
+        <translation>Syncing…</translation>
+    </message>
+    <message>
+        <source>正在同步：上传照片和文件 {done}/{total} MB</source>
+        <translation>Syncing: uploading photos and files {done}/{total} MB</translation>
+    </message>
+    <message>
+        <source>正在同步：已发送 {done}/{total} 条</source>
+        <translation>Syncing: {done}/{total} sent</translation>
+    </message>
+    <message>
+        <source>正在同步：已收到 {n} 条更新</source>
+        <translation>Syncing: {n} update(s) received</translation>
+    </message>
+</context>
+<context>
+    <name>SyncIssueModel</name>
+    <message>
+        <source>问题</source>
+        <translation>Problem</translation>
+    </message>
+    <message>
+        <source>表单</source>
+        <translation>Form</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>Summary</translation>
+    </message>
+    <message>
+        <source>原因</source>
+        <translation>Reason</translation>
+    </message>
+    <message>
+        <source>发现时间</source>
+        <translation>Found</translation>
+    </message>
+    <message>
+        <source>与服务器冲突</source>
+        <translation>Conflicts with the server</translation>
+    </message>
+    <message>
+        <source>照片或文件未能上传</source>
+        <translation>Photo or file not uploaded</translation>
+    </message>
+    <message>
+        <source>教育局服务器未接收</source>
+        <translation>Not accepted by the server</translation>
+    </message>
+    <message>
+        <source>教师名册</source>
+        <translation>Teacher roster</translation>
     </message>
 </context>
 <context>

@@ -90,6 +90,125 @@
     </message>
 </context>
 <context>
+    <name>ConflictDialog</name>
+    <message>
+        <source>{label} · 第 {n} 条</source>
+        <translation>{label} · 第 {n} 条</translation>
+    </message>
+    <message>
+        <source>处理冲突：{form}</source>
+        <translation>处理冲突：{form}</translation>
+    </message>
+    <message>
+        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <translation>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
+    </message>
+    <message>
+        <source>只显示不同的地方(&amp;D)</source>
+        <translation>只显示不同的地方(&amp;D)</translation>
+    </message>
+    <message>
+        <source>全部保留本机(&amp;L)</source>
+        <translation>全部保留本机(&amp;L)</translation>
+    </message>
+    <message>
+        <source>全部采用服务器(&amp;S)</source>
+        <translation>全部采用服务器(&amp;S)</translation>
+    </message>
+    <message>
+        <source>保存选择(&amp;A)</source>
+        <translation>保存选择(&amp;A)</translation>
+    </message>
+    <message>
+        <source>以后再处理</source>
+        <translation>以后再处理</translation>
+    </message>
+    <message>
+        <source>教育局的意见：{text}</source>
+        <translation>教育局的意见：{text}</translation>
+    </message>
+    <message>
+        <source>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</source>
+        <translation>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</translation>
+    </message>
+    <message>
+        <source>已删除</source>
+        <translation>已删除</translation>
+    </message>
+    <message>
+        <source>服务器上的版本（{status}）</source>
+        <translation>服务器上的版本（{status}）</translation>
+    </message>
+    <message>
+        <source>题目</source>
+        <translation>题目</translation>
+    </message>
+    <message>
+        <source>本机的版本（{status}）</source>
+        <translation>本机的版本（{status}）</translation>
+    </message>
+    <message>
+        <source>两个版本的内容相同。保存即采用服务器的版本。</source>
+        <translation>两个版本的内容相同。保存即采用服务器的版本。</translation>
+    </message>
+    <message>
+        <source>整条记录</source>
+        <translation>整条记录</translation>
+    </message>
+    <message>
+        <source>教育局意见：{text}</source>
+        <translation>教育局意见：{text}</translation>
+    </message>
+    <message>
+        <source>（未填）</source>
+        <translation>（未填）</translation>
+    </message>
+    <message>
+        <source>保留本机：{label}</source>
+        <translation>保留本机：{label}</translation>
+    </message>
+    <message>
+        <source>采用服务器：{label}</source>
+        <translation>采用服务器：{label}</translation>
+    </message>
+    <message>
+        <source>保留本机的记录，重新发送给教育局</source>
+        <translation>保留本机的记录，重新发送给教育局</translation>
+    </message>
+    <message>
+        <source>服务器上已删除这条记录：本机也删除</source>
+        <translation>服务器上已删除这条记录：本机也删除</translation>
+    </message>
+    <message>
+        <source>保留这一条：{text}</source>
+        <translation>保留这一条：{text}</translation>
+    </message>
+    <message>
+        <source>（没有这一条）</source>
+        <translation>（没有这一条）</translation>
+    </message>
+    <message>
+        <source>共 {n} 处不同，还有 {m} 处没有选择</source>
+        <translation>共 {n} 处不同，还有 {m} 处没有选择</translation>
+    </message>
+    <message>
+        <source>共 {n} 处不同，都已选择</source>
+        <translation>共 {n} 处不同，都已选择</translation>
+    </message>
+    <message>
+        <source>这样合并后的记录没有通过检查，请换一种选择：</source>
+        <translation>这样合并后的记录没有通过检查，请换一种选择：</translation>
+    </message>
+    <message>
+        <source>没有保存成功：{reason}</source>
+        <translation>没有保存成功：{reason}</translation>
+    </message>
+    <message>
+        <source>第 {n} 条</source>
+        <translation>第 {n} 条</translation>
+    </message>
+</context>
+<context>
     <name>DateInput</name>
     <message>
         <source>年-月-日</source>
@@ -157,6 +276,57 @@
     <message>
         <source>{period}{form}：{state}</source>
         <translation>{period}{form}：{state}</translation>
+    </message>
+</context>
+<context>
+    <name>EnrollDialog</name>
+    <message>
+        <source>连接教育局服务器</source>
+        <translation>连接教育局服务器</translation>
+    </message>
+    <message>
+        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
+        <translation>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</translation>
+    </message>
+    <message>
+        <source>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</source>
+        <translation>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</translation>
+    </message>
+    <message>
+        <source>例如 http://192.168.1.10:8700</source>
+        <translation>例如 http://192.168.1.10:8700</translation>
+    </message>
+    <message>
+        <source>例如 K7P-3QX-9ZA</source>
+        <translation>例如 K7P-3QX-9ZA</translation>
+    </message>
+    <message>
+        <source>服务器地址(&amp;S)：</source>
+        <translation>服务器地址(&amp;S)：</translation>
+    </message>
+    <message>
+        <source>注册码(&amp;C)：</source>
+        <translation>注册码(&amp;C)：</translation>
+    </message>
+    <message>
+        <source>连接(&amp;O)</source>
+        <translation>连接(&amp;O)</translation>
+    </message>
+    <message>
+        <source>请填写服务器地址和注册码。</source>
+        <translation>请填写服务器地址和注册码。</translation>
+    </message>
+    <message>
+        <source>正在连接 {url} …</source>
+        <translation>正在连接 {url} …</translation>
+    </message>
+    <message>
+        <source>已连接：本机属于“{name}”（{code}）。</source>
+        <translation>已连接：本机属于“{name}”（{code}）。</translation>
+    </message>
+    <message>
+        <source>没有连接成功：{reason}</source>
+        <translation>没有连接成功：{reason}</translation>
     </message>
 </context>
 <context>
@@ -342,6 +512,18 @@
         <translation>每个定期表单在本期是否已经填报：</translation>
     </message>
     <message>
+        <source>同步问题：需要您处理</source>
+        <translation>同步问题：需要您处理</translation>
+    </message>
+    <message>
+        <source>没有同步问题</source>
+        <translation>没有同步问题</translation>
+    </message>
+    <message>
+        <source>处理(&amp;C)…</source>
+        <translation>处理(&amp;C)…</translation>
+    </message>
+    <message>
         <source>教育局退回、需要修改的记录</source>
         <translation>教育局退回、需要修改的记录</translation>
     </message>
@@ -368,6 +550,18 @@
     <message>
         <source>整改跟进(&amp;G)…</source>
         <translation>整改跟进(&amp;G)…</translation>
+    </message>
+    <message>
+        <source>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</source>
+        <translation>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</translation>
+    </message>
+    <message>
+        <source>共 {n} 条冲突：请选择保留本机还是服务器的版本</source>
+        <translation>共 {n} 条冲突：请选择保留本机还是服务器的版本</translation>
+    </message>
+    <message>
+        <source>共 {n} 条：请打开记录，按原因修改后重新提交</source>
+        <translation>共 {n} 条：请打开记录，按原因修改后重新提交</translation>
     </message>
     <message>
         <source>共 {n} 条</source>
@@ -417,6 +611,14 @@
         <translation>导入(&amp;I)…</translation>
     </message>
     <message>
+        <source>立即同步(&amp;Y)</source>
+        <translation>立即同步(&amp;Y)</translation>
+    </message>
+    <message>
+        <source>连接教育局服务器(&amp;C)…</source>
+        <translation>连接教育局服务器(&amp;C)…</translation>
+    </message>
+    <message>
         <source>立即备份(&amp;B)…</source>
         <translation>立即备份(&amp;B)…</translation>
     </message>
@@ -451,6 +653,10 @@
     <message>
         <source>请先在左边选择一个表单。</source>
         <translation>请先在左边选择一个表单。</translation>
+    </message>
+    <message>
+        <source>同步问题 {n}</source>
+        <translation>同步问题 {n}</translation>
     </message>
     <message>
         <source>退回 {n}</source>
@@ -491,6 +697,38 @@
     <message>
         <source>编辑：{form}</source>
         <translation>编辑：{form}</translation>
+    </message>
+    <message>
+        <source>有 {n} 条记录与服务器上的版本冲突，请到“待办”选择保留哪个版本。</source>
+        <translation>有 {n} 条记录与服务器上的版本冲突，请到“待办”选择保留哪个版本。</translation>
+    </message>
+    <message>
+        <source>有 {n} 条修改服务器没有接收，请到“待办”查看原因。</source>
+        <translation>有 {n} 条修改服务器没有接收，请到“待办”查看原因。</translation>
+    </message>
+    <message>
+        <source>同步完成：发出 {sent} 条，收到 {got} 条更新。</source>
+        <translation>同步完成：发出 {sent} 条，收到 {got} 条更新。</translation>
+    </message>
+    <message>
+        <source>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</source>
+        <translation>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</translation>
+    </message>
+    <message>
+        <source>正在编辑的记录在同步时有了新版本，请先保存您的修改，再重新打开查看。</source>
+        <translation>正在编辑的记录在同步时有了新版本，请先保存您的修改，再重新打开查看。</translation>
+    </message>
+    <message>
+        <source>处理冲突</source>
+        <translation>处理冲突</translation>
+    </message>
+    <message>
+        <source>打不开这个冲突：{e}</source>
+        <translation>打不开这个冲突：{e}</translation>
+    </message>
+    <message>
+        <source>冲突已处理，正在同步…</source>
+        <translation>冲突已处理，正在同步…</translation>
     </message>
     <message>
         <source>关于</source>
@@ -998,6 +1236,42 @@
         <translation>设置</translation>
     </message>
     <message>
+        <source>县教育局服务器</source>
+        <translation>县教育局服务器</translation>
+    </message>
+    <message>
+        <source>未连接</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <source>连接服务器(&amp;C)…</source>
+        <translation>连接服务器(&amp;C)…</translation>
+    </message>
+    <message>
+        <source> 分钟</source>
+        <translation> 分钟</translation>
+    </message>
+    <message>
+        <source>联网时每隔这么久自动同步一次；也可以随时点状态栏的“立即同步”。</source>
+        <translation>联网时每隔这么久自动同步一次；也可以随时点状态栏的“立即同步”。</translation>
+    </message>
+    <message>
+        <source>服务器地址：</source>
+        <translation>服务器地址：</translation>
+    </message>
+    <message>
+        <source>本机所属学校：</source>
+        <translation>本机所属学校：</translation>
+    </message>
+    <message>
+        <source>上次同步：</source>
+        <translation>上次同步：</translation>
+    </message>
+    <message>
+        <source>自动同步间隔：</source>
+        <translation>自动同步间隔：</translation>
+    </message>
+    <message>
         <source>界面语言</source>
         <translation>界面语言</translation>
     </message>
@@ -1064,6 +1338,18 @@
     <message>
         <source>表单：</source>
         <translation>表单：</translation>
+    </message>
+    <message>
+        <source>{name}（{code}）</source>
+        <translation>{name}（{code}）</translation>
+    </message>
+    <message>
+        <source>重新连接(&amp;C)…</source>
+        <translation>重新连接(&amp;C)…</translation>
+    </message>
+    <message>
+        <source>还没有同步过</source>
+        <translation>还没有同步过</translation>
     </message>
     <message>
         <source>已保存。请关闭并重新打开本程序，界面语言才会改变。</source>
@@ -1166,12 +1452,155 @@
         <translation>与县教育局服务器的同步状态</translation>
     </message>
     <message>
+        <source>教育局没有接收、或与教育局的版本冲突的记录，请到“待办”处理</source>
+        <translation>教育局没有接收、或与教育局的版本冲突的记录，请到“待办”处理</translation>
+    </message>
+    <message>
         <source>已提交、还没有发送到教育局的修改</source>
         <translation>已提交、还没有发送到教育局的修改</translation>
     </message>
     <message>
+        <source>立即同步</source>
+        <translation>立即同步</translation>
+    </message>
+    <message>
+        <source>现在就与县教育局服务器同步（F9）</source>
+        <translation>现在就与县教育局服务器同步（F9）</translation>
+    </message>
+    <message>
         <source>待发送：{n} 条</source>
         <translation>待发送：{n} 条</translation>
+    </message>
+    <message>
+        <source>需处理：{n} 条</source>
+        <translation>需处理：{n} 条</translation>
+    </message>
+    <message>
+        <source>尚未连接教育局服务器 — 点击连接</source>
+        <translation>尚未连接教育局服务器 — 点击连接</translation>
+    </message>
+    <message>
+        <source>上次同步：{when}</source>
+        <translation>上次同步：{when}</translation>
+    </message>
+    <message>
+        <source>服务器不再接受本机（{time}）— 点击重新连接</source>
+        <translation>服务器不再接受本机（{time}）— 点击重新连接</translation>
+    </message>
+    <message>
+        <source>无法连接服务器（{time}）</source>
+        <translation>无法连接服务器（{time}）</translation>
+    </message>
+    <message>
+        <source>服务器暂时无法处理（{time}）</source>
+        <translation>服务器暂时无法处理（{time}）</translation>
+    </message>
+    <message>
+        <source>，稍后自动重试</source>
+        <translation>，稍后自动重试</translation>
+    </message>
+    <message>
+        <source>服务器拒绝了同步（{time}）：{message}</source>
+        <translation>服务器拒绝了同步（{time}）：{message}</translation>
+    </message>
+    <message>
+        <source>已连接服务器，还没有同步过</source>
+        <translation>已连接服务器，还没有同步过</translation>
+    </message>
+    <message>
+        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</source>
+        <translation>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</translation>
+    </message>
+    <message>
+        <source>服务器：{url}</source>
+        <translation>服务器：{url}</translation>
+    </message>
+    <message>
+        <source>学校：{name}（{code}）</source>
+        <translation>学校：{name}（{code}）</translation>
+    </message>
+    <message>
+        <source>上次成功同步：{when}</source>
+        <translation>上次成功同步：{when}</translation>
+    </message>
+    <message>
+        <source>还没有</source>
+        <translation>还没有</translation>
+    </message>
+    <message>
+        <source>上次的问题（{when}）：{message}</source>
+        <translation>上次的问题（{when}）：{message}</translation>
+    </message>
+    <message>
+        <source>今天 {time}</source>
+        <translation>今天 {time}</translation>
+    </message>
+    <message>
+        <source>昨天 {time}</source>
+        <translation>昨天 {time}</translation>
+    </message>
+    <message>
+        <source>{m}月{d}日 {time}</source>
+        <translation>{m}月{d}日 {time}</translation>
+    </message>
+    <message>
+        <source>{y}年{m}月{d}日</source>
+        <translation>{y}年{m}月{d}日</translation>
+    </message>
+    <message>
+        <source>正在同步…</source>
+        <translation>正在同步…</translation>
+    </message>
+    <message>
+        <source>正在同步：上传照片和文件 {done}/{total} MB</source>
+        <translation>正在同步：上传照片和文件 {done}/{total} MB</translation>
+    </message>
+    <message>
+        <source>正在同步：已发送 {done}/{total} 条</source>
+        <translation>正在同步：已发送 {done}/{total} 条</translation>
+    </message>
+    <message>
+        <source>正在同步：已收到 {n} 条更新</source>
+        <translation>正在同步：已收到 {n} 条更新</translation>
+    </message>
+</context>
+<context>
+    <name>SyncIssueModel</name>
+    <message>
+        <source>问题</source>
+        <translation>问题</translation>
+    </message>
+    <message>
+        <source>表单</source>
+        <translation>表单</translation>
+    </message>
+    <message>
+        <source>内容摘要</source>
+        <translation>内容摘要</translation>
+    </message>
+    <message>
+        <source>原因</source>
+        <translation>原因</translation>
+    </message>
+    <message>
+        <source>发现时间</source>
+        <translation>发现时间</translation>
+    </message>
+    <message>
+        <source>与服务器冲突</source>
+        <translation>与服务器冲突</translation>
+    </message>
+    <message>
+        <source>照片或文件未能上传</source>
+        <translation>照片或文件未能上传</translation>
+    </message>
+    <message>
+        <source>教育局服务器未接收</source>
+        <translation>教育局服务器未接收</translation>
+    </message>
+    <message>
+        <source>教师名册</source>
+        <translation>教师名册</translation>
     </message>
 </context>
 <context>

@@ -1,10 +1,11 @@
-"""The home page 待办: what is due this period, records the bureau returned, open and overdue hazards."""
+"""The home page 待办: what is due this period, sync problems (conflicts with the server's version, changes
+the server did not accept), records the bureau returned, open and overdue hazards."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import (
@@ -31,6 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from client.context import ClientContext
+from client.store import sync_state as S
+from client.store.formset import ROSTER_FORM
+from client.store.models import Record
 from client.store.todo import (
     DueItem,
     HazardItem,
@@ -51,10 +55,54 @@ OverdueRole = Qt.ItemDataRole.UserRole + 2
 
 
 @dataclass(frozen=True)
+class SyncIssueItem:
+    """An open sync issue: a conflict (both versions kept), a change the server did not accept, or an
+    attachment that could not be uploaded."""
+
+    issue_id: int
+    kind: str  # sync_state.IssueKind
+    reason: str
+    record_id: str | None
+    form_id: str | None  # None: the record is not on this computer (a roster clash from another PC)
+    summary: str
+    message_zh: str
+    message_en: str
+    problems: list[tuple[str, str]]  # the server's (zh, en) reasons per field, when it gave them
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Todo:
     due: list[DueItem]
     returned: list[ReturnedItem]
     hazards: list[HazardItem]
+    issues: list[SyncIssueItem] = field(default_factory=list)
+
+
+def sync_issues(session: Any) -> list[SyncIssueItem]:
+    """Open sync issues with their record's form and summary, oldest first."""
+    out: list[SyncIssueItem] = []
+    for issue in S.open_issues(session):
+        record = session.get(Record, issue.record_id) if issue.record_id else None
+        problems: list[tuple[str, str]] = []
+        for p in issue.details.get("problems") or []:
+            if isinstance(p, dict) and (p.get("message_zh") or p.get("message_en")):
+                problems.append((str(p.get("message_zh") or ""), str(p.get("message_en") or "")))
+        out.append(
+            SyncIssueItem(
+                issue_id=issue.id,
+                kind=issue.kind,
+                reason=issue.reason,
+                record_id=issue.record_id,
+                form_id=record.form_id if record is not None else None,
+                summary=record.summary if record is not None else "",
+                message_zh=issue.message_zh,
+                message_en=issue.message_en,
+                problems=problems,
+                created_at=issue.created_at,
+            )
+        )
+    return out
 
 
 def load_todo(ctx: ClientContext) -> Todo:
@@ -65,6 +113,7 @@ def load_todo(ctx: ClientContext) -> Todo:
             due=due_this_period(s, ctx.forms.periodic(), today=today),
             returned=returned_records(s),
             hazards=open_hazards(s, today=today),
+            issues=sync_issues(s),
         )
 
 
@@ -213,6 +262,67 @@ class ReturnedModel(_ListModel):
         return None
 
 
+class SyncIssueModel(_ListModel):
+    """Sync problems: what the clerk must decide or correct before the record reaches the bureau."""
+
+    def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self._headers = (
+            self.tr("问题"),
+            self.tr("表单"),
+            self.tr("内容摘要"),
+            self.tr("原因"),
+            self.tr("发现时间"),
+        )
+
+    def kind_text(self, item: SyncIssueItem) -> str:
+        if item.kind == S.IssueKind.CONFLICT:
+            return self.tr("与服务器冲突")
+        if item.kind == S.IssueKind.ATTACHMENT:
+            return self.tr("照片或文件未能上传")
+        return self.tr("教育局服务器未接收")
+
+    def form_text(self, item: SyncIssueItem) -> str:
+        if item.form_id is None:
+            return self.tr("教师名册")
+        try:
+            return lang.form_title(self._ctx.forms.get(item.form_id))
+        except KeyError:
+            return item.form_id
+
+    def reason_text(self, item: SyncIssueItem) -> str:
+        en = lang.language() == "en"
+        text = item.message_en if en else item.message_zh
+        details = [en_text if en else zh for zh, en_text in item.problems]
+        details = [d for d in details if d and d not in text]
+        if details:
+            text += (
+                "（" + "；".join(details[:3]) + "）"
+                if not en
+                else " (" + "; ".join(details[:3]) + ")"
+            )
+        return text
+
+    def cell(self, item: SyncIssueItem, column: int, role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                self.kind_text(item),
+                self.form_text(item),
+                item.summary,
+                self.reason_text(item),
+                lang.format_datetime(item.created_at),
+            )[column]
+        if role == Qt.ItemDataRole.ForegroundRole and column == 0:
+            return QColor(lang.OVERDUE_COLOUR)
+        if role == Qt.ItemDataRole.FontRole and column == 0:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and column in (2, 3):
+            return self.reason_text(item) if column == 3 else item.summary
+        return None
+
+
 class HazardModel(_ListModel):
     """Hazards not yet rectified; overdue ones first and in red."""
 
@@ -317,6 +427,8 @@ class HomePage(QWidget):
     new_record = Signal(str)  # form id
     show_form = Signal(str)  # form id
     follow_up = Signal(object)  # HazardItem
+    resolve_conflict = Signal(int)  # sync issue id of a conflict
+    show_roster = Signal()
     loaded = Signal(object)  # the Todo shown
 
     def __init__(
@@ -361,6 +473,28 @@ class HomePage(QWidget):
         self.due_section.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.due_view.doubleClicked.connect(lambda _i: self._fill_selected())
         self.due_view.activated.connect(lambda _i: self._fill_selected())
+
+        # Sync problems: conflicts and changes the server did not accept (shown only when there are some).
+        self.issue_model = SyncIssueModel(ctx, self)
+        self.issue_view = _table(self.issue_model, "syncIssueTable")
+        for col, width in enumerate((150, 200, 300, 380)):
+            self.issue_view.setColumnWidth(col, width)
+        self.issue_view.horizontalHeader().setStretchLastSection(True)
+        self.issue_section = _Section(
+            self.tr("同步问题：需要您处理"), self.issue_view, self.tr("没有同步问题")
+        )
+        self.issue_section.setObjectName("syncIssueSection")
+        self.issue_count = QLabel()
+        self.issue_count.setObjectName("syncIssueCount")
+        self.resolve_button = QPushButton(self.tr("处理(&C)…"))
+        self.resolve_button.setObjectName("resolveIssue")
+        self.resolve_button.clicked.connect(self._resolve_selected)
+        self.issue_section.bar.addWidget(self.issue_count)
+        self.issue_section.bar.addStretch(1)
+        self.issue_section.bar.addWidget(self.resolve_button)
+        self.issue_view.doubleClicked.connect(lambda _i: self._resolve_selected())
+        self.issue_view.activated.connect(lambda _i: self._resolve_selected())
+        self.issue_section.setVisible(False)
 
         # Records the bureau returned.
         self.returned_model = ReturnedModel(ctx, self)
@@ -408,6 +542,7 @@ class HomePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.due_section, 0)
+        layout.addWidget(self.issue_section, 1)
         layout.addWidget(self.returned_section, 1)
         layout.addWidget(self.hazard_section, 2)
 
@@ -432,6 +567,19 @@ class HomePage(QWidget):
         self.due_view.setFixedHeight(height)
         self.due_section.stack.setFixedHeight(height)  # the box fits its rows; the rest goes below
         self.due_section.set_empty(not todo.due)
+        self.issue_model.set_items(todo.issues)
+        self.issue_section.setVisible(bool(todo.issues))
+        conflicts = sum(1 for i in todo.issues if i.kind == S.IssueKind.CONFLICT)
+        self.issue_count.setText(
+            self.tr("共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交").format(
+                n=len(todo.issues), c=conflicts
+            )
+            if conflicts and conflicts < len(todo.issues)
+            else self.tr("共 {n} 条冲突：请选择保留本机还是服务器的版本").format(n=conflicts)
+            if conflicts
+            else self.tr("共 {n} 条：请打开记录，按原因修改后重新提交").format(n=len(todo.issues))
+        )
+        self.resolve_button.setEnabled(bool(todo.issues))
         self.returned_model.set_items(todo.returned)
         self.returned_section.set_empty(not todo.returned)
         self.returned_count.setText(self.tr("共 {n} 条").format(n=len(todo.returned)))
@@ -478,6 +626,20 @@ class HomePage(QWidget):
         item: ReturnedItem | None = self._selected(self.returned_view)
         if item is not None:
             self.open_record.emit(item.form_id, item.record_id)
+
+    def _resolve_selected(self) -> None:
+        item: SyncIssueItem | None = self._selected(self.issue_view)
+        if item is None:
+            return
+        if item.form_id in (None, ROSTER_FORM) or item.record_id is None:
+            self.show_roster.emit()
+        elif item.kind == S.IssueKind.CONFLICT:
+            self.resolve_conflict.emit(item.issue_id)
+        else:
+            self.open_record.emit(item.form_id, item.record_id)
+
+    def select_issue(self, row: int) -> None:
+        self.issue_view.selectRow(row)
 
     def _follow_selected(self) -> None:
         item: HazardItem | None = self._selected(self.hazard_view)

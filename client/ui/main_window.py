@@ -1,5 +1,9 @@
 """The main window: navigation on the left (待办, each form with its counts, 教师名册, 设置), the chosen
-page on the right, record editors in tabs beside it, and the status bar.
+page on the right, record editors in tabs beside it, and the status bar with the sync state.
+
+Syncing is the SyncController's (client.ui.sync_controller): the window shows what it reports, refreshes after
+each sync, and reloads an open editor whose record the sync changed (or marks its tab when it has unsaved
+work). client/ui/app.py starts the controller (`window.sync.start()`).
 
 Widgets here only arrange things and pass on what the clerk asked for; reading and saving happen in
 client.store (on the TaskManager's database thread).
@@ -30,14 +34,20 @@ from client.context import ClientContext
 from client.store.formset import ROSTER_FORM
 from client.store.models import Status
 from client.store.records import pending_outbox, status_counts
+from client.store.sync_state import SyncStatus
 from client.store.todo import HazardItem, get_hazard
+from client.sync.errors import SyncError
+from client.sync.state import SyncResult
 from client.ui import lang
+from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
+from client.ui.enroll_dialog import EnrollDialog
 from client.ui.hazard_dialog import HazardDialog
 from client.ui.home_page import HomePage, Todo
 from client.ui.record_list import RecordListPage, error_text
 from client.ui.roster_page import RosterPage
 from client.ui.settings_page import SettingsPage
 from client.ui.status_bar import StatusBar
+from client.ui.sync_controller import RecordChange, SyncController
 from client.ui.tasks import TaskManager
 
 log = logging.getLogger(__name__)
@@ -116,7 +126,12 @@ class MainWindow(QMainWindow):
     counts_refreshed = Signal()
 
     def __init__(
-        self, ctx: ClientContext, tasks: TaskManager, parent: QWidget | None = None
+        self,
+        ctx: ClientContext,
+        tasks: TaskManager,
+        parent: QWidget | None = None,
+        *,
+        sync: SyncController | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -134,6 +149,8 @@ class MainWindow(QMainWindow):
         self.home.show_form.connect(self.show_form)
         self.home.follow_up.connect(self.follow_up_hazard)
         self.home.loaded.connect(self._show_todo_line)
+        self.home.resolve_conflict.connect(self.open_conflict)
+        self.home.show_roster.connect(lambda: self.go_to("roster"))
         self.form_pages: dict[str, RecordListPage] = {}
         self.roster = RosterPage(ctx, tasks)
         self.roster.changed.connect(self.refresh_counts)
@@ -186,6 +203,10 @@ class MainWindow(QMainWindow):
 
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.enroll_dialog: EnrollDialog | None = None
+        self.conflict_dialog: ConflictDialog | None = None
+        self.sync = sync if sync is not None else SyncController(ctx, tasks, self)
+        self._connect_sync()
         self._make_menus()
         self.nav.setCurrentRow(0)  # the home page loads when chosen
         self.refresh_counts()
@@ -212,6 +233,14 @@ class MainWindow(QMainWindow):
         import_action.triggered.connect(lambda: self._form_page_action("import"))
         file_menu.addAction(export_action)
         file_menu.addAction(import_action)
+        file_menu.addSeparator()
+        self.sync_action = QAction(self.tr("立即同步(&Y)"), self)
+        self.sync_action.setShortcut(QKeySequence(Qt.Key.Key_F9))
+        self.sync_action.triggered.connect(self.sync_now)
+        file_menu.addAction(self.sync_action)
+        connect_action = QAction(self.tr("连接教育局服务器(&C)…"), self)
+        connect_action.triggered.connect(self.show_enroll_dialog)
+        file_menu.addAction(connect_action)
         file_menu.addSeparator()
         backup_action = QAction(self.tr("立即备份(&B)…"), self)
         backup_action.triggered.connect(self.settings.backup_now)
@@ -364,6 +393,8 @@ class MainWindow(QMainWindow):
         overdue = sum(1 for h in todo.hazards if h.overdue)
         missing = sum(1 for d in todo.due if not d.done)
         parts: list[tuple[str, str | None]] = []
+        if todo.issues:
+            parts.append((self.tr("同步问题 {n}").format(n=len(todo.issues)), lang.OVERDUE_COLOUR))
         if todo.returned:
             parts.append((self.tr("退回 {n}").format(n=len(todo.returned)), lang.OVERDUE_COLOUR))
         if overdue:
@@ -484,6 +515,201 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(lambda rid: self.record_saved("safety_inspection", rid))
         return dialog
 
+    # -- sync -----------------------------------------------------------------------------------------
+
+    def _connect_sync(self) -> None:
+        sync = self.sync
+        sync.watched = self._open_record_ids
+        sync.status_changed.connect(self._show_sync_status)
+        sync.interval_changed.connect(self.settings.set_interval)
+        sync.started.connect(self.status.sync_started)
+        sync.progress.connect(self.status.sync_progress)
+        sync.finished.connect(self._sync_finished)
+        sync.failed.connect(self._sync_failed)
+        sync.records_changed.connect(self._records_changed)
+        sync.idle.connect(self.status.sync_ended)
+        self.status.sync_requested.connect(self.sync_now)
+        self.status.connect_requested.connect(self.show_enroll_dialog)
+        self.status.issues_requested.connect(lambda: self.go_to("home"))
+        self.settings.connect_requested.connect(self.show_enroll_dialog)
+        self.settings.interval_chosen.connect(sync.set_interval)
+
+    def _open_record_ids(self) -> list[str]:
+        return [rid for e in self.editors() if (rid := _editor_record_id(e))]
+
+    def sync_now(self) -> None:
+        """立即同步 (F9); a computer not yet enrolled is asked for the server and the code first."""
+        if self.sync.status is not None and not self.sync.status.enrolled:
+            self.show_enroll_dialog()
+            return
+        if not self.sync.sync_now():
+            self.show_enroll_dialog()
+
+    def _show_sync_status(self, status: SyncStatus) -> None:
+        now = self.ctx.clock.now()
+        self.status.set_sync_status(
+            status, now=now, auto_retry=self.sync.auto_retry, running=self.sync.running
+        )
+        self.settings.set_sync_status(
+            status,
+            last_sync=self.status.when(status.last_sync_at, now) if status.last_sync_at else "",
+        )
+
+    def _sync_finished(self, result: SyncResult) -> None:
+        self.refresh_all()
+        if result.conflicts:
+            self.status.showMessage(
+                self.tr("有 {n} 条记录与服务器上的版本冲突，请到“待办”选择保留哪个版本。").format(
+                    n=len(result.conflicts)
+                ),
+                30000,
+            )
+        elif result.rejected:
+            self.status.showMessage(
+                self.tr("有 {n} 条修改服务器没有接收，请到“待办”查看原因。").format(
+                    n=len(result.rejected)
+                ),
+                30000,
+            )
+        elif result.pushed or result.pulled:
+            self.status.showMessage(
+                self.tr("同步完成：发出 {sent} 条，收到 {got} 条更新。").format(
+                    sent=result.pushed, got=result.pulled
+                ),
+                8000,
+            )
+
+    def _sync_failed(self, error: SyncError) -> None:
+        log.info("sync failed: %s", error.one_line())
+        if isinstance(error.result, SyncResult) and (error.result.pushed or error.result.pulled):
+            self.refresh_all()  # part of it went through
+        else:
+            self.refresh_counts()
+
+    def _records_changed(self, changes: tuple[RecordChange, ...]) -> None:
+        """Open editors whose record the sync changed: reload those without unsaved work; mark the others."""
+        by_id = {c.record_id: c for c in changes}
+        for editor in self.editors():
+            change = by_id.get(_editor_record_id(editor) or "")
+            if change is None:
+                continue
+            dirty = getattr(editor, "is_dirty", lambda: False)()
+            if not dirty:
+                self.reload_editor(editor, change.form_id)
+            elif change.by_server:
+                self._mark_changed_under(editor)
+
+    def reload_editor(self, editor: QWidget, form_id: str) -> None:
+        """Close an editor and open its record again in the same place (it has no unsaved work)."""
+        record_id = _editor_record_id(editor)
+        if record_id is None:
+            return
+        index = self.tabs.indexOf(editor)
+        shown = self.tabs.currentWidget()
+
+        def reopen() -> None:
+            self._open_editor(form_id, record_id)
+            last = self.tabs.count() - 1
+            target = max(1, min(index, last))
+            self.tabs.tabBar().moveTab(last, target)
+            if shown is editor:
+                self.tabs.setCurrentIndex(target)
+            elif shown is not None and self.tabs.indexOf(shown) >= 0:
+                self.tabs.setCurrentWidget(shown)
+
+        editor.closed.connect(reopen)  # type: ignore[attr-defined]
+        editor.close()
+
+    def _mark_changed_under(self, editor: QWidget) -> None:
+        index = self.tabs.indexOf(editor)
+        if index < 0:
+            return
+        self.tabs.setTabIcon(
+            index, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        )
+        self.tabs.setTabToolTip(
+            index,
+            self.tr(
+                "同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存："
+                "保存后关闭再打开这条记录，可以看到教育局的意见。"
+            ),
+        )
+        self.status.showMessage(
+            self.tr("正在编辑的记录在同步时有了新版本，请先保存您的修改，再重新打开查看。"), 30000
+        )
+
+    def make_enroll_dialog(self) -> EnrollDialog:
+        status = self.sync.status
+        enrolled = status is not None and status.enrolled
+        dialog = EnrollDialog(
+            self.sync.enroll,
+            self,
+            server_url=(status.server_url or "") if status is not None and enrolled else "",
+            school=(status.school_name or status.school_code or "")
+            if status is not None and enrolled
+            else "",
+        )
+        dialog.enrolled.connect(lambda _e: self.refresh_all())
+        return dialog
+
+    def show_enroll_dialog(self) -> None:
+        """连接服务器: from 设置, the status bar (not enrolled) or 立即同步 before enrollment."""
+        if self.enroll_dialog is not None and self.enroll_dialog.isVisible():
+            self.enroll_dialog.raise_()
+            return
+        dialog = self.make_enroll_dialog()
+        dialog.finished.connect(lambda _r: self._forget_enroll_dialog(dialog))
+        self.enroll_dialog = dialog
+        dialog.open()
+
+    def _forget_enroll_dialog(self, dialog: EnrollDialog) -> None:
+        if self.enroll_dialog is dialog:
+            self.enroll_dialog = None
+        dialog.deleteLater()
+
+    def open_conflict(self, issue_id: int) -> None:
+        """Show a conflict side by side (read on the database thread first)."""
+        ctx = self.ctx
+
+        def failed(exc: Exception) -> None:
+            QMessageBox.warning(
+                self, self.tr("处理冲突"), self.tr("打不开这个冲突：{e}").format(e=error_text(exc))
+            )
+            self.home.refresh()
+
+        self.tasks.run_db(
+            lambda: load_conflict(ctx, issue_id), on_done=self._show_conflict, on_error=failed
+        )
+
+    def _show_conflict(self, view: ConflictView) -> None:
+        dialog = self.make_conflict_dialog(view)
+        dialog.finished.connect(lambda _r: self._forget_conflict_dialog(dialog))
+        self.conflict_dialog = dialog
+        dialog.open()
+
+    def make_conflict_dialog(self, view: ConflictView) -> ConflictDialog:
+        dialog = ConflictDialog(self.ctx, self.tasks, view, self)
+        dialog.resolved.connect(
+            lambda _id, rid=view.record_id, fid=view.form.form_id: self._conflict_resolved(rid, fid)
+        )
+        return dialog
+
+    def _forget_conflict_dialog(self, dialog: ConflictDialog) -> None:
+        if self.conflict_dialog is dialog:
+            self.conflict_dialog = None
+        dialog.deleteLater()
+
+    def _conflict_resolved(self, record_id: str, form_id: str) -> None:
+        self.refresh_all()
+        for editor in self.editors():
+            if _editor_record_id(editor) == record_id:
+                if getattr(editor, "is_dirty", lambda: False)():
+                    self._mark_changed_under(editor)
+                else:
+                    self.reload_editor(editor, form_id)
+        self.status.showMessage(self.tr("冲突已处理，正在同步…"), 8000)
+        self.sync.sync_now()
+
     # -- window ---------------------------------------------------------------------------------------
 
     def about(self) -> None:
@@ -523,6 +749,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = False
+        self.sync.stop()
         self.tasks.wait()
         super().closeEvent(event)
 

@@ -1,4 +1,5 @@
-"""Settings (设置): the UI language, the data folder, backup and restore, and what version this is."""
+"""Settings (设置): the bureau server (connect, the school, how often to sync), the UI language, the data
+folder, backup and restore, and what version this is."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QUrl, Signal, qVersion
+from PySide6.QtCore import Qt, QUrl, Signal, qVersion
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,12 +23,14 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from client.context import ClientContext
 from client.store.prefs import get_setting, set_setting
+from client.store.sync_state import SyncStatus
 from client.ui import lang
 from client.ui.record_list import error_text
 from client.ui.tasks import TaskManager
@@ -49,6 +52,8 @@ def app_version() -> str:
 class SettingsPage(QWidget):
     language_changed = Signal(str)
     restored = Signal()  # the data were replaced from a backup: the main window closes
+    connect_requested = Signal()  # 连接服务器…
+    interval_chosen = Signal(int)  # minutes between automatic syncs
 
     def __init__(
         self, ctx: ClientContext, tasks: TaskManager, parent: QWidget | None = None
@@ -62,6 +67,41 @@ class SettingsPage(QWidget):
 
         title = QLabel(self.tr("设置"))
         title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+
+        # The bureau server.
+        server_box = QGroupBox(self.tr("县教育局服务器"))
+        self.server_label = QLabel(self.tr("未连接"))
+        self.server_label.setObjectName("serverAddress")
+        self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.school_label = QLabel("—")
+        self.school_label.setObjectName("enrolledSchool")
+        self.last_sync_label = QLabel("—")
+        self.last_sync_label.setObjectName("lastSync")
+        self.connect_button = QPushButton(self.tr("连接服务器(&C)…"))
+        self.connect_button.setObjectName("connectServer")
+        self.connect_button.clicked.connect(self.connect_requested)
+        server_row = QHBoxLayout()
+        server_row.addWidget(self.server_label, 1)
+        server_row.addWidget(self.connect_button)
+        self.interval_spin = QSpinBox()
+        self.interval_spin.setObjectName("syncInterval")
+        self.interval_spin.setRange(1, 240)
+        self.interval_spin.setValue(5)
+        self.interval_spin.setSuffix(self.tr(" 分钟"))
+        self.interval_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.interval_spin.valueChanged.connect(self.interval_chosen)
+        interval_row = QHBoxLayout()
+        interval_row.addWidget(self.interval_spin)
+        interval_note = QLabel(
+            self.tr("联网时每隔这么久自动同步一次；也可以随时点状态栏的“立即同步”。")
+        )
+        interval_note.setStyleSheet("color: #555;")
+        interval_row.addWidget(interval_note, 1)
+        server_form = QFormLayout(server_box)
+        server_form.addRow(self.tr("服务器地址："), server_row)
+        server_form.addRow(self.tr("本机所属学校："), self.school_label)
+        server_form.addRow(self.tr("上次同步："), self.last_sync_label)
+        server_form.addRow(self.tr("自动同步间隔："), interval_row)
 
         # Language.
         lang_box = QGroupBox(self.tr("界面语言"))
@@ -135,10 +175,34 @@ class SettingsPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
+        layout.addWidget(server_box)
         layout.addWidget(lang_box)
         layout.addWidget(data_box)
         layout.addWidget(about_box)
         layout.addStretch(1)
+
+    # -- the server -----------------------------------------------------------------------------------
+
+    def set_sync_status(self, status: SyncStatus, *, last_sync: str) -> None:
+        """Show the enrollment (read by the sync controller); `last_sync` is already in words."""
+        if status.enrolled:
+            self.server_label.setText(status.server_url or "")
+            self.school_label.setText(
+                self.tr("{name}（{code}）").format(
+                    name=status.school_name or "", code=status.school_code or ""
+                )
+            )
+            self.connect_button.setText(self.tr("重新连接(&C)…"))
+        else:
+            self.server_label.setText(self.tr("未连接"))
+            self.school_label.setText("—")
+            self.connect_button.setText(self.tr("连接服务器(&C)…"))
+        self.last_sync_label.setText(last_sync or self.tr("还没有同步过"))
+
+    def set_interval(self, minutes: int) -> None:
+        self.interval_spin.blockSignals(True)
+        self.interval_spin.setValue(minutes)
+        self.interval_spin.blockSignals(False)
 
     def _forms_text(self) -> str:
         parts = [f"{lang.form_title(f)} {f.version}" for f in self._ctx.forms.data_forms()]

@@ -145,8 +145,17 @@ class PullPage:
     more: bool
 
 
-def pull(session: Session, *, school_id: int, device_id: str, since: int, limit: int) -> PullPage:
-    """This school's changes after `since`, in seq order, skipping the asking device's own echoes.
+def pull(
+    session: Session,
+    *,
+    school_id: int,
+    device_id: str,
+    since: int,
+    limit: int,
+    include_own: bool = False,
+) -> PullPage:
+    """This school's changes after `since`, in seq order, skipping the asking device's own echoes (unless
+    `include_own`: a client rebuilding its store from the server wants them too).
 
     One SELECT reads up to limit + 1 rows (the extra one only tells whether there are more); the cursor is
     the seq of the last row handed over or skipped, so a page of echoes still moves the cursor on.
@@ -161,7 +170,7 @@ def pull(session: Session, *, school_id: int, device_id: str, since: int, limit:
     rows = rows[:limit]
     out: list[dict[str, Any]] = []
     for seq, origin, payload in rows:
-        if origin is not None and origin == device_id:
+        if origin is not None and origin == device_id and not include_own:
             continue
         item: dict[str, Any] = {"seq": int(seq)}
         item.update(json.loads(payload))

@@ -39,6 +39,10 @@ def test_another_device_of_the_school_pulls_what_one_pushed_but_not_its_own_echo
     mine, cursor1 = pc1.pull_all(start)
     assert _records(mine) == []  # pc1 knows its own change from the push answer
     assert cursor1 > start  # ... yet its cursor moves past it
+    r = pc1.http.get(
+        pc1.url("/api/v1/pull"), params={"since": start, "include_own": "true"}, timeout=10
+    )
+    assert [x["record_id"] for x in _records(r.json()["changes"])] == [c["record_id"]]
     theirs, _ = pc2.pull_all(start)
     [rec] = _records(theirs)
     assert rec["record_id"] == c["record_id"] and rec["status"] == "received"
@@ -86,7 +90,13 @@ def test_paging_by_cursor_returns_every_change_once_in_order(live: LiveServer):
 
 def test_bad_pull_parameters_are_400(live: LiveServer):
     dev = live.device()
-    for params in ({"since": "x"}, {"since": -1}, {"limit": 0}, {"limit": "many"}):
+    for params in (
+        {"since": "x"},
+        {"since": -1},
+        {"limit": 0},
+        {"limit": "many"},
+        {"include_own": "y"},
+    ):
         r = dev.http.get(dev.url("/api/v1/pull"), params=params, timeout=10)
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_parameter"
     r = dev.http.get(dev.url("/api/v1/pull"), params={"limit": 100000}, timeout=10)
