@@ -5,6 +5,8 @@
     school-client import --form ID FILE.xlsx|FILE.json   (all rows or none; the daily backup is made first)
     school-client backup OUT.db
     school-client restore IN.db                          (the current database is kept in backups/)
+    school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
+    school-client sync
     school-client --version
 
 Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
@@ -79,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", default=None, help=data_dir_help)
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {package_version()}")
+    # Hidden: the packaging test's smoke run (save one record, open the window offscreen, close, exit 0).
+    parser.add_argument("--smoke-test", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -117,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="用注册码连接教育局服务器 / enroll with the bureau's server",
     )
     p.add_argument(
-        "--server", required=True, help="服务器地址 / server URL, e.g. http://10.1.2.3:8700"
+        "--server",
+        help="服务器地址 / server URL, e.g. http://10.1.2.3:8700 "
+        "(default: the url in school-client.ini beside the program)",
     )
     p.add_argument("--code", required=True, help="注册码 / enrollment code")
 
@@ -204,23 +210,64 @@ def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
     return EXIT_OK
 
 
-def _gui(data_dir: Path) -> int:
+def _gui(data_dir: Path, *, smoke: bool = False) -> int:
     try:
         from client.ui.app import run_gui
     except ImportError as exc:
         log.exception("the window cannot start")
         print(_one_line(f"无法打开窗口 / cannot open the window: {exc}"), file=sys.stderr)
         return EXIT_ERROR
-    return int(run_gui(data_dir) or 0)
+    return int(run_gui(data_dir, smoke=smoke) or 0)
+
+
+def _smoke_test(data_dir: Path) -> int:
+    """`--smoke-test`: save one submitted record through the store, then run_gui(smoke=True).
+
+    Prints `smoke ok: N records, window shown at T` (T: epoch seconds) so that the bundle test can measure the
+    time from start to the first window."""
+    from client.context import ClientContext
+    from client.store.records import RecordFilter, count_records, save_record
+
+    ctx = ClientContext.open(data_dir)
+    try:
+        today, now = ctx.clock.today(), ctx.clock.now()
+        form = ctx.forms.get("safety_inspection")
+        data = {
+            "inspection_date": today.isoformat(),
+            "inspection_type": "routine",
+            "inspectors": "张明、李华",
+            "areas": ["teaching_building", "fire_equipment"],
+            "hazards_found": "no",
+            "signed_by": "王校长",
+        }
+        with ctx.store.Session.begin() as session:
+            save_record(session, form=form, data=data, submit=True, today=today, now=now)
+        with ctx.store.Session() as session:
+            records = count_records(session, RecordFilter(form_id="safety_inspection"))
+    finally:
+        ctx.close()
+    code = _gui(data_dir, smoke=True)
+    if code == EXIT_OK:
+        from client.ui import app
+
+        print(f"smoke ok: {records} records, window shown at {app.FIRST_WINDOW_AT}")
+    return code
 
 
 def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
     from client.context import ClientContext
+    from client.preconfig import CONFIG_NAME, preconfigured_server
     from client.sync.commands import enroll_command
 
+    server = args.server or preconfigured_server()
+    if not server:
+        return _fail(
+            f"请用 --server 指定服务器地址（或在程序旁的 {CONFIG_NAME} 中设置）",
+            f"give the server with --server (or set it in {CONFIG_NAME} beside the program)",
+        )
     ctx = ClientContext.open(data_dir)
     try:
-        return enroll_command(ctx, args.server, args.code)
+        return enroll_command(ctx, server, args.code)
     finally:
         ctx.close()
 
@@ -281,7 +328,7 @@ def _run(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         if args.command is None:
             sys.excepthook = _excepthook
-            return _gui(data_dir)
+            return _smoke_test(data_dir) if args.smoke_test else _gui(data_dir)
         return COMMANDS[args.command](args, data_dir)
     except StoreError as exc:  # refused input: unknown form, invalid rows, bad backup, ...
         log.info("%s refused: %s / %s", args.command, exc.message_zh, exc.message_en)

@@ -95,6 +95,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from sync_server.api import api
 
     app.register_blueprint(api)
+    from sync_server.dashboard import init_dashboard
+
+    init_dashboard(app)  # the staff pages at "/" (login, schools, forms, records, ...)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     _register_errors(app)
     app.after_request(_finish_response)

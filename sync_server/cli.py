@@ -5,7 +5,8 @@
     sync-server revoke-device DEVICE_ID
     sync-server list-devices [--school CODE]
     sync-server publish-form FILE.yaml|FILE.xlsx
-    sync-server export --form ID OUT.xlsx
+    sync-server export --form ID [--period P] OUT.xlsx
+    sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
 (default: $SYNC_SERVER_INSTANCE, else the package's instance folder) and --json (print the result as one
@@ -221,7 +222,9 @@ def cmd_export(ctx: Context) -> Result:
     db = ctx.open()
     try:
         now = system_clock()
-        result = export_form(db.ReadSession, ctx.args.form, Path(ctx.args.out), now=now)
+        result = export_form(
+            db.ReadSession, ctx.args.form, Path(ctx.args.out), now=now, period=ctx.args.period
+        )
         with db.Session.begin() as session:  # every export is logged (some forms are sensitive)
             audit(
                 session,
@@ -229,7 +232,11 @@ def cmd_export(ctx: Context) -> Result:
                 actor="cli",
                 action="form.export",
                 object_id=result.form_id,
-                details={"records": result.records, "path": str(result.path)},
+                details={
+                    "records": result.records,
+                    "path": str(result.path),
+                    "period": result.period,
+                },
             )
     finally:
         db.close()
@@ -241,11 +248,69 @@ def cmd_export(ctx: Context) -> Result:
             "records": result.records,
             "schools": result.schools,
             "sheets": result.sheets,
+            "period": result.period,
         },
         [
             f"已导出 {result.records} 条记录（{result.schools} 所学校）到 {result.path}",
             f"exported {result.records} records of {result.schools} schools to {result.path}",
         ],
+    )
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """One line from stdin (--password-stdin), or typed twice at a prompt that does not echo."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise CliError(
+            "no_terminal",
+            "无法提示输入密码：请在终端中运行，或用 --password-stdin 从标准输入读入密码",
+            "cannot prompt for a password: run in a terminal, or use --password-stdin",
+            EXIT_BAD_INPUT,
+        )
+    first = getpass.getpass("密码 / password: ")
+    second = getpass.getpass("再输入一次 / again: ")
+    if first != second:
+        raise CliError(
+            "password_mismatch",
+            "两次输入的密码不一致",
+            "the two passwords differ",
+            EXIT_BAD_INPUT,
+        )
+    return first
+
+
+def cmd_add_user(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.services.users import add_user, check_new_password
+
+    password = _read_password(ctx.args)
+    check_new_password(password)  # before opening the database: a short password costs nothing
+    db = ctx.open()
+    try:
+        with db.Session.begin() as session:
+            user = add_user(
+                session,
+                username=ctx.args.username,
+                password=password,
+                role=ctx.args.role,
+                can_view_sensitive=ctx.args.ethics,
+                now=system_clock(),
+            )
+    finally:
+        db.close()
+    zh = {"admin": "管理员", "reviewer": "审核员", "viewer": "查看员"}[user.role]
+    if user.can_view_sensitive:
+        zh += "，可查看师德与控辍记录"
+    en = user.role + (
+        ", may see teacher-ethics and dropout records" if user.can_view_sensitive else ""
+    )
+    return (
+        {"username": user.username, "role": user.role, "ethics": user.can_view_sensitive},
+        [f"已添加用户 {user.username}（{zh}） / user added: {user.username} ({en})"],
     )
 
 
@@ -361,8 +426,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", parents=[common], help="export a form's records to .xlsx")
     p.add_argument("--form", required=True, metavar="ID")
+    p.add_argument(
+        "--period",
+        metavar="P",
+        help="only this reporting period, e.g. 2026-11, 2026-W48, 2026-autumn",
+    )
     p.add_argument("out", metavar="OUT.xlsx")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("add-user", parents=[common], help="add a dashboard staff account")
+    p.add_argument("--username", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "reviewer", "viewer"])
+    p.add_argument(
+        "--ethics",
+        action="store_true",
+        help="may see teacher-ethics and dropout records (sensitive forms)",
+    )
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password as one line from stdin"
+    )
+    p.set_defaults(func=cmd_add_user)
     return parser
 
 

@@ -6,7 +6,13 @@ Layout, as the school client's export plus school columns:
   the form's answers in form order, then 表单版本 and 最后修改时间(UTC).
 * One sheet per repeat group, linked by _uuid: 学校代码, 学校名称, 所属记录编号 (_uuid), 序号 (_index), the
   group's answers.
-* A hidden `_meta` sheet: form id and version, export time, record count.
+* A summary sheet (各校汇总), placed first: one row per school with its record count and counts by status
+  (and, for one period of a periodic form, whether the school reported on time, late or not at all, with its
+  first arrival), then a 合计 row. Without a period every school is listed; with one, the schools expected
+  to report for it (sync_server.reporting).
+* A hidden `_meta` sheet: form id and version, period, export time, record count.
+
+`--period` (or `period=`) keeps the records whose period field places them in that period, e.g. 2026-11.
 
 Choices are written as their Chinese labels (several joined with "、"), roster references as the teacher's
 name, dates and times as real Excel dates and times, numbers as numbers. Text that a spreadsheet could take
@@ -32,13 +38,16 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.cell.cell import Cell as _XlCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forms.engine import ReferenceList
-from forms.model import Field, FieldType, FormDef
+from forms.model import Field, FieldType, FormDef, Period
+from forms.periods import period_range
+from sync_server import reporting
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion, Record, School, Status
 from sync_server.services.common import naive_utc
@@ -59,6 +68,9 @@ LAYOUT_VERSION = "sync-server-export/1"
 MULTI_SEPARATOR = "、"
 MAX_CELL_TEXT = 32767
 BATCH = 500
+SUMMARY_TITLE = "各校汇总"
+TOTAL_LABEL = "合计"
+DEFAULT_UTC_OFFSET = dt.timedelta(hours=8)
 
 RESERVED: dict[str, str] = {
     SCHOOL_CODE: "学校代码",
@@ -100,7 +112,9 @@ class ExportResult:
     version: str
     records: int
     schools: int
-    sheets: list[str]
+    sheets: list[str]  # the record sheet first, then the repeat groups (the summary is `summary`)
+    period: str | None = None
+    summary: str = SUMMARY_TITLE
 
 
 def xl_escape(text: str) -> str:
@@ -191,6 +205,9 @@ class _Cells:
         if isinstance(value, int | float):
             return self.number(value)
         return self.text(json.dumps(value, ensure_ascii=False))
+
+
+SafeCells = _Cells  # for other sheets of the dashboard (text never becomes a formula)
 
 
 class _Choices:
@@ -368,23 +385,154 @@ def _form(session: Session, form_id: str) -> tuple[FormVersion, FormDef]:
     )
 
 
-def _rows(session: Session, form_id: str) -> Iterator[tuple[Record, School]]:
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: str
+    status: str
+    form_version: str
+    updated_at: dt.datetime
+    data: Any
+    school_id: int
+    school_code: str
+    school_name: str
+
+
+def _rows(session: Session, form: FormDef, period: str | None) -> Iterator[_Row]:
+    """The live records (columns, not ORM objects), read in batches: a server-side cursor on PostgreSQL."""
     stmt = (
-        select(Record, School)
+        select(
+            Record.id,
+            Record.status,
+            Record.form_version,
+            Record.updated_at,
+            Record.data,
+            School.id,
+            School.code,
+            School.name,
+        )
         .join(School, School.id == Record.school_id)
-        .where(Record.form_id == form_id, Record.status != Status.DELETED)
+        .where(Record.form_id == form.form_id, Record.status != Status.DELETED)
         .order_by(School.code, Record.created_at, Record.id)
         .execution_options(yield_per=BATCH)
     )
+    if period is not None:
+        stmt = stmt.where(reporting.period_condition(form, period))
     for row in session.execute(stmt):
-        yield row[0], row[1]
+        yield _Row(*row)
+
+
+@dataclass
+class _Tally:
+    code: str
+    name: str
+    by_status: dict[str, int]
+
+    @property
+    def records(self) -> int:
+        return sum(self.by_status.values())
+
+
+SUMMARY_STATUSES = (Status.RECEIVED, Status.RETURNED, Status.ACCEPTED)
+
+
+def _summary(
+    session: Session,
+    wb: Workbook,
+    form: FormDef,
+    tallies: dict[int, _Tally],
+    period: str | None,
+    *,
+    today: dt.date,
+    utc_offset: dt.timedelta,
+    rules: Any,
+) -> Any:
+    """The 各校汇总 sheet: per school its records by status (and, for a period, its reporting status)."""
+    ws = wb.create_sheet(SUMMARY_TITLE)
+    cells = _Cells(ws)
+    columns: list[tuple[str, float]] = [("学校代码", 12), ("学校名称", 28)]
+    report = None
+    if period is not None:
+        report = reporting.period_report(
+            session, form, period, today=today, utc_offset=utc_offset, rules=rules
+        )
+        columns += [("报送情况", 10), ("首次报送时间", 20)]
+    columns += [("记录数", 10), *((STATUS_LABELS[s], 14) for s in SUMMARY_STATUSES)]
+    for i, (_label_text, width) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    head = []
+    for label_text, _width in columns:
+        cell = WriteOnlyCell(ws, value=label_text)
+        cell.data_type = "s"
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        head.append(cell)
+    ws.append(head)
+
+    schools: list[tuple[int, str, str, Any]] = []
+    if report is not None:
+        listed = {r.school_id for r in report.schools}
+        schools = [(r.school_id, r.code, r.name, r) for r in report.schools]
+        # A school not (yet) expected that still sent records for the period is listed too.
+        schools += [(sid, t.code, t.name, None) for sid, t in tallies.items() if sid not in listed]
+    else:
+        for sid, code, name in session.execute(
+            select(School.id, School.code, School.name).order_by(School.code)
+        ):
+            schools.append((sid, code, name, None))
+    schools.sort(key=lambda item: item[1])
+    totals = [0] * (1 + len(SUMMARY_STATUSES))
+    for sid, code, name, rep in schools:
+        tally = tallies.get(sid) or _Tally(code, name, {})
+        counts = [tally.records, *(tally.by_status.get(s, 0) for s in SUMMARY_STATUSES)]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        row: list[Cell] = [cells.text(code), cells.text(name)]
+        if report is not None:
+            if rep is None:
+                row += [cells.text("（不在应报范围）"), None]
+            else:
+                first = rep.first_received
+                row += [
+                    cells.text(rep.status_label),
+                    None if first is None else cells.styled(first, DATETIME_FORMAT),
+                ]
+        row += counts
+        ws.append(row)
+    total_row: list[Cell] = [cells.text(TOTAL_LABEL), cells.text(f"{len(schools)} 所学校")]
+    if report is not None:
+        rate = report.reporting_rate
+        on_time = report.on_time_rate
+        total_row += [
+            cells.text(
+                "报送率 —"
+                if rate is None or on_time is None
+                else f"报送率 {rate:.0%}，及时率 {on_time:.0%}"
+            ),
+            None,
+        ]
+    total_row += totals
+    bold = []
+    for value in total_row:
+        cell = value if isinstance(value, _XlCell) else WriteOnlyCell(ws, value=value)
+        cell.font = _HEADER_FONT
+        bold.append(cell)
+    ws.append(bold)
+    return ws
 
 
 def _write(
-    session: Session, wb: Workbook, fv: FormVersion, form: FormDef, now: dt.datetime
+    session: Session,
+    wb: Workbook,
+    fv: FormVersion,
+    form: FormDef,
+    now: dt.datetime,
+    *,
+    period: str | None = None,
+    utc_offset: dt.timedelta = DEFAULT_UTC_OFFSET,
+    rules: Any = None,
 ) -> tuple[int, int, list[str]]:
     choices = _Choices(form)
-    used: set[str] = {META_SHEET}
+    used: set[str] = {META_SHEET, SUMMARY_TITLE.lower()}
     main = _new_sheet(
         wb,
         sheet_title(form.title.get("zh") or form.form_id, used),
@@ -404,13 +552,15 @@ def _write(
     visit(form.fields, ())
     rosters = all_rosters(session)
     count = 0
-    schools: set[int] = set()
-    for rec, school in _rows(session, form.form_id):
-        if school.id not in schools:
-            schools.add(school.id)
-            choices.set_roster(rosters.get(school.id) or ReferenceList("teachers", {}))
-        code = main.cells.text(school.code)
-        name = main.cells.text(school.name)
+    tallies: dict[int, _Tally] = {}
+    for rec in _rows(session, form, period):
+        tally = tallies.get(rec.school_id)
+        if tally is None:
+            tally = tallies[rec.school_id] = _Tally(rec.school_code, rec.school_name, {})
+            choices.set_roster(rosters.get(rec.school_id) or ReferenceList("teachers", {}))
+        tally.by_status[rec.status] = tally.by_status.get(rec.status, 0) + 1
+        code = main.cells.text(rec.school_code)
+        name = main.cells.text(rec.school_name)
         data = rec.data if isinstance(rec.data, dict) else {}
         main.ws.append(
             [
@@ -428,26 +578,42 @@ def _write(
                 position: Any = index[0] if len(index) == 1 else ".".join(map(str, index))
                 sheet.ws.append(
                     [
-                        sheet.cells.text(school.code),
-                        sheet.cells.text(school.name),
+                        sheet.cells.text(rec.school_code),
+                        sheet.cells.text(rec.school_name),
                         rec.id,
                         position,
                         *_answers(sheet, item),
                     ]
                 )
         count += 1
+    today = (naive_utc(now) + utc_offset).date()
+    summary = _summary(
+        session,
+        wb,
+        form,
+        tallies,
+        period,
+        today=today,
+        utc_offset=utc_offset,
+        rules=rules or reporting.DEFAULT_DUE_RULES,
+    )
+    # The summary is the first tab (a write-only workbook writes its sheets in this list's order).
+    wb._sheets.remove(summary)
+    wb._sheets.insert(0, summary)
     meta = wb.create_sheet(META_SHEET)
     meta.sheet_state = "hidden"
     meta.append(["key", "value"])
     meta.append(["layout", LAYOUT_VERSION])
     meta.append(["form_id", fv.form_id])
     meta.append(["form_version", fv.version])
+    meta.append(["period", period or ""])
     meta.append(["exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"])
     meta.append(["records", count])
     meta.append(["sheet:" + main.title, ""])
     for sheet in repeats:
         meta.append(["sheet:" + sheet.title, ".".join(sheet.chain)])
-    return count, len(schools), [main.title, *(s.title for s in repeats)]
+    meta.append(["summary:" + SUMMARY_TITLE, ""])
+    return count, len(tallies), [main.title, *(s.title for s in repeats)]
 
 
 def _discard(wb: Workbook, tmp: Path) -> None:
@@ -463,10 +629,39 @@ def _discard(wb: Workbook, tmp: Path) -> None:
             log.debug("could not remove a temporary file of the export", exc_info=True)
 
 
+def check_period(form: FormDef, period: str | None) -> str | None:
+    """A period key valid for the form's period kind, else a ServiceError (400)."""
+    if period is None or period == "":
+        return None
+    if form.settings.period is Period.NONE or form.settings.period_field is None:
+        raise ServiceError(
+            "bad_period",
+            f"表单“{form.form_id}”不按周期报送，不能按周期导出",
+            f"form '{form.form_id}' has no reporting period",
+        )
+    try:
+        period_range(form.settings.period, period)
+    except ValueError:
+        raise ServiceError(
+            "bad_period",
+            f"“{period}”不是有效的报送周期（{form.settings.period.value}，如 2026-11、2026-W48、2026-autumn）",
+            f"'{period}' is not a {form.settings.period.value} period (e.g. 2026-11, 2026-W48, 2026-autumn)",
+        ) from None
+    return period
+
+
 def export_form(
-    ReadSession: sessionmaker[Session], form_id: str, out_path: Path, *, now: dt.datetime
+    ReadSession: sessionmaker[Session],
+    form_id: str,
+    out_path: Path,
+    *,
+    now: dt.datetime,
+    period: str | None = None,
+    utc_offset: dt.timedelta = DEFAULT_UTC_OFFSET,
+    due_rules: Any = None,
 ) -> ExportResult:
-    """Write every school's live records of a form (laid out by its latest version) to out_path."""
+    """Write every school's live records of a form (laid out by its latest version) to out_path; with
+    `period`, only the records of that period (e.g. "2026-11")."""
     if out_path.suffix.lower() != ".xlsx":
         raise ServiceError(
             "bad_output", "导出文件名应以 .xlsx 结尾", "the output file must end in .xlsx"
@@ -476,7 +671,17 @@ def export_form(
     try:
         with ReadSession.begin() as session:
             fv, form = _form(session, form_id)
-            count, schools, sheets = _write(session, wb, fv, form, now)
+            period = check_period(form, period)
+            count, schools, sheets = _write(
+                session,
+                wb,
+                fv,
+                form,
+                now,
+                period=period,
+                utc_offset=utc_offset,
+                rules=due_rules,
+            )
         wb.save(tmp)
         os.replace(tmp, out_path)
     except OSError as exc:
@@ -489,4 +694,4 @@ def export_form(
     finally:
         _discard(wb, tmp)
     log.info("exported %d %s records of %d schools to %s", count, form_id, schools, out_path)
-    return ExportResult(out_path, fv.form_id, fv.version, count, schools, sheets)
+    return ExportResult(out_path, fv.form_id, fv.version, count, schools, sheets, period)

@@ -251,3 +251,30 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]]
 
     __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+class Role:
+    """A staff member's role on the dashboard; each includes the ones below it."""
+
+    VIEWER = "viewer"  # sees pages and exports
+    REVIEWER = "reviewer"  # ... and returns or accepts records
+    ADMIN = "admin"  # ... and manages schools, devices, forms, and reads the audit log
+
+    ALL = (VIEWER, REVIEWER, ADMIN)  # lowest first
+
+
+class User(Base):
+    """A bureau staff account for the dashboard (made by `sync-server add-user`)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # werkzeug scrypt
+    role: Mapped[str] = mapped_column(String(16))
+    can_view_sensitive: Mapped[bool] = mapped_column(Boolean)  # the ethics permission
+    # Changed at logout and password change: every session cookie made before then stops working.
+    session_nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    last_login_at: Mapped[dt.datetime | None]
+    disabled_at: Mapped[dt.datetime | None]

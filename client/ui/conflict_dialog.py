@@ -414,13 +414,13 @@ class _Cell(QFrame):
 
 STYLE = """
 QFrame#conflictCell { border: 1px solid #d6dbe1; border-radius: 3px; background: #ffffff; }
-QFrame#conflictCell[chosen="true"] { border: 2px solid #1f5fa8; background: #eaf2fc; }
-QFrame#conflictCell[chosen="false"] QLabel#cellValue { color: #9a9a9a; }
-QFrame#conflictCell[same="true"] { border: none; background: transparent; }
-QFrame#conflictCell[same="true"] QLabel#cellValue { color: #6b6b6b; }
+QFrame#conflictCell[chosen="yes"] { border: 2px solid #1f5fa8; background: #eaf2fc; }
+QFrame#conflictCell[chosen="no"] QLabel#cellValue { color: #9a9a9a; }
+QFrame#conflictCell[same="yes"] { border: none; background: transparent; }
+QFrame#conflictCell[same="yes"] QLabel#cellValue { color: #6b6b6b; }
 QLabel#cellComment { color: #8a4b00; background: #fff4d6; padding: 2px 4px; }
 QLabel#rowLabel { color: #333; }
-QLabel#rowLabel[differs="true"] { font-weight: bold; color: #000; }
+QLabel#rowLabel[differs="yes"] { font-weight: bold; color: #000; }
 QLabel#heading { font-weight: bold; background: #f3f5f8; padding: 4px 6px; border-top: 1px solid #d6dbe1; }
 QLabel#columnHead { font-weight: bold; padding: 4px 6px; }
 """
@@ -587,7 +587,7 @@ class ConflictDialog(QDialog):
             return [head]
         label = QLabel(row.label if row.kind != "record" else self.tr("整条记录"))
         label.setObjectName("rowLabel")
-        label.setProperty("differs", row.differs)
+        label.setProperty("differs", "yes" if row.differs else "no")
         label.setWordWrap(True)
         label.setContentsMargins(indent, 4, 0, 0)
         label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -597,7 +597,7 @@ class ConflictDialog(QDialog):
         local_text, server_text = self._texts(row)
         if not row.differs:
             cell = _Cell(None, local_text or self.tr("（未填）"), comment_text)
-            cell.setProperty("same", True)
+            cell.setProperty("same", "yes")
             self._cells[(row.path, "same")] = cell
             g.addWidget(cell, line, 1, 1, 2)
             return [label, cell]
@@ -624,7 +624,7 @@ class ConflictDialog(QDialog):
             group.addButton(radio)
             radio.toggled.connect(lambda _on: self._update())
             cell = _Cell(radio, text, note)
-            cell.setProperty("chosen", None)
+            cell.setProperty("chosen", "")
             self._radios[(row.path, side)] = radio
             self._cells[(row.path, side)] = cell
             g.addWidget(cell, line, col)
@@ -690,7 +690,7 @@ class ConflictDialog(QDialog):
                 continue
             radio = self._radios[(path, side)]
             other = self._radios[(path, LOCAL if side == SERVER else SERVER)]
-            state = True if radio.isChecked() else (False if other.isChecked() else None)
+            state = "yes" if radio.isChecked() else ("no" if other.isChecked() else "")
             if cell.property("chosen") != state:
                 cell.setProperty("chosen", state)
                 cell.style().unpolish(cell)

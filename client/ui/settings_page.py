@@ -79,7 +79,7 @@ class SettingsPage(QWidget):
         self.last_sync_label.setObjectName("lastSync")
         self.connect_button = QPushButton(self.tr("连接服务器(&C)…"))
         self.connect_button.setObjectName("connectServer")
-        self.connect_button.clicked.connect(self.connect_requested)
+        self.connect_button.clicked.connect(lambda: self.connect_requested.emit())
         server_row = QHBoxLayout()
         server_row.addWidget(self.server_label, 1)
         server_row.addWidget(self.connect_button)
@@ -89,7 +89,7 @@ class SettingsPage(QWidget):
         self.interval_spin.setValue(5)
         self.interval_spin.setSuffix(self.tr(" 分钟"))
         self.interval_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.interval_spin.valueChanged.connect(self.interval_chosen)
+        self.interval_spin.valueChanged.connect(lambda n: self.interval_chosen.emit(int(n)))
         interval_row = QHBoxLayout()
         interval_row.addWidget(self.interval_spin)
         interval_note = QLabel(

@@ -77,7 +77,7 @@ class StatusBar(QStatusBar):
         self.sync_label.setObjectName("syncStatus")
         self.sync_label.setToolTip(self.tr("与县教育局服务器的同步状态"))
         self.sync_label.setMinimumWidth(220)
-        self.sync_label.clicked.connect(self.connect_requested)
+        self.sync_label.clicked.connect(lambda: self.connect_requested.emit())
         self.issues_label = ClickableLabel()
         self.issues_label.setObjectName("syncIssues")
         self.issues_label.setToolTip(
@@ -85,7 +85,7 @@ class StatusBar(QStatusBar):
         )
         self.issues_label.setStyleSheet(f"color: {PROBLEM_COLOUR}; font-weight: bold;")
         self.issues_label.set_clickable(True)
-        self.issues_label.clicked.connect(self.issues_requested)
+        self.issues_label.clicked.connect(lambda: self.issues_requested.emit())
         self.issues_label.setVisible(False)
         self.pending_label = QLabel()
         self.pending_label.setObjectName("outboxCount")

@@ -425,7 +425,9 @@ class SyncController(QObject):
             with factory() as http:
                 try:
                     return SyncEngine(ctx, http, **options).enroll(server_url, code)
-                except SyncError as exc:  # expected (a mistyped code, no network): no traceback logged
+                except (
+                    SyncError
+                ) as exc:  # expected (a mistyped code, no network): no traceback logged
                     log.warning("enrollment failed: %s", exc.one_line())
                     return exc
 

@@ -356,3 +356,7 @@ def assert_error(r: requests.Response, status: int, code: str | None = None) -> 
     if code is not None:
         assert err["code"] == code, err
     return dict(err)
+
+
+# Browser fixtures for the dashboard (headless Chromium + the live app): see tests/server/browser.py.
+from tests.server.browser import _chromium, browser, live_dashboard  # noqa: E402, F401

@@ -259,7 +259,9 @@ def test_an_unreachable_server_is_said_in_chinese_and_nothing_is_lost(
     assert "无法连接县教育局服务器" in w.status.sync_label.toolTip()
     assert w.status.pending_label.text() == "待发送：1 条"
     backoff = w.sync.next_sync_in_ms()
-    assert backoff is not None and backoff <= 12_000  # the first retry comes sooner than the interval
+    assert (
+        backoff is not None and backoff <= 12_000
+    )  # the first retry comes sooner than the interval
     with main_ctx.store.Session() as s:
         assert s.get(Record, rid).status == Status.SUBMITTED and S.pending_count(s) == 1
 
@@ -341,7 +343,9 @@ def test_a_conflict_opens_side_by_side_and_keeping_the_servers_version_resolves_
     w = open_window(qtbot, main_ctx, main_tasks)
     start(w)
     bureau_returns(server, rid, {"signed_by": "请校长本人签字"})
-    save(main_ctx, inspection(remarks="已补充整改照片"), record_id=rid)  # offline, before the return arrives
+    save(
+        main_ctx, inspection(remarks="已补充整改照片"), record_id=rid
+    )  # offline, before the return arrives
 
     sync_and_wait(qtbot, w)
 
@@ -455,16 +459,18 @@ def test_the_conflict_dialog_merges_field_by_field_and_repeat_entries(
 def test_a_version_the_bureau_accepted_can_only_be_kept(
     qtbot, chinese, main_ctx: ClientContext, main_tasks: TaskManager
 ):
-    view = view_of(
-        main_ctx, inspection(remarks="本机"), inspection(), server_status="accepted"
-    )
+    view = view_of(main_ctx, inspection(remarks="本机"), inspection(), server_status="accepted")
     dialog = ConflictDialog(main_ctx, main_tasks, view)
     qtbot.addWidget(dialog)
     assert not dialog.all_local.isEnabled()
     assert not dialog._radios[(("remarks",), LOCAL)].isEnabled()
     dialog.choose_all(SERVER)
     assert dialog.result_data() is None
-    assert [h.text() for h in dialog.heads] == ["题目", "本机的版本（已退回）", "服务器上的版本（已确认）"]
+    assert [h.text() for h in dialog.heads] == [
+        "题目",
+        "本机的版本（已退回）",
+        "服务器上的版本（已确认）",
+    ]
 
 
 def test_rows_of_a_record_the_server_deleted(main_ctx: ClientContext):

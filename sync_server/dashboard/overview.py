@@ -1,0 +1,213 @@
+"""The overview (概览, issue 5, item 2): per periodic form and period, which schools reported on time, late or
+not at all; the reporting and on-time rates (DHIS2's received / expected); the schools to chase (催报); all
+of it exportable as .xlsx. The rules are in sync_server.reporting (due dates: config `report_due`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import abort, current_app, render_template, request, send_file
+from flask.typing import ResponseReturnValue
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from forms.model import Period
+from sync_server import reporting
+from sync_server.dashboard import bp
+from sync_server.dashboard.auth import audit, current_user, role_required
+from sync_server.export import SafeCells
+from sync_server.state import get_state
+
+log = logging.getLogger(__name__)
+
+STATUS_TONES = {reporting.ON_TIME: "ok", reporting.LATE: "warn", reporting.MISSING: "bad"}
+STATUS_FILTERS = {"": "全部", **reporting.REPORT_STATUS_LABELS}
+
+
+def due_rules() -> dict[Period, reporting.DueRule]:
+    """The due-date rules, with the instance's `report_due` overrides (bad ones are logged, not fatal)."""
+    raw = current_app.config.get("REPORT_DUE")
+    if not raw:
+        return dict(reporting.DEFAULT_DUE_RULES)
+    try:
+        return reporting.due_rules(raw if isinstance(raw, Mapping) else {})
+    except ValueError as exc:
+        log.warning("config report_due ignored: %s", exc)
+        return dict(reporting.DEFAULT_DUE_RULES)
+
+
+def _chosen() -> tuple[str, str]:
+    return request.args.get("form", "").strip(), request.args.get("period", "").strip()
+
+
+def _reports(
+    form_id: str, period: str
+) -> tuple[list[reporting.PeriodReport], reporting.PeriodReport | None, dict[str, Any]]:
+    """Every periodic form's report (the chosen form at the chosen period), the chosen one, and each
+    form's period choices."""
+    user = current_user()
+    assert user is not None
+    state = get_state()
+    today = state.local_now().date()
+    rules = due_rules()
+    with state.db.ReadSession.begin() as s:
+        forms = reporting.periodic_forms(s, include_sensitive=user.can_view_sensitive)
+        by_id = {form.form_id: form for _fv, form in forms}
+        if form_id and form_id not in by_id:
+            abort(404)
+        focus = form_id or (forms[0][1].form_id if forms else "")
+        periods: dict[str, str] = {}
+        if focus and period:
+            try:
+                reporting.parse_period(by_id[focus], period)
+            except ValueError:
+                abort(400)
+            periods[focus] = period
+        reports = reporting.overview(
+            s,
+            today=today,
+            utc_offset=state.local_offset,
+            include_sensitive=user.can_view_sensitive,
+            periods=periods,
+            rules=rules,
+        )
+    choices = {
+        fid: [
+            (k, reporting.period_label(form.settings.period, k))
+            for k in reporting.period_choices(form, today, 24)
+        ]
+        for fid, form in by_id.items()
+    }
+    for rep in reports:  # a period chosen by URL outside the recent list still shows in its picker
+        if rep.period not in dict(choices[rep.form_id]):
+            choices[rep.form_id].insert(0, (rep.period, reporting.period_label(rep.period_kind, rep.period)))
+    chosen = next((r for r in reports if r.form_id == focus), None)
+    return reports, chosen, choices
+
+
+@bp.get("/")
+@role_required("viewer")
+def overview() -> ResponseReturnValue:
+    form_id, period = _chosen()
+    status = request.args.get("status", "").strip()
+    if status not in STATUS_FILTERS:
+        abort(400)
+    reports, chosen, choices = _reports(form_id, period)
+    rows = []
+    if chosen is not None:
+        rows = [r for r in chosen.schools if not status or r.status == status]
+    return render_template(
+        "overview.html",
+        reports=reports,
+        chosen=chosen,
+        choices=choices,
+        rows=rows,
+        status=status,
+        status_filters=STATUS_FILTERS,
+        tones=STATUS_TONES,
+        period_label=reporting.period_label,
+        kind_label=reporting.period_kind_label,
+        today=get_state().local_now().date(),
+    )
+
+
+_HEAD_FONT = Font(bold=True)
+_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _sheet(wb: Workbook, title: str, head: list[tuple[str, float]]) -> tuple[Any, SafeCells]:
+    ws = wb.create_sheet(title)
+    for i, (_text, width) in enumerate(head, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A3"
+    return ws, SafeCells(ws)
+
+
+def _header(ws: Any, labels: list[str]) -> None:
+    row = []
+    for text in labels:
+        cell = WriteOnlyCell(ws, value=text)
+        cell.data_type = "s"
+        cell.font = _HEAD_FONT
+        cell.fill = _HEAD_FILL
+        row.append(cell)
+    ws.append(row)
+
+
+def _when(moment: dt.datetime | None, cells: SafeCells) -> Any:
+    return None if moment is None else cells.styled(moment.replace(microsecond=0), "yyyy-mm-dd hh:mm")
+
+
+def report_workbook(rep: reporting.PeriodReport) -> bytes:
+    """The chosen form and period as .xlsx: 报送情况 (every expected school) and 催报名单."""
+    wb = Workbook(write_only=True)
+    label = reporting.period_label(rep.period_kind, rep.period)
+    rate = "—" if rep.reporting_rate is None else f"{rep.reporting_rate:.1%}"
+    on_time = "—" if rep.on_time_rate is None else f"{rep.on_time_rate:.1%}"
+    title_line = (
+        f"{rep.title} · {label} · 截止 {rep.due:%Y-%m-%d} · 应报 {rep.expected} · 已报 "
+        f"{rep.received}（按时 {rep.on_time}，逾期 {rep.late}）· 未报 {rep.missing} · "
+        f"报送率 {rate} · 及时率 {on_time}"
+    )
+    ws, cells = _sheet(
+        wb,
+        "报送情况",
+        [("学校代码", 12), ("学校名称", 30), ("报送情况", 10), ("记录数", 8), ("首次报送时间", 18),
+         ("最近同步", 18)],
+    )
+    ws.append([cells.text(title_line)])
+    _header(ws, ["学校代码", "学校名称", "报送情况", "记录数", "首次报送时间", "最近同步"])
+    for r in rep.schools:
+        ws.append(
+            [
+                cells.text(r.code),
+                cells.text(r.name),
+                cells.text(r.status_label),
+                r.records,
+                _when(r.first_received, cells),
+                _when(r.last_sync, cells),
+            ]
+        )
+    chase, cells2 = _sheet(
+        wb,
+        "催报名单",
+        [("学校代码", 12), ("学校名称", 30), ("已登记电脑", 10), ("最近同步", 18)],
+    )
+    chase.append([cells2.text(f"{rep.title} · {label} · 未报 {rep.missing} 所（截止 {rep.due:%Y-%m-%d}）")])
+    _header(chase, ["学校代码", "学校名称", "已登记电脑", "最近同步"])
+    for r in rep.chase:
+        chase.append(
+            [cells2.text(r.code), cells2.text(r.name), r.devices, _when(r.last_sync, cells2)]
+        )
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+@bp.get("/overview.xlsx")
+@role_required("viewer")
+def overview_export() -> ResponseReturnValue:
+    form_id, period = _chosen()
+    _reports_all, chosen, _choices = _reports(form_id, period)
+    if chosen is None:
+        abort(404)
+    body = report_workbook(chosen)
+    audit(
+        "overview.export",
+        chosen.form_id,
+        {"period": chosen.period, "expected": chosen.expected, "missing": chosen.missing},
+    )
+    name = f"报送情况_{chosen.form_id}_{chosen.period}.xlsx"
+    return send_file(
+        io.BytesIO(body),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
