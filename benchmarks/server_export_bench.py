@@ -36,8 +36,24 @@ from sync_server.models import Record, School, Status  # noqa: E402
 
 NOW = dt.datetime(2026, 12, 31, 2, 0, tzinfo=dt.UTC)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-PLACES = ["教学楼一层", "教学楼三层", "学生宿舍", "食堂后厨", "锅炉房", "操场东侧", "校门口", "实验室"]
-PROBLEMS = ["灭火器压力不足", "电线裸露老化", "楼梯扶手松动", "消防通道堵塞", "围墙出现裂缝", "=危险品未上锁"]
+PLACES = [
+    "教学楼一层",
+    "教学楼三层",
+    "学生宿舍",
+    "食堂后厨",
+    "锅炉房",
+    "操场东侧",
+    "校门口",
+    "实验室",
+]
+PROBLEMS = [
+    "灭火器压力不足",
+    "电线裸露老化",
+    "楼梯扶手松动",
+    "消防通道堵塞",
+    "围墙出现裂缝",
+    "=危险品未上锁",
+]
 TOWNS = "城关河口石桥东坪柳树西岭北关红星新华南山"
 
 
@@ -99,14 +115,18 @@ def seed(url: str, records: int, schools: int) -> float:
         batch: list[dict[str, Any]] = []
         for n in range(records):
             day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
-            at = dt.datetime.combine(day, dt.time(8)) + dt.timedelta(minutes=rng.randrange(60 * 24 * 8))
+            at = dt.datetime.combine(day, dt.time(8)) + dt.timedelta(
+                minutes=rng.randrange(60 * 24 * 8)
+            )
             batch.append(
                 {
                     "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                     "school_id": 1 + n % schools,
                     "form_id": "safety_inspection",
                     "form_version": "2026.1",
-                    "status": rng.choice((Status.RECEIVED, Status.RECEIVED, Status.ACCEPTED, Status.RETURNED)),
+                    "status": rng.choice(
+                        (Status.RECEIVED, Status.RECEIVED, Status.ACCEPTED, Status.RETURNED)
+                    ),
                     "server_revision": 1,
                     "created_at": at,
                     "updated_at": at,
@@ -162,7 +182,9 @@ print(len(rows), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SE
 
 
 def run(code: str, *args: str) -> tuple[int, float, float] | str:
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT
+    )
     if r.returncode != 0:
         return (r.stderr.strip().splitlines() or ["failed"])[-1]
     n, secs, peak = r.stdout.split()[-3:]
@@ -181,7 +203,9 @@ def main() -> None:
     url = args.db or f"sqlite:///{folder / 'sync.db'}"
     try:
         secs = seed(url, args.records, args.schools)
-        print(f"seeded {args.records:,} safety inspections across {args.schools} schools ({url.split(':')[0]}): {secs:.1f} s")
+        print(
+            f"seeded {args.records:,} safety inspections across {args.schools} schools ({url.split(':')[0]}): {secs:.1f} s"
+        )
         ours = run(OURS, url, str(folder / "ours.xlsx"), "")
         if isinstance(ours, str):
             print(f"export: failed ({ours})")
@@ -193,7 +217,9 @@ def main() -> None:
         )
         month = run(OURS, url, str(folder / "month.xlsx"), "2026-11")
         if not isinstance(month, str):
-            print(f"ours: one month (--period 2026-11), {month[0]:,} records: {month[1]:.1f} s, peak RSS {month[2]:.0f} MB")
+            print(
+                f"ours: one month (--period 2026-11), {month[0]:,} records: {month[1]:.1f} s, peak RSS {month[2]:.0f} MB"
+            )
         peer = run(PANDAS, url, str(folder / "pandas.xlsx"))
         if isinstance(peer, str):
             print(f"peer pandas.DataFrame.to_excel: not available ({peer})")

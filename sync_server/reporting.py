@@ -158,8 +158,9 @@ def period_kind_label(period: Period) -> str:
     return _KIND_LABELS.get(period, "不定期")
 
 
-def period_label(period: Period, key: str) -> str:
-    """A period as the bureau says it: 2026年11月, 2026年第48周（11-23至11-29）, 2026年秋季学期."""
+def period_label(period: Period, key: str, *, short: bool = False) -> str:
+    """A period as the bureau says it: 2026年11月, 2026年第48周（11-23至11-29）, 2026年秋季学期
+    (`short`: a week without its dates)."""
     try:
         start, end = period_range(period, key)
     except ValueError:
@@ -168,6 +169,8 @@ def period_label(period: Period, key: str) -> str:
         return f"{start.year}年{start.month}月"
     if period is Period.WEEKLY:
         week = int(key.rsplit("W", 1)[1])
+        if short:
+            return f"{key[:4]}年第{week}周"
         return f"{key[:4]}年第{week}周（{start:%m-%d}至{end:%m-%d}）"
     if period is Period.SEMESTER:
         return f"{key[:4]}年{'春季' if key.endswith('spring') else '秋季'}学期"

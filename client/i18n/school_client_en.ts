@@ -100,7 +100,11 @@
         <translation>Resolve a conflict: {form}</translation>
     </message>
     <message>
-        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <source>教育局退回了这条记录，而本机对它的修改还没有发出。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <translation>The bureau returned this record while a change made here was not yet sent. Both versions are kept: choose which side to keep for each item, or keep one side for everything with the buttons below. It syncs after you save.</translation>
+    </message>
+    <message>
+        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
         <translation>This record was changed on this computer and not yet sent, and the server has a newer version too. Both versions are kept: choose which side to keep for each item, or keep one side for everything with the buttons below. It syncs after you save.</translation>
     </message>
     <message>
@@ -144,8 +148,8 @@
         <translation>Question</translation>
     </message>
     <message>
-        <source>本机的版本（{status}）</source>
-        <translation>This computer&apos;s version ({status})</translation>
+        <source>本机的版本（尚未发出）</source>
+        <translation>This computer&apos;s version (not sent yet)</translation>
     </message>
     <message>
         <source>两个版本的内容相同。保存即采用服务器的版本。</source>
@@ -655,12 +659,12 @@ Log file: {log}</translation>
         <translation>Choose a form on the left first.</translation>
     </message>
     <message>
-        <source>同步问题 {n}</source>
-        <translation>Sync problems {n}</translation>
-    </message>
-    <message>
         <source>退回 {n}</source>
         <translation>returned {n}</translation>
+    </message>
+    <message>
+        <source>未同步 {n}</source>
+        <translation>Unsynced {n}</translation>
     </message>
     <message>
         <source>逾期隐患 {n}</source>
@@ -1601,6 +1605,14 @@ The program will close; please open it again.</translation>
     <message>
         <source>教师名册</source>
         <translation>Teacher roster</translation>
+    </message>
+    <message>
+        <source>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</source>
+        <translation>The bureau returned this record while a change made here was not yet sent: choose which version to keep</translation>
+    </message>
+    <message>
+        <source>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</source>
+        <translation>The bureau accepted the server&apos;s version; the change made here cannot be sent: take the server&apos;s version</translation>
     </message>
 </context>
 <context>

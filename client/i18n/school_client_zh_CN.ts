@@ -100,8 +100,12 @@
         <translation>处理冲突：{form}</translation>
     </message>
     <message>
-        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
-        <translation>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
+        <source>教育局退回了这条记录，而本机对它的修改还没有发出。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <translation>教育局退回了这条记录，而本机对它的修改还没有发出。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
+    </message>
+    <message>
+        <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
+        <translation>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
     </message>
     <message>
         <source>只显示不同的地方(&amp;D)</source>
@@ -144,8 +148,8 @@
         <translation>题目</translation>
     </message>
     <message>
-        <source>本机的版本（{status}）</source>
-        <translation>本机的版本（{status}）</translation>
+        <source>本机的版本（尚未发出）</source>
+        <translation>本机的版本（尚未发出）</translation>
     </message>
     <message>
         <source>两个版本的内容相同。保存即采用服务器的版本。</source>
@@ -655,12 +659,12 @@
         <translation>请先在左边选择一个表单。</translation>
     </message>
     <message>
-        <source>同步问题 {n}</source>
-        <translation>同步问题 {n}</translation>
-    </message>
-    <message>
         <source>退回 {n}</source>
         <translation>退回 {n}</translation>
+    </message>
+    <message>
+        <source>未同步 {n}</source>
+        <translation>未同步 {n}</translation>
     </message>
     <message>
         <source>逾期隐患 {n}</source>
@@ -1601,6 +1605,14 @@
     <message>
         <source>教师名册</source>
         <translation>教师名册</translation>
+    </message>
+    <message>
+        <source>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</source>
+        <translation>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</translation>
+    </message>
+    <message>
+        <source>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</source>
+        <translation>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</translation>
     </message>
 </context>
 <context>

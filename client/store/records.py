@@ -113,7 +113,11 @@ def summarize(form: FormDef, data: Mapping[str, Any], refs: Mapping[str, Referen
     shown_apart = _record_date_field(form)  # lists show the record's date in a column of its own
     for f in form.fields:
         for leaf in f.walk():
-            if leaf.type in _SUMMARY_SKIP or leaf.appearance == "multiline" or leaf.name == shown_apart:
+            if (
+                leaf.type in _SUMMARY_SKIP
+                or leaf.appearance == "multiline"
+                or leaf.name == shown_apart
+            ):
                 continue
             value = data.get(leaf.name)
             if value in (None, "", []):

@@ -137,6 +137,35 @@ class ErrorReporter:
             self._busy = False
 
 
+# -- a PySide6 refcount bug -----------------------------------------------------------------------------
+
+
+def guard_singleton_refcounts() -> bool:
+    """Work around PySide6 6.12.0 on Python < 3.12: each Qt call that returns None (setText, click, ...)
+    drops one reference to None it never took, so after enough calls None's count reaches zero and Python
+    aborts ("none_dealloc: deallocating None"), usually at exit, in a long session sooner. Python 3.12 made
+    None, True and False immortal (PEP 683: a refcount too large to reach zero); this does the same here.
+    Only applied when the leak is measured. The real fix: PySide6 != 6.12.0 (6.11.3 is fine) or Python 3.12+.
+    """
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    import ctypes
+
+    from PySide6.QtCore import QObject
+
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(64):
+        probe.setObjectName("probe")
+    leaked = before - sys.getrefcount(None)
+    if leaked <= 0:
+        return False
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40
+    log.warning("PySide6 drops references to None (%d in 64 calls); None/True/False pinned", leaked)
+    return True
+
+
 # -- translations and fonts -----------------------------------------------------------------------------
 
 
@@ -212,6 +241,7 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
             f"无法使用数据文件夹 {data_dir}：{exc}\ncannot use the data folder: {exc}\n"
         )
         return 2
+    guard_singleton_refcounts()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("school-client")

@@ -78,6 +78,7 @@ class ConflictView:
     server: dict[str, Any] | None  # the server's version; None when the server deleted the record
     server_status: str  # received / returned / accepted / deleted
     local_status: str
+    summary: str = ""  # the record's one line (date, type, people ...)
     comments: dict[str, str] = field(default_factory=dict)  # the bureau's comments, by field path
     message_zh: str = ""
     message_en: str = ""
@@ -137,6 +138,7 @@ def load_conflict(ctx: ClientContext, issue_id: int) -> ConflictView:
             else None,
             server_status=server_status,
             local_status=record.status,
+            summary=record.summary,
             comments={
                 str(k): _comment_text(v)
                 for k, v in (comments.items() if isinstance(comments, Mapping) else [])
@@ -396,6 +398,7 @@ class _Cell(QFrame):
         self.value = QLabel(text)
         self.value.setObjectName("cellValue")
         self.value.setWordWrap(True)
+        self.value.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.value.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         column.addWidget(self.value)
@@ -404,6 +407,7 @@ class _Cell(QFrame):
         self.comment.setWordWrap(True)
         self.comment.setVisible(bool(comment))
         column.addWidget(self.comment)
+        column.addStretch(1)
         layout.addLayout(column, 1)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -452,16 +456,23 @@ class ConflictDialog(QDialog):
         self.resize(1040, 660)
         self.setMinimumSize(760, 480)
 
+        what = QLabel(" · ".join(p for p in (lang.form_title(view.form), view.summary) if p))
+        what.setObjectName("recordSummary")
+        what.setStyleSheet("font-size: 12pt; font-weight: bold;")
+        what.setWordWrap(True)
         intro = QLabel(
             self.tr(
-                "这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着，"
+                "教育局退回了这条记录，而本机对它的修改还没有发出。两个版本都保存着："
+                "请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。"
+            )
+            if view.server_status == "returned"
+            else self.tr(
+                "这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着："
                 "请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。"
             )
         )
         intro.setWordWrap(True)
-        reason = QLabel(view.message_en if lang.language() == "en" else view.message_zh)
-        reason.setWordWrap(True)
-        reason.setStyleSheet("color: #555;")
+        intro.setToolTip(view.message_en if lang.language() == "en" else view.message_zh)
         general = view.comments.get("_record")
         self.only_diff = QCheckBox(self.tr("只显示不同的地方(&D)"))
         self.only_diff.setObjectName("onlyDifferences")
@@ -517,9 +528,10 @@ class ConflictDialog(QDialog):
         buttons.addWidget(self.cancel_button)
 
         top = QHBoxLayout()
-        top.addWidget(reason, 1)
+        top.addStretch(1)
         top.addWidget(self.only_diff)
         layout = QVBoxLayout(self)
+        layout.addWidget(what)
         layout.addWidget(intro)
         if general:
             note = QLabel(self.tr("教育局的意见：{text}").format(text=general))
@@ -540,6 +552,8 @@ class ConflictDialog(QDialog):
         layout.addLayout(buttons)
         self._filter()
         self._update()
+        fit = grid_host.sizeHint().height() + 220  # the rows and the text around them
+        self.resize(1040, max(480, min(700, fit)))
 
     # -- building -------------------------------------------------------------------------------------
 
@@ -555,9 +569,7 @@ class ConflictDialog(QDialog):
         g = self.grid
         heads = (
             self.tr("题目"),
-            self.tr("本机的版本（{status}）").format(
-                status=lang.status_label(self.view.local_status)
-            ),
+            self.tr("本机的版本（尚未发出）"),
             self._server_title(),
         )
         self.heads: list[QLabel] = []

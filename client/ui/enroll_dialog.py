@@ -50,7 +50,7 @@ class EnrollDialog(QDialog):
         self._busy = False
         self.enrollment: Enrollment | None = None
         self.setWindowTitle(self.tr("连接教育局服务器"))
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
 
         intro = QLabel(
             self.tr(
@@ -177,6 +177,7 @@ class EnrollDialog(QDialog):
             else "color: #555; padding: 6px;"
         )
         self.message.setVisible(True)
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))  # room for it
 
     def message_text(self) -> str:
         return self.message.text() if self.message.isVisibleTo(self) else ""

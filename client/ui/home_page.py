@@ -69,6 +69,7 @@ class SyncIssueItem:
     message_en: str
     problems: list[tuple[str, str]]  # the server's (zh, en) reasons per field, when it gave them
     created_at: dt.datetime
+    server_status: str = ""  # a conflict: the server version's status (returned, accepted, ...)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def sync_issues(session: Any) -> list[SyncIssueItem]:
                 message_en=issue.message_en,
                 problems=problems,
                 created_at=issue.created_at,
+                server_status=str((issue.details.get("server") or {}).get("status") or ""),
             )
         )
     return out
@@ -271,8 +273,8 @@ class SyncIssueModel(_ListModel):
             self.tr("问题"),
             self.tr("表单"),
             self.tr("内容摘要"),
-            self.tr("原因"),
             self.tr("发现时间"),
+            self.tr("原因"),
         )
 
     def kind_text(self, item: SyncIssueItem) -> str:
@@ -292,6 +294,10 @@ class SyncIssueModel(_ListModel):
 
     def reason_text(self, item: SyncIssueItem) -> str:
         en = lang.language() == "en"
+        if item.kind == S.IssueKind.CONFLICT and item.server_status == "returned":
+            return self.tr("教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本")
+        if item.kind == S.IssueKind.CONFLICT and item.server_status == "accepted":
+            return self.tr("教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本")
         text = item.message_en if en else item.message_zh
         details = [en_text if en else zh for zh, en_text in item.problems]
         details = [d for d in details if d and d not in text]
@@ -309,8 +315,8 @@ class SyncIssueModel(_ListModel):
                 self.kind_text(item),
                 self.form_text(item),
                 item.summary,
-                self.reason_text(item),
                 lang.format_datetime(item.created_at),
+                self.reason_text(item),
             )[column]
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
             return QColor(lang.OVERDUE_COLOUR)
@@ -318,8 +324,8 @@ class SyncIssueModel(_ListModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.ToolTipRole and column in (2, 3):
-            return self.reason_text(item) if column == 3 else item.summary
+        if role == Qt.ItemDataRole.ToolTipRole and column in (2, 4):
+            return self.reason_text(item) if column == 4 else item.summary
         return None
 
 
@@ -477,7 +483,7 @@ class HomePage(QWidget):
         # Sync problems: conflicts and changes the server did not accept (shown only when there are some).
         self.issue_model = SyncIssueModel(ctx, self)
         self.issue_view = _table(self.issue_model, "syncIssueTable")
-        for col, width in enumerate((150, 200, 300, 380)):
+        for col, width in enumerate((140, 220, 300, 130)):
             self.issue_view.setColumnWidth(col, width)
         self.issue_view.horizontalHeader().setStretchLastSection(True)
         self.issue_section = _Section(
@@ -494,6 +500,8 @@ class HomePage(QWidget):
         self.issue_section.bar.addWidget(self.resolve_button)
         self.issue_view.doubleClicked.connect(lambda _i: self._resolve_selected())
         self.issue_view.activated.connect(lambda _i: self._resolve_selected())
+        self.issue_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.issue_section.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.issue_section.setVisible(False)
 
         # Records the bureau returned.
@@ -542,7 +550,7 @@ class HomePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.due_section, 0)
-        layout.addWidget(self.issue_section, 1)
+        layout.addWidget(self.issue_section, 0)
         layout.addWidget(self.returned_section, 1)
         layout.addWidget(self.hazard_section, 2)
 
@@ -569,6 +577,14 @@ class HomePage(QWidget):
         self.due_section.set_empty(not todo.due)
         self.issue_model.set_items(todo.issues)
         self.issue_section.setVisible(bool(todo.issues))
+        shown_rows = min(max(len(todo.issues), 1), 4)  # the box fits up to four rows; more scroll
+        issue_h = (
+            self.issue_view.horizontalHeader().sizeHint().height()
+            + shown_rows * self.issue_view.verticalHeader().defaultSectionSize()
+            + 4
+        )
+        self.issue_view.setFixedHeight(issue_h)
+        self.issue_section.stack.setFixedHeight(issue_h)
         conflicts = sum(1 for i in todo.issues if i.kind == S.IssueKind.CONFLICT)
         self.issue_count.setText(
             self.tr("共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交").format(

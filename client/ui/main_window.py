@@ -117,6 +117,10 @@ class NavDelegate(QStyledItemDelegate):
             else:
                 painter.setPen(QColor(colour or "#9a9a9a"))
             width = fm.horizontalAdvance(shown)
+            if x + width > rect.right():  # no room for all: end with "…" rather than half a word
+                shown = fm.elidedText(shown, Qt.TextElideMode.ElideRight, rect.right() - x)
+                painter.drawText(QRect(x, y, rect.right() - x, fm.height()), left, shown)
+                break
             painter.drawText(QRect(x, y, width, fm.height()), left, shown)
             x += width
         painter.restore()
@@ -393,10 +397,10 @@ class MainWindow(QMainWindow):
         overdue = sum(1 for h in todo.hazards if h.overdue)
         missing = sum(1 for d in todo.due if not d.done)
         parts: list[tuple[str, str | None]] = []
-        if todo.issues:
-            parts.append((self.tr("同步问题 {n}").format(n=len(todo.issues)), lang.OVERDUE_COLOUR))
         if todo.returned:
             parts.append((self.tr("退回 {n}").format(n=len(todo.returned)), lang.OVERDUE_COLOUR))
+        if todo.issues:
+            parts.append((self.tr("未同步 {n}").format(n=len(todo.issues)), lang.OVERDUE_COLOUR))
         if overdue:
             parts.append((self.tr("逾期隐患 {n}").format(n=overdue), lang.OVERDUE_COLOUR))
         if missing:

@@ -101,6 +101,8 @@ class StatusBar(QStatusBar):
         self.sync_button.setToolTip(self.tr("现在就与县教育局服务器同步（F9）"))
         self.sync_button.clicked.connect(self._sync_clicked)
         self.sync_button.setVisible(False)  # until the sync controller reports
+        for label in (self.sync_label, self.issues_label, self.pending_label):
+            label.setContentsMargins(8, 0, 8, 0)
         for w in (
             self.sync_label,
             self.issues_label,

@@ -19,7 +19,6 @@ has_endpoint(name), and the filters `localtime` (stored naive UTC -> bureau time
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import pkgutil
 from typing import Any
@@ -83,9 +82,6 @@ def init_dashboard(app: Flask) -> None:
     given = get_state(app).config  # the layered configuration (defaults, file, environment, caller)
     for key, value in DEFAULT_CONFIG.items():
         app.config[key] = given.get(key, value)  # over Flask's own defaults (e.g. SameSite None)
-    app.permanent_session_lifetime = dt.timedelta(
-        hours=float(app.config["DASHBOARD_SESSION_HOURS"])
-    )
     hops = int(app.config["PROXY_FIX_X_FOR"])
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -20,7 +20,7 @@ ACTION_LABELS = {
     "logout": "退出",
     "user.add": "添加用户",
     "school.add": "添加学校",
-    "school.new_code": "发放登记码",
+    "school.new_code": "发放注册码",
     "device.enroll": "设备登记",
     "device.revoke": "撤销设备",
     "form.publish": "发布表单",

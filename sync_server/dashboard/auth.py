@@ -21,9 +21,10 @@ import functools
 import hmac
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -82,6 +83,20 @@ ERROR_TEXT: dict[int, tuple[str, str]] = {
 class DashboardState:
     user_failures: LoginThrottle
     address_failures: LoginThrottle
+    # (username, address) -> when its lock was last written to the audit log: once per lock, so that a
+    # script hammering a locked account does not fill the log.
+    lock_noted: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_notice(self, key: tuple[str, str], now: dt.datetime, wait: int) -> bool:
+        with self.lock:
+            until = self.lock_noted.get(key)
+            if until is not None and until > now:
+                return False
+            if len(self.lock_noted) > 10_000:
+                self.lock_noted = {k: v for k, v in self.lock_noted.items() if v > now}
+            self.lock_noted[key] = now + dt.timedelta(seconds=wait)
+            return True
 
 
 def _dashboard_state() -> DashboardState:
@@ -146,6 +161,7 @@ def login_required(view: Callable[P, R]) -> Callable[P, R]:
         _require_user()
         return view(*args, **kwargs)
 
+    wrapper.dashboard_roles = (Role.VIEWER,)  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -205,12 +221,21 @@ def can_see_form(user: StaffUser | None, form: FormDef | FormVersion) -> bool:
     return user.can_view_sensitive or not is_sensitive(form)
 
 
+_SENSITIVE_BY_SHA: dict[str, bool] = {}  # a published version never changes: its sha256 decides
+
+
 def sensitive_form_ids(session: Session) -> set[str]:
-    """Form ids of which any published version is sensitive."""
+    """Form ids of which any published version is sensitive (cheap: definitions are read once)."""
     out: set[str] = set()
-    for fv in session.execute(select(FormVersion)).scalars():
-        if fv.form_id not in out and is_sensitive(fv):
-            out.add(fv.form_id)
+    for form_id, sha in session.execute(select(FormVersion.form_id, FormVersion.sha256)).all():
+        known = _SENSITIVE_BY_SHA.get(sha)
+        if known is None:
+            fv = session.execute(
+                select(FormVersion).where(FormVersion.sha256 == sha).limit(1)
+            ).scalar_one()
+            known = _SENSITIVE_BY_SHA[sha] = is_sensitive(fv)
+        if known:
+            out.add(form_id)
     return out
 
 
@@ -378,6 +403,11 @@ def _service_error(exc: ServiceError) -> Any:
 # -- login and logout -------------------------------------------------------------------------------
 
 
+def home_url() -> str:
+    """The first page of the nav this user may open."""
+    return default_page()
+
+
 def default_page() -> str:
     for endpoint, _label, role in NAV:
         if has_endpoint(endpoint) and has_role(role):
@@ -411,7 +441,11 @@ def login() -> ResponseReturnValue:
         st.user_failures.locked_for(user_key) or 0, st.address_failures.locked_for(address) or 0
     )
     if wait:
-        audit("login.locked", username, {"wait_seconds": wait}, actor=username or "anonymous")
+        if st.first_notice((user_key, address), _now(), wait):
+            audit("login.locked", username, {"wait_seconds": wait}, actor=username or "anonymous")
+        log.warning(
+            "dashboard: login refused, locked for %s s: %r from %s", wait, username, address
+        )
         minutes = max(1, (wait + 59) // 60)
         flash(f"登录失败次数过多，账号已暂时锁定。请 {minutes} 分钟后再试。", "error")
         return render_template("login.html", next=nxt or "", username=username), 429
@@ -497,6 +531,7 @@ def init_app(app: Flask) -> None:
         nav_items=nav_items,
         has_endpoint=has_endpoint,
         has_role=has_role,
+        home_url=home_url,
         role_label=lambda role: ROLE_LABELS.get(role, role),
     )
     app.jinja_env.filters["localtime"] = localtime

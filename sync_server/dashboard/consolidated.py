@@ -106,7 +106,8 @@ def consolidated_export() -> ResponseReturnValue:
     response = Response(_stream(out, folder), mimetype=XLSX, direct_passthrough=True)
     response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = content_disposition(
-        f"{stem}.xlsx", f"export_{result.form_id}{'_' + result.period if result.period else ''}.xlsx"
+        f"{stem}.xlsx",
+        f"export_{result.form_id}{'_' + result.period if result.period else ''}.xlsx",
     )
     # A response never started (client gone) leaves no file behind.
     response.call_on_close(lambda: _cleanup(folder))

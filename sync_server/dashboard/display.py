@@ -215,9 +215,7 @@ def _items(
     return out
 
 
-def _answer(
-    f: Field, value: Any, labels: Labels, comments: Mapping[str, str], path: str
-) -> Answer:
+def _answer(f: Field, value: Any, labels: Labels, comments: Mapping[str, str], path: str) -> Answer:
     files = file_refs(value) if f.type in FILE_TYPES else []
     return Answer(
         path=path,

@@ -48,7 +48,9 @@ def hazards() -> ResponseReturnValue:
         abort(404)
     form = found[1]
     labels = Labels(form)
-    statuses = {c.name: labels.list_label("hazard_status", c.name) for c in _choices(form, "hazard_status")}
+    statuses = {
+        c.name: labels.list_label("hazard_status", c.name) for c in _choices(form, "hazard_status")
+    }
     severities = {c.name: labels.list_label("severity", c.name) for c in _choices(form, "severity")}
     if status and status not in statuses:
         abort(400)
@@ -83,7 +85,10 @@ def hazards() -> ResponseReturnValue:
         schools=schools,
         statuses=statuses,
         severities=severities,
-        categories={c.name: labels.list_label("hazard_category", c.name) for c in _choices(form, "hazard_category")},
+        categories={
+            c.name: labels.list_label("hazard_category", c.name)
+            for c in _choices(form, "hazard_category")
+        },
         filters=filters,
         args={k: v for k, v in filters.items() if v not in (None, "")},
         page=page,

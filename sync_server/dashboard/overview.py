@@ -86,7 +86,9 @@ def _reports(
     }
     for rep in reports:  # a period chosen by URL outside the recent list still shows in its picker
         if rep.period not in dict(choices[rep.form_id]):
-            choices[rep.form_id].insert(0, (rep.period, reporting.period_label(rep.period_kind, rep.period)))
+            choices[rep.form_id].insert(
+                0, (rep.period, reporting.period_label(rep.period_kind, rep.period))
+            )
     chosen = next((r for r in reports if r.form_id == focus), None)
     return reports, chosen, choices
 
@@ -141,7 +143,9 @@ def _header(ws: Any, labels: list[str]) -> None:
 
 
 def _when(moment: dt.datetime | None, cells: SafeCells) -> Any:
-    return None if moment is None else cells.styled(moment.replace(microsecond=0), "yyyy-mm-dd hh:mm")
+    return (
+        None if moment is None else cells.styled(moment.replace(microsecond=0), "yyyy-mm-dd hh:mm")
+    )
 
 
 def report_workbook(rep: reporting.PeriodReport) -> bytes:
@@ -158,8 +162,14 @@ def report_workbook(rep: reporting.PeriodReport) -> bytes:
     ws, cells = _sheet(
         wb,
         "报送情况",
-        [("学校代码", 12), ("学校名称", 30), ("报送情况", 10), ("记录数", 8), ("首次报送时间", 18),
-         ("最近同步", 18)],
+        [
+            ("学校代码", 12),
+            ("学校名称", 30),
+            ("报送情况", 10),
+            ("记录数", 8),
+            ("首次报送时间", 18),
+            ("最近同步", 18),
+        ],
     )
     ws.append([cells.text(title_line)])
     _header(ws, ["学校代码", "学校名称", "报送情况", "记录数", "首次报送时间", "最近同步"])
@@ -179,7 +189,9 @@ def report_workbook(rep: reporting.PeriodReport) -> bytes:
         "催报名单",
         [("学校代码", 12), ("学校名称", 30), ("已登记电脑", 10), ("最近同步", 18)],
     )
-    chase.append([cells2.text(f"{rep.title} · {label} · 未报 {rep.missing} 所（截止 {rep.due:%Y-%m-%d}）")])
+    chase.append(
+        [cells2.text(f"{rep.title} · {label} · 未报 {rep.missing} 所（截止 {rep.due:%Y-%m-%d}）")]
+    )
     _header(chase, ["学校代码", "学校名称", "已登记电脑", "最近同步"])
     for r in rep.chase:
         chase.append(

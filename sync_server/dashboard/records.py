@@ -9,7 +9,6 @@ of lists and filters, 403 on their direct URLs, and every view of one is audited
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -231,6 +230,13 @@ def records() -> ResponseReturnValue:
         schools = list(
             s.execute(select(School.id, School.code, School.name).order_by(School.code)).all()
         )
+    if chosen is not None and chosen.form.settings.sensitive:
+        # A list of teacher-ethics or dropout records shows their contents: logged like a record view.
+        audit(
+            "records.list_view",
+            form_id,
+            {"school_id": school_id, "period": period, "status": status, "page": page},
+        )
     args = {
         k: v
         for k, v in {
@@ -266,7 +272,9 @@ def _list_row(rec: Record, school: School, form: FormDef, roster: ReferenceList 
     data = rec.data if isinstance(rec.data, dict) else {}
     labels = Labels(form, roster)
     period_key = record_period(form, data) if reporting.is_periodic(form) else None
-    period = reporting.period_label(form.settings.period, period_key) if period_key else ""
+    period = (
+        reporting.period_label(form.settings.period, period_key, short=True) if period_key else ""
+    )
     skip = {form.settings.period_field}
     parts = []
     for pv in flatten(form, data, labels):
@@ -303,9 +311,9 @@ class HistoryEntry:
 
 def _load_visible(s: Session, record_id: str) -> tuple[Record, School, FormDef]:
     row = s.execute(
-        select(Record, School).join(School, School.id == Record.school_id).where(
-            Record.id == record_id
-        )
+        select(Record, School)
+        .join(School, School.id == Record.school_id)
+        .where(Record.id == record_id)
     ).first()
     if row is None:
         abort(404)
@@ -341,9 +349,7 @@ def _label_for(form: FormDef, data: dict[str, Any], labels: Labels) -> dict[str,
     return out
 
 
-def _history(
-    s: Session, rec: Record, form: FormDef, labels: Labels
-) -> list[HistoryEntry]:
+def _history(s: Session, rec: Record, form: FormDef, labels: Labels) -> list[HistoryEntry]:
     revisions = list(
         s.execute(
             select(RecordRevision)
@@ -585,4 +591,3 @@ def _refers_to(s: Session, rec: Record, sha256: str) -> bool:
         if sha256 in _walk_refs(data):
             return True
     return False
-

@@ -83,7 +83,7 @@ def _chromium() -> Iterator[Any]:
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     # Chromium on Linux takes its UI language (file pickers, validation bubbles) from the environment.
-    env = {**os.environ, "LANGUAGE": "zh_CN:zh", "LANG": "zh_CN.UTF-8"}
+    env = {**os.environ, "LANGUAGE": "zh_CN:zh", "LC_ALL": "C.UTF-8"}
     service = Service(executable_path=CHROMEDRIVER, env=env)
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(30)

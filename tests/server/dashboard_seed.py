@@ -110,9 +110,7 @@ def counted(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def revise(
-    session: Session, rec: M.Record, data: dict[str, Any], *, at: dt.datetime
-) -> M.Record:
+def revise(session: Session, rec: M.Record, data: dict[str, Any], *, at: dt.datetime) -> M.Record:
     """The school pushed a new revision of the record."""
     if rec.form_id == "safety_inspection":
         data = counted(data)
@@ -219,7 +217,9 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
-def logged_in(app: Flask, username: str, role: str = "reviewer", *, ethics: bool = False) -> FlaskClient:
+def logged_in(
+    app: Flask, username: str, role: str = "reviewer", *, ethics: bool = False
+) -> FlaskClient:
     """A test client with a logged-in session of a new staff member."""
     staff(app, username, role, ethics=ethics)
     client = app.test_client()

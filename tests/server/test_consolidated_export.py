@@ -59,8 +59,9 @@ def test_export_of_one_period_with_the_summary_sheet_first(app: Flask):
     before = set(Path(tempfile.gettempdir()).glob("sync-export-*"))
     r = c.get("/export?form=safety_inspection&period=2026-11")
     assert r.status_code == 200 and r.mimetype == XLSX
-    assert "filename*=UTF-8''%E6%B1%87%E6%80%BB%E8%A1%A8_safety_inspection_2026-11.xlsx" in (
-        r.headers["Content-Disposition"]
+    assert (
+        "filename*=UTF-8''%E6%B1%87%E6%80%BB%E8%A1%A8_safety_inspection_2026-11.xlsx"
+        in (r.headers["Content-Disposition"])
     )
     body = r.get_data()
     assert int(r.headers["Content-Length"]) == len(body)
@@ -102,9 +103,7 @@ def test_export_of_one_period_with_the_summary_sheet_first(app: Flask):
     assert meta["period"] == "2026-11" and meta["records"] == 5
 
     [entry] = [
-        e
-        for e in _audit(app)
-        if e.action == "form.export" and e.object_id == "safety_inspection"
+        e for e in _audit(app) if e.action == "form.export" and e.object_id == "safety_inspection"
     ]
     assert entry.actor == "viewer1"
     assert entry.details["records"] == 5 and entry.details["period"] == "2026-11"
@@ -144,11 +143,13 @@ def test_formula_like_text_and_script_are_exported_as_text(app: Flask):
         # (Excel reads the _x000D_ escape as CR; openpyxl leaves it escaped.)
         assert sorted(c.value.replace("_x000D_", "\r") for c in cells) == sorted(RISKY)
         assert all(c.data_type == "s" for c in cells)
-        assert {row[names.index("inspectors")] for row in main.iter_rows(min_row=3, values_only=True)} == {
-            "<script>alert(1)</script>"
-        }
+        assert {
+            row[names.index("inspectors")] for row in main.iter_rows(min_row=3, values_only=True)
+        } == {"<script>alert(1)</script>"}
         assert {row[0].value for row in wb[SUMMARY_TITLE].iter_rows(min_row=2)} >= {"X01"}
-        names_cells = [row[1] for row in wb[SUMMARY_TITLE].iter_rows(min_row=2) if row[0].value == "X01"]
+        names_cells = [
+            row[1] for row in wb[SUMMARY_TITLE].iter_rows(min_row=2) if row[0].value == "X01"
+        ]
         assert names_cells[0].value == '=HYPERLINK("http://x")' and names_cells[0].data_type == "s"
         hazards = list(wb["隐患清单"].iter_rows(min_row=3))
         assert sorted(row[0].value for row in hazards) == ["X01"] * len(RISKY)
@@ -165,9 +166,7 @@ def test_export_refuses_bad_periods_unknown_forms_and_hidden_forms(app: Flask):
     assert not [e for e in _audit(app) if e.action == "form.export"]
 
 
-def test_export_function_filters_by_period_on_each_backend(
-    ready_db_url: str, tmp_path: Path
-):
+def test_export_function_filters_by_period_on_each_backend(ready_db_url: str, tmp_path: Path):
     """The period filter reads the JSON answer in SQL: the same on SQLite and PostgreSQL."""
     made = make_app(ready_db_url, tmp_path / "instance")
     db = get_state(made).db
@@ -180,7 +179,9 @@ def test_export_function_filters_by_period_on_each_backend(
             record(s, b, inspection(inspection_date="2026-11-01"), received=local(2026, 12, 9))
             record(s, b, inspection(inspection_date="2026-11-02"), status=M.Status.DELETED)
         out = tmp_path / "汇总.xlsx"
-        result = export_form(db.ReadSession, "safety_inspection", out, now=NOW, period="2026-11", utc_offset=UTC8)
+        result = export_form(
+            db.ReadSession, "safety_inspection", out, now=NOW, period="2026-11", utc_offset=UTC8
+        )
         assert (result.records, result.schools, result.period) == (2, 2, "2026-11")
         wb = load_workbook(out)
         summary = {row[0]: row for row in wb[SUMMARY_TITLE].iter_rows(min_row=2, values_only=True)}
@@ -188,7 +189,14 @@ def test_export_function_filters_by_period_on_each_backend(
         everything = export_form(db.ReadSession, "safety_inspection", out, now=NOW)
         assert everything.records == 3 and everything.period is None
         summary_all = list(load_workbook(out)[SUMMARY_TITLE].iter_rows(values_only=True))
-        assert summary_all[0] == ("学校代码", "学校名称", "记录数", "教育局已收到", "已退回", "已确认")
+        assert summary_all[0] == (
+            "学校代码",
+            "学校名称",
+            "记录数",
+            "教育局已收到",
+            "已退回",
+            "已确认",
+        )
         with pytest.raises(ServiceError) as err:
             export_form(db.ReadSession, "safety_inspection", out, now=NOW, period="2026-13")
         assert err.value.code == "bad_period"
@@ -208,12 +216,15 @@ def test_cli_export_with_a_period(
     db.close()
     out = tmp_path / "十一月.xlsx"
     common = ("--db", ready_db_url, "--instance", str(tmp_path / "instance"), "--json")
-    code = cli_main(["export", "--form", "safety_inspection", "--period", "2026-11", str(out), *common])
+    code = cli_main(
+        ["export", "--form", "safety_inspection", "--period", "2026-11", str(out), *common]
+    )
     printed = capsys.readouterr().out.strip().splitlines()
     assert code == 0, printed
     assert '"period": "2026-11"' in printed[-1] and '"records": 1' in printed[-1]
     assert load_workbook(out).sheetnames[0] == SUMMARY_TITLE
-    code = cli_main(["export", "--form", "safety_inspection", "--period", "11月", str(out), *common])
+    code = cli_main(
+        ["export", "--form", "safety_inspection", "--period", "11月", str(out), *common]
+    )
     assert code == 2
     assert re.search(r"不是有效的报送周期", capsys.readouterr().err)
-

@@ -85,7 +85,9 @@ def rows_with(html: str, attr: str) -> dict[str, str]:
 # -- overview ---------------------------------------------------------------------------------------
 
 
-def test_overview_shows_rates_school_statuses_and_the_chase_list(app: Flask, county: dict[str, Any]):
+def test_overview_shows_rates_school_statuses_and_the_chase_list(
+    app: Flask, county: dict[str, Any]
+):
     c = logged_in(app, "viewer1", "viewer")
     html = text(c.get("/?form=safety_inspection&period=2026-11"))
     assert "报送概览" in html
@@ -95,7 +97,9 @@ def test_overview_shows_rates_school_statuses_and_the_chase_list(app: Flask, cou
     row = rates["safety_inspection"]
     assert "2026-12-05" in row  # due: the 5th of the next month
     assert re.search(r"50%", row)  # 5 of 10 schools
-    statuses = dict(re.findall(r'data-school="(\w+)" data-status="(\w+)"', table(html, "school-status")))
+    statuses = dict(
+        re.findall(r'data-school="(\w+)" data-status="(\w+)"', table(html, "school-status"))
+    )
     assert len(statuses) == 10
     assert statuses["S001"] == "on_time" and statuses["S006"] == "missing"
     chase = table(html, "chase-list")
@@ -178,10 +182,7 @@ def test_records_list_filters_and_pages(app: Flask, county: dict[str, Any]):
 def _png() -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return (
-            len(body).to_bytes(4, "big")
-            + kind
-            + body
-            + zlib.crc32(kind + body).to_bytes(4, "big")
+            len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
         )
 
     raw = zlib.compress(b"\x00\xff\x00\x00")
@@ -266,12 +267,14 @@ def test_a_record_page_shows_labels_repeats_photos_roster_names_and_history(
     html = text(c.get(f"/records/{county['revised']}"))
     history = html.split('id="history"')[1]
     assert "第 2 版 · 学校提交" in history and "第 1 版 · 学校提交" in history
-    assert re.search(r"排查人员</td><td class=\"old\">陈红</td><td class=\"new\">陈红、刘洋</td>", history)
+    assert re.search(
+        r"排查人员</td><td class=\"old\">陈红</td><td class=\"new\">陈红、刘洋</td>", history
+    )
     assert re.search(
         r"隐患清单 第1条 · 整改期限</td><td class=\"old\">2026-11-25</td><td class=\"new\">2026-12-05</td>",
         history,
     )
-    assert "未整改</td><td class=\"new\">整改中" in history
+    assert '未整改</td><td class="new">整改中' in history
     assert c.get("/records/no-such-record").status_code == 404
 
 
@@ -314,7 +317,9 @@ def test_return_with_comments_reaches_the_schools_next_pull(app: Flask, county: 
         assert change.school_id == rec.school_id and change.device_id is None
         payload = json.loads(change.payload)
         assert payload["status"] == "returned" and payload["server_revision"] == 3
-        assert payload["review_comments"]["hazards[0].deadline"] == "较大隐患的整改期限请不要超过一周"
+        assert (
+            payload["review_comments"]["hazards[0].deadline"] == "较大隐患的整改期限请不要超过一周"
+        )
     [entry] = audit_entries(app, "record.return")
     assert entry.actor == "rev1" and entry.object_id == rid
     page = text(c.get(f"/records/{rid}"))
@@ -347,7 +352,9 @@ def test_accept_and_roles(app: Flask, county: dict[str, Any]):
     rid = county["revised"]
     viewer = logged_in(app, "viewer1", "viewer")
     assert 'id="accept-record"' not in text(viewer.get(f"/records/{rid}"))
-    r = viewer.post(f"/records/{rid}/accept", data={"csrf_token": csrf(viewer), "server_revision": "2"})
+    r = viewer.post(
+        f"/records/{rid}/accept", data={"csrf_token": csrf(viewer), "server_revision": "2"}
+    )
     assert r.status_code == 403
     assert viewer.get(f"/records/{rid}/return").status_code == 403
     rev = logged_in(app, "rev1", "reviewer")
@@ -356,9 +363,13 @@ def test_accept_and_roles(app: Flask, county: dict[str, Any]):
     with get_state(app).db.ReadSession() as s:
         rec = s.get(M.Record, rid)
         assert rec is not None and rec.status == "accepted"
-        change = s.execute(
-            select(M.Change).where(M.Change.record_id == rid).order_by(M.Change.seq.desc())
-        ).scalars().first()
+        change = (
+            s.execute(
+                select(M.Change).where(M.Change.record_id == rid).order_by(M.Change.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
         assert change is not None and json.loads(change.payload)["status"] == "accepted"
     html = text(rev.get(f"/records/{rid}"))
     assert "已确认" in html and 'id="accept-record"' not in html
@@ -376,11 +387,18 @@ def test_accept_and_roles(app: Flask, county: dict[str, Any]):
 def test_sensitive_records_exist_only_for_the_ethics_permission(app: Flask, county: dict[str, Any]):
     s001 = county["schools"]["S001"]
     with get_state(app).db.Session.begin() as s:
-        secret = record(s, s001, ethics(description="家长举报：保密内容-Z9"), form_id="teacher_ethics")
+        secret = record(
+            s, s001, ethics(description="家长举报：保密内容-Z9"), form_id="teacher_ethics"
+        )
         dropout = record(
             s,
             s001,
-            {"student_name": "小明", "status": "persuading", "contact_date": "2026-11-20", "measures": "家访"},
+            {
+                "student_name": "小明",
+                "status": "persuading",
+                "contact_date": "2026-11-20",
+                "measures": "家访",
+            },
             form_id="dropout_followup",
         )
     plain = logged_in(app, "admin1", "admin")  # every role, no ethics permission
@@ -430,6 +448,9 @@ def test_sensitive_records_exist_only_for_the_ethics_permission(app: Flask, coun
     # Plain records are not audited per view.
     text(boss.get(f"/records/{county['revised']}"))
     assert len(audit_entries(app, "record.view")) == before + 2
+    assert "教师：李娜" in text(boss.get("/records?form=teacher_ethics"))
+    [listed] = audit_entries(app, "records.list_view")
+    assert listed.actor == "boss" and listed.object_id == "teacher_ethics"
     r = boss.get("/export?form=teacher_ethics")
     assert r.status_code == 200 and r.mimetype == XLSX
 

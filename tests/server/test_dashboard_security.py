@@ -509,6 +509,7 @@ def test_lockout_after_five_failures_per_username(site: Site):
     assert r.status_code == 429
     assert "锁定" in r.get_data(as_text=True)
     assert c.get("/schools").status_code == 302
+    assert login(site.client(), "reviewer", PASSWORD).status_code == 429  # logged once per lock
     assert login(site.client(), "viewer", PASSWORD).status_code == 302  # others are not locked
     site.clock.advance(minutes=16)
     assert login(site.client(), "reviewer", PASSWORD).status_code == 302

@@ -157,11 +157,27 @@ def test_weekly_and_semester_forms(app: Flask):
         a = school(s, "A01")
         b = school(s, "B02")
         # Week 48 of 2026: 23-29 November, due Monday 30 November.
-        record(s, a, service("2026-11-23"), form_id="after_school_service", received=local(2026, 11, 24))
-        record(s, b, service("2026-11-29"), form_id="after_school_service", received=local(2026, 12, 1))
+        record(
+            s,
+            a,
+            service("2026-11-23"),
+            form_id="after_school_service",
+            received=local(2026, 11, 24),
+        )
+        record(
+            s, b, service("2026-11-29"), form_id="after_school_service", received=local(2026, 12, 1)
+        )
         # Semester from a select field: 2026-autumn, due 31 August.
-        record(s, a, conditions("2026-autumn"), form_id="school_conditions", received=local(2026, 8, 31, 20))
-        record(s, b, conditions("2026-spring"), form_id="school_conditions", received=local(2026, 3, 1))
+        record(
+            s,
+            a,
+            conditions("2026-autumn"),
+            form_id="school_conditions",
+            received=local(2026, 8, 31, 20),
+        )
+        record(
+            s, b, conditions("2026-spring"), form_id="school_conditions", received=local(2026, 3, 1)
+        )
     with db.ReadSession() as s:
         week = R.period_report(
             s, form(app, "after_school_service"), "2026-W48", today=TODAY, utc_offset=UTC8

@@ -67,7 +67,9 @@ def test_returned_records_with_the_bureaus_comment_count(ctx: ClientContext):
     assert [i.record_id for i in items] == [returned]
     assert items[0].comment_count == 3
     assert items[0].form_id == "safety_inspection" and items[0].record_date == "2026-11-20"
-    assert items[0].summary and "2026-11-20" not in items[0].summary  # the date has a column of its own
+    assert (
+        items[0].summary and "2026-11-20" not in items[0].summary
+    )  # the date has a column of its own
     assert other not in [i.record_id for i in items]
 
 
