@@ -715,6 +715,10 @@ Log file: {log}</translation>
         <translation>Sync complete: {sent} sent, {got} update(s) received.</translation>
     </message>
     <message>
+        <source>同步没有完成：{reason}</source>
+        <translation>Sync not completed: {reason}</translation>
+    </message>
+    <message>
         <source>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</source>
         <translation>A new version of this record arrived while syncing (a return from the bureau, say). Your changes are not saved yet: save them, then close and reopen the record to see the bureau&apos;s comments.</translation>
     </message>

@@ -715,6 +715,10 @@
         <translation>同步完成：发出 {sent} 条，收到 {got} 条更新。</translation>
     </message>
     <message>
+        <source>同步没有完成：{reason}</source>
+        <translation>同步没有完成：{reason}</translation>
+    </message>
+    <message>
         <source>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</source>
         <translation>同步时收到了这条记录的新版本（例如教育局退回）。您的修改还没有保存：保存后关闭再打开这条记录，可以看到教育局的意见。</translation>
     </message>

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from sqlalchemy.orm import Session
 
 from client.context import ClientContext
 from client.store import sync_state as S
@@ -80,7 +81,7 @@ class Todo:
     issues: list[SyncIssueItem] = field(default_factory=list)
 
 
-def sync_issues(session: Any) -> list[SyncIssueItem]:
+def sync_issues(session: Session) -> list[SyncIssueItem]:
     """Open sync issues with their record's form and summary, oldest first."""
     out: list[SyncIssueItem] = []
     for issue in S.open_issues(session):

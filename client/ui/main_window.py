@@ -36,7 +36,7 @@ from client.store.models import Status
 from client.store.records import pending_outbox, status_counts
 from client.store.sync_state import SyncStatus
 from client.store.todo import HazardItem, get_hazard
-from client.sync.errors import SyncError
+from client.sync.errors import ErrorKind, SyncError
 from client.sync.state import SyncResult
 from client.ui import lang
 from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
@@ -47,7 +47,7 @@ from client.ui.record_list import RecordListPage, error_text
 from client.ui.roster_page import RosterPage
 from client.ui.settings_page import SettingsPage
 from client.ui.status_bar import StatusBar
-from client.ui.sync_controller import RecordChange, SyncController
+from client.ui.sync_controller import CLIENT_ERROR, RecordChange, SyncController
 from client.ui.tasks import TaskManager
 
 log = logging.getLogger(__name__)
@@ -585,6 +585,11 @@ class MainWindow(QMainWindow):
 
     def _sync_failed(self, error: SyncError) -> None:
         log.info("sync failed: %s", error.one_line())
+        if error.code == CLIENT_ERROR or error.kind not in (ErrorKind.NETWORK, ErrorKind.SERVER):
+            # The status bar's line says "cannot reach the server" by itself; this says what else.
+            self.status.showMessage(
+                self.tr("同步没有完成：{reason}").format(reason=error_text(error)), 30000
+            )
         if isinstance(error.result, SyncResult) and (error.result.pushed or error.result.pulled):
             self.refresh_all()  # part of it went through
         else:

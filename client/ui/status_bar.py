@@ -61,9 +61,8 @@ def parse_time(value: Any) -> dt.datetime | None:
 
 class StatusBar(QStatusBar):
     sync_requested = Signal()  # 立即同步
-    connect_requested = (
-        Signal()
-    )  # 连接服务器 (not enrolled, or the server no longer accepts this PC)
+    # 连接服务器: not enrolled, or the server no longer accepts this PC.
+    connect_requested = Signal()
     issues_requested = Signal()  # 需处理: show the 待办 page
 
     progress_delay_ms = 1500  # the progress bar shows when a sync takes longer than this

@@ -47,6 +47,8 @@ RETRY_BASE_MS = 60_000  # the first automatic retry after a network failure
 MAX_BACKOFF_MS = 30 * 60_000
 # In the background a request is tried three times (2 s, 4 s apart): the next sync comes soon anyway.
 GUI_RETRY_POLICY = RetryPolicy(attempts=3, base=2.0, cap=30.0)
+# SyncError.code of a failure in this program rather than the network or the server (a bug, a full disk).
+CLIENT_ERROR = "client_error"
 
 # Statuses only the bureau's server gives a record (a save here makes draft or submitted).
 _SERVER_STATUSES = (Status.RECEIVED, Status.RETURNED, Status.ACCEPTED)
@@ -163,9 +165,8 @@ class SyncController(QObject):
         self._stopped = False
         self._running = False
         self._again = False  # a sync was asked for while one ran
-        self._paused = (
-            False  # the server refused this computer (401/403): wait for a new enrollment
-        )
+        # The server refused this computer (401/403): no automatic syncs until it is enrolled again.
+        self._paused = False
         self._failures = 0  # network failures in a row
         self._cancel = threading.Event()
         self._http: requests.Session | None = None
@@ -353,6 +354,7 @@ class SyncController(QObject):
             ErrorKind.SERVER,
             f"同步时程序出错：{exc}",
             f"the program failed while syncing: {exc}",
+            code=CLIENT_ERROR,
         )
         self.last_error = error
         if not self._stopped:
