@@ -158,7 +158,7 @@ def bench_export(data_dir: Path, out_dir: Path) -> None:
         print(f"peer pandas.DataFrame.to_excel: not available ({peer})")
         return
     print(
-        f"peer pandas.DataFrame.to_excel, same records (main sheet only): {peer[1]:.1f} s, "
+        f"peer pandas.DataFrame.to_excel (openpyxl engine), same rows (main + hazards sheets): {peer[1]:.1f} s, "
         f"peak RSS {peer[2]:.0f} MB"
     )
     print(
