@@ -34,6 +34,7 @@ from sync_server.app import create_app, prepare_database
 from sync_server.db import open_database
 from sync_server.services.schools import add_school
 from sync_server.state import get_state
+from tests.support.samples import inspection
 
 PG_ADMIN_URL = os.environ.get(
     "SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -290,31 +291,6 @@ def live_sqlite(tmp_path: Path, sqlite_template: Path, make_server_for: Any) -> 
 
 
 # -- records ----------------------------------------------------------------------------------------
-
-
-def inspection(**overrides: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "inspection_date": "2026-11-20",
-        "inspection_type": "monthly",
-        "inspectors": "张伟、李娜",
-        "areas": ["canteen", "fire_equipment"],
-        "hazards_found": "yes",
-        "hazards": [
-            {
-                "category": "fire",
-                "location": "食堂后厨",
-                "description": "灭火器压力不足",
-                "severity": "serious",
-                "measures": "更换灭火器",
-                "responsible_person": "王明",
-                "deadline": "2026-11-25",
-                "status": "open",
-            }
-        ],
-        "signed_by": "赵校长",
-    }
-    record.update(overrides)
-    return record
 
 
 def change(

@@ -41,6 +41,7 @@ from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.services.schools import add_school
 from sync_server.state import get_state
+from tests.support.samples import inspection  # noqa: F401 - re-exported for the tests
 
 PG_ADMIN_URL = os.environ.get(
     "SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -242,31 +243,6 @@ def make_client(tmp_path: Path, formset: FormSet) -> Iterator[ClientFactory]:
     for c in made:
         c.http.close()
         c.ctx.close()
-
-
-def inspection(**overrides: object) -> dict[str, object]:
-    record: dict[str, object] = {
-        "inspection_date": "2026-11-20",
-        "inspection_type": "monthly",
-        "inspectors": "张伟、李娜",
-        "areas": ["canteen", "fire_equipment"],
-        "hazards_found": "yes",
-        "hazards": [
-            {
-                "category": "fire",
-                "location": "食堂后厨",
-                "description": "灭火器压力不足",
-                "severity": "serious",
-                "measures": "更换灭火器",
-                "responsible_person": "王明",
-                "deadline": "2026-11-25",
-                "status": "open",
-            }
-        ],
-        "signed_by": "赵校长",
-    }
-    record.update(overrides)
-    return record
 
 
 def photo_file(folder: Path, size: int, seed: int = 1) -> Path:
