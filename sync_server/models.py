@@ -93,6 +93,9 @@ class FormVersion(Base):
     title_zh: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[dt.datetime]
     definition: Mapped[str] = mapped_column(Text)  # canonical YAML (forms.serialize.to_yaml)
+    # Withdrawn: no longer offered to devices; records made with it stay readable (services.forms).
+    withdrawn_at: Mapped[dt.datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("form_id", "version", name="uq_form_version"),)
 
