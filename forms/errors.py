@@ -27,6 +27,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "名称“{name}”无效：只能用英文字母、数字、下划线，且不能以下划线或数字开头",
         "invalid name '{name}': use letters, digits and underscores, not starting with _ or a digit",
     ),
+    "invalid_identifier": (
+        "{label_zh}（{key}）“{value}”无效：{rule_zh}",
+        "invalid {key} '{value}': {rule_en}",
+    ),
     "unknown_type": ("不认识的题型“{type}”", "unknown type '{type}'"),
     "unsupported_feature": (
         "不支持的 XLSForm 功能：{feature}",

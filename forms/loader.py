@@ -17,6 +17,7 @@ from forms.expr.ast import Call, Column, Current, Expr, Ref, Str, walk
 from forms.expr.functions import FUNCTIONS, compile_regex
 from forms.expr.parser import ExpressionSyntaxError, parse
 from forms.graph import find_cycle
+from forms.identifiers import FORM_ID, FORM_VERSION, error_params
 from forms.model import (
     Choice,
     ChoiceList,
@@ -31,7 +32,6 @@ from forms.text import Text
 from forms.yaml_io import LOC, read_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-FORM_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 DEFAULT_REFERENCES: frozenset[str] = frozenset({"teachers"})
 
 TEXT_KEYS = ("label", "hint", "required_message", "constraint_message")
@@ -206,8 +206,11 @@ class _Builder:
                 self.error("missing_key", loc.with_(column=key), key=key)
             else:
                 values[key] = str(v).strip()
-        if "form_id" in values and not FORM_ID_RE.match(values["form_id"]):
-            self.error("invalid_name", loc.with_(column="form_id"), name=values["form_id"])
+        for key, rule in (("form_id", FORM_ID), ("version", FORM_VERSION)):
+            if key in values and not rule.is_valid(values[key]):
+                self.error(
+                    "invalid_identifier", loc.with_(column=key), **error_params(rule, values[key])
+                )
         title = self.text(raw.get("title"), loc, "title")
         if not title:
             self.error("missing_key", loc.with_(column="title"), key="title")

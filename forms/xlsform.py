@@ -20,6 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from forms.errors import FormDefinitionError, FormError, Location
+from forms.identifiers import FORM_ID
 from forms.loader import DEFAULT_REFERENCES, NAME_RE, build_form
 from forms.model import Field, FormDef
 from forms.serialize import flag_value, type_text
@@ -295,6 +296,7 @@ class _Reader:
         stem = re.sub(r"[^A-Za-z0-9_]", "_", self.path.stem).strip("_") or "form"
         if not NAME_RE.match(stem):
             stem = "form_" + stem
+        stem = stem[: FORM_ID.max_length]
         if ws is None:
             self.warnings.append(
                 f"{self.file}: 没有 settings 工作表，表单编号取文件名“{stem}”，版本为 1 / "

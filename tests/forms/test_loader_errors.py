@@ -94,6 +94,15 @@ def test_invalid_name():
     one(HEAD + "  - {type: text, name: _hidden}\n", "invalid_name")
 
 
+def test_invalid_identifier():
+    """A form id or version that could not be one URL segment or file name (forms/identifiers.py)."""
+    err = one(
+        HEAD.replace("version: '1'", "version: '2026/1'") + "  - {type: text, name: a}\n",
+        "invalid_identifier",
+    )
+    assert err.location.column == "version" and "2026/1" in err.message_en
+
+
 def test_unknown_type():
     err = one(HEAD + "  - {type: txet, name: a}\n", "unknown_type")
     assert "txet" in err.message_en and err.location.column == "type"
