@@ -14,6 +14,26 @@ from typing import Any
 CATALOGUE: dict[str, tuple[str, str]] = {
     "file_unreadable": ("无法读取文件：{reason}", "cannot read the file: {reason}"),
     "yaml_syntax": ("YAML 格式错误：{reason}", "malformed YAML: {reason}"),
+    "file_too_large": (
+        "文件过大：超过 {limit} 字节，拒绝读取",
+        "the file is too large: more than {limit} bytes; refused",
+    ),
+    "yaml_too_big": (
+        "YAML 展开别名（alias）后超过 {limit} 个节点（可能是“别名炸弹”），拒绝读取",
+        "the YAML holds more than {limit} nodes once its aliases are expanded (an alias bomb?); refused",
+    ),
+    "yaml_too_many_aliases": (
+        "YAML 使用的别名（alias）超过 {limit} 个，拒绝读取",
+        "the YAML uses more than {limit} aliases; refused",
+    ),
+    "yaml_too_deep": (
+        "YAML 嵌套超过 {limit} 层，拒绝读取",
+        "the YAML nests more than {limit} levels deep; refused",
+    ),
+    "yaml_recursive": (
+        "YAML 的别名引用了包含它自己的节点（递归结构），拒绝读取",
+        "a YAML alias refers to a node that contains it (a recursive structure); refused",
+    ),
     "xlsx_unreadable": ("无法读取 Excel 文件：{reason}", "cannot read the workbook: {reason}"),
     "missing_sheet": ("缺少工作表“{sheet}”", "the workbook has no '{sheet}' sheet"),
     "bad_structure": ("结构错误：{reason}", "bad structure: {reason}"),
