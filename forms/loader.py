@@ -92,6 +92,7 @@ class _Builder:
         self.errors: list[FormError] = []
         self.root = Location(file=file)
         self.default_language = "zh"
+        self.check_identifiers = True  # False: a definition published before forms/identifiers.py
         self.names: dict[str, Location] = {}
         # (field location, column, parsed tree, field name) for the checks that need all names
         self.expressions: list[tuple[Location, str, Expr, str]] = []
@@ -207,7 +208,7 @@ class _Builder:
             else:
                 values[key] = str(v).strip()
         for key, rule in (("form_id", FORM_ID), ("version", FORM_VERSION)):
-            if key in values and not rule.is_valid(values[key]):
+            if key in values and self.check_identifiers and not rule.is_valid(values[key]):
                 self.error(
                     "invalid_identifier", loc.with_(column=key), **error_params(rule, values[key])
                 )
@@ -495,10 +496,17 @@ class _Builder:
 
 
 def build_form(
-    raw: Mapping[str, Any], *, file: str = "", references: Iterable[str] = DEFAULT_REFERENCES
+    raw: Mapping[str, Any],
+    *,
+    file: str = "",
+    references: Iterable[str] = DEFAULT_REFERENCES,
+    check_identifiers: bool = True,
 ) -> FormDef:
-    """The raw stage -> FormDef, or FormDefinitionError listing every problem found."""
+    """The raw stage -> FormDef, or FormDefinitionError listing every problem found.
+
+    check_identifiers=False only for definitions already published (see forms/identifiers.py)."""
     b = _Builder(file, frozenset(references))
+    b.check_identifiers = check_identifiers
     b.root = _loc(raw, Location(file=file))
     for key in _keys(raw):
         if key not in TOP_KEYS:
@@ -529,6 +537,15 @@ def load_yaml(path: Path | str, *, references: Iterable[str] = DEFAULT_REFERENCE
 
 
 def load_yaml_text(
-    text: str, *, file: str = "<text>", references: Iterable[str] = DEFAULT_REFERENCES
+    text: str,
+    *,
+    file: str = "<text>",
+    references: Iterable[str] = DEFAULT_REFERENCES,
+    check_identifiers: bool = True,
 ) -> FormDef:
-    return build_form(read_yaml(file, text=text), file=file, references=references)
+    return build_form(
+        read_yaml(file, text=text),
+        file=file,
+        references=references,
+        check_identifiers=check_identifiers,
+    )

@@ -259,7 +259,7 @@ def forms_view() -> Response:
     return json_response({"forms": forms})
 
 
-@api.get("/forms/<form_id>/<version>")
+@api.get("/forms/<form_id>/<path:version>")  # path: a legacy version with "/" (its %2F is decoded)
 @device_required
 def form_view(form_id: str, version: str) -> Response:
     with get_state().db.ReadSession.begin() as session:

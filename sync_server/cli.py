@@ -5,6 +5,7 @@
     sync-server revoke-device DEVICE_ID
     sync-server list-devices [--school CODE]
     sync-server publish-form FILE.yaml|FILE.xlsx
+    sync-server withdraw-form FORM_ID VERSION
     sync-server export --form ID [--period P] OUT.xlsx
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
 
@@ -211,6 +212,38 @@ def cmd_publish_form(ctx: Context) -> Result:
             "published": pub.published,
         },
         [line],
+    )
+
+
+def cmd_withdraw_form(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.services.common import iso
+    from sync_server.services.forms import withdraw_form
+
+    db = ctx.open()
+    try:
+        with db.Session.begin() as session:
+            w = withdraw_form(session, ctx.args.form_id, ctx.args.version, now=system_clock())
+    finally:
+        db.close()
+    if w.withdrawn:
+        line = f"已撤回 / withdrawn: {w.form_id} {w.version} ({w.title_zh})"
+    else:
+        line = f"该版本早已撤回，未作改动 / already withdrawn, unchanged: {w.form_id} {w.version}"
+    now_offered = (
+        f"学校新建记录改用版本 / new records now use version: {w.current}"
+        if w.current
+        else "此表单已没有可用版本，学校不能新建此表单的记录 / no version of this form is offered now"
+    )
+    return (
+        {
+            "form_id": w.form_id,
+            "version": w.version,
+            "withdrawn": w.withdrawn,
+            "withdrawn_at": iso(w.withdrawn_at),
+            "current": w.current,
+        },
+        [line, now_offered],
     )
 
 
@@ -423,6 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file")
     p.set_defaults(func=cmd_publish_form)
+
+    p = sub.add_parser(
+        "withdraw-form",
+        parents=[common],
+        help="withdraw a form version: no longer offered to schools (its records are kept)",
+    )
+    p.add_argument("form_id", metavar="FORM_ID")
+    p.add_argument("version", metavar="VERSION")
+    p.set_defaults(func=cmd_withdraw_form)
 
     p = sub.add_parser("export", parents=[common], help="export a form's records to .xlsx")
     p.add_argument("--form", required=True, metavar="ID")

@@ -1,8 +1,10 @@
 """Forms (issue 5, item 6): the published versions of each form, and publishing a new version from an
 uploaded YAML file or XLSForm workbook, checked by the form engine; its errors are listed with locations.
+An admin can withdraw a version (issue 9) from its page, after confirming: schools stop offering it for new
+records and fall back to the newest version left; records made with it are kept.
 
-Sensitive forms (settings.sensitive) are listed, shown and published only for users with the ethics
-permission.
+Sensitive forms (settings.sensitive) are listed, shown, published and withdrawn only for users with the
+ethics permission.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from sync_server.dashboard.auth import (
 )
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion
-from sync_server.services.forms import FormFileError, publish_form, read_form_file
+from sync_server.services.forms import (
+    FormFileError,
+    current_version,
+    get_version,
+    publish_form,
+    read_form_file,
+    withdraw_form,
+)
 from sync_server.services.users import StaffUser
 from sync_server.state import get_state
 
@@ -41,6 +50,7 @@ class FormGroup:
     title: str
     sensitive: bool
     versions: list[FormVersion] = field(default_factory=list)  # newest first
+    current_id: int | None = None  # the version offered for new records: the newest not withdrawn
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ def form_groups(session: Session, user: StaffUser) -> list[FormGroup]:
         if group is None:
             group = groups[fv.form_id] = FormGroup(fv.form_id, fv.title_zh, is_sensitive(fv))
         group.versions.append(fv)
+        if group.current_id is None and fv.withdrawn_at is None:
+            group.current_id = fv.id
     return list(groups.values())
 
 
@@ -87,23 +99,85 @@ def forms() -> ResponseReturnValue:
     return _page()
 
 
-@bp.get("/forms/<form_id>/<version>")
+def _visible_version(s: Session, form_id: str, version: str) -> FormVersion:
+    """The version, if this user may see it; else a 404 or 403 page."""
+    user = current_user()
+    fv = get_version(s, form_id, version)
+    if fv is None:
+        abort(404)
+    if not can_see_form(user, fv) or (
+        user is not None and not user.can_view_sensitive and form_id in sensitive_form_ids(s)
+    ):
+        abort(403)
+    return fv
+
+
+# path: a version made before forms/identifiers.py may hold "/" (it arrives decoded); it can be withdrawn.
+@bp.get("/forms/<form_id>/<path:version>")
 @role_required("viewer")
 def forms_version(form_id: str, version: str) -> ResponseReturnValue:
-    user = current_user()
     with get_state().db.ReadSession.begin() as s:
-        fv = s.execute(
-            select(FormVersion).where(
-                FormVersion.form_id == form_id, FormVersion.version == version
+        fv = _visible_version(s, form_id, version)
+        current = current_version(s, form_id)
+        fallback = s.execute(
+            select(FormVersion.version)
+            .where(
+                FormVersion.form_id == form_id,
+                FormVersion.withdrawn_at.is_(None),
+                FormVersion.id != fv.id,
             )
+            .order_by(FormVersion.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
-        if fv is None:
-            abort(404)
-        if not can_see_form(user, fv) or (
-            user is not None and not user.can_view_sensitive and form_id in sensitive_form_ids(s)
-        ):
-            abort(403)
-        return render_template("forms_version.html", fv=fv, sensitive=is_sensitive(fv))
+        return render_template(
+            "forms_version.html",
+            fv=fv,
+            sensitive=is_sensitive(fv),
+            is_current=current is not None and current.id == fv.id,
+            fallback=fallback,
+        )
+
+
+@bp.post("/forms/withdraw")
+@role_required("admin")
+def forms_withdraw() -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    form_id = request.form.get("form_id") or ""
+    version = request.form.get("version") or ""
+    state = get_state()
+    with state.db.Session.begin() as s:
+        fv = _visible_version(s, form_id, version)
+        if request.form.get("confirm") != "yes":
+            flash("请勾选确认后再撤回。", "error")
+            return redirect(
+                url_for(
+                    "dashboard.forms_version", form_id=form_id, version=version, _anchor="withdraw"
+                )
+            )
+        w = withdraw_form(
+            s,
+            fv.form_id,
+            fv.version,
+            now=state.now(),
+            actor=user.username,
+            audit_details={"ip": request.remote_addr or ""},
+        )
+    if not w.withdrawn:
+        flash(f"{w.form_id} 版本 {w.version} 早已撤回，未作改动。", "info")
+    elif w.current:
+        flash(
+            f"已撤回“{w.title_zh}”（{w.form_id}）版本 {w.version}。学校电脑下次同步后改用版本 {w.current}"
+            "填写新记录；已用此版本填写的记录照常保留、同步和查看。",
+            "success",
+        )
+    else:
+        flash(
+            f"已撤回“{w.title_zh}”（{w.form_id}）版本 {w.version}。此表单已没有可用版本，学校电脑同步后"
+            "不能再新建此表单的记录；已填写的记录照常保留、同步和查看。",
+            "success",
+        )
+    return redirect(url_for("dashboard.forms", _anchor=f"form-{w.form_id}"))
 
 
 def error_rows(exc: FormFileError, tmp_path: Path, shown_name: str) -> list[ErrorRow]:

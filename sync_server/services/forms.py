@@ -2,7 +2,13 @@
 
 A version is stored as canonical YAML (forms.serialize.to_yaml), so the same form published from its .yaml
 or from an XLSForm .xlsx has the same text and sha256. A form_id + version is published once: the same
-definition again changes nothing, a different definition under the same version is refused.
+definition again changes nothing, a different definition under the same version is refused. Its form id and
+version must follow forms/identifiers.py (they are URL segments, file names and cells).
+
+A version can be withdrawn (a bad one, say): it is no longer offered in /api/v1/forms, a `form_withdrawn`
+change tells every device to stop offering it for new records (they fall back to the newest version left), and
+it is never published again under the same number. Its definition stays: records made with it stay readable,
+and pushes of them are still accepted.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from forms.catalog import definition_files, load_file
 from forms.errors import FormDefinitionError, FormError
+from forms.identifiers import FORM_ID, FORM_VERSION, shown_value
 from forms.loader import load_yaml_text
 from forms.model import FormDef
 from forms.serialize import to_yaml
@@ -84,6 +91,21 @@ def canonical_definition(form: FormDef) -> str:
     return to_yaml(form)
 
 
+def check_identifiers(form_id: str, version: str) -> None:
+    """ServiceError (422 `bad_identifier`) for a form id or version outside forms/identifiers.py.
+
+    The loader already refuses them in a file; this guards every other way a FormDef reaches publishing."""
+    for rule, value in ((FORM_ID, form_id), (FORM_VERSION, version)):
+        problem = rule.problem(value)
+        if problem is not None:
+            raise ServiceError(
+                "bad_identifier",
+                problem.message_zh,
+                problem.message_en,
+                details={"field": rule.key, "value": shown_value(value), "rule": rule.rule_en},
+            )
+
+
 def publish_form(
     session: Session,
     form: FormDef,
@@ -95,6 +117,7 @@ def publish_form(
 ) -> Published:
     """Store a new version and write a `form` change for every school (or, given a `changes` list, add it
     there for the caller to write with services.changes.write_changes)."""
+    check_identifiers(form.form_id, form.version)
     if definition is None:
         definition = canonical_definition(form)
     digest = sha256_hex(definition)
@@ -106,6 +129,15 @@ def publish_form(
         )
     ).scalar_one_or_none()
     if existing is not None:
+        if existing.withdrawn_at is not None:
+            raise ServiceError(
+                "version_withdrawn",
+                f"表单 {form.form_id} 的版本 {form.version} 已撤回，不能再次发布；请提高 settings 中的 version",
+                f"form {form.form_id} version {form.version} was withdrawn and cannot be published "
+                "again; raise settings.version",
+                status=409,
+                details={"form_id": form.form_id, "version": form.version},
+            )
         if existing.sha256 == digest:
             return Published(form.form_id, form.version, digest, title, False)
         raise ServiceError(
@@ -172,9 +204,10 @@ def _load_shipped(path: Path, _mtime_ns: int) -> tuple[FormDef, str]:
 
 
 def latest_forms(session: Session) -> list[FormVersion]:
-    """The most recently published version of each form."""
+    """The most recently published version of each form, withdrawn versions left out."""
     newest = (
         select(FormVersion.form_id, func.max(FormVersion.id).label("id"))
+        .where(FormVersion.withdrawn_at.is_(None))
         .group_by(FormVersion.form_id)
         .subquery()
     )
@@ -188,9 +221,109 @@ def latest_forms(session: Session) -> list[FormVersion]:
 
 
 def get_version(session: Session, form_id: str, version: str) -> FormVersion | None:
+    """A published version, withdrawn or not (its records still need it)."""
     return session.execute(
         select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.version == version)
     ).scalar_one_or_none()
+
+
+def current_version(session: Session, form_id: str) -> FormVersion | None:
+    """The version offered for new records: the most recently published one not withdrawn."""
+    return session.execute(
+        select(FormVersion)
+        .where(FormVersion.form_id == form_id, FormVersion.withdrawn_at.is_(None))
+        .order_by(FormVersion.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    form_id: str
+    version: str
+    title_zh: str
+    withdrawn_at: dt.datetime
+    withdrawn: bool  # False: it was withdrawn before, nothing changed
+    current: (
+        str | None
+    )  # the version now offered for new records (None: no version of this form left)
+
+
+def unknown_version(form_id: str, version: str) -> ServiceError:
+    shown = shown_value(version)
+    return ServiceError(
+        "unknown_form",
+        f"没有表单 {shown_value(form_id)} 的版本 {shown}",
+        f"no form {shown_value(form_id)} version {shown}",
+        status=404,
+        details={"form_id": shown_value(form_id), "version": shown},
+    )
+
+
+def withdraw_form(
+    session: Session,
+    form_id: str,
+    version: str,
+    *,
+    now: dt.datetime,
+    actor: str = "cli",
+    audit_details: dict[str, str] | None = None,
+) -> Withdrawal:
+    """Withdraw a published version: audited, and a `form_withdrawn` change for every school (written last,
+    like every change). Withdrawing it again changes nothing. Any version can be withdrawn, one whose id
+    breaks today's identifier rules included (that is what it is for)."""
+    fv = get_version(session, form_id, version)
+    if fv is None:
+        raise unknown_version(form_id, version)
+    if fv.withdrawn_at is not None:
+        current = current_version(session, form_id)
+        return Withdrawal(
+            fv.form_id,
+            fv.version,
+            fv.title_zh,
+            fv.withdrawn_at,
+            False,
+            current.version if current else None,
+        )
+    fv.withdrawn_at = naive_utc(now)
+    fv.withdrawn_by = actor[:100]
+    session.flush()
+    current = current_version(session, form_id)
+    audit(
+        session,
+        now=now,
+        actor=actor,
+        action="form.withdraw",
+        object_id=f"{fv.form_id}/{fv.version}"[:100],
+        details={
+            "sha256": fv.sha256,
+            "current": current.version if current else None,
+            **(audit_details or {}),
+        },
+    )
+    write_changes(session, [form_withdrawn_change(fv)], now=naive_utc(now))
+    return Withdrawal(
+        fv.form_id,
+        fv.version,
+        fv.title_zh,
+        fv.withdrawn_at,
+        True,
+        current.version if current else None,
+    )
+
+
+def form_withdrawn_change(fv: FormVersion) -> NewChange:
+    """What devices pull when a version is withdrawn (docs/protocol.md, "Withdrawn form versions")."""
+    return NewChange(
+        school_id=None,
+        type="form_withdrawn",
+        payload={
+            "type": "form_withdrawn",
+            "form_id": fv.form_id,
+            "version": fv.version,
+            "sha256": fv.sha256,
+        },
+    )
 
 
 class FormCache:
@@ -214,7 +347,10 @@ class FormCache:
             if form is not None:
                 self._forms.move_to_end(fv.sha256)
                 return form
-        form = load_yaml_text(fv.definition, file=f"{fv.form_id}@{fv.version}")
+        # Published once, checked then: a version from before forms/identifiers.py still loads.
+        form = load_yaml_text(
+            fv.definition, file=f"{fv.form_id}@{fv.version}", check_identifiers=False
+        )
         self.put(fv.sha256, form)
         return form
 

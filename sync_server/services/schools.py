@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from forms.identifiers import SCHOOL_CODE
 from sync_server.errors import ServiceError
 from sync_server.models import Device, EnrollmentCode, School
 from sync_server.services.common import audit, naive_utc, sha256_hex
@@ -24,7 +25,6 @@ from sync_server.services.common import audit, naive_utc, sha256_hex
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_GROUPS = 3
 CODE_GROUP_LEN = 3
-SCHOOL_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +75,13 @@ def add_school(
     """
     code = code.strip()
     name = name.strip()
-    if not SCHOOL_CODE_RE.match(code):
+    problem = SCHOOL_CODE.problem(code)
+    if problem is not None:
         raise ServiceError(
             "bad_school_code",
-            f"学校代码“{code}”无效：只能用字母、数字、下划线和连字符，最多 32 个字符",
-            f"invalid school code '{code}': letters, digits, '_' and '-', at most 32 characters",
+            problem.message_zh,
+            problem.message_en,
+            details={"field": "code", "rule": SCHOOL_CODE.rule_en},
         )
     if not name or len(name) > 200:
         raise ServiceError(
