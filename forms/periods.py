@@ -16,7 +16,7 @@ from typing import Any
 from forms.coerce import BadValue, coerce
 from forms.model import FieldType, FormDef, Period
 
-_SEMESTER_RE = re.compile(r"^(\d{4})-(spring|autumn)$")
+_SEMESTER_RE = re.compile(r"([0-9]{4})-(spring|autumn)")
 
 
 def period_of(period: Period, day: dt.date) -> str | None:
@@ -36,36 +36,51 @@ def period_of(period: Period, day: dt.date) -> str | None:
     return f"{day.year:04d}"
 
 
+FIRST_YEAR = 1000
+LAST_YEAR = 9000  # every date computed from a period (a due date up to 999 days after it) exists
+
+
+def _year(key: str, year: int) -> int:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{key!r}: a period lies in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return year
+
+
 def period_range(period: Period, key: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a period; ValueError for a key that is not one of this kind."""
+    """First and last day of a period; ValueError for a key that is not one of this kind (ASCII digits,
+    the canonical form, a year from FIRST_YEAR to LAST_YEAR)."""
     if period is Period.DAILY:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", key):
+            raise ValueError(f"not a day: {key!r}")
         d = dt.date.fromisoformat(key)
+        _year(key, d.year)
         return d, d
     if period is Period.WEEKLY:
-        m = re.fullmatch(r"(\d{4})-W(\d{2})", key)
+        m = re.fullmatch(r"([0-9]{4})-W([0-9]{2})", key)
         if not m:
             raise ValueError(f"not a week: {key!r}")
-        start = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        start = dt.date.fromisocalendar(_year(key, int(m[1])), int(m[2]), 1)
         return start, start + dt.timedelta(days=6)
     if period is Period.MONTHLY:
-        m = re.fullmatch(r"(\d{4})-(\d{2})", key)
+        m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", key)
         if not m or not 1 <= int(m[2]) <= 12:
             raise ValueError(f"not a month: {key!r}")
-        year, month = int(m[1]), int(m[2])
+        year, month = _year(key, int(m[1])), int(m[2])
         nxt = dt.date(year + month // 12, month % 12 + 1, 1)
         return dt.date(year, month, 1), nxt - dt.timedelta(days=1)
     if period is Period.SEMESTER:
         m = _SEMESTER_RE.fullmatch(key)
         if not m:
             raise ValueError(f"not a semester: {key!r}")
-        year = int(m[1])
+        year = _year(key, int(m[1]))
         if m[2] == "spring":
             return dt.date(year, 2, 1), dt.date(year, 7, 31)
         return dt.date(year, 8, 1), dt.date(year + 1, 1, 31)
     if period is Period.YEARLY:
-        if not re.fullmatch(r"\d{4}", key):
+        if not re.fullmatch(r"[0-9]{4}", key):
             raise ValueError(f"not a year: {key!r}")
-        return dt.date(int(key), 1, 1), dt.date(int(key), 12, 31)
+        year = _year(key, int(key))
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
     raise ValueError("a form without a period has no period ranges")
 
 

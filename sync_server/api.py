@@ -7,7 +7,6 @@ call a service inside one transaction, and answer JSON.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import zlib
 from collections.abc import Callable
@@ -21,7 +20,17 @@ from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
 from sync_server.services.attachments import SHA256_RE, parse_content_range
 from sync_server.services.changes import pull
-from sync_server.services.common import canonical_json, iso, naive_utc, sha256_hex
+from sync_server.services.common import (
+    IDEMPOTENCY_KEY_RE,
+    MAX_INT64,
+    JsonInputError,
+    canonical_json,
+    is_name_text,
+    iso,
+    naive_utc,
+    sha256_hex,
+    strict_loads,
+)
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.push import parse_batch, run_push
 from sync_server.services.schools import DeviceInfo, device_by_token, enroll, touch_device
@@ -83,57 +92,64 @@ def read_body(limit: int) -> bytes:
         raise _too_large(limit)
     if not inflater.eof:
         raise ApiError("bad_gzip", "gzip 数据不完整", "the gzip body is truncated", status=400)
+    if inflater.unused_data:
+        # Junk or a second gzip member: what a proxy or a buggy client glued on is never taken as data.
+        raise ApiError(
+            "bad_gzip",
+            f"gzip 数据流之后还有 {len(inflater.unused_data)} 字节多余数据",
+            f"{len(inflater.unused_data)} bytes follow after the gzip stream; send exactly one gzip member",
+            status=400,
+            details={"trailing_bytes": len(inflater.unused_data)},
+        )
     return body
 
 
 def read_json(limit: int) -> Any:
     body = read_body(limit)
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        return strict_loads(body)
+    except JsonInputError as exc:
         raise ApiError(
             "bad_json",
-            "请求体不是有效的 JSON（UTF-8）",
+            "请求体不是有效的 JSON（UTF-8 文本，不含 NaN、Infinity 或孤立的代理字符）",
             f"the body is not valid JSON (UTF-8): {exc}"[:300],
             status=400,
         ) from None
 
 
 def _string(body: Any, name: str, *, limit: int, required: bool = True) -> str:
+    """A text field of the body (docs: plain_text_schema): 1 to `limit` characters, not blank, no control
+    characters; returned stripped. Absent and not required: ""."""
     value = body.get(name) if isinstance(body, dict) else None
     if value is None and not required:
         return ""
-    if (
-        not isinstance(value, str)
-        or not value.strip()
-        or len(value) > limit
-        or not value.isprintable()
-    ):
+    if not isinstance(value, str) or not is_name_text(value, limit):
         raise ApiError(
             "bad_request",
-            f"“{name}”应为 1 到 {limit} 个字符的文本",
-            f"'{name}' must be a string of 1 to {limit} characters",
+            f"“{name}”应为 1 到 {limit} 个字符的文本（不能全是空白，不能含控制字符）",
+            f"'{name}' must be a string of 1 to {limit} characters, not blank, without control characters",
             status=400,
             details={"field": name},
         )
     return value.strip()
 
 
-def _int_arg(name: str, default: int, minimum: int) -> int:
+def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_INT64) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
+    value: int | None
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 40 else None
     except ValueError:
-        value = minimum - 1
-    if value < minimum:
+        value = None
+    if value is None or not minimum <= value <= maximum:
         raise ApiError(
             "bad_parameter",
-            f"参数 {name} 应为不小于 {minimum} 的整数",
-            f"parameter '{name}' must be an integer >= {minimum}",
+            f"参数 {name} 应为 {minimum} 到 {maximum} 之间的整数",
+            f"parameter '{name}' must be an integer from {minimum} to {maximum}",
             status=400,
-            details={"parameter": name, "value": raw},
+            details={"parameter": name, "value": raw[:100], "minimum": minimum, "maximum": maximum},
         )
     return value
 
@@ -287,11 +303,12 @@ def form_view(form_id: str, version: str) -> Response:
 def push_view() -> Response:
     state = get_state()
     key = request.headers.get("Idempotency-Key", "").strip()
-    if not key or len(key) > 100 or not key.isprintable():
+    if not IDEMPOTENCY_KEY_RE.fullmatch(key):
         raise ApiError(
             "missing_idempotency_key",
             "缺少 Idempotency-Key 请求头（每批一个，由客户端生成）",
-            "the Idempotency-Key header (one per batch, made by the client) is missing or too long",
+            "the Idempotency-Key header (one per batch, made by the client: 1 to 100 visible ASCII "
+            "characters) is missing or malformed",
             status=400,
         )
     body = read_json(int(state.config["MAX_BATCH_BYTES"]))
@@ -305,6 +322,7 @@ def push_view() -> Response:
         clock=state.clock,
         local_offset=state.local_offset,
         forms=state.forms,
+        max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return json_response(answer.body, answer.status_code, headers)
@@ -315,9 +333,8 @@ def push_view() -> Response:
 def pull_view() -> Response:
     state = get_state()
     since = _int_arg("since", 0, 0)
-    limit = min(
-        _int_arg("limit", int(state.config["PULL_DEFAULT_LIMIT"]), 1),
-        int(state.config["PULL_MAX_LIMIT"]),
+    limit = _int_arg(
+        "limit", int(state.config["PULL_DEFAULT_LIMIT"]), 1, int(state.config["PULL_MAX_LIMIT"])
     )
     own = request.args.get("include_own", "false").strip().lower()
     if own not in ("true", "false", "1", "0"):
@@ -407,4 +424,4 @@ def attachment_put(sha256: str) -> Response:
 
 @api.get("/openapi.json")
 def openapi_view() -> Response:
-    return json_response(openapi_document())
+    return json_response(openapi_document(get_state().config))

@@ -487,7 +487,9 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(
-                        _ref("UploadState"), "Part stored; continue at offset", headers=_OFFSET_HEADER
+                        _ref("UploadState"),
+                        "Part stored; continue at offset",
+                        headers=_OFFSET_HEADER,
                     ),
                     "201": _json(
                         _ref("UploadState"), "Complete and verified", headers=_OFFSET_HEADER

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from sync_server.dashboard import bp
 from sync_server.dashboard.auth import role_required
+from sync_server.dashboard.params import int_param
 from sync_server.models import AuditEntry, School
 from sync_server.state import get_state
 
@@ -37,7 +38,7 @@ ACTION_LABELS = {
 def audit_log() -> ResponseReturnValue:
     action = (request.args.get("action") or "").strip()[:50]
     actor = (request.args.get("actor") or "").strip()[:100]
-    before = request.args.get("before", type=int)
+    before = int_param("before", "更早的记录编号")
     stmt = (
         select(AuditEntry, School.code, School.name)
         .outerjoin(School, School.id == AuditEntry.school_id)
@@ -48,7 +49,7 @@ def audit_log() -> ResponseReturnValue:
         stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
     if actor:
         stmt = stmt.where(AuditEntry.actor == actor)
-    if before:
+    if before is not None:
         stmt = stmt.where(AuditEntry.id < before)
     with get_state().db.ReadSession.begin() as s:
         rows = s.execute(stmt).all()

@@ -21,6 +21,7 @@ from forms.model import Period
 from sync_server import reporting
 from sync_server.dashboard import bp
 from sync_server.dashboard.auth import audit, current_user, role_required
+from sync_server.dashboard.params import bad_parameter
 from sync_server.export import SafeCells
 from sync_server.state import get_state
 
@@ -67,7 +68,14 @@ def _reports(
             try:
                 reporting.parse_period(by_id[focus], period)
             except ValueError:
-                abort(400)
+                example = reporting.current_period(by_id[focus].settings.period, today)
+                raise bad_parameter(
+                    "period",
+                    "报送周期",
+                    period,
+                    f"应为该表单的报送周期，如“{example}”。",
+                    f"it must be a reporting period of this form, like {example!r}",
+                ) from None
             periods[focus] = period
         reports = reporting.overview(
             s,

@@ -43,8 +43,10 @@ from sync_server.dashboard.display import (
     file_refs,
     flatten,
 )
+from sync_server.dashboard.params import int_param
 from sync_server.errors import ServiceError
 from sync_server.models import Attachment, Record, RecordRevision, School, Status
+from sync_server.services.common import MAX_INT32, MIN_INT32
 from sync_server.services.forms import FORM_CACHE, latest_forms
 from sync_server.services.review import accept_record, return_record
 from sync_server.services.roster import ROSTER_FORM, school_roster
@@ -105,14 +107,26 @@ def visible_forms(session: Session, *, with_roster: bool = True) -> list[FormCho
     return out
 
 
-def record_form(session: Session, rec: Record) -> FormDef:
-    """The definition the record was made with (its own version), else the latest one."""
+def find_record_form(session: Session, rec: Record) -> FormDef | None:
+    """The definition the record was made with (its own version), else the latest one; None when the
+    server has neither (a tombstone an older server took for a form it did not know)."""
     form = FORM_CACHE.lookup(session, rec.form_id, rec.form_version)
     if form is None:
         found = reporting.latest_form(session, rec.form_id)
-        if found is None:
-            abort(404)
-        form = found[1]
+        if found is not None:
+            form = found[1]
+    return form
+
+
+def record_form(session: Session, rec: Record) -> FormDef:
+    form = find_record_form(session, rec)
+    if form is None:
+        raise ServiceError(
+            "unknown_form",
+            f"服务器上没有这条记录所用的表单 {rec.form_id}（版本 {rec.form_version or '未知'}），无法显示其内容。",
+            f"the server has no definition of form {rec.form_id} (version {rec.form_version!r})",
+            status=404,
+        )
     return form
 
 
@@ -134,16 +148,6 @@ def _rosters(session: Session, school_ids: set[int]) -> dict[int, ReferenceList]
     return {sid: ReferenceList(ROSTER_FORM, roster) for sid, roster in items.items()}
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        abort(400)
-
-
 # -- the list -------------------------------------------------------------------------------------------
 
 
@@ -163,10 +167,10 @@ class ListRow:
 @role_required("viewer")
 def records() -> ResponseReturnValue:
     form_id = request.args.get("form", "").strip()
-    school_id = _int_arg("school")
+    school_id = int_param("school", "学校", minimum=MIN_INT32, maximum=MAX_INT32)
     period = request.args.get("period", "").strip()
     status = request.args.get("status", "").strip()
-    page = max(1, _int_arg("page") or 1)
+    page = max(1, int_param("page", "页码", minimum=None, maximum=None) or 1)
     if status not in STATUS_FILTERS:
         abort(400)
     state = get_state()
@@ -225,7 +229,7 @@ def records() -> ResponseReturnValue:
         rows = []
         for rec, school in found:
             choice = by_id.get(rec.form_id)
-            form = choice.form if choice is not None else record_form(s, rec)
+            form = choice.form if choice is not None else find_record_form(s, rec)
             rows.append(_list_row(rec, school, form, rosters.get(school.id)))
         schools = list(
             s.execute(select(School.id, School.code, School.name).order_by(School.code)).all()
@@ -268,7 +272,20 @@ def records() -> ResponseReturnValue:
     )
 
 
-def _list_row(rec: Record, school: School, form: FormDef, roster: ReferenceList | None) -> ListRow:
+def _list_row(
+    rec: Record, school: School, form: FormDef | None, roster: ReferenceList | None
+) -> ListRow:
+    if form is None:  # listed all the same, with what the row itself says
+        return ListRow(
+            rec=rec,
+            school=school,
+            form_title=rec.form_id,
+            period="",
+            summary="",
+            status_label=STATUS_LABELS.get(rec.status, rec.status),
+            status_tone=STATUS_TONES.get(rec.status, ""),
+            comments=len(rec.review_comments or {}),
+        )
     data = rec.data if isinstance(rec.data, dict) else {}
     labels = Labels(form, roster)
     period_key = record_period(form, data) if reporting.is_periodic(form) else None

@@ -1,10 +1,12 @@
-"""Small helpers shared by the services: time, hashes, JSON, the audit log."""
+"""Small helpers shared by the services: time, hashes, JSON, the audit log, the ranges of numbers."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import math
+import re
 from typing import Any
 
 from sqlalchemy import insert
@@ -36,6 +38,87 @@ def sha256_hex(data: bytes | str) -> str:
 def dumps(value: Any) -> str:
     """Compact JSON, Chinese kept as is."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+MIN_INT64 = -(2**63)
+MAX_INT64 = 2**63 - 1  # a BIGINT column (change seq, ids) on every database
+MIN_INT32 = -(2**31)
+MAX_INT32 = 2**31 - 1  # an INTEGER column (revisions, school ids)
+
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+# Text the API takes in ids and names, as the OpenAPI document states it (ECMA-262 and Python read these
+# patterns alike): no control characters (C0, DEL, C1); a name also needs one character that is not a space.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+PLAIN_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+NAME_TEXT_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+_PLAIN_TEXT_RE = re.compile(PLAIN_TEXT_PATTERN)
+_NAME_TEXT_RE = re.compile(NAME_TEXT_PATTERN)
+# An Idempotency-Key: visible ASCII (a header value travels as Latin-1; a uuid fits).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,100}$"
+IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+UUID_RE = re.compile(UUID_PATTERN)
+
+
+def is_plain_text(value: str, limit: int) -> bool:
+    """1 to `limit` characters, none of them a control character."""
+    return 0 < len(value) <= limit and _PLAIN_TEXT_RE.fullmatch(value) is not None
+
+
+def is_name_text(value: str, limit: int) -> bool:
+    """Plain text that is not blank."""
+    return 0 < len(value) <= limit and _NAME_TEXT_RE.fullmatch(value) is not None
+
+
+class JsonInputError(ValueError):
+    """JSON text the server does not take: malformed, not UTF-8, NaN/Infinity, or a lone surrogate."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JsonInputError(f"{name} is not a JSON number (NaN and Infinity are refused)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonInputError(f"the number {text[:40]} is not finite")
+    return value
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (or key) holding a lone surrogate, walked without recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE_RE.search(item):
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def strict_loads(body: bytes) -> Any:
+    """JSON from a request: UTF-8 only, no NaN or Infinity (nor numbers too large for a double), no lone
+    surrogates (they cannot be written back as UTF-8, nor stored by PostgreSQL). JsonInputError otherwise."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonInputError(f"not UTF-8 text: {exc}") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except JsonInputError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise JsonInputError(str(exc)) from None
+    # Only a \u escape can make a lone surrogate out of valid UTF-8.
+    if "\\u" in text and _lone_surrogate(value) is not None:
+        raise JsonInputError("a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text")
+    return value
 
 
 def canonical_json(value: Any) -> bytes:

@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -31,20 +32,28 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from forms.engine import ReferenceList, evaluate, format_path
+from forms.engine import Evaluation, ReferenceList, evaluate, format_path
 from forms.model import Field, FieldType, FormDef
 from sync_server.errors import ApiError
 from sync_server.models import (
     AppliedOp,
     Attachment,
     Conflict,
+    FormVersion,
     IdempotencyKey,
     Record,
     RecordRevision,
     Status,
 )
 from sync_server.services.changes import NewChange, record_payload, write_changes
-from sync_server.services.common import audit, dumps, naive_utc
+from sync_server.services.common import (
+    MAX_INT32,
+    UUID_RE,
+    audit,
+    dumps,
+    is_plain_text,
+    naive_utc,
+)
 from sync_server.services.forms import FormCache
 from sync_server.services.roster import ROSTER_FORM, school_roster
 from sync_server.services.schools import DeviceInfo
@@ -52,6 +61,7 @@ from sync_server.services.schools import DeviceInfo
 log = logging.getLogger(__name__)
 
 RETRIES = 5
+MAX_CHANGE_BYTES = 1024 * 1024  # one change's data as stored (JSON, UTF-8); config MAX_CHANGE_BYTES
 UPSERT = "upsert"
 DELETE = "delete"
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -92,25 +102,27 @@ def _text(item: Mapping[str, Any], index: int, name: str, limit: int, required: 
     value = item.get(name)
     if value is None and not required:
         return None
-    # Printable only: PostgreSQL text cannot hold NUL, and ids never need control characters.
-    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+    # No control characters: PostgreSQL text cannot hold NUL, and ids never need them.
+    if not isinstance(value, str) or not is_plain_text(value, limit):
         raise _bad(
             index,
             name,
-            f"应为 1 到 {limit} 个字符的文本",
-            f"must be a string of 1 to {limit} characters",
+            f"应为 1 到 {limit} 个不含控制字符的文本",
+            f"must be a string of 1 to {limit} characters without control characters",
             item.get("op_id"),
         )
     return value
 
 
-MAX_INT = 2**31 - 1  # an INTEGER column on every database
+MAX_INT = MAX_INT32  # an INTEGER column on every database
 
 
 def _int(item: Mapping[str, Any], index: int, name: str, minimum: int) -> int | None:
     value = item.get(name)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 3.0 is an integer to JSON Schema (and so to the OpenAPI document)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INT:
         raise _bad(
             index,
@@ -147,10 +159,15 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
             raise _bad(i, "change", "应为 JSON 对象", "must be a JSON object")
         op_id = _text(item, i, "op_id", 64)
         raw_id = _text(item, i, "record_id", 36)
-        try:
-            record_id = str(uuid.UUID(raw_id))
-        except ValueError:
-            raise _bad(i, "record_id", "应为 UUID", "must be a UUID", op_id) from None
+        if not UUID_RE.fullmatch(raw_id):
+            raise _bad(
+                i,
+                "record_id",
+                "应为 UUID（如 3f2b8c1e-5d6a-4b7c-9e0f-1a2b3c4d5e6f）",
+                "must be a UUID (8-4-4-4-12 hex digits)",
+                op_id,
+            )
+        record_id = str(uuid.UUID(raw_id))
         form_id = _text(item, i, "form_id", 64)
         kind = item.get("kind", UPSERT)
         if kind not in (UPSERT, DELETE):
@@ -181,7 +198,24 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
                 saved_at=saved_at,
             )
         )
+    _refuse_repeated_op_ids(out)
     return out
+
+
+def _refuse_repeated_op_ids(changes: list[ChangeIn]) -> None:
+    """One op id is one operation: two changes under one op id in a batch would make the second answer
+    `duplicate` and its data silently lost, so the whole batch is refused, naming them."""
+    counts = Counter(c.op_id for c in changes)
+    repeated = sorted(op for op, n in counts.items() if n > 1)
+    if repeated:
+        shown = ", ".join(repeated[:10]) + (" …" if len(repeated) > 10 else "")
+        raise ApiError(
+            "duplicate_op_id",
+            f"同一批中有多条变更使用了相同的 op_id：{shown}（每条变更应有自己的 op_id）",
+            f"several changes in this batch share an op_id: {shown} (each change needs its own)",
+            status=400,
+            details={"op_ids": repeated[:100]},
+        )
 
 
 # -- the answer -------------------------------------------------------------------------------------
@@ -197,6 +231,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "form_mismatch": ("记录编号已用于另一张表单", "the record id is used by another form"),
     "locked": ("教育局已确认该记录，不能再修改", "the bureau accepted (locked) this record"),
     "op_id_in_use": ("操作编号已被使用", "the op_id is already used"),
+    "too_large": ("记录数据过大", "the record's data is too large"),
 }
 
 
@@ -313,6 +348,7 @@ class _Batch:
     today: dt.date
     local_now: dt.datetime
     forms: FormCache
+    max_change_bytes: int = MAX_CHANGE_BYTES
     records: dict[str, _Rec] = field(default_factory=dict)
     ops: dict[str, AppliedOp | dict[str, Any]] = field(default_factory=dict)
     form_defs: dict[tuple[str, str], FormDef | None] = field(default_factory=dict)
@@ -408,6 +444,47 @@ class _Batch:
             and c.revision > rec.last_client_revision
         )
 
+    def tombstone_version(self, c: ChangeIn) -> str | None:
+        """The form version a delete of a record the server never had is stored with: the one it names, else
+        the form's newest; None when the server has no such form (or version)."""
+        if c.form_version:
+            return c.form_version if self.form(c.form_id, c.form_version) is not None else None
+        newest = self.session.execute(
+            select(FormVersion.version)
+            .where(FormVersion.form_id == c.form_id)
+            .order_by(FormVersion.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return newest
+
+    def check(self, c: ChangeIn, form: FormDef) -> dict[str, Any] | Evaluation:
+        """An upsert's data through the form engine, the size limit and the attachment check: the
+        rejection, or the evaluation to store (applied or kept as a conflict alike)."""
+        ev = evaluate(
+            form, c.data, today=self.today, now=self.local_now, references=self.references()
+        )
+        if ev.problems:
+            return _rejected(
+                c,
+                "invalid",
+                problems=[
+                    {
+                        "path": p.path_str,
+                        "code": p.code,
+                        "message_zh": p.message_zh,
+                        "message_en": p.message_en,
+                    }
+                    for p in ev.problems
+                ],
+            )
+        size = len(dumps(ev.data).encode("utf-8"))
+        if size > self.max_change_bytes:
+            return _rejected(c, "too_large", max_bytes=self.max_change_bytes, bytes=size)
+        missing = self.missing_attachments(form, ev.data)
+        if missing:
+            return _rejected(c, "missing_attachments", problems=missing)
+        return ev
+
     def apply(self, c: ChangeIn) -> dict[str, Any]:
         prior = self.ops.get(c.op_id)
         if prior is not None:
@@ -427,40 +504,29 @@ class _Batch:
         if rec is not None and rec.form_id != c.form_id:
             return _rejected(c, "form_mismatch")
         form: FormDef | None = None
+        version = c.form_version
         if c.kind == UPSERT:
             form = self.form(c.form_id, c.form_version)
             if form is None:
                 return _rejected(c, "unknown_form")
+        elif rec is None:
+            found = self.tombstone_version(c)
+            if found is None:
+                return _rejected(c, "unknown_form")
+            version = found
         if rec is not None and rec.status == Status.ACCEPTED:
             return _rejected(c, "locked", server=_server_view(rec))
-        if rec is not None and not self.base_ok(rec, c):
-            return self._conflict(c, rec)
-        data: dict[str, Any]
+        data: dict[str, Any] | None = None
         if form is not None:
-            ev = evaluate(
-                form, c.data, today=self.today, now=self.local_now, references=self.references()
-            )
-            if ev.problems:
-                return _rejected(
-                    c,
-                    "invalid",
-                    problems=[
-                        {
-                            "path": p.path_str,
-                            "code": p.code,
-                            "message_zh": p.message_zh,
-                            "message_en": p.message_en,
-                        }
-                        for p in ev.problems
-                    ],
-                )
-            missing = self.missing_attachments(form, ev.data)
-            if missing:
-                return _rejected(c, "missing_attachments", problems=missing)
-            data = ev.data
-        else:
+            checked = self.check(c, form)
+            if not isinstance(checked, Evaluation):
+                return checked
+            data = checked.data
+        if rec is not None and not self.base_ok(rec, c):
+            return self._conflict(c, rec, data)
+        if data is None:  # a delete keeps the record's last data in its tombstone
             data = rec.data if rec is not None else {}
-        return self._store(c, rec, data)
+        return self._store(c, rec, data, version)
 
     def _again(self, c: ChangeIn, prior: AppliedOp | dict[str, Any]) -> dict[str, Any]:
         if isinstance(prior, AppliedOp):
@@ -502,7 +568,9 @@ class _Batch:
         self.ops[c.op_id] = row
         self.applied_ops.append(row)
 
-    def _conflict(self, c: ChangeIn, rec: _Rec) -> dict[str, Any]:
+    def _conflict(
+        self, c: ChangeIn, rec: _Rec, client_data: dict[str, Any] | None
+    ) -> dict[str, Any]:
         self.conflicts.append(
             {
                 "record_id": rec.id,
@@ -517,7 +585,7 @@ class _Batch:
                 "created_at": self.now,
                 "resolved_at": None,
                 "server_data": rec.data,
-                "client_data": c.data,
+                "client_data": client_data,  # checked like any change; None for a delete
             }
         )
         answer = {
@@ -530,14 +598,16 @@ class _Batch:
         self._remember(c, "conflict", rec.server_revision, answer)
         return answer
 
-    def _store(self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any]) -> dict[str, Any]:
+    def _store(
+        self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any], version: str
+    ) -> dict[str, Any]:
         status = Status.DELETED if c.kind == DELETE else Status.RECEIVED
         if rec is None:
             rec = _Rec(
                 id=c.record_id,
                 school_id=self.device.school_id,
                 form_id=c.form_id,
-                form_version=c.form_version or "",
+                form_version=version,
                 status=status,
                 server_revision=1,
                 last_device_id=None,
@@ -636,9 +706,10 @@ def push_batch(
     today: dt.date,
     local_now: dt.datetime,
     forms: FormCache,
+    max_change_bytes: int = MAX_CHANGE_BYTES,
 ) -> dict[str, Any]:
     """Apply a batch inside the caller's transaction; returns the answer body."""
-    batch = _Batch(session, device, naive_utc(now), today, local_now, forms)
+    batch = _Batch(session, device, naive_utc(now), today, local_now, forms, max_change_bytes)
     # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
     # the op ids: on PostgreSQL that read then sees whatever a batch we waited for has committed.
     record_ids = sorted({c.record_id for c in changes})
@@ -678,6 +749,7 @@ def run_push(
     clock: Callable[[], dt.datetime],
     local_offset: dt.timedelta,
     forms: FormCache,
+    max_change_bytes: int = MAX_CHANGE_BYTES,
 ) -> PushAnswer:
     """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer."""
     for attempt in range(RETRIES):
@@ -716,6 +788,7 @@ def run_push(
                     today=local_now.date(),
                     local_now=local_now,
                     forms=forms,
+                    max_change_bytes=max_change_bytes,
                 )
                 text = dumps(body)
                 row.status_code = 200

@@ -96,11 +96,11 @@ def test_bad_pull_parameters_are_400(live: LiveServer):
         {"limit": 0},
         {"limit": "many"},
         {"include_own": "y"},
+        {"limit": 100000},  # above the maximum the OpenAPI document states (1000)
+        {"since": 2**63},  # beyond a BIGINT
     ):
         r = dev.http.get(dev.url("/api/v1/pull"), params=params, timeout=10)
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_parameter"
-    r = dev.http.get(dev.url("/api/v1/pull"), params={"limit": 100000}, timeout=10)
-    assert r.status_code == 200  # clamped to the maximum
 
 
 def _review(live: LiveServer, fn: Any, *args: Any) -> Any:
