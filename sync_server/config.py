@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BATCH_CHANGES": 200,
     "MAX_BATCH_BYTES": 5 * 1024 * 1024,  # uncompressed
     "MAX_ATTACHMENT_BYTES": 20 * 1024 * 1024,
+    "MAX_CHANGE_BYTES": 1024 * 1024,  # one pushed change's data as stored (applied or a conflict)
+    "MAX_PARTIAL_UPLOADS": 20,  # unfinished attachment uploads per school ...
+    "MAX_PARTIAL_BYTES": 200 * 1024 * 1024,  # ... and the bytes they announced, else 429
+    "PARTIAL_UPLOAD_TTL_HOURS": 72,  # an unfinished upload untouched this long is removed
     "PULL_DEFAULT_LIMIT": 500,
     "PULL_MAX_LIMIT": 1000,
     "GZIP_MIN_BYTES": 1024,  # answers at least this long are gzipped for a client that accepts it
