@@ -35,6 +35,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a YAML alias refers to a node that contains it (a recursive structure); refused",
     ),
     "xlsx_unreadable": ("无法读取 Excel 文件：{reason}", "cannot read the workbook: {reason}"),
+    "xlsx_too_many_parts": (
+        "Excel 文件内部的部件过多：{count} 个，上限 {limit} 个，拒绝读取",
+        "the workbook holds too many parts: {count}, the limit is {limit}; refused",
+    ),
+    "xlsx_total_too_large": (
+        "Excel 文件解压后过大：{size} 字节，上限 {limit} 字节，拒绝读取",
+        "the workbook is too large once unpacked: {size} bytes, the limit is {limit}; refused",
+    ),
+    "xlsx_too_large": (
+        "Excel 文件的部件 {part} 解压后过大：{size} 字节，上限 {limit} 字节，拒绝读取",
+        "part {part} of the workbook is too large once unpacked: {size} bytes, the limit is {limit}; refused",
+    ),
+    "xlsx_ratio": (
+        "Excel 文件的部件 {part} 压缩比异常（{ratio}:1，上限 {limit}:1），可能是“压缩炸弹”，拒绝读取",
+        "part {part} of the workbook is packed {ratio}:1 (the limit is {limit}:1), a zip bomb?; refused",
+    ),
+    "xlsx_dtd": (
+        "Excel 文件的部件 {part} 含有 DTD 或实体声明，出于安全原因拒绝读取",
+        "part {part} of the workbook declares a DTD or entities; refused for safety",
+    ),
+    "xlsx_encoding": (
+        "Excel 文件的部件 {part} 不是 UTF-8 编码的 XML，拒绝读取",
+        "part {part} of the workbook is not UTF-8 XML; refused",
+    ),
+    "xlsx_long_text": (
+        "Excel 文件的部件 {part} 中有一段超过 {limit} 字节的连续文本，拒绝读取",
+        "part {part} of the workbook holds a run of text longer than {limit} bytes; refused",
+    ),
+    "xlsx_too_many_rows": (
+        "工作表超过 {limit} 行，拒绝读取",
+        "the sheet has more than {limit} rows; refused",
+    ),
+    "xlsx_too_many_columns": (
+        "工作表的这一行超过 {limit} 列，拒绝读取",
+        "this row of the sheet has more than {limit} columns; refused",
+    ),
     "missing_sheet": ("缺少工作表“{sheet}”", "the workbook has no '{sheet}' sheet"),
     "bad_structure": ("结构错误：{reason}", "bad structure: {reason}"),
     "missing_key": ("缺少必填项“{key}”", "'{key}' is missing"),

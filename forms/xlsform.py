@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -23,6 +22,7 @@ from forms.errors import FormDefinitionError, FormError, Location
 from forms.identifiers import FORM_ID
 from forms.loader import DEFAULT_REFERENCES, NAME_RE, build_form
 from forms.model import Field, FormDef
+from forms.safe_xlsx import XLSFORM_LIMITS, open_workbook, sheet_rows
 from forms.serialize import flag_value, type_text
 from forms.yaml_io import LOC
 
@@ -274,7 +274,7 @@ class _Reader:
         self.errors.append(FormError.make(code, loc, **params))
 
     def rows(self, ws: Any) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
-        all_rows = list(ws.iter_rows(values_only=True))
+        all_rows = list(sheet_rows(ws, self.file, XLSFORM_LIMITS))
         if not all_rows:
             return [], []
         header = list(all_rows[0])
@@ -495,15 +495,11 @@ def _find_sheet(wb: Any, name: str) -> Any | None:
 def read_raw(
     path: Path | str, *, references: Iterable[str] = DEFAULT_REFERENCES
 ) -> tuple[dict[str, Any], list[str]]:
+    """The raw stage of an XLSForm, within XLSFORM_LIMITS (a workbook over them is refused before it is
+    parsed: forms.safe_xlsx)."""
     path = Path(path)
     reader = _Reader(path, frozenset(references))
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise FormDefinitionError(
-            [FormError.make("xlsx_unreadable", Location(file=str(path)), reason=exc)]
-        ) from None
-    try:
+    with open_workbook(path, XLSFORM_LIMITS) as wb:
         survey_ws = _find_sheet(wb, "survey")
         if survey_ws is None:
             raise FormDefinitionError(
@@ -517,8 +513,6 @@ def read_raw(
             "choices": reader.choices(_find_sheet(wb, "choices"), lang),
             LOC: Location(file=str(path)),
         }
-    finally:
-        wb.close()
     if reader.errors:
         raise FormDefinitionError(reader.errors)
     return raw, reader.warnings

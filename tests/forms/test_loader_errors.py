@@ -250,7 +250,22 @@ def test_unmatched_group(tmp_path: Path):
 
 # The limits on hostile files have tests of their own (test_yaml_limits.py, test_xlsx_limits.py).
 LIMIT_CODES = frozenset(
-    {"file_too_large", "yaml_too_big", "yaml_too_many_aliases", "yaml_too_deep", "yaml_recursive"}
+    {
+        "file_too_large",
+        "yaml_too_big",
+        "yaml_too_many_aliases",
+        "yaml_too_deep",
+        "yaml_recursive",
+        "xlsx_too_many_parts",
+        "xlsx_total_too_large",
+        "xlsx_too_large",
+        "xlsx_ratio",
+        "xlsx_dtd",
+        "xlsx_encoding",
+        "xlsx_long_text",
+        "xlsx_too_many_rows",
+        "xlsx_too_many_columns",
+    }
 )
 
 
