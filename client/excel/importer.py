@@ -13,14 +13,11 @@ import json
 import logging
 import math
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -56,6 +53,7 @@ from client.store.records import (
 )
 from forms.engine import Problem, evaluate, format_path
 from forms.model import FieldType, FormDef
+from forms.safe_xlsx import IMPORT_LIMITS, UnsafeWorkbook, open_workbook, sheet_rows
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
@@ -213,50 +211,54 @@ class _XlsxReader:
         self.records: list[_Incoming] = []
         self.by_id: dict[str, _Incoming] = {}
         self.entries: dict[tuple[str, ...], list[_Entry]] = {}  # by repeat chain
+        self.file = ""
 
     def read(self, path: Path) -> list[_Incoming]:
+        """Every record in the workbook, read within forms.safe_xlsx.IMPORT_LIMITS (a workbook over them,
+        a zip bomb or one declaring a DTD, is refused before it is parsed)."""
+        self.file = str(path)
         try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, TypeError) as exc:
-            raise ExcelError(
-                f"无法读取 Excel 文件 {path.name}（文件已损坏或不是 .xlsx）：{exc}",
-                f"cannot read the Excel file {path.name} (damaged, or not .xlsx): {exc}",
-            ) from exc
-        try:
-            meta = self._meta(wb)
-            exported_form = meta.get("form_id")
-            if exported_form and exported_form != self.form.form_id:
-                raise ExcelError(
-                    f"文件 {path.name} 是表单“{exported_form}”的导出，不能导入到表单“{self.form.form_id}”",
-                    f"{path.name} was exported from form '{exported_form}', not '{self.form.form_id}'",
-                )
-            sheets = [ws for ws in wb.worksheets if ws.title != META_SHEET]
-            if not sheets:
-                raise ExcelError(f"文件 {path.name} 中没有工作表", f"{path.name} has no worksheets")
-            self._sheet(sheets[0], self.specs[0])
-            for ws in sheets[1:]:
-                spec = self._repeat_spec(ws.title, meta)
-                if spec is None:
-                    if any(not _empty(tuple(r)) for r in ws.iter_rows(values_only=True)):
-                        self.problems.add(
-                            _Where(sheet=ws.title),
-                            (
-                                "无法识别的工作表（不是本表单的重复组）",
-                                "unknown sheet (not a repeat group of this form)",
-                            ),
-                        )
-                    continue
-                self._sheet(ws, spec)
-        finally:
-            wb.close()
+            with open_workbook(path, IMPORT_LIMITS) as wb:
+                self._workbook(wb, path)
+        except UnsafeWorkbook as exc:
+            raise _refused(path, exc) from None
         self._attach_entries()
         return self.records
+
+    def _rows(self, ws: ReadOnlyWorksheet) -> Iterator[tuple[Any, ...]]:
+        return sheet_rows(ws, self.file, IMPORT_LIMITS)
+
+    def _workbook(self, wb: Any, path: Path) -> None:
+        meta = self._meta(wb)
+        exported_form = meta.get("form_id")
+        if exported_form and exported_form != self.form.form_id:
+            raise ExcelError(
+                f"文件 {path.name} 是表单“{exported_form}”的导出，不能导入到表单“{self.form.form_id}”",
+                f"{path.name} was exported from form '{exported_form}', not '{self.form.form_id}'",
+            )
+        sheets = [ws for ws in wb.worksheets if ws.title != META_SHEET]
+        if not sheets:
+            raise ExcelError(f"文件 {path.name} 中没有工作表", f"{path.name} has no worksheets")
+        self._sheet(sheets[0], self.specs[0])
+        for ws in sheets[1:]:
+            spec = self._repeat_spec(ws.title, meta)
+            if spec is None:
+                if any(not _empty(tuple(r)) for r in self._rows(ws)):
+                    self.problems.add(
+                        _Where(sheet=ws.title),
+                        (
+                            "无法识别的工作表（不是本表单的重复组）",
+                            "unknown sheet (not a repeat group of this form)",
+                        ),
+                    )
+                continue
+            self._sheet(ws, spec)
 
     def _meta(self, wb: Any) -> dict[str, str]:
         if META_SHEET not in wb.sheetnames:
             return {}
         out: dict[str, str] = {}
-        for row in wb[META_SHEET].iter_rows(values_only=True):
+        for row in self._rows(wb[META_SHEET]):
             if len(row) >= 2 and isinstance(row[0], str):
                 out[row[0]] = "" if row[1] is None else str(row[1])
         return out
@@ -274,8 +276,7 @@ class _XlsxReader:
 
     def _sheet(self, ws: ReadOnlyWorksheet, spec: SheetSpec) -> None:
         self.problems.sheets.append(ws.title)
-        ws.reset_dimensions()
-        rows: Iterator[tuple[Any, ...]] = iter(ws.iter_rows(values_only=True))
+        rows: Iterator[tuple[Any, ...]] = self._rows(ws)
         first = next(rows, None)
         if first is None:
             return
@@ -459,6 +460,20 @@ class _XlsxReader:
                 incoming.bad_paths.update((*path, name) for name in entry.bad)
                 if index is not None:
                     placed[(record_id, chain, index)] = (incoming, path, entry.data)
+
+
+def _refused(path: Path, exc: UnsafeWorkbook) -> ExcelError:
+    """A workbook refused by a limit or unreadable, said as the importer says things: file, sheet, row."""
+    where = exc.error.location
+    at_zh = f" 工作表“{where.sheet}”" if where.sheet else ""
+    at_en = f", sheet '{where.sheet}'" if where.sheet else ""
+    if where.line is not None:
+        at_zh += f" 第 {where.line} 行"
+        at_en += f", row {where.line}"
+    return ExcelError(
+        f"无法导入 Excel 文件 {path.name}{at_zh}：{exc.error.message_zh}",
+        f"cannot import the Excel file {path.name}{at_en}: {exc.error.message_en}",
+    )
 
 
 def _chain_one(
