@@ -77,11 +77,11 @@ def test_school_client_import_refuses_bombs_in_bounded_memory(tmp_path: Path):
         shared_strings_bomb(tmp_path / "strings.xlsx", strings=2_500_000),
         dtd_workbook(tmp_path / "dtd.xlsx"),
     ]
-    env_data = tmp_path / "data"
+    data_dir = tmp_path / "data"
     for bomb in bombs:
+        command = ["import", "--data-dir", str(data_dir), "--form", "teachers", str(bomb)]
         run = run_measured(
-            [sys.executable, "-m", "client.cli", "import", "--data-dir", str(env_data)]
-            + ["--form", "teachers", str(bomb)],
+            [sys.executable, "-m", "client.cli", *command],
             cwd=ROOT,
         )
         assert run.returncode == 2, (bomb.name, run.stdout, run.stderr)
