@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, request
 from sync_server.app import json_response
 from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
-from sync_server.services.attachments import SHA256_RE, parse_content_range
+from sync_server.services.attachments import SHA256_RE, PartialQuota, parse_content_range
 from sync_server.services.changes import pull
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
@@ -215,24 +215,38 @@ def current_device() -> DeviceInfo:
 
 # -- views ------------------------------------------------------------------------------------------
 
+UNKNOWN_CODE = "enrollment_code_invalid"
+UNKNOWN_CODE_MESSAGES = (
+    "登记码不正确，请核对后重新输入",
+    "unknown enrollment code; check it and try again",
+)
+
+
+def _enroll_wait(wait: int) -> ApiError:
+    return ApiError(
+        "too_many_requests",
+        f"登记码错误次数过多，请 {wait} 秒后再试",
+        f"too many wrong enrollment codes; try again in {wait} s",
+        status=429,
+        headers={"Retry-After": str(wait)},
+        details={"retry_after": wait},
+    )
+
 
 @api.post("/enroll")
 def enroll_view() -> Response:
     state = get_state()
     client = request.remote_addr or "?"
-    wait = state.enroll_failures.retry_after(client)
-    if wait is not None:
-        raise ApiError(
-            "too_many_requests",
-            f"登记码错误次数过多，请 {wait} 秒后再试",
-            f"too many wrong enrollment codes; try again in {wait} s",
-            status=429,
-            headers={"Retry-After": str(wait)},
-        )
     body = read_json(64 * 1024)
     code = _string(body, "enrollment_code", limit=64)
     name = _string(body, "device_name", limit=100)
     version = _string(body, "app_version", limit=50, required=False)
+    # Optional: the school code printed on the slip. Wrong codes that name a school wait only for that
+    # school, so a neighbour's guessing behind the same address does not hold this school up.
+    school = _string(body, "school_code", limit=32, required=False).upper() or None
+    wait = state.enroll_throttle.wait(client, school)
+    if wait:
+        raise _enroll_wait(wait)
     try:
         with state.db.Session.begin() as session:
             result = enroll(
@@ -242,9 +256,16 @@ def enroll_view() -> Response:
                 app_version=version,
                 now=state.now(),
             )
+            if school is not None and result.school_code.upper() != school:
+                raise ApiError(  # rolls the enrollment back; says no more than an unknown code
+                    UNKNOWN_CODE, *UNKNOWN_CODE_MESSAGES, status=401
+                )
     except ServiceError as exc:
-        if exc.status == 401:
-            state.enroll_failures.fail(client)
+        if exc.code == UNKNOWN_CODE:  # a used, expired or replaced code is a real one: no guess
+            wait = state.enroll_throttle.fail(client, school)
+            log.info(
+                "wrong enrollment code from %s (school %s); next try in %s s", client, school, wait
+            )
         raise
     log.info("device %s enrolled for school %s", result.device_id, result.school_code)
     return json_response(
@@ -411,6 +432,7 @@ def attachment_put(sha256: str) -> Response:
         total=total,
         body=request.stream,
         now=state.now(),
+        quota=PartialQuota.from_config(state.config),
     )
     body = {
         "sha256": sha256,

@@ -238,8 +238,13 @@ class Attachment(Base):
     complete: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime]
     completed_at: Mapped[dt.datetime | None]
+    # The last chunk written: an unfinished upload untouched for PARTIAL_UPLOAD_TTL_HOURS is removed.
+    updated_at: Mapped[dt.datetime | None]
 
-    __table_args__ = (UniqueConstraint("school_id", "sha256", name="uq_attachment_school_sha"),)
+    __table_args__ = (
+        UniqueConstraint("school_id", "sha256", name="uq_attachment_school_sha"),
+        Index("ix_attachments_partial", "complete", "updated_at"),
+    )
 
 
 class AuditEntry(Base):

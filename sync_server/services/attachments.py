@@ -8,6 +8,13 @@ place and marks the row complete (a record that refers to the file is accepted f
 
 Uploads of one file are serialized by a lock per (school, sha256) in this process. (With several server
 processes the attachments would move to an object store; see docs.)
+
+A device cannot fill the disk with unfinished uploads: a school holds at most `PartialQuota.max_uploads` of
+them, announcing at most `max_bytes` together (the totals of their Content-Range), else a new one is 429 with
+Retry-After; a file sent whole in one request never stays partial and is not counted. An upload untouched for
+`ttl` expires: this school's are removed when it next uploads, every school's at most every SWEEP_EVERY by
+whichever upload comes, and `sync-server clean-uploads` removes them (and partial files no row knows) on
+demand or from a scheduled task.
 """
 
 from __future__ import annotations
@@ -15,15 +22,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.errors import ServiceError
@@ -35,6 +43,31 @@ log = logging.getLogger(__name__)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 CHUNK = 64 * 1024
+SWEEP_EVERY = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialQuota:
+    """Unfinished uploads a school may hold, and how long an untouched one lives."""
+
+    max_uploads: int = 20
+    max_bytes: int = 200 * 1024 * 1024
+    ttl: dt.timedelta = dt.timedelta(hours=72)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PartialQuota:
+        return cls(
+            max_uploads=int(config["MAX_PARTIAL_UPLOADS"]),
+            max_bytes=int(config["MAX_PARTIAL_BYTES"]),
+            ttl=dt.timedelta(hours=float(config["PARTIAL_UPLOAD_TTL_HOURS"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    uploads: int  # rows of unfinished uploads removed
+    files: int  # partial files removed (orphans included)
+    bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +93,14 @@ class _Locks:
             self._locks[key] = (lock, users + 1)
         lock.acquire()
         return lock
+
+    def try_acquire(self, key: tuple[int, str]) -> bool:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            if not lock.acquire(blocking=False):
+                return False
+            self._locks[key] = (lock, users + 1)
+            return True
 
     def release(self, key: tuple[int, str]) -> None:
         with self._guard:
@@ -129,6 +170,8 @@ class AttachmentStore:
         self.ReadSession = ReadSession
         self.max_bytes = max_bytes
         self._locks = _Locks()
+        self._sweep_guard = threading.Lock()
+        self._last_sweep: dt.datetime | None = None
 
     def path(self, school_id: int, sha256: str) -> Path:
         return self.root / str(school_id) / sha256[:2] / sha256
@@ -160,7 +203,9 @@ class AttachmentStore:
         total: int,
         body: IO[bytes],
         now: dt.datetime,
+        quota: PartialQuota | None = None,
     ) -> UploadState:
+        quota = quota or PartialQuota()
         if total > self.max_bytes:
             raise ServiceError(
                 "attachment_too_large",
@@ -169,7 +214,9 @@ class AttachmentStore:
                 status=413,
                 details={"max_bytes": self.max_bytes},
             )
+        self._sweep(now, quota.ttl)
         with self._locks.hold((school_id, sha256)):
+            self.expire(now - quota.ttl, school_id=school_id, held=sha256)
             current = self.state(school_id, sha256)
             if current.complete:
                 return current
@@ -191,11 +238,167 @@ class AttachmentStore:
                     headers={"Upload-Offset": str(current.offset)},
                     details={"offset": current.offset},
                 )
-            offset = self._append(school_id, sha256, start, end - start + 1, body)
+            if start == 0 and end + 1 < total:  # a new upload that stays unfinished after this part
+                self._admit(school_id, sha256, total, now, quota)
+            try:
+                offset = self._append(school_id, sha256, start, end - start + 1, body)
+            except BaseException:
+                if start == 0:  # nothing of it arrived: leave no file and no row behind
+                    self._drop_partial(school_id, sha256)
+                raise
             if offset < total:
                 self._save_row(school_id, sha256, total, offset, now, complete=False)
                 return UploadState(sha256, offset, total, False)
             return self._finish(school_id, sha256, total, now)
+
+    # -- the quota and expiry of unfinished uploads ----------------------------------------------------
+
+    def _admit(
+        self, school_id: int, sha256: str, total: int, now: dt.datetime, quota: PartialQuota
+    ) -> None:
+        """Refuse a new unfinished upload beyond the school's quota, else reserve its place (a row)."""
+        with self._locks.hold((school_id, "")), self.Session.begin() as session:
+            count, announced, oldest = session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(Attachment.size), 0),
+                    func.min(func.coalesce(Attachment.updated_at, Attachment.created_at)),
+                ).where(
+                    Attachment.school_id == school_id,
+                    Attachment.complete.is_(False),
+                    Attachment.sha256 != sha256,
+                )
+            ).one()
+            count, announced = int(count), int(announced)
+            if count + 1 > quota.max_uploads or announced + total > quota.max_bytes:
+                wait = quota.ttl
+                if oldest is not None:
+                    wait = oldest + quota.ttl - naive_utc(now)
+                seconds = max(1, math.ceil(wait.total_seconds()))
+                raise ServiceError(
+                    "upload_quota",
+                    f"本校未传完的附件过多（{count} 个，共 {announced} 字节；上限 "
+                    f"{quota.max_uploads} 个、{quota.max_bytes} 字节），请先传完已开始的附件，"
+                    f"或 {seconds} 秒后再试",
+                    f"this school has too many unfinished uploads ({count}, announcing {announced} "
+                    f"bytes; at most {quota.max_uploads} and {quota.max_bytes} bytes): finish them, or "
+                    f"try again in {seconds} s",
+                    status=429,
+                    headers={"Retry-After": str(seconds)},
+                    details={
+                        "uploads": count,
+                        "bytes": announced,
+                        "max_uploads": quota.max_uploads,
+                        "max_bytes": quota.max_bytes,
+                    },
+                )
+            row = self._row(session, school_id, sha256)
+            if row is None:
+                session.add(
+                    Attachment(
+                        school_id=school_id,
+                        sha256=sha256,
+                        size=total,
+                        received=0,
+                        complete=False,
+                        created_at=naive_utc(now),
+                        updated_at=naive_utc(now),
+                    )
+                )
+            else:
+                row.size, row.received, row.updated_at = total, 0, naive_utc(now)
+
+    def _drop_partial(self, school_id: int, sha256: str) -> int:
+        """Remove an unfinished upload's file and row (the caller holds its lock); the bytes freed."""
+        partial = self.partial_path(school_id, sha256)
+        try:
+            freed = partial.stat().st_size
+            partial.unlink()
+        except FileNotFoundError:
+            freed = 0
+        with self.Session.begin() as session:
+            session.execute(
+                delete(Attachment).where(
+                    Attachment.school_id == school_id,
+                    Attachment.sha256 == sha256,
+                    Attachment.complete.is_(False),
+                )
+            )
+        return freed
+
+    def expire(
+        self, cutoff: dt.datetime, *, school_id: int | None = None, held: str | None = None
+    ) -> Cleaned:
+        """Remove unfinished uploads last written before `cutoff` (naive UTC or aware), of one school or
+        all. `held`: the sha256 whose lock the caller holds. One being written right now is left alone."""
+        cutoff = naive_utc(cutoff)
+        stmt = select(Attachment.school_id, Attachment.sha256).where(
+            Attachment.complete.is_(False),
+            func.coalesce(Attachment.updated_at, Attachment.created_at) < cutoff,
+        )
+        if school_id is not None:
+            stmt = stmt.where(Attachment.school_id == school_id)
+        with self.ReadSession.begin() as session:
+            stale = session.execute(stmt).all()
+        uploads = files = freed = 0
+        for sid, sha in stale:
+            if sid == school_id and sha == held:
+                had = self.partial_path(sid, sha).exists()
+                freed += self._drop_partial(sid, sha)
+            elif self._locks.try_acquire((sid, sha)):
+                try:
+                    had = self.partial_path(sid, sha).exists()
+                    freed += self._drop_partial(sid, sha)
+                finally:
+                    self._locks.release((sid, sha))
+            else:
+                continue
+            uploads += 1
+            files += int(had)
+        if uploads:
+            log.info(
+                "removed %d unfinished uploads idle since %s (%d bytes)", uploads, cutoff, freed
+            )
+        return Cleaned(uploads, files, freed)
+
+    def remove_orphans(self, cutoff: dt.datetime) -> Cleaned:
+        """Partial files that no unfinished upload's row knows (left by a crash), older than `cutoff`
+        (aware, or naive local time as file times are)."""
+        if cutoff.tzinfo is not None:
+            cutoff = cutoff.astimezone().replace(tzinfo=None)
+        limit = cutoff.timestamp()
+        with self.ReadSession.begin() as session:
+            known = {
+                (sid, sha)
+                for sid, sha in session.execute(
+                    select(Attachment.school_id, Attachment.sha256).where(
+                        Attachment.complete.is_(False)
+                    )
+                )
+            }
+        files = freed = 0
+        for partial in self.root.glob("*/partial/*"):
+            school = partial.parent.parent.name
+            if not school.isdigit() or (int(school), partial.name) in known:
+                continue
+            try:
+                info = partial.stat()
+                if not partial.is_file() or info.st_mtime >= limit:
+                    continue
+                partial.unlink()
+            except FileNotFoundError:
+                continue
+            files += 1
+            freed += info.st_size
+        return Cleaned(0, files, freed)
+
+    def _sweep(self, now: dt.datetime, ttl: dt.timedelta) -> None:
+        """Every school's stale uploads, at most every SWEEP_EVERY (so a school gone quiet is cleaned too)."""
+        with self._sweep_guard:
+            if self._last_sweep is not None and naive_utc(now) - self._last_sweep < SWEEP_EVERY:
+                return
+            self._last_sweep = naive_utc(now)
+        self.expire(now - ttl)
 
     def _append(self, school_id: int, sha256: str, start: int, length: int, body: IO[bytes]) -> int:
         partial = self.partial_path(school_id, sha256)
@@ -251,6 +454,7 @@ class AttachmentStore:
             row.size = total
             row.received = received
             row.complete = complete
+            row.updated_at = naive_utc(now)
             row.completed_at = naive_utc(now) if complete else None
 
     def _finish(self, school_id: int, sha256: str, total: int, now: dt.datetime) -> UploadState:

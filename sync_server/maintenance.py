@@ -1,0 +1,48 @@
+"""Maintenance the bureau's IT person runs by hand or from a scheduled task (cron, Windows Task Scheduler):
+`sync-server clean-uploads` removes attachment uploads left unfinished (the server also does it by itself
+as uploads come; see services.attachments)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+from sync_server.config import DEFAULTS, read_instance_file
+from sync_server.db import Database
+from sync_server.services.attachments import AttachmentStore
+
+
+def idle_hours(value: float | None, instance: Path) -> float:
+    """--older-than-hours, else partial_upload_ttl_hours of config.toml; ValueError naming the rule."""
+    if value is None:
+        value = float({**DEFAULTS, **read_instance_file(instance)}["PARTIAL_UPLOAD_TTL_HOURS"])
+    if not math.isfinite(value) or not 0 <= value <= 100 * 365 * 24:
+        raise ValueError(f"{value}")
+    return value
+
+
+def clean_uploads(
+    db: Database, instance: Path, *, hours: float, now: dt.datetime
+) -> tuple[dict[str, Any], list[str]]:
+    """Remove unfinished uploads idle for `hours`, and partial files no upload knows that are as old."""
+    cfg = {**DEFAULTS, **read_instance_file(instance)}
+    root = Path(cfg["ATTACHMENTS_DIR"] or instance / "attachments")
+    store = AttachmentStore(
+        root, db.Session, db.ReadSession, max_bytes=int(cfg["MAX_ATTACHMENT_BYTES"])
+    )
+    cutoff = now - dt.timedelta(hours=hours)
+    expired = store.expire(cutoff)
+    orphans = store.remove_orphans(cutoff)
+    files = expired.files + orphans.files
+    freed = expired.bytes + orphans.bytes
+    return (
+        {"removed_uploads": expired.uploads, "removed_files": files, "removed_bytes": freed},
+        [
+            f"已删除 {expired.uploads} 个闲置超过 {hours:g} 小时的未完成上传，"
+            f"{files} 个文件，共 {freed} 字节",
+            f"removed {expired.uploads} unfinished uploads idle for over {hours:g} hours: "
+            f"{files} files, {freed} bytes",
+        ],
+    )
