@@ -7,6 +7,7 @@
     sync-server publish-form FILE.yaml|FILE.xlsx
     sync-server withdraw-form FORM_ID VERSION
     sync-server export --form ID [--period P] OUT.xlsx
+    sync-server clean-uploads [--older-than-hours H]
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
@@ -247,6 +248,26 @@ def cmd_withdraw_form(ctx: Context) -> Result:
     )
 
 
+def cmd_clean_uploads(ctx: Context) -> Result:
+    from sync_server.config import system_clock
+    from sync_server.maintenance import clean_uploads, idle_hours
+
+    try:
+        hours = idle_hours(ctx.args.older_than_hours, ctx.instance)
+    except ValueError as exc:
+        raise CliError(
+            "bad_arguments",
+            f"--older-than-hours 应为 0 到 876000 之间的小时数，收到 {exc}",
+            f"--older-than-hours must be a number of hours from 0 to 876000, got {exc}",
+            EXIT_BAD_INPUT,
+        ) from None
+    db = ctx.open()
+    try:
+        return clean_uploads(db, ctx.instance, hours=hours, now=system_clock())
+    finally:
+        db.close()
+
+
 def cmd_export(ctx: Context) -> Result:
     from sync_server.config import system_clock
     from sync_server.export import export_form
@@ -465,6 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("form_id", metavar="FORM_ID")
     p.add_argument("version", metavar="VERSION")
     p.set_defaults(func=cmd_withdraw_form)
+
+    p = sub.add_parser(
+        "clean-uploads",
+        parents=[common],
+        help="remove attachment uploads left unfinished (run it from a scheduled task too)",
+    )
+    p.add_argument(
+        "--older-than-hours",
+        type=float,
+        metavar="H",
+        help="idle this long (default: partial_upload_ttl_hours in config.toml, else 72)",
+    )
+    p.set_defaults(func=cmd_clean_uploads)
 
     p = sub.add_parser("export", parents=[common], help="export a form's records to .xlsx")
     p.add_argument("--form", required=True, metavar="ID")
