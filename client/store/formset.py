@@ -1,4 +1,8 @@
-"""The forms this client knows: the shipped definitions plus versions the bureau published later."""
+"""The forms this client knows: the shipped definitions plus versions the bureau published later.
+
+`latest` is what new records are made with: the newest version of each form that the bureau has not
+withdrawn. Every version stays in `versions`, withdrawn ones too, so records made with them stay readable.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ ROSTER_FORM = "teachers"
 class FormSet:
     latest: dict[str, FormDef]
     versions: dict[tuple[str, str], FormDef] = field(default_factory=dict)
+    withdrawn: set[tuple[str, str]] = field(default_factory=set)  # (form_id, version)
 
     @classmethod
     def shipped(cls, folder: Path = DEFINITIONS_DIR) -> FormSet:
@@ -29,10 +34,35 @@ class FormSet:
         return self.latest[form_id]
 
     def add(self, form: FormDef) -> None:
-        self.versions[(form.form_id, form.version)] = form
+        key = (form.form_id, form.version)
+        self.versions[key] = form
+        if key in self.withdrawn:
+            return
         current = self.latest.get(form.form_id)
         if current is None or _version_key(form.version) >= _version_key(current.version):
             self.latest[form.form_id] = form
+
+    def withdraw(self, form_id: str, version: str) -> None:
+        """The bureau withdrew this version: new records use the newest version left (none: the form is no
+        longer offered for new records)."""
+        self.withdrawn.add((form_id, version))
+        left = [
+            f
+            for (fid, v), f in self.versions.items()
+            if fid == form_id and (fid, v) not in self.withdrawn
+        ]
+        if left:
+            self.latest[form_id] = max(left, key=lambda f: _version_key(f.version))
+        else:
+            self.latest.pop(form_id, None)
+
+    def copy(self) -> FormSet:
+        return FormSet(dict(self.latest), dict(self.versions), set(self.withdrawn))
+
+    def adopt(self, other: FormSet) -> None:
+        """Take `other`'s forms (a copy changed by a sync), each mapping swapped whole: a reader in another
+        thread sees the old or the new one, never one changing under it."""
+        self.latest, self.versions, self.withdrawn = other.latest, other.versions, other.withdrawn
 
     def data_forms(self) -> list[FormDef]:
         """The forms clerks fill in (the roster is edited on its own page), in a stable order."""

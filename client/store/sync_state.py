@@ -5,7 +5,7 @@
 - sync_records: each record's server revision as last seen (the base of its next push).
 - sync_batches: the push batch in flight, so a retry - even after a crash - reuses its Idempotency-Key and body.
 - sync_issues: what the clerk must see (a rejected change, a conflict with both versions, an attachment that
-  cannot be uploaded).
+  cannot be uploaded, a pulled item this client could not apply - kept with the item, to try again).
 
 Push results: an outbox entry is marked sent only when our server's answer lists its op_id as applied or
 duplicate; the record then goes submitted -> received (once nothing else of it waits). A rejected or
@@ -13,7 +13,9 @@ conflicting change keeps its entry unsent, the record keeps its status (submitte
 says why. An older unsent entry of a record (one rejected before) is marked sent - "superseded" - when a newer
 change of the same record is applied: the server then holds a newer full state of the record.
 
-Pulled changes are applied, and the cursor advanced, in the caller's one transaction (apply_pull_page).
+Pulled changes are applied, and the cursor advanced, in the caller's one transaction (apply_pull_page);
+each item in a savepoint, so that one item that cannot be applied becomes a PULL issue and never holds back
+the rest, nor the cursor. Form versions the bureau withdrew are listed under "sync.withdrawn_forms".
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import datetime as dt
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, null, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
 from client.store.formset import ROSTER_FORM, FormSet
@@ -78,6 +82,7 @@ class IssueKind:
     REJECTED = "rejected"  # the server refused the change (validation, locked, too large, ...)
     CONFLICT = "conflict"  # the record changed on the server too: both versions kept
     ATTACHMENT = "attachment"  # a photo or file that cannot be uploaded
+    PULL = "pull"  # a pulled item this client could not apply: kept with what is needed to retry it
 
 
 @dataclass(frozen=True)
@@ -796,12 +801,57 @@ SERVER_STATUS = {
     "accepted": Status.ACCEPTED,
 }
 
+K_WITHDRAWN = "sync.withdrawn_forms"  # [[form_id, version], ...] the bureau withdrew
+# A form version from the server, as UTF-8 (the shipped ones are under 8 KB).
+MAX_FORM_DEFINITION_BYTES = 1024 * 1024
+# When a PULL issue's item is tried again: at the end of every sync, or (a form version this program could
+# not use: the server's text never changes) once this program was updated.
+RETRY_EVERY_SYNC = "every_sync"
+RETRY_NEW_CLIENT = "new_client"
+
 
 @dataclass
 class PullOutcome:
     applied: int = 0
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     forms: list[str] = field(default_factory=list)  # "form_id version" stored
+    # Items not applied, kept as PULL issues; and PULL issues closed (applied on a retry, or withdrawn).
+    problems: list[SyncIssue] = field(default_factory=list)
+    resolved: int = 0
+
+
+@dataclass(frozen=True)
+class FetchedForm:
+    """A form version from the server, read and checked, ready to store."""
+
+    form_id: str
+    version: str
+    definition: str
+    sha256: str
+    form: FormDef
+
+
+@dataclass(frozen=True)
+class UnusableForm:
+    """A form version this client could not fetch, read or use; `retry` says when it is tried again."""
+
+    form_id: str
+    version: str
+    sha256: str
+    reason: str
+    message_zh: str
+    message_en: str
+    retry: str = RETRY_EVERY_SYNC
+
+
+class PullItemError(Exception):
+    """One pulled item cannot be applied; the sync keeps it as a PULL issue and goes on."""
+
+    def __init__(self, reason: str, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.reason = reason
+        self.message_zh = message_zh
+        self.message_en = message_en
 
 
 def canonical_sha256(form: FormDef) -> str:
@@ -813,13 +863,73 @@ def canonical_sha256(form: FormDef) -> str:
     return hashlib.sha256(to_yaml(form).encode("utf-8")).hexdigest()
 
 
+def read_form_definition(
+    definition: str, *, form_id: str, version: str, sha256: str
+) -> FetchedForm | UnusableForm:
+    """Check a form version's text as the server sent it (or as stored): its size first (nothing bigger is
+    parsed), then the forms loader with its own limits, then that it is the version announced."""
+    size = len(definition.encode("utf-8", "surrogatepass"))
+    if size > MAX_FORM_DEFINITION_BYTES:
+        return UnusableForm(
+            form_id,
+            version,
+            sha256,
+            "form_too_large",
+            f"定义太大（{size // 1024} KB，最多 {MAX_FORM_DEFINITION_BYTES // 1024} KB）",
+            f"its definition is too large ({size // 1024} KB, at most "
+            f"{MAX_FORM_DEFINITION_BYTES // 1024} KB)",
+            RETRY_NEW_CLIENT,
+        )
+    try:
+        # Published by the server, which checked the identifiers then (an older version may predate them).
+        form = load_yaml_text(definition, file=f"{form_id}-{version}.yaml", check_identifiers=False)
+    except FormDefinitionError as exc:
+        first = exc.errors[0] if exc.errors else None
+        return UnusableForm(
+            form_id,
+            version,
+            sha256,
+            "form_refused",
+            f"本程序读不懂它的定义（{first.location}：{first.message_zh}）"
+            if first
+            else "本程序读不懂它的定义",
+            f"this program cannot read its definition ({first.location}: {first.message_en})"
+            if first
+            else "this program cannot read its definition",
+            RETRY_NEW_CLIENT,
+        )
+    except (RecursionError, ValueError, TypeError) as exc:
+        return UnusableForm(
+            form_id,
+            version,
+            sha256,
+            "form_refused",
+            f"本程序读不懂它的定义（{type(exc).__name__}）",
+            f"this program cannot read its definition ({type(exc).__name__})",
+            RETRY_NEW_CLIENT,
+        )
+    if (form.form_id, form.version) != (form_id, version):
+        return UnusableForm(
+            form_id,
+            version,
+            sha256,
+            "form_mismatch",
+            f"服务器发来的定义是 {form.form_id} 版本 {form.version}，不是所宣布的版本",
+            f"the definition sent is {form.form_id} version {form.version}, not the version announced",
+        )
+    return FetchedForm(form_id, version, definition, sha256, form)
+
+
 def forms_to_fetch(
     session: Session, formset: FormSet, announced: Iterable[Mapping[str, Any]]
 ) -> list[tuple[str, str, str]]:
     """(form_id, version, sha256) of announced form versions this client does not hold yet."""
     out: list[tuple[str, str, str]] = []
     for f in announced:
-        form_id, version, sha = str(f["form_id"]), str(f["version"]), str(f.get("sha256") or "")
+        form_id, version = str(f.get("form_id") or ""), str(f.get("version") or "")
+        sha = str(f.get("sha256") or "")
+        if not form_id or not version:
+            continue  # a malformed item: apply_pull_page keeps it as a problem
         row = session.get(FormVersion, (form_id, version))
         if row is not None and (not sha or row.sha256 == sha):
             continue
@@ -832,51 +942,232 @@ def forms_to_fetch(
 
 
 def store_form_version(
-    session: Session,
-    formset: FormSet,
-    *,
-    form_id: str,
-    version: str,
-    definition: str,
-    sha256: str,
-    now: dt.datetime,
-) -> FormDef | None:
-    """Keep a published form version (its YAML) and add it to the forms this client knows.
-
-    A definition this client's form engine cannot load is kept but not used (a newer client will); None then.
-    """
-    row = session.get(FormVersion, (form_id, version))
+    session: Session, formset: FormSet, fetched: FetchedForm, *, now: dt.datetime
+) -> FormDef:
+    """Keep a published form version (its YAML, already read by read_form_definition) and add it to the
+    forms this client knows. Only definitions this client can use are stored: none is re-read in vain at
+    every start."""
+    row = session.get(FormVersion, (fetched.form_id, fetched.version))
     if row is None:
         session.add(
             FormVersion(
-                form_id=form_id,
-                version=version,
-                definition=definition,
-                sha256=sha256,
+                form_id=fetched.form_id,
+                version=fetched.version,
+                definition=fetched.definition,
+                sha256=fetched.sha256,
                 received_at=now,
             )
         )
     else:
-        row.definition, row.sha256, row.received_at = definition, sha256, now
-    try:
-        form = load_yaml_text(definition, file=f"{form_id}-{version}.yaml")
-    except FormDefinitionError as exc:
-        log.warning("form %s %s from the server does not load here: %s", form_id, version, exc)
-        return None
-    formset.add(form)
-    return form
+        row.definition, row.sha256, row.received_at = fetched.definition, fetched.sha256, now
+    session.flush()
+    formset.add(fetched.form)
+    return fetched.form
+
+
+def withdrawn_versions(session: Session) -> set[tuple[str, str]]:
+    value = get_setting(session, K_WITHDRAWN) or []
+    return {(str(p[0]), str(p[1])) for p in value if isinstance(p, list) and len(p) == 2}
+
+
+def withdraw_form_version(
+    session: Session, formset: FormSet, *, form_id: str, version: str, now: dt.datetime
+) -> int:
+    """The bureau withdrew a version: new records use the newest version left; records made with it stay
+    as they are (readable, and they sync). Returns the number of PULL issues it closes (its own)."""
+    known = withdrawn_versions(session)
+    if (form_id, version) not in known:
+        set_setting(session, K_WITHDRAWN, sorted([list(k) for k in known | {(form_id, version)}]))
+    formset.withdraw(form_id, version)
+    return _resolve_pull_issue(session, _form_key(form_id, version), "withdrawn", now)
 
 
 def load_stored_forms(session: Session, formset: FormSet) -> int:
-    """Add the form versions the bureau published (kept in form_versions) to a FormSet; call at start-up."""
+    """Add the form versions the bureau published (kept in form_versions) to a FormSet, and take out the
+    withdrawn ones; call at start-up. A stored definition that does not load (too large, or kept by an
+    older version of this program) is skipped with a warning, never read past the size limit."""
     n = 0
     for row in session.execute(select(FormVersion).order_by(FormVersion.received_at)).scalars():
-        try:
-            formset.add(load_yaml_text(row.definition, file=f"{row.form_id}-{row.version}.yaml"))
-            n += 1
-        except FormDefinitionError as exc:
-            log.warning("stored form %s %s does not load: %s", row.form_id, row.version, exc)
+        read = read_form_definition(
+            row.definition, form_id=row.form_id, version=row.version, sha256=row.sha256
+        )
+        if isinstance(read, UnusableForm):
+            log.warning(
+                "stored form %s %s does not load: %s", row.form_id, row.version, read.message_en
+            )
+            continue
+        formset.add(read.form)
+        n += 1
+    for form_id, version in sorted(withdrawn_versions(session)):
+        formset.withdraw(form_id, version)
     return n
+
+
+def _form_key(form_id: str, version: str) -> str:
+    return f"form {form_id} {version}"
+
+
+def _record_key(record_id: str) -> str:
+    return f"record {record_id}"
+
+
+def open_pull_issues(session: Session) -> list[SyncIssue]:
+    return open_issues(session, kind=IssueKind.PULL)
+
+
+def _open_pull_issue(session: Session, key: str) -> SyncIssue | None:
+    return next((i for i in open_pull_issues(session) if i.details.get("key") == key), None)
+
+
+def _resolve_pull_issue(session: Session, key: str, resolution: str, now: dt.datetime) -> int:
+    issue = _open_pull_issue(session, key)
+    if issue is None:
+        return 0
+    issue.resolved_at = now
+    issue.resolution = resolution
+    return 1
+
+
+def _item_error_is_local(exc: BaseException) -> bool:
+    """A failure of the store itself (disk full, locked, I/O): not the item's fault - the page stops."""
+    return isinstance(
+        exc, OperationalError | InterfaceError | InternalError | MemoryError | sqlite3.Error
+    )
+
+
+def _pull_item_problem(
+    session: Session,
+    change: Mapping[str, Any],
+    exc: BaseException,
+    *,
+    now: dt.datetime,
+    app_version: str,
+) -> SyncIssue:
+    """Keep a pulled item that could not be applied as an open PULL issue (one per form version, one per
+    record: a later failure of the same updates it), with the item itself for the retry."""
+    kind = str(change.get("type") or "")
+    form_id = str(change.get("form_id") or "")
+    version = str(change.get("version") or change.get("form_version") or "")
+    record_id = str(change["record_id"]) if kind == "record" and change.get("record_id") else None
+    if isinstance(exc, PullItemError):
+        reason, zh, en = exc.reason, exc.message_zh, exc.message_en
+    else:
+        log.error("a pulled %s item could not be applied: %r", kind or "?", exc, exc_info=exc)
+        reason = "apply_failed"
+        zh = f"服务器发来的一项内容本机无法保存（{type(exc).__name__}）；每次同步时会再试"
+        en = f"an item from the server could not be stored here ({type(exc).__name__}); it is tried again at every sync"
+    retry = exc.retry if isinstance(exc, _UnusableFormError) else RETRY_EVERY_SYNC
+    if kind == "form" and form_id and version:
+        key, what = _form_key(form_id, version), "form"
+    elif record_id:
+        key, what = _record_key(record_id), "record"
+    else:
+        key, what = f"item {change.get('seq')}", kind or "item"
+    item = dict(change)
+    details = {
+        "key": key,
+        "what": what,
+        "item": item,
+        "form_id": form_id,
+        "version": version,
+        "sha256": str(change.get("sha256") or ""),
+        "retry": retry,
+        "app_version": app_version,
+        "last_tried_at": _iso(now),
+    }
+    issue = _open_pull_issue(session, key)
+    if issue is None:
+        issue = SyncIssue(
+            kind=IssueKind.PULL,
+            record_id=record_id,
+            op_id=None,
+            created_at=now,
+            resolved_at=None,
+            resolution=None,
+            reason=reason[:64],
+            message_zh=zh,
+            message_en=en,
+            details={**details, "attempts": 1},
+        )
+        session.add(issue)
+    else:
+        issue.reason, issue.message_zh, issue.message_en = reason[:64], zh, en
+        issue.details = {**details, "attempts": int(issue.details.get("attempts") or 0) + 1}
+    session.flush()
+    return issue
+
+
+class _UnusableFormError(PullItemError):
+    def __init__(self, unusable: UnusableForm, title: str) -> None:
+        when_zh, when_en = (
+            (
+                "请把本程序更新到最新版本，或请教育局撤回或改正此版本",
+                "update this program, or ask the bureau to withdraw or correct this version",
+            )
+            if unusable.retry == RETRY_NEW_CLIENT
+            else ("每次同步时会再试", "it is tried again at every sync")
+        )
+        super().__init__(
+            unusable.reason,
+            f"教育局发布的表单“{title}”版本 {unusable.version} 本机无法使用：{unusable.message_zh}。"
+            f"其他表单和记录照常同步；{when_zh}",
+            f"form {unusable.form_id} version {unusable.version} from the bureau cannot be used here: "
+            f"{unusable.message_en}. Other forms and records sync as usual; {when_en}",
+        )
+        self.retry = unusable.retry
+
+
+def _apply_item(
+    session: Session,
+    formset: FormSet,
+    change: Mapping[str, Any],
+    definitions: Mapping[tuple[str, str], FetchedForm | UnusableForm],
+    outcome: PullOutcome,
+    *,
+    now: dt.datetime,
+) -> None:
+    """One pulled item; PullItemError (or anything else) when it cannot be applied."""
+    kind = change.get("type")
+    if kind == "record":
+        conflict = _apply_record(session, formset, change, now=now)
+        if conflict is not None:
+            outcome.conflicts.append(conflict)
+        outcome.resolved += _resolve_pull_issue(
+            session, _record_key(str(change["record_id"])), "applied", now
+        )
+    elif kind == "form":
+        form_id, version = change.get("form_id"), change.get("version")
+        if (
+            not isinstance(form_id, str)
+            or not isinstance(version, str)
+            or not form_id
+            or not version
+        ):
+            raise PullItemError(
+                "malformed",
+                "服务器宣布的新表单版本缺少表单编号或版本号",
+                "a new form version was announced without a form id or version",
+            )
+        fetched = definitions.get((form_id, version))
+        if isinstance(fetched, UnusableForm):
+            title = str(change.get("title_zh") or form_id)
+            raise _UnusableFormError(fetched, title)
+        if fetched is not None:
+            store_form_version(session, formset, fetched, now=now)
+            outcome.forms.append(f"{form_id} {version}")
+            outcome.resolved += _resolve_pull_issue(
+                session, _form_key(form_id, version), "applied", now
+            )
+    elif kind == "form_withdrawn":
+        outcome.resolved += withdraw_form_version(
+            session,
+            formset,
+            form_id=str(change["form_id"]),
+            version=str(change["version"]),
+            now=now,
+        )
+    else:
+        log.warning("unknown change type %r skipped", kind)
 
 
 def apply_pull_page(
@@ -885,38 +1176,91 @@ def apply_pull_page(
     formset: FormSet,
     changes: Sequence[Mapping[str, Any]],
     cursor: int,
-    definitions: Mapping[tuple[str, str], tuple[str, str]],
+    definitions: Mapping[tuple[str, str], FetchedForm | UnusableForm],
     now: dt.datetime,
+    app_version: str = "",
 ) -> PullOutcome:
     """Apply one pulled page and advance the cursor to `cursor` - all in the caller's one transaction.
 
-    `definitions`: (form_id, version) -> (YAML, sha256) fetched for the page's new form versions.
+    Each item is applied in a savepoint of its own: an item that cannot be applied (a form version in
+    `definitions` as UnusableForm, a record of a form this client does not know, anything that raises) is
+    rolled back alone and kept as an open PULL issue with what is needed to retry it; the rest of the page
+    applies, and the cursor moves past it. A failure of the store itself (disk full, ...) is not an item's
+    problem: it propagates, and the caller's transaction rolls back whole.
+
+    `definitions`: (form_id, version) -> the page's new form versions, fetched and read.
     """
     outcome = PullOutcome()
     for change in changes:
-        kind = change.get("type")
-        if kind == "record":
-            conflict = _apply_record(session, formset, change, now=now)
-            if conflict is not None:
-                outcome.conflicts.append(conflict)
-        elif kind == "form":
-            key = (str(change["form_id"]), str(change["version"]))
-            if key in definitions:
-                text_, sha = definitions[key]
-                store_form_version(
-                    session,
-                    formset,
-                    form_id=key[0],
-                    version=key[1],
-                    definition=text_,
-                    sha256=sha,
-                    now=now,
-                )
-                outcome.forms.append(f"{key[0]} {key[1]}")
-        else:
-            log.warning("unknown change type %r skipped", kind)
+        try:
+            with session.begin_nested():
+                _apply_item(session, formset, change, definitions, outcome, now=now)
+        except Exception as exc:
+            if _item_error_is_local(exc):
+                raise
+            outcome.problems.append(
+                _pull_item_problem(session, change, exc, now=now, app_version=app_version)
+            )
+            continue
         outcome.applied += 1
     set_cursor(session, cursor)
+    return outcome
+
+
+def forms_to_retry(session: Session, formset: FormSet, *, app_version: str) -> list[SyncIssue]:
+    """Open form problems due for another try: those tried at every sync, and those this program could not
+    use when it was an older version. A withdrawn version's problem is closed instead."""
+    due: list[SyncIssue] = []
+    for issue in open_pull_issues(session):
+        d = issue.details
+        if d.get("what") != "form":
+            continue
+        if (str(d.get("form_id")), str(d.get("version"))) in formset.withdrawn:
+            continue
+        if d.get("retry") == RETRY_NEW_CLIENT and d.get("app_version") == app_version:
+            continue
+        due.append(issue)
+    return due
+
+
+def retry_pull_issues(
+    session: Session,
+    *,
+    formset: FormSet,
+    definitions: Mapping[tuple[str, str], FetchedForm | UnusableForm],
+    now: dt.datetime,
+    app_version: str,
+) -> PullOutcome:
+    """Try the items of open PULL issues again (forms first: a record may have waited for its form), each
+    in a savepoint; the cursor is not touched. `definitions`: the form versions fetched again."""
+    outcome = PullOutcome()
+    issues = open_pull_issues(session)
+    issues.sort(key=lambda i: (i.details.get("what") != "form", i.id))
+    for issue in issues:
+        d = issue.details
+        item = d.get("item")
+        if not isinstance(item, Mapping):
+            continue
+        form_key = (str(d.get("form_id")), str(d.get("version")))
+        if d.get("what") == "form":
+            if form_key in formset.withdrawn:
+                outcome.resolved += _resolve_pull_issue(session, str(d["key"]), "withdrawn", now)
+                continue
+            if form_key not in definitions:
+                continue  # not due (see forms_to_retry)
+        if issue.resolved_at is not None:
+            continue
+        try:
+            with session.begin_nested():
+                _apply_item(session, formset, item, definitions, outcome, now=now)
+        except Exception as exc:
+            if _item_error_is_local(exc):
+                raise
+            outcome.problems.append(
+                _pull_item_problem(session, item, exc, now=now, app_version=app_version)
+            )
+            continue
+        outcome.applied += 1
     return outcome
 
 
@@ -925,6 +1269,11 @@ def _form_for(formset: FormSet, form_id: str, version: str | None) -> FormDef | 
         return formset.get(form_id, version)
     except KeyError:
         return None
+
+
+def _any_version(formset: FormSet, form_id: str) -> FormDef | None:
+    """A form all of whose versions were withdrawn is still known (its records stay readable)."""
+    return next((f for (fid, _), f in formset.versions.items() if fid == form_id), None)
 
 
 def _refresh_derived(session: Session, record: Record, form: FormDef | None) -> None:
@@ -1024,7 +1373,14 @@ def _apply_record(
             )
             return {"record_id": rid, "op_id": None, "server": _server_version(change)}
         version = str(change.get("form_version") or "")
-        form = _form_for(formset, form_id, version or None)
+        form = _form_for(formset, form_id, version or None) or _any_version(formset, form_id)
+        if form is None:
+            raise PullItemError(
+                "unknown_form",
+                f"服务器发来一条“{form_id}”表单的记录，本机还没有这个表单；收到表单后会自动补上",
+                f"the server sent a record of form '{form_id}', which this computer does not have yet; "
+                "it is added once the form arrives",
+            )
         record = Record(
             id=rid,
             form_id=form_id,

@@ -4,9 +4,11 @@
     school-client sync                              ->  sync_command(ctx)
 
 Each prints one line in Chinese and English (stdout on success, stderr otherwise) and returns the exit code:
-0 everything pending was sent and everything new pulled; 1 the server could not be reached (network, timeout,
-a captive portal, the server failing or busy); 2 the server refused (not enrolled, revoked, a change rejected,
-a conflict waiting for the clerk), with the reason.
+0 everything pending was sent and everything new pulled; 1 the sync cannot be done now: the server could
+not be reached (network, timeout, a captive portal, the server failing or busy) or this computer's disk is
+full (the line says which, and names the data folder); 2 the server refused (not enrolled, revoked, a change
+rejected, a conflict waiting for the clerk) or something it sent cannot be used here (a sync problem in
+待办), with the reason.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ EXIT_REFUSED = 2
 
 
 def exit_code(exc: SyncError) -> int:
-    return EXIT_UNREACHABLE if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER) else EXIT_REFUSED
+    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER, ErrorKind.DISK_FULL):
+        return EXIT_UNREACHABLE
+    return EXIT_REFUSED
 
 
 def _say(zh: str, en: str, *, error: bool = False) -> None:
@@ -39,7 +43,7 @@ def _say(zh: str, en: str, *, error: bool = False) -> None:
 
 
 def _fail(exc: SyncError) -> int:
-    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER):
+    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER, ErrorKind.DISK_FULL):
         _say(f"同步失败：{exc.message_zh}", f"sync failed: {exc.message_en}", error=True)
     else:
         _say(f"服务器拒绝：{exc.message_zh}", f"refused: {exc.message_en}", error=True)
@@ -82,6 +86,13 @@ def _incomplete_reason(ctx: ClientContext, result: SyncResult) -> tuple[str, str
         return (
             f"{len(result.conflicts)} 条记录与服务器上的版本冲突，请在“待办”中选择保留哪个版本",
             f"{len(result.conflicts)} record(s) conflict with the server's version; choose one in the to-do list",
+        )
+    if result.problems:
+        p = result.problems[0]
+        more = len(result.problems) - 1
+        return (
+            p.message_zh + (f"（另有 {more} 项）" if more else ""),
+            p.message_en + (f" (and {more} more)" if more else ""),
         )
     with ctx.store.Session() as s:
         issues = S.open_issues(s)

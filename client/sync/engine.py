@@ -11,14 +11,20 @@ A sync, in order:
    again byte for byte until our server's JSON answer to it is applied - after a timeout, a cut, or a crash;
    entries are marked sent only for op ids that answer lists (applied/duplicate);
 3. pull until `more` is false; each page - records returned/accepted/received, other devices' records and
-   roster, new form versions (their definitions fetched first) - is applied in one local transaction that also
-   advances the cursor.
+   roster, new form versions (their definitions fetched and read first), withdrawn form versions - is applied
+   in one local transaction that also advances the cursor. An item that cannot be applied (a form version
+   that cannot be fetched, is too large, or that this program cannot read; a record of a form it does not
+   know; anything that fails while applying it) is kept as a sync problem with what is needed to retry it,
+   and the sync goes on past it; open problems are tried again at the end of every pull (see
+   sync_state.forms_to_retry for when a form is fetched again).
 
 Network calls never run inside a database transaction; each transaction is short. One engine per thread.
+A full disk ends the sync with SyncError(DISK_FULL) naming the data folder; the store stays as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -28,19 +34,29 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy.exc import SQLAlchemyError
 
 from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
-from client.sync.errors import ErrorKind, SyncError, not_enrolled
+from client.store.models import SyncIssue
+from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
-from client.sync.state import ConflictNotice, Phase, Rejection, SyncProgress, SyncResult
+from client.sync.state import (
+    ConflictNotice,
+    Phase,
+    PullProblem,
+    Rejection,
+    SyncProgress,
+    SyncResult,
+)
 from client.sync.upload import file_sha256, remote_offset, upload_file
+from forms.identifiers import quote_segment
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +66,9 @@ CHUNK_SIZE = 256 * 1024
 PULL_LIMIT = 500
 MAX_PULL_PAGES = 100_000
 MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most this often per sync
+# A form version's answer: its definition (at most S.MAX_FORM_DEFINITION_BYTES) as a JSON string, escapes
+# included; a longer answer is not even read.
+MAX_FORM_ANSWER_BYTES = 8 * S.MAX_FORM_DEFINITION_BYTES
 
 Progress = Callable[[SyncProgress], None]
 
@@ -186,29 +205,29 @@ class SyncEngine:
         self, *, progress: Progress | None = None, cancel: threading.Event | None = None
     ) -> SyncResult:
         """Upload attachments, push the outbox, pull until done. SyncError (with `.result`, what was done
-        before it) when the server cannot be reached or refuses; the last problem is kept in the store."""
-        with self.ctx.store.Session.begin() as s:
-            enrollment = S.get_enrollment(s)
-            S.record_attempt(s, now=self._now())
+        before it) when the server cannot be reached or refuses, or the disk is full; the last problem is
+        kept in the store (when it can still be written)."""
         result = SyncResult()
         try:
-            if enrollment is None:
-                raise not_enrolled()
-            run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
-            run.attachments()
-            run.push()
-            run.pull()
+            with self._disk_full_as_sync_error():
+                with self.ctx.store.Session.begin() as s:
+                    enrollment = S.get_enrollment(s)
+                    S.record_attempt(s, now=self._now())
+                if enrollment is None:
+                    raise not_enrolled()
+                run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
+                run.attachments()
+                run.push()
+                run.pull()
+                with self.ctx.store.Session.begin() as s:
+                    if not result.cancelled:
+                        S.record_success(s, now=self._now())
+                    result.pending = S.pending_count(s)
         except SyncError as exc:
             exc.result = result
-            with self.ctx.store.Session.begin() as s:
-                S.record_problem(s, exc.as_problem(), now=self._now())
-                result.pending = S.pending_count(s)
+            self._keep_problem(exc, result)
             log.warning("sync failed: %s", exc.one_line())
             raise
-        with self.ctx.store.Session.begin() as s:
-            if not result.cancelled:
-                S.record_success(s, now=self._now())
-            result.pending = S.pending_count(s)
         log.info(
             "sync: %d pushed, %d pulled, %d uploaded, %d rejected, %d conflicts, %d pending",
             result.pushed,
@@ -219,6 +238,29 @@ class SyncEngine:
             result.pending,
         )
         return result
+
+    @contextlib.contextmanager
+    def _disk_full_as_sync_error(self) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:
+            if not is_disk_full(exc):
+                raise
+            log.error("the disk is full: %r", exc)
+            raise disk_full(self.ctx.store.data_dir) from exc
+
+    def _keep_problem(self, exc: SyncError, result: SyncResult) -> None:
+        """The last problem, for the status bar; on a full disk it may not be writable (the log has it)."""
+        try:
+            with self.ctx.store.Session.begin() as s:
+                S.record_problem(s, exc.as_problem(), now=self._now())
+                result.pending = S.pending_count(s)
+        except (SQLAlchemyError, OSError) as write_failed:
+            if not is_disk_full(write_failed):
+                raise
+            log.warning("the problem could not be kept in the store: the disk is full")
+            with self.ctx.store.Session() as s:
+                result.pending = S.pending_count(s)
 
 
 class _Run:
@@ -484,45 +526,118 @@ class _Run:
             if more and cursor <= since:
                 raise _malformed("pull cursor did not move")
             announced = [c for c in changes if c.get("type") == "form"]
-            definitions: dict[tuple[str, str], tuple[str, str]] = {}
+            definitions: dict[tuple[str, str], S.FetchedForm | S.UnusableForm] = {}
             if announced:
                 with self.store.Session() as s:
                     wanted = S.forms_to_fetch(s, self.engine.ctx.forms, announced)
                 for form_id, version, sha in wanted:
                     definitions[(form_id, version)] = self._fetch_form(form_id, version, sha)
-            try:
-                with self.store.Session.begin() as s:
-                    outcome = S.apply_pull_page(
-                        s,
-                        formset=self.engine.ctx.forms,
-                        changes=changes,
-                        cursor=cursor,
-                        definitions=definitions,
-                        now=self.now(),
-                    )
-            except (KeyError, TypeError, ValueError) as exc:  # rolled back: the cursor did not move
-                log.error("a pulled page could not be applied: %r", exc)
-                raise _malformed("pull change") from exc
-            self.result.pulled += outcome.applied
-            self.result.forms.extend(outcome.forms)
-            for c in outcome.conflicts:
-                self._conflict(c)
+            forms = self.engine.ctx.forms
+            staged = forms.copy()  # the forms in memory change once the page is committed
+            with self.store.Session.begin() as s:
+                outcome = S.apply_pull_page(
+                    s,
+                    formset=staged,
+                    changes=changes,
+                    cursor=cursor,
+                    definitions=definitions,
+                    now=self.now(),
+                    app_version=app_version(),
+                )
+            forms.adopt(staged)
+            self._note_pull(outcome)
             self.progress(SyncProgress(Phase.PULL, self.result.pulled, None))
             if not more:
-                return
-        raise _malformed("too many pull pages")
+                break
+        else:
+            raise _malformed("too many pull pages")
+        self.retry_problems()
 
-    def _fetch_form(self, form_id: str, version: str, sha: str) -> tuple[str, str]:
-        answer = self.t.request("GET", f"{API}/forms/{form_id}/{version}")
+    def retry_problems(self) -> None:
+        """Try the open pull problems again (forms fetched again when due), then list what stays open."""
+        forms = self.engine.ctx.forms
+        with self.store.Session() as s:
+            waiting = bool(S.open_pull_issues(s))
+            due = [
+                (str(i.details.get("form_id")), str(i.details.get("version")))
+                for i in S.forms_to_retry(s, forms, app_version=app_version())
+            ]
+        if waiting:
+            definitions = {(f, v): self._fetch_form(f, v, "") for f, v in due}
+            staged = forms.copy()
+            with self.store.Session.begin() as s:
+                outcome = S.retry_pull_issues(
+                    s,
+                    formset=staged,
+                    definitions=definitions,
+                    now=self.now(),
+                    app_version=app_version(),
+                )
+            forms.adopt(staged)
+            self._note_pull(outcome)
+        with self.store.Session() as s:
+            self.result.problems = [_pull_problem(i) for i in S.open_pull_issues(s)]
+        for p in self.result.problems:
+            log.warning("pull problem (%s): %s", p.reason, p.message_en)
+
+    def _note_pull(self, outcome: S.PullOutcome) -> None:
+        self.result.pulled += outcome.applied
+        self.result.forms.extend(outcome.forms)
+        for c in outcome.conflicts:
+            self._conflict(c)
+
+    def _fetch_form(self, form_id: str, version: str, sha: str) -> S.FetchedForm | S.UnusableForm:
+        """A form version's definition, read and checked (outside any transaction). A refusal for this
+        version (404, too large, malformed, not the announced text, not readable here) comes back as
+        UnusableForm; a network or server failure ends the sync as usual (nothing was applied)."""
+        path = f"{API}/forms/{quote_segment(form_id)}/{quote_segment(version)}"
+        try:
+            answer = self.t.request("GET", path, max_bytes=MAX_FORM_ANSWER_BYTES)
+        except SyncError as exc:
+            if exc.kind not in (ErrorKind.REFUSED, ErrorKind.CONFLICT):
+                raise
+            return S.UnusableForm(
+                form_id,
+                version,
+                sha,
+                "form_unavailable" if exc.code != "answer_too_large" else "form_too_large",
+                f"无法从服务器取得它的定义（{exc.message_zh}）",
+                f"its definition cannot be fetched from the server ({exc.message_en})",
+                S.RETRY_NEW_CLIENT if exc.code == "answer_too_large" else S.RETRY_EVERY_SYNC,
+            )
         body = answer.body
         definition = body.get("definition") if isinstance(body, Mapping) else None
         if not isinstance(definition, str):
-            raise _malformed("form")
-        digest = hashlib.sha256(definition.encode("utf-8")).hexdigest()
-        if sha and digest != sha:
-            raise SyncError(
-                ErrorKind.SERVER,
-                f"表单 {form_id} {version} 下载后校验不符，已丢弃",
-                f"form {form_id} {version} did not match its sha256; not stored",
+            return S.UnusableForm(
+                form_id,
+                version,
+                sha,
+                "form_malformed",
+                "服务器的回答里没有它的定义",
+                "the server's answer holds no definition",
             )
-        return definition, digest
+        digest = hashlib.sha256(definition.encode("utf-8", "surrogatepass")).hexdigest()
+        if sha and digest != sha:
+            return S.UnusableForm(
+                form_id,
+                version,
+                sha,
+                "form_sha_mismatch",
+                "下载的定义与服务器宣布的校验值不符，未保存",
+                "the definition received does not match the announced sha256; not stored",
+            )
+        return S.read_form_definition(definition, form_id=form_id, version=version, sha256=digest)
+
+
+def _pull_problem(issue: SyncIssue) -> PullProblem:
+    d = issue.details
+    return PullProblem(
+        issue_id=issue.id,
+        what=str(d.get("what") or ""),
+        reason=issue.reason,
+        form_id=str(d.get("form_id") or ""),
+        version=str(d.get("version") or ""),
+        record_id=issue.record_id,
+        message_zh=issue.message_zh,
+        message_en=issue.message_en,
+    )

@@ -6,11 +6,16 @@ NETWORK   the server could not be reached, timed out, the link broke, or the ans
 REFUSED   our server refused the request (400/404/413/422): retrying the same request does not help
 SERVER    our server failed or is busy (5xx, 429) even after retries; `retry_after` says when to try again
 CONFLICT  409 where the caller did not expect one
+DISK_FULL this computer's disk (or the store's size limit) is full: what the server sent cannot be stored;
+          the store is intact (the page's transaction rolled back), the sync goes on once space is freed
 """
 
 from __future__ import annotations
 
 import enum
+import errno
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 
@@ -20,6 +25,7 @@ class ErrorKind(enum.StrEnum):
     REFUSED = "refused"
     SERVER = "server"
     CONFLICT = "conflict"
+    DISK_FULL = "disk_full"
 
 
 class SyncError(Exception):
@@ -73,4 +79,42 @@ def not_enrolled() -> SyncError:
         ErrorKind.AUTH,
         "本机尚未注册到县教育局服务器，请先注册",
         "this computer is not enrolled with the bureau server; enroll first",
+    )
+
+
+SQLITE_FULL = 13
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether this error (or one it wraps) says the disk is full: SQLite's SQLITE_FULL, or a file write
+    refused with ENOSPC, EDQUOT or EFBIG."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sqlite3.Error) and (
+            getattr(e, "sqlite_errorcode", None) == SQLITE_FULL
+            or "database or disk is full" in str(e)
+        ):
+            return True
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            return True
+        orig = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+    return False
+
+
+def disk_full(data_dir: Path) -> SyncError:
+    return SyncError(
+        ErrorKind.DISK_FULL,
+        f"本机磁盘已满，从服务器收到的数据无法保存（数据文件夹：{data_dir}）。请清理磁盘空间后再同步；"
+        "本机已保存的数据没有受影响",
+        f"this computer's disk is full: what the server sent cannot be stored (data folder: "
+        f"{data_dir}). Free some space, then sync again; nothing saved here was harmed",
+        code="disk_full",
+        details={"data_dir": str(data_dir)},
     )

@@ -170,6 +170,30 @@ def parse_retry_after(value: str | None, date: str | None = None) -> float | Non
     return max(0.0, (when - now).total_seconds())
 
 
+def _read_at_most(response: requests.Response, max_bytes: int) -> None:
+    """Read a streamed answer into response._content, stopping past max_bytes (unzipped)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise SyncError(
+                    ErrorKind.REFUSED,
+                    f"服务器的回答太大（超过 {max_bytes // 1024} KB），未读取",
+                    f"the server's answer is too large (over {max_bytes // 1024} KB); not read",
+                    status=response.status_code,
+                    code="answer_too_large",
+                    details={"max_bytes": max_bytes},
+                )
+            chunks.append(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(
+        chunks
+    )  # as requests keeps a body it read itself (.content, .json())
+
+
 def is_our_server(response: requests.Response) -> bool:
     return response.headers.get(SERVER_HEADER, "").startswith(SERVER_HEADER_PREFIX)
 
@@ -212,11 +236,13 @@ class Transport:
         expect: Collection[int] = (200,),
         retry: bool = True,
         want_json: bool = True,
+        max_bytes: int | None = None,
     ) -> Answer:
         """Send one request (again after a retryable failure, with the same body and headers).
 
         Statuses in `expect` come back as an Answer (with the parsed JSON when `want_json`); every other
-        outcome raises SyncError.
+        outcome raises SyncError. `max_bytes`: an answer longer than this (once unzipped) is not read
+        further: SyncError REFUSED, code `answer_too_large`.
         """
         hdrs = {
             "User-Agent": self.user_agent,
@@ -236,7 +262,7 @@ class Transport:
         tries = self.policy.attempts if retry else 1
         for attempt in range(1, tries + 1):
             try:
-                return self._once(method, url, body, hdrs, params, expect, want_json)
+                return self._once(method, url, body, hdrs, params, expect, want_json, max_bytes)
             except SyncError as exc:
                 if not exc.retryable or attempt == tries:
                     raise
@@ -266,6 +292,7 @@ class Transport:
         params: Mapping[str, str | int] | None,
         expect: Collection[int],
         want_json: bool,
+        max_bytes: int | None = None,
     ) -> Answer:
         self.requests_sent += 1
         try:
@@ -277,7 +304,10 @@ class Transport:
                 params=params,
                 timeout=(self.timeouts.connect, self.timeouts.read),
                 allow_redirects=False,
+                stream=max_bytes is not None,
             )
+            if max_bytes is not None:
+                _read_at_most(response, max_bytes)
         except requests.RequestException as exc:
             raise _exception_error(exc) from exc
         if not is_our_server(response):

@@ -44,6 +44,22 @@ class ConflictNotice:
     server_status: str
 
 
+@dataclass(frozen=True)
+class PullProblem:
+    """A pulled item this client could not apply (a form version it cannot fetch, read or use; a record of a
+    form it does not know; anything that failed while applying one item). It is kept as a sync issue with
+    what is needed to try it again, and the sync went on past it (see sync_state.IssueKind.PULL)."""
+
+    issue_id: int
+    what: str  # form | record
+    reason: str  # form_unavailable, form_too_large, form_refused, unknown_form, apply_failed, ...
+    form_id: str
+    version: str
+    record_id: str | None
+    message_zh: str
+    message_en: str
+
+
 @dataclass
 class SyncResult:
     pushed: int = 0  # outbox entries our server acknowledged (applied or duplicate)
@@ -52,10 +68,19 @@ class SyncResult:
     forms: list[str] = field(default_factory=list)  # "form_id version" stored this time
     conflicts: list[ConflictNotice] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    problems: list[PullProblem] = field(
+        default_factory=list
+    )  # pulled items not applied (still open)
     pending: int = 0  # outbox entries still unsent after this sync (held ones included)
     cancelled: bool = False  # stopped early on request; the rest goes next time
 
     @property
     def complete(self) -> bool:
-        """Everything pending was sent and everything new was pulled."""
-        return self.pending == 0 and not self.rejected and not self.conflicts and not self.cancelled
+        """Everything pending was sent and everything new was pulled and applied."""
+        return (
+            self.pending == 0
+            and not self.rejected
+            and not self.conflicts
+            and not self.problems
+            and not self.cancelled
+        )

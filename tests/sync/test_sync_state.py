@@ -47,18 +47,23 @@ def apply(ctx: ClientContext, changes: list[dict[str, object]], cursor: int) -> 
         )
 
 
-def test_a_page_applies_with_its_cursor_or_not_at_all(ctx: ClientContext):
+def test_a_page_applies_with_its_cursor_and_a_broken_item_becomes_a_problem(ctx: ClientContext):
+    """Issue 9: one item that cannot be applied no longer holds back the page or the cursor; it is kept as
+    a PULL issue with the item (a failure of the store itself still rolls the page back: test_bad_forms)."""
     good = str(uuid.uuid4())
     broken = {"seq": 2, "type": "record", "record_id": str(uuid.uuid4())}  # no revision
-    with pytest.raises(KeyError):
-        apply(ctx, [pulled(good, 1, "received"), broken], cursor=2)
+    outcome = apply(ctx, [pulled(good, 1, "received"), broken], cursor=2)
+    assert outcome.applied == 1 and len(outcome.problems) == 1
     with ctx.store.Session() as s:
-        assert S.get_cursor(s) == 0 and s.get(Record, good) is None
+        assert S.get_cursor(s) == 2 and s.get(Record, good).status == Status.RECEIVED
+        assert s.get(Record, broken["record_id"]) is None
+        (issue,) = S.open_pull_issues(s)
+        assert issue.record_id == broken["record_id"] and issue.details["item"] == broken
 
-    outcome = apply(ctx, [pulled(good, 1, "received")], cursor=7)
+    outcome = apply(ctx, [pulled(good, 2, "returned")], cursor=7)
     assert outcome.applied == 1
     with ctx.store.Session() as s:
-        assert S.get_cursor(s) == 7 and s.get(Record, good).status == Status.RECEIVED
+        assert S.get_cursor(s) == 7 and s.get(Record, good).status == Status.RETURNED
 
 
 def test_a_return_replaces_data_only_when_nothing_is_waiting_to_go(ctx: ClientContext):
