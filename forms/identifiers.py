@@ -120,7 +120,10 @@ FIELD_NAME = IdentifierRule(
 
 
 def quote_segment(value: str) -> str:
-    """One URL path segment: every byte outside unreserved characters percent-encoded, `/` included."""
+    """One URL path segment: every byte outside unreserved characters percent-encoded, `/` included; a
+    segment that is all dots (`.`, `..`) encoded too, so that no URL library takes it for a dot segment."""
+    if value and value.strip(".") == "":
+        return "%2E" * len(value)
     return quote(value, safe="")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from client.sync.errors import ErrorKind, SyncError
 from client.sync.http import API, Transport
+from forms.identifiers import quote_segment
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _offset(value: str | None, default: int) -> int:
 def remote_offset(transport: Transport, sha256: str) -> int | None:
     """None when the server has the whole file, else how many of its first bytes it holds."""
     answer = transport.request(
-        "HEAD", f"{API}/attachments/{sha256}", expect=(200, 404), want_json=False
+        "HEAD", f"{API}/attachments/{quote_segment(sha256)}", expect=(200, 404), want_json=False
     )
     if answer.status == 200:
         return None
@@ -83,7 +84,7 @@ def upload_file(
                         headers["Content-Range"] = f"bytes {offset}-{end}/{size}"
                     answer = transport.request(
                         "PUT",
-                        f"{API}/attachments/{sha256}",
+                        f"{API}/attachments/{quote_segment(sha256)}",
                         body=chunk,
                         headers=headers,
                         expect=(200, 201, 204, 308, 409),

@@ -158,7 +158,13 @@ def test_an_error_shows_control_characters_and_cuts_long_values():
 def test_a_quoted_segment_is_one_segment_and_comes_back(value: str):
     segment = quote_segment(value)
     assert "/" not in segment and "?" not in segment and "#" not in segment
+    assert segment not in (".", "..")
     assert unquote(segment) == value
+
+
+def test_dot_segments_are_encoded():
+    assert quote_segment(".") == "%2E" and quote_segment("..") == "%2E%2E"
+    assert quote_segment("1.0") == "1.0" and quote_segment("2026/1") == "2026%2F1"
 
 
 @settings(max_examples=300, deadline=None)
