@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from forms.cells import SafeCells
 from forms.errors import FormDefinitionError, FormError, Location
 from forms.identifiers import FORM_ID
 from forms.loader import DEFAULT_REFERENCES, NAME_RE, build_form
@@ -134,13 +135,13 @@ def _cell_of(f: Field, column: str, lang: str | None) -> Any:
 
 
 def _write_sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
+    """Every cell through forms.cells: a label or expression starting with "=" stays text."""
     ws = wb.create_sheet(title)
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
+    cells = SafeCells(ws, too_long="raise", escape=False)
     bold = Font(bold=True)
-    for cell in ws[1]:
-        cell.font = bold
+    ws.append([cells.header(h, font=bold) for h in header])
+    for row in rows:
+        ws.append(cells.row(row))
     ws.freeze_panes = "A2"
     for i, name in enumerate(header, start=1):
         longest = max([len(str(name)), *(len(str(r[i - 1])) for r in rows if r[i - 1] is not None)])

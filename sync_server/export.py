@@ -17,16 +17,15 @@ Layout, as the school client's export plus school columns:
 Choices are written as their Chinese labels (several joined with "、"), roster references as the teacher's
 name, dates and times as real Excel dates and times, numbers as numbers. Text that a spreadsheet could take
 for a formula (starting with = + - @ tab or CR) is written as an explicit string cell with Excel's quote
-prefix, so it is never evaluated. Records are streamed (openpyxl write-only, a batched query), and the file
+prefix, so it is never evaluated: every cell, the _meta sheet's included, is made by forms.cells.SafeCells
+(which the dashboard's other sheets import from here). Records are streamed (openpyxl write-only, a batched query), and the file
 is written to a temporary name and renamed into place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import math
 import os
 import re
 import uuid
@@ -37,13 +36,13 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.cell.cell import Cell as _XlCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forms.cells import DATETIME_FORMAT, Cell, SafeCells
 from forms.engine import ReferenceList
 from forms.model import Field, FieldType, FormDef, Period
 from forms.periods import period_range
@@ -66,7 +65,6 @@ UPDATED = "_updated_at"
 META_SHEET = "_meta"
 LAYOUT_VERSION = "sync-server-export/1"
 MULTI_SEPARATOR = "、"
-MAX_CELL_TEXT = 32767
 BATCH = 500
 SUMMARY_TITLE = "各校汇总"
 TOTAL_LABEL = "合计"
@@ -89,20 +87,10 @@ STATUS_LABELS = {
     Status.DELETED: "已删除",
 }
 
-DATE_FORMAT = "yyyy-mm-dd"
-TIME_FORMAT = "hh:mm"
-TIME_SECONDS_FORMAT = "hh:mm:ss"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
-_TIME_RE = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 _BAD_TITLE_CHARS = re.compile(r"[\\/?*\[\]:]")
-# Excel's escape for characters XML cannot hold (and CR): _xHHHH_; a literal _xHHHH_ gets its "_" escaped.
-_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _NAMES_FONT = Font(color="808080", size=9)
-
-Cell = Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +105,6 @@ class ExportResult:
     summary: str = SUMMARY_TITLE
 
 
-def xl_escape(text: str) -> str:
-    if "_x" not in text and text.isprintable():
-        return text
-    return _ESCAPE_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-
-
 def sheet_title(text: str, used: set[str]) -> str:
     base = _BAD_TITLE_CHARS.sub("_", text).strip().strip("'") or "Sheet"
     if base.lower() in ("history", META_SHEET):
@@ -135,79 +117,6 @@ def sheet_title(text: str, used: set[str]) -> str:
         n += 1
     used.add(title.lower())
     return title
-
-
-class _Cells:
-    """Typed values -> cells of one write-only sheet."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-
-    def text(self, value: str) -> Cell:
-        escaped = xl_escape(value)
-        if len(escaped) > MAX_CELL_TEXT:
-            escaped = escaped[: MAX_CELL_TEXT - 10] + "…(已截断)"
-        if value.startswith(_RISKY_START) or escaped.startswith("=") or escaped in ERROR_CODES:
-            cell = WriteOnlyCell(self.ws, value=escaped)
-            cell.data_type = "s"  # an explicit string: never a formula
-            cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
-            return cell
-        return escaped
-
-    def styled(self, value: Any, number_format: str) -> Cell:
-        cell = WriteOnlyCell(self.ws, value=value)
-        cell.number_format = number_format
-        return cell
-
-    def number(self, value: Any) -> Cell:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return self.any(value)
-        if isinstance(value, int):
-            return value if abs(value) < 10**15 else self.text(str(value))
-        if not math.isfinite(value) or float(f"{value:.15g}") != value:
-            return self.text(repr(value))
-        return value
-
-    def date(self, value: Any) -> Cell:
-        if isinstance(value, str) and len(value) == 10:
-            try:
-                return self.styled(dt.date.fromisoformat(value), DATE_FORMAT)
-            except ValueError:
-                pass
-        return self.any(value)
-
-    def time(self, value: Any) -> Cell:
-        if isinstance(value, str) and _TIME_RE.match(value):
-            try:
-                t = dt.time.fromisoformat(value)
-            except ValueError:
-                return self.any(value)
-            return self.styled(t, TIME_SECONDS_FORMAT if len(value) > 5 else TIME_FORMAT)
-        return self.any(value)
-
-    def datetime(self, value: Any) -> Cell:
-        if isinstance(value, str):
-            try:
-                moment = dt.datetime.fromisoformat(value)
-            except ValueError:
-                return self.any(value)
-            if moment.tzinfo is None:
-                return self.styled(moment.replace(microsecond=0), DATETIME_FORMAT)
-        return self.any(value)
-
-    def any(self, value: Any) -> Cell:
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, bool):
-            return self.text("true" if value else "false")
-        if isinstance(value, int | float):
-            return self.number(value)
-        return self.text(json.dumps(value, ensure_ascii=False))
-
-
-SafeCells = _Cells  # for other sheets of the dashboard (text never becomes a formula)
 
 
 class _Choices:
@@ -264,13 +173,13 @@ def _repeats(fields: tuple[Field, ...]) -> Iterator[Field]:
 class _Sheet:
     title: str
     ws: Any
-    cells: _Cells
+    cells: SafeCells
     fields: tuple[Field, ...]
     convert: list[Callable[[Any], Cell]]
     chain: tuple[str, ...]  # repeat names from the top (empty: the record sheet)
 
 
-def _converter(f: Field, cells: _Cells, choices: _Choices) -> Callable[[Any], Cell]:
+def _converter(f: Field, cells: SafeCells, choices: _Choices) -> Callable[[Any], Cell]:
     if f.is_select:
         return lambda v: None if v in (None, "", []) else cells.text(choices.show(f, v))
     if f.type in (FieldType.INTEGER, FieldType.DECIMAL):
@@ -312,7 +221,7 @@ def _new_sheet(
     choices: _Choices,
 ) -> _Sheet:
     ws = wb.create_sheet(title)
-    cells = _Cells(ws)
+    cells = SafeCells(ws)
     if chain:
         head = [
             (SCHOOL_CODE, RESERVED[SCHOOL_CODE], None),
@@ -330,20 +239,10 @@ def _new_sheet(
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A3"
     ws.row_dimensions[2].hidden = True
-    labels = []
-    names = []
-    for name, label, _f in columns:
-        cell = WriteOnlyCell(ws, value=xl_escape(label))
-        cell.data_type = "s"
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        labels.append(cell)
-        machine = WriteOnlyCell(ws, value=name)
-        machine.data_type = "s"
-        machine.font = _NAMES_FONT
-        names.append(machine)
-    ws.append(labels)
-    ws.append(names)
+    ws.append(
+        [cells.header(label, font=_HEADER_FONT, fill=_HEADER_FILL) for _n, label, _f in columns]
+    )
+    ws.append([cells.header(name, font=_NAMES_FONT) for name, _label, _f in columns])
     return _Sheet(title, ws, cells, fields, [_converter(f, cells, choices) for f in fields], chain)
 
 
@@ -448,7 +347,7 @@ def _summary(
 ) -> Any:
     """The 各校汇总 sheet: per school its records by status (and, for a period, its reporting status)."""
     ws = wb.create_sheet(SUMMARY_TITLE)
-    cells = _Cells(ws)
+    cells = SafeCells(ws)
     columns: list[tuple[str, float]] = [("学校代码", 12), ("学校名称", 28)]
     report = None
     if period is not None:
@@ -460,14 +359,7 @@ def _summary(
     for i, (_label_text, width) in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
-    head = []
-    for label_text, _width in columns:
-        cell = WriteOnlyCell(ws, value=label_text)
-        cell.data_type = "s"
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        head.append(cell)
-    ws.append(head)
+    ws.append([cells.header(text, font=_HEADER_FONT, fill=_HEADER_FILL) for text, _w in columns])
 
     schools: list[tuple[int, str, str, Any]] = []
     if report is not None:
@@ -497,7 +389,7 @@ def _summary(
                     None if first is None else cells.styled(first, DATETIME_FORMAT),
                 ]
         row += counts
-        ws.append(row)
+        ws.append(cells.row(row))
     total_row: list[Cell] = [cells.text(TOTAL_LABEL), cells.text(f"{len(schools)} 所学校")]
     if report is not None:
         rate = report.reporting_rate
@@ -512,7 +404,7 @@ def _summary(
         ]
     total_row += totals
     bold = []
-    for value in total_row:
+    for value in cells.row(total_row):
         cell = value if isinstance(value, _XlCell) else WriteOnlyCell(ws, value=value)
         cell.font = _HEADER_FONT
         bold.append(cell)
@@ -566,8 +458,8 @@ def _write(
             [
                 code,
                 name,
-                rec.id,
-                STATUS_LABELS.get(rec.status, rec.status),
+                main.cells.text(rec.id),
+                main.cells.text(STATUS_LABELS.get(rec.status, rec.status)),
                 *_answers(main, data),
                 main.cells.text(rec.form_version),
                 main.cells.styled(rec.updated_at.replace(microsecond=0), DATETIME_FORMAT),
@@ -580,8 +472,8 @@ def _write(
                     [
                         sheet.cells.text(rec.school_code),
                         sheet.cells.text(rec.school_name),
-                        rec.id,
-                        position,
+                        sheet.cells.text(rec.id),
+                        sheet.cells.any(position),
                         *_answers(sheet, item),
                     ]
                 )
@@ -602,17 +494,21 @@ def _write(
     wb._sheets.insert(0, summary)
     meta = wb.create_sheet(META_SHEET)
     meta.sheet_state = "hidden"
-    meta.append(["key", "value"])
-    meta.append(["layout", LAYOUT_VERSION])
-    meta.append(["form_id", fv.form_id])
-    meta.append(["form_version", fv.version])
-    meta.append(["period", period or ""])
-    meta.append(["exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"])
-    meta.append(["records", count])
-    meta.append(["sheet:" + main.title, ""])
-    for sheet in repeats:
-        meta.append(["sheet:" + sheet.title, ".".join(sheet.chain)])
-    meta.append(["summary:" + SUMMARY_TITLE, ""])
+    meta_cells = SafeCells(meta)
+    meta_rows: list[list[Any]] = [
+        ["key", "value"],
+        ["layout", LAYOUT_VERSION],
+        ["form_id", fv.form_id],
+        ["form_version", fv.version],
+        ["period", period or ""],
+        ["exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"],
+        ["records", count],
+        ["sheet:" + main.title, ""],
+        *(["sheet:" + sheet.title, ".".join(sheet.chain)] for sheet in repeats),
+        ["summary:" + SUMMARY_TITLE, ""],
+    ]
+    for row in meta_rows:
+        meta.append(meta_cells.row(row))
     return count, len(tallies), [main.title, *(s.title for s in repeats)]
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import math
 import os
-import re
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing
@@ -20,8 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -42,11 +38,11 @@ from client.excel.layout import (
     get_form,
     sheet_specs,
     sheet_title,
-    xl_escape,
 )
 from client.store.db import Store
 from client.store.models import Status
 from client.store.records import roster
+from forms.cells import DATETIME_FORMAT, MAX_CELL_TEXT, Cell, CellTooLong, SafeCells
 from forms.model import Field, FieldType, FormDef, Period
 from forms.periods import period_of, period_range
 
@@ -57,101 +53,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DATE_FORMAT = "yyyy-mm-dd"
-TIME_FORMAT = "hh:mm"
-TIME_SECONDS_FORMAT = "hh:mm:ss"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-MAX_CELL_TEXT = 32767  # Excel's limit; longer text would be cut, so it is refused
 BATCH = 500
 
-# Text starting with one of these could be taken for a formula by a spreadsheet program.
-_RISKY_START = ("=", "+", "-", "@", "\t", "\r")
-_TIME_RE = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _NAMES_FONT = Font(color="808080", size=9)
 
-Cell = Any  # a value openpyxl writes as is, or a WriteOnlyCell
 
-
-class _TooLong(Exception):
-    pass
-
-
-class _CellMaker:
-    """Typed values -> cells for one column: text never evaluated, real dates and times, numbers.
-
-    A styled cell (a date or time with its number format) is made once per column and format and reused row
-    after row: the write-only sheet writes each row out before the next one is appended.
-    """
-
-    def __init__(self, ws: WriteOnlyWorksheet) -> None:
-        self.ws = ws
-        self._styled: dict[str, WriteOnlyCell] = {}
-
-    def text(self, value: str) -> Cell:
-        escaped = xl_escape(value)
-        if len(escaped) > MAX_CELL_TEXT:
-            raise _TooLong
-        if value.startswith(_RISKY_START) or escaped.startswith("=") or escaped in ERROR_CODES:
-            # An explicit string cell (never a formula), and Excel's quote prefix so that editing the cell
-            # in Excel keeps it text too.
-            cell = WriteOnlyCell(self.ws, value=escaped)
-            cell.data_type = "s"
-            cell.quotePrefix = True
-            return cell
-        return escaped
-
-    def styled(self, value: Any, number_format: str) -> Cell:
-        cell = self._styled.get(number_format)
-        if cell is None:
-            cell = self._styled[number_format] = WriteOnlyCell(self.ws)
-            cell.number_format = number_format
-        cell.value = value
-        return cell
-
-    def number(self, value: Any) -> Cell:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return self.any(value)
-        if isinstance(value, int):
-            # Excel keeps 15 significant digits; longer whole numbers go as text, unchanged.
-            return value if abs(value) < 10**15 else self.text(str(value))
-        if not math.isfinite(value) or float(f"{value:.15g}") != value:
-            return self.text(repr(value))
-        return value
-
-    def date(self, value: Any) -> Cell:
-        if isinstance(value, str) and len(value) == 10:
-            try:
-                return self.styled(dt.date.fromisoformat(value), DATE_FORMAT)
-            except ValueError:
-                pass
-        return self.any(value)
-
-    def time(self, value: Any) -> Cell:
-        if isinstance(value, str) and _TIME_RE.match(value):
-            try:
-                t = dt.time.fromisoformat(value)
-            except ValueError:
-                return self.any(value)
-            return self.styled(t, TIME_SECONDS_FORMAT if len(value) > 5 else TIME_FORMAT)
-        return self.any(value)
-
-    def any(self, value: Any) -> Cell:
-        """Whatever a record holds (a draft may hold anything JSON can)."""
-        if value is None or value == "":
-            return None
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, bool):
-            return self.text("true" if value else "false")
-        if isinstance(value, int | float):
-            return self.number(value)
-        return self.text(json.dumps(value, ensure_ascii=False))
+def _column_cells(ws: WriteOnlyWorksheet) -> SafeCells:
+    """The cells of one column (one per row: its date or time cell is reused row after row)."""
+    return SafeCells(ws, too_long="raise", reuse_styled=True)
 
 
 def _converter(f: Field, ws: WriteOnlyWorksheet, codec: ValueCodec) -> Callable[[Any], Cell]:
-    make = _CellMaker(ws)
+    make = _column_cells(ws)
     t = f.type
     if f.is_select:
         return lambda v: None if v in (None, "", []) else make.text(codec.show_choices(f, v))
@@ -196,8 +111,9 @@ class _SheetWriter:
         self.spec = spec
         self.title = title
         self.ws: WriteOnlyWorksheet = wb.create_sheet(title)
-        self.status = _CellMaker(self.ws)
-        self.updated = _CellMaker(self.ws)
+        self.cells = SafeCells(self.ws, too_long="raise")
+        self.status = _column_cells(self.ws)
+        self.updated = _column_cells(self.ws)
         self.fields = spec.fields
         self.convert = [_converter(f, self.ws, codec) for f in spec.fields]
         columns = spec.columns
@@ -205,21 +121,13 @@ class _SheetWriter:
             self.ws.column_dimensions[get_column_letter(i)].width = _width(spec, name)
         self.ws.freeze_panes = f"A{FIRST_DATA_ROW}"
         self.ws.row_dimensions[NAMES_ROW].hidden = True
-        labels = []
-        for name in columns:
-            cell = WriteOnlyCell(self.ws, value=xl_escape(spec.label(name)[0]))
-            cell.data_type = "s"
-            cell.font = _HEADER_FONT
-            cell.fill = _HEADER_FILL
-            labels.append(cell)
-        self.ws.append(labels)
-        names = []
-        for name in columns:
-            cell = WriteOnlyCell(self.ws, value=name)
-            cell.data_type = "s"
-            cell.font = _NAMES_FONT
-            names.append(cell)
-        self.ws.append(names)
+        self.ws.append(
+            [
+                self.cells.header(spec.label(name)[0], font=_HEADER_FONT, fill=_HEADER_FILL)
+                for name in columns
+            ]
+        )
+        self.ws.append([self.cells.header(name, font=_NAMES_FONT) for name in columns])
 
     def answers(self, data: dict[str, Any], record_id: str) -> list[Cell]:
         out: list[Cell] = []
@@ -227,7 +135,7 @@ class _SheetWriter:
             value = data.get(f.name)
             try:
                 out.append(None if value is None else convert(value))
-            except _TooLong:
+            except CellTooLong:
                 raise ExcelError(
                     f"记录 {record_id} 的“{f.label.zh or f.name}”超过 Excel 单元格上限（{MAX_CELL_TEXT} 字），无法导出",
                     f"record {record_id}: '{f.name}' is longer than an Excel cell can hold "
@@ -340,26 +248,32 @@ def _write_workbook(
     count = 0
     with closing(iter_records(ctx.store, form.form_id, period=period, statuses=statuses)) as rows:
         for rid, data, status, updated in rows:
-            cells: list[Cell] = [rid, *main.answers(data, rid)]
+            cells: list[Cell] = [main.cells.text(rid), *main.answers(data, rid)]
             cells.append(main.status.text(STATUS_LABELS.get(status, status)))
             cells.append(main.updated.styled(updated, DATETIME_FORMAT) if updated else None)
             main.ws.append(cells)
             for rep in repeats:
                 for index, item in _instances(data, rep.spec.chain):
                     position: Any = index[0] if len(index) == 1 else ".".join(map(str, index))
-                    rep.ws.append([rid, position, *rep.answers(item, rid)])
+                    rep.ws.append(
+                        [rep.cells.text(rid), rep.cells.any(position), *rep.answers(item, rid)]
+                    )
             count += 1
     meta = wb.create_sheet(META_SHEET)
     meta.sheet_state = "hidden"
-    meta.append(["key", "value"])
-    meta.append(["layout", LAYOUT_VERSION])
-    meta.append(["form_id", form.form_id])
-    meta.append(["form_version", form.version])
-    meta.append(["exported_at", ctx.clock.now().replace(microsecond=0).isoformat()])
-    meta.append(["records", count])
-    meta.append(["sheet:" + main.title, ""])
-    for rep in repeats:
-        meta.append(["sheet:" + rep.title, ".".join(rep.spec.chain)])
+    meta_cells = SafeCells(meta, too_long="raise")
+    meta_rows: list[list[Any]] = [
+        ["key", "value"],
+        ["layout", LAYOUT_VERSION],
+        ["form_id", form.form_id],
+        ["form_version", form.version],
+        ["exported_at", ctx.clock.now().replace(microsecond=0).isoformat()],
+        ["records", count],
+        ["sheet:" + main.title, ""],
+        *(["sheet:" + rep.title, ".".join(rep.spec.chain)] for rep in repeats),
+    ]
+    for row in meta_rows:
+        meta.append(meta_cells.row(row))
     return count
 
 

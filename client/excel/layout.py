@@ -25,6 +25,7 @@ from typing import Any
 
 from client.store.formset import FormSet
 from client.store.records import StoreError
+from forms import cells
 from forms.engine import ReferenceList
 from forms.model import Field, FieldType, FormDef
 
@@ -228,22 +229,10 @@ def display_width(text: str) -> int:
 
 # -- text cells -------------------------------------------------------------------------------------
 
-# Excel's own escape for characters XML cannot hold (and CR, which XML readers turn into LF): _xHHHH_.
-# A literal "_xHHHH_" in the text has its underscore escaped as _x005F_, as Excel does.
-_ESCAPE_RE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
-_UNESCAPE_RE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def xl_escape(text: str) -> str:
-    if "_x" not in text and text.isprintable():
-        return text
-    return _ESCAPE_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-
-
-def xl_unescape(text: str) -> str:
-    if "_x" not in text:
-        return text
-    return _UNESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
+# Excel's own escape for characters XML cannot hold (and CR, which XML readers turn into LF): _xHHHH_,
+# written by forms.cells (one place for every cell we write) and read back here.
+xl_escape = cells.xl_escape
+xl_unescape = cells.xl_unescape
 
 
 # -- answers <-> cells ------------------------------------------------------------------------------
