@@ -16,24 +16,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from sync_server.config import build_config, default_instance_path
+from sync_server.config import build_config, default_instance_path, number, whole_number
 from sync_server.db import Database, open_database
 from sync_server.errors import ServiceError, error_body, http_error
+from sync_server.limits import API_PREFIX, BODYLESS_METHODS, BodyDoors, too_large_messages
 from sync_server.migrate import upgrade
 from sync_server.services.attachments import AttachmentStore
 from sync_server.services.common import dumps
 from sync_server.services.forms import publish_shipped_forms
-from sync_server.state import EXTENSION, FailureLimiter, ServerState, get_state
+from sync_server.state import EXTENSION, ServerState, get_state
+from sync_server.throttle import EnrollThrottle
 
 log = logging.getLogger(__name__)
 
 SERVER_HEADER = "X-Sync-Server"
 SERVER_ID = "school-sync/1"
 JSON_TYPE = "application/json; charset=utf-8"
+DOORS_EXTENSION = "sync_server.doors"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -63,10 +66,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     cfg = build_config(instance, override)
     app.config.update(cfg)
-    # Werkzeug refuses bodies beyond this before any view reads them (a view enforces its own limit too).
-    app.config["MAX_CONTENT_LENGTH"] = max(cfg["MAX_ATTACHMENT_BYTES"], cfg["MAX_BATCH_BYTES"]) + (
-        1 << 20
-    )
+    # Werkzeug refuses bodies beyond this before any view reads them; each request gets its own door's
+    # (smaller) limit in _choose_body_limit, and `sync-server serve` applies the same doors before waitress
+    # buffers a body (sync_server/serving.py).
+    doors = BodyDoors.from_config(cfg)
+    app.config["MAX_CONTENT_LENGTH"] = doors.largest
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     db = open_database(cfg["DATABASE_URL"], pool_size=int(cfg["DB_POOL_SIZE"]))
@@ -86,11 +90,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         clock=clock,
         local_offset=dt.timedelta(hours=float(cfg["UTC_OFFSET_HOURS"])),
         config=cfg,
-        enroll_failures=FailureLimiter(
-            int(cfg["ENROLL_MAX_FAILURES"]), float(cfg["ENROLL_FAILURE_WINDOW"])
+        enroll_throttle=EnrollThrottle(
+            free=whole_number(cfg, "ENROLL_FREE_FAILURES"),
+            base=number(cfg, "ENROLL_DELAY_SECONDS"),
+            cap=number(cfg, "ENROLL_MAX_DELAY_SECONDS"),
+            school_free=whole_number(cfg, "ENROLL_SCHOOL_FREE_FAILURES"),
+            school_cap=number(cfg, "ENROLL_SCHOOL_MAX_DELAY_SECONDS"),
+            forget=number(cfg, "ENROLL_FORGET_SECONDS", minimum=1),
+            clock=lambda: clock().timestamp(),
         ),
     )
     app.extensions[EXTENSION] = state
+    app.extensions[DOORS_EXTENSION] = doors
+    app.before_request(_choose_body_limit)
 
     from sync_server.api import api
 
@@ -102,6 +114,32 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_errors(app)
     app.after_request(_finish_response)
     return app
+
+
+def _choose_body_limit() -> None:
+    """This request's body limit, by its door (sync_server/limits.py)."""
+    doors: BodyDoors = current_app.extensions[DOORS_EXTENSION]
+    path = request.path
+    staff = False
+    if not path.startswith(API_PREFIX) and request.method not in BODYLESS_METHODS:
+        from flask import session
+
+        staff = isinstance(session.get("uid"), int)
+    door, limit = doors.door(
+        method=request.method,
+        path=path,
+        device=bool(request.headers.get("Authorization", "").strip()),
+        staff=staff,
+    )
+    g.body_door = (door, limit)
+    request.max_content_length = limit
+
+
+def too_large_body() -> dict[str, Any]:
+    """The 413 error body for this request's door."""
+    door, limit = g.get("body_door") or ("request", request.max_content_length or 0)
+    zh, en = too_large_messages(int(limit), str(door))
+    return error_body("too_large", zh, en, {"max_bytes": limit, "door": door})
 
 
 def healthz() -> Response:
@@ -126,7 +164,8 @@ def _register_errors(app: Flask) -> None:
         allow = exc.get_response().headers.get("Allow")
         if allow:
             headers["Allow"] = allow
-        return json_response(http_error(status), status, headers)
+        body = too_large_body() if status == 413 else http_error(status)
+        return json_response(body, status, headers)
 
     @app.errorhandler(OperationalError)
     def _busy(exc: OperationalError) -> Response:

@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from sync_server.config import default_database_url, default_instance_path
+from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
 
@@ -369,9 +369,8 @@ def cmd_add_user(ctx: Context) -> Result:
 
 
 def cmd_serve(ctx: Context) -> Result:
-    import waitress
-
     from sync_server.app import create_app
+    from sync_server.serving import create_server
 
     _log_to_file(ctx.instance)
     try:
@@ -388,13 +387,7 @@ def cmd_serve(ctx: Context) -> Result:
             EXIT_UNAVAILABLE,
         ) from None
     try:
-        server = waitress.create_server(
-            app,
-            host=ctx.args.host,
-            port=ctx.args.port,
-            threads=ctx.args.threads,
-            ident="school-sync",
-        )
+        server = create_server(app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads)
     except OSError as exc:
         raise CliError(
             "cannot_listen",
@@ -454,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="serve the device API (waitress)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8700)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument(
+        "--threads", type=int, help="worker threads (default: serve_threads in config.toml, 8)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -577,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         _fail(args, exc.code, exc.message_zh, exc.message_en)
         return exc.exit_code
+    except ConfigError as exc:
+        _fail(args, "bad_config", exc.message_zh, exc.message_en)
+        return EXIT_BAD_INPUT
     except ServiceError as exc:
         _fail(args, exc.code, exc.message_zh, exc.message_en, exc.details)
         for extra in exc.details.get("errors", [])[1:]:

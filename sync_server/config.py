@@ -41,14 +41,63 @@ DEFAULTS: dict[str, Any] = {
     "PULL_DEFAULT_LIMIT": 500,
     "PULL_MAX_LIMIT": 1000,
     "GZIP_MIN_BYTES": 1024,  # answers at least this long are gzipped for a client that accepts it
-    "ENROLL_MAX_FAILURES": 20,  # wrong enrollment codes per client address ...
-    "ENROLL_FAILURE_WINDOW": 600,  # ... within this many seconds, then 429
+    # Request bodies by door (sync_server/limits.py): decided from the head, before the body is read.
+    "MAX_REQUEST_BYTES": 64 * 1024,  # without a device token or a staff session: enroll, login, ...
+    "MAX_UPLOAD_CHUNK_BYTES": 1024 * 1024,  # one PUT of an attachment (clients send 256 KiB chunks)
+    "MAX_DASHBOARD_BODY_BYTES": 6 * 1024 * 1024,  # a logged-in staff member (form upload: 5 MB)
+    # `sync-server serve` (waitress; sync_server/serving.py, docs/server.md "Limits").
+    "SERVE_THREADS": 8,  # worker threads (keep at or below DB_POOL_SIZE)
+    "SERVE_CONNECTION_LIMIT": 300,  # open connections; idle ones are closed to make room for new ones
+    "SERVE_CONNECTIONS_PER_ADDRESS": 32,  # per client address (not applied behind a proxy)
+    "SERVE_IDLE_TIMEOUT": 60,  # seconds a connection may stay silent (keep-alive, stalled upload)
+    "SERVE_REQUEST_HEAD_TIMEOUT": 20,  # seconds from a request's first byte to the end of its head
+    "SERVE_MIN_BODY_RATE": 1024,  # bytes per second a body must average (after the head timeout)
+    "SERVE_MAX_HEADER_BYTES": 16 * 1024,  # request line and headers
+    "SERVE_BACKLOG": 1024,  # connections the system queues before they are accepted
+    "SERVE_CLEANUP_INTERVAL": 5,  # seconds between checks of the timeouts above
+    # Wrong enrollment codes (sync_server/throttle.py): growing waits, never a long lock.
+    "ENROLL_FREE_FAILURES": 10,  # wrong codes per address (or per address and school) before any wait
+    "ENROLL_DELAY_SECONDS": 2,  # the first wait; doubled at each further wrong code ...
+    "ENROLL_MAX_DELAY_SECONDS": 30,  # ... up to this
+    "ENROLL_SCHOOL_FREE_FAILURES": 20,  # wrong codes naming one school, from any address ...
+    "ENROLL_SCHOOL_MAX_DELAY_SECONDS": 60,  # ... then waits up to this for that school only
+    "ENROLL_FORGET_SECONDS": 900,  # failures are forgotten after this long without one
     "UTC_OFFSET_HOURS": 8,  # the bureau's local time (China: UTC+8, no daylight saving) for today()
     "LAST_SEEN_EVERY": 60,  # seconds between writes of a device's last_seen_at
     "DB_POOL_SIZE": 10,
     "ATTACHMENTS_DIR": None,  # None: <instance>/attachments
     "CLOCK": None,  # a Clock; None: the system clock
 }
+
+
+class ConfigError(ValueError):
+    """A setting with a value that cannot be used; names the key as config.toml spells it."""
+
+    def __init__(self, key: str, value: object, expected: tuple[str, str]) -> None:
+        self.key = key.lower()
+        self.message_zh = f"配置项 {self.key} 的值 {value!r} 无效：应为{expected[0]}"
+        self.message_en = f"setting {self.key} = {value!r} is not valid: expected {expected[1]}"
+        super().__init__(self.message_en)
+
+
+def number(cfg: Mapping[str, Any], key: str, *, minimum: float = 0) -> float:
+    """A numeric setting at least `minimum`; ConfigError otherwise."""
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum:
+        raise ConfigError(
+            key, value, (f"不小于 {minimum:g} 的数字", f"a number of at least {minimum:g}")
+        )
+    return float(value)
+
+
+def whole_number(cfg: Mapping[str, Any], key: str, *, minimum: int = 0) -> int:
+    """An integer setting at least `minimum`; ConfigError otherwise."""
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            key, value, (f"不小于 {minimum} 的整数", f"a whole number of at least {minimum}")
+        )
+    return value
 
 
 def system_clock() -> dt.datetime:

@@ -54,10 +54,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # set true (config.toml: session_cookie_secure = true) behind TLS
     "DASHBOARD_SESSION_HOURS": 12,  # a login lasts at most this long ...
     "DASHBOARD_IDLE_MINUTES": 120,  # ... and ends after this long without a request
-    "LOGIN_MAX_FAILURES": 5,  # failed logins per username ...
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,  # ... and per client address (one office shares an address) ...
-    "LOGIN_LOCKOUT_SECONDS": 900,  # ... within this window lock it for the rest of the window
-    "LOGIN_FAILURE_DELAY": 0.5,  # seconds a failed login waits, doubled per recent failure (max 4 s)
+    # Failed logins wait, never lock (sync_server/throttle.py LoginThrottle, docs/server.md):
+    "LOGIN_FREE_FAILURES": 3,  # wrong passwords for one account from one browser or address, then ...
+    "LOGIN_DELAY_SECONDS": 2,  # ... a wait of 2 s, doubled at each further failure ...
+    "LOGIN_MAX_DELAY_SECONDS": 300,  # ... up to 5 minutes
+    "LOGIN_ADDRESS_FREE_FAILURES": 20,  # from one stranger address over all accounts (same waits)
+    "LOGIN_ACCOUNT_FREE_FAILURES": 10,  # for one account from all stranger addresses, then ...
+    "LOGIN_ACCOUNT_MAX_DELAY_SECONDS": 60,  # ... waits of at most a minute, for strangers only
+    "LOGIN_FORGET_SECONDS": 3600,  # failures are forgotten an hour after the last one
+    "LOGIN_KNOWN_DAYS": 60,  # a browser or address that logged in to an account is known this long
     "PUBLIC_URL": None,  # the address printed on enrollment slips; None: the address the page came from
     "PROXY_FIX_X_FOR": 0,  # behind a reverse proxy: how many X-Forwarded-For hops to trust
 }

@@ -16,13 +16,13 @@ Use in a view module:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import hmac
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
@@ -41,20 +41,24 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response as BaseResponse
 
 from forms.model import FormDef
+from sync_server.config import number, whole_number
 from sync_server.dashboard import NAV, bp
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion, Role
 from sync_server.services import common
 from sync_server.services import users as users_service
 from sync_server.services.forms import FORM_CACHE
-from sync_server.services.users import LoginThrottle, StaffUser, role_rank
+from sync_server.services.users import StaffUser, role_rank
 from sync_server.state import get_state
+from sync_server.throttle import MAX_KEYS, LoginAttempt, LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 ROLE_LABELS = {Role.ADMIN: "管理员", Role.REVIEWER: "审核员", Role.VIEWER: "查看员"}
-MAX_FAILURE_DELAY = 4.0
+KNOWN_BROWSER_COOKIE = (
+    "school_sync_known"  # "this browser has logged in to these accounts" (signed)
+)
+KNOWN_BROWSER_SALT = "dashboard.known-browser"
+KNOWN_BROWSER_ACCOUNTS = 8
 
 ERROR_TEXT: dict[int, tuple[str, str]] = {
     400: ("请求无效", "页面已过期或请求不完整，请返回上一页刷新后重试。"),
@@ -81,21 +89,23 @@ ERROR_TEXT: dict[int, tuple[str, str]] = {
 
 @dataclass
 class DashboardState:
-    user_failures: LoginThrottle
-    address_failures: LoginThrottle
-    # (username, address) -> when its lock was last written to the audit log: once per lock, so that a
-    # script hammering a locked account does not fill the log.
-    lock_noted: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    throttle: LoginThrottle
+    # (account, address, scope) -> until when its refusal was written to the audit log: once per wait, so
+    # that a script hammering a held-back account does not fill the log. Bounded like the throttle.
+    noted: collections.OrderedDict[tuple[str, str, str], dt.datetime] = field(
+        default_factory=collections.OrderedDict
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def first_notice(self, key: tuple[str, str], now: dt.datetime, wait: int) -> bool:
+    def first_notice(self, key: tuple[str, str, str], now: dt.datetime, wait: int) -> bool:
         with self.lock:
-            until = self.lock_noted.get(key)
+            until = self.noted.get(key)
             if until is not None and until > now:
                 return False
-            if len(self.lock_noted) > 10_000:
-                self.lock_noted = {k: v for k, v in self.lock_noted.items() if v > now}
-            self.lock_noted[key] = now + dt.timedelta(seconds=wait)
+            self.noted[key] = now + dt.timedelta(seconds=wait)
+            self.noted.move_to_end(key)
+            while len(self.noted) > MAX_KEYS:
+                self.noted.popitem(last=False)
             return True
 
 
@@ -419,10 +429,56 @@ def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _failure_delay(failures: int) -> None:
-    base = float(current_app.config["LOGIN_FAILURE_DELAY"])
-    if base > 0:
-        time.sleep(min(MAX_FAILURE_DELAY, base * 2 ** max(0, failures - 1)))
+def _browser_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt=KNOWN_BROWSER_SALT)
+
+
+def _known_browser() -> dict[str, Any] | None:
+    """The known-browser cookie's content, when its signature holds and it is not too old."""
+    raw = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not raw or len(raw) > 4096:
+        return None
+    max_age = int(float(current_app.config["LOGIN_KNOWN_DAYS"]) * 86400)
+    try:
+        data = _browser_serializer().loads(raw, max_age=max_age)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    if not isinstance(data.get("accounts"), list):
+        return None
+    return data
+
+
+def _login_attempt(account: str) -> LoginAttempt:
+    known = _known_browser()
+    browser = None
+    if known is not None and account in known["accounts"]:
+        browser = str(known["id"])
+    return LoginAttempt(account=account, address=_client_address(), browser=browser)
+
+
+def _remember_browser(response: BaseResponse, account: str) -> None:
+    """Mark this browser as one that logged in to `account` (a signed cookie, renewed at each login)."""
+    known = _known_browser() or {"id": secrets.token_urlsafe(16), "accounts": []}
+    accounts = [a for a in known["accounts"] if isinstance(a, str) and a != account]
+    accounts = [*accounts, account][-KNOWN_BROWSER_ACCOUNTS:]
+    value = _browser_serializer().dumps({"id": known["id"], "accounts": accounts})
+    cfg = current_app.config
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        value,
+        max_age=int(float(cfg["LOGIN_KNOWN_DAYS"]) * 86400),
+        httponly=True,
+        secure=bool(cfg["SESSION_COOKIE_SECURE"]),
+        samesite="Lax",
+    )
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} 秒"
+    return f"{(seconds + 59) // 60} 分钟"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -434,21 +490,27 @@ def login() -> ResponseReturnValue:
         return render_template("login.html", next=nxt or "", username="")
     username = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
-    user_key = username.lower()
-    address = _client_address()
+    attempt = _login_attempt(username.lower())
     st = _dashboard_state()
-    wait = max(
-        st.user_failures.locked_for(user_key) or 0, st.address_failures.locked_for(address) or 0
-    )
-    if wait:
-        if st.first_notice((user_key, address), _now(), wait):
-            audit("login.locked", username, {"wait_seconds": wait}, actor=username or "anonymous")
+    held = st.throttle.wait(attempt)
+    if held is not None:  # refused until then; no password is checked and no thread waits
+        if st.first_notice((attempt.account, attempt.address, held.scope), _now(), held.seconds):
+            audit(
+                "login.locked",
+                username,
+                {"wait_seconds": held.seconds, "scope": held.scope},
+                actor=username or "anonymous",
+            )
         log.warning(
-            "dashboard: login refused, locked for %s s: %r from %s", wait, username, address
+            "dashboard: login refused for %s s (%s): %r from %s",
+            held.seconds,
+            held.scope,
+            username,
+            attempt.address,
         )
-        minutes = max(1, (wait + 59) // 60)
-        flash(f"登录失败次数过多，账号已暂时锁定。请 {minutes} 分钟后再试。", "error")
-        return render_template("login.html", next=nxt or "", username=username), 429
+        flash(f"登录失败次数过多，请 {_wait_text(held.seconds)}后再试。", "error")
+        page = render_template("login.html", next=nxt or "", username=username)
+        return page, 429, {"Retry-After": str(held.seconds)}
     user = None
     if username and password:
         with get_state().db.Session.begin() as s:
@@ -456,13 +518,21 @@ def login() -> ResponseReturnValue:
     else:  # the same cost as a real check
         users_service.authenticate_nobody(password)
     if user is None:
-        failures = st.user_failures.fail(user_key)
-        st.address_failures.fail(address)
-        audit("login.failed", username, {"failures": failures}, actor=username or "anonymous")
-        _failure_delay(failures)
-        flash("用户名或密码不正确。", "error")
-        return render_template("login.html", next=nxt or "", username=username), 401
-    st.user_failures.clear(user_key)
+        failures, wait = st.throttle.fail(attempt)
+        audit(
+            "login.failed",
+            username,
+            {"failures": failures, "wait_seconds": wait, "known": st.throttle.known(attempt)},
+            actor=username or "anonymous",
+        )
+        message = "用户名或密码不正确。"
+        headers = {}
+        if wait:
+            message += f"请 {_wait_text(wait)}后再试。"
+            headers["Retry-After"] = str(wait)
+        flash(message, "error")
+        return render_template("login.html", next=nxt or "", username=username), 401, headers
+    st.throttle.succeed(attempt)
     session.clear()  # a fresh session (and CSRF token) at every login
     session.permanent = False  # gone when the browser closes; login_at/seen bound it on the server
     now = int(_now().timestamp())
@@ -470,7 +540,9 @@ def login() -> ResponseReturnValue:
     csrf_token()
     g.dashboard_user = user
     audit("login.ok", user.username)
-    return redirect(nxt or default_page())
+    response = redirect(nxt or default_page())
+    _remember_browser(response, attempt.account)
+    return response
 
 
 @bp.post("/logout")
@@ -518,12 +590,19 @@ def localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def init_app(app: Flask) -> None:
     clock = get_state(app).clock
-    window = float(app.config["LOGIN_LOCKOUT_SECONDS"])
+    cfg = app.config
     app.extensions[EXTENSION] = DashboardState(
-        user_failures=LoginThrottle(int(app.config["LOGIN_MAX_FAILURES"]), window, clock),
-        address_failures=LoginThrottle(
-            int(app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]), window, clock
-        ),
+        throttle=LoginThrottle(
+            free=whole_number(cfg, "LOGIN_FREE_FAILURES"),
+            base=number(cfg, "LOGIN_DELAY_SECONDS"),
+            cap=number(cfg, "LOGIN_MAX_DELAY_SECONDS"),
+            address_free=whole_number(cfg, "LOGIN_ADDRESS_FREE_FAILURES"),
+            account_free=whole_number(cfg, "LOGIN_ACCOUNT_FREE_FAILURES"),
+            account_cap=number(cfg, "LOGIN_ACCOUNT_MAX_DELAY_SECONDS"),
+            forget=number(cfg, "LOGIN_FORGET_SECONDS", minimum=1),
+            known_for=number(cfg, "LOGIN_KNOWN_DAYS") * 86400,
+            clock=lambda: clock().timestamp(),
+        )
     )
     app.jinja_env.globals.update(
         csrf_token=csrf_token,

@@ -1,0 +1,358 @@
+"""`sync-server serve`: waitress with a limit at every door (docs/server.md, «连接与请求限制 · Limits»).
+
+Out of the box waitress keeps at most 100 connections, lets each stay silent for 120 s, buffers bodies of up to
+1 GiB before the app can look at the request, and has no deadline for a request head that arrives one byte at a
+time. So 110 idle sockets stopped every other client for two minutes, and a stranger could make the server
+write 200 MB to disk before it answered 401. Here, on top of waitress:
+
+- the connection limit cannot be used up by idle connections: when it is reached, the connection that has been
+  idle (or stuck in its request head) the longest is closed to make room, as nginx reuses idle keep-alive
+  connections; one client address may hold at most SERVE_CONNECTIONS_PER_ADDRESS connections (the same rule);
+- a request head must be complete SERVE_REQUEST_HEAD_TIMEOUT seconds after its first byte, and a body must
+  then average SERVE_MIN_BODY_RATE bytes a second; a connection silent for SERVE_IDLE_TIMEOUT is closed;
+- each request's body limit is chosen from its head (sync_server.limits.BodyDoors) before any of the body is
+  read: 64 KiB without a device token or a staff session, so an oversized body is answered 413 at once;
+- errors raised at the door are our JSON error body for the API (a short bilingual page for the dashboard),
+  with `X-Sync-Server`, never waitress's plain text.
+
+This builds on waitress's channel, parser and maintenance hooks (waitress 3.0); tests/server/test_server_doors.py
+drives them with real sockets.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import html
+import logging
+import select
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.utilities import (
+    BadRequest,
+    Error,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+)
+from werkzeug.http import parse_cookie
+
+from sync_server.config import number, whole_number
+from sync_server.errors import error_body, http_error
+from sync_server.limits import API_PREFIX, BODYLESS_METHODS, BodyDoors, too_large_messages
+from sync_server.services.common import dumps
+
+log = logging.getLogger(__name__)
+
+SERVER_HEADER = ("X-Sync-Server", "school-sync/1")  # as sync_server.app.SERVER_ID
+IDENT = "school-sync"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeLimits:
+    threads: int
+    connection_limit: int
+    connections_per_address: int  # 0: no limit (behind a reverse proxy every peer is the proxy)
+    idle_timeout: float
+    head_timeout: float
+    min_body_rate: float
+    max_header_bytes: int
+    backlog: int
+    cleanup_interval: float
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], *, threads: int | None = None) -> ServeLimits:
+        behind_proxy = bool(cfg.get("PROXY_FIX_X_FOR"))
+        per_address = whole_number(cfg, "SERVE_CONNECTIONS_PER_ADDRESS")
+        return cls(
+            threads=threads or whole_number(cfg, "SERVE_THREADS", minimum=1),
+            connection_limit=whole_number(cfg, "SERVE_CONNECTION_LIMIT", minimum=10),
+            connections_per_address=0 if behind_proxy else per_address,
+            idle_timeout=number(cfg, "SERVE_IDLE_TIMEOUT", minimum=1),
+            head_timeout=number(cfg, "SERVE_REQUEST_HEAD_TIMEOUT", minimum=1),
+            min_body_rate=number(cfg, "SERVE_MIN_BODY_RATE"),
+            max_header_bytes=whole_number(cfg, "SERVE_MAX_HEADER_BYTES", minimum=1024),
+            backlog=whole_number(cfg, "SERVE_BACKLOG", minimum=1),
+            cleanup_interval=number(cfg, "SERVE_CLEANUP_INTERVAL", minimum=0.1),
+        )
+
+
+# -- errors at the door -----------------------------------------------------------------------------
+
+
+class DoorError(Error):  # type: ignore[misc]
+    """An answer given before the app runs: JSON for the API, a short page for people."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        body: Mapping[str, Any],
+        *,
+        as_json: bool,
+    ) -> None:
+        super().__init__(body["error"]["message_en"])
+        self.code = status  # waitress reads the status from `code`
+        self.reason = reason
+        self.error_body = dict(body)
+        self.as_json = as_json
+
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        status = f"{self.code} {self.reason}"
+        err = self.error_body["error"]
+        if self.as_json:
+            payload = dumps(self.error_body).encode("utf-8")
+            ctype = "application/json; charset=utf-8"
+        else:
+            payload = (
+                '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+                f"<title>{self.code} · {html.escape(err['message_zh'])}</title></head><body>"
+                f"<h1>{html.escape(err['message_zh'])}</h1>"
+                f'<p lang="en">{html.escape(err["message_en"])}</p>'
+                "<p>请返回上一页。 / Please go back.</p></body></html>"
+            ).encode()
+            ctype = "text/html; charset=utf-8"
+        return status, [("Content-Type", ctype), SERVER_HEADER], payload
+
+
+def _wants_json(path: str, headers: Mapping[str, str]) -> bool:
+    if not path or path.startswith(API_PREFIX) or path == "/healthz":
+        return True
+    accept = headers.get("ACCEPT", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+# -- the request parser -----------------------------------------------------------------------------
+
+
+class DoorParser(HTTPRequestParser):  # type: ignore[misc]
+    """Waitress's parser, with the body limit of the request's door and the times its deadlines need."""
+
+    adj: Any
+    error: Any
+
+    def __init__(self, adj: Adjustments, *, server: DoorServer) -> None:
+        super().__init__(adj)
+        self.started = time.time()  # the first byte of this request
+        self.head_done: float | None = None
+        self.door = "request"
+        self.body_limit = server.doors.small
+        self._server = server
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        self.head_done = time.time()
+        method = str(self.command or "GET").upper()
+        path = str(self.path or "/")
+        headers: Mapping[str, str] = self.headers
+        staff = (
+            method not in BODYLESS_METHODS
+            and not path.startswith(API_PREFIX)
+            and self._server.is_staff(headers.get("COOKIE", ""))
+        )
+        device = bool(headers.get("AUTHORIZATION", "").strip())
+        self.door, self.body_limit = self._server.doors.door(
+            method=method, path=path, device=device, staff=staff
+        )
+        if self.body_limit + 1 < self.adj.max_request_body_size:
+            adj = copy.copy(self.adj)  # waitress refuses at >= max_request_body_size
+            adj.max_request_body_size = self.body_limit + 1
+            self.adj = adj
+
+    def received(self, data: bytes) -> int:
+        consumed = int(super().received(data))
+        if self.error is not None and not isinstance(self.error, DoorError):
+            self.error = self._our_error(self.error)
+        return consumed
+
+    def _our_error(self, error: Any) -> DoorError:
+        headers: Mapping[str, str] = self.headers or {}
+        as_json = _wants_json(str(self.path or ""), headers)
+        if isinstance(error, RequestEntityTooLarge):
+            zh, en = too_large_messages(self.body_limit, self.door)
+            body = error_body(
+                "too_large", zh, en, {"max_bytes": self.body_limit, "door": self.door}
+            )
+            log.warning(
+                "refused a body over %s bytes at the %s door: %s %s",
+                self.body_limit,
+                self.door,
+                self.command,
+                self.path,
+            )
+            return DoorError(413, "Request Entity Too Large", body, as_json=as_json)
+        if isinstance(error, RequestHeaderFieldsTooLarge):
+            limit = int(self.adj.max_request_header_size)
+            body = error_body(
+                "headers_too_large",
+                f"请求头过大（最多 {limit // 1024} KB）",
+                f"the request head is too large (at most {limit} bytes)",
+                {"max_bytes": limit},
+            )
+            return DoorError(431, "Request Header Fields Too Large", body, as_json=True)
+        if isinstance(error, BadRequest):
+            body = http_error(400, {"reason": str(error.body)[:200]})
+            return DoorError(400, "Bad Request", body, as_json=as_json)
+        status = int(getattr(error, "code", 500))
+        return DoorError(
+            status, str(getattr(error, "reason", "Error")), http_error(status), as_json=as_json
+        )
+
+
+# -- connections ------------------------------------------------------------------------------------
+
+
+def _closing(channel: Any) -> bool:
+    return bool(channel.will_close or channel.close_when_flushed)
+
+
+def _spare_since(channel: Any) -> float | None:
+    """When a connection that may be closed to make room was last active: one that is idle or still
+    sending its request head (the longest silent goes first); None for one receiving a body or being
+    served."""
+    if _closing(channel) or channel.requests or channel.total_outbufs_len:
+        return None
+    request = channel.request
+    if request is not None and request.headers_finished:
+        return None
+    return float(channel.last_activity)
+
+
+class DoorChannel(HTTPChannel):  # type: ignore[misc]
+    def __init__(
+        self, server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
+    ) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        self.parser_class = functools.partial(DoorParser, server=server)
+        server.admit(self)
+
+
+class DoorServer(TcpWSGIServer):  # type: ignore[misc]
+    channel_class = DoorChannel
+
+    def __init__(
+        self,
+        application: Any,
+        *,
+        adj: Adjustments,
+        limits: ServeLimits,
+        doors: BodyDoors,
+        is_staff: Callable[[str], bool],
+    ) -> None:
+        self.limits = limits
+        self.doors = doors
+        self.is_staff = is_staff
+        self.made_room = 0
+        super().__init__(application, adj=adj)
+
+    def _close_spares(self, channels: Iterable[Any], count: int) -> int:
+        ranked = sorted(
+            (since, id(ch), ch) for ch in channels if (since := _spare_since(ch)) is not None
+        )
+        closed = 0
+        for _, _, channel in ranked[:count]:
+            channel.will_close = True
+            closed += 1
+        self.made_room += closed
+        return closed
+
+    def readable(self) -> bool:
+        if self.accepting:
+            excess = len(self._map) - self.adj.connection_limit + 1
+            if excess > 0:
+                channels = list(self.active_channels.values())
+                closing = sum(1 for ch in channels if _closing(ch))
+                if excess > closing:
+                    self._close_spares(channels, excess - closing)
+        return bool(super().readable())
+
+    def admit(self, channel: DoorChannel) -> None:
+        """At most `connections_per_address` connections from one address: make room or refuse."""
+        cap = self.limits.connections_per_address
+        if cap <= 0:
+            return
+        host = channel.addr[0] if isinstance(channel.addr, tuple) else channel.addr
+        same = [
+            ch
+            for ch in self.active_channels.values()
+            if ch is not channel
+            and not _closing(ch)
+            and (ch.addr[0] if isinstance(ch.addr, tuple) else ch.addr) == host
+        ]
+        if len(same) < cap or self._close_spares(same, len(same) - cap + 1):
+            return
+        log.warning("refused a connection from %s: it holds %s busy connections", host, len(same))
+        channel.handle_close()
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # closes connections silent for channel_timeout
+        overdue = 0
+        for channel in list(self.active_channels.values()):
+            request = channel.request
+            if channel.requests or _closing(channel) or not isinstance(request, DoorParser):
+                continue
+            if not request.headers_finished:
+                late = now - request.started > self.limits.head_timeout
+            elif not request.completed and request.head_done is not None:
+                grace = now - request.head_done - self.limits.head_timeout
+                late = grace > 0 and request.body_bytes_received < grace * self.limits.min_body_rate
+            else:
+                late = False
+            if late:
+                channel.will_close = True
+                overdue += 1
+        if overdue:
+            log.warning("closed %s connections whose request was overdue", overdue)
+        if self.made_room:
+            log.info("closed %s idle connections to make room for new ones", self.made_room)
+            self.made_room = 0
+
+
+# -- putting it together ----------------------------------------------------------------------------
+
+
+def staff_session_check(app: Any) -> Callable[[str], bool]:
+    """A check of a Cookie header: does it carry a validly signed dashboard session with a user?"""
+    serializer = app.session_interface.get_signing_serializer(app)
+    name = app.config["SESSION_COOKIE_NAME"]
+    max_age = int(app.permanent_session_lifetime.total_seconds())
+
+    def is_staff(cookie_header: str) -> bool:
+        if serializer is None or not cookie_header:
+            return False
+        value = parse_cookie(cookie_header).get(name)
+        if not value:
+            return False
+        try:
+            data = serializer.loads(value, max_age=max_age)
+        except Exception:  # a bad or expired signature: a stranger
+            return False
+        return isinstance(data, dict) and isinstance(data.get("uid"), int)
+
+    return is_staff
+
+
+def create_server(app: Any, *, host: str, port: int, threads: int | None = None) -> DoorServer:
+    """A waitress server for the app with the limits of its configuration (raises OSError)."""
+    limits = ServeLimits.from_config(app.config, threads=threads)
+    doors = BodyDoors.from_config(app.config)
+    adj = Adjustments(
+        host=host,
+        port=port,
+        threads=limits.threads,
+        connection_limit=limits.connection_limit,
+        channel_timeout=limits.idle_timeout,
+        cleanup_interval=limits.cleanup_interval,
+        max_request_header_size=limits.max_header_bytes,
+        max_request_body_size=doors.largest + 1,
+        backlog=limits.backlog,
+        ident=IDENT,
+        asyncore_use_poll=hasattr(select, "poll"),  # no FD_SETSIZE ceiling where poll exists
+    )
+    return DoorServer(app, adj=adj, limits=limits, doors=doors, is_staff=staff_session_check(app))
