@@ -568,6 +568,10 @@ Log file: {log}</translation>
         <translation>{n} in all: open the record, correct it as the reason says and resubmit</translation>
     </message>
     <message>
+        <source>{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局</source>
+        <translation>{sep}{n} item(s) from the server cannot be used on this computer: they are tried again at each sync and everything else syncs as usual; if this lasts, contact the bureau</translation>
+    </message>
+    <message>
         <source>共 {n} 条</source>
         <translation>{n} in all</translation>
     </message>
@@ -1496,6 +1500,10 @@ The program will close; please open it again.</translation>
         <translation>The server no longer accepts this computer ({time}) — click to connect again</translation>
     </message>
     <message>
+        <source>本机磁盘已满，同步未完成（{time}）— 请清理磁盘空间</source>
+        <translation>This computer's disk is full; the sync did not finish ({time}) — free some disk space</translation>
+    </message>
+    <message>
         <source>无法连接服务器（{time}）</source>
         <translation>Cannot reach the server ({time})</translation>
     </message>
@@ -1603,12 +1611,24 @@ The program will close; please open it again.</translation>
         <translation>Photo or file not uploaded</translation>
     </message>
     <message>
+        <source>服务器发来的内容无法使用</source>
+        <translation>Cannot use what the server sent</translation>
+    </message>
+    <message>
         <source>教育局服务器未接收</source>
         <translation>Not accepted by the server</translation>
     </message>
     <message>
         <source>教师名册</source>
         <translation>Teacher roster</translation>
+    </message>
+    <message>
+        <source>表单版本 {version}</source>
+        <translation>Form version {version}</translation>
+    </message>
+    <message>
+        <source>服务器上的一条记录（本机尚未保存）</source>
+        <translation>A record on the server (not stored here yet)</translation>
     </message>
     <message>
         <source>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</source>

@@ -568,6 +568,10 @@
         <translation>共 {n} 条：请打开记录，按原因修改后重新提交</translation>
     </message>
     <message>
+        <source>{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局</source>
+        <translation>{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局</translation>
+    </message>
+    <message>
         <source>共 {n} 条</source>
         <translation>共 {n} 条</translation>
     </message>
@@ -1496,6 +1500,10 @@
         <translation>服务器不再接受本机（{time}）— 点击重新连接</translation>
     </message>
     <message>
+        <source>本机磁盘已满，同步未完成（{time}）— 请清理磁盘空间</source>
+        <translation>本机磁盘已满，同步未完成（{time}）— 请清理磁盘空间</translation>
+    </message>
+    <message>
         <source>无法连接服务器（{time}）</source>
         <translation>无法连接服务器（{time}）</translation>
     </message>
@@ -1603,12 +1611,24 @@
         <translation>照片或文件未能上传</translation>
     </message>
     <message>
+        <source>服务器发来的内容无法使用</source>
+        <translation>服务器发来的内容无法使用</translation>
+    </message>
+    <message>
         <source>教育局服务器未接收</source>
         <translation>教育局服务器未接收</translation>
     </message>
     <message>
         <source>教师名册</source>
         <translation>教师名册</translation>
+    </message>
+    <message>
+        <source>表单版本 {version}</source>
+        <translation>表单版本 {version}</translation>
+    </message>
+    <message>
+        <source>服务器上的一条记录（本机尚未保存）</source>
+        <translation>服务器上的一条记录（本机尚未保存）</translation>
     </message>
     <message>
         <source>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</source>

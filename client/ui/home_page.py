@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.formset import ROSTER_FORM
-from client.store.models import Record
+from client.store.models import Record, SyncIssue
 from client.store.todo import (
     DueItem,
     HazardItem,
@@ -57,8 +57,9 @@ OverdueRole = Qt.ItemDataRole.UserRole + 2
 
 @dataclass(frozen=True)
 class SyncIssueItem:
-    """An open sync issue: a conflict (both versions kept), a change the server did not accept, or an
-    attachment that could not be uploaded."""
+    """An open sync issue: a conflict (both versions kept), a change the server did not accept, an
+    attachment that could not be uploaded, or something the server sent that this computer cannot use (a
+    form version, a record of an unknown form: tried again by the sync itself, nothing for the clerk to do)."""
 
     issue_id: int
     kind: str  # sync_state.IssueKind
@@ -71,6 +72,8 @@ class SyncIssueItem:
     problems: list[tuple[str, str]]  # the server's (zh, en) reasons per field, when it gave them
     created_at: dt.datetime
     server_status: str = ""  # a conflict: the server version's status (returned, accepted, ...)
+    version: str = ""  # a pull problem: the form version it is about
+    what: str = ""  # a pull problem: form | record
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def sync_issues(session: Session) -> list[SyncIssueItem]:
     """Open sync issues with their record's form and summary, oldest first."""
     out: list[SyncIssueItem] = []
     for issue in S.open_issues(session):
+        if issue.kind == S.IssueKind.PULL:
+            out.append(_pull_issue_item(issue))
+            continue
         record = session.get(Record, issue.record_id) if issue.record_id else None
         problems: list[tuple[str, str]] = []
         for p in issue.details.get("problems") or []:
@@ -106,6 +112,24 @@ def sync_issues(session: Session) -> list[SyncIssueItem]:
             )
         )
     return out
+
+
+def _pull_issue_item(issue: SyncIssue) -> SyncIssueItem:
+    d = issue.details
+    return SyncIssueItem(
+        issue_id=issue.id,
+        kind=issue.kind,
+        reason=issue.reason,
+        record_id=issue.record_id,
+        form_id=str(d.get("form_id") or "") or None,
+        summary="",
+        message_zh=issue.message_zh,
+        message_en=issue.message_en,
+        problems=[],
+        created_at=issue.created_at,
+        version=str(d.get("version") or ""),
+        what=str(d.get("what") or ""),
+    )
 
 
 def load_todo(ctx: ClientContext) -> Todo:
@@ -283,15 +307,31 @@ class SyncIssueModel(_ListModel):
             return self.tr("与服务器冲突")
         if item.kind == S.IssueKind.ATTACHMENT:
             return self.tr("照片或文件未能上传")
+        if item.kind == S.IssueKind.PULL:
+            return self.tr("服务器发来的内容无法使用")
         return self.tr("教育局服务器未接收")
 
     def form_text(self, item: SyncIssueItem) -> str:
+        if item.kind == S.IssueKind.PULL:
+            title = item.form_id or ""
+            forms = self._ctx.forms
+            known = forms.latest.get(title) or next(
+                (f for (fid, _), f in forms.versions.items() if fid == title), None
+            )
+            return lang.form_title(known) if known is not None else title
         if item.form_id is None:
             return self.tr("教师名册")
         try:
             return lang.form_title(self._ctx.forms.get(item.form_id))
         except KeyError:
             return item.form_id
+
+    def summary_text(self, item: SyncIssueItem) -> str:
+        if item.kind != S.IssueKind.PULL:
+            return item.summary
+        if item.what == "form":
+            return self.tr("表单版本 {version}").format(version=item.version)
+        return self.tr("服务器上的一条记录（本机尚未保存）")
 
     def reason_text(self, item: SyncIssueItem) -> str:
         en = lang.language() == "en"
@@ -315,7 +355,7 @@ class SyncIssueModel(_ListModel):
             return (
                 self.kind_text(item),
                 self.form_text(item),
-                item.summary,
+                self.summary_text(item),
                 lang.format_datetime(item.created_at),
                 self.reason_text(item),
             )[column]
@@ -326,7 +366,7 @@ class SyncIssueModel(_ListModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole and column in (2, 4):
-            return self.reason_text(item) if column == 4 else item.summary
+            return self.reason_text(item) if column == 4 else self.summary_text(item)
         return None
 
 
@@ -586,17 +626,26 @@ class HomePage(QWidget):
         )
         self.issue_view.setFixedHeight(issue_h)
         self.issue_section.stack.setFixedHeight(issue_h)
-        conflicts = sum(1 for i in todo.issues if i.kind == S.IssueKind.CONFLICT)
-        self.issue_count.setText(
+        pulled = sum(1 for i in todo.issues if i.kind == S.IssueKind.PULL)
+        mine = [i for i in todo.issues if i.kind != S.IssueKind.PULL]  # what the clerk can act on
+        conflicts = sum(1 for i in mine if i.kind == S.IssueKind.CONFLICT)
+        text = (
             self.tr("共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交").format(
-                n=len(todo.issues), c=conflicts
+                n=len(mine), c=conflicts
             )
-            if conflicts and conflicts < len(todo.issues)
+            if conflicts and conflicts < len(mine)
             else self.tr("共 {n} 条冲突：请选择保留本机还是服务器的版本").format(n=conflicts)
             if conflicts
-            else self.tr("共 {n} 条：请打开记录，按原因修改后重新提交").format(n=len(todo.issues))
+            else self.tr("共 {n} 条：请打开记录，按原因修改后重新提交").format(n=len(mine))
+            if mine
+            else ""
         )
-        self.resolve_button.setEnabled(bool(todo.issues))
+        if pulled:
+            text += self.tr(
+                "{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局"
+            ).format(sep="；" if text else "", n=pulled)
+        self.issue_count.setText(text)
+        self.resolve_button.setEnabled(bool(mine))
         self.returned_model.set_items(todo.returned)
         self.returned_section.set_empty(not todo.returned)
         self.returned_count.setText(self.tr("共 {n} 条").format(n=len(todo.returned)))
@@ -646,8 +695,8 @@ class HomePage(QWidget):
 
     def _resolve_selected(self) -> None:
         item: SyncIssueItem | None = self._selected(self.issue_view)
-        if item is None:
-            return
+        if item is None or item.kind == S.IssueKind.PULL:
+            return  # the sync tries it again by itself; there is nothing here to open
         if item.form_id in (None, ROSTER_FORM) or item.record_id is None:
             self.show_roster.emit()
         elif item.kind == S.IssueKind.CONFLICT:

@@ -171,6 +171,10 @@ class StatusBar(QStatusBar):
             if kind == "auth":
                 text = self.tr("服务器不再接受本机（{time}）— 点击重新连接").format(time=time)
                 return text, PROBLEM_COLOUR, True
+            if kind == "disk_full":
+                text = self.tr("本机磁盘已满，同步未完成（{time}）— 请清理磁盘空间")
+                text = text.format(time=time)
+                return (f"{last} · {text}" if last else text), PROBLEM_COLOUR, False
             if kind in ("network", "server"):
                 text = (
                     self.tr("无法连接服务器（{time}）").format(time=time)
