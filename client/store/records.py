@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from client.store.search import index_record, match_clause, unindex
 from forms.engine import Problem, ReferenceList, evaluate
 from forms.model import Field, FieldType, FormDef
 from forms.periods import record_period
+
+if TYPE_CHECKING:
+    from client.store.roster import RosterIndex
 
 
 class StoreError(Exception):
@@ -166,9 +169,19 @@ def _record_date(form: FormDef, data: Mapping[str, Any]) -> str | None:
     return value[:10] if isinstance(value, str) and len(value) >= 10 and value[4] == "-" else None
 
 
-def _check_roster_unique(session: Session, record_id: str, data: Mapping[str, Any]) -> None:
+def _refers_to_roster(form: FormDef) -> bool:
+    return any(f.reference == ROSTER_FORM for f in form.all_fields())
+
+
+def _check_roster_unique(
+    session: Session, record_id: str, data: Mapping[str, Any], index: RosterIndex | None
+) -> None:
     tid = data.get("teacher_id")
     if not tid:
+        return
+    if index is not None:
+        if index.clashes(record_id, tid):
+            raise StoreError(f"工号“{tid}”已存在", f"teacher id '{tid}' already exists")
         return
     clash = session.execute(
         select(Record.id).where(
@@ -192,11 +205,13 @@ def save_record(
     today: dt.date,
     now: dt.datetime,
     refs: Mapping[str, ReferenceList] | None = None,
+    roster_index: RosterIndex | None = None,
 ) -> SaveResult:
     """Save a draft, submit, or correct a submitted record; each save is a new revision.
 
     A submitted (or received, or returned) record stays submitted: a correction must be valid.
-    Nothing is written when the record is refused.
+    Nothing is written when the record is refused. roster_index (client.store.roster.RosterIndex): for
+    many roster saves in one transaction, the staff numbers in memory instead of a search per save.
     """
     existing = session.get(Record, record_id) if record_id else None
     if record_id and existing is None:
@@ -210,7 +225,9 @@ def save_record(
             raise StoreError("记录属于另一个表单", f"the record belongs to form {existing.form_id}")
         if existing.status != Status.DRAFT:
             submit = True
-    if refs is None or form.form_id == ROSTER_FORM:
+    if roster_index is not None and form.form_id == ROSTER_FORM:
+        refs = roster_index.references() if _refers_to_roster(form) else {}
+    elif refs is None or form.form_id == ROSTER_FORM:
         refs = references(session)
     answers = {k: v for k, v in data.items() if not k.startswith("_")}
     evaluation = evaluate(form, answers, today=today, references=refs)
@@ -220,7 +237,7 @@ def save_record(
     status = Status.SUBMITTED if submit else Status.DRAFT
     rid = existing.id if existing is not None else (record_id or str(uuid.uuid4()))
     if form.form_id == ROSTER_FORM:
-        _check_roster_unique(session, rid, stored)
+        _check_roster_unique(session, rid, stored, roster_index)
     summary = summarize(form, stored, refs)
     if existing is None:
         record = Record(
@@ -274,6 +291,8 @@ def save_record(
         )
     session.flush()
     index_record(session, rid, summary + " " + search_text(form, stored, refs))
+    if roster_index is not None and form.form_id == ROSTER_FORM:
+        roster_index.saved(rid, stored)
     return SaveResult(rid, record.revision, status, evaluation.problems)
 
 

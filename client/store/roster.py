@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from client.store.formset import ROSTER_FORM, FormSet
 from client.store.models import Record
 from client.store.records import RecordNotFound, SaveResult, StoreError, save_record
+from forms.engine import ReferenceList
 
 TEACHER_FIELDS = ("teacher_id", "name", "gender", "subject", "title", "active")
 
@@ -59,6 +60,61 @@ def _teacher(record: Record) -> Teacher:
         status=record.status,
         revision=record.revision,
     )
+
+
+class RosterIndex:
+    """The roster's staff numbers in memory, for saving many teachers in one transaction (an import).
+
+    Read with one query; save_record(roster_index=...) checks a staff number against it and tells it what
+    was saved, instead of searching the whole roster for every teacher (which made an import of n teachers
+    cost n x n). Valid only inside the transaction that made it, and only if every roster change in that
+    transaction goes through save_record with it.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._record_of: dict[str, str] = {}  # teacher_id -> record id
+        self._teacher_of: dict[str, str] = {}  # record id -> teacher_id
+        self._names: dict[str, str] = {}  # teacher_id -> name
+        self._inactive: set[str] = set()
+        rows = session.execute(
+            select(Record.id, Record.data).where(
+                Record.form_id == ROSTER_FORM, Record.deleted.is_(False)
+            )
+        )
+        for record_id, data in rows:
+            self.saved(record_id, data or {})
+
+    def record_of(self, teacher_id: Any) -> str | None:
+        """The record of the live teacher with this staff number, if any."""
+        return self._record_of.get(teacher_id) if isinstance(teacher_id, str) else None
+
+    def clashes(self, record_id: str, teacher_id: Any) -> bool:
+        """Would saving record_id with this staff number give two live teachers the same one?"""
+        other = self.record_of(teacher_id) if teacher_id else None
+        return other is not None and other != record_id
+
+    def saved(self, record_id: str, data: Mapping[str, Any]) -> None:
+        old = self._teacher_of.pop(record_id, None)
+        if old is not None and self._record_of.get(old) == record_id:
+            del self._record_of[old]
+            self._names.pop(old, None)
+            self._inactive.discard(old)
+        tid = data.get("teacher_id")
+        if not tid or not isinstance(tid, str):
+            return
+        self._record_of[tid] = record_id
+        self._teacher_of[record_id] = tid
+        self._names[tid] = data.get("name") or tid
+        if data.get("active") == "no":
+            self._inactive.add(tid)
+        else:
+            self._inactive.discard(tid)
+
+    def references(self) -> dict[str, ReferenceList]:
+        """The roster as records.references(session) would read it now."""
+        return {
+            ROSTER_FORM: ReferenceList(ROSTER_FORM, dict(self._names), frozenset(self._inactive))
+        }
 
 
 def save_teacher(
