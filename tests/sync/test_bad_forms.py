@@ -493,3 +493,49 @@ def test_school_client_sync_on_a_full_disk_is_one_clear_line(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
     engine.dispose()
+
+
+# -- what an older client stored ------------------------------------------------------------------------
+
+ALIAS_BOMB = "\n".join(
+    ["settings: {form_id: bomb, version: '1', title: {zh: 炸弹}}", "a: &a [x, x, x, x, x, x, x, x, x]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+       f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]" for i in range(9)]
+    + ["survey: *j"]
+)  # fmt: skip
+
+
+def test_bad_definitions_an_older_client_stored_never_stop_a_start(tmp_path: Path):
+    """An older client kept every definition from the server, usable or not, and re-read them all at every
+    start: an alias bomb, an oversized text, broken YAML. Start-up now skips each with a warning, quickly."""
+    from client.context import ClientContext
+    from client.store.db import open_store
+
+    store = open_store(tmp_path / "old-pc")
+    with store.Session.begin() as s:
+        for version, text in (
+            ("2099.1", ALIAS_BOMB),
+            ("2099.2", "# " + "x" * (S.MAX_FORM_DEFINITION_BYTES + 1) + "\n"),
+            ("2099.3", "settings: {form_id: [unclosed\n"),
+            ("2099.4", to_yaml(with_version(CONDITIONS, "2099.4"))),  # a good one among them
+        ):
+            s.add(
+                FormVersion(
+                    form_id="school_conditions",
+                    version=version,
+                    definition=text,
+                    sha256=sha256_hex(text),
+                    received_at=NOW,
+                )
+            )
+    store.close()
+
+    ctx = ClientContext.open(tmp_path / "old-pc")
+    try:
+        assert ctx.forms.latest["school_conditions"].version == "2099.4"
+        assert {v for f, v in ctx.forms.versions if f == "school_conditions"} == {
+            "2026.1",
+            "2099.4",
+        }
+    finally:
+        ctx.close()
