@@ -11,15 +11,19 @@
 
 Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
 Exit codes: 0 success; 2 bad input, with ONE line in Chinese and English on stderr (details may follow on
-the next lines); 1 an unexpected error (its details go to logs/school-client.log in the data folder).
-Never a traceback.
+the next lines); 3 the disk is full (one line naming the folder or file; nothing was changed: an import is
+all or nothing, an export or backup is written to a temporary name first); 1 an unexpected error (its
+details go to logs/school-client.log in the data folder). Never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import shutil
 import sqlite3
 import sys
 import zipfile
@@ -35,9 +39,16 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_DISK_FULL = 3
 LOG_NAME = "school-client.log"
 MAX_DETAIL_LINES = 20
 FALLBACK_VERSION = "0.1.0"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+SQLITE_FULL = 13
+SQLITE_IOERR = 10
+LOW_SPACE = (
+    1024 * 1024
+)  # bytes free under which a write error on that disk is taken for a full disk
 
 
 def package_version() -> str:
@@ -296,14 +307,24 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
 # -- entry point ------------------------------------------------------------------------------------
 
 
+class _LogFile(RotatingFileHandler):
+    """The log is kept as well as the disk allows: a record that cannot be written (a full disk) is
+    dropped, never printed to the clerk as a "--- Logging error ---" traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            super().close()
+
+
 def _setup_logging(data_dir: Path) -> logging.Handler | None:
     """A rotating UTF-8 log in the data folder; None if the folder cannot be written."""
     try:
         folder = data_dir / "logs"
         folder.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(
-            folder / LOG_NAME, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-        )
+        handler = _LogFile(folder / LOG_NAME, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -319,17 +340,86 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
     print(_one_line(f"程序出错 / unexpected error: {exc}"), file=sys.stderr)
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The error and every error it wraps (SQLAlchemy's .orig, __cause__, __context__)."""
+    out: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is seen for seen in out):
+            continue
+        out.append(e)
+        orig = getattr(e, "orig", None)
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+    return out
+
+
+def _free(path: Path) -> int | None:
+    for folder in (path, *path.parents):
+        if folder.exists():
+            try:
+                return shutil.disk_usage(folder).free
+            except OSError:
+                return None
+    return None
+
+
+def _full_disk(exc: BaseException, args: argparse.Namespace, data_dir: Path) -> Path | None:
+    """Where the disk is full, if that is what this error says: SQLite's SQLITE_FULL, a write refused
+    with ENOSPC/EDQUOT/EFBIG, or an SQLite I/O error on a disk with (almost) no space left."""
+    written = [Path(p) for p in (getattr(args, "out", None),) if p]
+    full = io_error = False
+    for e in _causes(exc):
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            full = True
+            if e.filename:
+                written.insert(0, Path(str(e.filename)))
+        elif isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
+            full = full or code == SQLITE_FULL or "database or disk is full" in str(e)
+            io_error = io_error or (code is not None and code & 0xFF == SQLITE_IOERR)
+    candidates = [*written, data_dir]
+    low = [p for p in candidates if (free := _free(p)) is not None and free < LOW_SPACE]
+    if low:
+        return low[0] if full or io_error else None
+    return candidates[0] if full else None
+
+
+def _say_disk_full(where: Path) -> int:
+    print(
+        _one_line(
+            f"磁盘已满：{where} 所在的磁盘没有剩余空间，操作未完成，已保存的数据没有变化；请清理磁盘后重试 / "
+            f"the disk is full: no space is left on the disk of {where}; nothing was done and "
+            "nothing saved was changed; free some space and try again"
+        ),
+        file=sys.stderr,
+    )
+    return EXIT_DISK_FULL
+
+
 def _run(args: argparse.Namespace, data_dir: Path) -> int:
+    try:
+        if args.command is None:
+            sys.excepthook = _excepthook
+            return _smoke_test(data_dir) if args.smoke_test else _gui(data_dir)
+        return COMMANDS[args.command](args, data_dir)
+    except Exception as exc:
+        where = _full_disk(exc, args, data_dir)
+        if where is not None:
+            log.error("%s: the disk is full at %s: %s", args.command, where, exc)
+            return _say_disk_full(where)
+        return _refused(exc, args, data_dir)
+
+
+def _refused(error: Exception, args: argparse.Namespace, data_dir: Path) -> int:
+    """Refused input as one line (exit 2); anything else is raised again (main: exit 1)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from client.store.records import StoreError
     from forms.errors import FormDefinitionError
 
     try:
-        if args.command is None:
-            sys.excepthook = _excepthook
-            return _smoke_test(data_dir) if args.smoke_test else _gui(data_dir)
-        return COMMANDS[args.command](args, data_dir)
+        raise error
     except StoreError as exc:  # refused input: unknown form, invalid rows, bad backup, ...
         log.info("%s refused: %s / %s", args.command, exc.message_zh, exc.message_en)
         details: list[str] = []
@@ -390,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
-            handler.close()
+            handler.close()  # never raises (_LogFile)
 
 
 if __name__ == "__main__":
