@@ -136,7 +136,7 @@ def _string(body: Any, name: str, *, limit: int, required: bool = True) -> str:
 
 def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_INT64) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     value: int | None
     try:

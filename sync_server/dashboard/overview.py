@@ -17,12 +17,12 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from forms.cells import SafeCells
 from forms.model import Period
 from sync_server import reporting
 from sync_server.dashboard import bp
 from sync_server.dashboard.auth import audit, current_user, role_required
 from sync_server.dashboard.params import bad_parameter
-from sync_server.export import SafeCells
 from sync_server.state import get_state
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,11 @@ from sync_server.services.schools import add_school
 from sync_server.state import get_state
 from tests.server.conftest import START, MovableClock, change, inspection
 
+# Text with lone surrogates too (json.dumps escapes them as \\ud800) and floats with NaN and infinities
+# (json.dumps writes NaN, Infinity): both are refused with 400, once found as 500s.
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | any_text,
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
     ),
@@ -111,8 +114,20 @@ def test_any_answers_are_checked_by_the_engine(
     c, token = client
     r = _push(c, token, json.dumps({"changes": [change(inspection(**answers))]}).encode())
     _check(r)
+    if _not_json_text(answers):
+        assert r.status_code == 400 and r.json["error"]["code"] == "bad_json"
+        return
     assert r.status_code == 200
     assert r.json["results"][0]["result"] in ("applied", "rejected")
+
+
+def _not_json_text(value: Any) -> bool:
+    """NaN or an infinity (not JSON numbers), or a lone surrogate (not Unicode text)."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return True
+    return False
 
 
 @settings(

@@ -60,7 +60,7 @@ def test_pull_refuses_cursors_beyond_64_bits_and_limits_beyond_the_documented_ma
     live: LiveServer,
 ) -> None:
     dev = live.device()
-    for since in (2**63, 2**70, 10**40, -1):
+    for since in (2**63, 2**70, 10**40, -1, ""):
         err = assert_error(_pull(dev, since=since), 400, "bad_parameter")
         assert err["details"]["parameter"] == "since"
     assert dev.pull(MAX_INT64) == {"changes": [], "cursor": MAX_INT64, "more": False}
