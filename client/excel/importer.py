@@ -504,9 +504,22 @@ def _parse_index(value: Any, depth: int) -> tuple[int, ...] | None:
 # -- reading .json ----------------------------------------------------------------------------------
 
 
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a year of a large school's records is a few MB
+
+
 def _read_json(path: Path, problems: _Problems) -> list[_Incoming]:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ExcelError(
+            f"{path.name} 过大：超过 {MAX_JSON_BYTES} 字节，拒绝读取",
+            f"{path.name} is too large: more than {MAX_JSON_BYTES} bytes; refused",
+        )
     try:
         raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        raise ExcelError(
+            f"{path.name} 的 JSON 嵌套过深，拒绝读取",
+            f"{path.name} nests its JSON too deeply; refused",
+        ) from None
     except UnicodeDecodeError:
         raise ExcelError(
             f"{path.name} 不是 UTF-8 编码的 JSON 文件", f"{path.name} is not UTF-8 encoded JSON"

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from client.context import ClientContext
 from client.excel import ExcelError, import_file
+from client.excel.importer import MAX_JSON_BYTES
 from client.store.models import Record
 from forms.safe_xlsx import IMPORT_LIMITS
 from tests.client import make_ctx
@@ -90,3 +91,13 @@ def test_school_client_import_refuses_bombs_in_bounded_memory(tmp_path: Path):
         zh, _, en = first.partition(" / ")
         assert bomb.name in zh and bomb.name in en and CJK.search(zh), first
         assert run.peak_mb < 200, (bomb.name, run.peak_mb)
+
+
+def test_json_nested_too_deeply_or_too_large(ctx: ClientContext, tmp_path: Path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert "too deeply" in refused(ctx, deep).message_en
+    large = tmp_path / "large.json"
+    with large.open("wb") as f:
+        f.truncate(MAX_JSON_BYTES + 1)
+    assert str(MAX_JSON_BYTES) in refused(ctx, large).message_en
