@@ -1190,19 +1190,28 @@ def apply_pull_page(
 
     `definitions`: (form_id, version) -> the page's new form versions, fetched and read.
     """
-    outcome = PullOutcome()
-    for change in changes:
-        try:
-            with session.begin_nested():
+    try:  # the usual case, all items fine: one savepoint for the page (one per item costs ~15%)
+        outcome = PullOutcome()
+        with session.begin_nested():
+            for change in changes:
                 _apply_item(session, formset, change, definitions, outcome, now=now)
-        except Exception as exc:
-            if _item_error_is_local(exc):
-                raise
-            outcome.problems.append(
-                _pull_item_problem(session, change, exc, now=now, app_version=app_version)
-            )
-            continue
-        outcome.applied += 1
+                outcome.applied += 1
+    except Exception as exc:
+        if _item_error_is_local(exc):
+            raise
+        outcome = PullOutcome()  # the page again, item by item (applying an item twice is harmless)
+        for change in changes:
+            try:
+                with session.begin_nested():
+                    _apply_item(session, formset, change, definitions, outcome, now=now)
+            except Exception as item_exc:
+                if _item_error_is_local(item_exc):
+                    raise
+                outcome.problems.append(
+                    _pull_item_problem(session, change, item_exc, now=now, app_version=app_version)
+                )
+                continue
+            outcome.applied += 1
     set_cursor(session, cursor)
     return outcome
 
