@@ -30,6 +30,7 @@ from sync_server.services.common import (
     naive_utc,
     sha256_hex,
     strict_loads,
+    url_control_character,
 )
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.push import parse_batch, run_push
@@ -152,6 +153,19 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_INT64) ->
             details={"parameter": name, "value": raw[:100], "minimum": minimum, "maximum": maximum},
         )
     return value
+
+
+@api.before_request
+def _refuse_control_characters() -> None:
+    where = url_control_character(request.path, request.args.items(multi=True))
+    if where is not None:
+        raise ApiError(
+            "bad_url",
+            f"请求地址（{where}）含有控制字符",
+            f"the URL ({where}) holds a control character",
+            status=400,
+            details={"where": where},
+        )
 
 
 # -- the device -------------------------------------------------------------------------------------

@@ -5,10 +5,30 @@ from __future__ import annotations
 
 from flask import request
 
+from sync_server.dashboard import bp
 from sync_server.errors import ServiceError
-from sync_server.services.common import MAX_INT64, MIN_INT64
+from sync_server.services.common import MAX_INT64, MIN_INT64, url_control_character
 
 _MAX_DIGITS = 40  # int() of a longer text is slow and never a value we take
+
+
+@bp.before_request
+def _refuse_control_characters() -> None:
+    """Every page: a control character in the path or query, or NUL in a form field, is a 400 page before
+    any query (PostgreSQL text cannot hold NUL). Runs after the login and CSRF checks."""
+    where = url_control_character(request.path, request.args.items(multi=True))
+    if where is None and request.method == "POST":
+        where = next(
+            (name for name, value in request.form.items(multi=True) if "\x00" in value), None
+        )
+    if where is not None:
+        raise ServiceError(
+            "bad_url",
+            f"请求（{where}）含有控制字符，无法处理。请检查地址或所填内容。",
+            f"the request ({where}) holds a control character",
+            status=400,
+            details={"where": where},
+        )
 
 
 def bad_parameter(name: str, label_zh: str, raw: str, rule_zh: str, rule_en: str) -> ServiceError:

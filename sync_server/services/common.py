@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import insert
@@ -59,6 +60,20 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,100}$"
 IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 UUID_RE = re.compile(UUID_PATTERN)
+
+
+_URL_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def url_control_character(path: str, query: Iterable[tuple[str, str]]) -> str | None:
+    """Where a request's path or query (name, value pairs) holds a control character (none of our URLs
+    needs one, and PostgreSQL text cannot hold NUL): "path", or the query parameter's name; else None."""
+    if _URL_CONTROL_RE.search(path):
+        return "path"
+    for name, value in query:
+        if _URL_CONTROL_RE.search(name) or _URL_CONTROL_RE.search(value):
+            return name[:40]
+    return None
 
 
 def is_plain_text(value: str, limit: int) -> bool:
