@@ -47,6 +47,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Excel 文件的部件 {part} 解压后过大：{size} 字节，上限 {limit} 字节，拒绝读取",
         "part {part} of the workbook is too large once unpacked: {size} bytes, the limit is {limit}; refused",
     ),
+    "xlsx_too_many_tags": (
+        "Excel 文件的部件 {part} 中的元素过多（超过 {limit} 个标记），拒绝读取",
+        "part {part} of the workbook holds too many elements (more than {limit} tags); refused",
+    ),
     "xlsx_ratio": (
         "Excel 文件的部件 {part} 压缩比异常（{ratio}:1，上限 {limit}:1），可能是“压缩炸弹”，拒绝读取",
         "part {part} of the workbook is packed {ratio}:1 (the limit is {limit}:1), a zip bomb?; refused",

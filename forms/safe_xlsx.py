@@ -5,7 +5,8 @@ every part once, as a stream, and refuses (UnsafeWorkbook, one catalogue error n
 the limit) a workbook that:
 * has too many parts, or a zip directory too big to read;
 * unpacks to too much in all or in one part (worksheets may be large: openpyxl streams them; every other
-  part, the shared-strings table among them, is read whole into memory and gets a smaller limit);
+  part, the shared-strings table among them, is read whole into memory and gets smaller limits, in bytes
+  and in tags, since every element becomes Python objects: about 150 bytes per shared string);
 * packs a part more than max_ratio times (a zip bomb: 1 GiB of blanks is about 1 MB zipped);
 * declares a DTD or entities in any XML part (no real workbook does; billion-laughs), or holds an XML part
   that is not UTF-8 (where these byte checks could not see);
@@ -59,7 +60,11 @@ class XlsxLimits:
     max_total_bytes: int = 64 * MIB
     max_sheet_bytes: int = 32 * MIB  # each worksheet part (streamed by openpyxl)
     max_part_bytes: int = 4 * MIB  # each other part (read whole)
+    max_part_tags: int = (
+        50_000  # "<" in all other parts together: a style costs ~600 bytes of objects
+    )
     max_shared_strings_bytes: int = 8 * MIB
+    max_shared_strings_tags: int = 1_000_000  # 4 per plain string: about 150 bytes of memory each
     max_ratio: int = 100
     ratio_from_bytes: int = MIB  # smaller parts may pack as tightly as they like
     max_text_run: int = MIB
@@ -73,7 +78,8 @@ XLSFORM_LIMITS = XlsxLimits()
 IMPORT_LIMITS = XlsxLimits(
     max_total_bytes=1024 * MIB,
     max_sheet_bytes=512 * MIB,
-    max_shared_strings_bytes=32 * MIB,
+    max_shared_strings_bytes=12 * MIB,
+    max_shared_strings_tags=1_600_000,  # 400,000 distinct strings; a 100,000-row roster has ~200,000
     max_rows=200_000,
     max_columns=2000,
 )
@@ -133,15 +139,17 @@ def _xml(zf: zipfile.ZipFile, name: str, file: str, limits: XlsxLimits) -> Any |
         raise _refuse(
             "xlsx_too_large", file, part=name, size=info.file_size, limit=limits.max_part_bytes
         )
-    _scan(zf, info, file, limits, limits.max_part_bytes)
+    _scan(zf, info, file, limits, (limits.max_part_bytes, limits.max_part_tags))
     try:
         return fromstring(zf.read(info))
     except (ParseError, DefusedXmlException, ValueError) as exc:
         raise _refuse("xlsx_unreadable", file, reason=f"{name}: {exc}") from None
 
 
-def _part_limits(zf: zipfile.ZipFile, file: str, limits: XlsxLimits) -> dict[str, int]:
-    """part name -> its size limit. Only a part declared a worksheet, and not the target of a relationship
+def _part_limits(
+    zf: zipfile.ZipFile, file: str, limits: XlsxLimits
+) -> dict[str, tuple[int, int | None]]:
+    """part name -> its limits (bytes, tags) when not those of any part. Only a part declared a worksheet, and not the target of a relationship
     of another type, may be as large as a worksheet: openpyxl streams those and reads every other part whole."""
     declared: dict[str, str] = {}
     types = _xml(zf, "[Content_Types].xml", file, limits)
@@ -164,12 +172,12 @@ def _part_limits(zf: zipfile.ZipFile, file: str, limits: XlsxLimits) -> dict[str
             path = target.lstrip("/") if target.startswith("/") else posixpath.join(base, target)
             if rel.get("Type") != WORKSHEET_REL:
                 other_targets.add(posixpath.normpath(path))
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, int | None]] = {}
     for name, kind in declared.items():
         if kind == WORKSHEET_TYPE and name not in other_targets:
-            out[name] = limits.max_sheet_bytes
+            out[name] = (limits.max_sheet_bytes, None)  # rows are counted as they are read
         elif kind == SHARED_STRINGS_TYPE:
-            out[name] = limits.max_shared_strings_bytes
+            out[name] = (limits.max_shared_strings_bytes, limits.max_shared_strings_tags)
     return out
 
 
@@ -177,10 +185,16 @@ _WIDE_XML = (b"<\x00?\x00", b"\x00<\x00?", b"<\x00\x00\x00", b"\x00\x00\x00<")
 
 
 def _scan(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, file: str, limits: XlsxLimits, xml_limit: int
-) -> None:
-    """Read one part as a stream. An XML part must be UTF-8, within xml_limit bytes, without DTD or
-    entities and without a text run over max_text_run; any other part (an image) is only counted."""
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    file: str,
+    limits: XlsxLimits,
+    part_limits: tuple[int, int | None],
+) -> int:
+    """Read one part as a stream. An XML part must be UTF-8, within part_limits (bytes, tags), without DTD
+    or entities and without a text run over max_text_run; any other part (an image) is only counted.
+    Returns the number of tags ("<") in an XML part."""
+    xml_limit, tag_limit = part_limits
     name = info.filename
     with zf.open(info) as src:
         first = src.read(_CHUNK)
@@ -188,17 +202,20 @@ def _scan(
             raise _refuse("xlsx_encoding", file, part=name)
         body = first.removeprefix(b"\xef\xbb\xbf").lstrip(_BLANKS)
         if body and not body.startswith(b"<"):
-            return  # not XML (an image, a binary part): a parser would stop at its first byte
+            return 0  # not XML (an image, a binary part): a parser would stop at its first byte
         if info.file_size > xml_limit:
             raise _refuse("xlsx_too_large", file, part=name, size=info.file_size, limit=xml_limit)
         tail = b""
-        run = 0
+        run = tags = 0
         chunk = first
         while chunk:
             if any(marker in tail + chunk[:16] or marker in chunk for marker in _MARKERS):
                 raise _refuse("xlsx_dtd", file, part=name)
             tail = chunk[-16:]
             pieces = chunk.split(b"<")
+            tags += len(pieces) - 1
+            if tag_limit is not None and tags > tag_limit:
+                raise _refuse("xlsx_too_many_tags", file, part=name, limit=tag_limit)
             run += len(pieces[0])
             if len(pieces) > 2:
                 run = max(run, max(map(len, pieces[1:-1])))
@@ -209,6 +226,7 @@ def _scan(
             chunk = src.read(_CHUNK)
         if run > limits.max_text_run:
             raise _refuse("xlsx_long_text", file, part=name, limit=limits.max_text_run)
+    return tags
 
 
 def check_xlsx(path: Path | str, limits: XlsxLimits = XLSFORM_LIMITS) -> None:
@@ -246,14 +264,25 @@ def check_xlsx(path: Path | str, limits: XlsxLimits = XLSFORM_LIMITS) -> None:
                     "xlsx_total_too_large", file, size=total, limit=limits.max_total_bytes
                 )
             sizes = _part_limits(zf, file, limits)
+            default = (limits.max_part_bytes, limits.max_part_tags)
             for info in infos:
-                limit = sizes.get(info.filename, limits.max_part_bytes)
+                limit = sizes.get(info.filename, default)[0]
                 if info.file_size > max(limit, limits.max_sheet_bytes):
                     raise _refuse(
                         "xlsx_too_large", file, part=info.filename, size=info.file_size, limit=limit
                     )
+            whole_tags = 0  # in the parts openpyxl reads whole, the shared strings apart
             for info in infos:
-                _scan(zf, info, file, limits, sizes.get(info.filename, limits.max_part_bytes))
+                tags = _scan(zf, info, file, limits, sizes.get(info.filename, default))
+                if info.filename not in sizes:
+                    whole_tags += tags
+                    if whole_tags > limits.max_part_tags:
+                        raise _refuse(
+                            "xlsx_too_many_tags",
+                            file,
+                            part=info.filename,
+                            limit=limits.max_part_tags,
+                        )
     except (
         OSError,
         zipfile.BadZipFile,

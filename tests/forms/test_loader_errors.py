@@ -260,6 +260,7 @@ LIMIT_CODES = frozenset(
         "xlsx_total_too_large",
         "xlsx_too_large",
         "xlsx_ratio",
+        "xlsx_too_many_tags",
         "xlsx_dtd",
         "xlsx_encoding",
         "xlsx_long_text",

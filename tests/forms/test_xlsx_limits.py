@@ -176,3 +176,17 @@ def test_not_a_zip(tmp_path: Path):
     path = tmp_path / "text.xlsx"
     path.write_text("hello", encoding="utf-8")
     assert refused(path).code == "xlsx_unreadable"
+
+
+def test_tags_are_counted_in_the_parts_read_whole(tmp_path: Path):
+    from forms.safe_xlsx import check_xlsx
+
+    strings = shared_strings_bomb(tmp_path / "strings.xlsx", strings=600)
+    check_xlsx(strings)  # within the real limits
+    with pytest.raises(FormDefinitionError) as info:
+        check_xlsx(strings, XlsxLimits(max_shared_strings_tags=2000))
+    error = info.value.errors[0]
+    assert error.code == "xlsx_too_many_tags" and "xl/sharedStrings.xml" in error.message_en
+    with pytest.raises(FormDefinitionError) as info:
+        check_xlsx(strings, XlsxLimits(max_part_tags=50))  # styles, workbook, rels... together
+    assert info.value.errors[0].code == "xlsx_too_many_tags"
