@@ -16,6 +16,7 @@ from typing import Any
 
 from sync_server import __version__
 from sync_server.config import DEFAULTS
+from sync_server.services.attachments import CONTENT_RANGE_PATTERN
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_PATTERN,
     MAX_INT32,
@@ -27,7 +28,6 @@ from sync_server.services.common import (
 
 _JSON = "application/json"
 SHA256_PATTERN = "^[0-9a-f]{64}$"
-CONTENT_RANGE_PATTERN = "^bytes [0-9]+-[0-9]+/[0-9]+$"
 
 REJECT_REASONS = [
     "invalid",
@@ -126,6 +126,8 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "enrollment_code": _name(64, examples=["K7P-3QX-9ZA"]),
                 "device_name": _name(100),
                 "app_version": _name(50),
+                # Optional: the school code on the slip; wrong codes naming a school wait for it alone.
+                "school_code": _name(32, examples=["S001"]),
             },
         },
         "EnrollResponse": {

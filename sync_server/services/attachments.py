@@ -41,7 +41,9 @@ from sync_server.services.common import naive_utc
 log = logging.getLogger(__name__)
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
+# At most 19 digits a number (any file we take is far smaller): int() of thousands of digits is an error.
+CONTENT_RANGE_PATTERN = r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$"
+CONTENT_RANGE_RE = re.compile(CONTENT_RANGE_PATTERN)
 CHUNK = 64 * 1024
 SWEEP_EVERY = dt.timedelta(minutes=10)
 
@@ -135,7 +137,7 @@ def parse_content_range(header: str | None, length: int | None) -> tuple[int, in
                 status=400,
             )
         return 0, length - 1, length
-    m = CONTENT_RANGE_RE.match(header.strip())
+    m = CONTENT_RANGE_RE.fullmatch(header.strip())
     if m is None:
         raise ServiceError(
             "bad_range",

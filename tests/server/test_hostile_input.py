@@ -110,6 +110,8 @@ def test_nan_and_infinity_are_refused(live: LiveServer) -> None:
         body = json.dumps({"changes": [change(inspection(_note="@"))]}).replace('"@"', token)
         err = assert_error(_post(dev, body.encode()), 400, "bad_json")
         assert "NaN" in err["message_en"] or "finite" in err["message_en"]
+    body = json.dumps({"changes": [change(inspection(_note="@"))]}).replace('"@"', "1" * 5000)
+    assert_error(_post(dev, body.encode()), 400, "bad_json")  # more digits than int() takes
     assert live.count(M.Record) == 0
 
 
@@ -288,6 +290,26 @@ def _put(dev: Device, sha: str, data: bytes, start: int, total: int) -> requests
 
 def _partials(live: LiveServer) -> list[Path]:
     return sorted(p for p in (live.instance / "attachments").glob("*/partial/*") if p.is_file())
+
+
+def test_a_content_range_with_thousands_of_digits_is_400(live: LiveServer) -> None:
+    dev = live.device()
+    data, sha = _file(100, 1)
+    for header in (f"bytes 0-99/{'9' * 5000}", f"bytes {'1' * 5000}-0/100", "bytes 0-99/1e2"):
+        r = dev.http.put(
+            dev.url(f"/api/v1/attachments/{sha}"),
+            data=data,
+            headers={"Content-Range": header},
+            timeout=10,
+        )
+        assert_error(r, 400, "bad_range")
+    r = dev.http.put(
+        dev.url(f"/api/v1/attachments/{sha}"),
+        data=data,
+        headers={"Content-Range": f"bytes 0-99/{'9' * 19}"},  # a number, just too large a file
+        timeout=10,
+    )
+    assert_error(r, 413, "attachment_too_large")
 
 
 def test_partial_uploads_have_a_quota_per_school(make_server_for: Any, ready_db_url: str) -> None:
