@@ -392,7 +392,8 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("PushResponse"), "A result per change"),
                     "400": _error(
-                        "Malformed JSON (NaN, Infinity and lone surrogates included), wrong types, "
+                        "Malformed JSON (NaN, Infinity, lone surrogates, nesting over 64 levels "
+                        "included), wrong types, "
                         "two changes with one op_id, a missing or malformed Idempotency-Key, "
                         "a corrupt gzip body or bytes after it"
                     ),

@@ -101,25 +101,35 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _lone_surrogate(value: Any) -> str | None:
-    """The first string (or key) holding a lone surrogate, walked without recursion."""
-    stack = [value]
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other; a record's repeats need a handful
+
+
+def _check_structure(value: Any) -> None:
+    """No string (or key) with a lone surrogate, nesting at most MAX_JSON_DEPTH; walked without recursion,
+    so that nothing after it (the form engine, the database, the dashboard) meets a structure it cannot
+    walk."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             if _SURROGATE_RE.search(item):
-                return item
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return None
+                raise JsonInputError(
+                    "a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
+                )
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise JsonInputError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                stack.extend((k, depth) for k in item)
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
 
 
 def strict_loads(body: bytes) -> Any:
     """JSON from a request: UTF-8 only, no NaN or Infinity (nor numbers too large for a double), no lone
-    surrogates (they cannot be written back as UTF-8, nor stored by PostgreSQL). JsonInputError otherwise."""
+    surrogates (they cannot be written back as UTF-8, nor stored by PostgreSQL), at most MAX_JSON_DEPTH
+    levels deep. JsonInputError otherwise."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -128,11 +138,13 @@ def strict_loads(body: bytes) -> Any:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except JsonInputError:
         raise
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise JsonInputError(
+            f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError as exc:
         raise JsonInputError(str(exc)) from None
-    # Only a \u escape can make a lone surrogate out of valid UTF-8.
-    if "\\u" in text and _lone_surrogate(value) is not None:
-        raise JsonInputError("a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text")
+    _check_structure(value)
     return value
 
 

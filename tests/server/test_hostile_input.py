@@ -222,6 +222,33 @@ def test_the_dashboard_lists_a_tombstone_whose_form_it_does_not_know(live: LiveS
     assert detail.status_code == 404 and "gone_form" in detail.text
 
 
+def test_json_nests_at_most_64_levels_and_the_dashboard_walks_what_it_takes(
+    live: LiveServer,
+) -> None:
+    """Underscore keys are kept as sent: without a limit, as deep as the parser's recursion allowed (which
+    depends on the thread's stack), and every later walk of the data risked a RecursionError (a 500)."""
+    dev = live.device()
+    c = change(inspection(_deep="@"))
+    text = json.dumps({"changes": [c]})  # "_deep" is at level 5: body, changes, change, data, value
+
+    def nested(levels: int) -> bytes:
+        return text.replace('"@"', "[" * levels + '"end"' + "]" * levels).encode()
+
+    for levels in (61, 5000):
+        err = assert_error(_post(dev, nested(levels)), 400, "bad_json")
+        assert "nest deeper than 64" in err["message_en"]
+    r = _post(dev, nested(60))
+    assert r.status_code == 200 and r.json()["results"][0]["result"] == "applied", r.text
+    client = logged_in(live.app, "reviewer1")
+    assert client.get("/records").status_code == 200
+    assert client.get(f"/records/{c['record_id']}").status_code == 200
+    r = client.get(f"/records/{c['record_id']}/files/{'0' * 64}")
+    assert r.status_code == 404  # no such file, answered as such
+    assert client.get("/export?form=safety_inspection").status_code == 200
+    r = _pull(dev, include_own="true")
+    assert r.status_code == 200 and '"end"' in r.text
+
+
 def test_gzip_with_anything_after_the_stream_is_refused(live: LiveServer) -> None:
     dev = live.device()
     body = json.dumps({"changes": [change()]}).encode()
