@@ -4,11 +4,11 @@
     school-client sync                              ->  sync_command(ctx)
 
 Each prints one line in Chinese and English (stdout on success, stderr otherwise) and returns the exit code:
-0 everything pending was sent and everything new pulled; 1 the sync cannot be done now: the server could
-not be reached (network, timeout, a captive portal, the server failing or busy) or this computer's disk is
-full (the line says which, and names the data folder); 2 the server refused (not enrolled, revoked, a change
+0 everything pending was sent and everything new pulled; 1 the server could not be reached (network, timeout,
+a captive portal, the server failing or busy); 2 the server refused (not enrolled, revoked, a change
 rejected, a conflict waiting for the clerk) or something it sent cannot be used here (a sync problem in
-待办), with the reason.
+待办), with the reason; 3 this computer's disk is full (the line names the data folder; the store is as it
+was), like every school-client command.
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ from client.sync.state import SyncResult
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
 EXIT_REFUSED = 2
+EXIT_DISK_FULL = 3  # as client/cli.py's
 
 
 def exit_code(exc: SyncError) -> int:
-    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER, ErrorKind.DISK_FULL):
+    if exc.kind is ErrorKind.DISK_FULL:
+        return EXIT_DISK_FULL
+    if exc.kind in (ErrorKind.NETWORK, ErrorKind.SERVER):
         return EXIT_UNREACHABLE
     return EXIT_REFUSED
 

@@ -244,7 +244,7 @@ class SyncEngine:
         try:
             yield
         except (SQLAlchemyError, OSError) as exc:
-            if not is_disk_full(exc):
+            if not is_disk_full(exc, self.ctx.store.data_dir):
                 raise
             log.error("the disk is full: %r", exc)
             raise disk_full(self.ctx.store.data_dir) from exc
@@ -256,7 +256,7 @@ class SyncEngine:
                 S.record_problem(s, exc.as_problem(), now=self._now())
                 result.pending = S.pending_count(s)
         except (SQLAlchemyError, OSError) as write_failed:
-            if not is_disk_full(write_failed):
+            if not is_disk_full(write_failed, self.ctx.store.data_dir):
                 raise
             log.warning("the problem could not be kept in the store: the disk is full")
             with self.ctx.store.Session() as s:

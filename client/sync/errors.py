@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -83,29 +84,42 @@ def not_enrolled() -> SyncError:
 
 
 SQLITE_FULL = 13
+SQLITE_IOERR = 10
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
+LOW_SPACE = (
+    1024 * 1024
+)  # bytes free under which an SQLite I/O error on that disk is taken for a full disk
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether this error (or one it wraps) says the disk is full: SQLite's SQLITE_FULL, or a file write
-    refused with ENOSPC, EDQUOT or EFBIG."""
+def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
+    """Whether this error (or one it wraps) says the disk is full: SQLite's SQLITE_FULL, a file write
+    refused with ENOSPC, EDQUOT or EFBIG, or (given the store's folder) an SQLite I/O error while that disk
+    has (almost) no space left - how a full disk shows when the WAL cannot grow. Like client/cli.py."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
+    io_error = False
     while todo:
         e = todo.pop()
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, sqlite3.Error) and (
-            getattr(e, "sqlite_errorcode", None) == SQLITE_FULL
-            or "database or disk is full" in str(e)
-        ):
-            return True
+        if isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
+            if code == SQLITE_FULL or "database or disk is full" in str(e):
+                return True
+            io_error = io_error or (code is not None and code & 0xFF == SQLITE_IOERR)
         if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
             return True
         orig = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
         todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
-    return False
+    return io_error and folder is not None and _free_bytes(folder) < LOW_SPACE
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return LOW_SPACE  # not known: not taken for full
 
 
 def disk_full(data_dir: Path) -> SyncError:
