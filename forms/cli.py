@@ -80,10 +80,19 @@ def _load_or_report(path: Path) -> FormDef | None:
 
 
 def _write(out: Path, write: object) -> int:
+    from forms.cells import MAX_CELL_TEXT, CellTooLong
+
     try:
         write()  # type: ignore[operator]
     except OSError as exc:
         print(f"无法写入 / cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CellTooLong:
+        print(
+            f"有文字超过 Excel 单元格上限（{MAX_CELL_TEXT} 字），未写出 {out} / "
+            f"a text is longer than an Excel cell holds ({MAX_CELL_TEXT} characters); {out} not written",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     print(f"wrote {out}")
     return EXIT_OK

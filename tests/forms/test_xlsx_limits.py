@@ -190,3 +190,18 @@ def test_tags_are_counted_in_the_parts_read_whole(tmp_path: Path):
     with pytest.raises(FormDefinitionError) as info:
         check_xlsx(strings, XlsxLimits(max_part_tags=50))  # styles, workbook, rels... together
     assert info.value.errors[0].code == "xlsx_too_many_tags"
+
+
+def test_to_xlsform_refuses_text_longer_than_a_cell(tmp_path: Path):
+    from forms.catalog import DEFINITIONS_DIR
+    from tests.support.bombs import PYTHON
+
+    text = (DEFINITIONS_DIR / "teachers.yaml").read_text(encoding="utf-8")
+    source = tmp_path / "long.yaml"
+    source.write_text(text.replace("label: {zh: 姓名,", f"label: {{zh: {'长' * 40_000},"), "utf-8")
+    run = run_measured(
+        [PYTHON, "-m", "forms", "to-xlsform", str(source), str(tmp_path / "o.xlsx")], cwd=tmp_path
+    )
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and "32767" in run.stderr
+    assert not (tmp_path / "o.xlsx").exists()
