@@ -530,20 +530,24 @@ class _Batch:
 
     def _again(self, c: ChangeIn, prior: AppliedOp | dict[str, Any]) -> dict[str, Any]:
         if isinstance(prior, AppliedOp):
-            school, result, revision, response = (
+            school, record_id, result, revision, response = (
                 prior.school_id,
+                prior.record_id,
                 prior.result,
                 prior.server_revision,
                 prior.response,
             )
         else:
-            school, result, revision, response = (
+            school, record_id, result, revision, response = (
                 prior["school_id"],
+                prior["record_id"],
                 prior["result"],
                 prior["server_revision"],
                 prior["response"],
             )
-        if school != self.device.school_id:
+        # Another school's op id, or this op id made for another record: not this operation again, and
+        # answering `duplicate` would lose this change's data.
+        if school != self.device.school_id or record_id != c.record_id:
             return _rejected(c, "op_id_in_use")
         if result == "applied":
             return {

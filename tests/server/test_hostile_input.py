@@ -158,6 +158,21 @@ def test_two_changes_with_one_op_id_in_a_batch_are_refused_naming_it(live: LiveS
     assert [r["result"] for r in dev.push_ok([first, other])] == ["applied", "applied"]
 
 
+def test_an_op_id_used_before_for_another_record_is_refused_not_answered_duplicate(
+    live: LiveServer,
+) -> None:
+    dev = live.device()
+    first = change(op_id="op-1")
+    dev.push_ok([first])
+    other = change(inspection(inspectors="另一条记录"), op_id="op-1")
+    [res] = dev.push_ok([other])
+    assert res["result"] == "rejected" and res["reason"] == "op_id_in_use"
+    assert res["record_id"] == other["record_id"]
+    assert live.record(other["record_id"]) is None
+    [res] = dev.push_ok([first])  # the same operation again is still a duplicate
+    assert res["result"] == "duplicate" and res["record_id"] == first["record_id"]
+
+
 def test_a_delete_is_checked_against_the_records_form_and_school(live: LiveServer) -> None:
     dev, stranger = live.device(), live.device()
     # A record the server never had, of a form it does not know: nothing to tombstone.
