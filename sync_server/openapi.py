@@ -23,6 +23,7 @@ from sync_server.services.common import (
     MAX_INT64,
     NAME_TEXT_PATTERN,
     PLAIN_TEXT_PATTERN,
+    URL_TEXT_PATTERN,
     UUID_PATTERN,
 )
 
@@ -80,6 +81,7 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"ty
 _OFFSET_HEADER = {
     "Upload-Offset": {"description": "Bytes the server holds", "schema": {"type": "integer"}}
 }
+_BAD_URL = "A control character in the path or the query (bad_url)"
 _ERRORS_AUTH = {
     "401": _error("No or unknown device token"),
     "403": _error("The device was revoked"),
@@ -313,7 +315,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 },
                 "responses": {
                     "201": _json(_ref("EnrollResponse"), "Enrolled"),
-                    "400": _error("Malformed request"),
+                    "400": _error("Malformed request; " + _BAD_URL),
                     "401": _error("Unknown, used, replaced or expired code"),
                     "413": _error("Larger than 64 KB"),
                     "415": _error("Unsupported Content-Encoding"),
@@ -339,6 +341,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         },
                         "The forms",
                     ),
+                    "400": _error(_BAD_URL),
                     **_ERRORS_AUTH,
                 },
             }
@@ -352,18 +355,19 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "name": "form_id",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": URL_TEXT_PATTERN},
                     },
                     {
                         "name": "version",
                         "in": "path",
                         "required": True,
                         "description": "Percent-encoded as one segment ('/' as %2F), withdrawn ones too",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": URL_TEXT_PATTERN},
                     },
                 ],
                 "responses": {
                     "200": _json(_ref("FormDefinition"), "The definition"),
+                    "400": _error(_BAD_URL),
                     "404": _error("No such form version"),
                     **_ERRORS_AUTH,
                 },
@@ -395,7 +399,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "Malformed JSON (NaN, Infinity, lone surrogates, nesting over 64 levels "
                         "included), wrong types, "
                         "two changes with one op_id, a missing or malformed Idempotency-Key, "
-                        "a corrupt gzip body or bytes after it"
+                        "a corrupt gzip body or bytes after it; " + _BAD_URL
                     ),
                     "413": _error("Too many changes or too many bytes"),
                     "415": _error("Unsupported Content-Encoding"),
@@ -439,7 +443,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("PullResponse"), "A page of changes"),
-                    "400": _error("Bad since, limit or include_own"),
+                    "400": _error("Bad since, limit or include_own; " + _BAD_URL),
                     **_ERRORS_AUTH,
                 },
             }
@@ -461,7 +465,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The whole file is there", "headers": _OFFSET_HEADER},
                     "404": {"description": "Missing or partial", "headers": _OFFSET_HEADER},
-                    "400": {"description": "Not a sha256"},
+                    "400": {"description": "Not a sha256; " + _BAD_URL},
                     "401": {"description": "No or unknown device token"},
                     "403": {"description": "The device was revoked"},
                 },
@@ -497,7 +501,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "201": _json(
                         _ref("UploadState"), "Complete and verified", headers=_OFFSET_HEADER
                     ),
-                    "400": _error("Bad sha256, Content-Range or body length"),
+                    "400": _error("Bad sha256, Content-Range or body length; " + _BAD_URL),
                     "409": _error(
                         "start is not the stored offset, or another total than before "
                         "(see Upload-Offset)",
@@ -522,7 +526,10 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "operationId": "openapi",
                 "summary": "This document",
                 "security": [],
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+                "responses": {
+                    "200": _json({"type": "object"}, "OpenAPI 3.1 document"),
+                    "400": _error(_BAD_URL),
+                },
             }
         },
     }

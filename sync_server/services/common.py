@@ -62,6 +62,7 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 UUID_RE = re.compile(UUID_PATTERN)
 
 
+URL_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # a path segment or query value: no C0 control, no DEL
 _URL_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
