@@ -26,9 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from forms.safe_xlsx import IMPORT_LIMITS, XLSFORM_LIMITS  # noqa: E402
 from tests.support.bombs import (  # noqa: E402
     PYTHON,
     dtd_workbook,
+    largest_accepted,
     run_measured,
     shared_strings_bomb,
     whitespace_bomb,
@@ -161,6 +163,9 @@ def bench_bombs(folder: Path) -> None:
         "shared strings, 4 million": shared_strings_bomb(
             folder / "strings.xlsx", strings=4_000_000
         ),
+        "shared strings, 20 million of one": shared_strings_bomb(
+            folder / "same.xlsx", strings=20_000_000, same=True
+        ),
         "workbook declaring a DTD": dtd_workbook(folder / "dtd.xlsx"),
     }
     print()
@@ -175,6 +180,20 @@ def bench_bombs(folder: Path) -> None:
             verdict = "ok" if peak < LIMIT_MB and out["refused"] != "NOT REFUSED" else "OVER"
             name = f"{label} ({size / 1e6:.2f} MB on disk), {reader}"
             print(f"  {name:<58} {peak:>6.0f} MB  {verdict}  refused: {out['refused']}")
+    print(
+        "the largest workbooks the limits let through (shared strings and styles at their limits):"
+    )
+    for reader, limits in (("forms", XLSFORM_LIMITS), ("client", IMPORT_LIMITS)):
+        path = largest_accepted(
+            folder / f"largest-{reader}.xlsx",
+            shared_tags=limits.max_shared_strings_tags,
+            shared_bytes=limits.max_shared_strings_bytes,
+            part_tags=limits.max_part_tags,
+        )
+        _out, peak = measured("open", reader, str(path), str(folder / f"largest-{reader}"))
+        verdict = "ok" if peak < LIMIT_MB else "OVER"
+        name = f"at the {reader} limits ({path.stat().st_size / 1e6:.2f} MB on disk), {reader}"
+        print(f"  {name:<58} {peak:>6.0f} MB  {verdict}")
 
 
 def main() -> None:

@@ -76,8 +76,9 @@ def whitespace_bomb(path: Path, *, mib: int = 1024) -> Path:
     return path
 
 
-def shared_strings_bomb(path: Path, *, strings: int = 4_000_000) -> Path:
-    """A workbook whose shared-strings table holds `strings` short distinct strings (openpyxl keeps them all)."""
+def shared_strings_bomb(path: Path, *, strings: int = 4_000_000, same: bool = False) -> Path:
+    """A workbook whose shared-strings table holds `strings` short distinct strings (openpyxl keeps them all);
+    same=True: one two-letter string again and again (packs about 1000:1)."""
     base = xlsform_workbook(path.with_name(path.stem + "-base.xlsx"))
     head = (
         b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -86,9 +87,11 @@ def shared_strings_bomb(path: Path, *, strings: int = 4_000_000) -> Path:
     body = [head]
     step = 100_000
     for start in range(0, strings, step):
-        body.append(
-            b"".join(b"<si><t>%x</t></si>" % i for i in range(start, min(start + step, strings)))
-        )
+        count = min(start + step, strings) - start
+        if same:
+            body.append(b"<si><t>ab</t></si>" * count)
+        else:
+            body.append(b"".join(b"<si><t>%x</t></si>" % i for i in range(start, start + count)))
     body.append(b"</sst>")
     with zipfile.ZipFile(base) as z:
         names = z.namelist()
@@ -113,6 +116,35 @@ def shared_strings_bomb(path: Path, *, strings: int = 4_000_000) -> Path:
     ):
         for chunk in body:
             out.write(chunk)
+    base.unlink()
+    return path
+
+
+def styles_part(tags: int) -> bytes:
+    """A styles part of about `tags` tags (cell formats: openpyxl makes objects for each)."""
+    xf = b"".join(b'<xf numFmtId="%d"/>' % (i % 150) for i in range(tags))
+    return (
+        b'<?xml version="1.0"?><styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        b'2006/main"><fonts count="1"><font/></fonts><fills count="1"><fill/></fills><borders '
+        b'count="1"><border/></borders><cellStyleXfs count="1"><xf/></cellStyleXfs><cellXfs>'
+        + xf
+        + b"</cellXfs></styleSheet>"
+    )
+
+
+def largest_accepted(path: Path, *, shared_tags: int, shared_bytes: int, part_tags: int) -> Path:
+    """A workbook just under given limits: shared strings at their tag (or byte) limit, styles filling
+    the tags left for the parts read whole. What the limits let through, at most."""
+    strings = min(shared_tags // 4 - 10, int(shared_bytes / 21.6))
+    base = shared_strings_bomb(path.with_name(path.stem + "-strings.xlsx"), strings=strings)
+    with zipfile.ZipFile(base) as z:
+        other = sum(
+            z.read(n).count(b"<")
+            for n in z.namelist()
+            if n not in ("xl/sharedStrings.xml", "xl/styles.xml")
+            and not n.startswith("xl/worksheets/")
+        )
+    _rewrite(base, path, {"xl/styles.xml": styles_part(part_tags - other - 30)})
     base.unlink()
     return path
 
