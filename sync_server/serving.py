@@ -26,6 +26,7 @@ import functools
 import html
 import logging
 import select
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 SERVER_HEADER = ("X-Sync-Server", "school-sync/1")  # as sync_server.app.SERVER_ID
 IDENT = "school-sync"
+LINGER_SECONDS = 2.0  # after a 413, how long the rest of the body is read and dropped ...
+LINGER_BYTES = 16 * 1024 * 1024  # ... and how much of it at most
+LINGER_READ = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ class DoorParser(HTTPRequestParser):  # type: ignore[misc]
         self.head_done: float | None = None
         self.door = "request"
         self.body_limit = server.doors.small
+        self.refused_body = False
         self._server = server
 
     def parse_header(self, header_plus: bytes) -> None:
@@ -169,22 +174,25 @@ class DoorParser(HTTPRequestParser):  # type: ignore[misc]
         consumed = int(super().received(data))
         if self.error is not None and not isinstance(self.error, DoorError):
             self.error = self._our_error(self.error)
+        if self.refused_body:
+            return len(data)  # the rest of a refused body is no next request
         return consumed
 
     def _our_error(self, error: Any) -> DoorError:
-        headers: Mapping[str, str] = self.headers or {}
-        as_json = _wants_json(str(self.path or ""), headers)
+        headers: Mapping[str, str] = getattr(self, "headers", None) or {}
+        as_json = _wants_json(str(getattr(self, "path", "") or ""), headers)
         if isinstance(error, RequestEntityTooLarge):
             zh, en = too_large_messages(self.body_limit, self.door)
             body = error_body(
                 "too_large", zh, en, {"max_bytes": self.body_limit, "door": self.door}
             )
+            self.refused_body = True
             log.warning(
                 "refused a body over %s bytes at the %s door: %s %s",
                 self.body_limit,
                 self.door,
-                self.command,
-                self.path,
+                getattr(self, "command", "?"),
+                getattr(self, "path", "?"),
             )
             return DoorError(413, "Request Entity Too Large", body, as_json=as_json)
         if isinstance(error, RequestHeaderFieldsTooLarge):
@@ -225,12 +233,65 @@ def _spare_since(channel: Any) -> float | None:
 
 
 class DoorChannel(HTTPChannel):  # type: ignore[misc]
+    """Waitress's connection, with our parser, and a lingering close after refusing a body: the client is
+    most likely still sending it, and a plain close would reset the connection before the client read the
+    413 (as nginx's lingering_close, the rest is read and dropped, for a short while)."""
+
+    linger_until: float | None = None
+    lingered = 0
+    refused_body = False
+
     def __init__(
         self, server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
     ) -> None:
         super().__init__(server, sock, addr, adj, map)
         self.parser_class = functools.partial(DoorParser, server=server)
         server.admit(self)
+
+    def received(self, data: bytes) -> bool:
+        if self.refused_body:  # more of a body refused at the door: dropped
+            self.lingered += len(data)
+            return True
+        result = bool(super().received(data))
+        if any(getattr(r, "refused_body", False) for r in self.requests):
+            self.refused_body = True
+        return result
+
+    def readable(self) -> bool:
+        return self.linger_until is not None or bool(super().readable())
+
+    def writable(self) -> bool:
+        if self.linger_until is not None:  # nothing to write; "writable" once it is time to close
+            return time.time() > self.linger_until
+        return bool(super().writable())
+
+    def handle_write(self) -> None:
+        if self.linger_until is not None:
+            self.handle_close()
+            return
+        super().handle_write()
+
+    def handle_read(self) -> None:
+        if self.linger_until is None:
+            super().handle_read()
+            return
+        data = self.recv(LINGER_READ)  # b"" once the client is done: recv closes then
+        self.lingered += len(data)
+        if data and self.lingered > LINGER_BYTES:
+            self.handle_close()
+
+    def handle_close(self) -> None:
+        if self.refused_body and self.linger_until is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)  # the answer is sent: no more from us
+            except OSError:
+                pass
+            else:
+                self.linger_until = time.time() + LINGER_SECONDS
+                self.will_close = self.close_when_flushed = False
+                return
+        self.linger_until = None
+        super().handle_close()
 
 
 class DoorServer(TcpWSGIServer):  # type: ignore[misc]

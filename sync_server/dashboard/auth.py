@@ -401,6 +401,10 @@ def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status == 401:  # only reached by JSON clients; pages redirect in _guard
         return _error_page(401, "请先登录。", "login_required")
+    if status == 413:  # a body past this door's limit (sync_server/limits.py)
+        from sync_server.app import too_large_body
+
+        return _error_page(413, too_large_body()["error"]["message_zh"], "too_large")
     code = "csrf" if status == 400 and exc.description == "csrf" else None
     return _error_page(status, None, code)
 

@@ -13,9 +13,12 @@ import concurrent.futures
 import contextlib
 import http.client
 import json
+import re
 import select
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +27,11 @@ from typing import Any
 
 import pytest
 import requests
+from flask.testing import FlaskClient
 
-from tests.server.conftest import change
-from tests.support.served import Served, cli, start_served
+from sync_server.limits import BodyDoors
+from tests.server.conftest import LiveServer, change
+from tests.support.served import ROOT, Served, cli, start_served, write_config
 
 PASSWORD = "correct-horse-battery"
 BIG = 200 * 1024 * 1024
@@ -208,3 +213,172 @@ def test_a_chunked_body_without_a_token_is_cut_off_early(serve: Callable[..., Se
     assert status == 413, answer[:500]
     assert body["error"]["code"] == "too_large"
     assert sent < 32 * 1024 * 1024
+
+
+def _answer_to_head(served: Served, head: bytes) -> tuple[int, dict[str, Any], str]:
+    """Send only a head announcing a body, and read the answer the server gives at once."""
+    sock = _connect(served, head)
+    answer = b""
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            answer += data
+    sock.close()
+    return _status_and_json(answer)
+
+
+PUSH_DOOR = 5 * 1024 * 1024 + 64 * 1024
+SHA = "0" * 64
+
+
+def test_a_forged_token_gets_no_further_than_the_push_door(serve: Callable[..., Served]):
+    served = serve()
+    status, body, _ = _answer_to_head(
+        served,
+        b"POST /api/v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer forged\r\n"
+        b"Content-Length: %d\r\n\r\n" % (PUSH_DOOR + 1),
+    )
+    assert status == 413
+    assert body["error"]["details"] == {"max_bytes": PUSH_DOOR, "door": "push"}
+    r = requests.post(  # inside the door the body is read, and the token refused
+        served.url + "/api/v1/push",
+        data=b"x" * 100_000,
+        headers={"Authorization": "Bearer forged"},
+        timeout=10,
+    )
+    assert r.status_code == 401
+
+
+def test_an_attachment_chunk_is_at_most_a_mebibyte(serve: Callable[..., Served]):
+    served = serve()
+    token = _device_token(served)
+    status, body, _ = _answer_to_head(
+        served,
+        b"PUT /api/v1/attachments/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        b"Content-Range: bytes 0-1048576/2000000\r\nContent-Length: 1048577\r\n\r\n"
+        % (SHA.encode(), token.encode()),
+    )
+    assert status == 413
+    assert body["error"]["details"] == {"max_bytes": 1024 * 1024, "door": "attachment_chunk"}
+    assert "Content-Range" in body["error"]["message_en"]
+
+
+def test_a_request_head_past_16_kib_is_refused_as_json(serve: Callable[..., Served]):
+    served = serve()
+    status, body, _ = _answer_to_head(
+        served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * 20_000 + b"\r\n\r\n"
+    )
+    assert status == 431
+    assert body["error"]["code"] == "headers_too_large"
+
+
+def test_only_a_staff_session_opens_the_dashboard_door(serve: Callable[..., Served]):
+    served = serve()
+    cli(
+        served.instance,
+        served.db_url,
+        *("add-user", "--username", "boss", "--role", "admin", "--password-stdin"),
+        stdin=PASSWORD + "\n",
+    )
+    staff = requests.Session()
+    page = staff.get(served.url + "/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    form = {"username": "boss", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert staff.post(served.url + "/login", data=form, timeout=10).status_code == 200
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', staff.get(served.url + "/forms", timeout=10).text
+    )
+    assert token
+    upload = {"file": ("big.yaml", b"#" * (5 * 1024 * 1024 + 10))}
+    r = staff.post(
+        served.url + "/forms", data={"csrf_token": token.group(1)}, files=upload, timeout=30
+    )
+    assert r.status_code == 413 and "文件太大：最多 5 MB" in r.text  # the upload page's own limit
+
+    stranger = requests.post(
+        served.url + "/forms",
+        files={"file": ("big.yaml", b"#" * 100_000)},
+        headers={"Accept": "text/html"},
+        timeout=10,
+    )
+    assert stranger.status_code == 413
+    assert stranger.headers["Content-Type"].startswith("text/html")
+    assert "请求过大" in stranger.text
+
+    huge = {"file": ("huge.yaml", b"#" * (7 * 1024 * 1024))}
+    r = staff.post(  # refused from its head; the rest is read and dropped, so the page arrives
+        served.url + "/forms", data={"csrf_token": token.group(1)}, files=huge, timeout=30
+    )
+    assert r.status_code == 413 and "上传的内容太大" in r.text
+
+
+# -- the same doors inside the app (any WSGI server) -------------------------------------------------
+
+
+@pytest.fixture
+def app_client(live_sqlite: LiveServer) -> FlaskClient:
+    return live_sqlite.app.test_client()
+
+
+def test_the_app_refuses_a_large_anonymous_body_with_json(app_client: FlaskClient):
+    r = app_client.post(
+        "/api/v1/enroll", data=b"{" + b" " * 100_000, content_type="application/json"
+    )
+    assert r.status_code == 413
+    err = r.get_json()["error"]
+    assert err["code"] == "too_large" and err["details"]["max_bytes"] == 65536
+    assert r.headers["X-Sync-Server"] == "school-sync/1"
+
+
+def test_the_app_refuses_a_large_login_form_with_a_page(app_client: FlaskClient):
+    r = app_client.post("/login", data={"username": "x", "password": "y" * 100_000})
+    assert r.status_code == 413
+    assert r.mimetype == "text/html"
+    assert "请求过大" in r.get_data(as_text=True)
+
+
+def test_the_app_holds_a_device_to_its_doors(live_sqlite: LiveServer, app_client: FlaskClient):
+    dev = live_sqlite.device()
+    auth = {"Authorization": f"Bearer {dev.token}"}
+    r = app_client.put(
+        f"/api/v1/attachments/{SHA}",
+        data=b"x" * (1024 * 1024 + 1),
+        headers={**auth, "Content-Range": "bytes 0-1048576/2000000"},
+    )
+    assert r.status_code == 413
+    assert r.get_json()["error"]["details"] == {
+        "max_bytes": 1024 * 1024,
+        "door": "attachment_chunk",
+    }
+    r = app_client.post("/api/v1/forms", data=b"x" * 100_000, headers=auth)
+    assert r.status_code in (405, 413)  # no door for a body there: never read, never a 500
+
+
+def test_the_doors_fit_what_clients_and_pages_send():
+    from client.sync.engine import CHUNK_SIZE, MAX_BATCH_BYTES
+    from sync_server.api import GZIP_SLACK
+    from sync_server.config import DEFAULTS
+    from sync_server.dashboard.formdefs import MAX_UPLOAD_BYTES
+
+    doors = BodyDoors.from_config(DEFAULTS)
+    assert doors.push >= MAX_BATCH_BYTES + GZIP_SLACK
+    assert doors.chunk >= CHUNK_SIZE
+    assert doors.dashboard >= MAX_UPLOAD_BYTES + 64 * 1024  # the file and its multipart wrapping
+    assert doors.small == 64 * 1024
+
+
+def test_a_bad_limit_in_config_toml_is_exit_2_naming_it(tmp_path: Path):
+    write_config(tmp_path / "instance", {"serve_threads": "many"})
+    where = ["--db", f"sqlite:///{tmp_path / 'x.db'}", "--instance", str(tmp_path / "instance")]
+    r = subprocess.run(
+        [sys.executable, "-m", "sync_server", "serve", "--port", "0", *where],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip().splitlines()[0]
+    assert "serve_threads" in line and "错误" in line and "error" in line
+    assert "Traceback" not in r.stderr

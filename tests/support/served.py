@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+# The source tree the server runs from; SYNC_SERVED_SOURCE runs another (an older commit, for figures).
+ROOT = Path(os.environ.get("SYNC_SERVED_SOURCE") or Path(__file__).resolve().parents[2])
 SERVE = (sys.executable, "-m", "sync_server", "serve", "--port", "0", "--json")
 
 
