@@ -9,7 +9,7 @@ import pytest
 
 from forms.errors import FormDefinitionError, FormError
 from forms.loader import load_yaml, load_yaml_text
-from forms.yaml_io import YAML_LIMITS
+from forms.yaml_io import YAML_LIMITS, YamlLimits, read_yaml
 from tests.support.bombs import PYTHON, run_measured, yaml_alias_bomb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,9 +74,13 @@ def test_nesting_at_python_recursion_depth_gives_a_catalogue_error():
 
 
 def test_too_many_plain_nodes_are_refused():
-    items = ", ".join("1" for _ in range(YAML_LIMITS.max_nodes + 1))
-    error = refused(f"a: [{items}]\n")
-    assert error.code == "yaml_too_big"
+    limits = YamlLimits(max_nodes=1000)
+    items = ", ".join("1" for _ in range(limits.max_nodes + 1))
+    with pytest.raises(FormDefinitionError) as info:
+        read_yaml("many.yaml", text=f"a: [{items}]\n", limits=limits)
+    assert info.value.errors[0].code == "yaml_too_big"
+    fits = ", ".join("1" for _ in range(limits.max_nodes - 3))  # + the mapping, its key, the list
+    assert read_yaml("enough.yaml", text=f"a: [{fits}]\n", limits=limits)["a"][0] == 1
 
 
 def test_oversized_text_and_file_are_refused(tmp_path: Path):

@@ -27,7 +27,7 @@ def bomb(kind: str, folder: Path) -> Path:
         path.write_text(yaml_alias_bomb(), encoding="utf-8")
         return path
     if kind == "whitespace":
-        return whitespace_bomb(folder / "blanks.xlsx", mib=1024)
+        return whitespace_bomb(folder / "blanks.xlsx", mib=256)
     if kind == "strings":
         return shared_strings_bomb(folder / "strings.xlsx", strings=600_000)
     return dtd_workbook(folder / "dtd.xlsx")
