@@ -1,7 +1,8 @@
 """Backups of the local store with SQLite's online backup API.
 
     backup_to(store, out_path)     a consistent copy of the live database, checked, then renamed into place
-    daily_backup(store, today)     once a day at start-up: backups/store-YYYY-MM-DD.db, the last 7 kept
+    daily_backup(store, today)     once a day at start-up: backups/store-NNNNNN-YYYY-MM-DD.db, the last 7
+                                   written kept (NNNNNN counts the backups written; the date is the clock's)
     restore_from(store, in_path)   replace the database with a checked backup (the current one saved first)
 
 Only the database is copied. Photos and files (data_dir/attachments, content-addressed by sha256) are NOT inside
@@ -28,7 +29,9 @@ from client.store.records import StoreError
 log = logging.getLogger(__name__)
 
 KEEP_DAILY = 7
-DAILY_RE = re.compile(r"^store-(\d{4}-\d{2}-\d{2})\.db$")
+# store-000042-2026-11-28.db: the 42nd daily backup written, on a day the clock called 2026-11-28. Older
+# versions wrote store-2026-11-28.db (no counter): those count as written before any numbered one.
+DAILY_RE = re.compile(r"^store-(?:(\d{6,})-)?(\d{4}-\d{2}-\d{2})\.db$")
 _TMP_PREFIX = ".backup-"
 _STALE_TMP_SECONDS = 3600
 
@@ -117,27 +120,39 @@ def backup_to(store: StoreFiles, out_path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def _written_order(path: Path) -> tuple[int, str]:
+    match = DAILY_RE.match(path.name)
+    assert match is not None
+    return int(match.group(1) or 0), match.group(2)
+
+
 def daily_backups(store: StoreFiles) -> list[Path]:
-    """The daily backups present, oldest first."""
+    """The daily backups present, in the order they were written (oldest first).
+
+    The order is the counter in the name, never the date: a clock that was once a year ahead (or behind)
+    stamps a misleading date, and sorting by it kept a future-dated backup as "the newest" for a year."""
     folder = store.backups_dir
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if DAILY_RE.match(p.name))
+    return sorted((p for p in folder.iterdir() if DAILY_RE.match(p.name)), key=_written_order)
 
 
 def daily_backup(store: StoreFiles, today: dt.date, *, keep: int = KEEP_DAILY) -> Path | None:
-    """Make today's backup (backups/store-YYYY-MM-DD.db) unless it exists; keep the newest `keep`.
+    """Back the store up once a day (backups/store-NNNNNN-YYYY-MM-DD.db); keep the newest `keep` written.
 
-    Call once at start-up. Returns the new file, or None when today's backup was already there.
+    Call once at start-up. Returns the new file, or None when the newest backup already has today's date.
+    A date whose backup exists but is not the newest (the clock went back) is backed up again.
     """
     folder = store.backups_dir
     folder.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(folder)
-    target = folder / f"store-{today.isoformat()}.db"
+    present = daily_backups(store)
     made: Path | None = None
-    if not target.exists():
-        made = backup_to(store, target)
-    for old in daily_backups(store)[:-keep] if keep > 0 else []:
+    if not present or _written_order(present[-1])[1] != today.isoformat():
+        number = (_written_order(present[-1])[0] if present else 0) + 1
+        made = backup_to(store, folder / f"store-{number:06d}-{today.isoformat()}.db")
+        present.append(made)
+    for old in present[:-keep] if keep > 0 else []:
         log.info("removing old daily backup %s", old.name)
         old.unlink()
     return made

@@ -72,12 +72,12 @@ def test_restore_round_trip(ctx: ClientContext, tmp_path: Path):
 def test_daily_backup_once_a_day_and_keeps_seven(ctx: ClientContext):
     populate(ctx)
     first = daily_backup(ctx.store, dt.date(2026, 11, 1))
-    assert first is not None and first.name == "store-2026-11-01.db"
+    assert first is not None and first.name == "store-000001-2026-11-01.db"
     assert daily_backup(ctx.store, dt.date(2026, 11, 1)) is None
     for day in range(2, 11):
         daily_backup(ctx.store, dt.date(2026, 11, day))
     names = [p.name for p in daily_backups(ctx.store)]
-    assert names == [f"store-2026-11-{d:02d}.db" for d in range(4, 11)]
+    assert names == [f"store-{d:06d}-2026-11-{d:02d}.db" for d in range(4, 11)]
     assert all(integrity(p) == "ok" for p in daily_backups(ctx.store))
 
 
