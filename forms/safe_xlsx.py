@@ -44,6 +44,15 @@ SHARED_STRINGS_TYPE = (
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 )
 WORKSHEET_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+# Parts openpyxl reads whole by their fixed names (styles, theme, document properties).
+_READ_BY_NAME = (
+    "[Content_Types].xml",
+    "xl/styles.xml",
+    "xl/theme/theme1.xml",
+    "docProps/core.xml",
+    "docProps/app.xml",
+    "docProps/custom.xml",
+)
 _CHUNK = MIB
 _MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 _BLANKS = b" \t\r\n"
@@ -149,15 +158,25 @@ def _xml(zf: zipfile.ZipFile, name: str, file: str, limits: XlsxLimits) -> Any |
 def _part_limits(
     zf: zipfile.ZipFile, file: str, limits: XlsxLimits
 ) -> dict[str, tuple[int, int | None]]:
-    """part name -> its limits (bytes, tags) when not those of any part. Only a part declared a worksheet, and not the target of a relationship
-    of another type, may be as large as a worksheet: openpyxl streams those and reads every other part whole."""
-    declared: dict[str, str] = {}
+    """part name -> its limits (bytes, tags) when not those of any part. Only a part that is the target of
+    a worksheet relationship and of no other, has the worksheet content type (its Override, else the Default
+    for its extension) and is none of the parts openpyxl reads by name may be as large as a worksheet:
+    openpyxl streams those and reads every other part whole."""
+    overrides: dict[str, str] = {}
+    defaults: dict[str, str] = {}
     types = _xml(zf, "[Content_Types].xml", file, limits)
     if types is not None:
         for item in types:
             if item.tag.endswith("Override"):
-                declared[item.get("PartName", "").lstrip("/")] = item.get("ContentType", "")
-    other_targets: set[str] = set()
+                overrides[item.get("PartName", "").lstrip("/")] = item.get("ContentType", "")
+            elif item.tag.endswith("Default"):
+                defaults[item.get("Extension", "").lower()] = item.get("ContentType", "")
+    declared = {
+        name: overrides.get(name) or defaults.get(name.rpartition(".")[2].lower(), "")
+        for name in zf.namelist()
+    }
+    sheet_targets: set[str] = set()
+    other_targets: set[str] = set(_READ_BY_NAME)
     for name in zf.namelist():
         if not name.endswith(".rels"):
             continue
@@ -170,11 +189,13 @@ def _part_limits(
             if rel.get("TargetMode") == "External":
                 continue
             path = target.lstrip("/") if target.startswith("/") else posixpath.join(base, target)
-            if rel.get("Type") != WORKSHEET_REL:
+            if rel.get("Type") == WORKSHEET_REL:
+                sheet_targets.add(posixpath.normpath(path))
+            else:
                 other_targets.add(posixpath.normpath(path))
     out: dict[str, tuple[int, int | None]] = {}
     for name, kind in declared.items():
-        if kind == WORKSHEET_TYPE and name not in other_targets:
+        if kind == WORKSHEET_TYPE and name in sheet_targets - other_targets:
             out[name] = (limits.max_sheet_bytes, None)  # rows are counted as they are read
         elif kind == SHARED_STRINGS_TYPE:
             out[name] = (limits.max_shared_strings_bytes, limits.max_shared_strings_tags)

@@ -205,3 +205,50 @@ def test_to_xlsform_refuses_text_longer_than_a_cell(tmp_path: Path):
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and "32767" in run.stderr
     assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_worksheets_typed_by_the_default_content_type_are_streamed_parts(tmp_path: Path):
+    """A workbook that types its sheets by extension (no Override per sheet) is read like any other."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label"])
+    for i in range(
+        XLSFORM_LIMITS.max_part_tags // 8
+    ):  # more tags than the parts read whole may hold
+        ws.append(["text", f"q{i}", f"题{i}"])
+    wb.save(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as z:
+        types = z.read("[Content_Types].xml").decode()
+    worksheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    override = f'<Override PartName="/{SHEET}" ContentType="{worksheet}"/>'
+    assert override in types
+    types = types.replace(override, "").replace(
+        'ContentType="application/xml"', f'ContentType="{worksheet}"'
+    )
+    path = graft(tmp_path, "by-extension", {})
+    _rewrite(tmp_path / "plain.xlsx", path, {"[Content_Types].xml": types.encode()})
+    assert len(read_xlsform(path).form.all_fields()) == XLSFORM_LIMITS.max_part_tags // 8
+
+
+def test_a_part_read_whole_never_gets_the_worksheet_limits(tmp_path: Path):
+    """Typing every .xml part as a worksheet does not let styles.xml grow like a sheet."""
+    with zipfile.ZipFile(xlsform_workbook(tmp_path / "plain.xlsx")) as z:
+        types = z.read("[Content_Types].xml").decode()
+    worksheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    types = types.replace('ContentType="application/xml"', f'ContentType="{worksheet}"')
+    types = types.replace(
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.styles+xml"/>',
+        "",
+    )
+    from tests.support.bombs import styles_part
+
+    styles = styles_part(XLSFORM_LIMITS.max_part_tags + 10)
+    path = graft(
+        tmp_path,
+        "styles-as-sheet",
+        {"[Content_Types].xml": types.encode(), "xl/styles.xml": styles},
+    )
+    error = refused(path)
+    assert error.code == "xlsx_too_many_tags" and "xl/styles.xml" in error.message_en
