@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PARTIAL_UPLOADS": 20,  # unfinished attachment uploads per school ...
     "MAX_PARTIAL_BYTES": 200 * 1024 * 1024,  # ... and the bytes they announced, else 429
     "PARTIAL_UPLOAD_TTL_HOURS": 72,  # an unfinished upload untouched this long is removed
+    "MAX_DAILY_UPLOAD_BYTES": 2 * 1024 * 1024 * 1024,  # attachment bytes a school adds in 24 hours
     "PULL_DEFAULT_LIMIT": 500,
     "PULL_MAX_LIMIT": 1000,
     "GZIP_MIN_BYTES": 1024,  # answers at least this long are gzipped for a client that accepts it

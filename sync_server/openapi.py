@@ -513,8 +513,8 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "The bytes do not match the sha256; the partial file was dropped"
                     ),
                     "429": _error(
-                        "This school has too many unfinished uploads (count or bytes); they expire "
-                        "after a while (see Retry-After)",
+                        "This school has too many unfinished uploads (count or bytes; they expire "
+                        "after a while), or added its daily bytes of attachments (see Retry-After)",
                         headers=_RETRY_AFTER,
                     ),
                     **_ERRORS_AUTH,

@@ -9,9 +9,11 @@ place and marks the row complete (a record that refers to the file is accepted f
 Uploads of one file are serialized by a lock per (school, sha256) in this process. (With several server
 processes the attachments would move to an object store; see docs.)
 
-A device cannot fill the disk with unfinished uploads: a school holds at most `PartialQuota.max_uploads` of
-them, announcing at most `max_bytes` together (the totals of their Content-Range), else a new one is 429 with
-Retry-After; a file sent whole in one request never stays partial and is not counted. An upload untouched for
+A device cannot fill the disk: a school adds at most `PartialQuota.max_daily_bytes` in 24 hours (files
+completed in the window, plus the ones being uploaded as announced), and holds at most `max_uploads`
+unfinished uploads announcing at most `max_bytes` together (the totals of their Content-Range); past either,
+a new upload is 429 with Retry-After. A file sent whole in one request never stays partial and counts only
+against the daily budget. An upload untouched for
 `ttl` expires: this school's are removed when it next uploads, every school's at most every SWEEP_EVERY by
 whichever upload comes, and `sync-server clean-uploads` removes them (and partial files no row knows) on
 demand or from a scheduled task.
@@ -46,6 +48,7 @@ CONTENT_RANGE_PATTERN = r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})$"
 CONTENT_RANGE_RE = re.compile(CONTENT_RANGE_PATTERN)
 CHUNK = 64 * 1024
 SWEEP_EVERY = dt.timedelta(minutes=10)
+DAY = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class PartialQuota:
     max_uploads: int = 20
     max_bytes: int = 200 * 1024 * 1024
     ttl: dt.timedelta = dt.timedelta(hours=72)
+    # Bytes completed in 24 hours, plus what is being uploaded.
+    max_daily_bytes: int = 2 * 1024 * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PartialQuota:
@@ -62,6 +67,7 @@ class PartialQuota:
             max_uploads=int(config["MAX_PARTIAL_UPLOADS"]),
             max_bytes=int(config["MAX_PARTIAL_BYTES"]),
             ttl=dt.timedelta(hours=float(config["PARTIAL_UPLOAD_TTL_HOURS"])),
+            max_daily_bytes=int(config["MAX_DAILY_UPLOAD_BYTES"]),
         )
 
 
@@ -240,8 +246,8 @@ class AttachmentStore:
                     headers={"Upload-Offset": str(current.offset)},
                     details={"offset": current.offset},
                 )
-            if start == 0 and end + 1 < total:  # a new upload that stays unfinished after this part
-                self._admit(school_id, sha256, total, now, quota)
+            if start == 0:  # a new upload (a part of it, or the whole file)
+                self._admit(school_id, sha256, total, now, quota, partial=end + 1 < total)
             try:
                 offset = self._append(school_id, sha256, start, end - start + 1, body)
             except BaseException:
@@ -256,10 +262,21 @@ class AttachmentStore:
     # -- the quota and expiry of unfinished uploads ----------------------------------------------------
 
     def _admit(
-        self, school_id: int, sha256: str, total: int, now: dt.datetime, quota: PartialQuota
+        self,
+        school_id: int,
+        sha256: str,
+        total: int,
+        now: dt.datetime,
+        quota: PartialQuota,
+        *,
+        partial: bool,
     ) -> None:
-        """Refuse a new unfinished upload beyond the school's quota, else reserve its place (a row)."""
+        """Refuse a new upload beyond the school's quotas (its daily bytes; for one that stays unfinished
+        after this request, its unfinished uploads too), else reserve its place (a row)."""
         with self._locks.hold((school_id, "")), self.Session.begin() as session:
+            self._check_daily(session, school_id, sha256, total, now, quota)
+            if not partial:
+                return
             count, announced, oldest = session.execute(
                 select(
                     func.count(),
@@ -309,6 +326,50 @@ class AttachmentStore:
                 )
             else:
                 row.size, row.received, row.updated_at = total, 0, naive_utc(now)
+
+    def _check_daily(
+        self,
+        session: Session,
+        school_id: int,
+        sha256: str,
+        total: int,
+        now: dt.datetime,
+        quota: PartialQuota,
+    ) -> None:
+        """Files completed in the last 24 hours, the unfinished ones (as announced) and this one, within
+        the school's daily budget: complete files no record uses would fill the disk as surely."""
+        since = naive_utc(now) - DAY
+        done, first = session.execute(
+            select(
+                func.coalesce(func.sum(Attachment.size), 0), func.min(Attachment.completed_at)
+            ).where(
+                Attachment.school_id == school_id,
+                Attachment.complete.is_(True),
+                Attachment.completed_at > since,
+            )
+        ).one()
+        pending = session.execute(
+            select(func.coalesce(func.sum(Attachment.size), 0)).where(
+                Attachment.school_id == school_id,
+                Attachment.complete.is_(False),
+                Attachment.sha256 != sha256,
+            )
+        ).scalar_one()
+        used = int(done) + int(pending)
+        if used + total <= quota.max_daily_bytes:
+            return
+        wait = (first + DAY - naive_utc(now)) if first is not None else DAY
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        raise ServiceError(
+            "upload_quota",
+            f"本校 24 小时内上传的附件已达 {used} 字节（上限 {quota.max_daily_bytes} 字节），"
+            f"请 {seconds} 秒后再传；如确需更多，请联系教育局",
+            f"this school uploaded {used} bytes in 24 hours (at most {quota.max_daily_bytes}); "
+            f"try again in {seconds} s",
+            status=429,
+            headers={"Retry-After": str(seconds)},
+            details={"daily_bytes": used, "max_daily_bytes": quota.max_daily_bytes},
+        )
 
     def _drop_partial(self, school_id: int, sha256: str) -> int:
         """Remove an unfinished upload's file and row (the caller holds its lock); the bytes freed."""

@@ -381,6 +381,30 @@ def test_partial_uploads_have_a_quota_per_school(make_server_for: Any, ready_db_
     assert len(_partials(live)) == 3  # dev: files 2 and 3; neighbour: file 3
 
 
+def test_complete_uploads_have_a_daily_budget_per_school(
+    make_server_for: Any, ready_db_url: str
+) -> None:
+    """Whole files a device uploads (and never uses) fill the disk as surely as unfinished ones: a school
+    may add at most MAX_DAILY_UPLOAD_BYTES in 24 hours (what it is uploading counted as announced)."""
+    live = make_server_for(ready_db_url, MAX_DAILY_UPLOAD_BYTES=50_000)
+    dev, neighbour = live.device(), live.device()
+    files = [_file(20_000, seed) for seed in range(4)]
+    for data, sha in files[:2]:
+        assert _put(dev, sha, data, 0, len(data)).status_code == 201
+    data, sha = files[2]
+    r = _put(dev, sha, data, 0, len(data))  # 40 kB today + 20 kB > 50 kB
+    err = assert_error(r, 429, "upload_quota")
+    assert err["details"]["max_daily_bytes"] == 50_000 and err["details"]["daily_bytes"] == 40_000
+    assert r.headers["Retry-After"] == str(24 * 3600)
+    r = _put(dev, sha, data[:1000], 0, len(data))  # a part counts the whole file it announces
+    assert_error(r, 429, "upload_quota")
+    assert _put(neighbour, sha, data, 0, len(data)).status_code == 201  # another school
+    live.clock.advance(hours=24, seconds=1)
+    assert _put(dev, sha, data, 0, len(data)).status_code == 201
+    # A file the school already holds is not uploaded again, whatever the budget.
+    assert _put(dev, files[0][1], files[0][0], 0, 20_000).status_code == 200
+
+
 def test_stale_partial_uploads_expire_and_free_the_quota(
     make_server_for: Any, ready_db_url: str
 ) -> None:
