@@ -255,6 +255,9 @@ def enroll_view() -> Response:
     code = _string(body, "enrollment_code", limit=64)
     name = _string(body, "device_name", limit=100)
     version = _string(body, "app_version", limit=50, required=False)
+    # Protocol 1.4: the client's own id for this enrollment; the same code and id again (a lost answer)
+    # get the same device. Absent (an older client): the code is simply single-use.
+    request_id = _string(body, "request_id", limit=100, required=False) or None
     # Optional: the school code printed on the slip. Wrong codes that name a school wait only for that
     # school, so a neighbour's guessing behind the same address does not hold this school up.
     school = _string(body, "school_code", limit=32, required=False).upper() or None
@@ -269,6 +272,7 @@ def enroll_view() -> Response:
                 device_name=name,
                 app_version=version,
                 now=state.now(),
+                request_id=request_id,
             )
             if school is not None and result.school_code.upper() != school:
                 raise ApiError(  # rolls the enrollment back; says no more than an unknown code

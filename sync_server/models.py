@@ -66,6 +66,8 @@ class EnrollmentCode(Base):
     used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]  # a newer code was issued for the school
     device_id: Mapped[str | None] = mapped_column(String(36))
+    # sha256 of the client's enrollment request id: the same request again gets the same device (protocol 1.4)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Device(Base):

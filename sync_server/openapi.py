@@ -130,6 +130,8 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "app_version": _name(50),
                 # Optional: the school code on the slip; wrong codes naming a school wait for it alone.
                 "school_code": _name(32, examples=["S001"]),
+                # Protocol 1.4: the same code with the same request id again gets the same device.
+                "request_id": _name(100, examples=["6f1c2d9e-0b7a-4c55-9e0f-2b8f3d1a7c44"]),
             },
         },
         "EnrollResponse": {
@@ -316,7 +318,9 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "201": _json(_ref("EnrollResponse"), "Enrolled"),
                     "400": _error("Malformed request; " + _BAD_URL),
-                    "401": _error("Unknown, used, replaced or expired code"),
+                    "401": _error(
+                        "Unknown, used, replaced or expired code; a retried request's device was revoked"
+                    ),
                     "413": _error("Larger than 64 KB"),
                     "415": _error("Unsupported Content-Encoding"),
                     "429": _error(

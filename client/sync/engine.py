@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -40,11 +41,13 @@ from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
 from client.store.models import SyncIssue
+from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
 from client.sync.state import (
@@ -69,6 +72,8 @@ MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most th
 # A form version's answer: its definition (at most S.MAX_FORM_DEFINITION_BYTES) as a JSON string, escapes
 # included; a longer answer is not even read.
 MAX_FORM_ANSWER_BYTES = 8 * S.MAX_FORM_DEFINITION_BYTES
+# The enrollment request in progress: {"code": sha256 of server and code, "id": the request id sent}.
+K_ENROLL_REQUEST = "sync.enroll_request"
 
 Progress = Callable[[SyncProgress], None]
 
@@ -95,6 +100,25 @@ def normalize_server_url(url: str) -> str:
             ErrorKind.REFUSED, f"服务器地址无效：{url}", f"invalid server address: {url}"
         )
     return url
+
+
+def _code_digest(server_url: str, code: str) -> str:
+    """The code as the server compares it (case, spaces and dashes do not matter), hashed with the server:
+    the store never keeps a usable code."""
+    normal = re.sub(r"[\s\-_－—]", "", code).upper()
+    return hashlib.sha256(f"{server_url}\n{normal}".encode()).hexdigest()
+
+
+def _enroll_request_id(session: Session, server_url: str, code: str) -> str:
+    """The request id for enrolling with this code at this server: the one kept from an earlier try whose
+    answer never came, else a new one - kept (committed by the caller) before the request is sent."""
+    digest = _code_digest(server_url, code)
+    kept = get_setting(session, K_ENROLL_REQUEST)
+    if isinstance(kept, Mapping) and kept.get("code") == digest and kept.get("id"):
+        return str(kept["id"])
+    request_id = str(uuid.uuid4())
+    set_setting(session, K_ENROLL_REQUEST, {"code": digest, "id": request_id})
+    return request_id
 
 
 def _malformed(what: str) -> SyncError:
@@ -153,10 +177,15 @@ class SyncEngine:
     def enroll(self, server_url: str, code: str, *, device_name: str | None = None) -> S.Enrollment:
         """Trade a single-use enrollment code for this device's token, and keep it.
 
-        Not retried automatically: the code is single-use, and a retry after a lost answer would be refused.
-        A computer that holds records of one school is not moved to another school.
+        Safe to retry (protocol revision 1.4): an enrollment request id is kept in the store before the first
+        try and sent with the code, so a try whose answer was lost - a cut link, a timeout, a crash before the
+        answer was stored - is answered again with the same device (and a fresh token) when the same code is
+        sent again, by the retry policy or by the clerk. A computer that holds records of one school is not
+        moved to another school.
         """
         base = normalize_server_url(server_url)
+        with self.ctx.store.Session.begin() as s:
+            request_id = _enroll_request_id(s, base, code)
         transport = self._transport(base, None)
         answer = transport.request(
             "POST",
@@ -165,9 +194,9 @@ class SyncEngine:
                 "enrollment_code": code.strip(),
                 "device_name": (device_name or socket.gethostname() or "school-pc")[:100],
                 "app_version": app_version(),
+                "request_id": request_id,
             },
             expect=(200, 201),
-            retry=False,
         )
         body = answer.body
         try:
@@ -196,6 +225,7 @@ class SyncEngine:
                     f"enrolled for school {enrollment.school_code}",
                 )
             S.save_enrollment(s, enrollment)
+            set_setting(s, K_ENROLL_REQUEST, None)  # answered: a later enrollment is a new request
         log.info("enrolled with %s as device %s", base, enrollment.device_id)
         return enrollment
 

@@ -3,6 +3,12 @@
 An enrollment code (e.g. K7P-3QX-9ZA) is made by `sync-server add-school`, kept only as its sha256, used once,
 and valid for 7 days. Enrolling turns it into a device with a random 32-byte bearer token, also kept only as
 its sha256; the token is shown once.
+
+A lost answer does not spend the code (protocol revision 1.4): a client sends a request id of its own with the
+code, and the server keeps its sha256 with the code it used. The same code with the same request id again -
+while the code is valid, or for RETRY_GRACE after its use - answers the same device with a fresh token (the
+lost one stops working): never a second device. Another request id, or none (an older client), is refused as
+before.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from sync_server.services.common import audit, naive_utc, sha256_hex
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_GROUPS = 3
 CODE_GROUP_LEN = 3
+# A retry of an enrollment is answered while the code is valid, and at least this long after its use.
+RETRY_GRACE = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,17 @@ def _refused(code: str, zh: str, en: str) -> ServiceError:
     return ServiceError(code, zh, en, status=401)
 
 
+def request_hash(request_id: str) -> str:
+    return sha256_hex("enroll-request:" + request_id)
+
+
+_CODE_USED = (
+    "enrollment_code_used",
+    "该登记码已使用过，请向教育局申请新的登记码",
+    "this enrollment code was already used; ask the bureau for a new one",
+)
+
+
 def enroll(
     session: Session,
     *,
@@ -141,8 +160,12 @@ def enroll(
     device_name: str,
     app_version: str,
     now: dt.datetime,
+    request_id: str | None = None,
 ) -> Enrollment:
+    """Turn an unused code into a new device; or, for the request that used it (same `request_id`), answer
+    the same device again with a fresh token. Raises ServiceError 401 otherwise."""
     now = naive_utc(now)
+    asked = request_hash(request_id) if request_id else None
     row = session.execute(
         select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash(enrollment_code))
     ).scalar_one_or_none()
@@ -153,11 +176,7 @@ def enroll(
             "unknown enrollment code; check it and try again",
         )
     if row.used_at is not None:
-        raise _refused(
-            "enrollment_code_used",
-            "该登记码已使用过，请向教育局申请新的登记码",
-            "this enrollment code was already used; ask the bureau for a new one",
-        )
+        return _enroll_again(session, row, asked, now=now, app_version=app_version)
     if row.revoked_at is not None:
         raise _refused(
             "enrollment_code_replaced",
@@ -175,14 +194,12 @@ def enroll(
     claimed = session.execute(
         update(EnrollmentCode)
         .where(EnrollmentCode.id == row.id, EnrollmentCode.used_at.is_(None))
-        .values(used_at=now, device_id=device_id)
+        .values(used_at=now, device_id=device_id, request_hash=asked)
     )
     if getattr(claimed, "rowcount", 1) != 1:
-        raise _refused(
-            "enrollment_code_used",
-            "该登记码已使用过，请向教育局申请新的登记码",
-            "this enrollment code was already used; ask the bureau for a new one",
-        )
+        # Another request used it meanwhile (committed now): perhaps this client's own earlier try.
+        session.expire(row)
+        return _enroll_again(session, row, asked, now=now, app_version=app_version)
     token = secrets.token_urlsafe(32)
     school = session.get_one(School, row.school_id)
     session.add(
@@ -206,6 +223,51 @@ def enroll(
         details={"name": device_name, "app_version": app_version},
     )
     return Enrollment(device_id, token, school.code, school.name)
+
+
+def _enroll_again(
+    session: Session,
+    row: EnrollmentCode,
+    asked: str | None,
+    *,
+    now: dt.datetime,
+    app_version: str,
+) -> Enrollment:
+    """A used code: the same device again for the request that used it (its answer was lost), else 401."""
+    used_at = row.used_at
+    if (
+        asked is None
+        or row.request_hash is None
+        or not secrets.compare_digest(asked, row.request_hash)
+        or row.device_id is None
+        or used_at is None
+        or now >= max(row.expires_at, used_at + RETRY_GRACE)
+    ):
+        raise _refused(*_CODE_USED)
+    device = session.get(Device, row.device_id, with_for_update=True)
+    if device is None:
+        raise _refused(*_CODE_USED)
+    if device.revoked_at is not None:
+        raise _refused(
+            "device_revoked",
+            "本机的登记已被教育局撤销，请向教育局申请新的登记码",
+            "this device was revoked by the bureau; ask the bureau for a new enrollment code",
+        )
+    token = secrets.token_urlsafe(32)
+    device.token_hash = token_hash(token)  # the token of the lost answer stops working
+    if app_version:
+        device.app_version = app_version
+    school = session.get_one(School, device.school_id)
+    audit(
+        session,
+        now=now,
+        actor=f"device:{device.id}",
+        action="device.enroll_again",
+        school_id=school.id,
+        object_id=device.id,
+        details={"first_enrolled": used_at.isoformat(timespec="seconds")},
+    )
+    return Enrollment(device.id, token, school.code, school.name)
 
 
 @dataclass(frozen=True, slots=True)
