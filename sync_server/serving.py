@@ -182,6 +182,7 @@ class DoorParser(HTTPRequestParser):  # type: ignore[misc]
         headers: Mapping[str, str] = getattr(self, "headers", None) or {}
         as_json = _wants_json(str(getattr(self, "path", "") or ""), headers)
         if isinstance(error, RequestEntityTooLarge):
+            self.expect_continue = False  # no "100 Continue" for a body that is refused
             zh, en = too_large_messages(self.body_limit, self.door)
             body = error_body(
                 "too_large", zh, en, {"max_bytes": self.body_limit, "door": self.door}

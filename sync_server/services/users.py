@@ -1,4 +1,5 @@
-"""Staff accounts for the dashboard: creating them, checking passwords, and throttling failed logins.
+"""Staff accounts for the dashboard: creating them and checking passwords (failed logins are throttled by
+sync_server.throttle.LoginThrottle).
 
 Passwords are kept only as werkzeug hashes (scrypt). A login that fails (unknown name, wrong password or a
 disabled account) costs the same password check, so the answer time does not tell which names exist.
@@ -9,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -165,53 +164,3 @@ def end_sessions(session: Session, user_id: int) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.session_nonce = secrets.token_hex(16)
-
-
-class LoginThrottle:
-    """Failed logins per key (a username, an address) in a sliding window, on the app's clock.
-
-    After `limit` failures within `window` seconds the key is locked until the oldest of them leaves the
-    window. Kept in memory, per process (like the enrollment limiter): several processes each count their own.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], dt.datetime]) -> None:
-        self.limit = limit
-        self.window = dt.timedelta(seconds=window)
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._failures: dict[str, list[dt.datetime]] = {}
-
-    def _recent(self, key: str, now: dt.datetime) -> list[dt.datetime]:
-        kept = [t for t in self._failures.get(key, []) if t > now - self.window]
-        if kept:
-            self._failures[key] = kept
-        else:
-            self._failures.pop(key, None)
-        return kept
-
-    def failures(self, key: str) -> int:
-        with self._lock:
-            return len(self._recent(key, self.clock()))
-
-    def locked_for(self, key: str) -> int | None:
-        """Seconds until the key may try again, when it is locked; else None."""
-        now = self.clock()
-        with self._lock:
-            recent = self._recent(key, now)
-            if len(recent) < self.limit:
-                return None
-            until = recent[-self.limit] + self.window
-            return max(1, int((until - now).total_seconds()) + 1)
-
-    def fail(self, key: str) -> int:
-        """Count a failure; returns how many are in the window now."""
-        now = self.clock()
-        with self._lock:
-            recent = self._recent(key, now)
-            recent.append(now)
-            self._failures[key] = recent[-(self.limit * 4) :]
-            return len(recent)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)

@@ -230,6 +230,21 @@ PUSH_DOOR = 5 * 1024 * 1024 + 64 * 1024
 SHA = "0" * 64
 
 
+def test_a_client_expecting_100_continue_is_refused_before_it_sends(serve: Callable[..., Served]):
+    served = serve()
+    sock = _connect(
+        served,
+        b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 2000000\r\n\r\n",
+    )
+    answer = b""
+    with contextlib.suppress(OSError):
+        while data := sock.recv(65536):
+            answer += data
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]  # not "100 Continue"
+
+
 def test_a_forged_token_gets_no_further_than_the_push_door(serve: Callable[..., Served]):
     served = serve()
     status, body, _ = _answer_to_head(
