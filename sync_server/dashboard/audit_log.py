@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "school.add": "添加学校",
     "school.new_code": "发放注册码",
     "device.enroll": "设备登记",
+    "device.enroll_again": "设备重新登记（上次的回答丢失）",
     "device.revoke": "撤销设备",
     "form.publish": "发布表单",
     "form.publish_refused": "表单未通过检查",
