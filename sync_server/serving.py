@@ -311,6 +311,9 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         self.doors = doors
         self.is_staff = is_staff
         self.made_room = 0
+        self.refused: dict[
+            str, int
+        ] = {}  # address -> connections refused since the last maintenance
         super().__init__(application, adj=adj)
 
     def _close_spares(self, channels: Iterable[Any], count: int) -> int:
@@ -349,7 +352,7 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         ]
         if len(same) < cap or self._close_spares(same, len(same) - cap + 1):
             return
-        log.warning("refused a connection from %s: it holds %s busy connections", host, len(same))
+        self.refused[host] = self.refused.get(host, 0) + 1
         channel.handle_close()
 
     def maintenance(self, now: float) -> None:
@@ -374,6 +377,14 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         if self.made_room:
             log.info("closed %s idle connections to make room for new ones", self.made_room)
             self.made_room = 0
+        if self.refused:
+            worst = sorted(self.refused.items(), key=lambda item: -item[1])[:5]
+            log.warning(
+                "refused connections from addresses holding %s busy ones: %s",
+                self.limits.connections_per_address,
+                ", ".join(f"{host} ×{count}" for host, count in worst),
+            )
+            self.refused = {}
 
 
 # -- putting it together ----------------------------------------------------------------------------

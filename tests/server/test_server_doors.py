@@ -150,6 +150,29 @@ def test_connections_that_trickle_their_request_head_are_closed(serve: Callable[
             sock.close()
 
 
+def test_one_address_holds_at_most_its_share_of_connections(serve: Callable[..., Served]):
+    served = serve(serve_connections_per_address=4)
+    head = (
+        b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
+    )
+    busy = []
+    for _ in range(4):  # each in the middle of its body: none of them may be closed to make room
+        sock = _connect(served, head)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(b"{")
+        busy.append(sock)
+    extra = _connect(served)
+    with contextlib.suppress(ConnectionResetError):
+        assert extra.recv(100) == b""  # closed at once
+    extra.close()
+    busy[0].sendall(b" " * 999)  # one body done: its connection becomes idle, and may make room
+    assert busy[0].recv(100).startswith(b"HTTP/1.1 400 ")
+    assert requests.get(served.url + "/healthz", timeout=10).status_code == 200
+    for sock in busy:
+        sock.close()
+
+
 # -- bodies -----------------------------------------------------------------------------------------
 
 
