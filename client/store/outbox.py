@@ -1,0 +1,498 @@
+"""The push side of the sync: the outbox's unsent changes as batches, the batch in flight (sync_batches, so a
+retry - even after a crash - reuses its Idempotency-Key and body), attachments to upload, and our server's
+per-change answer.
+
+Push results: an outbox entry is marked sent only when our server's answer lists its op_id as applied or
+duplicate; the record then goes submitted -> received (once nothing else of it waits). A rejected or
+conflicting change keeps its entry unsent, the record keeps its status (submitted), and an open sync issue
+says why. An older unsent entry of a record (one rejected before) is marked sent - "superseded" - when a newer
+change of the same record is applied: the server then holds a newer full state of the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, null, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from client.store.issues import IssueKind, open_issues, raise_issue, resolve_issues
+from client.store.models import (
+    Attachment,
+    OutboxEntry,
+    Record,
+    Revision,
+    Status,
+    SyncBatch,
+    SyncIssue,
+    SyncRecord,
+)
+
+log = logging.getLogger(__name__)
+
+# -- push -------------------------------------------------------------------------------------------------
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _walk_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _walk_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_strings(v)
+
+
+def attachment_refs(data: Any) -> set[str]:
+    """The sha256 values in a record's answers (image and file answers are the attachment's sha256)."""
+    return {s for s in _walk_strings(data) if _SHA256.match(s)}
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    op_id: str
+    record_id: str
+    form_id: str
+    form_version: str
+    kind: str
+    revision: int
+    base_server_revision: int | None
+    data: dict[str, Any] | None
+    saved_at: dt.datetime
+
+    def wire(self) -> dict[str, Any]:
+        """The change as docs/protocol.md puts it in a push batch."""
+        out: dict[str, Any] = {
+            "op_id": self.op_id,
+            "record_id": self.record_id,
+            "form_id": self.form_id,
+            "form_version": self.form_version,
+            "kind": self.kind,
+            "revision": self.revision,
+            "base_server_revision": self.base_server_revision,
+            "status": Status.SUBMITTED,
+            "saved_at": self.saved_at.replace(microsecond=0).isoformat() + "Z",
+        }
+        if self.kind != "delete":
+            out["data"] = self.data
+        return out
+
+
+def _pending_select() -> Any:
+    return (
+        select(
+            OutboxEntry.op_id,
+            OutboxEntry.record_id,
+            OutboxEntry.kind,
+            OutboxEntry.revision,
+            Record.form_id,
+            Revision.form_version,
+            Revision.data,
+            Revision.saved_at,
+            SyncRecord.server_revision,
+        )
+        .join(Record, Record.id == OutboxEntry.record_id)
+        .join(
+            Revision,
+            (Revision.record_id == OutboxEntry.record_id)
+            & (Revision.revision == OutboxEntry.revision),
+        )
+        .outerjoin(SyncRecord, SyncRecord.record_id == OutboxEntry.record_id)
+        .where(OutboxEntry.sent_at.is_(None))
+        .order_by(OutboxEntry.id)
+    )
+
+
+def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iterator[PendingChange]:
+    """Unsent changes with their revision's data, in outbox order (all, or just `op_ids`), streamed."""
+    stmt = _pending_select()
+    if op_ids is not None:
+        stmt = stmt.where(OutboxEntry.op_id.in_(list(op_ids)))
+    result = session.execute(stmt.execution_options(yield_per=500))
+    try:
+        for op_id, rid, kind, rev, form_id, form_version, data, saved_at, base in result:
+            yield PendingChange(
+                op_id=op_id,
+                record_id=rid,
+                form_id=form_id,
+                form_version=form_version,
+                kind=kind,
+                revision=rev,
+                base_server_revision=base,
+                data=data,
+                saved_at=saved_at,
+            )
+    finally:
+        result.close()
+
+
+def pending_changes(
+    session: Session,
+    *,
+    limit: int,
+    max_bytes: int,
+    skip_ops: set[str] | frozenset[str] = frozenset(),
+    skip_records: set[str] | frozenset[str] = frozenset(),
+) -> list[PendingChange]:
+    """The next batch: the oldest unsent change of each record, in outbox order, at most `limit` changes and
+    about `max_bytes` of JSON (always at least one change).
+
+    One change per record per batch: the next one is sent once the answer to this one gave the record's new
+    server revision, its base. A change answered this sync (`skip_ops`) or rejected before, when a newer change
+    of its record waits, makes way for that newer one (which supersedes it once applied).
+
+    The outbox is scanned by id only (streamed, no JSON), and stops once the batch is full; only the chosen
+    changes' data is read.
+    """
+    rejected = {
+        op: rid
+        for op, rid in session.execute(
+            select(SyncIssue.op_id, SyncIssue.record_id).where(
+                SyncIssue.resolved_at.is_(None), SyncIssue.kind == IssueKind.REJECTED
+            )
+        ).all()
+        if op and rid
+    }
+    several: set[str] = set()
+    if rejected:
+        several = set(
+            session.execute(
+                select(OutboxEntry.record_id)
+                .where(
+                    OutboxEntry.sent_at.is_(None),
+                    OutboxEntry.record_id.in_(list(set(rejected.values()))),
+                )
+                .group_by(OutboxEntry.record_id)
+                .having(func.count() > 1)
+            ).scalars()
+        )
+    chosen: list[str] = []
+    seen: set[str] = set()
+    scan = session.execute(
+        select(OutboxEntry.op_id, OutboxEntry.record_id)
+        .where(OutboxEntry.sent_at.is_(None))
+        .order_by(OutboxEntry.id)
+        .execution_options(yield_per=2000)
+    )
+    try:
+        for op_id, record_id in scan:
+            if record_id in seen or record_id in skip_records:
+                continue
+            if op_id in skip_ops or (op_id in rejected and record_id in several):
+                continue
+            seen.add(record_id)
+            chosen.append(op_id)
+            if len(chosen) >= limit:
+                break
+    finally:
+        scan.close()
+    if not chosen:
+        return []
+    out: list[PendingChange] = []
+    size = 0
+    for change in _pending_rows(session, chosen):
+        n = len(json.dumps(change.wire(), ensure_ascii=False).encode("utf-8")) + 1
+        if out and size + n > max_bytes:
+            break
+        out.append(change)
+        size += n
+    return out
+
+
+def pending_attachments(
+    session: Session, *, skip_records: set[str] | frozenset[str] = frozenset()
+) -> tuple[list[Attachment], dict[str, set[str]], set[str]]:
+    """Attachments the unsent changes use that the server does not have yet.
+
+    Returns (attachments to upload, sha256 -> record ids using it, sha256 values no attachment row has).
+    """
+    users: dict[str, set[str]] = {}
+    for change in _pending_rows(session):
+        if change.record_id in skip_records:
+            continue
+        for sha in attachment_refs(change.data):
+            users.setdefault(sha, set()).add(change.record_id)
+    if not users:
+        return [], {}, set()
+    rows = list(
+        session.execute(select(Attachment).where(Attachment.sha256.in_(list(users)))).scalars()
+    )
+    known = {a.sha256 for a in rows}
+    to_upload = [a for a in rows if a.uploaded_at is None]
+    to_upload.sort(key=lambda a: a.created_at)
+    return to_upload, users, set(users) - known
+
+
+def mark_uploaded(session: Session, sha256: str, *, now: dt.datetime) -> None:
+    att = session.get(Attachment, sha256)
+    if att is not None and att.uploaded_at is None:
+        att.uploaded_at = now
+    resolve_issues(
+        session, resolution="uploaded", now=now, kind=IssueKind.ATTACHMENT, sha256=sha256
+    )
+
+
+def current_batch(session: Session) -> SyncBatch | None:
+    return session.execute(
+        select(SyncBatch).order_by(SyncBatch.created_at, SyncBatch.key).limit(1)
+    ).scalar_one_or_none()
+
+
+def store_batch(
+    session: Session, *, key: str, op_ids: Sequence[str], body: bytes, now: dt.datetime
+) -> SyncBatch:
+    batch = SyncBatch(key=key, op_ids=list(op_ids), body=body, created_at=now)
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def drop_batch(session: Session, key: str) -> None:
+    batch = session.get(SyncBatch, key)
+    if batch is not None:
+        session.delete(batch)
+
+
+def unsent_entries(session: Session, record_id: str) -> list[OutboxEntry]:
+    return list(
+        session.execute(
+            select(OutboxEntry)
+            .where(OutboxEntry.record_id == record_id, OutboxEntry.sent_at.is_(None))
+            .order_by(OutboxEntry.id)
+        ).scalars()
+    )
+
+
+@dataclass
+class PushOutcome:
+    acknowledged: list[str] = field(
+        default_factory=list
+    )  # op ids marked sent (applied or duplicate)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)  # {record_id, op_id, server}
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {op_id, record_id, reason, ...}
+    unanswered: list[str] = field(default_factory=list)  # op ids the answer did not list
+
+
+REJECTED_TEXT = {
+    "validation": ("数据未通过服务器检查", "the server's form check refused the data"),
+    "locked": (
+        "教育局已确认此记录，不能再修改",
+        "the bureau has accepted this record; it is locked",
+    ),
+    "accepted": (
+        "教育局已确认此记录，不能再修改",
+        "the bureau has accepted this record; it is locked",
+    ),
+    "other_school": ("此记录属于其他学校", "the record belongs to another school"),
+}
+
+
+def _rejection_text(result: Mapping[str, Any]) -> tuple[str, str]:
+    reason = str(result.get("reason") or "rejected")
+    zh = str(result.get("message_zh") or "")
+    en = str(result.get("message_en") or "")
+    problems = result.get("problems") or []
+    if not zh and problems and isinstance(problems[0], Mapping):
+        first = problems[0]
+        zh = f"{first.get('path', '')}：{first.get('message_zh', '')}"
+        en = f"{first.get('path', '')}: {first.get('message_en', '')}"
+    fallback = REJECTED_TEXT.get(reason, ("服务器拒收了此记录", "the server refused this record"))
+    return zh or fallback[0], en or f"{fallback[1]} ({reason})"
+
+
+def apply_push_answer(
+    session: Session,
+    *,
+    batch_key: str,
+    changes: Sequence[Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
+    now: dt.datetime,
+) -> PushOutcome:
+    """Apply our server's per-change answer to a batch, and forget the batch - in one transaction.
+
+    `changes` are the batch's changes as sent. Only op ids the answer lists are acted on.
+    """
+    sent = {str(c["op_id"]): c for c in changes}
+    record_ids = list({str(c["record_id"]) for c in changes})
+    # What the answer touches, read in two queries; written below in a few set-based statements.
+    unsent: dict[str, list[tuple[int, str]]] = {}  # record id -> [(outbox id, op id)], oldest first
+    for entry_id, entry_op, entry_record in session.execute(
+        select(OutboxEntry.id, OutboxEntry.op_id, OutboxEntry.record_id)
+        .where(OutboxEntry.record_id.in_(record_ids), OutboxEntry.sent_at.is_(None))
+        .order_by(OutboxEntry.id)
+    ):
+        unsent.setdefault(entry_record, []).append((entry_id, entry_op))
+    issues_by_op: dict[str, list[SyncIssue]] = {}
+    for issue in open_issues(session):
+        if issue.op_id:
+            issues_by_op.setdefault(issue.op_id, []).append(issue)
+
+    def close_issues(op_ids: Iterable[str], resolution: str) -> None:
+        for op in op_ids:
+            for issue in issues_by_op.pop(op, []):
+                issue.resolved_at = now
+                issue.resolution = resolution
+
+    to_mark: list[int] = []  # outbox ids now sent (acknowledged, or superseded by a newer change)
+    states: dict[str, tuple[int, str]] = {}  # record id -> (server revision, server status)
+    outcome = PushOutcome()
+    listed: set[str] = set()
+    for result in results:
+        op_id = str(result.get("op_id") or "")
+        change = sent.get(op_id)
+        if change is None:
+            log.warning("the server answered for an op id not in the batch: %r", op_id)
+            continue
+        listed.add(op_id)
+        record_id = str(change["record_id"])
+        kind = result.get("result")
+        if kind in ("applied", "duplicate"):
+            waiting = unsent.get(record_id, [])
+            at = next((i for i, (_, op) in enumerate(waiting) if op == op_id), None)
+            if at is not None:
+                # Older unsent changes of this record (rejected before) are superseded: the server now
+                # holds a newer full state of the record.
+                to_mark.extend(entry_id for entry_id, _ in waiting[: at + 1])
+                close_issues([op_id], "sent")
+                close_issues([op for _, op in waiting[:at]], "superseded")
+                unsent[record_id] = waiting[at + 1 :]
+            server_revision = result.get("server_revision")
+            if isinstance(server_revision, int):
+                status = "deleted" if change.get("kind") == "delete" else Status.RECEIVED
+                if server_revision >= states.get(record_id, (0, ""))[0]:
+                    states[record_id] = (server_revision, status)
+            outcome.acknowledged.append(op_id)
+        elif kind == "conflict":
+            server = dict(result.get("server") or {})
+            raise_issue(
+                session,
+                kind=IssueKind.CONFLICT,
+                reason="server_changed",
+                message_zh="此记录在服务器上也被修改了（例如教育局退回或另一台电脑修改），两个版本都已保留，请选择",
+                message_en="the record changed on the server too (a return, or another computer); both versions are kept - choose one",
+                details={"server": server, "local": dict(change), "source": "push"},
+                now=now,
+                record_id=record_id,
+                op_id=op_id,
+                match_record=True,
+            )
+            outcome.conflicts.append({"record_id": record_id, "op_id": op_id, "server": server})
+        elif kind == "rejected":
+            zh, en = _rejection_text(result)
+            reason = str(result.get("reason") or "rejected")
+            problems = list(result.get("problems") or [])
+            raise_issue(
+                session,
+                kind=IssueKind.REJECTED,
+                reason=reason,
+                message_zh=zh,
+                message_en=en,
+                details={"problems": problems, "revision": change.get("revision")},
+                now=now,
+                record_id=record_id,
+                op_id=op_id,
+            )
+            outcome.rejected.append(
+                {
+                    "op_id": op_id,
+                    "record_id": record_id,
+                    "reason": reason,
+                    "message_zh": zh,
+                    "message_en": en,
+                    "problems": problems,
+                }
+            )
+        else:
+            log.warning("unknown push result %r for %s; it stays unsent", kind, op_id)
+            listed.discard(op_id)
+    outcome.unanswered = [op for op in sent if op not in listed]
+    if to_mark:
+        session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(to_mark))
+            .values(sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    done = [
+        rid for rid in {sent[op]["record_id"] for op in outcome.acknowledged} if not unsent.get(rid)
+    ]
+    if done:  # an attachment problem of a record the server now holds is over
+        session.execute(
+            update(SyncIssue)
+            .where(
+                SyncIssue.kind == IssueKind.ATTACHMENT,
+                SyncIssue.resolved_at.is_(None),
+                SyncIssue.record_id.in_(done),
+            )
+            .values(resolved_at=now, resolution="sent")
+            .execution_options(synchronize_session=False)
+        )
+    if done:
+        # submitted -> received once nothing of the record waits; the server cleared its comments too.
+        session.execute(
+            update(Record)
+            .where(Record.id.in_(done), Record.status == Status.SUBMITTED)
+            .values(status=Status.RECEIVED, review_comments=null())
+            .execution_options(synchronize_session=False)
+        )
+    if states:
+        rows = [
+            {"record_id": rid, "server_revision": rev, "server_status": st, "updated_at": now}
+            for rid, (rev, st) in states.items()
+        ]
+        ins = sqlite_insert(SyncRecord).values(rows)
+        session.execute(
+            ins.on_conflict_do_update(
+                index_elements=[SyncRecord.record_id],
+                set_={
+                    "server_revision": ins.excluded.server_revision,
+                    "server_status": ins.excluded.server_status,
+                    "updated_at": ins.excluded.updated_at,
+                },
+                where=SyncRecord.server_revision <= ins.excluded.server_revision,
+            ).execution_options(synchronize_session=False)
+        )
+    drop_batch(session, batch_key)
+    return outcome
+
+
+def reject_unsendable(
+    session: Session,
+    change: Mapping[str, Any],
+    *,
+    reason: str,
+    message_zh: str,
+    message_en: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """A change the server refused as a whole request (413/422 for a batch of one): keep it unsent, tell."""
+    op_id, record_id = str(change["op_id"]), str(change["record_id"])
+    raise_issue(
+        session,
+        kind=IssueKind.REJECTED,
+        reason=reason,
+        message_zh=message_zh,
+        message_en=message_en,
+        details={"problems": [], "revision": change.get("revision")},
+        now=now,
+        record_id=record_id,
+        op_id=op_id,
+    )
+    return {
+        "op_id": op_id,
+        "record_id": record_id,
+        "reason": reason,
+        "message_zh": message_zh,
+        "message_en": message_en,
+        "problems": [],
+    }
