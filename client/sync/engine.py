@@ -5,11 +5,13 @@
     result = engine.sync()            # SyncResult, or SyncError(kind=AUTH|NETWORK|REFUSED|SERVER|CONFLICT)
 
 A sync, in order:
-1. upload the attachments the unsent changes use (HEAD, then resumable PUT), so the bureau never sees a record
-   before its photos;
-2. push the outbox in batches (gzip). Each batch is stored with its Idempotency-Key before it is sent, and sent
+1. push the outbox in batches (gzip) - first the records that wait for no attachment, so text never waits
+   behind a photo on a slow link. Each batch is stored with its Idempotency-Key before it is sent, and sent
    again byte for byte until our server's JSON answer to it is applied - after a timeout, a cut, or a crash;
    entries are marked sent only for op ids that answer lists (applied/duplicate);
+2. upload the attachments the unsent changes use (HEAD, then resumable PUT in chunks sized to the measured
+   link, see client.sync.upload), and after each one push the records it completes: the bureau never sees a
+   record before its photos;
 3. pull until `more` is false; each page - records returned/accepted/received, other devices' records and
    roster, new form versions (their definitions fetched and read first), withdrawn form versions - is applied
    in one local transaction that also advances the cursor. An item that cannot be applied (a form version
@@ -46,7 +48,7 @@ from sqlalchemy.orm import Session
 from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
-from client.store.models import SyncIssue
+from client.store.models import Attachment, SyncIssue
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
@@ -58,14 +60,22 @@ from client.sync.state import (
     SyncProgress,
     SyncResult,
 )
-from client.sync.upload import file_sha256, remote_offset, upload_file
+from client.sync.upload import (
+    MAX_CHUNK,
+    ChunkSizer,
+    Monotonic,
+    file_sha256,
+    remote_offset,
+    upload_file,
+)
 from forms.identifiers import quote_segment
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_CHANGES = 200  # docs/protocol.md: at most 200 changes ...
 MAX_BATCH_BYTES = 5 * 1024 * 1024  # ... and 5 MB uncompressed per batch
-CHUNK_SIZE = 256 * 1024
+# The largest attachment chunk sent; each is sized to the measured link (client.sync.upload.ChunkSizer).
+CHUNK_SIZE = MAX_CHUNK
 PULL_LIMIT = 500
 MAX_PULL_PAGES = 100_000
 MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most this often per sync
@@ -141,8 +151,9 @@ class SyncEngine:
         timeouts: Timeouts | None = None,
         batch_changes: int = MAX_BATCH_CHANGES,
         batch_bytes: int = MAX_BATCH_BYTES,
-        chunk_size: int = CHUNK_SIZE,
+        chunk_size: int | None = None,
         pull_limit: int = PULL_LIMIT,
+        monotonic: Monotonic = time.monotonic,
     ) -> None:
         self.ctx = ctx
         self.http = session
@@ -152,7 +163,10 @@ class SyncEngine:
         self.timeouts = timeouts or Timeouts()
         self.batch_changes = batch_changes
         self.batch_bytes = batch_bytes
-        self.chunk_size = chunk_size
+        self.chunk_size = (
+            chunk_size  # None: attachment chunks sized to the link; a number: that size
+        )
+        self.monotonic = monotonic
         self.pull_limit = pull_limit
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -246,8 +260,9 @@ class SyncEngine:
                 if enrollment is None:
                     raise not_enrolled()
                 run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
-                run.attachments()
-                run.push()
+                run.plan_attachments()
+                run.push()  # what waits for no attachment goes first
+                run.attachments()  # then each photo, and the records it completes
                 run.pull()
                 with self.ctx.store.Session.begin() as s:
                     if not result.cancelled:
@@ -316,6 +331,11 @@ class _Run:
         self.skip_records: set[str] = (
             set()
         )  # held: open conflict, or an attachment that cannot go up
+        # Attachments to upload (plan_attachments), the records using each, and the records that wait for
+        # some of them (record id -> the sha256 values still missing): left out of the push until complete.
+        self.uploads: list[Attachment] = []
+        self.users: dict[str, set[str]] = {}
+        self.waiting: dict[str, set[str]] = {}
 
     def now(self) -> dt.datetime:
         return self.engine._now()
@@ -326,9 +346,11 @@ class _Run:
             return True
         return False
 
-    # -- 1. attachments ---------------------------------------------------------------------------------
+    # -- attachments ----------------------------------------------------------------------------------
 
-    def attachments(self) -> None:
+    def plan_attachments(self) -> None:
+        """Find the attachments the unsent changes use that the server lacks; their records wait (they are
+        left out of the push) until their last one is uploaded."""
         with self.store.Session.begin() as s:
             self.skip_records |= S.held_record_ids(s)
             uploads, users, missing = S.pending_attachments(s, skip_records=self.skip_records)
@@ -342,46 +364,80 @@ class _Run:
                     "记录引用的照片或文件在本机找不到，服务器上也没有",
                     "a photo or file the record uses is neither on this computer nor on the server",
                 )
-        total = sum(a.size for a in uploads)
-        done = 0
-
-        def on_bytes(n: int) -> None:
-            nonlocal done
-            done += n
-            self.progress(SyncProgress(Phase.ATTACHMENTS, done, total))
-
-        root = self.store.attachments_dir
+        self.uploads = uploads
+        self.users = users
+        self.waiting = {rid: set() for att in uploads for rid in users[att.sha256]}
         for att in uploads:
+            for rid in users[att.sha256]:
+                self.waiting[rid].add(att.sha256)
+
+    def _uploaded(self, sha: str) -> None:
+        """One attachment is on the server: the records it was the last one missing for may go."""
+        for rid in self.users.get(sha, ()):
+            shas = self.waiting.get(rid)
+            if shas is not None:
+                shas.discard(sha)
+                if not shas:
+                    del self.waiting[rid]
+
+    def attachments(self) -> None:
+        """Upload what plan_attachments found, one file after another; after each, push the records it
+        completed (so a link that breaks later keeps what is done)."""
+        total = sum(a.size for a in self.uploads)
+        sizer = ChunkSizer(fixed=self.engine.chunk_size, monotonic=self.engine.monotonic)
+        finished = 0  # bytes of the files done
+        root = self.store.attachments_dir
+        for att in self.uploads:
             if self.cancelled():
                 return
             path = attachment_path(root, att.sha256)
             if not path.is_file() or file_sha256(path) != att.sha256:
                 self._attachment_problem(
                     att.sha256,
-                    users[att.sha256],
+                    self.users[att.sha256],
                     "damaged",
                     f"附件“{att.filename}”在本机丢失或已损坏，请重新添加",
                     f"the attachment '{att.filename}' is missing or damaged on this computer; add it again",
                 )
                 continue
-            try:
-                upload_file(
-                    self.t, att.sha256, path, chunk_size=self.engine.chunk_size, on_bytes=on_bytes
+            held = 0
+
+            def on_offset(offset: int, att: Any = att, base: int = finished) -> None:
+                nonlocal held
+                held = max(
+                    held, min(offset, att.size)
+                )  # a HEAD may count a cut chunk not yet dropped
+                self.progress(
+                    SyncProgress(
+                        Phase.ATTACHMENTS,
+                        base + held,
+                        total,
+                        item=att.filename,
+                        item_done=held,
+                        item_total=att.size,
+                    )
                 )
+
+            try:
+                upload_file(self.t, att.sha256, path, sizer=sizer, on_offset=on_offset)
             except SyncError as exc:
                 if exc.kind not in (ErrorKind.REFUSED, ErrorKind.CONFLICT):
                     raise
                 self._attachment_problem(
                     att.sha256,
-                    users[att.sha256],
+                    self.users[att.sha256],
                     exc.code or f"http_{exc.status}",
                     f"附件“{att.filename}”上传被拒：{exc.message_zh}",
                     f"the attachment '{att.filename}' was refused: {exc.message_en}",
                 )
                 continue
+            finally:
+                finished += att.size
             with self.store.Session.begin() as s:
                 S.mark_uploaded(s, att.sha256, now=self.now())
             self.result.uploaded += 1
+            self._uploaded(att.sha256)
+            self.push()
 
     def _attachment_problem(
         self, sha: str, record_ids: set[str], reason: str, zh: str, en: str
@@ -404,14 +460,13 @@ class _Run:
         for rid in sorted(record_ids):
             self.result.rejected.append(Rejection("", rid, reason, zh, en))
 
-    # -- 2. push ----------------------------------------------------------------------------------------
+    # -- push --------------------------------------------------------------------------------------------
 
     def push(self) -> None:
         limit = self.engine.batch_changes
         refusals = 0
         with self.store.Session() as s:
-            total = S.pending_count(s)
-        acknowledged = 0
+            total = self.result.pushed + S.pending_count(s)  # counted over the sync's pushes
         while not self.cancelled():
             with self.store.Session.begin() as s:
                 batch = S.current_batch(s)
@@ -421,7 +476,7 @@ class _Run:
                         limit=limit,
                         max_bytes=self.engine.batch_bytes,
                         skip_ops=self.skip_ops,
-                        skip_records=self.skip_records,
+                        skip_records=self.skip_records | self.waiting.keys(),
                     )
                     if not changes:
                         return
@@ -468,8 +523,7 @@ class _Run:
                     s, batch_key=key, changes=sent_changes, results=results, now=self.now()
                 )
             self._note_push(outcome)
-            acknowledged += len(outcome.acknowledged)
-            self.progress(SyncProgress(Phase.PUSH, acknowledged, total))
+            self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
 
     def _refused_batch(
         self, key: str, changes: list[dict[str, Any]], exc: SyncError
@@ -531,7 +585,7 @@ class _Run:
             log.warning("the server's answer left out %d changes", len(outcome.unanswered))
             self.skip_ops.update(outcome.unanswered)
 
-    # -- 3. pull ----------------------------------------------------------------------------------------
+    # -- pull --------------------------------------------------------------------------------------------
 
     def pull(self) -> None:
         for _ in range(MAX_PULL_PAGES):

@@ -18,6 +18,10 @@ class SyncProgress:
     phase: Phase
     done: int  # attachments: bytes acknowledged; push: changes acknowledged; pull: changes applied
     total: int | None  # None when not known in advance (pull)
+    # Attachments: the file going up (its name as the clerk added it), and how many of its bytes the server holds.
+    item: str = ""
+    item_done: int = 0
+    item_total: int = 0
 
 
 @dataclass(frozen=True)

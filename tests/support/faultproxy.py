@@ -436,3 +436,53 @@ class CaptivePortal:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(5)
+
+
+# -- a link that drops every so often (issue 10) -----------------------------------------------------------
+
+
+class PeriodicCuts:
+    """A link that drops every `every` seconds: each time, every open connection through the proxy is reset,
+    and for `down_for` seconds new connections are reset at once (the link is down); then the proxy's default
+    fault (bandwidth, latency) is back. A context manager; the cuts run on a thread of their own.
+
+        with FaultProxy(target, default=Fault(bandwidth=8_000, latency=0.3)) as proxy:
+            with PeriodicCuts(proxy, every=20.0, down_for=1.0) as cuts:
+                ...   # cuts.count: how many times the link dropped so far
+    """
+
+    def __init__(self, proxy: FaultProxy, *, every: float, down_for: float = 0.0) -> None:
+        if every <= 0 or down_for < 0 or down_for >= every:
+            raise ValueError("need every > down_for >= 0")
+        self.proxy = proxy
+        self.every = every
+        self.down_for = down_for
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every - self.down_for):
+            up = self.proxy.default
+            if self.down_for:
+                self.proxy.default = Fault(reset=True)
+            self.proxy.drop_connections()
+            self.count += 1
+            if self.down_for:
+                self._stop.wait(self.down_for)
+                self.proxy.default = up
+
+    def __enter__(self) -> PeriodicCuts:
+        self._thread = threading.Thread(target=self._run, name="periodic-cuts", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
