@@ -1572,6 +1572,10 @@ The program will close; please open it again.</translation>
         <translation>Syncing: uploading photos and files {done}/{total} MB</translation>
     </message>
     <message>
+        <source>正在上传“{name}”：{done} / {total}</source>
+        <translation>Uploading “{name}”: {done} of {total}</translation>
+    </message>
+    <message>
         <source>正在同步：已发送 {done}/{total} 条</source>
         <translation>Syncing: {done}/{total} sent</translation>
     </message>

@@ -1572,6 +1572,10 @@
         <translation>正在同步：上传照片和文件 {done}/{total} MB</translation>
     </message>
     <message>
+        <source>正在上传“{name}”：{done} / {total}</source>
+        <translation>正在上传“{name}”：{done} / {total}</translation>
+    </message>
+    <message>
         <source>正在同步：已发送 {done}/{total} 条</source>
         <translation>正在同步：已发送 {done}/{total} 条</translation>
     </message>

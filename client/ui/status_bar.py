@@ -48,6 +48,22 @@ def _local(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC).astimezone()
 
 
+def _size(n: int) -> str:
+    """Bytes as the clerk reads them: 120 KB, 1.5 MB (1024-based, as Windows shows file sizes)."""
+    if n < 1024 * 1024:
+        return f"{max(0, n) / 1024:.0f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _short_name(name: str, most: int = 24) -> str:
+    """A long file name keeps its start and its extension: 第三教学楼东侧…裂缝.jpg."""
+    if len(name) <= most:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    tail = (dot + ext) if stem and len(ext) <= 5 else ""
+    return name[: most - len(tail) - 1] + "…" + tail
+
+
 def parse_time(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value
@@ -252,7 +268,12 @@ class StatusBar(QStatusBar):
         if not self._running:
             return
         total = p.total or 0
-        if p.phase is Phase.ATTACHMENTS:
+        if p.phase is Phase.ATTACHMENTS and p.item:
+            # Which file, and how much of it the server holds (a resumed upload starts where it stopped).
+            text = self.tr("正在上传“{name}”：{done} / {total}").format(
+                name=_short_name(p.item), done=_size(p.item_done), total=_size(p.item_total)
+            )
+        elif p.phase is Phase.ATTACHMENTS:
             text = self.tr("正在同步：上传照片和文件 {done}/{total} MB").format(
                 done=f"{p.done / 1e6:.1f}", total=f"{total / 1e6:.1f}"
             )
