@@ -387,7 +387,9 @@ def cmd_serve(ctx: Context) -> Result:
             EXIT_UNAVAILABLE,
         ) from None
     try:
-        server = create_server(app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads)
+        server = create_server(
+            app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads
+        )
     except OSError as exc:
         raise CliError(
             "cannot_listen",

@@ -73,7 +73,7 @@ def test_guessing_codes_is_slowed_down_with_429(make_server_for, ready_db_url: s
     _, code = live.new_school()
     for _ in range(4):  # three free, the fourth makes the address wait
         assert live.enroll("AAA-BBB-CCC").status_code == 401
-    r = live.enroll(code)  # even the right code waits now (when the client does not name its school)
+    r = live.enroll(code)  # even the right code waits now (for a client not naming its school)
     assert_error(r, 429, "too_many_requests")
     assert int(r.headers["Retry-After"]) > 0
 
