@@ -17,7 +17,7 @@ PAGE_SIZE = 100
 ACTION_LABELS = {
     "login.ok": "登录",
     "login.failed": "登录失败",
-    "login.locked": "登录被锁定",
+    "login.locked": "登录被暂缓（失败过多，须等待）",
     "logout": "退出",
     "user.add": "添加用户",
     "school.add": "添加学校",
