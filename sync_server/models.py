@@ -169,6 +169,31 @@ class Conflict(Base):
     client_data: Mapped[dict[str, Any] | None]
 
 
+class ChangeRequest(Base):
+    """A school's change to a record the bureau had accepted (protocol revision 1.5): kept for a reviewer,
+    who accepts it (the record is reopened with it) or declines it with a reason the clerk reads."""
+
+    __tablename__ = "change_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a uuid made by the server
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    op_id: Mapped[str] = mapped_column(String(64), unique=True)  # the pushed change it came from
+    device_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(16))  # upsert delete
+    form_version: Mapped[str] = mapped_column(String(32))
+    base_server_revision: Mapped[int | None] = mapped_column(Integer)
+    server_revision: Mapped[int] = mapped_column(Integer)  # the record's revision when it came
+    status: Mapped[str] = mapped_column(String(16))  # open accepted declined
+    created_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was declined
+    data: Mapped[dict[str, Any]]  # the data asked for, as the form engine normalized it ({} for a delete)
+
+    __table_args__ = (Index("ix_change_requests_status", "status", "school_id"),)
+
+
 class AppliedOp(Base):
     """Every operation id the server has acted on: the primary key makes each one happen exactly once."""
 

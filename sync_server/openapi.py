@@ -39,6 +39,7 @@ REJECT_REASONS = [
     "locked",
     "op_id_in_use",
     "too_large",
+    "duplicate_teacher",
 ]
 
 
@@ -99,6 +100,10 @@ def _change_properties() -> dict[str, Any]:
         ),
         "status": {"type": ["string", "null"], "description": "Informational"},
         "saved_at": {"type": ["string", "null"], "description": "ISO 8601; informational"},
+        "keep_return": {
+            "type": "boolean",
+            "description": "1.5: the change does not answer the bureau's return (it stays open)",
+        },
     }
 
 
@@ -248,6 +253,17 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "problems": {"type": "array", "items": _ref("Problem")},
                 "max_bytes": {"type": "integer", "description": "too_large: the limit"},
                 "bytes": {"type": "integer", "description": "too_large: the change's size"},
+                "teacher_id": {"type": "string", "description": "duplicate_teacher: the 工号"},
+                "change_request": {
+                    "type": "object",
+                    "description": "1.5, locked: the change was kept as a change request",
+                    "required": ["id", "status"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": {"enum": ["open", "accepted", "declined"]},
+                        "reason": {"type": "string"},
+                    },
+                },
             },
         },
         "PushResponse": {
@@ -263,7 +279,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
             "required": ["seq", "type"],
             "properties": {
                 "seq": {"type": "integer"},
-                "type": {"enum": ["record", "form", "form_withdrawn"]},
+                "type": {"enum": ["record", "form", "form_withdrawn", "change_request"]},
                 "record_id": {"type": "string"},
                 "form_id": {"type": "string"},
                 "form_version": {"type": "string"},
@@ -275,6 +291,11 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "review_comments": {"type": "object"},
                 "data": {"type": ["object", "null"]},
                 "updated_at": {"type": "string", "format": "date-time"},
+                "request_id": {"type": "string", "description": "change_request (1.5)"},
+                "op_id": {"type": "string", "description": "change_request: the change asked"},
+                "request_status": {"enum": ["accepted", "declined"]},
+                "reason": {"type": "string", "description": "change_request: why declined"},
+                "decided_at": {"type": "string", "format": "date-time"},
             },
         },
         "PullResponse": {

@@ -24,6 +24,9 @@ class IssueKind:
     CONFLICT = "conflict"  # the record changed on the server too: both versions kept
     ATTACHMENT = "attachment"  # a photo or file that cannot be uploaded
     PULL = "pull"  # a pulled item this client could not apply: kept with what is needed to retry it
+    # A change to a record the bureau had accepted, kept there as a change request: open while the bureau
+    # decides, and once declined until the clerk has read why (client.store.change_requests).
+    REQUEST = "request"
 
 
 def open_issues(session: Session, *, kind: str | None = None) -> list[SyncIssue]:
@@ -106,6 +109,14 @@ def resolve_issues(
         ):
             issue.resolved_at = now
             issue.resolution = resolution
+
+
+def dismiss_issue(session: Session, issue_id: int, *, now: dt.datetime) -> None:
+    """The clerk has read an issue that asks nothing more of anyone (a declined change request)."""
+    issue = session.get(SyncIssue, issue_id)
+    if issue is not None and issue.resolved_at is None:
+        issue.resolved_at = now
+        issue.resolution = "dismissed"
 
 
 def held_record_ids(session: Session) -> set[str]:

@@ -23,6 +23,8 @@ from sqlalchemy import func, null, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from client.store.change_requests import note_change_request
+from client.store.formset import FormSet
 from client.store.issues import IssueKind, open_issues, raise_issue, resolve_issues
 from client.store.models import (
     Attachment,
@@ -34,6 +36,8 @@ from client.store.models import (
     SyncIssue,
     SyncRecord,
 )
+from client.store.pulled_forms import load_stored_forms
+from client.store.server_state import adopt_server_version, set_server_state
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ class PendingChange:
     base_server_revision: int | None
     data: dict[str, Any] | None
     saved_at: dt.datetime
+    # Saved as the clerk's choice in a conflict with a return: it does not answer the return (1.5).
+    keep_return: bool = False
 
     def wire(self) -> dict[str, Any]:
         """The change as docs/protocol.md puts it in a push batch."""
@@ -85,6 +91,8 @@ class PendingChange:
         }
         if self.kind != "delete":
             out["data"] = self.data
+        if self.keep_return:
+            out["keep_return"] = True
         return out
 
 
@@ -100,6 +108,7 @@ def _pending_select() -> Any:
             Revision.data,
             Revision.saved_at,
             SyncRecord.server_revision,
+            Revision.status,
         )
         .join(Record, Record.id == OutboxEntry.record_id)
         .join(
@@ -120,7 +129,7 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
         stmt = stmt.where(OutboxEntry.op_id.in_(list(op_ids)))
     result = session.execute(stmt.execution_options(yield_per=500))
     try:
-        for op_id, rid, kind, rev, form_id, form_version, data, saved_at, base in result:
+        for op_id, rid, kind, rev, form_id, form_version, data, saved_at, base, status in result:
             yield PendingChange(
                 op_id=op_id,
                 record_id=rid,
@@ -131,6 +140,7 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
                 base_server_revision=base,
                 data=data,
                 saved_at=saved_at,
+                keep_return=kind != "delete" and status == Status.RETURNED,
             )
     finally:
         result.close()
@@ -281,6 +291,8 @@ class PushOutcome:
     conflicts: list[dict[str, Any]] = field(default_factory=list)  # {record_id, op_id, server}
     rejected: list[dict[str, Any]] = field(default_factory=list)  # {op_id, record_id, reason, ...}
     unanswered: list[str] = field(default_factory=list)  # op ids the answer did not list
+    # Changes kept as change requests (accepted records): {op_id, record_id, id, status}.
+    requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 REJECTED_TEXT = {
@@ -310,6 +322,51 @@ def _rejection_text(result: Mapping[str, Any]) -> tuple[str, str]:
     return zh or fallback[0], en or f"{fallback[1]} ({reason})"
 
 
+_SERVER_STATES = ("received", "returned", "accepted", "deleted")
+
+
+def _duplicate_teacher(result: Mapping[str, Any]) -> bool:
+    server = result.get("server")
+    return (
+        result.get("reason") == "duplicate_teacher"
+        and isinstance(server, Mapping)
+        and isinstance(server.get("record_id"), str)
+    )
+
+
+def _take_back(
+    session: Session,
+    requested: Mapping[str, Mapping[str, Any]],
+    unsent: Mapping[str, list[tuple[int, str]]],
+    forms: FormSet | None,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Records whose change became a change request show the server's (accepted) version again, as on the
+    server and the school's other PCs - once nothing else of them waits to be sent."""
+    for record_id, server in requested.items():
+        record = session.get(Record, record_id)
+        if record is None or unsent.get(record_id):
+            continue
+        if forms is None:
+            forms = _stored_forms(session)
+        adopt_server_version(session, forms, record, server, now=now)
+        set_server_state(
+            session,
+            record_id,
+            server_revision=int(server["server_revision"]),
+            status=str(server.get("status") or ""),
+            now=now,
+        )
+    session.flush()
+
+
+def _stored_forms(session: Session) -> FormSet:
+    forms = FormSet.shipped()
+    load_stored_forms(session, forms)
+    return forms
+
+
 def apply_push_answer(
     session: Session,
     *,
@@ -317,10 +374,15 @@ def apply_push_answer(
     changes: Sequence[Mapping[str, Any]],
     results: Sequence[Mapping[str, Any]],
     now: dt.datetime,
+    forms: FormSet | None = None,
 ) -> PushOutcome:
     """Apply our server's per-change answer to a batch, and forget the batch - in one transaction.
 
     `changes` are the batch's changes as sent. Only op ids the answer lists are acted on.
+    A change the server kept as a change request (an accepted record) counts as sent: an open REQUEST issue
+    shows it as pending, and the record takes the accepted version back (`forms` refreshes its summary and
+    search text; without it the forms are read from the store).
+    A second roster entry for a 工号 the school already has is a conflict with that entry (roster_duplicate).
     """
     sent = {str(c["op_id"]): c for c in changes}
     record_ids = list({str(c["record_id"]) for c in changes})
@@ -343,6 +405,19 @@ def apply_push_answer(
                 issue.resolved_at = now
                 issue.resolution = resolution
 
+    def mark_sent(record_id: str, op_id: str) -> None:
+        waiting = unsent.get(record_id, [])
+        at = next((i for i, (_, op) in enumerate(waiting) if op == op_id), None)
+        if at is not None:
+            # Older unsent changes of this record (rejected before) are superseded: the server now
+            # holds a newer full state of the record.
+            to_mark.extend(entry_id for entry_id, _ in waiting[: at + 1])
+            close_issues([op_id], "sent")
+            close_issues([op for _, op in waiting[:at]], "superseded")
+            unsent[record_id] = waiting[at + 1 :]
+
+    requested: dict[str, dict[str, Any]] = {}  # record id -> the server's (accepted) version
+
     to_mark: list[int] = []  # outbox ids now sent (acknowledged, or superseded by a newer change)
     states: dict[str, tuple[int, str]] = {}  # record id -> (server revision, server status)
     outcome = PushOutcome()
@@ -357,18 +432,18 @@ def apply_push_answer(
         record_id = str(change["record_id"])
         kind = result.get("result")
         if kind in ("applied", "duplicate"):
-            waiting = unsent.get(record_id, [])
-            at = next((i for i, (_, op) in enumerate(waiting) if op == op_id), None)
-            if at is not None:
-                # Older unsent changes of this record (rejected before) are superseded: the server now
-                # holds a newer full state of the record.
-                to_mark.extend(entry_id for entry_id, _ in waiting[: at + 1])
-                close_issues([op_id], "sent")
-                close_issues([op for _, op in waiting[:at]], "superseded")
-                unsent[record_id] = waiting[at + 1 :]
+            mark_sent(record_id, op_id)
             server_revision = result.get("server_revision")
             if isinstance(server_revision, int):
-                status = "deleted" if change.get("kind") == "delete" else Status.RECEIVED
+                status = str(result.get("status") or "")
+                if status not in _SERVER_STATES:
+                    status = (
+                        "deleted"
+                        if change.get("kind") == "delete"
+                        else Status.RETURNED
+                        if change.get("keep_return")
+                        else Status.RECEIVED
+                    )
                 if server_revision >= states.get(record_id, (0, ""))[0]:
                     states[record_id] = (server_revision, status)
             outcome.acknowledged.append(op_id)
@@ -387,6 +462,39 @@ def apply_push_answer(
                 match_record=True,
             )
             outcome.conflicts.append({"record_id": record_id, "op_id": op_id, "server": server})
+        elif kind == "rejected" and _duplicate_teacher(result):
+            server = dict(result["server"])
+            tid = result.get("teacher_id") or (server.get("data") or {}).get("teacher_id")
+            raise_issue(
+                session,
+                kind=IssueKind.CONFLICT,
+                reason="roster_duplicate",
+                message_zh=f"另一台电脑已登记工号“{tid}”的教师：同一工号只能有一位教师，请选择保留哪份信息",
+                message_en=f"another computer already added the teacher with staff number '{tid}': one "
+                "number is one teacher - choose which details to keep",
+                details={"server": server, "local": dict(change), "source": "push"},
+                now=now,
+                record_id=record_id,
+                op_id=op_id,
+                match_record=True,
+            )
+            outcome.conflicts.append({"record_id": record_id, "op_id": op_id, "server": server})
+        elif kind == "rejected" and isinstance(result.get("change_request"), Mapping):
+            mark_sent(record_id, op_id)
+            note_change_request(
+                session,
+                record_id=record_id,
+                op_id=op_id,
+                request=result["change_request"],
+                change=change,
+                now=now,
+            )
+            held = result.get("server")
+            if isinstance(held, Mapping) and isinstance(held.get("server_revision"), int):
+                requested[record_id] = dict(held)
+            outcome.requests.append(
+                {"op_id": op_id, "record_id": record_id, **dict(result["change_request"])}
+            )
         elif kind == "rejected":
             zh, en = _rejection_text(result)
             reason = str(result.get("reason") or "rejected")
@@ -416,6 +524,7 @@ def apply_push_answer(
             log.warning("unknown push result %r for %s; it stays unsent", kind, op_id)
             listed.discard(op_id)
     outcome.unanswered = [op for op in sent if op not in listed]
+    _take_back(session, requested, unsent, forms, now=now)
     if to_mark:
         session.execute(
             update(OutboxEntry)

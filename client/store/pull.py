@@ -12,16 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
+from client.store.change_requests import apply_decision
 from client.store.formset import ROSTER_FORM, FormSet
-from client.store.issues import IssueKind, raise_issue
+from client.store.issues import IssueKind, open_issues, raise_issue
 from client.store.models import (
     Record,
-    Revision,
-    Status,
     SyncIssue,
     SyncRecord,
 )
@@ -42,13 +41,12 @@ from client.store.pulled_forms import (
     store_form_version,
     withdraw_form_version,
 )
-from client.store.search import unindex
 from client.store.server_state import (
-    SERVER_STATUS,
+    adopt_server_version,
     any_version,
     form_for,
-    new_revision,
-    refresh_derived,
+    insert_from_server,
+    server_status_of,
     server_version,
     set_server_state,
 )
@@ -191,6 +189,8 @@ def _apply_item(
             outcome.resolved += resolve_pull_issue(
                 session, form_key(form_id, version), "applied", now
             )
+    elif kind == "change_request":
+        apply_decision(session, change, now=now)
     elif kind == "form_withdrawn":
         outcome.resolved += withdraw_form_version(
             session,
@@ -306,27 +306,79 @@ def retry_pull_issues(
     return outcome
 
 
-def _roster_clash(session: Session, record_id: str, data: Mapping[str, Any] | None) -> bool:
-    tid = (data or {}).get("teacher_id")
+def _roster_clash(session: Session, record_id: str, data: Mapping[str, Any]) -> Record | None:
+    """A live roster entry here, other than `record_id`, with the 工号 in `data`."""
+    tid = data.get("teacher_id")
     if not tid:
-        return False
-    return (
-        session.execute(
-            select(Record.id).where(
-                Record.form_id == ROSTER_FORM,
-                Record.deleted.is_(False),
-                Record.id != record_id,
-                func.json_extract(Record.data, "$.teacher_id") == tid,
-            )
-        ).first()
-        is not None
+        return None
+    return session.execute(
+        select(Record).where(
+            Record.form_id == ROSTER_FORM,
+            Record.deleted.is_(False),
+            Record.id != record_id,
+            func.json_extract(Record.data, "$.teacher_id") == tid,
+        )
+    ).scalar_one_or_none()
+
+
+def _duplicate(
+    session: Session, mine: Record, theirs: Mapping[str, Any], *, now: dt.datetime
+) -> dict[str, Any] | None:
+    """A roster entry from the server whose 工号 an entry here (`mine`) has: one 工号 is one teacher.
+    The entry the server does not hold gives way - a roster_duplicate conflict on it, against the server's
+    entry (which is taken in when the clerk chooses: the store holds one live entry per 工号). Of two entries
+    the server holds (written before it refused a second), the one with the larger id gives way; when that
+    is the server's, it is left out here and the PC that holds it retires it."""
+    known = session.get(SyncRecord, mine.id)
+    on_server = known is not None and known.server_status != "deleted"
+    theirs_id = str(theirs["record_id"])
+    if on_server and theirs_id > mine.id:
+        log.warning("roster entry %s has the 工号 of %s: left out here", theirs_id, mine.id)
+        return None
+    tid = mine.data.get("teacher_id")
+    raise_issue(
+        session,
+        kind=IssueKind.CONFLICT,
+        reason="roster_duplicate",
+        message_zh=f"另一台电脑已登记工号“{tid}”的教师：同一工号只能有一位教师，请选择保留哪份信息",
+        message_en=f"another computer already added the teacher with staff number '{tid}': one "
+        "number is one teacher - choose which details to keep",
+        details={"server": dict(theirs), "source": "pull"},
+        now=now,
+        record_id=mine.id,
+        match_record=True,
     )
+    return {"record_id": mine.id, "op_id": None, "server": dict(theirs)}
+
+
+def _gone(session: Session, record_id: str, *, now: dt.datetime) -> None:
+    """A roster entry deleted on the server is no longer a duplicate of anything."""
+    for issue in open_issues(session, kind=IssueKind.CONFLICT):
+        if issue.reason == "roster_duplicate" and record_id in (
+            issue.record_id,
+            (issue.details.get("server") or {}).get("record_id"),
+        ):
+            issue.resolved_at = now
+            issue.resolution = "gone"
+
+
+_CONFLICT_TEXT = (
+    "此记录在服务器上也被修改了，而本机的修改尚未发出；两个版本都已保留，请选择",
+    "the record changed on the server while a change made here was not yet sent; both versions are "
+    "kept - choose one",
+)
 
 
 def _apply_record(
     session: Session, formset: FormSet, change: Mapping[str, Any], *, now: dt.datetime
 ) -> dict[str, Any] | None:
-    """One pulled record change. Returns a conflict notice when both versions had to be kept."""
+    """One pulled record change. Returns a conflict notice when both versions had to be kept.
+
+    With nothing of the record waiting here, the server's state becomes the record's: its data, status and
+    comments, or its deletion - and a record deleted here comes back when the server's newer state is live
+    (another PC kept it in a conflict). With a change of it waiting to be sent, a different server state is
+    a conflict (both kept; the change is held until the clerk chooses), a deletion here included.
+    """
     rid = str(change["record_id"])
     srv_rev = int(change["server_revision"])
     srv_status = str(change.get("status") or "")
@@ -338,21 +390,12 @@ def _apply_record(
         return None  # an older state than one this client already has
     record = session.get(Record, rid)
     form_id = str(change.get("form_id") or "")
+    view = server_version(change)
     if record is None:
+        if deleted:
+            _gone(session, rid, now=now)
         if deleted or not isinstance(data, Mapping):
             return None
-        if form_id == ROSTER_FORM and _roster_clash(session, rid, data):
-            raise_issue(
-                session,
-                kind=IssueKind.CONFLICT,
-                reason="roster_duplicate",
-                message_zh=f"另一台电脑登记了相同工号的教师“{data.get('teacher_id')}”，请核对名册",
-                message_en=f"another computer added a teacher with the same staff number '{data.get('teacher_id')}'; check the roster",
-                details={"server": {**server_version(change), "record_id": rid}, "source": "pull"},
-                now=now,
-                record_id=rid,
-            )
-            return {"record_id": rid, "op_id": None, "server": server_version(change)}
         version = str(change.get("form_version") or "")
         form = form_for(formset, form_id, version or None) or any_version(formset, form_id)
         if form is None:
@@ -362,77 +405,48 @@ def _apply_record(
                 f"the server sent a record of form '{form_id}', which this computer does not have yet; "
                 "it is added once the form arrives",
             )
-        record = Record(
-            id=rid,
-            form_id=form_id,
-            form_version=version or (form.version if form else ""),
-            data=dict(data),
-            status=SERVER_STATUS.get(srv_status, Status.RECEIVED),
-            revision=1,
-            period=None,
-            record_date=None,
-            summary="",
-            created_at=now,
-            updated_at=now,
-            deleted=False,
-            review_comments=comments,
-        )
-        session.add(record)
-        session.add(
-            Revision(
-                record_id=rid,
-                revision=1,
-                form_version=record.form_version,
-                data=record.data,
-                status=record.status,
-                deleted=False,
-                saved_at=now,
-            )
-        )
-        session.flush()
-        refresh_derived(session, record, form)
-        set_server_state(session, rid, server_revision=srv_rev, status=srv_status, now=now)
+        if form_id == ROSTER_FORM:
+            mine = _roster_clash(session, rid, data)
+            if mine is not None:
+                return _duplicate(session, mine, {**view, "record_id": rid}, now=now)
+        insert_from_server(session, form, rid, view, now=now)
         return None
 
-    pending = bool(unsent_entries(session, rid))
     notice: dict[str, Any] | None = None
-    if record.deleted:
-        # Deleted here: the tombstone is (or was) pushed; the server's later states do not revive it.
-        set_server_state(session, rid, server_revision=srv_rev, status=srv_status, now=now)
-        return None
-    differs = deleted or (isinstance(data, Mapping) and dict(data) != record.data)
-    if pending and differs:
-        raise_issue(
-            session,
-            kind=IssueKind.CONFLICT,
-            reason="server_deleted" if deleted else "server_changed",
-            message_zh="此记录在服务器上也被修改了，而本机的修改尚未发出；两个版本都已保留，请选择",
-            message_en="the record changed on the server while a change made here was not yet sent; both versions are kept - choose one",
-            details={"server": server_version(change), "source": "pull"},
-            now=now,
-            record_id=rid,
-            match_record=True,
+    if unsent_entries(session, rid):
+        differs = deleted != record.deleted or (
+            not deleted and isinstance(data, Mapping) and dict(data) != record.data
         )
-        notice = {"record_id": rid, "op_id": None, "server": server_version(change)}
-    elif deleted:
-        record.deleted = True
-        new_revision(session, record, now=now)
-        rowid = session.execute(
-            text("SELECT rowid FROM records WHERE id = :id"), {"id": rid}
-        ).scalar_one()
-        unindex(session, rowid)
-    elif differs and isinstance(data, Mapping):
-        record.data = dict(data)
-        if change.get("form_version"):
-            record.form_version = str(change["form_version"])
-        record.status = SERVER_STATUS.get(srv_status, record.status)
-        record.review_comments = comments
-        new_revision(session, record, now=now)
-        refresh_derived(session, record, form_for(formset, record.form_id, record.form_version))
-    if not deleted and (srv_status in ("returned", "accepted") or not pending):
-        # A return or an acceptance shows even over an unsent change (the conflict says what to do).
-        record.status = SERVER_STATUS.get(srv_status, record.status)
+        if differs:
+            raise_issue(
+                session,
+                kind=IssueKind.CONFLICT,
+                reason="server_deleted" if deleted else "server_changed",
+                message_zh=_CONFLICT_TEXT[0],
+                message_en=_CONFLICT_TEXT[1],
+                details={"server": view, "source": "pull"},
+                now=now,
+                record_id=rid,
+                match_record=True,
+            )
+            notice = {"record_id": rid, "op_id": None, "server": view}
+        if not deleted and not record.deleted and srv_status in ("returned", "accepted"):
+            # A return or an acceptance shows even over an unsent change (the conflict says what to do).
+            record.status = server_status_of(srv_status)
+            record.review_comments = comments
+            record.updated_at = now
+        set_server_state(session, rid, server_revision=srv_rev, status=srv_status, now=now)
+        return notice
+
+    if deleted != record.deleted or (
+        not deleted and isinstance(data, Mapping) and dict(data) != record.data
+    ):
+        adopt_server_version(session, formset, record, view, now=now)
+    elif not deleted:
+        record.status = server_status_of(srv_status)
         record.review_comments = comments
         record.updated_at = now
     set_server_state(session, rid, server_revision=srv_rev, status=srv_status, now=now)
+    if deleted:
+        _gone(session, rid, now=now)
     return notice

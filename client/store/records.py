@@ -206,12 +206,15 @@ def save_record(
     now: dt.datetime,
     refs: Mapping[str, ReferenceList] | None = None,
     roster_index: RosterIndex | None = None,
+    keep_return: bool = False,
 ) -> SaveResult:
     """Save a draft, submit, or correct a submitted record; each save is a new revision.
 
     A submitted (or received, or returned) record stays submitted: a correction must be valid.
     Nothing is written when the record is refused. roster_index (client.store.roster.RosterIndex): for
     many roster saves in one transaction, the staff numbers in memory instead of a search per save.
+    keep_return (a conflict's resolution, client.store.conflicts): a returned record stays returned, with the
+    bureau's comments - the change goes to the server without answering the return.
     """
     existing = session.get(Record, record_id) if record_id else None
     if record_id and existing is None:
@@ -235,6 +238,8 @@ def save_record(
         raise ValidationFailed(evaluation.problems)
     stored = evaluation.data if submit else json.loads(json.dumps(answers, default=str))
     status = Status.SUBMITTED if submit else Status.DRAFT
+    if keep_return and submit and existing is not None and existing.status == Status.RETURNED:
+        status = Status.RETURNED
     rid = existing.id if existing is not None else (record_id or str(uuid.uuid4()))
     if form.form_id == ROSTER_FORM:
         _check_roster_unique(session, rid, stored, roster_index)
@@ -278,7 +283,7 @@ def save_record(
             saved_at=now,
         )
     )
-    if status == Status.SUBMITTED:
+    if status != Status.DRAFT:
         session.add(
             OutboxEntry(
                 op_id=str(uuid.uuid4()),

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from client.store.formset import FormSet
@@ -23,7 +24,7 @@ from client.store.records import (
     search_text,
     summarize,
 )
-from client.store.search import index_record
+from client.store.search import index_record, unindex
 from forms.model import FieldType, FormDef
 from forms.periods import record_period
 
@@ -115,3 +116,91 @@ def server_version(change: Mapping[str, Any]) -> dict[str, Any]:
         "data": change.get("data"),
         "review_comments": change.get("review_comments") or {},
     }
+
+
+def server_status_of(status: str) -> str:
+    """The local status of a record in the server's state `status` (not `deleted`)."""
+    return SERVER_STATUS.get(status, Status.RECEIVED)
+
+
+def adopt_server_version(
+    session: Session,
+    forms: FormSet | None,
+    record: Record,
+    server: Mapping[str, Any],
+    *,
+    now: dt.datetime,
+) -> None:
+    """The record takes the server's state - its data, status and comments, or its deletion (a deleted
+    record comes back when the server's state is live) - as a new local revision."""
+    status = str(server.get("status") or "")
+    was_deleted = record.deleted
+    record.deleted = status == "deleted"
+    if not record.deleted:
+        data = server.get("data")
+        if isinstance(data, Mapping):
+            record.data = dict(data)
+        if server.get("form_version"):
+            record.form_version = str(server["form_version"])
+        record.status = server_status_of(status)
+        record.review_comments = dict(server.get("review_comments") or {}) or None
+    new_revision(session, record, now=now)
+    if record.deleted:
+        if not was_deleted:
+            unindex_record(session, record.id)
+    elif forms is not None:
+        refresh_derived(session, record, form_for(forms, record.form_id, record.form_version))
+
+
+def unindex_record(session: Session, record_id: str) -> None:
+    session.flush()
+    rowid = session.execute(
+        text("SELECT rowid FROM records WHERE id = :id"), {"id": record_id}
+    ).scalar_one()
+    unindex(session, rowid)
+
+
+def insert_from_server(
+    session: Session, form: FormDef, record_id: str, server: Mapping[str, Any], *, now: dt.datetime
+) -> Record:
+    """A record this client did not hold, as the server has it (live), with its server state."""
+    data = server.get("data")
+    record = Record(
+        id=record_id,
+        form_id=form.form_id,
+        form_version=str(server.get("form_version") or form.version),
+        data=dict(data) if isinstance(data, Mapping) else {},
+        status=server_status_of(str(server.get("status") or "")),
+        revision=1,
+        period=None,
+        record_date=None,
+        summary="",
+        created_at=now,
+        updated_at=now,
+        deleted=False,
+        review_comments=dict(server.get("review_comments") or {}) or None,
+    )
+    session.add(record)
+    session.add(
+        Revision(
+            record_id=record_id,
+            revision=1,
+            form_version=record.form_version,
+            data=record.data,
+            status=record.status,
+            deleted=False,
+            saved_at=now,
+        )
+    )
+    session.flush()
+    refresh_derived(session, record, form)
+    revision = server.get("server_revision")
+    if isinstance(revision, int):
+        set_server_state(
+            session,
+            record_id,
+            server_revision=revision,
+            status=str(server.get("status") or ""),
+            now=now,
+        )
+    return record

@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from client.store.conflicts import (
-    resolve_conflict,
-)
+from client.store.change_requests import apply_decision, note_change_request, open_requests
+from client.store.conflicts import KEPT_LOCAL, KEPT_SERVER, resolve_conflict
 from client.store.issues import (
     IssueKind,
+    dismiss_issue,
     held_record_ids,
     open_issues,
     raise_issue,
@@ -135,6 +135,9 @@ class SyncStatus:
     last_problem: (
         dict[str, Any] | None
     )  # {kind, message_zh, message_en, status, code, retry_after, at}
+    requests: int = (
+        0  # change requests to accepted records: waiting for the bureau, or declined unread
+    )
 
 
 def _iso(value: dt.datetime) -> str:
@@ -228,10 +231,13 @@ def sync_status(session: Session) -> SyncStatus:
         last_sync_at=_parse_time(get_setting(session, K_LAST_SYNC)),
         last_attempt_at=_parse_time(get_setting(session, K_LAST_ATTEMPT)),
         last_problem=dict(problem) if isinstance(problem, Mapping) else None,
+        requests=int(counts.get(IssueKind.REQUEST, 0)),
     )
 
 
 __all__ = [
+    "KEPT_LOCAL",
+    "KEPT_SERVER",
     "K_CURSOR",
     "K_DEVICE_ID",
     "K_LAST_ATTEMPT",
@@ -258,11 +264,13 @@ __all__ = [
     "UnusableForm",
     "UnusableFormError",
     "any_version",
+    "apply_decision",
     "apply_pull_page",
     "apply_push_answer",
     "attachment_refs",
     "canonical_sha256",
     "current_batch",
+    "dismiss_issue",
     "drop_batch",
     "form_for",
     "form_key",
@@ -275,9 +283,11 @@ __all__ = [
     "load_stored_forms",
     "mark_uploaded",
     "new_revision",
+    "note_change_request",
     "open_issues",
     "open_pull_issue",
     "open_pull_issues",
+    "open_requests",
     "pending_attachments",
     "pending_changes",
     "pending_count",

@@ -7,6 +7,11 @@ field by field, and the choice goes to client.store.sync_state.resolve_conflict 
 
 Repeats (隐患清单) are compared entry by entry; an entry only one side has is kept or left out as a whole.
 Choices show their labels, never their names; calculated fields are worked out again when the choice is saved.
+
+Every choice has one outcome (client.store.conflicts; docs/protocol.md, "Conflicts and their outcomes"): a
+record deleted on one side is one whole-record choice (keep the deletion, or the record); over a bureau
+return the return stays open whichever side is kept; over an acceptance "keep mine" goes to the bureau as a
+change request; a roster entry whose 工号 another PC added first is merged into that entry.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 SERVER = "server"
-WHOLE_RECORD: tuple[str | int, ...] = ()  # the row of a record the server deleted
+WHOLE_RECORD: tuple[str | int, ...] = ()  # the row of a record deleted on one side
+DELETE = "delete"  # decide(): keep this computer's deletion
 
 Path_ = tuple[str | int, ...]
 
@@ -84,11 +90,23 @@ class ConflictView:
     message_en: str = ""
     roster: dict[str, str] = field(default_factory=dict)  # teacher id -> name
     files: dict[str, str] = field(default_factory=dict)  # attachment sha256 -> file name
+    local_deleted: bool = False  # this computer deleted the record; the server changed it
+    reason: str = ""  # the issue's reason: server_changed, server_deleted, roster_duplicate
 
     @property
     def server_locked(self) -> bool:
-        """The bureau accepted its version: only that one can be kept."""
+        """The bureau accepted its version: keeping this computer's makes a change request."""
         return self.server_status == "accepted"
+
+    @property
+    def server_returned(self) -> bool:
+        """The bureau returned its version: the return stays open whichever side is kept."""
+        return self.server_status == "returned"
+
+    @property
+    def duplicate(self) -> bool:
+        """Two roster entries with one 工号: the server's entry stays, with the data chosen."""
+        return self.reason == "roster_duplicate"
 
 
 def _comment_text(value: Any) -> str:
@@ -148,17 +166,24 @@ def load_conflict(ctx: ClientContext, issue_id: int) -> ConflictView:
             message_en=issue.message_en,
             roster=dict(records.roster(s).items),
             files=files,
+            local_deleted=record.deleted,
+            reason=issue.reason,
         )
 
 
-def resolve(ctx: ClientContext, issue_id: int, data: dict[str, Any] | None) -> None:
-    """The clerk's choice, saved (data None keeps the server's version); runs on the database thread."""
+Decision = dict[str, Any] | str | None  # data to save, DELETE, or None (the server's version)
+
+
+def resolve(ctx: ClientContext, issue_id: int, decision: Decision) -> None:
+    """The clerk's choice, saved (None keeps the server's version, DELETE this computer's deletion); runs
+    on the database thread."""
     with ctx.store.Session.begin() as s:
         S.resolve_conflict(
             s,
             forms=ctx.forms,
             issue_id=issue_id,
-            data=data,
+            data=decision if isinstance(decision, dict) else None,
+            delete=decision == DELETE,
             today=ctx.clock.today(),
             now=ctx.clock.now(),
         )
@@ -213,10 +238,26 @@ def _label(f: Field) -> str:
 
 
 def build_rows(
-    form: FormDef, local: Mapping[str, Any], server: Mapping[str, Any] | None
+    form: FormDef,
+    local: Mapping[str, Any],
+    server: Mapping[str, Any] | None,
+    *,
+    local_deleted: bool = False,
 ) -> list[Row]:
-    if server is None:
-        return [Row("record", WHOLE_RECORD, "", 0, True, local=local, server=None)]
+    if server is None or local_deleted:
+        return [
+            Row(
+                "record",
+                WHOLE_RECORD,
+                "",
+                0,
+                True,
+                local=None if local_deleted else local,
+                server=server,
+                local_present=not local_deleted,
+                server_present=server is not None,
+            )
+        ]
     rows: list[Row] = []
     _rows(form.fields, local, server, (), 0, rows)
     return rows
@@ -336,9 +377,16 @@ def _same_scope(f: Field) -> list[Field]:
     return [f]
 
 
-def decide(view: ConflictView, choices: Mapping[Path_, str]) -> dict[str, Any] | None:
-    """What resolve_conflict gets: None keeps the server's version, else the data to save on top of it."""
-    rows = choosable(build_rows(view.form, view.local, view.server))
+def rows_of(view: ConflictView) -> list[Row]:
+    return build_rows(view.form, view.local, view.server, local_deleted=view.local_deleted)
+
+
+def decide(view: ConflictView, choices: Mapping[Path_, str]) -> Decision:
+    """What resolve_conflict gets: None keeps the server's version, DELETE keeps this computer's deletion,
+    else the data to save on top of the server's version."""
+    rows = choosable(rows_of(view))
+    if view.local_deleted:
+        return None if choices.get(WHOLE_RECORD) == SERVER else DELETE
     if view.server is None:
         return None if choices.get(WHOLE_RECORD) == SERVER else dict(view.local)
     if all(choices.get(r.path) == SERVER for r in rows):
@@ -446,7 +494,7 @@ class ConflictDialog(QDialog):
         self._tasks = tasks
         self.view = view
         self._saving = False
-        self.rows = build_rows(view.form, view.local, view.server)
+        self.rows = rows_of(view)
         self._groups: dict[Path_, QButtonGroup] = {}
         self._radios: dict[tuple[Path_, str], QRadioButton] = {}
         self._cells: dict[tuple[Path_, str], _Cell] = {}
@@ -466,6 +514,16 @@ class ConflictDialog(QDialog):
                 "请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。"
             )
             if view.server_status == "returned"
+            else self.tr(
+                "另一台电脑已经登记了相同工号的教师。同一工号只能有一位教师：请逐项选择保留哪一边的信息，"
+                "保存后两台电脑和教育局都只留这一位。"
+            )
+            if view.duplicate
+            else self.tr(
+                "这条记录在本机已删除，而服务器上有了新的版本：请选择删除它，还是保留服务器上的版本。"
+                "保存后会自动同步。"
+            )
+            if view.local_deleted
             else self.tr(
                 "这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着："
                 "请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。"
@@ -507,7 +565,6 @@ class ConflictDialog(QDialog):
         self.all_local = QPushButton(self.tr("全部保留本机(&L)"))
         self.all_local.setObjectName("allLocal")
         self.all_local.clicked.connect(lambda: self.choose_all(LOCAL))
-        self.all_local.setEnabled(not view.server_locked)
         self.all_server = QPushButton(self.tr("全部采用服务器(&S)"))
         self.all_server.setObjectName("allServer")
         self.all_server.clicked.connect(lambda: self.choose_all(SERVER))
@@ -539,9 +596,20 @@ class ConflictDialog(QDialog):
             note.setWordWrap(True)
             note.setStyleSheet("color: #8a4b00; background: #fff4d6; padding: 6px;")
             layout.addWidget(note)
+        if view.server_returned:
+            still = QLabel(
+                self.tr(
+                    "无论保留哪一边，教育局的退回意见都仍然有效：请之后在记录中按意见修改并提交。"
+                )
+            )
+            still.setWordWrap(True)
+            layout.addWidget(still)
         if view.server_locked:
             locked = QLabel(
-                self.tr("教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。")
+                self.tr(
+                    "教育局已经确认了服务器上的版本。保留本机的修改，会作为修改申请发给教育局，"
+                    "由教育局决定是否采用；在此之前本机显示已确认的版本。"
+                )
             )
             locked.setWordWrap(True)
             locked.setStyleSheet(f"color: {lang.OVERDUE_COLOUR};")
@@ -631,8 +699,6 @@ class ConflictDialog(QDialog):
                     else self.tr("采用服务器：{label}")
                 ).format(label=label.text())
             )
-            if side == LOCAL and self.view.server_locked:
-                radio.setEnabled(False)
             group.addButton(radio)
             radio.toggled.connect(lambda _on: self._update())
             cell = _Cell(radio, text, note)
@@ -645,6 +711,11 @@ class ConflictDialog(QDialog):
 
     def _texts(self, row: Row) -> tuple[str, str]:
         view = self.view
+        if row.kind == "record" and view.local_deleted:
+            return (
+                self.tr("本机已删除这条记录：在教育局也删除"),
+                self.tr("保留服务器上的版本（本机恢复这条记录）"),
+            )
         if row.kind == "record":
             return (
                 self.tr("保留本机的记录，重新发送给教育局"),
@@ -741,7 +812,7 @@ class ConflictDialog(QDialog):
 
     # -- saving ---------------------------------------------------------------------------------------
 
-    def result_data(self) -> dict[str, Any] | None:
+    def result_data(self) -> Decision:
         return decide(self.view, self.choices())
 
     def save(self) -> None:

@@ -124,6 +124,33 @@ def record_change(record: Record, *, device_id: str | None = None) -> NewChange:
     )
 
 
+def change_request_change(
+    *,
+    school_id: int,
+    request_id: str,
+    record_id: str,
+    op_id: str,
+    status: str,
+    reason: str | None,
+    decided_at: dt.datetime,
+) -> NewChange:
+    """What the bureau decided on a school's change request (protocol revision 1.5)."""
+    return NewChange(
+        school_id=school_id,
+        type="change_request",
+        record_id=record_id,
+        payload={
+            "type": "change_request",
+            "request_id": request_id,
+            "record_id": record_id,
+            "op_id": op_id,
+            "request_status": status,
+            "reason": reason or "",
+            "decided_at": iso(decided_at),
+        },
+    )
+
+
 def form_change(fv: FormVersion) -> NewChange:
     return NewChange(
         school_id=None,

@@ -38,11 +38,13 @@ from sync_server.errors import ApiError
 from sync_server.models import (
     AppliedOp,
     Attachment,
+    ChangeRequest,
     Conflict,
     FormVersion,
     IdempotencyKey,
     Record,
     RecordRevision,
+    School,
     Status,
 )
 from sync_server.services.changes import NewChange, record_payload, write_changes
@@ -83,6 +85,8 @@ class ChangeIn:
     status: str | None
     data: dict[str, Any] | None
     saved_at: str | None
+    # The change does not answer the bureau's return: the record stays returned, comments and all (1.5).
+    keep_return: bool = False
 
 
 def _bad(index: int, name: str, zh: str, en: str, op_id: Any = None) -> ApiError:
@@ -184,6 +188,9 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
         saved_at = item.get("saved_at")
         if saved_at is not None and not isinstance(saved_at, str):
             raise _bad(i, "saved_at", "应为 ISO 8601 时间文本", "must be an ISO 8601 string", op_id)
+        keep_return = item.get("keep_return", False)
+        if not isinstance(keep_return, bool):
+            raise _bad(i, "keep_return", "应为 true 或 false", "must be true or false", op_id)
         out.append(
             ChangeIn(
                 op_id=op_id,
@@ -196,6 +203,7 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
                 status=status,
                 data=data,
                 saved_at=saved_at,
+                keep_return=keep_return,
             )
         )
     _refuse_repeated_op_ids(out)
@@ -232,7 +240,16 @@ REASONS: dict[str, tuple[str, str]] = {
     "locked": ("教育局已确认该记录，不能再修改", "the bureau accepted (locked) this record"),
     "op_id_in_use": ("操作编号已被使用", "the op_id is already used"),
     "too_large": ("记录数据过大", "the record's data is too large"),
+    "duplicate_teacher": (
+        "本校名册中已有相同工号的教师",
+        "the school's roster already has a teacher with this staff number",
+    ),
 }
+# A change to an accepted record is kept as a change request (protocol revision 1.5).
+REQUESTED_TEXT = (
+    "教育局已确认该记录；此修改已作为修改申请交教育局处理",
+    "the bureau accepted this record; the change was kept as a change request for the bureau",
+)
 
 
 def _rejected(
@@ -358,6 +375,8 @@ class _Batch:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     changes: list[NewChange] = field(default_factory=list)
     resolved: set[str] = field(default_factory=set)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    roster_ids: dict[str, str] | None = None  # the school's live roster: teacher_id -> record id
 
     def form(self, form_id: str, version: str) -> FormDef | None:
         key = (form_id, version)
@@ -514,19 +533,137 @@ class _Batch:
             if found is None:
                 return _rejected(c, "unknown_form")
             version = found
-        if rec is not None and rec.status == Status.ACCEPTED:
-            return _rejected(c, "locked", server=_server_view(rec))
         data: dict[str, Any] | None = None
         if form is not None:
             checked = self.check(c, form)
             if not isinstance(checked, Evaluation):
                 return checked
             data = checked.data
+        if rec is not None and rec.status == Status.ACCEPTED:
+            return self._locked(c, rec, data)
+        if rec is not None and rec.status == Status.DELETED and c.kind == DELETE:
+            # Deleted on both sides: one outcome whatever the base, nothing to keep or to show.
+            answer = {
+                "op_id": c.op_id,
+                "result": "applied",
+                "record_id": rec.id,
+                "server_revision": rec.server_revision,
+                "status": rec.status,
+            }
+            self._remember(c, "applied", rec.server_revision, answer)
+            return answer
+        if data is not None and c.form_id == ROSTER_FORM:
+            other = self.roster_clash(c.record_id, data)
+            if other is not None:
+                return _rejected(
+                    c,
+                    "duplicate_teacher",
+                    server={**_server_view(other), "record_id": other.id},
+                    teacher_id=data.get("teacher_id"),
+                )
         if rec is not None and not self.base_ok(rec, c):
             return self._conflict(c, rec, data)
         if data is None:  # a delete keeps the record's last data in its tombstone
             data = rec.data if rec is not None else {}
         return self._store(c, rec, data, version)
+
+    def roster_clash(self, record_id: str, data: Mapping[str, Any]) -> _Rec | None:
+        """Another live roster record of the school with this teacher_id: one 工号 is one teacher, so a
+        second row for it is refused (the school's PCs then merge the two, see docs/protocol.md)."""
+        tid = data.get("teacher_id")
+        if not isinstance(tid, str) or not tid:
+            return None
+        if self.roster_ids is None:
+            self.write_records()
+            self.roster_ids = {}
+            for rid, rdata in self.session.execute(
+                select(Record.id, Record.data)
+                .where(
+                    Record.school_id == self.device.school_id,
+                    Record.form_id == ROSTER_FORM,
+                    Record.status != Status.DELETED,
+                )
+                .order_by(Record.created_at, Record.id)
+            ):
+                other_tid = rdata.get("teacher_id") if isinstance(rdata, dict) else None
+                if isinstance(other_tid, str) and other_tid:
+                    self.roster_ids.setdefault(other_tid, rid)
+        other_id = self.roster_ids.get(tid)
+        if other_id is None or other_id == record_id:
+            return None
+        found = self.records.get(other_id)
+        if found is None:
+            table = _RECORDS
+            row = self.session.execute(
+                select(*(table.c[n] for n in _REC_COLUMNS)).where(table.c.id == other_id)
+            ).one()
+            found = _Rec(*row)
+        return found
+
+    def _roster_stored(self, rec: _Rec) -> None:
+        if self.roster_ids is None:
+            return
+        tid = rec.data.get("teacher_id")
+        live = tid if rec.status != Status.DELETED and isinstance(tid, str) and tid else None
+        if any(t != live for t, rid in self.roster_ids.items() if rid == rec.id):
+            self.roster_ids = (
+                None  # a 工号 left this record: read the roster again when next needed
+            )
+        elif live is not None:
+            self.roster_ids.setdefault(live, rec.id)
+
+    def _locked(self, c: ChangeIn, rec: _Rec, data: dict[str, Any] | None) -> dict[str, Any]:
+        """A change to a record the bureau accepted: nothing to do when it asks for what the record holds;
+        else it is kept as a change request the bureau decides on, and the answer says so (rejected
+        `locked`, as older clients expect, with `change_request`)."""
+        if data is not None and data == rec.data and c.form_version == rec.form_version:
+            answer = {
+                "op_id": c.op_id,
+                "result": "applied",
+                "record_id": rec.id,
+                "server_revision": rec.server_revision,
+                "status": rec.status,
+            }
+            self._remember(c, "applied", rec.server_revision, answer)
+            return answer
+        request_id = str(uuid.uuid4())
+        self.requests.append(
+            {
+                "id": request_id,
+                "record_id": rec.id,
+                "school_id": rec.school_id,
+                "op_id": c.op_id,
+                "device_id": self.device.device_id,
+                "kind": c.kind,
+                "form_version": c.form_version or rec.form_version,
+                "base_server_revision": c.base_server_revision,
+                "server_revision": rec.server_revision,
+                "status": "open",
+                "created_at": self.now,
+                "decided_at": None,
+                "decided_by": None,
+                "reason": None,
+                "data": data if data is not None else {},
+            }
+        )
+        audit(
+            self.session,
+            now=self.now,
+            actor=f"device:{self.device.device_id}",
+            action="record.change_request",
+            school_id=rec.school_id,
+            object_id=rec.id,
+            details={"op_id": c.op_id, "request_id": request_id, "kind": c.kind},
+        )
+        answer = _rejected(
+            c,
+            "locked",
+            server=_server_view(rec),
+            change_request={"id": request_id, "status": "open"},
+        )
+        answer["message_zh"], answer["message_en"] = REQUESTED_TEXT
+        self._remember(c, "requested", rec.server_revision, answer)
+        return answer
 
     def _again(self, c: ChangeIn, prior: AppliedOp | dict[str, Any]) -> dict[str, Any]:
         if isinstance(prior, AppliedOp):
@@ -550,13 +687,36 @@ class _Batch:
         if school != self.device.school_id or record_id != c.record_id:
             return _rejected(c, "op_id_in_use")
         if result == "applied":
-            return {
+            again = {
                 "op_id": c.op_id,
                 "result": "duplicate",
                 "record_id": response.get("record_id", c.record_id),
                 "server_revision": revision,
             }
+            if isinstance(response.get("status"), str):
+                again["status"] = response["status"]  # the status it was applied with
+            return again
+        if result == "requested":
+            return self._request_again(c, response)
         return dict(response)
+
+    def _request_again(self, c: ChangeIn, response: dict[str, Any]) -> dict[str, Any]:
+        """The answer about a change request, with what became of the request since."""
+        out = dict(response)
+        found = next((r for r in self.requests if r["op_id"] == c.op_id), None)
+        if found is None:
+            row = self.session.execute(
+                select(ChangeRequest).where(ChangeRequest.op_id == c.op_id)
+            ).scalar_one_or_none()
+            if row is not None:
+                found = {"id": row.id, "status": row.status, "reason": row.reason}
+        if found is not None:
+            out["change_request"] = {
+                "id": found["id"],
+                "status": found["status"],
+                **({"reason": found["reason"]} if found.get("reason") else {}),
+            }
+        return out
 
     def _remember(self, c: ChangeIn, result: str, revision: int, response: dict[str, Any]) -> None:
         row = {
@@ -627,19 +787,23 @@ class _Batch:
         else:
             if c.base_server_revision == rec.server_revision:
                 self.resolved.add(rec.id)
+            if c.kind == UPSERT and c.keep_return and rec.status == Status.RETURNED:
+                status = Status.RETURNED  # the return stays open, with its comments
             rec.server_revision += 1
             rec.status = status
             rec.updated_at = self.now
             if c.kind == UPSERT:
                 rec.form_version = c.form_version
                 rec.data = data
-                rec.review_comments = {}
+                if status != Status.RETURNED:
+                    rec.review_comments = {}
         rec.last_device_id = self.device.device_id
         rec.last_base_revision = c.base_server_revision
         rec.last_client_revision = c.revision
         rec.dirty = True
         if c.form_id == ROSTER_FORM:
             self.roster = None
+            self._roster_stored(rec)
         self.revisions.append(
             {
                 "record_id": rec.id,
@@ -698,6 +862,8 @@ class _Batch:
             self.session.execute(insert(Conflict), self.conflicts)
         if self.applied_ops:
             self.session.execute(insert(AppliedOp), self.applied_ops)
+        if self.requests:
+            self.session.execute(insert(ChangeRequest), self.requests)
         return write_changes(self.session, self.changes, now=self.now)
 
 
@@ -716,6 +882,9 @@ def push_batch(
     batch = _Batch(session, device, naive_utc(now), today, local_now, forms, max_change_bytes)
     # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
     # the op ids: on PostgreSQL that read then sees whatever a batch we waited for has committed.
+    if any(c.form_id == ROSTER_FORM and c.kind == UPSERT for c in changes):
+        # One 工号, one teacher: batches of one school that add roster entries take turns (PostgreSQL).
+        session.execute(select(School.id).where(School.id == device.school_id).with_for_update())
     record_ids = sorted({c.record_id for c in changes})
     if record_ids:
         table = _RECORDS

@@ -1,7 +1,9 @@
-"""The bureau's review of a record: return it for correction (comments per field) or accept it.
+"""The bureau's review of a record: return it for correction (comments per field) or accept it; and decide
+on a school's change request (an edit to a record already accepted, kept by services.push).
 
-Called by the staff dashboard (later) inside its own `with Session.begin():`. Each call makes a new server
-revision and a `record` change, so the school's devices see it on their next pull.
+Called by the staff dashboard inside its own `with Session.begin():`. Each call makes a new server revision
+and a `record` change (a declined request: a `change_request` change), so the school's devices see it on
+their next pull.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sync_server.config import system_clock
 from sync_server.errors import ServiceError
-from sync_server.models import Record, RecordRevision, Status
-from sync_server.services.changes import record_change, write_changes
+from sync_server.models import ChangeRequest, Conflict, Record, RecordRevision, Status
+from sync_server.services.changes import (
+    NewChange,
+    change_request_change,
+    record_change,
+    write_changes,
+)
 from sync_server.services.common import audit, naive_utc
 from sync_server.services.forms import FORM_CACHE
 
@@ -172,4 +179,180 @@ def accept_record(
         reviewer=reviewer,
         kind="accept",
         now=now or system_clock(),
+    )
+
+
+# -- change requests ------------------------------------------------------------------------------------
+
+REQUEST_OPEN = "open"
+REQUEST_ACCEPTED = "accepted"
+REQUEST_DECLINED = "declined"
+MAX_DECLINE_REASON = 500
+
+
+def change_requests(
+    session: Session,
+    *,
+    record_id: str | None = None,
+    school_id: int | None = None,
+    status: str | None = None,
+) -> list[ChangeRequest]:
+    """Change requests, oldest first (of one record, one school, in one state, or all)."""
+    q = select(ChangeRequest)
+    if record_id is not None:
+        q = q.where(ChangeRequest.record_id == record_id)
+    if school_id is not None:
+        q = q.where(ChangeRequest.school_id == school_id)
+    if status is not None:
+        q = q.where(ChangeRequest.status == status)
+    return list(session.execute(q.order_by(ChangeRequest.created_at, ChangeRequest.id)).scalars())
+
+
+def open_request_counts(session: Session, record_ids: list[str]) -> dict[str, int]:
+    """record id -> its open change requests (for the dashboard's list)."""
+    if not record_ids:
+        return {}
+    out: dict[str, int] = {}
+    for rid in session.execute(
+        select(ChangeRequest.record_id).where(
+            ChangeRequest.record_id.in_(record_ids), ChangeRequest.status == REQUEST_OPEN
+        )
+    ).scalars():
+        out[rid] = out.get(rid, 0) + 1
+    return out
+
+
+def _open_request(session: Session, request_id: str) -> ChangeRequest:
+    req = session.execute(
+        select(ChangeRequest).where(ChangeRequest.id == request_id).with_for_update()
+    ).scalar_one_or_none()
+    if req is None:
+        raise ServiceError(
+            "unknown_request",
+            f"没有编号为 {request_id} 的修改申请",
+            f"no change request {request_id}",
+            status=404,
+        )
+    if req.status != REQUEST_OPEN:
+        raise ServiceError(
+            "request_decided",
+            "这条修改申请已经处理过了",
+            "this change request was already decided",
+            status=409,
+        )
+    return req
+
+
+def accept_change_request(
+    session: Session, request_id: str, reviewer: str, *, now: dt.datetime | None = None
+) -> ReviewResult:
+    """Reopen the record with the school's change: its data (or, for a delete, a tombstone) becomes a new
+    server revision, `received` (to be reviewed again) without comments; the request is closed."""
+    now = naive_utc(now or system_clock())
+    req = _open_request(session, request_id)
+    rec = session.execute(
+        select(Record).where(Record.id == req.record_id).with_for_update()
+    ).scalar_one()
+    deleting = req.kind == "delete"
+    rec.server_revision += 1
+    rec.status = Status.DELETED if deleting else Status.RECEIVED
+    if not deleting:
+        rec.data = dict(req.data)
+        rec.form_version = req.form_version
+    rec.review_comments = {}
+    rec.updated_at = now
+    rec.last_device_id = None
+    rec.last_base_revision = None
+    rec.last_client_revision = None
+    req.status = REQUEST_ACCEPTED
+    req.decided_at = now
+    req.decided_by = reviewer[:100]
+    session.flush()
+    session.execute(
+        insert(RecordRevision).values(
+            record_id=rec.id,
+            server_revision=rec.server_revision,
+            kind="request",
+            status=rec.status,
+            form_version=rec.form_version,
+            device_id=req.device_id,
+            op_id=req.op_id,
+            actor=reviewer[:100],
+            created_at=now,
+            review_comments={},
+            data=rec.data,
+        )
+    )
+    session.execute(
+        update(Conflict)
+        .where(Conflict.record_id == rec.id, Conflict.resolved_at.is_(None))
+        .values(resolved_at=now)
+    )
+    audit(
+        session,
+        now=now,
+        actor=reviewer,
+        action="record.request_accept",
+        school_id=rec.school_id,
+        object_id=rec.id,
+        details={"request_id": req.id, "server_revision": rec.server_revision},
+    )
+    seq = write_changes(
+        session,
+        [record_change(rec), _decision_change(req, now)],
+        now=now,
+    )
+    return ReviewResult(rec.id, rec.server_revision, rec.status, seq)
+
+
+def decline_change_request(
+    session: Session,
+    request_id: str,
+    reviewer: str,
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> int:
+    """Keep the record as accepted; the clerk reads `reason` on the PC that asked. Returns the seq."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(
+            "no_reason",
+            "不同意修改时请写明原因",
+            "a declined change request needs a reason",
+        )
+    if len(reason) > MAX_DECLINE_REASON:
+        raise ServiceError(
+            "reason_too_long",
+            f"原因太长（最多 {MAX_DECLINE_REASON} 字）",
+            f"the reason is too long (at most {MAX_DECLINE_REASON} characters)",
+        )
+    now = naive_utc(now or system_clock())
+    req = _open_request(session, request_id)
+    req.status = REQUEST_DECLINED
+    req.decided_at = now
+    req.decided_by = reviewer[:100]
+    req.reason = reason
+    session.flush()
+    audit(
+        session,
+        now=now,
+        actor=reviewer,
+        action="record.request_decline",
+        school_id=req.school_id,
+        object_id=req.record_id,
+        details={"request_id": req.id, "reason": reason},
+    )
+    return write_changes(session, [_decision_change(req, now)], now=now)
+
+
+def _decision_change(req: ChangeRequest, now: dt.datetime) -> NewChange:
+    return change_request_change(
+        school_id=req.school_id,
+        request_id=req.id,
+        record_id=req.record_id,
+        op_id=req.op_id,
+        status=req.status,
+        reason=req.reason,
+        decided_at=now,
     )

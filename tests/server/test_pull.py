@@ -159,9 +159,13 @@ def test_an_accepted_record_is_locked(live: LiveServer):
     _review(live, accept_record, c["record_id"], "科长")
     [got] = _records(dev.pull(cursor)["changes"])
     assert got["status"] == "accepted" and got["server_revision"] == 2
-    [res] = dev.push_ok([change(record_id=c["record_id"], base=2)])
+    [res] = dev.push_ok([change(inspection(remarks="补报"), record_id=c["record_id"], base=2)])
     assert res["result"] == "rejected" and res["reason"] == "locked"
     assert res["server"]["status"] == "accepted"
+    # Not lost: kept as a change request for the bureau (protocol 1.5); the record stays as accepted.
+    assert res["change_request"]["status"] == "open"
+    [same] = dev.push_ok([change(record_id=c["record_id"], base=2)])  # asks for what it holds
+    assert same["result"] == "applied" and same["status"] == "accepted"
 
 
 def test_return_refuses_paths_that_are_not_fields(live: LiveServer):

@@ -167,13 +167,15 @@ def test_a_return_against_an_offline_edit_keeps_both_and_the_clerks_choice_syncs
 
     assert after.complete and after.pushed == 1
     (on_server,) = live_server.school_records(school)
-    assert on_server.status == "received" and on_server.server_revision == 3
+    # The choice is on the server, and the bureau's return stays open until answered (issue 10).
+    assert on_server.status == "returned" and on_server.server_revision == 3
+    assert on_server.review_comments == {"signed_by": "请校长签字"}
     assert (
         on_server.data["remarks"] == "已补充整改照片"
         and on_server.data["signed_by"] == "赵校长（已签）"
     )
     with client.Session() as s:
-        assert s.get(Record, rid).status == Status.RECEIVED
+        assert s.get(Record, rid).status == Status.RETURNED
         assert S.open_issues(s) == []
     assert client.unsent() == 0
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QLabel, QMessageBox
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from client.context import ClientContext
@@ -517,16 +517,18 @@ def test_the_conflict_dialog_merges_field_by_field_and_repeat_entries(
     assert dialog._lines[dialog.rows.index(areas)][1][0].isVisible()
 
 
-def test_a_version_the_bureau_accepted_can_only_be_kept(
+def test_keeping_this_computers_version_of_an_accepted_record_makes_a_change_request(
     qtbot, chinese, main_ctx: ClientContext, main_tasks: TaskManager
 ):
     view = view_of(main_ctx, inspection(remarks="本机"), inspection(), server_status="accepted")
     dialog = ConflictDialog(main_ctx, main_tasks, view)
     qtbot.addWidget(dialog)
-    assert not dialog.all_local.isEnabled()
-    assert not dialog._radios[(("remarks",), LOCAL)].isEnabled()
+    assert dialog.all_local.isEnabled()  # issue 10: no longer refused, it goes to the bureau as a request
     dialog.choose_all(SERVER)
     assert dialog.result_data() is None
+    dialog.choose_all(LOCAL)
+    assert dialog.result_data() == inspection(remarks="本机")
+    assert "修改申请" in " ".join(w.text() for w in dialog.findChildren(QLabel))
     assert [h.text() for h in dialog.heads] == [
         "题目",
         "本机的版本（尚未发出）",

@@ -1,0 +1,305 @@
+"""Two PCs of one school and the bureau: every conflict has one outcome, reached from every choice the clerk
+can make, that ends the same on both PCs and the server (issue 10, "Why": edits and deletes on two PCs, a
+roster 工号 added twice, a return answered by "keep mine", an offline edit to a record the bureau accepted).
+
+Each test drives the real engines against the real server on loopback, makes the clerk's choice through the
+conflict dialog's own decision functions (client.ui.conflict_dialog: load_conflict, decide, resolve), syncs
+until nothing moves, and checks that every side holds the same live records. docs/protocol.md has the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from client.store import records as R
+from client.store import sync_state as S
+from client.store.models import Record, Status
+from client.store.roster import save_teacher
+from client.store.todo import returned_records
+from client.ui import conflict_dialog as D
+from sync_server import models as M
+from sync_server.services import review
+from tests.sync.conftest import SERVER_NOW, TODAY, Client, ClientFactory, LiveServer, inspection
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def two_pcs(make_client: ClientFactory, server: LiveServer) -> tuple[Client, Client, str]:
+    school, code_a = server.new_school("河口乡小学")
+    a = make_client("pc-a")
+    a.engine.enroll(server.url, code_a, device_name="教务处")
+    _, code_b = server.new_school("河口乡小学", school)
+    b = make_client("pc-b")
+    b.engine.enroll(server.url, code_b, device_name="校长室")
+    return a, b, school
+
+
+def settle(*clients: Client, rounds: int = 3) -> None:
+    """Sync every PC in turn until nothing moves (a sync with open conflicts is not complete)."""
+    for _ in range(rounds):
+        moved = 0
+        for c in clients:
+            r = c.engine.sync()
+            moved += r.pushed + r.pulled
+        if not moved:
+            return
+
+
+def live_on_pc(client: Client) -> dict[str, tuple[dict[str, Any], str]]:
+    with client.Session() as s:
+        rows = s.execute(select(Record).where(Record.deleted.is_(False))).scalars()
+        return {r.id: (r.data, r.status) for r in rows if r.status != Status.DRAFT}
+
+
+def live_on_server(server: LiveServer, school: str) -> dict[str, tuple[dict[str, Any], str]]:
+    return {
+        r.id: (r.data, r.status)
+        for r in server.school_records(school)
+        if r.status != M.Status.DELETED
+    }
+
+
+def assert_converged(server: LiveServer, school: str, *clients: Client) -> None:
+    on_server = live_on_server(server, school)
+    for c in clients:
+        assert c.unsent() == 0, "something still waits to be sent"
+        with c.Session() as s:
+            assert S.open_issues(s, kind=S.IssueKind.CONFLICT) == []
+        assert live_on_pc(c) == on_server
+
+
+def the_conflict(client: Client) -> int:
+    with client.Session() as s:
+        (issue,) = S.open_issues(s, kind=S.IssueKind.CONFLICT)
+        return issue.id
+
+
+def choose(client: Client, side: str) -> None:
+    """The clerk keeps one side for every difference the dialog shows, and saves."""
+    issue_id = the_conflict(client)
+    view = D.load_conflict(client.ctx, issue_id)
+    rows = D.choosable(D.rows_of(view))
+    D.resolve(client.ctx, issue_id, D.decide(view, {r.path: side for r in rows}))
+
+
+def edit(client: Client, rid: str, **answers: Any) -> None:
+    client.save(inspection(**answers), record_id=rid)
+
+
+def delete(client: Client, rid: str) -> None:
+    with client.Session.begin() as s:
+        R.delete_record(s, rid, now=client.ctx.clock.now())
+
+
+def shared_record(a: Client, b: Client) -> str:
+    rid = a.save(inspection())
+    settle(a, b)
+    assert rid in live_on_pc(b)
+    return rid
+
+
+def bureau_returns(server: LiveServer, rid: str, comments: dict[str, str]) -> None:
+    with server.session() as s, s.begin():
+        review.return_record(s, rid, comments, "王科长", now=SERVER_NOW)
+
+
+def bureau_accepts(server: LiveServer, rid: str) -> None:
+    with server.session() as s, s.begin():
+        review.accept_record(s, rid, "王科长", now=SERVER_NOW)
+
+
+# -- edit vs delete -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", [D.LOCAL, D.SERVER])
+def test_delete_on_one_pc_edit_on_the_other_the_deleting_side_chooses(
+    make_client: ClientFactory, live_server: LiveServer, side: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    edit(b, rid, remarks="B 补充了整改情况")
+    delete(a, rid)
+    b.engine.sync()  # the edit reaches the server first
+    a.engine.sync()  # the delete meets it: a conflict on A, whose record is deleted here
+
+    choose(a, side)  # LOCAL: delete it after all; SERVER: keep the edited record
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    on_server = live_on_server(live_server, school)
+    if side == D.LOCAL:
+        assert rid not in on_server
+    else:
+        assert on_server[rid][0]["remarks"] == "B 补充了整改情况"
+
+
+@pytest.mark.parametrize("side", [D.LOCAL, D.SERVER])
+def test_edit_on_one_pc_delete_on_the_other_the_editing_side_chooses(
+    make_client: ClientFactory, live_server: LiveServer, side: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    edit(b, rid, remarks="B 补充了整改情况")
+    delete(a, rid)
+    a.engine.sync()  # the delete reaches the server first
+    b.engine.sync()  # the edit meets the deleted record: a conflict on B
+
+    choose(b, side)  # LOCAL: keep the record (it comes back everywhere); SERVER: delete it here too
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    on_server = live_on_server(live_server, school)
+    if side == D.LOCAL:
+        assert on_server[rid][0]["remarks"] == "B 补充了整改情况"
+    else:
+        assert rid not in on_server
+
+
+# -- edit vs edit -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", [D.LOCAL, D.SERVER])
+def test_edit_on_both_pcs_converges_whichever_side_is_kept(
+    make_client: ClientFactory, live_server: LiveServer, side: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    edit(a, rid, remarks="A 的修改")
+    edit(b, rid, remarks="B 的修改", signed_by="钱校长")
+    a.engine.sync()
+    b.engine.sync()  # B's edit meets A's: a conflict on B
+
+    choose(b, side)
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    kept = live_on_server(live_server, school)[rid][0]
+    assert kept["remarks"] == ("B 的修改" if side == D.LOCAL else "A 的修改")
+
+
+# -- the roster: one 工号, one teacher ------------------------------------------------------------------
+
+
+def add_teacher(client: Client, teacher_id: str, name: str) -> str:
+    with client.Session.begin() as s:
+        return save_teacher(
+            s,
+            forms=client.ctx.forms,
+            values={"teacher_id": teacher_id, "name": name, "gender": "female", "subject": "语文"},
+            today=TODAY,
+            now=client.ctx.clock.now(),
+        ).record_id
+
+
+@pytest.mark.parametrize("side", [D.LOCAL, D.SERVER])
+def test_two_pcs_adding_one_staff_number_end_with_one_teacher(
+    make_client: ClientFactory, live_server: LiveServer, side: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    first = add_teacher(a, "T001", "李老师")
+    add_teacher(b, "T001", "李红梅")  # offline, the same 工号
+    a.engine.sync()
+    b.engine.sync()
+
+    on_server = live_on_server(live_server, school)
+    assert [d["teacher_id"] for d, _ in on_server.values()] == ["T001"]  # never two rows
+    choose(b, side)  # LOCAL: B's name on the one teacher; SERVER: A's
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    ((rid, (data, _)),) = live_on_server(live_server, school).items()
+    assert rid == first
+    assert data["name"] == ("李红梅" if side == D.LOCAL else "李老师")
+
+
+# -- the bureau's return ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", [D.LOCAL, D.SERVER])
+def test_a_return_stays_open_whichever_version_the_clerk_keeps(
+    make_client: ClientFactory, live_server: LiveServer, side: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    bureau_returns(live_server, rid, {"signed_by": "请校长签字"})
+    edit(a, rid, remarks="已补充整改照片")  # offline, before the return arrived
+    a.engine.sync()
+
+    choose(a, side)
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    data, status = live_on_server(live_server, school)[rid]
+    assert status == "returned"  # the bureau's request is still open ...
+    assert (data.get("remarks") == "已补充整改照片") is (side == D.LOCAL)
+    (on_server,) = [r for r in live_server.school_records(school) if r.id == rid]
+    assert on_server.review_comments == {"signed_by": "请校长签字"}
+    for c in (a, b):  # ... and on the clerk's 待办 list, with what the bureau asked
+        with c.Session() as s:
+            assert [i.record_id for i in returned_records(s)] == [rid]
+            assert s.get(Record, rid).review_comments == {"signed_by": "请校长签字"}
+
+    edit(a, rid, remarks="已补充整改照片", signed_by="赵校长（已签）")  # now the clerk answers it
+    settle(a, b)
+    assert_converged(live_server, school, a, b)
+    assert live_on_server(live_server, school)[rid][1] == "received"
+
+
+# -- an edit to a record the bureau accepted ----------------------------------------------------------
+
+
+def open_requests(server: LiveServer, rid: str) -> list[M.ChangeRequest]:
+    with server.session() as s:
+        return review.change_requests(s, record_id=rid, status="open")
+
+
+@pytest.mark.parametrize("decision", ["accept", "decline"])
+def test_an_offline_edit_to_an_accepted_record_becomes_a_request_the_bureau_decides(
+    make_client: ClientFactory, live_server: LiveServer, decision: str
+):
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    edit(a, rid, remarks="补报：灭火器已更换")  # offline
+    bureau_accepts(live_server, rid)
+
+    result = a.engine.sync()
+
+    assert result.rejected == []  # not a sync problem ...
+    (request,) = open_requests(live_server, rid)  # ... but a request the bureau sees
+    assert request.data["remarks"] == "补报：灭火器已更换"
+    with a.Session() as s:
+        (pending,) = S.open_issues(s, kind=S.IssueKind.REQUEST)
+        assert pending.record_id == rid and pending.reason == "request_open"
+        assert S.sync_status(s).requests == 1
+    settle(a, b)
+    assert_converged(live_server, school, a, b)  # meanwhile both PCs show the accepted version
+    assert live_on_server(live_server, school)[rid][1] == "accepted"
+
+    with live_server.session() as s, s.begin():
+        if decision == "accept":
+            review.accept_change_request(s, request.id, "王科长", now=SERVER_NOW)
+        else:
+            review.decline_change_request(
+                s, request.id, "王科长", "已确认的数据以检查当日为准", now=SERVER_NOW
+            )
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    data, status = live_on_server(live_server, school)[rid]
+    with a.Session() as s:
+        issues = S.open_issues(s, kind=S.IssueKind.REQUEST)
+    if decision == "accept":  # reopened, with the clerk's change, for the bureau to review again
+        assert status == "received" and data["remarks"] == "补报：灭火器已更换"
+        assert issues == []
+    else:  # still accepted; the clerk reads why
+        assert status == "accepted" and "remarks" not in data
+        (declined,) = issues
+        assert declined.reason == "request_declined"
+        assert "已确认的数据以检查当日为准" in declined.message_zh
+        with a.Session.begin() as s:
+            S.dismiss_issue(s, declined.id, now=a.ctx.clock.now())
+        with a.Session() as s:
+            assert S.open_issues(s, kind=S.IssueKind.REQUEST) == []
