@@ -262,8 +262,10 @@ class SyncEngine:
                 run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
                 run.plan_attachments()
                 run.push()  # what waits for no attachment goes first
-                run.attachments()  # then each photo, and the records it completes
+                upload_failed = run.attachments()  # then each photo, and the records it completes
                 run.pull()
+                if upload_failed is not None:
+                    raise upload_failed  # after the pull: a photo holds back only its own records
                 with self.ctx.store.Session.begin() as s:
                     if not result.cancelled:
                         S.record_success(s, now=self._now())
@@ -380,16 +382,18 @@ class _Run:
                 if not shas:
                     del self.waiting[rid]
 
-    def attachments(self) -> None:
+    def attachments(self) -> SyncError | None:
         """Upload what plan_attachments found, one file after another; after each, push the records it
-        completed (so a link that breaks later keeps what is done)."""
+        completed (so a link that breaks later keeps what is done). An upload that fails for the network or
+        the server (after its retries) stops the uploads and is returned, to be raised after the pull: what
+        the bureau sent does not wait behind a photo."""
         total = sum(a.size for a in self.uploads)
         sizer = ChunkSizer(fixed=self.engine.chunk_size, monotonic=self.engine.monotonic)
         finished = 0  # bytes of the files done
         root = self.store.attachments_dir
         for att in self.uploads:
             if self.cancelled():
-                return
+                return None
             path = attachment_path(root, att.sha256)
             if not path.is_file() or file_sha256(path) != att.sha256:
                 self._attachment_problem(
@@ -419,8 +423,18 @@ class _Run:
                 )
 
             try:
-                upload_file(self.t, att.sha256, path, sizer=sizer, on_offset=on_offset)
+                upload_file(
+                    self.t,
+                    att.sha256,
+                    path,
+                    sizer=sizer,
+                    on_offset=on_offset,
+                    filename=att.filename,
+                )
             except SyncError as exc:
+                if exc.retryable:
+                    log.warning("uploads stop for this sync: %s", exc.one_line())
+                    return exc
                 if exc.kind not in (ErrorKind.REFUSED, ErrorKind.CONFLICT):
                     raise
                 self._attachment_problem(
@@ -438,6 +452,7 @@ class _Run:
             self.result.uploaded += 1
             self._uploaded(att.sha256)
             self.push()
+        return None
 
     def _attachment_problem(
         self, sha: str, record_ids: set[str], reason: str, zh: str, en: str

@@ -318,3 +318,39 @@ def test_the_sizer_keeps_under_the_servers_limit_and_a_fixed_size_stays_fixed():
     fixed.arrived(64 * 1024, 0.001)
     fixed.broke()
     assert fixed.size == 64 * 1024
+
+
+# -- nor does a photo hold back what the bureau sends ---------------------------------------------------
+
+
+def test_a_photo_that_cannot_go_up_does_not_hold_back_the_pull(
+    make_client: ClientFactory, live_server: LiveServer, proxy: FaultProxy, tmp_path: Path
+):
+    """The same defect one step further: when the photo's upload failed, the sync ended before its pull, so
+    what the bureau and the school's other PCs sent waited behind the photo too."""
+    client, school = enrolled(make_client, live_server, proxy.url, attempts=2, chunk_size=None)
+    _, other_code = live_server.new_school(code=school)
+    other = make_client("pc2")
+    other.engine.enroll(live_server.url, other_code)
+    from_other = other.save(inspection(inspectors="另一台电脑"))
+    assert other.engine.sync().pushed == 1
+    text_id = client.save(inspection(inspectors="本机"))
+    with_photo(client, photo_file(tmp_path, 100_000, seed=17))
+    proxy.default = Fault(cut_up_after=2_000, trigger=PUT)  # no upload gets through
+
+    with pytest.raises(SyncError) as failed:
+        client.engine.sync()
+
+    assert (
+        failed.value.kind is ErrorKind.NETWORK
+    )  # the clerk is told, and the next sync tries again
+    assert failed.value.result.pulled >= 1
+    with client.Session() as s:
+        assert S.get_cursor(s) > 0
+        status = S.sync_status(s)
+    assert status.last_problem is not None and status.last_sync_at is None
+    from client.store.models import Record
+
+    with client.Session() as s:
+        assert s.get(Record, from_other) is not None  # the other PC's record arrived all the same
+    assert text_id in on_server(live_server, school)
