@@ -159,11 +159,13 @@ def daily_backup(store: StoreFiles, today: dt.date, *, keep: int = KEEP_DAILY) -
 
 
 def _remove_stale_temps(folder: Path) -> None:
-    """Temp files left by a backup that was interrupted (a crash, a power cut)."""
-    cutoff = time.time() - _STALE_TMP_SECONDS
+    """Temp files left by a backup that was interrupted (a crash, a power cut): any not written within the
+    last hour - before it, or after it (stamped while the clock was ahead: "older than an hour" would only
+    come true once the clock caught up, a year later)."""
+    now = time.time()
     for p in folder.glob(f"{_TMP_PREFIX}*.tmp"):
         with contextlib.suppress(OSError):
-            if p.stat().st_mtime < cutoff:
+            if abs(now - p.stat().st_mtime) > _STALE_TMP_SECONDS:
                 p.unlink()
 
 

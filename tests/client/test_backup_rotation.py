@@ -8,7 +8,9 @@ A PC whose clock was once a year ahead wrote store-2027-...; sorted by its clock
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,19 @@ def test_backups_named_by_date_only_by_an_older_version_are_rotated_out_first(
     run_days(ctx, dt.date(2026, 10, 28), 2)
     assert not any(p.name.startswith("store-20") for p in daily_backups(ctx.store))
     assert dates(ctx) == [f"2026-10-{d:02d}" for d in range(23, 30)]
+
+
+def test_a_temp_file_left_while_the_clock_was_a_year_ahead_is_cleaned_up(ctx: ClientContext):
+    """The same defect nearby: a backup interrupted while the clock was ahead left a temp file stamped in the
+    future; "older than an hour" never became true, so it stayed for a year."""
+    populate(ctx)
+    folder = ctx.store.backups_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    ahead, fresh = folder / ".backup-ahead.tmp", folder / ".backup-fresh.tmp"
+    for p in (ahead, fresh):
+        p.write_bytes(b"x" * 1000)
+    year = 365 * 24 * 3600
+    os.utime(ahead, (time.time() + year, time.time() + year))
+    daily_backup(ctx.store, dt.date(2026, 11, 1))
+    assert not ahead.exists()
+    assert fresh.exists()  # a backup in progress right now keeps its temp file
