@@ -8,7 +8,6 @@ regression fails the test instead of taking the machine down.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -173,45 +172,35 @@ class Run:
 
 
 def run_measured(args: list[str], *, cwd: Path, cap_mb: int = 2048, timeout: float = 120) -> Run:
-    """Run a child process and report its own peak resident memory (not its siblings').
+    """Run a child process and report its own peak resident memory (not its siblings', nor this process's).
 
-    The child's address space is capped at cap_mb: a bomb that gets through fails with MemoryError instead
-    of using all of the machine."""
+    The child is started by a small launcher (tests/support/measure_child.py): Linux carries a process's peak
+    RSS over fork and exec, so a child forked straight from a large pytest worker would report the worker's
+    size. The child's address space is capped at cap_mb: a bomb that gets through fails with MemoryError
+    instead of using all of the machine."""
+    import json
 
-    def cap() -> None:
-        limit = cap_mb * MIB
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err, cwd=cwd, preexec_fn=cap)
-        try:
-            _pid, status, usage = _wait4(proc, timeout)
-        finally:
-            if proc.returncode is None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", errors="replace")
-        stderr = err.read().decode("utf-8", errors="replace")
-    return Run(os.waitstatus_to_exitcode(status), stdout, stderr, usage.ru_maxrss / 1024)
-
-
-def _wait4(
-    proc: subprocess.Popen[bytes], timeout: float
-) -> tuple[int, int, resource.struct_rusage]:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return pid, status, usage
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise subprocess.TimeoutExpired(proc.args, timeout)
-        time.sleep(0.02)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp) / "out", Path(tmp) / "err"
+        launcher = [sys.executable, "-m", "tests.support.measure_child"]
+        done = subprocess.run(
+            [*launcher, str(cap_mb), str(out), str(err), str(timeout), "--", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+            check=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        if result.get("timeout"):
+            raise subprocess.TimeoutExpired(args, timeout)
+        stdout = out.read_bytes().decode("utf-8", errors="replace")
+        stderr = err.read_bytes().decode("utf-8", errors="replace")
+    return Run(int(result["returncode"]), stdout, stderr, int(result["peak_kb"]) / 1024)
 
 
 PYTHON = sys.executable
