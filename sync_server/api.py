@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import zlib
 from collections.abc import Callable
 from functools import wraps
@@ -18,8 +19,9 @@ from flask import Blueprint, Response, g, request
 from sync_server.app import json_response
 from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
+from sync_server.services import generation
 from sync_server.services.attachments import SHA256_RE, PartialQuota, parse_content_range
-from sync_server.services.changes import pull
+from sync_server.services.changes import current_seq, pull
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
     MAX_INT64,
@@ -352,9 +354,11 @@ def push_view() -> Response:
         )
     body = read_json(int(state.config["MAX_BATCH_BYTES"]))
     changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
+    device = current_device()
+    standing, healing = _generation_standing(device, cursor=_cursor_header())
     answer = run_push(
         state.db.Session,
-        device=current_device(),
+        device=device,
         key=key,
         request_sha256=sha256_hex(canonical_json(body)),
         changes=changes,
@@ -364,6 +368,17 @@ def push_view() -> Response:
         max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if healing and not answer.replayed:
+        results = strict_loads(answer.body.encode("utf-8")).get("results") or []
+        generation.count_healing_push(
+            state.db.Session,
+            generation=standing.generation,
+            device_id=device.device_id,
+            school_id=device.school_id,
+            results=results,
+            now=state.now(),
+        )
+    headers.update(_generation_headers(standing))
     return json_response(answer.body, answer.status_code, headers)
 
 
@@ -375,16 +390,10 @@ def pull_view() -> Response:
     limit = _int_arg(
         "limit", int(state.config["PULL_DEFAULT_LIMIT"]), 1, int(state.config["PULL_MAX_LIMIT"])
     )
-    own = request.args.get("include_own", "false").strip().lower()
-    if own not in ("true", "false", "1", "0"):
-        raise ApiError(
-            "bad_parameter",
-            "参数 include_own 应为 true 或 false",
-            "parameter 'include_own' must be true or false",
-            status=400,
-            details={"parameter": "include_own", "value": own},
-        )
+    own = _bool_arg("include_own")
+    compact = _bool_arg("compact")
     device = current_device()
+    standing, healing = _generation_standing(device, cursor=since)
     with state.db.ReadSession.begin() as session:
         page = pull(
             session,
@@ -392,9 +401,123 @@ def pull_view() -> Response:
             device_id=device.device_id,
             since=since,
             limit=limit,
-            include_own=own in ("true", "1"),
+            include_own=own,
+            compact=compact,
         )
-    return json_response({"changes": page.changes, "cursor": page.cursor, "more": page.more})
+        server_seq = current_seq(session)  # the same snapshot as the page: never below its cursor
+    if healing and not page.more:
+        generation.note_healed(
+            state.db.Session,
+            generation=standing.generation,
+            device_id=device.device_id,
+            school_id=device.school_id,
+            now=state.now(),
+        )
+    return json_response(
+        {
+            "changes": page.changes,
+            "cursor": page.cursor,
+            "more": page.more,
+            "generation": standing.generation,
+            "server_seq": server_seq,
+        },
+        headers=_generation_headers(generation.Standing(standing.generation, server_seq)),
+    )
+
+
+def _bool_arg(name: str) -> bool:
+    value = request.args.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(
+            "bad_parameter",
+            f"参数 {name} 应为 true 或 false",
+            f"parameter '{name}' must be true or false",
+            status=400,
+            details={"parameter": name, "value": value[:100]},
+        )
+    return value in ("true", "1")
+
+
+# -- the server's generation (protocol 1.6, services.generation) ------------------------------------
+
+
+def _bad_header(name: str, zh: str, en: str) -> ApiError:
+    return ApiError(
+        "bad_header",
+        f"请求头 {name} {zh}",
+        f"the {name} header {en}",
+        status=400,
+        details={"header": name},
+    )
+
+
+def _generation_header(name: str) -> str | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if not (generation.GENERATION_RE.fullmatch(value) or value == generation.UNKNOWN):
+        raise _bad_header(
+            name,
+            "应为 32 位十六进制的服务器代次，或 none",
+            "must be a server generation (32 hex digits) or 'none'",
+        )
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def _cursor_header() -> int | None:
+    raw = request.headers.get(generation.CURSOR_HEADER)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_INT64:
+        raise _bad_header(
+            generation.CURSOR_HEADER,
+            f"应为 0 到 {MAX_INT64} 之间的整数",
+            f"must be an integer from 0 to {MAX_INT64}",
+        )
+    return int(value)
+
+
+def _generation_standing(
+    device: DeviceInfo, *, cursor: int | None
+) -> tuple[generation.Standing, bool]:
+    """The device's generation against the server's: 409 generation_changed when it must heal first.
+    Also whether the device says it is healing into the current generation (then its pushes and its last
+    pull page are counted for the dashboard)."""
+    state = get_state()
+    claimed = _generation_header(generation.GENERATION_HEADER)
+    healing_into = _generation_header(generation.HEAL_HEADER)
+    verdict = generation.check(
+        state.db.Session,
+        state.db.ReadSession,
+        device_id=device.device_id,
+        school_id=device.school_id,
+        claimed=claimed,
+        cursor=cursor,
+        now=state.now(),
+    )
+    if isinstance(verdict, generation.Restart):
+        log.info(
+            "device %s is told of generation %s (held through %s)",
+            device.device_id,
+            verdict.generation,
+            verdict.held_through,
+        )
+        raise verdict.error()
+    return verdict, healing_into == verdict.generation
+
+
+def _generation_headers(standing: generation.Standing) -> dict[str, str]:
+    """The generation and counter of now, as headers: a replayed push answer stays byte for byte the
+    stored one (which may come from before a restore)."""
+    return {
+        generation.GENERATION_HEADER: standing.generation,
+        generation.SERVER_SEQ_HEADER: str(standing.server_seq),
+    }
 
 
 def _sha_arg(sha256: str) -> str:

@@ -9,6 +9,8 @@
     sync-server export --form ID [--period P] OUT.xlsx
     sync-server clean-uploads [--older-than-hours H]
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
+    sync-server restore BACKUP.db [--previous-seq N]        (SQLite; stop the server first)
+    sync-server restore --after-pg-restore [--previous-seq N]  (after pg_restore, or a file put back by hand)
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
 (default: $SYNC_SERVER_INSTANCE, else the package's instance folder) and --json (print the result as one
@@ -368,6 +370,106 @@ def cmd_add_user(ctx: Context) -> Result:
     )
 
 
+def cmd_restore(ctx: Context) -> Result:
+    """Put a backup back (SQLite), or mark a database restored by other means; either way a new server
+    generation, so that devices send again what the backup lacks and read their data again."""
+    from sync_server.config import system_clock
+    from sync_server.restore import (
+        RestoreError,
+        check_backup,
+        mark_restored,
+        previous_counter,
+        restore_sqlite_file,
+        sqlite_path,
+    )
+    from sync_server.services.common import iso
+
+    args = ctx.args
+    given = args.previous_seq
+    if given is not None and not 0 <= given <= 2**62:
+        raise CliError(
+            "bad_arguments",
+            "--previous-seq 应为 0 到 2^62 之间的整数",
+            "--previous-seq must be an integer from 0 to 2^62",
+            EXIT_BAD_INPUT,
+        )
+    if bool(args.backup) == bool(args.after_pg_restore):
+        raise CliError(
+            "bad_arguments",
+            "请给出备份文件（SQLite），或用 --after-pg-restore（数据库已用 pg_restore 等方式恢复），二者选一",
+            "give a backup file (SQLite) or --after-pg-restore (the database was already restored, "
+            "e.g. by pg_restore), not both",
+            EXIT_BAD_INPUT,
+        )
+    now = system_clock()
+    saved = None
+    details: dict[str, Any] = {}
+    try:
+        if args.backup:
+            path = sqlite_path(ctx.db_url)
+            if path is None:
+                raise CliError(
+                    "not_sqlite",
+                    "restore 备份文件只用于 SQLite 数据库；PostgreSQL 请先用 pg_restore 恢复，"
+                    "再运行 sync-server restore --after-pg-restore（见 docs/deployment.md）",
+                    "restore BACKUP is for an SQLite database; for PostgreSQL run pg_restore, then "
+                    "sync-server restore --after-pg-restore (see docs/deployment.md)",
+                    EXIT_BAD_INPUT,
+                )
+            backup = Path(args.backup)
+            check_backup(backup)
+            found = previous_counter(path)
+            given = max(x for x in (given, found, 0) if x is not None)
+            saved = restore_sqlite_file(path, backup, saved_dir=ctx.instance / "backups", now=now)
+            details = {"backup": str(backup.resolve())}
+        else:
+            details = {"after": "pg_restore"}
+        db = ctx.open()  # migrates the restored database to this version's schema
+        try:
+            outcome = mark_restored(
+                db, now=now, previous_seq=given or None, details=details, saved_as=saved
+            )
+        finally:
+            db.close()
+    except RestoreError as exc:
+        raise CliError(exc.code, exc.message_zh, exc.message_en, EXIT_BAD_INPUT) from None
+    lines = []
+    if args.backup:
+        lines.append(f"已从 {args.backup} 恢复数据库 / restored the database from {args.backup}")
+    if saved is not None:
+        lines.append(f"原数据库另存为 / the previous database was saved as: {saved}")
+    backup_time = iso(outcome.backup_time) or "-"
+    lines += [
+        f"新的服务器代次 / new server generation: {outcome.generation}",
+        f"备份含变更 1–{outcome.held_through}（最新一条的时间 {backup_time}）/ the backup holds "
+        f"changes 1–{outcome.held_through} (the newest made at {backup_time})",
+        f"新的变更从 {outcome.counter + 1} 号起编 / new changes are numbered from {outcome.counter + 1}",
+        "各校电脑下次同步时自动重新发送服务器缺少的记录并重新读取本校数据，无需人工处理；"
+        "进度见管理后台“概览” / at their next sync the schools' computers send again what the server "
+        "lacks and read their data again by themselves; the dashboard overview shows the progress",
+        "备份之后教育局所做的审核（退回、确认）已丢失，请重新处理 / reviews made after the backup "
+        "(returns, accepts) are lost: make them again",
+    ]
+    if outcome.previous_seq is None:
+        lines.append(
+            "原数据库的变更序号未知：旧版客户端要等服务器的序号超过它们的游标后才收到新变更 / the previous "
+            "database's counter is unknown: older clients see new changes only once the counter "
+            "passes their cursor (give --previous-seq N if you know it)"
+        )
+    return (
+        {
+            "generation": outcome.generation,
+            "parent": outcome.parent,
+            "held_through": outcome.held_through,
+            "counter": outcome.counter,
+            "previous_seq": outcome.previous_seq,
+            "backup_time": iso(outcome.backup_time),
+            "saved_as": str(saved) if saved else None,
+        },
+        lines,
+    )
+
+
 def cmd_serve(ctx: Context) -> Result:
     from sync_server.app import create_app
     from sync_server.serving import create_server
@@ -519,6 +621,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password as one line from stdin"
     )
     p.set_defaults(func=cmd_add_user)
+
+    p = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="put a backup of the database back (SQLite; stop the server first), or mark one "
+        "restored by pg_restore: devices then heal by themselves",
+    )
+    p.add_argument("backup", nargs="?", metavar="BACKUP.db", help="an SQLite backup of sync.db")
+    p.add_argument(
+        "--after-pg-restore",
+        action="store_true",
+        help="the database already holds the backup (pg_restore, or a file put back by hand)",
+    )
+    p.add_argument(
+        "--previous-seq",
+        type=int,
+        metavar="N",
+        help="the change counter of the lost database, when known (SQLite: read from it)",
+    )
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

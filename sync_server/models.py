@@ -249,7 +249,45 @@ class Change(Base):
     created_at: Mapped[dt.datetime]
     payload: Mapped[str] = mapped_column(Text)  # the JSON object sent in a pull
 
-    __table_args__ = (Index("ix_changes_school_seq", "school_id", "seq"),)
+    __table_args__ = (
+        Index("ix_changes_school_seq", "school_id", "seq"),
+        # A compacted pull (protocol 1.6) skips a record's change when a later one of the record exists.
+        Index("ix_changes_record_seq", "record_id", "seq"),
+    )
+
+
+class ServerGeneration(Base):
+    """One life of this database (services.generation). The newest row (highest number) is the current
+    generation; a restore from a backup, or a change sequence found behind what devices were handed, starts
+    a new one whose parent is the generation the database held then, up to `parent_seq`."""
+
+    __tablename__ = "server_generations"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation: Mapped[str] = mapped_column(String(32), unique=True)  # random, 32 hex digits
+    parent: Mapped[str | None] = mapped_column(String(32))
+    parent_seq: Mapped[int | None] = mapped_column(BigInteger)  # parent's changes held: seq <= it
+    seq_floor: Mapped[int] = mapped_column(BigInteger)  # the change counter when it started
+    reason: Mapped[str] = mapped_column(String(16))  # created restored rewound
+    started_at: Mapped[dt.datetime]
+    details: Mapped[dict[str, Any]]  # the backup restored, the counter jump, who did it
+
+
+class GenerationDevice(Base):
+    """A device's healing after a new generation began: when it learned of it, what it sent again (pushes
+    it marked as healing), and when it had read the school's records again."""
+
+    __tablename__ = "generation_devices"
+
+    generation: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    school_id: Mapped[int] = mapped_column(Integer)
+    learned_at: Mapped[dt.datetime]
+    healed_at: Mapped[dt.datetime | None]
+    came_back: Mapped[int] = mapped_column(Integer)  # re-sent changes it lacked (applied)
+    already_held: Mapped[int] = mapped_column(Integer)  # re-sent changes it had (duplicate)
+    conflicts: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
 
 
 class Attachment(Base):

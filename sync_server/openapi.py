@@ -79,6 +79,34 @@ def _plain(limit: int, *, nullable: bool = False, **extra: Any) -> dict[str, Any
 
 _REVISION = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_INT32}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+# The server's generation (revision 1.6, sync_server.services.generation).
+_GENERATION = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_GENERATION_PARAMETERS = [
+    {
+        "name": "Sync-Generation",
+        "in": "header",
+        "description": "The server generation the device's cursor and acknowledgements belong to, or "
+        "'none' when it never learned one; another one is 409 generation_changed",
+        "schema": {"type": "string", "pattern": "^([0-9a-f]{32}|none)$"},
+    },
+    {
+        "name": "Sync-Heal",
+        "in": "header",
+        "description": "The generation the device is healing into (what it sends again is counted)",
+        "schema": {"type": "string", "pattern": "^([0-9a-f]{32}|none)$"},
+    },
+]
+_GENERATION_HEADERS = {
+    "Sync-Generation": {"description": "The server's current generation", "schema": _GENERATION},
+    "Sync-Server-Seq": {
+        "description": "The server's change counter",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+_GENERATION_CHANGED = (
+    "generation_changed: the server was restored or rewound since the device's generation (or it "
+    "sent 'none' to a restored server); details: GenerationChanged. Heal, then ask again"
+)
 _OFFSET_HEADER = {
     "Upload-Offset": {"description": "Bytes the server holds", "schema": {"type": "integer"}}
 }
@@ -305,6 +333,29 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "changes": {"type": "array", "items": _ref("PulledChange")},
                 "cursor": {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
                 "more": {"type": "boolean"},
+                "generation": _GENERATION,
+                "server_seq": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_INT64,
+                    "description": "The change counter (the highest number handed out), same snapshot",
+                },
+            },
+        },
+        "GenerationChanged": {
+            "type": "object",
+            "description": "details of 409 generation_changed (revision 1.6)",
+            "required": ["generation", "server_seq", "held_through"],
+            "properties": {
+                "generation": _GENERATION,
+                "server_seq": {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
+                "held_through": {
+                    "type": ["integer", "null"],
+                    "description": "The server holds every change of the device's generation numbered "
+                    "up to this (null: it cannot tell)",
+                },
+                "started_at": {"type": "string", "format": "date-time"},
+                "reason": {"enum": ["created", "restored", "rewound"]},
             },
         },
         "UploadState": {
@@ -412,14 +463,24 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "required": True,
                         "description": "One per batch, made by the client (a uuid)",
                         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
-                    }
+                    },
+                    *_GENERATION_PARAMETERS,
+                    {
+                        "name": "Sync-Cursor",
+                        "in": "header",
+                        "description": "The device's pull cursor (a cursor beyond the server's counter "
+                        "is a rewind: 409 generation_changed)",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
+                    },
                 ],
                 "requestBody": {
                     "required": True,
                     "content": {_JSON: {"schema": _ref("PushRequest")}},
                 },
                 "responses": {
-                    "200": _json(_ref("PushResponse"), "A result per change"),
+                    "200": _json(
+                        _ref("PushResponse"), "A result per change", headers=_GENERATION_HEADERS
+                    ),
                     "400": _error(
                         "Malformed JSON (NaN, Infinity, lone surrogates, nesting over 64 levels "
                         "included), wrong types, "
@@ -428,6 +489,7 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                     ),
                     "413": _error("Too many changes or too many bytes"),
                     "415": _error("Unsupported Content-Encoding"),
+                    "409": _error(_GENERATION_CHANGED),
                     "422": _error("The Idempotency-Key was used with a different body"),
                     "503": _error("Busy; see Retry-After", headers=_RETRY_AFTER),
                     **_ERRORS_AUTH,
@@ -465,10 +527,23 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "description": "Also the asking device's own pushed changes (to rebuild a store)",
                         "schema": {"type": "boolean", "default": False},
                     },
+                    {
+                        "name": "compact",
+                        "in": "query",
+                        "description": "Leave out a record's change when a later one of the record "
+                        "exists (each record's current state once; revision 1.6)",
+                        "schema": {"type": "boolean", "default": False},
+                    },
+                    *_GENERATION_PARAMETERS,
                 ],
                 "responses": {
-                    "200": _json(_ref("PullResponse"), "A page of changes"),
-                    "400": _error("Bad since, limit or include_own; " + _BAD_URL),
+                    "200": _json(
+                        _ref("PullResponse"), "A page of changes", headers=_GENERATION_HEADERS
+                    ),
+                    "400": _error(
+                        "Bad since, limit, include_own, compact or Sync-* header; " + _BAD_URL
+                    ),
+                    "409": _error(_GENERATION_CHANGED),
                     **_ERRORS_AUTH,
                 },
             }

@@ -23,12 +23,27 @@ from sync_server import reporting
 from sync_server.dashboard import bp
 from sync_server.dashboard.auth import audit, current_user, role_required
 from sync_server.dashboard.params import bad_parameter
+from sync_server.services.common import naive_utc
+from sync_server.services.generation import RestoreNotice, latest_restore
 from sync_server.state import get_state
 
 log = logging.getLogger(__name__)
 
 STATUS_TONES = {reporting.ON_TIME: "ok", reporting.LATE: "warn", reporting.MISSING: "bad"}
 STATUS_FILTERS = {"": "全部", **reporting.REPORT_STATUS_LABELS}
+# A restore stays on the overview this long (and while devices have not healed).
+RESTORE_NOTICE_DAYS = 30
+
+
+def restore_notice() -> RestoreNotice | None:
+    """The newest restore of the database (or rewind), while it matters: what came back since."""
+    state = get_state()
+    with state.db.ReadSession.begin() as s:
+        notice = latest_restore(s)
+    if notice is None or not notice.current:
+        return None
+    recent = naive_utc(state.now()) - notice.started_at < dt.timedelta(days=RESTORE_NOTICE_DAYS)
+    return notice if recent or notice.healed < notice.devices else None
 
 
 def due_rules() -> dict[Period, reporting.DueRule]:
@@ -124,6 +139,7 @@ def overview() -> ResponseReturnValue:
         period_label=reporting.period_label,
         kind_label=reporting.period_kind_label,
         today=get_state().local_now().date(),
+        restore=restore_notice(),
     )
 
 
