@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from client.store.formset import ROSTER_FORM, FormSet
-from client.store.models import Record
+from client.store.models import Record, Status
 from client.store.records import RecordNotFound, SaveResult, StoreError, save_record
 from forms.engine import ReferenceList
 
@@ -33,6 +33,21 @@ class Teacher:
     active: bool
     status: str  # the record's status (draft, submitted, ...)
     revision: int
+
+
+class StaffNumberInUse(StoreError):
+    """Another teacher on the roster (working or not) has this staff number."""
+
+    def __init__(self, teacher_id: str, other: Teacher) -> None:
+        left_zh = "（已离职）" if not other.active else ""
+        left_en = " (no longer working here)" if not other.active else ""
+        super().__init__(
+            f"工号“{teacher_id}”已是{other.name or '另一位教师'}{left_zh}的工号，请换一个工号",
+            f"the staff number '{teacher_id}' is already {other.name or 'another teacher'}'s"
+            f"{left_en}; choose another one",
+        )
+        self.teacher_id = teacher_id
+        self.other = other
 
 
 def roster_entries(session: Session, *, include_inactive: bool = True) -> list[Teacher]:
@@ -117,6 +132,18 @@ class RosterIndex:
         }
 
 
+def _holder(session: Session, teacher_id: str, record_id: str | None) -> Teacher | None:
+    """The live teacher other than record_id who has this staff number, if any."""
+    rows = session.execute(
+        select(Record).where(
+            Record.form_id == ROSTER_FORM,
+            Record.deleted.is_(False),
+            func.json_extract(Record.data, "$.teacher_id") == teacher_id,
+        )
+    ).scalars()
+    return next((_teacher(r) for r in rows if r.id != record_id), None)
+
+
 def save_teacher(
     session: Session,
     *,
@@ -128,10 +155,17 @@ def save_teacher(
 ) -> SaveResult:
     """Add a teacher (record_id None) or change one. Submitted at once: the roster syncs like records.
 
-    The staff number of a saved teacher does not change (records refer to it).
+    The staff number of a saved teacher does not change (records refer to it); a staff number another
+    teacher has is refused (StaffNumberInUse, naming that teacher). A change that changes nothing saves
+    nothing (no revision, nothing sent again) and returns the teacher as saved.
     """
     data = {k: values.get(k) for k in TEACHER_FIELDS if values.get(k) not in (None, "")}
     data.setdefault("active", "yes")
+    tid = data.get("teacher_id")
+    if isinstance(tid, str) and tid:
+        other = _holder(session, tid, record_id)
+        if other is not None:
+            raise StaffNumberInUse(tid, other)
     if record_id is not None:
         existing = session.get(Record, record_id)
         if existing is None or existing.deleted or existing.form_id != ROSTER_FORM:
@@ -144,6 +178,8 @@ def save_teacher(
         for k in TEACHER_FIELDS:
             if values.get(k) in (None, "") and k != "active":
                 data.pop(k, None)
+        if existing.status != Status.DRAFT and data == existing.data:
+            return SaveResult(existing.id, existing.revision, existing.status, [])
     return save_record(
         session,
         form=forms.get(ROSTER_FORM),
@@ -170,6 +206,8 @@ def set_teacher_active(
         raise RecordNotFound(record_id)
     data = dict(record.data or {})
     data["active"] = "yes" if active else "no"
+    if record.status != Status.DRAFT and data == record.data:
+        return SaveResult(record.id, record.revision, record.status, [])
     return save_record(
         session,
         form=forms.get(ROSTER_FORM),

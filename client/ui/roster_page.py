@@ -38,7 +38,13 @@ from PySide6.QtWidgets import (
 from client.context import ClientContext
 from client.store.formset import ROSTER_FORM
 from client.store.records import RecordFilter, SaveResult
-from client.store.roster import Teacher, roster_entries, save_teacher, set_teacher_active
+from client.store.roster import (
+    StaffNumberInUse,
+    Teacher,
+    roster_entries,
+    save_teacher,
+    set_teacher_active,
+)
 from client.ui import lang
 from client.ui.record_list import error_text, export_to, import_into
 from client.ui.tasks import TaskManager
@@ -155,14 +161,32 @@ class RosterFilter(QSortFilterProxyModel):
         return super().filterAcceptsRow(source_row, source_parent)
 
 
+SaveTeacher = Callable[
+    [dict[str, Any], Callable[[SaveResult], None], Callable[[Exception], None]], None
+]
+
+
 class TeacherDialog(QDialog):
-    """Add or change one teacher. The staff number is fixed once saved."""
+    """Add or change one teacher. The staff number is fixed once saved.
+
+    With `save`, the dialog saves before it closes: a refused save (a staff number in use) is said under the
+    fields and everything typed stays, so the clerk corrects it and saves again; `saved` says what was saved.
+    """
+
+    saved = Signal(object)  # SaveResult
 
     def __init__(
-        self, ctx: ClientContext, teacher: Teacher | None = None, parent: QWidget | None = None
+        self,
+        ctx: ClientContext,
+        teacher: Teacher | None = None,
+        parent: QWidget | None = None,
+        *,
+        save: SaveTeacher | None = None,
     ) -> None:
         super().__init__(parent)
         self._form = ctx.forms.get(ROSTER_FORM)
+        self._save = save
+        self._busy = False
         self.setWindowTitle(self.tr("修改教师信息") if teacher else self.tr("添加教师"))
         self.setMinimumWidth(420)
         self.teacher_id = QLineEdit(teacher.teacher_id if teacher else "")
@@ -221,6 +245,8 @@ class TeacherDialog(QDialog):
         self.error.show()
 
     def _check(self) -> None:
+        if self._busy:
+            return
         v = self.values()
         if not v["teacher_id"]:
             self.show_error(self.tr("请填写工号"))
@@ -230,7 +256,29 @@ class TeacherDialog(QDialog):
             self.show_error(self.tr("请填写姓名"))
             self.name.setFocus()
             return
+        if self._save is None:
+            self.accept()
+            return
+        self._set_busy(True)
+        self._save(v, self._save_done, self._save_failed)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        if save is not None:
+            save.setEnabled(not busy)
+
+    def _save_done(self, result: SaveResult) -> None:
+        self._set_busy(False)
+        self.saved.emit(result)
         self.accept()
+
+    def _save_failed(self, exc: Exception) -> None:
+        self._set_busy(False)
+        self.show_error(error_text(exc))
+        if isinstance(exc, StaffNumberInUse):
+            self.teacher_id.setFocus()
+            self.teacher_id.selectAll()
 
 
 class RosterPage(QWidget):
@@ -246,8 +294,7 @@ class RosterPage(QWidget):
         self._ctx = ctx
         self._tasks = tasks
         self._loaded = False
-        # Tests replace this to answer the dialog without showing it.
-        self.edit_teacher_dialog: Callable[[Teacher | None], dict[str, Any] | None] = self._ask
+        self.teacher_dialog: TeacherDialog | None = None  # the add/edit dialog while it is open
 
         title = QLabel(self.tr("教师名册"))
         title.setStyleSheet("font-size: 16pt; font-weight: bold;")
@@ -393,24 +440,43 @@ class RosterPage(QWidget):
 
     # -- actions --------------------------------------------------------------------------------------
 
-    def _ask(self, teacher: Teacher | None) -> dict[str, Any] | None:
-        dialog = TeacherDialog(self._ctx, teacher, self)
-        return dialog.values() if dialog.exec() == QDialog.DialogCode.Accepted else None
-
     def add_teacher(self) -> None:
-        values = self.edit_teacher_dialog(None)
-        if values is not None:
-            self._save(values, None)
+        self._open_dialog(None)
 
     def edit_selected(self) -> None:
         teacher = self.selected_teacher()
-        if teacher is None:
-            return
-        values = self.edit_teacher_dialog(teacher)
-        if values is not None:
-            self._save(values, teacher.record_id)
+        if teacher is not None:
+            self._open_dialog(teacher)
 
-    def _save(self, values: dict[str, Any], record_id: str | None) -> None:
+    def _open_dialog(self, teacher: Teacher | None) -> None:
+        """The dialog saves through `_save` and closes only once the teacher is saved."""
+        if self.teacher_dialog is not None and self.teacher_dialog.isVisible():
+            self.teacher_dialog.raise_()
+            return
+        record_id = teacher.record_id if teacher is not None else None
+        dialog = TeacherDialog(
+            self._ctx,
+            teacher,
+            self,
+            save=lambda values, done, failed: self._save(values, record_id, done, failed),
+        )
+        dialog.saved.connect(self._saved)
+        dialog.finished.connect(lambda _r: self._forget_dialog(dialog))
+        self.teacher_dialog = dialog
+        dialog.open()
+
+    def _forget_dialog(self, dialog: TeacherDialog) -> None:
+        if self.teacher_dialog is dialog:
+            self.teacher_dialog = None
+        dialog.deleteLater()
+
+    def _save(
+        self,
+        values: dict[str, Any],
+        record_id: str | None,
+        done: Callable[[SaveResult], None],
+        failed: Callable[[Exception], None],
+    ) -> None:
         ctx = self._ctx
 
         def work() -> SaveResult:
@@ -424,7 +490,7 @@ class RosterPage(QWidget):
                     now=ctx.clock.now(),
                 )
 
-        self._tasks.run_db(work, on_done=self._saved, on_error=self._failed)
+        self._tasks.run_db(work, on_done=done, on_error=failed)
 
     def toggle_active(self) -> None:
         teacher = self.selected_teacher()

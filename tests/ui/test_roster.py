@@ -65,17 +65,24 @@ def test_the_roster_table(qtmodeltester, page: RosterPage):
     qtmodeltester.check(page.proxy)
 
 
-def test_add_a_teacher(qtbot, page: RosterPage, main_ctx: ClientContext):
-    page.edit_teacher_dialog = lambda teacher: {  # the dialog's answers
-        "teacher_id": "T009",
-        "name": "周小红",
-        "gender": "female",
-        "subject": "信息技术",
-        "title": "",
-        "active": "yes",
-    }
-    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+def answer_dialog(page: RosterPage, **values: Any) -> None:
+    """Fill the open add/edit dialog as the clerk would and press 保存."""
+    dialog = page.teacher_dialog
+    assert dialog is not None and dialog.isVisible()
+    for key, value in values.items():
+        if key == "gender":
+            dialog.gender.setCurrentIndex(dialog.gender.findData(value))
+        else:
+            {"teacher_id": dialog.teacher_id, "name": dialog.name, "subject": dialog.subject,
+             "title": dialog.title_edit}[key].setText(value)  # fmt: skip
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     settle(page._tasks)
+
+
+def test_add_a_teacher(qtbot, page: RosterPage, main_ctx: ClientContext):
+    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    answer_dialog(page, teacher_id="T009", name="周小红", gender="female", subject="信息技术")
+    assert page.teacher_dialog is None
     assert "周小红" in names(page)
     assert page.selected_teacher() is not None and page.selected_teacher().teacher_id == "T009"  # type: ignore[union-attr]
     with main_ctx.store.Session() as s:
@@ -130,50 +137,36 @@ def test_mark_a_teacher_inactive_never_deletes(
 
 def test_edit_keeps_the_staff_number(qtbot, page: RosterPage, main_ctx: ClientContext):
     page.view.selectRow(row_of(page, "T002"))
-    seen: list[Any] = []
-
-    def answer(teacher: Any) -> dict[str, Any]:
-        seen.append(teacher)
-        return {
-            "teacher_id": teacher.teacher_id,
-            "name": "李娜",
-            "gender": "female",
-            "subject": "数学",
-            "title": "正高级教师",
-            "active": "yes",
-        }
-
-    page.edit_teacher_dialog = answer
     qtbot.keyClick(page.view, Qt.Key.Key_Return)
-    settle(page._tasks)
-    assert seen[0].teacher_id == "T002"
+    dialog = page.teacher_dialog
+    assert dialog is not None and dialog.teacher_id.text() == "T002"
+    assert dialog.teacher_id.isReadOnly()
+    record_id = page.selected_teacher().record_id  # type: ignore[union-attr]
+    answer_dialog(page, title="正高级教师")
     assert page.proxy.index(row_of(page, "T002"), RosterModel.COL_TITLE).data() == "正高级教师"
     with main_ctx.store.Session() as s, pytest.raises(StoreError, match="工号不能修改"):
         save_teacher(
             s,
             forms=main_ctx.forms,
             values={"teacher_id": "X2", "name": "李娜"},
-            record_id=seen[0].record_id,
+            record_id=record_id,
             today=main_ctx.clock.today(),
             now=main_ctx.clock.now(),
         )
 
 
 def test_a_duplicate_staff_number_is_refused_in_plain_words(
-    qtbot, monkeypatch, page: RosterPage, main_ctx: ClientContext
+    qtbot, page: RosterPage, main_ctx: ClientContext
 ):
     before = records_count(main_ctx)
-    warnings: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(str(a[2])))
-    page.edit_teacher_dialog = lambda teacher: {
-        "teacher_id": "T001",
-        "name": "另一个王明",
-        "active": "yes",
-    }
     page.add_teacher()
-    settle(page._tasks)
-    assert warnings == ["工号“T001”已存在"]
+    answer_dialog(page, teacher_id="T001", name="另一个王明")
+    dialog = page.teacher_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.error.text() == "工号“T001”已是王明的工号，请换一个工号"
     assert records_count(main_ctx) == before
+    dialog.reject()
+    settle(page._tasks)
 
 
 def test_search_the_roster(page: RosterPage):
