@@ -400,6 +400,15 @@ class _Builder:
             )
         if ftype is FieldType.CALCULATE and raw.get("calculation") in (None, ""):
             self.error("missing_key", loc.with_(column="calculation"), key="calculation")
+        appearance = raw.get("appearance")
+        if ftype is not FieldType.CALCULATE and "percent" in str(appearance or "").lower().split():
+            self.error(
+                "invalid_value",
+                loc.with_(column="appearance"),
+                key="appearance",
+                value=appearance,
+                reason="only a calculate can be shown as a percent / 只有计算题可以显示为百分比",
+            )
         if ftype is not FieldType.REPEAT:
             for key in ("min_count", "max_count"):
                 if raw.get(key) not in (None, ""):

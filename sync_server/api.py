@@ -20,7 +20,12 @@ from sync_server.app import json_response
 from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
 from sync_server.services import generation
-from sync_server.services.attachments import SHA256_RE, PartialQuota, parse_content_range
+from sync_server.services.attachments import (
+    SHA256_RE,
+    PartialQuota,
+    parse_content_range,
+    parse_upload_metadata,
+)
 from sync_server.services.changes import current_seq, pull
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
@@ -565,6 +570,7 @@ def attachment_put(sha256: str) -> Response:
             details={"max_bytes": max_bytes},
         )
     start, end, total = parse_content_range(request.headers.get("Content-Range"), length)
+    filename = parse_upload_metadata(request.headers.get("Upload-Metadata"))
     upload = state.attachments.put(
         current_device().school_id,
         sha256,
@@ -574,6 +580,7 @@ def attachment_put(sha256: str) -> Response:
         body=request.stream,
         now=state.now(),
         quota=PartialQuota.from_config(state.config),
+        filename=filename,
     )
     body = {
         "sha256": sha256,

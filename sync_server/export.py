@@ -3,7 +3,8 @@
 Layout, as the school client's export plus school columns:
 * The record sheet (titled with the form's Chinese title): row 1 the Chinese column labels, row 2 (hidden) the
   machine names; one row per record from row 3: 学校代码, 学校名称, 记录编号 (_uuid), 状态 (_status), then
-  the form's answers in form order, then 表单版本 and 最后修改时间(UTC).
+  the form's answers in form order (helper calculations without a label left out), then 表单版本 and
+  最后修改时间（北京时间: the bureau's local time, UTC_OFFSET_HOURS).
 * One sheet per repeat group, linked by _uuid: 学校代码, 学校名称, 所属记录编号 (_uuid), 序号 (_index), the
   group's answers.
 * A summary sheet (各校汇总), placed first: one row per school with its record count and counts by status
@@ -14,8 +15,10 @@ Layout, as the school client's export plus school columns:
 
 `--period` (or `period=`) keeps the records whose period field places them in that period, e.g. 2026-11.
 
-Choices are written as their Chinese labels (several joined with "、"), roster references as the teacher's
-name, dates and times as real Excel dates and times, numbers as numbers. Text that a spreadsheet could take
+Every answer is shown as forms.display shows it to a person: choices as their Chinese labels (several joined
+with "、"), roster references as the teacher's name (with the 工号 when two share it), attachments by the
+names they had on the school's PC, dates and times as real Excel dates and times, numbers as numbers, and a
+calculate with `appearance: percent` as its number with a 0.0% format. Text that a spreadsheet could take
 for a formula (starting with = + - @ tab or CR) is written as an explicit string cell with Excel's quote
 prefix, so it is never evaluated: every cell, the _meta sheet's included, is made by forms.cells.SafeCells
 (which the dashboard's other sheets import from here). Records are streamed (openpyxl write-only, a batched query), and the file
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import re
 import uuid
@@ -43,12 +47,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forms.cells import DATETIME_FORMAT, Cell, SafeCells
-from forms.engine import ReferenceList
+from forms.display import (
+    FILE_TYPES,
+    FileNames,
+    Labels,
+    is_empty,
+    label_of,
+    number_format,
+    show_value,
+    zone_label,
+)
 from forms.model import Field, FieldType, FormDef, Period
 from forms.periods import period_range
 from sync_server import reporting
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion, Record, School, Status
+from sync_server.services.attachments import file_names as school_file_names
 from sync_server.services.common import naive_utc
 from sync_server.services.forms import FORM_CACHE, latest_forms
 from sync_server.services.roster import all_rosters
@@ -76,9 +90,16 @@ RESERVED: dict[str, str] = {
     UUID: "记录编号",
     STATUS: "状态",
     FORM_VERSION: "表单版本",
-    UPDATED: "最后修改时间(UTC)",
+    UPDATED: "最后修改时间",
 }
 REPEAT_UUID_LABEL = "所属记录编号"
+
+
+def updated_label(utc_offset: dt.timedelta) -> str:
+    """The last-changed column, in the bureau's local time: 最后修改时间（北京时间）."""
+    return f"{RESERVED[UPDATED]}（{zone_label(utc_offset)}）"
+
+
 INDEX_LABEL = "序号"
 STATUS_LABELS = {
     Status.RECEIVED: "教育局已收到",
@@ -119,44 +140,12 @@ def sheet_title(text: str, used: set[str]) -> str:
     return title
 
 
-class _Choices:
-    """Choice names -> Chinese labels for one form; roster ids -> names for one school."""
-
-    def __init__(self, form: FormDef) -> None:
-        self.lists: dict[str, dict[str, str]] = {
-            cl.name: {c.name: c.label.get("zh") or c.name for c in cl.choices}
-            for cl in form.choices
-        }
-        self.roster: dict[str, str] = {}
-
-    def set_roster(self, roster: ReferenceList) -> None:
-        by_name: dict[str, int] = {}
-        for name in roster.items.values():
-            by_name[name] = by_name.get(name, 0) + 1
-        self.roster = {
-            tid: name if by_name[name] == 1 else f"{name}（{tid}）"
-            for tid, name in roster.items.items()
-        }
-
-    def show(self, f: Field, value: Any) -> str:
-        if isinstance(value, str) and f.type is FieldType.SELECT_MULTIPLE:
-            names: list[Any] = value.split()
-        elif isinstance(value, list):
-            names = value
-        else:
-            names = [value]
-        if f.reference is not None:
-            shown = [self.roster.get(str(v), str(v)) for v in names]
-        else:
-            labels = self.lists.get(f.list_name or "", {})
-            shown = [labels.get(str(v), str(v)) for v in names]
-        return MULTI_SEPARATOR.join(shown)
-
-
 def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
     for f in fields:
         if f.type is FieldType.GROUP:
             yield from _leaves(f.children)
+        elif f.type is FieldType.CALCULATE and not f.label.items:
+            continue  # a helper calculation nobody is meant to read (e.g. is_open)
         elif f.type not in (FieldType.REPEAT, FieldType.NOTE):
             yield f
 
@@ -179,9 +168,14 @@ class _Sheet:
     chain: tuple[str, ...]  # repeat names from the top (empty: the record sheet)
 
 
-def _converter(f: Field, cells: SafeCells, choices: _Choices) -> Callable[[Any], Cell]:
-    if f.is_select:
-        return lambda v: None if v in (None, "", []) else cells.text(choices.show(f, v))
+def _converter(f: Field, cells: SafeCells, labels: Labels) -> Callable[[Any], Cell]:
+    """An answer -> its cell, shown as forms.display shows it to a person (a percentage stays a number,
+    with a percent format)."""
+    if f.is_select or f.type in FILE_TYPES:
+        return lambda v: None if is_empty(v) else cells.text(show_value(f, v, labels))
+    percent = number_format(f)
+    if percent is not None:
+        return lambda v: _percent_cell(cells, v, percent)
     if f.type in (FieldType.INTEGER, FieldType.DECIMAL):
         return cells.number
     if f.type is FieldType.DATE:
@@ -193,8 +187,13 @@ def _converter(f: Field, cells: SafeCells, choices: _Choices) -> Callable[[Any],
     return cells.any
 
 
-def _label(f: Field) -> str:
-    return f.label.get("zh") or f.name
+def _percent_cell(cells: SafeCells, value: Any, fmt: str) -> Cell:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return cells.styled(value, fmt)
+    return cells.any(value)
+
+
+_label = label_of
 
 
 def _width(label: str, f: Field | None) -> float:
@@ -218,7 +217,8 @@ def _new_sheet(
     title: str,
     fields: tuple[Field, ...],
     chain: tuple[str, ...],
-    choices: _Choices,
+    labels: Labels,
+    utc_offset: dt.timedelta,
 ) -> _Sheet:
     ws = wb.create_sheet(title)
     cells = SafeCells(ws)
@@ -232,7 +232,10 @@ def _new_sheet(
         tail: list[tuple[str, str, Field | None]] = []
     else:
         head = [(n, RESERVED[n], None) for n in (SCHOOL_CODE, SCHOOL_NAME, UUID, STATUS)]
-        tail = [(n, RESERVED[n], None) for n in (FORM_VERSION, UPDATED)]
+        tail = [
+            (FORM_VERSION, RESERVED[FORM_VERSION], None),
+            (UPDATED, updated_label(utc_offset), None),
+        ]
     columns = [*head, *((f.name, _label(f), f) for f in fields), *tail]
     for i, (name, label, f) in enumerate(columns, start=1):
         width = 38.0 if name == UUID else _width(label, f)
@@ -243,7 +246,7 @@ def _new_sheet(
         [cells.header(label, font=_HEADER_FONT, fill=_HEADER_FILL) for _n, label, _f in columns]
     )
     ws.append([cells.header(name, font=_NAMES_FONT) for name, _label, _f in columns])
-    return _Sheet(title, ws, cells, fields, [_converter(f, cells, choices) for f in fields], chain)
+    return _Sheet(title, ws, cells, fields, [_converter(f, cells, labels) for f in fields], chain)
 
 
 def _answers(sheet: _Sheet, data: dict[str, Any]) -> list[Cell]:
@@ -354,7 +357,7 @@ def _summary(
         report = reporting.period_report(
             session, form, period, today=today, utc_offset=utc_offset, rules=rules
         )
-        columns += [("报送情况", 10), ("首次报送时间", 20)]
+        columns += [("报送情况", 10), (f"首次报送时间（{zone_label(utc_offset)}）", 24)]
     columns += [("记录数", 10), *((STATUS_LABELS[s], 14) for s in SUMMARY_STATUSES)]
     for i, (_label_text, width) in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -423,14 +426,15 @@ def _write(
     utc_offset: dt.timedelta = DEFAULT_UTC_OFFSET,
     rules: Any = None,
 ) -> tuple[int, int, list[str]]:
-    choices = _Choices(form)
+    labels = Labels(form)
     used: set[str] = {META_SHEET, SUMMARY_TITLE.lower()}
     main = _new_sheet(
         wb,
         sheet_title(form.title.get("zh") or form.form_id, used),
         tuple(_leaves(form.fields)),
         (),
-        choices,
+        labels,
+        utc_offset,
     )
     repeats: list[_Sheet] = []
 
@@ -438,7 +442,9 @@ def _write(
         for rep in _repeats(fields):
             inner = (*chain, rep.name)
             title = sheet_title(_label(rep), used)
-            repeats.append(_new_sheet(wb, title, tuple(_leaves(rep.children)), inner, choices))
+            repeats.append(
+                _new_sheet(wb, title, tuple(_leaves(rep.children)), inner, labels, utc_offset)
+            )
             visit(rep.children, inner)
 
     visit(form.fields, ())
@@ -449,7 +455,8 @@ def _write(
         tally = tallies.get(rec.school_id)
         if tally is None:
             tally = tallies[rec.school_id] = _Tally(rec.school_code, rec.school_name, {})
-            choices.set_roster(rosters.get(rec.school_id) or ReferenceList("teachers", {}))
+            labels.set_roster(rosters.get(rec.school_id))
+            labels.files = FileNames(school_file_names(session, rec.school_id))
         tally.by_status[rec.status] = tally.by_status.get(rec.status, 0) + 1
         code = main.cells.text(rec.school_code)
         name = main.cells.text(rec.school_name)
@@ -462,7 +469,9 @@ def _write(
                 main.cells.text(STATUS_LABELS.get(rec.status, rec.status)),
                 *_answers(main, data),
                 main.cells.text(rec.form_version),
-                main.cells.styled(rec.updated_at.replace(microsecond=0), DATETIME_FORMAT),
+                main.cells.styled(
+                    (rec.updated_at + utc_offset).replace(microsecond=0), DATETIME_FORMAT
+                ),
             ]
         )
         for sheet in repeats:

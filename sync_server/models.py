@@ -305,6 +305,8 @@ class Attachment(Base):
     completed_at: Mapped[dt.datetime | None]
     # The last chunk written: an unfinished upload untouched for PARTIAL_UPLOAD_TTL_HOURS is removed.
     updated_at: Mapped[dt.datetime | None]
+    # The name the file had on the school's PC (protocol revision 1.7); None from an older client.
+    filename: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         UniqueConstraint("school_id", "sha256", name="uq_attachment_school_sha"),

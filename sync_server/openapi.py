@@ -586,7 +586,22 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                             "pattern": CONTENT_RANGE_PATTERN,
                             "examples": ["bytes 0-65535/1048576"],
                         },
-                    }
+                    },
+                    {
+                        "name": "Upload-Metadata",
+                        "in": "header",
+                        "required": False,
+                        "description": (
+                            "The file's name on the school's PC, as tus sends it: `filename` and the "
+                            "base64 of the UTF-8 name (1-255 characters, no control characters; a "
+                            "folder is dropped). Kept with the file (protocol revision 1.7)."
+                        ),
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^filename [A-Za-z0-9+/]{4,1400}={0,2}$",
+                            "examples": ["filename 57qm6LCI6K6w5b2VLnBkZg=="],
+                        },
+                    },
                 ],
                 "requestBody": {
                     "required": True,
@@ -601,7 +616,9 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "201": _json(
                         _ref("UploadState"), "Complete and verified", headers=_OFFSET_HEADER
                     ),
-                    "400": _error("Bad sha256, Content-Range or body length; " + _BAD_URL),
+                    "400": _error(
+                        "Bad sha256, Content-Range, Upload-Metadata or body length; " + _BAD_URL
+                    ),
                     "409": _error(
                         "start is not the stored offset, or another total than before "
                         "(see Upload-Offset)",

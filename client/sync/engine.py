@@ -429,6 +429,7 @@ class _Run:
                     path,
                     sizer=sizer,
                     on_offset=on_offset,
+                    filename=att.filename,
                 )
             except SyncError as exc:
                 if exc.retryable:

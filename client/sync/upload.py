@@ -14,6 +14,7 @@ that drops every 20 s. A 413 naming the server's per-chunk limit lowers the larg
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import time
@@ -128,6 +129,18 @@ def _chunk_limit(exc: SyncError, sent: int) -> int | None:
     return None
 
 
+def upload_metadata(filename: str) -> str | None:
+    """tus's Upload-Metadata for the file's name: `filename <base64 of UTF-8>`; None for a name the server
+    would refuse (over 255 characters, control characters), which is then not sent."""
+    if (
+        not filename
+        or len(filename) > 255
+        or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in filename)
+    ):
+        return None
+    return "filename " + base64.b64encode(filename.encode("utf-8")).decode("ascii")
+
+
 def upload_file(
     transport: Transport,
     sha256: str,
@@ -135,6 +148,7 @@ def upload_file(
     *,
     sizer: ChunkSizer,
     on_offset: Callable[[int], None] = lambda n: None,
+    filename: str | None = None,
 ) -> int:
     """Make the server hold the whole file; returns the bytes sent. SyncError when it cannot.
 
@@ -169,6 +183,9 @@ def upload_file(
                     chunk = fh.read(sizer.size)
                     end = offset + len(chunk) - 1
                     headers = {"Content-Type": "application/octet-stream"}
+                    metadata = upload_metadata(filename or "")
+                    if metadata:  # kept by the server with the file (protocol revision 1.7)
+                        headers["Upload-Metadata"] = metadata
                     if (
                         chunk
                     ):  # an empty file goes whole, without a range (bytes 0--1/0 is no range)

@@ -1,5 +1,6 @@
 """A record's answers as the bureau reads them: Chinese labels, choices as their labels, roster ids as teacher
-names, repeat groups as tables, attachments by sha256; and the differences between two revisions.
+names, repeat groups as tables, attachments by their names; and the differences between two revisions. Each
+value is shown by forms.display, as the school client shows it.
 
 No Flask here (the record pages and their tests use it). Field paths are those of review comments:
 `inspection_date`, `hazards[0].deadline` (groups are transparent: their fields sit at the top level).
@@ -7,20 +8,32 @@ No Flask here (the record pages and their tests use it). Field paths are those o
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from forms.engine import ReferenceList
+from forms.display import (
+    EMPTY,
+    FILE_TYPES,
+    MULTI_SEPARATOR,
+    FileNames,
+    Labels,
+    file_refs,
+    label_of,
+    show_value,
+)
 from forms.model import Field, FieldType, FormDef
 
-MULTI_SEPARATOR = "、"
-EMPTY = "—"
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-FILE_TYPES = (FieldType.IMAGE, FieldType.FILE)
+__all__ = [
+    "EMPTY",
+    "MULTI_SEPARATOR",
+    "FileNames",
+    "Labels",
+    "file_refs",
+    "label_of",
+    "show_value",
+]
+
 STATUS_LABELS = {
     "received": "待审核",
     "returned": "已退回",
@@ -37,63 +50,12 @@ REVISION_KINDS = {
 GENERAL_COMMENT = "_record"
 
 
-def label_of(f: Field) -> str:
-    return f.label.get("zh") or f.name
+@dataclass(frozen=True, slots=True)
+class FileLink:
+    """An attachment of an answer: its sha256 (the link) and the name it had on the school's PC."""
 
-
-class Labels:
-    """Choice names -> Chinese labels of one form; roster ids -> names of one school."""
-
-    def __init__(self, form: FormDef, roster: ReferenceList | None = None) -> None:
-        self.lists = {
-            cl.name: {c.name: c.label.get("zh") or c.name for c in cl.choices}
-            for cl in form.choices
-        }
-        self.roster = dict(roster.items) if roster is not None else {}
-
-    def choice(self, f: Field, value: Any) -> str:
-        if value is None or value == "" or value == []:
-            return ""
-        if isinstance(value, str) and f.type is FieldType.SELECT_MULTIPLE:
-            names: list[Any] = value.split()
-        elif isinstance(value, list):
-            names = value
-        else:
-            names = [value]
-        if f.reference is not None:
-            shown = [self.roster.get(str(v), str(v)) for v in names]
-        else:
-            table = self.lists.get(f.list_name or "", {})
-            shown = [table.get(str(v), str(v)) for v in names]
-        return MULTI_SEPARATOR.join(shown)
-
-    def list_label(self, list_name: str, name: str | None) -> str:
-        if not name:
-            return ""
-        return self.lists.get(list_name, {}).get(name, name)
-
-
-def show_value(f: Field, value: Any, labels: Labels) -> str:
-    """One answer as text ('' when empty)."""
-    if value is None or value == "" or value == []:
-        return ""
-    if f.is_select:
-        return labels.choice(f, value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    if isinstance(value, int | str):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def file_refs(value: Any) -> list[str]:
-    """The sha256 values of an image/file answer (a string, or a list of them)."""
-    items = value if isinstance(value, list) else [value]
-    return [v for v in items if isinstance(v, str) and SHA256_RE.match(v)]
+    sha256: str
+    name: str
 
 
 @dataclass
@@ -106,7 +68,7 @@ class Answer:
     label: str
     type: str
     text: str  # '' when empty
-    files: list[str] = field(default_factory=list)
+    files: list[FileLink] = field(default_factory=list)
     comment: str | None = None
     multiline: bool = False
 
@@ -216,7 +178,8 @@ def _items(
 
 
 def _answer(f: Field, value: Any, labels: Labels, comments: Mapping[str, str], path: str) -> Answer:
-    files = file_refs(value) if f.type in FILE_TYPES else []
+    refs = file_refs(value) if f.type in FILE_TYPES else []
+    files = [FileLink(sha, labels.files.name(sha)) for sha in refs]
     return Answer(
         path=path,
         name=f.name,
@@ -313,12 +276,7 @@ def _flatten(
                         out,
                     )
             continue
-        if f.type in FILE_TYPES:
-            refs = file_refs(value)
-            text = f"{len(refs)} 个文件（{', '.join(r[:8] for r in refs)}）" if refs else ""
-        else:
-            text = show_value(f, value, labels)
-        out.append(PathValue(path, label, text, f))
+        out.append(PathValue(path, label, show_value(f, value, labels), f))
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from sync_server.dashboard.display import (
     STATUS_LABELS,
     STATUS_TONES,
     Difference,
+    FileNames,
     Labels,
     build_items,
     comment_targets,
@@ -46,6 +47,7 @@ from sync_server.dashboard.display import (
 from sync_server.dashboard.params import int_param
 from sync_server.errors import ServiceError
 from sync_server.models import Attachment, Record, RecordRevision, School, Status
+from sync_server.services.attachments import file_names
 from sync_server.services.common import MAX_INT32, MIN_INT32
 from sync_server.services.forms import FORM_CACHE, latest_forms
 from sync_server.services.review import accept_record, return_record
@@ -405,7 +407,7 @@ def records_detail(record_id: str) -> ResponseReturnValue:
     with get_state().db.ReadSession.begin() as s:
         rec, school, form = _load_visible(s, record_id)
         roster = school_roster(s, school.id)
-        labels = Labels(form, roster)
+        labels = Labels(form, roster, _file_names(s, rec, school.id))
         data = rec.data if isinstance(rec.data, dict) else {}
         comments = dict(rec.review_comments or {})
         items = build_items(form, data, labels, comments)
@@ -479,7 +481,7 @@ def records_return(record_id: str) -> ResponseReturnValue:
     state = get_state()
     with state.db.ReadSession.begin() as s:
         rec, school, form = _load_visible(s, record_id)
-        labels = Labels(form, school_roster(s, school.id))
+        labels = Labels(form, school_roster(s, school.id), _file_names(s, rec, school.id))
         data = rec.data if isinstance(rec.data, dict) else {}
         targets = comment_targets(form, data, labels)
     if rec.status == Status.DELETED:
@@ -491,8 +493,8 @@ def records_return(record_id: str) -> ResponseReturnValue:
     general = ""
     if request.method == "POST":
         ticked = set(request.form.getlist("path"))
-        for path in ticked - known:
-            errors.append(f"题目“{path}”不在这条记录中。")
+        if ticked - known:
+            errors.append("有勾选的题目已不在这条记录中（学校可能刚更新了记录），请重新勾选。")
         for t in targets:
             text = (request.form.get(f"comment:{t.path}") or "").strip()
             if t.path in ticked or text:
@@ -556,30 +558,58 @@ def records_file(record_id: str, sha256: str) -> ResponseReturnValue:
         rec, school, form = _load_visible(s, record_id)
         if not _refers_to(s, rec, sha256):
             abort(404)
-        complete = s.execute(
-            select(Attachment.complete).where(
+        found = s.execute(
+            select(Attachment.complete, Attachment.filename).where(
                 Attachment.school_id == school.id, Attachment.sha256 == sha256
             )
-        ).scalar_one_or_none()
+        ).first()
     path = state.attachments.path(school.id, sha256)
-    if not complete or not path.is_file():
+    if found is None or not found.complete or not path.is_file():
         abort(404)
     _audit_sensitive_view(rec, form, school, "record.file_view")
     with path.open("rb") as fh:
         mime = sniff_type(fh.read(16))
     inline = mime in _INLINE_TYPES
-    ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
     response = send_file(
         path,
         mimetype=mime,
         as_attachment=not inline,
-        download_name=f"{sha256[:12]}{ext.get(mime, '.pdf' if mime == 'application/pdf' else '.bin')}",
+        # Werkzeug sends a non-ASCII name as filename*=UTF-8''... with an ASCII fallback.
+        download_name=download_name(found.filename, sha256, mime),
         max_age=0,
         conditional=True,
         etag=sha256,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "application/zip": ".zip",
+}
+
+
+def download_name(filename: str | None, sha256: str, mime: str) -> str:
+    """The name the file had on the school's PC; for a file an older client sent, 附件_<short hash> with
+    the extension of what it holds."""
+    if filename:
+        return filename
+    return f"附件_{sha256[:8]}{_EXTENSIONS.get(mime, '.bin')}"
+
+
+def _file_names(s: Session, rec: Record, school_id: int) -> FileNames:
+    """The names of the files the record refers to, now or in its history."""
+    refs = _walk_refs(rec.data)
+    for data in s.execute(
+        select(RecordRevision.data).where(RecordRevision.record_id == rec.id)
+    ).scalars():
+        refs |= _walk_refs(data)
+    return FileNames(file_names(s, school_id, refs))
 
 
 def _is_sha256(value: str) -> bool:

@@ -21,6 +21,8 @@ demand or from a scheduled task.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import logging
@@ -28,7 +30,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -164,6 +166,38 @@ def parse_content_range(header: str | None, length: int | None) -> tuple[int, in
     return start, end, total
 
 
+MAX_FILENAME = 255
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def parse_upload_metadata(header: str | None) -> str | None:
+    """The file name of tus's `Upload-Metadata: filename <base64 of UTF-8>` (other keys are ignored), else
+    None. A name is kept as the school's PC had it, without any folder; a malformed header is 400."""
+    if header is None or not header.strip():
+        return None
+    name: str | None = None
+    for pair in header.split(","):
+        key, _, encoded = pair.strip().partition(" ")
+        if key != "filename":
+            continue
+        try:
+            name = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            name = None
+        name = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not name or len(name) > MAX_FILENAME or _CONTROL_RE.search(name):
+            raise ServiceError(
+                "bad_metadata",
+                f"Upload-Metadata 中的文件名无效（应为 UTF-8 文件名的 base64，1–{MAX_FILENAME} 个字符，"
+                "不含控制字符）",
+                f"the file name in Upload-Metadata must be the base64 of a UTF-8 name of 1 to "
+                f"{MAX_FILENAME} characters without control characters",
+                status=400,
+                details={"header": "Upload-Metadata"},
+            )
+    return name
+
+
 class AttachmentStore:
     def __init__(
         self,
@@ -212,7 +246,9 @@ class AttachmentStore:
         body: IO[bytes],
         now: dt.datetime,
         quota: PartialQuota | None = None,
+        filename: str | None = None,
     ) -> UploadState:
+        """Append one chunk. `filename`: the name the file had on the school's PC (kept with the row)."""
         quota = quota or PartialQuota()
         if total > self.max_bytes:
             raise ServiceError(
@@ -227,6 +263,8 @@ class AttachmentStore:
             self.expire(now - quota.ttl, school_id=school_id, held=sha256)
             current = self.state(school_id, sha256)
             if current.complete:
+                if filename is not None:
+                    self._name(school_id, sha256, filename, only_if_missing=True)
                 return current
             if current.size is not None and current.size != total and current.offset > 0:
                 raise ServiceError(
@@ -255,9 +293,11 @@ class AttachmentStore:
                     self._drop_partial(school_id, sha256)
                 raise
             if offset < total:
-                self._save_row(school_id, sha256, total, offset, now, complete=False)
+                self._save_row(
+                    school_id, sha256, total, offset, now, complete=False, filename=filename
+                )
                 return UploadState(sha256, offset, total, False)
-            return self._finish(school_id, sha256, total, now)
+            return self._finish(school_id, sha256, total, now, filename)
 
     # -- the quota and expiry of unfinished uploads ----------------------------------------------------
 
@@ -501,6 +541,7 @@ class AttachmentStore:
         now: dt.datetime,
         *,
         complete: bool,
+        filename: str | None = None,
     ) -> None:
         with self.Session.begin() as session:
             row = self._row(session, school_id, sha256)
@@ -519,8 +560,12 @@ class AttachmentStore:
             row.complete = complete
             row.updated_at = naive_utc(now)
             row.completed_at = naive_utc(now) if complete else None
+            if filename is not None:
+                row.filename = filename
 
-    def _finish(self, school_id: int, sha256: str, total: int, now: dt.datetime) -> UploadState:
+    def _finish(
+        self, school_id: int, sha256: str, total: int, now: dt.datetime, filename: str | None
+    ) -> UploadState:
         partial = self.partial_path(school_id, sha256)
         digest = hashlib.sha256()
         with partial.open("rb") as fh:
@@ -545,9 +590,15 @@ class AttachmentStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(partial, target)
         _fsync_dir(target.parent)
-        self._save_row(school_id, sha256, total, total, now, complete=True)
+        self._save_row(school_id, sha256, total, total, now, complete=True, filename=filename)
         log.info("attachment %s of school %s complete (%d bytes)", sha256, school_id, total)
         return UploadState(sha256, total, total, True, created=True)
+
+    def _name(self, school_id: int, sha256: str, filename: str, *, only_if_missing: bool) -> None:
+        with self.Session.begin() as session:
+            row = self._row(session, school_id, sha256)
+            if row is not None and (row.filename is None or not only_if_missing):
+                row.filename = filename
 
     def open(self, school_id: int, sha256: str) -> Iterator[bytes]:
         """The file's bytes (for the dashboard and export)."""
@@ -563,3 +614,25 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def file_names(
+    session: Session, school_id: int, shas: Iterable[str] | None = None
+) -> dict[str, str]:
+    """sha256 -> the name each file had on the school's PC, for `shas` or (None) every file of the school;
+    files an older client sent have no name."""
+    stmt = select(Attachment.sha256, Attachment.filename).where(
+        Attachment.school_id == school_id, Attachment.filename.is_not(None)
+    )
+    if shas is None:
+        return {sha: name for sha, name in session.execute(stmt) if name}
+    wanted = sorted(set(shas))
+    out: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        out.update(
+            (sha, name)
+            for sha, name in session.execute(stmt.where(Attachment.sha256.in_(chunk)))
+            if name
+        )
+    return out

@@ -85,7 +85,7 @@ def test_export_of_one_period_with_the_summary_sheet_first(app: Flask):
         "学校代码",
         "学校名称",
         "报送情况",
-        "首次报送时间",
+        "首次报送时间（北京时间）",
         "记录数",
         "教育局已收到",
         "已退回",
