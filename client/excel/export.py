@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import uuid
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -43,6 +44,7 @@ from client.store.db import Store
 from client.store.models import Status
 from client.store.records import roster
 from forms.cells import DATETIME_FORMAT, MAX_CELL_TEXT, Cell, CellTooLong, SafeCells
+from forms.display import number_format
 from forms.model import Field, FieldType, FormDef, Period
 from forms.periods import period_of, period_range
 
@@ -76,7 +78,14 @@ def _converter(f: Field, ws: WriteOnlyWorksheet, codec: ValueCodec) -> Callable[
         return make.date
     if t is FieldType.TIME:
         return make.time
+    fmt = number_format(f)  # a percentage (forms.display): the number, shown as 93.3% by Excel
+    if fmt is not None:
+        return lambda v: make.styled(v, fmt) if _is_number(v) else make.any(v)
     return make.any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _width(spec: SheetSpec, name: str) -> float:

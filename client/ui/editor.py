@@ -629,7 +629,7 @@ class RecordEditor(QWidget):
                 names=self._names,
             )
         if t is FieldType.CALCULATE:
-            return DisplayInput()
+            return DisplayInput(field=f)
         return None
 
     def _empty_roster_text(self) -> str:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from forms.display import is_percent, show_percent
 from forms.model import Field, FieldType
 
 log = logging.getLogger(__name__)
@@ -653,10 +654,12 @@ class ChecksInput(_ChoiceInput):
 
 
 class DisplayInput(FieldInput):
-    """A calculate field's value, worked out by the form; the clerk can read and copy it."""
+    """A calculate field's value, worked out by the form; the clerk can read and copy it (a percentage as
+    forms.display shows it: 93.3%)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, field: Field | None = None) -> None:
         super().__init__(parent)
+        self._percent = field is not None and is_percent(field)
         self.label = QLabel("—", self)
         self.label.setObjectName("calculated")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -670,7 +673,10 @@ class DisplayInput(FieldInput):
 
     def set_value(self, value: Any) -> None:
         self._value = value
-        self.label.setText(format_calculated(value))
+        if self._percent and value not in (None, ""):
+            self.label.setText(show_percent(value))
+        else:
+            self.label.setText(format_calculated(value))
 
     def focus_widgets(self) -> list[QWidget]:
         return []
