@@ -23,6 +23,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from client.excel.layout import (
+    BEIJING,
     FIRST_DATA_ROW,
     INDEX,
     LAYOUT_VERSION,
@@ -182,6 +183,11 @@ def _parse_stamp(value: Any) -> dt.datetime | None:
     return None
 
 
+def _beijing(stamp: dt.datetime) -> dt.datetime:
+    """A stored time (naive UTC) as the bureau's wall-clock time, for the labelled column."""
+    return stamp.replace(tzinfo=dt.UTC).astimezone(BEIJING).replace(tzinfo=None)
+
+
 def iter_records(
     store: Store, form_id: str, *, period: str | None, statuses: Sequence[str]
 ) -> Generator[tuple[str, dict[str, Any], str, dt.datetime | None], None, None]:
@@ -259,7 +265,8 @@ def _write_workbook(
         for rid, data, status, updated in rows:
             cells: list[Cell] = [main.cells.text(rid), *main.answers(data, rid)]
             cells.append(main.status.text(STATUS_LABELS.get(status, status)))
-            cells.append(main.updated.styled(updated, DATETIME_FORMAT) if updated else None)
+            shown = _beijing(updated) if updated else None
+            cells.append(main.updated.styled(shown, DATETIME_FORMAT) if shown else None)
             main.ws.append(cells)
             for rep in repeats:
                 for index, item in _instances(data, rep.spec.chain):

@@ -2,18 +2,25 @@
 or from a JSON list of records (FORMS.md "Conventions for values").
 
 Everything is validated by the form engine and saved in ONE transaction: if any row is invalid, nothing is
-imported, and ImportFailed names the file, the row (Excel row number, or JSON index), the field and the problem.
-A row whose `_uuid` is already in the store updates that record (a new revision); a `_uuid` that is not there
-creates the record with that id. A roster row without `_uuid` updates the teacher with the same teacher_id.
+imported, and ImportFailed names the file, the row (Excel row number, or JSON record), the record's status, the
+field (by its label) and the problem. A row whose `_uuid` is already in the store updates that record (a new
+revision) - unless it holds what the record already holds: then nothing is written, no revision, nothing queued
+for the bureau, the status kept ("unchanged"). A `_uuid` that is not there creates the record with that id. A
+roster row without `_uuid` updates the teacher with the same teacher_id.
+
+Drafts come back as drafts: a row whose status column (`_status`; in JSON the key `_status`) says 草稿/draft is
+saved as a draft (not checked, never sent) when its record is new or still a draft here; so a clerk's own export,
+drafts and all, imports back unchanged. Any other row is submitted, as before.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +46,7 @@ from client.excel.layout import (
     get_form,
     parse_uuid,
     sheet_specs,
+    status_from_cell,
     xl_unescape,
 )
 from client.store.formset import ROSTER_FORM
@@ -52,8 +60,8 @@ from client.store.records import (
     save_record,
 )
 from client.store.roster import RosterIndex
-from forms.engine import Problem, evaluate, format_path
-from forms.model import FieldType, FormDef
+from forms.engine import Problem, ReferenceList, evaluate, format_path
+from forms.model import Field, FieldType, FormDef
 from forms.safe_xlsx import IMPORT_LIMITS, UnsafeWorkbook, open_workbook, sheet_rows
 
 if TYPE_CHECKING:
@@ -70,8 +78,11 @@ Path_ = tuple[str | int, ...]
 class ImportResult:
     created: int
     updated: int
-    unchanged: int  # accepted records whose data the file leaves as it is (they cannot change)
+    unchanged: (
+        int  # records whose data the file leaves as it is: nothing written, nothing sent again
+    )
     record_ids: list[str]
+    drafts: int = 0  # rows saved as (or left) drafts, among the above
 
     @property
     def total(self) -> int:
@@ -105,6 +116,7 @@ class _Incoming:
     where: _Where
     parts: dict[Path_, _Where] = field(default_factory=dict)  # repeat entry path -> its row
     bad_paths: set[Path_] = field(default_factory=set)  # already reported while reading
+    status: str | None = None  # the status the file gives the record (its status column)
 
 
 class _Problems:
@@ -125,6 +137,7 @@ class _Problems:
         *,
         field_name: str | None = None,
         labels: tuple[str, str] = ("", ""),
+        status: str | None = None,
     ) -> None:
         self.total += 1
         if len(self.items) < self.KEEP:
@@ -139,6 +152,7 @@ class _Problems:
                     field=field_name,
                     label_zh=labels[0],
                     label_en=labels[1],
+                    status=status,
                 )
             )
 
@@ -336,6 +350,7 @@ class _XlsxReader:
         data: dict[str, Any] = {}
         record_id: str | None = None
         raw_index: Any = None
+        status: str | None = None
         bad: set[str] = set()
         for col, value in enumerate(values):
             key = keys[col] if col < len(keys) else None
@@ -367,7 +382,10 @@ class _XlsxReader:
             if key == INDEX:
                 raw_index = value
                 continue
-            if key in (STATUS, UPDATED):
+            if key == STATUS:
+                status = status_from_cell(value)
+                continue
+            if key == UPDATED:
                 continue
             f = self.fields[key]
             if f.type is FieldType.CALCULATE:
@@ -375,13 +393,17 @@ class _XlsxReader:
             answer, problem = self.codec.read_cell(f, value)
             if problem is not None:
                 self.problems.add(
-                    where, problem, field_name=key, labels=field_labels(self.form, key)
+                    where,
+                    problem,
+                    field_name=key,
+                    labels=field_labels(self.form, key),
+                    status=self._status_of(record_id, spec, values, keys),
                 )
                 bad.add(key)
             if answer is not None:
                 data[key] = answer
         if spec.repeat is None:
-            incoming = _Incoming(record_id, data, where)
+            incoming = _Incoming(record_id, data, where, status=status)
             incoming.bad_paths.update((name,) for name in bad)
             if record_id is not None:
                 if record_id in self.by_id:
@@ -415,6 +437,20 @@ class _XlsxReader:
             )
             return
         self.entries.setdefault(spec.chain, []).append(_Entry(where, record_id, index, data, bad))
+
+    def _status_of(
+        self,
+        record_id: str | None,
+        spec: SheetSpec,
+        values: tuple[Any, ...],
+        keys: list[str | None],
+    ) -> str | None:
+        """The status a row's record has in the file (a repeat row: its record's, read earlier)."""
+        if spec.repeat is None:
+            col = keys.index(STATUS) if STATUS in keys else None
+            return status_from_cell(values[col]) if col is not None and col < len(values) else None
+        incoming = self.by_id.get(record_id) if record_id else None
+        return incoming.status if incoming is not None else None
 
     def _attach_entries(self) -> None:
         """Put repeat entries into their records, ordered by _index (rows without one keep sheet order)."""
@@ -566,7 +602,7 @@ def _read_json(path: Path, problems: _Problems) -> list[_Incoming]:
                 continue
             seen[record_id] = i
         data = {k: v for k, v in item.items() if not (isinstance(k, str) and k.startswith("_"))}
-        out.append(_Incoming(record_id, data, where))
+        out.append(_Incoming(record_id, data, where, status=status_from_cell(item.get(STATUS))))
     return out
 
 
@@ -582,24 +618,41 @@ def _duplicate_teacher(
     first = seen.setdefault(tid.strip(), incoming.where)
     if first is incoming.where:
         return False
-    at_zh = f"第 {first.row} 行" if first.row is not None else f"索引 {first.index} 的记录"
-    at_en = f"row {first.row}" if first.row is not None else f"record [{first.index}]"
+    at_zh = f"第 {first.row} 行" if first.row is not None else f"第 {(first.index or 0) + 1} 条记录"
+    at_en = f"row {first.row}" if first.row is not None else f"record {(first.index or 0) + 1}"
     where, name, labels = _locate(form, incoming, ("teacher_id",))
     problems.add(
         where,
         (f"工号“{tid}”与{at_zh}重复", f"teacher id '{tid}' also appears in {at_en}"),
         field_name=name,
         labels=labels,
+        status=incoming.status,
     )
     return True
 
 
+def _place(form: FormDef, path: Path_) -> tuple[str, str]:
+    """Where in a record a path leads, in words: “隐患清单”第 2 条的“整改期限” / 'Hazards' entry 2, 'Deadline'."""
+    zh: list[str] = []
+    en: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            if zh:
+                zh[-1] += f"第 {part + 1} 条"
+                en[-1] += f" entry {part + 1}"
+            continue
+        label_zh, label_en = field_labels(form, part)
+        zh.append(f"“{label_zh}”")
+        en.append(f"'{label_en}'")
+    return "的".join(zh), ", ".join(en)
+
+
 def _locate(form: FormDef, incoming: _Incoming, path: Path_) -> tuple[_Where, str, tuple[str, str]]:
-    """The row, field name and labels of a problem at `path` inside an incoming record."""
+    """The row, field name and how to call the field of a problem at `path` inside an incoming record."""
     name = next((p for p in reversed(path) if isinstance(p, str)), "")
     labels = field_labels(form, name) if name else ("", "")
-    if incoming.where.index is not None:  # JSON: the index and the full path
-        return incoming.where, format_path(path), labels
+    if incoming.where.index is not None:  # JSON: the record's index and the place inside it
+        return incoming.where, format_path(path), _place(form, path)
     for k in range(len(path), 0, -1):
         where = incoming.parts.get(path[:k])
         if where is not None:
@@ -617,13 +670,50 @@ def _known_ids(session: Session, batch: list[_Incoming]) -> set[str]:
     return found
 
 
+def _without_calculations(fields: tuple[Field, ...], data: Any) -> Any:
+    """A record's answers without calculated values (a draft keeps whatever the editor last worked out;
+    the file's calculated columns are not read back)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for f in fields:
+        if f.type is FieldType.CALCULATE:
+            out.pop(f.name, None)
+        elif f.type is FieldType.GROUP:
+            out = _without_calculations(f.children, out)
+        elif f.type is FieldType.REPEAT and isinstance(out.get(f.name), list):
+            out[f.name] = [_without_calculations(f.children, item) for item in out[f.name]]
+    return out
+
+
+def _unchanged(
+    form: FormDef,
+    existing: Record,
+    data: dict[str, Any],
+    submit: bool,
+    today: dt.date,
+    refs: Mapping[str, ReferenceList],
+) -> bool:
+    """Would saving `data` leave the record as it is (same answers, and a draft stays a draft)?"""
+    if existing.form_id != form.form_id or (submit and existing.status == Status.DRAFT):
+        return False
+    if submit:
+        return evaluate(form, data, today=today, references=refs).data == existing.data
+    as_stored = json.loads(json.dumps(data, default=str))
+    same: bool = _without_calculations(form.fields, as_stored) == _without_calculations(
+        form.fields, existing.data
+    )
+    return same
+
+
 def _save_all(
     session: Session, ctx: ClientContext, form: FormDef, batch: list[_Incoming], problems: _Problems
 ) -> ImportResult:
     """Every row through save_record, with what each save would otherwise read again and again (the
-    roster as a reference list, the roster's staff numbers) read once: linear in the rows."""
+    roster as a reference list, the roster's staff numbers) read once: linear in the rows. A row that
+    changes nothing is not saved."""
     today, now = ctx.clock.today(), ctx.clock.now()
-    created = updated = unchanged = 0
+    created = updated = unchanged = drafts = 0
     ids: list[str] = []
     teacher_rows: dict[str, _Where] = {}
     known = _known_ids(session, batch)
@@ -639,57 +729,73 @@ def _save_all(
             if record_id is not None:
                 known.add(record_id)
         existing = session.get(Record, record_id) if record_id in known else None
-        if existing is not None and existing.status == Status.ACCEPTED and not existing.deleted:
+        status = incoming.status or (existing.status if existing is not None else None)
+        submit = incoming.status != Status.DRAFT or (
+            existing is not None and existing.status != Status.DRAFT
+        )
+        if existing is not None and not existing.deleted:
             now_refs = index.references() if index is not None and roster_refs else refs
-            same = evaluate(form, incoming.data, today=today, references=now_refs)
-            if existing.form_id == form.form_id and same.data == existing.data:
+            if _unchanged(form, existing, incoming.data, submit, today, now_refs):
                 unchanged += 1
+                drafts += existing.status == Status.DRAFT
                 ids.append(existing.id)
                 continue
-            locked = RecordLocked()
-            problems.add(
-                incoming.where,
-                (
-                    f"记录 {existing.id} {locked.message_zh}（导入不能修改已确认的记录）",
-                    f"record {existing.id}: {locked.message_en} (an import cannot change it)",
-                ),
-                field_name=UUID,
-            )
-            continue
+            if existing.status == Status.ACCEPTED:
+                locked = RecordLocked()
+                problems.add(
+                    incoming.where,
+                    (
+                        f"{locked.message_zh}（导入不能修改已确认的记录）",
+                        f"{locked.message_en} (an import cannot change it)",
+                    ),
+                    status=existing.status,
+                )
+                continue
         try:
             result = save_record(
                 session,
                 form=form,
                 data=incoming.data,
                 record_id=record_id,
-                submit=True,
+                submit=submit,
                 today=today,
                 now=now,
                 refs=refs,
                 roster_index=index,
             )
         except ValidationFailed as exc:
-            _add_validation(form, incoming, exc.problems, problems)
+            _add_validation(form, incoming, exc.problems, problems, status)
             continue
         except StoreError as exc:  # a locked, deleted or other form's record, a teacher id in use
-            problems.add(incoming.where, (exc.message_zh, exc.message_en))
+            problems.add(incoming.where, (exc.message_zh, exc.message_en), status=status)
             continue
         ids.append(result.record_id)
+        drafts += result.status == Status.DRAFT
         if existing is None:
             created += 1
         else:
             updated += 1
-    return ImportResult(created, updated, unchanged, ids)
+    return ImportResult(created, updated, unchanged, ids, drafts)
 
 
 def _add_validation(
-    form: FormDef, incoming: _Incoming, found: list[Problem], problems: _Problems
+    form: FormDef,
+    incoming: _Incoming,
+    found: list[Problem],
+    problems: _Problems,
+    status: str | None,
 ) -> None:
     for p in found:
         if p.path in incoming.bad_paths:
             continue  # already reported more precisely while reading the cell
         where, name, labels = _locate(form, incoming, p.path)
-        problems.add(where, (p.message_zh, p.message_en), field_name=name or None, labels=labels)
+        problems.add(
+            where,
+            (p.message_zh, p.message_en),
+            field_name=name or None,
+            labels=labels,
+            status=status,
+        )
 
 
 def import_file(ctx: ClientContext, form_id: str, path: str | os.PathLike[str]) -> ImportResult:
@@ -721,11 +827,12 @@ def import_file(ctx: ClientContext, form_id: str, path: str | os.PathLike[str]) 
         result = _save_all(session, ctx, form, batch, problems)
         problems.raise_if_any()  # inside the transaction: nothing is kept
     log.info(
-        "imported %s into %s: %d new, %d updated, %d unchanged",
+        "imported %s into %s: %d new, %d updated, %d unchanged, %d drafts",
         source.name,
         form_id,
         result.created,
         result.updated,
         result.unchanged,
+        result.drafts,
     )
     return result

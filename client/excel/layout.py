@@ -4,6 +4,8 @@ Layout of an exported workbook (one form):
 
 * Sheet 1 (the form's Chinese title): row 1 holds the Chinese column labels, row 2 (hidden) the machine names
   (`_uuid`, field names, `_status`, `_updated_at`); one row per record from row 3. Header rows are frozen.
+  `_status` holds the window's word for the record's status (草稿, 待发送, 已送达, 已退回, 已确认): drafts are
+  exported, marked 草稿, and come back as drafts. `_updated_at` is Beijing time, as its label says.
 * One sheet per repeat group (titled with the group's Chinese label): `_uuid` (the record's id) and `_index`
   (the entry's position, from 1; "2.1" for a repeat inside a repeat), then the group's fields.
 * A hidden sheet `_meta`: the form id and version, and which sheet holds which repeat group.
@@ -45,19 +47,41 @@ _SEPARATOR_CHARS = "、,，;；\n\r"
 MAIN_RESERVED: dict[str, tuple[str, str]] = {
     UUID: ("记录编号", "record id"),
     STATUS: ("状态", "status"),
-    UPDATED: ("最后修改时间(UTC)", "last changed (UTC)"),
+    UPDATED: ("最后修改时间（北京时间）", "last changed (Beijing time)"),
 }
 REPEAT_RESERVED: dict[str, tuple[str, str]] = {
     UUID: ("所属记录编号", "record id"),
     INDEX: ("序号", "entry number"),
 }
+# The same words as the window's (client/ui/lang.py): one word for each status.
 STATUS_LABELS = {
     "draft": "草稿",
-    "submitted": "已提交",
-    "received": "教育局已收到",
+    "submitted": "待发送",
+    "received": "已送达",
     "returned": "已退回",
     "accepted": "已确认",
 }
+STATUS_LABELS_EN = {
+    "draft": "draft",
+    "submitted": "waiting to be sent",
+    "received": "received by the bureau",
+    "returned": "returned",
+    "accepted": "accepted",
+}
+# Words older exports wrote, still read.
+_OLD_STATUS_LABELS = {"已提交": "submitted", "教育局已收到": "received"}
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # the bureau's time; China has no DST
+
+
+def status_from_cell(value: Any) -> str | None:
+    """A status cell (a word of STATUS_LABELS, an older export's word, or the status code) -> the code."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for code, word in STATUS_LABELS.items():
+        if text in (word, code, STATUS_LABELS_EN[code]):
+            return code
+    return _OLD_STATUS_LABELS.get(text)
 
 
 class ExcelError(StoreError):
@@ -66,7 +90,8 @@ class ExcelError(StoreError):
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One reason an import was refused, located by file, sheet and Excel row (or JSON index) and field."""
+    """One reason an import was refused, located by file, sheet and Excel row (or JSON index), the record's
+    status and the field. The texts name fields by their labels, never by machine names."""
 
     file: str
     message_zh: str
@@ -74,9 +99,12 @@ class RowProblem:
     sheet: str | None = None
     row: int | None = None  # Excel row number, from 1
     index: int | None = None  # position in a JSON list, from 0
-    field: str | None = None  # field name (a path such as hazards[0].deadline for JSON)
-    label_zh: str = ""
+    field: str | None = None  # field name (a path such as hazards[0].deadline for JSON); not shown
+    label_zh: str = (
+        ""  # what the texts call the field (for JSON, its place: “隐患清单”第 2 条的“整改期限”)
+    )
     label_en: str = ""
+    status: str | None = None  # the record's status (from the file, else the store), when known
 
     @property
     def text_zh(self) -> str:
@@ -86,10 +114,12 @@ class RowProblem:
         if self.row is not None:
             where += f" 第 {self.row} 行"
         if self.index is not None:
-            where += f" 第 {self.index + 1} 条记录（索引 {self.index}）"
-        if self.field:
-            label = self.label_zh or self.field
-            where += f"，“{label}”" + (f"（{self.field}）" if label != self.field else "")
+            where += f" 第 {self.index + 1} 条记录"
+        if self.status in STATUS_LABELS:
+            where += f"（{STATUS_LABELS[self.status]}）"
+        label = self.label_zh or self.field
+        if label:
+            where += "，" + (label if label.startswith("“") else f"“{label}”")
         return f"{where}：{self.message_zh}"
 
     @property
@@ -100,9 +130,12 @@ class RowProblem:
         if self.row is not None:
             where += f", row {self.row}"
         if self.index is not None:
-            where += f", record [{self.index}]"
-        if self.field:
-            where += f", field '{self.field}'" + (f" ({self.label_en})" if self.label_en else "")
+            where += f", record {self.index + 1}"
+        if self.status in STATUS_LABELS_EN:
+            where += f" ({STATUS_LABELS_EN[self.status]})"
+        label = self.label_en or self.field
+        if label:
+            where += ", " + (label if label.startswith("'") else f"'{label}'")
         return f"{where}: {self.message_en}"
 
     def __str__(self) -> str:

@@ -139,7 +139,7 @@ def test_bad_input_exits_2_with_one_bilingual_line(tmp_path: Path):
         ("restore", "--data-dir", d[3], str(notes)),
         ("export", "--data-dir", d[4], str(tmp_path / "x.xlsx")),
     )
-    first = assert_refused(invalid, "导入失败", "import failed", "索引 0", "inspection_date")
+    first = assert_refused(invalid, "导入失败", "import failed", "第 1 条记录", "“排查日期”")
     assert "共 6 个问题" in first and "6 problems" in first
     assert len(invalid.err.splitlines()) == 6  # then one line per further problem
     assert_refused(unknown, "没有表单“nope”", "unknown form 'nope'")

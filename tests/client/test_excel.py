@@ -91,14 +91,14 @@ def test_round_trip_of_every_form_is_lossless(
     ]
     assert hazards["open_count"] == 2  # calculations are worked out again, not read from the sheet
 
-    # into the same folder again: the same records get a new revision instead of duplicates
+    # into the same folder again: the same records, unchanged (no duplicates, no new revision)
     before = {f: stored(ctx, f) for f in ALL_FORMS}
     for form_id in ALL_FORMS:
         result = import_file(ctx, form_id, files[form_id])
-        assert (result.created, result.updated) == (0, len(ids[form_id]))
+        assert (result.created, result.updated, result.unchanged) == (0, 0, len(ids[form_id]))
         assert sorted(result.record_ids) == sorted(ids[form_id])
         assert stored(ctx, form_id) == before[form_id]
-        assert set(revisions(ctx, form_id).values()) == {2}
+        assert set(revisions(ctx, form_id).values()) == {1}
     assert count(ctx, Record) == sum(len(v) for v in ids.values())
 
 
@@ -123,7 +123,7 @@ def test_layout_labels_dates_choices_and_repeat_sheets(ctx: ClientContext, tmp_p
     assert values["inspection_date"].number_format == "yyyy-mm-dd"
     assert values["inspection_type"].value == "月度排查"
     assert values["areas"].value == "食堂、消防设施、用电线路"
-    assert values["hazard_count"].value == 3 and values["_status"].value == "已提交"
+    assert values["hazard_count"].value == 3 and values["_status"].value == "待发送"
     assert [c.value for c in hazards[2]][:3] == ["_uuid", "_index", "category"]
     rows = list(hazards.iter_rows(min_row=3, values_only=True))
     assert [(r[0], r[1]) for r in rows] == [(values["_uuid"].value, i) for i in (1, 2, 3)]
@@ -247,8 +247,11 @@ def test_an_invalid_row_aborts_the_whole_import(
     assert "安全.xlsx" in err.message_zh and "第 4 行" in err.message_zh
     assert "“负责人”为必填项" in err.message_zh and "共 2 个问题" in err.message_zh
     assert (
-        "row 4" in err.message_en and "signed_by" in err.message_en and "required" in err.message_en
+        "row 4" in err.message_en
+        and "'Signed by'" in err.message_en
+        and "required" in err.message_en
     )
+    assert "signed_by" not in err.message_zh + err.message_en  # labels, never machine names
     second = err.problems[1]
     assert (second.sheet, second.row, second.field) == ("隐患清单", 3, "severity")
     assert "特别重大" in second.message_zh
@@ -284,7 +287,7 @@ def test_ambiguous_teacher_name_is_an_error(
         and "“教师”" in err.message_zh
         and "王芳（T003）" in err.message_zh
     )
-    assert "field 'teacher'" in err.message_en
+    assert "'Teacher'" in err.message_en
     assert stored(fresh, "teacher_ethics") == {}
 
 
@@ -295,7 +298,7 @@ def test_accepted_records_cannot_be_changed_by_an_import(ctx: ClientContext, tmp
     with ctx.store.Session.begin() as s:
         s.get(Record, ids["school_conditions"][0]).status = Status.ACCEPTED  # type: ignore[union-attr]
     result = import_file(ctx, "school_conditions", out)  # unchanged: nothing to refuse
-    assert (result.updated, result.unchanged) == (1, 1)
+    assert (result.updated, result.unchanged) == (0, 2)
 
     wb = load_workbook(out)
     ws = wb.worksheets[0]
@@ -438,11 +441,16 @@ def test_json_import_accepts_the_conventions(fresh: ClientContext, tmp_path: Pat
     assert record["classes"] == 18 and record["bandwidth_mbps"] == 300.5
     assert record["smartboard_rate"] == round(26 / 30, 4)
 
-    # re-importing the same JSON updates the record that has an id
+    # re-importing the same JSON leaves the record that has an id as it is; a change updates it
     path = tmp_path / "again.json"
     path.write_text(json.dumps(safety[:1], ensure_ascii=False), encoding="utf-8")
     result = import_file(fresh, "safety_inspection", path)
-    assert (result.created, result.updated) == (0, 1)
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+    assert revisions(fresh, "safety_inspection")[given] == 1
+    safety[0]["inspectors"] = "张伟、李娜、王芳"
+    path.write_text(json.dumps(safety[:1], ensure_ascii=False), encoding="utf-8")
+    result = import_file(fresh, "safety_inspection", path)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
     assert revisions(fresh, "safety_inspection")[given] == 2
 
 
@@ -456,9 +464,10 @@ def test_json_errors_name_index_and_field(fresh: ClientContext, tmp_path: Path):
         import_file(fresh, "safety_inspection", path)
     err = caught.value
     assert err.total == 2
-    assert "索引 1" in err.message_zh and "hazards[1].deadline" in err.message_zh
+    assert "第 2 条记录" in err.message_zh and "“隐患清单”第 2 条的“整改期限”" in err.message_zh
     assert "整改期限不能早于排查日期" in err.message_zh
-    assert "record [1]" in err.message_en and "hazards[1].deadline" in err.message_en
+    assert "record 2" in err.message_en and "'Hazards' entry 2, 'Deadline'" in err.message_en
+    assert err.problems[0].field == "hazards[1].deadline"  # the machine path, for scripts
     assert err.problems[1].index == 2
     assert count(fresh, Record) == 0
 
@@ -506,10 +515,15 @@ def test_roster_exports_and_imports_the_same_way(fresh: ClientContext, tmp_path:
     ]
     assert {r[3] for r in sheet.iter_rows(min_row=3, values_only=True)} == {"男", "女"}
 
-    # the hand-made file again (no _uuid): matched by teacher id, updated, never duplicated
+    # the hand-made file again (no _uuid): matched by teacher id, never duplicated, unchanged
     result = import_file(fresh, "teachers", hand)
-    assert (result.created, result.updated) == (0, 5)
-    assert set(revisions(fresh, "teachers").values()) == {2}
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 5)
+    assert set(revisions(fresh, "teachers").values()) == {1}
+    ws.cell(2, 5).value = "高级教师"  # T001's title changes
+    wb.save(hand)
+    result = import_file(fresh, "teachers", hand)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 4)
+    ws.cell(2, 5).value = TEACHERS[0]["title"]
 
     ws.append(["T001", "张伟", "男", "语文", None, "是"])
     wb.save(hand)
