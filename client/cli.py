@@ -125,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", parents=[common], help="从备份恢复 / restore from a backup")
     p.add_argument("source", metavar="IN.db")
+    p.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="恢复后不立即同步 / do not sync right after (what was sent comes back at the next sync)",
+    )
 
     p = sub.add_parser(
         "enroll",
@@ -218,7 +223,48 @@ def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
         f"已从 {source} 恢复；原数据库另存为 {saved}；附件文件夹未改变 / "
         f"restored from {source}; the previous database was saved as {saved}; attachments unchanged"
     )
+    _restore_report(args, data_dir, saved)
     return EXIT_OK
+
+
+def _restore_report(args: argparse.Namespace, data_dir: Path, saved: Path) -> None:
+    """What the restore lost for good, and (a sync right away) what came back from the server."""
+    from client.context import ClientContext
+    from client.store import sync_state as S
+    from client.store.healing import work_lost_by_restore
+    from client.sync.commands import sync_command
+
+    ctx = ClientContext.open(data_dir)
+    try:
+        lost = work_lost_by_restore(ctx.store.db_path, saved)
+        if lost is None or lost.changes == 0:
+            print(
+                "备份之后本机没有未发出的修改，没有丢失内容 / nothing saved here after the backup was "
+                "left unsent: nothing is lost"
+            )
+        else:
+            print(
+                f"备份之后在本机保存、但从未发给教育局的 {lost.changes} 条修改（{lost.records} 条记录）"
+                f"已丢失；它们仍在另存的原数据库 {saved} 中 / {lost.changes} change(s) to "
+                f"{lost.records} record(s) saved here after the backup and never sent are lost; "
+                f"they are still in the saved copy {saved}"
+            )
+        with ctx.store.Session() as s:
+            enrolled = S.get_enrollment(s) is not None
+        if not enrolled:
+            print(
+                "本机未注册到教育局服务器：只有备份中的内容 / this computer is not enrolled: it holds "
+                "what the backup held"
+            )
+        elif args.no_sync:
+            print(
+                "下次同步时，本机在备份之后发给教育局的记录会从服务器取回 / at the next sync, what "
+                "this computer sent after the backup comes back from the server"
+            )
+        else:
+            sync_command(ctx)
+    finally:
+        ctx.close()
 
 
 def _gui(data_dir: Path, *, smoke: bool = False) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import re
@@ -211,6 +212,23 @@ def _known_schema(db: Path) -> str | None:
     return None
 
 
+def _mark_restored(db: Path, *, source: str, now: dt.datetime) -> None:
+    from client.store.healing import K_RESTORED, restored_store_marker
+    from client.store.pull import K_CURSOR
+
+    with _connect(db) as conn:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (K_CURSOR,)).fetchone()
+        value = row[0] if row else 0
+        # The JSON column has numeric affinity: a number comes back as one, anything else as its text.
+        cursor = json.loads(value) if isinstance(value, str) else value
+        marker = restored_store_marker(cursor=cursor, now=now, source=source)
+        conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+            (K_RESTORED, json.dumps(marker)),
+        )
+        conn.commit()
+
+
 def restore_from(
     store: StoreFiles, in_path: str | os.PathLike[str], *, now: dt.datetime | None = None
 ) -> Path:
@@ -225,6 +243,11 @@ def restore_from(
 
     The caller reopens the store afterwards (open_store / ClientContext.open runs any migrations). Attachments
     are not part of the database and are left as they are.
+
+    The restored store is marked (client.store.healing.K_RESTORED, with the backup's pull cursor): its next
+    sync reads again, with this computer's own changes, what the server holds since the backup - so what
+    this computer sent after the backup comes back, and only what it never sent is lost
+    (healing.work_lost_by_restore counts that, from the saved copy).
     """
     source = Path(in_path)
     check_backup(source)
@@ -246,6 +269,7 @@ def restore_from(
                 f"{source.name} 来自更新版本的程序（数据库版本 {newer}），请先升级本程序",
                 f"{source.name} comes from a newer version of this program (schema {newer}); upgrade first",
             )
+        _mark_restored(staged, source=source.name, now=now or dt.datetime.now())
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
         saved = store.backups_dir / f"pre-restore-{stamp}.db"
         n = 2

@@ -167,3 +167,22 @@ class SyncIssue(Base):
     ]  # problems, or the server's version {server_revision, status, data, ...}
 
     __table_args__ = (Index("ix_sync_issues_open", "resolved_at", "record_id"),)
+
+
+# -- healing after a restore (migration 0004) ---------------------------------------------------------
+
+
+class SyncAck(Base):
+    """A change our server said it applied: the record's server revision it made and the server's change
+    counter after that answer, in the generation this store knows (client.store.healing). After the server
+    is restored from a backup, the changes acknowledged past what the backup holds are sent again."""
+
+    __tablename__ = "sync_acks"
+
+    op_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36))
+    server_revision: Mapped[int]
+    seq: Mapped[int]  # 0: held since the generation began (see healing.begin_server_heal)
+    acked_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index("ix_sync_acks_seq", "seq"),)

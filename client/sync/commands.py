@@ -24,7 +24,7 @@ from client.store import sync_state as S
 from client.sync.engine import SyncEngine
 from client.sync.errors import ErrorKind, SyncError
 from client.sync.http import Sleep
-from client.sync.state import SyncResult
+from client.sync.state import HealReport, SyncResult
 
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
@@ -111,6 +111,22 @@ def _incomplete_reason(ctx: ClientContext, result: SyncResult) -> tuple[str, str
     )
 
 
+def heal_lines(healed: HealReport) -> tuple[str, str]:
+    """What a heal after a restore did, for the clerk."""
+    if healed.kind == "pc_restored":
+        return (
+            f"从备份恢复后，已从服务器取回本机在备份之后发出的 {healed.came_back} 条记录",
+            f"after the restore from a backup, {healed.came_back} record(s) this computer had sent "
+            "came back from the server",
+        )
+    return (
+        f"县教育局服务器曾从备份恢复：本机已自动重新发送 {healed.resent} 条修改，并重新读取了本校数据"
+        f"（取回 {healed.came_back} 条记录）",
+        f"the bureau's server was restored from a backup: this computer sent {healed.resent} "
+        f"change(s) again and read its school's data again ({healed.came_back} record(s) came back)",
+    )
+
+
 def sync_command(ctx: ClientContext, *, sleep: Sleep = time.sleep, **engine_options: Any) -> int:
     with requests.Session() as http:
         engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
@@ -118,6 +134,8 @@ def sync_command(ctx: ClientContext, *, sleep: Sleep = time.sleep, **engine_opti
             result = engine.sync()
         except SyncError as exc:
             return _fail(exc)
+    if result.healed is not None:
+        _say(*heal_lines(result.healed))
     done_zh = f"发出 {result.pushed} 条，收到 {result.pulled} 条更新"
     done_en = f"{result.pushed} sent, {result.pulled} received"
     if result.complete:

@@ -51,6 +51,7 @@ from client.store.attachments import attachment_path
 from client.store.models import Attachment, SyncIssue
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
+from client.sync.healing import Healer
 from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
 from client.sync.state import (
     ConflictNotice,
@@ -260,10 +261,17 @@ class SyncEngine:
                 if enrollment is None:
                     raise not_enrolled()
                 run = _Run(self, enrollment, result, progress or (lambda p: None), cancel)
-                run.plan_attachments()
-                run.push()  # what waits for no attachment goes first
-                upload_failed = run.attachments()  # then each photo, and the records it completes
-                run.pull()
+                run.healer.begin()
+                while True:
+                    try:
+                        run.plan_attachments()
+                        run.push()  # what waits for no attachment goes first
+                        upload_failed = run.attachments()  # then each photo, and its records
+                        run.pull()
+                        break
+                    except SyncError as exc:  # the server was restored: heal, then start over
+                        if not run.healer.restart(exc):
+                            raise
                 if upload_failed is not None:
                     raise upload_failed  # after the pull: a photo holds back only its own records
                 with self.ctx.store.Session.begin() as s:
@@ -327,6 +335,7 @@ class _Run:
         self.result = result
         self.progress = progress
         self.cancel = cancel
+        self.healer = Healer(self.store, self.now, result)
         self.skip_ops: set[str] = (
             set()
         )  # answered this sync (rejected, conflict) or left unanswered
@@ -518,6 +527,7 @@ class _Run:
                     headers={
                         "Idempotency-Key": key,
                         "Content-Type": "application/json; charset=utf-8",
+                        **self.healer.headers(with_cursor=True),
                     },
                 )
             except SyncError as exc:
@@ -536,6 +546,9 @@ class _Run:
             with self.store.Session.begin() as s:
                 outcome = S.apply_push_answer(
                     s, batch_key=key, changes=sent_changes, results=results, now=self.now()
+                )
+                self.healer.acknowledged(
+                    s, changes=sent_changes, results=results, outcome=outcome, answer=answer
                 )
             self._note_push(outcome)
             self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
@@ -609,7 +622,14 @@ class _Run:
             with self.store.Session() as s:
                 since = S.get_cursor(s)
             answer = self.t.request(
-                "GET", f"{API}/pull", params={"since": since, "limit": self.engine.pull_limit}
+                "GET",
+                f"{API}/pull",
+                params={
+                    "since": since,
+                    "limit": self.engine.pull_limit,
+                    **self.healer.pull_params(),
+                },
+                headers=self.healer.headers(),
             )
             page = answer.body
             if not isinstance(page, Mapping):
@@ -624,6 +644,7 @@ class _Run:
                 raise _malformed("pull")
             if more and cursor <= since:
                 raise _malformed("pull cursor did not move")
+            self.healer.check_page(page, since)
             announced = [c for c in changes if c.get("type") == "form"]
             definitions: dict[tuple[str, str], S.FetchedForm | S.UnusableForm] = {}
             if announced:
@@ -634,6 +655,7 @@ class _Run:
             forms = self.engine.ctx.forms
             staged = forms.copy()  # the forms in memory change once the page is committed
             with self.store.Session.begin() as s:
+                absent = self.healer.before_page(s, page)
                 outcome = S.apply_pull_page(
                     s,
                     formset=staged,
@@ -643,6 +665,7 @@ class _Run:
                     now=self.now(),
                     app_version=app_version(),
                 )
+                self.healer.after_page(s, absent, last=not more)
             forms.adopt(staged)
             self._note_pull(outcome)
             self.progress(SyncProgress(Phase.PULL, self.result.pulled, None))

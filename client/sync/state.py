@@ -64,6 +64,17 @@ class PullProblem:
     message_en: str
 
 
+@dataclass(frozen=True)
+class HealReport:
+    """A heal that ended in this sync (client.sync.healing): after the server was restored from a backup
+    (server_restored: `resent` changes went again) or this store was (pc_restored); `came_back`: records this
+    computer did not have that it read again from the server."""
+
+    kind: str  # server_restored | pc_restored
+    resent: int
+    came_back: int
+
+
 @dataclass
 class SyncResult:
     pushed: int = 0  # outbox entries our server acknowledged (applied or duplicate)
@@ -77,6 +88,7 @@ class SyncResult:
     )  # pulled items not applied (still open)
     pending: int = 0  # outbox entries still unsent after this sync (held ones included)
     cancelled: bool = False  # stopped early on request; the rest goes next time
+    healed: HealReport | None = None  # a heal after a restore ended in this sync
 
     @property
     def complete(self) -> bool:

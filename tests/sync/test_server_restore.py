@@ -1,0 +1,353 @@
+"""Issue 10: a bureau server restored from its backup lost, silently and for good, everything pushed after the
+backup: the PCs' cursors stayed beyond the restored counter, what was pushed after the backup was gone while
+every PC believed it sent, and the server's new changes (a return) got numbers the PCs had passed.
+
+Here the server heals with the PCs, without a person: `sync-server restore` (SQLite: the backup file;
+PostgreSQL: pg_dump/pg_restore, then `--after-pg-restore`) starts a new server generation; at their next sync
+the PCs send again what the backup lacks, read their school's records again, and end in one state with the
+server. Real parts: the server restarted on its own database on loopback, real PC stores, the real CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from client.clock import FixedClock
+from client.context import ClientContext
+from client.store import records as R
+from client.store import sync_state as S
+from client.store.db import open_store
+from client.store.formset import FormSet
+from client.store.models import OutboxEntry, Record, Status
+from client.sync.engine import SyncEngine
+from client.sync.http import RetryPolicy, Timeouts
+from sync_server import models as M
+from sync_server.app import create_app
+from sync_server.services.generation import current_generation, latest_restore
+from sync_server.services.review import return_record
+from sync_server.services.schools import add_school
+from sync_server.state import get_state
+from tests.sync.conftest import NOW, SERVER_NOW, TODAY, _database, inspection
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_STATUS = {
+    "received": Status.RECEIVED,
+    "returned": Status.RETURNED,
+    "accepted": Status.ACCEPTED,
+}
+
+
+# -- a bureau server that can be stopped, restored and started again on the same address -------------
+
+
+@dataclass
+class Bureau:
+    backend: str
+    db_url: str
+    instance: Path
+    port: int = 0
+    app: Any = None
+    server: BaseWSGIServer | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.app = create_app(
+            {
+                "INSTANCE_PATH": str(self.instance),
+                "DATABASE_URL": self.db_url,
+                "SECRET_KEY": "restore-tests",
+                "CLOCK": lambda: SERVER_NOW,
+            }
+        )
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            assert self.thread is not None
+            self.thread.join(5)
+            get_state(self.app).db.close()
+            self.server = None
+
+    def session(self) -> Any:
+        return get_state(self.app).db.Session()
+
+    def new_code(self, school: str) -> str:
+        with get_state(self.app).db.Session.begin() as s:
+            return add_school(s, code=school, name="城关镇中心小学", now=SERVER_NOW).enrollment_code
+
+    def records(self, school: str) -> dict[str, M.Record]:
+        with self.session() as s:
+            rows = s.execute(
+                select(M.Record)
+                .join(M.School, M.School.id == M.Record.school_id)
+                .where(M.School.code == school)
+            ).scalars()
+            return {r.id: r for r in rows}
+
+    def counter(self) -> int:
+        with self.session() as s:
+            return int(s.execute(select(M.ChangeCounter.value)).scalar_one())
+
+    def returns(self, record_id: str, comment: str) -> None:
+        with self.session() as s, s.begin():
+            return_record(s, record_id, {"inspectors": comment}, "王科长", now=SERVER_NOW)
+
+    # -- backup and restore, as the bureau's IT person does them (docs/deployment.md) ----------------
+
+    def backup(self, folder: Path) -> Path:
+        if self.backend == "sqlite":
+            out = folder / "sync-backup.db"
+            source = sqlite3.connect(self.db_url.removeprefix("sqlite:///"))
+            target = sqlite3.connect(out)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+            return out
+        out = folder / "sync-backup.dump"
+        schema = _schema(self.db_url)
+        subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                f"--schema={schema}",
+                f"--file={out}",
+                _libpq(self.db_url),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return out
+
+    def restore(self, backup: Path) -> subprocess.CompletedProcess[str]:
+        """Stop the server, put the backup back, run `sync-server restore`, start the server again."""
+        self.stop()
+        if self.backend == "sqlite":
+            r = sync_server_cli("restore", str(backup), db=self.db_url, instance=self.instance)
+        else:
+            subprocess.run(
+                [
+                    "pg_restore",
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    f"--dbname={_libpq(self.db_url)}",
+                    str(backup),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            r = sync_server_cli(
+                "restore", "--after-pg-restore", db=self.db_url, instance=self.instance
+            )
+        self.start()
+        return r
+
+
+def _schema(url: str) -> str:
+    return url.rsplit("search_path%3D", 1)[1]
+
+
+def _libpq(url: str) -> str:
+    """The SQLAlchemy URL as libpq (pg_dump, pg_restore) takes it."""
+    parsed = make_url(url.split("?")[0])
+    return f"postgresql://{parsed.username}@{parsed.host}:{parsed.port}/{parsed.database}"
+
+
+def sync_server_cli(*args: str, db: str, instance: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("SYNC_SERVER_DB", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "sync_server", *args, "--db", db, "--instance", str(instance)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    return r
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bureau(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bureau]:
+    with _database(str(request.param), tmp_path) as url:
+        made = Bureau(str(request.param), url, tmp_path / "instance")
+        made.start()
+        try:
+            yield made
+        finally:
+            made.stop()
+
+
+# -- the school's PCs ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PC:
+    ctx: ClientContext
+    http: requests.Session = field(default_factory=requests.Session)
+
+    def engine(self) -> SyncEngine:
+        return SyncEngine(
+            self.ctx,
+            self.http,
+            sleep=lambda s: None,
+            rng=random.Random(7),
+            policy=RetryPolicy(attempts=3, base=0.1, cap=1.0),
+            timeouts=Timeouts(connect=2.0, read=10.0),
+            chunk_size=64 * 1024,
+        )
+
+    def sync(self) -> Any:
+        return self.engine().sync()
+
+    def save(self, data: dict[str, Any], record_id: str | None = None) -> str:
+        with self.ctx.store.Session.begin() as s:
+            return R.save_record(
+                s,
+                form=self.ctx.forms.get("safety_inspection"),
+                data=data,
+                submit=True,
+                today=TODAY,
+                now=NOW,
+                record_id=record_id,
+            ).record_id
+
+    def live(self) -> dict[str, tuple[dict[str, Any], str]]:
+        """Each live record: (data, status)."""
+        with self.ctx.store.Session() as s:
+            rows = s.execute(select(Record).where(Record.deleted.is_(False))).scalars()
+            return {r.id: (r.data, r.status) for r in rows}
+
+    def unsent(self) -> int:
+        with self.ctx.store.Session() as s:
+            return int(
+                s.execute(
+                    select(func.count())
+                    .select_from(OutboxEntry)
+                    .where(OutboxEntry.sent_at.is_(None))
+                ).scalar_one()
+            )
+
+    def cursor(self) -> int:
+        with self.ctx.store.Session() as s:
+            return S.get_cursor(s)
+
+    def open_issues(self) -> list[Any]:
+        with self.ctx.store.Session() as s:
+            return S.open_issues(s)
+
+
+@pytest.fixture
+def school_pcs(bureau: Bureau, tmp_path: Path) -> Iterator[tuple[str, PC, PC]]:
+    school = "S" + uuid.uuid4().hex[:8]
+    shipped = FormSet.shipped()
+    pcs = []
+    for name in ("pc1", "pc2"):
+        forms = FormSet(dict(shipped.latest), dict(shipped.versions))
+        pc = PC(ClientContext(open_store(tmp_path / name), forms, FixedClock(NOW, TODAY)))
+        pc.engine().enroll(bureau.url, bureau.new_code(school), device_name=name)
+        pcs.append(pc)
+    yield school, pcs[0], pcs[1]
+    for pc in pcs:
+        pc.http.close()
+        pc.ctx.close()
+
+
+def assert_one_state(bureau: Bureau, school: str, *pcs: PC) -> dict[str, M.Record]:
+    """Every PC holds exactly the server's live records, with the same data and status; nothing waits."""
+    on_server = {rid: r for rid, r in bureau.records(school).items() if r.status != "deleted"}
+    for pc in pcs:
+        live = pc.live()
+        assert sorted(live) == sorted(on_server)
+        for rid, (data, status) in live.items():
+            assert data == on_server[rid].data, rid
+            assert status == SERVER_STATUS[on_server[rid].status], rid
+        assert pc.unsent() == 0
+        assert pc.open_issues() == []
+    return on_server
+
+
+# -- the case from the issue ----------------------------------------------------------------------------
+
+
+def test_a_restored_server_gets_back_what_was_pushed_after_its_backup_and_its_news_reach_every_pc(
+    bureau: Bureau, school_pcs: tuple[str, PC, PC], tmp_path: Path
+):
+    school, pc1, pc2 = school_pcs
+    before = [pc1.save(inspection(inspectors=f"张伟{i}")) for i in range(3)]
+    assert pc1.sync().complete and pc2.sync().complete
+    backup = bureau.backup(tmp_path)
+    held = bureau.counter()
+
+    # After the backup: new records on both PCs, an edit, and a return by the bureau; everyone syncs.
+    after1 = [pc1.save(inspection(inspectors=f"李娜{i}")) for i in range(4)]
+    pc1.save(inspection(inspectors="张伟0（改）"), record_id=before[0])
+    after2 = [pc2.save(inspection(inspectors=f"王五{i}")) for i in range(2)]
+    assert pc1.sync().complete and pc2.sync().complete
+    bureau.returns(before[1], "请写全名")  # made after the backup: lost with it
+    assert pc1.sync().complete and pc2.sync().complete
+    assert pc1.live()[before[1]][1] == Status.RETURNED
+    lost_counter = bureau.counter()
+    assert min(pc1.cursor(), pc2.cursor()) > held
+
+    out = bureau.restore(backup)
+    assert "新的服务器代次 / new server generation" in out.stdout
+    assert len(bureau.records(school)) == 3  # the backup's
+    # The bureau's first change after the restore: a return the PCs must not skip.
+    bureau.returns(before[2], "期限过长")
+
+    first1, first2 = pc1.sync(), pc2.sync()
+    pc1.sync()  # pc2's records, sent again after pc1's reading
+
+    on_server = assert_one_state(bureau, school, pc1, pc2)
+    assert sorted(on_server) == sorted(before + after1 + after2)
+    assert on_server[before[0]].data["inspectors"] == "张伟0（改）"
+    assert on_server[before[2]].status == "returned"
+    for pc in (pc1, pc2):
+        assert pc.live()[before[2]][1] == Status.RETURNED  # the return after the restore arrived
+        assert pc.live()[before[1]][1] == Status.RECEIVED  # the lost return is lost on both sides
+    # Numbering went on past what the lost database had handed out (SQLite: read from it).
+    if bureau.backend == "sqlite":
+        with bureau.session() as s:
+            assert current_generation(s).seq_floor == lost_counter
+    with bureau.session() as s:
+        notice = latest_restore(s)
+    assert notice is not None and notice.reason == "restored" and notice.held_through == held
+    assert (notice.learned, notice.healed, notice.came_back, notice.conflicts) == (2, 2, 7, 0)
+
+    healed1, healed2 = getattr(first1, "healed", None), getattr(first2, "healed", None)
+    assert healed1 is not None and healed2 is not None
+    assert (healed1.kind, healed1.resent) == ("server_restored", 5)  # 4 new + the edit
+    assert (healed2.kind, healed2.resent) == ("server_restored", 2)
+    again = pc1.sync(), pc2.sync()
+    assert all(r.complete and r.healed is None and r.pushed == 0 for r in again)
