@@ -207,6 +207,7 @@ def save_record(
     refs: Mapping[str, ReferenceList] | None = None,
     roster_index: RosterIndex | None = None,
     keep_return: bool = False,
+    amend: int | None = None,
 ) -> SaveResult:
     """Save a draft, submit, or correct a submitted record; each save is a new revision.
 
@@ -215,6 +216,9 @@ def save_record(
     many roster saves in one transaction, the staff numbers in memory instead of a search per save.
     keep_return (a conflict's resolution, client.store.conflicts): a returned record stays returned, with the
     bureau's comments - the change goes to the server without answering the return.
+    amend (the editor's autosave): the draft revision to update in place instead of adding one - used only
+    while it is still the record's current revision and the record stays a draft; a revision is what the clerk
+    saved or submitted, not every autosave.
     """
     existing = session.get(Record, record_id) if record_id else None
     if record_id and existing is None:
@@ -244,6 +248,7 @@ def save_record(
     if form.form_id == ROSTER_FORM:
         _check_roster_unique(session, rid, stored, roster_index)
     summary = summarize(form, stored, refs)
+    current: Revision | None = None  # the draft revision an autosave updates in place
     if existing is None:
         record = Record(
             id=rid,
@@ -264,25 +269,30 @@ def save_record(
         session.flush()
     else:
         record = existing
+        current = _amendable(session, existing, amend) if status == Status.DRAFT else None
         record.form_version = form.version
         record.data = stored
         record.status = status
-        record.revision += 1
+        if current is None:
+            record.revision += 1
         record.period = record_period(form, stored)
         record.record_date = _record_date(form, stored)
         record.summary = summary
         record.updated_at = now
-    session.add(
-        Revision(
-            record_id=rid,
-            revision=record.revision,
-            form_version=form.version,
-            data=stored,
-            status=status,
-            deleted=False,
-            saved_at=now,
+    if current is not None:
+        current.form_version, current.data, current.saved_at = form.version, stored, now
+    else:
+        session.add(
+            Revision(
+                record_id=rid,
+                revision=record.revision,
+                form_version=form.version,
+                data=stored,
+                status=status,
+                deleted=False,
+                saved_at=now,
+            )
         )
-    )
     if status != Status.DRAFT:
         session.add(
             OutboxEntry(
@@ -299,6 +309,17 @@ def save_record(
     if roster_index is not None and form.form_id == ROSTER_FORM:
         roster_index.saved(rid, stored)
     return SaveResult(rid, record.revision, status, evaluation.problems)
+
+
+def _amendable(session: Session, record: Record, amend: int | None) -> Revision | None:
+    """The record's current revision, if it is the draft revision `amend` names."""
+    if amend is None or amend != record.revision or record.status != Status.DRAFT:
+        return None
+    revision = session.execute(
+        select(Revision).where(Revision.record_id == record.id, Revision.revision == amend)
+    ).scalar_one_or_none()
+    ok = revision is not None and revision.status == Status.DRAFT and not revision.deleted
+    return revision if ok else None
 
 
 def delete_record(session: Session, record_id: str, *, now: dt.datetime) -> None:

@@ -9,7 +9,8 @@ shows the engine's problems under the fields the clerk has touched (all of them 
 Loading and saving run on the database thread (TaskManager.run_db); the editor never waits for them.
 
 A draft is saved with 保存草稿 / Ctrl+S and automatically every few seconds while there are unsaved
-changes. 提交 saves only a valid record. A submitted or returned record can be corrected: saving it
+changes. Autosaves update the draft in place (one revision, amended); a revision is what the clerk saved or
+submitted, so one editing session adds at most one draft revision. 提交 saves only a valid record. A submitted or returned record can be corrected: saving it
 submits it again. A record the bureau has accepted opens read-only.
 """
 
@@ -296,6 +297,7 @@ class RecordEditor(QWidget):
         self._seq = 0  # counts changes, so a save knows whether it saved the latest
         self._saving = False
         self._pending: str | None = None  # a save asked for while one was running
+        self._amend: int | None = None  # the draft revision the last autosave wrote
         self._close_after_save = False
         self._closed = False
         self._saved_at: dt.datetime | None = None
@@ -377,6 +379,11 @@ class RecordEditor(QWidget):
             return
         if self._status != Status.DRAFT:
             self.submit()
+            return
+        if not self._dirty and self._record_id is not None and not self._saving:
+            self._update_state()  # saved already (an autosave took everything): no new revision
+            if self._close_after_save:
+                self._finish_close()
             return
         self._save("draft")
 
@@ -1244,6 +1251,7 @@ class RecordEditor(QWidget):
         record_id = self._save_id
         submit = kind == "submit"
         seq = self._seq
+        amend = None if submit else self._amend  # autosaves and the save after: one revision
 
         def job() -> records.SaveResult:
             with Session.begin() as s:
@@ -1255,6 +1263,7 @@ class RecordEditor(QWidget):
                     submit=submit,
                     today=clock.today(),
                     now=clock.now(),
+                    amend=amend,
                 )
 
         self._tasks.run_db(
@@ -1268,6 +1277,7 @@ class RecordEditor(QWidget):
         self._saving = False
         self._record_id = result.record_id
         self._status = result.status
+        self._amend = result.revision if auto and result.status == Status.DRAFT else None
         self._saved_at = self._ctx.clock.now()
         if seq == self._seq:
             self._dirty = False
