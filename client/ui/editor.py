@@ -23,6 +23,7 @@ import itertools
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -420,6 +421,32 @@ class RecordEditor(QWidget):
             return repeat.problem.text()
         return ""
 
+    def refresh_roster(self) -> None:
+        """Read the teacher roster again (a teacher added, or one who left) and offer it in the teacher
+        fields; the answers stay as they are."""
+        if self._closed:
+            return
+        Session = self._ctx.store.Session
+
+        def job() -> ReferenceList:
+            with Session() as s:
+                return records.roster(s)
+
+        self._tasks.run_db(job, self._guard(self._roster_arrived), self._guard(lambda _e: None))
+
+    def _roster_arrived(self, roster: ReferenceList) -> None:
+        if self._closed or roster == self._roster:
+            return
+        self._roster = roster
+        for row in self._fields.values():
+            if row.field.reference is not None and isinstance(
+                row.input, ComboInput | RadioInput | ChecksInput
+            ):
+                row.input.set_empty_text(self._empty_roster_text())
+                row.input.set_options(self._options(row.field))
+        if self._loaded:
+            self._settle(fill=False)
+
     def banner_text(self) -> str:
         return self._banner.text.text() if self._banner.isVisibleTo(self) else ""
 
@@ -647,8 +674,14 @@ class RecordEditor(QWidget):
             roster = self._roster if f.reference == ROSTER_FORM else None
             if roster is None:
                 return []
+            shared = Counter(roster.items.values())
             return [
-                Option(key, label, key in roster.inactive) for key, label in roster.items.items()
+                Option(
+                    key,
+                    f"{name}（{key}）" if shared[name] > 1 else name,  # two 李娜: by staff number
+                    key in roster.inactive,
+                )
+                for key, name in roster.items.items()
             ]
         if f.list_name is not None:
             return [

@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
         self.form_pages: dict[str, RecordListPage] = {}
         self.roster = RosterPage(ctx, tasks)
         self.roster.changed.connect(self.refresh_counts)
+        self.roster.changed.connect(self._roster_changed)
         self.settings = SettingsPage(ctx, tasks)
         self.settings.restored.connect(self._restored)
         self.settings.before_restore = self._editors_closed_for_restore
@@ -344,6 +345,14 @@ class MainWindow(QMainWindow):
         self.refresh_counts()
         self.home.refresh()
         self._refresh_pages(None)
+        self._roster_changed()
+
+    def _roster_changed(self) -> None:
+        """Open forms offer the roster as it is now (a teacher added, imported, synced, or who left)."""
+        for editor in self.editors():
+            refresh = getattr(editor, "refresh_roster", None)
+            if callable(refresh):
+                refresh()
 
     def _refresh_pages(self, form_id: str | None) -> None:
         shown = self.current_page()
