@@ -2,8 +2,10 @@
 
 Keys sort in time order within a period kind:
   daily 2026-11-28 · weekly 2026-W48 (ISO weeks) · monthly 2026-11 · semester 2026-autumn · yearly 2026.
-A school year's spring semester runs February to July; the autumn semester August to January (so January
-2027 belongs to 2026-autumn). A semester field answered with a choice such as `2026-autumn` is its own key.
+Semesters follow the Chinese school calendar: the autumn semester from 1 September to the end of February
+(its winter holiday included, so January 2027 belongs to 2026-autumn), the spring semester from 1 March to
+31 August (its summer holiday included). A semester field answered with a choice such as `2026-autumn` is its
+own key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from forms.coerce import BadValue, coerce
 from forms.model import FieldType, FormDef, Period
 
 _SEMESTER_RE = re.compile(r"([0-9]{4})-(spring|autumn)")
+SPRING_START = 3  # the month each semester begins (on its first day)
+AUTUMN_START = 9
+_DAY = dt.timedelta(days=1)
 
 
 def period_of(period: Period, day: dt.date) -> str | None:
@@ -30,9 +35,9 @@ def period_of(period: Period, day: dt.date) -> str | None:
     if period is Period.MONTHLY:
         return f"{day.year:04d}-{day.month:02d}"
     if period is Period.SEMESTER:
-        if 2 <= day.month <= 7:
+        if SPRING_START <= day.month < AUTUMN_START:
             return f"{day.year}-spring"
-        return f"{day.year if day.month >= 8 else day.year - 1}-autumn"
+        return f"{day.year if day.month >= AUTUMN_START else day.year - 1}-autumn"
     return f"{day.year:04d}"
 
 
@@ -74,8 +79,8 @@ def period_range(period: Period, key: str) -> tuple[dt.date, dt.date]:
             raise ValueError(f"not a semester: {key!r}")
         year = _year(key, int(m[1]))
         if m[2] == "spring":
-            return dt.date(year, 2, 1), dt.date(year, 7, 31)
-        return dt.date(year, 8, 1), dt.date(year + 1, 1, 31)
+            return dt.date(year, SPRING_START, 1), dt.date(year, AUTUMN_START, 1) - _DAY
+        return dt.date(year, AUTUMN_START, 1), dt.date(year + 1, SPRING_START, 1) - _DAY
     if period is Period.YEARLY:
         if not re.fullmatch(r"[0-9]{4}", key):
             raise ValueError(f"not a year: {key!r}")

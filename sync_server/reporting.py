@@ -27,11 +27,19 @@ period kind   default rule                 e.g.
 daily         end + 1 day                  2026-11-28 -> 2026-11-29
 weekly        end + 1 day (Monday after)   2026-W48 (11-23..11-29) -> 2026-11-30
 monthly       end + 5 days (5th of next)   2026-11 -> 2026-12-05
-semester      start + 30 days              2026-autumn (from 08-01) -> 2026-08-31
+semester      start + 90 days              2026-autumn (from 09-01) -> 2026-11-30
 yearly        end + 31 days (31 January)   2026 -> 2027-01-31
 ============  ===========================  =====================================
 
 A record counts on time when it first arrived on or before the due date (that whole day, local time).
+Semesters follow the Chinese school calendar (forms.periods: autumn from 1 September, spring from 1 March),
+and a semester's figures are due at the end of its third month (30 November, 30 May).
+
+"Who is late now"
+-----------------
+The overview opens each form on its latest period whose due date has passed (`latest_due_period`): the
+current period is never due yet, so its rates say little. `overdue_schools` gathers, across those reports,
+the expected schools that sent nothing: one entry per school, with each form and period it owes.
 
 Hazards
 -------
@@ -89,7 +97,7 @@ DEFAULT_DUE_RULES: dict[Period, DueRule] = {
     Period.DAILY: DueRule("end", 1),
     Period.WEEKLY: DueRule("end", 1),
     Period.MONTHLY: DueRule("end", 5),
-    Period.SEMESTER: DueRule("start", 30),
+    Period.SEMESTER: DueRule("start", 90),
     Period.YEARLY: DueRule("end", 31),
 }
 _RULE_RE = re.compile(r"^\s*(start|end)\s*\+\s*(\d{1,3})\s*$")
@@ -205,6 +213,17 @@ def period_choices(form: FormDef, today: dt.date, count: int = 12) -> list[str]:
                     starts[key] = start
             keys = sorted(starts, key=lambda k: starts[k], reverse=True)
     return keys
+
+
+def latest_due_period(
+    form: FormDef, today: dt.date, rules: Mapping[Period, DueRule] = DEFAULT_DUE_RULES
+) -> str | None:
+    """The newest period of the form whose due date is before today (None when none of the recent ones)."""
+    kind = form.settings.period
+    for key in period_choices(form, today, 24):
+        if due_date(kind, key, rules) < today:
+            return key
+    return None
 
 
 def parse_period(form: FormDef, key: str) -> str:
@@ -433,14 +452,66 @@ def overview(
     periods: Mapping[str, str] | None = None,
     rules: Mapping[Period, DueRule] = DEFAULT_DUE_RULES,
 ) -> list[PeriodReport]:
-    """One report per periodic form: for the period chosen in `periods` (by form id), else the current."""
+    """One report per periodic form: for the period chosen in `periods` (by form id), else the latest one
+    whose due date has passed (else, for a form too new to have one, the current period)."""
     out = []
     for _fv, form in periodic_forms(session, include_sensitive=include_sensitive):
-        key = (periods or {}).get(form.form_id) or current_period(form.settings.period, today)
+        key = (
+            (periods or {}).get(form.form_id)
+            or latest_due_period(form, today, rules)
+            or current_period(form.settings.period, today)
+        )
         assert key is not None
         out.append(
             period_report(session, form, key, today=today, utc_offset=utc_offset, rules=rules)
         )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """One form's period a school has not reported for, though its due date passed."""
+
+    form_id: str
+    title: str
+    period_kind: Period
+    period: str
+    due: dt.date
+    days_late: int
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueSchool:
+    school_id: int
+    code: str
+    name: str
+    devices: int
+    last_sync: dt.datetime | None  # local time
+    owed: list[Owed]
+
+
+def overdue_schools(reports: Iterable[PeriodReport]) -> list[OverdueSchool]:
+    """The schools that sent nothing for a report whose due date has passed, each once with what it owes;
+    those owing most first, then by code."""
+    found: dict[int, tuple[SchoolReport, list[Owed]]] = {}
+    for rep in reports:
+        if not rep.past_due:
+            continue
+        for s in rep.chase:
+            owed = Owed(
+                rep.form_id,
+                rep.title,
+                rep.period_kind,
+                rep.period,
+                rep.due,
+                (rep.today - rep.due).days,
+            )
+            found.setdefault(s.school_id, (s, []))[1].append(owed)
+    out = [
+        OverdueSchool(s.school_id, s.code, s.name, s.devices, s.last_sync, owed)
+        for s, owed in found.values()
+    ]
+    out.sort(key=lambda o: (-len(o.owed), o.code))
     return out
 
 

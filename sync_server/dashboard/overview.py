@@ -1,13 +1,17 @@
 """The overview (概览, issue 5, item 2): per periodic form and period, which schools reported on time, late or
 not at all; the reporting and on-time rates (DHIS2's received / expected); the schools to chase (催报); all
-of it exportable as .xlsx. The rules are in sync_server.reporting (due dates: config `report_due`)."""
+of it exportable as .xlsx. The rules are in sync_server.reporting (due dates: config `report_due`).
+
+It answers "who is late now" (issue 11): each form opens on its latest period whose due date has passed (the
+current period one click away), and one list names the schools that owe a report across forms."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, current_app, render_template, request, send_file
@@ -17,7 +21,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from forms.cells import SafeCells
+from forms.cells import DATE_FORMAT, SafeCells
+from forms.display import zone_label
 from forms.model import Period
 from sync_server import reporting
 from sync_server.dashboard import bp
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 STATUS_TONES = {reporting.ON_TIME: "ok", reporting.LATE: "warn", reporting.MISSING: "bad"}
 STATUS_FILTERS = {"": "全部", **reporting.REPORT_STATUS_LABELS}
+OVERDUE_SHEET = "逾期未报（各表）"
 # A restore stays on the overview this long (and while devices have not healed).
 RESTORE_NOTICE_DAYS = 30
 
@@ -62,11 +68,18 @@ def _chosen() -> tuple[str, str]:
     return request.args.get("form", "").strip(), request.args.get("period", "").strip()
 
 
-def _reports(
-    form_id: str, period: str
-) -> tuple[list[reporting.PeriodReport], reporting.PeriodReport | None, dict[str, Any]]:
-    """Every periodic form's report (the chosen form at the chosen period), the chosen one, and each
-    form's period choices."""
+@dataclass
+class Reports:
+    shown: list[reporting.PeriodReport]  # every periodic form (the chosen one at the chosen period)
+    chosen: reporting.PeriodReport | None
+    choices: dict[str, list[tuple[str, str]]]  # form id -> its periods (key, label), newest first
+    current: dict[str, str]  # form id -> the period today falls in
+    latest_due: dict[str, str]  # form id -> its latest period past the due date
+    overdue: list[reporting.OverdueSchool]  # who is late now, across forms
+    nothing_expected: bool  # no past-due report expected any school
+
+
+def _reports(form_id: str, period: str) -> Reports:
     user = current_user()
     assert user is not None
     state = get_state()
@@ -92,14 +105,23 @@ def _reports(
                     f"it must be a reporting period of this form, like {example!r}",
                 ) from None
             periods[focus] = period
-        reports = reporting.overview(
+        now = reporting.overview(
             s,
             today=today,
             utc_offset=state.local_offset,
             include_sensitive=user.can_view_sensitive,
-            periods=periods,
             rules=rules,
         )
+        reports = now
+        if periods:
+            reports = reporting.overview(
+                s,
+                today=today,
+                utc_offset=state.local_offset,
+                include_sensitive=user.can_view_sensitive,
+                periods=periods,
+                rules=rules,
+            )
     choices = {
         fid: [
             (k, reporting.period_label(form.settings.period, k))
@@ -113,7 +135,21 @@ def _reports(
                 0, (rep.period, reporting.period_label(rep.period_kind, rep.period))
             )
     chosen = next((r for r in reports if r.form_id == focus), None)
-    return reports, chosen, choices
+    current = {
+        fid: key
+        for fid, form in by_id.items()
+        if (key := reporting.current_period(form.settings.period, today)) is not None
+    }
+    past_due = [r for r in now if r.past_due]
+    return Reports(
+        shown=reports,
+        chosen=chosen,
+        choices=choices,
+        current=current,
+        latest_due={r.form_id: r.period for r in past_due},
+        overdue=reporting.overdue_schools(now),
+        nothing_expected=not any(r.expected for r in past_due),
+    )
 
 
 @bp.get("/")
@@ -123,15 +159,20 @@ def overview() -> ResponseReturnValue:
     status = request.args.get("status", "").strip()
     if status not in STATUS_FILTERS:
         abort(400)
-    reports, chosen, choices = _reports(form_id, period)
+    found = _reports(form_id, period)
+    chosen = found.chosen
     rows = []
     if chosen is not None:
         rows = [r for r in chosen.schools if not status or r.status == status]
     return render_template(
         "overview.html",
-        reports=reports,
+        reports=found.shown,
         chosen=chosen,
-        choices=choices,
+        choices=found.choices,
+        current=found.current,
+        latest_due=found.latest_due,
+        overdue=found.overdue,
+        nothing_expected=found.nothing_expected,
         rows=rows,
         status=status,
         status_filters=STATUS_FILTERS,
@@ -147,7 +188,7 @@ _HEAD_FONT = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
-def _sheet(wb: Workbook, title: str, head: list[tuple[str, float]]) -> tuple[Any, SafeCells]:
+def _sheet(wb: Workbook, title: str, head: Sequence[tuple[str, float]]) -> tuple[Any, SafeCells]:
     ws = wb.create_sheet(title)
     for i, (_text, width) in enumerate(head, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -172,9 +213,15 @@ def _when(moment: dt.datetime | None, cells: SafeCells) -> Any:
     )
 
 
-def report_workbook(rep: reporting.PeriodReport) -> bytes:
-    """The chosen form and period as .xlsx: 报送情况 (every expected school) and 催报名单."""
+def report_workbook(
+    rep: reporting.PeriodReport,
+    overdue: list[reporting.OverdueSchool],
+    utc_offset: dt.timedelta,
+) -> bytes:
+    """The chosen form and period as .xlsx: 报送情况 (every expected school), 催报名单, and 逾期未报（各表）
+    (who is late now, across forms). Times in the bureau's local time, the zone named in the headers."""
     wb = Workbook(write_only=True)
+    zone = zone_label(utc_offset)
     label = reporting.period_label(rep.period_kind, rep.period)
     rate = "—" if rep.reporting_rate is None else f"{rep.reporting_rate:.1%}"
     on_time = "—" if rep.on_time_rate is None else f"{rep.on_time_rate:.1%}"
@@ -183,20 +230,17 @@ def report_workbook(rep: reporting.PeriodReport) -> bytes:
         f"{rep.received}（按时 {rep.on_time}，逾期 {rep.late}）· 未报 {rep.missing} · "
         f"报送率 {rate} · 及时率 {on_time}"
     )
-    ws, cells = _sheet(
-        wb,
-        "报送情况",
-        [
-            ("学校代码", 12),
-            ("学校名称", 30),
-            ("报送情况", 10),
-            ("记录数", 8),
-            ("首次报送时间", 18),
-            ("最近同步", 18),
-        ],
-    )
+    heads = [
+        ("学校代码", 12),
+        ("学校名称", 30),
+        ("报送情况", 10),
+        ("记录数", 8),
+        (f"首次报送时间（{zone}）", 24),
+        (f"最近同步（{zone}）", 24),
+    ]
+    ws, cells = _sheet(wb, "报送情况", heads)
     ws.append([cells.text(title_line)])
-    _header(ws, ["学校代码", "学校名称", "报送情况", "记录数", "首次报送时间", "最近同步"])
+    _header(ws, [h for h, _w in heads])
     for r in rep.schools:
         ws.append(
             [
@@ -208,19 +252,45 @@ def report_workbook(rep: reporting.PeriodReport) -> bytes:
                 _when(r.last_sync, cells),
             ]
         )
-    chase, cells2 = _sheet(
-        wb,
-        "催报名单",
-        [("学校代码", 12), ("学校名称", 30), ("已登记电脑", 10), ("最近同步", 18)],
-    )
-    chase.append(
-        [cells2.text(f"{rep.title} · {label} · 未报 {rep.missing} 所（截止 {rep.due:%Y-%m-%d}）")]
-    )
-    _header(chase, ["学校代码", "学校名称", "已登记电脑", "最近同步"])
+    heads = [("学校代码", 12), ("学校名称", 30), ("已登记电脑", 10), (f"最近同步（{zone}）", 24)]
+    chase, cells2 = _sheet(wb, "催报名单", heads)
+    if rep.expected:
+        note = f"{rep.title} · {label} · 未报 {rep.missing} 所（截止 {rep.due:%Y-%m-%d}）"
+    else:
+        note = f"{rep.title} · {label} · 本期没有应报的学校"
+    chase.append([cells2.text(note)])
+    _header(chase, [h for h, _w in heads])
     for r in rep.chase:
         chase.append(
             [cells2.text(r.code), cells2.text(r.name), r.devices, _when(r.last_sync, cells2)]
         )
+    heads = [
+        ("学校代码", 12),
+        ("学校名称", 30),
+        ("表单", 28),
+        ("报送周期", 16),
+        ("截止日期", 12),
+        ("已逾期（天）", 12),
+        ("已登记电脑", 10),
+        (f"最近同步（{zone}）", 24),
+    ]
+    late, cells3 = _sheet(wb, OVERDUE_SHEET, heads)
+    late.append([cells3.text(f"逾期未报：各表最近一个已过截止日期的周期 · {len(overdue)} 所学校")])
+    _header(late, [h for h, _w in heads])
+    for school in overdue:
+        for owed in school.owed:
+            late.append(
+                [
+                    cells3.text(school.code),
+                    cells3.text(school.name),
+                    cells3.text(owed.title),
+                    cells3.text(reporting.period_label(owed.period_kind, owed.period, short=True)),
+                    cells3.styled(owed.due, DATE_FORMAT),
+                    owed.days_late,
+                    school.devices,
+                    _when(school.last_sync, cells3),
+                ]
+            )
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -230,10 +300,11 @@ def report_workbook(rep: reporting.PeriodReport) -> bytes:
 @role_required("viewer")
 def overview_export() -> ResponseReturnValue:
     form_id, period = _chosen()
-    _reports_all, chosen, _choices = _reports(form_id, period)
+    found = _reports(form_id, period)
+    chosen = found.chosen
     if chosen is None:
         abort(404)
-    body = report_workbook(chosen)
+    body = report_workbook(chosen, found.overdue, get_state().local_offset)
     audit(
         "overview.export",
         chosen.form_id,

@@ -8,7 +8,9 @@ driven by selenium) against the real create_app() served by werkzeug on 127.0.0.
 The fixtures are imported by tests/server/conftest.py, so every test in tests/server can ask for them.
 `browser` is skipped when Chromium or its driver is missing, unless the environment variable CI is set (then
 it fails). Screenshots: `live_dashboard.screenshot(browser, "schools")` writes
-docs/screenshots/dashboard_schools.png at 1366x768.
+docs/screenshots/dashboard_schools.png at 1366x768, only when asked: with the environment variable
+WRITE_SCREENSHOTS=1 (`WRITE_SCREENSHOTS=1 python3 dev.py test tests/server/test_dashboard_browser.py`); a
+plain run leaves docs/screenshots alone.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTH, HEIGHT = 1366, 768
 PASSWORD = "测试密码-correct-horse"
 WAIT_SECONDS = 10
+WRITE_SCREENSHOTS = "WRITE_SCREENSHOTS"  # the environment variable that asks for docs/screenshots
+
+
+def screenshots_wanted() -> bool:
+    return os.environ.get(WRITE_SCREENSHOTS, "").strip().lower() not in ("", "0", "no", "false")
+
 
 # Staff made in every live dashboard: (username, role, ethics permission).
 STAFF = (
@@ -161,10 +169,13 @@ class LiveDashboard:
         driver.find_element(By.ID, "login-submit").click()
         WebDriverWait(driver, WAIT_SECONDS).until(EC.presence_of_element_located((By.ID, "logout")))
 
-    def screenshot(self, driver: Any, name: str) -> Path:
-        """docs/screenshots/dashboard_<name>.png of the current page."""
+    def screenshot(self, driver: Any, name: str) -> Path | None:
+        """docs/screenshots/dashboard_<name>.png of the current page, when WRITE_SCREENSHOTS asks for it
+        (else nothing is written, and None is returned)."""
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(name)
+        if not screenshots_wanted():
+            return None
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"dashboard_{name}.png"
         driver.save_screenshot(str(path))

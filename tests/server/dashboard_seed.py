@@ -268,7 +268,7 @@ def demo(session: Session) -> dict[str, Any]:
     """Ten schools; November's inspections (on time, late, missing), hazards open, overdue and closed, a
     record revised twice, a teacher roster. Returns {"schools": {code: School}, "revised": record id}."""
     schools = {
-        code: school(session, code, name, created=dt.datetime(2026, 8, 20))
+        code: school(session, code, name, created=dt.datetime(2026, 2, 20))
         for code, name in DEMO_SCHOOLS
     }
     s = schools
@@ -403,12 +403,38 @@ def demo(session: Session) -> dict[str, Any]:
             form_id="after_school_service",
             received=local(2026, 11, 24, 18),
         )
+    # Week 47 (16-22 November, due the 23rd): all but S006 and S009.
+    for code in ("S001", "S002", "S003", "S004", "S005", "S007", "S008", "S010"):
+        record(
+            session,
+            s[code],
+            service("2026-11-19", teachers=["T001"] if code == "S001" else []),
+            form_id="after_school_service",
+            received=local(2026, 11, 19, 18),
+        )
+    # School conditions: the spring semester's (due 30 May) from all but S009, S007's late; the autumn
+    # semester's (due 30 November) from S001 to S008 so far.
+    for code in ("S001", "S002", "S003", "S004", "S005", "S006", "S008", "S010"):
+        record(
+            session,
+            s[code],
+            conditions("2026-spring"),
+            form_id="school_conditions",
+            received=local(2026, 4, 10) + dt.timedelta(days=int(code[-1]) * 2),
+        )
+    record(
+        session,
+        s["S007"],
+        conditions("2026-spring"),
+        form_id="school_conditions",
+        received=local(2026, 6, 12),
+    )
     for code in ("S001", "S002", "S003", "S004", "S005", "S006", "S007", "S008"):
         record(
             session,
             s[code],
             conditions("2026-autumn"),
             form_id="school_conditions",
-            received=local(2026, 8, 25) + dt.timedelta(days=int(code[-1]) * 2),
+            received=local(2026, 9, 20) + dt.timedelta(days=int(code[-1]) * 2),
         )
     return {"schools": schools, "revised": revised.id}

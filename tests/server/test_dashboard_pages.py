@@ -130,7 +130,7 @@ def test_overview_exports_the_report_and_the_chase_list(app: Flask, county: dict
     assert r.status_code == 200 and r.mimetype == XLSX
     assert "attachment" in r.headers["Content-Disposition"]
     wb = load_workbook(io.BytesIO(r.data))
-    assert wb.sheetnames == ["报送情况", "催报名单"]
+    assert wb.sheetnames == ["报送情况", "催报名单", "逾期未报（各表）"]
     report = list(wb["报送情况"].iter_rows(values_only=True))
     assert "报送率 50.0%" in report[0][0]
     assert report[1][:3] == ("学校代码", "学校名称", "报送情况")
@@ -151,7 +151,7 @@ def test_records_list_filters_and_pages(app: Flask, county: dict[str, Any]):
     c = logged_in(app, "viewer1", "viewer")
     html = text(c.get("/records"))
     total = int(re.search(r"共 (\d+) 条记录", html).group(1))  # type: ignore[union-attr]
-    assert total == 28  # the demo's live records (rosters included), none sensitive
+    assert total == 45  # the demo's live records (rosters included), none sensitive
     s001 = county["schools"]["S001"].id
     html = text(c.get(f"/records?form=safety_inspection&school={s001}"))
     listed = rows_with(html, "record")

@@ -43,14 +43,15 @@ def test_due_dates_per_period_kind():
     assert R.due_date(Period.MONTHLY, "2026-11") == dt.date(2026, 12, 5)
     assert R.due_date(Period.MONTHLY, "2026-12") == dt.date(2027, 1, 5)
     assert R.due_date(Period.WEEKLY, "2026-W48") == dt.date(2026, 11, 30)  # the Monday after
-    assert R.due_date(Period.SEMESTER, "2026-autumn") == dt.date(2026, 8, 31)
-    assert R.due_date(Period.SEMESTER, "2027-spring") == dt.date(2027, 3, 3)
+    # Semesters start on 1 September and 1 March; their figures are due after three months.
+    assert R.due_date(Period.SEMESTER, "2026-autumn") == dt.date(2026, 11, 30)
+    assert R.due_date(Period.SEMESTER, "2027-spring") == dt.date(2027, 5, 30)
     assert R.due_date(Period.DAILY, "2026-11-28") == dt.date(2026, 11, 29)
     assert R.due_date(Period.YEARLY, "2026") == dt.date(2027, 1, 31)
     rules = R.due_rules({"monthly": "end+10", "weekly": 3, "semester": "start + 45"})
     assert R.due_date(Period.MONTHLY, "2026-11", rules) == dt.date(2026, 12, 10)
     assert R.due_date(Period.WEEKLY, "2026-W48", rules) == dt.date(2026, 12, 2)
-    assert R.due_date(Period.SEMESTER, "2026-autumn", rules) == dt.date(2026, 9, 15)
+    assert R.due_date(Period.SEMESTER, "2026-autumn", rules) == dt.date(2026, 10, 16)
     for bad in ({"fortnightly": 3}, {"monthly": "mid+3"}, {"none": 1}, {"monthly": -1}):
         with pytest.raises(ValueError):
             R.due_rules(bad)
@@ -167,13 +168,13 @@ def test_weekly_and_semester_forms(app: Flask):
         record(
             s, b, service("2026-11-29"), form_id="after_school_service", received=local(2026, 12, 1)
         )
-        # Semester from a select field: 2026-autumn, due 31 August.
+        # Semester from a select field: 2026-autumn, due 30 November.
         record(
             s,
             a,
             conditions("2026-autumn"),
             form_id="school_conditions",
-            received=local(2026, 8, 31, 20),
+            received=local(2026, 11, 30, 20),
         )
         record(
             s, b, conditions("2026-spring"), form_id="school_conditions", received=local(2026, 3, 1)
@@ -195,7 +196,7 @@ def test_weekly_and_semester_forms(app: Flask):
     assert sem.reporting_rate == pytest.approx(0.5)
 
 
-def test_overview_covers_periodic_forms_only_and_defaults_to_the_current_period(app: Flask):
+def test_overview_covers_periodic_forms_only_and_defaults_to_the_latest_period_past_due(app: Flask):
     db = get_state(app).db
     with db.Session.begin() as s:
         a = school(s, "A01")
@@ -207,7 +208,7 @@ def test_overview_covers_periodic_forms_only_and_defaults_to_the_current_period(
             today=TODAY,
             utc_offset=UTC8,
             include_sensitive=False,
-            periods={"safety_inspection": "2026-11"},
+            periods={"safety_inspection": "2026-12"},
         )
     # teacher_ethics and dropout_followup have no period; the roster is no report.
     assert {r.form_id for r in reports} == {
@@ -216,13 +217,15 @@ def test_overview_covers_periodic_forms_only_and_defaults_to_the_current_period(
         "school_conditions",
     }
     by_form = {r.form_id: r for r in reports}
-    assert by_form["safety_inspection"].period == "2026-12"
-    assert by_form["safety_inspection"].on_time == 1
-    assert not by_form["safety_inspection"].past_due
-    assert by_form["after_school_service"].period == "2026-W50"
+    # 10 December: November's inspections were due on the 5th, week 49's on Monday the 7th, the
+    # autumn semester's figures on 30 November.
+    assert by_form["safety_inspection"].period == "2026-11"
+    assert by_form["safety_inspection"].past_due
+    assert by_form["after_school_service"].period == "2026-W49"
     assert by_form["school_conditions"].period == "2026-autumn"
-    assert {r.form_id: r.period for r in chosen}["safety_inspection"] == "2026-11"
-    assert {r.form_id: r.on_time for r in chosen}["safety_inspection"] == 0
+    # The current month, chosen: A01's December record, on time, and not due yet.
+    now = {r.form_id: r for r in chosen}["safety_inspection"]
+    assert now.period == "2026-12" and now.on_time == 1 and not now.past_due
     with db.ReadSession() as s:
         assert R.visible_forms(s, include_sensitive=False)
         assert "teacher_ethics" not in {
