@@ -25,8 +25,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from client.clock import FixedClock  # noqa: E402
 from client.context import ClientContext  # noqa: E402
 from client.store.roster import set_teacher_active  # noqa: E402
-from client.ui import lang  # noqa: E402
-from client.ui.app import choose_font, install_translators  # noqa: E402
+from client.ui.app import apply_language, choose_font  # noqa: E402
 from client.ui.main_window import MainWindow  # noqa: E402
 from client.ui.tasks import TaskManager  # noqa: E402
 from tests.store.todo_data import after_school, save, seed_realistic  # noqa: E402
@@ -59,8 +58,7 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
-    lang.set_language("zh_CN")
-    translators = install_translators(app, "zh_CN")
+    translators = apply_language(app, "zh_CN")
     choose_font(app)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "school-client"

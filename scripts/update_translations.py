@@ -91,8 +91,8 @@ def _write(tree: ET.ElementTree, path: Path) -> None:
 
 
 def run_lrelease() -> None:
-    for lang in LANGUAGES:
-        ts = ts_path(lang)
+    # qt_supplement_<lang>.ts: Qt's own strings its translation lacks, kept by hand (client/ui/app.py)
+    for ts in [*(ts_path(lang) for lang in LANGUAGES), *sorted(I18N.glob("qt_supplement_*.ts"))]:
         subprocess.run(
             [tool("pyside6-lrelease"), "-silent", str(ts), "-qm", str(ts.with_suffix(".qm"))],
             cwd=ROOT,

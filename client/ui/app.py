@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QCoreApplication,
     QElapsedTimer,
     QLibraryInfo,
+    QLocale,
     QtMsgType,
     QTranslator,
     qInstallMessageHandler,
@@ -40,6 +41,7 @@ I18N_DIR = (
 )  # beside the package: works in the bundle too
 LOG_NAME = "school-client.log"
 APP_QM = "school_client_{lang}.qm"
+QT_SUPPLEMENT_QM = "qt_supplement_{lang}.qm"  # Qt's own strings its translation lacks
 CJK_UI_FONTS = (
     "Microsoft YaHei UI",
     "Microsoft YaHei",
@@ -174,7 +176,9 @@ def qt_translations_dir() -> Path:
 
 
 def install_translators(app: QCoreApplication, language: str) -> list[QTranslator]:
-    """Our strings (client/i18n/school_client_<lang>.qm) and, for Chinese, Qt's own (standard buttons)."""
+    """Our strings (client/i18n/school_client_<lang>.qm) and, for Chinese, Qt's own (standard buttons,
+    Qt's file dialog, edit menus) with our supplement for the few Qt's zh_CN file leaves in English
+    (client/i18n/qt_supplement_zh_CN.qm)."""
     installed: list[QTranslator] = []
     ours = QTranslator(app)
     if ours.load(APP_QM.format(lang=language), str(I18N_DIR)):
@@ -191,7 +195,19 @@ def install_translators(app: QCoreApplication, language: str) -> list[QTranslato
                 break
         else:
             log.warning("Qt's own translation qtbase_%s.qm not found", language)
+        supplement = QTranslator(app)
+        if supplement.load(QT_SUPPLEMENT_QM.format(lang=language), str(I18N_DIR)):
+            app.installTranslator(supplement)
+            installed.append(supplement)
     return installed
+
+
+def apply_language(app: QCoreApplication, language: str) -> list[QTranslator]:
+    """The UI language everywhere: our strings, Qt's own (dialogs, edit menus) and the application locale
+    (the calendar's month and day names, dates and sizes in Qt's widgets), whatever the PC's system locale."""
+    lang.set_language(language)
+    QLocale.setDefault(lang.qlocale())
+    return install_translators(app, language)
 
 
 def remove_translators(app: QCoreApplication, translators: list[QTranslator]) -> None:
@@ -271,8 +287,7 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
                 )
             return 1
         language = read_language(ctx)
-        lang.set_language(language)
-        translators = install_translators(app, language)
+        translators = apply_language(app, language)
         choose_font(app)
 
         from client.ui.main_window import MainWindow

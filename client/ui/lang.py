@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtGui import QColor
 
 from client.store.models import Status
@@ -30,6 +30,13 @@ def set_language(code: str) -> None:
 
 def language() -> str:
     return _current
+
+
+def qlocale() -> QLocale:
+    """The locale Qt's widgets use for the UI language (Chinese: month and day names, Monday first)."""
+    if _current == "en":
+        return QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    return QLocale(QLocale.Language.Chinese, QLocale.Country.China)
 
 
 def form_language() -> str:
