@@ -345,6 +345,7 @@ class _Run:
         # Attachments to upload (plan_attachments), the records using each, and the records that wait for
         # some of them (record id -> the sha256 values still missing): left out of the push until complete.
         self.uploads: list[Attachment] = []
+        self.missing: list[str] = []  # used by a record, not in this store: the server may have it
         self.users: dict[str, set[str]] = {}
         self.waiting: dict[str, set[str]] = {}
 
@@ -360,27 +361,18 @@ class _Run:
     # -- attachments ----------------------------------------------------------------------------------
 
     def plan_attachments(self) -> None:
-        """Find the attachments the unsent changes use that the server lacks; their records wait (they are
-        left out of the push) until their last one is uploaded."""
+        """Find (in the store alone) the attachments the unsent changes use that the server may lack; their
+        records wait - they are left out of the push - until each of them is known to be on the server."""
         with self.store.Session.begin() as s:
             self.skip_records |= S.held_record_ids(s)
             uploads, users, missing = S.pending_attachments(s, skip_records=self.skip_records)
-        for sha in sorted(missing):
-            # Not in this store (a record from another device, say): fine if the server has it.
-            if remote_offset(self.t, sha) is not None:
-                self._attachment_problem(
-                    sha,
-                    users[sha],
-                    "missing",
-                    "记录引用的照片或文件在本机找不到，服务器上也没有",
-                    "a photo or file the record uses is neither on this computer nor on the server",
-                )
         self.uploads = uploads
         self.users = users
-        self.waiting = {rid: set() for att in uploads for rid in users[att.sha256]}
-        for att in uploads:
-            for rid in users[att.sha256]:
-                self.waiting[rid].add(att.sha256)
+        self.missing = sorted(missing)
+        self.waiting = {}
+        for sha in [*(a.sha256 for a in uploads), *self.missing]:
+            for rid in users[sha]:
+                self.waiting.setdefault(rid, set()).add(sha)
 
     def _uploaded(self, sha: str) -> None:
         """One attachment is on the server: the records it was the last one missing for may go."""
@@ -396,6 +388,25 @@ class _Run:
         completed (so a link that breaks later keeps what is done). An upload that fails for the network or
         the server (after its retries) stops the uploads and is returned, to be raised after the pull: what
         the bureau sent does not wait behind a photo."""
+        try:
+            for sha in self.missing:
+                # Not in this store (a record from another device, say): fine if the server has it.
+                if remote_offset(self.t, sha) is None:
+                    self._uploaded(sha)
+                else:
+                    self._attachment_problem(
+                        sha,
+                        self.users[sha],
+                        "missing",
+                        "记录引用的照片或文件在本机找不到，服务器上也没有",
+                        "a photo or file the record uses is neither on this computer nor on the server",
+                    )
+        except SyncError as exc:
+            if not exc.retryable:
+                raise
+            return exc
+        if self.missing:
+            self.push()
         total = sum(a.size for a in self.uploads)
         sizer = ChunkSizer(fixed=self.engine.chunk_size, monotonic=self.engine.monotonic)
         finished = 0  # bytes of the files done
@@ -417,9 +428,8 @@ class _Run:
 
             def on_offset(offset: int, att: Any = att, base: int = finished) -> None:
                 nonlocal held
-                held = max(
-                    held, min(offset, att.size)
-                )  # a HEAD may count a cut chunk not yet dropped
+                # Never backwards: a HEAD may count bytes of a cut chunk the server has not dropped yet.
+                held = max(held, min(offset, att.size))
                 self.progress(
                     SyncProgress(
                         Phase.ATTACHMENTS,

@@ -6,10 +6,10 @@ last chunk is answered 201 after the server checked the sha256. A broken link is
 asking HEAD again where to resume, so a cut never re-sends what already arrived.
 
 A chunk cut short is dropped whole by the server, so its size matters on a bad link (protocol revision 1.4):
-ChunkSizer starts small (32 KiB) and sizes each chunk to take a few seconds on the throughput measured so far,
-and at most a fifth of the time the link has been staying up between breaks; a break halves it. Over
-64 kbit/s that is about 28 KB (4 s), where the old fixed 256 KiB chunk took 32 s and never completed on a link
-that drops every 20 s. A 413 naming the server's per-chunk limit lowers the largest size to it.
+ChunkSizer starts small (32 KiB) and sizes each chunk to take a few seconds (4) on the throughput measured so
+far, and at most a fifth of the time the link has been staying up between breaks; a break halves it. Over
+64 kbit/s that is about 28 KB, where the old fixed 256 KiB chunk took 32 s and never completed on a link that
+drops every 20 s. A 413 naming the server's per-chunk limit lowers the largest size to it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ MIN_CHUNK = 16 * 1024
 FIRST_CHUNK = 32 * 1024
 # The largest chunk: half the server's default per-PUT limit (MAX_UPLOAD_CHUNK_BYTES, 1 MiB).
 MAX_CHUNK = 512 * 1024
-CHUNK_SECONDS = 4.0  # what one chunk should take on the measured link
-UPTIME_SHARE = 5  # ... and at most this share of the link's usual time between breaks
+# What one chunk should take on the measured link: long enough that a round trip (600 ms on a rural link)
+# costs little, short enough that a break loses little (benchmarks/slow_link_bench.py, 64 kbit/s reset every
+# 20 s: the 400 KB photo took 77-90 s with 4 s, 95 s with 6 or 8 s) ...
+CHUNK_SECONDS = 4.0
+UPTIME_SHARE = 5  # ... and, once the link broke, at most a fifth of its usual time between breaks
 GROWTH = 2.0  # how much larger the next chunk may be ...
 GROWTH_AFTER_BREAK = 1.25  # ... and once the link broke during this sync
 

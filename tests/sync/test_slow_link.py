@@ -284,6 +284,13 @@ def test_the_sizer_aims_at_a_few_seconds_per_chunk_on_the_measured_link():
     for _ in range(10):  # 64 kbit/s: 8,000 bytes a second
         sizer.arrived(sizer.size, sizer.size / 8_000)
     assert 24_000 <= sizer.size <= 40_000  # about 4 s of the link
+    for _ in range(3):  # it drops every 10 s
+        ticks.now += 10
+        sizer.broke()
+    for _ in range(10):
+        sizer.arrived(sizer.size, sizer.size / 8_000)
+    assert MIN_CHUNK <= sizer.size <= 20_000  # a fifth of that: about 2 s
+    sizer = ChunkSizer(monotonic=ticks)
     for _ in range(10):  # 1 MB/s
         sizer.arrived(sizer.size, sizer.size / 1_000_000)
     assert sizer.size == sizer.largest  # the most one PUT may carry, not more
@@ -354,3 +361,38 @@ def test_a_photo_that_cannot_go_up_does_not_hold_back_the_pull(
     with client.Session() as s:
         assert s.get(Record, from_other) is not None  # the other PC's record arrived all the same
     assert text_id in on_server(live_server, school)
+
+
+def test_a_photo_this_pc_does_not_hold_is_looked_for_on_the_server_after_the_text_went(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+):
+    """A record can name a photo that is not in this store (made on another PC of the school): it goes once
+    the server says it has the photo, and waits as a problem when the server has it neither."""
+    client, school = enrolled(make_client, live_server, live_server.url, chunk_size=None)
+    _, other_code = live_server.new_school(code=school)
+    other = make_client("pc2")
+    other.engine.enroll(live_server.url, other_code)
+    _, on_the_server = with_photo(other, photo_file(tmp_path, 30_000, seed=18))
+    assert other.engine.sync().uploaded == 1
+    nowhere = hashlib.sha256(b"a photo on no computer").hexdigest()
+
+    def naming(sha: str) -> str:
+        hazard = dict(inspection()["hazards"][0], photo=sha)  # type: ignore[index]
+        return client.save(inspection(hazards=[hazard]))
+
+    found, lost = naming(on_the_server), naming(nowhere)
+    text_id = client.save(inspection(inspectors="只有文字"))
+
+    result = client.engine.sync()
+
+    pushes = [
+        pushed_ids(r)
+        for r in client.responses
+        if r.request.method == "POST" and r.request.path_url.endswith("/push")
+    ]
+    assert pushes[0] == {text_id}  # the text did not wait for the server's answer about the photos
+    assert {found, text_id} <= on_server(live_server, school) and lost not in on_server(
+        live_server, school
+    )
+    assert [(r.record_id, r.reason) for r in result.rejected] == [(lost, "missing")]
+    assert client.unsent() == 1
