@@ -58,7 +58,9 @@ def worker(args: argparse.Namespace) -> None:
     if args.chunk_seconds:  # tuning: what one chunk should take (client.sync.upload.CHUNK_SECONDS)
         from client.sync.upload import ChunkSizer
 
-        ChunkSizer.__init__.__kwdefaults__["seconds"] = args.chunk_seconds
+        defaults = ChunkSizer.__init__.__kwdefaults__
+        assert defaults is not None
+        defaults["seconds"] = args.chunk_seconds
 
     def event(what: str, **kw: Any) -> None:
         print(json.dumps({"event": what, "t": time.monotonic(), **kw}), flush=True)
