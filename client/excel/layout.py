@@ -212,6 +212,8 @@ def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
     for f in fields:
         if f.type is FieldType.GROUP:
             yield from _leaves(f.children)
+        elif f.type is FieldType.CALCULATE and not f.label.items:
+            continue  # a helper calculation nobody reads (is_open): worked out again on import
         elif f.type is not FieldType.REPEAT and f.type is not FieldType.NOTE:
             yield f
 
