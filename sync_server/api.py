@@ -581,6 +581,7 @@ def attachment_put(sha256: str) -> Response:
         now=state.now(),
         quota=PartialQuota.from_config(state.config),
         filename=filename,
+        length_declared=length is not None,
     )
     body = {
         "sha256": sha256,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
 import http.client
 import json
 import re
@@ -432,3 +433,29 @@ def test_a_bad_limit_in_config_toml_is_exit_2_naming_it(tmp_path: Path):
     line = r.stderr.strip().splitlines()[0]
     assert "serve_threads" in line and "错误" in line and "error" in line
     assert "Traceback" not in r.stderr
+
+
+def test_a_chunk_of_exactly_the_chunk_limit_is_taken(serve: Callable[..., Served]):
+    """The door says "at most N bytes": a chunk of N bytes passes it (under waitress it was 413 at N:
+    the service read one byte past the range, and the stream is capped at the door's limit)."""
+    served = serve(max_upload_chunk_bytes=20_000)
+    token = _device_token(served)
+    data = bytes(range(256)) * 200  # 51,200 bytes
+    sha = hashlib.sha256(data).hexdigest()
+    auth = {"Authorization": f"Bearer {token}"}
+    r = requests.put(
+        f"{served.url}/api/v1/attachments/{sha}",
+        data=data[:20_000],
+        headers={**auth, "Content-Range": f"bytes 0-19999/{len(data)}"},
+        timeout=30,
+    )
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["offset"] == 20_000
+    r = requests.put(
+        f"{served.url}/api/v1/attachments/{sha}",
+        data=data[20_000:40_001],
+        headers={**auth, "Content-Range": f"bytes 20000-40000/{len(data)}"},
+        timeout=30,
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["details"]["max_bytes"] == 20_000
