@@ -26,8 +26,8 @@ from PySide6.QtCore import (
     QTranslator,
     qInstallMessageHandler,
 )
-from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QScreen
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from client.clock import Clock
 from client.context import ClientContext
@@ -296,14 +296,11 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         tasks = TaskManager()
         window = MainWindow(ctx, tasks)
         screen = QGuiApplication.primaryScreen()
-        small = screen is not None and screen.availableGeometry().width() <= 1440
-        if small and not smoke:
-            window.showMaximized()
-        else:
-            window.show()
+        window.show_on_screen(screen)
         global FIRST_WINDOW_AT
         FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_bench.py
         log.info("window shown after %d ms", timer.elapsed())
+        _log_placement(window, screen)
         if not smoke:
             _start_daily_backup(ctx, tasks, window)
             window.sync.start()  # a sync now when enrolled, then every few minutes
@@ -324,6 +321,20 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         log.info("stopped")
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def _log_placement(window: QWidget, screen: QScreen | None) -> None:
+    QApplication.processEvents()
+    frame = window.frameGeometry()
+    full = screen.geometry() if screen is not None else frame
+    log.info(
+        "window %dx%d%s on a screen of %dx%d",
+        frame.width(),
+        frame.height(),
+        " maximized" if window.isMaximized() else "",
+        full.width(),
+        full.height(),
+    )
 
 
 def _smoke(app: QApplication, tasks: Any) -> int:

@@ -538,9 +538,12 @@ class RecordEditor(QWidget):
             (fm.horizontalAdvance(f.label.get(self._lang)) for f in self._form.all_fields()),
             default=80,
         )
-        self._label_width = max(
-            fm.horizontalAdvance("一" * 5), min(longest, fm.horizontalAdvance("一" * 8))
-        ) + fm.horizontalAdvance(" *")
+        # Wide enough for labels of up to ten Chinese characters on one line, with the star.
+        self._label_width = (
+            max(fm.horizontalAdvance("一" * 5), min(longest, fm.horizontalAdvance("一" * 10)))
+            + fm.horizontalAdvance(" *")
+            + 2
+        )
         page = QWidget()
         page.setObjectName("formPage")
         row = QHBoxLayout(page)

@@ -902,7 +902,13 @@ class FieldRow(QFrame):
         self.problem = QLabel(self)
         self.problem.setObjectName("problem")
         self.problem.setWordWrap(True)
-        self.problem.setVisible(False)
+        # An answer the clerk can get wrong keeps a line for its problem, shown or not: the fields below
+        # do not move while a message comes and goes as the clerk types.
+        self._reserve = input_ is not None and not isinstance(input_, DisplayInput)
+        self.problem.setMinimumHeight(
+            self.problem.fontMetrics().lineSpacing() if self._reserve else 0
+        )
+        self.problem.setVisible(self._reserve)
         self.comment = QLabel(self)
         self.comment.setObjectName("comment")
         self.comment.setWordWrap(True)
@@ -932,8 +938,8 @@ class FieldRow(QFrame):
 
     def _set_label(self) -> None:
         text = _escape(self.field.label.get(self._lang) or self.field.name)
-        if self._required:
-            text += f'<span style="color:{REQUIRED_COLOR};"> *</span>'
+        if self._required:  # a no-break space: the star goes with the last word, never alone
+            text += f'<span style="color:{REQUIRED_COLOR};">&nbsp;*</span>'
         self.label.setText(text)
 
     # -- what the editor sets ------------------------------------------------------------------
@@ -951,7 +957,7 @@ class FieldRow(QFrame):
 
     def set_problem(self, text: str | None) -> None:
         self.problem.setText(text or "")
-        self.problem.setVisible(bool(text))
+        self.problem.setVisible(bool(text) or self._reserve)
         invalid = "true" if text else "false"
         if self.property("invalid") != invalid:
             self.setProperty("invalid", invalid)

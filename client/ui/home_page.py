@@ -19,11 +19,12 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QTableView,
@@ -51,6 +52,8 @@ from forms.model import Period
 log = logging.getLogger(__name__)
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+ROW_HEIGHT = 28
+COLUMN_PADDING = 12
 ItemRole = Qt.ItemDataRole.UserRole + 1
 OverdueRole = Qt.ItemDataRole.UserRole + 2
 
@@ -439,32 +442,70 @@ def _table(model: QAbstractTableModel, name: str) -> QTableView:
     view.setAlternatingRowColors(False)
     view.setWordWrap(False)
     view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(28)
+    view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
     view.horizontalHeader().setHighlightSections(False)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setMinimumSectionSize(40)
     return view
 
 
-class _Section(QGroupBox):
-    """A titled box showing a table, or a quiet line when there is nothing to show."""
+def fit_columns(view: QTableView, stretch: int, caps: dict[int, int] | None = None) -> None:
+    """Columns as wide as their contents (and titles), long ones capped; `stretch` takes the rest, so
+    names and dates show whole and the long text is what gets cut (its tooltip holds all of it)."""
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.resizeColumnsToContents()
+    caps = caps or {}
+    for column in range(view.model().columnCount()):
+        width = view.columnWidth(column) + COLUMN_PADDING  # a little air between columns
+        view.setColumnWidth(column, min(width, caps.get(column, width)))
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+
+
+def _rows_height(view: QTableView, rows: int) -> int:
+    return (
+        view.horizontalHeader().sizeHint().height()
+        + rows * view.verticalHeader().defaultSectionSize()
+        + 2 * view.frameWidth()
+    )
+
+
+class _Section(QFrame):
+    """A part of 待办: one line with its title, a count and its buttons, then a table (or a quiet line
+    when there is nothing to show). No box title of its own: at 1366x768 every line counts."""
 
     def __init__(self, title: str, view: QTableView, empty_text: str) -> None:
-        super().__init__(title)
+        super().__init__()
+        self.setObjectName("homeSection")
         self.view = view
+        self.title = QLabel(title)
+        self.title.setObjectName("sectionTitle")
+        self.title.setStyleSheet("font-weight: bold; font-size: 11pt;")
         self.empty = QLabel(empty_text)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: #2e7d32; padding: 8px;")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.empty.setStyleSheet("color: #2e7d32; padding: 4px 8px;")
         self.stack = QStackedWidget()
         self.stack.addWidget(view)
         self.stack.addWidget(self.empty)
         self.bar = QHBoxLayout()
+        self.bar.setSpacing(12)
+        self.bar.addWidget(self.title)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 8)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.setSpacing(4)
         layout.addLayout(self.bar)
         layout.addWidget(self.stack, 1)
 
     def set_empty(self, empty: bool) -> None:
         self.stack.setCurrentWidget(self.empty if empty else self.view)
+
+    def fit_rows(self, rows: int, *, at_most: int) -> None:
+        """Exactly as tall as `rows` rows (at least one, at most `at_most`; more scroll)."""
+        if not self.view.model().rowCount():
+            self.stack.setFixedHeight(self.empty.sizeHint().height())
+            return
+        height = _rows_height(self.view, min(max(rows, 1), at_most))
+        self.stack.setFixedHeight(height)
 
 
 class HomePage(QWidget):
@@ -505,16 +546,15 @@ class HomePage(QWidget):
         # What is due this period.
         self.due_model = DueModel(ctx, self)
         self.due_view = _table(self.due_model, "dueTable")
-        self.due_view.setColumnWidth(0, 280)
-        self.due_view.setColumnWidth(1, 300)
-        self.due_view.horizontalHeader().setStretchLastSection(True)
         self.due_section = _Section(
             self.tr("本期应报"), self.due_view, self.tr("没有需要定期填报的表单")
         )
         self.fill_button = QPushButton(self.tr("去填报(&T)"))
         self.fill_button.setObjectName("fillDue")
         self.fill_button.clicked.connect(self._fill_selected)
-        self.due_section.bar.addWidget(QLabel(self.tr("每个定期表单在本期是否已经填报：")))
+        due_hint = QLabel(self.tr("每个定期表单在本期是否已经填报"))
+        due_hint.setStyleSheet("color: #555;")
+        self.due_section.bar.addWidget(due_hint)
         self.due_section.bar.addStretch(1)
         self.due_section.bar.addWidget(self.fill_button)
         self.due_section.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -524,9 +564,6 @@ class HomePage(QWidget):
         # Sync problems: conflicts and changes the server did not accept (shown only when there are some).
         self.issue_model = SyncIssueModel(ctx, self)
         self.issue_view = _table(self.issue_model, "syncIssueTable")
-        for col, width in enumerate((140, 220, 300, 130)):
-            self.issue_view.setColumnWidth(col, width)
-        self.issue_view.horizontalHeader().setStretchLastSection(True)
         self.issue_section = _Section(
             self.tr("同步问题：需要您处理"), self.issue_view, self.tr("没有同步问题")
         )
@@ -548,9 +585,6 @@ class HomePage(QWidget):
         # Records the bureau returned.
         self.returned_model = ReturnedModel(ctx, self)
         self.returned_view = _table(self.returned_model, "returnedTable")
-        for col, width in enumerate((220, 100, 420, 90)):
-            self.returned_view.setColumnWidth(col, width)
-        self.returned_view.horizontalHeader().setStretchLastSection(True)
         self.returned_section = _Section(
             self.tr("教育局退回、需要修改的记录"),
             self.returned_view,
@@ -564,13 +598,15 @@ class HomePage(QWidget):
         self.returned_section.bar.addWidget(self.open_returned_button)
         self.returned_view.doubleClicked.connect(lambda _i: self._open_returned())
         self.returned_view.activated.connect(lambda _i: self._open_returned())
+        self.returned_section.setSizePolicy(
+            QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum
+        )
 
         # Open and overdue hazards.
         self.hazard_model = HazardModel(ctx, self)
         self.hazard_view = _table(self.hazard_model, "hazardTable")
-        for col, width in enumerate((110, 100, 80, 150, 300, 60, 80)):
-            self.hazard_view.setColumnWidth(col, width)
-        self.hazard_view.horizontalHeader().setStretchLastSection(True)
+        # At least five hazards always show; when the page is short, it scrolls instead of squeezing them.
+        self.hazard_view.setMinimumHeight(_rows_height(self.hazard_view, 5))
         self.hazard_section = _Section(
             self.tr("未整改的安全隐患"), self.hazard_view, self.tr("没有未整改的隐患")
         )
@@ -588,12 +624,25 @@ class HomePage(QWidget):
         self.hazard_view.doubleClicked.connect(lambda _i: self._follow_selected())
         self.hazard_view.activated.connect(lambda _i: self._follow_selected())
 
+        body = QWidget()
+        body.setObjectName("homeBody")
+        sections = QVBoxLayout(body)
+        sections.setContentsMargins(0, 0, 4, 0)
+        sections.setSpacing(6)
+        sections.addWidget(self.due_section, 0)
+        sections.addWidget(self.issue_section, 0)
+        sections.addWidget(self.returned_section, 0)
+        sections.addWidget(self.hazard_section, 1)
+        self.page_scroll = QScrollArea()
+        self.page_scroll.setObjectName("homeScroll")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.page_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.page_scroll.setWidget(body)
         layout = QVBoxLayout(self)
+        layout.setSpacing(4)
         layout.addLayout(header)
-        layout.addWidget(self.due_section, 0)
-        layout.addWidget(self.issue_section, 0)
-        layout.addWidget(self.returned_section, 1)
-        layout.addWidget(self.hazard_section, 2)
+        layout.addWidget(self.page_scroll, 1)
 
     # -- loading --------------------------------------------------------------------------------------
 
@@ -610,22 +659,13 @@ class HomePage(QWidget):
     def show_todo(self, todo: Todo) -> None:
         self._show_today()  # the program may have stayed open past midnight
         self.due_model.set_items(todo.due)
-        rows = max(len(todo.due), 1)
-        header_h = self.due_view.horizontalHeader().sizeHint().height()
-        height = header_h + rows * self.due_view.verticalHeader().defaultSectionSize() + 4
-        self.due_view.setFixedHeight(height)
-        self.due_section.stack.setFixedHeight(height)  # the box fits its rows; the rest goes below
+        fit_columns(self.due_view, stretch=2)
         self.due_section.set_empty(not todo.due)
+        self.due_section.fit_rows(len(todo.due), at_most=8)  # the box fits its rows
         self.issue_model.set_items(todo.issues)
+        fit_columns(self.issue_view, stretch=4, caps={1: 220, 2: 300})
         self.issue_section.setVisible(bool(todo.issues))
-        shown_rows = min(max(len(todo.issues), 1), 4)  # the box fits up to four rows; more scroll
-        issue_h = (
-            self.issue_view.horizontalHeader().sizeHint().height()
-            + shown_rows * self.issue_view.verticalHeader().defaultSectionSize()
-            + 4
-        )
-        self.issue_view.setFixedHeight(issue_h)
-        self.issue_section.stack.setFixedHeight(issue_h)
+        self.issue_section.fit_rows(len(todo.issues), at_most=3)  # more scroll inside
         pulled = sum(1 for i in todo.issues if i.kind == S.IssueKind.PULL)
         mine = [i for i in todo.issues if i.kind != S.IssueKind.PULL]  # what the clerk can act on
         conflicts = sum(1 for i in mine if i.kind == S.IssueKind.CONFLICT)
@@ -647,7 +687,9 @@ class HomePage(QWidget):
         self.issue_count.setText(text)
         self.resolve_button.setEnabled(bool(mine))
         self.returned_model.set_items(todo.returned)
+        fit_columns(self.returned_view, stretch=2, caps={0: 240})
         self.returned_section.set_empty(not todo.returned)
+        self.returned_section.fit_rows(len(todo.returned), at_most=3)
         self.returned_count.setText(self.tr("共 {n} 条").format(n=len(todo.returned)))
         self.open_returned_button.setEnabled(bool(todo.returned))
         self._all_hazards = todo.hazards
@@ -659,6 +701,11 @@ class HomePage(QWidget):
         overdue = sum(1 for h in hazards if h.overdue)
         shown = [h for h in hazards if h.overdue] if self.overdue_only.isChecked() else hazards
         self.hazard_model.set_items(shown)
+        fit_columns(
+            self.hazard_view,
+            stretch=HazardModel.COL_DESCRIPTION,
+            caps={HazardModel.COL_LOCATION: 220, HazardModel.COL_PERSON: 220},
+        )
         self.hazard_section.set_empty(not shown)
         text = self.tr("共 {n} 条").format(n=len(hazards))
         if overdue:

@@ -13,8 +13,26 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence, QPainter, QShortcut
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QFont,
+    QKeySequence,
+    QPainter,
+    QScreen,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QListWidget,
@@ -773,6 +791,27 @@ class MainWindow(QMainWindow):
 
     def sizeHint(self) -> QSize:
         return QSize(1280, 720)
+
+    def show_on_screen(self, screen: QScreen | None) -> None:
+        """Open fitting the screen: maximized on a school PC's 1366x768, else a good size in the middle."""
+        available = screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 720)
+        self.setMinimumSize(min(1000, available.width()), min(600, available.height()))
+        geometry, maximized = window_placement(available)
+        self.setGeometry(geometry)  # also the size it returns to from maximized
+        if maximized:
+            self.showMaximized()
+        else:
+            self.show()
+
+
+def window_placement(available: QRect) -> tuple[QRect, bool]:
+    """Where the window opens on a screen with this free area (without the taskbar): the whole of it,
+    maximized, up to 1440x900 (the clerk's 1366x768 PC); on a larger screen 1280x800 in the middle."""
+    if available.width() <= 1440 or available.height() <= 900:
+        return QRect(available), True
+    rect = QRect(QPoint(0, 0), QSize(1280, 800))
+    rect.moveCenter(available.center())
+    return rect, False
 
 
 def _count_line(per_status: dict[str, int]) -> list[tuple[str, str | None]]:
