@@ -90,6 +90,53 @@ def raise_issue(
     return issue
 
 
+def _revision_of(server: Any) -> int:
+    rev = server.get("server_revision") if isinstance(server, Mapping) else None
+    return rev if isinstance(rev, int) else -1
+
+
+def raise_conflict(
+    session: Session,
+    *,
+    record_id: str,
+    reason: str,
+    message_zh: str,
+    message_en: str,
+    server: Mapping[str, Any],
+    source: str,
+    now: dt.datetime,
+    op_id: str | None = None,
+    local: Mapping[str, Any] | None = None,
+) -> SyncIssue:
+    """Open the record's conflict, or bring its open one up to date: the server's version it shows is always
+    the newest one seen - a push's answer and a pull may bring the server's states in any order, and the
+    clerk's choice is made against (and "keep the server's" takes) the version it shows."""
+    issue = _open_issue(session, kind=IssueKind.CONFLICT, record_id=record_id)
+    details: dict[str, Any] = {"server": dict(server), "source": source}
+    if local is not None:
+        details["local"] = dict(local)
+    if issue is None:
+        return raise_issue(
+            session,
+            kind=IssueKind.CONFLICT,
+            reason=reason,
+            message_zh=message_zh,
+            message_en=message_en,
+            details=details,
+            now=now,
+            record_id=record_id,
+            op_id=op_id,
+        )
+    if _revision_of(server) >= _revision_of(issue.details.get("server")):
+        issue.reason, issue.message_zh, issue.message_en = reason, message_zh, message_en
+        issue.details = {**issue.details, **details}
+    elif local is not None:
+        issue.details = {**issue.details, "local": dict(local)}
+    issue.op_id = op_id if op_id is not None else issue.op_id
+    session.flush()
+    return issue
+
+
 def resolve_issues(
     session: Session,
     *,

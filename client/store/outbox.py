@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 
 from client.store.change_requests import note_change_request
 from client.store.formset import FormSet
-from client.store.issues import IssueKind, open_issues, raise_issue, resolve_issues
+from client.store.issues import (
+    IssueKind,
+    open_issues,
+    raise_conflict,
+    raise_issue,
+    resolve_issues,
+)
 from client.store.models import (
     Attachment,
     OutboxEntry,
@@ -449,34 +455,34 @@ def apply_push_answer(
             outcome.acknowledged.append(op_id)
         elif kind == "conflict":
             server = dict(result.get("server") or {})
-            raise_issue(
+            raise_conflict(
                 session,
-                kind=IssueKind.CONFLICT,
-                reason="server_changed",
+                reason="server_deleted" if server.get("status") == "deleted" else "server_changed",
                 message_zh="此记录在服务器上也被修改了（例如教育局退回或另一台电脑修改），两个版本都已保留，请选择",
                 message_en="the record changed on the server too (a return, or another computer); both versions are kept - choose one",
-                details={"server": server, "local": dict(change), "source": "push"},
+                server=server,
+                local=change,
+                source="push",
                 now=now,
                 record_id=record_id,
                 op_id=op_id,
-                match_record=True,
             )
             outcome.conflicts.append({"record_id": record_id, "op_id": op_id, "server": server})
         elif kind == "rejected" and _duplicate_teacher(result):
             server = dict(result["server"])
             tid = result.get("teacher_id") or (server.get("data") or {}).get("teacher_id")
-            raise_issue(
+            raise_conflict(
                 session,
-                kind=IssueKind.CONFLICT,
                 reason="roster_duplicate",
                 message_zh=f"另一台电脑已登记工号“{tid}”的教师：同一工号只能有一位教师，请选择保留哪份信息",
                 message_en=f"another computer already added the teacher with staff number '{tid}': one "
                 "number is one teacher - choose which details to keep",
-                details={"server": server, "local": dict(change), "source": "push"},
+                server=server,
+                local=change,
+                source="push",
                 now=now,
                 record_id=record_id,
                 op_id=op_id,
-                match_record=True,
             )
             outcome.conflicts.append({"record_id": record_id, "op_id": op_id, "server": server})
         elif kind == "rejected" and isinstance(result.get("change_request"), Mapping):

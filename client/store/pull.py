@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from client.store.change_requests import apply_decision
 from client.store.formset import ROSTER_FORM, FormSet
-from client.store.issues import IssueKind, open_issues, raise_issue
+from client.store.issues import IssueKind, open_issues, raise_conflict
 from client.store.models import (
     Record,
     SyncIssue,
@@ -336,17 +336,16 @@ def _duplicate(
         log.warning("roster entry %s has the 工号 of %s: left out here", theirs_id, mine.id)
         return None
     tid = mine.data.get("teacher_id")
-    raise_issue(
+    raise_conflict(
         session,
-        kind=IssueKind.CONFLICT,
         reason="roster_duplicate",
         message_zh=f"另一台电脑已登记工号“{tid}”的教师：同一工号只能有一位教师，请选择保留哪份信息",
         message_en=f"another computer already added the teacher with staff number '{tid}': one "
         "number is one teacher - choose which details to keep",
-        details={"server": dict(theirs), "source": "pull"},
+        server=theirs,
+        source="pull",
         now=now,
         record_id=mine.id,
-        match_record=True,
     )
     return {"record_id": mine.id, "op_id": None, "server": dict(theirs)}
 
@@ -360,6 +359,13 @@ def _gone(session: Session, record_id: str, *, now: dt.datetime) -> None:
         ):
             issue.resolved_at = now
             issue.resolution = "gone"
+
+
+def _open_conflict(session: Session, record_id: str) -> SyncIssue | None:
+    return next(
+        (i for i in open_issues(session, kind=IssueKind.CONFLICT) if i.record_id == record_id),
+        None,
+    )
 
 
 _CONFLICT_TEXT = (
@@ -417,17 +423,20 @@ def _apply_record(
         differs = deleted != record.deleted or (
             not deleted and isinstance(data, Mapping) and dict(data) != record.data
         )
-        if differs:
-            raise_issue(
+        held = _open_conflict(session, rid)
+        if held is not None and held.reason == "roster_duplicate":
+            pass  # that conflict is about another entry's 工号: its choice settles this record too
+        elif differs or held is not None:
+            # A conflict shows the newest server state, even one that now equals this computer's.
+            raise_conflict(
                 session,
-                kind=IssueKind.CONFLICT,
                 reason="server_deleted" if deleted else "server_changed",
                 message_zh=_CONFLICT_TEXT[0],
                 message_en=_CONFLICT_TEXT[1],
-                details={"server": view, "source": "pull"},
+                server=view,
+                source="pull",
                 now=now,
                 record_id=rid,
-                match_record=True,
             )
             notice = {"record_id": rid, "op_id": None, "server": view}
         if not deleted and not record.deleted and srv_status in ("returned", "accepted"):

@@ -180,6 +180,30 @@ def test_edit_on_both_pcs_converges_whichever_side_is_kept(
     assert kept["remarks"] == ("B 的修改" if side == D.LOCAL else "A 的修改")
 
 
+def test_a_conflict_shows_the_newest_server_state_whatever_order_it_arrives_in(
+    make_client: ClientFactory, live_server: LiveServer
+):
+    """Found by the model-based test: the push's answer showed revision 3, the pull then brought revision 2
+    (which replaced it in the conflict) and revision 3 again (equal to this PC's data, so it was not shown):
+    "keep the server's" took revision 2 and the PC stayed behind for good."""
+    a, b, school = two_pcs(make_client, live_server)
+    rid = shared_record(a, b)
+    edit(b, rid, remarks="同样的修改")  # offline
+    edit(a, rid, remarks="A 先改的")
+    edit(a, rid, remarks="同样的修改")  # A ends where B is
+    a.engine.sync()
+    b.engine.sync()
+
+    with b.Session() as s:
+        (issue,) = S.open_issues(s, kind=S.IssueKind.CONFLICT)
+        assert issue.details["server"]["server_revision"] == 3
+    choose(b, D.SERVER)
+    settle(a, b)
+
+    assert_converged(live_server, school, a, b)
+    assert live_on_server(live_server, school)[rid][0]["remarks"] == "同样的修改"
+
+
 # -- the roster: one 工号, one teacher ------------------------------------------------------------------
 
 
