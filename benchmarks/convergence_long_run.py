@@ -105,6 +105,10 @@ def _sides(rng: random.Random) -> Callable[[], str]:
     return lambda: rng.choice((C.LOCAL, C.SERVER))
 
 
+def _coin(rng: random.Random) -> Callable[[], bool]:
+    return lambda: rng.random() < 0.5
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -140,7 +144,7 @@ def main() -> int:
                     try:
                         for _ in range(args.steps):
                             step(world, rng, log)
-                        world.quiesce(rng.choice, _sides(rng), rng.random)
+                        world.quiesce(rng.choice, _sides(rng), _coin(rng))
                         problems = world.problems()
                     except AssertionError as exc:
                         problems = [str(exc)]

@@ -347,6 +347,7 @@ class World:
         if view.duplicate:
             with pc.session() as s:
                 issue = s.get(SyncIssue, issue_id)
+                assert issue is not None
                 touched.append(str(issue.details["server"]["record_id"]))
         with pc.session() as s:
             for rid in touched:
