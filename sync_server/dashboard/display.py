@@ -46,6 +46,7 @@ REVISION_KINDS = {
     "delete": "学校删除",
     "return": "退回修改",
     "accept": "确认通过",
+    "request": "采纳学校的修改申请",
 }
 GENERAL_COMMENT = "_record"
 

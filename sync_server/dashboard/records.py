@@ -30,6 +30,7 @@ from sync_server.dashboard.auth import (
     role_required,
     sensitive_form_ids,
 )
+from sync_server.dashboard.change_requests import request_views
 from sync_server.dashboard.display import (
     GENERAL_COMMENT,
     REVISION_KINDS,
@@ -50,7 +51,7 @@ from sync_server.models import Attachment, Record, RecordRevision, School, Statu
 from sync_server.services.attachments import file_names
 from sync_server.services.common import MAX_INT32, MIN_INT32
 from sync_server.services.forms import FORM_CACHE, latest_forms
-from sync_server.services.review import accept_record, return_record
+from sync_server.services.review import accept_record, open_request_counts, return_record
 from sync_server.services.roster import ROSTER_FORM, school_roster
 from sync_server.state import get_state
 
@@ -233,6 +234,7 @@ def records() -> ResponseReturnValue:
             choice = by_id.get(rec.form_id)
             form = choice.form if choice is not None else find_record_form(s, rec)
             rows.append(_list_row(rec, school, form, rosters.get(school.id)))
+        request_counts = open_request_counts(s, [rec.id for rec, _school in found])
         schools = list(
             s.execute(select(School.id, School.code, School.name).order_by(School.code)).all()
         )
@@ -271,6 +273,7 @@ def records() -> ResponseReturnValue:
         pages=pages,
         total=total,
         page_size=PAGE_SIZE,
+        request_counts=request_counts,
     )
 
 
@@ -412,6 +415,7 @@ def records_detail(record_id: str) -> ResponseReturnValue:
         comments = dict(rec.review_comments or {})
         items = build_items(form, data, labels, comments)
         history = _history(s, rec, form, labels)
+        requests = request_views(s, rec, form, labels)
         names = _label_for(form, data, labels)
         period_key = record_period(form, data) if reporting.is_periodic(form) else None
     _audit_sensitive_view(rec, form, school)
@@ -429,6 +433,7 @@ def records_detail(record_id: str) -> ResponseReturnValue:
         status_tone=STATUS_TONES.get(rec.status, ""),
         period=reporting.period_label(form.settings.period, period_key) if period_key else "",
         can_review=rec.status != Status.DELETED,
+        change_requests=requests,
     )
 
 
