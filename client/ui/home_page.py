@@ -312,6 +312,8 @@ class SyncIssueModel(_ListModel):
             return self.tr("照片或文件未能上传")
         if item.kind == S.IssueKind.PULL:
             return self.tr("服务器发来的内容无法使用")
+        if item.kind == S.IssueKind.REQUEST:
+            return self.tr("修改申请（已确认的记录）")
         return self.tr("教育局服务器未接收")
 
     def form_text(self, item: SyncIssueItem) -> str:
@@ -341,7 +343,9 @@ class SyncIssueModel(_ListModel):
         if item.kind == S.IssueKind.CONFLICT and item.server_status == "returned":
             return self.tr("教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本")
         if item.kind == S.IssueKind.CONFLICT and item.server_status == "accepted":
-            return self.tr("教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本")
+            return self.tr(
+                "教育局已确认服务器上的版本：可采用服务器的版本，或把本机的修改作为修改申请发给教育局"
+            )
         text = item.message_en if en else item.message_zh
         details = [en_text if en else zh for zh, en_text in item.problems]
         details = [d for d in details if d and d not in text]
@@ -667,7 +671,10 @@ class HomePage(QWidget):
         self.issue_section.setVisible(bool(todo.issues))
         self.issue_section.fit_rows(len(todo.issues), at_most=3)  # more scroll inside
         pulled = sum(1 for i in todo.issues if i.kind == S.IssueKind.PULL)
-        mine = [i for i in todo.issues if i.kind != S.IssueKind.PULL]  # what the clerk can act on
+        waiting = sum(1 for i in todo.issues if i.reason == "request_open")  # for the bureau
+        mine = [  # what the clerk can act on
+            i for i in todo.issues if i.kind != S.IssueKind.PULL and i.reason != "request_open"
+        ]
         conflicts = sum(1 for i in mine if i.kind == S.IssueKind.CONFLICT)
         text = (
             self.tr("共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交").format(
@@ -680,6 +687,10 @@ class HomePage(QWidget):
             if mine
             else ""
         )
+        if waiting:
+            text += self.tr("{sep}{n} 条修改申请等待教育局答复").format(
+                sep="；" if text else "", n=waiting
+            )
         if pulled:
             text += self.tr(
                 "{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局"
@@ -744,12 +755,27 @@ class HomePage(QWidget):
         item: SyncIssueItem | None = self._selected(self.issue_view)
         if item is None or item.kind == S.IssueKind.PULL:
             return  # the sync tries it again by itself; there is nothing here to open
+        if item.kind == S.IssueKind.CONFLICT:  # roster entries too (a 工号 another PC added)
+            self.resolve_conflict.emit(item.issue_id)
+            return
+        if item.kind == S.IssueKind.REQUEST and item.reason == "request_declined":
+            self._dismiss(item.issue_id)  # the clerk has read why: the record stays as accepted
+            return
         if item.form_id in (None, ROSTER_FORM) or item.record_id is None:
             self.show_roster.emit()
         elif item.kind == S.IssueKind.CONFLICT:
             self.resolve_conflict.emit(item.issue_id)
         else:
             self.open_record.emit(item.form_id, item.record_id)
+
+    def _dismiss(self, issue_id: int) -> None:
+        ctx = self._ctx
+
+        def dismiss() -> None:
+            with ctx.store.Session.begin() as s:
+                S.dismiss_issue(s, issue_id, now=ctx.clock.now())
+
+        self._tasks.run_db(dismiss, on_done=lambda _r: self.refresh(), on_error=self._failed)
 
     def select_issue(self, row: int) -> None:
         self.issue_view.selectRow(row)
