@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,15 @@ from sqlalchemy.orm import Session
 
 from client.store.formset import FormSet
 from client.store.models import Record, Status
-from client.store.records import RecordNotFound, SaveResult, StoreError, save_record
-from forms.model import FormDef, Period
+from client.store.records import (
+    RecordNotFound,
+    SaveResult,
+    StoreError,
+    references,
+    save_record,
+)
+from forms.engine import evaluate
+from forms.model import FieldType, FormDef, Period
 from forms.periods import period_of, period_range
 
 INSPECTION_FORM = "safety_inspection"
@@ -106,10 +113,13 @@ class HazardItem:
     status: str  # open | in_progress
     overdue: bool
     days_overdue: int  # 0 unless overdue
+    # A draft's deadline the form refuses (before the inspection, not a date): to be corrected, not overdue.
+    deadline_invalid: bool = False
+    deadline_text: str = ""  # the deadline as typed, when it is not a valid one
 
 
 _HAZARDS_SQL = """
-SELECT r.id, r.revision, r.status, json_extract(r.data, '$.inspection_date'), h.key,
+SELECT r.id, r.revision, r.status, r.form_version, json_extract(r.data, '$.inspection_date'), h.key,
        json_extract(h.value, '$.category'), json_extract(h.value, '$.location'),
        json_extract(h.value, '$.description'), json_extract(h.value, '$.severity'),
        json_extract(h.value, '$.measures'), json_extract(h.value, '$.responsible_person'),
@@ -122,18 +132,24 @@ WHERE r.form_id = :form AND r.deleted = 0
 """
 
 
-def open_hazards(session: Session, *, today: dt.date) -> list[HazardItem]:
+def open_hazards(
+    session: Session, *, today: dt.date, forms: FormSet | None = None
+) -> list[HazardItem]:
     """Hazards not rectified or verified, across all (not deleted) inspection records, drafts included
     (a hazard written down is real even before the record is submitted).
 
+    With `forms`, a draft's deadline the form refuses (a year mistyped, a date half typed: submitting would
+    be refused) is marked deadline_invalid and never counted overdue; a submitted record was checked.
     Overdue ones (deadline passed) first, most overdue first; then by deadline, then by inspection date.
     """
     rows = session.execute(text(_HAZARDS_SQL), {"form": INSPECTION_FORM}).all()
+    refused = _refused_draft_deadlines(session, rows, forms, today) if forms is not None else set()
     items: list[HazardItem] = []
     for (
         rid,
         revision,
         record_status,
+        _version,
         inspection_date,
         key,
         category,
@@ -145,7 +161,8 @@ def open_hazards(session: Session, *, today: dt.date) -> list[HazardItem]:
         deadline,
         status,
     ) in rows:
-        deadline_date = _date(deadline)
+        invalid = (rid, int(key)) in refused
+        deadline_date = None if invalid else _date(deadline)
         late = (today - deadline_date).days if deadline_date is not None else 0
         items.append(
             HazardItem(
@@ -164,6 +181,8 @@ def open_hazards(session: Session, *, today: dt.date) -> list[HazardItem]:
                 status=str(status),
                 overdue=late > 0,
                 days_overdue=max(late, 0),
+                deadline_invalid=invalid,
+                deadline_text=str(deadline) if invalid and deadline is not None else "",
             )
         )
     items.sort(
@@ -179,9 +198,37 @@ def open_hazards(session: Session, *, today: dt.date) -> list[HazardItem]:
     return items
 
 
-def overdue_hazards(session: Session, *, today: dt.date) -> list[HazardItem]:
+def overdue_hazards(
+    session: Session, *, today: dt.date, forms: FormSet | None = None
+) -> list[HazardItem]:
     """Open hazards whose deadline has passed."""
-    return [h for h in open_hazards(session, today=today) if h.overdue]
+    return [h for h in open_hazards(session, today=today, forms=forms) if h.overdue]
+
+
+def _refused_draft_deadlines(
+    session: Session, rows: Sequence[Any], forms: FormSet, today: dt.date
+) -> set[tuple[str, int]]:
+    """(record id, hazard index) of the drafts' deadlines the form engine finds a problem with."""
+    out: set[tuple[str, int]] = set()
+    drafts = {(row[0], row[3]) for row in rows if row[2] == Status.DRAFT}
+    if not drafts:
+        return out
+    refs = references(session)
+    for record_id, version in drafts:
+        record = session.get(Record, record_id)
+        try:
+            form = forms.get(INSPECTION_FORM, version)
+        except KeyError:
+            continue
+        if record is None:
+            continue
+        evaluation = evaluate(form, record.data or {}, today=today, references=refs)
+        for problem in evaluation.problems:
+            path = problem.path
+            deadline = len(path) == 3 and path[0] == "hazards" and path[2] == "deadline"
+            if deadline and isinstance(path[1], int) and problem.code != "required":
+                out.add((record_id, path[1]))
+    return out
 
 
 def get_hazard(session: Session, *, record_id: str, index: int) -> dict[str, Any]:
@@ -326,6 +373,19 @@ def due_this_period(session: Session, forms: Iterable[FormDef], *, today: dt.dat
             )
         )
     return out
+
+
+def current_period_choice(form: FormDef, today: dt.date) -> str | None:
+    """For a form whose period is picked from a list (办学条件统计's 学期): the choice for today's period,
+    which a new record starts on; None when the period is a date, or today's period is not on the list."""
+    name = form.settings.period_field
+    if name is None or form.settings.period is Period.NONE:
+        return None
+    f = form.field(name)
+    if f.type is not FieldType.SELECT_ONE or f.list_name is None:
+        return None
+    key = period_of(form.settings.period, today)
+    return key if key is not None and form.choice_list(f.list_name).get(key) is not None else None
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from client.store import records
 from client.store.attachments import add_attachment
 from client.store.formset import ROSTER_FORM
 from client.store.models import Attachment, Status
+from client.store.todo import current_period_choice
 from client.ui import lang
 from client.ui.editor_fields import (
     AttachmentInput,
@@ -324,6 +325,10 @@ class RecordEditor(QWidget):
         if record_id is None:
             # A new record: the form shows at once; the roster arrives from the database thread.
             self._data = blank_record(self._form)
+            period = current_period_choice(self._form, ctx.clock.today())
+            where = self._form.settings.period_field
+            if period is not None and where and not self._data.get(where):
+                self._data[where] = period
             self._build_form()
             self._settle(fill=True)
             self._loaded = True

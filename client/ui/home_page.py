@@ -142,7 +142,7 @@ def load_todo(ctx: ClientContext) -> Todo:
         return Todo(
             due=due_this_period(s, ctx.forms.periodic(), today=today),
             returned=returned_records(s),
-            hazards=open_hazards(s, today=today),
+            hazards=open_hazards(s, today=today, forms=ctx.forms),
             issues=sync_issues(s),
         )
 
@@ -400,13 +400,15 @@ class HazardModel(_ListModel):
     def state_text(self, item: HazardItem) -> str:
         if item.overdue:
             return self.tr("已逾期 {n} 天").format(n=item.days_overdue)
+        if item.deadline_invalid:
+            return self.tr("整改期限有误，请改正")
         return lang.choice_label(self._form, "hazard_status", item.status)
 
     def cell(self, item: HazardItem, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 self.state_text(item),
-                lang.format_date(item.deadline),
+                item.deadline_text or lang.format_date(item.deadline),
                 lang.choice_label(self._form, "hazard_category", item.category),
                 item.location,
                 item.description,
@@ -419,6 +421,8 @@ class HazardModel(_ListModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if item.overdue:
                 return QColor(lang.OVERDUE_COLOUR)
+            if item.deadline_invalid and column in (self.COL_STATE, self.COL_DEADLINE):
+                return QColor(lang.DUE_COLOUR)
             if column == self.COL_SEVERITY and item.severity == "serious":
                 return QColor(lang.OVERDUE_COLOUR)
             return None
@@ -782,7 +786,11 @@ class HomePage(QWidget):
 
     def _follow_selected(self) -> None:
         item: HazardItem | None = self._selected(self.hazard_view)
-        if item is not None:
+        if item is None:
+            return
+        if item.deadline_invalid:  # the draft needs correcting, not a follow-up
+            self.open_record.emit("safety_inspection", item.record_id)
+        else:
             self.follow_up.emit(item)
 
     def select_hazard(self, row: int) -> None:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -339,10 +340,20 @@ class RecordListPage(QWidget):
         self.date_from.dateChanged.connect(lambda _d: self.apply_filter())
         self.date_to.dateChanged.connect(lambda _d: self.apply_filter())
 
+        # What to do when there is nothing to list, instead of an empty table.
+        self.empty_hint = QLabel()
+        self.empty_hint.setObjectName("emptyHint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setStyleSheet("color: #5f6368; font-size: 11pt; padding: 24px;")
+        self.list_stack = QStackedWidget()
+        self.list_stack.addWidget(self.view)
+        self.list_stack.addWidget(self.empty_hint)
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.list_stack, 1)
         self._update_buttons()
 
     # -- loading --------------------------------------------------------------------------------------
@@ -416,6 +427,24 @@ class RecordListPage(QWidget):
     def _after_reload(self) -> None:
         self._update_count()
         self._update_buttons()
+        self._show_hint()
+
+    def _show_hint(self) -> None:
+        if self.model.total() > 0:
+            self.list_stack.setCurrentWidget(self.view)
+            return
+        flt = self.current_filter()
+        if flt.statuses or flt.date_from or flt.search:
+            text = self.tr(
+                "没有符合条件的记录。可以换个搜索词，或把“状态”改为“全部”、取消日期筛选。"
+            )
+        else:
+            text = self.tr(
+                "还没有“{form}”的记录。\n点右上角的“新建”填写第一条（Ctrl+N），"
+                "或用“导入…”从 Excel 表格导入。"
+            ).format(form=lang.form_title(self.form))
+        self.empty_hint.setText(text)
+        self.list_stack.setCurrentWidget(self.empty_hint)
 
     def _update_count(self) -> None:
         self.count_label.setText(self.tr("共 {n} 条").format(n=self.model.total()))

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -358,11 +359,26 @@ class RosterPage(QWidget):
         filters.addWidget(self.show_inactive)
         filters.addSpacing(12)
         filters.addWidget(self.count_label)
+        self.empty_hint = QLabel()
+        self.empty_hint.setObjectName("emptyHint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setStyleSheet("color: #5f6368; font-size: 11pt; padding: 24px;")
+        self.empty_hint.setText(
+            self.tr(
+                "名册里还没有教师。\n点右上角的“添加教师”逐个添加（Ctrl+N），"
+                "或用“导入…”从 Excel 表格导入整个名册。表单里选择教师时用的就是这份名册。"
+            )
+        )
+        self.list_stack = QStackedWidget()
+        self.list_stack.addWidget(self.view)
+        self.list_stack.addWidget(self.empty_hint)
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint)
         layout.addLayout(filters)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.list_stack, 1)
         self._update_buttons()
 
     def showEvent(self, event: Any) -> None:
@@ -390,6 +406,7 @@ class RosterPage(QWidget):
 
     def _show(self, teachers: list[Teacher], select: str | None) -> None:
         self.model.set_teachers(teachers)
+        self.list_stack.setCurrentWidget(self.view if teachers else self.empty_hint)
         if select is not None:
             self.select_teacher(select)
         self._update_count()
