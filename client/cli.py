@@ -33,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from client.store.paths import APP_NAME, resolve_data_dir
+from forms.argparse_zh import argparse_zh
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "enroll",
         parents=[common],
-        help="用注册码连接教育局服务器 / enroll with the bureau's server",
+        help="用登记码连接教育局服务器 / enroll with the bureau's server",
     )
     p.add_argument(
         "--server",
         help="服务器地址 / server URL, e.g. http://10.1.2.3:8700 "
         "(default: the url in school-client.ini beside the program)",
     )
-    p.add_argument("--code", required=True, help="注册码 / enrollment code")
+    p.add_argument("--code", required=True, help="登记码 / enrollment code")
 
     sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
     return parser
@@ -253,7 +254,7 @@ def _restore_report(args: argparse.Namespace, data_dir: Path, saved: Path) -> No
             enrolled = S.get_enrollment(s) is not None
         if not enrolled:
             print(
-                "本机未注册到教育局服务器：只有备份中的内容 / this computer is not enrolled: it holds "
+                "本机未登记到教育局服务器：只有备份中的内容 / this computer is not enrolled: it holds "
                 "what the backup held"
             )
         elif args.no_sync:
@@ -503,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except _BadArguments as exc:
         return _fail(
-            f"参数错误：{exc}（用 {APP_NAME} --help 查看用法）",
+            f"参数错误：{argparse_zh(str(exc))}（用 {APP_NAME} --help 查看用法）",
             f"bad arguments: {exc} (see {APP_NAME} --help)",
         )
     except SystemExit as exc:  # --help, --version

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from forms.argparse_zh import argparse_zh
 from forms.catalog import DEFINITIONS_DIR, CheckResult, check_files, definition_files, load_file
 from forms.model import FieldType, FormDef
 from forms.serialize import to_yaml
@@ -21,7 +22,7 @@ EXIT_BAD_INPUT = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        print(f"参数错误 / bad arguments: {message}", file=sys.stderr)
+        print(f"参数错误：{argparse_zh(message)} / bad arguments: {message}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
 
 

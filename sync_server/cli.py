@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from forms.argparse_zh import argparse_zh
 from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
@@ -59,8 +60,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise CliError(
             "bad_arguments",
-            f"参数错误：{message}（用 --help 查看用法）",
-            f"bad arguments: {message} (see --help)",
+            f"参数错误：{argparse_zh(message)}（用 {self.prog} --help 查看用法）",
+            f"bad arguments: {message} (see {self.prog} --help)",
             EXIT_BAD_INPUT,
         )
 

@@ -289,11 +289,11 @@
         <translation>Connect to the bureau server</translation>
     </message>
     <message>
-        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
+        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;登记码&lt;/b&gt;。登记码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
         <translation>Enter the &lt;b&gt;server address&lt;/b&gt; and the &lt;b&gt;enrollment code&lt;/b&gt; the county education bureau gave your school. A code works once, within 7 days; once connected, the records you submit are sent to the bureau automatically.</translation>
     </message>
     <message>
-        <source>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</source>
+        <source>本机现在属于“{school}”。重新连接会换用新的登记码，本机的数据不会丢失。</source>
         <translation>This computer belongs to “{school}”. Connecting again uses a new enrollment code; no data on this computer is lost.</translation>
     </message>
     <message>
@@ -309,7 +309,7 @@
         <translation>&amp;Server address:</translation>
     </message>
     <message>
-        <source>注册码(&amp;C)：</source>
+        <source>登记码(&amp;C)：</source>
         <translation>Enrollment &amp;code:</translation>
     </message>
     <message>
@@ -317,7 +317,7 @@
         <translation>C&amp;onnect</translation>
     </message>
     <message>
-        <source>请填写服务器地址和注册码。</source>
+        <source>请填写服务器地址和登记码。</source>
         <translation>Enter the server address and the enrollment code.</translation>
     </message>
     <message>
@@ -1524,7 +1524,7 @@ The program will close; please open it again.</translation>
         <translation>Connected to the server, not synced yet</translation>
     </message>
     <message>
-        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</source>
+        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</source>
         <translation>This computer is not connected to the county bureau server yet. Click here and enter the server address and enrollment code the bureau gave you.</translation>
     </message>
     <message>

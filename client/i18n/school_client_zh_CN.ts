@@ -289,12 +289,12 @@
         <translation>连接教育局服务器</translation>
     </message>
     <message>
-        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
-        <translation>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;注册码&lt;/b&gt;。注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</translation>
+        <source>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;登记码&lt;/b&gt;。登记码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</source>
+        <translation>请输入县教育局给本校的&lt;b&gt;服务器地址&lt;/b&gt;和&lt;b&gt;登记码&lt;/b&gt;。登记码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。</translation>
     </message>
     <message>
-        <source>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</source>
-        <translation>本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。</translation>
+        <source>本机现在属于“{school}”。重新连接会换用新的登记码，本机的数据不会丢失。</source>
+        <translation>本机现在属于“{school}”。重新连接会换用新的登记码，本机的数据不会丢失。</translation>
     </message>
     <message>
         <source>例如 http://192.168.1.10:8700</source>
@@ -309,16 +309,16 @@
         <translation>服务器地址(&amp;S)：</translation>
     </message>
     <message>
-        <source>注册码(&amp;C)：</source>
-        <translation>注册码(&amp;C)：</translation>
+        <source>登记码(&amp;C)：</source>
+        <translation>登记码(&amp;C)：</translation>
     </message>
     <message>
         <source>连接(&amp;O)</source>
         <translation>连接(&amp;O)</translation>
     </message>
     <message>
-        <source>请填写服务器地址和注册码。</source>
-        <translation>请填写服务器地址和注册码。</translation>
+        <source>请填写服务器地址和登记码。</source>
+        <translation>请填写服务器地址和登记码。</translation>
     </message>
     <message>
         <source>正在连接 {url} …</source>
@@ -1524,8 +1524,8 @@
         <translation>已连接服务器，还没有同步过</translation>
     </message>
     <message>
-        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</source>
-        <translation>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。</translation>
+        <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</source>
+        <translation>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</translation>
     </message>
     <message>
         <source>服务器：{url}</source>

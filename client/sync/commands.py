@@ -66,10 +66,11 @@ def enroll_command(
         engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
         try:
             e = engine.enroll(server, code, device_name=device_name)
-        except SyncError as exc:
-            return _fail(exc)
+        except SyncError as exc:  # said as an enrollment, not a sync (issue 11)
+            _say(f"登记失败：{exc.message_zh}", f"enrollment failed: {exc.message_en}", error=True)
+            return exit_code(exc)
     _say(
-        f"已注册：本机属于“{e.school_name}”（{e.school_code}），服务器 {e.server_url}",
+        f"已登记：本机属于“{e.school_name}”（{e.school_code}），服务器 {e.server_url}",
         f"enrolled: this computer belongs to {e.school_code} ({e.school_name}), server {e.server_url}",
     )
     return EXIT_OK

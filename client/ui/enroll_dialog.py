@@ -54,15 +54,15 @@ class EnrollDialog(QDialog):
 
         intro = QLabel(
             self.tr(
-                "请输入县教育局给本校的<b>服务器地址</b>和<b>注册码</b>。"
-                "注册码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。"
+                "请输入县教育局给本校的<b>服务器地址</b>和<b>登记码</b>。"
+                "登记码只能使用一次，7 天内有效；连接成功后，本机提交的记录会自动发送到教育局。"
             )
         )
         intro.setWordWrap(True)
         if school:
             again = QLabel(
                 self.tr(
-                    "本机现在属于“{school}”。重新连接会换用新的注册码，本机的数据不会丢失。"
+                    "本机现在属于“{school}”。重新连接会换用新的登记码，本机的数据不会丢失。"
                 ).format(school=school)
             )
             again.setWordWrap(True)
@@ -83,7 +83,7 @@ class EnrollDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         url_label = QLabel(self.tr("服务器地址(&S)："))
         url_label.setBuddy(self.url_edit)
-        code_label = QLabel(self.tr("注册码(&C)："))
+        code_label = QLabel(self.tr("登记码(&C)："))
         code_label.setBuddy(self.code_edit)
         form.addRow(url_label, self.url_edit)
         form.addRow(code_label, self.code_edit)
@@ -132,7 +132,7 @@ class EnrollDialog(QDialog):
         if self._busy:
             return
         if not url or not code:
-            self._say(self.tr("请填写服务器地址和注册码。"), error=True)
+            self._say(self.tr("请填写服务器地址和登记码。"), error=True)
             return
         self._set_busy(True)
         self._say(self.tr("正在连接 {url} …").format(url=url), error=False)

@@ -214,7 +214,7 @@ class StatusBar(QStatusBar):
     def _details(self, status: SyncStatus, *, now: dt.datetime) -> str:
         if not status.enrolled:
             return self.tr(
-                "本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和注册码。"
+                "本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。"
             )
         lines = [
             self.tr("服务器：{url}").format(url=status.server_url or ""),

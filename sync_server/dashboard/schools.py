@@ -47,15 +47,15 @@ class SchoolRow:
 
 def _code_state(row: EnrollmentCode | None, now: dt.datetime) -> CodeState:
     if row is None:
-        return CodeState("未发放注册码", "")
+        return CodeState("未发放登记码", "")
     if row.used_at is not None:
-        return CodeState("注册码已使用", "ok")
+        return CodeState("登记码已使用", "ok")
     if row.revoked_at is not None:
-        return CodeState("注册码已作废", "")
+        return CodeState("登记码已作废", "")
     if row.expires_at <= now:
-        return CodeState("注册码已过期", "warn")
+        return CodeState("登记码已过期", "warn")
     local = row.expires_at + get_state().local_offset
-    return CodeState(f"注册码有效至 {local:%m-%d %H:%M}", "info")
+    return CodeState(f"登记码有效至 {local:%m-%d %H:%M}", "info")
 
 
 def school_rows(session: Session, *, query: str = "") -> list[SchoolRow]:
@@ -116,7 +116,7 @@ def schools_add() -> ResponseReturnValue:
             if exists is not None:
                 raise ServiceError(
                     "school_exists",
-                    f"学校代码 {code} 已存在（{exists}）。如需新的注册码，请在列表中点“发放新注册码”。",
+                    f"学校代码 {code} 已存在（{exists}）。如需新的登记码，请在列表中点“发放新登记码”。",
                     f"school {code} exists",
                 )
             made = schools_service.add_school(
@@ -141,7 +141,7 @@ def schools_add() -> ResponseReturnValue:
                 form={"code": code, "name": name},
             ), 422
     _keep_for_slip(made)
-    flash(f"已添加学校“{made.school_name}”，注册码已生成。", "success")
+    flash(f"已添加学校“{made.school_name}”，登记码已生成。", "success")
     return redirect(url_for("dashboard.schools_slip", code=made.school_code))
 
 
@@ -172,7 +172,7 @@ def schools_new_code(code: str) -> ResponseReturnValue:
             actor=user.username,
         )
     _keep_for_slip(made)
-    flash(f"已为“{made.school_name}”发放新的注册码，之前未使用的注册码已作废。", "success")
+    flash(f"已为“{made.school_name}”发放新的登记码，之前未使用的登记码已作废。", "success")
     return redirect(url_for("dashboard.schools_slip", code=made.school_code))
 
 
@@ -236,7 +236,7 @@ def schools_device_revoke(device_id: str) -> ResponseReturnValue:
         _device_or_404(s, device_id)
         info = schools_service.revoke_device(s, device_id, now=state.now(), actor=user.username)
     flash(
-        f"已撤销“{info.school_name}”的设备“{info.name}”。该电脑此后无法同步，如需继续使用，请发放新的注册码重新连接。",
+        f"已撤销“{info.school_name}”的设备“{info.name}”。该电脑此后无法同步，如需继续使用，请发放新的登记码重新连接。",
         "success",
     )
     return redirect(url_for("dashboard.schools", _anchor=f"school-{info.school_code}"))

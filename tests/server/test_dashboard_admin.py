@@ -111,17 +111,17 @@ def test_adding_a_school_shows_its_code_on_a_printable_slip(admin: Admin):
     assert "城关镇中心小学" in page and "S101" in page
     assert PUBLIC_URL in page
     assert "有效期至 2026-12-05 10:00" in page  # 7 days, bureau time
-    assert "打印注册单" in page
+    assert "打印登记单" in page
     assert admin.enroll(code)  # the code on the slip enrolls a computer
     listing = c.get("/schools").get_data(as_text=True)
-    assert "注册码已使用" in listing
+    assert "登记码已使用" in listing
 
 
 def test_the_slip_shows_a_code_only_to_who_issued_it(admin: Admin):
     admin.add_school(admin.client(), "S102", "河西小学")
     page = admin.client().get("/schools/S102/slip").get_data(as_text=True)  # another session
     assert CODE_RE.search(page) is None
-    assert "注册码只在发放时显示一次" in page
+    assert "登记码只在发放时显示一次" in page
 
 
 def test_a_fresh_code_replaces_the_unused_one(admin: Admin):
@@ -245,7 +245,7 @@ def test_viewers_see_no_admin_controls(admin: Admin):
     page = admin.client("viewer").get("/schools").get_data(as_text=True)
     assert "中心小学" in page
     assert "添加学校" not in page and "撤销" not in page.replace("已撤销", "")
-    assert "发放新注册码" not in page
+    assert "发放新登记码" not in page
     forms = admin.client("viewer").get("/forms").get_data(as_text=True)
     assert "发布新版本" not in forms
 

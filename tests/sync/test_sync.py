@@ -294,9 +294,9 @@ def test_commands_exit_0_when_done_1_when_unreachable_2_when_refused(
 
     assert enroll_command(client.ctx, live_server.url + "/api/v1/", code, sleep=client.sleeps) == 0
     out = capsys.readouterr().out.strip()
-    assert out.count("\n") == 0 and "已注册" in out and school in out
+    assert out.count("\n") == 0 and "已登记" in out and school in out
     assert enroll_command(client.ctx, live_server.url, code, sleep=client.sleeps) == 2  # single use
-    assert "refused" in capsys.readouterr().err
+    assert "登记失败" in capsys.readouterr().err
 
     client.save(inspection())
     assert sync_command(client.ctx, sleep=client.sleeps) == 0
