@@ -9,8 +9,8 @@
     sync-server export --form ID [--period P] OUT.xlsx
     sync-server clean-uploads [--older-than-hours H]
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
-    sync-server restore BACKUP.db [--previous-seq N]        (SQLite; stop the server first)
-    sync-server restore --after-pg-restore [--previous-seq N]  (after pg_restore, or a file put back by hand)
+    sync-server restore BACKUP.db [--previous-seq N] [--no-carry-over]        (SQLite; stop the server first)
+    sync-server restore --after-pg-restore [--previous-db URL] [--previous-seq N] [--no-carry-over]
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
 (default: $SYNC_SERVER_INSTANCE, else the package's instance folder) and --json (print the result as one
@@ -377,7 +377,9 @@ def cmd_restore(ctx: Context) -> Result:
     from sync_server.config import system_clock
     from sync_server.restore import (
         RestoreError,
+        carry_over_identities,
         check_backup,
+        counter_of,
         mark_restored,
         previous_counter,
         restore_sqlite_file,
@@ -402,8 +404,17 @@ def cmd_restore(ctx: Context) -> Result:
             "e.g. by pg_restore), not both",
             EXIT_BAD_INPUT,
         )
+    if args.previous_db and args.backup:
+        raise CliError(
+            "bad_arguments",
+            "--previous-db 只与 --after-pg-restore 一起使用（SQLite 的原数据库由本命令另存并读取）",
+            "--previous-db goes with --after-pg-restore (for SQLite this command keeps and reads the "
+            "previous database itself)",
+            EXIT_BAD_INPUT,
+        )
     now = system_clock()
     saved = None
+    previous_db: str | None = args.previous_db
     details: dict[str, Any] = {}
     try:
         if args.backup:
@@ -423,10 +434,21 @@ def cmd_restore(ctx: Context) -> Result:
             given = max(x for x in (given, found, 0) if x is not None)
             saved = restore_sqlite_file(path, backup, saved_dir=ctx.instance / "backups", now=now)
             details = {"backup": str(backup.resolve())}
+            if saved is not None and saved.suffix == ".db":
+                previous_db = f"sqlite:///{saved}"
         else:
             details = {"after": "pg_restore"}
+            if previous_db:
+                found = counter_of(previous_db)
+                given = max(x for x in (given, found, 0) if x is not None)
         db = ctx.open()  # migrates the restored database to this version's schema
         try:
+            carried = None
+            if previous_db and not args.no_carry_over:
+                carried = carry_over_identities(previous_db, db)
+                details["carried_over"] = (
+                    {"added": carried.added, "updated": carried.updated} if carried else None
+                )
             outcome = mark_restored(
                 db, now=now, previous_seq=given or None, details=details, saved_as=saved
             )
@@ -451,6 +473,19 @@ def cmd_restore(ctx: Context) -> Result:
         "备份之后教育局所做的审核（退回、确认）已丢失，请重新处理 / reviews made after the backup "
         "(returns, accepts) are lost: make them again",
     ]
+    if carried is not None:
+        added = "，".join(f"{t} {n}" for t, n in carried.added.items() if n) or "无"
+        updated = "，".join(f"{t} {n}" for t, n in carried.updated.items() if n) or "无"
+        lines.append(
+            f"从原数据库带回备份之后的学校、账号、登记码和电脑：新增 {added}；更新 {updated} / "
+            f"carried over from the previous database (schools, accounts, codes, devices): added "
+            f"{added if added != '无' else 'none'}; updated {updated if updated != '无' else 'none'}"
+        )
+    elif previous_db is None and not args.no_carry_over:
+        lines.append(
+            "原数据库无法读取：备份之后登记的电脑需要重新登记 / the previous database cannot be read: "
+            "computers enrolled after the backup must enroll again"
+        )
     if outcome.previous_seq is None:
         lines.append(
             "原数据库的变更序号未知：旧版客户端要等服务器的序号超过它们的游标后才收到新变更 / the previous "
@@ -640,6 +675,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="the change counter of the lost database, when known (SQLite: read from it)",
+    )
+    p.add_argument(
+        "--previous-db",
+        metavar="URL",
+        help="with --after-pg-restore: the replaced database, if it still answers (its counter, "
+        "schools, accounts and devices are taken over)",
+    )
+    p.add_argument(
+        "--no-carry-over",
+        action="store_true",
+        help="keep the backup's schools, accounts, codes and devices as they were",
     )
     p.set_defaults(func=cmd_restore)
     return parser

@@ -12,6 +12,13 @@ hears at its next sync that it must send again what it was told applied after th
 school's data again; and it moves the counter past the numbers the lost database had handed out (the
 previous database's counter, when it can still be read or is given), so that older devices, which know
 nothing of generations, do not skip the server's next changes.
+
+    carry_over_identities(previous_url, db)                 who may sign in, from the replaced database
+
+Schools, enrollment codes, devices and staff accounts are taken from the replaced database when it can
+still be read (SQLite: the copy restore_sqlite_file kept; PostgreSQL: --previous-db): a PC enrolled after
+the backup, or whose token was renewed since, goes on syncing without a new code, and a device revoked or
+an account disabled since stays so. Records are the backup's; the devices send again what it lacks.
 """
 
 from __future__ import annotations
@@ -27,11 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Table, func, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
-from sync_server.db import Database
-from sync_server.models import Change
+from sync_server.db import Database, make_engine
+from sync_server.models import Change, Device, EnrollmentCode, School, User
 from sync_server.services.generation import Reason, current_generation, start_generation
 
 log = logging.getLogger(__name__)
@@ -227,3 +234,88 @@ def mark_restored(
             backup_time=backup_time,
             saved_as=saved_as,
         )
+
+
+# Parents first (codes and devices belong to schools).
+IDENTITY_TABLES = (School, User, EnrollmentCode, Device)
+
+
+@dataclass(frozen=True)
+class CarriedOver:
+    added: dict[str, int]  # table -> rows the backup lacked
+    updated: dict[str, int]  # table -> rows that changed since the backup (a token, a revocation)
+
+
+def counter_of(url: str) -> int | None:
+    """The change counter of another database (the replaced one), when it answers."""
+    try:
+        engine = make_engine(url, pool_size=1)
+    except Exception:
+        return None
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(text("SELECT value FROM change_counter WHERE id = 1")).scalar_one()
+            )
+    except Exception as exc:
+        log.warning("the counter of the previous database cannot be read: %s", exc)
+        return None
+    finally:
+        engine.dispose()
+
+
+def carry_over_identities(previous_url: str, db: Database) -> CarriedOver | None:
+    """Take schools, staff accounts, enrollment codes and devices from the replaced database into the
+    restored one: rows it lacks are added with their ids, rows that differ are updated. None when the
+    replaced database cannot be read."""
+    try:
+        old = make_engine(previous_url, pool_size=1)
+    except Exception as exc:
+        log.warning("the previous database cannot be opened: %s", exc)
+        return None
+    added: dict[str, int] = {}
+    updated: dict[str, int] = {}
+    try:
+        with old.connect() as src:
+            present = set(inspect(src).get_table_names())
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for model in IDENTITY_TABLES:
+                table = model.__table__
+                assert isinstance(table, Table)
+                if table.name not in present:
+                    continue
+                theirs = {c["name"] for c in inspect(src).get_columns(table.name)}
+                columns = [c for c in table.columns if c.name in theirs]
+                rows[table.name] = [dict(r) for r in src.execute(select(*columns)).mappings().all()]
+    except Exception as exc:
+        log.warning("the previous database cannot be read: %s", exc)
+        return None
+    finally:
+        old.dispose()
+    with db.Session.begin() as session:
+        for model in IDENTITY_TABLES:
+            table = model.__table__
+            assert isinstance(table, Table)
+            key = next(iter(table.primary_key.columns))
+            mine = {r[key.name]: dict(r) for r in session.execute(select(table)).mappings().all()}
+            new = [r for r in rows.get(table.name, []) if r[key.name] not in mine]
+            changed = [
+                r
+                for r in rows.get(table.name, [])
+                if r[key.name] in mine and any(mine[r[key.name]].get(k) != v for k, v in r.items())
+            ]
+            if new:
+                session.execute(insert(table), new)
+            for r in changed:
+                session.execute(update(table).where(key == r[key.name]).values(**r))
+            added[table.name], updated[table.name] = len(new), len(changed)
+            if new and db.engine.dialect.name == "postgresql" and isinstance(key.type, Integer):
+                # Ids given explicitly do not move a serial's sequence: the next insert would collide.
+                session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{key.name}'), "
+                        f"(SELECT max({key.name}) FROM {table.name}))"
+                    )
+                )
+    log.warning("carried over from the previous database: added %s, updated %s", added, updated)
+    return CarriedOver(added, updated)

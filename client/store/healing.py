@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from client.store.models import (
@@ -141,23 +142,31 @@ def stamp_acks(
     }
     records = {str(c["op_id"]): str(c["record_id"]) for c in changes if str(c["op_id"]) in ops}
     stamp = seq if isinstance(seq, int) and seq >= 0 else 2**62
-    for op in ops:
-        if op not in records:
-            continue
-        row = session.get(SyncAck, op)
-        revision = int(revisions.get(op) or 0)
-        if row is None:
-            session.add(
-                SyncAck(
-                    op_id=op,
-                    record_id=records[op],
-                    server_revision=revision,
-                    seq=stamp,
-                    acked_at=now,
-                )
-            )
-        else:
-            row.server_revision, row.seq, row.acked_at = revision, stamp, now
+    rows = [
+        {
+            "op_id": op,
+            "record_id": records[op],
+            "server_revision": int(revisions.get(op) or 0),
+            "seq": stamp,
+            "acked_at": now,
+        }
+        for op in sorted(ops)
+        if op in records
+    ]
+    if not rows:
+        return
+    ins = sqlite_insert(SyncAck)
+    session.execute(
+        ins.on_conflict_do_update(
+            index_elements=[SyncAck.op_id],
+            set_={
+                "server_revision": ins.excluded.server_revision,
+                "seq": ins.excluded.seq,
+                "acked_at": ins.excluded.acked_at,
+            },
+        ).execution_options(synchronize_session=False),
+        rows,
+    )
 
 
 # -- the server was restored -------------------------------------------------------------------------
@@ -201,22 +210,7 @@ def begin_server_heal(
             .execution_options(synchronize_session=False)
         )
         session.execute(delete(SyncAck).where(SyncAck.op_id.in_(chunk)))
-    for record_id, revision in first_base.items():
-        known = session.get(SyncRecord, record_id)
-        if revision <= 1:
-            if known is not None:
-                session.delete(known)  # it made the record: no base
-        elif known is not None:
-            known.server_revision = revision - 1
-        else:
-            session.add(
-                SyncRecord(
-                    record_id=record_id,
-                    server_revision=revision - 1,
-                    server_status="received",
-                    updated_at=now,
-                )
-            )
+    _set_bases(session, first_base, now=now)
     _check_photos_again(session, lost_ops)
     session.execute(update(SyncAck).values(seq=0))  # held from the new generation's start
     session.execute(delete(SyncBatch))
@@ -240,6 +234,33 @@ def begin_server_heal(
         len(lost_ops),
     )
     return heal
+
+
+def _set_bases(session: Session, first_base: Mapping[str, int], *, now: dt.datetime) -> None:
+    """Each record's base for its first change sent again: the revision that change made, minus one (no
+    base for a change that made the record)."""
+    made = sorted(rid for rid, rev in first_base.items() if rev <= 1)
+    for chunk in _chunks(made):  # it made the record: no base
+        session.execute(delete(SyncRecord).where(SyncRecord.record_id.in_(chunk)))
+    rows = [
+        {
+            "record_id": rid,
+            "server_revision": rev - 1,
+            "server_status": "received",
+            "updated_at": now,
+        }
+        for rid, rev in sorted(first_base.items())
+        if rev > 1
+    ]
+    if rows:
+        ins = sqlite_insert(SyncRecord)
+        session.execute(
+            ins.on_conflict_do_update(
+                index_elements=[SyncRecord.record_id],
+                set_={"server_revision": ins.excluded.server_revision},
+            ).execution_options(synchronize_session=False),
+            rows,
+        )
 
 
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:

@@ -5,15 +5,18 @@ SQLite and PostgreSQL; the CLI as a real subprocess."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 from sqlalchemy import select, update
 
 from sync_server import models as M
@@ -24,9 +27,32 @@ from sync_server.services.generation import (
     start_generation,
 )
 from sync_server.state import get_state
-from tests.server.conftest import Device, LiveServer, MovableClock, assert_error, change, inspection
+from tests.server.conftest import (
+    PG_ADMIN_URL,
+    Device,
+    LiveServer,
+    MovableClock,
+    assert_error,
+    change,
+    inspection,
+)
 from tests.server.dashboard_seed import logged_in, make_app
 from tests.server.test_cli import last_json, one_line_error, run
+
+
+@contextlib.contextmanager
+def db_url_fresh(tmp_path: Path) -> Iterator[str]:
+    """A second PostgreSQL schema (the database a backup is restored into)."""
+    schema = "t_" + uuid.uuid4().hex[:16]
+    admin = sa.create_engine(PG_ADMIN_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def generation_of(live: LiveServer) -> M.ServerGeneration:
@@ -349,3 +375,73 @@ def test_the_overview_shows_a_restore_and_what_came_back(tmp_path: Path, sqlite_
         assert "restore-notice" not in client.get("/").text
     finally:
         get_state(app).db.close()
+
+
+def test_restore_keeps_who_enrolled_or_was_revoked_after_the_backup(
+    tmp_path: Path, sqlite_template: Path, make_server_for: Any
+):
+    """Schools, devices, codes and staff accounts come from the replaced database: a PC enrolled after
+    the backup goes on syncing without a new code; a device revoked since stays revoked."""
+    path = tmp_path / "sync.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    live = make_server_for(url)
+    early = live.device()
+    doomed = live.device(early.school_code, name="二号机")
+    backup = tmp_path / "backup.db"
+    _sqlite_backup(path, backup)
+    late = live.device(name="新学校的电脑")  # a new school and its PC, after the backup
+    with get_state(live.app).db.Session.begin() as s:
+        s.execute(
+            update(M.Device)
+            .where(M.Device.id == doomed.device_id)
+            .values(revoked_at=live.clock().replace(tzinfo=None))
+        )
+    get_state(live.app).db.close()
+
+    r = run("restore", str(backup), "--json", db=url, instance=tmp_path / "i")
+    assert "carried over from the previous database" in r.stdout
+    again = make_server_for(url)
+    gen = last_json(r)["generation"]
+    for dev, status in ((early, 409), (late, 409), (doomed, 403)):
+        moved = Device(again, dev.device_id, dev.token, dev.school_code)
+        assert pull(moved, 0, Sync_Generation="0" * 32).status_code == status
+    assert pull(
+        Device(again, late.device_id, late.token, late.school_code), 0, Sync_Generation=gen
+    ).ok
+
+    # --no-carry-over: the backup's devices as they were (the late PC must enroll again).
+    get_state(again.app).db.close()
+    run("restore", str(backup), "--no-carry-over", db=url, instance=tmp_path / "i")
+    third = make_server_for(url)
+    assert pull(Device(third, late.device_id, late.token, late.school_code), 0).status_code == 401
+
+
+def test_after_pg_restore_takes_over_from_the_previous_database(
+    backend: str, db_url: str, tmp_path: Path, make_server_for: Any
+):
+    """PostgreSQL: pg_restore into a new database, then `--after-pg-restore --previous-db OLD`."""
+    if backend != "postgresql":
+        pytest.skip("the SQLite path keeps and reads the previous database itself")
+    old = make_server_for(db_url)
+    dev = old.device()
+    dev.push_ok([change() for _ in range(5)])
+    old_counter = counter(old)
+    get_state(old.app).db.close()
+    with db_url_fresh(tmp_path) as restored:
+        run("list-devices", db=restored, instance=tmp_path / "i")  # "the backup": an older database
+        r = run(
+            "restore",
+            "--after-pg-restore",
+            "--previous-db",
+            db_url,
+            "--json",
+            db=restored,
+            instance=tmp_path / "i",
+        )
+        out = last_json(r)
+        assert out["counter"] == old_counter
+        live = make_server_for(restored)
+        moved = Device(live, dev.device_id, dev.token, dev.school_code)
+        assert pull(moved, 0, Sync_Generation=out["generation"]).ok
+        live.new_school()  # the schools' id sequence moved past the ones taken over

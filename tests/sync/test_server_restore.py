@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -32,9 +32,12 @@ from client.clock import FixedClock
 from client.context import ClientContext
 from client.store import records as R
 from client.store import sync_state as S
+from client.store.attachments import add_attachment
 from client.store.db import open_store
 from client.store.formset import FormSet
-from client.store.models import OutboxEntry, Record, Status
+from client.store.healing import K_GENERATION
+from client.store.models import OutboxEntry, Record, Status, SyncAck
+from client.store.prefs import set_setting
 from client.sync.engine import SyncEngine
 from client.sync.http import RetryPolicy, Timeouts
 from sync_server import models as M
@@ -351,3 +354,72 @@ def test_a_restored_server_gets_back_what_was_pushed_after_its_backup_and_its_ne
     assert (healed2.kind, healed2.resent) == ("server_restored", 2)
     again = pc1.sync(), pc2.sync()
     assert all(r.complete and r.healed is None and r.pushed == 0 for r in again)
+
+
+def test_healing_sends_photos_edit_chains_and_keeps_work_never_sent(
+    bureau: Bureau, school_pcs: tuple[str, PC, PC], tmp_path: Path
+):
+    school, pc1, _ = school_pcs
+    old = pc1.save(inspection(inspectors="张伟"))
+    assert pc1.sync().complete
+    backup = bureau.backup(tmp_path)
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(random.Random(3).randbytes(90_000))
+    with pc1.ctx.store.Session.begin() as s:
+        sha = add_attachment(s, pc1.ctx.store.attachments_dir, photo, now=NOW)
+    hazard = dict(inspection()["hazards"][0], photo=sha)
+    with_photo = pc1.save(inspection(hazards=[hazard]))
+    chain = pc1.save(inspection(inspectors="李娜"))
+    assert pc1.sync().complete
+    for who in ("李娜（一改）", "李娜（二改）"):
+        pc1.save(inspection(inspectors=who), record_id=chain)
+        assert pc1.sync().complete
+    bureau.restore(backup)
+    pc1.save(
+        inspection(inspectors="张伟（离线修改）"), record_id=old
+    )  # made while the server was away
+
+    result = pc1.sync()
+
+    assert result.complete, result
+    assert (
+        result.healed is not None and result.healed.resent == 4
+    )  # the photo record, the chain of 3
+    assert result.uploaded == 1  # the restored database did not know the photo
+    on_server = assert_one_state(bureau, school, pc1)
+    assert on_server[with_photo].data["hazards"][0]["photo"] == sha
+    assert on_server[old].data["inspectors"] == "张伟（离线修改）"
+    assert on_server[old].server_revision == 2  # on top of the backup's revision: no conflict
+    with bureau.session() as s:
+        history = s.execute(
+            select(M.RecordRevision.data).where(M.RecordRevision.record_id == chain)
+        ).scalars()
+        assert [d["inspectors"] for d in history] == ["李娜", "李娜（一改）", "李娜（二改）"]
+        assert s.execute(
+            select(M.Attachment.complete).where(M.Attachment.sha256 == sha)
+        ).scalar_one()
+
+
+def test_a_pc_that_never_learned_a_generation_sends_its_newest_changes_again(
+    bureau: Bureau, school_pcs: tuple[str, PC, PC], tmp_path: Path
+):
+    """A PC that synced only with an older server (or an older version of this program) keeps no
+    acknowledgements: after a restore it offers each record's newest sent change again; what the server
+    holds is answered duplicate, what it lost is applied."""
+    school, pc1, _ = school_pcs
+    before = pc1.save(inspection(inspectors="张伟"))
+    assert pc1.sync().complete
+    backup = bureau.backup(tmp_path)
+    after = [pc1.save(inspection(inspectors=f"李娜{i}")) for i in range(2)]
+    assert pc1.sync().complete
+    with pc1.ctx.store.Session.begin() as s:  # as an older version left its store
+        s.execute(delete(SyncAck))
+        set_setting(s, K_GENERATION, None)
+    bureau.restore(backup)
+
+    result = pc1.sync()
+
+    assert result.healed is not None and result.healed.resent == 3
+    on_server = assert_one_state(bureau, school, pc1)
+    assert sorted(on_server) == sorted([before, *after])
