@@ -31,9 +31,13 @@ from collections.abc import Callable, Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from client.store.paths import APP_NAME, resolve_data_dir
+from client.store.paths import APP_NAME, DB_NAME, resolve_data_dir
 from forms.argparse_zh import argparse_zh
+
+if TYPE_CHECKING:
+    from client.context import ClientContext
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# -- the data folder --------------------------------------------------------------------------------
+# Every command says which data folder it used: the default one (the user data folder) is easy to take
+# by mistake for the one the client uses, and an empty folder exports 0 records without a word.
+
+
+def _has_client_data(data_dir: Path) -> bool:
+    return (data_dir / DB_NAME).is_file()
+
+
+def _no_client_data(data_dir: Path) -> int:
+    """Refused: nothing to read in this folder (and nothing is made there)."""
+    return _fail(
+        f"数据文件夹 {data_dir} 里没有客户端数据：请用 --data-dir 指定客户端使用的数据文件夹"
+        "（客户端“设置”页上写着）",
+        f"no client data in the data folder {data_dir}: give the folder the client uses with "
+        "--data-dir (its 设置 page shows it)",
+    )
+
+
+def _say_folder(data_dir: Path) -> None:
+    print(f"数据文件夹 / data folder: {data_dir}")
+
+
+def _note(zh: str, en: str) -> None:
+    print(_one_line(f"注意：{zh} / note: {en}"), file=sys.stderr)
+
+
+def _note_if_empty(ctx: ClientContext, data_dir: Path) -> None:
+    from sqlalchemy import func, select
+
+    from client.store.models import Record
+
+    with ctx.store.Session() as s:
+        records = s.execute(select(func.count()).select_from(Record)).scalar_one()
+    if not records:
+        _note(
+            f"数据文件夹 {data_dir} 里没有任何记录；如果客户端用的是别的文件夹，请用 --data-dir 指定",
+            f"the data folder {data_dir} holds no records; if the client uses another folder, "
+            "give it with --data-dir",
+        )
+
+
 # -- commands ---------------------------------------------------------------------------------------
 
 
@@ -160,12 +206,16 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
         return _fail(
             f"导出文件名应以 .xlsx 结尾：{out}", f"the export file name must end in .xlsx: {out}"
         )
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
     ctx = ClientContext.open(data_dir)
     try:
         n = export_records(ctx, args.form, out, period=args.period, statuses=args.status)
+        print(f"已导出 {n} 条记录到 {out} / exported {n} records to {out}")
+        _say_folder(data_dir)
+        _note_if_empty(ctx, data_dir)
     finally:
         ctx.close()
-    print(f"已导出 {n} 条记录到 {out} / exported {n} records to {out}")
     return EXIT_OK
 
 
@@ -178,6 +228,7 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
     source = Path(args.file)
     if not source.is_file():
         return _fail(f"找不到文件 {source}", f"file not found: {source}")
+    new_folder = not _has_client_data(data_dir)
     ctx = ClientContext.open(data_dir)
     try:
         try:
@@ -187,11 +238,22 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
         result = import_file(ctx, args.form, source)
     finally:
         ctx.close()
+    drafts_zh = f"；其中草稿 {result.drafts}，仍为草稿、不会发送" if result.drafts else ""
+    drafts_en = (
+        f"; {result.drafts} of them drafts, kept as drafts, not sent" if result.drafts else ""
+    )
     print(
         f"已导入 {result.total} 条记录（新增 {result.created}，更新 {result.updated}，"
-        f"未变 {result.unchanged}） / imported {result.total} records ({result.created} new, "
-        f"{result.updated} updated, {result.unchanged} unchanged)"
+        f"未变 {result.unchanged}{drafts_zh}） / imported {result.total} records ({result.created} new, "
+        f"{result.updated} updated, {result.unchanged} unchanged{drafts_en})"
     )
+    _say_folder(data_dir)
+    if new_folder:
+        _note(
+            f"数据文件夹 {data_dir} 原来没有客户端数据，已新建；如果客户端用的是别的文件夹，请用 --data-dir 指定",
+            f"the data folder {data_dir} held no client data and was made now; if the client uses "
+            "another folder, give it with --data-dir",
+        )
     return EXIT_OK
 
 
@@ -199,6 +261,8 @@ def cmd_backup(args: argparse.Namespace, data_dir: Path) -> int:
     from client.store.backup import backup_to
     from client.store.db import open_store
 
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
     store = open_store(data_dir)
     try:
         out = backup_to(store, Path(args.out))
@@ -334,6 +398,9 @@ def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
     from client.context import ClientContext
     from client.sync.commands import sync_command
 
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
+    _say_folder(data_dir)
     ctx = ClientContext.open(data_dir)
     try:
         return sync_command(ctx)

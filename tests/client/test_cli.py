@@ -131,6 +131,7 @@ def test_bad_input_exits_2_with_one_bilingual_line(tmp_path: Path):
     notes = tmp_path / "notes.db"
     notes.write_text("不是数据库", encoding="utf-8")
     d = [str(tmp_path / f"d{i}") for i in range(5)]
+    make_ctx(Path(d[1])).close()  # a data folder with client data: the form is what is wrong
 
     invalid, unknown, missing, not_db, bad_args = run_all(
         ("import", "--data-dir", d[0], "--form", "safety_inspection", str(bad_json)),
