@@ -563,13 +563,26 @@ def import_into(
         return
 
     def done(result: Any) -> None:
-        QMessageBox.information(
-            parent,
-            QCoreApplication.translate("RecordListPage", "导入"),
+        lines = [
             QCoreApplication.translate(
                 "RecordListPage",
                 "导入完成：新增 {created} 条，更新 {updated} 条，未变 {unchanged} 条。",
-            ).format(created=result.created, updated=result.updated, unchanged=result.unchanged),
+            ).format(created=result.created, updated=result.updated, unchanged=result.unchanged)
+        ]
+        if result.unchanged:
+            lines.append(
+                QCoreApplication.translate(
+                    "RecordListPage", "未变的记录保持原样，不会再次发送给教育局。"
+                )
+            )
+        if getattr(result, "drafts", 0):
+            lines.append(
+                QCoreApplication.translate(
+                    "RecordListPage", "其中 {n} 条是草稿，仍是草稿，不会发送给教育局。"
+                ).format(n=result.drafts)
+            )
+        QMessageBox.information(
+            parent, QCoreApplication.translate("RecordListPage", "导入"), "\n".join(lines)
         )
         after()
 

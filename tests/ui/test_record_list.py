@@ -235,9 +235,26 @@ def test_export_and_import_from_the_page(qtbot, monkeypatch, tmp_path, page: Rec
     page.data_changed.connect(lambda: changed.append(True))
     qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
     settle(page._tasks)
-    assert told[-1].startswith("导入完成") and changed == [True]
+    assert told[-1] == (
+        "导入完成：新增 0 条，更新 0 条，未变 6 条。\n未变的记录保持原样，不会再次发送给教育局。"
+    )
+    assert changed == [True]
     page.status_combo.setCurrentIndex(0)
-    assert page.model.total() == 60  # the same records again: updated, not duplicated
+    assert page.model.total() == 60  # the same records again: unchanged, not duplicated
+
+    page.status_combo.setCurrentIndex(page.status_combo.findData(Status.DRAFT))
+    drafts = page.model.total()
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    settle(page._tasks)
+    qtbot.mouseClick(page.import_button, Qt.MouseButton.LeftButton)
+    settle(page._tasks)
+    assert drafts and told[-1] == (
+        f"导入完成：新增 0 条，更新 0 条，未变 {drafts} 条。\n"
+        "未变的记录保持原样，不会再次发送给教育局。\n"
+        f"其中 {drafts} 条是草稿，仍是草稿，不会发送给教育局。"
+    )
+    assert page.model.total() == drafts
+    page.status_combo.setCurrentIndex(0)
 
     bad = tmp_path / "bad.json"
     bad.write_text('[{"service_date": "明天"}]', encoding="utf-8")
