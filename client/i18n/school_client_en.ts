@@ -758,6 +758,18 @@ Log file: {log}</translation>
         <source>请先保存并关闭正在编辑的记录，再从备份恢复。</source>
         <translation>Save and close the records you are editing, then restore.</translation>
     </message>
+    <message>
+        <source>从备份恢复后，已从服务器取回本机在备份之后发给教育局的 {n} 条记录。备份之后保存、但没有发出的内容无法取回。</source>
+        <translation>After the restore from a backup, {n} record(s) this computer had sent to the bureau after the backup came back from the server. What was saved after the backup and never sent cannot come back.</translation>
+    </message>
+    <message>
+        <source>县教育局的服务器曾从备份恢复。本机已自动重新发送服务器缺少的 {sent} 条修改，并重新读取了本校数据（取回 {n} 条记录）。不需要做任何处理。</source>
+        <translation>The bureau's server was restored from a backup. This computer sent the {sent} change(s) the server lacked again by itself and read the school's data again ({n} record(s) came back). Nothing needs to be done.</translation>
+    </message>
+    <message>
+        <source>同步</source>
+        <translation>Sync</translation>
+    </message>
 </context>
 <context>
     <name>Period</name>
@@ -1428,6 +1440,42 @@ The program will close; please open it again.</translation>
     <message>
         <source>出错了</source>
         <translation>Something went wrong</translation>
+    </message>
+    <message>
+        <source>恢复会用这份备份替换现在的全部数据。
+恢复前程序会先把现在的数据另存一份备份。
+备份之后已发给教育局的记录，重新打开并同步后会从服务器取回；备份之后保存、但还没有发出的内容会丢失。
+
+恢复完成后程序会关闭，请重新打开。确定要恢复吗？</source>
+        <translation>Restoring replaces all the current data with this backup.
+Before restoring, the program saves a copy of the current data.
+Records sent to the bureau after the backup come back from the server once the program is open again and syncs; what was saved after the backup and not yet sent is lost.
+
+The program closes after the restore; please open it again. Restore now?</translation>
+    </message>
+    <message>
+        <source>备份之后在本机保存、但从未发给教育局的 {changes} 条修改（{records} 条记录）已丢失（它们仍在另存的原数据中）。</source>
+        <translation>{changes} change(s) to {records} record(s) saved on this computer after the backup and never sent to the bureau are lost (they are still in the saved copy of the previous data).</translation>
+    </message>
+    <message>
+        <source>备份之后本机没有未发出的修改，没有丢失内容。</source>
+        <translation>Nothing saved on this computer after the backup was left unsent: nothing is lost.</translation>
+    </message>
+    <message>
+        <source>恢复完成。原来的数据已另存为：
+{path}
+
+{lost}
+重新打开并同步后，本机在备份之后发给教育局的记录会从服务器取回。
+
+程序将关闭，请重新打开。</source>
+        <translation>Restored. The previous data was saved as:
+{path}
+
+{lost}
+Once the program is open again and syncs, the records this computer sent to the bureau after the backup come back from the server.
+
+The program will close; please open it again.</translation>
     </message>
 </context>
 <context>

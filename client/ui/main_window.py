@@ -55,7 +55,7 @@ from client.store.records import pending_outbox, status_counts
 from client.store.sync_state import SyncStatus
 from client.store.todo import HazardItem, get_hazard
 from client.sync.errors import ErrorKind, SyncError
-from client.sync.state import SyncResult
+from client.sync.state import HealReport, SyncResult
 from client.ui import lang
 from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
 from client.ui.enroll_dialog import EnrollDialog
@@ -588,6 +588,8 @@ class MainWindow(QMainWindow):
 
     def _sync_finished(self, result: SyncResult) -> None:
         self.refresh_all()
+        if result.healed is not None:
+            self._tell_healed(result.healed)
         if result.conflicts:
             self.status.showMessage(
                 self.tr("有 {n} 条记录与服务器上的版本冲突，请到“待办”选择保留哪个版本。").format(
@@ -609,6 +611,23 @@ class MainWindow(QMainWindow):
                 ),
                 8000,
             )
+
+    def _tell_healed(self, healed: HealReport) -> None:
+        """A heal after a restore ended: say what came back (a box that does not block the window)."""
+        if healed.kind == "pc_restored":
+            text = self.tr(
+                "从备份恢复后，已从服务器取回本机在备份之后发给教育局的 {n} 条记录。"
+                "备份之后保存、但没有发出的内容无法取回。"
+            ).format(n=healed.came_back)
+        else:
+            text = self.tr(
+                "县教育局的服务器曾从备份恢复。本机已自动重新发送服务器缺少的 {sent} 条修改，"
+                "并重新读取了本校数据（取回 {n} 条记录）。不需要做任何处理。"
+            ).format(sent=healed.resent, n=healed.came_back)
+        self.status.showMessage(text, 60000)
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("同步"), text, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _sync_failed(self, error: SyncError) -> None:
         log.info("sync failed: %s", error.one_line())

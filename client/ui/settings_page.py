@@ -288,7 +288,9 @@ class SettingsPage(QWidget):
             self.tr("从备份恢复"),
             self.tr(
                 "恢复会用这份备份替换现在的全部数据。\n"
-                "恢复前程序会先把现在的数据另存一份备份。\n\n"
+                "恢复前程序会先把现在的数据另存一份备份。\n"
+                "备份之后已发给教育局的记录，重新打开并同步后会从服务器取回；"
+                "备份之后保存、但还没有发出的内容会丢失。\n\n"
                 "恢复完成后程序会关闭，请重新打开。确定要恢复吗？"
             ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
@@ -298,19 +300,33 @@ class SettingsPage(QWidget):
             return
         store = self._ctx.store
 
-        def done(saved: Any) -> None:
+        def restore() -> tuple[Path, Any]:
+            from client.store.healing import work_lost_by_restore
+
+            saved = restore_from(store, Path(path))
+            return saved, work_lost_by_restore(store.db_path, saved)
+
+        def done(answer: tuple[Path, Any]) -> None:
+            saved, lost = answer
+            if lost is not None and lost.changes:
+                lost_line = self.tr(
+                    "备份之后在本机保存、但从未发给教育局的 {changes} 条修改（{records} 条记录）已丢失"
+                    "（它们仍在另存的原数据中）。"
+                ).format(changes=lost.changes, records=lost.records)
+            else:
+                lost_line = self.tr("备份之后本机没有未发出的修改，没有丢失内容。")
             QMessageBox.information(
                 self,
                 self.tr("从备份恢复"),
                 self.tr(
-                    "恢复完成。原来的数据已另存为：\n{path}\n\n程序将关闭，请重新打开。"
-                ).format(path=saved),
+                    "恢复完成。原来的数据已另存为：\n{path}\n\n{lost}\n"
+                    "重新打开并同步后，本机在备份之后发给教育局的记录会从服务器取回。\n\n"
+                    "程序将关闭，请重新打开。"
+                ).format(path=saved, lost=lost_line),
             )
             self.restored.emit()
 
-        self._tasks.run_db(
-            lambda: restore_from(store, Path(path)), on_done=done, on_error=self._failed
-        )
+        self._tasks.run_db(restore, on_done=done, on_error=self._failed)
 
     def _failed(self, exc: Exception) -> None:
         log.error("settings action failed: %s", exc)
