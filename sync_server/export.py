@@ -534,23 +534,36 @@ def _discard(wb: Workbook, tmp: Path) -> None:
             log.debug("could not remove a temporary file of the export", exc_info=True)
 
 
+_PERIOD_EXAMPLES = {
+    Period.DAILY: "2026-11-28",
+    Period.WEEKLY: "2026-W48",
+    Period.MONTHLY: "2026-11",
+    Period.SEMESTER: "2026-autumn",
+    Period.YEARLY: "2026",
+}
+
+
 def check_period(form: FormDef, period: str | None) -> str | None:
     """A period key valid for the form's period kind, else a ServiceError (400)."""
     if period is None or period == "":
         return None
+    title = form.title.get("zh") or form.form_id
     if form.settings.period is Period.NONE or form.settings.period_field is None:
         raise ServiceError(
             "bad_period",
-            f"表单“{form.form_id}”不按周期报送，不能按周期导出",
+            f"表单“{title}”不按周期报送，不能按周期导出",
             f"form '{form.form_id}' has no reporting period",
         )
+    kind = form.settings.period
     try:
-        period_range(form.settings.period, period)
+        period_range(kind, period)
     except ValueError:
+        example = _PERIOD_EXAMPLES.get(kind, "")
         raise ServiceError(
             "bad_period",
-            f"“{period}”不是有效的报送周期（{form.settings.period.value}，如 2026-11、2026-W48、2026-autumn）",
-            f"'{period}' is not a {form.settings.period.value} period (e.g. 2026-11, 2026-W48, 2026-autumn)",
+            f"“{period}”不是有效的报送周期：“{title}”{reporting.period_kind_label(kind)}报送一次，"
+            f"周期写作如 {example}",
+            f"'{period}' is not a {kind.value} period of '{form.form_id}' (e.g. {example})",
         ) from None
     return period
 

@@ -48,6 +48,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response as BaseResponse
 
+from forms.display import zone_label
 from forms.model import FormDef
 from sync_server.config import number, whole_number
 from sync_server.dashboard import NAV, bp
@@ -616,6 +617,7 @@ def init_app(app: Flask) -> None:
         has_role=has_role,
         home_url=home_url,
         role_label=lambda role: ROLE_LABELS.get(role, role),
+        time_zone=lambda: zone_label(get_state().local_offset),
     )
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["shortsha"] = lambda value: (value or "")[:12]

@@ -91,3 +91,29 @@ def test_the_export_has_no_machine_headers_and_times_in_the_bureaus_zone(app: Fl
     assert "最后修改时间（北京时间）" in heads
     changed = main.cell(3, heads.index("最后修改时间（北京时间）") + 1).value
     assert changed == dt.datetime(2026, 11, 20, 9, 30)  # 01:30 UTC, as the overview export says
+
+
+def test_every_staff_page_names_its_time_zone(app: Flask, tmp_path: Path, sqlite_template: Path):
+    with get_state(app).db.Session.begin() as s:
+        rec = record(s, school(s, "S001", "城关镇中心小学"), inspection())
+    c = logged_in(app, "admin1", "admin")
+    for url in ("/", "/records", f"/records/{rec.id}", "/hazards", "/schools", "/forms", "/audit"):
+        page = visible_text(c.get(url).get_data(as_text=True))
+        assert "页面上的时间均为北京时间" in page, url
+    # A bureau elsewhere says its own offset.
+    path = tmp_path / "elsewhere.db"
+    shutil.copyfile(sqlite_template, path)
+    other = make_app(
+        f"sqlite:///{path}",
+        tmp_path / "elsewhere",
+        MovableClock(NOW),
+        LOGIN_FAILURE_DELAY=0,
+        UTC_OFFSET_HOURS=5.5,
+    )
+    try:
+        page = visible_text(
+            logged_in(other, "admin2", "admin").get("/records").get_data(as_text=True)
+        )
+        assert "页面上的时间均为UTC+5:30" in page
+    finally:
+        get_state(other).db.close()
