@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,22 @@ STATE_FILE = "demo.json"
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def say_error(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def free_port_after(port: int) -> int:
+    """The first port after `port` that nothing listens on here (for the hint when `port` is taken)."""
+    for candidate in range(port + 1, min(port + 200, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return port + 1
 
 
 class Demo:
@@ -111,17 +128,32 @@ class Demo:
             env=self._env(),
         )
         assert self.server.stdout is not None
-        for line in self.server.stdout:  # the JSON line with the URL comes once it listens
+        answer: dict[str, Any] = {}
+        for line in self.server.stdout:  # one JSON line: the URL once it listens, or why it cannot
             if line.startswith("{"):
-                self.url = json.loads(line)["url"]
+                answer = json.loads(line)
                 break
+        self.url = str(answer.get("url") or "")
         if not self.url:
             err = self.server.stderr.read() if self.server.stderr else ""
             self.server.wait()
-            raise SystemExit(
-                f"同步服务器没有启动 / the sync server did not start (port {self.port}): {err.strip()}\n"
-                "端口被占用时请换一个 / if the port is taken: python3 dev.py run --port 8701"
+            error = answer.get("error") or {}
+            if error.get("code") == "cannot_listen":
+                free = free_port_after(self.port)
+                say_error(
+                    f"端口 {self.port} 已被占用（也许另一个演示或程序正在使用它），同步服务器没有启动。"
+                    f"请换一个端口：python3 dev.py run --port {free}\n"
+                    f"port {self.port} is taken (another demo or program may be using it); the sync "
+                    f"server did not start. Use another port: python3 dev.py run --port {free}"
+                )
+                raise SystemExit(2)
+            reason = error.get("message_zh") or err.strip() or "?"
+            say_error(
+                f"同步服务器没有启动（端口 {self.port}）：{reason}\n"
+                f"the sync server did not start (port {self.port}): "
+                f"{error.get('message_en') or err.strip() or '?'}"
             )
+            raise SystemExit(2)
         self.port = int(self.url.rsplit(":", 1)[1])
         for _ in range(50):
             try:
@@ -132,7 +164,7 @@ class Demo:
             time.sleep(0.2)
         raise SystemExit(f"同步服务器没有应答 / the sync server does not answer at {self.url}")
 
-    def stop(self, proc: subprocess.Popen[str] | None) -> None:
+    def stop(self, proc: subprocess.Popen[Any] | None) -> None:
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
@@ -341,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = Demo(Path(args.demo_dir), args.port)
     demo.folder.mkdir(parents=True, exist_ok=True)
-    client: subprocess.Popen[str] | None = None
+    client: subprocess.Popen[Any] | None = None
     try:
         demo.ensure_user()  # before the server starts: one writer at a time on a fresh database
         demo.start_server()
