@@ -1059,8 +1059,24 @@ class RecordEditor(QWidget):
         ]
         unplaced = [p for p in problems if self._widget_near(p.path) is None]
         for p in unplaced[:3]:
-            lines.append(f"{p.path_str}：{self._message(p)}")
+            lines.append(f"{self.place_text(p.path)}：{self._message(p)}")
         return "\n".join(lines)
+
+    def place_text(self, path: Path_) -> str:
+        """Where a problem is, in the clerk's words: “隐患清单”第 2 条的“现场照片”, never hazards[1].photo."""
+        english = self._lang == "en"
+        parts: list[str] = []
+        for part in path:
+            if isinstance(part, int):
+                if parts:
+                    parts[-1] += f" entry {part + 1}" if english else f"第 {part + 1} 条"
+                continue
+            try:
+                label = self._form.field(part).label.get(self._lang) or part
+            except KeyError:
+                label = part
+            parts.append(f"'{label}'" if english else f"“{label}”")
+        return (", " if english else "的").join(parts)
 
     def _widget_near(self, path: Path_) -> QWidget | None:
         """The field (or the nearest enclosing repeat) a problem belongs to."""

@@ -1,4 +1,5 @@
-"""A new 办学条件统计 starts on the current semester (issue 11: the 学期 picker started empty)."""
+"""A new 办学条件统计 starts on the current semester (issue 11: the 学期 picker started empty); a problem
+the editor cannot place by a field is named in the clerk's words, never hazards[1].photo."""
 
 from __future__ import annotations
 
@@ -30,3 +31,11 @@ def test_the_current_period_choice(ctx: ClientContext) -> None:
     assert current_period_choice(form, dt.date(2027, 4, 1)) == "2027-spring"
     assert current_period_choice(form, dt.date(2031, 4, 1)) is None  # not on the list (yet)
     assert current_period_choice(ctx.forms.get("safety_inspection"), dt.date(2026, 11, 28)) is None
+
+
+def test_a_problem_is_placed_in_the_clerks_words(
+    qtbot: QtBot, ctx: ClientContext, tasks: TaskManager
+) -> None:
+    editor = open_editor(qtbot, ctx, tasks, "safety_inspection")
+    assert editor.place_text(("hazards", 1, "photo")) == "“隐患清单”第 2 条的“现场照片”"
+    assert editor.place_text(("signed_by",)) == "“负责人”"
