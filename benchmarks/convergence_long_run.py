@@ -1,5 +1,6 @@
 """The convergence test, run longer (issue 10): many worlds of two PCs and the bureau, each driven through a
-random sequence of clerks' and reviewers' actions, syncs, lost answers, cut requests and restarts, then brought
+random sequence of clerks' and reviewers' actions, syncs, lost answers, cut requests, restarts, and restores
+of the server and of a PC from their backups, then brought
 to quiescence and checked (tests/support/convergence.py). Prints what was exercised and every divergence,
 loss or stuck state found, with the seed and the steps that led to it.
 
@@ -48,6 +49,10 @@ WEIGHTS = {
     "accept": 3,
     "decide": 2,
     "resolve": 5,
+    "server_backup": 1,
+    "server_restore": 1,
+    "pc_backup": 1,
+    "pc_restore": 1,
 }
 
 
@@ -98,6 +103,18 @@ def step(world: C.World, rng: random.Random, log: list[str]) -> None:
         world.bureau_decide(pick, rng.random() < 0.5)
     elif kind == "resolve":
         world.resolve(pc, pick, lambda: rng.choice((C.LOCAL, C.SERVER)))
+    elif kind == "server_backup":
+        world.server_backup()
+    elif kind == "server_restore":
+        if world.server_backup_file is None:
+            return
+        world.server_restore()
+    elif kind == "pc_backup":
+        world.pc_backup(pc)
+    elif kind == "pc_restore":
+        if pc not in world.pc_backups:
+            return
+        world.pc_restore(pc)
     log.append(f"{kind}({pc})")
 
 

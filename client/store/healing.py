@@ -53,6 +53,8 @@ K_GENERATION = "sync.generation"
 K_HEAL = "sync.heal"
 K_LAST_HEAL = "sync.last_heal"
 K_RESTORED = "sync.restored_store"
+# sync_records.updated_at of a record not yet read again in a server heal
+UNSEEN = dt.datetime(1970, 1, 1)
 
 
 class HealKind:
@@ -210,6 +212,9 @@ def begin_server_heal(
             .execution_options(synchronize_session=False)
         )
         session.execute(delete(SyncAck).where(SyncAck.op_id.in_(chunk)))
+    # Every record's server state is read again; one the reading again does not bring, the server lost
+    # (finish_heal). The records whose changes go again are seen already (their bases are set below).
+    session.execute(update(SyncRecord).values(updated_at=UNSEEN))
     _set_bases(session, first_base, now=now)
     _check_photos_again(session, lost_ops)
     session.execute(update(SyncAck).values(seq=0))  # held from the new generation's start
@@ -393,6 +398,15 @@ def finish_heal(session: Session, *, now: dt.datetime) -> Heal | None:
     heal = current_heal(session)
     if heal is None:
         return None
+    if heal.kind == HealKind.SERVER_RESTORED:
+        # A record the server's state was not read again for is one the restored server does not hold:
+        # forget the revision this store knew of it, or another PC sending it again (from revision 1)
+        # would be taken for an older state and never applied here (found by the convergence test).
+        session.execute(
+            update(SyncRecord)
+            .where(SyncRecord.updated_at == UNSEEN)
+            .values(server_revision=0, updated_at=now)
+        )
     set_setting(session, K_HEAL, None)
     set_setting(
         session,

@@ -22,7 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import random
+import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -52,6 +56,7 @@ from sync_server.services.schools import add_school
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.samples import inspection
 
+ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 Pick = Callable[[Sequence[T]], T]
 
@@ -67,6 +72,18 @@ TEACHER_IDS = ("T1", "T2")
 NAMES = ("李老师", "王老师", "张老师")
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A revision a clerk saved (or a conflict choice made), as it must reach the server."""
+
+    pc: str
+    op_id: str  # its outbox entry's
+    record_id: str
+    revision: int
+    deleted: bool
+    data: dict[str, Any]
+
+
 class ServerHandle:
     """What the world needs of the server: its URL and port, and write sessions on its database."""
 
@@ -78,9 +95,18 @@ class ServerHandle:
 
 
 class Served(ServerHandle):
-    """The real create_app() on 127.0.0.1 (port 0), in a thread (as tests/sync/conftest.py serves it)."""
+    """The real create_app() on 127.0.0.1, in a thread (as tests/sync/conftest.py serves it), that can be
+    stopped, restored from a backup the way the bureau's IT person does it (docs/deployment.md: SQLite
+    `sync-server restore BACKUP.db`; PostgreSQL pg_dump / pg_restore, then `sync-server restore
+    --after-pg-restore`) and started again on the same address."""
 
     def __init__(self, instance: Path, database_url: str) -> None:
+        self.instance = instance
+        self.db_url = database_url
+        self.port = 0
+        self.start()
+
+    def start(self) -> None:
         from werkzeug.serving import make_server
 
         from sync_server.app import create_app
@@ -88,14 +114,14 @@ class Served(ServerHandle):
 
         self.app = create_app(
             {
-                "INSTANCE_PATH": str(instance),
-                "DATABASE_URL": database_url,
+                "INSTANCE_PATH": str(self.instance),
+                "DATABASE_URL": self.db_url,
                 "SECRET_KEY": "convergence",
                 "CLOCK": lambda: SERVER_NOW,
             }
         )
         self._state = get_state(self.app)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
@@ -110,7 +136,67 @@ class Served(ServerHandle):
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
-        self._state.db.engine.dispose()
+        self._state.db.close()
+
+    @property
+    def _postgres(self) -> bool:
+        return self.db_url.startswith("postgresql")
+
+    def backup(self, out: Path) -> Path:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not self._postgres:
+            source = sqlite3.connect(self.db_url.removeprefix("sqlite:///"))
+            target = sqlite3.connect(out)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+            return out
+        schema = self.db_url.rsplit("search_path%3D", 1)[1]
+        _run(["pg_dump", "--format=custom", f"--schema={schema}", f"--file={out}", self._libpq])
+        return out
+
+    def restore(self, backup: Path) -> None:
+        self.close()
+        try:
+            if not self._postgres:
+                self._cli("restore", str(backup))
+            else:
+                _run(
+                    [
+                        "pg_restore",
+                        "--clean",
+                        "--if-exists",
+                        "--no-owner",
+                        f"--dbname={self._libpq}",
+                        str(backup),
+                    ]
+                )
+                self._cli("restore", "--after-pg-restore")
+        finally:
+            self.start()
+
+    @property
+    def _libpq(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(self.db_url.split("?")[0])
+        return f"postgresql://{parsed.username}@{parsed.host}:{parsed.port}/{parsed.database}"
+
+    def _cli(self, *args: str) -> None:
+        env = dict(os.environ)
+        env.pop("SYNC_SERVER_DB", None)
+        where = ["--db", self.db_url, "--instance", str(self.instance)]
+        _run([sys.executable, "-m", "sync_server", *args, *where], env=env)
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    r = subprocess.run(
+        argv, capture_output=True, text=True, encoding="utf-8", env=env, cwd=ROOT, timeout=120
+    )
+    if r.returncode != 0:
+        raise AssertionError(f"{argv[0]} {' '.join(argv[1:3])} failed: {r.stdout}{r.stderr}")
 
 
 class PC:
@@ -191,13 +277,18 @@ class World:
         self.folder = folder
         self.school = "C" + uuid.uuid4().hex[:10]
         self.figures = Figures()
-        # (pc, record id, local revision): what must reach the server
-        self.saved: list[tuple[str, str, int]] = []
-        # (pc, record id) -> up to which revision that PC's clerk set them aside in a conflict choice
+        # What clerks saved that must reach the server, in the order it was saved (a PC restore may take a
+        # store back to lower revision numbers: a save is known by its place in this list, not its number).
+        self.saved: list[Saved] = []
+        # (pc, record id) -> saves of it up to this place in `saved` that its clerk set aside in a conflict
         self.set_aside: dict[tuple[str, str], int] = {}
         # record id -> when the world first saw it: candidates are offered in this order (uuids are
         # random), so a seed or a Hypothesis example replays the same choices
         self.order: dict[str, int] = {}
+        # revisions a PC restore took back before they were sent (the clerk is told: work_lost_by_restore)
+        self.lost_by_pc_restore: set[int] = set()  # places in `saved`
+        self.server_backup_file: Path | None = None
+        self.pc_backups: dict[str, Path] = {}
         self.proxy = FaultProxy(("127.0.0.1", server.port)).start()
         forms = forms or FormSet.shipped()
         self.pcs: dict[str, PC] = {}
@@ -226,13 +317,22 @@ class World:
         """Keep the unsent changes of these records as revisions that must reach the server."""
         self._sorted(record_ids)
         with pc.session() as s:
-            for rid, rev in s.execute(
-                select(OutboxEntry.record_id, OutboxEntry.revision).where(
-                    OutboxEntry.record_id.in_(list(record_ids)), OutboxEntry.sent_at.is_(None)
+            known = {x.op_id for x in self.saved}
+            for op_id, row in s.execute(
+                select(OutboxEntry.op_id, Revision)
+                .join(
+                    OutboxEntry,
+                    (OutboxEntry.record_id == Revision.record_id)
+                    & (OutboxEntry.revision == Revision.revision),
                 )
+                .where(OutboxEntry.record_id.in_(list(record_ids)), OutboxEntry.sent_at.is_(None))
             ):
-                if (pc.name, rid, rev) not in self.saved:
-                    self.saved.append((pc.name, rid, rev))
+                if op_id not in known:
+                    self.saved.append(
+                        Saved(
+                            pc.name, op_id, row.record_id, row.revision, row.deleted, dict(row.data)
+                        )
+                    )
 
     def _live(self, pc: PC, form_id: str, *, editable: bool = True) -> list[Record]:
         with pc.session() as s:
@@ -354,7 +454,7 @@ class World:
                 current = s.get(Record, rid)
                 if current is not None:
                     key = (pc.name, rid)
-                    self.set_aside[key] = max(self.set_aside.get(key, 0), current.revision)
+                    self.set_aside[key] = len(self.saved)
         reason = view.reason + ("/deleted_here" if view.local_deleted else "")
         self.figures.conflicts[f"{reason} vs {view.server_status}"] += 1
         self.figures.choices[
@@ -399,6 +499,60 @@ class World:
     def restart(self, pc_name: str) -> None:
         self.pcs[pc_name].restart()
         self.figures.actions["restart"] += 1
+
+    # -- restores (issue 10 part G: the server heals with the PCs, a PC reads back what it sent) -------
+
+    def server_backup(self) -> None:
+        assert isinstance(self.server, Served), "restores need a server of their own"
+        n = self.figures.actions["server_backup"]
+        self.server_backup_file = self.server.backup(self.folder / f"server-backup-{n}.dump")
+        self.figures.actions["server_backup"] += 1
+
+    def server_restore(self) -> None:
+        """The bureau restores its database from the backup; the PCs find out at their next sync."""
+        assert isinstance(self.server, Served) and self.server_backup_file is not None
+        self.server.restore(self.server_backup_file)
+        self.figures.actions["server_restore"] += 1
+
+    def pc_backup(self, pc_name: str) -> None:
+        from client.store.backup import backup_to
+
+        pc = self.pcs[pc_name]
+        self.pc_backups[pc_name] = backup_to(pc.c.store, self.folder / f"{pc_name}-backup.db")
+        self.figures.actions["pc_backup"] += 1
+
+    def pc_restore(self, pc_name: str) -> None:
+        """The clerk restores this PC from its own backup: what was saved after it and never sent is lost
+        (and the clerk is told so); what was sent comes back from the server."""
+        from client.store.backup import restore_from
+        from client.store.healing import work_lost_by_restore
+
+        pc = self.pcs[pc_name]
+        backup = self.pc_backups[pc_name]
+        with pc.session() as s:
+            unsent = set(
+                s.execute(select(OutboxEntry.op_id).where(OutboxEntry.sent_at.is_(None))).scalars()
+            )
+        with contextlib.closing(sqlite3.connect(backup)) as conn:
+            in_backup = {op for (op,) in conn.execute("SELECT op_id FROM outbox")}
+        store = pc.c.store
+        pc.close()
+        saved = restore_from(store, backup)
+        lost_now = {
+            place
+            for place, x in enumerate(self.saved)
+            if x.pc == pc_name and x.op_id in unsent and x.op_id not in in_backup
+        }
+        told = work_lost_by_restore(store.db_path, saved)
+        told_changes = told.changes if told is not None else 0
+        if told_changes != len(lost_now):
+            raise AssertionError(
+                f"PC {pc_name} restore: the clerk is told {told_changes} changes are lost, "
+                f"{len(lost_now)} were"
+            )
+        self.lost_by_pc_restore |= lost_now
+        pc.open()
+        self.figures.actions["pc_restore"] += 1
 
     # -- the bureau ---------------------------------------------------------------------------------
 
@@ -559,21 +713,19 @@ class World:
                 for issue in S.open_issues(s):
                     out.append(f"stuck: PC {pc.name} open {issue.kind} issue {issue.reason}")
                 visible = {i.record_id for i in S.open_issues(s)}
-                for name, rid, rev in self.saved:
-                    if name != pc.name or self.set_aside.get((name, rid), 0) >= rev:
+                for place, x in enumerate(self.saved):
+                    if x.pc != pc.name or place < self.set_aside.get((x.pc, x.record_id), 0):
                         continue
-                    row = s.execute(
-                        select(Revision).where(Revision.record_id == rid, Revision.revision == rev)
-                    ).scalar_one()
-                    held = revisions.get(rid, [])
+                    if place in self.lost_by_pc_restore:
+                        continue
                     found = any(
-                        st == M.Status.DELETED if row.deleted else data == row.data
-                        for st, data in held
+                        st == M.Status.DELETED if x.deleted else data == x.data
+                        for st, data in revisions.get(x.record_id, [])
                     )
-                    if not found and rid not in visible:
+                    if not found and x.record_id not in visible:
                         out.append(
-                            f"lost: PC {pc.name}'s revision {rev} of {rid} "
-                            f"({'delete' if row.deleted else _brief((row.data, row.status, {}))}) "
+                            f"lost: PC {pc.name}'s revision {x.revision} of {x.record_id} "
+                            f"({'delete' if x.deleted else _brief((x.data, '', {}))}) "
                             "is neither on the server nor shown"
                         )
         return out

@@ -9,6 +9,8 @@ until nothing moves, and checks that every side holds the same live records. doc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,16 @@ from client.store.todo import returned_records
 from client.ui import conflict_dialog as D
 from sync_server import models as M
 from sync_server.services import review
-from tests.sync.conftest import SERVER_NOW, TODAY, Client, ClientFactory, LiveServer, inspection
+from tests.support import convergence as C
+from tests.sync.conftest import (
+    SERVER_NOW,
+    TODAY,
+    Client,
+    ClientFactory,
+    LiveServer,
+    _database,
+    inspection,
+)
 
 # -- helpers ------------------------------------------------------------------------------------------
 
@@ -327,3 +338,47 @@ def test_an_offline_edit_to_an_accepted_record_becomes_a_request_the_bureau_deci
             S.dismiss_issue(s, declined.id, now=a.ctx.clock.now())
         with a.Session() as s:
             assert S.open_issues(s, kind=S.IssueKind.REQUEST) == []
+
+
+# -- a restored server ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def restorable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[C.Served]:
+    """A server of this test's own, that can be restored from its backup (tests/support/convergence.py)."""
+    with _database(str(request.param), tmp_path) as url:
+        served = C.Served(tmp_path / "instance", url)
+        try:
+            yield served
+        finally:
+            served.close()
+
+
+def test_a_record_the_restored_server_lost_comes_back_to_every_pc(
+    restorable: C.Served, tmp_path: Path
+):
+    """Found by the model-based test: PC A knew a record at revision 3 (the bureau had returned and
+    accepted it); the server was restored from a backup older than the record; PC B, which made it, sent it
+    again (revision 1 on the restored server) after A had read its school again - and A, knowing revision 3,
+    took revision 1 for an older state: it kept the lost acceptance for good."""
+    w = C.World(restorable, tmp_path / "w", name="r")
+    try:
+        w.server_backup()  # before the record exists
+        w.add_record("b", "初查")
+        w.sync("b")
+        with restorable.session() as s:
+            (rid,) = [r.id for r in w._server_records(s)]
+        w.bureau_return(lambda ids: rid, "请校长签字")
+        w.bureau_accept(lambda ids: rid)
+        w.sync("a")  # A: the record, accepted, at revision 3
+        w.server_restore()
+        w.sync("a")  # A heals first: the restored server does not hold the record
+        w.sync("b")  # B heals: sends it again
+        w.sync("a")
+
+        assert w.problems() == []
+        with restorable.session() as s:
+            (rec,) = w._server_records(s)
+            assert (rec.status, rec.server_revision) == ("received", 1)
+    finally:
+        w.close()
