@@ -904,7 +904,7 @@ class FieldRow(QFrame):
         self.problem.setWordWrap(True)
         # An answer the clerk can get wrong keeps a line for its problem, shown or not: the fields below
         # do not move while a message comes and goes as the clerk types.
-        self._reserve = input_ is not None and not isinstance(input_, DisplayInput)
+        self._reserve = input_ is not None and _can_be_wrong(field, input_)
         self.problem.setMinimumHeight(
             self.problem.fontMetrics().lineSpacing() if self._reserve else 0
         )
@@ -988,6 +988,15 @@ class FieldRow(QFrame):
 
     def focus_widgets(self) -> list[QWidget]:
         return self.input.focus_widgets() if self.input is not None else []
+
+
+def _can_be_wrong(field: Field, input_: FieldInput) -> bool:
+    """Whether the form engine can find a problem with this answer (required, a constraint, or typed text
+    that may not be a number or a date); a calculated value or a free optional choice cannot."""
+    if isinstance(input_, DisplayInput) or field.read_only is True:
+        return False
+    typed = isinstance(input_, LineInput) and field.type is not FieldType.TEXT
+    return field.required is not False or field.constraint is not None or typed
 
 
 def _escape(text: str) -> str:
