@@ -47,7 +47,7 @@ from sync_server.dashboard.display import (
 )
 from sync_server.dashboard.params import int_param
 from sync_server.errors import ServiceError
-from sync_server.models import Attachment, Record, RecordRevision, School, Status
+from sync_server.models import Attachment, Device, Record, RecordRevision, School, Status
 from sync_server.services.attachments import file_names
 from sync_server.services.common import MAX_INT32, MIN_INT32
 from sync_server.services.forms import FORM_CACHE, latest_forms
@@ -416,6 +416,9 @@ def records_detail(record_id: str) -> ResponseReturnValue:
         items = build_items(form, data, labels, comments)
         history = _history(s, rec, form, labels)
         requests = request_views(s, rec, form, labels)
+        devices = _device_names(
+            s, {h.rev.device_id for h in history} | {v.req.device_id for v in requests}
+        )
         names = _label_for(form, data, labels)
         period_key = record_period(form, data) if reporting.is_periodic(form) else None
     _audit_sensitive_view(rec, form, school)
@@ -434,7 +437,17 @@ def records_detail(record_id: str) -> ResponseReturnValue:
         period=reporting.period_label(form.settings.period, period_key) if period_key else "",
         can_review=rec.status != Status.DELETED,
         change_requests=requests,
+        devices=devices,
     )
+
+
+def _device_names(s: Session, ids: set[str | None]) -> dict[str, str]:
+    """Device id -> 设备“教务处电脑”, the name the school gave the PC when it enrolled."""
+    wanted = sorted(i for i in ids if i)
+    if not wanted:
+        return {}
+    found = dict(s.execute(select(Device.id, Device.name).where(Device.id.in_(wanted))).all())
+    return {i: f"设备“{found[i]}”" if found.get(i) else f"设备 {i[:8]}" for i in wanted}
 
 
 def _stale(rec: Record) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from client.clock import FixedClock
 from client.context import ClientContext
 from client.store import records as R
+from client.store.attachments import add_attachment
 from client.store.db import open_store
 from client.store.formset import FormSet
 from client.store.models import Record as ClientRecord
@@ -77,6 +80,13 @@ class SchoolPC:
             timeouts=Timeouts(connect=2.0, read=15.0),
         )
 
+    def attach(self, source: Path) -> str:
+        """A photo added to the store as the editor adds one; its sha256."""
+        with self.ctx.store.Session.begin() as s:
+            return add_attachment(
+                s, self.ctx.store.attachments_dir, source, now=self.ctx.clock.now()
+            )
+
     def save(self, data: dict[str, Any], record_id: str | None = None) -> str:
         with self.ctx.store.Session.begin() as s:
             res = R.save_record(
@@ -95,6 +105,27 @@ class SchoolPC:
         self.ctx.close()
 
 
+def photo_png(width: int = 320, height: int = 240) -> bytes:
+    """A small real PNG (a grey-blue gradient), so the page shows a picture."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    rows = b"".join(
+        b"\x00" + bytes(v for x in range(width) for v in (90 + x // 4, 110 + y // 3, 140))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 def wait_for(browser: Any, by: str, what: str) -> Any:
     return WebDriverWait(browser, 10).until(EC.presence_of_element_located((by, what)))
 
@@ -111,10 +142,16 @@ def test_reviewer_returns_a_record_and_the_comment_reaches_the_school_client(
     pc = SchoolPC(tmp_path / "school-pc")
     try:
         pc.engine.enroll(live.url, enrollment, device_name="教务处电脑")
-        rid = pc.save(inspection())
+        photo = tmp_path / "食堂灭火器.png"
+        photo.write_bytes(photo_png())
+        hazard = {**inspection()["hazards"][0], "photo": pc.attach(photo)}
+        rid = pc.save(inspection(hazards=[hazard]))
         assert pc.engine.sync().complete
         live.clock.advance(hours=3)
-        pc.save(inspection(inspectors="张伟、李娜", remarks="已通知后勤"), record_id=rid)
+        pc.save(
+            inspection(inspectors="张伟、李娜", remarks="已通知后勤", hazards=[hazard]),
+            record_id=rid,
+        )
         assert pc.engine.sync().complete
 
         live.login(browser, "reviewer")
@@ -144,6 +181,12 @@ def test_reviewer_returns_a_record_and_the_comment_reaches_the_school_client(
         assert "城关镇第二小学" in browser.page_source
         history = browser.find_element(By.ID, "history")
         assert "第 2 版" in history.text and "张伟、李娜" in history.text
+        assert "设备“教务处电脑”" in history.text  # the PC by its name, not its id
+        # The photo by the name it had on the school's PC, shown (the browser loaded it).
+        cell = browser.find_element(By.CSS_SELECTOR, 'td[data-path="hazards[0].photo"]')
+        assert "食堂灭火器.png" in cell.text
+        img = cell.find_element(By.TAG_NAME, "img")
+        assert browser.execute_script("return arguments[0].naturalWidth", img) == 320
         live.screenshot(browser, "record")
         browser.execute_script("document.getElementById('history').scrollIntoView()")
         live.screenshot(browser, "record_history")
