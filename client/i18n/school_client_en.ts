@@ -104,6 +104,14 @@
         <translation>The bureau returned this record while a change made here was not yet sent. Both versions are kept: choose which side to keep for each item, or keep one side for everything with the buttons below. It syncs after you save.</translation>
     </message>
     <message>
+        <source>另一台电脑已经登记了相同工号的教师。同一工号只能有一位教师：请逐项选择保留哪一边的信息，保存后两台电脑和教育局都只留这一位。</source>
+        <translation>Another computer has added a teacher with the same staff number. A staff number belongs to one teacher only: choose, item by item, which side to keep; once saved, both computers and the bureau keep just this one.</translation>
+    </message>
+    <message>
+        <source>这条记录在本机已删除，而服务器上有了新的版本：请选择删除它，还是保留服务器上的版本。保存后会自动同步。</source>
+        <translation>This record was deleted on this computer, and the server has a newer version: choose whether to delete it or keep the server&apos;s version. It syncs by itself once saved.</translation>
+    </message>
+    <message>
         <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
         <translation>This record was changed on this computer and not yet sent, and the server has a newer version too. Both versions are kept: choose which side to keep for each item, or keep one side for everything with the buttons below. It syncs after you save.</translation>
     </message>
@@ -132,8 +140,12 @@
         <translation>The bureau&apos;s comment: {text}</translation>
     </message>
     <message>
-        <source>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</source>
-        <translation>The bureau has accepted the server&apos;s version; only that version can be kept.</translation>
+        <source>无论保留哪一边，教育局的退回意见都仍然有效：请之后在记录中按意见修改并提交。</source>
+        <translation>Whichever side you keep, the bureau&apos;s return comments still stand: afterwards, correct the record as they say and submit it.</translation>
+    </message>
+    <message>
+        <source>教育局已经确认了服务器上的版本。保留本机的修改，会作为修改申请发给教育局，由教育局决定是否采用；在此之前本机显示已确认的版本。</source>
+        <translation>The bureau has accepted the server&apos;s version. Keeping this computer&apos;s changes sends them to the bureau as a change request for it to decide on; until then this computer shows the accepted version.</translation>
     </message>
     <message>
         <source>已删除</source>
@@ -174,6 +186,14 @@
     <message>
         <source>采用服务器：{label}</source>
         <translation>Take the server&apos;s: {label}</translation>
+    </message>
+    <message>
+        <source>本机已删除这条记录：在教育局也删除</source>
+        <translation>Deleted on this computer: delete it at the bureau too</translation>
+    </message>
+    <message>
+        <source>保留服务器上的版本（本机恢复这条记录）</source>
+        <translation>Keep the server&apos;s version (the record comes back on this computer)</translation>
     </message>
     <message>
         <source>保留本机的记录，重新发送给教育局</source>
@@ -484,12 +504,20 @@ Log file: {log}</translation>
         <source>已逾期 {n} 天</source>
         <translation>{n} day(s) overdue</translation>
     </message>
+    <message>
+        <source>整改期限有误，请改正</source>
+        <translation>Deadline to correct</translation>
+    </message>
 </context>
 <context>
     <name>HomePage</name>
     <message>
         <source>待办</source>
         <translation>To do</translation>
+    </message>
+    <message>
+        <source>每个定期表单在本期是否已经填报</source>
+        <translation>whether each periodic form has been filled in for this period</translation>
     </message>
     <message>
         <source>今天是 {y}年{m}月{d}日</source>
@@ -510,10 +538,6 @@ Log file: {log}</translation>
     <message>
         <source>去填报(&amp;T)</source>
         <translation>Fill i&amp;t in</translation>
-    </message>
-    <message>
-        <source>每个定期表单在本期是否已经填报：</source>
-        <translation>Whether each periodic form has been reported this period:</translation>
     </message>
     <message>
         <source>同步问题：需要您处理</source>
@@ -566,6 +590,10 @@ Log file: {log}</translation>
     <message>
         <source>共 {n} 条：请打开记录，按原因修改后重新提交</source>
         <translation>{n} in all: open the record, correct it as the reason says and resubmit</translation>
+    </message>
+    <message>
+        <source>{sep}{n} 条修改申请等待教育局答复</source>
+        <translation>{sep}{n} change request(s) waiting for the bureau&apos;s answer</translation>
     </message>
     <message>
         <source>{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局</source>
@@ -764,7 +792,7 @@ Log file: {log}</translation>
     </message>
     <message>
         <source>县教育局的服务器曾从备份恢复。本机已自动重新发送服务器缺少的 {sent} 条修改，并重新读取了本校数据（取回 {n} 条记录）。不需要做任何处理。</source>
-        <translation>The bureau's server was restored from a backup. This computer sent the {sent} change(s) the server lacked again by itself and read the school's data again ({n} record(s) came back). Nothing needs to be done.</translation>
+        <translation>The bureau&apos;s server was restored from a backup. This computer sent the {sent} change(s) the server lacked again by itself and read the school&apos;s data again ({n} record(s) came back). Nothing needs to be done.</translation>
     </message>
     <message>
         <source>同步</source>
@@ -1010,6 +1038,16 @@ Log file: {log}</translation>
         <translation>Could not read the records; please try again.</translation>
     </message>
     <message>
+        <source>没有符合条件的记录。可以换个搜索词，或把“状态”改为“全部”、取消日期筛选。</source>
+        <translation>No record matches. Try other search words, set Status to All, or turn the date filter off.</translation>
+    </message>
+    <message>
+        <source>还没有“{form}”的记录。
+点右上角的“新建”填写第一条（Ctrl+N），或用“导入…”从 Excel 表格导入。</source>
+        <translation>There are no “{form}” records yet.
+Click New at the top right to fill in the first one (Ctrl+N), or bring them in from an Excel sheet with Import….</translation>
+    </message>
+    <message>
         <source>共 {n} 条</source>
         <translation>{n} records</translation>
     </message>
@@ -1050,6 +1088,14 @@ Log file: {log}</translation>
     <message>
         <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
         <translation>Excel or JSON files (*.xlsx *.json)</translation>
+    </message>
+    <message>
+        <source>未变的记录保持原样，不会再次发送给教育局。</source>
+        <translation>Unchanged records stay as they are and are not sent to the bureau again.</translation>
+    </message>
+    <message>
+        <source>其中 {n} 条是草稿，仍是草稿，不会发送给教育局。</source>
+        <translation>{n} of them are drafts; they stay drafts and are not sent to the bureau.</translation>
     </message>
     <message>
         <source>导入失败</source>
@@ -1213,6 +1259,12 @@ Log file: {log}</translation>
     <message>
         <source>显示已离职教师</source>
         <translation>Show teachers who left</translation>
+    </message>
+    <message>
+        <source>名册里还没有教师。
+点右上角的“添加教师”逐个添加（Ctrl+N），或用“导入…”从 Excel 表格导入整个名册。表单里选择教师时用的就是这份名册。</source>
+        <translation>There are no teachers on the roster yet.
+Click Add teacher at the top right to add them one by one (Ctrl+N), or bring in the whole roster from an Excel sheet with Import…. The forms offer the teachers on this roster.</translation>
     </message>
     <message>
         <source>出错了</source>
@@ -1418,26 +1470,6 @@ Teachers who left are no longer offered in choices; old records still show the n
         <translation>Restore from a backup</translation>
     </message>
     <message>
-        <source>恢复会用这份备份替换现在的全部数据。
-恢复前程序会先把现在的数据另存一份备份。
-
-恢复完成后程序会关闭，请重新打开。确定要恢复吗？</source>
-        <translation>Restoring replaces all current data with this backup.
-The current data are backed up first.
-
-The program closes when the restore is done; open it again. Restore now?</translation>
-    </message>
-    <message>
-        <source>恢复完成。原来的数据已另存为：
-{path}
-
-程序将关闭，请重新打开。</source>
-        <translation>Restored. The previous data were saved as:
-{path}
-
-The program will close; please open it again.</translation>
-    </message>
-    <message>
         <source>出错了</source>
         <translation>Something went wrong</translation>
     </message>
@@ -1549,7 +1581,7 @@ The program will close; please open it again.</translation>
     </message>
     <message>
         <source>本机磁盘已满，同步未完成（{time}）— 请清理磁盘空间</source>
-        <translation>This computer's disk is full; the sync did not finish ({time}) — free some disk space</translation>
+        <translation>This computer&apos;s disk is full; the sync did not finish ({time}) — free some disk space</translation>
     </message>
     <message>
         <source>无法连接服务器（{time}）</source>
@@ -1667,6 +1699,10 @@ The program will close; please open it again.</translation>
         <translation>Cannot use what the server sent</translation>
     </message>
     <message>
+        <source>修改申请（已确认的记录）</source>
+        <translation>Change request (accepted record)</translation>
+    </message>
+    <message>
         <source>教育局服务器未接收</source>
         <translation>Not accepted by the server</translation>
     </message>
@@ -1687,8 +1723,8 @@ The program will close; please open it again.</translation>
         <translation>The bureau returned this record while a change made here was not yet sent: choose which version to keep</translation>
     </message>
     <message>
-        <source>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</source>
-        <translation>The bureau accepted the server&apos;s version; the change made here cannot be sent: take the server&apos;s version</translation>
+        <source>教育局已确认服务器上的版本：可采用服务器的版本，或把本机的修改作为修改申请发给教育局</source>
+        <translation>The bureau accepted the server&apos;s version: take the server&apos;s version, or send this computer&apos;s changes to the bureau as a change request</translation>
     </message>
 </context>
 <context>

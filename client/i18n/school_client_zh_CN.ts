@@ -104,6 +104,14 @@
         <translation>教育局退回了这条记录，而本机对它的修改还没有发出。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
     </message>
     <message>
+        <source>另一台电脑已经登记了相同工号的教师。同一工号只能有一位教师：请逐项选择保留哪一边的信息，保存后两台电脑和教育局都只留这一位。</source>
+        <translation>另一台电脑已经登记了相同工号的教师。同一工号只能有一位教师：请逐项选择保留哪一边的信息，保存后两台电脑和教育局都只留这一位。</translation>
+    </message>
+    <message>
+        <source>这条记录在本机已删除，而服务器上有了新的版本：请选择删除它，还是保留服务器上的版本。保存后会自动同步。</source>
+        <translation>这条记录在本机已删除，而服务器上有了新的版本：请选择删除它，还是保留服务器上的版本。保存后会自动同步。</translation>
+    </message>
+    <message>
         <source>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</source>
         <translation>这条记录在本机修改后还没有发出，服务器上也有了新的版本。两个版本都保存着：请逐项选择保留哪一边，或用下面的按钮全部保留一边。保存后会自动同步。</translation>
     </message>
@@ -132,8 +140,12 @@
         <translation>教育局的意见：{text}</translation>
     </message>
     <message>
-        <source>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</source>
-        <translation>教育局已经确认了服务器上的版本，这条记录只能采用服务器的版本。</translation>
+        <source>无论保留哪一边，教育局的退回意见都仍然有效：请之后在记录中按意见修改并提交。</source>
+        <translation>无论保留哪一边，教育局的退回意见都仍然有效：请之后在记录中按意见修改并提交。</translation>
+    </message>
+    <message>
+        <source>教育局已经确认了服务器上的版本。保留本机的修改，会作为修改申请发给教育局，由教育局决定是否采用；在此之前本机显示已确认的版本。</source>
+        <translation>教育局已经确认了服务器上的版本。保留本机的修改，会作为修改申请发给教育局，由教育局决定是否采用；在此之前本机显示已确认的版本。</translation>
     </message>
     <message>
         <source>已删除</source>
@@ -174,6 +186,14 @@
     <message>
         <source>采用服务器：{label}</source>
         <translation>采用服务器：{label}</translation>
+    </message>
+    <message>
+        <source>本机已删除这条记录：在教育局也删除</source>
+        <translation>本机已删除这条记录：在教育局也删除</translation>
+    </message>
+    <message>
+        <source>保留服务器上的版本（本机恢复这条记录）</source>
+        <translation>保留服务器上的版本（本机恢复这条记录）</translation>
     </message>
     <message>
         <source>保留本机的记录，重新发送给教育局</source>
@@ -484,12 +504,20 @@
         <source>已逾期 {n} 天</source>
         <translation>已逾期 {n} 天</translation>
     </message>
+    <message>
+        <source>整改期限有误，请改正</source>
+        <translation>整改期限有误，请改正</translation>
+    </message>
 </context>
 <context>
     <name>HomePage</name>
     <message>
         <source>待办</source>
         <translation>待办</translation>
+    </message>
+    <message>
+        <source>每个定期表单在本期是否已经填报</source>
+        <translation>每个定期表单在本期是否已经填报</translation>
     </message>
     <message>
         <source>今天是 {y}年{m}月{d}日</source>
@@ -510,10 +538,6 @@
     <message>
         <source>去填报(&amp;T)</source>
         <translation>去填报(&amp;T)</translation>
-    </message>
-    <message>
-        <source>每个定期表单在本期是否已经填报：</source>
-        <translation>每个定期表单在本期是否已经填报：</translation>
     </message>
     <message>
         <source>同步问题：需要您处理</source>
@@ -566,6 +590,10 @@
     <message>
         <source>共 {n} 条：请打开记录，按原因修改后重新提交</source>
         <translation>共 {n} 条：请打开记录，按原因修改后重新提交</translation>
+    </message>
+    <message>
+        <source>{sep}{n} 条修改申请等待教育局答复</source>
+        <translation>{sep}{n} 条修改申请等待教育局答复</translation>
     </message>
     <message>
         <source>{sep}{n} 条服务器发来的内容本机无法使用：同步时会自动再试，其他数据照常同步；如长期存在，请联系教育局</source>
@@ -1010,6 +1038,16 @@
         <translation>记录列表读取失败，请稍后再试。</translation>
     </message>
     <message>
+        <source>没有符合条件的记录。可以换个搜索词，或把“状态”改为“全部”、取消日期筛选。</source>
+        <translation>没有符合条件的记录。可以换个搜索词，或把“状态”改为“全部”、取消日期筛选。</translation>
+    </message>
+    <message>
+        <source>还没有“{form}”的记录。
+点右上角的“新建”填写第一条（Ctrl+N），或用“导入…”从 Excel 表格导入。</source>
+        <translation>还没有“{form}”的记录。
+点右上角的“新建”填写第一条（Ctrl+N），或用“导入…”从 Excel 表格导入。</translation>
+    </message>
+    <message>
         <source>共 {n} 条</source>
         <translation>共 {n} 条</translation>
     </message>
@@ -1050,6 +1088,14 @@
     <message>
         <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
         <translation>Excel 或 JSON 文件 (*.xlsx *.json)</translation>
+    </message>
+    <message>
+        <source>未变的记录保持原样，不会再次发送给教育局。</source>
+        <translation>未变的记录保持原样，不会再次发送给教育局。</translation>
+    </message>
+    <message>
+        <source>其中 {n} 条是草稿，仍是草稿，不会发送给教育局。</source>
+        <translation>其中 {n} 条是草稿，仍是草稿，不会发送给教育局。</translation>
     </message>
     <message>
         <source>导入失败</source>
@@ -1213,6 +1259,12 @@
     <message>
         <source>显示已离职教师</source>
         <translation>显示已离职教师</translation>
+    </message>
+    <message>
+        <source>名册里还没有教师。
+点右上角的“添加教师”逐个添加（Ctrl+N），或用“导入…”从 Excel 表格导入整个名册。表单里选择教师时用的就是这份名册。</source>
+        <translation>名册里还没有教师。
+点右上角的“添加教师”逐个添加（Ctrl+N），或用“导入…”从 Excel 表格导入整个名册。表单里选择教师时用的就是这份名册。</translation>
     </message>
     <message>
         <source>出错了</source>
@@ -1416,26 +1468,6 @@
     <message>
         <source>从备份恢复</source>
         <translation>从备份恢复</translation>
-    </message>
-    <message>
-        <source>恢复会用这份备份替换现在的全部数据。
-恢复前程序会先把现在的数据另存一份备份。
-
-恢复完成后程序会关闭，请重新打开。确定要恢复吗？</source>
-        <translation>恢复会用这份备份替换现在的全部数据。
-恢复前程序会先把现在的数据另存一份备份。
-
-恢复完成后程序会关闭，请重新打开。确定要恢复吗？</translation>
-    </message>
-    <message>
-        <source>恢复完成。原来的数据已另存为：
-{path}
-
-程序将关闭，请重新打开。</source>
-        <translation>恢复完成。原来的数据已另存为：
-{path}
-
-程序将关闭，请重新打开。</translation>
     </message>
     <message>
         <source>出错了</source>
@@ -1667,6 +1699,10 @@
         <translation>服务器发来的内容无法使用</translation>
     </message>
     <message>
+        <source>修改申请（已确认的记录）</source>
+        <translation>修改申请（已确认的记录）</translation>
+    </message>
+    <message>
         <source>教育局服务器未接收</source>
         <translation>教育局服务器未接收</translation>
     </message>
@@ -1687,8 +1723,8 @@
         <translation>教育局退回了这条记录，而本机的修改还没有发出：请选择保留哪个版本</translation>
     </message>
     <message>
-        <source>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</source>
-        <translation>教育局已确认服务器上的版本，本机的修改不能再发出：请采用服务器的版本</translation>
+        <source>教育局已确认服务器上的版本：可采用服务器的版本，或把本机的修改作为修改申请发给教育局</source>
+        <translation>教育局已确认服务器上的版本：可采用服务器的版本，或把本机的修改作为修改申请发给教育局</translation>
     </message>
 </context>
 <context>
