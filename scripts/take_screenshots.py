@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Screenshots of the main window at 1366x768 with realistic Chinese data, for docs/screenshots/.
+"""Screenshots of the main window at 1366x768 with realistic Chinese data, for docs/screenshots/: 待办, a
+record list and an empty one, the roster and its add dialog refusing a staff number in use, settings, a new
+办学条件统计 with a problem shown, the calendar popup, the hazard follow-up.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/take_screenshots.py [OUT_DIR]
 
@@ -20,12 +22,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget  # noqa: E402
 
 from client.clock import FixedClock  # noqa: E402
 from client.context import ClientContext  # noqa: E402
 from client.store.roster import set_teacher_active  # noqa: E402
 from client.ui.app import apply_language, choose_font  # noqa: E402
+from client.ui.editor import RecordEditor  # noqa: E402
+from client.ui.editor_fields import DateInput  # noqa: E402
 from client.ui.main_window import MainWindow  # noqa: E402
 from client.ui.tasks import TaskManager  # noqa: E402
 from tests.store.todo_data import after_school, save, seed_realistic  # noqa: E402
@@ -98,9 +102,54 @@ def main(argv: list[str]) -> int:
         window.roster.view.selectRow(2)
         grab(window, out / "roster.png")
 
+        # 添加教师 with a staff number already in use: the dialog stays open and says whose it is.
+        window.roster.add_teacher()
+        teacher = window.roster.teacher_dialog
+        assert teacher is not None
+        teacher.teacher_id.setText("T002")
+        teacher.name.setText("周小红")
+        teacher.subject.setText("信息技术")
+        teacher.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        settle(app, tasks)
+        grab(teacher, out / "teacher_dialog_error.png")
+        teacher.reject()
+        settle(app, tasks)
+
         window.go_to("settings")
         settle(app, tasks)
         grab(window, out / "settings.png")
+
+        window.show_form("dropout_followup")  # no records yet: the page says how to start
+        settle(app, tasks)
+        grab(window, out / "record_list_empty.png")
+
+        # A new 办学条件统计: the semester chosen, labels whole with their stars, an error in its own line.
+        window.new_record("school_conditions")
+        settle(app, tasks)
+        editor = window.tabs.currentWidget()
+        assert isinstance(editor, RecordEditor)
+        for name, value in (("classes", 18), ("students", 820), ("teachers_count", 52)):
+            editor.set_value((name,), value)
+        editor.set_value(("large_classes",), 20)
+        settle(app, tasks)
+        grab(window, out / "editor_school_conditions.png")
+
+        # The calendar popup of a date field, in Chinese whatever the PC's system language.
+        window.new_record("safety_inspection")
+        settle(app, tasks)
+        inspection = window.tabs.currentWidget()
+        assert isinstance(inspection, RecordEditor)
+        date_input = inspection.widget_for(("inspection_date",))
+        assert date_input is not None and isinstance(date_input.parentWidget(), DateInput)
+        menu = date_input.parentWidget().pick.menu()
+        assert menu is not None
+        menu.popup(date_input.mapToGlobal(date_input.rect().bottomLeft()))
+        settle(app, tasks)
+        grab(menu, out / "calendar_popup.png")
+        menu.close()
+        for ed in (inspection, editor):
+            ed.request_close()
+            settle(app, tasks)
 
         window.go_to("home")
         settle(app, tasks)

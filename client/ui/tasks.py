@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from client.store.records import StoreError
+
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +34,12 @@ class _Job(QRunnable):
         try:
             result = self.fn()
         except Exception as exc:  # reported to the GUI thread, which shows it in plain words
-            log.exception("background task failed")
+            if isinstance(
+                exc, StoreError
+            ):  # refused input (a staff number in use): no bug, no traceback
+                log.info("refused: %s / %s", exc.message_zh, exc.message_en)
+            else:
+                log.exception("background task failed")
             self.relay.failed.emit(exc)
             return
         self.relay.done.emit(result)
