@@ -1,43 +1,56 @@
 """The model-based convergence test (issue 10, "Done when"): Hypothesis drives two PCs of one school and the
 bureau (tests/support/convergence.py: real stores, real engines, the real server on loopback behind a fault
 proxy) through random adds, edits, deletes, roster entries with clashing 工号, returns, accepts, change-request
-decisions, conflict choices, syncs in any order, lost answers, cut requests and restarts. At quiescence every
-PC and the server hold the same live records, every revision a clerk saved is on the server (or was set
-aside by that clerk in a conflict choice), and nothing is stuck (no unsent change, no batch in flight, no open
-issue, no open change request).
+decisions, conflict choices, syncs in any order, lost answers, cut requests, restarts, a restore of the
+server from its backup (the documented `sync-server restore`; pg_restore then `--after-pg-restore`) and of a
+PC from its own. At quiescence every PC and the server hold the same live records, every revision a clerk
+saved is on the server (or was set aside by that clerk in a conflict choice, or was lost by a PC restore
+exactly as the clerk was told), and nothing is stuck (no unsent change, no batch in flight, no open issue, no
+open change request).
 
-Bounded in time: a few tens of seconds per database. benchmarks/convergence_long_run.py runs it longer.
-
-Restores (a server restored from its backup, a PC from its own) belong to part G of issue 10; the rules
-`server_restore` and `pc_restore` below are marked hooks, off until that part has landed (RESTORES).
+Bounded in time: a few tens of seconds per database (a restore runs the real CLI: at most one of each per
+example). benchmarks/convergence_long_run.py runs it longer.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from tests.support import convergence as C
-from tests.sync.conftest import LiveServer
+from tests.sync.conftest import _database
 
 PCS = st.sampled_from(("a", "b"))
-# Part G (server generation, restores) not landed yet: the restore rules stay off. See the module docstring.
-RESTORES = False
 
 
-def machine_for(server: LiveServer, folder: Path) -> type[RuleBasedStateMachine]:
-    handle = _Handle(server)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bureau(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[C.Served]:
+    """The real server on loopback, of this module's own: a restore rewinds its whole database."""
+    folder = tmp_path_factory.mktemp(f"convergence-{request.param}")
+    with _database(str(request.param), folder) as url:
+        served = C.Served(folder / "instance", url)
+        try:
+            yield served
+        finally:
+            served.close()
 
+
+def machine_for(server: C.Served, folder: Path) -> type[RuleBasedStateMachine]:
     class TwoPCsAndTheBureau(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self.folder = Path(tempfile.mkdtemp(dir=folder))
-            self.world = C.World(handle, self.folder, name="m")
+            self.world = C.World(server, self.folder, name="m")
+            self.restored: set[str] = set()  # what was restored in this example: "server", "a", "b"
 
         def _pick(self, data: st.DataObject) -> Any:
             return lambda items: data.draw(st.sampled_from(list(items)))
@@ -97,15 +110,31 @@ def machine_for(server: LiveServer, folder: Path) -> type[RuleBasedStateMachine]
                 pc, self._pick(data), lambda: data.draw(st.sampled_from((C.LOCAL, C.SERVER)))
             )
 
-        @precondition(lambda self: RESTORES)
+        @precondition(lambda self: self.world.server_backup_file is None)
         @rule()
-        def server_restore(self) -> None:  # hook for part G: restore the server from a backup
-            raise NotImplementedError
+        def server_backup(self) -> None:
+            self.world.server_backup()
 
-        @precondition(lambda self: RESTORES)
+        @precondition(
+            lambda self: self.world.server_backup_file is not None and "server" not in self.restored
+        )
+        @rule()
+        def server_restore(self) -> None:
+            self.world.server_restore()
+            self.restored.add("server")
+
         @rule(pc=PCS)
-        def pc_restore(self, pc: str) -> None:  # hook for part G: restore a PC from its backup
-            raise NotImplementedError
+        def pc_backup(self, pc: str) -> None:
+            self.world.pc_backup(pc)
+
+        @precondition(lambda self: any(pc not in self.restored for pc in self.world.pc_backups))
+        @rule(data=st.data())
+        def pc_restore(self, data: st.DataObject) -> None:
+            pc = data.draw(
+                st.sampled_from(sorted(p for p in self.world.pc_backups if p not in self.restored))
+            )
+            self.world.pc_restore(pc)
+            self.restored.add(pc)
 
         def teardown(self) -> None:
             try:
@@ -116,14 +145,6 @@ def machine_for(server: LiveServer, folder: Path) -> type[RuleBasedStateMachine]
                 self.world.close()
 
     return TwoPCsAndTheBureau
-
-
-class _Handle(C.ServerHandle):
-    def __init__(self, server: LiveServer) -> None:
-        self.url, self.port, self._server = server.url, server.port, server
-
-    def session(self) -> Any:
-        return self._server.session()
 
 
 class _Rng:
@@ -144,11 +165,12 @@ class _Rng:
         return self.r.random() < 0.5
 
 
-def test_two_pcs_and_the_bureau_converge(live_server: LiveServer, tmp_path: Path) -> None:
+def test_two_pcs_and_the_bureau_converge(bureau: C.Served, tmp_path: Path) -> None:
     run_state_machine_as_test(
-        machine_for(live_server, tmp_path),
+        machine_for(bureau, tmp_path),
         settings=settings(
-            max_examples=15,
+            # a PostgreSQL restore (pg_dump, pg_restore, the CLI) costs seconds: fewer examples there
+            max_examples=8 if bureau.db_url.startswith("postgresql") else 15,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
