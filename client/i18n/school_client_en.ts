@@ -840,6 +840,10 @@ Log file: {log}</translation>
 <context>
     <name>RecordEditor</name>
     <message>
+        <source>这条记录没有修改，不用重新提交。</source>
+        <translation>Nothing in this record has changed: there is nothing to submit again.</translation>
+    </message>
+    <message>
         <source>关闭</source>
         <translation>Close</translation>
     </message>

@@ -840,6 +840,10 @@
 <context>
     <name>RecordEditor</name>
     <message>
+        <source>这条记录没有修改，不用重新提交。</source>
+        <translation>这条记录没有修改，不用重新提交。</translation>
+    </message>
+    <message>
         <source>关闭</source>
         <translation>关闭</translation>
     </message>

@@ -397,6 +397,12 @@ class RecordEditor(QWidget):
         """提交: only a valid record; otherwise every problem is shown and nothing is saved."""
         if not self._can_edit():
             return
+        if self._status in (Status.SUBMITTED, Status.RECEIVED) and not self._dirty:
+            # Nothing changed since it was sent (or queued): sending it again would only repeat it.
+            self._banner.show_message(self.tr("这条记录没有修改，不用重新提交。"), "info")
+            if self._close_after_save:
+                self._finish_close()
+            return
         self._show_all = True
         evaluation = self._settle()
         if evaluation.problems:

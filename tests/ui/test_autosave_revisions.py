@@ -108,3 +108,17 @@ def test_submitting_after_autosaves_is_one_new_revision_and_one_change_to_send(
             select(func.count()).select_from(OutboxEntry).where(OutboxEntry.record_id == record_id)
         ).scalar_one()
     assert queued == 1
+
+
+def test_submitting_a_sent_record_unchanged_sends_nothing_again(
+    qtbot: QtBot, ctx: ClientContext, tasks: TaskManager
+) -> None:
+    from tests.store.todo_data import inspection, set_status
+
+    record_id = save(ctx, "safety_inspection", inspection("2026-11-20", []), submit=True)
+    set_status(ctx, record_id, Status.RECEIVED)
+    editor = open_editor(qtbot, ctx, tasks, record_id=record_id)
+    click(qtbot, editor.submit_button)  # 提交修改 with nothing changed
+    tasks.wait()
+    assert record(ctx, record_id)[:2] == (1, Status.RECEIVED)
+    assert "没有修改" in editor.banner_text()
