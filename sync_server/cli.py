@@ -528,6 +528,13 @@ def cmd_serve(ctx: Context) -> Result:
         server = create_server(
             app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads
         )
+    except ValueError as exc:  # waitress: a host it cannot resolve
+        raise CliError(
+            "bad_host",
+            f"无法在 {ctx.args.host}:{ctx.args.port} 上监听：地址无效（{exc}）",
+            f"cannot listen on {ctx.args.host}:{ctx.args.port}: {exc}",
+            EXIT_BAD_INPUT,
+        ) from None
     except OSError as exc:
         raise CliError(
             "cannot_listen",
@@ -567,6 +574,22 @@ def _log_to_file(instance: Path) -> None:
 Command = Callable[[Context], Result]
 
 
+def _port(text: str) -> int:
+    """A TCP port; anything else stops the parse (the system would take a larger number modulo 65536)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise CliError(
+            "bad_port",
+            f"参数 --port：“{text}”不是 0 到 65535 之间的端口号",
+            f"argument --port: '{text}' is not a port from 0 to 65535",
+            EXIT_BAD_INPUT,
+        )
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -586,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="serve the device API (waitress)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8700)
+    p.add_argument("--port", type=_port, default=8700, help="0 to 65535 (0: any free port)")
     p.add_argument(
         "--threads", type=int, help="worker threads (default: serve_threads in config.toml, 8)"
     )

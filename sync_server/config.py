@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     # `sync-server serve` (waitress; sync_server/serving.py, docs/server.md "Limits").
     "SERVE_THREADS": 8,  # worker threads (keep at or below DB_POOL_SIZE)
     "SERVE_CONNECTION_LIMIT": 300,  # open connections; idle ones are closed to make room for new ones
-    "SERVE_CONNECTIONS_PER_ADDRESS": 32,  # per client address (not applied behind a proxy)
+    "SERVE_CONNECTIONS_PER_ADDRESS": 128,  # per client address: a county NAT (not applied behind a proxy)
     "SERVE_IDLE_TIMEOUT": 60,  # seconds a connection may stay silent (keep-alive, stalled upload)
     "SERVE_REQUEST_HEAD_TIMEOUT": 20,  # seconds from a request's first byte to the end of its head
     "SERVE_MIN_BODY_RATE": 1024,  # bytes per second a body must average (after the head timeout)
