@@ -137,10 +137,13 @@ def stamp_acks(
     ops = set(acknowledged)
     if not ops:
         return
+    # The revision a change made (applied or duplicate); 0 for one kept otherwise (a change request).
     revisions = {
         str(r.get("op_id")): r.get("server_revision")
         for r in results
-        if str(r.get("op_id")) in ops and isinstance(r.get("server_revision"), int)
+        if str(r.get("op_id")) in ops
+        and r.get("result") in ("applied", "duplicate")
+        and isinstance(r.get("server_revision"), int)
     }
     records = {str(c["op_id"]): str(c["record_id"]) for c in changes if str(c["op_id"]) in ops}
     stamp = seq if isinstance(seq, int) and seq >= 0 else 2**62
@@ -194,7 +197,8 @@ def begin_server_heal(
     # The base each record's oldest lost change was applied on: the revision it made, minus one.
     first_base: dict[str, int] = {}
     for _, record_id, revision in lost:
-        first_base[record_id] = min(first_base.get(record_id, revision), revision)
+        if revision > 0:  # unknown (a change request): the base stays what this store knows
+            first_base[record_id] = min(first_base.get(record_id, revision), revision)
     if knew is None and held_through is None:
         # A store that acknowledged changes before it knew of generations, meeting a restored server: the
         # newest sent change of each record goes again (the server answers duplicate if it has it).
