@@ -268,3 +268,39 @@ def test_a_pc_that_never_learned_a_generation_sends_its_newest_changes_again(
     assert result.healed is not None and result.healed.resent == 3
     on_server = assert_one_state(bureau, school, pc1)
     assert sorted(on_server) == sorted([before, *after])
+
+
+def test_two_pcs_lost_edits_of_one_record_healing_out_of_order_meet_as_a_conflict_the_clerk_sees(
+    bureau: Bureau, school_pcs: tuple[str, PC, PC], tmp_path: Path
+):
+    """pc1 edited a record, pc2 edited it again on top; both edits were lost. pc2 heals first: its edit
+    was made on pc1's, which the server does not have yet - a conflict pc2's clerk sees (never a silent
+    overwrite); pc1's edit comes back; the clerk's choice then settles both PCs and the server."""
+    school, pc1, pc2 = school_pcs
+    rid = pc1.save(inspection(inspectors="张伟"))
+    assert pc1.sync().complete and pc2.sync().complete
+    backup = bureau.backup(tmp_path)
+    pc1.save(inspection(inspectors="张伟、李娜"), record_id=rid)
+    assert pc1.sync().complete and pc2.sync().complete
+    pc2.save(inspection(inspectors="张伟、李娜、王五"), record_id=rid)
+    assert pc2.sync().complete and pc1.sync().complete
+    bureau.restore(backup)
+
+    first = pc2.sync()
+    assert [c.record_id for c in first.conflicts] == [rid]
+    assert pc1.sync().complete  # pc1's edit came back
+    assert bureau.records(school)[rid].data["inspectors"] == "张伟、李娜"
+    pc2.sync()
+    [issue] = pc2.open_issues()
+    with pc2.ctx.store.Session.begin() as s:  # the clerk keeps pc2's version (made on top of pc1's)
+        S.resolve_conflict(
+            s,
+            forms=pc2.ctx.forms,
+            issue_id=issue.id,
+            data=pc2.live()[rid][0],
+            today=TODAY,
+            now=NOW,
+        )
+    assert pc2.sync().complete and pc1.sync().complete
+    on_server = assert_one_state(bureau, school, pc1, pc2)
+    assert on_server[rid].data["inspectors"] == "张伟、李娜、王五"
