@@ -27,7 +27,9 @@ is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import logging
 import math
 import os
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import Cell as _XlCell
@@ -522,16 +525,55 @@ def _write(
 
 
 def _discard(wb: Workbook, tmp: Path) -> None:
+    """Remove what a failed save left: the partial file and each write-only sheet's temporary file.
+
+    A sheet the save did not reach still has its row stream open; left to the garbage collector, lxml
+    prints "not in an element" tracebacks over the real error. Each sheet is finished (written to its own
+    temporary file, which always works) and that file removed; whatever fails here is only logged."""
     tmp.unlink(missing_ok=True)
     for ws in wb.worksheets:
         writer = getattr(ws, "_writer", None)
-        if writer is None or getattr(ws, "closed", True):
+        if writer is None:
             continue
         try:
-            writer.close()
+            if not getattr(ws, "closed", True):
+                ws.close()
+        except Exception:  # a half-written stream: end its generators quietly
+            log.debug("could not finish a sheet of a failed export", exc_info=True)
+            for stream in (getattr(ws, "_rows", None), getattr(writer, "xf", None)):
+                with contextlib.suppress(Exception):
+                    if stream is not None:
+                        stream.close()
+        with contextlib.suppress(OSError, ValueError):
             writer.cleanup()
-        except (OSError, ValueError):
-            log.debug("could not remove a temporary file of the export", exc_info=True)
+
+
+def cannot_write(path: Path, exc: OSError) -> ServiceError:
+    """The file could not be written (a missing or read-only folder, a full disk, open in Excel): 500,
+    which the CLI reports as exit 1."""
+    reason = exc.strerror or str(exc)
+    hint_zh, hint_en = "", ""
+    if isinstance(exc, PermissionError):
+        hint_zh, hint_en = (
+            "（没有写入权限，或文件正在 Excel 中打开）",
+            " (no permission, or open in Excel?)",
+        )
+    elif exc.errno == errno.ENOSPC:
+        hint_zh, hint_en = "（磁盘已满）", " (the disk is full)"
+    elif isinstance(exc, FileNotFoundError):
+        hint_zh, hint_en = "（文件夹不存在）", " (no such folder)"
+    return ServiceError(
+        "cannot_write",
+        f"无法写入文件 {path}{hint_zh}：{reason}",
+        f"cannot write {path}{hint_en}: {reason}",
+        status=500,
+    )
+
+
+def _stream_error(exc: etree.SerialisationError) -> OSError:
+    """lxml's "IO_ENOSPC" as the OSError it stands for."""
+    code = getattr(errno, str(exc).removeprefix("IO_"), errno.EIO)
+    return OSError(code, os.strerror(code))
 
 
 _PERIOD_EXAMPLES = {
@@ -587,6 +629,7 @@ def export_form(
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.tmp")
     wb = Workbook(write_only=True)
     try:
+        tmp.open("xb").close()  # an unwritable place fails here, before any record is read
         with ReadSession.begin() as session:
             fv, form = _form(session, form_id)
             period = check_period(form, period)
@@ -603,12 +646,11 @@ def export_form(
         wb.save(tmp)
         os.replace(tmp, out_path)
     except OSError as exc:
-        raise ServiceError(
-            "cannot_write",
-            f"无法写入文件 {out_path}（文件可能正在 Excel 中打开）：{exc.strerror or exc}",
-            f"cannot write {out_path} (is it open in Excel?): {exc.strerror or exc}",
-            status=500,
-        ) from exc
+        raise cannot_write(out_path, exc) from None
+    except (
+        etree.SerialisationError
+    ) as exc:  # a sheet's temporary file (in the system's temp folder)
+        raise cannot_write(out_path, _stream_error(exc)) from None
     finally:
         _discard(wb, tmp)
     log.info("exported %d %s records of %d schools to %s", count, form_id, schools, out_path)
