@@ -278,10 +278,12 @@ def _instances(
 
 
 def _form(session: Session, form_id: str) -> tuple[FormVersion, FormDef]:
-    for fv in latest_forms(session):
+    """The form's latest version; when every version was withdrawn, the newest (its records are kept)."""
+    forms = latest_forms(session, include_withdrawn=True)
+    for fv in forms:
         if fv.form_id == form_id:
             return fv, FORM_CACHE.get(fv)
-    known = ", ".join(fv.form_id for fv in latest_forms(session))
+    known = ", ".join(fv.form_id for fv in forms)
     raise ServiceError(
         "unknown_form",
         f"服务器上没有表单“{form_id}”（已发布：{known}）",

@@ -258,7 +258,8 @@ def period_condition(form: FormDef, key: str) -> ColumnElement[bool]:
 def visible_forms(
     session: Session, *, include_sensitive: bool
 ) -> list[tuple[FormVersion, FormDef]]:
-    """The latest version of each published form, without the sensitive ones unless asked."""
+    """The latest version of each published form, without the sensitive ones unless asked. A form whose
+    every version was withdrawn is left out: no school can fill it in, so none is expected to report."""
     out = []
     for fv in latest_forms(session):
         form = FORM_CACHE.get(fv)
@@ -279,7 +280,8 @@ def periodic_forms(
 
 
 def latest_form(session: Session, form_id: str) -> tuple[FormVersion, FormDef] | None:
-    for fv in latest_forms(session):
+    """The form's latest version, else (every version withdrawn) its newest: the records' layout."""
+    for fv in latest_forms(session, include_withdrawn=True):
         if fv.form_id == form_id:
             return fv, FORM_CACHE.get(fv)
     return None

@@ -97,12 +97,13 @@ class FormChoice:
 
 
 def visible_forms(session: Session, *, with_roster: bool = True) -> list[FormChoice]:
-    """The forms this user may see, latest version of each, by title."""
+    """The forms this user may see, latest version of each, by title; a form whose every version was
+    withdrawn by its newest one (its records are kept and still reviewed)."""
     user = current_user()
     sensitive_ok = user is not None and user.can_view_sensitive
     hidden = set() if sensitive_ok else sensitive_form_ids(session)
     out = []
-    for fv in latest_forms(session):
+    for fv in latest_forms(session, include_withdrawn=True):
         if fv.form_id in hidden or (not with_roster and fv.form_id == ROSTER_FORM):
             continue
         form = FORM_CACHE.get(fv)

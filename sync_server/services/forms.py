@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from forms.catalog import definition_files, load_file
@@ -203,13 +203,15 @@ def _load_shipped(path: Path, _mtime_ns: int) -> tuple[FormDef, str]:
     return result.form, canonical_definition(result.form)
 
 
-def latest_forms(session: Session) -> list[FormVersion]:
-    """The most recently published version of each form, withdrawn versions left out."""
+def latest_forms(session: Session, *, include_withdrawn: bool = False) -> list[FormVersion]:
+    """The most recently published version of each form, withdrawn versions left out.
+
+    With `include_withdrawn`, a form whose every version was withdrawn is there too, by its newest version:
+    its records are kept, so they are still listed, reviewed and exported with that definition."""
+    live = func.max(case((FormVersion.withdrawn_at.is_(None), FormVersion.id)))
+    chosen = func.coalesce(live, func.max(FormVersion.id)) if include_withdrawn else live
     newest = (
-        select(FormVersion.form_id, func.max(FormVersion.id).label("id"))
-        .where(FormVersion.withdrawn_at.is_(None))
-        .group_by(FormVersion.form_id)
-        .subquery()
+        select(FormVersion.form_id, chosen.label("id")).group_by(FormVersion.form_id).subquery()
     )
     return list(
         session.execute(
