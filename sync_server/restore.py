@@ -34,12 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Table, func, insert, inspect, select, text, update
+from sqlalchemy import Integer, Table, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
 from sync_server.db import Database, make_engine
-from sync_server.models import Change, Device, EnrollmentCode, School, User
-from sync_server.services.generation import Reason, current_generation, start_generation
+from sync_server.models import Device, EnrollmentCode, School, User
+from sync_server.services.generation import (
+    Reason,
+    change_time,
+    current_generation,
+    start_generation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +227,7 @@ def mark_restored(
             },
         )
         held = int(row.parent_seq or 0)
-        backup_time = session.execute(
-            select(func.max(Change.created_at)).where(Change.seq <= held)
-        ).scalar_one_or_none()
+        backup_time = change_time(session, held)
         return RestoreOutcome(
             generation=row.generation,
             parent=parent,

@@ -205,19 +205,19 @@ def check(
 ) -> Standing | Restart:
     """Where a device stands. `claimed`: its Sync-Generation header (None: an older device that sends none);
     `cursor`: its pull cursor, when known. A cursor beyond the counter is a rewind (see `_rewound`)."""
+    restart: Restart | None = None
     with ReadSession.begin() as session:
         cur = current_generation(session)
         seq = _counter(session)
         if claimed is not None and claimed not in (cur.generation, UNKNOWN):
-            restart = Restart(
-                cur.generation, seq, held_through(session, claimed), cur.started_at, cur.reason
-            )
-            _learned(Session_, cur.generation, device_id, school_id, now)
-            return restart
-        if claimed == UNKNOWN and cur.parent is not None:
+            held = held_through(session, claimed)
+            restart = Restart(cur.generation, seq, held, cur.started_at, cur.reason)
+        elif claimed == UNKNOWN and cur.parent is not None:
             # Its acknowledgements may be from before a restore: it cannot be told which are held.
-            _learned(Session_, cur.generation, device_id, school_id, now)
-            return Restart(cur.generation, seq, None, cur.started_at, cur.reason)
+            restart = Restart(cur.generation, seq, None, cur.started_at, cur.reason)
+    if restart is not None:
+        _learned(Session_, restart.generation, device_id, school_id, now)
+        return restart
     if cursor is None or cursor <= seq:
         return Standing(cur.generation, seq)
     return _rewound(
@@ -368,6 +368,13 @@ def note_healed(
 # -- what the dashboard and the CLI show ------------------------------------------------------------
 
 
+def change_time(session: Session, seq: int) -> dt.datetime | None:
+    """When the newest change numbered at most `seq` was made (one step down the primary key)."""
+    return session.execute(
+        select(Change.created_at).where(Change.seq <= seq).order_by(Change.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
 @dataclass(frozen=True, slots=True)
 class RestoreNotice:
     """The newest restore (or rewind) and the healing since."""
@@ -398,11 +405,7 @@ def latest_restore(session: Session) -> RestoreNotice | None:
     ).scalar_one_or_none()
     if row is None:
         return None
-    backup_time = None
-    if row.parent_seq is not None:
-        backup_time = session.execute(
-            select(func.max(Change.created_at)).where(Change.seq <= row.parent_seq)
-        ).scalar_one_or_none()
+    backup_time = None if row.parent_seq is None else change_time(session, row.parent_seq)
     totals = session.execute(
         select(
             func.count(),
