@@ -425,6 +425,9 @@ def pull_view() -> Response:
             "more": page.more,
             "generation": standing.generation,
             "server_seq": server_seq,
+            "cursor_proof": generation.cursor_proof(
+                str(state.config["SECRET_KEY"]), standing.generation, page.cursor
+            ),
         },
         headers=_generation_headers(generation.Standing(standing.generation, server_seq)),
     )
@@ -470,6 +473,20 @@ def _generation_header(name: str) -> str | None:
     return value
 
 
+def _proof_header() -> str | None:
+    raw = request.headers.get(generation.PROOF_HEADER)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if not generation.PROOF_RE.fullmatch(value):
+        raise _bad_header(
+            generation.PROOF_HEADER,
+            "应为服务器给出的 32 位十六进制游标证明（cursor_proof）",
+            "must be the cursor_proof a pull answer gave (32 hex digits)",
+        )
+    return value
+
+
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
@@ -496,6 +513,10 @@ def _generation_standing(
     state = get_state()
     claimed = _generation_header(generation.GENERATION_HEADER)
     healing_into = _generation_header(generation.HEAL_HEADER)
+    proof = _proof_header()
+    proven = cursor is not None and generation.proof_holds(
+        str(state.config["SECRET_KEY"]), claimed, cursor, proof
+    )
     verdict = generation.check(
         state.db.Session,
         state.db.ReadSession,
@@ -504,6 +525,7 @@ def _generation_standing(
         claimed=claimed,
         cursor=cursor,
         now=state.now(),
+        proven=proven,
     )
     if isinstance(verdict, generation.Restart):
         log.info(

@@ -95,6 +95,14 @@ _GENERATION_PARAMETERS = [
         "description": "The generation the device is healing into (what it sends again is counted)",
         "schema": {"type": "string", "pattern": "^([0-9a-f]{32}|none)$"},
     },
+    {
+        "name": "Sync-Cursor-Proof",
+        "in": "header",
+        "description": "The cursor_proof a pull answer gave with the device's cursor (revision 1.8): only "
+        "with it is a cursor beyond the server's counter taken as a rewind (409 generation_changed); "
+        "without it the counter moves up to the cursor",
+        "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+    },
 ]
 _GENERATION_HEADERS = {
     "Sync-Generation": {"description": "The server's current generation", "schema": _GENERATION},
@@ -340,6 +348,12 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "maximum": MAX_INT64,
                     "description": "The change counter (the highest number handed out), same snapshot",
                 },
+                "cursor_proof": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{32}$",
+                    "description": "The server's proof of `cursor` in this generation: send it back as "
+                    "Sync-Cursor-Proof with that cursor (protocol revision 1.8)",
+                },
             },
         },
         "GenerationChanged": {
@@ -468,8 +482,8 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                     {
                         "name": "Sync-Cursor",
                         "in": "header",
-                        "description": "The device's pull cursor (a cursor beyond the server's counter "
-                        "is a rewind: 409 generation_changed)",
+                        "description": "The device's pull cursor (beyond the server's counter and with "
+                        "its Sync-Cursor-Proof, a rewind: 409 generation_changed)",
                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_INT64},
                     },
                 ],

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from client.store import healing as H
 from client.store.db import Store
 from client.store.outbox import PushOutcome
+from client.store.prefs import get_setting, set_setting
 from client.store.pull import get_cursor
 from client.sync.errors import ErrorKind, SyncError
 from client.sync.http import Answer
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 GENERATION_CHANGED = "generation_changed"
 MAX_RESTARTS = 2  # heals one sync may begin (a second restore while healing)
 _GENERATION_RE = re.compile(r"^[0-9a-f]{32}$")
+_PROOF_RE = re.compile(r"^[0-9a-f]{32}$")
+# The server's proof of the pull cursor ("cursor:proof", protocol revision 1.8): sent back with that cursor, it
+# lets a server that went back in time recognise it as a cursor it handed out.
+K_CURSOR_PROOF = "sync.cursor_proof"
 
 
 class Healer:
@@ -65,9 +70,13 @@ class Healer:
             generation = H.get_generation(s)
             heal = H.current_heal(s)
             cursor = get_cursor(s)
+            proof = get_setting(s, K_CURSOR_PROOF)
         out = {"Sync-Generation": generation or "none"}
         if with_cursor:
             out["Sync-Cursor"] = str(cursor)
+        proved, _, mac = (proof or "").partition(":")
+        if mac and proved == str(cursor):
+            out["Sync-Cursor-Proof"] = mac
         if heal is not None and heal.kind == H.HealKind.SERVER_RESTORED and heal.generation:
             out["Sync-Heal"] = heal.generation
         return out
@@ -140,6 +149,9 @@ class Healer:
     def before_page(self, s: Session, page: Mapping[str, Any]) -> set[str] | None:
         """In the page's transaction, before it is applied: None when not healing."""
         self._learn(s, page.get("generation"))
+        proof, cursor = page.get("cursor_proof"), page.get("cursor")
+        if isinstance(proof, str) and _PROOF_RE.fullmatch(proof) and isinstance(cursor, int):
+            set_setting(s, K_CURSOR_PROOF, f"{cursor}:{proof}")
         if H.current_heal(s) is None:
             return None
         return H.before_heal_page(s, page.get("changes") or [])

@@ -26,6 +26,8 @@ changes instead of skipping them. What they pushed after the backup stays lost, 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import re
 import uuid
@@ -60,6 +62,31 @@ GENERATION_RE = re.compile(r"^[0-9a-f]{32}$")
 
 # A cursor further beyond the counter than this is not taken as a rewind to jump past (it came from elsewhere).
 MAX_JUMP = 2**40
+# On a device's word the counter never goes past this (exact in every JSON reader, far below 64 bits).
+MAX_COUNTER = 2**53
+PROOF_HEADER = (
+    "Sync-Cursor-Proof"  # the server's proof that it handed out the cursor a device sends
+)
+PROOF_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def cursor_proof(secret: str, generation: str, cursor: int) -> str:
+    """An HMAC of (generation, cursor) with the instance's secret key, sent with every pull answer.
+
+    A device's cursor beyond the counter is evidence of a rewind only with this proof: the secret key lives in
+    the instance folder, not in the database, so a database restored from a backup still recognises the
+    cursors it handed out before, while a device cannot make one up (issue 9: one forged cursor used to start
+    a new generation for the whole county)."""
+    message = f"cursor:{generation}:{cursor}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def proof_holds(secret: str, generation: str | None, cursor: int, proof: str | None) -> bool:
+    if not proof or not generation or generation == UNKNOWN:
+        return False
+    return hmac.compare_digest(proof, cursor_proof(secret, generation, cursor))
+
+
 # A rewind found this soon after a restore or another rewind moves the counter on but starts no generation:
 # older devices' cursors, beyond the restored counter one after another, are one rewind, not many.
 REWIND_COOLDOWN = dt.timedelta(minutes=10)
@@ -202,9 +229,11 @@ def check(
     claimed: str | None,
     cursor: int | None,
     now: dt.datetime,
+    proven: bool = False,
 ) -> Standing | Restart:
     """Where a device stands. `claimed`: its Sync-Generation header (None: an older device that sends none);
-    `cursor`: its pull cursor, when known. A cursor beyond the counter is a rewind (see `_rewound`)."""
+    `cursor`: its pull cursor, when known. A cursor beyond the counter is a rewind (see `_rewound`) when
+    `proven` (the device sent the server's proof of it, see cursor_proof); else the counter only moves up."""
     restart: Restart | None = None
     with ReadSession.begin() as session:
         cur = current_generation(session)
@@ -220,6 +249,8 @@ def check(
         return restart
     if cursor is None or cursor <= seq:
         return Standing(cur.generation, seq)
+    if not proven:
+        return _moved_on(Session_, device_id=device_id, school_id=school_id, cursor=cursor, now=now)
     return _rewound(
         Session_,
         device_id=device_id,
@@ -228,6 +259,42 @@ def check(
         cursor=cursor,
         now=now,
     )
+
+
+def _moved_on(
+    Session_: sessionmaker[Session],
+    *,
+    device_id: str,
+    school_id: int,
+    cursor: int,
+    now: dt.datetime,
+) -> Standing:
+    """A cursor beyond the counter without the server's proof: an older client after a restore, or made up.
+    The counter moves up to it (never past MAX_COUNTER), so the server's next changes are numbered past what
+    the device will ask for; no generation starts, no other device notices."""
+    with Session_.begin() as session:
+        cur = current_generation(session)
+        held = _counter(session, lock=True)
+        jump = min(cursor, held + MAX_JUMP, MAX_COUNTER)
+        if jump > held:
+            session.execute(update(ChangeCounter).where(ChangeCounter.id == 1).values(value=jump))
+            audit(
+                session,
+                now=now,
+                actor=f"device:{device_id}",
+                action="server.counter_moved",
+                school_id=school_id,
+                object_id=cur.generation,
+                details={"device_id": device_id, "device_cursor": cursor, "from": held, "to": jump},
+            )
+            log.warning(
+                "device %s sent cursor %s beyond the counter %s without proof: counter moved to %s",
+                device_id,
+                cursor,
+                held,
+                jump,
+            )
+        return Standing(cur.generation, max(held, jump))
 
 
 def _rewound(
@@ -253,7 +320,7 @@ def _rewound(
             return Restart(
                 cur.generation, held, held_through(session, claimed), cur.started_at, cur.reason
             )
-        jump = min(cursor, held + MAX_JUMP)
+        jump = min(cursor, held + MAX_JUMP, MAX_COUNTER)
         recent = cur.reason != Reason.CREATED and naive_utc(now) - cur.started_at < REWIND_COOLDOWN
         details = {"device_id": device_id, "device_cursor": cursor}
         if recent:

@@ -24,6 +24,7 @@ from sync_server.services.generation import (
     REWIND_COOLDOWN,
     Reason,
     current_generation,
+    cursor_proof,
     start_generation,
 )
 from sync_server.state import get_state
@@ -170,7 +171,14 @@ def test_a_cursor_beyond_the_counter_starts_a_generation_and_moves_the_counter(l
     other = live.device(dev.school_code, name="二号机")
     gen = generation_of(live).generation
     now = counter(live)
-    err = assert_error(pull(dev, now + 300, Sync_Generation=gen), 409, "generation_changed")
+    proof = cursor_proof(
+        "server-tests", gen, now + 300
+    )  # the server handed it out before going back
+    err = assert_error(
+        pull(dev, now + 300, Sync_Generation=gen, Sync_Cursor_Proof=proof),
+        409,
+        "generation_changed",
+    )
     new = generation_of(live)
     assert err["details"]["generation"] == new.generation != gen
     assert err["details"]["held_through"] == now == new.parent_seq
@@ -190,9 +198,12 @@ def test_a_cursor_beyond_the_counter_starts_a_generation_and_moves_the_counter(l
     changes, _ = other.pull_all(now + 400)
     assert len(changes) == 1 and changes[0]["seq"] > now + 400
 
-    # Past the cooldown, another rewind is a new generation.
+    # Past the cooldown, another (proven) rewind is a new generation.
     live.clock.advance(seconds=REWIND_COOLDOWN.total_seconds() + 1)
-    assert pull(other, counter(live) + 10).status_code == 200
+    ahead = counter(live) + 10
+    proof = cursor_proof("server-tests", new.generation, ahead)
+    r = pull(other, ahead, Sync_Generation=new.generation, Sync_Cursor_Proof=proof)
+    assert_error(r, 409, "generation_changed")
     assert generation_of(live).generation != new.generation
     with live.session() as s:
         actions = s.execute(
