@@ -9,6 +9,7 @@ sensitive forms are exported only for users with the ethics permission (403 othe
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ from sync_server.dashboard import bp
 from sync_server.dashboard.auth import audit, require_form_visible, role_required
 from sync_server.dashboard.overview import due_rules
 from sync_server.dashboard.records import visible_forms
+from sync_server.errors import ServiceError
 from sync_server.export import export_form
 from sync_server.state import get_state
 
+log = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 256 * 1024
 
@@ -76,7 +79,10 @@ def consolidated_export() -> ResponseReturnValue:
         require_form_visible(s, form_id)
         if form_id not in {f.form_id for f in visible_forms(s)}:
             abort(404)
-    folder = Path(tempfile.mkdtemp(prefix="sync-export-"))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="sync-export-"))
+    except OSError as exc:
+        raise _no_room(exc) from None
     try:
         out = folder / "export.xlsx"
         result = export_form(
@@ -99,6 +105,11 @@ def consolidated_export() -> ResponseReturnValue:
             },
         )
         size = out.stat().st_size
+    except ServiceError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        if exc.code == "cannot_write":
+            raise _no_room(exc) from None
+        raise
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -112,6 +123,18 @@ def consolidated_export() -> ResponseReturnValue:
     # A response never started (client gone) leaves no file behind.
     response.call_on_close(lambda: _cleanup(folder))
     return response
+
+
+def _no_room(exc: Exception) -> ServiceError:
+    """The server could not write the workbook to its temporary folder (a full disk, a missing or read-only
+    TMPDIR): the admin's to fix, so it is logged; the staff member sees a page saying so, not a 500."""
+    log.error("dashboard export: cannot write the temporary workbook: %s", exc)
+    return ServiceError(
+        "export_no_room",
+        "服务器磁盘空间不足或临时文件夹无法写入，暂时无法生成汇总表。请联系系统管理员。",
+        "the server's disk is full or its temporary folder cannot be written; tell the administrator",
+        status=503,
+    )
 
 
 def _cleanup(folder: Path) -> None:

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,24 @@ def test_export_that_runs_out_of_space_midway_is_one_line_exit_1(
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not out.exists()
     assert not list(tmp_path.glob(".汇总.xlsx.*.tmp"))
+
+
+# -- the dashboard's export when the server cannot write its temporary file --------------------------
+
+
+def test_dashboard_export_without_a_writable_temp_folder_is_a_clear_page(
+    live: LiveServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    from tests.server.test_withdrawn_records import _staff
+
+    _teacher_pushed(live)
+    c = _staff(live)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp-folder-gone"))  # as TMPDIR would
+    r = c.get("/export?form=safety_inspection")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 503, page
+    assert "磁盘" in page and "管理员" in page and "Traceback" not in page
+    assert any("export" in m and "temp-folder-gone" in m for m in caplog.messages)
