@@ -89,6 +89,10 @@ def _supersede(session: Session, record_id: str, *, now: dt.datetime) -> None:
     for entry in unsent:
         entry.sent_at = now
     resolve_issues(session, resolution="superseded", now=now, op_ids=[e.op_id for e in unsent])
+    # A photo those changes waited for: the next sync says so again if what is kept still needs it.
+    resolve_issues(
+        session, resolution="superseded", now=now, kind=IssueKind.ATTACHMENT, record_id=record_id
+    )
 
 
 def _tombstone(session: Session, record: Record, *, now: dt.datetime, send: bool) -> None:

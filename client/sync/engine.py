@@ -555,7 +555,12 @@ class _Run:
                 raise _malformed("push")
             with self.store.Session.begin() as s:
                 outcome = S.apply_push_answer(
-                    s, batch_key=key, changes=sent_changes, results=results, now=self.now()
+                    s,
+                    batch_key=key,
+                    changes=sent_changes,
+                    results=results,
+                    now=self.now(),
+                    forms=self.engine.ctx.forms,  # a change request takes the accepted version back
                 )
                 self.healer.acknowledged(
                     s, changes=sent_changes, results=results, outcome=outcome, answer=answer
