@@ -51,7 +51,7 @@ def test_argparse_errors_read_in_chinese_on_every_command_line(tmp_path: Path):
             "缺少必需的参数：--code、--name",
         ),
         (("sync_server.cli", "nonsense"), "命令：没有“nonsense”"),
-        (("sync_server.cli", "serve", "--port", "abc"), "参数 --port：“abc”不是整数"),
+        (("sync_server.cli", "serve", "--threads", "abc"), "参数 --threads：“abc”不是整数"),
         (("client.cli", "enroll", "--server", "http://127.0.0.1:9"), "缺少必需的参数：--code"),
         (
             ("client.cli", "export", "--form", "safety_inspection", "x.xlsx", "--bogus"),
