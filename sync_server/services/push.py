@@ -600,6 +600,26 @@ class _Batch:
             found = _Rec(*row)
         return found
 
+    def _roster_changed(
+        self, before: tuple[str, str, bool] | None, after: tuple[str, str, bool] | None
+    ) -> None:
+        """Keep the roster read for this batch up to date with one stored entry, instead of reading the whole
+        roster again for the next change (that made a batch of roster changes quadratic: 30-40 s for 200
+        teachers of a school with 10,000)."""
+        if self.roster is None or before == after:
+            return
+        items = dict(self.roster.items)
+        inactive = set(self.roster.inactive)
+        if before is not None:
+            items.pop(before[0], None)
+            inactive.discard(before[0])
+        if after is not None:
+            tid, name, active = after
+            items[tid] = name
+            if not active:
+                inactive.add(tid)
+        self.roster = ReferenceList(ROSTER_FORM, items, frozenset(inactive))
+
     def _roster_stored(self, rec: _Rec) -> None:
         if self.roster_ids is None:
             return
@@ -766,6 +786,7 @@ class _Batch:
         self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any], version: str
     ) -> dict[str, Any]:
         status = Status.DELETED if c.kind == DELETE else Status.RECEIVED
+        before = _roster_entry(rec) if rec is not None and c.form_id == ROSTER_FORM else None
         if rec is None:
             rec = _Rec(
                 id=c.record_id,
@@ -802,7 +823,7 @@ class _Batch:
         rec.last_client_revision = c.revision
         rec.dirty = True
         if c.form_id == ROSTER_FORM:
-            self.roster = None
+            self._roster_changed(before, _roster_entry(rec))
             self._roster_stored(rec)
         self.revisions.append(
             {
@@ -972,3 +993,15 @@ def run_push(
                 raise
             log.info("push from %s met a concurrent batch (%s); again", device.device_id, exc.orig)
     raise AssertionError("unreachable")
+
+
+def _roster_entry(rec: _Rec) -> tuple[str, str, bool] | None:
+    """(teacher_id, name, active) of a roster record as services.roster reads it; None when it lists none."""
+    data = rec.data
+    if rec.status == Status.DELETED or not isinstance(data, dict):
+        return None
+    tid = data.get("teacher_id")
+    if not isinstance(tid, str) or not tid:
+        return None
+    name = data.get("name")
+    return tid, name if isinstance(name, str) and name else tid, data.get("active") != "no"
