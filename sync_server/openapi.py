@@ -329,7 +329,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "updated_at": {"type": "string", "format": "date-time"},
                 "request_id": {"type": "string", "description": "change_request (1.5)"},
                 "op_id": {"type": "string", "description": "change_request: the change asked"},
-                "request_status": {"enum": ["accepted", "declined"]},
+                "request_status": {"enum": ["open", "accepted", "declined"]},
                 "reason": {"type": "string", "description": "change_request: why declined"},
                 "decided_at": {"type": "string", "format": "date-time"},
             },

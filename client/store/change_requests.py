@@ -1,9 +1,9 @@
 """Change requests, the client's side (protocol revision 1.5): a change pushed to a record the bureau had
 accepted is kept by the server as a request for a reviewer. Here it is an open REQUEST issue, shown as
 pending, while the record shows the accepted version (as on the server and the school's other PCs); the
-bureau's decision arrives in a pull (`change_request` items): accepted - the record comes back reopened with
-the change, and the issue closes; declined - the issue stays open with the bureau's reason until the clerk
-dismisses it (issues.dismiss_issue).
+bureau's decision arrives in a pull (`change_request` items; one with request_status "open" only says a
+request was made): accepted - the record comes back reopened with the change, and the issue closes;
+declined - the issue stays open with the bureau's reason until the clerk dismisses it (issues.dismiss_issue).
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ def note_change_request(
             record_id=record_id,
             op_id=op_id,
         )
+    elif issue.details.get("request_id") != request_id:
+        # The same change asked again (a restored server lost the first request): this one is pending.
+        issue.reason = "request_open"
+        issue.message_zh, issue.message_en = PENDING_TEXT
+        issue.details = {**issue.details, "request_id": request_id, "status": OPEN}
     if status != OPEN:
         decide(session, issue, status=status, reason=str(request.get("reason") or ""), now=now)
     return issue

@@ -25,7 +25,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -47,7 +47,12 @@ from sync_server.models import (
     School,
     Status,
 )
-from sync_server.services.changes import NewChange, record_payload, write_changes
+from sync_server.services.changes import (
+    NewChange,
+    change_request_change,
+    record_payload,
+    write_changes,
+)
 from sync_server.services.common import (
     MAX_INT32,
     UUID_RE,
@@ -666,6 +671,19 @@ class _Batch:
                 "data": data if data is not None else {},
             }
         )
+        # A change the school's PCs can pull (the one that asked does not get its echo): it numbers the
+        # request in the change sequence, so a server restored from an older backup is known to lack it
+        # and the PC sends it again (services.generation, client.store.healing).
+        opened = change_request_change(
+            school_id=rec.school_id,
+            request_id=request_id,
+            record_id=rec.id,
+            op_id=c.op_id,
+            status="open",
+            reason=None,
+            decided_at=self.now,
+        )
+        self.changes.append(replace(opened, device_id=self.device.device_id))
         audit(
             self.session,
             now=self.now,

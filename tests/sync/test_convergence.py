@@ -382,3 +382,35 @@ def test_a_record_the_restored_server_lost_comes_back_to_every_pc(
             assert (rec.status, rec.server_revision) == ("received", 1)
     finally:
         w.close()
+
+
+def test_a_change_request_the_restored_server_lost_is_asked_again(
+    restorable: C.Served, tmp_path: Path
+):
+    """Found by the model-based run: a change request numbered nothing in the change sequence, so a server
+    restored from a backup taken just before it was not known to lack it: the PC waited for an answer that
+    could never come. It is now numbered (a change_request item with request_status "open"), and sent again
+    after a restore like any change the restored server lacks."""
+    w = C.World(restorable, tmp_path / "w", name="q")
+    try:
+        w.add_record("a", "初查")
+        w.settle()
+        with restorable.session() as s:
+            (rid,) = [r.id for r in w._server_records(s)]
+        w.bureau_accept(lambda ids: rid)
+        w.server_backup()
+        w.edit(
+            "a", lambda rows: rows[0], "remarks", "补报"
+        )  # not accepted here yet: an offline edit
+        w.sync("a")  # kept as a change request, after the backup
+        w.server_restore()
+        w.settle()
+
+        with restorable.session() as s:
+            (asked,) = review.change_requests(s, record_id=rid, status=review.REQUEST_OPEN)
+            assert asked.data["remarks"] == "补报"
+        assert w.bureau_decide(lambda ids: ids[0], accept=True)
+        w.settle()
+        assert w.problems() == []
+    finally:
+        w.close()
