@@ -189,7 +189,8 @@ class ChangeRequest(Base):
     decided_at: Mapped[dt.datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)  # why it was declined
-    data: Mapped[dict[str, Any]]  # the data asked for, as the form engine normalized it ({} for a delete)
+    # The data asked for, as the form engine normalized it ({} for a delete).
+    data: Mapped[dict[str, Any]]
 
     __table_args__ = (Index("ix_change_requests_status", "status", "school_id"),)
 
