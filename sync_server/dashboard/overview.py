@@ -113,15 +113,12 @@ def _reports(form_id: str, period: str) -> Reports:
             rules=rules,
         )
         reports = now
-        if periods:
-            reports = reporting.overview(
-                s,
-                today=today,
-                utc_offset=state.local_offset,
-                include_sensitive=user.can_view_sensitive,
-                periods=periods,
-                rules=rules,
+        if focus in periods and any(r.form_id == focus and r.period != period for r in now):
+            # Only the chosen form is shown at another period; the others (and 逾期未报) stay as now.
+            mine = reporting.period_report(
+                s, by_id[focus], period, today=today, utc_offset=state.local_offset, rules=rules
             )
+            reports = [mine if r.form_id == focus else r for r in now]
     choices = {
         fid: [
             (k, reporting.period_label(form.settings.period, k))
