@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.state import get_state
-from tests.server.conftest import MovableClock, inspection
+from tests.server.conftest import MovableClock
+from tests.support.samples import inspection
 
 UTC8 = dt.timedelta(hours=8)
 

@@ -27,9 +27,10 @@ from client.sync.http import RetryPolicy, Timeouts
 from sync_server import models as M
 from sync_server.export import export_form
 from sync_server.state import get_state
-from tests.server.conftest import Device, LiveServer, assert_error, change, inspection
+from tests.server.conftest import Device, LiveServer, assert_error, change
 from tests.server.dashboard_seed import logged_in
 from tests.server.page_text import visible_text
+from tests.support.samples import inspection
 
 CLIENT_NOW = dt.datetime(2026, 11, 28, 2, 0)
 TODAY = dt.date(2026, 11, 28)

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from forms.display import PERCENT_FORMAT
 from sync_server.state import get_state
-from tests.server.conftest import MovableClock, inspection
+from tests.server.conftest import MovableClock
 from tests.server.dashboard_seed import (
     conditions,
     local,
@@ -27,6 +27,7 @@ from tests.server.dashboard_seed import (
     service,
 )
 from tests.server.page_text import visible_text
+from tests.support.samples import inspection
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
 
