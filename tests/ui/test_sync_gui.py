@@ -523,7 +523,8 @@ def test_keeping_this_computers_version_of_an_accepted_record_makes_a_change_req
     view = view_of(main_ctx, inspection(remarks="本机"), inspection(), server_status="accepted")
     dialog = ConflictDialog(main_ctx, main_tasks, view)
     qtbot.addWidget(dialog)
-    assert dialog.all_local.isEnabled()  # issue 10: no longer refused, it goes to the bureau as a request
+    # issue 10: no longer refused, it goes to the bureau as a request
+    assert dialog.all_local.isEnabled()
     dialog.choose_all(SERVER)
     assert dialog.result_data() is None
     dialog.choose_all(LOCAL)
