@@ -18,9 +18,10 @@ and `held_through`: up to which change number of the device's generation this da
 was told applied after that number, under the same op ids (a change the server holds is answered
 `duplicate`), and reads its school's records again from 0.
 
-Older devices send no header. They are not refused; a pull whose `since` is beyond the counter starts a new
-generation all the same, and the counter is moved up to that cursor, so their next pulls see the server's new
-changes instead of skipping them. What they pushed after the backup stays lost, as before.
+A cursor beyond the counter is believed only with the server's proof that it handed it out (cursor_proof,
+protocol revision 1.8); without one - older devices send no header, and a device may make a cursor up - the
+counter only moves up to it (never past MAX_COUNTER), so their next pulls see the server's new changes instead
+of skipping them, and no generation starts. What older devices pushed after the backup stays lost, as before.
 """
 
 from __future__ import annotations
