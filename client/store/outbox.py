@@ -43,7 +43,7 @@ from client.store.models import (
     SyncRecord,
 )
 from client.store.pulled_forms import load_stored_forms
-from client.store.server_state import adopt_server_version, set_server_state
+from client.store.server_state import adopt_server_version, server_status_of, set_server_state
 
 log = logging.getLogger(__name__)
 
@@ -553,10 +553,41 @@ def apply_push_answer(
             .execution_options(synchronize_session=False)
         )
     if done:
-        # submitted -> received once nothing of the record waits; the server cleared its comments too.
+        # Once nothing of the record waits, it has the status the server gave it: submitted -> received
+        # (the server cleared its comments too); a change sent with keep_return keeps the record returned,
+        # or - the return answered meanwhile, or lost by a restored server - makes it received like the
+        # server's. An answer older than a state already pulled (a replayed or duplicate one) does not
+        # undo that state: it only ends `submitted`.
+        known = dict(
+            session.execute(
+                select(SyncRecord.record_id, SyncRecord.server_revision).where(
+                    SyncRecord.record_id.in_(done)
+                )
+            ).all()
+        )
+        current = {
+            rid
+            for rid in done
+            if rid in states and states[rid][0] >= known.get(rid, 0) and states[rid][1] != "deleted"
+        }
+        for status in {states[rid][1] for rid in current}:
+            session.execute(
+                update(Record)
+                .where(
+                    Record.id.in_([rid for rid in current if states[rid][1] == status]),
+                    Record.status.in_([Status.SUBMITTED, Status.RETURNED]),
+                    Record.deleted.is_(False),
+                )
+                .values(
+                    status=server_status_of(status),
+                    **({} if status == Status.RETURNED else {"review_comments": null()}),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        stale = [rid for rid in done if rid not in current]
         session.execute(
             update(Record)
-            .where(Record.id.in_(done), Record.status == Status.SUBMITTED)
+            .where(Record.id.in_(stale), Record.status == Status.SUBMITTED)
             .values(status=Status.RECEIVED, review_comments=null())
             .execution_options(synchronize_session=False)
         )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,8 @@ from client.store.formset import ROSTER_FORM, FormSet
 from client.store.issues import IssueKind, open_issues, raise_conflict
 from client.store.models import (
     Record,
+    Revision,
+    Status,
     SyncIssue,
     SyncRecord,
 )
@@ -444,6 +446,18 @@ def _apply_record(
             record.status = server_status_of(srv_status)
             record.review_comments = comments
             record.updated_at = now
+        if srv_status == "returned" and not differs and notice is None:
+            # The waiting change holds what the server holds, and was made before the return was seen:
+            # it goes without answering the return (keep_return), which stays open (docs/protocol.md).
+            session.execute(
+                update(Revision)
+                .where(
+                    Revision.record_id == rid,
+                    Revision.revision.in_([e.revision for e in unsent_entries(session, rid)]),
+                    Revision.deleted.is_(False),
+                )
+                .values(status=Status.RETURNED)
+            )
         set_server_state(session, rid, server_revision=srv_rev, status=srv_status, now=now)
         return notice
 

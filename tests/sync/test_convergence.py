@@ -414,3 +414,170 @@ def test_a_change_request_the_restored_server_lost_is_asked_again(
         assert w.problems() == []
     finally:
         w.close()
+
+
+def test_a_return_the_restored_server_lost_is_not_kept_open_on_the_pc(
+    restorable: C.Served, tmp_path: Path
+):
+    """The clerk kept this PC's version over a return (sent with keep_return, the record stays returned
+    here); the server is then restored from a backup older than the return. After the heal the clerk's
+    change meets the server's older state (a conflict, the clerk chooses again: nothing lost), and every
+    side ends without the lost return: received, with the clerk's data."""
+    w = C.World(restorable, tmp_path / "w", name="k")
+    try:
+        w.add_record("a", "初查")
+        w.settle()
+        with restorable.session() as s:
+            (rid,) = [r.id for r in w._server_records(s)]
+        w.server_backup()
+        w.bureau_return(lambda ids: rid, "请校长签字")
+        w.edit("a", lambda rows: rows[0], "remarks", "已整改")  # offline, before the return arrives
+        w.sync("a")  # a conflict with the return
+        assert w.resolve(
+            "a", lambda issues: issues[0], lambda: C.LOCAL
+        )  # keep mine: stays returned
+        with w.pcs["a"].session() as s:
+            assert s.get(Record, rid).status == Status.RETURNED
+        w.server_restore()
+        w.quiesce(lambda items: items[0], lambda: C.LOCAL, lambda: True)
+
+        assert w.problems() == []
+        with restorable.session() as s:
+            (rec,) = w._server_records(s)
+            assert (rec.status, rec.data["remarks"]) == ("received", "已整改")
+    finally:
+        w.close()
+
+
+# -- returns over waiting changes, on a real store ------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    from client.clock import FixedClock
+    from client.context import ClientContext
+    from client.store.db import open_store
+    from client.store.formset import FormSet
+
+    ctx = ClientContext(open_store(tmp_path / "data"), FormSet.shipped(), FixedClock(C.NOW, TODAY))
+    yield ctx
+    ctx.close()
+
+
+def _saved_and_sent(ctx: Any) -> str:
+    """A record the server holds at revision 1 (its push answered), saved again here unchanged."""
+    with ctx.store.Session.begin() as s:
+        rid = R.save_record(
+            s,
+            form=ctx.forms.get("safety_inspection"),
+            data=inspection(),
+            submit=True,
+            today=TODAY,
+            now=C.NOW,
+        ).record_id
+        (change,) = S.pending_changes(s, limit=10, max_bytes=10**6)
+        S.apply_push_answer(
+            s,
+            batch_key="k1",
+            changes=[change.wire()],
+            results=[
+                {
+                    "op_id": change.op_id,
+                    "result": "applied",
+                    "server_revision": 1,
+                    "status": "received",
+                }
+            ],
+            now=C.NOW,
+        )
+        R.save_record(
+            s,
+            form=ctx.forms.get("safety_inspection"),
+            data=inspection(),
+            record_id=rid,
+            submit=True,
+            today=TODAY,
+            now=C.NOW,
+        )
+    return rid
+
+
+def _returned(ctx: Any, rid: str, revision: int) -> dict[str, Any]:
+    """The bureau's return of the record as it is here (a return does not change the data)."""
+    with ctx.store.Session() as s:
+        data = dict(s.get(Record, rid).data)
+    return {
+        "seq": revision,
+        "type": "record",
+        "record_id": rid,
+        "form_id": "safety_inspection",
+        "form_version": "2026.1",
+        "server_revision": revision,
+        "status": "returned",
+        "review_comments": {"signed_by": "请校长签字"},
+        "data": data,
+    }
+
+
+def test_a_waiting_change_that_holds_what_the_server_holds_does_not_answer_a_return(store: Any):
+    """A change made before the return was seen, holding what the server holds, goes with keep_return:
+    pushed plainly it answered the return without the clerk having seen it (found by the model run)."""
+    rid = _saved_and_sent(store)
+    with store.store.Session.begin() as s:
+        outcome = S.apply_pull_page(
+            s,
+            formset=store.forms,
+            changes=[_returned(store, rid, 2)],
+            cursor=2,
+            definitions={},
+            now=C.NOW,
+        )
+    assert outcome.conflicts == []
+    with store.store.Session() as s:
+        assert s.get(Record, rid).status == Status.RETURNED
+        (change,) = S.pending_changes(s, limit=10, max_bytes=10**6)
+        assert change.wire()["keep_return"] is True and change.base_server_revision == 2
+
+
+@pytest.mark.parametrize(
+    ("answered", "revision", "status", "comments"),
+    [
+        ("returned", 3, Status.RETURNED, {"signed_by": "请校长签字"}),  # the return stays open
+        ("received", 3, Status.RECEIVED, None),  # answered meanwhile, or lost by a restored server
+        ("received", 1, Status.RETURNED, {"signed_by": "请校长签字"}),  # older than what was pulled
+    ],
+)
+def test_a_change_sent_with_keep_return_gives_the_record_the_status_the_server_answers(
+    store: Any, answered: str, revision: int, status: str, comments: Any
+):
+    """Found by the model run: a change sent with keep_return to a server that no longer had the return
+    (restored from a backup) was answered `received`, and the PC kept showing the lost return for good."""
+    rid = _saved_and_sent(store)
+    with store.store.Session.begin() as s:
+        S.apply_pull_page(
+            s,
+            formset=store.forms,
+            changes=[_returned(store, rid, 2)],
+            cursor=2,
+            definitions={},
+            now=C.NOW,
+        )
+        (change,) = S.pending_changes(s, limit=10, max_bytes=10**6)
+        S.apply_push_answer(
+            s,
+            batch_key="k2",
+            changes=[change.wire()],
+            results=[
+                {
+                    "op_id": change.op_id,
+                    "result": "applied",
+                    "server_revision": revision,
+                    "status": answered,
+                }
+            ],
+            now=C.NOW,
+        )
+    with store.store.Session() as s:
+        record = s.get(Record, rid)
+        assert (record.status, record.review_comments) == (status, comments)
+        assert S.pending_count(s) == 0
