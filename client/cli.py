@@ -38,6 +38,7 @@ from forms.argparse_zh import argparse_zh
 
 if TYPE_CHECKING:
     from client.context import ClientContext
+    from client.store.backup import BackupContents
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, data_dir: Path) -> int:
-    from client.store.backup import backup_to
+    from client.store.backup import backup_to, check_backup
     from client.store.db import open_store
 
     if not _has_client_data(data_dir):
@@ -268,8 +269,24 @@ def cmd_backup(args: argparse.Namespace, data_dir: Path) -> int:
         out = backup_to(store, Path(args.out))
     finally:
         store.close()
-    print(f"已备份到 {out}（不含附件文件夹） / backed up to {out} (attachments not included)")
+    zh, en = _holds(check_backup(out))
+    print(f"已备份到 {out}（已校验）：{zh} / backed up to {out} (verified): {en}")
     return EXIT_OK
+
+
+def _holds(held: BackupContents) -> tuple[str, str]:
+    """What a backup holds, in both languages."""
+    zh = f"{held.records} 条记录、{held.attachments} 个附件"
+    en = f"{held.records} record(s), {held.attachments} attachment(s)"
+    if not held.with_attachments:
+        zh, en = (
+            f"{held.records} 条记录（旧版备份，不含附件）",
+            f"{held.records} record(s) (an older backup without attachments)",
+        )
+    elif held.attachments_missing:
+        zh += f"（另有 {held.attachments_missing} 个附件在本机已缺失或损坏，未能备份）"
+        en += f" ({held.attachments_missing} more missing or damaged on this PC, not included)"
+    return zh, en
 
 
 def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
@@ -277,16 +294,17 @@ def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
     from client.store.db import open_store
 
     source = Path(args.source)
-    check_backup(source)  # before opening (and so creating) anything
+    held = check_backup(source)  # before opening (and so creating) anything
     store = open_store(data_dir)
     try:
         saved = restore_from(store, source)
     finally:
         store.close()
     open_store(data_dir).close()  # brings the restored database's schema up to date
+    zh, en = _holds(held)
     print(
-        f"已从 {source} 恢复；原数据库另存为 {saved}；附件文件夹未改变 / "
-        f"restored from {source}; the previous database was saved as {saved}; attachments unchanged"
+        f"已从 {source} 恢复（{zh}）；原数据库另存为 {saved} / "
+        f"restored from {source} ({en}); the previous database was saved as {saved}"
     )
     _restore_report(args, data_dir, saved)
     return EXIT_OK

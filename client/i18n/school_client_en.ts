@@ -1452,12 +1452,6 @@ Teachers who left are no longer offered in choices; old records still show the n
         <translation>Backup files (*.db)</translation>
     </message>
     <message>
-        <source>备份完成：
-{path}</source>
-        <translation>Backup made:
-{path}</translation>
-    </message>
-    <message>
         <source>恢复</source>
         <translation>Restore</translation>
     </message>
@@ -1488,6 +1482,20 @@ Before restoring, the program saves a copy of the current data.
 Records sent to the bureau after the backup come back from the server once the program is open again and syncs; what was saved after the backup and not yet sent is lost.
 
 The program closes after the restore; please open it again. Restore now?</translation>
+    </message>
+    <message>
+        <source>备份完成，已校验：
+{path}</source>
+        <translation>Backup made and verified:
+{path}</translation>
+    </message>
+    <message>
+        <source>其中有 {records} 条记录、{attachments} 个附件（照片和文件）。</source>
+        <translation>It holds {records} record(s) and {attachments} attachment(s) (photos and files).</translation>
+    </message>
+    <message>
+        <source>另有 {missing} 个附件在本机已缺失或损坏，未能备份。</source>
+        <translation>{missing} more attachment(s) are missing or damaged on this computer and could not be backed up.</translation>
     </message>
     <message>
         <source>备份之后在本机保存、但从未发给教育局的 {changes} 条修改（{records} 条记录）已丢失（它们仍在另存的原数据中）。</source>

@@ -1452,10 +1452,18 @@
         <translation>备份文件 (*.db)</translation>
     </message>
     <message>
-        <source>备份完成：
+        <source>备份完成，已校验：
 {path}</source>
-        <translation>备份完成：
+        <translation>备份完成，已校验：
 {path}</translation>
+    </message>
+    <message>
+        <source>其中有 {records} 条记录、{attachments} 个附件（照片和文件）。</source>
+        <translation>其中有 {records} 条记录、{attachments} 个附件（照片和文件）。</translation>
+    </message>
+    <message>
+        <source>另有 {missing} 个附件在本机已缺失或损坏，未能备份。</source>
+        <translation>另有 {missing} 个附件在本机已缺失或损坏，未能备份。</translation>
     </message>
     <message>
         <source>恢复</source>

@@ -1,19 +1,25 @@
 """Backups of the local store with SQLite's online backup API.
 
-    backup_to(store, out_path)     a consistent copy of the live database, checked, then renamed into place
+    backup_to(store, out_path)     a consistent copy of the live database and its attachments, verified,
+                                   then renamed into place
     daily_backup(store, today)     once a day at start-up: backups/store-NNNNNN-YYYY-MM-DD.db, the last 7
                                    written kept (NNNNNN counts the backups written; the date is the clock's)
+    check_backup(in_path)          verify a backup file; returns what it holds (BackupContents)
     restore_from(store, in_path)   replace the database with a checked backup (the current one saved first)
+                                   and bring its attachments back
 
-Only the database is copied. Photos and files (data_dir/attachments, content-addressed by sha256) are NOT inside
-the .db: a restored database may refer to attachments that are missing from this PC, and attachments added
-after the backup stay on disk. Copy the attachments folder yourself to carry everything to another PC.
+A backup is ONE SQLite file: the database copied with the backup API, plus - in the copy only - a table
+backup_attachments (sha256, filename, data) holding the bytes of every attachment the attachments table lists
+(photos and files live in data_dir/attachments, content-addressed by sha256). It is verified after writing:
+PRAGMA integrity_check and every attachment's sha256 recomputed from its bytes. Backups written by older
+versions (database only, no backup_attachments table) still restore; their attachments are left as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -22,9 +28,11 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from client.store.attachments import attachment_path
 from client.store.records import StoreError
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,18 @@ KEEP_DAILY = 7
 DAILY_RE = re.compile(r"^store-(?:(\d{6,})-)?(\d{4}-\d{2}-\d{2})\.db$")
 _TMP_PREFIX = ".backup-"
 _STALE_TMP_SECONDS = 3600
+ATTACHMENTS_TABLE = "backup_attachments"
+
+
+@dataclass(frozen=True)
+class BackupContents:
+    """What a verified backup holds. attachments_missing: listed by the database but not in the file
+    (absent or damaged on the PC when the backup was made, or a database-only backup of an older version)."""
+
+    records: int
+    attachments: int
+    attachments_missing: int
+    with_attachments: bool  # False: a database-only backup (older versions)
 
 
 class BackupError(StoreError):
@@ -49,6 +69,9 @@ class StoreFiles(Protocol):
 
     @property
     def backups_dir(self) -> Path: ...
+
+    @property
+    def attachments_dir(self) -> Path: ...
 
     def close(self) -> None: ...
 
@@ -76,6 +99,100 @@ def _problem(conn: sqlite3.Connection) -> str | None:
     return None if found else "no records table"
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
+
+
+def _add_attachments(conn: sqlite3.Connection, root: Path) -> None:
+    """Put the bytes of every attachment the database lists into the backup copy (conn).
+
+    One absent or damaged on this PC is left out (logged, and counted as missing by _contents): refusing
+    the whole backup would leave the clerk with no backup at all."""
+    conn.execute(
+        f"CREATE TABLE {ATTACHMENTS_TABLE} "
+        "(sha256 TEXT PRIMARY KEY, filename TEXT NOT NULL, data BLOB NOT NULL)"
+    )
+    listed = (
+        conn.execute("SELECT sha256, filename FROM attachments").fetchall()
+        if _has_table(conn, "attachments")
+        else []
+    )
+    for sha, name in listed:
+        try:
+            data = attachment_path(root, sha).read_bytes()
+        except OSError as exc:
+            log.warning("attachment %s (%s) not backed up: %s", name, sha, exc)
+            continue
+        if hashlib.sha256(data).hexdigest() != sha:
+            log.warning("attachment %s (%s) is damaged on this PC; not backed up", name, sha)
+            continue
+        conn.execute(
+            f"INSERT INTO {ATTACHMENTS_TABLE} (sha256, filename, data) VALUES (?, ?, ?)",
+            (sha, name, data),
+        )
+    conn.commit()
+
+
+def _damaged_attachments(conn: sqlite3.Connection) -> list[str]:
+    """The attachments in a backup whose bytes do not match their sha256, as "name (sha256)"."""
+    if not _has_table(conn, ATTACHMENTS_TABLE):
+        return []
+    damaged = []
+    for sha, name, data in conn.execute(f"SELECT sha256, filename, data FROM {ATTACHMENTS_TABLE}"):
+        if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha:
+            damaged.append(f"{name} ({sha})")
+    return damaged
+
+
+def _contents(conn: sqlite3.Connection) -> BackupContents:
+    try:
+        records = conn.execute("SELECT count(*) FROM records WHERE deleted = 0").fetchone()[0]
+    except sqlite3.OperationalError:  # a schema from before tombstones
+        records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    listed = (
+        conn.execute("SELECT count(*) FROM attachments").fetchone()[0]
+        if _has_table(conn, "attachments")
+        else 0
+    )
+    if not _has_table(conn, ATTACHMENTS_TABLE):
+        return BackupContents(records, 0, listed, with_attachments=False)
+    held = conn.execute(f"SELECT count(*) FROM {ATTACHMENTS_TABLE}").fetchone()[0]
+    missing = (
+        conn.execute(
+            f"SELECT count(*) FROM attachments WHERE sha256 NOT IN "
+            f"(SELECT sha256 FROM {ATTACHMENTS_TABLE})"
+        ).fetchone()[0]
+        if listed
+        else 0
+    )
+    return BackupContents(records, held, missing, with_attachments=True)
+
+
+def _verify(path: Path) -> BackupContents:
+    """What the backup at path holds; BackupError unless it passes integrity_check, holds a records table,
+    and every attachment in it matches its sha256."""
+    try:
+        with _connect(path, read_only=True) as conn:
+            problem = _problem(conn)
+            if problem is None:
+                damaged = _damaged_attachments(conn)
+                if damaged:
+                    raise BackupError(
+                        f"{path.name} 中的附件已损坏：{'、'.join(damaged[:5])}",
+                        f"damaged attachment(s) in {path.name}: {', '.join(damaged[:5])}",
+                    )
+                return _contents(conn)
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    raise BackupError(
+        f"{path.name} 不是有效的数据备份（{problem}）",
+        f"{path.name} is not a valid store backup ({problem})",
+    )
+
+
 def _fsync_dir(folder: Path) -> None:
     if os.name != "posix":
         return
@@ -86,11 +203,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _copy_checked(source: Path, target: Path, *, source_read_only: bool) -> None:
-    """Copy source into target (a new file) with the backup API, as one self-contained file, and check it."""
+def _copy_checked(
+    source: Path, target: Path, *, source_read_only: bool, attachments_root: Path | None = None
+) -> None:
+    """Copy source into target (a new file) with the backup API, as one self-contained file, and check it.
+    With attachments_root, the attachments the database lists are added to the copy."""
     with _connect(source, read_only=source_read_only) as src, _connect(target) as dst:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm beside the copy
+        if attachments_root is not None:
+            _add_attachments(dst, attachments_root)
         problem = _problem(dst)
     if problem is not None:
         raise BackupError(
@@ -100,16 +222,25 @@ def _copy_checked(source: Path, target: Path, *, source_read_only: bool) -> None
         os.fsync(fh.fileno())
 
 
-def backup_to(store: StoreFiles, out_path: str | os.PathLike[str]) -> Path:
-    """Copy the live database to out_path: backup API into a temp name in the same folder, integrity_check,
-    then an atomic rename. The store stays open and usable meanwhile. Returns the path written."""
+def backup_to(
+    store: StoreFiles, out_path: str | os.PathLike[str], *, with_attachments: bool = True
+) -> Path:
+    """Copy the live database (and, with_attachments, the attachments it lists) to out_path: backup API into
+    a temp name in the same folder, fsync, verified (integrity_check, every attachment's sha256), then an
+    atomic rename. The store stays open and usable meanwhile. Returns the path written."""
     out = Path(out_path).resolve()
     if out == store.db_path.resolve():
         raise BackupError("不能把数据库备份到它自己", "cannot back the database up onto itself")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}.tmp")
     try:
-        _copy_checked(store.db_path, tmp, source_read_only=False)
+        _copy_checked(
+            store.db_path,
+            tmp,
+            source_read_only=False,
+            attachments_root=store.attachments_dir if with_attachments else None,
+        )
+        _verify(tmp)
         os.replace(tmp, out)
         _fsync_dir(out.parent)
     except sqlite3.Error as exc:
@@ -170,21 +301,54 @@ def _remove_stale_temps(folder: Path) -> None:
                 p.unlink()
 
 
-def check_backup(in_path: str | os.PathLike[str]) -> None:
-    """Raise BackupError unless in_path is a sound store database (integrity_check ok, a records table)."""
+def check_backup(in_path: str | os.PathLike[str]) -> BackupContents:
+    """What the backup at in_path holds; BackupError unless it is a sound store backup (integrity_check ok,
+    a records table, every attachment in it matching its sha256)."""
     source = Path(in_path)
     if not source.is_file():
         raise BackupError(f"找不到备份文件 {source}", f"backup file not found: {source}")
     try:
-        with _connect(source, read_only=True) as conn:
-            problem = _problem(conn)
-    except sqlite3.Error as exc:
-        problem = str(exc)
-    if problem is not None:
+        return _verify(source)
+    except BackupError as exc:
         raise BackupError(
-            f"{source.name} 不是有效的数据备份（{problem}），未做任何更改",
-            f"{source.name} is not a valid store backup ({problem}); nothing was changed",
-        )
+            f"{exc.message_zh}，未做任何更改", f"{exc.message_en}; nothing was changed"
+        ) from exc
+
+
+def _bring_back_attachments(staged: Path, root: Path) -> int:
+    """Write the attachments held in the staged backup copy into root (content-addressed; files already
+    there are kept), then drop them from the copy. Returns how many files were written."""
+    written = 0
+    with _connect(staged) as conn:
+        if not _has_table(conn, ATTACHMENTS_TABLE):
+            return 0
+        for sha, name, data in conn.execute(
+            f"SELECT sha256, filename, data FROM {ATTACHMENTS_TABLE}"
+        ):
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise BackupError(
+                    f"备份中的附件已损坏：{name} ({sha})",
+                    f"damaged attachment in the backup: {name} ({sha})",
+                )
+            target = attachment_path(root, sha)
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".incoming-{uuid.uuid4().hex[:12]}")
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            written += 1
+        conn.execute(f"DROP TABLE {ATTACHMENTS_TABLE}")
+        conn.commit()
+        conn.execute("VACUUM")
+    return written
 
 
 def _known_schema(db: Path) -> str | None:
@@ -234,15 +398,17 @@ def restore_from(
 ) -> Path:
     """Replace the store's database with the backup at in_path; returns where the current one was saved.
 
-    1. The backup is copied to a temp file beside the database and checked (integrity_check, a records table,
-       a schema version this program knows); a file that fails is refused and nothing changes.
+    1. The backup is checked (integrity_check, a records table, every attachment's sha256), copied to a temp
+       file beside the database and checked again (and for a schema version this program knows); a file that
+       fails is refused and nothing changes.
     2. The current database is saved as backups/pre-restore-<timestamp>.db.
     3. store.close() disposes the engine's connections; every Session must have ended before the call, and no
        other program (the GUI, another school-client) may have the database open.
     4. The checked copy is written over the live database with the backup API (which also settles its WAL).
 
-    The caller reopens the store afterwards (open_store / ClientContext.open runs any migrations). Attachments
-    are not part of the database and are left as they are.
+    Before step 2, the attachments the backup holds are written into store.attachments_dir (content-addressed:
+    files already there are kept; none is deleted). A database-only backup (older versions) brings none.
+    The caller reopens the store afterwards (open_store / ClientContext.open runs any migrations).
 
     The restored store is marked (client.store.healing.K_RESTORED, with the backup's pull cursor): its next
     sync reads again, with this computer's own changes, what the server holds since the backup - so what
@@ -270,13 +436,15 @@ def restore_from(
                 f"{source.name} comes from a newer version of this program (schema {newer}); upgrade first",
             )
         _mark_restored(staged, source=source.name, now=now or dt.datetime.now())
+        # Content-addressed and only added: written before the database, so a failure here replaces nothing.
+        _bring_back_attachments(staged, store.attachments_dir)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
         saved = store.backups_dir / f"pre-restore-{stamp}.db"
         n = 2
         while saved.exists():
             saved = store.backups_dir / f"pre-restore-{stamp}-{n}.db"
             n += 1
-        backup_to(store, saved)
+        backup_to(store, saved, with_attachments=False)  # restore deletes no attachment file
         store.close()
         try:
             with _connect(staged, read_only=True) as src, _connect(db) as dst:

@@ -240,7 +240,7 @@ class SettingsPage(QWidget):
 
     def backup_now(self) -> None:
         try:
-            from client.store.backup import backup_to
+            from client.store.backup import backup_to, check_backup
         except ImportError:
             QMessageBox.information(self, self.tr("备份"), self.tr("此版本还不能备份。"))
             return
@@ -253,17 +253,25 @@ class SettingsPage(QWidget):
         store = self._ctx.store
         self.backup_button.setEnabled(False)
 
-        def done(_r: Any) -> None:
+        def done(held: Any) -> None:
             self.backup_button.setEnabled(True)
-            QMessageBox.information(
-                self, self.tr("备份"), self.tr("备份完成：\n{path}").format(path=out)
-            )
+            text = self.tr("备份完成，已校验：\n{path}").format(path=out)
+            text += "\n\n" + self.tr(
+                "其中有 {records} 条记录、{attachments} 个附件（照片和文件）。"
+            ).format(records=held.records, attachments=held.attachments)
+            if held.attachments_missing:
+                text += "\n" + self.tr(
+                    "另有 {missing} 个附件在本机已缺失或损坏，未能备份。"
+                ).format(missing=held.attachments_missing)
+            QMessageBox.information(self, self.tr("备份"), text)
 
         def failed(exc: Exception) -> None:
             self.backup_button.setEnabled(True)
             self._failed(exc)
 
-        self._tasks.run_db(lambda: backup_to(store, Path(out)), on_done=done, on_error=failed)
+        self._tasks.run_db(
+            lambda: check_backup(backup_to(store, Path(out))), on_done=done, on_error=failed
+        )
 
     def restore(self) -> None:
         try:

@@ -453,7 +453,9 @@ def test_backup_now_and_restore_from_settings(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(backup), ""))
     qtbot.mouseClick(w.settings.backup_button, Qt.MouseButton.LeftButton)
     settle(main_tasks)
-    assert backup.exists() and told == [f"备份完成：\n{backup}"]
+    assert backup.exists() and told == [
+        f"备份完成，已校验：\n{backup}\n\n其中有 1 条记录、0 个附件（照片和文件）。"
+    ]
 
     later = save(ctx, FORM, inspection("2026-11-21", [])).record_id  # made after the backup
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(backup), ""))
