@@ -3,7 +3,7 @@
     school-client [--data-dir DIR]                       open the window
     school-client export --form ID OUT.xlsx [--period P] [--status S ...]
     school-client import --form ID FILE.xlsx|FILE.json   (all rows or none; the daily backup is made first)
-    school-client backup OUT.db
+    school-client backup OUT.db                          (the database and its attachments, in one file)
     school-client restore IN.db                          (the current database is kept in backups/)
     school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
     school-client sync
@@ -126,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", required=True, help="表单编号 / form id")
     p.add_argument("file", metavar="FILE.xlsx|FILE.json")
 
-    p = sub.add_parser("backup", parents=[common], help="备份数据库 / back the database up")
+    p = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="备份数据库和附件 / back the database and its attachments up",
+    )
     p.add_argument("out", metavar="OUT.db")
 
     p = sub.add_parser("restore", parents=[common], help="从备份恢复 / restore from a backup")
