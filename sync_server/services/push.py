@@ -548,15 +548,7 @@ class _Batch:
             return self._locked(c, rec, data)
         if rec is not None and rec.status == Status.DELETED and c.kind == DELETE:
             # Deleted on both sides: one outcome whatever the base, nothing to keep or to show.
-            answer = {
-                "op_id": c.op_id,
-                "result": "applied",
-                "record_id": rec.id,
-                "server_revision": rec.server_revision,
-                "status": rec.status,
-            }
-            self._remember(c, "applied", rec.server_revision, answer)
-            return answer
+            return self._applied(c, rec)
         if data is not None and c.form_id == ROSTER_FORM:
             other = self.roster_clash(c.record_id, data)
             if other is not None:
@@ -642,15 +634,7 @@ class _Batch:
         else it is kept as a change request the bureau decides on, and the answer says so (rejected
         `locked`, as older clients expect, with `change_request`)."""
         if data is not None and data == rec.data and c.form_version == rec.form_version:
-            answer = {
-                "op_id": c.op_id,
-                "result": "applied",
-                "record_id": rec.id,
-                "server_revision": rec.server_revision,
-                "status": rec.status,
-            }
-            self._remember(c, "applied", rec.server_revision, answer)
-            return answer
+            return self._applied(c, rec)
         request_id = str(uuid.uuid4())
         self.requests.append(
             {
@@ -876,6 +860,10 @@ class _Batch:
                 ),
             )
         )
+        return self._applied(c, rec)
+
+    def _applied(self, c: ChangeIn, rec: _Rec) -> dict[str, Any]:
+        """The answer `applied` with the record's state as it now is (remembered for a replay)."""
         answer = {
             "op_id": c.op_id,
             "result": "applied",
