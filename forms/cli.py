@@ -100,11 +100,13 @@ def _write(out: Path, write: object) -> int:
 
 
 def cmd_to_xlsform(source: str, out: str) -> int:
-    from forms.xlsform import write_xlsform
+    from forms.xlsform import export_warnings, write_xlsform
 
     form = _load_or_report(Path(source))
     if form is None:
         return EXIT_BAD_INPUT
+    for w in export_warnings(form):
+        print(f"warning: {w}", file=sys.stderr)
     return _write(Path(out), lambda: write_xlsform(form, out))
 
 

@@ -128,10 +128,56 @@ def _cell_of(f: Field, column: str, lang: str | None) -> Any:
     if column in ("required", "read_only"):
         value = flag_value(getattr(f, column))
         return "yes" if value is True else (None if value is False else value)
+    if column == "constraint" and f.constraint is None:
+        return repeat_bounds_constraint(f)
     if column in ("constraint", "relevant", "calculation", "choice_filter"):
         expr = getattr(f, column)
         return expr.source if expr is not None else None
     return getattr(f, column)
+
+
+def repeat_bounds_constraint(f: Field) -> str | None:
+    """ODK has no min_count/max_count: a repeat's bounds are also written as the equivalent constraint on
+    the repeat row (pyxform puts it on the repeat's bind), so the meaning travels into the XForm. Our own
+    min_count/max_count columns stay beside it; on import a constraint equal to this text is folded back."""
+    parts = []
+    if f.min_count is not None:
+        parts.append(f"count(${{{f.name}}}) >= {f.min_count}")
+    if f.max_count is not None:
+        parts.append(f"count(${{{f.name}}}) <= {f.max_count}")
+    return " and ".join(parts) or None
+
+
+_BOUND_RE = re.compile(r"count\(\$\{(?P<name>[^}]+)\}\)\s*(?P<op>>=|<=)\s*(?P<n>\d+)")
+
+
+def parse_repeat_bounds(name: str, constraint: str) -> dict[str, str] | None:
+    """min_count/max_count from a repeat constraint of the form written by repeat_bounds_constraint
+    (`count(${r}) >= 1`, `... and count(${r}) <= 5`); None when it says anything else."""
+    out: dict[str, str] = {}
+    for part in re.split(r"\s+and\s+", constraint.strip()):
+        m = _BOUND_RE.fullmatch(part.strip())
+        if m is None or m["name"] != name:
+            return None
+        key = "min_count" if m["op"] == ">=" else "max_count"
+        if key in out:
+            return None
+        out[key] = m["n"]
+    return out or None
+
+
+def export_warnings(form: FormDef) -> list[str]:
+    """What ODK Collect / Kobo will not do as we do: said aloud by `to-xlsform`, never dropped silently."""
+    out = []
+    for f in _survey_rows(form.fields):
+        if isinstance(f, Field) and (bounds := repeat_bounds_constraint(f)) is not None:
+            out.append(
+                f"重复组“{f.name}”的数量限制写成了约束 `{bounds}`（另保留 min_count/max_count 列）；"
+                f"ODK Collect 与 Kobo 不强制重复组的约束 / repeat '{f.name}': its bounds are written as the "
+                f"constraint `{bounds}` (min_count/max_count columns kept too); ODK Collect and Kobo do not "
+                f"enforce a constraint on a repeat"
+            )
+    return out
 
 
 def _write_sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -200,8 +246,10 @@ def to_workbook(form: FormDef) -> Workbook:
         ("version", s.version),
         ("form_title", s.title.get(default, fallback=False) or None),
     ]
+    # pyxform's form_title is one string (a `form_title::en` column crashes it): the other languages'
+    # titles go in `form_title_<lang>` columns, which pyxform ignores and we read back.
     settings += [
-        (f"form_title::{lang}", s.title.get(lang, fallback=False) or None)
+        (f"form_title_{lang}", s.title.get(lang, fallback=False) or None)
         for lang in langs
         if lang != default and s.title.get(lang, fallback=False)
     ]
@@ -325,6 +373,8 @@ class _Reader:
                 title[lang or default_lang] = value
             elif base == "title":
                 title[default_lang] = value
+            elif base.startswith("form_title_") and len(base) > len("form_title_"):
+                title[base.removeprefix("form_title_")] = value
             elif base in SUPPORTED_SETTINGS:
                 raw[base] = value
             elif base in (
@@ -413,6 +463,8 @@ class _Reader:
             type_raw = row.get("type", "")
             kind = " ".join(type_raw.lower().split()).replace(" ", "_")
             container = stack[-1][1]["children"] if stack else top
+            if kind == "begin_repeat" and "constraint" in row:
+                self.repeat_bounds(row, loc)
             if kind in ("begin_group", "begin_repeat"):
                 row["children"] = []
                 container.append(row)
@@ -444,6 +496,29 @@ class _Reader:
                 reason=f"begin_{kind} has no end_{kind}",
             )
         return top
+
+    def repeat_bounds(self, row: dict[str, Any], loc: Location) -> None:
+        """A repeat's `count(${r}) >= N` constraint (ours, or an ODK author's) is its min_count/max_count."""
+        bounds = parse_repeat_bounds(str(row.get("name", "")), row["constraint"])
+        if bounds is None:
+            self.error(
+                "unsupported_feature",
+                loc.with_(column="constraint"),
+                feature="constraint on a repeat other than count(${repeat}) >= N / <= M",
+            )
+            del row["constraint"]
+            return
+        for key, value in bounds.items():
+            if row.get(key) not in (None, value):
+                self.error(
+                    "invalid_value",
+                    loc.with_(column=key),
+                    key=key,
+                    value=row[key],
+                    reason=f"the repeat's constraint says {value} / 与重复组约束中的 {value} 不一致",
+                )
+            row[key] = value
+        del row["constraint"]
 
     def unsupported_type(self, type_raw: str, loc: Location) -> bool:
         words = type_raw.split()
