@@ -54,13 +54,15 @@ class School(Base):
 
 
 class EnrollmentCode(Base):
-    """A single-use code that turns into a device token; only its sha256 is kept."""
+    """A single-use code that turns into a device token; only a keyed hash of it is kept."""
 
     __tablename__ = "enrollment_codes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "hmac-sha256" (keyed with the server's secret, issue 12); NULL: a plain sha256 made before it.
+    code_scheme: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
@@ -83,6 +85,14 @@ class Device(Base):
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # Token rotation (protocol 1.9): the token handed out at the end of a sync, valid beside the current one
+    # until its first use makes it the current one; the token it replaced then answers 401 token_superseded.
+    next_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    next_token_at: Mapped[dt.datetime | None]
+    previous_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    token_rotated_at: Mapped[dt.datetime | None]
+    # The device that enrolled this computer again: this one's tokens answer 401 token_replaced.
+    replaced_by: Mapped[str | None] = mapped_column(String(36))
 
 
 class FormVersion(Base):
