@@ -40,6 +40,7 @@ from sync_server.services.common import (
     url_control_character,
 )
 from sync_server.services.forms import get_version, latest_forms
+from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch, run_push
 from sync_server.services.schools import DeviceInfo, device_by_token, enroll, touch_device
 from sync_server.state import get_state
@@ -298,6 +299,8 @@ def enroll_view() -> Response:
             "device_id": result.device_id,
             "token": result.token,
             "school": {"code": result.school_code, "name": result.school_name},
+            # Protocol 1.11: the key the device checks the bureau's PIN reset codes with.
+            "pin_reset_key": encoded_reset_key(str(state.config["SECRET_KEY"]), result.device_id),
         },
         201,
         {"Cache-Control": "no-store"},
@@ -428,6 +431,7 @@ def pull_view() -> Response:
             "cursor_proof": generation.cursor_proof(
                 str(state.config["SECRET_KEY"]), standing.generation, page.cursor
             ),
+            "pin_reset_key": encoded_reset_key(str(state.config["SECRET_KEY"]), device.device_id),
         },
         headers=_generation_headers(generation.Standing(standing.generation, server_seq)),
     )

@@ -81,6 +81,12 @@ _REVISION = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_INT32}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 # The server's generation (revision 1.6, sync_server.services.generation).
 _GENERATION = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+_PIN_RESET_KEY = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{43}$",
+    "description": "The device's key for checking the bureau's PIN reset codes (32 bytes, base64url "
+    "without padding; protocol revision 1.11). Older clients ignore it",
+}
 _GENERATION_PARAMETERS = [
     {
         "name": "Sync-Generation",
@@ -181,6 +187,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
             "properties": {
                 "device_id": {"type": "string", "format": "uuid"},
                 "token": {"type": "string", "description": "Shown once; the server keeps its hash"},
+                "pin_reset_key": _PIN_RESET_KEY,
                 "school": {
                     "type": "object",
                     "required": ["code", "name"],
@@ -354,6 +361,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "description": "The server's proof of `cursor` in this generation: send it back as "
                     "Sync-Cursor-Proof with that cursor (protocol revision 1.8)",
                 },
+                "pin_reset_key": _PIN_RESET_KEY,
             },
         },
         "GenerationChanged": {

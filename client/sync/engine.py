@@ -49,6 +49,7 @@ from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
 from client.store.models import Attachment, SyncIssue
+from client.store.pin import remember_reset_key
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.healing import Healer
@@ -241,6 +242,7 @@ class SyncEngine:
                 )
             S.save_enrollment(s, enrollment)
             set_setting(s, K_ENROLL_REQUEST, None)  # answered: a later enrollment is a new request
+            remember_reset_key(s, body.get("pin_reset_key"))  # protocol 1.11
         log.info("enrolled with %s as device %s", base, enrollment.device_id)
         return enrollment
 
@@ -681,6 +683,7 @@ class _Run:
                     app_version=app_version(),
                 )
                 self.healer.after_page(s, absent, last=not more)
+                remember_reset_key(s, page.get("pin_reset_key"))  # protocol 1.11
             forms.adopt(staged)
             self._note_pull(outcome)
             self.progress(SyncProgress(Phase.PULL, self.result.pulled, None))
