@@ -42,7 +42,15 @@ from sync_server.services.common import (
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch, run_push
-from sync_server.services.schools import DeviceInfo, device_by_token, enroll, touch_device
+from sync_server.services.schools import (
+    DeviceInfo,
+    device_by_retired_token,
+    device_by_token,
+    enroll,
+    issue_next_token,
+    promote_next_token,
+    touch_device,
+)
 from sync_server.state import get_state
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,7 @@ api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 F = TypeVar("F", bound=Callable[..., Response])
 
 GZIP_SLACK = 64 * 1024  # gzip of incompressible bytes is a little longer than the bytes
+ROTATION_HEADER = "Sync-Token-Rotation"  # "1": the client stores a next_token (protocol 1.9)
 
 
 # -- reading requests -------------------------------------------------------------------------------
@@ -200,15 +209,30 @@ def authenticate() -> DeviceInfo:
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="school-sync"'},
         )
+    token = token.strip()
     with state.db.ReadSession.begin() as session:
-        device = device_by_token(session, token.strip())
+        device = device_by_token(session, token)
+        retired = device_by_retired_token(session, token) if device is None else None
+    if retired is not None:
+        log.warning("device %s: a token retired by rotation was used", retired.device_id)
+        raise _invalid_token(
+            "token_superseded",
+            "这个设备凭据已被更新的凭据取代，已作废（本机数据可能被复制到了别的电脑）；请重新登记本机",
+            "this device token was superseded by a newer one and no longer works (a copy of this "
+            "computer's data may be in use elsewhere); enroll this computer again",
+        )
     if device is None:
-        raise ApiError(
+        raise _invalid_token(
             "unauthorized",
             "设备凭据无效，请重新登记本机",
             "unknown device token; enroll this device again",
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="school-sync", error="invalid_token"'},
+        )
+    if device.replaced_by is not None:
+        raise _invalid_token(
+            "token_replaced",
+            "本机已重新登记，这个旧的设备凭据已作废；请使用新的登记",
+            "this computer was enrolled again; this earlier device token no longer works",
+            details={"replaced_by": device.replaced_by},
         )
     if device.revoked_at is not None:
         raise ApiError(
@@ -218,6 +242,10 @@ def authenticate() -> DeviceInfo:
             status=403,
         )
     now = state.now()
+    if device.next_token:  # its first use: the token before it is retired (protocol 1.9)
+        with state.db.Session.begin() as session:
+            promote_next_token(session, device.device_id, token, now=now)
+        log.info("device %s rotated its token", device.device_id)
     seen = device.last_seen_at
     every = dt.timedelta(seconds=float(state.config["LAST_SEEN_EVERY"]))
     if seen is None or naive_utc(now) - seen >= every:
@@ -227,6 +255,19 @@ def authenticate() -> DeviceInfo:
         except Exception:
             log.warning("could not record that device %s was seen", device.device_id, exc_info=True)
     return device
+
+
+def _invalid_token(
+    code: str, zh: str, en: str, *, details: dict[str, Any] | None = None
+) -> ApiError:
+    return ApiError(
+        code,
+        zh,
+        en,
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="school-sync", error="invalid_token"'},
+        details=details,
+    )
 
 
 def current_device() -> DeviceInfo:
@@ -269,6 +310,8 @@ def enroll_view() -> Response:
     # Optional: the school code printed on the slip. Wrong codes that name a school wait only for that
     # school, so a neighbour's guessing behind the same address does not hold this school up.
     school = _string(body, "school_code", limit=32, required=False).upper() or None
+    # Protocol 1.9: the token this computer held; its device (of the same school) is replaced.
+    replaces = _string(body, "replaces_token", limit=200, required=False) or None
     wait = state.enroll_throttle.wait(client, school)
     if wait:
         raise _enroll_wait(wait)
@@ -281,6 +324,8 @@ def enroll_view() -> Response:
                 app_version=version,
                 now=state.now(),
                 request_id=request_id,
+                secret=str(state.config["SECRET_KEY"]),
+                replaces_token=replaces,
             )
             if school is not None and result.school_code.upper() != school:
                 raise ApiError(  # rolls the enrollment back; says no more than an unknown code
@@ -413,6 +458,13 @@ def pull_view() -> Response:
             compact=compact,
         )
         server_seq = current_seq(session)  # the same snapshot as the page: never below its cursor
+    extra: dict[str, Any] = {}
+    headers = _generation_headers(generation.Standing(standing.generation, server_seq))
+    if not page.more and request.headers.get(ROTATION_HEADER, "").strip() == "1":
+        # The end of a sync (protocol 1.9): a next token, valid beside this one until first used.
+        with state.db.Session.begin() as session:
+            extra["next_token"] = issue_next_token(session, device.device_id, now=state.now())
+        headers["Cache-Control"] = "no-store"
     if healing and not page.more:
         generation.note_healed(
             state.db.Session,
@@ -432,8 +484,9 @@ def pull_view() -> Response:
                 str(state.config["SECRET_KEY"]), standing.generation, page.cursor
             ),
             "pin_reset_key": encoded_reset_key(str(state.config["SECRET_KEY"]), device.device_id),
+            **extra,
         },
-        headers=_generation_headers(generation.Standing(standing.generation, server_seq)),
+        headers=headers,
     )
 
 

@@ -1,8 +1,15 @@
 """Schools, enrollment codes and devices.
 
-An enrollment code (e.g. K7P-3QX-9ZA) is made by `sync-server add-school`, kept only as its sha256, used once,
-and valid for 7 days. Enrolling turns it into a device with a random 32-byte bearer token, also kept only as
-its sha256; the token is shown once.
+An enrollment code (e.g. K7PA-3QXC-9ZAD-HN4T: 16 characters of 25, 74 bits) is made by `sync-server
+add-school`, kept only as its HMAC-SHA256 keyed with the server's secret key (codes made before issue 12 are a
+plain sha256 and still accepted), used once, and valid for 7 days. Enrolling turns it into a device with a
+random 32-byte bearer token, kept only as its sha256; the token is shown once.
+
+Credentials with a lifetime (protocol revision 1.9): an enrollment that names the token the computer held
+(`replaces_token`) revokes that earlier device of the same school (its tokens answer 401 token_replaced).
+At the end of a sync a device that asks for it gets a next token; both work until the next one is first
+used, which retires the old one (401 token_superseded) - a lost answer never locks a computer out, as it
+simply goes on with the token it has.
 
 A lost answer does not spend the code (protocol revision 1.4): a client sends a request id of its own with the
 code, and the server keeps its sha256 with the code it used. The same code with the same request id again -
@@ -14,12 +21,14 @@ before.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from forms.identifiers import SCHOOL_CODE
@@ -29,8 +38,9 @@ from sync_server.services.common import audit, naive_utc, sha256_hex
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read aloud over the phone or copied from paper stays right.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-CODE_GROUPS = 3
-CODE_GROUP_LEN = 3
+CODE_GROUPS = 4
+CODE_GROUP_LEN = 4  # 16 characters of 25: log2(25) * 16 = 74.3 bits (docs/security.md section 3)
+HMAC_SCHEME = "hmac-sha256"
 # A retry of an enrollment is answered while the code is valid, and at least this long after its use.
 RETRY_GRACE = dt.timedelta(days=1)
 
@@ -66,7 +76,35 @@ def normalize_code(code: str) -> str:
 
 
 def code_hash(code: str) -> str:
+    """A code as it was kept before issue 12 (code_scheme NULL): its plain sha256."""
     return sha256_hex(normalize_code(code))
+
+
+def keyed_code_hash(code: str, secret: str) -> str:
+    """A code as it is kept now: HMAC-SHA256 with the server's secret key (a stolen database alone does not
+    let anyone try codes offline)."""
+    message = b"enrollment-code\n" + normalize_code(code).encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def _stored_hash(code: str, secret: str | None) -> tuple[str, str | None]:
+    if secret:
+        return keyed_code_hash(code, secret), HMAC_SCHEME
+    return code_hash(code), None
+
+
+def _code_row(session: Session, code: str, secret: str | None) -> EnrollmentCode | None:
+    """The code's row, whichever way it was kept (a legacy sha256 row matches only a legacy hash)."""
+    match = and_(EnrollmentCode.code_scheme.is_(None), EnrollmentCode.code_hash == code_hash(code))
+    if secret:
+        match = or_(
+            and_(
+                EnrollmentCode.code_scheme == HMAC_SCHEME,
+                EnrollmentCode.code_hash == keyed_code_hash(code, secret),
+            ),
+            match,
+        )
+    return session.execute(select(EnrollmentCode).where(match)).scalars().first()
 
 
 def token_hash(token: str) -> str:
@@ -74,9 +112,19 @@ def token_hash(token: str) -> str:
 
 
 def add_school(
-    session: Session, *, code: str, name: str, now: dt.datetime, days: int = 7, actor: str = "cli"
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    now: dt.datetime,
+    days: int = 7,
+    actor: str = "cli",
+    secret: str | None = None,
 ) -> SchoolCode:
     """Create the school (or find it) and issue a fresh single-use enrollment code.
+
+    `secret`: the server's secret key, which the code's hash is keyed with (the server's CLI and dashboard
+    always give it); without it the code is kept as a plain sha256, as before issue 12.
 
     A school keeps one live code: issuing a new one revokes the unused earlier ones. An existing school
     given a different name is refused, so that a mistyped code never renames another school.
@@ -121,9 +169,14 @@ def add_school(
     )
     plain = new_enrollment_code()
     expires = now + dt.timedelta(days=days)
+    stored, scheme = _stored_hash(plain, secret)
     session.add(
         EnrollmentCode(
-            school_id=school.id, code_hash=code_hash(plain), created_at=now, expires_at=expires
+            school_id=school.id,
+            code_hash=stored,
+            code_scheme=scheme,
+            created_at=now,
+            expires_at=expires,
         )
     )
     audit(
@@ -161,14 +214,17 @@ def enroll(
     app_version: str,
     now: dt.datetime,
     request_id: str | None = None,
+    secret: str | None = None,
+    replaces_token: str | None = None,
 ) -> Enrollment:
     """Turn an unused code into a new device; or, for the request that used it (same `request_id`), answer
-    the same device again with a fresh token. Raises ServiceError 401 otherwise."""
+    the same device again with a fresh token. Raises ServiceError 401 otherwise.
+
+    `replaces_token`: the token this computer held (protocol 1.9); its device, when of the same school, is
+    revoked as replaced by this enrollment."""
     now = naive_utc(now)
     asked = request_hash(request_id) if request_id else None
-    row = session.execute(
-        select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash(enrollment_code))
-    ).scalar_one_or_none()
+    row = _code_row(session, enrollment_code, secret)
     if row is None:
         raise _refused(
             "enrollment_code_invalid",
@@ -176,7 +232,9 @@ def enroll(
             "unknown enrollment code; check it and try again",
         )
     if row.used_at is not None:
-        return _enroll_again(session, row, asked, now=now, app_version=app_version)
+        again = _enroll_again(session, row, asked, now=now, app_version=app_version)
+        _replace_earlier(session, replaces_token, again.device_id, now=now)
+        return again
     if row.revoked_at is not None:
         raise _refused(
             "enrollment_code_replaced",
@@ -199,7 +257,9 @@ def enroll(
     if getattr(claimed, "rowcount", 1) != 1:
         # Another request used it meanwhile (committed now): perhaps this client's own earlier try.
         session.expire(row)
-        return _enroll_again(session, row, asked, now=now, app_version=app_version)
+        again = _enroll_again(session, row, asked, now=now, app_version=app_version)
+        _replace_earlier(session, replaces_token, again.device_id, now=now)
+        return again
     token = secrets.token_urlsafe(32)
     school = session.get_one(School, row.school_id)
     session.add(
@@ -222,7 +282,55 @@ def enroll(
         object_id=device_id,
         details={"name": device_name, "app_version": app_version},
     )
+    session.flush()
+    _replace_earlier(session, replaces_token, device_id, now=now)
     return Enrollment(device_id, token, school.code, school.name)
+
+
+def _replace_earlier(
+    session: Session, token: str | None, device_id: str, *, now: dt.datetime
+) -> None:
+    """The computer that held `token` enrolled again as `device_id`: its earlier device, if of the same
+    school, is revoked as replaced (a copy of its old store can no longer sync). A token of another school
+    is left alone: the client may still refuse the new school and keep its old enrollment."""
+    if not token:
+        return
+    digest = token_hash(token)
+    earlier = (
+        session.execute(
+            select(Device)
+            .where(
+                or_(
+                    Device.token_hash == digest,
+                    Device.next_token_hash == digest,
+                    Device.previous_token_hash == digest,
+                )
+            )
+            .with_for_update()
+        )
+        .scalars()
+        .first()
+    )
+    device = session.get_one(Device, device_id)
+    if (
+        earlier is None
+        or earlier.id == device_id
+        or earlier.school_id != device.school_id
+        or earlier.replaced_by is not None
+    ):
+        return
+    earlier.replaced_by = device_id
+    if earlier.revoked_at is None:
+        earlier.revoked_at = now
+    audit(
+        session,
+        now=now,
+        actor=f"device:{device_id}",
+        action="device.replaced",
+        school_id=earlier.school_id,
+        object_id=earlier.id,
+        details={"name": earlier.name, "replaced_by": device_id},
+    )
 
 
 def _enroll_again(
@@ -255,6 +363,7 @@ def _enroll_again(
         )
     token = secrets.token_urlsafe(32)
     device.token_hash = token_hash(token)  # the token of the lost answer stops working
+    device.next_token_hash = None
     if app_version:
         device.app_version = app_version
     school = session.get_one(School, device.school_id)
@@ -281,9 +390,13 @@ class DeviceInfo:
     created_at: dt.datetime
     last_seen_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    replaced_by: str | None = None
+    next_token: bool = (
+        False  # the token given was the device's next one (its first use retires the old)
+    )
 
 
-def _info(device: Device, school: School) -> DeviceInfo:
+def _info(device: Device, school: School, *, next_token: bool = False) -> DeviceInfo:
     return DeviceInfo(
         device.id,
         school.id,
@@ -294,16 +407,63 @@ def _info(device: Device, school: School) -> DeviceInfo:
         device.created_at,
         device.last_seen_at,
         device.revoked_at,
+        device.replaced_by,
+        next_token,
     )
 
 
 def device_by_token(session: Session, token: str) -> DeviceInfo | None:
+    """The device whose current or next token this is."""
+    digest = token_hash(token)
     row = session.execute(
         select(Device, School)
         .join(School, School.id == Device.school_id)
-        .where(Device.token_hash == token_hash(token))
-    ).one_or_none()
+        .where(or_(Device.token_hash == digest, Device.next_token_hash == digest))
+    ).first()
+    if row is None:
+        return None
+    device, school = row
+    return _info(device, school, next_token=device.token_hash != digest)
+
+
+def device_by_retired_token(session: Session, token: str) -> DeviceInfo | None:
+    """The device whose token this was before its last rotation (the 401 then says so)."""
+    row = session.execute(
+        select(Device, School)
+        .join(School, School.id == Device.school_id)
+        .where(Device.previous_token_hash == token_hash(token))
+    ).first()
     return None if row is None else _info(row[0], row[1])
+
+
+def promote_next_token(session: Session, device_id: str, token: str, *, now: dt.datetime) -> bool:
+    """The next token was used: it becomes the current one and the current one is retired. False when a
+    concurrent request did it first (the token is the current one then, which is as good)."""
+    digest = token_hash(token)
+    done = session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.next_token_hash == digest)
+        .values(
+            previous_token_hash=Device.token_hash,
+            token_hash=digest,
+            next_token_hash=None,
+            next_token_at=None,
+            token_rotated_at=naive_utc(now),
+        )
+    )
+    return getattr(done, "rowcount", 1) == 1
+
+
+def issue_next_token(session: Session, device_id: str, *, now: dt.datetime) -> str:
+    """A new token for the device, valid beside its current one until first used. An earlier next token
+    not used yet is dropped: the device never stored it (its answer was lost), or it would have used it."""
+    token = secrets.token_urlsafe(32)
+    session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(next_token_hash=token_hash(token), next_token_at=naive_utc(now))
+    )
+    return token
 
 
 def touch_device(session: Session, device_id: str, *, now: dt.datetime) -> None:

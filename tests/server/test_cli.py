@@ -87,7 +87,7 @@ def test_add_school_prints_a_working_code(
     )
     made = last_json(r)
     assert made["school_code"] == "S001" and made["created"] is True
-    assert len(made["enrollment_code"]) == 11 and made["enrollment_code"] in r.stdout
+    assert len(made["enrollment_code"]) == 19 and made["enrollment_code"] in r.stdout
     again = last_json(
         run_here(
             capsys,
@@ -102,7 +102,9 @@ def test_add_school_prints_a_working_code(
         )
     )
     assert again["created"] is False and again["enrollment_code"] != made["enrollment_code"]
-    live: LiveServer = make_server_for(sqlite_db)
+    # The code's hash is keyed with the instance's secret key: the server must have the same one.
+    secret = (tmp_path / "secret_key").read_text(encoding="ascii").strip()
+    live: LiveServer = make_server_for(sqlite_db, SECRET_KEY=secret)
     assert_error(live.enroll(made["enrollment_code"]), 401, "enrollment_code_replaced")
     r = live.enroll(again["enrollment_code"])
     assert r.status_code == 201 and r.json()["school"]["name"] == "城关镇中心小学"
