@@ -1,6 +1,7 @@
 """`sync-server`: run the bureau sync server and administer it.
 
-    sync-server serve [--host 127.0.0.1] [--port 8700]
+    sync-server serve [--host 127.0.0.1] [--port 8700] [--cert cert.pem --key key.pem | --no-tls]
+    sync-server make-cert --host NAME [--host 10.1.2.3] [--out DIR] [--days 3650] [--force]
     sync-server add-school --code CODE --name NAME
     sync-server revoke-device DEVICE_ID
     sync-server list-devices [--school CODE]
@@ -112,18 +113,29 @@ Result = tuple[dict[str, Any], list[str]]  # (the JSON result, lines for people)
 
 
 def cmd_add_school(ctx: Context) -> Result:
-    from sync_server.config import system_clock
+    from sync_server.config import build_config, system_clock
     from sync_server.services.schools import add_school
 
+    secret = str(build_config(ctx.instance, None)["SECRET_KEY"])  # the code's hash is keyed with it
     db = ctx.open()
     try:
         with db.Session.begin() as session:
-            sc = add_school(session, code=ctx.args.code, name=ctx.args.name, now=system_clock())
+            sc = add_school(
+                session, code=ctx.args.code, name=ctx.args.name, now=system_clock(), secret=secret
+            )
     finally:
         db.close()
     expires = sc.expires_at.replace(microsecond=0).isoformat() + "Z"
     what = "已添加学校" if sc.created else "学校已存在，已发放新的登记码"
     what_en = "school added" if sc.created else "school exists; a fresh code was issued"
+    fingerprint = _served_fingerprint(ctx.instance)
+    lines = [
+        f"{what} / {what_en}: {sc.school_code} {sc.school_name}",
+        f"登记码 / enrollment code: {sc.enrollment_code}",
+        f"有效期至 / valid until: {expires}（一次性 / single use）",
+    ]
+    if fingerprint:
+        lines.append(f"服务器证书指纹 / server certificate fingerprint (SHA-256): {fingerprint}")
     return (
         {
             "school_code": sc.school_code,
@@ -131,11 +143,80 @@ def cmd_add_school(ctx: Context) -> Result:
             "enrollment_code": sc.enrollment_code,
             "expires_at": expires,
             "created": sc.created,
+            "fingerprint": fingerprint,
+        },
+        lines,
+    )
+
+
+def _served_fingerprint(instance: Path) -> str | None:
+    """The fingerprint the schools pin (sync_server.tls.served_fingerprint), or None."""
+    from sync_server.config import read_instance_file
+    from sync_server.tls import served_fingerprint
+
+    return served_fingerprint(read_instance_file(instance), instance)
+
+
+def _tls_files(ctx: Context) -> tuple[Path, Path] | None:
+    """The certificate and key `serve` uses: --cert/--key, else tls_cert/tls_key in config.toml, else
+    <instance>/tls/cert.pem and key.pem when both exist; None: plain HTTP (--no-tls, or none found)."""
+    from sync_server.config import read_instance_file
+    from sync_server.tls import default_paths
+
+    args = ctx.args
+    if args.no_tls:
+        if args.cert or args.key:
+            raise CliError(
+                "bad_arguments",
+                "--no-tls 不能与 --cert/--key 同时使用",
+                "--no-tls goes without --cert/--key",
+                EXIT_BAD_INPUT,
+            )
+        return None
+    if bool(args.cert) != bool(args.key):
+        raise CliError(
+            "bad_arguments",
+            "--cert 和 --key 需要一起给出（证书和它的私钥）",
+            "--cert and --key go together (the certificate and its key)",
+            EXIT_BAD_INPUT,
+        )
+    if args.cert:
+        return Path(args.cert), Path(args.key)
+    cfg = read_instance_file(ctx.instance)
+    if cfg.get("TLS_CERT") or cfg.get("TLS_KEY"):
+        return Path(str(cfg.get("TLS_CERT") or "")), Path(str(cfg.get("TLS_KEY") or ""))
+    cert, key = default_paths(ctx.instance)
+    return (cert, key) if cert.is_file() and key.is_file() else None
+
+
+def cmd_make_cert(ctx: Context) -> Result:
+    from sync_server.tls import TlsError, default_paths, make_certificate
+
+    args = ctx.args
+    cert, key = default_paths(Path(args.out) if args.out else ctx.instance)
+    if args.out:
+        cert, key = Path(args.out) / cert.name, Path(args.out) / key.name
+    try:
+        made = make_certificate(args.host, cert, key, days=args.days, overwrite=args.force)
+    except TlsError as exc:
+        raise CliError(exc.code, exc.message_zh, exc.message_en, EXIT_BAD_INPUT) from None
+    until = made.not_after.date().isoformat()
+    return (
+        {
+            "cert": str(made.cert_path),
+            "key": str(made.key_path),
+            "fingerprint": made.fingerprint,
+            "hosts": list(made.hosts),
+            "not_after": until,
         },
         [
-            f"{what} / {what_en}: {sc.school_code} {sc.school_name}",
-            f"登记码 / enrollment code: {sc.enrollment_code}",
-            f"有效期至 / valid until: {expires}（一次性 / single use）",
+            f"已生成自签名证书 / self-signed certificate made: {made.cert_path}（{', '.join(made.hosts)}，"
+            f"有效至 / valid until {until}）",
+            f"私钥 / key: {made.key_path}（仅本账户可读，勿外传 / owner-only, never share it）",
+            f"证书指纹 / fingerprint (SHA-256): {made.fingerprint}",
+            "把指纹写入学校的 school-client.ini（[server] fingerprint = ...），登记单和 add-school 也会显示它 / "
+            "put the fingerprint in the schools' school-client.ini ([server] fingerprint = ...); code "
+            "slips and add-school show it too",
         ],
     )
 
@@ -524,9 +605,20 @@ def cmd_serve(ctx: Context) -> Result:
             f"cannot reach the database {_safe_url(ctx.db_url)}: {_first_line(exc.orig)}",
             EXIT_UNAVAILABLE,
         ) from None
+    tls = None
+    fingerprint = None
+    files = _tls_files(ctx)
+    if files is not None:
+        from sync_server.tls import TlsError, fingerprint_of_file, server_context
+
+        try:
+            tls = server_context(*files)
+            fingerprint = fingerprint_of_file(files[0])
+        except TlsError as exc:
+            raise CliError(exc.code, exc.message_zh, exc.message_en, EXIT_BAD_INPUT) from None
     try:
         server = create_server(
-            app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads
+            app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads, tls=tls
         )
     except ValueError as exc:  # waitress: a host it cannot resolve
         raise CliError(
@@ -543,9 +635,17 @@ def cmd_serve(ctx: Context) -> Result:
             EXIT_UNAVAILABLE,
         ) from None
     port = int(getattr(server, "effective_port", ctx.args.port))
-    url = f"http://{ctx.args.host}:{port}"
-    started = {"url": url, "db": _safe_url(ctx.db_url), "instance": str(ctx.instance)}
-    _emit(ctx.args, started, [f"同步服务器已启动 / sync server listening on {url}"])
+    url = f"{'https' if tls else 'http'}://{ctx.args.host}:{port}"
+    started = {
+        "url": url,
+        "db": _safe_url(ctx.db_url),
+        "instance": str(ctx.instance),
+        "fingerprint": fingerprint,
+    }
+    said = [f"同步服务器已启动 / sync server listening on {url}"]
+    if fingerprint:
+        said.append(f"证书指纹 / certificate fingerprint (SHA-256): {fingerprint}")
+    _emit(ctx.args, started, said)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -557,9 +657,10 @@ def cmd_serve(ctx: Context) -> Result:
 
 
 def _log_to_file(instance: Path) -> None:
-    folder = instance / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    from sync_server.private_files import PrivateRotatingFileHandler, private_dir
+
+    folder = private_dir(instance / "logs")
+    handler = PrivateRotatingFileHandler(  # owner-only files (issue 12.5)
         folder / "sync-server.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -613,7 +714,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads", type=int, help="worker threads (default: serve_threads in config.toml, 8)"
     )
+    p.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM; default: tls_cert in config.toml, else "
+        "tls/cert.pem in the instance folder when it exists)",
+    )
+    p.add_argument("--key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--no-tls",
+        action="store_true",
+        help="plain HTTP even when a certificate exists (behind nginx on 127.0.0.1)",
+    )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "make-cert",
+        parents=[common],
+        help="make a self-signed certificate for this server and print its fingerprint",
+    )
+    p.add_argument(
+        "--host",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="a name or IP address the schools use to reach the server (repeat for several)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="write cert.pem and key.pem here (default: <instance>/tls)"
+    )
+    p.add_argument("--days", type=int, default=3650, help="valid this many days (default 3650)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing certificate (enrolled schools must get the new fingerprint)",
+    )
+    p.set_defaults(func=cmd_make_cert)
 
     p = sub.add_parser(
         "add-school", parents=[common], help="add a school / issue an enrollment code"
@@ -732,11 +868,24 @@ def _fail(
         print(json.dumps(body, ensure_ascii=False), flush=True)
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to sys.stderr as it is when a line is logged (as logging.lastResort does), not to the stream
+    of the first call: main() may run again in one process (tests) with stderr replaced meanwhile."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def _configure_console_logging() -> None:
     root = logging.getLogger()
     if any(getattr(h, "_sync_server_console", False) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ConsoleHandler()
     handler._sync_server_console = True  # type: ignore[attr-defined]
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -21,12 +21,14 @@ drives them with real sockets.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import html
 import logging
 import select
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -295,6 +297,117 @@ class DoorChannel(HTTPChannel):  # type: ignore[misc]
         super().handle_close()
 
 
+class TlsDoorChannel(DoorChannel):
+    """The same connection over TLS (`sync-server serve --cert --key`): the accepted socket is wrapped by
+    Python's ssl module (OpenSSL) and the handshake runs in the event loop without blocking it. A handshake
+    must be done within SERVE_REQUEST_HEAD_TIMEOUT of the connection (DoorServer.maintenance); every other
+    limit applies to the decrypted requests as before. All socket I/O stays on the loop's thread."""
+
+    handshaken = False
+    want_write = False  # the handshake (or a read) waits until the socket can take more
+
+    def __init__(
+        self, server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
+    ) -> None:
+        assert server.tls is not None
+        self.accepted_at = time.time()
+        sock = server.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        super().__init__(server, sock, addr, adj, map)
+
+    def _handshake(self) -> None:
+        try:
+            self.socket.do_handshake()
+        except ssl.SSLWantReadError:
+            self.want_write = False
+            return
+        except ssl.SSLWantWriteError:
+            self.want_write = True
+            return
+        except (
+            ssl.SSLError,
+            OSError,
+        ) as exc:  # a plain-HTTP client, a client refusing our certificate
+            log.info("TLS handshake with %s failed: %s", self.addr, exc)
+            self.handle_close()
+            return
+        self.handshaken = True
+        self.want_write = False
+        self.last_activity = time.time()
+
+    def readable(self) -> bool:
+        if not self.handshaken:
+            return not self.will_close
+        return super().readable()
+
+    def writable(self) -> bool:
+        if not self.handshaken:
+            return self.want_write or bool(self.will_close)
+        return self.want_write or super().writable()
+
+    def handle_read(self) -> None:
+        if not self.handshaken:
+            self._handshake()
+            return
+        if self.linger_until is not None:
+            super().handle_read()  # TLS is shut down for lingering: the rest is dropped as it comes
+            return
+        try:
+            data = self.socket.recv(self.adj.recv_bytes)
+            while data and self.socket.pending():  # decrypted bytes the socket no longer signals
+                data += self.socket.recv(self.socket.pending())
+        except ssl.SSLWantReadError:
+            return
+        except ssl.SSLWantWriteError:
+            self.want_write = True
+            return
+        except (ssl.SSLError, OSError) as exc:
+            log.info("TLS connection with %s broke: %s", self.addr, exc)
+            self.handle_close()
+            return
+        self.want_write = False
+        if not data:  # the client closed the connection
+            self.handle_close()
+            return
+        self.last_activity = time.time()
+        self.received(data)
+
+    def handle_write(self) -> None:
+        if not self.handshaken and not self.will_close:
+            self._handshake()
+            return
+        self.want_write = False
+        super().handle_write()
+
+    def send(self, data: bytes, do_close: bool = True) -> int:
+        if not self.handshaken:
+            return 0
+        if self.linger_until is not None:
+            return 0
+        try:
+            return int(self.socket.send(data))
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+            return 0
+        except (ssl.SSLError, OSError) as exc:
+            log.info("TLS connection with %s broke while sending: %s", self.addr, exc)
+            if do_close:
+                self.handle_close()
+            return 0
+
+
+def _tls_channel(
+    server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
+) -> TlsDoorChannel | None:
+    """A TLS connection, or none when the socket cannot even be wrapped (the client left already): an
+    error here must not reach waitress's accept, which would close the listening socket."""
+    try:
+        return TlsDoorChannel(server, sock, addr, adj, map)
+    except OSError as exc:
+        log.info("could not start TLS with %s: %s", addr, exc)
+        with contextlib.suppress(OSError):
+            sock.close()
+        return None
+
+
 class DoorServer(TcpWSGIServer):  # type: ignore[misc]
     channel_class = DoorChannel
 
@@ -306,8 +419,12 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         limits: ServeLimits,
         doors: BodyDoors,
         is_staff: Callable[[str], bool],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.limits = limits
+        self.tls = tls
+        if tls is not None:
+            self.channel_class = _tls_channel  # type: ignore[assignment]
         self.doors = doors
         self.is_staff = is_staff
         self.made_room = 0
@@ -359,6 +476,11 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         super().maintenance(now)  # closes connections silent for channel_timeout
         overdue = 0
         for channel in list(self.active_channels.values()):
+            if isinstance(channel, TlsDoorChannel) and not channel.handshaken:
+                if not _closing(channel) and now - channel.accepted_at > self.limits.head_timeout:
+                    channel.will_close = True
+                    overdue += 1
+                continue
             request = channel.request
             if channel.requests or _closing(channel) or not isinstance(request, DoorParser):
                 continue
@@ -411,8 +533,16 @@ def staff_session_check(app: Any) -> Callable[[str], bool]:
     return is_staff
 
 
-def create_server(app: Any, *, host: str, port: int, threads: int | None = None) -> DoorServer:
-    """A waitress server for the app with the limits of its configuration (raises OSError)."""
+def create_server(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    threads: int | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> DoorServer:
+    """A waitress server for the app with the limits of its configuration (raises OSError); HTTPS when
+    given a TLS context (sync_server.tls.server_context)."""
     limits = ServeLimits.from_config(app.config, threads=threads)
     doors = BodyDoors.from_config(app.config)
     adj = Adjustments(
@@ -426,6 +556,11 @@ def create_server(app: Any, *, host: str, port: int, threads: int | None = None)
         max_request_body_size=doors.largest + 1,
         backlog=limits.backlog,
         ident=IDENT,
+        url_scheme="https" if tls is not None else "http",
+        # a whole TLS record (16 KiB) per read, so no decrypted bytes wait unseen inside OpenSSL
+        recv_bytes=64 * 1024 if tls is not None else 8192,
         asyncore_use_poll=hasattr(select, "poll"),  # no FD_SETSIZE ceiling where poll exists
     )
-    return DoorServer(app, adj=adj, limits=limits, doors=doors, is_staff=staff_session_check(app))
+    return DoorServer(
+        app, adj=adj, limits=limits, doors=doors, is_staff=staff_session_check(app), tls=tls
+    )

@@ -1,0 +1,196 @@
+"""`sync-server serve` over TLS with a certificate made by `sync-server make-cert` (issue 12, point 4).
+
+Real processes and sockets: the server in a subprocess (tests/support/served.py), clients through Python's ssl.
+The doors of sync_server/serving.py hold over TLS: a connection that never finishes its handshake is closed, a
+body over its door's limit is answered 413 from the head, a plain-HTTP client gets nothing and the server
+goes on serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support.served import ROOT, Served, cli, start_served
+
+
+def make_cert(
+    instance: Path, *hosts: str, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    args = [a for h in hosts for a in ("--host", h)]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sync_server",
+            "make-cert",
+            *args,
+            *extra,
+            "--json",
+            "--instance",
+            str(instance),
+        ],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def tls_serve(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[..., tuple[Served, str]]]:
+    started: list[Served] = []
+
+    def start(**config: Any) -> tuple[Served, str]:
+        instance = tmp_path / f"instance-{len(started)}"
+        made = make_cert(instance, "127.0.0.1", "localhost")
+        assert made.returncode == 0, made.stderr
+        fingerprint = json.loads(made.stdout.strip().splitlines()[-1])["fingerprint"]
+        db = tmp_path / f"tls-{len(started)}.db"
+        shutil.copyfile(sqlite_template, db)
+        served = start_served(instance, f"sqlite:///{db}", config=config or None)
+        started.append(served)
+        return served, fingerprint
+
+    yield start
+    for served in started:
+        err = served.stop()
+        assert "Traceback" not in err, err
+
+
+def _client_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test checks the fingerprint itself
+    return context
+
+
+def _tls_socket(served: Served) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    return _client_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_make_cert_prints_the_fingerprint_of_the_served_certificate(
+    tls_serve: Callable[..., tuple[Served, str]],
+) -> None:
+    served, fingerprint = tls_serve()
+    assert served.url.startswith("https://127.0.0.1:")
+    with _tls_socket(served) as sock:
+        der = sock.getpeercert(binary_form=True)
+        assert der is not None
+        seen = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+        assert seen == fingerprint
+        assert sock.version() in ("TLSv1.2", "TLSv1.3")
+    # the served certificate's own check: names and addresses, nothing else trusted
+    context = ssl.create_default_context(cafile=str(served.instance / "tls" / "cert.pem"))
+    r = requests.get(
+        served.url + "/healthz", verify=str(served.instance / "tls" / "cert.pem"), timeout=10
+    )
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    assert r.headers["X-Sync-Server"] == "school-sync/1"
+    raw = socket.create_connection(("localhost", served.port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="localhost") as sock:
+        assert sock.getpeercert() is not None
+    key = served.instance / "tls" / "key.pem"
+    assert key.stat().st_mode & 0o077 == 0  # the key is owner-only
+    # add-school shows the fingerprint the slips carry
+    made = cli(served.instance, served.db_url, "add-school", "--code", "S001", "--name", "城关小学")
+    assert made["fingerprint"] == fingerprint
+
+
+def test_make_cert_refuses_to_replace_a_certificate_and_bad_hosts(tmp_path: Path) -> None:
+    first = make_cert(tmp_path, "sync.county.edu.cn", "10.1.2.3")
+    assert first.returncode == 0, first.stderr
+    again = make_cert(tmp_path, "sync.county.edu.cn")
+    assert again.returncode == 2
+    assert (
+        "已存在" in again.stderr and "--force" in again.stderr and "Traceback" not in again.stderr
+    )
+    forced = make_cert(tmp_path, "sync.county.edu.cn", extra=("--force",))
+    assert forced.returncode == 0, forced.stderr
+    assert (
+        json.loads(forced.stdout.splitlines()[-1])["fingerprint"]
+        != json.loads(first.stdout.splitlines()[-1])["fingerprint"]
+    )
+    bad = make_cert(tmp_path / "other", "http://x/")
+    assert bad.returncode == 2 and "--host" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_serve_refuses_a_missing_or_mismatched_certificate(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert make_cert(one, "127.0.0.1").returncode == 0
+    assert make_cert(two, "127.0.0.1").returncode == 0
+    for args in (
+        ("--cert", str(tmp_path / "nope.pem"), "--key", str(one / "tls" / "key.pem")),
+        ("--cert", str(one / "tls" / "cert.pem"), "--key", str(two / "tls" / "key.pem")),
+        ("--cert", str(one / "tls" / "cert.pem")),
+    ):
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sync_server",
+                "serve",
+                "--port",
+                "0",
+                *args,
+                "--instance",
+                str(tmp_path / "i"),
+            ],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith("错误：") and "Traceback" not in r.stderr
+
+
+def test_doors_hold_over_tls(tmp_path: Path, tls_serve: Callable[..., tuple[Served, str]]) -> None:
+    served, _ = tls_serve(serve_request_head_timeout=1, serve_cleanup_interval=0.2)
+    verify = str(served.instance / "tls" / "cert.pem")
+    # a plain-HTTP client on the TLS port gets no answer, and the server goes on
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as plain:
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            said = plain.recv(1024)
+        except ConnectionResetError:
+            said = b""
+        assert not said.startswith(b"HTTP")  # a TLS alert or nothing, never a page in clear
+    # a connection that never starts its handshake is closed after the head timeout
+    silent = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+    silent.settimeout(10)
+    assert silent.recv(1) == b""  # closed by the server, well before the 10 s of this bound
+    silent.close()
+    # a large body without credentials: 413 from the head, in our JSON, over TLS
+    with _tls_socket(served) as sock:
+        sock.sendall(
+            b"POST /api/v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n" + b"x" * 65536
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert json.loads(body)["error"]["code"] == "too_large"
+    # a large answer comes whole (several TLS records), and the server still answers everyone
+    r = requests.get(served.url + "/api/v1/openapi.json", verify=verify, timeout=10)
+    assert r.status_code == 200 and len(r.content) > 16 * 1024
+    assert requests.get(served.url + "/healthz", verify=verify, timeout=10).status_code == 200
