@@ -645,3 +645,35 @@ def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
             yield from _leaves(f.children)
         elif f.type is not FieldType.REPEAT:
             yield f
+
+
+def evaluate_expression(
+    form: FormDef,
+    data: Mapping[str, Any],
+    source: str,
+    *,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    repeat: tuple[tuple[str, int], ...] = (),
+    current: str | None = None,
+) -> Any:
+    """What `source` computes over a record, as a calculation would see it: at the top level, or in the
+    repeat instance `repeat` ((name, 0-based index) from the outside in), with `.` the answer of the field
+    `current`. Raises ExpressionSyntaxError or ValueError (unknown function, wrong arity) for a bad
+    expression, KeyError for an unknown field or repeat instance. Used by the conformance suite."""
+    from forms.expr.parser import parse
+
+    cf = compiled(form)
+    run = _Run(cf, today, now or _noon(today), None)
+    root = Scope(())
+    run.load(data, cf.top, root)
+    run.settle(root)
+    chain = [root]
+    for name, index in repeat:
+        chain.append(chain[-1].values[name][index])
+    fn = compile_expr(parse(source), cf._resolver(tuple(name for name, _ in repeat)))
+    ctx = run.ctx
+    ctx.scopes = chain
+    if current is not None:
+        ctx.current = _answer(chain[-1].values.get(current))
+    return fn(ctx)
