@@ -25,6 +25,7 @@ from sync_server.db import Database, open_database
 from sync_server.errors import ServiceError, error_body, http_error
 from sync_server.limits import API_PREFIX, BODYLESS_METHODS, BodyDoors, too_large_messages
 from sync_server.migrate import upgrade
+from sync_server.private_files import secure_instance
 from sync_server.services.attachments import AttachmentStore
 from sync_server.services.common import dumps
 from sync_server.services.forms import publish_shipped_forms
@@ -82,6 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         now=clock(),
     )
     attachments_dir = Path(cfg["ATTACHMENTS_DIR"] or instance / "attachments")
+    secure_instance(instance, attachments_dir)  # owner-only, wider modes tightened (issue 12.5)
     state = ServerState(
         db=db,
         attachments=AttachmentStore(

@@ -872,7 +872,7 @@ class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to sys.stderr as it is when a line is logged (as logging.lastResort does), not to the stream
     of the first call: main() may run again in one process (tests) with stderr replaced meanwhile."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sync_server.private_files import private_dir
+
 log = logging.getLogger(__name__)
 
 ENV_DB = "SYNC_SERVER_DB"
@@ -153,7 +155,7 @@ def persistent_secret_key(instance: Path) -> str:
         if key:
             return key
     key = secrets.token_hex(32)
-    instance.mkdir(parents=True, exist_ok=True)
+    private_dir(instance)  # owner-only, whatever the umask (issue 12.5)
     tmp = path.with_name(f".{SECRET_FILE}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:

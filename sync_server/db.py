@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event, orm, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from sync_server.private_files import secure_sqlite_file
+
 log = logging.getLogger(__name__)
 
 _READ_OPTION = "sync_server_read"
@@ -54,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        secure_sqlite_file(Path(parsed.database))  # owner-only, before SQLite makes it
     engine = create_engine(
         url,
         # A pooled connection is used by one thread at a time, never shared while checked out.

@@ -65,6 +65,7 @@ from forms.periods import period_range
 from sync_server import reporting
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion, Record, School, Status
+from sync_server.private_files import create_file
 from sync_server.services.attachments import file_names as school_file_names
 from sync_server.services.common import naive_utc
 from sync_server.services.forms import FORM_CACHE, latest_forms
@@ -631,7 +632,7 @@ def export_form(
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.tmp")
     wb = Workbook(write_only=True)
     try:
-        tmp.open("xb").close()  # an unwritable place fails here, before any record is read
+        create_file(tmp)  # owner-only; an unwritable place fails here, before any record is read
         with ReadSession.begin() as session:
             fv, form = _form(session, form_id)
             period = check_period(form, period)

@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 
 from sync_server.db import Database, make_engine
 from sync_server.models import Device, EnrollmentCode, School, User
+from sync_server.private_files import create_file, private_dir, secure_sqlite_file, tighten
 from sync_server.services.generation import (
     Reason,
     change_time,
@@ -149,10 +150,11 @@ def restore_sqlite_file(
         raise RestoreError(
             "same_file", "不能用数据库自身来恢复", "cannot restore the database from itself"
         )
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    secure_sqlite_file(db_path)  # the restored database is owner-only, like every server file
     staged = db_path.with_name(f".restore-{uuid.uuid4().hex[:12]}.tmp")
     saved: Path | None = None
     try:
+        create_file(staged)
         with _connect(backup, read_only=True) as src, _connect(staged) as dst:
             src.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")
@@ -164,13 +166,15 @@ def restore_sqlite_file(
                 f"the copy of the backup failed its check ({problem}); nothing was changed",
             )
         if db_path.exists():
-            saved_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(saved_dir)
+            tighten(saved_dir)
             saved = saved_dir / f"pre-restore-{now:%Y%m%d-%H%M%S}.db"
             n = 2
             while saved.exists():
                 saved = saved_dir / f"pre-restore-{now:%Y%m%d-%H%M%S}-{n}.db"
                 n += 1
             try:
+                create_file(saved)
                 with _connect(db_path, read_only=True) as src, _connect(saved) as dst:
                     src.backup(dst)
                 _fsync(saved)
@@ -179,6 +183,8 @@ def restore_sqlite_file(
                 saved.unlink(missing_ok=True)
                 saved = saved.with_suffix(".damaged")
                 db_path.replace(saved)
+                tighten(saved)
+                secure_sqlite_file(db_path)
                 for extra in ("-wal", "-shm"):
                     Path(f"{db_path}{extra}").unlink(missing_ok=True)
         with _connect(staged, read_only=True) as src, _connect(db_path) as dst:

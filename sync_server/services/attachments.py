@@ -40,6 +40,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sync_server.errors import ServiceError
 from sync_server.models import Attachment
+from sync_server.private_files import opener as private_opener
+from sync_server.private_files import private_dir
 from sync_server.services.common import naive_utc
 
 log = logging.getLogger(__name__)
@@ -519,8 +521,8 @@ class AttachmentStore:
         check_extra: bool = True,
     ) -> int:
         partial = self.partial_path(school_id, sha256)
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("ab") as out:
+        private_dir(partial.parent)
+        with open(partial, "ab", opener=private_opener) as out:
             got = 0
             try:
                 while got < length:
@@ -603,8 +605,8 @@ class AttachmentStore:
                 details={"expected": sha256, "received": digest.hexdigest()},
             )
         target = self.path(school_id, sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(partial, target)
+        private_dir(target.parent)
+        os.replace(partial, target)  # the partial file's owner-only mode goes with it
         _fsync_dir(target.parent)
         self._save_row(school_id, sha256, total, total, now, complete=True, filename=filename)
         log.info("attachment %s of school %s complete (%d bytes)", sha256, school_id, total)
