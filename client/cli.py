@@ -4,9 +4,11 @@
     school-client export --form ID OUT.xlsx [--period P] [--status S ...]
     school-client import --form ID FILE.xlsx|FILE.json   (all rows or none; the daily backup is made first)
     school-client backup OUT.db                          (the database and its attachments, in one file)
-    school-client restore IN.db                          (the current database is kept in backups/)
+    school-client restore IN.db [--recovery-code CODE]   (the current database is kept in backups/; the code
+                                                         for a backup of another PC or data folder)
     school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
     school-client sync
+    school-client recovery-code                          (the code that restores a backup on a new PC)
     school-client --version
 
 Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
@@ -24,7 +26,6 @@ import errno
 import json
 import logging
 import shutil
-import sqlite3
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from client.store.dberrors import DB_ERRORS
 from client.store.paths import APP_NAME, DB_NAME, resolve_data_dir
 from forms.argparse_zh import argparse_zh
 
@@ -136,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", parents=[common], help="从备份恢复 / restore from a backup")
     p.add_argument("source", metavar="IN.db")
     p.add_argument(
+        "--recovery-code",
+        metavar="CODE",
+        help="恢复码：恢复另一台电脑（或另一个数据文件夹）的备份时需要 / the recovery code printed for "
+        "the PC that made the backup (needed on a new PC or data folder)",
+    )
+    p.add_argument(
         "--no-sync",
         action="store_true",
         help="恢复后不立即同步 / do not sync right after (what was sent comes back at the next sync)",
@@ -154,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code", required=True, help="登记码 / enrollment code")
 
     sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
+    sub.add_parser(
+        "recovery-code",
+        parents=[common],
+        help="显示本机数据的恢复码 / show the recovery code of this PC's data",
+    )
     return parser
 
 
@@ -238,7 +251,7 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         try:
             daily_backup(ctx.store, ctx.clock.today())
-        except (OSError, sqlite3.Error, StoreError) as exc:  # the import goes on
+        except (OSError, *DB_ERRORS, StoreError) as exc:  # the import goes on
             log.warning("daily backup before the import failed: %s", exc)
         result = import_file(ctx, args.form, source)
     finally:
@@ -296,12 +309,16 @@ def _holds(held: BackupContents) -> tuple[str, str]:
 def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
     from client.store.backup import check_backup, restore_from
     from client.store.db import open_store
+    from client.store.keys import has_key, load_key
 
     source = Path(args.source)
-    held = check_backup(source)  # before opening (and so creating) anything
+    code = args.recovery_code
+    new_key = not has_key(data_dir)
+    # Checked before opening (and so creating) anything.
+    held = check_backup(source, own=None if new_key else load_key(data_dir), recovery_code=code)
     store = open_store(data_dir)
     try:
-        saved = restore_from(store, source)
+        saved = restore_from(store, source, recovery_code=code)
     finally:
         store.close()
     open_store(data_dir).close()  # brings the restored database's schema up to date
@@ -310,7 +327,34 @@ def cmd_restore(args: argparse.Namespace, data_dir: Path) -> int:
         f"已从 {source} 恢复（{zh}）；原数据库另存为 {saved} / "
         f"restored from {source} ({en}); the previous database was saved as {saved}"
     )
+    if new_key:
+        _print_recovery_code(data_dir)
     _restore_report(args, data_dir, saved)
+    return EXIT_OK
+
+
+def _print_recovery_code(data_dir: Path) -> None:
+    """The data folder's recovery code, for the clerk to print and keep apart from the PC."""
+    from client.store.keys import load_key, mark_recovery_shown
+
+    key = load_key(data_dir)
+    if key is None or not key.recovery_code:
+        return
+    print(
+        f"本机数据的恢复码（请打印或抄下，与电脑分开妥善保管；换电脑恢复备份时需要）：{key.recovery_code} / "
+        f"the recovery code of this PC's data (print or copy it and keep it apart from the PC; a backup "
+        f"restores on a new PC with it): {key.recovery_code}"
+    )
+    mark_recovery_shown(data_dir)
+
+
+def cmd_recovery_code(args: argparse.Namespace, data_dir: Path) -> int:
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
+    from client.store.db import prepare_folder
+
+    prepare_folder(data_dir)
+    _print_recovery_code(data_dir)
     return EXIT_OK
 
 
@@ -411,9 +455,12 @@ def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
         )
     ctx = ClientContext.open(data_dir)
     try:
-        return enroll_command(ctx, server, args.code)
+        code = enroll_command(ctx, server, args.code)
     finally:
         ctx.close()
+    if code == EXIT_OK:
+        _print_recovery_code(data_dir)
+    return code
 
 
 def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
@@ -437,6 +484,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
     "restore": cmd_restore,
     "enroll": cmd_enroll,
     "sync": cmd_sync,
+    "recovery-code": cmd_recovery_code,
 }
 
 
@@ -510,7 +558,7 @@ def _full_disk(exc: BaseException, args: argparse.Namespace, data_dir: Path) -> 
             full = True
             if e.filename:
                 written.insert(0, Path(str(e.filename)))
-        elif isinstance(e, sqlite3.Error):
+        elif isinstance(e, DB_ERRORS):
             code = getattr(e, "sqlite_errorcode", None)
             full = full or code == SQLITE_FULL or "database or disk is full" in str(e)
             io_error = io_error or (code is not None and code & 0xFF == SQLITE_IOERR)
@@ -579,7 +627,7 @@ def _refused(error: Exception, args: argparse.Namespace, data_dir: Path) -> int:
             f"文件操作失败 {where}：{exc.strerror or exc}",
             f"file error {where}: {exc.strerror or exc}",
         )
-    except (sqlite3.Error, SQLAlchemyError) as exc:
+    except (*DB_ERRORS, SQLAlchemyError) as exc:
         log.exception("database error")
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return _fail(

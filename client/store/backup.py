@@ -13,6 +13,11 @@ backup_attachments (sha256, filename, data) holding the bytes of every attachmen
 (photos and files live in data_dir/attachments, content-addressed by sha256). It is verified after writing:
 PRAGMA integrity_check and every attachment's sha256 recomputed from its bytes. Backups written by older
 versions (database only, no backup_attachments table) still restore; their attachments are left as they are.
+
+A backup is encrypted like the store (SQLCipher, the data folder's key and salt; client.store.keys): the same PC
+restores it with no code; another PC (or a new data folder) needs the recovery code printed when the key was
+made, from which and the salt at the start of the file the key is made again. What is restored is written with
+the restoring folder's own key. Plaintext backups of older versions still restore.
 """
 
 from __future__ import annotations
@@ -24,15 +29,16 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from client.store.attachments import attachment_path
+from client.store.attachments import AttachmentUnreadable, read_attachment, write_attachment
+from client.store.db import DB_ERRORS, connect, file_salt, is_plaintext
+from client.store.keys import DataKey, load_key, loaded_key_for_salt, valid_code
 from client.store.records import StoreError
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,10 @@ class BackupError(StoreError):
     """A backup or restore that could not be done; message_zh/message_en say why."""
 
 
+class RecoveryCodeNeeded(BackupError):
+    """An encrypted backup of another PC (or data folder), and no recovery code or a wrong one."""
+
+
 class StoreFiles(Protocol):
     """What backups need of a store (client.store.db.Store has all of it)."""
 
@@ -76,19 +86,69 @@ class StoreFiles(Protocol):
     def close(self) -> None: ...
 
 
+Connection = Any  # a DB-API connection of client.store.db.connect
+
+
 @contextlib.contextmanager
-def _connect(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
-    if read_only:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    else:
-        conn = sqlite3.connect(path, timeout=30)
+def _connect(
+    path: Path, key: DataKey | None, *, read_only: bool = False, check: bool = True
+) -> Iterator[Connection]:
+    conn = connect(path, key, read_only=read_only, check=check)
     try:
         yield conn
     finally:
         conn.close()
 
 
-def _problem(conn: sqlite3.Connection) -> str | None:
+def folder_key(store: StoreFiles) -> DataKey | None:
+    """The key of the store's data folder (None: a plaintext store)."""
+    return load_key(store.db_path.parent)
+
+
+def backup_key(
+    path: Path, own: DataKey | None, recovery_code: str | None = None
+) -> DataKey | None:
+    """The key that opens the backup at path: None for a plaintext one (older versions), the PC's own key for
+    its own backups, else the one the recovery code makes with the backup's salt. RecoveryCodeNeeded when none
+    of these opens it."""
+    if is_plaintext(path):
+        return None
+    salt = file_salt(path)
+    candidates: list[DataKey] = []
+    mine = own if own is not None and own.salt == salt else loaded_key_for_salt(salt)
+    if mine is not None:
+        candidates.append(mine)
+    if recovery_code:
+        if not valid_code(recovery_code):
+            raise RecoveryCodeNeeded(
+                "恢复码格式不对：应为 25 个字母和数字（如 ABCDE-FGHJK-…），请对照打印的恢复码重新输入",
+                "the recovery code is malformed: it has 25 letters and digits (like ABCDE-FGHJK-...); "
+                "type it again from the printed slip",
+            )
+        if salt is not None:
+            candidates.append(DataKey.from_code(recovery_code, salt))
+    for key in candidates:
+        try:
+            with _connect(path, key, read_only=True):
+                return key
+        except DB_ERRORS:
+            continue
+    if recovery_code:
+        raise RecoveryCodeNeeded(
+            f"恢复码不正确（或 {path.name} 不是有效的数据备份）：无法用它打开该文件，未做任何更改；"
+            "请对照做备份的电脑当初打印的恢复码重新输入",
+            f"wrong recovery code (or {path.name} is not a valid store backup): it does not open the "
+            "file; nothing was changed; type the code printed for the PC that made the backup",
+        )
+    raise RecoveryCodeNeeded(
+        f"{path.name} 不是有效的数据备份，或是另一台电脑（或另一个数据文件夹）的加密备份：若是后者，"
+        "请加上 --recovery-code 恢复码；未做任何更改",
+        f"{path.name} is not a valid store backup, or it is an encrypted backup of another PC (or data "
+        "folder): then add --recovery-code CODE; nothing was changed",
+    )
+
+
+def _problem(conn: Connection) -> str | None:
     """None when the database passes integrity_check and holds a records table; else what is wrong."""
     rows = conn.execute("PRAGMA integrity_check").fetchall()
     if [r[0] for r in rows] != ["ok"]:
@@ -99,14 +159,14 @@ def _problem(conn: sqlite3.Connection) -> str | None:
     return None if found else "no records table"
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+def _has_table(conn: Connection, name: str) -> bool:
     found = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
     ).fetchone()
     return found is not None
 
 
-def _add_attachments(conn: sqlite3.Connection, root: Path) -> None:
+def _add_attachments(conn: Connection, root: Path) -> None:
     """Put the bytes of every attachment the database lists into the backup copy (conn).
 
     One absent or damaged on this PC is left out (logged, and counted as missing by _contents): refusing
@@ -122,8 +182,8 @@ def _add_attachments(conn: sqlite3.Connection, root: Path) -> None:
     )
     for sha, name in listed:
         try:
-            data = attachment_path(root, sha).read_bytes()
-        except OSError as exc:
+            data = read_attachment(root, sha)
+        except (OSError, AttachmentUnreadable) as exc:
             log.warning("attachment %s (%s) not backed up: %s", name, sha, exc)
             continue
         if hashlib.sha256(data).hexdigest() != sha:
@@ -136,7 +196,7 @@ def _add_attachments(conn: sqlite3.Connection, root: Path) -> None:
     conn.commit()
 
 
-def _damaged_attachments(conn: sqlite3.Connection) -> list[str]:
+def _damaged_attachments(conn: Connection) -> list[str]:
     """The attachments in a backup whose bytes do not match their sha256, as "name (sha256)"."""
     if not _has_table(conn, ATTACHMENTS_TABLE):
         return []
@@ -147,10 +207,10 @@ def _damaged_attachments(conn: sqlite3.Connection) -> list[str]:
     return damaged
 
 
-def _contents(conn: sqlite3.Connection) -> BackupContents:
+def _contents(conn: Connection) -> BackupContents:
     try:
         records = conn.execute("SELECT count(*) FROM records WHERE deleted = 0").fetchone()[0]
-    except sqlite3.OperationalError:  # a schema from before tombstones
+    except DB_ERRORS:  # a schema from before tombstones
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     listed = (
         conn.execute("SELECT count(*) FROM attachments").fetchone()[0]
@@ -171,11 +231,11 @@ def _contents(conn: sqlite3.Connection) -> BackupContents:
     return BackupContents(records, held, missing, with_attachments=True)
 
 
-def _verify(path: Path) -> BackupContents:
+def _verify(path: Path, key: DataKey | None) -> BackupContents:
     """What the backup at path holds; BackupError unless it passes integrity_check, holds a records table,
     and every attachment in it matches its sha256."""
     try:
-        with _connect(path, read_only=True) as conn:
+        with _connect(path, key, read_only=True) as conn:
             problem = _problem(conn)
             if problem is None:
                 damaged = _damaged_attachments(conn)
@@ -185,7 +245,7 @@ def _verify(path: Path) -> BackupContents:
                         f"damaged attachment(s) in {path.name}: {', '.join(damaged[:5])}",
                     )
                 return _contents(conn)
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         problem = str(exc)
     raise BackupError(
         f"{path.name} 不是有效的数据备份（{problem}）",
@@ -204,12 +264,31 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _copy_checked(
-    source: Path, target: Path, *, source_read_only: bool, attachments_root: Path | None = None
+    source: Path,
+    target: Path,
+    *,
+    source_read_only: bool,
+    source_key: DataKey | None,
+    key: DataKey | None,
+    attachments_root: Path | None = None,
 ) -> None:
-    """Copy source into target (a new file) with the backup API, as one self-contained file, and check it.
-    With attachments_root, the attachments the database lists are added to the copy."""
-    with _connect(source, read_only=source_read_only) as src, _connect(target) as dst:
-        src.backup(dst)
+    """Copy source (opened with source_key) into target (a new file, encrypted with key), as one self-contained
+    file, and check it: with the backup API when the keys are the same, else with sqlcipher_export (the backup
+    API cannot change a key). With attachments_root, the attachments the database lists are added to the copy."""
+    if source_key != key:
+        with _connect(source, source_key, read_only=source_read_only) as src:
+            version = src.execute("PRAGMA user_version").fetchone()[0]
+            src.execute(
+                "ATTACH DATABASE ? AS copy KEY ?", (str(target), key.key_text if key else "")
+            )
+            src.execute("SELECT sqlcipher_export('copy')")
+            src.execute(f"PRAGMA copy.user_version = {int(version)}")
+            src.execute("DETACH DATABASE copy")
+    with _connect(source, source_key, read_only=source_read_only) as src, _connect(
+        target, key
+    ) as dst:
+        if source_key == key:
+            src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm beside the copy
         if attachments_root is not None:
             _add_attachments(dst, attachments_root)
@@ -233,17 +312,20 @@ def backup_to(
         raise BackupError("不能把数据库备份到它自己", "cannot back the database up onto itself")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex[:12]}.tmp")
+    key = folder_key(store)
     try:
         _copy_checked(
             store.db_path,
             tmp,
             source_read_only=False,
+            source_key=key,
+            key=key,
             attachments_root=store.attachments_dir if with_attachments else None,
         )
-        _verify(tmp)
+        _verify(tmp, key)
         os.replace(tmp, out)
         _fsync_dir(out.parent)
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         raise BackupError(f"备份失败：{exc}", f"backup failed: {exc}") from exc
     finally:
         if tmp.exists():
@@ -301,25 +383,32 @@ def _remove_stale_temps(folder: Path) -> None:
                 p.unlink()
 
 
-def check_backup(in_path: str | os.PathLike[str]) -> BackupContents:
+def check_backup(
+    in_path: str | os.PathLike[str],
+    *,
+    own: DataKey | None = None,
+    recovery_code: str | None = None,
+) -> BackupContents:
     """What the backup at in_path holds; BackupError unless it is a sound store backup (integrity_check ok,
-    a records table, every attachment in it matching its sha256)."""
+    a records table, every attachment in it matching its sha256). own: the key of the data folder it is for
+    (its own backups open with it); recovery_code: for a backup of another PC or folder."""
     source = Path(in_path)
     if not source.is_file():
         raise BackupError(f"找不到备份文件 {source}", f"backup file not found: {source}")
+    key = backup_key(source, own, recovery_code)
     try:
-        return _verify(source)
+        return _verify(source, key)
     except BackupError as exc:
         raise BackupError(
             f"{exc.message_zh}，未做任何更改", f"{exc.message_en}; nothing was changed"
         ) from exc
 
 
-def _bring_back_attachments(staged: Path, root: Path) -> int:
+def _bring_back_attachments(staged: Path, key: DataKey | None, root: Path) -> int:
     """Write the attachments held in the staged backup copy into root (content-addressed; files already
     there are kept), then drop them from the copy. Returns how many files were written."""
     written = 0
-    with _connect(staged) as conn:
+    with _connect(staged, key) as conn:
         if not _has_table(conn, ATTACHMENTS_TABLE):
             return 0
         for sha, name, data in conn.execute(
@@ -330,35 +419,22 @@ def _bring_back_attachments(staged: Path, root: Path) -> int:
                     f"备份中的附件已损坏：{name} ({sha})",
                     f"damaged attachment in the backup: {name} ({sha})",
                 )
-            target = attachment_path(root, sha)
-            if target.exists():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".incoming-{uuid.uuid4().hex[:12]}")
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-            written += 1
+            if write_attachment(root, sha, data, key=key):
+                written += 1
         conn.execute(f"DROP TABLE {ATTACHMENTS_TABLE}")
         conn.commit()
         conn.execute("VACUUM")
     return written
 
 
-def _known_schema(db: Path) -> str | None:
+def _known_schema(db: Path, key: DataKey | None) -> str | None:
     """None when the backup's schema is one this program knows (it is migrated on the next open)."""
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     from client.store.migrate import MIGRATIONS
 
-    with _connect(db, read_only=True) as conn:
+    with _connect(db, key, read_only=True) as conn:
         has_table = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
         ).fetchone()
@@ -376,11 +452,11 @@ def _known_schema(db: Path) -> str | None:
     return None
 
 
-def _mark_restored(db: Path, *, source: str, now: dt.datetime) -> None:
+def _mark_restored(db: Path, key: DataKey | None, *, source: str, now: dt.datetime) -> None:
     from client.store.healing import K_RESTORED, restored_store_marker
     from client.store.pull import K_CURSOR
 
-    with _connect(db) as conn:
+    with _connect(db, key) as conn:
         row = conn.execute("SELECT value FROM settings WHERE key = ?", (K_CURSOR,)).fetchone()
         value = row[0] if row else 0
         # The JSON column has numeric affinity: a number comes back as one, anything else as its text.
@@ -394,7 +470,11 @@ def _mark_restored(db: Path, *, source: str, now: dt.datetime) -> None:
 
 
 def restore_from(
-    store: StoreFiles, in_path: str | os.PathLike[str], *, now: dt.datetime | None = None
+    store: StoreFiles,
+    in_path: str | os.PathLike[str],
+    *,
+    now: dt.datetime | None = None,
+    recovery_code: str | None = None,
 ) -> Path:
     """Replace the store's database with the backup at in_path; returns where the current one was saved.
 
@@ -414,30 +494,37 @@ def restore_from(
     sync reads again, with this computer's own changes, what the server holds since the backup - so what
     this computer sent after the backup comes back, and only what it never sent is lost
     (healing.work_lost_by_restore counts that, from the saved copy).
+
+    An encrypted backup of another PC or data folder needs recovery_code (RecoveryCodeNeeded otherwise); what
+    is restored, attachments included, is written with this folder's own key.
     """
     source = Path(in_path)
-    check_backup(source)
+    own = folder_key(store)
+    check_backup(source, own=own, recovery_code=recovery_code)
+    source_key = backup_key(source, own, recovery_code)
     db = store.db_path
     if source.resolve() == db.resolve():
         raise BackupError("不能用数据库自身来恢复", "cannot restore the database from itself")
     staged = db.with_name(f"{_TMP_PREFIX}restore-{uuid.uuid4().hex[:12]}.tmp")
     try:
         try:
-            _copy_checked(source, staged, source_read_only=True)
-        except (sqlite3.Error, BackupError) as exc:
+            _copy_checked(
+                source, staged, source_read_only=True, source_key=source_key, key=own
+            )
+        except (*DB_ERRORS, BackupError) as exc:
             raise BackupError(
                 f"{source.name} 不是有效的数据备份（{exc}），未做任何更改",
                 f"{source.name} is not a valid store backup ({exc}); nothing was changed",
             ) from exc
-        newer = _known_schema(staged)
+        newer = _known_schema(staged, own)
         if newer is not None:
             raise BackupError(
                 f"{source.name} 来自更新版本的程序（数据库版本 {newer}），请先升级本程序",
                 f"{source.name} comes from a newer version of this program (schema {newer}); upgrade first",
             )
-        _mark_restored(staged, source=source.name, now=now or dt.datetime.now())
+        _mark_restored(staged, own, source=source.name, now=now or dt.datetime.now())
         # Content-addressed and only added: written before the database, so a failure here replaces nothing.
-        _bring_back_attachments(staged, store.attachments_dir)
+        _bring_back_attachments(staged, own, store.attachments_dir)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
         saved = store.backups_dir / f"pre-restore-{stamp}.db"
         n = 2
@@ -447,11 +534,13 @@ def restore_from(
         backup_to(store, saved, with_attachments=False)  # restore deletes no attachment file
         store.close()
         try:
-            with _connect(staged, read_only=True) as src, _connect(db) as dst:
+            with _connect(staged, own, read_only=True) as src, _connect(
+                db, own, check=False
+            ) as dst:
                 src.backup(dst)
                 dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 problem = _problem(dst)
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             raise BackupError(
                 f"恢复失败（当前数据库已另存为 {saved}）：{exc}",
                 f"restore failed (the current database was saved as {saved}): {exc}",

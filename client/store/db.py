@@ -1,4 +1,10 @@
-"""Opening the local store: SQLite in WAL mode, synchronous=FULL, foreign keys on, migrations at start-up."""
+"""Opening the local store: SQLCipher (SQLite encrypted with the data folder's key, client.store.keys) in WAL
+mode, synchronous=FULL, foreign keys on, migrations at start-up.
+
+Everything that opens store.db or a backup goes through here: `connect` for a plain DB-API connection,
+`make_engine`/`open_store` for SQLAlchemy. A plaintext store of an older version is encrypted on first open
+(client.store.encrypt_migration).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,75 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from client.store.dberrors import DB_ERRORS
+from client.store.keys import DataKey, ensure_key
 from client.store.paths import DB_NAME
 
 log = logging.getLogger(__name__)
+__all__ = ["DB_ERRORS", "Store", "connect", "make_engine", "open_store"]
+
+PLAINTEXT_HEADER = b"SQLite format 3\x00"
 
 
-def make_engine(db_path: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{db_path}", connect_args={"timeout": 30})
+def is_plaintext(path: Path) -> bool:
+    """Whether the file is an unencrypted SQLite database (an older version's store or backup)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(PLAINTEXT_HEADER)) == PLAINTEXT_HEADER
+    except FileNotFoundError:
+        return False
+
+
+def file_salt(path: Path) -> bytes | None:
+    """The salt an encrypted database starts with (SQLCipher keeps it in the clear), None for a plaintext one."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return None if head == PLAINTEXT_HEADER or len(head) < 16 else head
+
+
+def connect(
+    path: Path,
+    key: DataKey | None,
+    *,
+    read_only: bool = False,
+    timeout: float = 30,
+    check: bool = True,
+) -> sqlcipher3.Connection:
+    """A DB-API connection to the database at path, keyed (key None: a plaintext database). check: the key is
+    tried at once, a wrong one raising sqlcipher3.DatabaseError ("file is not a database")."""
+    if read_only:
+        conn = sqlcipher3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout, check_same_thread=False
+        )
+    else:
+        conn = sqlcipher3.connect(str(path), timeout=timeout, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is reported by the exception alone
+        if key is not None:
+            conn.execute(f"PRAGMA key = {key.sqlcipher_key}")
+        if check:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def make_engine(db_path: Path, key: DataKey | bool | None = True) -> Engine:
+    """An engine on the store at db_path. key: the key to use, None for a plaintext database, True (the
+    default) for the key of the data folder db_path lies in (made now if it has none)."""
+    if key is True:
+        key = prepare_folder(db_path.parent)
+    the_key: DataKey | None = key if isinstance(key, DataKey) else None
+    engine = create_engine(
+        "sqlite://",
+        module=sqlcipher3,
+        creator=lambda: connect(db_path, the_key),
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,10 +126,22 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(data_dir: Path, *, migrate: bool = True) -> Store:
-    """Open (creating if needed) the store in data_dir and bring its schema up to date."""
+def prepare_folder(data_dir: Path) -> DataKey:
+    """The data folder's key (made when the folder has none), with anything of the folder still in plaintext
+    (a store, backups or attachments of an older version, or of a migration that was interrupted) encrypted."""
+    from client.store.encrypt_migration import encrypt_folder
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(data_dir / DB_NAME)
+    key, _made = ensure_key(data_dir)
+    encrypt_folder(data_dir, key)
+    return key
+
+
+def open_store(data_dir: Path, *, migrate: bool = True, encrypted: bool = True) -> Store:
+    """Open (creating if needed) the store in data_dir and bring its schema up to date. encrypted=False: a
+    plaintext store (benchmarks compare the two; the product always encrypts)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(data_dir / DB_NAME, prepare_folder(data_dir) if encrypted else None)
     if migrate:
         from client.store.migrate import upgrade
 

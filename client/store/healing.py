@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,11 +446,18 @@ def work_lost_by_restore(restored: Path, previous: Path) -> LostWork | None:
     """Compare the restored database with the one it replaced (kept aside by restore_from): its changes
     never sent to the server (unsent outbox entries, drafts) that the backup lacks. None when the replaced
     one cannot be read (a damaged database is why one restores)."""
+    from client.store.db import DB_ERRORS, connect
+    from client.store.keys import load_key
+    from client.store.records import StoreError
+
     try:
-        conn = sqlite3.connect(f"{restored.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
+        key = load_key(restored.parent)
+        conn = connect(restored, key, read_only=True)
+    except (*DB_ERRORS, StoreError):
         return None
     try:
+        # Without a KEY clause the attached file is opened with the main one's key: the saved copy is this
+        # folder's own backup.
         conn.execute("ATTACH DATABASE ? AS old", (f"{previous.resolve().as_uri()}?mode=ro",))
         unsent = conn.execute(
             "SELECT o.record_id FROM old.outbox o WHERE o.sent_at IS NULL "
@@ -461,7 +467,7 @@ def work_lost_by_restore(restored: Path, previous: Path) -> LostWork | None:
             "SELECT r.id FROM old.records r WHERE r.status = 'draft' AND r.deleted = 0 AND NOT EXISTS "
             "(SELECT 1 FROM main.records m WHERE m.id = r.id AND m.revision >= r.revision)"
         ).fetchall()
-    except sqlite3.Error as exc:
+    except DB_ERRORS as exc:
         log.warning("what the restore lost cannot be counted: %s", exc)
         return None
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.orm import Session
 
 from client.store.change_requests import apply_decision
+from client.store.dberrors import DB_ERRORS
 from client.store.formset import ROSTER_FORM, FormSet
 from client.store.issues import IssueKind, open_issues, raise_conflict
 from client.store.models import (
@@ -84,7 +84,7 @@ class PullOutcome:
 def _item_error_is_local(exc: BaseException) -> bool:
     """A failure of the store itself (disk full, locked, I/O): not the item's fault - the page stops."""
     return isinstance(
-        exc, OperationalError | InterfaceError | InternalError | MemoryError | sqlite3.Error
+        exc, (OperationalError, InterfaceError, InternalError, MemoryError, *DB_ERRORS)
     )
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import enum
 import errno
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from client.store.dberrors import DB_ERRORS
 
 
 class ErrorKind(enum.StrEnum):
@@ -103,7 +104,7 @@ def is_disk_full(exc: BaseException, folder: Path | None = None) -> bool:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, sqlite3.Error):
+        if isinstance(e, DB_ERRORS):
             code = getattr(e, "sqlite_errorcode", None)
             if code == SQLITE_FULL or "database or disk is full" in str(e):
                 return True

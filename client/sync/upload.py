@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from client.store.attachments import AttachmentUnreadable, read_attachment_file
 from client.sync.errors import ErrorKind, SyncError
 from client.sync.http import API, Transport
 from forms.identifiers import quote_segment
@@ -44,11 +46,12 @@ Monotonic = Callable[[], float]
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The sha256 of an attachment file's content (decrypted: client.store.attachments); "" when its file does
+    not open (damaged), so that it never matches."""
+    try:
+        return hashlib.sha256(read_attachment_file(path)).hexdigest()
+    except AttachmentUnreadable:
+        return ""
 
 
 def _offset(value: str | None, default: int) -> int:
@@ -158,7 +161,8 @@ def upload_file(
     `on_offset(n)`: the server now holds the first n bytes (the whole size once it is complete). A run of
     `policy.attempts` failures without the server's offset moving ends the upload; any progress starts the
     count again, so a link that keeps dropping still gets the file up, chunk by chunk."""
-    size = path.stat().st_size
+    content = read_attachment_file(path)  # decrypted in memory: no plaintext copy on the disk
+    size = len(content)
     policy = transport.policy
     failures = 0
     conflicts = 0
@@ -180,7 +184,7 @@ def upload_file(
             if offset > best:
                 best, failures = offset, 0
             on_offset(offset)
-            with path.open("rb") as fh:
+            with io.BytesIO(content) as fh:
                 while True:
                     fh.seek(offset)
                     chunk = fh.read(sizer.size)

@@ -19,7 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDate, QEvent, QObject, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QCoreApplication,
+    QDate,
+    QEvent,
+    QIODevice,
+    QObject,
+    QSize,
+    Qt,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import QDesktopServices, QImageReader, QKeyEvent, QPixmap, QValidator
 from PySide6.QtWidgets import (
     QApplication,
@@ -44,6 +56,12 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from client.store.attachments import (
+    AttachmentUnreadable,
+    attachment_path,
+    read_attachment_file,
+    viewing_copy,
+)
 from forms.display import is_percent, show_percent
 from forms.model import Field, FieldType
 
@@ -694,7 +712,14 @@ def thumbnail(path: Path, size: QSize = THUMB_SIZE) -> QPixmap | None:
     if hit is not None:
         _THUMBS.move_to_end(key)
         return hit
-    reader = QImageReader(str(path))
+    try:  # an attachment is sealed on disk (client.store.attachments); other files are read as they are
+        data = read_attachment_file(path)
+    except (OSError, AttachmentUnreadable):
+        return None
+    buffer = QBuffer()
+    buffer.setData(QByteArray(data))
+    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+    reader = QImageReader(buffer)
     reader.setAutoTransform(True)
     full = reader.size()
     if full.isValid() and (full.width() > size.width() or full.height() > size.height()):
@@ -799,8 +824,9 @@ class AttachmentInput(FieldInput):
     def _open(self) -> None:
         if self._value:
             path = self._path()
-            if path is not None:
-                QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+            if path is not None:  # another program opens a plaintext copy, removed when we exit
+                copy = viewing_copy(self._root, self._value, self._names.get(self._value, ""))
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(copy)))
 
     def _remove(self) -> None:
         self.set_value(None)
@@ -809,7 +835,7 @@ class AttachmentInput(FieldInput):
     def _path(self) -> Path | None:
         if not self._value or not re.fullmatch(r"[0-9a-f]{64}", self._value):
             return None
-        path = self._root / self._value[:2] / self._value
+        path = attachment_path(self._root, self._value)
         return path if path.exists() else None
 
     def _show(self) -> None:

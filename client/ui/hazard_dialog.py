@@ -6,6 +6,7 @@ thread; the dialog closes when that succeeded and shows the reason in plain word
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from pathlib import Path
@@ -28,7 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from client.context import ClientContext
-from client.store.attachments import add_attachment, attachment_path
+from client.store.attachments import (
+    AttachmentUnreadable,
+    add_attachment,
+    attachment_path,
+    read_attachment_file,
+)
 from client.store.records import SaveResult
 from client.store.todo import CLOSED_HAZARD_STATUSES, HAZARD_STATUSES, HazardItem, update_hazard
 from client.ui import lang
@@ -209,7 +215,12 @@ class HazardDialog(QDialog):
         source: Path | None = self._photo_file
         if source is None and self._photo_sha:
             source = attachment_path(self._ctx.store.attachments_dir, self._photo_sha)
-        pixmap = QPixmap(str(source)) if source is not None and source.exists() else QPixmap()
+        pixmap = QPixmap()
+        if source is not None and source.exists():
+            with contextlib.suppress(
+                OSError, AttachmentUnreadable
+            ):  # sealed on disk: decrypted here
+                pixmap.loadFromData(read_attachment_file(source))
         if pixmap.isNull():
             self.photo_label.setPixmap(QPixmap())
             self.photo_label.setText(

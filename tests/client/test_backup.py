@@ -18,6 +18,7 @@ from client.store.backup import (
     restore_from,
 )
 from tests.client import RECORDS, make_ctx, populate, save, stored
+from tests.support.encrypted import db_connect
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def ctx(tmp_path: Path):
 
 
 def integrity(path: Path) -> str:
-    with sqlite3.connect(path) as conn:
+    with db_connect(path) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
@@ -38,7 +39,7 @@ def test_backup_is_one_checked_file(ctx: ClientContext, tmp_path: Path):
     assert out.is_file() and integrity(out) == "ok"
     assert not out.with_name("store.db-wal").exists()
     assert [p.name for p in out.parent.iterdir()] == ["store.db"]  # no temp file left behind
-    with sqlite3.connect(out) as conn:
+    with db_connect(out) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         n = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     assert n == sum(len(v) for v in RECORDS.values()) + 5
@@ -62,7 +63,7 @@ def test_restore_round_trip(ctx: ClientContext, tmp_path: Path):
         assert stored(reopened, "safety_inspection") == before  # the later record is gone ...
     finally:
         reopened.close()
-    with sqlite3.connect(saved) as conn:  # ... but kept in the pre-restore copy
+    with db_connect(saved) as conn:  # ... but kept in the pre-restore copy
         assert (
             conn.execute("SELECT count(*) FROM records WHERE id = ?", (later,)).fetchone()[0] == 1
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from client.context import ClientContext
-from client.store.attachments import add_attachment, attachment_path
+from client.store.attachments import add_attachment, attachment_path, read_attachment
 from client.store.backup import BackupError, backup_to, check_backup, restore_from
 from client.store.db import open_store
 from tests.client import NOW, RECORDS, make_ctx, save, stored
+from tests.support.encrypted import db_connect
 
 PHOTO = bytes(range(256)) * 64  # 16 KiB of "JPEG"
 
@@ -46,13 +46,11 @@ def test_backup_restores_the_record_and_its_photo_into_a_fresh_folder(tmp_path: 
         restore_from(store, out)
     finally:
         store.close()
-    assert attachment_path(tmp_path / "new-pc" / "attachments", photo).read_bytes() == PHOTO
+    assert read_attachment(tmp_path / "new-pc" / "attachments", photo) == PHOTO
     reopened = make_ctx(tmp_path / "new-pc")
     try:
         assert stored(reopened, "safety_inspection")[record_id]["hazards"][0]["photo"] == photo
-        with sqlite3.connect(
-            reopened.store.db_path
-        ) as conn:  # the bytes are not kept in the live db
+        with db_connect(reopened.store.db_path) as conn:  # the bytes are not kept in the live db
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "backup_attachments" not in tables
     finally:
@@ -66,7 +64,7 @@ def test_a_damaged_attachment_in_the_backup_is_refused_by_name_and_nothing_is_re
     try:
         _, photo = record_with_photo(ctx, tmp_path)
         out = backup_to(ctx.store, tmp_path / "backup.db")
-        with sqlite3.connect(out) as conn:
+        with db_connect(out) as conn:
             conn.execute("UPDATE backup_attachments SET data = ? WHERE sha256 = ?", (b"x", photo))
         later = save(ctx, "safety_inspection", RECORDS["safety_inspection"][1])
         shutil.rmtree(ctx.store.attachments_dir)
@@ -102,7 +100,7 @@ def test_a_database_only_backup_of_an_older_version_still_restores(tmp_path: Pat
             assert later not in stored(reopened, "safety_inspection")
         finally:
             reopened.close()
-        assert attachment_path(ctx.store.attachments_dir, photo).read_bytes() == PHOTO  # kept
+        assert read_attachment(ctx.store.attachments_dir, photo) == PHOTO  # kept
     finally:
         ctx.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from client.context import ClientContext
 from client.store.backup import KEEP_DAILY, backup_to, daily_backup, daily_backups
 from tests.client import make_ctx, populate
+from tests.support.encrypted import db_connect
 
 DAY = dt.timedelta(days=1)
 
@@ -67,7 +67,7 @@ def test_the_same_day_again_makes_no_second_backup_but_a_clock_back_on_an_old_da
     # the store may hold more than that older file.
     again = daily_backup(ctx.store, dt.date(2026, 11, 1))
     assert again is not None and dates(ctx) == ["2026-11-01", "2026-11-02", "2026-11-01"]
-    with sqlite3.connect(again) as conn:
+    with db_connect(again) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

@@ -9,7 +9,6 @@ filled with a file until a few kilobytes are left.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from client.cli import EXIT_DISK_FULL
 from tests.client import TEACHERS, make_ctx, save
 from tests.client.test_import_scaling import roster_file
+from tests.support.encrypted import db_connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,7 +73,7 @@ def assert_disk_full(done: subprocess.CompletedProcess[str], where: Path) -> Non
 
 
 def teachers_in(data: Path) -> int:
-    with sqlite3.connect(data / "store.db") as conn:
+    with db_connect(data / "store.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
 

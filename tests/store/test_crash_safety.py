@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.support.encrypted import db_connect
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 50
@@ -49,7 +50,7 @@ def test_sigkill_never_loses_a_reported_save(tmp_path: Path):
     reported: list[str] = []
     for round_no in range(ROUNDS):
         reported += _run_and_kill(data_dir, str(round_no), rnd.uniform(0.0, 0.25))
-        con = sqlite3.connect(data_dir / "store.db")
+        con = db_connect(data_dir / "store.db")
         try:
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             ids = {r[0] for r in con.execute("SELECT id FROM records")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from client.store.db import make_engine, open_store
 from client.store.migrate import current_revision, head_revision, upgrade
 from client.store.models import Base
 from client.store.paths import DB_NAME, ENV_DATA_DIR, resolve_data_dir
+from tests.support.encrypted import db_connect
 
 
 def _not_search_table(name: str | None, type_: str, _parent: object) -> bool:
@@ -81,7 +81,7 @@ def test_failed_migration_changes_nothing(tmp_path: Path):
         upgrade(engine)
     assert current_revision(engine) == "0001"
     engine.dispose()
-    con = sqlite3.connect(tmp_path / DB_NAME)
+    con = db_connect(tmp_path / DB_NAME)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "uq_roster_teacher_id" not in indexes
