@@ -4,7 +4,9 @@ so that the clerk only types the enrollment code. No Qt.
 The file is `school-client.ini`, UTF-8 (a BOM from Notepad is fine; GBK is accepted too):
 
     [server]
-    url = http://10.1.2.3:8700
+    url = https://10.1.2.3:8700
+    fingerprint = AB:CD:...     ; the server certificate's SHA-256 fingerprint (sync-server make-cert)
+    allow_http = false          ; true lets a plain http:// address to another computer through
 
     [forms]
     folder = 表单          ; optional, relative to the .ini file
@@ -35,6 +37,8 @@ ENV_CONFIG = "SCHOOL_CLIENT_CONFIG"
 class Preconfig:
     server: str | None = None
     forms_dir: Path | None = None
+    fingerprint: str | None = None  # as written; client.sync.pinning checks and normalizes it
+    allow_http: bool = False
     source: Path | None = None
 
 
@@ -70,7 +74,19 @@ def load(path: Path) -> Preconfig:
     server = parser.get("server", "url", fallback="").strip().rstrip("/") or None
     folder = parser.get("forms", "folder", fallback="").strip()
     forms_dir = (path.parent / folder).resolve() if folder else None
-    return Preconfig(server=server, forms_dir=forms_dir, source=path)
+    fingerprint = parser.get("server", "fingerprint", fallback="").strip() or None
+    try:
+        allow_http = parser.getboolean("server", "allow_http", fallback=False)
+    except ValueError as exc:  # a value that is no yes/no: the safe reading
+        log.warning("ignoring allow_http in %s: %s", path, exc)
+        allow_http = False
+    return Preconfig(
+        server=server,
+        forms_dir=forms_dir,
+        fingerprint=fingerprint,
+        allow_http=allow_http,
+        source=path,
+    )
 
 
 def find() -> Preconfig:
@@ -83,6 +99,26 @@ def find() -> Preconfig:
 def preconfigured_server() -> str | None:
     """The server address of a preconfigured install, or None."""
     return find().server
+
+
+def preconfigured_fingerprint(server_url: str) -> str | None:
+    """The ini's certificate fingerprint, when the ini names this server (the same address)."""
+    found = find()
+    if not found.fingerprint or not found.server:
+        return None
+    return found.fingerprint if _same_server(found.server, server_url) else None
+
+
+def _same_server(a: str, b: str) -> bool:
+    """The same address, the scheme compared only where both give one ('10.1.2.3:8700' is its https)."""
+
+    def parts(url: str) -> tuple[str | None, str]:
+        url = url.strip().rstrip("/").lower()
+        scheme, sep, rest = url.partition("://")
+        return (scheme, rest) if sep else (None, url)
+
+    (scheme_a, rest_a), (scheme_b, rest_b) = parts(a), parts(b)
+    return rest_a == rest_b and (scheme_a is None or scheme_b is None or scheme_a == scheme_b)
 
 
 def preconfigured_forms_dir() -> Path | None:

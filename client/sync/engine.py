@@ -54,6 +54,7 @@ from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.healing import Healer
 from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
+from client.sync.pinning import K_FINGERPRINT, is_local, normalize_fingerprint, split_pinned_url
 from client.sync.state import (
     ConflictNotice,
     Phase,
@@ -100,10 +101,10 @@ def app_version() -> str:
 
 
 def normalize_server_url(url: str) -> str:
-    """'edu.example.cn:8700/' -> 'http://edu.example.cn:8700'; a pasted .../api/v1 is dropped."""
+    """'edu.example.cn:8700/' -> 'https://edu.example.cn:8700'; a pasted .../api/v1 is dropped."""
     url = url.strip().rstrip("/")
-    if "://" not in url:
-        url = "http://" + url
+    if "://" not in url:  # HTTPS by default; plain http only to this computer (client.sync.pinning)
+        url = ("http://" if is_local(urlsplit("//" + url).hostname) else "https://") + url
     if url.endswith(API):
         url = url[: -len(API)]
     parts = urlsplit(url)
@@ -176,7 +177,9 @@ class SyncEngine:
     def _now(self) -> dt.datetime:
         return self.ctx.clock.now()
 
-    def _transport(self, base_url: str, token: str | None) -> Transport:
+    def _transport(
+        self, base_url: str, token: str | None, fingerprint: str | None = None
+    ) -> Transport:
         return Transport(
             self.http,
             base_url,
@@ -186,11 +189,19 @@ class SyncEngine:
             sleep=self.sleep,
             rng=self.rng,
             user_agent=f"school-client/{app_version()}",
+            fingerprint=fingerprint,
         )
 
     # -- enroll -----------------------------------------------------------------------------------------
 
-    def enroll(self, server_url: str, code: str, *, device_name: str | None = None) -> S.Enrollment:
+    def enroll(
+        self,
+        server_url: str,
+        code: str,
+        *,
+        device_name: str | None = None,
+        fingerprint: str | None = None,
+    ) -> S.Enrollment:
         """Trade a single-use enrollment code for this device's token, and keep it.
 
         Safe to retry (protocol revision 1.4): an enrollment request id is kept in the store before the first
@@ -199,10 +210,16 @@ class SyncEngine:
         sent again, by the retry policy or by the clerk. A computer that holds records of one school is not
         moved to another school.
         """
+        server_url, in_url = split_pinned_url(server_url)
         base = normalize_server_url(server_url)
+        # the certificate to pin (protocol 1.10): given, in the address, or the ini's for this server
+        from client.preconfig import preconfigured_fingerprint
+
+        pin_text = fingerprint or in_url or preconfigured_fingerprint(base)
+        pin = normalize_fingerprint(pin_text) if pin_text else None
         with self.ctx.store.Session.begin() as s:
             request_id = _enroll_request_id(s, base, code)
-        transport = self._transport(base, None)
+        transport = self._transport(base, None, pin)
         answer = transport.request(
             "POST",
             f"{API}/enroll",
@@ -241,6 +258,7 @@ class SyncEngine:
                     f"enrolled for school {enrollment.school_code}",
                 )
             S.save_enrollment(s, enrollment)
+            set_setting(s, K_FINGERPRINT, pin)
             set_setting(s, K_ENROLL_REQUEST, None)  # answered: a later enrollment is a new request
             remember_reset_key(s, body.get("pin_reset_key"))  # protocol 1.11
         log.info("enrolled with %s as device %s", base, enrollment.device_id)
@@ -333,7 +351,11 @@ class _Run:
     ) -> None:
         self.engine = engine
         self.store = engine.ctx.store
-        self.t = engine._transport(enrollment.server_url, enrollment.device_token)
+        with self.store.Session() as s:
+            pin = get_setting(s, K_FINGERPRINT)  # the certificate pinned at enrollment, if any
+        self.t = engine._transport(
+            enrollment.server_url, enrollment.device_token, str(pin) if pin else None
+        )
         self.result = result
         self.progress = progress
         self.cancel = cancel

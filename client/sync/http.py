@@ -21,6 +21,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from client.sync.errors import ErrorKind, SyncError
+from client.sync.pinning import check_address, pin_session, tls_error
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ def _exception_error(exc: requests.RequestException) -> SyncError:
         return SyncError(
             ErrorKind.REFUSED, f"服务器地址无效：{exc}", f"invalid server address: {exc}"
         )
+    if isinstance(exc, requests.exceptions.SSLError):
+        return tls_error(exc)  # certificate mismatch / untrusted: refused, never retried blindly
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     ):
@@ -212,9 +215,20 @@ class Transport:
         sleep: Sleep,
         rng: random.Random,
         user_agent: str = "school-client",
+        fingerprint: str | None = None,
+        allow_http: bool | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
+        # HTTPS and pinning (client.sync.pinning): the fingerprint kept with the enrollment; plain http
+        # only to this computer or where school-client.ini allows it (None: as the ini says)
+        self.fingerprint = fingerprint
+        if allow_http is None:
+            from client.preconfig import find
+
+            allow_http = find().allow_http
+        self.allow_http = allow_http
+        pin_session(session, self.base_url, fingerprint)
         self.token = token
         self.policy = policy
         self.timeouts = timeouts
@@ -244,6 +258,7 @@ class Transport:
         outcome raises SyncError. `max_bytes`: an answer longer than this (once unzipped) is not read
         further: SyncError REFUSED, code `answer_too_large`.
         """
+        check_address(self.base_url, allow_http=self.allow_http, fingerprint=self.fingerprint)
         hdrs = {
             "User-Agent": self.user_agent,
             "Accept": "application/json",
