@@ -445,6 +445,7 @@ def pull_view() -> Response:
     )
     own = _bool_arg("include_own")
     compact = _bool_arg("compact")
+    rotate = _rotation_asked()
     device = current_device()
     standing, healing = _generation_standing(device, cursor=since)
     with state.db.ReadSession.begin() as session:
@@ -460,7 +461,7 @@ def pull_view() -> Response:
         server_seq = current_seq(session)  # the same snapshot as the page: never below its cursor
     extra: dict[str, Any] = {}
     headers = _generation_headers(generation.Standing(standing.generation, server_seq))
-    if not page.more and request.headers.get(ROTATION_HEADER, "").strip() == "1":
+    if not page.more and rotate:
         # The end of a sync (protocol 1.9): a next token, valid beside this one until first used.
         with state.db.Session.begin() as session:
             extra["next_token"] = issue_next_token(session, device.device_id, now=state.now())
@@ -488,6 +489,15 @@ def pull_view() -> Response:
         },
         headers=headers,
     )
+
+
+def _rotation_asked() -> bool:
+    raw = request.headers.get(ROTATION_HEADER)
+    if raw is None:
+        return False
+    if raw.strip() not in ("0", "1"):
+        raise _bad_header(ROTATION_HEADER, "应为 1 或 0", "must be 1 or 0")
+    return raw.strip() == "1"
 
 
 def _bool_arg(name: str) -> bool:

@@ -179,6 +179,8 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "school_code": _name(32, examples=["S001"]),
                 # Protocol 1.4: the same code with the same request id again gets the same device.
                 "request_id": _name(100, examples=["6f1c2d9e-0b7a-4c55-9e0f-2b8f3d1a7c44"]),
+                # Protocol 1.9: the token this computer held; that device (same school) is replaced.
+                "replaces_token": _name(200),
             },
         },
         "EnrollResponse": {
@@ -362,6 +364,12 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "Sync-Cursor-Proof with that cursor (protocol revision 1.8)",
                 },
                 "pin_reset_key": _PIN_RESET_KEY,
+                "next_token": {
+                    "type": "string",
+                    "description": "The device's next token (protocol revision 1.9), on the last page "
+                    "of a pull sent with Sync-Token-Rotation: 1; valid beside the current one until its "
+                    "first use, which retires the current one (401 token_superseded)",
+                },
             },
         },
         "GenerationChanged": {
@@ -523,6 +531,13 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "operationId": "pull",
                 "summary": "This school's changes after a cursor, in seq order",
                 "parameters": [
+                    {
+                        "name": "Sync-Token-Rotation",
+                        "in": "header",
+                        "description": "1: the client stores a next_token (protocol revision 1.9); the "
+                        "last page of the pull carries one",
+                        "schema": {"type": "string", "enum": ["0", "1"]},
+                    },
                     {
                         "name": "since",
                         "in": "query",

@@ -258,3 +258,15 @@ def test_a_code_made_with_another_secret_does_not_enroll(live: LiveServer):
     with live.session() as s, s.begin():
         made = add_school(s, code="Y001", name="别处小学", now=live.clock(), secret="another")
     assert_error(enroll(live, made.enrollment_code), 401, "enrollment_code_invalid")
+
+
+def test_a_malformed_rotation_header_is_400(live: LiveServer):
+    device = live.device()
+    r = requests.get(
+        live.url + "/api/v1/pull",
+        headers={"Authorization": f"Bearer {device.token}", "Sync-Token-Rotation": "yes"},
+        timeout=10,
+    )
+    err = assert_error(r, 400, "bad_header")
+    assert err["details"] == {"header": "Sync-Token-Rotation"}
+    assert pull(live, device.token, rotate=False).status_code == 200
