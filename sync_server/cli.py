@@ -374,6 +374,7 @@ def cmd_export(ctx: Context) -> Result:
                     "records": result.records,
                     "path": str(result.path),
                     "period": result.period,
+                    **({"sensitive": True} if result.sensitive else {}),
                 },
             )
     finally:

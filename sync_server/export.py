@@ -128,6 +128,7 @@ class ExportResult:
     sheets: list[str]  # the record sheet first, then the repeat groups (the summary is `summary`)
     period: str | None = None
     summary: str = SUMMARY_TITLE
+    sensitive: bool = False  # teacher-ethics or dropout records (the audit log says so)
 
 
 def sheet_title(text: str, used: set[str]) -> str:
@@ -657,4 +658,13 @@ def export_form(
     finally:
         _discard(wb, tmp)
     log.info("exported %d %s records of %d schools to %s", count, form_id, schools, out_path)
-    return ExportResult(out_path, fv.form_id, fv.version, count, schools, sheets, period)
+    return ExportResult(
+        out_path,
+        fv.form_id,
+        fv.version,
+        count,
+        schools,
+        sheets,
+        period,
+        sensitive=bool(count) and form.settings.sensitive,
+    )

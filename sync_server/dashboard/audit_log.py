@@ -1,5 +1,10 @@
 """The audit log for admins: logins, logouts, reviews, exports, publications, views of sensitive records.
 
+An entry about teacher-ethics or dropout records (a record's view, review or file; a list page that showed
+some; a device's refused push of one) names their ids, schools and what reviewers wrote only to staff with
+the ethics permission: other admins see the entry as 敏感记录 ×N, without the record, its school, the device
+or the comments (issue 12, point 5).
+
 Shown in Chinese: each action by its label, each detail by its name and value (periods, roles, yes/no,
 comments as their text), forms by their titles, devices by their names, the command line and start-up as
 such. A detail this page does not know (from a newer version) goes under 技术细节, as JSON, never as Python's
@@ -25,10 +30,15 @@ from forms.errors import CATALOGUE
 from forms.model import Period
 from sync_server import reporting
 from sync_server.dashboard import bp
-from sync_server.dashboard.auth import ROLE_LABELS, role_required
+from sync_server.dashboard.auth import (
+    ROLE_LABELS,
+    current_user,
+    role_required,
+    sensitive_form_ids,
+)
 from sync_server.dashboard.display import STATUS_LABELS
 from sync_server.dashboard.params import int_param
-from sync_server.models import AuditEntry, Device, School
+from sync_server.models import AuditEntry, Device, Record, School
 from sync_server.services.forms import latest_forms
 from sync_server.state import get_state
 
@@ -45,6 +55,7 @@ ACTION_LABELS = {
     "device.enroll": "设备登记",
     "device.enroll_again": "设备重新登记（上次的回答丢失）",
     "device.revoke": "撤销设备",
+    "device.replaced": "电脑重新登记，原凭据作废",
     "form.publish": "发布表单",
     "form.publish_refused": "表单未通过检查",
     "form.withdraw": "撤回表单版本",
@@ -101,6 +112,7 @@ DETAIL_LABELS = {
     "known": "常用地址",
     "ip": "来源地址",
     "device_id": "设备",
+    "replaced_by": "新登记的设备",
     "device_cursor": "设备已读到的变更号",
     "from": "原变更计数",
     "to": "新变更计数",
@@ -112,7 +124,27 @@ DETAIL_LABELS = {
     "after": "恢复方式",
     "saved_as": "原数据库另存为",
     "carried_over": "沿用的账号与设备",
+    "sensitive": "含师德与控辍记录",
+    "sensitive_records": "显示的师德与控辍记录",
+    "school_codes": "所属学校",
 }
+MASKED = "敏感记录"
+# What an entry about sensitive records keeps for staff without the ethics permission: nothing that names a
+# record, a school, a device or what a record or a reviewer said.
+_KEPT_WHEN_MASKED = frozenset(
+    {
+        "form_id",
+        "version",
+        "period",
+        "status",
+        "page",
+        "records",
+        "sensitive",
+        "ip",
+        "kind",
+        "op_id",
+    }
+)
 _SCOPES = {"pair": "该账号在该地址", "address": "该地址", "account": "该账号"}
 _KINDS = {"upsert": "修改", "delete": "删除"}
 _GENERAL_COMMENT = "_record"
@@ -147,9 +179,11 @@ class _Names:
         ids = {e.object_id for e in entries if e.action.startswith("device.") and e.object_id}
         ids |= {e.actor.removeprefix("device:") for e in entries if e.actor.startswith("device:")}
         ids |= {
-            str(e.details["device_id"])
+            str(e.details[key])
             for e in entries
-            if isinstance(e.details, dict) and e.details.get("device_id")
+            if isinstance(e.details, dict)
+            for key in ("device_id", "replaced_by")
+            if e.details.get(key)
         }
         self.devices = (
             {
@@ -248,7 +282,7 @@ def _detail(key: str, value: Any, names: _Names, offset: dt.timedelta) -> str | 
         return f"第 {value} 版"
     if key == "sha256":
         return str(value)[:12]
-    if key == "device_id":
+    if key in ("device_id", "replaced_by"):
         return names.device(str(value))
     if key == "school_id" and isinstance(value, int):
         return names.schools.get(value, str(value))
@@ -264,6 +298,9 @@ def _detail(key: str, value: Any, names: _Names, offset: dt.timedelta) -> str | 
         return f"{len(texts)} 条：" + "；".join(texts)
     if key == "carried_over" and isinstance(value, Mapping):
         return f"新增：{_counts(value.get('added'))}；更新：{_counts(value.get('updated'))}"
+    if key in ("sensitive_records", "school_codes") and isinstance(value, list):
+        shown = "、".join(str(v) for v in value)
+        return f"{len(value)} 条：{shown}" if key == "sensitive_records" else shown
     if isinstance(value, Mapping | list):
         return None  # shown under 技术细节
     return _plain(value)
@@ -273,7 +310,7 @@ def _target(e: AuditEntry, names: _Names) -> tuple[str, str | None]:
     obj = e.object_id or ""
     action = e.action
     if not obj:
-        return "", None
+        return ("记录列表（全部表单）", None) if action == "records.list_view" else ("", None)
     if action in ("form.publish", "form.withdraw") and "/" in obj:
         form_id, version = obj.split("/", 1)
         return f"{names.form(form_id)} · 版本 {version}", None
@@ -294,10 +331,58 @@ def _actor(actor: str, names: _Names) -> str:
     return ACTORS.get(actor, actor)
 
 
+def _about_a_record(e: AuditEntry) -> bool:
+    return bool(e.object_id) and (e.action.startswith("record.") or e.action == "push.other_school")
+
+
+def sensitive_counts(s: Session, entries: list[AuditEntry]) -> dict[int, int]:
+    """Entry id -> how many sensitive records it names, for the entries about teacher-ethics or dropout
+    records. An entry about a record the server no longer knows, of a form it cannot tell, counts too."""
+    forms = sensitive_form_ids(s)
+    wanted = sorted({str(e.object_id) for e in entries if _about_a_record(e)})
+    record_forms: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for rid, fid in s.execute(select(Record.id, Record.form_id).where(Record.id.in_(chunk))):
+            record_forms[rid] = fid
+    out: dict[int, int] = {}
+    for e in entries:
+        details = e.details if isinstance(e.details, dict) else {}
+        listed = details.get("sensitive_records")
+        if isinstance(listed, list):
+            if listed or e.action == "records.list_view":
+                out[e.id] = len(listed)
+        elif e.action == "records.list_view":  # written before the ids were: the form is sensitive
+            out[e.id] = 0
+        elif _about_a_record(e):
+            form = record_forms.get(str(e.object_id)) or details.get("form_id")
+            if form is None or form in forms:
+                out[e.id] = 1
+    return out
+
+
+def _masked(shown: Shown, count: int) -> None:
+    """An entry about sensitive records as staff without the ethics permission see it."""
+    shown.target = f"{MASKED} ×{count}" if count else MASKED
+    shown.target_url = None
+    shown.school = None
+    if shown.entry.actor.startswith("device:"):
+        shown.actor = "学校的设备"
+    kept = {DETAIL_LABELS[k] for k in _KEPT_WHEN_MASKED if k in DETAIL_LABELS}
+    shown.details = [(label, text) for label, text in shown.details if label in kept]
+    shown.technical = []
+
+
 def present(
-    s: Session, rows: list[tuple[AuditEntry, str | None, str | None]], offset: dt.timedelta
+    s: Session,
+    rows: list[tuple[AuditEntry, str | None, str | None]],
+    offset: dt.timedelta,
+    *,
+    sensitive_ok: bool = False,
 ) -> list[Shown]:
+    """The entries as the page shows them; `sensitive_ok`: the reader may see sensitive records."""
     names = _Names(s, [e for e, _code, _name in rows])
+    masked = {} if sensitive_ok else sensitive_counts(s, [e for e, _code, _name in rows])
     out = []
     for e, code, name in rows:
         target, link = _target(e, names)
@@ -323,6 +408,8 @@ def present(
                 shown.technical.append((key, _plain(value)))
         if e.action not in ACTION_LABELS:
             shown.technical.insert(0, ("action", e.action))
+        if e.id in masked:
+            _masked(shown, masked[e.id])
         out.append(shown)
     return out
 
@@ -353,7 +440,10 @@ def audit_log() -> ResponseReturnValue:
         actions = sorted(set(s.execute(select(AuditEntry.action).distinct()).scalars()))
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
-        shown = present(s, rows, state.local_offset)
+        user = current_user()
+        shown = present(
+            s, rows, state.local_offset, sensitive_ok=user is not None and user.can_view_sensitive
+        )
     choices = sorted(
         ((a, ACTION_LABELS.get(a, f"其他操作（{a}）")) for a in actions), key=lambda c: c[1]
     )

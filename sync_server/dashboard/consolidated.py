@@ -102,6 +102,7 @@ def consolidated_export() -> ResponseReturnValue:
                 "schools": result.schools,
                 "period": result.period,
                 "version": result.version,
+                **({"sensitive": True} if result.sensitive else {}),
             },
         )
         size = out.stat().st_size

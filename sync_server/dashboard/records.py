@@ -185,7 +185,8 @@ def records() -> ResponseReturnValue:
             require_form_visible(s, form_id)
             if form_id not in by_id:
                 abort(404)
-        hidden = sensitive_form_ids(s) - set(by_id)
+        sensitive = sensitive_form_ids(s)
+        hidden = sensitive - set(by_id)
         where: list[ColumnElement[bool]] = []
         if hidden:
             where.append(Record.form_id.not_in(hidden))
@@ -231,20 +232,31 @@ def records() -> ResponseReturnValue:
         ).all()
         rosters = _rosters(s, {school.id for _rec, school in found})
         rows = []
+        shown_sensitive: list[tuple[str, str]] = []  # (record id, school code)
         for rec, school in found:
             choice = by_id.get(rec.form_id)
             form = choice.form if choice is not None else find_record_form(s, rec)
             rows.append(_list_row(rec, school, form, rosters.get(school.id)))
+            if rec.form_id in sensitive or (form is not None and form.settings.sensitive):
+                shown_sensitive.append((rec.id, school.code))
         request_counts = open_request_counts(s, [rec.id for rec, _school in found])
         schools = list(
             s.execute(select(School.id, School.code, School.name).order_by(School.code)).all()
         )
-    if chosen is not None and chosen.form.settings.sensitive:
-        # A list of teacher-ethics or dropout records shows their contents: logged like a record view.
+    if shown_sensitive or (chosen is not None and chosen.form.settings.sensitive):
+        # A list showing teacher-ethics or dropout records (filtered by form or not) shows their contents:
+        # logged like a record view, with the records it showed and their schools.
         audit(
             "records.list_view",
-            form_id,
-            {"school_id": school_id, "period": period, "status": status, "page": page},
+            form_id or None,
+            {
+                "school_id": school_id,
+                "period": period,
+                "status": status,
+                "page": page,
+                "sensitive_records": [rid for rid, _code in shown_sensitive],
+                "school_codes": sorted({code for _rid, code in shown_sensitive}),
+            },
         )
     args = {
         k: v

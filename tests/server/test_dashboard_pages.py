@@ -449,7 +449,10 @@ def test_sensitive_records_exist_only_for_the_ethics_permission(app: Flask, coun
     text(boss.get(f"/records/{county['revised']}"))
     assert len(audit_entries(app, "record.view")) == before + 2
     assert "教师：李娜" in text(boss.get("/records?form=teacher_ethics"))
-    [listed] = audit_entries(app, "records.list_view")
+    # The unfiltered list showed both sensitive records (issue 12.5), then the filtered one.
+    unfiltered, listed = audit_entries(app, "records.list_view")
+    assert unfiltered.object_id is None
+    assert set(unfiltered.details["sensitive_records"]) == {secret.id, dropout.id}
     assert listed.actor == "boss" and listed.object_id == "teacher_ethics"
     r = boss.get("/export?form=teacher_ethics")
     assert r.status_code == 200 and r.mimetype == XLSX
