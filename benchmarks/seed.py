@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import sqlite3
 import uuid
 from pathlib import Path
 
-from client.store.db import open_store
+from client.store.db import connect, open_store
 from client.store.formset import FormSet
+from client.store.keys import load_key
 from client.store.records import search_text, summarize
 from client.store.search import cjk_bigrams
 from forms.engine import evaluate
@@ -77,13 +77,19 @@ def _inspection(rnd: random.Random, day: dt.date) -> dict[str, object]:
 
 
 def seed(
-    data_dir: Path, count: int, *, today: dt.date = dt.date(2026, 11, 28), seed: int = 7
+    data_dir: Path,
+    count: int,
+    *,
+    today: dt.date = dt.date(2026, 11, 28),
+    seed: int = 7,
+    encrypted: bool = True,
 ) -> None:
-    store = open_store(data_dir)
+    store = open_store(data_dir, encrypted=encrypted)
     store.close()
     form = FormSet.shipped().get("safety_inspection")
     rnd = random.Random(seed)
-    con = sqlite3.connect(data_dir / "store.db")
+    # the store's own connection: encrypted with the folder's key (none for a plaintext store)
+    con = connect(data_dir / "store.db", load_key(data_dir) if encrypted else None)
     con.execute("PRAGMA journal_mode=WAL")
     start = con.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0]
     now = dt.datetime(2026, 11, 28, 8, 0)

@@ -302,6 +302,9 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         log.info("window shown after %d ms", timer.elapsed())
         _log_placement(window, screen)
         if not smoke:
+            from client.ui.recovery_dialog import show_recovery_code_once
+
+            show_recovery_code_once(data_dir, window)  # once: the data key was just made
             _start_daily_backup(ctx, tasks, window)
             window.sync.start()  # a sync now when enrolled, then every few minutes
             code = app.exec()

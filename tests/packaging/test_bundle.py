@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from client.store.db import is_plaintext
+from client.store.keys import ENV_KEY_DIR, ENV_KEY_STORE
+from tests.support.encrypted import db_connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -84,6 +87,12 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
+    for name in (
+        ENV_KEY_DIR,
+        ENV_KEY_STORE,
+    ):  # data keys go where this test reads them (tests/conftest.py)
+        if name in os.environ:
+            env[name] = os.environ[name]
     env["QT_QPA_PLATFORM"] = "offscreen"
     env.update(extra)
     return env
@@ -111,6 +120,7 @@ def test_contents(bundle: Bundle) -> None:
         "client/store/migrations/versions/0001_initial.py",
         "client/resources/icon.png",
         "client/resources/icon.ico",
+        "sqlcipher3/",  # the encrypted store's driver
     ):
         assert f"/{needed}" in "\n/" + joined.replace("\n", "\n/"), needed
     lowered = joined.lower()
@@ -143,7 +153,8 @@ def test_smoke_run_saves_a_record_and_opens_the_window(bundle: Bundle, tmp_path:
     data = tmp_path / "数据"  # a Chinese path, as on a clerk's PC
     cold = _smoke(bundle, data)  # a fresh folder: the store is created and migrated
     warm = _smoke(bundle, data)
-    with sqlite3.connect(data / "store.db") as db:
+    assert not is_plaintext(data / "store.db")  # the bundle's SQLCipher encrypts the store
+    with db_connect(data / "store.db") as db:
         n = db.execute(
             "SELECT count(*) FROM records WHERE form_id = 'safety_inspection'"
         ).fetchone()
