@@ -31,6 +31,7 @@ from sync_server.services.common import dumps
 from sync_server.services.forms import publish_shipped_forms
 from sync_server.state import EXTENSION, ServerState, get_state
 from sync_server.throttle import EnrollThrottle
+from sync_server.tls import TlsAwareSessionInterface
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     doors = BodyDoors.from_config(cfg)
     app.config["MAX_CONTENT_LENGTH"] = doors.largest
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # the session cookie is Secure on every HTTPS request (serve --cert, or a trusted proxy's
+    # X-Forwarded-Proto), whatever session_cookie_secure says (sync_server/tls.py)
+    app.session_interface = TlsAwareSessionInterface()
 
     db = open_database(cfg["DATABASE_URL"], pool_size=int(cfg["DB_POOL_SIZE"]))
     clock = cfg["CLOCK"]

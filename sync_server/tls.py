@@ -29,6 +29,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 TLS_DIR = "tls"
 CERT_FILE = "cert.pem"
@@ -246,3 +248,19 @@ def served_fingerprint(config: Mapping[str, Any], instance: Path) -> str | None:
         return fingerprint_of_file(path)
     except TlsError:
         return None
+
+
+def request_is_https() -> bool:
+    """This request came over HTTPS: served by `serve --cert` (wsgi.url_scheme), or by a proxy the
+    configuration trusts (proxy_fix_x_for > 0: ProxyFix takes X-Forwarded-Proto)."""
+    from flask import has_request_context, request
+
+    return has_request_context() and request.is_secure
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, Secure whenever the request came over HTTPS (or
+    session_cookie_secure = true says so always)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request_is_https()

@@ -475,7 +475,7 @@ def _remember_browser(response: BaseResponse, account: str) -> None:
         value,
         max_age=int(float(cfg["LOGIN_KNOWN_DAYS"]) * 86400),
         httponly=True,
-        secure=bool(cfg["SESSION_COOKIE_SECURE"]),
+        secure=bool(cfg["SESSION_COOKIE_SECURE"]) or request.is_secure,  # as the session's
         samesite="Lax",
     )
 
