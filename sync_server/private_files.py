@@ -14,7 +14,6 @@ folders there.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import logging.handlers
 import os
@@ -54,14 +53,9 @@ def private_dir(path: Path) -> Path:
 
 
 def opener(path: str | os.PathLike[str], flags: int) -> int:
-    """For open(..., opener=opener): a file this creates is 0600; one that exists with wider modes is
-    tightened."""
-    fd = os.open(path, flags, FILE_MODE)
-    if POSIX:
-        with contextlib.suppress(OSError):  # not ours to change: leave it (tighten() tells)
-            if os.fstat(fd).st_mode & _OPEN_TO_OTHERS:
-                os.fchmod(fd, FILE_MODE)
-    return fd
+    """For open(..., opener=opener): a file this creates is 0600 (one that exists keeps its mode: the
+    start tightens it, with a line in the log - which this may be opening)."""
+    return os.open(path, flags, FILE_MODE)
 
 
 def create_file(path: Path, *, exclusive: bool = True) -> None:

@@ -4,6 +4,7 @@ files found with wider modes are tightened at start with a line in the log."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -60,6 +61,35 @@ def open_umask() -> Iterator[None]:
         os.umask(previous)
 
 
+@contextlib.contextmanager
+def serving(*where: str) -> Iterator[str]:
+    """The real `sync-server serve` (with this process's umask) on a free port; its URL."""
+    env = dict(os.environ)
+    env.pop("SYNC_SERVER_DB", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync_server", "serve", "--port", "0", "--json", *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        started: dict[str, Any] = {}
+        for _ in range(10):
+            line = proc.stdout.readline()
+            if line.startswith("{"):
+                started = json.loads(line)
+                break
+        assert "url" in started, proc.stderr.read() if proc.stderr else ""
+        yield str(started["url"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     code = main([*args, "--json"])
     out, err = capsys.readouterr()
@@ -77,26 +107,7 @@ def test_every_server_file_is_owner_only_under_an_open_umask(
     made = cli(capsys, "add-school", "--code", "S001", "--name", "城关镇中心小学", *where)
     assert_owner_only(instance, db_file)
 
-    env = dict(os.environ)
-    env.pop("SYNC_SERVER_DB", None)
-    proc = subprocess.Popen(  # the real `sync-server serve`, with this process's umask (0)
-        [sys.executable, "-m", "sync_server", "serve", "--port", "0", "--json", *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        started: dict[str, Any] = {}
-        for _ in range(10):
-            line = proc.stdout.readline()
-            if line.startswith("{"):
-                started = json.loads(line)
-                break
-        url = started["url"]
+    with serving(*where) as url:
         r = requests.post(
             url + "/api/v1/enroll",
             json={
@@ -133,9 +144,6 @@ def test_every_server_file_is_owner_only_under_an_open_umask(
         log_file = instance / "logs" / "sync-server.log"
         assert wal.exists() and shm.exists() and log_file.exists()
         assert_owner_only(db_file, wal, shm, log_file, log_file.parent, instance / "secret_key")
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert assert_tree_owner_only(instance / "attachments") == 1
     assert [p.read_bytes() for p in (instance / "attachments").rglob(sha)] == [data]
 
@@ -156,6 +164,26 @@ def test_every_server_file_is_owner_only_under_an_open_umask(
     assert_owner_only(saved, saved.parent, db_file)
     assert mode(backup) == 0o644
     assert_tree_owner_only(instance)
+
+
+def test_serve_tightens_what_it_finds_and_says_so_in_its_log(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    instance = tmp_path / "instance"
+    (instance / "logs").mkdir(parents=True)
+    db_file = instance / "sync.db"
+    shutil.copyfile(sqlite_template, db_file)
+    log_file = instance / "logs" / "sync-server.log"
+    log_file.write_text("an older version's log\n", encoding="utf-8")
+    for path in (instance, instance / "logs", db_file, log_file):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    with serving("--db", f"sqlite:///{db_file}", "--instance", str(instance)) as url:
+        assert requests.get(url + "/healthz", timeout=10).status_code == 200
+        assert_owner_only(instance, instance / "logs", db_file, log_file)
+        logged = log_file.read_text(encoding="utf-8")
+    assert logged.startswith("an older version's log\n")
+    assert f"tightened {db_file} from mode 644 to 600" in logged
+    assert f"tightened {log_file} from mode 644 to 600" in logged
 
 
 def test_a_rotated_log_file_is_owner_only_too(tmp_path: Path, open_umask: None) -> None:
