@@ -9,6 +9,7 @@
     school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
     school-client sync
     school-client recovery-code                          (the code that restores a backup on a new PC)
+    school-client recover --recovery-code CODE           (this PC lost the data folder's key)
     school-client --version
 
 Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
@@ -156,10 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--server",
-        help="服务器地址 / server URL, e.g. http://10.1.2.3:8700 "
+        help="服务器地址 / server URL, e.g. https://10.1.2.3:8700 "
         "(default: the url in school-client.ini beside the program)",
     )
     p.add_argument("--code", required=True, help="登记码 / enrollment code")
+    p.add_argument(
+        "--fingerprint",
+        help="服务器证书指纹 / the server certificate's SHA-256 fingerprint, as on the code slip "
+        "(default: the fingerprint in school-client.ini)",
+    )
 
     sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
     sub.add_parser(
@@ -167,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="显示本机数据的恢复码 / show the recovery code of this PC's data",
     )
+    p = sub.add_parser(
+        "recover",
+        parents=[common],
+        help="本机找不到数据密钥时，用恢复码解锁数据文件夹 / unlock the data folder with its recovery "
+        "code when this PC lost its key",
+    )
+    p.add_argument("--recovery-code", required=True, metavar="CODE", help="恢复码 / recovery code")
     return parser
 
 
@@ -358,6 +371,18 @@ def cmd_recovery_code(args: argparse.Namespace, data_dir: Path) -> int:
     return EXIT_OK
 
 
+def cmd_recover(args: argparse.Namespace, data_dir: Path) -> int:
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
+    from client.store.db import recover_folder_key
+
+    recover_folder_key(data_dir, args.recovery_code)
+    print(
+        f"已用恢复码解锁数据文件夹 {data_dir} / the data folder {data_dir} is unlocked with its recovery code"
+    )
+    return EXIT_OK
+
+
 def _restore_report(args: argparse.Namespace, data_dir: Path, saved: Path) -> None:
     """What the restore lost for good, and (a sync right away) what came back from the server."""
     from client.context import ClientContext
@@ -455,7 +480,7 @@ def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
         )
     ctx = ClientContext.open(data_dir)
     try:
-        code = enroll_command(ctx, server, args.code)
+        code = enroll_command(ctx, server, args.code, fingerprint=args.fingerprint)
     finally:
         ctx.close()
     if code == EXIT_OK:
@@ -485,6 +510,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
     "enroll": cmd_enroll,
     "sync": cmd_sync,
     "recovery-code": cmd_recovery_code,
+    "recover": cmd_recover,
 }
 
 

@@ -60,7 +60,9 @@ def connect(
     else:
         conn = sqlcipher3.connect(str(path), timeout=timeout, check_same_thread=False)
     try:
-        conn.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is reported by the exception alone
+        conn.execute(
+            "PRAGMA cipher_log_level = NONE"
+        )  # a wrong key is reported by the exception alone
         if key is not None:
             conn.execute(f"PRAGMA key = {key.sqlcipher_key}")
         if check:
@@ -134,6 +136,34 @@ def prepare_folder(data_dir: Path) -> DataKey:
     data_dir.mkdir(parents=True, exist_ok=True)
     key, _made = ensure_key(data_dir)
     encrypt_folder(data_dir, key)
+    return key
+
+
+def recover_folder_key(data_dir: Path, code: str) -> DataKey:
+    """Take the key made from the recovery code as the folder's key, when this PC lost it (a new Windows
+    profile, the folder carried from another PC): checked against the store (the salt at its start) first."""
+    from client.store.keys import DataKey as Key
+    from client.store.keys import DataKeyError, forget_cached, save_key, valid_code
+
+    db = data_dir / DB_NAME
+    salt = file_salt(db) if db.is_file() else None
+    if salt is None:
+        raise DataKeyError(
+            f"数据文件夹 {data_dir} 中没有加密的数据库，无需恢复码",
+            f"the data folder {data_dir} holds no encrypted store: no recovery code is needed",
+        )
+    key = Key.from_code(code, salt) if valid_code(code) else None
+    try:
+        if key is None:
+            raise sqlcipher3.DatabaseError("malformed code")
+        connect(db, key, read_only=True).close()
+    except DB_ERRORS as exc:
+        raise DataKeyError(
+            f"恢复码不正确：无法用它打开 {db}，未做任何更改",
+            f"wrong recovery code: it does not open {db}; nothing was changed",
+        ) from exc
+    forget_cached(data_dir)
+    save_key(data_dir, key)
     return key
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -324,3 +325,32 @@ def test_a_killed_migration_is_timed_by_the_real_process_not_a_hook(tmp_path: Pa
         proc.kill()
         proc.wait(timeout=30)
     assert_all_there(data, ids, photo)
+
+
+def test_a_pc_that_lost_the_key_unlocks_the_folder_with_the_recovery_code(tmp_path: Path) -> None:
+    data = tmp_path / "school"
+    ctx = make_ctx(data)
+    try:
+        _, photo = save_sensitive(ctx, tmp_path)
+        before = records_text(ctx)
+    finally:
+        ctx.close()
+    key = keys.load_key(data)
+    assert key is not None and key.recovery_code
+    key_id = json.loads((data / keys.KEY_FILE).read_text("utf-8"))["key_id"]
+    (Path(os.environ[keys.ENV_KEY_DIR]) / f"{key_id}.key").unlink()  # a new Windows profile, say
+    keys.forget_cached()
+
+    locked = cli(data, "export", "--form", "safety_inspection", str(tmp_path / "out.xlsx"))
+    assert locked.returncode == 2 and "Traceback" not in locked.stderr
+    assert "找不到" in locked.stderr and "school-client recover" in locked.stderr
+    wrong = cli(data, "recover", "--recovery-code", "22222-22222-22222-22222-22222")
+    assert wrong.returncode == 2 and "恢复码不正确" in wrong.stderr
+    right = cli(data, "recover", "--recovery-code", key.recovery_code)
+    assert right.returncode == 0, right.stderr
+    ctx = make_ctx(data)
+    try:
+        assert records_text(ctx) == before
+        assert read_attachment(ctx.store.attachments_dir, photo) == PHOTO
+    finally:
+        ctx.close()
