@@ -1,6 +1,6 @@
 """The two sync commands of `school-client`, for client/cli.py to call:
 
-    school-client enroll --server URL --code CODE   ->  enroll_command(ctx, server, code)
+    school-client enroll --server URL --code CODE [--fingerprint FP]  ->  enroll_command(ctx, server, code)
     school-client sync                              ->  sync_command(ctx)
 
 Each prints one line in Chinese and English (stdout on success, stderr otherwise) and returns the exit code:
@@ -59,13 +59,14 @@ def enroll_command(
     code: str,
     *,
     device_name: str | None = None,
+    fingerprint: str | None = None,
     sleep: Sleep = time.sleep,
     **engine_options: Any,
 ) -> int:
     with requests.Session() as http:
         engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
         try:
-            e = engine.enroll(server, code, device_name=device_name)
+            e = engine.enroll(server, code, device_name=device_name, fingerprint=fingerprint)
         except SyncError as exc:  # said as an enrollment, not a sync (issue 11)
             _say(f"登记失败：{exc.message_zh}", f"enrollment failed: {exc.message_en}", error=True)
             return exit_code(exc)

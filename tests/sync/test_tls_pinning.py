@@ -296,3 +296,24 @@ def test_fingerprints_as_people_write_them() -> None:
         assert refused.value.code == "bad_fingerprint"
     assert split_pinned_url(f"https://h:8700#sha256={canonical}") == ("https://h:8700", canonical)
     assert split_pinned_url("https://h:8700") == ("https://h:8700", None)
+
+
+def test_school_client_enroll_takes_the_fingerprint_from_the_slip(
+    tls_server: tuple[Served, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from client.cli import main
+
+    served, fingerprint = tls_server
+    monkeypatch.delenv("SCHOOL_CLIENT_CONFIG", raising=False)
+    data = str(tmp_path / "cli-pc")
+    base = ["enroll", "--data-dir", data, "--server", served.url]
+    assert main([*base, "--code", _school(served, "CLI001"), "--fingerprint", WRONG]) == 2
+    assert "证书不符" in capsys.readouterr().err
+    assert main([*base, "--code", _school(served, "CLI002"), "--fingerprint", "12:34"]) == 2
+    assert "证书指纹格式不对" in capsys.readouterr().err
+    assert main([*base, "--code", _school(served, "CLI003"), "--fingerprint", fingerprint]) == 0
+    assert "已登记" in capsys.readouterr().out
+    assert main(["sync", "--data-dir", data]) == 0
