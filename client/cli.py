@@ -264,7 +264,7 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         try:
             daily_backup(ctx.store, ctx.clock.today())
-        except (OSError, *DB_ERRORS, StoreError) as exc:  # the import goes on
+        except (OSError, StoreError, *DB_ERRORS) as exc:  # type: ignore[misc]  # the import goes on
             log.warning("daily backup before the import failed: %s", exc)
         result = import_file(ctx, args.form, source)
     finally:
@@ -653,7 +653,7 @@ def _refused(error: Exception, args: argparse.Namespace, data_dir: Path) -> int:
             f"文件操作失败 {where}：{exc.strerror or exc}",
             f"file error {where}: {exc.strerror or exc}",
         )
-    except (*DB_ERRORS, SQLAlchemyError) as exc:
+    except (*DB_ERRORS, SQLAlchemyError) as exc:  # type: ignore[misc]  # mypy: starred except tuple
         log.exception("database error")
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return _fail(

@@ -105,9 +105,7 @@ def folder_key(store: StoreFiles) -> DataKey | None:
     return load_key(store.db_path.parent)
 
 
-def backup_key(
-    path: Path, own: DataKey | None, recovery_code: str | None = None
-) -> DataKey | None:
+def backup_key(path: Path, own: DataKey | None, recovery_code: str | None = None) -> DataKey | None:
     """The key that opens the backup at path: None for a plaintext one (older versions), the PC's own key for
     its own backups, else the one the recovery code makes with the backup's salt. RecoveryCodeNeeded when none
     of these opens it."""
@@ -284,9 +282,10 @@ def _copy_checked(
             src.execute("SELECT sqlcipher_export('copy')")
             src.execute(f"PRAGMA copy.user_version = {int(version)}")
             src.execute("DETACH DATABASE copy")
-    with _connect(source, source_key, read_only=source_read_only) as src, _connect(
-        target, key
-    ) as dst:
+    with (
+        _connect(source, source_key, read_only=source_read_only) as src,
+        _connect(target, key) as dst,
+    ):
         if source_key == key:
             src.backup(dst)
         dst.execute("PRAGMA journal_mode=DELETE")  # no -wal/-shm beside the copy
@@ -508,10 +507,8 @@ def restore_from(
     staged = db.with_name(f"{_TMP_PREFIX}restore-{uuid.uuid4().hex[:12]}.tmp")
     try:
         try:
-            _copy_checked(
-                source, staged, source_read_only=True, source_key=source_key, key=own
-            )
-        except (*DB_ERRORS, BackupError) as exc:
+            _copy_checked(source, staged, source_read_only=True, source_key=source_key, key=own)
+        except (*DB_ERRORS, BackupError) as exc:  # type: ignore[misc]  # mypy: starred except tuple
             raise BackupError(
                 f"{source.name} 不是有效的数据备份（{exc}），未做任何更改",
                 f"{source.name} is not a valid store backup ({exc}); nothing was changed",
@@ -534,9 +531,10 @@ def restore_from(
         backup_to(store, saved, with_attachments=False)  # restore deletes no attachment file
         store.close()
         try:
-            with _connect(staged, own, read_only=True) as src, _connect(
-                db, own, check=False
-            ) as dst:
+            with (
+                _connect(staged, own, read_only=True) as src,
+                _connect(db, own, check=False) as dst,
+            ):
                 src.backup(dst)
                 dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 problem = _problem(dst)

@@ -453,7 +453,7 @@ def work_lost_by_restore(restored: Path, previous: Path) -> LostWork | None:
     try:
         key = load_key(restored.parent)
         conn = connect(restored, key, read_only=True)
-    except (*DB_ERRORS, StoreError):
+    except (*DB_ERRORS, StoreError):  # type: ignore[misc]  # mypy: starred except tuple
         return None
     try:
         # Without a KEY clause the attached file is opened with the main one's key: the saved copy is this

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 KEY_FILE = "key.json"
 ENV_KEY_DIR = "SCHOOL_CLIENT_KEY_DIR"  # where the file key store keeps its files
-ENV_KEY_STORE = "SCHOOL_CLIENT_KEY_STORE"  # "file" or "keyring": which store (default: keyring when usable)
+ENV_KEY_STORE = (
+    "SCHOOL_CLIENT_KEY_STORE"  # "file" or "keyring": which store (default: keyring when usable)
+)
 KEYRING_SERVICE = "school-client data key"
 SALT_BYTES = 16
 KEY_BYTES = 32
@@ -127,7 +129,9 @@ class DataKey:
     def attachment_name(self, sha256: str) -> str:
         """The file name of an attachment: a keyed hash of its sha256, so a name tells nothing of the content
         to anyone without the key (the plain sha256 would confirm "this PC holds that photo")."""
-        return hmac.new(self._sub("school-client attachment names v1"), sha256.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._sub("school-client attachment names v1"), sha256.encode(), hashlib.sha256
+        ).hexdigest()
 
     @classmethod
     def from_code(cls, code: str, salt: bytes) -> DataKey:
@@ -155,7 +159,9 @@ class FileVault:
     def __init__(self, folder: Path | None = None) -> None:
         env = os.environ.get(ENV_KEY_DIR)
         self.folder = folder or (
-            Path(env) if env else Path(user_config_dir(APP_NAME, APP_AUTHOR, roaming=False)) / "keys"
+            Path(env)
+            if env
+            else Path(user_config_dir(APP_NAME, APP_AUTHOR, roaming=False)) / "keys"
         )
 
     def _path(self, key_id: str) -> Path:
