@@ -72,7 +72,12 @@ class Admin:
     def enroll(self, code: str, name: str = "教务处电脑", version: str = "0.3.1") -> str:
         with self.db().Session.begin() as s:
             made = enroll(
-                s, enrollment_code=code, device_name=name, app_version=version, now=self.clock()
+                s,
+                enrollment_code=code,
+                device_name=name,
+                app_version=version,
+                now=self.clock(),
+                secret=str(self.app.config["SECRET_KEY"]),  # codes are keyed with it (issue 12)
             )
         return made.device_id
 
@@ -106,8 +111,11 @@ def admin(tmp_path: Path, sqlite_template: Path) -> Iterator[Admin]:
 
 def test_adding_a_school_shows_its_code_on_a_printable_slip(admin: Admin):
     c = admin.client()
-    code = admin.add_school(c, "S101", "城关镇中心小学")
-    page = c.get("/schools/S101/slip").get_data(as_text=True)
+    r = admin.post(c, "/schools", code="S101", name="城关镇中心小学")
+    page = c.get(r.headers["Location"]).get_data(as_text=True)
+    m = CODE_RE.search(page)
+    assert m
+    code = m.group(1)
     assert "城关镇中心小学" in page and "S101" in page
     assert PUBLIC_URL in page
     assert "有效期至 2026-12-05 10:00" in page  # 7 days, bureau time
@@ -490,7 +498,7 @@ def test_browser_admin_walk(browser: Any, live_dashboard: LiveDashboard):
     browser.find_element(By.ID, "add-school-submit").click()
     code_el = wait.until(EC.presence_of_element_located((By.ID, "slip-code")))
     code = code_el.text
-    assert re.fullmatch(r"[A-Z0-9]{3}-[A-Z0-9]{3}-[A-Z0-9]{3}", code)
+    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", code)  # 74 bits
     assert browser.find_element(By.ID, "slip-server").text == live.url
     assert "城关镇第一小学" in browser.find_element(By.ID, "slip").text
     live.screenshot(browser, "slip")
