@@ -31,7 +31,7 @@ from sync_server.services.common import dumps
 from sync_server.services.forms import publish_shipped_forms
 from sync_server.state import EXTENSION, ServerState, get_state
 from sync_server.throttle import EnrollThrottle
-from sync_server.tls import TlsAwareSessionInterface
+from sync_server.tls import TlsAwareSessionInterface, served_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # the session cookie is Secure on every HTTPS request (serve --cert, or a trusted proxy's
     # X-Forwarded-Proto), whatever session_cookie_secure says (sync_server/tls.py)
     app.session_interface = TlsAwareSessionInterface()
+    # the fingerprint the schools pin, shown on code slips (None: plain HTTP, or a CA's certificate)
+    fingerprint = served_fingerprint(cfg, instance)
+    app.context_processor(lambda: {"server_fingerprint": fingerprint})
 
     db = open_database(cfg["DATABASE_URL"], pool_size=int(cfg["DB_POOL_SIZE"]))
     clock = cfg["CLOCK"]

@@ -593,8 +593,15 @@ def cmd_serve(ctx: Context) -> Result:
     from sync_server.serving import create_server
 
     _log_to_file(ctx.instance)
+    files = _tls_files(ctx)
     try:
-        app = create_app({"DATABASE_URL": ctx.db_url, "INSTANCE_PATH": str(ctx.instance)})
+        app = create_app(
+            {
+                "DATABASE_URL": ctx.db_url,
+                "INSTANCE_PATH": str(ctx.instance),
+                "TLS_CERT": str(files[0]) if files else "",  # the fingerprint on code slips
+            }
+        )
     except DatabaseUrlError as exc:
         raise CliError(
             "bad_db_url", f"数据库地址无效：{exc}", f"bad database URL: {exc}", EXIT_BAD_INPUT
@@ -608,7 +615,6 @@ def cmd_serve(ctx: Context) -> Result:
         ) from None
     tls = None
     fingerprint = None
-    files = _tls_files(ctx)
     if files is not None:
         from sync_server.tls import TlsError, fingerprint_of_file, server_context
 

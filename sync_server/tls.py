@@ -236,10 +236,13 @@ def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
 def served_fingerprint(config: Mapping[str, Any], instance: Path) -> str | None:
     """The fingerprint of the certificate the schools see, for code slips: `tls_fingerprint` in
     config.toml (behind nginx: nginx's certificate), else the one `serve` uses (`tls_cert`, else
-    <instance>/tls/cert.pem); None when the server has none (plain HTTP, or a CA's certificate not pinned)."""
+    <instance>/tls/cert.pem); None when the server has none (plain HTTP, or a CA's certificate not pinned).
+    A `tls_cert` of "" (serve --no-tls) means none."""
     given = config.get("TLS_FINGERPRINT")
     if given:
         return str(given).strip().upper()
+    if "TLS_CERT" in config and not config["TLS_CERT"]:
+        return None  # `serve --no-tls` with no tls_fingerprint: nothing to pin
     cert = config.get("TLS_CERT")
     path = Path(str(cert)) if cert else default_paths(instance)[0]
     if not path.is_file():
