@@ -132,18 +132,7 @@ MASKED = "敏感记录"
 # What an entry about sensitive records keeps for staff without the ethics permission: nothing that names a
 # record, a school, a device or what a record or a reviewer said.
 _KEPT_WHEN_MASKED = frozenset(
-    {
-        "form_id",
-        "version",
-        "period",
-        "status",
-        "page",
-        "records",
-        "sensitive",
-        "ip",
-        "kind",
-        "op_id",
-    }
+    {"form_id", "version", "period", "status", "page", "records", "sensitive", "ip", "kind"}
 )
 _SCOPES = {"pair": "该账号在该地址", "address": "该地址", "account": "该账号"}
 _KINDS = {"upsert": "修改", "delete": "删除"}
@@ -368,8 +357,6 @@ def _masked(shown: Shown, count: int) -> None:
     shown.school = None
     if shown.entry.actor.startswith("device:"):
         shown.actor = "学校的设备"
-    kept = {DETAIL_LABELS[k] for k in _KEPT_WHEN_MASKED if k in DETAIL_LABELS}
-    shown.details = [(label, text) for label, text in shown.details if label in kept]
     shown.technical = []
 
 
@@ -395,6 +382,8 @@ def present(
             school=(name, code) if code and name else None,
         )
         for key, value in (e.details or {}).items():
+            if e.id in masked and key not in _KEPT_WHEN_MASKED:
+                continue
             label = DETAIL_LABELS.get(key)
             text = _detail(key, value, names, offset) if label else None
             if label and text is not None:
