@@ -176,6 +176,14 @@ class CompiledForm:
             self._compile(node)
         for node in self.nodes.values():
             node.needs_settling = self._needs_settling(node)
+        default = form.settings.default_language
+        self.choice_labels = {
+            node.name: {
+                c.name: c.label.get(default) for c in form.choice_list(node.field.list_name).choices
+            }
+            for node in self.nodes.values()
+            if node.field.list_name is not None
+        }
         self.order = [self.nodes[n] for n in topological_order(form)]
         self.settle_order = [n for n in self.order if n.needs_settling]
 
@@ -209,6 +217,8 @@ class CompiledForm:
 
     def _resolver(self, chain: tuple[str, ...]) -> Callable[[str], Compiled]:
         def resolve(name: str) -> Compiled:
+            if name.startswith("/"):  # from the top of the record (indexed-repeat)
+                return self._resolver(())(name[1:])
             target = self.nodes[name]
             path = target.repeat_path
             k = 0
@@ -341,6 +351,7 @@ class _Run:
     ) -> None:
         self.cf = cf
         self.ctx = Context([], today=today, now=now)
+        self.ctx.choice_labels = cf.choice_labels
         self.references = references
         self.problems: list[Problem] = []
         self._chains: dict[tuple[str, ...], list[list[Scope]]] = {}

@@ -29,6 +29,11 @@ class Current:
 
 
 @dataclass(frozen=True, slots=True)
+class Parent:
+    """`..`: the enclosing repeat instance, as in ODK's `position(..)`."""
+
+
+@dataclass(frozen=True, slots=True)
 class Column:
     """A bare name: a column of the choice being filtered (only in choice_filter)."""
 
@@ -53,7 +58,7 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr = Num | Str | Ref | Current | Column | Neg | Binary | Call
+Expr = Num | Str | Ref | Current | Parent | Column | Neg | Binary | Call
 
 # Binding strength of binary operators, loosest first (XPath 1.0).
 PRECEDENCE: dict[str, int] = {

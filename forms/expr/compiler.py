@@ -11,15 +11,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from forms.expr.ast import Binary, Call, Column, Current, Expr, Neg, Num, Ref, Str
+from forms.expr.ast import Binary, Call, Column, Current, Expr, Neg, Num, Parent, Ref, Str
 from forms.expr.functions import FUNCTIONS
-from forms.expr.values import NAN, compare, equals, not_equals, to_bool, to_number
+from forms.expr.values import NAN, Nodeset, compare, equals, not_equals, to_bool, to_number
 
 
 class Context:
     """What an expression sees while it runs: the record's scopes, the current answer, the clock."""
 
-    __slots__ = ("columns", "current", "now", "scopes", "today")
+    __slots__ = ("choice_labels", "columns", "current", "now", "scopes", "today")
 
     def __init__(self, scopes: list[Any], *, today: dt.date, now: dt.datetime) -> None:
         self.scopes = scopes  # root scope first, then the enclosing repeat instances
@@ -27,10 +27,45 @@ class Context:
         self.today = today
         self.now = now
         self.columns: dict[str, Any] = {}
+        self.choice_labels: dict[str, dict[str, str]] = {}
+
+    @property
+    def position(self) -> float:
+        """position(..): the 1-based index of the repeat instance being evaluated."""
+        if len(self.scopes) > 1:
+            path = getattr(self.scopes[-1], "path", ())
+            if path and isinstance(path[-1], int):
+                return float(path[-1] + 1)
+        return 1.0
 
 
 Compiled = Callable[[Context], Any]
 RefResolver = Callable[[str], Compiled]
+
+
+# A field reference is a node: as a boolean (and, or, not(), boolean(), if()), beside a boolean in `=` or
+# `!=`, and in count(), it is the node-set of that one node - true and counted even when the answer
+# is empty, as in every ODK engine. (Gathered across repeat instances it is already a Nodeset.)
+_NODE_ARGUMENTS = frozenset({"count", "boolean", "not"})
+
+
+def _is_node(node: Expr) -> bool:
+    return isinstance(node, Ref | Current)
+
+
+def _as_node(compiled: Compiled) -> Compiled:
+    def node(ctx: Context) -> Any:
+        v = compiled(ctx)
+        return v if isinstance(v, Nodeset) else Nodeset((v,))
+
+    return node
+
+
+def _truth(node: Expr, resolve: RefResolver) -> Callable[[Context], bool]:
+    compiled = compile_expr(node, resolve)
+    if _is_node(node):
+        return lambda ctx: to_bool(_as_node(compiled)(ctx))
+    return lambda ctx: to_bool(compiled(ctx))
 
 
 def _arith(op: str, x: float, y: float) -> float:
@@ -64,6 +99,8 @@ def compile_expr(node: Expr, resolve: RefResolver) -> Compiled:
         return resolve(node.name)
     if isinstance(node, Current):
         return lambda ctx: ctx.current
+    if isinstance(node, Parent):
+        return lambda ctx: ""
     if isinstance(node, Column):
         name = node.name
         return lambda ctx: ctx.columns.get(name, "")
@@ -110,13 +147,18 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
     first, chain = _spine(node)
     if len(chain) > _NESTED_CLOSURES_UP_TO:
         return _compile_chain(first, chain, resolve)
+    op = node.op
+    if op in ("and", "or"):
+        lt, rt = _truth(node.left, resolve), _truth(node.right, resolve)
+        if op == "and":
+            return lambda ctx: lt(ctx) and rt(ctx)
+        return lambda ctx: lt(ctx) or rt(ctx)
     left = compile_expr(node.left, resolve)
     right = compile_expr(node.right, resolve)
-    op = node.op
-    if op == "and":
-        return lambda ctx: to_bool(left(ctx)) and to_bool(right(ctx))
-    if op == "or":
-        return lambda ctx: to_bool(left(ctx)) or to_bool(right(ctx))
+    if op in ("=", "!=") and (_is_node(node.left) or _is_node(node.right)):
+        return _node_comparison(
+            _operator(op), left, right, _is_node(node.left), _is_node(node.right)
+        )
     if op == "=":
         return lambda ctx: equals(left(ctx), right(ctx))
     if op == "!=":
@@ -126,9 +168,37 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
     return lambda ctx: _arith(op, to_number(left(ctx)), to_number(right(ctx)))
 
 
+def _node_comparison(
+    apply: Callable[[Any, Any], Any], left: Compiled, right: Compiled, lnode: bool, rnode: bool
+) -> Compiled:
+    """`=`/`!=` with a field reference: beside a boolean the reference is its node-set (true). (`<` and
+    the like turn both sides into numbers, as the ODK engines do.)"""
+
+    def run(ctx: Context) -> Any:
+        a, b = left(ctx), right(ctx)
+        if isinstance(b, bool) and lnode and not isinstance(a, Nodeset):
+            a = True
+        elif isinstance(a, bool) and rnode and not isinstance(b, Nodeset):
+            b = True
+        return apply(a, b)
+
+    return run
+
+
 def _compile_chain(first: Expr, chain: list[Binary], resolve: RefResolver) -> Compiled:
     start = compile_expr(first, resolve)
-    steps = [(b.op, _operator(b.op), compile_expr(b.right, resolve)) for b in chain]
+    if _is_node(first) and chain[0].op in ("and", "or"):
+        start = _as_node(start)
+    steps = [
+        (
+            b.op,
+            _operator(b.op),
+            _as_node(compile_expr(b.right, resolve))
+            if b.op in ("and", "or") and _is_node(b.right)
+            else compile_expr(b.right, resolve),
+        )
+        for b in chain
+    ]
 
     def run(ctx: Context) -> Any:
         value = start(ctx)
@@ -152,9 +222,18 @@ def _compile_call(node: Call, resolve: RefResolver) -> Compiled:
     if given < function.min_args or (function.max_args is not None and given > function.max_args):
         raise ValueError(f"{node.name}() takes {function.arity_text()} arguments, {given} given")
     args = [compile_expr(a, resolve) for a in node.args]
+    if node.name in _NODE_ARGUMENTS:
+        args = [_as_node(c) if _is_node(a) else c for a, c in zip(node.args, args, strict=True)]
+    if node.name == "indexed-repeat" and isinstance(node.args[0], Ref):
+        # The field across all the repeat's instances, wherever the call is (a leading "/" asks the
+        # resolver for the whole record, as pyxform writes an absolute path there).
+        args[0] = resolve("/" + node.args[0].name)
     if node.name == "if":
-        cond, then, other = args
-        return lambda ctx: then(ctx) if to_bool(cond(ctx)) else other(ctx)
+        cond = _truth(node.args[0], resolve)
+        _, then, other = args
+        return lambda ctx: then(ctx) if cond(ctx) else other(ctx)
+    if node.name == "once":
+        return args[0]
     fn = function.impl
     if not args:
         return lambda ctx: fn(ctx, [])

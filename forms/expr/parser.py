@@ -5,7 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from forms.expr.ast import PRECEDENCE, Binary, Call, Column, Current, Expr, Neg, Num, Ref, Str
+from forms.expr.ast import (
+    PRECEDENCE,
+    Binary,
+    Call,
+    Column,
+    Current,
+    Expr,
+    Neg,
+    Num,
+    Parent,
+    Ref,
+    Str,
+)
 
 
 class ExpressionSyntaxError(ValueError):
@@ -25,6 +37,7 @@ class Token:
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
+  | (?P<dotdot>\.\.)
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<str>'[^']*'|"[^"]*")
   | (?P<ref>\$\{(?P<refname>[^}]*)\})
@@ -144,6 +157,9 @@ class _Parser:
         if t.kind == "dot":
             self.advance()
             return Current()
+        if t.kind == "dotdot":
+            self.advance()
+            return Parent()
         if t.kind == "(":
             self.advance()
             inner = self.expression()

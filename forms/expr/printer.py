@@ -14,6 +14,7 @@ from forms.expr.ast import (
     Expr,
     Neg,
     Num,
+    Parent,
     Ref,
     Str,
 )
@@ -54,6 +55,8 @@ def to_source(node: Expr) -> str:
         return "${" + node.name + "}"
     if isinstance(node, Current):
         return "."
+    if isinstance(node, Parent):
+        return ".."
     if isinstance(node, Column):
         return node.name
     if isinstance(node, Neg):

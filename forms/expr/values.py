@@ -15,6 +15,9 @@ from typing import Any
 
 EPOCH = dt.date(1970, 1, 1)
 NAN = float("nan")
+# The bureau's zone (China has one offset and no daylight saving): a time answer's string value carries
+# it, as ODK Collect stores a time (`08:30:00.000+08:00`).
+BUREAU_OFFSET = "+08:00"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
@@ -92,7 +95,9 @@ def to_number(value: Any) -> float:
     if isinstance(value, dt.date):
         return float((value - EPOCH).days)
     if isinstance(value, dt.time):
-        return _time_fraction(value)
+        # As in the ODK engines, a time's value is the text `08:30:00.000+08:00`, which is not a number:
+        # decimal-time() gives its fraction of a day. Two times still compare (compare()).
+        return NAN
     if isinstance(value, Nodeset):
         return to_number(value[0]) if value else NAN
     if isinstance(value, (list, tuple)):
@@ -127,11 +132,12 @@ def to_string(value: Any) -> str:
             return format_number(to_number(value))
     if isinstance(value, float):
         return format_number(value)
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.time):
-        seconds = value.second or value.microsecond
-        return value.isoformat(timespec="seconds" if seconds else "minutes")
+        return time_text(value)
     if isinstance(value, Nodeset):
         return to_string(value[0]) if value else ""
     if isinstance(value, (list, tuple)):
@@ -139,6 +145,19 @@ def to_string(value: Any) -> str:
     if value is None:
         return ""
     return ""
+
+
+def time_text(value: dt.time) -> str:
+    """A time's string value as ODK Collect stores it: `08:30:00.000+08:00`."""
+    offset = BUREAU_OFFSET
+    if value.tzinfo is not None and (delta := value.utcoffset()) is not None:
+        minutes = int(delta.total_seconds()) // 60
+        offset = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + offset
+
+
+def time_fraction(value: dt.time) -> float:
+    return _time_fraction(value)
 
 
 def to_bool(value: Any) -> bool:
@@ -158,15 +177,14 @@ def to_bool(value: Any) -> bool:
 
 
 def _temporal_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
-    """If one side is a date/time and the other a string of the same kind, both as the same kind."""
+    """If one side is a date or date-time and the other a string of that kind, both as that kind. (A time
+    and a string are not: ODK compares a time's text `08:30:00.000+08:00`, which is not a number.)"""
     for x, y, swap in ((a, b, False), (b, a, True)):
-        if isinstance(x, dt.date | dt.time) and isinstance(y, str):
+        if isinstance(x, dt.date) and isinstance(y, str):
             if isinstance(x, dt.datetime):
                 other: Any = parse_datetime(y) or parse_date(y)
-            elif isinstance(x, dt.date):
-                other = parse_date(y)
             else:
-                other = parse_time(y)
+                other = parse_date(y)
             if other is None:
                 return None
             return (other, x) if swap else (x, other)
@@ -187,6 +205,8 @@ def equals(a: Any, b: Any) -> bool:
         pair = _temporal_pair(a, b)
         if pair is not None:
             return to_number(pair[0]) == to_number(pair[1])
+        if isinstance(a, dt.time) and isinstance(b, dt.time):
+            return _time_fraction(a) == _time_fraction(b)
         if type(a) is type(b):
             return to_number(a) == to_number(b)
     return to_string(a) == to_string(b)
@@ -209,6 +229,10 @@ def compare(op: str, a: Any, b: Any) -> bool:
         if isinstance(a, bool) or isinstance(b, bool):
             return _compare_numbers(op, to_number(to_bool(a)), to_number(to_bool(b)))
         return any(compare(op, x, y) for x, y in _pairs(a, b))
+    if isinstance(a, dt.time) and isinstance(b, dt.time):
+        # Two times compare as times, as in ODK Collect (JavaRosa compares its time values); the web
+        # engines compare their texts as numbers (always false). docs/forms.md lists this divergence.
+        return _compare_numbers(op, _time_fraction(a), _time_fraction(b))
     pair = _temporal_pair(a, b)
     if pair is not None:
         a, b = pair

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -570,6 +571,11 @@ def test_every_function_is_covered_here() -> None:
         "true",
         "false",
     }
+    # ODK's further functions are covered by the conformance corpus (tests/forms/test_conformance.py).
+    corpus = (Path(__file__).parent / "conformance" / "expressions.json").read_text(
+        encoding="utf-8"
+    )
+    covered |= {name for name in FUNCTIONS if f"{name}(" in corpus}
     assert set(FUNCTIONS) == covered
 
 
@@ -694,7 +700,11 @@ def test_date() -> None:
     assert ev("date('2024-02-29')") == dt.date(2024, 2, 29)
     assert ev("date(' 2024-02-29 ')") == dt.date(2024, 2, 29)
     assert ev("date('2023-02-29')") == ""
-    assert ev("date('2024-2-9')") == ""
+    assert ev("date('2024-2-9')") == dt.date(
+        2024, 2, 9
+    )  # unpadded parts, as ODK Collect and Enketo read it
+    assert ev("date(concat('2024', '-', ${n}, '-', ${x}))", n=3.0, x=5.0) == dt.date(2024, 3, 5)
+    assert ev("date('2024-2-30')") == ""
     assert ev("date('')") == ""
     assert ev("date(${t})") == ""
     assert ev("date('not a date')") == ""
@@ -723,15 +733,16 @@ def test_decimal_date_time() -> None:
     assert ev("decimal-date-time(${w})", w=NOW) == days(TODAY) + 9.5 / 24
     assert is_nan(ev("decimal-date-time('')"))
     assert is_nan(ev("decimal-date-time('yesterday')"))
-    assert is_nan(ev("decimal-date-time(5)"))
+    assert ev("decimal-date-time(5)") == 5.0  # a number is already days since 1970 (ODK engines)
 
 
 def test_decimal_time() -> None:
     assert ev("decimal-time('06:00')") == 0.25
     assert ev("decimal-time('12:00:00')") == 0.5
-    assert ev("decimal-time('6:00')") == 0.25
+    assert is_nan(ev("decimal-time('6:00')"))  # the ODK engines want HH:MM
+    assert ev("decimal-time('06:00:00.000+08:00')") == 0.25  # as ODK Collect stores a time
     assert ev("decimal-time(${tm})", tm=dt.time(18, 0)) == 0.75
-    assert ev("decimal-time(${w})", w=NOW) == 9.5 / 24
+    assert is_nan(ev("decimal-time(${w})", w=NOW))  # a date-time is not a time (ODK engines)
     assert is_nan(ev("decimal-time('25:00')"))
     assert is_nan(ev("decimal-time('')"))
     assert is_nan(ev("decimal-time(3)"))
@@ -754,7 +765,7 @@ def test_number() -> None:
     assert ev("number(false())") == 0.0
     assert ev("number('2024-01-02')") == 19724.0  # a date: days since 1970-01-01
     assert ev("number(${d})", d=dt.date(2024, 1, 2)) == 19724.0
-    assert ev("number(${tm})", tm=dt.time(6, 0)) == 0.25
+    assert is_nan(ev("number(${tm})", tm=dt.time(6, 0)))  # a time is text to ODK: decimal-time()
     assert is_nan(ev("number('')"))
     assert is_nan(ev("number('abc')"))
     assert is_nan(ev("number('1,000')"))
@@ -778,8 +789,8 @@ def test_string() -> None:
     assert ev("string(false())") == "false"
     assert ev("string(${t})") == ""
     assert ev("string(${d})", d=dt.date(2024, 5, 10)) == "2024-05-10"
-    assert ev("string(${tm})", tm=dt.time(8, 5)) == "08:05"
-    assert ev("string(${tm})", tm=dt.time(8, 5, 30)) == "08:05:30"
+    assert ev("string(${tm})", tm=dt.time(8, 5)) == "08:05:00.000+08:00"  # as ODK Collect stores it
+    assert ev("string(${tm})", tm=dt.time(8, 5, 30)) == "08:05:30.000+08:00"
     assert ev("string(${m})", m=("a", "b")) == "a b"
     assert ev("string(${n})", n=42) == "42"
     # numbers read back as themselves
@@ -789,7 +800,7 @@ def test_string() -> None:
 def test_boolean() -> None:
     assert ev("boolean('false')") is True  # any non-empty text
     assert ev("boolean('')") is False
-    assert ev("boolean(${t})") is False
+    assert ev("boolean(${t})") is True  # a field is a node: true even when empty, as in ODK
     assert ev("boolean(0)") is False
     assert ev("boolean(0 div 0)") is False
     assert ev("boolean(-1)") is True
@@ -827,7 +838,8 @@ def test_floor_ceiling_abs() -> None:
 
 def test_if() -> None:
     assert ev("if(true(), 'a', 'b')") == "a"
-    assert ev("if(${t}, 'a', 'b')") == "b"  # empty answer is false
+    assert ev("if(${t}, 'a', 'b')") == "a"  # a field is a node: true even when empty, as in ODK
+    assert ev("if(${t} != '', 'a', 'b')") == "b"
     assert ev("if(${t}, 'a', 'b')", t="x") == "a"
     assert ev("if(0, 1, 2)") == 2.0
     assert ev("if(${d} > '2024-01-01', ${d}, '')", d=dt.date(2024, 2, 1)) == dt.date(2024, 2, 1)
@@ -844,7 +856,7 @@ def test_coalesce() -> None:
 def test_count() -> None:
     assert ev("count(${q})", q=Nodeset(["a", "", "b"])) == 3.0  # instances, empty or not
     assert ev("count(${q})", q=Nodeset()) == 0.0
-    assert ev("count(${t})") == 0.0
+    assert ev("count(${t})") == 1.0  # one node, empty or not, as in ODK
     assert ev("count(${t})", t="x") == 1.0
 
 
@@ -876,7 +888,8 @@ def test_max_and_min() -> None:
 def test_not_true_false() -> None:
     assert ev("not(true())") is False
     assert ev("not(false())") is True
-    assert ev("not(${t})") is True
+    assert ev("not(${t})") is False  # a field is a node, as in ODK
+    assert ev("not(string(${t}))") is True
     assert ev("not('x')") is False
     assert ev("not(0)") is True
     assert ev("true()") is True
@@ -931,11 +944,16 @@ def test_comparing_a_date_with_a_date_string() -> None:
     assert ev("'2024-05-02' > '2024-05-01'") is True  # two date strings: as dates
 
 
-def test_times_and_datetimes_compare_with_strings() -> None:
+def test_times_compare_with_times_and_datetimes_with_strings() -> None:
     tm = dt.time(9, 30)
-    assert ev("${tm} = '09:30'", tm=tm) is True
-    assert ev("${tm} < '12:00'", tm=tm) is True
-    assert ev("${tm} > '9:00'", tm=tm) is True
+    # As in every ODK engine a time's value is the text 09:30:00.000+08:00: not a number, not '09:30'.
+    assert ev("${tm} = '09:30'", tm=tm) is False
+    assert ev("${tm} < '12:00'", tm=tm) is False
+    assert ev("${tm} > '9:00'", tm=tm) is False
+    assert ev("decimal-time(${tm}) < decimal-time('12:00')", tm=tm) is True
+    # two times compare as times (as ODK Collect does)
+    assert ev("${tm} < ${t2}", tm=tm, t2=dt.time(12, 0)) is True
+    assert ev("${tm} = ${t2}", tm=tm, t2=dt.time(9, 30)) is True
     when = dt.datetime(2024, 5, 10, 8, 0, tzinfo=CST)
     assert ev("${w} < '2024-05-10T09:00:00+08:00'", w=when) is True
     assert ev("${w} > '2024-05-10'", w=when) is True
@@ -964,7 +982,8 @@ def test_empty_answers_end_to_end() -> None:
     assert calc("coalesce(${t}, 'none')") == "none"
     assert calc("if(${t} = '', 'empty', 'given')") == "empty"
     assert calc("${t}") is MISSING  # an empty calculation is not stored
-    assert calc("not(${t})") == "true"
+    assert calc("not(${t})") == "false"  # a field is a node, as in ODK
+    assert calc("not(${t} != '')") == "true"
 
 
 def test_answers_end_to_end() -> None:
@@ -994,7 +1013,8 @@ def test_date_arithmetic_end_to_end() -> None:
     assert calc("today() - ${d1}", d1="2024-05-01") == 9
     assert calc("${d2} - ${d1}", d1="2024-05-01") is MISSING  # one date missing
     assert calc("date(${d1})", d1="2024-05-10") == "2024-05-10"
-    assert calc("${tm} < '12:00'", tm="09:30") == "true"
+    assert calc("${tm} < '12:00'", tm="09:30") == "false"  # a time is text to ODK
+    assert calc("decimal-time(${tm}) < 0.5", tm="09:30") == "true"
     assert calc("decimal-time(${tm})", tm="18:00") == 0.75
     assert calc("date(${when})", when="2024-05-10T23:00:00+08:00") == "2024-05-10"
     assert calc("${when} > '2024-05-10T22:00:00+08:00'", when="2024-05-10T23:00:00+08:00") == "true"
