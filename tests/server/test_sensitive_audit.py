@@ -174,3 +174,29 @@ def test_an_entry_about_a_record_the_server_no_longer_knows_is_masked(site: Site
     html = site.login("admin1", "admin").get(site.url + "/audit", timeout=10).text
     assert "0f0f0f0f-dead-beef" not in html and SENSITIVE_SCHOOL[0] not in html
     assert site.safety_id in html and OTHER_SCHOOL[0] in html  # other records as before
+
+
+def test_the_audit_page_in_a_browser_masks_sensitive_records_for_other_admins(
+    browser: Any, live_dashboard: Any
+) -> None:
+    """Screenshot: docs/screenshots/dashboard_audit_masked.png (WRITE_SCREENSHOTS=1)."""
+    from selenium.webdriver.common.by import By
+
+    with get_state(live_dashboard.app).db.Session.begin() as s:
+        hidden = school(s, *SENSITIVE_SCHOOL)
+        other = school(s, *OTHER_SCHOOL)
+        ethics_id = record(s, hidden, ethics(), form_id="teacher_ethics").id
+        record(s, hidden, {}, form_id="dropout_followup")
+        safety_id = record(s, other).id
+    live_dashboard.login(browser, "ethics")
+    browser.get(live_dashboard.url + "/records")
+    browser.get(f"{live_dashboard.url}/records/{ethics_id}")
+    browser.get(f"{live_dashboard.url}/records/{safety_id}")
+    browser.find_element(By.ID, "logout").click()
+    live_dashboard.add_user("admin2", "admin")  # no ethics permission
+    live_dashboard.login(browser, "admin2")
+    browser.get(live_dashboard.url + "/audit")
+    table = browser.find_element(By.ID, "audit-table").text
+    assert "敏感记录 ×2" in table and "敏感记录 ×1" in table
+    assert ethics_id not in browser.page_source and SENSITIVE_SCHOOL[1] not in browser.page_source
+    live_dashboard.screenshot(browser, "audit_masked")
