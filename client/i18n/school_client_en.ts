@@ -317,8 +317,8 @@
         <translation>This computer belongs to “{school}”. Connecting again uses a new enrollment code; no data on this computer is lost.</translation>
     </message>
     <message>
-        <source>例如 http://192.168.1.10:8700</source>
-        <translation>e.g. http://192.168.1.10:8700</translation>
+        <source>例如 https://192.168.1.10:8700</source>
+        <translation>e.g. https://192.168.1.10:8700</translation>
     </message>
     <message>
         <source>例如 K7P-3QX-9ZA</source>

@@ -317,8 +317,8 @@
         <translation>本机现在属于“{school}”。重新连接会换用新的登记码，本机的数据不会丢失。</translation>
     </message>
     <message>
-        <source>例如 http://192.168.1.10:8700</source>
-        <translation>例如 http://192.168.1.10:8700</translation>
+        <source>例如 https://192.168.1.10:8700</source>
+        <translation>例如 https://192.168.1.10:8700</translation>
     </message>
     <message>
         <source>例如 K7P-3QX-9ZA</source>

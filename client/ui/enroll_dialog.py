@@ -69,7 +69,7 @@ class EnrollDialog(QDialog):
             again.setStyleSheet("color: #555;")
         self.url_edit = QLineEdit(server_url)
         self.url_edit.setObjectName("serverUrl")
-        self.url_edit.setPlaceholderText(self.tr("例如 http://192.168.1.10:8700"))
+        self.url_edit.setPlaceholderText(self.tr("例如 https://192.168.1.10:8700"))
         self.url_edit.setMinimumWidth(320)
         self.code_edit = QLineEdit()
         self.code_edit.setObjectName("enrollCode")
