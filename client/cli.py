@@ -225,6 +225,40 @@ def _note_if_empty(ctx: ClientContext, data_dir: Path) -> None:
         )
 
 
+def _read_pin() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("PIN码 / PIN: ")
+    return sys.stdin.readline().rstrip("\r\n")  # piped in (a script), never an argument
+
+
+def _check_pin(ctx: ClientContext, form_id: str) -> None:
+    """A sensitive form (teacher ethics, dropout follow-ups) is exported or imported only with the PIN of the
+    window's lock (client.store.pin): asked for, counted and made to wait like in the window."""
+    from client.store import pin
+
+    if form_id not in pin.sensitive_forms(ctx.forms.data_forms()):
+        return
+    with ctx.store.Session() as s:
+        if not pin.pin_is_set(s):
+            raise pin.PinError(
+                "敏感表单需要PIN码：请先在客户端窗口中打开该表单并设置PIN码",
+                "a sensitive form needs the PIN: set one in the client's window first",
+            )
+        wait = pin.wait_seconds(s, now=ctx.clock.now())
+    if wait:
+        raise pin.PinWait(wait)
+    typed = _read_pin()
+    with ctx.store.Session.begin() as s:  # a wrong PIN is a counted try
+        ok = pin.verify_pin(s, typed, now=ctx.clock.now())
+    if not ok:
+        raise pin.PinError(
+            f"PIN码不正确，“{form_id}”是敏感表单，没有导出或导入任何记录",
+            f"wrong PIN; {form_id} is a sensitive form, nothing was exported or imported",
+        )
+
+
 # -- commands ---------------------------------------------------------------------------------------
 
 
@@ -241,6 +275,7 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
         return _no_client_data(data_dir)
     ctx = ClientContext.open(data_dir)
     try:
+        _check_pin(ctx, args.form)
         n = export_records(ctx, args.form, out, period=args.period, statuses=args.status)
         print(f"已导出 {n} 条记录到 {out} / exported {n} records to {out}")
         _say_folder(data_dir)
@@ -266,6 +301,7 @@ def cmd_import(args: argparse.Namespace, data_dir: Path) -> int:
             daily_backup(ctx.store, ctx.clock.today())
         except (OSError, StoreError, *DB_ERRORS) as exc:  # type: ignore[misc]  # the import goes on
             log.warning("daily backup before the import failed: %s", exc)
+        _check_pin(ctx, args.form)
         result = import_file(ctx, args.form, source)
     finally:
         ctx.close()

@@ -295,6 +295,9 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
 
         tasks = TaskManager()
         window = MainWindow(ctx, tasks)
+        from client.ui.lock import install as install_lock
+
+        install_lock(window)  # the sensitive forms ask for the PIN (client.ui.lock)
         screen = QGuiApplication.primaryScreen()
         window.show_on_screen(screen)
         global FIRST_WINDOW_AT

@@ -85,6 +85,17 @@ class Todo:
     returned: list[ReturnedItem]
     hazards: list[HazardItem]
     issues: list[SyncIssueItem] = field(default_factory=list)
+    hidden: int = 0  # returned records and sync problems of locked sensitive forms, left out
+
+
+def without_forms(todo: Todo, forms: frozenset[str]) -> Todo:
+    """The to-do list without the records of these forms (the sensitive ones while locked)."""
+    if not forms:
+        return todo
+    returned = [r for r in todo.returned if r.form_id not in forms]
+    issues = [i for i in todo.issues if not (i.record_id and i.form_id in forms)]
+    hidden = len(todo.returned) - len(returned) + len(todo.issues) - len(issues)
+    return Todo(todo.due, returned, todo.hazards, issues, todo.hidden + hidden)
 
 
 def sync_issues(session: Session) -> list[SyncIssueItem]:
@@ -526,6 +537,8 @@ class HomePage(QWidget):
     resolve_conflict = Signal(int)  # sync issue id of a conflict
     show_roster = Signal()
     loaded = Signal(object)  # the Todo shown
+    unlock_requested = Signal()  # 解锁 beside the sensitive records left out
+    lock: Any = None  # client.ui.lock.SensitiveLock (lock.install sets it)
 
     def __init__(
         self, ctx: ClientContext, tasks: TaskManager, parent: QWidget | None = None
@@ -549,6 +562,15 @@ class HomePage(QWidget):
         header.addSpacing(16)
         header.addWidget(self.today_label)
         header.addStretch(1)
+        self.locked_note = QLabel()
+        self.locked_note.setObjectName("lockedNote")
+        self.locked_note.setStyleSheet("color: #37474f;")
+        self.unlock_button = QPushButton(self.tr("解锁(&U)…"))
+        self.unlock_button.setObjectName("unlockHome")
+        self.unlock_button.clicked.connect(self.unlock_requested)
+        for w in (self.locked_note, self.unlock_button):
+            w.setVisible(False)
+            header.addWidget(w)
         header.addWidget(self.refresh_button)
 
         # What is due this period.
@@ -656,7 +678,12 @@ class HomePage(QWidget):
 
     def refresh(self) -> None:
         ctx = self._ctx
-        self._tasks.run_db(lambda: load_todo(ctx), on_done=self.show_todo, on_error=self._failed)
+        hide = self.lock.hidden_forms() if self.lock is not None else frozenset()
+        self._tasks.run_db(
+            lambda: without_forms(load_todo(ctx), hide),
+            on_done=self.show_todo,
+            on_error=self._failed,
+        )
 
     def _show_today(self) -> None:
         today = self._ctx.clock.today()
@@ -666,6 +693,13 @@ class HomePage(QWidget):
 
     def show_todo(self, todo: Todo) -> None:
         self._show_today()  # the program may have stayed open past midnight
+        if self.lock is not None:  # read before the lock fell: leave them out now
+            todo = without_forms(todo, self.lock.hidden_forms())
+        self.locked_note.setText(
+            self.tr("🔒 另有 {n} 条敏感表单的记录已锁定").format(n=todo.hidden)
+        )
+        self.locked_note.setVisible(bool(todo.hidden))
+        self.unlock_button.setVisible(bool(todo.hidden))
         self.due_model.set_items(todo.due)
         fit_columns(self.due_view, stretch=2)
         self.due_section.set_empty(not todo.due)

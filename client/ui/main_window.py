@@ -61,6 +61,7 @@ from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflic
 from client.ui.enroll_dialog import EnrollDialog
 from client.ui.hazard_dialog import HazardDialog
 from client.ui.home_page import HomePage, Todo
+from client.ui.lock import SensitiveLock, watch_editor
 from client.ui.record_list import RecordListPage, error_text
 from client.ui.roster_page import RosterPage
 from client.ui.settings_page import SettingsPage
@@ -160,6 +161,9 @@ class MainWindow(QMainWindow):
         self.ctx = ctx
         self.tasks = tasks
         self._closing = False  # closing waits for editors to save
+        # The sensitive forms' lock (client.ui.lock.install sets these; None: nothing is locked).
+        self.lock: SensitiveLock | None = None
+        self.lock_button: QWidget | None = None
         self.setWindowTitle(self.tr("学校数据采集客户端"))
         self.setMinimumSize(1000, 600)
         self.resize(1280, 720)
@@ -467,9 +471,17 @@ class MainWindow(QMainWindow):
             self.status.showMessage(self.tr("请先在左边选择一个表单，再新建记录。"), 5000)
 
     def new_record(self, form_id: str) -> None:
+        if self.lock is not None and self.lock.needs_unlock(
+            form_id, self, lambda: self.new_record(form_id)
+        ):
+            return
         self._open_editor(form_id, None)
 
     def open_record(self, form_id: str, record_id: str) -> None:
+        if self.lock is not None and self.lock.needs_unlock(
+            form_id, self, lambda: self.open_record(form_id, record_id)
+        ):
+            return
         for editor in self.editors():
             if _editor_record_id(editor) == record_id:
                 self.tabs.setCurrentWidget(editor)
@@ -501,6 +513,8 @@ class MainWindow(QMainWindow):
         index = self.tabs.addTab(editor, label)
         self.tabs.setTabToolTip(index, title)
         self.tabs.setCurrentIndex(index)
+        if self.lock is not None:
+            watch_editor(self.lock, editor)
 
     def editors(self) -> list[QWidget]:
         """The record editors open in tabs."""
@@ -737,6 +751,10 @@ class MainWindow(QMainWindow):
         )
 
     def _show_conflict(self, view: ConflictView) -> None:
+        if self.lock is not None and self.lock.needs_unlock(
+            view.form.form_id, self, lambda: self._show_conflict(view)
+        ):
+            return
         dialog = self.make_conflict_dialog(view)
         dialog.finished.connect(lambda _r: self._forget_conflict_dialog(dialog))
         self.conflict_dialog = dialog

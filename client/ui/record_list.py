@@ -48,6 +48,7 @@ from client.context import ClientContext
 from client.store.models import Status
 from client.store.records import RecordFilter, RecordRow, count_records, list_records
 from client.ui import lang
+from client.ui.lock import LockPanel
 from client.ui.tasks import TaskManager
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class RecordListModel(QAbstractTableModel):
         self._rows: list[RecordRow] = []
         self._ids: set[str] = set()
         self._total = 0
+        self.blocked = False  # a locked sensitive form: no rows read, only the form's total
         self._headers = (
             self.tr("状态"),
             self.tr("日期"),
@@ -115,8 +117,12 @@ class RecordListModel(QAbstractTableModel):
     def reload(self) -> None:
         """Run the query again from its first page (after a save, a filter change or a sort)."""
         with self._sessions() as s:
-            total = count_records(s, self._filter)
-            rows = self._page(s, 0)
+            # Locked: the form's total, never a search's (a count of matches tells too much).
+            if self.blocked:
+                total, rows = count_records(s, RecordFilter(form_id=self._filter.form_id)), []
+            else:
+                total = count_records(s, self._filter)
+                rows = self._page(s, 0)
         self.beginResetModel()
         self._total = total
         self._rows = rows
@@ -142,10 +148,10 @@ class RecordListModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._headers)
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
-        return not parent.isValid() and len(self._rows) < self._total
+        return not parent.isValid() and not self.blocked and len(self._rows) < self._total
 
     def fetchMore(self, parent: AnyIndex) -> None:
-        if parent.isValid() or len(self._rows) >= self._total:
+        if parent.isValid() or self.blocked or len(self._rows) >= self._total:
             return
         with self._sessions() as s:
             page = self._page(s, len(self._rows))
@@ -218,6 +224,7 @@ class RecordListPage(QWidget):
     open_record = Signal(str, str)  # form id, record id
     new_record = Signal(str)  # form id
     data_changed = Signal()  # after an import
+    lock: Any = None  # client.ui.lock.SensitiveLock for a sensitive form (lock.install sets it)
 
     STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("", ()),
@@ -349,6 +356,9 @@ class RecordListPage(QWidget):
         self.list_stack = QStackedWidget()
         self.list_stack.addWidget(self.view)
         self.list_stack.addWidget(self.empty_hint)
+        self.lock_panel = LockPanel(lang.form_title(self.form))
+        self.lock_panel.unlock_requested.connect(self.unlock)
+        self.list_stack.addWidget(self.lock_panel)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -430,6 +440,10 @@ class RecordListPage(QWidget):
         self._show_hint()
 
     def _show_hint(self) -> None:
+        if self.model.blocked:
+            self.lock_panel.set_count(self.model.total())
+            self.list_stack.setCurrentWidget(self.lock_panel)
+            return
         if self.model.total() > 0:
             self.list_stack.setCurrentWidget(self.view)
             return
@@ -450,7 +464,7 @@ class RecordListPage(QWidget):
         self.count_label.setText(self.tr("共 {n} 条").format(n=self.model.total()))
 
     def _update_buttons(self) -> None:
-        self.open_button.setEnabled(self.selected_record_id() is not None)
+        self.open_button.setEnabled(self.selected_record_id() is not None and not self.locked())
 
     # -- actions --------------------------------------------------------------------------------------
 
@@ -478,7 +492,34 @@ class RecordListPage(QWidget):
         if index.isValid():
             self.open_record.emit(self.form_id, self.model.record_id(index.row()))
 
+    # -- the sensitive forms' lock (client.ui.lock) ---------------------------------------------------------
+
+    def locked(self) -> bool:
+        return self.lock is not None and self.lock.covers(self.form_id)
+
+    def unlock(self, then: Callable[[], None] | None = None) -> None:
+        if self.lock is not None:
+            self.lock.request(self.window(), then)
+
+    def apply_lock(self) -> None:
+        """Locked: nothing listed or searchable (the form's total and 解锁 instead); unlocked: the list."""
+        locked = self.locked()
+        for w in (self.status_combo, self.date_check, self.search_edit, self.open_button):
+            w.setEnabled(not locked)
+        self.date_from.setEnabled(not locked and self.date_check.isChecked())
+        self.date_to.setEnabled(not locked and self.date_check.isChecked())
+        if locked:
+            self.search_edit.clear()
+        self.model.blocked = locked
+        if locked or self.isVisible():
+            self.apply_filter()  # locking drops the rows read and the search typed
+        if not self.isVisible():
+            self.mark_stale()  # counted again when shown
+
     def export_excel(self) -> None:
+        if self.locked():
+            self.unlock(self.export_excel)
+            return
         default = (
             Path.home() / f"{lang.form_title(self.form)}-{self._ctx.clock.today().isoformat()}.xlsx"
         )
@@ -489,6 +530,9 @@ class RecordListPage(QWidget):
             export_to(self, self._ctx, self._tasks, self.form_id, Path(out), self.current_filter())
 
     def import_file(self) -> None:
+        if self.locked():
+            self.unlock(self.import_file)
+            return
         path, _ = QFileDialog.getOpenFileName(
             self,
             self.tr("导入"),
