@@ -53,7 +53,8 @@ def test_the_slip_shows_the_fingerprint_of_the_served_certificate(
         html = _slip(app)
     finally:
         get_state(app).db.close()
-    assert 'id="slip-fingerprint"' in html and made.fingerprint in html
+    assert 'id="slip-fingerprint"' in html
+    assert made.fingerprint in html.replace("<br>", "")  # two lines of 16 pairs
 
 
 def test_behind_nginx_the_slip_shows_the_configured_fingerprint_and_plain_http_none(
@@ -62,7 +63,7 @@ def test_behind_nginx_the_slip_shows_the_configured_fingerprint_and_plain_http_n
     given = ":".join(["5A"] * 32)
     app = _app(tmp_path, sqlite_template, TLS_FINGERPRINT=given)
     try:
-        assert given in _slip(app)
+        assert given in _slip(app).replace("<br>", "")
     finally:
         get_state(app).db.close()
     plain = _app(tmp_path / "plain", sqlite_template)
