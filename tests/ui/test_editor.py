@@ -27,7 +27,7 @@ from pytestqt.qtbot import QtBot
 
 from client.context import ClientContext
 from client.store import records
-from client.store.attachments import attachment_path
+from client.store.attachments import read_attachment
 from client.store.formset import FormSet
 from client.store.models import Record, Status
 from client.ui.editor import RecordEditor
@@ -371,7 +371,7 @@ def test_image_attach_stores_the_sha256_and_shows_a_thumbnail(
     with qtbot.waitSignal(tasks.finished, timeout=5000):
         click(qtbot, attach)
     assert editor.data()["hazards"][0]["photo"] == sha
-    assert attachment_path(ctx.store.attachments_dir, sha).read_bytes() == photo.read_bytes()
+    assert read_attachment(ctx.store.attachments_dir, sha) == photo.read_bytes()
     widget = attach.parentWidget()
     assert isinstance(widget, AttachmentInput)
     thumb = widget.findChild(QLabel, "thumbnail")
