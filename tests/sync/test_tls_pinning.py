@@ -8,10 +8,12 @@ connection error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -317,3 +319,113 @@ def test_school_client_enroll_takes_the_fingerprint_from_the_slip(
     assert main([*base, "--code", _school(served, "CLI003"), "--fingerprint", fingerprint]) == 0
     assert "已登记" in capsys.readouterr().out
     assert main(["sync", "--data-dir", data]) == 0
+
+
+# -- a man in the middle --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def impostor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Another real `sync-server serve` over TLS, with a certificate of its own (as an attacker's)."""
+    instance = tmp_path_factory.mktemp("impostor")
+    _make_cert(instance, "127.0.0.1")
+    served = start_served(instance, f"sqlite:///{instance / 'sync.db'}")
+    yield served
+    served.stop()
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy (as a school's or county's web proxy) whose tunnels go to `target`, whatever
+    the client asks: a proxy that turned hostile."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.tunnels: list[bytes] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        self.tunnels.append(head.split(b"\r\n", 1)[0])
+        upstream = socket.create_connection(("127.0.0.1", self.target))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(a: socket.socket, b: socket.socket) -> None:
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    with contextlib.suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def test_a_server_in_the_middle_is_refused_directly_and_through_a_proxy_tunnel(
+    tls_server: tuple[Served, str],
+    impostor: Served,
+    make_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.faultproxy import FaultProxy
+
+    served, fingerprint = tls_server
+    with FaultProxy(
+        ("127.0.0.1", served.port)
+    ) as link:  # the county network, between PC and bureau
+        address = f"https://127.0.0.1:{link.port}"
+        pc = make_client("mitm")
+        pc.engine.enroll(address, _school(served, "MITM01"), fingerprint=fingerprint)
+        pc.save(inspection())
+        assert pc.engine.sync().pushed == 1
+        # someone reroutes the school's traffic to their own server, with their own certificate
+        link.target = ("127.0.0.1", impostor.port)
+        link.drop_connections()  # the kept-alive connection breaks: the next one reaches the impostor
+        pc.save(inspection(inspectors="王芳"))
+        with pytest.raises(SyncError) as refused:
+            pc.engine.sync()
+        assert refused.value.code == "certificate_mismatch"
+        assert pc.unsent() == 1
+    assert "/api/v1/push" not in impostor.stderr_path.read_text(encoding="utf-8")
+    # through a web proxy's CONNECT tunnel the certificate is checked all the same
+    proxy = ConnectProxy(served.port)
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        other = make_client("proxied")
+        other.engine.enroll(served.url, _school(served, "MITM02"), fingerprint=fingerprint)
+        assert proxy.tunnels and proxy.tunnels[0].startswith(b"CONNECT 127.0.0.1:")
+        other.save(inspection())
+        assert other.engine.sync().pushed == 1
+        proxy.target = impostor.port  # the proxy turns hostile
+        other.http.close()  # a later sync: new connections, new tunnels
+        other.save(inspection(inspectors="王芳"))
+        with pytest.raises(SyncError) as through_proxy:
+            other.engine.sync()
+        assert through_proxy.value.code == "certificate_mismatch"
+        assert _server_records(impostor, "MITM02") == 0 and _server_records(served, "MITM02") == 1
+    finally:
+        proxy.close()
