@@ -429,3 +429,25 @@ def test_a_server_in_the_middle_is_refused_directly_and_through_a_proxy_tunnel(
         assert _server_records(impostor, "MITM02") == 0 and _server_records(served, "MITM02") == 1
     finally:
         proxy.close()
+
+
+def test_large_bodies_cross_tls_both_ways(
+    tls_server: tuple[Served, str], make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Push batches, a photo in 512 KiB chunks and long pull answers: many TLS records per request."""
+    from tests.sync.conftest import photo_file
+
+    served, fingerprint = tls_server
+    pc = make_client("big1", chunk_size=512 * 1024)
+    pc.engine.enroll(served.url, _school(served, "BIG001"), fingerprint=fingerprint)
+    sha = pc.add_photo(photo_file(tmp_path, 900_000))
+    hazard = dict(inspection()["hazards"][0], photo=sha)
+    pc.save(inspection(hazards=[hazard]))
+    for i in range(150):
+        pc.save(inspection(inspectors=f"检查员{i}" + "很长的备注" * 40))
+    result = pc.engine.sync()
+    assert result.complete and (result.pushed, result.uploaded) == (151, 1)
+    assert _server_records(served, "BIG001") == 151
+    second = make_client("big2")  # another PC of the school reads them all
+    second.engine.enroll(served.url, _school(served, "BIG001"), fingerprint=fingerprint)
+    assert second.engine.sync().pulled >= 151
