@@ -510,6 +510,16 @@ def cmd_restore(ctx: Context) -> Result:
                     "sync-server restore --after-pg-restore (see docs/deployment.md)",
                     EXIT_BAD_INPUT,
                 )
+            from sync_server.serving_lock import is_served
+
+            if is_served(path):
+                raise CliError(
+                    "server_running",
+                    f"同步服务器正在使用数据库 {path}：请先停止服务器（Ctrl+C 或停止 Windows 服务），再恢复",
+                    f"a running sync server holds the database {path}: stop it first (Ctrl+C, or stop "
+                    "the Windows service), then restore",
+                    EXIT_UNAVAILABLE,
+                )
             backup = Path(args.backup)
             check_backup(backup)
             found = previous_counter(path)
@@ -594,6 +604,7 @@ def cmd_serve(ctx: Context) -> Result:
 
     _log_to_file(ctx.instance)
     files = _tls_files(ctx)
+    held = _hold_database(ctx.db_url)
     try:
         app = create_app(
             {
@@ -660,7 +671,32 @@ def cmd_serve(ctx: Context) -> Result:
     finally:
         server.close()
         app.extensions["sync_server"].db.close()
+        if held is not None:
+            held.release()
     return {"url": url, "stopped": True}, ["同步服务器已停止 / sync server stopped"]
+
+
+def _hold_database(db_url: str) -> Any:
+    """Hold an SQLite database while serving it (sync_server.serving_lock): restore and a second server
+    refuse it meanwhile. None for PostgreSQL."""
+    from sync_server.restore import sqlite_path
+    from sync_server.serving_lock import DatabaseServed, hold
+
+    path = sqlite_path(db_url)
+    if path is None:
+        return None
+    from sync_server.private_files import private_dir
+
+    private_dir(path.parent)
+    try:
+        return hold(path)
+    except DatabaseServed:
+        raise CliError(
+            "already_serving",
+            f"另一个同步服务器正在使用数据库 {path}；同一数据库只能由一个服务器使用",
+            f"another sync server is serving the database {path}; one database, one server",
+            EXIT_UNAVAILABLE,
+        ) from None
 
 
 def _log_to_file(instance: Path) -> None:
