@@ -336,9 +336,14 @@ class Demo:
         )
 
     def summary(self) -> dict[str, Any]:
-        import sqlite3
+        import contextlib
 
-        with sqlite3.connect(self.client_dir / "store.db") as db:
+        from client.store.db import connect
+        from client.store.keys import load_key
+
+        # the store is encrypted with the client folder's key (client.store.keys)
+        store = self.client_dir / "store.db"
+        with contextlib.closing(connect(store, load_key(self.client_dir))) as db:
             counts = dict(
                 db.execute("SELECT status, count(*) FROM records GROUP BY status").fetchall()
             )

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.encrypted import db_connect
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,7 +54,7 @@ def test_demo_sets_up_server_user_client_and_records(tmp_path: Path) -> None:
     assert first["username"] == "demo-admin" and len(first["password"]) >= 10
     assert first["client_records"] == {"received": 1, "returned": 1, "draft": 1}
 
-    with sqlite3.connect(folder / "client" / "store.db") as db:
+    with db_connect(folder / "client" / "store.db") as db:
         rows = db.execute(
             "SELECT status, data, review_comments FROM records WHERE form_id = 'safety_inspection'"
         ).fetchall()

@@ -53,6 +53,7 @@ from client.sync.http import RetryPolicy, Timeouts
 from sync_server import models as M
 from sync_server.services import review
 from sync_server.services.schools import add_school
+from tests.support.encrypted import db_connect
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.samples import inspection
 
@@ -533,7 +534,7 @@ class World:
             unsent = set(
                 s.execute(select(OutboxEntry.op_id).where(OutboxEntry.sent_at.is_(None))).scalars()
             )
-        with contextlib.closing(sqlite3.connect(backup)) as conn:
+        with contextlib.closing(db_connect(backup)) as conn:
             in_backup = {op for (op,) in conn.execute("SELECT op_id FROM outbox")}
         store = pc.c.store
         pc.close()

@@ -12,6 +12,7 @@ Every test gets a server of its own (these tests publish and withdraw forms, whi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -48,6 +49,7 @@ from sync_server.services.changes import (
 from sync_server.services.common import naive_utc, sha256_hex
 from sync_server.services.forms import publish_form, withdraw_form
 from sync_server.state import get_state
+from tests.support.encrypted import db_connect
 from tests.sync.conftest import (
     NOW,
     SERVER_NOW,
@@ -490,10 +492,8 @@ def test_school_client_sync_on_a_full_disk_is_one_clear_line(
     assert "disk is full" in lines[0]
     log = (data_dir / "logs" / "school-client.log").read_text(encoding="utf-8")
     assert "disk is full" in log
-    engine = sa.create_engine(f"sqlite:///{data_dir / DB_NAME}")
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
-    engine.dispose()
+    with contextlib.closing(db_connect(data_dir / DB_NAME)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 # -- what an older client stored ------------------------------------------------------------------------
