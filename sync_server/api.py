@@ -44,11 +44,11 @@ from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch, run_push
 from sync_server.services.schools import (
     DeviceInfo,
-    device_by_retired_token,
-    device_by_token,
+    TokenKind,
+    adopt_token,
     enroll,
     issue_next_token,
-    promote_next_token,
+    match_token,
     touch_device,
 )
 from sync_server.state import get_state
@@ -210,23 +210,16 @@ def authenticate() -> DeviceInfo:
             headers={"WWW-Authenticate": 'Bearer realm="school-sync"'},
         )
     token = token.strip()
+    secret = str(state.config["SECRET_KEY"])
     with state.db.ReadSession.begin() as session:
-        device = device_by_token(session, token)
-        retired = device_by_retired_token(session, token) if device is None else None
-    if retired is not None:
-        log.warning("device %s: a token retired by rotation was used", retired.device_id)
-        raise _invalid_token(
-            "token_superseded",
-            "这个设备凭据已被更新的凭据取代，已作废（本机数据可能被复制到了别的电脑）；请重新登记本机",
-            "this device token was superseded by a newer one and no longer works (a copy of this "
-            "computer's data may be in use elsewhere); enroll this computer again",
-        )
-    if device is None:
+        match = match_token(session, token, secret=secret)
+    if match is None:
         raise _invalid_token(
             "unauthorized",
             "设备凭据无效，请重新登记本机",
             "unknown device token; enroll this device again",
         )
+    device = match.device
     if device.replaced_by is not None:
         raise _invalid_token(
             "token_replaced",
@@ -241,11 +234,27 @@ def authenticate() -> DeviceInfo:
             "this device was revoked by the bureau; contact the bureau",
             status=403,
         )
+    if match.kind == TokenKind.RETIRED:
+        log.warning("device %s: a token retired by rotation was used", device.device_id)
+        raise _invalid_token(
+            "token_superseded",
+            "这个设备凭据已被更新的凭据取代，已作废（本机数据可能被复制到了别的电脑）；请重新登记本机",
+            "this device token was superseded by a newer one and no longer works (a copy of this "
+            "computer's data may be in use elsewhere); enroll this computer again",
+        )
     now = state.now()
-    if device.next_token:  # its first use: the token before it is retired (protocol 1.9)
+    if match.kind in (TokenKind.NEXT, TokenKind.AHEAD) and match.epoch is not None:
+        # Its first use: the token before it is retired (protocol 1.9). Ahead: the database was restored
+        # from a backup made before the device's last rotations; the secret key proves the token.
         with state.db.Session.begin() as session:
-            promote_next_token(session, device.device_id, token, now=now)
-        log.info("device %s rotated its token", device.device_id)
+            adopt_token(session, device.device_id, token, epoch=match.epoch, now=now)
+        log.log(
+            logging.WARNING if match.kind == TokenKind.AHEAD else logging.INFO,
+            "device %s rotated its token (%s, epoch %d)",
+            device.device_id,
+            match.kind,
+            match.epoch,
+        )
     seen = device.last_seen_at
     every = dt.timedelta(seconds=float(state.config["LAST_SEEN_EVERY"]))
     if seen is None or naive_utc(now) - seen >= every:
@@ -464,7 +473,12 @@ def pull_view() -> Response:
     if not page.more and rotate:
         # The end of a sync (protocol 1.9): a next token, valid beside this one until first used.
         with state.db.Session.begin() as session:
-            extra["next_token"] = issue_next_token(session, device.device_id, now=state.now())
+            extra["next_token"] = issue_next_token(
+                session,
+                device.device_id,
+                secret=str(state.config["SECRET_KEY"]),
+                now=state.now(),
+            )
         headers["Cache-Control"] = "no-store"
     if healing and not page.more:
         generation.note_healed(

@@ -91,6 +91,10 @@ class Device(Base):
     next_token_at: Mapped[dt.datetime | None]
     previous_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     token_rotated_at: Mapped[dt.datetime | None]
+    # The rotation count of the current token (NULL: 0, the enrollment's random token). Rotated tokens are
+    # minted with the server's secret key from (device, epoch), so a device whose token is ahead of a
+    # database restored from a backup proves it (services.schools.minted_token).
+    token_epoch: Mapped[int | None] = mapped_column(Integer)
     # The device that enrolled this computer again: this one's tokens answer 401 token_replaced.
     replaced_by: Mapped[str | None] = mapped_column(String(36))
 

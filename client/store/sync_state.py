@@ -162,6 +162,12 @@ def get_enrollment(session: Session) -> Enrollment | None:
     )
 
 
+def set_device_token(session: Session, token: str) -> None:
+    """The token the server handed at the end of a sync (protocol 1.9): the one used from now on. Called
+    in the transaction that applies the pull page it came with."""
+    set_setting(session, K_TOKEN, token)
+
+
 def has_local_records(session: Session) -> bool:
     return session.execute(select(Record.id).limit(1)).first() is not None
 
@@ -306,6 +312,7 @@ __all__ = [
     "save_enrollment",
     "server_version",
     "set_cursor",
+    "set_device_token",
     "set_server_state",
     "store_batch",
     "store_form_version",

@@ -87,6 +87,9 @@ MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most th
 MAX_FORM_ANSWER_BYTES = 8 * S.MAX_FORM_DEFINITION_BYTES
 # The enrollment request in progress: {"code": sha256 of server and code, "id": the request id sent}.
 K_ENROLL_REQUEST = "sync.enroll_request"
+# Protocol 1.9: a pull sent with it ends with a next device token (rotation).
+ROTATION_HEADER = "Sync-Token-Rotation"
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]{20,200}")
 
 Progress = Callable[[SyncProgress], None]
 
@@ -132,6 +135,18 @@ def _enroll_request_id(session: Session, server_url: str, code: str) -> str:
     request_id = str(uuid.uuid4())
     set_setting(session, K_ENROLL_REQUEST, {"code": digest, "id": request_id})
     return request_id
+
+
+def _next_token(page: Mapping[str, Any]) -> str | None:
+    """The next device token a pull's last page handed (protocol 1.9); a malformed one is not kept (the
+    current token goes on working)."""
+    token = page.get("next_token")
+    if token is None:
+        return None
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+        log.warning("the server handed a malformed next token; keeping the current one")
+        return None
+    return token
 
 
 def _malformed(what: str) -> SyncError:
@@ -219,17 +234,19 @@ class SyncEngine:
         pin = normalize_fingerprint(pin_text) if pin_text else None
         with self.ctx.store.Session.begin() as s:
             request_id = _enroll_request_id(s, base, code)
+            held = S.get_enrollment(s)
+        enroll_body = {
+            "enrollment_code": code.strip(),
+            "device_name": (device_name or socket.gethostname() or "school-pc")[:100],
+            "app_version": app_version(),
+            "request_id": request_id,
+        }
+        if held is not None and held.server_url == base:
+            # Protocol 1.9: the server revokes the token this computer held (a copy of it dies too).
+            enroll_body["replaces_token"] = held.device_token
         transport = self._transport(base, None, pin)
         answer = transport.request(
-            "POST",
-            f"{API}/enroll",
-            json_body={
-                "enrollment_code": code.strip(),
-                "device_name": (device_name or socket.gethostname() or "school-pc")[:100],
-                "app_version": app_version(),
-                "request_id": request_id,
-            },
-            expect=(200, 201),
+            "POST", f"{API}/enroll", json_body=enroll_body, expect=(200, 201)
         )
         body = answer.body
         try:
@@ -668,7 +685,7 @@ class _Run:
                     "limit": self.engine.pull_limit,
                     **self.healer.pull_params(),
                 },
-                headers=self.healer.headers(),
+                headers={**self.healer.headers(), ROTATION_HEADER: "1"},
             )
             page = answer.body
             if not isinstance(page, Mapping):
@@ -693,6 +710,7 @@ class _Run:
                     definitions[(form_id, version)] = self._fetch_form(form_id, version, sha)
             forms = self.engine.ctx.forms
             staged = forms.copy()  # the forms in memory change once the page is committed
+            next_token = _next_token(page)
             with self.store.Session.begin() as s:
                 absent = self.healer.before_page(s, page)
                 outcome = S.apply_pull_page(
@@ -706,6 +724,11 @@ class _Run:
                 )
                 self.healer.after_page(s, absent, last=not more)
                 remember_reset_key(s, page.get("pin_reset_key"))  # protocol 1.11
+                # Protocol 1.9: kept with the page it came with, so a crash keeps both or neither.
+                if next_token is not None:
+                    S.set_device_token(s, next_token)
+            if next_token is not None:
+                self.t.token = next_token  # its first use retires the old one on the server
             forms.adopt(staged)
             self._note_pull(outcome)
             self.progress(SyncProgress(Phase.PULL, self.result.pulled, None))

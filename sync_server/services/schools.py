@@ -9,7 +9,9 @@ Credentials with a lifetime (protocol revision 1.9): an enrollment that names th
 (`replaces_token`) revokes that earlier device of the same school (its tokens answer 401 token_replaced).
 At the end of a sync a device that asks for it gets a next token; both work until the next one is first
 used, which retires the old one (401 token_superseded) - a lost answer never locks a computer out, as it
-simply goes on with the token it has.
+simply goes on with the token it has. Rotated tokens are minted from (device, epoch) with the server's secret
+key (minted_token): the same next token is handed until it is used, and a computer whose token is ahead of a
+database restored from a backup is recognised and goes on syncing.
 
 A lost answer does not spend the code (protocol revision 1.4): a client sends a request id of its own with the
 code, and the server keeps its sha256 with the code it used. The same code with the same request id again -
@@ -20,6 +22,7 @@ before.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -27,8 +30,9 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from forms.identifiers import SCHOOL_CODE
@@ -233,7 +237,7 @@ def enroll(
         )
     if row.used_at is not None:
         again = _enroll_again(session, row, asked, now=now, app_version=app_version)
-        _replace_earlier(session, replaces_token, again.device_id, now=now)
+        _replace_earlier(session, replaces_token, again.device_id, now=now, secret=secret)
         return again
     if row.revoked_at is not None:
         raise _refused(
@@ -258,7 +262,7 @@ def enroll(
         # Another request used it meanwhile (committed now): perhaps this client's own earlier try.
         session.expire(row)
         again = _enroll_again(session, row, asked, now=now, app_version=app_version)
-        _replace_earlier(session, replaces_token, again.device_id, now=now)
+        _replace_earlier(session, replaces_token, again.device_id, now=now, secret=secret)
         return again
     token = secrets.token_urlsafe(32)
     school = session.get_one(School, row.school_id)
@@ -283,34 +287,20 @@ def enroll(
         details={"name": device_name, "app_version": app_version},
     )
     session.flush()
-    _replace_earlier(session, replaces_token, device_id, now=now)
+    _replace_earlier(session, replaces_token, device_id, now=now, secret=secret)
     return Enrollment(device_id, token, school.code, school.name)
 
 
 def _replace_earlier(
-    session: Session, token: str | None, device_id: str, *, now: dt.datetime
+    session: Session, token: str | None, device_id: str, *, now: dt.datetime, secret: str | None
 ) -> None:
     """The computer that held `token` enrolled again as `device_id`: its earlier device, if of the same
     school, is revoked as replaced (a copy of its old store can no longer sync). A token of another school
     is left alone: the client may still refuse the new school and keep its old enrollment."""
     if not token:
         return
-    digest = token_hash(token)
-    earlier = (
-        session.execute(
-            select(Device)
-            .where(
-                or_(
-                    Device.token_hash == digest,
-                    Device.next_token_hash == digest,
-                    Device.previous_token_hash == digest,
-                )
-            )
-            .with_for_update()
-        )
-        .scalars()
-        .first()
-    )
+    match = match_token(session, token, secret=secret)
+    earlier = None if match is None else session.get(Device, match.device.device_id)
     device = session.get_one(Device, device_id)
     if (
         earlier is None
@@ -408,44 +398,103 @@ def _info(device: Device, school: School, *, next_token: bool = False) -> Device
         device.last_seen_at,
         device.revoked_at,
         device.replaced_by,
-        next_token,
     )
+
+
+MINTED_PREFIX = "d1"
+_MINTED_RE = re.compile(r"d1\.([0-9A-Za-z-]{1,36})\.([0-9]{1,9})\.([A-Za-z0-9_-]{43})")
+
+
+def minted_token(secret: str, device_id: str, epoch: int) -> str:
+    """The device's token after its `epoch`-th rotation: HMAC-SHA256 of (device, epoch) with the server's
+    secret key, so the same token is handed again until it is used (a lost answer changes nothing), and a
+    token ahead of a database restored from a backup is still recognised (the key is in the instance folder,
+    not the database). Only the server can make one; a token of an earlier epoch is retired."""
+    mac = hmac.new(
+        secret.encode("utf-8"), f"device-token\n{device_id}\n{epoch}".encode(), hashlib.sha256
+    ).digest()
+    return (
+        f"{MINTED_PREFIX}.{device_id}.{epoch}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    )
+
+
+def _minted(token: str, secret: str | None) -> tuple[str, int] | None:
+    """(device id, epoch) of a token this server minted, else None."""
+    m = _MINTED_RE.fullmatch(token)
+    if not m or not secret:
+        return None
+    device_id, epoch = m.group(1), int(m.group(2))
+    if not hmac.compare_digest(minted_token(secret, device_id, epoch), token):
+        return None
+    return device_id, epoch
+
+
+class TokenKind:
+    CURRENT = "current"
+    NEXT = "next"  # the token handed at the end of the last sync: its first use retires the current one
+    AHEAD = "ahead"  # a minted token of a later epoch than the database knows: it was restored
+    RETIRED = "retired"  # a token this device used before its last rotation
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMatch:
+    device: DeviceInfo
+    kind: str  # TokenKind
+    epoch: int | None  # of a minted token
+
+
+def _with_school(session: Session, *where: Any) -> tuple[Device, School] | None:
+    row = session.execute(
+        select(Device, School).join(School, School.id == Device.school_id).where(*where)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def match_token(session: Session, token: str, *, secret: str | None) -> TokenMatch | None:
+    """Whose token this is and how it stands; None: nobody's."""
+    digest = token_hash(token)
+    minted = _minted(token, secret)
+    epoch = minted[1] if minted else None
+    found = _with_school(
+        session, or_(Device.token_hash == digest, Device.next_token_hash == digest)
+    )
+    if found is not None:
+        device, school = found
+        kind = TokenKind.CURRENT if device.token_hash == digest else TokenKind.NEXT
+        return TokenMatch(_info(device, school), kind, epoch)
+    if minted is not None:
+        found = _with_school(session, Device.id == minted[0])
+        if found is not None:
+            device, school = found
+            ahead = minted[1] > (device.token_epoch or 0)
+            kind = TokenKind.AHEAD if ahead else TokenKind.RETIRED
+            return TokenMatch(_info(device, school), kind, epoch)
+    found = _with_school(session, Device.previous_token_hash == digest)
+    if found is not None:
+        return TokenMatch(_info(*found), TokenKind.RETIRED, epoch)
+    return None
 
 
 def device_by_token(session: Session, token: str) -> DeviceInfo | None:
     """The device whose current or next token this is."""
-    digest = token_hash(token)
-    row = session.execute(
-        select(Device, School)
-        .join(School, School.id == Device.school_id)
-        .where(or_(Device.token_hash == digest, Device.next_token_hash == digest))
-    ).first()
-    if row is None:
+    match = match_token(session, token, secret=None)
+    if match is None or match.kind not in (TokenKind.CURRENT, TokenKind.NEXT):
         return None
-    device, school = row
-    return _info(device, school, next_token=device.token_hash != digest)
+    return match.device
 
 
-def device_by_retired_token(session: Session, token: str) -> DeviceInfo | None:
-    """The device whose token this was before its last rotation (the 401 then says so)."""
-    row = session.execute(
-        select(Device, School)
-        .join(School, School.id == Device.school_id)
-        .where(Device.previous_token_hash == token_hash(token))
-    ).first()
-    return None if row is None else _info(row[0], row[1])
-
-
-def promote_next_token(session: Session, device_id: str, token: str, *, now: dt.datetime) -> bool:
-    """The next token was used: it becomes the current one and the current one is retired. False when a
-    concurrent request did it first (the token is the current one then, which is as good)."""
-    digest = token_hash(token)
+def adopt_token(
+    session: Session, device_id: str, token: str, *, epoch: int, now: dt.datetime
+) -> bool:
+    """A newer token was used (the next one, or one ahead of a restored database): it becomes the current
+    one and the current one is retired. False when a concurrent request did it first."""
     done = session.execute(
         update(Device)
-        .where(Device.id == device_id, Device.next_token_hash == digest)
+        .where(Device.id == device_id, func.coalesce(Device.token_epoch, 0) < epoch)
         .values(
             previous_token_hash=Device.token_hash,
-            token_hash=digest,
+            token_hash=token_hash(token),
+            token_epoch=epoch,
             next_token_hash=None,
             next_token_at=None,
             token_rotated_at=naive_utc(now),
@@ -454,15 +503,13 @@ def promote_next_token(session: Session, device_id: str, token: str, *, now: dt.
     return getattr(done, "rowcount", 1) == 1
 
 
-def issue_next_token(session: Session, device_id: str, *, now: dt.datetime) -> str:
-    """A new token for the device, valid beside its current one until first used. An earlier next token
-    not used yet is dropped: the device never stored it (its answer was lost), or it would have used it."""
-    token = secrets.token_urlsafe(32)
-    session.execute(
-        update(Device)
-        .where(Device.id == device_id)
-        .values(next_token_hash=token_hash(token), next_token_at=naive_utc(now))
-    )
+def issue_next_token(session: Session, device_id: str, *, secret: str, now: dt.datetime) -> str:
+    """The device's next token, valid beside its current one until first used: the same one until then
+    (it is minted from the next epoch), so an answer lost on the way changes nothing."""
+    device = session.get_one(Device, device_id)
+    token = minted_token(secret, device_id, (device.token_epoch or 0) + 1)
+    device.next_token_hash = token_hash(token)
+    device.next_token_at = naive_utc(now)
     return token
 
 

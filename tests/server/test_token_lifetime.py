@@ -22,6 +22,7 @@ from sync_server.services.schools import (
     CODE_GROUPS,
     HMAC_SCHEME,
     add_school,
+    minted_token,
     normalize_code,
 )
 from sync_server.state import get_state
@@ -138,10 +139,8 @@ def test_a_lost_rotation_answer_does_not_lock_the_pc_out(live: LiveServer):
     retry = pull(live, device.token, rotate=True)  # the PC still has only its old token
 
     assert retry.status_code == 200
-    kept = retry.json()["next_token"]
-    assert kept != lost
-    assert pull(live, kept).status_code == 200
-    assert_error(pull(live, lost), 401, "unauthorized")  # dropped when the next one was issued
+    assert retry.json()["next_token"] == lost  # the same next token until it is used
+    assert pull(live, lost).status_code == 200
     assert_error(pull(live, device.token), 401, "token_superseded")
 
 
@@ -152,10 +151,45 @@ def test_a_token_rotates_at_every_sync_and_only_the_newest_works(live: LiveServe
         r = pull(live, tokens[-1], rotate=True)
         assert r.status_code == 200
         tokens.append(r.json()["next_token"])
+    assert len(set(tokens)) == 4
     assert pull(live, tokens[-1]).status_code == 200
-    for old in tokens[:-2]:
-        assert_error(pull(live, old), 401, "unauthorized")
-    assert_error(pull(live, tokens[-2]), 401, "token_superseded")
+    assert_error(pull(live, tokens[0]), 401, "unauthorized")  # the enrollment's, two rotations ago
+    for old in tokens[1:-1]:
+        assert_error(pull(live, old), 401, "token_superseded")
+
+
+def test_a_token_ahead_of_a_restored_database_still_works(live: LiveServer):
+    """The database goes back to a backup made before the PC's last rotations: the PC's token is minted
+    with the secret key (kept in the instance folder, not the database), so the server recognises it."""
+    device = live.device()
+    with live.session() as s:
+        backup = s.get_one(M.Device, device.device_id)
+        before = (backup.token_hash, backup.token_epoch, backup.next_token_hash)
+    token = device.token
+    for _ in range(3):
+        token = pull(live, token, rotate=True).json()["next_token"]
+    assert pull(live, token).status_code == 200
+    with live.session() as s, s.begin():  # "restored": the device row as the backup had it
+        row = s.get_one(M.Device, device.device_id)
+        row.token_hash, row.token_epoch, row.next_token_hash = before
+        row.previous_token_hash = None
+
+    assert pull(live, token).status_code == 200
+    assert_error(pull(live, device.token), 401, "token_superseded")
+    assert device_row(live, device.device_id).token_epoch == 3
+
+
+def test_a_made_up_token_in_the_minted_form_is_refused(live: LiveServer):
+    device = live.device()
+    real = pull(live, device.token, rotate=True).json()["next_token"]
+    prefix, device_id, epoch, mac = real.split(".")
+    assert (prefix, device_id, epoch) == ("d1", device.device_id, "1")
+    forged_epoch = f"{prefix}.{device_id}.9.{mac}"
+    forged_mac = f"{prefix}.{device_id}.1.{'A' * 43}"
+    other_key = minted_token("another secret", device.device_id, 5)
+    for forged in (forged_epoch, forged_mac, other_key):
+        assert_error(pull(live, forged), 401, "unauthorized")
+    assert pull(live, device.token).status_code == 200
 
 
 def test_a_page_with_more_to_come_hands_no_token(live: LiveServer):

@@ -5,7 +5,9 @@ Revises: 0008
 
 `devices.next_token_hash` is the token handed out at the end of a sync, valid beside the current one until
 its first use; `previous_token_hash` the token it replaced (401 token_superseded); `token_rotated_at` when
-that last happened; `replaced_by` the device that enrolled the same computer again (401 token_replaced).
+that last happened, `token_epoch` how many times (rotated tokens are minted from the device and the epoch
+with the server's secret, so a token ahead of a restored database is still recognised); `replaced_by` the
+device that enrolled the same computer again (401 token_replaced).
 `enrollment_codes.code_scheme` is "hmac-sha256" for codes keyed with the server's secret; the existing rows
 keep NULL: a plain sha256, still accepted until they are used or expire (their text is not known, so they
 cannot be re-hashed).
@@ -28,6 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_token_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("previous_token_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("token_rotated_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("token_epoch", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("replaced_by", sa.String(36), nullable=True))
         batch.create_index("ix_devices_next_token_hash", ["next_token_hash"])
         batch.create_index("ix_devices_previous_token_hash", ["previous_token_hash"])
@@ -42,6 +45,7 @@ def downgrade() -> None:
         batch.drop_index("ix_devices_previous_token_hash")
         batch.drop_index("ix_devices_next_token_hash")
         batch.drop_column("replaced_by")
+        batch.drop_column("token_epoch")
         batch.drop_column("token_rotated_at")
         batch.drop_column("previous_token_hash")
         batch.drop_column("next_token_at")
