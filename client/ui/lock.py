@@ -194,6 +194,12 @@ def _password_edit(name: str) -> QLineEdit:
     return edit
 
 
+def _fit_height(label: QLabel, width: int) -> None:
+    """A wrapped label as tall as its text needs at this width (a dialog sizes it too short otherwise)."""
+    label.setMinimumWidth(width)
+    label.setMinimumHeight(label.heightForWidth(width))
+
+
 def _error_label() -> QLabel:
     label = QLabel()
     label.setObjectName("lockError")
@@ -237,6 +243,7 @@ class SetPinDialog(QDialog):
         intro = QLabel(text)
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.RichText)
+        _fit_height(intro, 480)
         form = QFormLayout()
         self.code_edit = QLineEdit()
         self.code_edit.setObjectName("resetCode")
@@ -317,6 +324,7 @@ class UnlockDialog(QDialog):
             )
         )
         intro.setWordWrap(True)
+        _fit_height(intro, 420)
         self.pin_edit = _password_edit("pin")
         form = QFormLayout()
         form.addRow(self.tr("PIN码(&P)"), self.pin_edit)
@@ -437,21 +445,22 @@ class LockPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("lockPanel")
         self._title = title
-        self.heading = QLabel(self.tr("🔒 已锁定"))
+        self.heading = QLabel(self.tr("已锁定"))
         self.heading.setStyleSheet("font-size: 16pt; font-weight: bold; color: #37474f;")
         self.text = QLabel()
         self.text.setObjectName("lockCount")
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setStyleSheet("color: #5f6368; font-size: 11pt;")
+        self.text.setMinimumWidth(520)
         self.button = QPushButton(self.tr("解锁(&U)…"))
         self.button.setObjectName("unlockList")
         self.button.setMinimumWidth(140)
         self.button.clicked.connect(self.unlock_requested)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for w in (self.heading, self.text):
-            layout.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.heading, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.text)
         layout.addSpacing(8)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
@@ -475,7 +484,7 @@ class LockCover(QWidget):
         self.setAutoFillBackground(True)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet("QWidget#lockCover { background: #eceff1; }")
-        label = QLabel(self.tr("🔒 这条记录已锁定。未保存的内容已保留，解锁后可继续填写。"))
+        label = QLabel(self.tr("这条记录已锁定。未保存的内容已保留，解锁后可继续填写。"))
         label.setStyleSheet("font-size: 12pt; color: #37474f;")
         label.setWordWrap(True)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -531,7 +540,7 @@ def install(window: MainWindow, lock: SensitiveLock | None = None) -> SensitiveL
             page.apply_lock()
     window.home.lock = lock
     window.home.unlock_requested.connect(lambda: lock.request(window))
-    lock_button = QPushButton(window.tr("🔒 锁定敏感表单"))
+    lock_button = QPushButton(window.tr("锁定敏感表单"))
     lock_button.setObjectName("lockNow")
     lock_button.setToolTip(window.tr("立即锁定师德师风、控辍保学等敏感表单"))
     lock_button.setFlat(True)
