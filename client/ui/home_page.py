@@ -700,13 +700,6 @@ class HomePage(QWidget):
         )
         self.locked_note.setVisible(bool(todo.hidden))
         self.unlock_button.setVisible(bool(todo.hidden))
-        if self.lock is not None:  # read before the lock fell: leave them out now
-            todo = without_forms(todo, self.lock.hidden_forms())
-        self.locked_note.setText(
-            self.tr("🔒 另有 {n} 条敏感表单的记录已锁定").format(n=todo.hidden)
-        )
-        self.locked_note.setVisible(bool(todo.hidden))
-        self.unlock_button.setVisible(bool(todo.hidden))
         self.due_model.set_items(todo.due)
         fit_columns(self.due_view, stretch=2)
         self.due_section.set_empty(not todo.due)
