@@ -247,18 +247,27 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, data: dict[str, object]) -> None:
+def _write_json(path: Path, data: dict[str, object], *, exclusive: bool = False) -> bool:
+    """Write path whole (temp, fsync, rename). exclusive: only when path does not exist yet (a hard link,
+    which fails on an existing name); returns False when it did exist."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+        else:
+            os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
+    return True
 
 
 def _read_meta(data_dir: Path) -> dict[str, object] | None:
@@ -316,9 +325,13 @@ def load_key(data_dir: Path, *, vaults: list[Vault] | None = None) -> DataKey | 
     return key
 
 
-def save_key(data_dir: Path, key: DataKey, *, vaults: list[Vault] | None = None) -> None:
+def save_key(
+    data_dir: Path, key: DataKey, *, vaults: list[Vault] | None = None, new: bool = False
+) -> bool:
     """Keep key as the folder's key: first in the OS key store, then key.json (so a crash between the two
-    leaves at worst an unused entry in the key store, never a folder naming a key that was not kept)."""
+    leaves at worst an unused entry in the key store, never a folder naming a key that was not kept).
+    new: only if the folder has no key yet (two programs starting on a new folder at once: the first one's
+    key wins, the other one loads it); returns False when it had one."""
     key_id = uuid.uuid4().hex
     secret = json.dumps({"key": key.key.hex(), "salt": key.salt.hex(), "code": key.recovery_code})
     stores = vaults or default_vaults()
@@ -331,15 +344,21 @@ def save_key(data_dir: Path, key: DataKey, *, vaults: list[Vault] | None = None)
     else:
         raise DataKeyError("无法保存数据密钥", "the data key cannot be saved")
     data_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(data_dir / KEY_FILE, {"version": 1, "key_id": key_id, "salt": key.salt.hex()})
+    meta: dict[str, object] = {"version": 1, "key_id": key_id, "salt": key.salt.hex()}
+    if not _write_json(data_dir / KEY_FILE, meta, exclusive=new):
+        return False
     with _lock:
         _cache[str(data_dir.resolve())] = key
+    return True
 
 
 def create_key(data_dir: Path, *, vaults: list[Vault] | None = None) -> DataKey:
     code = new_recovery_code()
     key = DataKey.from_code(code, secrets.token_bytes(SALT_BYTES))
-    save_key(data_dir, key, vaults=vaults)
+    if not save_key(data_dir, key, vaults=vaults, new=True):
+        theirs = load_key(data_dir, vaults=vaults)  # another program made it meanwhile
+        assert theirs is not None
+        return theirs
     log.info("made the data key of %s", data_dir)
     return key
 

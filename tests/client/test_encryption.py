@@ -354,3 +354,48 @@ def test_a_pc_that_lost_the_key_unlocks_the_folder_with_the_recovery_code(tmp_pa
         assert read_attachment(ctx.store.attachments_dir, photo) == PHOTO
     finally:
         ctx.close()
+
+
+OPEN_AND_SAVE = textwrap.dedent(
+    """
+    import datetime as dt, sys
+    from pathlib import Path
+    from client.store.db import open_store
+    from client.store.formset import FormSet
+    from client.store.records import save_record
+
+    store = open_store(Path(sys.argv[1]))
+    with store.Session.begin() as s:
+        r = save_record(s, form=FormSet.shipped().get("teachers"),
+                        data={"teacher_id": sys.argv[2], "name": "教师", "gender": "male",
+                              "subject": "数学", "active": "yes"},
+                        submit=True, today=dt.date(2026, 11, 28), now=dt.datetime(2026, 11, 28, 9))
+    store.close()
+    print(r.record_id)
+    """
+)
+
+
+def test_programs_starting_at_once_on_a_new_folder_share_one_key(tmp_path: Path) -> None:
+    data = tmp_path / "school"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AND_SAVE, str(data), f"T{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for i in range(4)
+    ]
+    ids = set()
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+        ids.add(out.strip())
+    ctx = make_ctx(data)
+    try:
+        with ctx.store.Session() as s:
+            assert ids <= set(s.scalars(select(Record.id)))
+    finally:
+        ctx.close()
