@@ -203,3 +203,43 @@ def test_a_copied_cookie_does_not_show_the_code_twice(admin: Admin):
     thief.set_cookie(COOKIE, cookie.value)
     assert CODE_RE.search(c.get(r.headers["Location"]).get_data(as_text=True))
     assert CODE_RE.search(thief.get(r.headers["Location"]).get_data(as_text=True)) is None
+
+
+def test_browser_shows_the_unseen_and_the_replaced_devices(browser: Any, live_dashboard: Any):
+    """学校与设备 in headless Chromium: one PC unseen for 40 days, one enrolled again, one syncing; a
+    screenshot (docs/screenshots/dashboard_schools_devices.png with WRITE_SCREENSHOTS=1)."""
+    from selenium.webdriver.common.by import By
+
+    live = live_dashboard
+    school, code = live.new_school("S701", "城关镇第一小学")
+    first = requests_enroll(live.url, code, "教务处电脑")
+    _, again = live.new_school(school, "城关镇第一小学")
+    requests_enroll(live.url, again, "教务处电脑", replaces=first["token"])
+    _, other = live.new_school("S702", "河西镇中心小学")
+    gone = requests_enroll(live.url, other, "校长室电脑")
+    with live.session() as s, s.begin():
+        s.get_one(M.Device, gone["device_id"]).last_seen_at = (
+            live.clock() - dt.timedelta(days=40)
+        ).replace(tzinfo=None)
+
+    live.login(browser, "admin")
+    browser.get(live.url + "/schools")
+
+    banner = browser.find_element(By.ID, "unseen-devices")
+    assert "1 台电脑已超过 30 天未连接服务器" in banner.text
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-device-id="{gone["device_id"]}"]')
+    assert "30 天以上未连接" in row.text
+    replaced = browser.find_element(By.CSS_SELECTOR, f'tr[data-device-id="{first["device_id"]}"]')
+    assert "已重新登记" in replaced.text
+    live.screenshot(browser, "schools_devices")
+
+
+def requests_enroll(url: str, code: str, name: str, *, replaces: str | None = None) -> Any:
+    import requests
+
+    body = {"enrollment_code": code, "device_name": name, "app_version": "0.9.0"}
+    if replaces:
+        body["replaces_token"] = replaces
+    r = requests.post(url + "/api/v1/enroll", json=body, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()
