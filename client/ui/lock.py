@@ -27,10 +27,12 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -81,6 +83,7 @@ class SensitiveLock(QObject):
         self.idle.timeout.connect(self._idle_timeout)
         self.dialog: QDialog | None = None  # the unlock (or set-PIN) dialog while it is open
         self._then: list[Callable[[], None]] = []
+        self.settings_box: QWidget | None = None  # 设置 → 敏感表单 (install adds it)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -564,7 +567,69 @@ def install(window: MainWindow, lock: SensitiveLock | None = None) -> SensitiveL
         window.home.refresh()
 
     lock.changed.connect(changed)
+    box = LockSettings(window.ctx, lock, window)
+    settings_layout = window.settings.layout()
+    if isinstance(settings_layout, QVBoxLayout):  # before 关于, the last box
+        settings_layout.insertWidget(max(settings_layout.count() - 2, 0), box)
+    lock.settings_box = box
     return lock
+
+
+class LockSettings(QGroupBox):
+    """设置 → 敏感表单: minutes without input before the lock falls again, and 修改PIN码. Both only while
+    unlocked (a colleague at the locked PC cannot stretch the time or change the PIN)."""
+
+    def __init__(self, ctx: ClientContext, lock: SensitiveLock, window: QWidget) -> None:
+        super().__init__(QApplication.translate("LockSettings", "敏感表单（师德师风、控辍保学）"))
+        self.setObjectName("lockSettings")
+        self._ctx = ctx
+        self._lock = lock
+        self._window = window
+        self.dialog: SetPinDialog | None = None
+        self.idle_spin = QSpinBox()
+        self.idle_spin.setObjectName("idleMinutes")
+        self.idle_spin.setRange(1, 240)
+        self.idle_spin.setSuffix(QApplication.translate("LockSettings", " 分钟"))
+        with ctx.store.Session() as s:
+            self.idle_spin.setValue(round(pin.idle_minutes(s)))
+        self.idle_spin.valueChanged.connect(self._idle_chosen)
+        self.change_button = QPushButton(QApplication.translate("LockSettings", "修改PIN码…"))
+        self.change_button.setObjectName("changePin")
+        self.change_button.clicked.connect(self.change_pin)
+        note = QLabel(
+            QApplication.translate("LockSettings", "无操作超过这个时间后自动锁定；解锁后才能修改。")
+        )
+        note.setStyleSheet("color: #5f6368;")
+        row = QHBoxLayout()
+        row.addWidget(self.idle_spin)
+        row.addWidget(note, 1)
+        form = QFormLayout(self)
+        form.addRow(QApplication.translate("LockSettings", "自动锁定："), row)
+        form.addRow(QApplication.translate("LockSettings", "PIN码："), self.change_button)
+        lock.changed.connect(self._show_state)
+        self._show_state(lock.locked)
+
+    def _show_state(self, locked: bool) -> None:
+        self.idle_spin.setEnabled(not locked)
+
+    def _idle_chosen(self, minutes: int) -> None:
+        if self._lock.locked:
+            return
+        with self._ctx.store.Session.begin() as s:
+            pin.set_idle_minutes(s, minutes)
+        self._lock.set_idle_ms(minutes * 60_000)
+
+    def change_pin(self) -> None:
+        """The PIN first (when locked), then the new one twice."""
+
+        def ask() -> None:
+            dialog = SetPinDialog(self._ctx, self._window)
+            dialog.setWindowTitle(QApplication.translate("LockSettings", "修改PIN码"))
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.dialog = dialog
+            dialog.open()
+
+        self._lock.request(self._window, ask)
 
 
 def watch_editor(lock: SensitiveLock, editor: QWidget) -> None:

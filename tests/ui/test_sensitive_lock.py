@@ -21,7 +21,14 @@ from client.store import records as R
 from client.store.models import Record, Status
 from client.ui import app as app_module
 from client.ui.editor import RecordEditor
-from client.ui.lock import LockCover, SensitiveLock, SetPinDialog, UnlockDialog, install
+from client.ui.lock import (
+    LockCover,
+    LockSettings,
+    SensitiveLock,
+    SetPinDialog,
+    UnlockDialog,
+    install,
+)
 from client.ui.main_window import MainWindow
 from client.ui.tasks import TaskManager
 from tests.ui.main_helpers import make_window, settle
@@ -428,3 +435,32 @@ def test_the_pin_dialogs_are_in_chinese(qtbot: Any, main_ctx: ClientContext) -> 
         )
     finally:
         lock.stop()
+
+
+def test_the_idle_time_and_the_pin_are_changed_in_settings_only_when_unlocked(
+    qtbot: Any, main_ctx: ClientContext, locked: tuple[MainWindow, SensitiveLock]
+) -> None:
+    window, lock = locked
+    set_pin(main_ctx)
+    box = lock.settings_box
+    assert isinstance(box, LockSettings)
+    window.go_to("settings")
+    assert box.isVisible() and box.idle_spin.value() == 5  # the default
+    assert not box.idle_spin.isEnabled()  # locked: nobody stretches the time
+    qtbot.mouseClick(box.change_button, Qt.MouseButton.LeftButton)
+    unlock_with(qtbot, lock)  # the PIN first ...
+    dialog = box.dialog
+    assert isinstance(dialog, SetPinDialog) and dialog.windowTitle() == "修改PIN码"
+    qtbot.keyClicks(dialog.pin_edit, "13572468")
+    qtbot.keyClicks(dialog.again_edit, "13572468")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)  # ... then the new one twice
+    with main_ctx.store.Session.begin() as s:
+        assert pin.verify_pin(s, "13572468", now=main_ctx.clock.now())
+    assert box.idle_spin.isEnabled()
+    box.idle_spin.setValue(12)
+    assert lock.idle.interval() == 12 * 60_000
+    with main_ctx.store.Session() as s:
+        assert pin.idle_minutes(s) == 12
+    again = SensitiveLock(main_ctx)  # the next start reads it
+    assert again.idle.interval() == 12 * 60_000
+    again.stop()
