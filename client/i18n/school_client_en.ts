@@ -528,6 +528,10 @@ Log file: {log}</translation>
         <translation>&amp;Refresh</translation>
     </message>
     <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>Unlock…</translation>
+    </message>
+    <message>
         <source>本期应报</source>
         <translation>Due this period</translation>
     </message>
@@ -580,6 +584,10 @@ Log file: {log}</translation>
         <translation>Follow up (&amp;G)…</translation>
     </message>
     <message>
+        <source>另有 {n} 条敏感表单的记录已锁定</source>
+        <translation>{n} more records of sensitive forms are locked</translation>
+    </message>
+    <message>
         <source>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</source>
         <translation>{n} in all, {c} of them conflicts: choose which version to keep; correct and resubmit the others</translation>
     </message>
@@ -610,6 +618,65 @@ Log file: {log}</translation>
     <message>
         <source>读取待办失败：{e}</source>
         <translation>Could not read the to-do list: {e}</translation>
+    </message>
+</context>
+<context>
+    <name>LockCover</name>
+    <message>
+        <source>这条记录已锁定。未保存的内容已保留，解锁后可继续填写。</source>
+        <translation>This record is locked. Unsaved input is kept; unlock to go on.</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>&amp;Unlock…</translation>
+    </message>
+</context>
+<context>
+    <name>LockPanel</name>
+    <message>
+        <source>已锁定</source>
+        <translation>Locked</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>&amp;Unlock…</translation>
+    </message>
+    <message>
+        <source>“{form}”含有敏感信息，共 {n} 条记录，内容已隐藏。
+输入PIN码解锁后才能查看、搜索、导出。</source>
+        <translation>&quot;{form}&quot; holds sensitive information: {n} records, hidden.
+Enter the PIN to see, search or export them.</translation>
+    </message>
+</context>
+<context>
+    <name>LockSettings</name>
+    <message>
+        <source>敏感表单（师德师风、控辍保学）</source>
+        <translation>Sensitive forms (teacher ethics, dropout follow-ups)</translation>
+    </message>
+    <message>
+        <source> 分钟</source>
+        <translation> min</translation>
+    </message>
+    <message>
+        <source>修改PIN码…</source>
+        <translation>Change PIN…</translation>
+    </message>
+    <message>
+        <source>无操作超过这个时间后自动锁定；解锁后才能修改。</source>
+        <translation>Locks again after this long without input; can be changed only while unlocked.</translation>
+    </message>
+    <message>
+        <source>自动锁定：</source>
+        <translation>Lock after:</translation>
+    </message>
+    <message>
+        <source>PIN码：</source>
+        <translation>PIN:</translation>
+    </message>
+    <message>
+        <source>修改PIN码</source>
+        <translation>Change PIN</translation>
     </message>
 </context>
 <context>
@@ -1107,6 +1174,30 @@ Click New at the top right to fill in the first one (Ctrl+N), or bring them in f
     </message>
 </context>
 <context>
+    <name>RecoveryCodeDialog</name>
+    <message>
+        <source>恢复码</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>本机数据已加密。请打印或抄下下面的恢复码，与电脑分开妥善保管，并交一份给教育局存档。
+电脑损坏或更换时，需要用它在新电脑上恢复备份。</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>打印…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>复制</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>我已保存恢复码</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>RepeatEntry</name>
     <message>
         <source>上移</source>
@@ -1307,6 +1398,60 @@ Teachers who left are no longer offered in choices; old records still show the n
     <message>
         <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
         <translation>Excel or JSON files (*.xlsx *.json)</translation>
+    </message>
+</context>
+<context>
+    <name>SensitiveLock</name>
+    <message>
+        <source>锁定敏感表单</source>
+        <translation>Lock sensitive forms</translation>
+    </message>
+    <message>
+        <source>立即锁定师德师风、控辍保学等敏感表单</source>
+        <translation>Lock the teacher-ethics and dropout forms now</translation>
+    </message>
+</context>
+<context>
+    <name>SetPinDialog</name>
+    <message>
+        <source>忘记PIN码</source>
+        <translation>Forgot PIN</translation>
+    </message>
+    <message>
+        <source>设置敏感表单PIN码</source>
+        <translation>Set the PIN for sensitive forms</translation>
+    </message>
+    <message>
+        <source>请打电话给县教育局，说明学校和下面的电脑名称，索取今天的&lt;b&gt;重置码&lt;/b&gt;（教育局在“学校与设备”页面的这台电脑一行点“重置PIN码”）。输入重置码后设置新的PIN码。不需要联网。</source>
+        <translation>Call the county bureau, give the school and the computer name below, and ask for today&apos;s &lt;b&gt;reset code&lt;/b&gt; (the bureau presses 重置PIN码 on this computer&apos;s row of 学校与设备). Enter the code, then a new PIN. No connection is needed.</translation>
+    </message>
+    <message>
+        <source>师德师风记录、控辍保学跟踪记录含有教师和学生的敏感信息。请设置一个PIN码（至少 6 位数字）或密码（至少 8 个字符），打开这些表单时需要输入。其他表单不受影响。&lt;br&gt;忘记时可请县教育局帮助重置。</source>
+        <translation>Teacher-ethics and dropout records hold sensitive information about teachers and pupils. Set a PIN (at least 6 digits) or a password (at least 8 characters); it is asked for when these forms are opened. Other forms are not affected.&lt;br&gt;If you forget it, the county bureau can reset it.</translation>
+    </message>
+    <message>
+        <source>电脑名称</source>
+        <translation>Computer</translation>
+    </message>
+    <message>
+        <source>重置码(&amp;C)</source>
+        <translation>Reset &amp;code</translation>
+    </message>
+    <message>
+        <source>新PIN码(&amp;P)</source>
+        <translation>New &amp;PIN</translation>
+    </message>
+    <message>
+        <source>再输入一次(&amp;A)</source>
+        <translation>&amp;Again</translation>
+    </message>
+    <message>
+        <source>设置并解锁</source>
+        <translation>Set and unlock</translation>
+    </message>
+    <message>
+        <source>（本机尚未连接教育局服务器，无法重置：请先连接并同步一次）</source>
+        <translation> (not connected to the bureau&apos;s server yet: connect and sync once before a reset)</translation>
     </message>
 </context>
 <context>
@@ -1792,6 +1937,41 @@ The program will close; please open it again.</translation>
     <message>
         <source>请填写姓名</source>
         <translation>Enter the name</translation>
+    </message>
+</context>
+<context>
+    <name>UnlockDialog</name>
+    <message>
+        <source>解锁敏感表单</source>
+        <translation>Unlock sensitive forms</translation>
+    </message>
+    <message>
+        <source>师德师风记录、控辍保学跟踪记录已锁定。请输入PIN码（或密码）解锁；一段时间不操作或点“锁定”后会再次锁定。</source>
+        <translation>Teacher-ethics and dropout records are locked. Enter the PIN (or password) to unlock; they lock again after a while without input or on 锁定.</translation>
+    </message>
+    <message>
+        <source>PIN码(&amp;P)</source>
+        <translation>&amp;PIN</translation>
+    </message>
+    <message>
+        <source>忘记PIN码(&amp;F)…</source>
+        <translation>&amp;Forgot PIN…</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)</source>
+        <translation>&amp;Unlock</translation>
+    </message>
+    <message>
+        <source>取消</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <source>PIN码不正确。再错 {n} 次需要等待一段时间。</source>
+        <translation>Wrong PIN. After {n} more wrong tries you will have to wait.</translation>
+    </message>
+    <message>
+        <source>PIN码不正确。</source>
+        <translation>Wrong PIN.</translation>
     </message>
 </context>
 </TS>

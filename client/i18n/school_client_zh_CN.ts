@@ -528,6 +528,10 @@
         <translation>刷新(&amp;R)</translation>
     </message>
     <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>解锁(&amp;U)…</translation>
+    </message>
+    <message>
         <source>本期应报</source>
         <translation>本期应报</translation>
     </message>
@@ -580,6 +584,10 @@
         <translation>整改跟进(&amp;G)…</translation>
     </message>
     <message>
+        <source>另有 {n} 条敏感表单的记录已锁定</source>
+        <translation>另有 {n} 条敏感表单的记录已锁定</translation>
+    </message>
+    <message>
         <source>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</source>
         <translation>共 {n} 条，其中 {c} 条冲突：请选择保留哪个版本；其余请修改后重新提交</translation>
     </message>
@@ -610,6 +618,65 @@
     <message>
         <source>读取待办失败：{e}</source>
         <translation>读取待办失败：{e}</translation>
+    </message>
+</context>
+<context>
+    <name>LockCover</name>
+    <message>
+        <source>这条记录已锁定。未保存的内容已保留，解锁后可继续填写。</source>
+        <translation>这条记录已锁定。未保存的内容已保留，解锁后可继续填写。</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>解锁(&amp;U)…</translation>
+    </message>
+</context>
+<context>
+    <name>LockPanel</name>
+    <message>
+        <source>已锁定</source>
+        <translation>已锁定</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)…</source>
+        <translation>解锁(&amp;U)…</translation>
+    </message>
+    <message>
+        <source>“{form}”含有敏感信息，共 {n} 条记录，内容已隐藏。
+输入PIN码解锁后才能查看、搜索、导出。</source>
+        <translation>“{form}”含有敏感信息，共 {n} 条记录，内容已隐藏。
+输入PIN码解锁后才能查看、搜索、导出。</translation>
+    </message>
+</context>
+<context>
+    <name>LockSettings</name>
+    <message>
+        <source>敏感表单（师德师风、控辍保学）</source>
+        <translation>敏感表单（师德师风、控辍保学）</translation>
+    </message>
+    <message>
+        <source> 分钟</source>
+        <translation> 分钟</translation>
+    </message>
+    <message>
+        <source>修改PIN码…</source>
+        <translation>修改PIN码…</translation>
+    </message>
+    <message>
+        <source>无操作超过这个时间后自动锁定；解锁后才能修改。</source>
+        <translation>无操作超过这个时间后自动锁定；解锁后才能修改。</translation>
+    </message>
+    <message>
+        <source>自动锁定：</source>
+        <translation>自动锁定：</translation>
+    </message>
+    <message>
+        <source>PIN码：</source>
+        <translation>PIN码：</translation>
+    </message>
+    <message>
+        <source>修改PIN码</source>
+        <translation>修改PIN码</translation>
     </message>
 </context>
 <context>
@@ -1107,6 +1174,31 @@
     </message>
 </context>
 <context>
+    <name>RecoveryCodeDialog</name>
+    <message>
+        <source>恢复码</source>
+        <translation>恢复码</translation>
+    </message>
+    <message>
+        <source>本机数据已加密。请打印或抄下下面的恢复码，与电脑分开妥善保管，并交一份给教育局存档。
+电脑损坏或更换时，需要用它在新电脑上恢复备份。</source>
+        <translation>本机数据已加密。请打印或抄下下面的恢复码，与电脑分开妥善保管，并交一份给教育局存档。
+电脑损坏或更换时，需要用它在新电脑上恢复备份。</translation>
+    </message>
+    <message>
+        <source>打印…</source>
+        <translation>打印…</translation>
+    </message>
+    <message>
+        <source>复制</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>我已保存恢复码</source>
+        <translation>我已保存恢复码</translation>
+    </message>
+</context>
+<context>
     <name>RepeatEntry</name>
     <message>
         <source>上移</source>
@@ -1307,6 +1399,60 @@
     <message>
         <source>Excel 或 JSON 文件 (*.xlsx *.json)</source>
         <translation>Excel 或 JSON 文件 (*.xlsx *.json)</translation>
+    </message>
+</context>
+<context>
+    <name>SensitiveLock</name>
+    <message>
+        <source>锁定敏感表单</source>
+        <translation>锁定敏感表单</translation>
+    </message>
+    <message>
+        <source>立即锁定师德师风、控辍保学等敏感表单</source>
+        <translation>立即锁定师德师风、控辍保学等敏感表单</translation>
+    </message>
+</context>
+<context>
+    <name>SetPinDialog</name>
+    <message>
+        <source>忘记PIN码</source>
+        <translation>忘记PIN码</translation>
+    </message>
+    <message>
+        <source>设置敏感表单PIN码</source>
+        <translation>设置敏感表单PIN码</translation>
+    </message>
+    <message>
+        <source>请打电话给县教育局，说明学校和下面的电脑名称，索取今天的&lt;b&gt;重置码&lt;/b&gt;（教育局在“学校与设备”页面的这台电脑一行点“重置PIN码”）。输入重置码后设置新的PIN码。不需要联网。</source>
+        <translation>请打电话给县教育局，说明学校和下面的电脑名称，索取今天的&lt;b&gt;重置码&lt;/b&gt;（教育局在“学校与设备”页面的这台电脑一行点“重置PIN码”）。输入重置码后设置新的PIN码。不需要联网。</translation>
+    </message>
+    <message>
+        <source>师德师风记录、控辍保学跟踪记录含有教师和学生的敏感信息。请设置一个PIN码（至少 6 位数字）或密码（至少 8 个字符），打开这些表单时需要输入。其他表单不受影响。&lt;br&gt;忘记时可请县教育局帮助重置。</source>
+        <translation>师德师风记录、控辍保学跟踪记录含有教师和学生的敏感信息。请设置一个PIN码（至少 6 位数字）或密码（至少 8 个字符），打开这些表单时需要输入。其他表单不受影响。&lt;br&gt;忘记时可请县教育局帮助重置。</translation>
+    </message>
+    <message>
+        <source>电脑名称</source>
+        <translation>电脑名称</translation>
+    </message>
+    <message>
+        <source>重置码(&amp;C)</source>
+        <translation>重置码(&amp;C)</translation>
+    </message>
+    <message>
+        <source>新PIN码(&amp;P)</source>
+        <translation>新PIN码(&amp;P)</translation>
+    </message>
+    <message>
+        <source>再输入一次(&amp;A)</source>
+        <translation>再输入一次(&amp;A)</translation>
+    </message>
+    <message>
+        <source>设置并解锁</source>
+        <translation>设置并解锁</translation>
+    </message>
+    <message>
+        <source>（本机尚未连接教育局服务器，无法重置：请先连接并同步一次）</source>
+        <translation>（本机尚未连接教育局服务器，无法重置：请先连接并同步一次）</translation>
     </message>
 </context>
 <context>
@@ -1792,6 +1938,41 @@
     <message>
         <source>请填写姓名</source>
         <translation>请填写姓名</translation>
+    </message>
+</context>
+<context>
+    <name>UnlockDialog</name>
+    <message>
+        <source>解锁敏感表单</source>
+        <translation>解锁敏感表单</translation>
+    </message>
+    <message>
+        <source>师德师风记录、控辍保学跟踪记录已锁定。请输入PIN码（或密码）解锁；一段时间不操作或点“锁定”后会再次锁定。</source>
+        <translation>师德师风记录、控辍保学跟踪记录已锁定。请输入PIN码（或密码）解锁；一段时间不操作或点“锁定”后会再次锁定。</translation>
+    </message>
+    <message>
+        <source>PIN码(&amp;P)</source>
+        <translation>PIN码(&amp;P)</translation>
+    </message>
+    <message>
+        <source>忘记PIN码(&amp;F)…</source>
+        <translation>忘记PIN码(&amp;F)…</translation>
+    </message>
+    <message>
+        <source>解锁(&amp;U)</source>
+        <translation>解锁(&amp;U)</translation>
+    </message>
+    <message>
+        <source>取消</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>PIN码不正确。再错 {n} 次需要等待一段时间。</source>
+        <translation>PIN码不正确。再错 {n} 次需要等待一段时间。</translation>
+    </message>
+    <message>
+        <source>PIN码不正确。</source>
+        <translation>PIN码不正确。</translation>
     </message>
 </context>
 </TS>

@@ -543,9 +543,11 @@ def install(window: MainWindow, lock: SensitiveLock | None = None) -> SensitiveL
             page.apply_lock()
     window.home.lock = lock
     window.home.unlock_requested.connect(lambda: lock.request(window))
-    lock_button = QPushButton(window.tr("锁定敏感表单"))
+    lock_button = QPushButton(QApplication.translate("SensitiveLock", "锁定敏感表单"))
     lock_button.setObjectName("lockNow")
-    lock_button.setToolTip(window.tr("立即锁定师德师风、控辍保学等敏感表单"))
+    lock_button.setToolTip(
+        QApplication.translate("SensitiveLock", "立即锁定师德师风、控辍保学等敏感表单")
+    )
     lock_button.setFlat(True)
     lock_button.clicked.connect(lock.lock)
     lock_button.setVisible(False)

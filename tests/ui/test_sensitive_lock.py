@@ -464,3 +464,28 @@ def test_the_idle_time_and_the_pin_are_changed_in_settings_only_when_unlocked(
     again = SensitiveLock(main_ctx)  # the next start reads it
     assert again.idle.interval() == 12 * 60_000
     again.stop()
+
+
+def test_every_lock_string_has_an_english_translation() -> None:
+    import xml.etree.ElementTree as ET
+
+    ours = {
+        "LockCover",
+        "LockPanel",
+        "LockSettings",
+        "SensitiveLock",
+        "SetPinDialog",
+        "UnlockDialog",
+    }
+    ts = Path(app_module.I18N_DIR) / "school_client_en.ts"
+    seen, missing = set(), []
+    for context in ET.parse(ts).getroot().iter("context"):
+        name = context.findtext("name")
+        if name not in ours:
+            continue
+        seen.add(name)
+        for message in context.iter("message"):
+            t = message.find("translation")
+            if t is None or t.get("type") == "unfinished" or not (t.text or "").strip():
+                missing.append((name, message.findtext("source")))
+    assert seen == ours and missing == []
