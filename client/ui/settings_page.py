@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -291,6 +292,9 @@ class SettingsPage(QWidget):
         )
         if not path:
             return
+        code = self._recovery_code_for(Path(path))
+        if code == "":
+            return
         answer = QMessageBox.warning(
             self,
             self.tr("从备份恢复"),
@@ -311,7 +315,7 @@ class SettingsPage(QWidget):
         def restore() -> tuple[Path, Any]:
             from client.store.healing import work_lost_by_restore
 
-            saved = restore_from(store, Path(path))
+            saved = restore_from(store, Path(path), recovery_code=code)
             return saved, work_lost_by_restore(store.db_path, saved)
 
         def done(answer: tuple[Path, Any]) -> None:
@@ -335,6 +339,25 @@ class SettingsPage(QWidget):
             self.restored.emit()
 
         self._tasks.run_db(restore, on_done=done, on_error=self._failed)
+
+    def _recovery_code_for(self, path: Path) -> str | None:
+        """None when this PC opens the backup itself (its own, or an older plaintext one); else the recovery
+        code the clerk typed for another PC's encrypted backup ("" when cancelled)."""
+        from client.store.backup import RecoveryCodeNeeded, backup_key, folder_key
+
+        try:
+            backup_key(path, folder_key(self._ctx.store))
+            return None
+        except (RecoveryCodeNeeded, OSError):
+            pass
+        code, ok = QInputDialog.getText(
+            self,
+            self.tr("恢复码"),
+            self.tr(
+                "这份备份来自另一台电脑（或已损坏）。\n请输入做备份的电脑当初打印的恢复码（25 位字母和数字）："
+            ),
+        )
+        return code.strip() if ok else ""
 
     def _failed(self, exc: Exception) -> None:
         log.error("settings action failed: %s", exc)
