@@ -27,9 +27,10 @@ def definition_files(folder: Path = DEFINITIONS_DIR) -> list[Path]:
 
 
 def load_file(path: Path, *, references: Iterable[str] = DEFAULT_REFERENCES) -> CheckResult:
-    """Load one definition (.yaml or XLSForm .xlsx), collecting its errors instead of raising."""
+    """Load one definition (.yaml, or an XLSForm .xlsx / .xls / .csv), collecting its errors instead of
+    raising."""
     try:
-        if path.suffix.lower() == ".xlsx":
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".csv"):
             from forms.xlsform import read_xlsform
 
             result = read_xlsform(path, references=references)

@@ -111,8 +111,11 @@ def cmd_to_xlsform(source: str, out: str) -> int:
 
 
 def cmd_from_xlsform(source: str, out: str) -> int:
-    if Path(source).suffix.lower() != ".xlsx":
-        print(f"需要 .xlsx 文件 / expected an .xlsx workbook: {source}", file=sys.stderr)
+    if Path(source).suffix.lower() not in (".xlsx", ".xlsm", ".xls", ".csv"):
+        print(
+            f"需要 XLSForm 文件（.xlsx、.xls 或 .csv）/ expected an XLSForm (.xlsx, .xls or .csv): {source}",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     form = _load_or_report(Path(source))
     if form is None:

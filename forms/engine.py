@@ -17,8 +17,10 @@ from typing import Any
 
 from forms.coerce import TYPE_WORDS, BadValue, coerce, is_empty, to_json
 from forms.expr.compiler import Compiled, Context, compile_expr
+from forms.expr.functions import FUNCTIONS
 from forms.expr.values import Nodeset, to_bool, to_string
 from forms.graph import topological_order
+from forms.loader import is_dynamic_default
 from forms.model import INPUT_TYPES, Field, FieldType, FormDef
 
 Path = tuple[str | int, ...]
@@ -626,27 +628,47 @@ def validate(
     return evaluate(form, data, today=today, now=now, references=references).problems
 
 
-def new_record(form: FormDef) -> dict[str, Any]:
-    """A blank record with the form's defaults filled in (repeats start empty)."""
+def _default(form: FormDef, f: Field, today: dt.date | None) -> Any:
+    """A field's default as stored, or None. A default such as `today()` is computed (ODK does the same)."""
+    if f.default is None:
+        return None
+    value: Any = f.default
+    if is_dynamic_default(f.default):
+        day = today or dt.date.today()
+        try:
+            value = evaluate_expression(form, {}, f.default, today=day)
+        except (ValueError, KeyError):
+            return None
+        if f.type is FieldType.DATE and isinstance(value, float):  # today() - 1: days since 1970
+            value = FUNCTIONS["date"].impl(None, [value])  # type: ignore[arg-type]
+        value = to_json(value)
+        if value is None:
+            return None
+    try:
+        return to_json(coerce(f.type, value))
+    except BadValue:
+        return None
+
+
+def new_record(form: FormDef, *, today: dt.date | None = None) -> dict[str, Any]:
+    """A blank record with the form's defaults filled in (repeats start empty); `today` for a default
+    such as today() (the machine's date when not given)."""
     out: dict[str, Any] = {}
     for f in _leaves(form.fields):
-        if f.default is not None:
-            try:
-                value = coerce(f.type, f.default)
-            except BadValue:
-                continue
-            out[f.name] = to_json(value)
+        value = _default(form, f, today)
+        if value is not None:
+            out[f.name] = value
     return out
 
 
-def new_repeat_instance(form: FormDef, repeat: str) -> dict[str, Any]:
+def new_repeat_instance(
+    form: FormDef, repeat: str, *, today: dt.date | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in _leaves(form.field(repeat).children):
-        if f.default is not None:
-            try:
-                out[f.name] = to_json(coerce(f.type, f.default))
-            except BadValue:
-                continue
+        value = _default(form, f, today)
+        if value is not None:
+            out[f.name] = value
     return out
 
 

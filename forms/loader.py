@@ -32,6 +32,15 @@ from forms.text import Text
 from forms.yaml_io import LOC, read_yaml
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# A default such as `today()` or `${other} + 1` is computed when a record starts, not kept as text (pyxform
+# tells them apart the same way: a field reference or a function call).
+_DYNAMIC_DEFAULT = re.compile(r"\$\{|[A-Za-z][\w:-]*\s*\(")
+
+
+def is_dynamic_default(text: str) -> bool:
+    return _DYNAMIC_DEFAULT.search(text) is not None
+
+
 DEFAULT_REFERENCES: frozenset[str] = frozenset({"teachers"})
 
 TEXT_KEYS = ("label", "hint", "required_message", "constraint_message")
@@ -432,6 +441,8 @@ class _Builder:
         default = raw.get("default")
         if isinstance(default, list):
             default = " ".join(str(d) for d in default)
+        if isinstance(default, str) and is_dynamic_default(default):
+            self.expression(default, loc, "default", name)  # checked like any expression
         return Field(
             name=name,
             type=ftype,

@@ -20,8 +20,12 @@ The forms (XLSForm upload and publish) and the client's Excel import use these w
 
 from __future__ import annotations
 
+import os
 import posixpath
+import re
+import shutil
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -79,10 +83,14 @@ class XlsxLimits:
     max_text_run: int = MIB
     max_rows: int = 20_000  # per sheet
     max_columns: int = 500
+    # A worksheet may be padded with empty rows (LibreOffice writes every formatted row down to 1,048,576):
+    # up to this many unpacked bytes of it are streamed once and its empty rows dropped before the limits
+    # above apply to what is left. 0: no padding allowed (the client import, whose limits are generous).
+    max_padded_sheet_bytes: int = 0
 
 
-# An XLSForm: a few hundred rows of survey and choices.
-XLSFORM_LIMITS = XlsxLimits()
+# An XLSForm: a few hundred rows of survey and choices (in a sheet that may be formatted to the last row).
+XLSFORM_LIMITS = XlsxLimits(max_padded_sheet_bytes=512 * MIB)
 # A school's records or roster to import: up to 200,000 rows a sheet.
 IMPORT_LIMITS = XlsxLimits(
     max_total_bytes=1024 * MIB,
@@ -250,10 +258,120 @@ def _scan(
     return tags
 
 
-def check_xlsx(path: Path | str, limits: XlsxLimits = XLSFORM_LIMITS) -> None:
-    """Refuse (UnsafeWorkbook) a workbook over the limits before anything parses it."""
+# A row holds a value when it has a <v> (value), <is> (inline string) or <f> (formula); any other row is
+# empty, however it is formatted (<row r="7" s="1" customFormat="true"></row>, <c r="B7" s="3"/>).
+_ROW = b"<row "
+_VALUE = re.compile(rb"</v>|</is>|<f\b")  # one regex scan is several times faster than three `in`
+_PADDED_FROM = 4 * MIB  # smaller worksheets are read as they are
+
+
+def _has_value(data: bytes) -> bool:
+    return _VALUE.search(data) is not None
+
+
+def _rows_with_values(rows: bytes) -> bytes:
+    """Of a run of whole <row> elements, those with a value (a run without any is dropped at C speed)."""
+    if not _has_value(rows):
+        return b"" if rows.startswith(_ROW) else rows[: max(rows.find(_ROW), 0)]
+    prefix, *pieces = rows.split(_ROW)
+    return prefix + b"".join(_ROW + r for r in pieces if _has_value(r))
+
+
+def _strip_empty_rows(src: Any, dst: Any, cap: int, file: str, name: str) -> None:
+    """Copy a worksheet part without its empty rows, streaming, refusing past `cap` unpacked bytes."""
+    carry = b""
+    seen = 0
+    head_done = False
+    while True:
+        chunk = src.read(_CHUNK)
+        seen += len(chunk)
+        if seen > cap:
+            raise _refuse("xlsx_too_large", file, part=name, size=seen, limit=cap)
+        buf = carry + chunk
+        if not head_done:
+            first = buf.find(_ROW)
+            if first < 0:
+                if not chunk:
+                    dst.write(buf)
+                    return
+                keep = len(_ROW) - 1  # "<row" may be cut between two chunks
+                dst.write(buf[:-keep])
+                carry = buf[-keep:]
+                continue
+            dst.write(buf[:first])  # <worksheet ...><sheetData>
+            buf = buf[first:]
+            head_done = True
+        if not chunk:  # the last row, </sheetData> and what follows
+            end = buf.find(b"</sheetData>")
+            end = len(buf) if end < 0 else end
+            dst.write(_rows_with_values(buf[:end]) + buf[end:])
+            return
+        cut = buf.rfind(_ROW)
+        if cut <= 0:
+            if len(buf) > 4 * _CHUNK:  # one huge row: kept as it is (check_xlsx judges it)
+                dst.write(buf)
+                buf = b""
+            carry = buf
+            continue
+        dst.write(_rows_with_values(buf[:cut]))
+        carry = buf[cut:]
+
+
+def compact_padded_sheets(path: Path, limits: XlsxLimits, file: str) -> Path | None:
+    """A temporary copy of the workbook whose large worksheets have lost their empty rows, or None when no
+    worksheet is large enough to be worth it. Only the zip directory is trusted here (sizes and counts, as in
+    check_xlsx); the copy then goes through every check. The caller deletes the copy."""
+    if limits.max_padded_sheet_bytes <= 0:
+        return None
+    entries, directory = _directory_size(path, file)
+    if entries > limits.max_parts or directory > limits.max_directory_bytes:
+        return None  # check_xlsx says why
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        padded = [
+            i
+            for i in infos
+            if i.filename.startswith("xl/worksheets/")
+            and i.filename.endswith(".xml")
+            and i.file_size > _PADDED_FROM
+        ]
+        others = [i for i in infos if i not in padded]
+        if not padded or sum(i.file_size for i in others) > limits.max_total_bytes:
+            return None
+        if any(i.file_size > limits.max_padded_sheet_bytes for i in padded):
+            big = max(padded, key=lambda i: i.file_size)
+            raise _refuse(
+                "xlsx_too_large",
+                file,
+                part=big.filename,
+                size=big.file_size,
+                limit=limits.max_padded_sheet_bytes,
+            )
+        fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix="xlsform-")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+                for info in infos:
+                    with zf.open(info) as src, out.open(info.filename, "w") as dst:
+                        if info in padded:
+                            _strip_empty_rows(
+                                src, dst, limits.max_padded_sheet_bytes, file, info.filename
+                            )
+                        else:
+                            shutil.copyfileobj(src, dst, _CHUNK)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    return Path(tmp)
+
+
+def check_xlsx(
+    path: Path | str, limits: XlsxLimits = XLSFORM_LIMITS, *, file: str | None = None
+) -> None:
+    """Refuse (UnsafeWorkbook) a workbook over the limits before anything parses it. `file`: the name to
+    give in errors, when path is a working copy."""
     path = Path(path)
-    file = str(path)
+    file = str(path) if file is None else file
     try:
         entries, directory = _directory_size(path, file)
         if entries > limits.max_parts:
@@ -336,19 +454,30 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
 
 @contextmanager
 def open_workbook(path: Path | str, limits: XlsxLimits = XLSFORM_LIMITS) -> Iterator[Any]:
-    """check_xlsx, then the workbook read-only with cached values; closed on leaving."""
-    check_xlsx(path, limits)
+    """check_xlsx, then the workbook read-only with cached values; closed on leaving. A worksheet padded
+    with empty rows (within limits.max_padded_sheet_bytes) is read from a copy without them, so the time
+    follows the content, not the sheet's formatted size."""
     file = str(path)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except OSError as exc:
+        compact = compact_padded_sheets(Path(path), limits, file)
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise _refuse("xlsx_unreadable", file, reason=exc) from None
-    except PARSE_ERRORS as exc:
-        raise _refuse("xlsx_unreadable", file, reason=f"{type(exc).__name__}: {exc}") from None
+    source = compact or Path(path)
     try:
-        yield wb
+        check_xlsx(source, limits, file=file)
+        try:
+            wb = load_workbook(source, read_only=True, data_only=True)
+        except OSError as exc:
+            raise _refuse("xlsx_unreadable", file, reason=exc) from None
+        except PARSE_ERRORS as exc:
+            raise _refuse("xlsx_unreadable", file, reason=f"{type(exc).__name__}: {exc}") from None
+        try:
+            yield wb
+        finally:
+            wb.close()
     finally:
-        wb.close()
+        if compact is not None:
+            compact.unlink(missing_ok=True)
 
 
 def sheet_rows(

@@ -7,7 +7,9 @@ error naming sheet, row, column and the feature, and nothing is written.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,22 +55,55 @@ COLUMN_ALIASES = {
     "form title": "form_title",
     "form id": "form_id",
     "default language": "default_language",
+    "repeat count": "repeat_count",
+    "instance name": "instance_name",
 }
 # Columns that change what a form collects or how: we hold none of them, so they must not be dropped.
 UNSUPPORTED_COLUMNS = {
-    "repeat_count": "repeat_count (fixed number of repeats)",
     "parameters": "parameters",
     "trigger": "trigger",
-    "media": "media (images/audio in questions)",
     "bind": "bind:: attributes",
     "body": "body:: attributes",
     "instance": "instance:: attributes",
     "guidance_hint": "guidance_hint",
-    "image": "image (media column)",
-    "audio": "audio (media column)",
-    "video": "video (media column)",
     "label_field": "label_field",
 }
+# Media shown with a question or a choice: we show none, and what is collected does not change, so the
+# column is ignored with a warning.
+MEDIA_COLUMNS = frozenset({"media", "image", "big-image", "audio", "video"})
+# Language names that XLSForm authors write in column headers (`label:English`, `label::Chinese`).
+LANGUAGE_NAMES = {
+    "english": "en",
+    "chinese": "zh",
+    "中文": "zh",
+    "汉语": "zh",
+    "英文": "en",
+    "英语": "en",
+    "french": "fr",
+    "français": "fr",
+    "spanish": "es",
+    "español": "es",
+    "portuguese": "pt",
+    "arabic": "ar",
+    "russian": "ru",
+    "swahili": "sw",
+    "hindi": "hi",
+    "tibetan": "bo",
+    "uyghur": "ug",
+    "mongolian": "mn",
+}
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+ACKNOWLEDGE_LIST = "acknowledge"
+# Columns whose text may hold ${name} references (renamed along with a field).
+_REF_COLUMNS = (
+    "relevant",
+    "constraint",
+    "calculation",
+    "choice_filter",
+    "required",
+    "default",
+    "read_only",
+)
 # Metadata rows ODK fills in by itself; our records carry their own timestamps and device, so they are dropped.
 METADATA_TYPES = frozenset(
     {
@@ -99,6 +134,7 @@ SUPPORTED_SETTINGS = frozenset(
         "reference_label",
     }
 )
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv")
 _LANG_IN_PARENS = re.compile(r"\(([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)\)\s*$")
 
 
@@ -294,21 +330,48 @@ def _cell_text(value: Any) -> str | None:
     return text or None
 
 
+def language_code(name: str) -> str:
+    """`en`, `English`, `English (en)`, `Chinese` -> a language code where one is known; else the name."""
+    name = name.strip()
+    m = _LANG_IN_PARENS.search(name)
+    if m:
+        return m.group(1)
+    return LANGUAGE_NAMES.get(name.lower(), name)
+
+
 def _split_header(raw: Any, default_lang: str) -> tuple[str, str | None] | None:
+    """A header -> (column, language). Text and media columns take a language after `::` or, as many
+    workbooks write it, a single `:` (`label:English`); `jr:constraintMsg` is an alias, not a language."""
     text = _cell_text(raw)
     if text is None:
         return None
-    base, _, lang = text.partition("::")
+    lowered = text.strip().lower()
+    if lowered in COLUMN_ALIASES:
+        return COLUMN_ALIASES[lowered], (
+            default_lang if COLUMN_ALIASES[lowered] in (*TEXT_COLUMNS, "form_title") else None
+        )
+    if "::" in text:
+        base, _, lang = text.partition("::")
+    else:
+        base, _, lang = text.partition(":")
+        probe = COLUMN_ALIASES.get(base.strip().lower(), base.strip().lower()).replace(" ", "_")
+        if probe not in (*TEXT_COLUMNS, "form_title", *MEDIA_COLUMNS):
+            base, lang = text, ""
     base = base.strip().lower()
     base = COLUMN_ALIASES.get(base, base).replace(" ", "_")
     if base in (*TEXT_COLUMNS, "form_title"):
-        if lang:
-            m = _LANG_IN_PARENS.search(lang)
-            return base, (m.group(1) if m else lang.strip())
-        return base, default_lang
+        return base, (language_code(lang) if lang.strip() else default_lang)
+    if base in MEDIA_COLUMNS or base.startswith("media::"):
+        return "media:" + base, None
     if lang:
         return base + "::" + lang.strip(), None
     return base, None
+
+
+@dataclass
+class _Sheet:
+    title: str
+    rows: list[tuple[Any, ...]]
 
 
 class _Reader:
@@ -318,12 +381,22 @@ class _Reader:
         self.references = references
         self.errors: list[FormError] = []
         self.warnings: list[str] = []
+        self.media_warned: set[tuple[str, str]] = set()
+        self.acknowledge = False
+
+    def media(self, sheet: str, column: str) -> None:
+        if (sheet, column) not in self.media_warned:
+            self.media_warned.add((sheet, column))
+            self.warnings.append(
+                f"{self.file}: 工作表 {sheet} 的媒体列“{column}”已忽略（不显示图片、音频、视频）/ "
+                f"sheet {sheet}: media column '{column}' ignored (images, audio and video are not shown)"
+            )
 
     def error(self, code: str, loc: Location, **params: object) -> None:
         self.errors.append(FormError.make(code, loc, **params))
 
-    def rows(self, ws: Any) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
-        all_rows = list(sheet_rows(ws, self.file, XLSFORM_LIMITS))
+    def rows(self, ws: _Sheet) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+        all_rows = ws.rows
         if not all_rows:
             return [], []
         header = list(all_rows[0])
@@ -340,7 +413,7 @@ class _Reader:
             return UNSUPPORTED_COLUMNS[root]
         return None
 
-    def settings(self, ws: Any | None) -> dict[str, Any]:
+    def settings(self, ws: _Sheet | None, detected_lang: str) -> dict[str, Any]:
         raw: dict[str, Any] = {}
         stem = re.sub(r"[^A-Za-z0-9_]", "_", self.path.stem).strip("_") or "form"
         if not NAME_RE.match(stem):
@@ -351,7 +424,8 @@ class _Reader:
                 f"{self.file}: 没有 settings 工作表，表单编号取文件名“{stem}”，版本为 1 / "
                 f"no settings sheet: form_id taken from the file name '{stem}', version 1"
             )
-            raw.update(form_id=stem, version="1", title={"zh": stem})
+            raw.update(form_id=stem, version="1", title={detected_lang: stem})
+            raw["default_language"] = detected_lang
             raw[LOC] = Location(file=self.file, sheet="settings")
             return raw
         header, body = self.rows(ws)
@@ -363,7 +437,10 @@ class _Reader:
             value = _cell_text(values[col]) if col < len(values) else None
             if name is not None and value is not None:
                 cells[name] = value
-        default_lang = cells.get("default_language", "zh")
+        if "default_language" in cells:
+            cells["default_language"] = language_code(cells["default_language"])
+        default_lang = cells.get("default_language", detected_lang)
+        raw["default_language"] = default_lang
         title: dict[str, str] = {}
         for name, value in cells.items():
             split = _split_header(name, default_lang)
@@ -377,9 +454,13 @@ class _Reader:
                 title[base.removeprefix("form_title_")] = value
             elif base in SUPPORTED_SETTINGS:
                 raw[base] = value
+            elif base == "instance_name":
+                self.warnings.append(
+                    f"{loc}: settings 的 instance_name 已忽略（记录按表单与上报周期命名）/ settings "
+                    f"instance_name ignored (records are named by their form and period)"
+                )
             elif base in (
                 "style",
-                "instance_name",
                 "public_key",
                 "submission_url",
                 "allow_choice_duplicates",
@@ -403,7 +484,7 @@ class _Reader:
         raw[LOC] = loc
         return raw
 
-    def choices(self, ws: Any | None, default_lang: str) -> dict[str, Any]:
+    def choices(self, ws: _Sheet | None, default_lang: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if ws is None:
             return out
@@ -421,7 +502,9 @@ class _Reader:
                 base, lang = col
                 if base.startswith("$") or base.startswith("_"):
                     continue
-                if base == "list_name":
+                if base.startswith("media:"):
+                    self.media(ws.title, base.removeprefix("media:"))
+                elif base == "list_name":
                     list_name = text
                 elif base == "label":
                     item.setdefault("label", {})[lang] = text
@@ -437,7 +520,7 @@ class _Reader:
             out.setdefault(list_name, []).append(item)
         return out
 
-    def survey(self, ws: Any, default_lang: str) -> list[Any]:
+    def survey(self, ws: _Sheet, default_lang: str) -> list[Any]:
         header, body = self.rows(ws)
         cols = [_split_header(h, default_lang) for h in header]
         top: list[Any] = []
@@ -452,16 +535,22 @@ class _Reader:
                 base, lang = col
                 if base.startswith("$") or base.startswith("_"):
                     continue
-                if base in TEXT_COLUMNS:
+                if base.startswith("media:"):
+                    self.media(ws.title, base.removeprefix("media:"))
+                elif base in TEXT_COLUMNS:
                     row.setdefault(base, {})[lang] = text
-                elif base in ("type", "name", *PLAIN_COLUMNS):
+                elif base in ("type", "name", "repeat_count", *PLAIN_COLUMNS):
                     row[base] = text
                 elif (feature := self.unsupported_column(base)) is not None:
                     self.error("unsupported_feature", loc.with_(column=base), feature=feature)
                 else:
                     self.error("unknown_key", loc.with_(column=base), key=base)
-            type_raw = row.get("type", "")
+            type_raw = _normal_type(row.get("type", ""))
+            if type_raw:
+                row["type"] = type_raw
             kind = " ".join(type_raw.lower().split()).replace(" ", "_")
+            if "repeat_count" in row:
+                self.repeat_count(row, kind, loc)
             container = stack[-1][1]["children"] if stack else top
             if kind == "begin_repeat" and "constraint" in row:
                 self.repeat_bounds(row, loc)
@@ -480,6 +569,14 @@ class _Reader:
                     )
                 else:
                     stack.pop()
+            elif kind == "acknowledge":
+                row["type"] = f"select_one {ACKNOWLEDGE_LIST}"
+                self.acknowledge = True
+                self.warnings.append(
+                    f"{loc}: acknowledge 题改为只有一个选项“OK”（确认）的单选题 / acknowledge row "
+                    f"becomes a select_one with the single choice 'OK'"
+                )
+                container.append(row)
             elif kind in METADATA_TYPES:
                 self.warnings.append(
                     f"{loc}: 元数据题“{type_raw}”已忽略（系统自动记录时间与设备）/ "
@@ -496,6 +593,79 @@ class _Reader:
                 reason=f"begin_{kind} has no end_{kind}",
             )
         return top
+
+    def rename_fields(self, top: list[Any]) -> None:
+        """Names ODK allows and we do not (`hh-size`, `_note`): renamed to `hh_size`, `note`, every
+        `${...}` to them rewritten, and a warning for each."""
+        rows: list[dict[str, Any]] = []
+
+        def collect(items: list[Any]) -> None:
+            for r in items:
+                rows.append(r)
+                collect(r.get("children", []))
+
+        collect(top)
+        names = {str(r.get("name")) for r in rows if r.get("name")}
+        renames: dict[str, str] = {}
+        for r in rows:
+            name = str(r.get("name") or "")
+            if (
+                not name
+                or NAME_RE.match(name)
+                or not re.fullmatch(r"[A-Za-z_][\w.-]*", name, re.ASCII)
+            ):
+                continue
+            base = re.sub(r"[.-]", "_", name).lstrip("_") or "field"
+            if not base[0].isalpha():
+                base = "f_" + base
+            new, n = base, 2
+            while new in names:
+                new, n = f"{base}_{n}", n + 1
+            names.add(new)
+            renames[name] = new
+            r["name"] = new
+            self.warnings.append(
+                f"{r[LOC]}: 名称“{name}”改为“{new}”（只用字母、数字和下划线，字母开头），引用一并改写 / "
+                f"name '{name}' renamed '{new}' (letters, digits and '_', starting with a letter); "
+                f"references rewritten"
+            )
+        if not renames:
+            return
+        pattern = re.compile(r"\$\{\s*(" + "|".join(map(re.escape, renames)) + r")\s*\}")
+
+        def fix(text: str) -> str:
+            return pattern.sub(lambda m: "${" + renames[m.group(1)] + "}", text)
+
+        for r in rows:
+            for key in _REF_COLUMNS:
+                if isinstance(r.get(key), str):
+                    r[key] = fix(r[key])
+            for key in TEXT_COLUMNS:
+                if isinstance(r.get(key), dict):
+                    r[key] = {k: fix(v) for k, v in r[key].items()}
+
+    def repeat_count(self, row: dict[str, Any], kind: str, loc: Location) -> None:
+        """A fixed repeat_count N is min_count = max_count = N; one computed from answers we cannot hold."""
+        count = row.pop("repeat_count")
+        if kind != "begin_repeat":
+            self.error("unknown_key", loc.with_(column="repeat_count"), key="repeat_count")
+        elif not re.fullmatch(r"\d+", count):
+            self.error(
+                "unsupported_feature",
+                loc.with_(column="repeat_count"),
+                feature="repeat_count computed from answers (only a fixed number)",
+            )
+        else:
+            for key in ("min_count", "max_count"):
+                if row.get(key) not in (None, count):
+                    self.error(
+                        "invalid_value",
+                        loc.with_(column=key),
+                        key=key,
+                        value=row[key],
+                        reason=f"repeat_count says {count} / 与 repeat_count {count} 不一致",
+                    )
+                row[key] = count
 
     def repeat_bounds(self, row: dict[str, Any], loc: Location) -> None:
         """A repeat's `count(${r}) >= N` constraint (ours, or an ODK author's) is its min_count/max_count."""
@@ -540,7 +710,6 @@ class _Reader:
             "barcode",
             "range",
             "rank",
-            "acknowledge",
             "trigger",
             "hidden",
             "xml-external",
@@ -561,34 +730,219 @@ class _Reader:
         return False
 
 
-def _find_sheet(wb: Any, name: str) -> Any | None:
-    for ws in wb.worksheets:
+def survey_ws_loc(path: Path) -> Location:
+    return Location(file=str(path), sheet="choices")
+
+
+def _find_sheet(sheets: list[_Sheet], name: str) -> _Sheet | None:
+    for ws in sheets:
         if ws.title.strip().lower() == name:
             return ws
     return None
 
 
+def _normal_type(text: str) -> str:
+    """`select one colors` -> `select_one colors` (and the multiple / from file forms), as pyxform reads it."""
+    return re.sub(
+        r"^\s*select[\s_]+(one|multiple)(?:[\s_]+(from[\s_]+file))?(?=\s)",
+        lambda m: "select_" + m.group(1) + ("_from_file" if m.group(2) else ""),
+        text,
+        flags=re.IGNORECASE,
+    ).strip()
+
+
+def _xlsx_sheets(path: Path) -> list[_Sheet]:
+    with open_workbook(path, XLSFORM_LIMITS) as wb:
+        return [
+            _Sheet(str(ws.title), list(sheet_rows(ws, str(path), XLSFORM_LIMITS)))
+            for ws in wb.worksheets
+            if str(ws.title).strip().lower() in ("survey", "choices", "settings")
+        ]
+
+
+MAX_XLS_BYTES = 16 * 1024 * 1024
+MAX_CSV_BYTES = 4 * 1024 * 1024
+
+
+def _unreadable(path: Path, reason: object) -> FormDefinitionError:
+    return FormDefinitionError(
+        [FormError.make("xlsx_unreadable", Location(file=str(path)), reason=reason)]
+    )
+
+
+def _limited_rows(path: Path, title: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The safety limits of an .xlsx, for the rows of an .xls or .csv sheet (trailing empty rows dropped)."""
+    while rows and all(_cell_text(c) is None for c in rows[-1]):
+        rows.pop()
+    if len(rows) > XLSFORM_LIMITS.max_rows:
+        raise FormDefinitionError(
+            [
+                FormError.make(
+                    "xlsx_too_many_rows",
+                    Location(file=str(path), sheet=title),
+                    sheet=title,
+                    limit=XLSFORM_LIMITS.max_rows,
+                )
+            ]
+        )
+    return [tuple(r[: XLSFORM_LIMITS.max_columns]) for r in rows]
+
+
+def _xls_sheets(path: Path) -> list[_Sheet]:
+    """A legacy Excel 97-2003 workbook, read with xlrd (what pyxform uses for .xls)."""
+    import xlrd
+
+    if path.stat().st_size > MAX_XLS_BYTES:
+        raise FormDefinitionError(
+            [
+                FormError.make(
+                    "file_too_large",
+                    Location(file=str(path)),
+                    size=path.stat().st_size,
+                    limit=MAX_XLS_BYTES,
+                )
+            ]
+        )
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # xlrd raises many kinds on a damaged file
+        raise _unreadable(path, f"{type(exc).__name__}: {exc}") from None
+    try:
+        out = []
+        for name in book.sheet_names():
+            if name.strip().lower() not in ("survey", "choices", "settings"):
+                continue
+            sheet = book.sheet_by_name(name)
+            if sheet.nrows > XLSFORM_LIMITS.max_rows * 2:
+                _limited_rows(path, name, [("x",)] * (XLSFORM_LIMITS.max_rows + 1))
+            rows = [tuple(sheet.row_values(i)) for i in range(sheet.nrows)]
+            out.append(_Sheet(name, _limited_rows(path, name, rows)))
+        return out
+    except FormDefinitionError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, f"{type(exc).__name__}: {exc}") from None
+    finally:
+        book.release_resources()
+
+
+def _csv_sheets(path: Path) -> list[_Sheet]:
+    """pyxform's CSV XLSForm: a row whose first cell names a sheet (survey, choices, settings) starts it;
+    the rows below, first cell empty, are that sheet's rows (its header first, or on the naming row)."""
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise FormDefinitionError(
+            [
+                FormError.make(
+                    "file_too_large",
+                    Location(file=str(path)),
+                    size=path.stat().st_size,
+                    limit=MAX_CSV_BYTES,
+                )
+            ]
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
+    sheets: dict[str, _Sheet] = {}
+    current: _Sheet | None = None
+    for row in csv.reader(io.StringIO(text)):
+        if not row:
+            continue
+        if row[0].strip():
+            name = row[0].strip()
+            current = sheets.setdefault(name.lower(), _Sheet(name, []))
+            if any(c.strip() for c in row[1:]):
+                current.rows.append(tuple(row[1:]))
+        elif current is not None:
+            current.rows.append(tuple(row[1:]))
+    return [_Sheet(s.title, _limited_rows(path, s.title, s.rows)) for s in sheets.values()]
+
+
+def _sheets(path: Path) -> list[_Sheet]:
+    suffix = path.suffix.lower()
+    if suffix == ".xls":
+        return _xls_sheets(path)
+    if suffix == ".csv":
+        return _csv_sheets(path)
+    return _xlsx_sheets(path)
+
+
+def _detect_language(sheets: list[_Sheet]) -> str:
+    """The language of unsuffixed text columns when settings give no default_language: zh when their text
+    holds Chinese characters, else en."""
+    for ws in sheets:
+        if ws.title.strip().lower() not in ("survey", "choices") or not ws.rows:
+            continue
+        columns = [
+            i
+            for i, h in enumerate(ws.rows[0])
+            if (split := _split_header(h, "?")) is not None and split[1] == "?"
+        ]
+        for row in ws.rows[1:]:
+            for i in columns:
+                if i < len(row) and (text := _cell_text(row[i])) and _CJK.search(text):
+                    return "zh"
+    return "en"
+
+
+def _has_unsuffixed_text(sheets: list[_Sheet]) -> bool:
+    for ws in sheets:
+        if (
+            ws.title.strip().lower() in ("survey", "choices")
+            and ws.rows
+            and any((sp := _split_header(h, "?")) is not None and sp[1] == "?" for h in ws.rows[0])
+        ):
+            return True
+    return False
+
+
 def read_raw(
     path: Path | str, *, references: Iterable[str] = DEFAULT_REFERENCES
 ) -> tuple[dict[str, Any], list[str]]:
-    """The raw stage of an XLSForm, within XLSFORM_LIMITS (a workbook over them is refused before it is
-    parsed: forms.safe_xlsx)."""
+    """The raw stage of an XLSForm (.xlsx within XLSFORM_LIMITS, refused before it is parsed when over
+    them: forms.safe_xlsx; or .xls, or pyxform's .csv)."""
     path = Path(path)
     reader = _Reader(path, frozenset(references))
-    with open_workbook(path, XLSFORM_LIMITS) as wb:
-        survey_ws = _find_sheet(wb, "survey")
-        if survey_ws is None:
-            raise FormDefinitionError(
-                [FormError.make("missing_sheet", Location(file=str(path)), sheet="survey")]
-            )
-        settings = reader.settings(_find_sheet(wb, "settings"))
-        lang = str(settings.get("default_language", "zh"))
-        raw = {
-            "settings": settings,
-            "survey": reader.survey(survey_ws, lang),
-            "choices": reader.choices(_find_sheet(wb, "choices"), lang),
-            LOC: Location(file=str(path)),
-        }
+    sheets = _sheets(path)
+    survey_ws = _find_sheet(sheets, "survey")
+    if survey_ws is None:
+        raise FormDefinitionError(
+            [FormError.make("missing_sheet", Location(file=str(path)), sheet="survey")]
+        )
+    settings_ws = _find_sheet(sheets, "settings")
+    detected = _detect_language(sheets)
+    settings = reader.settings(settings_ws, detected)
+    lang = str(settings.get("default_language", detected))
+    given = settings_ws is not None and any(
+        (sp := _split_header(h, "")) is not None and sp[0] == "default_language"
+        for h in (settings_ws.rows[0] if settings_ws.rows else ())
+    )
+    if not given and _has_unsuffixed_text(sheets):
+        reader.warnings.append(
+            f"{path}: settings 中没有 default_language，未注明语言的文字列按内容定为 {lang} "
+            f"（{'含' if lang == 'zh' else '不含'}汉字）；如不对，请在 settings 中写 default_language / "
+            f"no default_language in settings: text columns without a language are taken as '{lang}' "
+            f"(they {'hold' if lang == 'zh' else 'hold no'} Chinese characters); set default_language "
+            f"if that is wrong"
+        )
+    survey = reader.survey(survey_ws, lang)
+    reader.rename_fields(survey)
+    choices = reader.choices(_find_sheet(sheets, "choices"), lang)
+    if reader.acknowledge and ACKNOWLEDGE_LIST not in choices:
+        choices[ACKNOWLEDGE_LIST] = [
+            {
+                "name": "OK",
+                "label": {lang: "确认" if lang == "zh" else "OK"},
+                LOC: survey_ws_loc(path),
+            }
+        ]
+    raw = {
+        "settings": settings,
+        "survey": survey,
+        "choices": choices,
+        LOC: Location(file=str(path)),
+    }
     if reader.errors:
         raise FormDefinitionError(reader.errors)
     return raw, reader.warnings

@@ -167,11 +167,23 @@ def test_real_kobo_xlsform_imports(tmp_path: Path):
     assert len(result.warnings) == 2 and "row 2" in result.warnings[0]
 
 
-def test_unsupported_column_in_use_is_an_error_and_nothing_written(tmp_path: Path):
+def test_repeat_count_from_answers_is_an_error_and_nothing_written(tmp_path: Path):
     src = _kobo_workbook(
         tmp_path / "kobo.xlsx",
         [
-            ["begin repeat", "visits", "走访", "Visits", None, None, None, None, "k12", None, 3],
+            [
+                "begin repeat",
+                "visits",
+                "走访",
+                "Visits",
+                None,
+                None,
+                None,
+                None,
+                "k12",
+                None,
+                "${n_kids}",
+            ],
             ["text", "note_v", "说明", "Note", None, None, None, None, "k13", None, None],
             ["end repeat", None, None, None, None, None, None, None, "k14", None, None],
         ],
