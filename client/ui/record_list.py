@@ -526,8 +526,15 @@ class RecordListPage(QWidget):
         out, _ = QFileDialog.getSaveFileName(
             self, self.tr("导出 Excel"), str(default), self.tr("Excel 文件 (*.xlsx)")
         )
-        if out:
-            export_to(self, self._ctx, self._tasks, self.form_id, Path(out), self.current_filter())
+        if not out:
+            return
+        flt = self.current_filter()
+        if self.locked():  # the lock fell while the file was being chosen: the PIN again first
+            self.unlock(
+                lambda: export_to(self, self._ctx, self._tasks, self.form_id, Path(out), flt)
+            )
+            return
+        export_to(self, self._ctx, self._tasks, self.form_id, Path(out), flt)
 
     def import_file(self) -> None:
         if self.locked():

@@ -489,3 +489,33 @@ def test_every_lock_string_has_an_english_translation() -> None:
             if t is None or t.get("type") == "unfinished" or not (t.text or "").strip():
                 missing.append((name, message.findtext("source")))
     assert seen == ours and missing == []
+
+
+def test_a_lock_falling_while_the_export_file_is_chosen_asks_again(
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    main_ctx: ClientContext,
+    locked: tuple[MainWindow, SensitiveLock],
+    tmp_path: Path,
+) -> None:
+    seed(main_ctx)
+    window, lock = locked
+    set_pin(main_ctx)
+    out = tmp_path / "师德.xlsx"
+
+    def choose_then_idle(*_a: Any, **_k: Any) -> tuple[str, str]:
+        lock.lock()  # the clerk left the file dialog open past the idle time
+        return str(out), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", choose_then_idle)
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda _p, _t, text, *a: told.append(text))
+    page = page_of(window, ETHICS)
+    page.unlock()
+    unlock_with(qtbot, lock)
+    page.export_excel()
+    settle(window.tasks)
+    assert lock.locked and not out.exists() and isinstance(lock.dialog, UnlockDialog)
+    unlock_with(qtbot, lock)
+    qtbot.waitUntil(lambda: bool(told), timeout=10_000)
+    assert out.exists()

@@ -141,3 +141,18 @@ def test_the_bureaus_reset_code_unlocks_and_sets_a_new_pin(
         assert not pin.verify_pin(s, OLD_PIN, now=main_ctx.clock.now())
         with pytest.raises(pin.PinError, match="已经用过"):  # the same code again
             pin.check_reset_code(s, code, now=main_ctx.clock.now())
+
+
+def test_each_sync_hands_the_key_again(
+    main_ctx: ClientContext, server: LiveServer, enrolled: tuple[MainWindow, SensitiveLock, str]
+) -> None:
+    """A PC enrolled before revision 1.11 (or whose server's secret key changed) gets it at its next pull."""
+    from client.store.prefs import set_setting
+
+    with main_ctx.store.Session.begin() as s:
+        set_setting(s, pin.RESET_KEY_SETTING, None)
+        assert not pin.has_reset_key(s)
+    with requests.Session() as http:
+        SyncEngine(main_ctx, http).sync()
+    with main_ctx.store.Session() as s:
+        assert pin.has_reset_key(s)
