@@ -602,8 +602,18 @@ def cmd_serve(ctx: Context) -> Result:
     from sync_server.app import create_app
     from sync_server.serving import create_server
 
+    files = _tls_files(ctx)  # a certificate that cannot be used stops here, before anything starts
+    tls = None
+    fingerprint = None
+    if files is not None:
+        from sync_server.tls import TlsError, fingerprint_of_file, server_context
+
+        try:
+            tls = server_context(*files)
+            fingerprint = fingerprint_of_file(files[0])
+        except TlsError as exc:
+            raise CliError(exc.code, exc.message_zh, exc.message_en, EXIT_BAD_INPUT) from None
     _log_to_file(ctx.instance)
-    files = _tls_files(ctx)
     held = _hold_database(ctx.db_url)
     try:
         app = create_app(
@@ -624,16 +634,6 @@ def cmd_serve(ctx: Context) -> Result:
             f"cannot reach the database {_safe_url(ctx.db_url)}: {_first_line(exc.orig)}",
             EXIT_UNAVAILABLE,
         ) from None
-    tls = None
-    fingerprint = None
-    if files is not None:
-        from sync_server.tls import TlsError, fingerprint_of_file, server_context
-
-        try:
-            tls = server_context(*files)
-            fingerprint = fingerprint_of_file(files[0])
-        except TlsError as exc:
-            raise CliError(exc.code, exc.message_zh, exc.message_en, EXIT_BAD_INPUT) from None
     try:
         server = create_server(
             app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads, tls=tls

@@ -110,53 +110,53 @@ def test_make_cert_prints_the_fingerprint_of_the_served_certificate(
     assert made["fingerprint"] == fingerprint
 
 
-def test_make_cert_refuses_to_replace_a_certificate_and_bad_hosts(tmp_path: Path) -> None:
-    first = make_cert(tmp_path, "sync.county.edu.cn", "10.1.2.3")
-    assert first.returncode == 0, first.stderr
-    again = make_cert(tmp_path, "sync.county.edu.cn")
-    assert again.returncode == 2
-    assert (
-        "已存在" in again.stderr and "--force" in again.stderr and "Traceback" not in again.stderr
-    )
-    forced = make_cert(tmp_path, "sync.county.edu.cn", extra=("--force",))
-    assert forced.returncode == 0, forced.stderr
-    assert (
-        json.loads(forced.stdout.splitlines()[-1])["fingerprint"]
-        != json.loads(first.stdout.splitlines()[-1])["fingerprint"]
-    )
-    bad = make_cert(tmp_path / "other", "http://x/")
-    assert bad.returncode == 2 and "--host" in bad.stderr and "Traceback" not in bad.stderr
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`sync-server ARGS` in this process (the same main() as the console script); (exit, out, err)."""
+    from sync_server.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_serve_refuses_a_missing_or_mismatched_certificate(tmp_path: Path) -> None:
+def test_make_cert_refuses_to_replace_a_certificate_and_bad_hosts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ("--instance", str(tmp_path), "--json")
+    code, out, _ = _cli(
+        capsys, "make-cert", "--host", "sync.county.edu.cn", "--host", "10.1.2.3", *where
+    )
+    assert code == 0
+    first = json.loads(out.strip().splitlines()[-1])["fingerprint"]
+    code, _, err = _cli(capsys, "make-cert", "--host", "sync.county.edu.cn", *where)
+    assert code == 2
+    assert "已存在" in err and "--force" in err and "Traceback" not in err
+    code, out, _ = _cli(capsys, "make-cert", "--host", "sync.county.edu.cn", "--force", *where)
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["fingerprint"] != first
+    code, _, err = _cli(
+        capsys, "make-cert", "--host", "http://x/", "--instance", str(tmp_path / "o")
+    )
+    assert code == 2 and "--host" in err and "Traceback" not in err
+
+
+def test_serve_refuses_a_missing_or_mismatched_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    assert make_cert(one, "127.0.0.1").returncode == 0
-    assert make_cert(two, "127.0.0.1").returncode == 0
+    assert _cli(capsys, "make-cert", "--host", "127.0.0.1", "--instance", str(one))[0] == 0
+    assert _cli(capsys, "make-cert", "--host", "127.0.0.1", "--instance", str(two))[0] == 0
     for args in (
         ("--cert", str(tmp_path / "nope.pem"), "--key", str(one / "tls" / "key.pem")),
         ("--cert", str(one / "tls" / "cert.pem"), "--key", str(two / "tls" / "key.pem")),
         ("--cert", str(one / "tls" / "cert.pem")),
+        ("--no-tls", "--key", str(one / "tls" / "key.pem")),
     ):
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sync_server",
-                "serve",
-                "--port",
-                "0",
-                *args,
-                "--instance",
-                str(tmp_path / "i"),
-            ],
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            cwd=ROOT,
-            timeout=60,
+        code, _, err = _cli(
+            capsys, "serve", "--port", "0", *args, "--instance", str(tmp_path / "i")
         )
-        assert r.returncode == 2, r.stderr
-        assert r.stderr.startswith("错误：") and "Traceback" not in r.stderr
+        assert code == 2, err
+        assert err.startswith("错误：") and "Traceback" not in err
+    assert not (tmp_path / "i" / "sync.db").exists()  # refused before anything started
 
 
 def test_doors_hold_over_tls(tmp_path: Path, tls_serve: Callable[..., tuple[Served, str]]) -> None:

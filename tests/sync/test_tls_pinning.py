@@ -29,9 +29,12 @@ from client.sync.pinning import (
     normalize_fingerprint,
     split_pinned_url,
 )
+from sync_server.db import open_database
+from sync_server.services.schools import add_school
+from sync_server.tls import default_paths, make_certificate
 from tests.support.samples import inspection
-from tests.support.served import ROOT, Served, cli, start_served
-from tests.sync.conftest import ClientFactory
+from tests.support.served import ROOT, Served, start_served
+from tests.sync.conftest import SERVER_NOW, ClientFactory
 
 WRONG = ":".join(["AB"] * 32)
 
@@ -89,9 +92,14 @@ def lan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
 
 
 def _school(served: Served, code: str) -> str:
-    made = cli(served.instance, served.db_url, "add-school", "--code", code, "--name", "城关小学")
-    code_: str = made["enrollment_code"]
-    return code_
+    """A school (or a fresh code for it) on the served database, as `sync-server add-school` does."""
+    db = open_database(served.db_url)
+    try:
+        with db.Session.begin() as s:
+            made = add_school(s, code=code, name="城关小学", now=SERVER_NOW)
+    finally:
+        db.close()
+    return made.enrollment_code
 
 
 def _server_records(served: Served, school: str) -> int:
@@ -328,7 +336,7 @@ def test_school_client_enroll_takes_the_fingerprint_from_the_slip(
 def impostor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """Another real `sync-server serve` over TLS, with a certificate of its own (as an attacker's)."""
     instance = tmp_path_factory.mktemp("impostor")
-    _make_cert(instance, "127.0.0.1")
+    make_certificate(["127.0.0.1"], *default_paths(instance))
     served = start_served(instance, f"sqlite:///{instance / 'sync.db'}")
     yield served
     served.stop()
