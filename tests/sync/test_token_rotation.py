@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from client.store import sync_state as S
 from client.sync.errors import ErrorKind, SyncError
@@ -173,3 +175,34 @@ def client_device_id(client: Client) -> str:
         enrollment = S.get_enrollment(s)
         assert enrollment is not None
         return enrollment.device_id
+
+
+def test_the_next_token_is_kept_with_its_page_or_not_at_all(
+    make_client: ClientFactory, live_server: LiveServer
+):
+    """Crash safety: the token is written in the transaction that applies the sync's last pull page. When
+    that write fails (a trigger in the real store aborts it, as a crash would cut it), the page is not kept
+    either, the PC keeps its old token, and the old token still works."""
+    client = enrolled(make_client, live_server, live_server.url)
+    old = stored_token(client)
+    with client.Session.begin() as s:
+        before = S.get_cursor(s)
+        s.execute(
+            text(
+                "CREATE TRIGGER no_token_write BEFORE UPDATE ON settings "
+                f"WHEN NEW.key = '{S.K_TOKEN}' BEGIN SELECT RAISE(ABORT, 'cut'); END"
+            )
+        )
+
+    with pytest.raises(SQLAlchemyError):
+        client.engine.sync()
+
+    with client.Session() as s:
+        assert S.get_cursor(s) == before  # the page went with the token
+    assert stored_token(client) == old
+    with client.Session.begin() as s:
+        s.execute(text("DROP TRIGGER no_token_write"))
+    assert client.engine.sync().complete  # the old token still works; the next one is kept now
+    assert stored_token(client) != old
+    with client.Session() as s:
+        assert S.get_cursor(s) > before
