@@ -459,3 +459,25 @@ def test_large_bodies_cross_tls_both_ways(
     second = make_client("big2")  # another PC of the school reads them all
     second.engine.enroll(served.url, _school(served, "BIG001"), fingerprint=fingerprint)
     assert second.engine.sync().pulled >= 151
+
+
+def test_the_ini_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from client import preconfig
+
+    ini = tmp_path / "school-client.ini"
+    monkeypatch.setenv("SCHOOL_CLIENT_CONFIG", str(ini))
+    ini.write_text(
+        f"[server]\nurl = 10.1.2.3:8700\nfingerprint = {WRONG}  ; from make-cert\nallow_http = yes\n",
+        encoding="utf-8",
+    )
+    found = preconfig.find()
+    assert found.fingerprint == WRONG and found.allow_http is True
+    # the ini's fingerprint goes with its own server only (an address without a scheme is its https)
+    assert preconfig.preconfigured_fingerprint("https://10.1.2.3:8700") == WRONG
+    assert preconfig.preconfigured_fingerprint("https://10.9.9.9:8700") is None
+    ini.write_text(
+        "[server]\nurl = https://10.1.2.3:8700\nallow_http = perhaps\n", encoding="utf-8"
+    )
+    assert preconfig.find().allow_http is False  # not a yes/no: the safe reading
+    ini.write_text("[server]\nurl = https://10.1.2.3:8700\n", encoding="utf-8")
+    assert preconfig.find().allow_http is False and preconfig.find().fingerprint is None
