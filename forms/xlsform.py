@@ -57,7 +57,23 @@ COLUMN_ALIASES = {
     "default language": "default_language",
     "repeat count": "repeat_count",
     "instance name": "instance_name",
+    "requiredmsg": "required_message",
+    "constraintmsg": "constraint_message",
 }
+# Older XLSForms spell some columns as the XForm attribute they become (pyxform reads these too).
+for _sep in ("::", ":"):
+    COLUMN_ALIASES.update(
+        {
+            f"bind{_sep}relevant": "relevant",
+            f"bind{_sep}constraint": "constraint",
+            f"bind{_sep}required": "required",
+            f"bind{_sep}calculate": "calculation",
+            f"bind{_sep}readonly": "read_only",
+            f"bind{_sep}jr:constraintmsg": "constraint_message",
+            f"bind{_sep}jr:requiredmsg": "required_message",
+            f"control{_sep}appearance": "appearance",
+        }
+    )
 # Columns that change what a form collects or how: we hold none of them, so they must not be dropped.
 UNSUPPORTED_COLUMNS = {
     "parameters": "parameters",
@@ -742,10 +758,13 @@ def _find_sheet(sheets: list[_Sheet], name: str) -> _Sheet | None:
 
 
 def _normal_type(text: str) -> str:
-    """`select one colors` -> `select_one colors` (and the multiple / from file forms), as pyxform reads it."""
+    """`select one colors`, `select one from colors` (older XLSForms) -> `select_one colors` (and the multiple
+    and from-file forms), as pyxform reads them."""
     return re.sub(
-        r"^\s*select[\s_]+(one|multiple)(?:[\s_]+(from[\s_]+file))?(?=\s)",
-        lambda m: "select_" + m.group(1) + ("_from_file" if m.group(2) else ""),
+        r"^\s*select[\s_]+(one|multiple)(?:[\s_]+(from[\s_]+file|from))?(?=\s)",
+        lambda m: (
+            "select_" + m.group(1) + ("_from_file" if (m.group(2) or "").endswith("file") else "")
+        ),
         text,
         flags=re.IGNORECASE,
     ).strip()

@@ -227,3 +227,18 @@ def test_content_after_a_long_run_of_formatted_rows_is_kept(tmp_path: Path):
     path = _padded(tmp_path / "late.xlsx", 60_000, content_at=15_000)
     form = read_xlsform(path).form
     assert form.field("late").type == "note"
+
+
+def test_older_spellings_select_one_from_and_bind_columns(tmp_path: Path):
+    survey = [
+        ["type", "name", "label", "bind::relevant", "bind:jr:constraintMsg", "control::appearance"],
+        ["select one from colors", "c", "颜色", None, None, "minimal"],
+        ["integer", "n", "数", "${c} = 'red'", "太大", None],
+    ]
+    form = read_xlsform(
+        write_xlsx(tmp_path / "old.xlsx", {"survey": survey, "choices": CHOICES})
+    ).form
+    assert form.field("c").list_name == "colors" and form.field("c").appearance == "minimal"
+    n = form.field("n")
+    assert n.relevant is not None and n.relevant.source == "${c} = 'red'"
+    assert n.constraint_message.get("zh") == "太大"
