@@ -26,7 +26,7 @@ from sync_server.errors import ServiceError
 from sync_server.models import AuditEntry, Device, School
 from sync_server.services.common import audit, naive_utc
 
-ACTION = "device_pin_reset"
+ACTION = "device.pin_reset"
 CODE_DIGITS = 10
 MAX_CODES_PER_DAY = 20  # the client accepts the first 20 codes of a day
 BEIJING = dt.timedelta(hours=8)
@@ -108,7 +108,7 @@ def issue_reset_code(
         action=ACTION,
         school_id=school.id,
         object_id=device_id,
-        details={"device_name": device.name, "day": day.isoformat(), "n": n},
+        details={"name": device.name, "day": day.isoformat(), "n": n},
     )
     return IssuedCode(
         code=code,

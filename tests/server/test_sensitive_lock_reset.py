@@ -81,6 +81,9 @@ def test_admin_gets_a_reset_code_for_a_device_and_it_is_audited(admin: Admin):  
         ("boss", device, 2),
     ]
     assert all("code" not in e.details for e in entries)  # the code itself is never kept
+    audit_page = c.get("/audit").get_data(as_text=True)
+    assert "生成PIN码重置码" in audit_page and "教务处电脑" in audit_page
+    assert m.group(1) not in audit_page
 
 
 def test_only_admins_reset_and_never_for_a_revoked_or_unknown_device(admin: Admin):  # noqa: F811
