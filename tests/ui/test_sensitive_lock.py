@@ -18,7 +18,7 @@ from client.clock import FixedClock
 from client.context import ClientContext
 from client.store import pin
 from client.store import records as R
-from client.store.models import Record, Status
+from client.store.models import Record, Status, SyncIssue
 from client.ui import app as app_module
 from client.ui.editor import RecordEditor
 from client.ui.lock import (
@@ -519,3 +519,48 @@ def test_a_lock_falling_while_the_export_file_is_chosen_asks_again(
     unlock_with(qtbot, lock)
     qtbot.waitUntil(lambda: bool(told), timeout=10_000)
     assert out.exists()
+
+
+def test_a_conflict_of_a_sensitive_record_needs_the_pin_and_closes_when_the_lock_falls(
+    qtbot: Any, main_ctx: ClientContext, locked: tuple[MainWindow, SensitiveLock]
+) -> None:
+    ids = seed(main_ctx)
+    window, lock = locked
+    set_pin(main_ctx)
+    rid = ids["ethics1"]
+    with main_ctx.store.Session.begin() as s:
+        server_data = {"teacher": "T001", "record_type": "complaint", "record_date": "2026-11-19"}
+        issue = SyncIssue(
+            kind="conflict",
+            record_id=rid,
+            op_id=None,
+            reason="conflict",
+            message_zh="与服务器冲突",
+            message_en="conflict",
+            created_at=main_ctx.clock.now(),
+            resolved_at=None,
+            resolution=None,
+            details={"server": {"status": "received", "data": server_data, "server_revision": 2}},
+        )
+        s.add(issue)
+        s.flush()
+        issue_id = issue.id
+    window.go_to("home")
+    window.home.refresh()
+    settle(window.tasks)
+    assert window.home.issue_model.items() == []  # not even its summary
+    assert "另有 1 条" in window.home.locked_note.text()
+
+    window.open_conflict(issue_id)
+    settle(window.tasks)
+    assert window.conflict_dialog is None and isinstance(lock.dialog, UnlockDialog)
+    unlock_with(qtbot, lock)
+    settle(window.tasks)
+    dialog = window.conflict_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert [i.record_id for i in window.home.issue_model.items()] == [rid]
+
+    lock.lock()  # the clerk walks away from the open comparison
+    settle(window.tasks)
+    assert window.conflict_dialog is None or not window.conflict_dialog.isVisible()
+    assert window.home.issue_model.items() == []
