@@ -52,8 +52,10 @@ KEY_BYTES = 32
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 25
 CODE_GROUP = 5
-# scrypt over a 125-bit random code: the cost only slows a guess that cannot succeed anyway; 32 MiB, ~0.1 s.
-SCRYPT_N = 2**15
+# scrypt over a 125-bit random code: 2^125 guesses are out of reach at any cost per guess, so the work factor
+# is defence in depth only, kept modest (16 MiB, tens of ms; it is paid once per new data folder). Changing it
+# changes the key a code makes: a backup then needs the old parameters tried too.
+SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 
