@@ -263,6 +263,12 @@ def _write_json(path: Path, data: dict[str, object], *, exclusive: bool = False)
                 os.link(tmp, path)
             except FileExistsError:
                 return False
+            except (
+                OSError
+            ):  # a file system without hard links (FAT): the next best, check then rename
+                if path.exists():
+                    return False
+                os.replace(tmp, path)
         else:
             os.replace(tmp, path)
     finally:
