@@ -242,3 +242,30 @@ def test_older_spellings_select_one_from_and_bind_columns(tmp_path: Path):
     n = form.field("n")
     assert n.relevant is not None and n.relevant.source == "${c} = 'red'"
     assert n.constraint_message.get("zh") == "太大"
+
+
+def test_cli_reads_a_csv_xlsform(tmp_path: Path):
+    import subprocess
+    import sys
+
+    src = write_csv(tmp_path / "real.csv", SHEETS)
+    out = tmp_path / "real.yaml"
+    run = subprocess.run(
+        [sys.executable, "-m", "forms", "from-xlsform", str(src), str(out)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert run.returncode == 0, run.stderr
+    assert "hh_size" in out.read_text(encoding="utf-8")
+    assert "warning:" in run.stderr and "Traceback" not in run.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    run = subprocess.run(
+        [sys.executable, "-m", "forms", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert run.returncode == 2 and "xlsx_unreadable" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
