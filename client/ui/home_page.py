@@ -695,9 +695,7 @@ class HomePage(QWidget):
         self._show_today()  # the program may have stayed open past midnight
         if self.lock is not None:  # read before the lock fell: leave them out now
             todo = without_forms(todo, self.lock.hidden_forms())
-        self.locked_note.setText(
-            self.tr("另有 {n} 条敏感表单的记录已锁定").format(n=todo.hidden)
-        )
+        self.locked_note.setText(self.tr("另有 {n} 条敏感表单的记录已锁定").format(n=todo.hidden))
         self.locked_note.setVisible(bool(todo.hidden))
         self.unlock_button.setVisible(bool(todo.hidden))
         self.due_model.set_items(todo.due)
