@@ -1177,24 +1177,25 @@ Click New at the top right to fill in the first one (Ctrl+N), or bring them in f
     <name>RecoveryCodeDialog</name>
     <message>
         <source>恢复码</source>
-        <translation type="unfinished"></translation>
+        <translation>Recovery code</translation>
     </message>
     <message>
         <source>本机数据已加密。请打印或抄下下面的恢复码，与电脑分开妥善保管，并交一份给教育局存档。
 电脑损坏或更换时，需要用它在新电脑上恢复备份。</source>
-        <translation type="unfinished"></translation>
+        <translation>This PC's data is encrypted. Print or copy the recovery code below, keep it apart from the PC, and give a copy to the bureau.
+If the PC breaks or is replaced, you need it to restore a backup on the new PC.</translation>
     </message>
     <message>
         <source>打印…</source>
-        <translation type="unfinished"></translation>
+        <translation>Print…</translation>
     </message>
     <message>
         <source>复制</source>
-        <translation type="unfinished"></translation>
+        <translation>Copy</translation>
     </message>
     <message>
         <source>我已保存恢复码</source>
-        <translation type="unfinished"></translation>
+        <translation>I have kept the code</translation>
     </message>
 </context>
 <context>
@@ -1665,6 +1666,16 @@ The program closes after the restore; please open it again. Restore now?</transl
 Once the program is open again and syncs, the records this computer sent to the bureau after the backup come back from the server.
 
 The program will close; please open it again.</translation>
+    </message>
+    <message>
+        <source>恢复码</source>
+        <translation>Recovery code</translation>
+    </message>
+    <message>
+        <source>这份备份来自另一台电脑（或已损坏）。
+请输入做备份的电脑当初打印的恢复码（25 位字母和数字）：</source>
+        <translation>This backup comes from another PC (or is damaged).
+Type the recovery code printed for the PC that made it (25 letters and digits):</translation>
     </message>
 </context>
 <context>

@@ -1667,6 +1667,16 @@
 
 程序将关闭，请重新打开。</translation>
     </message>
+    <message>
+        <source>恢复码</source>
+        <translation>恢复码</translation>
+    </message>
+    <message>
+        <source>这份备份来自另一台电脑（或已损坏）。
+请输入做备份的电脑当初打印的恢复码（25 位字母和数字）：</source>
+        <translation>这份备份来自另一台电脑（或已损坏）。
+请输入做备份的电脑当初打印的恢复码（25 位字母和数字）：</translation>
+    </message>
 </context>
 <context>
     <name>Status</name>
