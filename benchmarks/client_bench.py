@@ -115,10 +115,13 @@ print(n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_m
 """
 
 EXPORT_PANDAS = """
-import json, resource, sqlite3, sys, time
+import json, resource, sys, time
+from pathlib import Path
 import pandas as pd
+from client.store.db import connect
+from client.store.keys import load_key
 t0 = time.perf_counter()
-con = sqlite3.connect(sys.argv[1] + "/store.db")
+con = connect(Path(sys.argv[1]) / "store.db", load_key(Path(sys.argv[1])))  # the store is encrypted
 rows, hazards = [], []
 for rid, data in con.execute(
         "SELECT id, data FROM records WHERE form_id = 'safety_inspection' AND deleted = 0"):
