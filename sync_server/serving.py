@@ -333,6 +333,9 @@ class TlsDoorChannel(DoorChannel):
         self.handshaken = True
         self.want_write = False
         self.last_activity = time.time()
+        # The request may have come with the client's last handshake message and already sit inside
+        # OpenSSL, where poll() no longer sees it: read now rather than wait for the next event.
+        self.handle_read()
 
     def readable(self) -> bool:
         if not self.handshaken:

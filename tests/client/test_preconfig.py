@@ -77,7 +77,7 @@ def test_enroll_uses_the_configured_server(
 ) -> None:
     calls: list[tuple[str, str]] = []
 
-    def fake_enroll(_ctx: object, server: str, code: str) -> int:
+    def fake_enroll(_ctx: object, server: str, code: str, fingerprint: str | None = None) -> int:
         calls.append((server, code))
         return 0
 
