@@ -4,6 +4,10 @@ Every answer must carry `X-Sync-Server: school-sync/1`; anything else (a captive
 proxy's redirect or error page) is a NETWORK error and is never read as an answer. Retries: capped
 exponential backoff with jitter, Retry-After honoured, no retry on 400/401/403/404/409/413/422. The sleep and
 the random source are injected, so tests never wait.
+
+HTTPS (client.sync.pinning): a Transport checks the server's certificate against the fingerprint pinned at
+enrollment on every connection, and refuses plain http:// to another computer unless school-client.ini allows
+it; neither is retried.
 """
 
 from __future__ import annotations
