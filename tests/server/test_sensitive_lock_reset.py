@@ -23,7 +23,7 @@ def _key(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
-def test_enroll_and_pull_answers_carry_the_devices_reset_key(live: LiveServer):
+def test_enroll_and_pull_answers_carry_the_devices_reset_key(live: LiveServer) -> None:
     school, code = live.new_school()
     r = live.enroll(code)
     assert r.status_code == 201, r.text
@@ -38,7 +38,7 @@ def test_enroll_and_pull_answers_carry_the_devices_reset_key(live: LiveServer):
     assert page["pin_reset_key"] != expected  # one key per device
 
 
-def test_client_and_server_compute_the_same_codes():
+def test_client_and_server_compute_the_same_codes() -> None:
     key = pin_reset.device_reset_key("s3cret", "dev-1")
     for n in (1, 2, 20):
         day = dt.date(2026, 11, 28)
@@ -51,7 +51,7 @@ def _device_row(page: str, device: str) -> str:
     return page[page.index(f'data-device-id="{device}"') :][:2500]
 
 
-def test_admin_gets_a_reset_code_for_a_device_and_it_is_audited(admin: Admin):  # noqa: F811
+def test_admin_gets_a_reset_code_for_a_device_and_it_is_audited(admin: Admin) -> None:  # noqa: F811
     c = admin.client()
     code = admin.add_school(c, "S201", "南关小学")
     device = admin.enroll(code, "教务处电脑")
@@ -86,7 +86,7 @@ def test_admin_gets_a_reset_code_for_a_device_and_it_is_audited(admin: Admin):  
     assert m.group(1) not in audit_page
 
 
-def test_only_admins_reset_and_never_for_a_revoked_or_unknown_device(admin: Admin):  # noqa: F811
+def test_only_admins_reset_and_never_for_a_revoked_or_unknown_device(admin: Admin) -> None:  # noqa: F811
     c = admin.client()
     code = admin.add_school(c, "S202", "北关小学")
     device = admin.enroll(code)

@@ -17,26 +17,26 @@ KEY = bytes(range(32))
 KEY_TEXT = base64.urlsafe_b64encode(KEY).decode().rstrip("=")
 
 
-def test_the_sensitive_forms_are_the_ones_marked_so(ctx: ClientContext):
+def test_the_sensitive_forms_are_the_ones_marked_so(ctx: ClientContext) -> None:
     assert pin.sensitive_forms(ctx.forms.data_forms()) == {"teacher_ethics", "dropout_followup"}
 
 
 @pytest.mark.parametrize(
     "bad", ["", "12345", "111111", "123456", "987654", "abc", "short7!", " 2468013", "密码"]
 )
-def test_a_new_pin_needs_six_digits_or_a_password(bad: str):
+def test_a_new_pin_needs_six_digits_or_a_password(bad: str) -> None:
     with pytest.raises(pin.PinError):
         pin.check_new_pin(bad)
 
 
-def test_good_pins_and_the_second_entry_must_match():
+def test_good_pins_and_the_second_entry_must_match() -> None:
     for good in ("246801", "90817263", "校园安全2026", "correct horse"):
         pin.check_new_pin(good, good)
     with pytest.raises(pin.PinError, match="不一致"):
         pin.check_new_pin("246801", "246802")
 
 
-def test_only_a_salted_scrypt_hash_is_kept(ctx: ClientContext):
+def test_only_a_salted_scrypt_hash_is_kept(ctx: ClientContext) -> None:
     with ctx.store.Session.begin() as s:
         assert not pin.pin_is_set(s)
         pin.set_pin(s, "246801", now=NOW, again="246801")
@@ -52,7 +52,7 @@ def test_only_a_salted_scrypt_hash_is_kept(ctx: ClientContext):
         assert get_setting(s, pin.LOCK_SETTING)["hash"] != state["hash"]
 
 
-def test_wrong_tries_wait_longer_and_longer_but_never_for_good(ctx: ClientContext):
+def test_wrong_tries_wait_longer_and_longer_but_never_for_good(ctx: ClientContext) -> None:
     with ctx.store.Session.begin() as s:
         pin.set_pin(s, "246801", now=NOW)
     now = NOW
@@ -81,7 +81,7 @@ def test_wrong_tries_wait_longer_and_longer_but_never_for_good(ctx: ClientContex
         assert pin.wait_seconds(s, now=later - dt.timedelta(days=365)) == pin.MAX_WAIT
 
 
-def test_the_reset_key_is_kept_only_when_it_is_one(ctx: ClientContext):
+def test_the_reset_key_is_kept_only_when_it_is_one(ctx: ClientContext) -> None:
     with ctx.store.Session.begin() as s:
         assert not pin.remember_reset_key(s, None)
         assert not pin.remember_reset_key(s, "not base64 !!")
@@ -91,7 +91,7 @@ def test_the_reset_key_is_kept_only_when_it_is_one(ctx: ClientContext):
         assert pin.has_reset_key(s)
 
 
-def test_a_reset_code_sets_a_new_pin_once(ctx: ClientContext):
+def test_a_reset_code_sets_a_new_pin_once(ctx: ClientContext) -> None:
     with ctx.store.Session.begin() as s:
         pin.set_pin(s, "246801", now=NOW)
         with pytest.raises(pin.PinError, match="重置密钥"):
@@ -117,7 +117,7 @@ def test_a_reset_code_sets_a_new_pin_once(ctx: ClientContext):
             pin.check_reset_code(s, pin.reset_code(KEY, day - dt.timedelta(days=3), 1), now=NOW)
 
 
-def test_idle_minutes_default_and_setting(ctx: ClientContext):
+def test_idle_minutes_default_and_setting(ctx: ClientContext) -> None:
     with ctx.store.Session.begin() as s:
         assert pin.idle_minutes(s) == 5
         pin.set_idle_minutes(s, 10)
