@@ -183,8 +183,16 @@ def _tls_files(ctx: Context) -> tuple[Path, Path] | None:
     if args.cert:
         return Path(args.cert), Path(args.key)
     cfg = read_instance_file(ctx.instance)
-    if cfg.get("TLS_CERT") or cfg.get("TLS_KEY"):
-        return Path(str(cfg.get("TLS_CERT") or "")), Path(str(cfg.get("TLS_KEY") or ""))
+    if bool(cfg.get("TLS_CERT")) != bool(cfg.get("TLS_KEY")):
+        raise CliError(
+            "bad_config",
+            f"{ctx.instance / 'config.toml'} 中 tls_cert 和 tls_key 需要一起设置（证书和它的私钥）",
+            f"tls_cert and tls_key go together in {ctx.instance / 'config.toml'} (the certificate "
+            "and its key)",
+            EXIT_BAD_INPUT,
+        )
+    if cfg.get("TLS_CERT"):
+        return Path(str(cfg["TLS_CERT"])), Path(str(cfg["TLS_KEY"]))
     cert, key = default_paths(ctx.instance)
     return (cert, key) if cert.is_file() and key.is_file() else None
 

@@ -157,6 +157,13 @@ def test_serve_refuses_a_missing_or_mismatched_certificate(
         assert code == 2, err
         assert err.startswith("错误：") and "Traceback" not in err
     assert not (tmp_path / "i" / "sync.db").exists()  # refused before anything started
+    # the same from config.toml: a certificate without its key
+    (tmp_path / "i").mkdir(exist_ok=True)
+    (tmp_path / "i" / "config.toml").write_text(
+        f"tls_cert = {json.dumps(str(one / 'tls' / 'cert.pem'))}\n", encoding="utf-8"
+    )
+    code, _, err = _cli(capsys, "serve", "--port", "0", "--instance", str(tmp_path / "i"))
+    assert code == 2 and "tls_key" in err and "config.toml" in err
 
 
 def test_doors_hold_over_tls(tmp_path: Path, tls_serve: Callable[..., tuple[Served, str]]) -> None:
