@@ -377,11 +377,14 @@ def _weighted_checklist(_: Clock, a: list[Any]) -> bool:
     return _within(total, to_number(a[0]), to_number(a[1]))
 
 
+_MAX_UUID_LENGTH = 1024
+
+
 def _uuid(_: Clock, a: list[Any]) -> str:
     if not a:
         return str(uuid.uuid4())
     n = to_number(a[0])
-    if not math.isfinite(n) or n < 0:
+    if not 0 <= n <= _MAX_UUID_LENGTH:  # also NaN; a longer "id" is a mistake, not a need
         return ""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(int(n)))

@@ -1052,3 +1052,10 @@ survey:
         with pytest.raises(FormDefinitionError) as info:
             load_yaml_text(text)
         assert [e.code for e in info.value.errors] == ["bad_regex"]
+
+
+def test_uuid_lengths_are_bounded() -> None:
+    assert len(ev("uuid()")) == 36
+    assert len(ev("uuid(12)")) == 12
+    assert ev("uuid(1e9)") == ""  # not a billion random characters
+    assert ev("uuid(-1)") == ""
