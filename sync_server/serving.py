@@ -17,6 +17,11 @@ write 200 MB to disk before it answered 401. Here, on top of waitress:
 
 This builds on waitress's channel, parser and maintenance hooks (waitress 3.0); tests/server/test_server_doors.py
 drives them with real sockets.
+
+HTTPS (`serve --cert/--key`, issue 12 point 4): each accepted connection is wrapped by Python's ssl module
+(OpenSSL; the context from sync_server.tls.server_context) in TlsDoorChannel, the handshake runs in the event
+loop and must finish within SERVE_REQUEST_HEAD_TIMEOUT, and every limit above applies to the decrypted
+requests; tests/server/test_tls_serve.py.
 """
 
 from __future__ import annotations
