@@ -4,14 +4,18 @@ another PC's backup restored from 设置 with its recovery code."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from client.store import keys
 from client.store.db import open_store
+from client.ui.tasks import TaskManager
 
 
 @pytest.fixture
@@ -21,7 +25,7 @@ def data_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_the_recovery_code_is_shown_once_and_can_be_printed(qtbot, data_dir: Path) -> None:
+def test_the_recovery_code_is_shown_once_and_can_be_printed(qtbot: QtBot, data_dir: Path) -> None:
     from client.ui.recovery_dialog import show_recovery_code_once
 
     key = keys.load_key(data_dir)
@@ -41,16 +45,14 @@ def test_the_recovery_code_is_shown_once_and_can_be_printed(qtbot, data_dir: Pat
 
 
 @pytest.fixture
-def main_tasks(qapp):  # type: ignore[no-untyped-def]
-    from client.ui.tasks import TaskManager
-
+def main_tasks(qapp: QApplication) -> Iterator[TaskManager]:
     tasks = TaskManager()
     yield tasks
     tasks.wait()
 
 
 def test_the_window_restores_another_pcs_backup_with_its_recovery_code(
-    qtbot, monkeypatch, tmp_path: Path, main_tasks
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, main_tasks: TaskManager
 ) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
