@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,18 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from client.store.issues import IssueKind
 from client.store.models import (
+    OFFER,
+    RESENT_SEQ,
     Attachment,
     OutboxEntry,
     Record,
     Revision,
+    Status,
     SyncAck,
     SyncBatch,
+    SyncIssue,
     SyncRecord,
 )
 from client.store.outbox import attachment_refs
@@ -52,6 +58,9 @@ K_GENERATION = "sync.generation"
 K_HEAL = "sync.heal"
 K_LAST_HEAL = "sync.last_heal"
 K_RESTORED = "sync.restored_store"
+# record id -> the server revision this store knew of it before a heal set its base back (1.12): a later
+# state another PC made, read here, that the restored server may lack
+K_HEAL_KNOWN = "sync.heal_known"
 # sync_records.updated_at of a record not yet read again in a server heal
 UNSEEN = dt.datetime(1970, 1, 1)
 
@@ -207,6 +216,7 @@ def begin_server_heal(
             known = session.get(SyncRecord, record_id)
             if known is not None and record_id not in first_base:
                 first_base[record_id] = known.server_revision
+    made = {op: (rid, rev) for op, rid, rev in lost}
     for chunk in _chunks(lost_ops):
         session.execute(
             update(OutboxEntry)
@@ -215,12 +225,36 @@ def begin_server_heal(
             .execution_options(synchronize_session=False)
         )
         session.execute(delete(SyncAck).where(SyncAck.op_id.in_(chunk)))
+    # Each goes marked `resent`, keeping the revision it made (1.12): a server that took another PC's
+    # offer of a later state answers it `superseded` instead of a conflict.
+    records_of = dict(
+        session.execute(
+            select(OutboxEntry.op_id, OutboxEntry.record_id).where(
+                OutboxEntry.op_id.in_([op for op in lost_ops if op not in made])
+            )
+        ).all()
+    )
+    marks = [
+        {
+            "op_id": op,
+            "record_id": made[op][0] if op in made else records_of.get(op, ""),
+            "server_revision": made[op][1] if op in made else 0,
+            "seq": RESENT_SEQ,
+            "acked_at": now,
+        }
+        for op in lost_ops
+        if op in made or op in records_of
+    ]
+    if marks:
+        session.execute(sqlite_insert(SyncAck).on_conflict_do_nothing(), marks)
     # Every record's server state is read again; one the reading again does not bring, the server lost
     # (finish_heal). The records whose changes go again are seen already (their bases are set below).
     session.execute(update(SyncRecord).values(updated_at=UNSEEN))
+    _keep_known(session, first_base)
     _set_bases(session, first_base, now=now)
     _check_photos_again(session, lost_ops)
-    session.execute(update(SyncAck).values(seq=0))  # held from the new generation's start
+    # held from the new generation's start
+    session.execute(update(SyncAck).where(SyncAck.seq >= 0).values(seq=0))
     session.execute(delete(SyncBatch))
     set_cursor(session, 0)
     set_setting(session, K_GENERATION, generation)
@@ -242,6 +276,20 @@ def begin_server_heal(
         len(lost_ops),
     )
     return heal
+
+
+def _keep_known(session: Session, first_base: Mapping[str, int]) -> None:
+    """Before the bases of the changes sent again are set: the revisions known here beyond them."""
+    known = dict(get_setting(session, K_HEAL_KNOWN) or {})
+    for chunk in _chunks(sorted(first_base)):
+        for rid, revision in session.execute(
+            select(SyncRecord.record_id, SyncRecord.server_revision).where(
+                SyncRecord.record_id.in_(chunk)
+            )
+        ):
+            if revision >= first_base[rid]:
+                known[rid] = max(int(known.get(rid) or 0), revision)
+    set_setting(session, K_HEAL_KNOWN, known or None)
 
 
 def _set_bases(session: Session, first_base: Mapping[str, int], *, now: dt.datetime) -> None:
@@ -357,10 +405,16 @@ def _record_items(changes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any
     return [c for c in changes if c.get("type") == "record" and c.get("record_id")]
 
 
-def before_heal_page(session: Session, changes: Sequence[Mapping[str, Any]]) -> set[str]:
+def before_heal_page(
+    session: Session, changes: Sequence[Mapping[str, Any]], *, now: dt.datetime | None = None
+) -> set[str]:
     """Ready a page read again for apply_pull_page: each record's state on the server is its current
     state (the page is compacted), so a revision this store knows beyond it is one the server lost - it is
-    forgotten, and the server's state applies. Returns the page's records this store does not have."""
+    forgotten, and the server's state applies. Returns the page's records this store does not have.
+
+    Unless this store holds that lost state only as the server's, with other answers (1.12): it is offered
+    back at once, and the page's state then is older (ignored) or - the same revision number made anew
+    on the restored server, another history - a conflict for the clerk, not a silent loss."""
     items = _record_items(changes)
     ids = sorted({str(c["record_id"]) for c in items})
     if not ids:
@@ -371,10 +425,45 @@ def before_heal_page(session: Session, changes: Sequence[Mapping[str, Any]]) -> 
             select(SyncRecord).where(SyncRecord.record_id.in_(ids))
         ).scalars()
     }
+    before = get_setting(session, K_HEAL_KNOWN) or {}
+    knew = {rid: max(row.server_revision, int(before.get(rid) or 0)) for rid, row in known.items()}
+    behind = {
+        str(c["record_id"]): c.get("data")
+        for c in items
+        if str(c["record_id"]) in knew
+        and isinstance(c.get("server_revision"), int)
+        and c["server_revision"] <= knew[str(c["record_id"])]
+        and c.get("status") != "deleted"
+    }
+    keep: set[str] = set()
+    if behind and _healing_server(session):
+        # The server lost a later state of these. One held here only as the server's state, with other
+        # answers than the server's older state, is kept and offered back at the end (_offer_back): the
+        # page's older state is then not applied. A lost return or acceptance alone (the same answers) is
+        # not offered: the server's state applies.
+        held: dict[str, Any] = dict(
+            session.execute(
+                select(Record.id, Record.data).where(Record.id.in_(sorted(behind)))
+            ).all()
+        )
+        keep = _offerable(
+            session, [rid for rid, data in behind.items() if rid in held and held[rid] != data]
+        )
+        for rid in keep:  # offered at the revision known here
+            known[rid].server_revision = knew[rid]
+        if keep:
+            _make_offers(
+                session, sorted(keep), now=now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            )
     for c in items:
         row = known.get(str(c["record_id"]))
         revision = c.get("server_revision")
-        if row is not None and isinstance(revision, int) and revision < row.server_revision:
+        if (
+            row is not None
+            and isinstance(revision, int)
+            and revision < row.server_revision
+            and row.record_id not in keep
+        ):
             row.server_revision = revision
     present = set(session.execute(select(Record.id).where(Record.id.in_(ids))).scalars())
     return set(ids) - present
@@ -402,15 +491,19 @@ def finish_heal(session: Session, *, now: dt.datetime) -> Heal | None:
     if heal is None:
         return None
     if heal.kind == HealKind.SERVER_RESTORED:
-        # A record the server's state was not read again for is one the restored server does not hold:
-        # forget the revision this store knew of it, or another PC sending it again (from revision 1)
+        offered = _offer_back(session, now=now)
+        # Any other record the server's state was not read again for is one the restored server does not
+        # hold: forget the revision this store knew of it, or another PC sending it again (from revision 1)
         # would be taken for an older state and never applied here (found by the convergence test).
         session.execute(
             update(SyncRecord)
             .where(SyncRecord.updated_at == UNSEEN)
             .values(server_revision=0, updated_at=now)
         )
+        if offered:
+            heal = current_heal(session) or heal
     set_setting(session, K_HEAL, None)
+    set_setting(session, K_HEAL_KNOWN, None)
     set_setting(
         session,
         K_LAST_HEAL,
@@ -430,6 +523,108 @@ def finish_heal(session: Session, *, now: dt.datetime) -> Heal | None:
         heal.came_back,
     )
     return heal
+
+
+def _healing_server(session: Session) -> bool:
+    heal = current_heal(session)
+    return heal is not None and heal.kind == HealKind.SERVER_RESTORED
+
+
+def _offerable(session: Session, ids: Sequence[str]) -> set[str]:
+    """Of these records, those this store holds only as the server's state: live, saved (not drafts), with
+    nothing waiting to be sent and no open conflict."""
+    out: set[str] = set()
+    for chunk in _chunks(sorted(set(ids))):
+        live = set(
+            session.execute(
+                select(Record.id).where(
+                    Record.id.in_(chunk), Record.deleted.is_(False), Record.status != Status.DRAFT
+                )
+            ).scalars()
+        )
+        busy = set(
+            session.execute(
+                select(OutboxEntry.record_id).where(
+                    OutboxEntry.record_id.in_(chunk), OutboxEntry.sent_at.is_(None)
+                )
+            ).scalars()
+        )
+        busy |= set(
+            rid
+            for rid in session.execute(
+                select(SyncIssue.record_id).where(
+                    SyncIssue.record_id.in_(chunk),
+                    SyncIssue.resolved_at.is_(None),
+                    SyncIssue.kind == IssueKind.CONFLICT,
+                )
+            ).scalars()
+            if rid is not None
+        )
+        out |= live - busy
+    return out
+
+
+def _offer_back(session: Session, *, now: dt.datetime) -> int:
+    """The records the restored server lacks that this PC holds only as the server's state (read from it,
+    or sent by this PC and acknowledged before a restore of its own): nobody else may still have them to
+    send again, so each is offered back at the revision this PC knew (protocol revision 1.12). The server
+    takes the first offer or change that brings a state and answers the rest `superseded`. Records with
+    changes waiting here, drafts, deleted records and those in an open conflict go their usual way."""
+    rows = session.execute(
+        select(SyncRecord.record_id, Record.revision)
+        .join(Record, Record.id == SyncRecord.record_id)
+        .where(SyncRecord.updated_at == UNSEEN, SyncRecord.server_revision > 0)
+    ).all()
+    if not rows:
+        return 0
+    chosen = _offerable(session, [rid for rid, _ in rows])
+    return _make_offers(session, sorted(chosen), now=now)
+
+
+def _make_offers(session: Session, record_ids: Sequence[str], *, now: dt.datetime) -> int:
+    """An offer (outbox kind `offer`) of each record's current state, at the server revision this store
+    knows of it; the records wait to be sent (submitted) and count as read again."""
+    revisions = dict(
+        session.execute(select(Record.id, Record.revision).where(Record.id.in_(record_ids))).all()
+    )
+    op_ids = []
+    for rid in record_ids:
+        if rid not in revisions:
+            continue
+        op_ids.append(str(uuid.uuid4()))
+        session.add(
+            OutboxEntry(
+                op_id=op_ids[-1],
+                record_id=rid,
+                revision=revisions[rid],
+                kind=OFFER,
+                created_at=now,
+                sent_at=None,
+            )
+        )
+    session.flush()
+    _check_photos_again(session, op_ids)  # the restored server may lack them too
+    offered = [rid for rid in record_ids if rid in revisions]
+    for chunk in _chunks(offered):
+        session.execute(
+            update(SyncRecord)
+            .where(SyncRecord.record_id.in_(chunk))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Record)
+            .where(Record.id.in_(chunk))
+            .values(status=Status.SUBMITTED)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+    if offered:
+        log.warning("%d records the restored server lacks are offered back", len(offered))
+    heal = current_heal(session)
+    if heal is not None and offered:
+        _set_heal(session, dataclasses.replace(heal, resent=heal.resent + len(offered)))
+    return len(offered)
 
 
 @dataclass(frozen=True)
@@ -460,7 +655,7 @@ def work_lost_by_restore(restored: Path, previous: Path) -> LostWork | None:
         # folder's own backup.
         conn.execute("ATTACH DATABASE ? AS old", (f"{previous.resolve().as_uri()}?mode=ro",))
         unsent = conn.execute(
-            "SELECT o.record_id FROM old.outbox o WHERE o.sent_at IS NULL "
+            "SELECT o.record_id FROM old.outbox o WHERE o.sent_at IS NULL AND o.kind != 'offer' "
             "AND o.op_id NOT IN (SELECT op_id FROM main.outbox)"
         ).fetchall()
         drafts = conn.execute(

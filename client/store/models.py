@@ -186,3 +186,9 @@ class SyncAck(Base):
     acked_at: Mapped[dt.datetime]
 
     __table_args__ = (Index("ix_sync_acks_seq", "seq"),)
+
+
+# sync_acks.seq of a change made unsent again by a heal: it goes marked `resent` (protocol revision 1.12)
+RESENT_SEQ = -1
+# outbox.kind of a record's state offered back to a restored server that lacked it (1.12)
+OFFER = "offer"

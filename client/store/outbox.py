@@ -33,11 +33,14 @@ from client.store.issues import (
     resolve_issues,
 )
 from client.store.models import (
+    OFFER,
+    RESENT_SEQ,
     Attachment,
     OutboxEntry,
     Record,
     Revision,
     Status,
+    SyncAck,
     SyncBatch,
     SyncIssue,
     SyncRecord,
@@ -81,6 +84,9 @@ class PendingChange:
     saved_at: dt.datetime
     # Saved as the clerk's choice in a conflict with a return: it does not answer the return (1.5).
     keep_return: bool = False
+    # After a restore (1.12): sent again because the restored server lost it; a state offered back.
+    resent: bool = False
+    offer: bool = False
 
     def wire(self) -> dict[str, Any]:
         """The change as docs/protocol.md puts it in a push batch."""
@@ -99,6 +105,10 @@ class PendingChange:
             out["data"] = self.data
         if self.keep_return:
             out["keep_return"] = True
+        if self.resent:
+            out["resent"] = True
+        if self.offer:
+            out["offer"] = True
         return out
 
 
@@ -115,6 +125,7 @@ def _pending_select() -> Any:
             Revision.saved_at,
             SyncRecord.server_revision,
             Revision.status,
+            SyncAck.seq,
         )
         .join(Record, Record.id == OutboxEntry.record_id)
         .join(
@@ -123,6 +134,7 @@ def _pending_select() -> Any:
             & (Revision.revision == OutboxEntry.revision),
         )
         .outerjoin(SyncRecord, SyncRecord.record_id == OutboxEntry.record_id)
+        .outerjoin(SyncAck, SyncAck.op_id == OutboxEntry.op_id)
         .where(OutboxEntry.sent_at.is_(None))
         .order_by(OutboxEntry.id)
     )
@@ -135,18 +147,33 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
         stmt = stmt.where(OutboxEntry.op_id.in_(list(op_ids)))
     result = session.execute(stmt.execution_options(yield_per=500))
     try:
-        for op_id, rid, kind, rev, form_id, form_version, data, saved_at, base, status in result:
+        for (
+            op_id,
+            rid,
+            kind,
+            rev,
+            form_id,
+            form_version,
+            data,
+            saved_at,
+            base,
+            status,
+            seq,
+        ) in result:
+            offer = kind == OFFER
             yield PendingChange(
                 op_id=op_id,
                 record_id=rid,
                 form_id=form_id,
                 form_version=form_version,
-                kind=kind,
+                kind="upsert" if offer else kind,
                 revision=rev,
                 base_server_revision=base,
                 data=data,
                 saved_at=saved_at,
-                keep_return=kind != "delete" and status == Status.RETURNED,
+                keep_return=kind == "upsert" and status == Status.RETURNED,
+                resent=seq == RESENT_SEQ,
+                offer=offer,
             )
     finally:
         result.close()
@@ -426,6 +453,10 @@ def apply_push_answer(
 
     to_mark: list[int] = []  # outbox ids now sent (acknowledged, or superseded by a newer change)
     states: dict[str, tuple[int, str]] = {}  # record id -> (server revision, server status)
+    offered: dict[str, tuple[int, str]] = {}  # offers taken (1.12): the state the server answered
+    # Changes sent again that the server held already (1.12): the revision each made before the restore,
+    # the base of the record's next change sent again.
+    superseded: dict[str, int] = {}
     outcome = PushOutcome()
     listed: set[str] = set()
     for result in results:
@@ -452,6 +483,19 @@ def apply_push_answer(
                     )
                 if server_revision >= states.get(record_id, (0, ""))[0]:
                     states[record_id] = (server_revision, status)
+            if change.get("offer") and isinstance(server_revision, int):
+                offered[record_id] = states[record_id]
+            outcome.acknowledged.append(op_id)
+        elif kind == "superseded":
+            # The server holds this change's revision or a later state that includes it (1.12): nothing
+            # to apply; the record takes the server's state once nothing else of it waits.
+            mark_sent(record_id, op_id)
+            server = result.get("server")
+            if isinstance(server, Mapping) and isinstance(server.get("server_revision"), int):
+                requested[record_id] = dict(server)
+            ack = session.get(SyncAck, op_id)
+            if ack is not None and ack.server_revision > 0:
+                superseded[record_id] = ack.server_revision
             outcome.acknowledged.append(op_id)
         elif kind == "conflict":
             server = dict(result.get("server") or {})
@@ -608,8 +652,44 @@ def apply_push_answer(
                 where=SyncRecord.server_revision <= ins.excluded.server_revision,
             ).execution_options(synchronize_session=False)
         )
+    if offered:
+        # An offer makes the record what the server answered, whatever this PC knew of it: a return or
+        # acceptance the restored server lost is gone (an older server takes it as a new record, at 1).
+        for rid, (rev, status) in offered.items():
+            session.execute(
+                update(SyncRecord)
+                .where(SyncRecord.record_id == rid)
+                .values(server_revision=rev, server_status=status, updated_at=now)
+            )
+            if not unsent.get(rid) and status != "deleted":
+                session.execute(
+                    update(Record)
+                    .where(Record.id == rid, Record.deleted.is_(False))
+                    .values(status=server_status_of(status), review_comments=null())
+                )
+    for rid, revision in superseded.items():
+        if unsent.get(rid):
+            session.execute(
+                update(SyncRecord)
+                .where(SyncRecord.record_id == rid)
+                .values(server_revision=revision, updated_at=now)
+            )
     drop_batch(session, batch_key)
     return outcome
+
+
+def drop_offers(session: Session, record_id: str, *, past: bool, now: dt.datetime) -> bool:
+    """A pulled state past what this PC offers of a record (`past`: a later revision, or the same answers):
+    the offer is moot (1.12). True when nothing of the record waits any more (every unsent entry was an
+    offer). The same revision with other answers is another history: the offer stays, and the pull shows
+    the conflict."""
+    waiting = unsent_entries(session, record_id)
+    if not waiting or not past or any(e.kind != OFFER for e in waiting):
+        return not waiting
+    for e in waiting:
+        e.sent_at = now
+    resolve_issues(session, resolution="superseded", now=now, op_ids=[e.op_id for e in waiting])
+    return True
 
 
 def reject_unsendable(

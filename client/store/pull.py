@@ -26,7 +26,7 @@ from client.store.models import (
     SyncIssue,
     SyncRecord,
 )
-from client.store.outbox import unsent_entries
+from client.store.outbox import drop_offers, unsent_entries
 from client.store.prefs import get_setting, set_setting
 from client.store.pulled_forms import (
     RETRY_EVERY_SYNC,
@@ -421,7 +421,13 @@ def _apply_record(
         return None
 
     notice: dict[str, Any] | None = None
-    if unsent_entries(session, rid):
+    past = known is not None and (
+        srv_rev > known.server_revision
+        or (not deleted and isinstance(data, Mapping) and dict(data) == record.data)
+    )
+    if known is not None and drop_offers(session, rid, past=past, now=now):
+        pass  # what this PC offered back after a restore is held by the server: its state applies
+    elif unsent_entries(session, rid):
         differs = deleted != record.deleted or (
             not deleted and isinstance(data, Mapping) and dict(data) != record.data
         )

@@ -305,6 +305,8 @@ class SyncEngine:
                         run.push()  # what waits for no attachment goes first
                         upload_failed = run.attachments()  # then each photo, and its records
                         run.pull()
+                        if result.healed is not None:
+                            run.push()  # what the heal offers back goes now, not at the next sync
                         break
                     except SyncError as exc:  # the server was restored: heal, then start over
                         if not run.healer.restart(exc):

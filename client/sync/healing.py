@@ -57,6 +57,9 @@ class Healer:
         self.now = now
         self.result = result
         self.restarts = 0
+        # The generation a heal ended into during this sync: what it offered back goes in the same sync,
+        # still counted as healing (Sync-Heal).
+        self.healed_into: str | None = None
 
     def begin(self) -> None:
         """At the start of a sync: a store restored from its own backup starts reading again."""
@@ -79,6 +82,8 @@ class Healer:
             out["Sync-Cursor-Proof"] = mac
         if heal is not None and heal.kind == H.HealKind.SERVER_RESTORED and heal.generation:
             out["Sync-Heal"] = heal.generation
+        elif heal is None and self.healed_into:
+            out["Sync-Heal"] = self.healed_into
         return out
 
     def pull_params(self) -> dict[str, str]:
@@ -154,7 +159,7 @@ class Healer:
             set_setting(s, K_CURSOR_PROOF, f"{cursor}:{proof}")
         if H.current_heal(s) is None:
             return None
-        return H.before_heal_page(s, page.get("changes") or [])
+        return H.before_heal_page(s, page.get("changes") or [], now=self.now())
 
     def after_page(self, s: Session, absent: set[str] | None, *, last: bool) -> None:
         """In the page's transaction, after it was applied; the last page ends the heal."""
@@ -163,5 +168,7 @@ class Healer:
         H.after_heal_page(s, absent)
         if last:
             heal = H.finish_heal(s, now=self.now())
+            if heal is not None and heal.kind == H.HealKind.SERVER_RESTORED:
+                self.healed_into = heal.generation
             if heal is not None:
                 self.result.healed = HealReport(heal.kind, heal.resent, heal.came_back)

@@ -47,6 +47,8 @@ REVISION_KINDS = {
     "return": "退回修改",
     "accept": "确认通过",
     "request": "采纳学校的修改申请",
+    "resend": "服务器恢复后学校重新提交",
+    "offer": "服务器恢复后由学校电脑补回",
 }
 GENERAL_COMMENT = "_record"
 

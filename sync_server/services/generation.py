@@ -393,6 +393,8 @@ def count_healing_push(
     counts = {"applied": 0, "duplicate": 0, "conflict": 0, "rejected": 0}
     for r in results:
         kind = r.get("result")
+        if kind == "superseded":  # the server held that state already (1.12)
+            kind = "duplicate"
         if isinstance(kind, str) and kind in counts:
             counts[kind] += 1
     _learned(Session_, generation, device_id, school_id, now)

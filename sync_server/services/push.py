@@ -20,6 +20,7 @@ touched. Every upsert is checked by the form engine with the school's roster as 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import uuid
@@ -38,6 +39,7 @@ from sync_server.errors import ApiError
 from sync_server.models import (
     AppliedOp,
     Attachment,
+    Change,
     ChangeRequest,
     Conflict,
     FormVersion,
@@ -62,6 +64,7 @@ from sync_server.services.common import (
     naive_utc,
 )
 from sync_server.services.forms import FormCache
+from sync_server.services.generation import current_generation
 from sync_server.services.roster import ROSTER_FORM, school_roster
 from sync_server.services.schools import DeviceInfo
 
@@ -92,6 +95,10 @@ class ChangeIn:
     saved_at: str | None
     # The change does not answer the bureau's return: the record stays returned, comments and all (1.5).
     keep_return: bool = False
+    # After a restore (1.12): a change the device sends again because the restored server lost it, and a
+    # record's state the device read from the server before the restore, offered back at that revision.
+    resent: bool = False
+    offer: bool = False
 
 
 def _bad(index: int, name: str, zh: str, en: str, op_id: Any = None) -> ApiError:
@@ -193,9 +200,19 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
         saved_at = item.get("saved_at")
         if saved_at is not None and not isinstance(saved_at, str):
             raise _bad(i, "saved_at", "应为 ISO 8601 时间文本", "must be an ISO 8601 string", op_id)
-        keep_return = item.get("keep_return", False)
-        if not isinstance(keep_return, bool):
-            raise _bad(i, "keep_return", "应为 true 或 false", "must be true or false", op_id)
+        flags = {}
+        for flag in ("keep_return", "resent", "offer"):
+            flags[flag] = item.get(flag, False)
+            if not isinstance(flags[flag], bool):
+                raise _bad(i, flag, "应为 true 或 false", "must be true or false", op_id)
+        if flags["offer"] and (kind != UPSERT or not item.get("base_server_revision")):
+            raise _bad(
+                i,
+                "offer",
+                "只能用于带 base_server_revision 的 upsert",
+                "is only for an upsert with a base_server_revision",
+                op_id,
+            )
         out.append(
             ChangeIn(
                 op_id=op_id,
@@ -208,7 +225,9 @@ def parse_batch(body: Any, *, max_changes: int) -> list[ChangeIn]:
                 status=status,
                 data=data,
                 saved_at=saved_at,
-                keep_return=keep_return,
+                keep_return=flags["keep_return"],
+                resent=flags["resent"],
+                offer=flags["offer"],
             )
         )
     _refuse_repeated_op_ids(out)
@@ -544,6 +563,10 @@ class _Batch:
             if not isinstance(checked, Evaluation):
                 return checked
             data = checked.data
+        if c.offer and data is not None:
+            offered = self._offer(c, rec, data, version)
+            if offered is not None:
+                return offered
         if rec is not None and rec.status == Status.ACCEPTED:
             return self._locked(c, rec, data)
         if rec is not None and rec.status == Status.DELETED and c.kind == DELETE:
@@ -559,10 +582,104 @@ class _Batch:
                     teacher_id=data.get("teacher_id"),
                 )
         if rec is not None and not self.base_ok(rec, c):
+            if c.resent and self._offered_past(rec, (c.base_server_revision or 0) + 1):
+                return self._superseded(c, rec)
             return self._conflict(c, rec, data)
         if data is None:  # a delete keeps the record's last data in its tombstone
             data = rec.data if rec is not None else {}
-        return self._store(c, rec, data, version)
+        return self._store(c, rec, data, version, kind="resend" if c.resent else None)
+
+    # -- after a restore: offers and changes sent again (protocol revision 1.12) --------------------------
+
+    def _offer(
+        self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any], version: str
+    ) -> dict[str, Any] | None:
+        """A record's state at `base_server_revision` as a PC read it before the server was restored, offered
+        back because the restored server lacked it then (1.12). Taken at that revision when the server lacks
+        the record, or holds only an earlier state of the same history (kept by the backup, or sent again or
+        offered since); `superseded` when the server holds that very revision (of the same history) or the
+        same answers. A state made anew since the restore is the usual case: a conflict for the clerk, or a
+        change request for an accepted record (None: the caller's path)."""
+        at = int(c.base_server_revision or 0)
+        if c.form_id == ROSTER_FORM and self.roster_clash(c.record_id, data) is not None:
+            return None  # refused as a second entry for the 工号, as any change would be
+        if rec is None:
+            return self._store(c, None, data, version, revision=at, kind="offer")
+        if rec.server_revision >= at:
+            if rec.data == data or self._old_line(rec.id, at):
+                return self._superseded(c, rec)
+        elif self._old_line(rec.id, rec.server_revision) and rec.status != Status.ACCEPTED:
+            return self._store(c, rec, data, version, revision=at, kind="offer")
+        if rec.status == Status.ACCEPTED:
+            return None
+        return self._conflict(c, rec, data)
+
+    def _old_line(self, record_id: str, revision: int) -> bool:
+        """The record's `revision` on this server belongs to its history from before the restore: kept by
+        the backup (its change numbered at most the generation's floor), or sent again or offered back since
+        - not made anew on the restored state, which may have taken the same number."""
+        for row in self.revisions:
+            if row["record_id"] == record_id and row["server_revision"] == revision:
+                return row["kind"] in ("offer", "resend")
+        kinds = set(
+            self.session.execute(
+                select(RecordRevision.kind).where(
+                    RecordRevision.record_id == record_id,
+                    RecordRevision.server_revision == revision,
+                )
+            ).scalars()
+        )
+        if kinds & {"offer", "resend"}:
+            return True
+        floor = current_generation(self.session).seq_floor
+        for (payload,) in self.session.execute(
+            select(Change.payload).where(
+                Change.record_id == record_id, Change.seq <= floor, Change.type == "record"
+            )
+        ):
+            try:
+                if json.loads(payload).get("server_revision") == revision:
+                    return True
+            except (ValueError, AttributeError):
+                continue
+        return False
+
+    def _offered_past(self, rec: _Rec, intended: int) -> bool:
+        """A state at `intended` or later was offered back: a change sent again that made revision
+        `intended` before the restore is part of that state."""
+        if any(
+            row["record_id"] == rec.id
+            and row["kind"] == "offer"
+            and row["server_revision"] >= intended
+            for row in self.revisions
+        ):
+            return True
+        return (
+            self.session.execute(
+                select(RecordRevision.id)
+                .where(
+                    RecordRevision.record_id == rec.id,
+                    RecordRevision.kind == "offer",
+                    RecordRevision.server_revision >= intended,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _superseded(self, c: ChangeIn, rec: _Rec) -> dict[str, Any]:
+        """Nothing to apply: the server holds this change's revision or a later state that includes it. The
+        answer carries that state for the device to take (1.12)."""
+        answer = {
+            "op_id": c.op_id,
+            "result": "superseded",
+            "record_id": rec.id,
+            "server_revision": rec.server_revision,
+            "status": rec.status,
+            "server": _server_view(rec),
+        }
+        self._remember(c, "superseded", rec.server_revision, answer)
+        return answer
 
     def roster_clash(self, record_id: str, data: Mapping[str, Any]) -> _Rec | None:
         """Another live roster record of the school with this teacher_id: one 工号 is one teacher, so a
@@ -785,7 +902,14 @@ class _Batch:
         return answer
 
     def _store(
-        self, c: ChangeIn, rec: _Rec | None, data: dict[str, Any], version: str
+        self,
+        c: ChangeIn,
+        rec: _Rec | None,
+        data: dict[str, Any],
+        version: str,
+        *,
+        revision: int | None = None,
+        kind: str | None = None,
     ) -> dict[str, Any]:
         status = Status.DELETED if c.kind == DELETE else Status.RECEIVED
         before = _roster_entry(rec) if rec is not None and c.form_id == ROSTER_FORM else None
@@ -796,7 +920,7 @@ class _Batch:
                 form_id=c.form_id,
                 form_version=version,
                 status=status,
-                server_revision=1,
+                server_revision=revision or 1,
                 last_device_id=None,
                 last_base_revision=None,
                 last_client_revision=None,
@@ -812,7 +936,7 @@ class _Batch:
                 self.resolved.add(rec.id)
             if c.kind == UPSERT and c.keep_return and rec.status == Status.RETURNED:
                 status = Status.RETURNED  # the return stays open, with its comments
-            rec.server_revision += 1
+            rec.server_revision = revision if revision is not None else rec.server_revision + 1
             rec.status = status
             rec.updated_at = self.now
             if c.kind == UPSERT:
@@ -831,7 +955,7 @@ class _Batch:
             {
                 "record_id": rec.id,
                 "server_revision": rec.server_revision,
-                "kind": "push" if c.kind == UPSERT else "delete",
+                "kind": kind or ("push" if c.kind == UPSERT else "delete"),
                 "status": rec.status,
                 "form_version": rec.form_version,
                 "device_id": self.device.device_id,

@@ -82,6 +82,17 @@ class Bureau:
             ).scalars()
             return {r.id: r for r in rows}
 
+    def revisions(self, record_id: str) -> list[M.RecordRevision]:
+        """The record's history on the server, oldest first."""
+        with self.session() as s:
+            return list(
+                s.execute(
+                    select(M.RecordRevision)
+                    .where(M.RecordRevision.record_id == record_id)
+                    .order_by(M.RecordRevision.id)
+                ).scalars()
+            )
+
     def counter(self) -> int:
         with self.session() as s:
             return int(s.execute(select(M.ChangeCounter.value)).scalar_one())

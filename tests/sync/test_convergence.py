@@ -360,7 +360,10 @@ def test_a_record_the_restored_server_lost_comes_back_to_every_pc(
     """Found by the model-based test: PC A knew a record at revision 3 (the bureau had returned and
     accepted it); the server was restored from a backup older than the record; PC B, which made it, sent it
     again (revision 1 on the restored server) after A had read its school again - and A, knowing revision 3,
-    took revision 1 for an older state: it kept the lost acceptance for good."""
+    took revision 1 for an older state: it kept the lost acceptance for good. Since protocol revision 1.12 A
+    offers the record back at the revision it knew (3) when its heal finds the server without it, and B's
+    change sent again is answered `superseded`: the record is back at 3, received (the acceptance is lost
+    with the restore)."""
     w = C.World(restorable, tmp_path / "w", name="r")
     try:
         w.server_backup()  # before the record exists
@@ -379,7 +382,99 @@ def test_a_record_the_restored_server_lost_comes_back_to_every_pc(
         assert w.problems() == []
         with restorable.session() as s:
             (rec,) = w._server_records(s)
-            assert (rec.status, rec.server_revision) == ("received", 1)
+            assert (rec.status, rec.server_revision) == ("received", 3)
+    finally:
+        w.close()
+
+
+def test_a_record_only_another_pc_still_holds_comes_back_from_it(
+    restorable: C.Served, tmp_path: Path
+):
+    """Found by the long convergence run (seed 600): PC A made a record after its own backup and sent it; PC
+    B read it; the server was then restored from a backup older than the record, and A from its backup. Only
+    B's read copy was left anywhere, and B re-sent only its own changes: the record stayed on B alone. B now
+    offers it back (protocol revision 1.12), and every side ends with it."""
+    w = C.World(restorable, tmp_path / "w", name="o")
+    try:
+        w.pc_backup("a")
+        w.server_backup()
+        w.add_record("a", "初查")
+        w.sync("a")
+        w.sync("b")
+        w.server_restore()
+        w.pc_restore("a")
+        w.settle()
+
+        assert w.problems() == []
+        with restorable.session() as s:
+            (rec,) = w._server_records(s)
+            assert (rec.status, rec.data["remarks"]) == ("received", "初查")
+    finally:
+        w.close()
+
+
+def test_a_revision_two_restores_lost_comes_back_once(restorable: C.Served, tmp_path: Path):
+    """Found by the long convergence run (seed 612): B's edit reached the server and A; B was restored from
+    its backup and read its edit back (no longer its own acknowledged change), then the server was restored
+    from a backup older than the edit. Both PCs held the edit only as a read copy, so nobody sent it again and
+    the server kept the older revision. Both now offer it; the first offer is taken, the second is answered
+    `superseded`, and every side ends with the edit - no conflict for anyone to answer."""
+    w = C.World(restorable, tmp_path / "w", name="t")
+    try:
+        w.add_record("a", "初查")
+        w.settle()
+        w.server_backup()  # holds the record at revision 1
+        w.pc_backup("b")
+        w.edit("b", lambda rows: rows[0], "remarks", "复查")
+        w.sync("b")
+        w.sync("a")
+        w.pc_restore("b")
+        w.sync("b")  # B reads its edit back
+        w.server_restore()
+        w.settle()
+
+        assert w.problems() == []
+        with restorable.session() as s:
+            (rec,) = w._server_records(s)
+            assert (rec.status, rec.data["remarks"]) == ("received", "复查")
+        for pc in w.pcs.values():
+            with pc.session() as s:
+                assert S.open_issues(s) == []
+    finally:
+        w.close()
+
+
+def test_an_offer_meeting_a_state_made_since_the_restore_is_a_conflict_not_superseded(
+    restorable: C.Served, tmp_path: Path
+):
+    """The restored server's revision 2 of a record is a return the bureau made after the restore, while
+    the PCs offer back the edit that was revision 2 before it: the same number, another history. Taken for
+    `superseded`, the edit would be lost without a word; it is a conflict for the clerk, and the clerk's
+    choice ends the same everywhere."""
+    w = C.World(restorable, tmp_path / "w", name="n")
+    try:
+        w.add_record("a", "初查")
+        w.settle()
+        with restorable.session() as s:
+            (rid,) = [r.id for r in w._server_records(s)]
+        w.server_backup()  # holds the record at revision 1
+        w.pc_backup("b")
+        w.edit("b", lambda rows: rows[0], "remarks", "复查")
+        w.sync("b")
+        w.sync("a")
+        w.pc_restore("b")
+        w.sync("b")  # both PCs now hold the edit only as the server's state
+        w.server_restore()
+        w.bureau_return(lambda ids: rid, "请补充整改照片")  # revision 2 again, made anew
+        w.sync("a")
+        with w.pcs["a"].session() as s:
+            assert [i.kind for i in S.open_issues(s)] == [S.IssueKind.CONFLICT]
+        w.quiesce(lambda items: items[0], lambda: C.LOCAL, lambda: True)
+
+        assert w.problems() == []
+        with restorable.session() as s:
+            (rec,) = w._server_records(s)
+            assert rec.data["remarks"] == "复查"
     finally:
         w.close()
 

@@ -195,7 +195,9 @@ def test_a_restored_server_gets_back_what_was_pushed_after_its_backup_and_its_ne
 
     healed1, healed2 = getattr(first1, "healed", None), getattr(first2, "healed", None)
     assert healed1 is not None and healed2 is not None
-    assert (healed1.kind, healed1.resent) == ("server_restored", 5)  # 4 new + the edit
+    # 4 new + the edit, and pc2's 2 new records, offered back (1.12): pc1 read them before pc2 sent them
+    # again (pc2's own are then answered `superseded`)
+    assert (healed1.kind, healed1.resent) == ("server_restored", 7)
     assert (healed2.kind, healed2.resent) == ("server_restored", 2)
     again = pc1.sync(), pc2.sync()
     assert all(r.complete and r.healed is None and r.pushed == 0 for r in again)
@@ -275,7 +277,8 @@ def test_two_pcs_lost_edits_of_one_record_healing_out_of_order_meet_as_a_conflic
 ):
     """pc1 edited a record, pc2 edited it again on top; both edits were lost. pc2 heals first: its edit
     was made on pc1's, which the server does not have yet - a conflict pc2's clerk sees (never a silent
-    overwrite); pc1's edit comes back; the clerk's choice then settles both PCs and the server."""
+    overwrite); pc1's edit comes back, and pc1, which had read pc2's edit, offers it back (1.12); the
+    clerk's choice then settles both PCs and the server."""
     school, pc1, pc2 = school_pcs
     rid = pc1.save(inspection(inspectors="张伟"))
     assert pc1.sync().complete and pc2.sync().complete
@@ -288,8 +291,12 @@ def test_two_pcs_lost_edits_of_one_record_healing_out_of_order_meet_as_a_conflic
 
     first = pc2.sync()
     assert [c.record_id for c in first.conflicts] == [rid]
-    assert pc1.sync().complete  # pc1's edit came back
-    assert bureau.records(school)[rid].data["inspectors"] == "张伟、李娜"
+    assert pc1.sync().complete  # pc1's edit came back, then pc2's, offered by pc1
+    assert bureau.records(school)[rid].data["inspectors"] == "张伟、李娜、王五"
+    assert [(r.kind, r.server_revision) for r in bureau.revisions(rid)][-2:] == [
+        ("resend", 2),
+        ("offer", 3),
+    ]
     pc2.sync()
     [issue] = pc2.open_issues()
     with pc2.ctx.store.Session.begin() as s:  # the clerk keeps pc2's version (made on top of pc1's)
