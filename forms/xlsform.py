@@ -399,6 +399,7 @@ class _Reader:
         self.warnings: list[str] = []
         self.media_warned: set[tuple[str, str]] = set()
         self.acknowledge = False
+        self.other_lists: set[str] = set()
 
     def media(self, sheet: str, column: str) -> None:
         if (sheet, column) not in self.media_warned:
@@ -593,6 +594,12 @@ class _Reader:
                     f"becomes a select_one with the single choice 'OK'"
                 )
                 container.append(row)
+            elif (
+                (words := type_raw.split())[-1:] == ["or_other"]
+                and len(words) == 3
+                and words[0].lower() in ("select_one", "select_multiple")
+            ):
+                self.or_other(row, words, loc, container, default_lang)
             elif kind in METADATA_TYPES:
                 self.warnings.append(
                     f"{loc}: 元数据题“{type_raw}”已忽略（系统自动记录时间与设备）/ "
@@ -609,6 +616,31 @@ class _Reader:
                 reason=f"begin_{kind} has no end_{kind}",
             )
         return top
+
+    def or_other(
+        self, row: dict[str, Any], words: list[str], loc: Location, container: list[Any], lang: str
+    ) -> None:
+        """`select_one X or_other`, as ODK builds it: the list gains a choice `other`, and a text question
+        `<name>_other` follows, asked when `other` is chosen. Said in a warning."""
+        head, list_name = words[0].lower(), words[1]
+        name = str(row.get("name", ""))
+        row["type"] = f"{head} {list_name}"
+        self.other_lists.add(list_name)
+        container.append(row)
+        container.append(
+            {
+                LOC: loc,
+                "type": "text",
+                "name": f"{name}_other",
+                "label": {lang: "请注明其他" if lang == "zh" else "Specify other."},
+                "relevant": f"selected(${{{name}}}, 'other')",
+            }
+        )
+        self.warnings.append(
+            f"{loc}: or_other：选项列表“{list_name}”加上“other”（其他），并在其后加文字题“{name}_other” / "
+            f"or_other: list '{list_name}' gains the choice 'other' and the text question '{name}_other' "
+            f"follows (asked when 'other' is chosen), as ODK builds it"
+        )
 
     def rename_fields(self, top: list[Any]) -> None:
         """Names ODK allows and we do not (`hh-size`, `_note`): renamed to `hh_size`, `note`, every
@@ -948,6 +980,16 @@ def read_raw(
     survey = reader.survey(survey_ws, lang)
     reader.rename_fields(survey)
     choices = reader.choices(_find_sheet(sheets, "choices"), lang)
+    for list_name in sorted(reader.other_lists & set(choices)):
+        items = choices[list_name]
+        if not any(str(c.get("name")) == "other" for c in items):
+            items.append(
+                {
+                    "name": "other",
+                    "label": {lang: "其他" if lang == "zh" else "Other"},
+                    LOC: survey_ws_loc(path),
+                }
+            )
     if reader.acknowledge and ACKNOWLEDGE_LIST not in choices:
         choices[ACKNOWLEDGE_LIST] = [
             {

@@ -269,3 +269,24 @@ def test_cli_reads_a_csv_xlsform(tmp_path: Path):
     )
     assert run.returncode == 2 and "xlsx_unreadable" in run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_or_other_builds_what_odk_builds_and_says_so(tmp_path: Path):
+    survey = [
+        ["type", "name", "label"],
+        ["select_one colors or_other", "fav", "最喜欢的颜色"],
+        ["select_multiple colors or_other", "also", "其他颜色"],
+    ]
+    result = read_xlsform(write_xlsx(tmp_path / "o.xlsx", {"survey": survey, "choices": CHOICES}))
+    form = result.form
+    assert [c.name for c in form.choice_list("colors").choices] == ["red", "blue", "other"]
+    other = form.field("fav_other")
+    assert other.type == "text" and other.relevant is not None
+    assert other.relevant.source == "selected(${fav}, 'other')"
+    assert form.field("also_other").label.get("zh") == "请注明其他"
+    assert sum("gains the choice" in w for w in result.warnings) == 2
+    out = evaluate(
+        form, {"fav": "other", "fav_other": "紫色", "also": ["red"]}, today=dt.date(2026, 3, 1)
+    )
+    assert out.problems == [] and out.data["fav_other"] == "紫色"
+    assert "also_other" not in out.data

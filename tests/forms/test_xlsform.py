@@ -199,12 +199,12 @@ def test_repeat_count_from_answers_is_an_error_and_nothing_written(tmp_path: Pat
     )
 
 
-def test_or_other_and_external_files_are_unsupported(tmp_path: Path):
+def test_a_stray_word_in_a_select_type_and_external_files_are_unsupported(tmp_path: Path):
     src = _kobo_workbook(
         tmp_path / "kobo.xlsx",
         [
             [
-                "select_one yn or_other",
+                "select_one yn or_else",
                 "why",
                 "原因",
                 "Why",
@@ -234,7 +234,7 @@ def test_or_other_and_external_files_are_unsupported(tmp_path: Path):
     with pytest.raises(FormDefinitionError) as info:
         read_xlsform(src)
     features = [e.message_en for e in info.value.errors]
-    assert any("or_other" in m for m in features)
+    assert any("or_else" in m for m in features)
     assert any("villages.csv" in m for m in features)
 
 
