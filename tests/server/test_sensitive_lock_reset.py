@@ -13,6 +13,7 @@ from sqlalchemy import select
 from client.store import pin as client_pin
 from sync_server import models as M
 from sync_server.services import pin_reset
+from tests.server.browser import LiveDashboard
 from tests.server.conftest import LiveServer
 from tests.server.test_dashboard_admin import Admin, admin  # noqa: F401 (the fixture)
 
@@ -99,3 +100,29 @@ def test_only_admins_reset_and_never_for_a_revoked_or_unknown_device(admin: Admi
     r = admin.post(c, f"/devices/{device}/pin-reset")
     assert r.status_code == 302
     assert "已撤销，不能重置PIN码" in c.get("/schools").get_data(as_text=True)
+
+
+def test_browser_admin_reads_a_reset_code(browser: Any, live_dashboard: LiveDashboard) -> None:
+    """In Chromium: 重置PIN码 on the device's row asks first, then shows the code (screenshot
+    docs/screenshots/dashboard_pin_reset.png with WRITE_SCREENSHOTS=1)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    live = live_dashboard
+    _school, code = live.new_school("S401", "城关镇第二小学")
+    device = live.enroll(code, "教务处电脑", "0.4.0")
+    live.login(browser, "admin")
+    browser.get(live.url + "/schools")
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-device-id="{device}"]')
+    row.find_element(By.XPATH, ".//button[text()='重置PIN码']").click()
+    wait = WebDriverWait(browser, 10)
+    alert = wait.until(EC.alert_is_present())
+    assert "核实对方身份" in alert.text
+    alert.accept()
+    shown = wait.until(EC.presence_of_element_located((By.ID, "pin-reset-code"))).text
+    secret = str(live.app.config["SECRET_KEY"])
+    day = pin_reset.beijing_day(live.clock())
+    expected = client_pin.reset_code(pin_reset.device_reset_key(secret, device), day, 1)
+    assert shown.replace("-", "") == expected
+    live.screenshot(browser, "pin_reset")
