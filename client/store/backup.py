@@ -468,6 +468,43 @@ def _mark_restored(db: Path, key: DataKey | None, *, source: str, now: dt.dateti
         conn.commit()
 
 
+# The machine's enrollment with its server: not part of the data a restore rolls back. A backup holds the
+# token of its day, which rotation (protocol 1.9) retires after a few syncs.
+CREDENTIAL_SETTINGS = (
+    "sync.server_url",
+    "sync.device_token",
+    "sync.device_id",
+    "sync.school_code",
+    "sync.school_name",
+    "sync.server_fingerprint",
+    "pin_reset_key",
+)
+
+
+def _carry_credential(live: Path, staged: Path, key: DataKey | None) -> None:
+    """Copy the live database's credential into the restored copy - when the live one can be read and is
+    enrolled (a damaged one, or a new data folder, leaves the backup's)."""
+    marks = ",".join("?" * len(CREDENTIAL_SETTINGS))
+    try:
+        with _connect(live, key, read_only=True) as conn:
+            rows = conn.execute(
+                f"SELECT key, value FROM settings WHERE key IN ({marks})", CREDENTIAL_SETTINGS
+            ).fetchall()
+    except DB_ERRORS as exc:
+        log.warning("the current credential could not be read; the backup's is kept: %s", exc)
+        return
+    held = dict(rows)
+    if not held.get("sync.device_token"):
+        return
+    with _connect(staged, key) as conn:
+        conn.execute(f"DELETE FROM settings WHERE key IN ({marks})", CREDENTIAL_SETTINGS)
+        conn.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?)",
+            [(k, v) for k, v in rows if v is not None],
+        )
+        conn.commit()
+
+
 def restore_from(
     store: StoreFiles,
     in_path: str | os.PathLike[str],
@@ -520,6 +557,7 @@ def restore_from(
                 f"{source.name} comes from a newer version of this program (schema {newer}); upgrade first",
             )
         _mark_restored(staged, own, source=source.name, now=now or dt.datetime.now())
+        _carry_credential(db, staged, own)
         # Content-addressed and only added: written before the database, so a failure here replaces nothing.
         _bring_back_attachments(staged, own, store.attachments_dir)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")

@@ -140,3 +140,36 @@ def test_school_client_restore_says_what_came_back_and_what_is_lost(
             assert s.execute(select(func.count()).select_from(Record)).scalar_one() == 12
     finally:
         store.close()
+
+
+def test_a_pc_restored_from_an_older_backup_keeps_its_current_credential(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+):
+    """Found by the long convergence run after tokens began to rotate (protocol 1.9): a backup holds the
+    token of its day; after a few syncs that token is retired, so the restored PC was refused (401
+    token_superseded) and had to be enrolled again. The restore keeps the credential of the database it
+    replaces: the machine's enrollment is not part of the data being rolled back."""
+    school, code = live_server.new_school()
+    pc = make_client("pc1")
+    pc.engine.enroll(live_server.url, code, device_name="教务处电脑")
+    first = save_many(pc, 3, "张伟")
+    assert pc.engine.sync().complete
+    backup = backup_to(pc.ctx.store, tmp_path / "backup.db")
+    second = save_many(pc, 2, "李娜")
+    for _ in range(3):  # each sync hands a new token; the backup's is retired
+        assert pc.engine.sync().complete
+    with pc.Session() as s:
+        live_token = S.get_enrollment(s).device_token
+
+    pc.ctx.close()
+    restore_from(pc.ctx.store, backup)
+    ctx = reopened(pc)
+    try:
+        with ctx.store.Session() as s:
+            assert S.get_enrollment(s).device_token == live_token
+        result = SyncEngine(ctx, pc.http, sleep=pc.sleeps).sync()
+        assert result.complete
+        assert sorted(live_records(ctx)) == sorted(first + second)
+        assert len(live_server.school_records(school)) == 5
+    finally:
+        ctx.close()
