@@ -10,7 +10,8 @@ transaction that writes the changes, as late as possible before its commit:
   pull never skips a row that commits later with a smaller number (which a SEQUENCE, committing out of order,
   would allow).
 - SQLite: writers are serialized by BEGIN IMMEDIATE anyway; the same code gives the same guarantee.
-A pull is one SELECT (one snapshot), and its cursor is the seq of the last row that SELECT read.
+A pull reads the counter, then its rows in one SELECT (a later snapshot, or the same one), and its cursor is
+the last row it hands over on a full page, else the counter it read first (protocol 1.14).
 """
 
 from __future__ import annotations
@@ -165,6 +166,11 @@ def form_change(fv: FormVersion) -> NewChange:
     )
 
 
+# How far past `since` one pull looks (protocol 1.14): bounds the scan over a device's own echoes, and
+# over other schools' changes, when a page finds little to hand over.
+SCAN_SPAN = 200_000
+
+
 @dataclass(frozen=True, slots=True)
 class PullPage:
     changes: list[dict[str, Any]]
@@ -189,12 +195,22 @@ def pull(
     a device reading from 0 gets each record's current state once (CouchDB's _changes does the same). Safe
     for the cursor: the later change has a higher number and comes in this page or a later one.
 
-    One SELECT reads up to limit + 1 rows (the extra one only tells whether there are more); the cursor is
-    the seq of the last row handed over or skipped, so a page of echoes still moves the cursor on.
+    The device's own echoes are left out by the SELECT itself, so they never fill a page (protocol 1.14):
+    one SELECT reads up to limit + 1 of the rows to hand over (the extra one only tells whether there are
+    more) with seq in (since, top], top being the change counter read first (at most SCAN_SPAN above since).
+    A full page ends at its last row; a page that is not full ends at top - every seq up to top had
+    committed before the SELECT's snapshot (the counter row is locked to each writer's commit), so nothing
+    below the cursor is left unread, and a page after a push of any size is one round trip.
     """
-    stmt = select(Change.seq, Change.device_id, Change.payload).where(
-        Change.seq > since, or_(Change.school_id == school_id, Change.school_id.is_(None))
+    counter = current_seq(session)
+    top = max(since, min(counter, since + SCAN_SPAN))
+    stmt = select(Change.seq, Change.payload).where(
+        Change.seq > since,
+        Change.seq <= top,
+        or_(Change.school_id == school_id, Change.school_id.is_(None)),
     )
+    if not include_own:
+        stmt = stmt.where(or_(Change.device_id.is_(None), Change.device_id != device_id))
     if compact:
         later = aliased(Change)
         stmt = stmt.where(
@@ -209,14 +225,15 @@ def pull(
             )
         )
     rows = session.execute(stmt.order_by(Change.seq).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    if len(rows) > limit:
+        rows = rows[:limit]
+        cursor, more = int(rows[-1][0]), True
+    else:
+        # Nothing more up to top; past SCAN_SPAN the counter may hold more (seq beyond top).
+        cursor, more = top, top < counter
     out: list[dict[str, Any]] = []
-    for seq, origin, payload in rows:
-        if origin is not None and origin == device_id and not include_own:
-            continue
+    for seq, payload in rows:
         item: dict[str, Any] = {"seq": int(seq)}
         item.update(json.loads(payload))
         out.append(item)
-    cursor = int(rows[-1][0]) if rows else since
     return PullPage(out, cursor, more)
