@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -515,6 +516,8 @@ class LockCover(QWidget):
         ):
             if child is not self:
                 child.setEnabled(False)
+        for shortcut in self._editor.findChildren(QShortcut):  # Ctrl+S would save or submit unseen
+            shortcut.setEnabled(False)
         self.setGeometry(self._editor.rect())
         self.show()
         self.raise_()
@@ -527,6 +530,8 @@ class LockCover(QWidget):
         ):
             if child is not self:
                 child.setEnabled(True)
+        for shortcut in self._editor.findChildren(QShortcut):
+            shortcut.setEnabled(True)
         self.hide()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from sqlalchemy import update
 
@@ -330,9 +331,16 @@ def test_a_correction_under_the_lock_keeps_its_input_in_the_editor(
     settle(window.tasks)
     cover = editor.findChild(LockCover)
     assert cover is not None and cover.isVisible()
+    shortcuts = editor.findChildren(QShortcut)
+    assert shortcuts and not any(
+        sc.isEnabled() for sc in shortcuts
+    )  # Ctrl+S submits nothing unseen
     with main_ctx.store.Session() as s:
         assert s.get(Record, rid).status == Status.RETURNED  # type: ignore[union-attr]
     assert editor.is_dirty() and editor.data()["record_date"] == "2026-11-22"
+    qtbot.mouseClick(cover.button, Qt.MouseButton.LeftButton)
+    unlock_with(qtbot, lock)
+    assert all(sc.isEnabled() for sc in shortcuts) and not cover.isVisible()
 
 
 def test_todo_leaves_sensitive_records_out_while_locked(
