@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, request
 
+from forms.usb_bundle import device_key, encode_key
 from sync_server.app import json_response
 from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
@@ -41,7 +42,7 @@ from sync_server.services.common import (
 )
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.pin_reset import encoded_reset_key
-from sync_server.services.push import parse_batch, run_push
+from sync_server.services.push import COMPACT_HEADER, compact_answer, parse_batch, run_push
 from sync_server.services.schools import (
     DeviceInfo,
     TokenKind,
@@ -355,6 +356,8 @@ def enroll_view() -> Response:
             "school": {"code": result.school_code, "name": result.school_name},
             # Protocol 1.11: the key the device checks the bureau's PIN reset codes with.
             "pin_reset_key": encoded_reset_key(str(state.config["SECRET_KEY"]), result.device_id),
+            # Protocol 1.13: the key of this device's USB sync bundles.
+            "usb_key": encode_key(device_key(str(state.config["SECRET_KEY"]), result.device_id)),
         },
         201,
         {"Cache-Control": "no-store"},
@@ -441,7 +444,10 @@ def push_view() -> Response:
             now=state.now(),
         )
     headers.update(_generation_headers(standing))
-    return json_response(answer.body, answer.status_code, headers)
+    text = answer.body
+    if answer.status_code == 200 and request.headers.get(COMPACT_HEADER, "").strip() == "compact":
+        text = compact_answer(text, changes)  # protocol 1.14; the stored answer stays the full form
+    return json_response(text, answer.status_code, headers)
 
 
 @api.get("/pull")
@@ -499,6 +505,7 @@ def pull_view() -> Response:
                 str(state.config["SECRET_KEY"]), standing.generation, page.cursor
             ),
             "pin_reset_key": encoded_reset_key(str(state.config["SECRET_KEY"]), device.device_id),
+            "usb_key": encode_key(device_key(str(state.config["SECRET_KEY"]), device.device_id)),
             **extra,
         },
         headers=headers,

@@ -87,6 +87,12 @@ _PIN_RESET_KEY = {
     "description": "The device's key for checking the bureau's PIN reset codes (32 bytes, base64url "
     "without padding; protocol revision 1.11). Older clients ignore it",
 }
+_USB_KEY = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{43}$",
+    "description": "The device's key for its USB sync bundles (32 bytes, base64url without padding; protocol "
+    "revision 1.13). Older clients ignore it",
+}
 _GENERATION_PARAMETERS = [
     {
         "name": "Sync-Generation",
@@ -190,6 +196,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                 "device_id": {"type": "string", "format": "uuid"},
                 "token": {"type": "string", "description": "Shown once; the server keeps its hash"},
                 "pin_reset_key": _PIN_RESET_KEY,
+                "usb_key": _USB_KEY,
                 "school": {
                     "type": "object",
                     "required": ["code", "name"],
@@ -364,6 +371,7 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
                     "Sync-Cursor-Proof with that cursor (protocol revision 1.8)",
                 },
                 "pin_reset_key": _PIN_RESET_KEY,
+                "usb_key": _USB_KEY,
                 "next_token": {
                     "type": "string",
                     "description": "The device's next token (protocol revision 1.9), on the last page "

@@ -1,0 +1,399 @@
+"""Sync by USB stick on the school PC (issue 13, protocol revision 1.13). No Qt.
+
+- export_bundle: every unsent change, as the push batches an online sync would send - stored in sync_batches
+  under their Idempotency-Keys before they are written, so an online sync later sends the same batches with
+  the same keys (the server replays its answer) - the attachments they use that were never uploaded, the pull
+  cursor and the generation headers. Written atomically and read back; nothing is marked sent.
+- import_answer: the bureau's answer, applied exactly as an online sync applies a push answer
+  (apply_push_answer, and the Healer's acknowledgement) and pull pages (apply_pull_page, cursor included).
+  Pages the store already read past (an older answer after a newer one, or an online sync in between) are
+  skipped; push answers are safe to apply again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from requests.structures import CaseInsensitiveDict
+from sqlalchemy import select
+
+from client.context import ClientContext
+from client.store import sync_state as S
+from client.store.attachments import read_attachment
+from client.store.models import Attachment, SyncBatch
+from client.store.pin import remember_reset_key
+from client.sync.engine import MAX_BATCH_BYTES, MAX_BATCH_CHANGES, app_version
+from client.sync.healing import Healer
+from client.sync.http import Answer
+from client.sync.state import SyncResult
+from client.usb.key import remember_usb_key, usb_key
+from forms import usb_bundle as U
+
+log = logging.getLogger(__name__)
+
+
+class UsbError(U.BundleError):
+    """An export or import refused, with what to do, in Chinese and English."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    header: U.Header
+    changes: int
+    batches: int
+    attachments: int
+
+
+@dataclass
+class ImportResult:
+    header: U.Header
+    acknowledged: int = 0  # changes the answer marked sent
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: int = 0
+    pulled: int = 0
+    pages_skipped: int = 0  # already read (an older answer, or an online sync in between)
+    refused_batches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _enrolled(ctx: ClientContext) -> tuple[S.Enrollment, bytes]:
+    with ctx.store.Session() as s:
+        enrollment = S.get_enrollment(s)
+        key = usb_key(s)
+    if enrollment is None:
+        raise UsbError(
+            "not_enrolled",
+            "本机尚未登记，不能用U盘同步；请先登记本机",
+            "this computer is not enrolled; enroll it before syncing by USB stick",
+        )
+    if key is None:
+        raise UsbError(
+            "no_usb_key",
+            "本机还没有U盘同步密钥（登记时或联网同步时由教育局服务器发来）；请联网同步一次或重新登记",
+            "this computer has no USB sync key yet (the bureau's server sends it at enrollment and at "
+            "each online sync); sync online once or enroll again",
+        )
+    return enrollment, key
+
+
+# -- export -----------------------------------------------------------------------------------------------
+
+
+def _batch_key(now: dt.datetime, n: int) -> str:
+    # Sorted after any online batch made at the same moment, and among themselves in order (current_batch
+    # takes the oldest by created_at, then key): a record's second change must reach the server second.
+    return f"u{now:%Y%m%d%H%M%S}{n:06d}-{uuid.uuid4().hex[:14]}"
+
+
+def export_bundle(
+    ctx: ClientContext,
+    folder: Path,
+    *,
+    batch_changes: int = MAX_BATCH_CHANGES,
+    batch_bytes: int = MAX_BATCH_BYTES,
+) -> ExportResult:
+    enrollment, key = _enrolled(ctx)
+    if not folder.is_dir():
+        raise UsbError(
+            "no_folder",
+            f"找不到文件夹 {folder}（U盘是否已插好？）",
+            f"no such folder: {folder} (is the stick plugged in?)",
+        )
+    now = ctx.clock.now()
+    healer = Healer(ctx.store, ctx.clock.now, SyncResult())
+    with ctx.store.Session.begin() as s:
+        stored = list(
+            s.execute(select(SyncBatch).order_by(SyncBatch.created_at, SyncBatch.key)).scalars()
+        )
+        included = {op for b in stored for op in b.op_ids}
+        skip_records = S.held_record_ids(s)
+        n = len(stored)
+        while True:
+            changes = S.pending_changes(
+                s,
+                limit=batch_changes,
+                max_bytes=batch_bytes,
+                skip_ops=included,
+                skip_records=skip_records,
+            )
+            if not changes:
+                break
+            body = json.dumps(
+                {"changes": [c.wire() for c in changes]},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode("utf-8")
+            stored.append(
+                S.store_batch(
+                    s,
+                    key=_batch_key(now, n),
+                    op_ids=[c.op_id for c in changes],
+                    body=body,
+                    now=now,
+                )
+            )
+            included.update(c.op_id for c in changes)
+            n += 1
+        batches = [{"key": b.key, "body": bytes(b.body).decode("utf-8")} for b in stored]
+        shas: set[str] = set()
+        for b in batches:
+            for change in json.loads(b["body"])["changes"]:
+                shas |= S.attachment_refs(change.get("data"))
+        rows = (
+            list(s.execute(select(Attachment).where(Attachment.sha256.in_(sorted(shas)))).scalars())
+            if shas
+            else []
+        )
+        cursor = S.get_cursor(s)
+    pull_params = healer.pull_params()
+    attachments = []
+    for att in rows:
+        if att.uploaded_at is not None:
+            continue  # the server has it
+        data = read_attachment(ctx.store.attachments_dir, att.sha256)
+        if hashlib.sha256(data).hexdigest() != att.sha256:
+            raise UsbError(
+                "attachment_damaged",
+                f"附件“{att.filename}”在本机已损坏，请重新添加后再导出",
+                f"the attachment '{att.filename}' is damaged on this computer; add it again, then export",
+            )
+        attachments.append({"sha256": att.sha256, "filename": att.filename, "data": U.b64(data)})
+    header = U.new_header(
+        kind=U.TO_BUREAU,
+        school_code=enrollment.school_code,
+        device_id=enrollment.device_id,
+        app_version=app_version(),
+        now=now,
+    )
+    payload = {
+        "batches": batches,
+        "attachments": attachments,
+        "cursor": cursor,
+        "headers": healer.headers(with_cursor=True),
+        "pull_params": pull_params,
+        "app_version": app_version(),
+    }
+    data = U.seal(header, payload, key)
+    target = folder / U.file_name(header)
+    U.write_atomic(target, data)
+    U.open_bundle(target.read_bytes(), key)  # the file as written opens with this device's key
+    count = sum(len(json.loads(b["body"])["changes"]) for b in batches)
+    log.info("USB bundle %s: %d changes, %d attachments", target, count, len(attachments))
+    return ExportResult(target, header, count, len(batches), len(attachments))
+
+
+# -- import -----------------------------------------------------------------------------------------------
+
+
+def _check_answer(header: U.Header, enrollment: S.Enrollment) -> None:
+    if header.kind != U.TO_SCHOOL:
+        raise UsbError(
+            "bundle_wrong_kind",
+            "这是学校导出给教育局的文件，应在教育局导入；未导入任何数据",
+            "this is a school's bundle for the bureau; import it at the bureau. Nothing was imported",
+        )
+    if header.school_code != enrollment.school_code or header.device_id != enrollment.device_id:
+        raise UsbError(
+            "bundle_wrong_device",
+            f"这个答复文件是发给学校 {header.school_code} 的另一台电脑的，不是本机；未导入任何数据",
+            f"this answer is for another computer (school {header.school_code}), not this one; nothing "
+            "was imported",
+        )
+
+
+def _malformed(what: str) -> UsbError:
+    return UsbError(
+        "bundle_malformed",
+        f"答复文件内容格式不对（{what}）；未导入任何数据",
+        f"the answer's content is malformed ({what}); nothing was imported",
+    )
+
+
+def _parse_answer(payload: Mapping[str, Any]) -> tuple[list[Any], list[Any], int, dict[Any, Any]]:
+    push, pull, forms = payload.get("push"), payload.get("pull"), payload.get("forms")
+    if not isinstance(push, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("body"), str)
+        for e in push
+    ):
+        raise _malformed("push")
+    if not isinstance(pull, dict):
+        raise _malformed("pull")
+    pages, since = pull.get("pages"), pull.get("since")
+    if (
+        not isinstance(pages, list)
+        or not isinstance(since, int)
+        or not all(
+            isinstance(p, dict)
+            and isinstance(p.get("changes"), list)
+            and all(isinstance(c, Mapping) for c in p["changes"])
+            and isinstance(p.get("cursor"), int)
+            and isinstance(p.get("more"), bool)
+            for p in pages
+        )
+    ):
+        raise _malformed("pull")
+    if not isinstance(forms, list) or not all(isinstance(f, dict) for f in forms):
+        raise _malformed("forms")
+    by_version = {(str(f.get("form_id")), str(f.get("version"))): f for f in forms}
+    return push, pages, since, by_version
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsbError(
+            "bundle_unreadable",
+            f"无法读取文件 {path}：{exc.strerror or exc}",
+            f"cannot read {path}: {exc.strerror or exc}",
+        ) from None
+
+
+def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
+    """Apply the bureau's answer bundle. Refused whole (UsbError) before anything is applied when it is not
+    authentic, not for this computer, or malformed."""
+    enrollment, key = _enrolled(ctx)
+    data = _read(path)
+    _check_answer(U.read_header(data), enrollment)
+    header, payload = U.open_bundle(data, key)
+    _check_answer(header, enrollment)
+    push, pages, since, forms_given = _parse_answer(payload)
+    # Every push answer parsed before the first is applied: a malformed one refuses the bundle whole.
+    answers: list[tuple[dict[str, Any], list[dict[str, Any]], Any]] = []
+    for entry in push:
+        try:
+            sent = json.loads(entry["body"])["changes"]
+            answer = json.loads(entry["answer"]) if isinstance(entry.get("answer"), str) else None
+        except (ValueError, KeyError, TypeError):
+            raise _malformed("push") from None
+        if answer is not None and (
+            not isinstance(answer, dict) or not isinstance(answer.get("results"), list)
+        ):
+            raise _malformed("push")
+        answers.append((entry, sent, answer))
+    result = ImportResult(header)
+    sync_result = SyncResult()
+    healer = Healer(ctx.store, ctx.clock.now, sync_result)
+    generation = pages[-1].get("generation") if pages else None
+    now = ctx.clock.now()
+    for entry, sent, answer in answers:
+        if answer is None:  # the bureau refused the whole batch: it stays stored, sent online later
+            result.refused_batches.append(dict(entry.get("error") or {}))
+            continue
+        results = answer["results"]
+        http_answer = Answer(
+            200,
+            CaseInsensitiveDict({"Sync-Generation": str(generation or "")}),
+            answer,
+        )
+        with ctx.store.Session.begin() as s:
+            outcome = S.apply_push_answer(
+                s,
+                batch_key=entry["key"],
+                changes=sent,
+                results=results,
+                now=now,
+                forms=ctx.forms,
+            )
+            healer.acknowledged(
+                s, changes=sent, results=results, outcome=outcome, answer=http_answer
+            )
+        result.acknowledged += len(outcome.acknowledged)
+        result.rejected.extend(outcome.rejected)
+        result.conflicts += len(outcome.conflicts)
+    _apply_pages(ctx, healer, pages, since, forms_given, result)
+    with ctx.store.Session.begin() as s:
+        remember_reset_key(s, payload.get("pin_reset_key"))
+        remember_usb_key(s, payload.get("usb_key"))
+    log.info(
+        "USB answer %s: %d acknowledged, %d pulled, %d pages skipped",
+        path,
+        result.acknowledged,
+        result.pulled,
+        result.pages_skipped,
+    )
+    return result
+
+
+def _apply_pages(
+    ctx: ClientContext,
+    healer: Healer,
+    pages: list[dict[str, Any]],
+    since: int,
+    forms_given: dict[tuple[str, str], Any],
+    result: ImportResult,
+) -> None:
+    with ctx.store.Session() as s:
+        cursor = S.get_cursor(s)
+    if since > cursor:
+        # Read from a later cursor than this store holds (the store was restored from an older backup):
+        # applying the pages would skip what lies between; the next online sync reads it all.
+        result.pages_skipped = len(pages)
+        return
+    forms = ctx.forms
+    for page in pages:
+        with ctx.store.Session() as s:
+            cursor = S.get_cursor(s)
+        if page["cursor"] <= cursor:
+            result.pages_skipped += 1
+            continue
+        announced = [c for c in page["changes"] if c.get("type") == "form"]
+        definitions: dict[tuple[str, str], S.FetchedForm | S.UnusableForm] = {}
+        if announced:
+            with ctx.store.Session() as s:
+                wanted = S.forms_to_fetch(s, forms, announced)
+            for form_id, version, sha in wanted:
+                definitions[(form_id, version)] = _definition(forms_given, form_id, version, sha)
+        staged = forms.copy()
+        with ctx.store.Session.begin() as s:
+            absent = healer.before_page(s, page)
+            outcome = S.apply_pull_page(
+                s,
+                formset=staged,
+                changes=page["changes"],
+                cursor=page["cursor"],
+                definitions=definitions,
+                now=ctx.clock.now(),
+                app_version=app_version(),
+            )
+            healer.after_page(s, absent, last=not page["more"])
+        forms.adopt(staged)
+        result.pulled += outcome.applied
+        result.conflicts += len(outcome.conflicts)
+
+
+def _definition(
+    given: dict[tuple[str, str], Any], form_id: str, version: str, sha: str
+) -> S.FetchedForm | S.UnusableForm:
+    """A form version's definition from the answer, checked as the engine checks a fetched one."""
+    found = given.get((form_id, version))
+    definition = found.get("definition") if isinstance(found, dict) else None
+    if not isinstance(definition, str):
+        return S.UnusableForm(
+            form_id,
+            version,
+            sha,
+            "form_unavailable",
+            "U盘答复文件里没有它的定义（下次联网同步时再取）",
+            "the USB answer does not hold its definition (fetched at the next online sync)",
+            S.RETRY_EVERY_SYNC,
+        )
+    digest = hashlib.sha256(definition.encode("utf-8", "surrogatepass")).hexdigest()
+    if sha and digest != sha:
+        return S.UnusableForm(
+            form_id,
+            version,
+            sha,
+            "form_sha_mismatch",
+            "定义与服务器宣布的校验值不符，未保存",
+            "the definition does not match the announced sha256; not stored",
+        )
+    return S.read_form_definition(definition, form_id=form_id, version=version, sha256=digest)

@@ -1,0 +1,330 @@
+"""Sync by USB stick (issue 13, protocol 1.13) end to end: the real server's import service, real client stores,
+and online syncs mixed in. Each test asserts the records on both sides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from client.store import sync_state as S
+from client.store.models import Record, Status
+from client.store.todo import returned_records
+from client.usb.bundle import UsbError, export_bundle, import_answer
+from forms import usb_bundle as U
+from sync_server import models as M
+from sync_server.services.schools import revoke_device
+from sync_server.state import get_state
+from sync_server.usb import ImportResult, import_file
+from tests.sync.conftest import (
+    SERVER_NOW,
+    Client,
+    ClientFactory,
+    LiveServer,
+    inspection,
+    photo_file,
+)
+
+SECRET = "sync-tests"  # the live server's SECRET_KEY
+
+
+def enrolled(
+    make_client: ClientFactory, server: LiveServer, name: str = "pc1"
+) -> tuple[Client, str]:
+    school_code, code = server.new_school()
+    client = make_client(name)
+    client.engine.enroll(server.url, code, device_name="教务处电脑")
+    return client, school_code
+
+
+def stick(tmp_path: Path) -> Path:
+    folder = tmp_path / "U盘"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def bureau_import(server: LiveServer, path: Path) -> ImportResult:
+    return import_file(get_state(server.app), path)
+
+
+def bureau_returns(server: LiveServer, record_id: str, comments: dict[str, str]) -> None:
+    from sync_server.services.review import return_record
+
+    with server.session() as s, s.begin():
+        return_record(s, record_id, comments, "王科长", now=SERVER_NOW)
+
+
+def server_rows(server: LiveServer, school: str) -> dict[str, tuple[int, str, str]]:
+    return {
+        r.id: (r.server_revision, r.status, r.data["inspectors"])
+        for r in server.school_records(school)
+    }
+
+
+def client_rows(client: Client) -> dict[str, tuple[str, str]]:
+    with client.Session() as s:
+        return {r.id: (r.status, r.data["inspectors"]) for r in s.execute(select(Record)).scalars()}
+
+
+def device_id(client: Client) -> str:
+    with client.Session() as s:
+        enrollment = S.get_enrollment(s)
+    assert enrollment is not None
+    return enrollment.device_id
+
+
+def cursor(client: Client) -> int:
+    with client.Session() as s:
+        return S.get_cursor(s)
+
+
+def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_nothing(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    # Offline from here: records, a photo, and a record edited twice (two changes of one record).
+    sha = client.add_photo(photo_file(tmp_path, 20_000))
+    hazard = dict(inspection()["hazards"][0], photo=sha)
+    a = client.save(inspection(hazards=[hazard], inspectors="甲"))
+    b = client.save(inspection(inspectors="乙"))
+    c = client.save(inspection(inspectors="丙"))
+    client.save(inspection(inspectors="丙（改）"), record_id=c)
+    assert client.unsent() == 4
+
+    exported = export_bundle(client.ctx, stick(tmp_path))
+
+    assert exported.path.name.startswith(f"{school}_20261128-1000_")
+    assert exported.path.suffix == ".usbsync"
+    assert (exported.changes, exported.batches, exported.attachments) == (4, 2, 1)
+    assert client.unsent() == 4  # exporting marks nothing sent
+    assert [p.name for p in exported.path.parent.iterdir()] == [exported.path.name]
+
+    receipt = bureau_import(live_server, exported.path)
+
+    assert receipt.error is None
+    assert dict(receipt.received) == {"safety_inspection": 4}
+    assert receipt.refused == [] and receipt.attachments == 1
+    assert server_rows(live_server, school) == {
+        a: (1, "received", "甲"),
+        b: (1, "received", "乙"),
+        c: (2, "received", "丙（改）"),
+    }
+    assert live_server.count(M.Attachment, M.Attachment.sha256 == sha, M.Attachment.complete) == 1
+    assert receipt.answer_path is not None and receipt.answer_path.is_file()
+    assert any("safety_inspection" in line for line in receipt.receipt_lines())
+
+    outcome = import_answer(client.ctx, receipt.answer_path)
+
+    assert outcome.acknowledged == 4 and outcome.rejected == [] and outcome.conflicts == 0
+    assert client.unsent() == 0
+    assert client_rows(client) == {
+        a: (Status.RECEIVED, "甲"),
+        b: (Status.RECEIVED, "乙"),
+        c: (Status.RECEIVED, "丙（改）"),
+    }
+
+    # The bureau returns a record; the return reaches the clerk through the stick.
+    bureau_returns(live_server, b, {"inspectors": "请写全名"})
+    second = export_bundle(client.ctx, stick(tmp_path))
+    assert second.changes == 0
+    answer = bureau_import(live_server, second.path)
+    assert answer.error is None and answer.pulled == 1 and answer.answer_path is not None
+    back = import_answer(client.ctx, answer.answer_path)
+    assert back.pulled == 1
+    with client.Session() as s:
+        returned = s.get(Record, b)
+        assert returned.status == Status.RETURNED
+        assert returned.review_comments == {"inspectors": "请写全名"}
+        assert [i.record_id for i in returned_records(s)] == [b]
+
+    # The same PC syncs online now: nothing is sent again, nothing read again, nothing lost.
+    result = client.engine.sync()
+    assert result.complete and (result.pushed, result.pulled) == (0, 0)
+    assert server_rows(live_server, school) == {
+        a: (1, "received", "甲"),
+        b: (2, "returned", "乙"),
+        c: (2, "received", "丙（改）"),
+    }
+    assert client_rows(client) == {
+        a: (Status.RECEIVED, "甲"),
+        b: (Status.RETURNED, "乙"),
+        c: (Status.RECEIVED, "丙（改）"),
+    }
+
+
+def _answer_payload(path: Path, device: str) -> dict:
+    _, payload = U.open_bundle(path.read_bytes(), U.device_key(SECRET, device))
+    return payload
+
+
+def test_the_same_bundle_twice_is_applied_once_and_answered_the_same(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    ids = [client.save(inspection(inspectors=f"检查员{i}")) for i in range(3)]
+    exported = export_bundle(client.ctx, stick(tmp_path))
+
+    first = bureau_import(live_server, exported.path)
+    assert first.answer_path is not None
+    first_answer = _answer_payload(first.answer_path, device_id(client))
+    second = bureau_import(live_server, exported.path)
+
+    assert second.error is None and not second.received
+    assert dict(second.duplicates) == {"safety_inspection": 3}
+    assert second.answer_path == first.answer_path
+    assert _answer_payload(second.answer_path, device_id(client))["push"] == first_answer["push"]
+    assert server_rows(live_server, school) == {
+        rid: (1, "received", f"检查员{i}") for i, rid in enumerate(ids)
+    }
+    assert live_server.count(M.AppliedOp, M.AppliedOp.op_id.in_(_op_ids(client))) == 3
+
+    # The clerk imports the answer twice: the second changes nothing.
+    import_answer(client.ctx, second.answer_path)
+    at = cursor(client)
+    again = import_answer(client.ctx, second.answer_path)
+    assert (again.pulled, cursor(client)) == (0, at)
+    assert client.unsent() == 0
+    assert set(client_rows(client).values()) == {(Status.RECEIVED, f"检查员{i}") for i in range(3)}
+
+
+def _op_ids(client: Client) -> list[str]:
+    from client.store.models import OutboxEntry
+
+    with client.Session() as s:
+        return list(s.execute(select(OutboxEntry.op_id)).scalars())
+
+
+def test_a_bundle_whose_changes_already_arrived_online(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    rid = client.save(inspection(inspectors="甲"))
+    exported = export_bundle(client.ctx, stick(tmp_path))
+    # The link came back before the stick went to the bureau: the same batch, same key, goes online.
+    assert client.engine.sync().pushed == 1
+    assert client.unsent() == 0
+
+    receipt = bureau_import(live_server, exported.path)
+
+    assert receipt.error is None and not receipt.received
+    assert dict(receipt.duplicates) == {"safety_inspection": 1}
+    assert server_rows(live_server, school) == {rid: (1, "received", "甲")}
+    assert receipt.answer_path is not None
+    at = cursor(client)
+    back = import_answer(client.ctx, receipt.answer_path)
+    assert back.pulled == 0 and cursor(client) == at
+    assert client_rows(client) == {rid: (Status.RECEIVED, "甲")}
+    assert client.unsent() == 0
+
+
+def test_an_older_answer_after_a_newer_one_changes_nothing(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    rid = client.save(inspection(inspectors="甲"))
+    old = bureau_import(live_server, export_bundle(client.ctx, stick(tmp_path)).path)
+    bureau_returns(live_server, rid, {"inspectors": "请写全名"})
+    new = bureau_import(live_server, export_bundle(client.ctx, stick(tmp_path)).path)
+    assert old.answer_path is not None and new.answer_path is not None
+
+    import_answer(client.ctx, new.answer_path)
+    at = cursor(client)
+    stale = import_answer(client.ctx, old.answer_path)
+
+    assert stale.pulled == 0 and cursor(client) == at
+    assert client_rows(client) == {rid: (Status.RETURNED, "甲")}
+    assert client.unsent() == 0
+    assert server_rows(live_server, school) == {rid: (2, "returned", "甲")}
+
+
+# -- refused whole, nothing applied ----------------------------------------------------------------------
+
+
+def _nothing_on_server(server: LiveServer, school: str, receipt: ImportResult, code: str) -> None:
+    assert receipt.error is not None and receipt.error.code == code, receipt.error
+    assert receipt.answer_path is None
+    assert server.school_records(school) == []
+    lines = receipt.receipt_lines()
+    assert "未导入任何数据" in lines[0] and "nothing imported" in lines[0]
+
+
+def test_a_changed_byte_or_a_truncated_file_is_refused_with_nothing_applied(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    client.save(inspection())
+    exported = export_bundle(client.ctx, stick(tmp_path))
+    data = exported.path.read_bytes()
+
+    tampered = tmp_path / "tampered.usbsync"
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 0x20
+    tampered.write_bytes(bytes(changed))
+    _nothing_on_server(
+        live_server, school, bureau_import(live_server, tampered), "bundle_not_authentic"
+    )
+
+    truncated = tmp_path / "truncated.usbsync"
+    truncated.write_bytes(data[: len(data) - 100])  # the stick pulled out mid-write
+    _nothing_on_server(
+        live_server, school, bureau_import(live_server, truncated), "bundle_not_authentic"
+    )
+    assert client.unsent() == 1
+
+
+def test_a_bundle_naming_another_device_or_from_a_revoked_device_is_refused(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    other, _ = enrolled(make_client, live_server, "pc2")
+    client.save(inspection())
+    data = export_bundle(client.ctx, stick(tmp_path)).path.read_bytes()
+
+    # The header rewritten to name another device (and so another school): its key does not open it.
+    own, theirs = device_id(client), device_id(other)
+    assert len(own) == len(theirs)
+    swapped = tmp_path / "swapped.usbsync"
+    swapped.write_bytes(data.replace(own.encode(), theirs.encode(), 1))
+    receipt = bureau_import(live_server, swapped)
+    assert receipt.error is not None and receipt.error.code in (
+        "bundle_not_authentic",
+        "bundle_wrong_school",
+    )
+    assert live_server.school_records(school) == []
+
+    with live_server.session() as s, s.begin():
+        revoke_device(s, own, now=SERVER_NOW)
+    revoked = tmp_path / "revoked.usbsync"
+    revoked.write_bytes(data)
+    _nothing_on_server(
+        live_server, school, bureau_import(live_server, revoked), "bundle_device_revoked"
+    )
+
+
+def test_the_clerk_cannot_import_another_pcs_answer_or_a_damaged_one(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, _ = enrolled(make_client, live_server)
+    other, _ = enrolled(make_client, live_server, "pc2")
+    other.save(inspection())
+    rid = client.save(inspection(inspectors="甲"))
+    theirs = bureau_import(live_server, export_bundle(other.ctx, stick(tmp_path)).path)
+    ours = bureau_import(live_server, export_bundle(client.ctx, stick(tmp_path)).path)
+    assert theirs.answer_path is not None and ours.answer_path is not None
+
+    with pytest.raises(UsbError) as err:
+        import_answer(client.ctx, theirs.answer_path)
+    assert err.value.code == "bundle_wrong_device"
+
+    data = ours.answer_path.read_bytes()
+    cut = tmp_path / "cut.usbsync"
+    cut.write_bytes(data[:-1])
+    with pytest.raises(U.BundleError) as damaged:
+        import_answer(client.ctx, cut)
+    assert damaged.value.code == "bundle_not_authentic"
+    assert client.unsent() == 1  # nothing applied: the outbox as it was
+    assert client_rows(client) == {rid: (Status.SUBMITTED, "甲")}
+
+    import_answer(client.ctx, ours.answer_path)
+    assert client.unsent() == 0
