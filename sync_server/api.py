@@ -42,7 +42,7 @@ from sync_server.services.common import (
 )
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.pin_reset import encoded_reset_key
-from sync_server.services.push import parse_batch, run_push
+from sync_server.services.push import COMPACT_HEADER, compact_answer, parse_batch, run_push
 from sync_server.services.schools import (
     DeviceInfo,
     TokenKind,
@@ -444,7 +444,10 @@ def push_view() -> Response:
             now=state.now(),
         )
     headers.update(_generation_headers(standing))
-    return json_response(answer.body, answer.status_code, headers)
+    text = answer.body
+    if answer.status_code == 200 and request.headers.get(COMPACT_HEADER, "").strip() == "compact":
+        text = compact_answer(text, changes)  # protocol 1.14; the stored answer stays the full form
+    return json_response(text, answer.status_code, headers)
 
 
 @api.get("/pull")

@@ -400,6 +400,50 @@ def _stored_forms(session: Session) -> FormSet:
     return forms
 
 
+def push_results(
+    answer: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """The per-change results of a push answer, in the full form whichever form the server sent; None when
+    the answer holds neither form.
+
+    Protocol 1.14: a server asked for the compact form answers `compact_results`, one item per change in the
+    batch's order, each only what differs from `applied` at (base_server_revision or 0) + 1 with the change's
+    `op_id` and `record_id` (null: exactly that); an item with a `result` is that result whole but the two
+    ids. An older server answers `results` as before."""
+    compact = answer.get("compact_results")
+    if compact is None:
+        full = answer.get("results")
+        if not isinstance(full, list) or not all(isinstance(r, Mapping) for r in full):
+            return None
+        return [dict(r) for r in full]
+    if not isinstance(compact, list) or len(compact) != len(changes):
+        return None
+    out: list[dict[str, Any]] = []
+    for change, item in zip(changes, compact, strict=True):
+        if item is not None and not isinstance(item, Mapping):
+            return None
+        ids = {"op_id": change["op_id"], "record_id": change["record_id"]}
+        if item is not None and "result" in item:
+            out.append({**ids, **item})
+            continue
+        base = change.get("base_server_revision")
+        status = (
+            "deleted"
+            if change.get("kind") == "delete"
+            else Status.RETURNED
+            if change.get("keep_return")
+            else Status.RECEIVED
+        )
+        default = {
+            **ids,
+            "result": "applied",
+            "server_revision": (base if isinstance(base, int) else 0) + 1,
+            "status": status,
+        }
+        out.append({**default, **(item or {})})
+    return out
+
+
 def apply_push_answer(
     session: Session,
     *,

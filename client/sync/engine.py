@@ -49,6 +49,7 @@ from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
 from client.store.models import Attachment, SyncIssue
+from client.store.outbox import push_results
 from client.store.pin import remember_reset_key
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
@@ -82,6 +83,7 @@ MAX_BATCH_BYTES = 5 * 1024 * 1024  # ... and 5 MB uncompressed per batch
 CHUNK_SIZE = MAX_CHUNK
 PULL_LIMIT = 500
 MAX_PULL_PAGES = 100_000
+PUSH_ANSWER_HEADER = "Sync-Push-Answer"  # protocol 1.14: "compact" asks for compact push answers
 MAX_BATCH_REFUSALS = 8  # whole-batch 413/422 answers split the batch at most this often per sync
 # A form version's answer: its definition (at most S.MAX_FORM_DEFINITION_BYTES) as a JSON string, escapes
 # included; a longer answer is not even read.
@@ -582,6 +584,7 @@ class _Run:
                     headers={
                         "Idempotency-Key": key,
                         "Content-Type": "application/json; charset=utf-8",
+                        PUSH_ANSWER_HEADER: "compact",  # protocol 1.14
                         **self.healer.headers(with_cursor=True),
                     },
                 )
@@ -595,8 +598,9 @@ class _Run:
                 elif refusals > MAX_BATCH_REFUSALS:
                     raise
                 continue
-            results = answer.body.get("results") if isinstance(answer.body, Mapping) else None
-            if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
+            body = answer.body
+            results = push_results(body, sent_changes) if isinstance(body, Mapping) else None
+            if results is None:
                 raise _malformed("push")
             with self.store.Session.begin() as s:
                 outcome = S.apply_push_answer(

@@ -1054,6 +1054,56 @@ def push_batch(
     return {"results": results, "cursor": cursor}
 
 
+# -- the compact answer (protocol 1.14) --------------------------------------------------------------
+
+COMPACT_HEADER = "Sync-Push-Answer"  # a client that reads compact answers sends "compact"
+
+
+def _default_status(c: ChangeIn) -> str:
+    if c.kind == DELETE:
+        return Status.DELETED
+    return Status.RETURNED if c.keep_return else Status.RECEIVED
+
+
+def _compact_one(c: ChangeIn, r: dict[str, Any]) -> dict[str, Any] | None:
+    """What differs from `applied` at (base_server_revision or 0) + 1 with the change's ids (None: nothing).
+
+    The change's `op_id` and `record_id` are never repeated; an applied result leaves out `result` and any
+    field equal to its default. Expanding it back must give `r` exactly, else `r` is sent whole."""
+    if r.get("op_id") != c.op_id or r.get("record_id") != c.record_id:
+        return r
+    rest = {k: v for k, v in r.items() if k not in ("op_id", "record_id")}
+    if r.get("result") == "applied":
+        default = {
+            "result": "applied",
+            "server_revision": (c.base_server_revision or 0) + 1,
+            "status": _default_status(c),
+        }
+        if not all(k in r for k in default):
+            return r
+        rest = {k: v for k, v in rest.items() if default.get(k, _ABSENT) != v}
+        rest.pop("result", None)
+    return rest or None
+
+
+_ABSENT = object()
+
+
+def compact_answer(text: str, changes: list[ChangeIn]) -> str:
+    """A push answer (as stored, the full form) in the compact form: `results` becomes `compact_results`,
+    one item per change in the batch's order (see docs/protocol.md, revision 1.14). Deterministic, so a
+    replayed batch still gets the same bytes."""
+    body = json.loads(text)
+    results = body.get("results")
+    if not isinstance(results, list) or len(results) != len(changes):
+        return text
+    out: dict[str, Any] = {
+        "compact_results": [_compact_one(c, r) for c, r in zip(changes, results, strict=True)]
+    }
+    out.update((k, v) for k, v in body.items() if k != "results")
+    return dumps(out)
+
+
 # -- the transaction, with the idempotency key ------------------------------------------------------
 
 

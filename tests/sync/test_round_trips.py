@@ -70,6 +70,8 @@ def test_after_a_push_of_2000_records_one_pull_request_ends_the_sync(
 
     assert result.complete and result.pushed == 2000 and result.pulled == 0
     assert len(_pushes(server_requests)) == 10  # batches of 200
+    pushed = [r for r in a.responses if r.request.path_url == "/api/v1/push"]
+    assert all(r.json()["compact_results"] == [None] * 200 for r in pushed)  # protocol 1.14
     assert len(_pulls(server_requests)) == 1  # was 2000 / 500 + 1 = 5
     assert len(live_server.school_records(school)) == 2000
     server_requests.clear()
