@@ -508,6 +508,17 @@ class LockCover(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._editor and event.type() == QEvent.Type.Resize:
             self.setGeometry(self._editor.rect())
+        dirty = getattr(self._editor, "is_dirty", lambda: False)()
+        if (
+            watched is self._editor
+            and event.type() == QEvent.Type.Close
+            and self.isVisible()
+            and dirty
+        ):
+            # Closing asks whether to submit the unsaved correction: only once the PIN is given again.
+            event.ignore()
+            self.unlock_requested.emit()
+            return True
         return False
 
     def cover(self) -> None:

@@ -338,7 +338,9 @@ def test_a_correction_under_the_lock_keeps_its_input_in_the_editor(
     with main_ctx.store.Session() as s:
         assert s.get(Record, rid).status == Status.RETURNED  # type: ignore[union-attr]
     assert editor.is_dirty() and editor.data()["record_date"] == "2026-11-22"
-    qtbot.mouseClick(cover.button, Qt.MouseButton.LeftButton)
+    # Closing its tab (or the window) asks for the PIN before the question whether to submit it.
+    assert not window.close_tab(window.tabs.indexOf(editor))
+    assert editor in window.editors() and isinstance(lock.dialog, UnlockDialog)
     unlock_with(qtbot, lock)
     assert all(sc.isEnabled() for sc in shortcuts) and not cover.isVisible()
 
