@@ -1,0 +1,208 @@
+"""Bytes and round trips of one sync after saving N records (issue 14, goal 2; protocol 1.14).
+
+A real `sync-server serve` (waitress, fresh SQLite) per server tree; between it and the client the fault proxy
+(tests/support/faultproxy.py) with a clean link, counting the TCP bytes each way (HTTP heads included). The
+client is this tree's SyncEngine in this process: it enrolls, syncs once (the forms), saves N inspections
+(varied answers), then the measured sync pushes them and pulls. Three runs in one go:
+
+- before:     the server as it was before protocol 1.14 (`git archive BEFORE`, default 51e7ef3^): full
+              push answers, and a pull that walks past the device's own echoes page by page;
+- old client: this tree's server, the client sending no `Sync-Push-Answer` (as a 1.13 client): full answers,
+              one pull;
+- after:      this tree's server and client: compact answers, one pull.
+
+The floor is gzip -9 of the records' JSON (record id, form, version and answers of each, one JSON array).
+The slow-link time is a model, not a measurement: bytes / 8,000 B/s (64 kbit/s) + 0.6 s per round trip.
+
+    .venv/bin/python benchmarks/sync_bytes_bench.py              # N = 2,000
+    .venv/bin/python benchmarks/sync_bytes_bench.py -n 10000 --before 51e7ef3^
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from client.clock import SystemClock  # noqa: E402
+from client.context import ClientContext  # noqa: E402
+from client.store import records as R  # noqa: E402
+from client.store.db import open_store  # noqa: E402
+from client.store.formset import FormSet  # noqa: E402
+from client.sync import engine as engine_module  # noqa: E402
+from client.sync.engine import SyncEngine  # noqa: E402
+from tests.support import served  # noqa: E402
+from tests.support.faultproxy import FaultProxy  # noqa: E402
+from tests.support.samples import inspection  # noqa: E402
+
+LINK_BYTES_PER_S = 8_000  # 64 kbit/s
+RTT_S = 0.6
+
+
+@dataclass
+class Figures:
+    name: str
+    up: int
+    down: int
+    pushes: int
+    pulls: int
+    seconds: float
+
+    @property
+    def round_trips(self) -> int:
+        return self.pushes + self.pulls
+
+
+def records(n: int, seed: int = 14) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    names = ["张伟", "李娜", "王芳", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周婷", "吴强"]
+    places = ["食堂后厨", "教学楼二层", "操场东侧", "宿舍三楼", "实验室", "锅炉房", "校门口"]
+    out = []
+    for i in range(n):
+        day = rng.randint(1, 20)
+        hazard = dict(inspection()["hazards"][0])
+        hazard.update(
+            location=rng.choice(places),
+            description=f"{rng.choice(['灭火器压力不足', '电线裸露', '栏杆松动', '地面湿滑'])}（{i}）",
+            responsible_person=rng.choice(names),
+            deadline=f"2026-11-{day + rng.randint(0, 7):02d}",
+        )
+        out.append(
+            inspection(
+                inspectors="、".join(rng.sample(names, 2)),
+                inspection_date=f"2026-11-{day:02d}",
+                hazards=[hazard],
+            )
+        )
+    return out
+
+
+def start_server(source: Path, folder: Path) -> tuple[served.Served, str]:
+    """`sync-server serve` from `source`; (the server, an enrollment code of a fresh school)."""
+    served.ROOT = source
+    instance = folder / "instance"
+    db = f"sqlite:///{folder / 'sync.db'}"
+    # Any command migrates and publishes the shipped forms first.
+    made = served.cli(instance, db, "add-school", "--code", "S001", "--name", "城关镇中心小学")
+    server = served.start_served(instance, db, config={"serve_threads": 4})
+    return server, str(made["enrollment_code"])
+
+
+def measure(
+    name: str, source: Path, folder: Path, data: list[dict[str, Any]], compact: bool
+) -> Figures:
+    folder.mkdir(parents=True)
+    server, code = start_server(source, folder)
+    try:
+        with FaultProxy(("127.0.0.1", server.port)) as proxy:
+            forms = FormSet.shipped()
+            ctx = ClientContext(open_store(folder / "pc"), forms, SystemClock())
+            http = requests.Session()
+            seen: list[str] = []
+            http.hooks["response"].append(
+                lambda r, *a, **k: seen.append(f"{r.request.method} {r.request.path_url}")
+            )
+            engine = SyncEngine(ctx, http)
+            engine.enroll(proxy.url, code, device_name="基准测试电脑")
+            assert engine.sync().complete
+            form = ctx.forms.get("safety_inspection")
+            for start in range(0, len(data), 200):
+                with ctx.store.Session.begin() as s:
+                    for d in data[start : start + 200]:
+                        R.save_record(
+                            s,
+                            form=form,
+                            data=d,
+                            submit=True,
+                            today=ctx.clock.today(),
+                            now=ctx.clock.now(),
+                        )
+            header = engine_module.PUSH_ANSWER_HEADER
+            if not compact:
+                engine_module.PUSH_ANSWER_HEADER = "X-Not-Asked"  # as a 1.13 client: no header
+            up0, down0 = proxy.stats.bytes_up, proxy.stats.bytes_down
+            seen.clear()
+            t0 = time.perf_counter()
+            try:
+                result = engine.sync()
+            finally:
+                engine_module.PUSH_ANSWER_HEADER = header
+            seconds = time.perf_counter() - t0
+            assert result.complete and result.pushed == len(data), result
+            http.close()
+            ctx.close()
+            return Figures(
+                name,
+                proxy.stats.bytes_up - up0,
+                proxy.stats.bytes_down - down0,
+                sum(1 for r in seen if r.startswith("POST /api/v1/push")),
+                sum(1 for r in seen if r.startswith("GET /api/v1/pull")),
+                seconds,
+            )
+    finally:
+        server.stop()
+
+
+def floor(data: list[dict[str, Any]]) -> int:
+    rows = [
+        {
+            "record_id": f"{i:032x}",
+            "form_id": "safety_inspection",
+            "form_version": "2026.1",
+            "data": d,
+        }
+        for i, d in enumerate(data)
+    ]
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return len(gzip.compress(text, 9))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("-n", type=int, default=2000, help="records saved then synced (2000)")
+    ap.add_argument("--before", default="51e7ef3^", help="the commit of the server before 1.14")
+    args = ap.parse_args()
+    data = records(args.n)
+    gz = floor(data)
+    with tempfile.TemporaryDirectory(prefix="sync-bytes-") as tmp:
+        base = Path(tmp)
+        old = base / "before-src"
+        old.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.before], check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+        runs = [
+            measure("before (server " + args.before + ")", old, base / "a", data, compact=True),
+            measure("old client, new server", ROOT, base / "b", data, compact=False),
+            measure("after (1.14)", ROOT, base / "c", data, compact=True),
+        ]
+    print(f"{args.n} records; floor (gzip -9 of the records' JSON): {gz:,} B")
+    print(
+        f"{'run':<34}{'up B':>11}{'down B':>10}{'total/floor':>12}{'pushes':>8}{'pulls':>7}"
+        f"{'loopback s':>11}{'64kbit+600ms s':>16}"
+    )
+    for f in runs:
+        slow = (f.up + f.down) / LINK_BYTES_PER_S + f.round_trips * RTT_S
+        floor_slow = gz / LINK_BYTES_PER_S + RTT_S
+        print(
+            f"{f.name:<34}{f.up:>11,}{f.down:>10,}{(f.up + f.down) / gz:>11.2f}x{f.pushes:>8}"
+            f"{f.pulls:>7}{f.seconds:>11.1f}{slow:>10.1f} ({slow / floor_slow:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
