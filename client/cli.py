@@ -10,6 +10,8 @@
     school-client sync
     school-client recovery-code                          (the code that restores a backup on a new PC)
     school-client recover --recovery-code CODE           (this PC lost the data folder's key)
+    school-client usb-export DIR                         (sync by USB stick: what waits, to a bundle file)
+    school-client usb-import FILE.usbsync                (the bureau's answer bundle)
     school-client --version
 
 Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user data folder).
@@ -180,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
         "code when this PC lost its key",
     )
     p.add_argument("--recovery-code", required=True, metavar="CODE", help="恢复码 / recovery code")
+
+    p = sub.add_parser(
+        "usb-export",
+        parents=[common],
+        help="把未发送的数据导出到U盘 / export what waits to be sent to a USB stick",
+    )
+    p.add_argument("folder", metavar="DIR", help="U盘上的文件夹 / a folder on the stick")
+    p = sub.add_parser(
+        "usb-import",
+        parents=[common],
+        help="导入教育局的U盘答复文件 / import the bureau's answer from a USB stick",
+    )
+    p.add_argument("file", metavar="FILE.usbsync")
     return parser
 
 
@@ -547,7 +562,20 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
     "sync": cmd_sync,
     "recovery-code": cmd_recovery_code,
     "recover": cmd_recover,
+    "usb-export": lambda args, data_dir: _usb("cmd_usb_export", args, data_dir),
+    "usb-import": lambda args, data_dir: _usb("cmd_usb_import", args, data_dir),
 }
+
+
+def _usb(name: str, args: argparse.Namespace, data_dir: Path) -> int:
+    """Sync by USB stick (client.usb.cli), on this PC's client data only."""
+    from client.usb import cli as usb_cli
+
+    if not _has_client_data(data_dir):
+        return _no_client_data(data_dir)
+    _say_folder(data_dir)
+    command: Callable[[argparse.Namespace, Path], int] = getattr(usb_cli, name)
+    return command(args, data_dir)
 
 
 # -- entry point ------------------------------------------------------------------------------------

@@ -158,7 +158,9 @@ def seal(header: Header, payload: Any, key: bytes) -> bytes:
 
 def _not_a_bundle(zh: str, en: str) -> BundleError:
     return BundleError(
-        "bundle_malformed", f"不是有效的U盘同步文件（{zh}）", f"not a valid USB sync file ({en})"
+        "bundle_malformed",
+        f"不是有效的U盘同步文件（{zh}），未导入任何数据",
+        f"not a valid USB sync file ({en}); nothing was imported",
     )
 
 
@@ -190,8 +192,9 @@ def _parse_header(raw: Any) -> Header:
         if isinstance(fmt, int) and fmt > FORMAT:
             raise BundleError(
                 "bundle_too_new",
-                f"这个U盘同步文件是较新版本的格式（{fmt}），请先升级本程序",
-                f"this USB sync file has a newer format ({fmt}); update this program first",
+                f"这个U盘同步文件是较新版本的格式（{fmt}），请先升级本程序；未导入任何数据",
+                f"this USB sync file has a newer format ({fmt}); update this program first; nothing "
+                "was imported",
             )
         raise _not_a_bundle("文件头已损坏", "the header is damaged")
     for name in _HEADER_FIELDS[1:]:

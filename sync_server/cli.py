@@ -11,6 +11,7 @@
     sync-server clean-uploads [--older-than-hours H]
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
     sync-server restore BACKUP.db [--previous-seq N] [--no-carry-over]        (SQLite; stop the server first)
+    sync-server usb-import FILE.usbsync...        (sync by USB stick: answers written beside, a 回执 each)
     sync-server restore --after-pg-restore [--previous-db URL] [--previous-seq N] [--no-carry-over]
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
@@ -606,6 +607,25 @@ def cmd_restore(ctx: Context) -> Result:
     )
 
 
+def cmd_usb_import(ctx: Context) -> Result:
+    """Sync by USB stick (issue 13): each bundle applied as its pushes, an answer written beside it, a
+    回执 printed; exit 2 when any was refused (the others are imported all the same)."""
+    from sync_server.usb import import_paths
+
+    results = import_paths(ctx.instance, ctx.db_url, [Path(f) for f in ctx.args.files])
+    lines = [line for r in results for line in r.receipt_lines()]
+    refused = [r for r in results if r.error is not None]
+    if refused:
+        _emit(ctx.args, {"bundles": [r.as_json() for r in results]}, lines)
+        raise CliError(
+            "usb_refused",
+            f"{len(refused)} 个U盘同步文件被拒收（原因见上面的回执）",
+            f"{len(refused)} USB sync file(s) refused (see the receipts above)",
+            EXIT_BAD_INPUT,
+        )
+    return {"bundles": [r.as_json() for r in results]}, lines
+
+
 def cmd_serve(ctx: Context) -> Result:
     from sync_server.app import create_app
     from sync_server.serving import create_server
@@ -898,6 +918,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the backup's schools, accounts, codes and devices as they were",
     )
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "usb-import",
+        parents=[common],
+        help="import schools' USB sync bundles, write answers beside",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_usb_import)
     return parser
 
 

@@ -454,3 +454,17 @@ def import_file(state: ServerState, path: Path) -> ImportResult:
         U.write_atomic(target, answer)
         result.answer_path = target
     return result
+
+
+def import_paths(instance: Path, db_url: str, paths: list[Path]) -> list[ImportResult]:
+    """`sync-server usb-import FILE...`: the server's own app (its secret key, attachment store and forms)
+    on this instance and database, each bundle in turn (one refused does not stop the others)."""
+    from sync_server.app import create_app
+    from sync_server.state import get_state
+
+    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": db_url})
+    state = get_state(app)
+    try:
+        return [import_file(state, path) for path in paths]
+    finally:
+        state.db.engine.dispose()
