@@ -13,7 +13,7 @@ import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -85,7 +85,8 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
 def _regex(_: Clock, a: list[Any]) -> bool:
     try:
-        return compile_regex(to_string(a[1])).search(to_string(a[0])) is not None
+        # As ODK Collect (JavaRosa: Java's Pattern.matches): the pattern must match the whole text.
+        return compile_regex(to_string(a[1])).fullmatch(to_string(a[0])) is not None
     except re.error:
         return False
 
@@ -162,13 +163,18 @@ def _int(_: Clock, a: list[Any]) -> float:
 
 
 def _round(_: Clock, a: list[Any]) -> float:
+    """As ODK Collect (JavaRosa): a half goes up, towards +infinity (round(-2.5) is -2, as XPath 1.0), and
+    digits that are not a number count as 0."""
     n = to_number(a[0])
     digits = to_number(a[1]) if len(a) > 1 else 0.0
-    if math.isnan(n) or math.isinf(n) or math.isnan(digits) or abs(digits) > 15:
-        return n if not math.isnan(digits) else NAN
+    if math.isnan(digits):
+        digits = 0.0
+    if math.isnan(n) or math.isinf(n) or abs(digits) > 15:
+        return n
     try:
         quantum = Decimal(1).scaleb(-int(digits))
-        return float(Decimal(repr(n)).quantize(quantum, rounding=ROUND_HALF_UP))
+        half = ROUND_HALF_UP if n >= 0 else ROUND_HALF_DOWN
+        return float(Decimal(repr(n)).quantize(quantum, rounding=half))
     except InvalidOperation:
         return n
 
@@ -452,7 +458,7 @@ _DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 def _format_date(_: Clock, a: list[Any]) -> str:
     """ODK's format-date / format-date-time: %Y %y %m %n %b %d %e %a, %H %h %M %S %3 (a date has time
-    00:00); any other text, `%%` included, is kept as written (ODK Web Forms does the same)."""
+    00:00), %% a '%'; any other text is kept as written."""
     value = _as_day(a[0])
     if value is None:
         return ""
@@ -475,7 +481,8 @@ def _format_date(_: Clock, a: list[Any]) -> str:
         "S": f"{clock.second:02d}",
         "3": f"{clock.microsecond // 1000:03d}",
     }
-    return re.sub(r"%([YymnbdeaHhMS3])", lambda m: codes[m.group(1)], to_string(a[1]))
+    codes["%"] = "%"  # as ODK Collect and Enketo
+    return re.sub(r"%([YymnbdeaHhMS3%])", lambda m: codes[m.group(1)], to_string(a[1]))
 
 
 def _choice_name(c: Clock, a: list[Any]) -> str:

@@ -21,9 +21,10 @@ BUREAU_OFFSET = "+08:00"
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-# A number as text: XPath's Number production (ASCII digits only), plus an optional sign and exponent.
-# Not Python's float() syntax, which would also take 'inf', 'nan', 'Infinity', '1_000' and non-ASCII digits.
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A number as text, as ODK Collect (JavaRosa) reads one: XPath's Number production (ASCII digits only) with an
+# optional '-'; no '+', no exponent. Not Python's float() syntax, which would also take 'inf', 'nan', 'Infinity',
+# '1_000' and non-ASCII digits.
+_NUMBER_RE = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class Nodeset(tuple[Any, ...]):

@@ -774,15 +774,18 @@ def run_engines(engines: Path, cases: list[dict[str, Any]], tz: str) -> dict[str
         return {r["id"]: r for r in json.loads(dst.read_text(encoding="utf-8"))}
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
 def run_javarosa(jar: Path, cases: list[dict[str, Any]], tz: str) -> dict[str, Any]:
     """JavaRosaEval.java over the ODK Validate jar (compiled into a temporary folder, never committed)."""
-    b64 = lambda s: base64.b64encode(s.encode("utf-8")).decode("ascii")  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         src, dst, out = Path(tmp) / "cases.tsv", Path(tmp) / "results.json", Path(tmp) / "classes"
         forms = {r: javarosa_xform(RECORDS[r]) for r in RECORDS}
         src.write_text(
             "".join(
-                f"{c['id']}\t{b64(forms[c['record']])}\t{b64(p['context'])}\t{b64(p['xpath'])}\n"
+                f"{c['id']}\t{_b64(forms[c['record']])}\t{_b64(p['context'])}\t{_b64(p['xpath'])}\n"
                 for c in cases
                 for p in [prepare(c)]
             ),

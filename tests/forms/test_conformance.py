@@ -90,7 +90,7 @@ def cases() -> list[dict[str, Any]]:
     return list(corpus()["cases"])
 
 
-def test_corpus_is_large_and_covers_every_group():
+def test_corpus_is_large_and_covers_every_group() -> None:
     groups = {c["id"].split("-")[0] for c in cases()}
     assert len(cases()) >= 600
     assert {
@@ -114,7 +114,7 @@ GROUPS = sorted({c["id"].split("-")[0] for c in cases()})
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_expressions_answer_as_the_references(group: str):
+def test_expressions_answer_as_the_references(group: str) -> None:
     """One test per group of cases (a case each would cost seconds in pytest overhead alone)."""
     wrong = []
     for case in cases():
