@@ -328,3 +328,98 @@ def test_the_clerk_cannot_import_another_pcs_answer_or_a_damaged_one(
 
     import_answer(client.ctx, ours.answer_path)
     assert client.unsent() == 0
+
+
+# -- the key, and mixing with online syncs ----------------------------------------------------------------
+
+
+def test_the_usb_key_comes_with_enrollment_and_every_pull(
+    make_client: ClientFactory, live_server: LiveServer
+) -> None:
+    from client.store.prefs import set_setting
+    from client.usb.key import USB_KEY_SETTING, usb_key
+
+    client, _ = enrolled(make_client, live_server)
+    expected = U.device_key(SECRET, device_id(client))
+    with client.Session() as s:
+        assert usb_key(s) == expected
+    with client.Session.begin() as s:  # enrolled by a 1.12 client: no key until it pulls
+        set_setting(s, USB_KEY_SETTING, None)
+    with pytest.raises(UsbError) as err:
+        export_bundle(client.ctx, Path("."))
+    assert err.value.code == "no_usb_key" and "联网同步一次" in err.value.message_zh
+    assert client.engine.sync().complete
+    with client.Session() as s:
+        assert usb_key(s) == expected
+
+
+def test_an_answer_after_the_clerk_edited_the_record_again(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    rid = client.save(inspection(inspectors="甲"))
+    exported = export_bundle(client.ctx, stick(tmp_path))
+    client.save(
+        inspection(inspectors="甲（改）"), record_id=rid
+    )  # after the export, before the answer
+    receipt = bureau_import(live_server, exported.path)
+    assert receipt.answer_path is not None
+
+    import_answer(client.ctx, receipt.answer_path)
+
+    assert client.unsent() == 1  # the second edit still waits
+    assert client_rows(client) == {rid: (Status.SUBMITTED, "甲（改）")}
+    assert server_rows(live_server, school) == {rid: (1, "received", "甲")}
+    result = client.engine.sync()
+    assert result.complete and result.pushed == 1 and result.conflicts == []
+    assert server_rows(live_server, school) == {rid: (2, "received", "甲（改）")}
+    assert client_rows(client) == {rid: (Status.RECEIVED, "甲（改）")}
+
+
+def test_what_another_pc_of_the_school_sent_arrives_by_stick(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from client.store.roster import roster_entries, save_teacher
+    from tests.sync.conftest import TODAY
+
+    school, code_a = live_server.new_school("河口乡小学")
+    online = make_client("pc-online")
+    online.engine.enroll(live_server.url, code_a)
+    _, code_b = live_server.new_school("河口乡小学", school)
+    carried = make_client("pc-carried")
+    carried.engine.enroll(live_server.url, code_b)
+    with online.Session.begin() as s:
+        teacher = save_teacher(
+            s,
+            forms=online.ctx.forms,
+            values={"teacher_id": "T001", "name": "李老师", "gender": "female", "subject": "语文"},
+            today=TODAY,
+            now=online.ctx.clock.now(),
+        ).record_id
+    rid = online.save(inspection(inspectors="甲"))
+    assert online.engine.sync().complete
+    own = carried.save(inspection(inspectors="乙"))
+
+    receipt = bureau_import(live_server, export_bundle(carried.ctx, stick(tmp_path)).path)
+    assert receipt.answer_path is not None and receipt.pulled >= 2  # with the forms it never read
+    import_answer(carried.ctx, receipt.answer_path)
+
+    with carried.Session() as s:
+        assert [t.name for t in roster_entries(s)] == ["李老师"]
+        assert s.get(Record, teacher).status == Status.RECEIVED
+    with carried.Session() as s:
+        assert s.get(Record, rid).status == Status.RECEIVED
+        assert s.get(Record, rid).data["inspectors"] == "甲"
+        assert s.get(Record, own).status == Status.RECEIVED
+    assert carried.unsent() == 0
+    # The online PC reads the carried PC's record at its next sync; nothing twice on the server.
+    assert online.engine.sync().pulled == 1
+    assert {r: row for r, row in server_rows_all(live_server, school).items()} == {
+        teacher: (1, "received"),
+        rid: (1, "received"),
+        own: (1, "received"),
+    }
+
+
+def server_rows_all(server: LiveServer, school: str) -> dict[str, tuple[int, str]]:
+    return {r.id: (r.server_revision, r.status) for r in server.school_records(school)}
