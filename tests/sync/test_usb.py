@@ -4,6 +4,7 @@ and online syncs mixed in. Each test asserts the records on both sides."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,12 +18,12 @@ from sync_server import models as M
 from sync_server.services.schools import revoke_device
 from sync_server.state import get_state
 from sync_server.usb import ImportResult, import_file
+from tests.support.samples import inspection
 from tests.sync.conftest import (
     SERVER_NOW,
     Client,
     ClientFactory,
     LiveServer,
-    inspection,
     photo_file,
 )
 
@@ -153,8 +154,9 @@ def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_n
     }
 
 
-def _answer_payload(path: Path, device: str) -> dict:
+def _answer_payload(path: Path, device: str) -> dict[str, Any]:
     _, payload = U.open_bundle(path.read_bytes(), U.device_key(SECRET, device))
+    assert isinstance(payload, dict)
     return payload
 
 

@@ -16,7 +16,8 @@ from client.store.models import Record, Status
 from sync_server.cli import main as server_main
 from sync_server.config import ENV_SECRET_KEY
 from sync_server.state import get_state
-from tests.sync.conftest import LiveServer, inspection
+from tests.support.samples import inspection
+from tests.sync.conftest import LiveServer
 
 
 def _save(data_dir: Path) -> str:
