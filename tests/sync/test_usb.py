@@ -425,3 +425,33 @@ def test_what_another_pc_of_the_school_sent_arrives_by_stick(
 
 def server_rows_all(server: LiveServer, school: str) -> dict[str, tuple[int, str]]:
     return {r.id: (r.server_revision, r.status) for r in server.school_records(school)}
+
+
+def test_a_return_against_an_offline_edit_is_the_same_conflict_by_stick_as_online(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    client, school = enrolled(make_client, live_server)
+    rid = client.save(inspection())
+    assert client.engine.sync().complete
+    bureau_returns(live_server, rid, {"signed_by": "请校长签字"})
+    client.save(inspection(remarks="已补充整改照片"), record_id=rid)  # offline, before the return
+
+    receipt = bureau_import(live_server, export_bundle(client.ctx, stick(tmp_path)).path)
+
+    assert [r.record_id for r in receipt.refused] == [rid]  # the 回执 lists the conflict
+    assert receipt.answer_path is not None
+    outcome = import_answer(client.ctx, receipt.answer_path)
+    assert outcome.conflicts >= 1
+    with client.Session() as s:
+        record = s.get(Record, rid)
+        assert record.data["remarks"] == "已补充整改照片"  # nothing the clerk saved is lost
+        assert record.status == Status.RETURNED
+        assert record.review_comments == {"signed_by": "请校长签字"}
+        (issue,) = S.open_issues(s, kind=S.IssueKind.CONFLICT)
+        assert issue.record_id == rid
+        assert issue.details["local"]["data"]["remarks"] == "已补充整改照片"
+    assert client.unsent() == 1
+    (on_server,) = live_server.school_records(school)
+    assert on_server.status == "returned" and "remarks" not in on_server.data
+    held = client.engine.sync()  # online now: the held change is not pushed into the same conflict
+    assert held.pushed == 0 and held.pending == 1
