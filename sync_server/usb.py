@@ -28,6 +28,7 @@ from sync_server.services.changes import current_seq, pull
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
     JsonInputError,
+    audit,
     canonical_json,
     sha256_hex,
     strict_loads,
@@ -35,7 +36,7 @@ from sync_server.services.common import (
 from sync_server.services.forms import get_version
 from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch, run_push
-from sync_server.services.schools import DeviceInfo, _info, _with_school
+from sync_server.services.schools import DeviceInfo, _info, _with_school, touch_device
 from sync_server.state import ServerState
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,24 @@ def import_bundle(
         except ServiceError as exc:  # its records are refused by the push (attachment_missing)
             log.warning("USB bundle attachment %s refused: %s", sha[:12], exc.message_en)
     answers = [_push(state, device, b, result) for b in batches]
+    with state.db.Session.begin() as session:
+        # The device was heard from (学校与设备 shows when), and the import is in the audit log.
+        touch_device(session, device.device_id, now=state.now())
+        audit(
+            session,
+            now=state.now(),
+            actor="usb-import",
+            action="device.usb_import",
+            school_id=device.school_id,
+            object_id=device.device_id,
+            details={
+                "bundle_id": header.bundle_id,
+                "created_at": header.created_at,
+                "received": dict(result.received),
+                "duplicates": dict(result.duplicates),
+                "refused": len(result.refused),
+            },
+        )
     pages, forms = _pull(state, device, standing, since=cursor, params=payload.get("pull_params"))
     result.pulled = sum(len(p["changes"]) for p in pages)
     answer_header = U.new_header(

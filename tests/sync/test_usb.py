@@ -114,6 +114,16 @@ def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_n
     assert live_server.count(M.Attachment, M.Attachment.sha256 == sha, M.Attachment.complete) == 1
     assert receipt.answer_path is not None and receipt.answer_path.is_file()
     assert any("safety_inspection" in line for line in receipt.receipt_lines())
+    with live_server.session() as s:
+        device = s.get(M.Device, device_id(client))
+        assert device is not None and device.last_seen_at is not None
+        (entry,) = s.execute(
+            select(M.AuditEntry).where(
+                M.AuditEntry.action == "device.usb_import",
+                M.AuditEntry.object_id == device_id(client),
+            )
+        ).scalars()
+        assert entry.details["received"] == {"safety_inspection": 4}
 
     outcome = import_answer(client.ctx, receipt.answer_path)
 
