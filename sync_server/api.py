@@ -417,6 +417,7 @@ def push_view() -> Response:
             "characters) is missing or malformed",
             status=400,
         )
+    compact = _compact_asked()
     body = read_json(int(state.config["MAX_BATCH_BYTES"]))
     changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
     device = current_device()
@@ -445,7 +446,7 @@ def push_view() -> Response:
         )
     headers.update(_generation_headers(standing))
     text = answer.body
-    if answer.status_code == 200 and request.headers.get(COMPACT_HEADER, "").strip() == "compact":
+    if answer.status_code == 200 and compact:
         text = compact_answer(text, changes)  # protocol 1.14; the stored answer stays the full form
     return json_response(text, answer.status_code, headers)
 
@@ -510,6 +511,16 @@ def pull_view() -> Response:
         },
         headers=headers,
     )
+
+
+def _compact_asked() -> bool:
+    """Protocol 1.14: `Sync-Push-Answer: compact` asks for compact push answers (`full`: the usual ones)."""
+    raw = request.headers.get(COMPACT_HEADER)
+    if raw is None or raw.strip() == "full":
+        return False
+    if raw.strip() != "compact":
+        raise _bad_header(COMPACT_HEADER, "应为 compact 或 full", "must be compact or full")
+    return True
 
 
 def _rotation_asked() -> bool:

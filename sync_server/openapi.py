@@ -320,9 +320,16 @@ def _schemas(limits: Mapping[str, Any]) -> dict[str, Any]:
         },
         "PushResponse": {
             "type": "object",
-            "required": ["results", "cursor"],
+            "description": "results, or (1.14, asked with Sync-Push-Answer: compact) compact_results",
+            "required": ["cursor"],
             "properties": {
                 "results": {"type": "array", "items": _ref("Result")},
+                "compact_results": {
+                    "type": "array",
+                    "description": "1.14: per change in the batch's order, what differs from applied "
+                    "at (base_server_revision or 0) + 1, without op_id and record_id; null: exactly that",
+                    "items": {"type": ["object", "null"]},
+                },
                 "cursor": {"type": "integer"},
             },
         },
@@ -503,6 +510,13 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
                     },
                     *_GENERATION_PARAMETERS,
+                    {
+                        "name": "Sync-Push-Answer",
+                        "in": "header",
+                        "description": "1.14: compact asks for compact_results instead of "
+                        "results (full, or no header: results)",
+                        "schema": {"enum": ["compact", "full"]},
+                    },
                     {
                         "name": "Sync-Cursor",
                         "in": "header",

@@ -12,7 +12,8 @@ from typing import Any
 import requests
 
 from client.store.outbox import push_results
-from tests.server.conftest import Device, LiveServer, change, inspection
+from tests.server.conftest import Device, LiveServer, change
+from tests.support.samples import inspection
 
 
 def _post(
@@ -51,7 +52,7 @@ def _mixed_batch(dev: Device) -> list[dict[str, Any]]:
 
 def test_an_older_client_gets_the_full_answer_and_a_newer_one_the_compact_form_of_the_same(
     live: LiveServer,
-):
+) -> None:
     dev = live.device()
     batch = _mixed_batch(dev)
     key = str(uuid.uuid4())
@@ -84,7 +85,7 @@ def test_an_older_client_gets_the_full_answer_and_a_newer_one_the_compact_form_o
     assert push_results(full_body, batch) == full_body["results"]  # an older server's answer
 
 
-def test_a_replayed_batch_asked_compact_gets_the_same_bytes(live: LiveServer):
+def test_a_replayed_batch_asked_compact_gets_the_same_bytes(live: LiveServer) -> None:
     dev = live.device()
     batch = [change(inspection(remarks=str(i))) for i in range(5)]
     key = str(uuid.uuid4())
@@ -95,7 +96,7 @@ def test_a_replayed_batch_asked_compact_gets_the_same_bytes(live: LiveServer):
     assert first.json()["compact_results"] == [None] * 5
 
 
-def test_an_applied_change_off_the_default_says_only_what_differs(live: LiveServer):
+def test_an_applied_change_off_the_default_says_only_what_differs(live: LiveServer) -> None:
     dev = live.device()
     first = change(inspection(remarks="一"))
     dev.push_ok([first])
@@ -105,7 +106,9 @@ def test_an_applied_change_off_the_default_says_only_what_differs(live: LiveServ
     r = _post(dev, [on_top], key=str(uuid.uuid4()), compact=True)
     [item] = r.json()["compact_results"]
     assert item == {"server_revision": 2}
-    [expanded] = push_results(r.json(), [on_top])
+    expanded_all = push_results(r.json(), [on_top])
+    assert expanded_all is not None
+    [expanded] = expanded_all
     assert expanded == {
         "op_id": on_top["op_id"],
         "record_id": on_top["record_id"],
@@ -117,7 +120,7 @@ def test_an_applied_change_off_the_default_says_only_what_differs(live: LiveServ
 
 def test_compact_answers_of_200_new_records_carry_no_uuid_and_shrink_over_20_times(
     live: LiveServer,
-):
+) -> None:
     dev = live.device()
     batch = [change(inspection(inspectors=f"检查员{i}")) for i in range(200)]
     key = str(uuid.uuid4())
@@ -126,3 +129,27 @@ def test_compact_answers_of_200_new_records_carry_no_uuid_and_shrink_over_20_tim
     assert all(c["op_id"] not in compact.text for c in batch)
     small, big = len(gzip.compress(compact.content, 9)), len(gzip.compress(full.content, 9))
     assert small * 20 < big, (small, big)
+
+
+def test_another_value_of_the_header_is_refused_before_anything_is_applied(
+    live: LiveServer,
+) -> None:
+    dev = live.device()
+    c = change(inspection())
+    r = dev.http.post(
+        dev.url("/api/v1/push"),
+        json={"changes": [c]},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Sync-Push-Answer": "tiny"},
+        timeout=30,
+    )
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "bad_header" and error["details"] == {"header": "Sync-Push-Answer"}
+    assert "Sync-Push-Answer" in error["message_zh"] and "compact or full" in error["message_en"]
+    full = dev.http.post(
+        dev.url("/api/v1/push"),
+        json={"changes": [c]},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Sync-Push-Answer": "full"},
+        timeout=30,
+    )
+    assert full.status_code == 200 and full.json()["results"][0]["result"] == "applied"

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.sync.conftest import Client, ClientFactory, LiveServer, inspection
+from tests.support.samples import inspection
+from tests.sync.conftest import Client, ClientFactory, LiveServer
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def _save_many(client: Client, n: int, tag: str) -> list[str]:
 
 def test_after_a_push_of_2000_records_one_pull_request_ends_the_sync(
     make_client: ClientFactory, live_server: LiveServer, server_requests: list[str]
-):
+) -> None:
     a, _b, school = _pair(make_client, live_server)
     _save_many(a, 2000, "检查员")
     server_requests.clear()
@@ -81,7 +82,7 @@ def test_after_a_push_of_2000_records_one_pull_request_ends_the_sync(
 
 def test_another_devices_change_among_our_own_is_pulled_once_in_the_one_pull(
     make_client: ClientFactory, live_server: LiveServer, server_requests: list[str]
-):
+) -> None:
     a, b, school = _pair(make_client, live_server)
     mine = _save_many(a, 600, "甲")
     theirs = b.save(inspection(inspectors="乙机检查员"))
@@ -121,7 +122,7 @@ def test_another_devices_change_among_our_own_is_pulled_once_in_the_one_pull(
 
 def test_small_pages_hand_over_others_changes_once_in_order_however_own_ones_lie_between(
     make_client: ClientFactory, live_server: LiveServer, server_requests: list[str]
-):
+) -> None:
     school, code = live_server.new_school()
     a = make_client("pc1", batch_changes=3)
     a.engine.enroll(live_server.url, code, device_name="教务处电脑")
