@@ -11,7 +11,8 @@ client is this tree's SyncEngine in this process: it enrolls, syncs once (the fo
               one pull;
 - after:      this tree's server and client: compact answers, one pull.
 
-The floor is gzip -9 of the records' JSON (record id, form, version and answers of each, one JSON array).
+The floor is gzip -9 of the records' JSON (a random UUID record id, form, version and answers of each, one
+JSON array).
 The slow-link time is a model, not a measurement: bytes / 8,000 B/s (64 kbit/s) + 0.6 s per round trip.
 
     .venv/bin/python benchmarks/sync_bytes_bench.py              # N = 2,000
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,14 +159,17 @@ def measure(
 
 
 def floor(data: list[dict[str, Any]]) -> int:
+    rng = random.Random(0)
     rows = [
         {
-            "record_id": f"{i:032x}",
+            "record_id": str(
+                uuid.UUID(int=rng.getrandbits(128), version=4)
+            ),  # as random as real ids
             "form_id": "safety_inspection",
             "form_version": "2026.1",
             "data": d,
         }
-        for i, d in enumerate(data)
+        for d in data
     ]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return len(gzip.compress(text, 9))
