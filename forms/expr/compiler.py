@@ -44,8 +44,9 @@ RefResolver = Callable[[str], Compiled]
 
 
 # A field reference is a node: as a boolean (and, or, not(), boolean(), if()), beside a boolean in `=` or
-# `!=`, and in count(), it is the node-set of that one node - true and counted even when the answer
-# is empty, as in every ODK engine. (Gathered across repeat instances it is already a Nodeset.)
+# `!=`, and in count(), it is the node-set of that one node - counted even when the answer is empty. As a
+# boolean, one node is read as its answer, as ODK Collect (JavaRosa) does: a blank answer is false (to_bool).
+# (Gathered across repeat instances it is already a Nodeset.)
 _NODE_ARGUMENTS = frozenset({"count", "boolean", "not"})
 
 
@@ -171,15 +172,16 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
 def _node_comparison(
     apply: Callable[[Any, Any], Any], left: Compiled, right: Compiled, lnode: bool, rnode: bool
 ) -> Compiled:
-    """`=`/`!=` with a field reference: beside a boolean the reference is its node-set (true). (`<` and
+    """`=`/`!=` with a field reference: beside a boolean the reference is its answer's boolean, as in ODK
+    Collect (a blank answer is false; XPath 1.0 and the web engines: the node, true). (`<` and
     the like turn both sides into numbers, as the ODK engines do.)"""
 
     def run(ctx: Context) -> Any:
         a, b = left(ctx), right(ctx)
         if isinstance(b, bool) and lnode and not isinstance(a, Nodeset):
-            a = True
+            a = to_bool(a)
         elif isinstance(a, bool) and rnode and not isinstance(b, Nodeset):
-            b = True
+            b = to_bool(b)
         return apply(a, b)
 
     return run

@@ -180,7 +180,13 @@ def _round(_: Clock, a: list[Any]) -> float:
 
 
 def _numbers(args: list[Any]) -> list[float]:
-    return [to_number(v) for arg in args for v in _items(arg)]
+    """The numbers sum(), min() and max() take. A blank answer is skipped, as ODK Collect (JavaRosa) does:
+    sum() of 1, blank, 4 is 5 (XPath 1.0 and the web engines: NaN)."""
+    return [to_number(v) for arg in args for v in _items(arg) if not _blank(v)]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _max(_: Clock, a: list[Any]) -> float:

@@ -87,9 +87,8 @@ def to_number(value: Any) -> float:
         text = value.strip()
         if _NUMBER_RE.fullmatch(text):
             return float(text)
-        d = parse_date(text)
-        if d is not None:
-            return float((d - EPOCH).days)
+        # A date as text is not a number, as in ODK Collect (JavaRosa): number('2024-03-05') is NaN, and so
+        # `. > '2024-01-01'` is false; compare a date with date('2024-01-01').
         return NAN
     if isinstance(value, dt.datetime):
         return _datetime_days(value)
@@ -171,7 +170,9 @@ def to_bool(value: Any) -> bool:
     if isinstance(value, str):
         return bool(value)
     if isinstance(value, Nodeset):
-        return len(value) > 0
+        # As ODK Collect (JavaRosa): one field is read as its answer (a blank answer is false); several are
+        # true (JavaRosa refuses them), none false.
+        return to_bool(value[0]) if len(value) == 1 else len(value) > 0
     if isinstance(value, (list, tuple)):
         return len(value) > 0
     return value is not None
@@ -234,9 +235,6 @@ def compare(op: str, a: Any, b: Any) -> bool:
         # Two times compare as times, as in ODK Collect (JavaRosa compares its time values); the web
         # engines compare their texts as numbers (always false). docs/forms.md lists this divergence.
         return _compare_numbers(op, _time_fraction(a), _time_fraction(b))
-    pair = _temporal_pair(a, b)
-    if pair is not None:
-        a, b = pair
     return _compare_numbers(op, to_number(a), to_number(b))
 
 

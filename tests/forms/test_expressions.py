@@ -512,12 +512,15 @@ def test_node_set_comparisons_are_existential() -> None:
     assert ev("${q} != ''", q=empty) is False
     assert ev("${q} > 0", q=empty) is False
     # against a boolean, the node-set counts as its boolean: non-empty is true
-    assert ev("${q} = true()", q=Nodeset([""])) is True
+    # one node beside a boolean is read as its answer, as ODK Collect does: blank is false
+    assert ev("${q} = true()", q=Nodeset([""])) is False
+    assert ev("${q} = true()", q=Nodeset(["x"])) is True
     assert ev("${q} = false()", q=empty) is True
     assert ev("${q} != true()", q=empty) is True
-    # dates in a node-set compare with a date string
+    # dates in a node-set compare with a date (with a date string: false, as in ODK Collect)
     dates = Nodeset([dt.date(2024, 1, 5), dt.date(2024, 3, 1)])
-    assert ev("${q} > '2024-02-01'", q=dates) is True
+    assert ev("${q} > date('2024-02-01')", q=dates) is True
+    assert ev("${q} > '2024-02-01'", q=dates) is False
     assert ev("${q} = '2024-01-05'", q=dates) is True
 
 
@@ -527,7 +530,7 @@ def test_node_set_as_a_single_value_is_its_first_item() -> None:
     assert ev("string(${q})", q=qty) == "4"
     assert is_nan(ev("${q} + 1", q=Nodeset()))
     assert ev("string(${q})", q=Nodeset()) == ""
-    assert ev("boolean(${q})", q=Nodeset([""])) is True
+    assert ev("boolean(${q})", q=Nodeset([""])) is False  # one blank answer, as ODK Collect
     assert ev("boolean(${q})", q=Nodeset()) is False
 
 
@@ -765,7 +768,7 @@ def test_number() -> None:
     assert ev("number('.5')") == 0.5
     assert ev("number(true())") == 1.0
     assert ev("number(false())") == 0.0
-    assert ev("number('2024-01-02')") == 19724.0  # a date: days since 1970-01-01
+    assert is_nan(ev("number('2024-01-02')"))  # a date as text is not a number, as ODK Collect
     assert ev("number(${d})", d=dt.date(2024, 1, 2)) == 19724.0
     assert is_nan(ev("number(${tm})", tm=dt.time(6, 0)))  # a time is text to ODK: decimal-time()
     assert is_nan(ev("number('')"))
@@ -802,7 +805,9 @@ def test_string() -> None:
 def test_boolean() -> None:
     assert ev("boolean('false')") is True  # any non-empty text
     assert ev("boolean('')") is False
-    assert ev("boolean(${t})") is True  # a field is a node: true even when empty, as in ODK
+    assert (
+        ev("boolean(${t})") is False
+    )  # a field is read as its answer: blank is false, as ODK Collect
     assert ev("boolean(0)") is False
     assert ev("boolean(0 div 0)") is False
     assert ev("boolean(-1)") is True
@@ -840,11 +845,13 @@ def test_floor_ceiling_abs() -> None:
 
 def test_if() -> None:
     assert ev("if(true(), 'a', 'b')") == "a"
-    assert ev("if(${t}, 'a', 'b')") == "a"  # a field is a node: true even when empty, as in ODK
+    assert ev("if(${t}, 'a', 'b')") == "b"  # a blank answer is false, as ODK Collect
     assert ev("if(${t} != '', 'a', 'b')") == "b"
     assert ev("if(${t}, 'a', 'b')", t="x") == "a"
     assert ev("if(0, 1, 2)") == 2.0
-    assert ev("if(${d} > '2024-01-01', ${d}, '')", d=dt.date(2024, 2, 1)) == dt.date(2024, 2, 1)
+    assert ev("if(${d} > date('2024-01-01'), ${d}, '')", d=dt.date(2024, 2, 1)) == dt.date(
+        2024, 2, 1
+    )
 
 
 def test_coalesce() -> None:
@@ -865,7 +872,7 @@ def test_count() -> None:
 def test_sum() -> None:
     assert ev("sum(${q})", q=Nodeset([1, 2, 3.5])) == 6.5
     assert ev("sum(${q})", q=Nodeset()) == 0.0
-    assert is_nan(ev("sum(${q})", q=Nodeset([1, ""])))  # an empty answer is NaN
+    assert ev("sum(${q})", q=Nodeset([1, ""])) == 1.0  # a blank answer is skipped, as ODK Collect
     assert ev("sum(${q})", q=Nodeset([0.1] * 10)) == 1.0  # exactly
     assert ev("sum(${q})", q=Nodeset(["2", "3"])) == 5.0
     assert ev("sum(${n})", n=4) == 4.0
@@ -882,15 +889,17 @@ def test_max_and_min() -> None:
     assert ev("max(${q}, 20)", q=q) == 20.0
     assert is_nan(ev("max(${q})", q=Nodeset()))
     assert is_nan(ev("min(${q})", q=Nodeset()))
-    assert is_nan(ev("max(${q})", q=Nodeset([1, ""])))
-    assert is_nan(ev("min(1, ${x})"))
+    assert ev("max(${q})", q=Nodeset([1, ""])) == 1.0  # a blank answer is skipped, as ODK Collect
+    assert ev("min(1, ${x})") == 1.0
+    assert is_nan(ev("min(${q})", q=Nodeset([""])))
     assert ev("max(${d1}, ${d2})", d1=dt.date(1970, 1, 3), d2=dt.date(1970, 1, 2)) == 2.0
 
 
 def test_not_true_false() -> None:
     assert ev("not(true())") is False
     assert ev("not(false())") is True
-    assert ev("not(${t})") is False  # a field is a node, as in ODK
+    assert ev("not(${t})") is True  # a blank answer is false, as ODK Collect
+    assert ev("not(${t})", t="x") is False
     assert ev("not(string(${t}))") is True
     assert ev("not('x')") is False
     assert ev("not(0)") is True
@@ -920,7 +929,9 @@ def test_date_arithmetic_directly() -> None:
     assert ev("${d} + 7 > ${e}", d=d, e=dt.date(2024, 5, 16)) is True
     assert ev("${d} + 7 > ${e}", d=d, e=dt.date(2024, 5, 17)) is False
     assert ev("${d} + 7 = ${e}", d=d, e=dt.date(2024, 5, 17)) is True
-    assert ev("${d} + 7 <= '2024-05-17'", d=d) is True
+    # a date as text is not a number, so < > against it are false, as in ODK Collect: write date('...')
+    assert ev("${d} + 7 <= '2024-05-17'", d=d) is False
+    assert ev("${d} + 7 <= date('2024-05-17')", d=d) is True
     assert ev("${e} - ${d}", d=d, e=dt.date(2024, 6, 9)) == 30.0
     assert ev("${e} - ${d}", d=dt.date(2023, 12, 31), e=dt.date(2024, 3, 1)) == 61.0  # leap year
     assert ev("date(${d} + 7)", d=dt.date(2024, 12, 28)) == dt.date(2025, 1, 4)
@@ -934,16 +945,18 @@ def test_comparing_a_date_with_a_date_string() -> None:
     assert ev("${d} = '2024-05-10'", d=d) is True
     assert ev("'2024-05-10' = ${d}", d=d) is True
     assert ev("${d} != '2024-05-11'", d=d) is True
-    assert ev("${d} < '2024-06-01'", d=d) is True
-    assert ev("${d} >= '2024-05-10'", d=d) is True
+    assert ev("${d} < '2024-06-01'", d=d) is False  # as ODK Collect: text is not a number
+    assert ev("${d} < date('2024-06-01')", d=d) is True
+    assert ev("${d} >= '2024-05-10'", d=d) is False
+    assert ev("${d} >= date('2024-05-10')", d=d) is True
     assert ev("${d} > '2024-05-10'", d=d) is False
-    assert ev("'2024-01-01' < ${d}", d=d) is True
+    assert ev("'2024-01-01' < ${d}", d=d) is False
     assert ev("${d} = ''", d=d) is False
     assert ev("${d} = 'garbage'", d=d) is False
     assert ev("${d} < 'garbage'", d=d) is False
     assert ev("${d} = today()", d=d) is True
     assert ev("${d} <= today()", d=dt.date(2024, 5, 11)) is False
-    assert ev("'2024-05-02' > '2024-05-01'") is True  # two date strings: as dates
+    assert ev("'2024-05-02' > '2024-05-01'") is False  # two texts, not numbers: as ODK Collect
 
 
 def test_times_compare_with_times_and_datetimes_with_strings() -> None:
@@ -957,8 +970,8 @@ def test_times_compare_with_times_and_datetimes_with_strings() -> None:
     assert ev("${tm} < ${t2}", tm=tm, t2=dt.time(12, 0)) is True
     assert ev("${tm} = ${t2}", tm=tm, t2=dt.time(9, 30)) is True
     when = dt.datetime(2024, 5, 10, 8, 0, tzinfo=CST)
-    assert ev("${w} < '2024-05-10T09:00:00+08:00'", w=when) is True
-    assert ev("${w} > '2024-05-10'", w=when) is True
+    assert ev("${w} < '2024-05-10T09:00:00+08:00'", w=when) is False  # as ODK Collect
+    assert ev("${w} > '2024-05-10'", w=when) is False
     assert ev("${w} = '2024-05-10T08:00:00+08:00'", w=when) is True
 
 
@@ -984,7 +997,7 @@ def test_empty_answers_end_to_end() -> None:
     assert calc("coalesce(${t}, 'none')") == "none"
     assert calc("if(${t} = '', 'empty', 'given')") == "empty"
     assert calc("${t}") is MISSING  # an empty calculation is not stored
-    assert calc("not(${t})") == "false"  # a field is a node, as in ODK
+    assert calc("not(${t})") == "true"  # a blank answer is false, as ODK Collect
     assert calc("not(${t} != '')") == "true"
 
 
@@ -1008,7 +1021,8 @@ def test_date_arithmetic_end_to_end() -> None:
     assert calc("${d2} - ${d1}", d1="2024-02-01", d2="2024-03-01") == 29
     assert calc("${d1} - ${d2}", d1="2024-02-01", d2="2024-03-01") == -29
     assert calc("${d1} = '2024-05-10'", d1="2024-05-10") == "true"
-    assert calc("${d1} < '2024-05-10'", d1="2024-05-09") == "true"
+    assert calc("${d1} < '2024-05-10'", d1="2024-05-09") == "false"  # as ODK Collect
+    assert calc("${d1} < date('2024-05-10')", d1="2024-05-09") == "true"
     assert calc("${d1} > '2024-05-10'", d1="2024-05-09") == "false"
     assert calc("${d1} <= today()", d1="2024-05-10") == "true"
     assert calc("${d1} <= today()", d1="2024-05-11") == "false"
@@ -1019,7 +1033,9 @@ def test_date_arithmetic_end_to_end() -> None:
     assert calc("decimal-time(${tm}) < 0.5", tm="09:30") == "true"
     assert calc("decimal-time(${tm})", tm="18:00") == 0.75
     assert calc("date(${when})", when="2024-05-10T23:00:00+08:00") == "2024-05-10"
-    assert calc("${when} > '2024-05-10T22:00:00+08:00'", when="2024-05-10T23:00:00+08:00") == "true"
+    assert (
+        calc("${when} > '2024-05-10T22:00:00+08:00'", when="2024-05-10T23:00:00+08:00") == "false"
+    )
 
 
 def test_a_constraint_with_date_arithmetic() -> None:
