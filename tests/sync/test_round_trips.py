@@ -7,6 +7,7 @@ Requests are counted at the server: the request lines its werkzeug server logs.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,3 +160,36 @@ def test_small_pages_hand_over_others_changes_once_in_order_however_own_ones_lie
         assert all(s.get(Record, rid) is not None for rid in theirs)
     server_requests.clear()
     assert a.engine.sync().pulled == 0 and len(_pulls(server_requests)) == 1
+
+
+def test_pulling_while_another_device_pushes_reads_each_of_its_changes_exactly_once(
+    make_client: ClientFactory, live_server: LiveServer
+) -> None:
+    """A's pulls race B's pushes (real threads, real server): a page's cursor never passes a change of B
+    that A has not read, and A never reads one twice."""
+    a, b, _school = _pair(make_client, live_server)
+    theirs: list[str] = []
+    failures: list[BaseException] = []
+
+    def b_pushes() -> None:
+        try:
+            for i in range(30):
+                theirs.append(b.save(inspection(inspectors=f"乙{i}")))
+                assert b.engine.sync().pushed == 1
+        except BaseException as exc:
+            failures.append(exc)
+
+    _save_many(a, 5, "甲")
+    pusher = threading.Thread(target=b_pushes)
+    pusher.start()
+    pulled = 0
+    while pusher.is_alive():
+        pulled += a.engine.sync().pulled
+    pusher.join()
+    pulled += a.engine.sync().pulled
+    assert failures == []
+    assert pulled == 30  # each of B's changes once: none skipped, none twice
+    with a.Session() as s:
+        from client.store.models import Record
+
+        assert all(s.get(Record, rid) is not None for rid in theirs)
