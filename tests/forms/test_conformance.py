@@ -1,6 +1,6 @@
 """Expressions answer as the ODK reference engines do: the committed corpus (tests/forms/conformance/
-expressions.json, made by scripts/odk_conformance/generate.py with ODK Web Forms' and Enketo's engines)
-replayed through our engine. No node needed here.
+expressions.json, made by scripts/odk_conformance/generate.py with ODK Web Forms', Enketo's and ODK Collect's
+(JavaRosa) engines) replayed through our engine. Neither node nor Java is needed here.
 
     .venv/bin/python -m tests.forms.test_conformance      # agreement rate and the cases that differ
 """
@@ -129,6 +129,28 @@ def test_expressions_answer_as_the_references(group: str) -> None:
                 f"{case['id']} {case['expr']}: ours {got}, expected {case['expected']} ({case['source']})"
             )
     assert not wrong, "\n".join(wrong)
+
+
+def test_where_odk_collect_differs_we_follow_it_or_say_why() -> None:
+    """JavaRosa (ODK Collect) answered every case; a followed case expects Collect's answer (or, where
+    Collect refuses, says why), and every other case where Collect differs carries its reason."""
+    assert all("javarosa" in c for c in cases())
+    followed = [c for c in cases() if "web_expected" in c]
+    assert len(followed) >= 60
+    for c in followed:
+        assert c["source"].startswith("divergence: "), c["id"]
+        assert "error" in c["javarosa"] or same(c["expected"], c["javarosa"]), c["id"]
+    silent = [
+        c["id"]
+        for c in cases()
+        if c["expected"] is not None
+        and "web_expected" not in c
+        and "javarosa_note" not in c
+        and not same(c["javarosa"], c["expected"])
+        and not same(c.get("javarosa_utc", c["javarosa"]), c["expected"])
+        and not ("error" in c["expected"] and "error" in c["javarosa"])
+    ]
+    assert not silent
 
 
 def agreement() -> tuple[int, int, list[tuple[dict[str, Any], dict[str, str]]]]:
