@@ -351,7 +351,8 @@ def _push(
         zh = getattr(exc, "message_zh", "批次内容不是有效的 JSON")
         en = getattr(exc, "message_en", str(exc))
         code = getattr(exc, "code", "bad_json")
-        entry["error"] = {"code": code, "message_zh": zh, "message_en": en}
+        details = dict(getattr(exc, "details", None) or {})
+        entry["error"] = {"code": code, "message_zh": zh, "message_en": en, "details": details}
         sent = body.get("changes") if isinstance(body, dict) else None
         for c in sent if isinstance(sent, list) else []:
             if isinstance(c, dict):

@@ -116,32 +116,36 @@ def export_bundle(
         included = {op for b in stored for op in b.op_ids}
         skip_records = S.held_record_ids(s)
         n = len(stored)
-        while True:
-            changes = S.pending_changes(
-                s,
-                limit=batch_changes,
-                max_bytes=batch_bytes,
-                skip_ops=included,
-                skip_records=skip_records,
-            )
-            if not changes:
-                break
-            body = json.dumps(
-                {"changes": [c.wire() for c in changes]},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode("utf-8")
-            stored.append(
-                S.store_batch(
+        # A change refused before (kept unsent with an open issue) goes alone in a batch of its own, after
+        # the rest: if the bureau refuses it whole again, nothing else waits behind it.
+        refused = {i.op_id for i in S.open_issues(s, kind=S.IssueKind.REJECTED) if i.op_id}
+        for limit, skip in ((batch_changes, refused), (1, set())):
+            while True:
+                changes = S.pending_changes(
                     s,
-                    key=_batch_key(now, n),
-                    op_ids=[c.op_id for c in changes],
-                    body=body,
-                    now=now,
+                    limit=limit,
+                    max_bytes=batch_bytes,
+                    skip_ops=included | skip,
+                    skip_records=skip_records,
                 )
-            )
-            included.update(c.op_id for c in changes)
-            n += 1
+                if not changes:
+                    break
+                body = json.dumps(
+                    {"changes": [c.wire() for c in changes]},
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                ).encode("utf-8")
+                stored.append(
+                    S.store_batch(
+                        s,
+                        key=_batch_key(now, n),
+                        op_ids=[c.op_id for c in changes],
+                        body=body,
+                        now=now,
+                    )
+                )
+                included.update(c.op_id for c in changes)
+                n += 1
         batches = [{"key": b.key, "body": bytes(b.body).decode("utf-8")} for b in stored]
         shas: set[str] = set()
         for b in batches:
@@ -285,8 +289,8 @@ def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
     generation = pages[-1].get("generation") if pages else None
     now = ctx.clock.now()
     for entry, sent, answer in answers:
-        if answer is None:  # the bureau refused the whole batch: it stays stored, sent online later
-            result.refused_batches.append(dict(entry.get("error") or {}))
+        if answer is None:  # the bureau refused the whole batch
+            result.refused_batches.append(_refused_batch(ctx, entry, sent, now=now))
             continue
         results = answer["results"]
         http_answer = Answer(
@@ -321,6 +325,36 @@ def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
         result.pages_skipped,
     )
     return result
+
+
+def _refused_batch(
+    ctx: ClientContext, entry: Mapping[str, Any], sent: list[dict[str, Any]], *, now: dt.datetime
+) -> dict[str, Any]:
+    """As the engine does with a batch our server refused whole: the change it names (or the batch's only
+    one) is kept unsent with the reason, and the batch is forgotten, so the next export or sync batches the
+    rest anew. A refusal that names no change leaves the batch stored (an online sync splits it)."""
+    error = entry.get("error")
+    error = dict(error) if isinstance(error, Mapping) else {}
+    details = error.get("details") if isinstance(error.get("details"), Mapping) else {}
+    named = details.get("op_id") if isinstance(details, Mapping) else None
+    culprit = next((c for c in sent if c.get("op_id") == named), None)
+    if culprit is None and len(sent) == 1:
+        culprit = sent[0]
+    if culprit is None:
+        return error
+    with ctx.store.Session.begin() as s:
+        if s.get(SyncBatch, entry["key"]) is None:
+            return error  # answered since (online): nothing to undo
+        S.drop_batch(s, entry["key"])
+        S.reject_unsendable(
+            s,
+            culprit,
+            reason=str(error.get("code") or "refused"),
+            message_zh=str(error.get("message_zh") or "教育局服务器拒收了这条变更"),
+            message_en=str(error.get("message_en") or "the bureau's server refused this change"),
+            now=now,
+        )
+    return error
 
 
 def _apply_pages(

@@ -465,3 +465,47 @@ def test_a_return_against_an_offline_edit_is_the_same_conflict_by_stick_as_onlin
     assert on_server.status == "returned" and "remarks" not in on_server.data
     held = client.engine.sync()  # online now: the held change is not pushed into the same conflict
     assert held.pushed == 0 and held.pending == 1
+
+
+def test_a_batch_the_bureau_refuses_whole_holds_back_only_the_change_it_names(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    import json
+
+    client, school = enrolled(make_client, live_server)
+    a = client.save(inspection(inspectors="甲"))
+    b = client.save(inspection(inspectors="乙"))
+    with (
+        client.Session.begin() as s
+    ):  # a batch in flight with one malformed change (as a buggy build sent)
+        changes = [c.wire() for c in S.pending_changes(s, limit=10, max_bytes=10**7)]
+        bad = dict(changes[0], saved_at=5)
+        body = json.dumps({"changes": [bad, changes[1]]}, ensure_ascii=False).encode()
+        S.store_batch(
+            s, key="flight-1", op_ids=[c["op_id"] for c in changes], body=body, now=SERVER_NOW
+        )
+
+    first = bureau_import(live_server, export_bundle(client.ctx, stick(tmp_path)).path)
+
+    assert first.error is None and not first.received
+    assert {r.record_id for r in first.refused} == {a, b}  # nothing of the batch was received
+    assert live_server.school_records(school) == []
+    assert first.answer_path is not None
+    outcome = import_answer(client.ctx, first.answer_path)
+    assert [e["code"] for e in outcome.refused_batches] == ["bad_change"]
+    with client.Session() as s:
+        (issue,) = S.open_issues(s, kind=S.IssueKind.REJECTED)
+        assert issue.record_id == a and issue.reason == "bad_change"
+        assert S.current_batch(s) is None  # forgotten: the next export batches anew
+    assert client.unsent() == 2
+
+    second = export_bundle(client.ctx, stick(tmp_path))
+    assert (second.changes, second.batches) == (2, 2)  # the refused change alone in its batch
+    again = bureau_import(live_server, second.path)
+    assert dict(again.received) == {"safety_inspection": 2} and again.refused == []
+    assert again.answer_path is not None
+    import_answer(client.ctx, again.answer_path)
+    assert client.unsent() == 0
+    assert server_rows(live_server, school) == {a: (1, "received", "甲"), b: (1, "received", "乙")}
+    with client.Session() as s:
+        assert S.open_issues(s, kind=S.IssueKind.REJECTED) == []
