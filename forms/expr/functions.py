@@ -101,8 +101,8 @@ def _substr(_: Clock, a: list[Any]) -> str:
     """ODK's substr(s, start[, end]): 0-based, end excluded, negative positions from the end."""
     s = to_string(a[0])
     start = to_number(a[1])
-    if math.isnan(start):
-        return ""
+    if math.isnan(start):  # as ODK Collect (JavaRosa): a start that is not a number is 0
+        start = 0.0
     begin = _slice_index(start, len(s))
     if len(a) > 2:
         end = to_number(a[2])
@@ -243,8 +243,16 @@ def _selected_at(_: Clock, a: list[Any]) -> str:
 _ODK_TIME = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?:Z|[+-]\d{2}:\d{2})?", re.ASCII)
 
 
-def _decimal_time(_: Clock, a: list[Any]) -> float:
+def _blank_answer(v: Any) -> bool:
+    if isinstance(v, Nodeset) and len(v) == 1:
+        v = v[0]
+    return _blank(v)
+
+
+def _decimal_time(_: Clock, a: list[Any]) -> float | str:
     v = a[0]
+    if _blank_answer(v):  # as ODK Collect (JavaRosa): nothing in, nothing out (not NaN)
+        return ""
     if isinstance(v, Nodeset) and len(v) == 1:
         v = v[0]
     if isinstance(v, str):
@@ -256,8 +264,10 @@ def _decimal_time(_: Clock, a: list[Any]) -> float:
     return NAN
 
 
-def _decimal_date_time(_: Clock, a: list[Any]) -> float:
+def _decimal_date_time(_: Clock, a: list[Any]) -> float | str:
     v = a[0]
+    if _blank_answer(v):  # as ODK Collect (JavaRosa): nothing in, nothing out (not NaN)
+        return ""
     if isinstance(v, str):
         text = v.strip()
         parsed: Any = parse_datetime(text) or parse_date(text)

@@ -1045,6 +1045,15 @@ COLLECT_FOLLOWED.append(
         "false (write date('2024-01-01')); the web engines read the text as a date",
     )
 )
+COLLECT_FOLLOWED.append(
+    (r"^substr\(", "Collect: substr() takes a start that is not a number as 0"),
+)
+COLLECT_FOLLOWED.append(
+    (
+        r"^decimal-(date-)?time\(('|\$\{e\})",
+        "Collect: decimal-date-time() and decimal-time() of a blank answer are blank (not NaN)",
+    )
+)
 # Where JavaRosa refuses but our answer follows from a Collect rule above: case id -> (expected, why).
 COLLECT_REFUSED: dict[str, tuple[dict[str, str], str]] = {
     "repeat-079": (
