@@ -61,6 +61,7 @@ class ImportResult:
     path: Path | None
     header: U.Header | None = None
     answer_path: Path | None = None
+    receipt_path: Path | None = None  # the 回执 as a text file beside the bundle, for printing
     received: Counter[str] = field(default_factory=Counter)  # form id -> changes applied now
     duplicates: Counter[str] = field(default_factory=Counter)  # form id -> already held
     refused: list[Refusal] = field(default_factory=list)
@@ -107,6 +108,7 @@ class ImportResult:
         return {
             "file": str(self.path) if self.path else None,
             "answer": str(self.answer_path) if self.answer_path else None,
+            "receipt": str(self.receipt_path) if self.receipt_path else None,
             "school_code": self.header.school_code if self.header else None,
             "device_id": self.header.device_id if self.header else None,
             "received": dict(self.received),
@@ -473,6 +475,15 @@ def import_file(state: ServerState, path: Path) -> ImportResult:
         target = answer_path_for(path)
         U.write_atomic(target, answer)
         result.answer_path = target
+    if result.header is not None or result.error is not None:
+        receipt = path.with_name(f"{path.stem}_回执.txt")
+        # UTF-8 with a BOM: Notepad on an older Windows shows the Chinese right.
+        text = "\r\n".join(result.receipt_lines()) + "\r\n"
+        try:
+            U.write_atomic(receipt, text.encode("utf-8-sig"))
+            result.receipt_path = receipt
+        except (OSError, U.BundleError):
+            log.warning("the receipt could not be written beside %s", path)  # it is printed anyway
     return result
 
 

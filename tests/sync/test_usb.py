@@ -114,6 +114,10 @@ def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_n
     assert live_server.count(M.Attachment, M.Attachment.sha256 == sha, M.Attachment.complete) == 1
     assert receipt.answer_path is not None and receipt.answer_path.is_file()
     assert any("safety_inspection" in line for line in receipt.receipt_lines())
+    assert receipt.receipt_path is not None
+    printed = receipt.receipt_path.read_text("utf-8-sig")
+    assert receipt.receipt_path.name == f"{exported.path.stem}_回执.txt"
+    assert "safety_inspection：收到 4 条" in printed and str(receipt.answer_path) in printed
     with live_server.session() as s:
         device = s.get(M.Device, device_id(client))
         assert device is not None and device.last_seen_at is not None
