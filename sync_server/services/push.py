@@ -583,7 +583,7 @@ class _Batch:
                 )
         if rec is not None and not self.base_ok(rec, c):
             if c.resent and self._offered_past(rec, (c.base_server_revision or 0) + 1):
-                return self._superseded(c, rec)
+                return self._superseded(c, rec, kept=data)
             return self._conflict(c, rec, data)
         if data is None:  # a delete keeps the record's last data in its tombstone
             data = rec.data if rec is not None else {}
@@ -667,9 +667,50 @@ class _Batch:
             is not None
         )
 
-    def _superseded(self, c: ChangeIn, rec: _Rec) -> dict[str, Any]:
+    def _in_history(self, record_id: str, revision: int) -> bool:
+        """The record's history has this revision (the offered one, or one kept from an earlier change sent
+        again: of the same history, the same state)."""
+        if any(
+            row["record_id"] == record_id and row["server_revision"] == revision
+            for row in self.revisions
+        ):
+            return True
+        return (
+            self.session.execute(
+                select(RecordRevision.id)
+                .where(
+                    RecordRevision.record_id == record_id,
+                    RecordRevision.server_revision == revision,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _superseded(
+        self, c: ChangeIn, rec: _Rec, *, kept: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Nothing to apply: the server holds this change's revision or a later state that includes it. The
-        answer carries that state for the device to take (1.12)."""
+        answer carries that state for the device to take (1.12). A change sent again that an offered state
+        includes (`kept`: its data) goes into the record's history under the revision it made, so the
+        revisions before the offered one are not lost from it; the record stays as it is."""
+        made = (c.base_server_revision or 0) + 1
+        if kept is not None and not self._in_history(rec.id, made):
+            self.revisions.append(
+                {
+                    "record_id": rec.id,
+                    "server_revision": made,
+                    "kind": "resend",
+                    "status": Status.RECEIVED,
+                    "form_version": c.form_version or rec.form_version,
+                    "device_id": self.device.device_id,
+                    "op_id": c.op_id,
+                    "actor": None,
+                    "created_at": self.now,
+                    "review_comments": {},
+                    "data": kept,
+                }
+            )
         answer = {
             "op_id": c.op_id,
             "result": "superseded",

@@ -199,6 +199,10 @@ def test_a_restored_server_gets_back_what_was_pushed_after_its_backup_and_its_ne
     # again (pc2's own are then answered `superseded`)
     assert (healed1.kind, healed1.resent) == ("server_restored", 7)
     assert (healed2.kind, healed2.resent) == ("server_restored", 2)
+    # pc2's own records came back through pc1's offers (pc2's changes sent again were answered
+    # `superseded`: the offered revision is the one they made)
+    for rid in after2:
+        assert [(r.kind, r.server_revision) for r in bureau.revisions(rid)] == [("offer", 1)]
     again = pc1.sync(), pc2.sync()
     assert all(r.complete and r.healed is None and r.pushed == 0 for r in again)
 
