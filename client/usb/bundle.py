@@ -116,6 +116,9 @@ def export_bundle(
         included = {op for b in stored for op in b.op_ids}
         skip_records = S.held_record_ids(s)
         n = len(stored)
+        # Never before a batch already stored (a PC clock set back since the last export): the server must
+        # get a record's changes in the order they were made.
+        at = max([now, *(b.created_at for b in stored)])
         # A change refused before (kept unsent with an open issue) goes alone in a batch of its own, after
         # the rest: if the bureau refuses it whole again, nothing else waits behind it.
         refused = {i.op_id for i in S.open_issues(s, kind=S.IssueKind.REJECTED) if i.op_id}
@@ -138,10 +141,10 @@ def export_bundle(
                 stored.append(
                     S.store_batch(
                         s,
-                        key=_batch_key(now, n),
+                        key=_batch_key(at, n),
                         op_ids=[c.op_id for c in changes],
                         body=body,
-                        now=now,
+                        now=at,
                     )
                 )
                 included.update(c.op_id for c in changes)

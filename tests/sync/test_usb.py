@@ -513,3 +513,35 @@ def test_a_batch_the_bureau_refuses_whole_holds_back_only_the_change_it_names(
     assert server_rows(live_server, school) == {a: (1, "received", "甲"), b: (1, "received", "乙")}
     with client.Session() as s:
         assert S.open_issues(s, kind=S.IssueKind.REJECTED) == []
+
+
+def test_a_pc_clock_set_back_between_two_exports_keeps_a_records_changes_in_order(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from client.clock import FixedClock
+
+    client, school = enrolled(make_client, live_server)
+    clock = client.ctx.clock
+    assert isinstance(clock, FixedClock)
+    rid = client.save(inspection(inspectors="甲"))
+    first = export_bundle(client.ctx, stick(tmp_path))  # lost on the way: never imported
+    clock.advance(hours=-30)  # the clerk "fixes" the PC's clock
+    client.save(inspection(inspectors="甲（改）"), record_id=rid)
+
+    second = export_bundle(client.ctx, stick(tmp_path))  # both changes, the first one first
+
+    assert (first.changes, second.changes, second.batches) == (1, 2, 2)
+    # The link comes back first: the stored batches go online in the order they were made.
+    result = client.engine.sync()
+    assert result.complete and result.pushed == 2 and result.conflicts == []
+    assert server_rows(live_server, school) == {rid: (2, "received", "甲（改）")}
+    assert client_rows(client) == {rid: (Status.RECEIVED, "甲（改）")}
+    # Both sticks reach the bureau later: nothing twice, and their answers change nothing.
+    for bundle in (second, first):
+        receipt = bureau_import(live_server, bundle.path)
+        assert receipt.received == {} and receipt.refused == []
+        assert receipt.answer_path is not None
+        import_answer(client.ctx, receipt.answer_path)
+    assert server_rows(live_server, school) == {rid: (2, "received", "甲（改）")}
+    assert client_rows(client) == {rid: (Status.RECEIVED, "甲（改）")}
+    assert client.unsent() == 0
