@@ -478,6 +478,7 @@ CREDENTIAL_SETTINGS = (
     "sync.school_name",
     "sync.server_fingerprint",
     "pin_reset_key",
+    "usb_key",
 )
 
 
