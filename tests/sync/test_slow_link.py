@@ -188,7 +188,10 @@ def test_a_photo_goes_up_over_a_fast_link_that_drops_every_second(
 
     assert result.complete and result.uploaded == 1
     assert on_server(live_server, school) == text_ids | {photo_rid}
-    assert stored_put_bytes(client) == size
+    # No byte stored twice: the stored chunks the client was told about add up to at most the photo (a
+    # chunk stored whose answer the cut lost is not counted here; the client resumed after it, from the
+    # server's offset, instead of sending it again). Equality held only when no answer was lost.
+    assert stored_put_bytes(client) <= size
     assert hashlib.sha256(server_file(live_server, school, sha)).hexdigest() == sha
     assert cuts.count >= 1
 
