@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from client.store.issues import IssueKind
+from client.store.issues import IssueKind, mark_conflicts_stale
 from client.store.models import (
     OFFER,
     RESENT_SEQ,
@@ -252,6 +252,7 @@ def begin_server_heal(
     session.execute(update(SyncRecord).values(updated_at=UNSEEN))
     _keep_known(session, first_base)
     _set_bases(session, first_base, now=now)
+    mark_conflicts_stale(session)
     _check_photos_again(session, lost_ops)
     # held from the new generation's start
     session.execute(update(SyncAck).where(SyncAck.seq >= 0).values(seq=0))

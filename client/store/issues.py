@@ -127,14 +127,27 @@ def raise_conflict(
             record_id=record_id,
             op_id=op_id,
         )
-    if _revision_of(server) >= _revision_of(issue.details.get("server")):
+    if issue.details.get("stale") or _revision_of(server) >= _revision_of(
+        issue.details.get("server")
+    ):
         issue.reason, issue.message_zh, issue.message_en = reason, message_zh, message_en
-        issue.details = {**issue.details, **details}
+        issue.details = {k: v for k, v in {**issue.details, **details}.items() if k != "stale"}
     elif local is not None:
         issue.details = {**issue.details, "local": dict(local)}
     issue.op_id = op_id if op_id is not None else issue.op_id
     session.flush()
     return issue
+
+
+def mark_conflicts_stale(session: Session) -> int:
+    """The server was restored (a heal begins): the server versions open conflicts show may be gone, and
+    revisions are numbered again - the next server state seen replaces them, whatever its number."""
+    marked = 0
+    for issue in open_issues(session, kind=IssueKind.CONFLICT):
+        issue.details = {**(issue.details or {}), "stale": True}
+        marked += 1
+    session.flush()
+    return marked
 
 
 def resolve_issues(

@@ -479,6 +479,43 @@ def test_an_offer_meeting_a_state_made_since_the_restore_is_a_conflict_not_super
         w.close()
 
 
+def test_a_conflict_open_across_a_restore_shows_the_restored_servers_state(
+    restorable: C.Served, tmp_path: Path
+):
+    """Found by the long convergence run (seed 924 on PostgreSQL): a conflict with a bureau return was open
+    when the server was restored from a backup older than the return. The conflict kept showing the lost
+    return (revision 2) because it shows "the newest server state seen", and revisions are numbered again
+    after a restore; "keep the server's" then took the lost return, and the PC stayed returned for good
+    while the server held the record received. A heal marks open conflicts' server versions as stale: the
+    reading again brings the restored server's state into them."""
+    w = C.World(restorable, tmp_path / "w", name="x")
+    try:
+        w.add_record("a", "初查")
+        w.settle()
+        with restorable.session() as s:
+            (rid,) = [r.id for r in w._server_records(s)]
+        w.server_backup()
+        w.bureau_return(lambda ids: rid, "签名不清")
+        w.edit("a", lambda rows: rows[0], "remarks", "已整改")  # offline, before the return arrives
+        w.sync("a")  # a conflict with the return
+        with w.pcs["a"].session() as s:
+            (issue,) = S.open_issues(s)
+            assert issue.details["server"]["status"] == "returned"
+        w.server_restore()
+        w.sync("a")  # heals; the conflict now shows what the restored server holds
+        with w.pcs["a"].session() as s:
+            (issue,) = S.open_issues(s)
+            assert issue.details["server"]["status"] == "received"
+        assert w.resolve("a", lambda issues: issues[0], lambda: C.SERVER)
+        w.settle()
+
+        assert w.problems() == []
+        with w.pcs["a"].session() as s:
+            assert s.get(Record, rid).status == Status.RECEIVED
+    finally:
+        w.close()
+
+
 def test_a_change_request_the_restored_server_lost_is_asked_again(
     restorable: C.Served, tmp_path: Path
 ):
