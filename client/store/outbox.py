@@ -126,6 +126,7 @@ def _pending_select() -> Any:
             SyncRecord.server_revision,
             Revision.status,
             SyncAck.seq,
+            SyncAck.server_revision,
         )
         .join(Record, Record.id == OutboxEntry.record_id)
         .join(
@@ -159,6 +160,7 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
             base,
             status,
             seq,
+            made,
         ) in result:
             offer = kind == OFFER
             yield PendingChange(
@@ -172,7 +174,8 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
                 data=data,
                 saved_at=saved_at,
                 keep_return=kind == "upsert" and status == Status.RETURNED,
-                resent=seq == RESENT_SEQ,
+                # A change kept as a change request made no revision: nothing else can hold it.
+                resent=seq == RESENT_SEQ and bool(made),
                 offer=offer,
             )
     finally:

@@ -582,7 +582,12 @@ class _Batch:
                     teacher_id=data.get("teacher_id"),
                 )
         if rec is not None and not self.base_ok(rec, c):
-            if c.resent and self._offered_past(rec, (c.base_server_revision or 0) + 1):
+            # A delete is never part of an offered (live) state: it meets the state as any change would.
+            if (
+                c.resent
+                and c.kind == UPSERT
+                and self._offered_past(rec, (c.base_server_revision or 0) + 1)
+            ):
                 return self._superseded(c, rec, kept=data)
             return self._conflict(c, rec, data)
         if data is None:  # a delete keeps the record's last data in its tombstone
