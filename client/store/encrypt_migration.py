@@ -121,7 +121,8 @@ def encrypt_database(path: Path, key: DataKey) -> None:
 
 
 def _remove_temps(folder: Path) -> None:
-    for p in folder.glob(f"{TMP_PREFIX}*.tmp"):
+    # The temporary database and what SQLite left beside it when the process was killed (-journal).
+    for p in folder.glob(f"{TMP_PREFIX}*.tmp*"):
         with contextlib.suppress(OSError):
             p.unlink()
 

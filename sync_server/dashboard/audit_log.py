@@ -56,6 +56,7 @@ ACTION_LABELS = {
     "device.enroll_again": "设备重新登记（上次的回答丢失）",
     "device.revoke": "撤销设备",
     "device.replaced": "电脑重新登记，原凭据作废",
+    "device.usb_import": "导入学校的U盘数据",
     "device.pin_reset": "生成PIN码重置码",
     "form.publish": "发布表单",
     "form.publish_refused": "表单未通过检查",
