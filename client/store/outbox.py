@@ -715,11 +715,17 @@ def apply_push_answer(
                     .values(status=server_status_of(status), review_comments=null())
                 )
     for rid, revision in superseded.items():
-        if unsent.get(rid):
+        if unsent.get(
+            rid
+        ):  # the base of the next change sent again (a row the heal removed included)
+            ins = sqlite_insert(SyncRecord).values(
+                record_id=rid, server_revision=revision, server_status="received", updated_at=now
+            )
             session.execute(
-                update(SyncRecord)
-                .where(SyncRecord.record_id == rid)
-                .values(server_revision=revision, updated_at=now)
+                ins.on_conflict_do_update(
+                    index_elements=[SyncRecord.record_id],
+                    set_={"server_revision": revision, "updated_at": now},
+                )
             )
     drop_batch(session, batch_key)
     return outcome
