@@ -28,6 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -122,7 +123,18 @@ class Served(ServerHandle):
             }
         )
         self._state = get_state(self.app)
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        # Started again after a restore on the same port, if it is still free: another test's socket may have
+        # taken it meanwhile (seen on a loaded machine); then a new one (the worlds' proxy follows `port`).
+        for attempt in range(20):
+            try:
+                self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+                break
+            except (OSError, SystemExit):  # werkzeug exits on "address already in use"
+                if self.port == 0 or attempt == 19:
+                    raise
+                if attempt >= 9:
+                    self.port = 0
+                time.sleep(0.2)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
@@ -513,6 +525,7 @@ class World:
         """The bureau restores its database from the backup; the PCs find out at their next sync."""
         assert isinstance(self.server, Served) and self.server_backup_file is not None
         self.server.restore(self.server_backup_file)
+        self.proxy.target = ("127.0.0.1", self.server.port)
         self.figures.actions["server_restore"] += 1
 
     def pc_backup(self, pc_name: str) -> None:
