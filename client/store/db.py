@@ -16,6 +16,7 @@ from typing import Any
 import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from client.store.dberrors import DB_ERRORS
 from client.store.keys import DataKey, ensure_key
@@ -83,6 +84,10 @@ def make_engine(db_path: Path, key: DataKey | bool | None = True) -> Engine:
         "sqlite://",
         module=sqlcipher3,
         creator=lambda: connect(db_path, the_key),
+        # A file database's pool, as sqlite:///FILE gets: the bare "sqlite://" URL would choose
+        # SingletonThreadPool (meant for :memory:), which closes the connections of threads beyond its
+        # size - under the window's background tasks a sync then met "Cannot operate on a closed database".
+        poolclass=QueuePool,
     )
 
     @event.listens_for(engine, "connect")
