@@ -368,3 +368,36 @@ class User(Base):
     created_at: Mapped[dt.datetime]
     last_login_at: Mapped[dt.datetime | None]
     disabled_at: Mapped[dt.datetime | None]
+
+
+class ClientRelease(Base):
+    """A client version published to the update channel (issue 16, docs/updates.md). The signed files are in
+    the TUF repository (sync_server/updates_repo.py); this row only says who is offered it: `stage` "pilot"
+    (the schools in `schools`), "all", or "paused" (nobody)."""
+
+    __tablename__ = "client_releases"
+    __table_args__ = (UniqueConstraint("version", "platform"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(50))
+    platform: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(300))  # the TUF target path
+    stage: Mapped[str] = mapped_column(String(10))
+    schools: Mapped[list[Any]]  # school codes of a pilot
+    published_at: Mapped[dt.datetime]
+    changed_at: Mapped[dt.datetime]
+
+
+class DeviceUpdate(Base):
+    """What a device last said about its updates (its version, what it is doing, failures)."""
+
+    __tablename__ = "device_updates"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    app_version: Mapped[str] = mapped_column(String(50))
+    platform: Mapped[str] = mapped_column(String(20))
+    checked_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(20))
+    target_version: Mapped[str | None] = mapped_column(String(50))
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
