@@ -1,7 +1,7 @@
 """Client updates: releases and their rollout, what each device reports (issue 16, protocol revision 1.18).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010 (enrollment files, issue 13)
 
 `client_releases`: a published client version per platform, its TUF target path and who is offered it
 (stage pilot/all/paused, the pilot's school codes). `device_updates`: per device, the version it runs, when
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
