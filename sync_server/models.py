@@ -99,6 +99,23 @@ class Device(Base):
     replaced_by: Mapped[str | None] = mapped_column(String(36))
 
 
+class EnrollmentFile(Base):
+    """An enrollment file written for a school with no link (protocol revision 1.15): its device was made
+    when the file was written; the file binds to the first computer (installation) the server hears from."""
+
+    __tablename__ = "enrollment_files"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the file id in its header
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the file's own token, for ever
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    installation_id: Mapped[str | None] = mapped_column(String(32))  # the computer it is bound to
+    bound_at: Mapped[dt.datetime | None]
+    bound_via: Mapped[str | None] = mapped_column(String(16))  # online | usb
+
+
 class FormVersion(Base):
     __tablename__ = "form_versions"
 
