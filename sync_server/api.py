@@ -18,8 +18,10 @@ from flask import Blueprint, Response, g, request
 
 from forms.usb_bundle import device_key, encode_key
 from sync_server.app import json_response
+from sync_server.enrollment_files import file_token
 from sync_server.errors import ApiError, ServiceError
 from sync_server.openapi import openapi_document
+from sync_server.push_batch import push_batch
 from sync_server.services import generation
 from sync_server.services.attachments import (
     SHA256_RE,
@@ -32,17 +34,15 @@ from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
     MAX_INT64,
     JsonInputError,
-    canonical_json,
     is_name_text,
     iso,
     naive_utc,
-    sha256_hex,
     strict_loads,
     url_control_character,
 )
 from sync_server.services.forms import get_version, latest_forms
 from sync_server.services.pin_reset import encoded_reset_key
-from sync_server.services.push import COMPACT_HEADER, compact_answer, parse_batch, run_push
+from sync_server.services.push import COMPACT_HEADER, compact_answer, parse_batch
 from sync_server.services.schools import (
     DeviceInfo,
     TokenKind,
@@ -210,7 +210,8 @@ def authenticate() -> DeviceInfo:
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="school-sync"'},
         )
-    token = token.strip()
+    # Protocol 1.15: a computer enrolled by file is bound to the file on first contact (another: 403).
+    token = file_token(state, token.strip())
     secret = str(state.config["SECRET_KEY"])
     with state.db.ReadSession.begin() as session:
         match = match_token(session, token, secret=secret)
@@ -422,17 +423,7 @@ def push_view() -> Response:
     changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
     device = current_device()
     standing, healing = _generation_standing(device, cursor=_cursor_header())
-    answer = run_push(
-        state.db.Session,
-        device=device,
-        key=key,
-        request_sha256=sha256_hex(canonical_json(body)),
-        changes=changes,
-        clock=state.clock,
-        local_offset=state.local_offset,
-        forms=state.forms,
-        max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
-    )
+    answer = push_batch(state, device=device, key=key, body=body, changes=changes)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     if healing and not answer.replayed:
         results = strict_loads(answer.body.encode("utf-8")).get("results") or []
@@ -717,3 +708,7 @@ def attachment_put(sha256: str) -> Response:
 @api.get("/openapi.json")
 def openapi_view() -> Response:
     return json_response(openapi_document(get_state().config))
+
+
+# Update routes and version checks (issue 16, protocol 1.18): their own module, on this blueprint.
+from sync_server import updates_api  # noqa: E402,F401

@@ -22,6 +22,7 @@ from typing import Any
 from forms import usb_bundle as U
 from sync_server.errors import ServiceError
 from sync_server.models import Device
+from sync_server.push_batch import push_batch
 from sync_server.services import generation
 from sync_server.services.attachments import SHA256_RE, PartialQuota
 from sync_server.services.changes import current_seq, pull
@@ -29,13 +30,11 @@ from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
     JsonInputError,
     audit,
-    canonical_json,
-    sha256_hex,
     strict_loads,
 )
 from sync_server.services.forms import get_version
 from sync_server.services.pin_reset import encoded_reset_key
-from sync_server.services.push import parse_batch, run_push
+from sync_server.services.push import parse_batch
 from sync_server.services.schools import DeviceInfo, _info, _with_school, touch_device
 from sync_server.state import ServerState
 
@@ -338,17 +337,7 @@ def _push(
     try:
         body = strict_loads(text.encode("utf-8"))
         changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
-        answer = run_push(
-            state.db.Session,
-            device=device,
-            key=key,
-            request_sha256=sha256_hex(canonical_json(body)),
-            changes=changes,
-            clock=state.clock,
-            local_offset=state.local_offset,
-            forms=state.forms,
-            max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
-        )
+        answer = push_batch(state, device=device, key=key, body=body, changes=changes)
     except (ServiceError, JsonInputError) as exc:
         zh = getattr(exc, "message_zh", "批次内容不是有效的 JSON")
         en = getattr(exc, "message_en", str(exc))

@@ -1,0 +1,28 @@
+"""One push batch applied under this server's settings: the same call for POST /push (sync_server.api) and a
+batch carried on a USB stick (sync_server.usb), so both take a batch exactly alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync_server.services.common import canonical_json, sha256_hex
+from sync_server.services.push import ChangeIn, PushAnswer, run_push
+from sync_server.services.schools import DeviceInfo
+from sync_server.state import ServerState
+
+
+def push_batch(
+    state: ServerState, *, device: DeviceInfo, key: str, body: Any, changes: list[ChangeIn]
+) -> PushAnswer:
+    """run_push for the parsed `changes` of `body` (its canonical sha256 binds the Idempotency-Key)."""
+    return run_push(
+        state.db.Session,
+        device=device,
+        key=key,
+        request_sha256=sha256_hex(canonical_json(body)),
+        changes=changes,
+        clock=state.clock,
+        local_offset=state.local_offset,
+        forms=state.forms,
+        max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
+    )
