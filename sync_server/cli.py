@@ -926,6 +926,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_usb_import)
+
+    from sync_server.updates_cli import add_commands as add_update_commands
+
+    add_update_commands(sub, common)  # issue 16: the client update channel (docs/updates.md)
     return parser
 
 

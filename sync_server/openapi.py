@@ -713,6 +713,8 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
 
 def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The document for a server with this configuration (its limits), the defaults when None."""
+    from sync_server.updates_openapi import update_paths
+
     limits = {**DEFAULTS, **(config or {})}
     return {
         "openapi": "3.1.0",
@@ -723,7 +725,7 @@ def openapi_document(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"deviceToken": []}],
-        "paths": _paths(limits),
+        "paths": {**_paths(limits), **update_paths()},  # issue 16: sync_server/updates_openapi.py
         "components": {
             "schemas": _schemas(limits),
             "securitySchemes": {"deviceToken": {"type": "http", "scheme": "bearer"}},

@@ -1,0 +1,160 @@
+"""The device API's update routes and version checks (protocol revision 1.18, docs/updates.md).
+
+    POST /api/v1/update/check            the device reports its update state; answered with its offer
+    GET  /api/v1/update/repo/<path>      the TUF repository's files (metadata/*.json, targets/...),
+                                         with Range for a download resumed where it stopped
+
+Every API answer carries `Sync-Protocol` and, when configured, `Sync-Min-Client-Version`; a client older
+than that is answered 426 `client_too_old` on every route but these, enroll and openapi.json.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Response, request, send_from_directory
+
+from sync_server import updates as U
+from sync_server.api import api, current_device, device_required, read_json
+from sync_server.app import json_response
+from sync_server.errors import ApiError
+from sync_server.state import get_state
+
+log = logging.getLogger(__name__)
+
+OPEN_TO_OLD_CLIENTS = ("/api/v1/update/", "/api/v1/enroll", "/api/v1/openapi.json")
+MAX_CHECK_BYTES = 16 * 1024
+
+
+def updates_dir() -> Path:
+    state = get_state()
+    configured = state.config.get("UPDATES_DIR")
+    if configured:
+        return Path(str(configured))
+    from flask import current_app
+
+    return Path(current_app.instance_path) / "updates"
+
+
+@api.before_request
+def _refuse_old_clients() -> None:
+    if request.path.startswith(OPEN_TO_OLD_CLIENTS):
+        return
+    minimum = U.min_client_version(get_state().config)
+    if minimum is None:
+        return
+    version = U.client_version(request.headers.get("User-Agent"))
+    if version is None or version >= minimum:
+        return
+    state = get_state()
+    with state.db.ReadSession.begin() as session:
+        offer = U.offer_for(session, running=version, platform=_platform(), school_code=None)
+    raise U.too_old_error(version, minimum, offer.as_json() if offer else None)
+
+
+def _platform() -> str:
+    """The platform a client names (`Sync-Client-Platform`, 1.18); Windows for older clients."""
+    named = request.headers.get("Sync-Client-Platform", "").strip().lower()
+    return named if named in U.PLATFORMS else "windows"
+
+
+@api.after_request
+def _protocol_headers(response: Response) -> Response:
+    response.headers[U.PROTOCOL_HEADER] = U.PROTOCOL
+    try:
+        minimum = U.min_client_version(get_state().config)
+    except Exception:  # a bad setting is reported by the check itself (400), not here
+        minimum = None
+    if minimum is not None:
+        response.headers[U.MIN_CLIENT_HEADER] = str(minimum)
+    return response
+
+
+def _field(body: dict[str, Any], name: str, *, limit: int, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ApiError(
+            "bad_request",
+            f"字段 {name} 须为 1 到 {limit} 个字符的文字",
+            f"field {name} must be text of 1 to {limit} characters",
+            status=400,
+            details={"field": name},
+        )
+    return value.strip()
+
+
+@api.post("/update/check")
+@device_required
+def update_check_view() -> Response:
+    state = get_state()
+    body = read_json(MAX_CHECK_BYTES)
+    if not isinstance(body, dict):
+        raise ApiError(
+            "bad_request",
+            "请求体须为 JSON 对象",
+            "the body must be a JSON object",
+            status=400,
+        )
+    running_text = _field(body, "app_version", limit=50, required=True) or ""
+    running = U.parse_version(running_text, what="app_version")
+    platform = _field(body, "platform", limit=20, required=True) or ""
+    state_word = body.get("state", "current")  # present: one of STATES (null is refused)
+    if platform not in U.PLATFORMS or state_word not in U.STATES:
+        bad = "platform" if platform not in U.PLATFORMS else "state"
+        allowed = U.PLATFORMS if bad == "platform" else U.STATES
+        raise ApiError(
+            "bad_request",
+            f"字段 {bad} 须为 {'、'.join(allowed)} 之一",
+            f"field {bad} must be one of {', '.join(allowed)}",
+            status=400,
+            details={"field": bad},
+        )
+    failures = body.get("failures", 0)
+    if not isinstance(failures, int) or isinstance(failures, bool) or not 0 <= failures <= 10**6:
+        raise ApiError(
+            "bad_request",
+            "字段 failures 须为 0 到 1000000 的整数",
+            "field failures must be a whole number from 0 to 1000000",
+            status=400,
+            details={"field": "failures"},
+        )
+    device = current_device()
+    with state.db.Session.begin() as session:
+        U.record_report(
+            session,
+            device_id=device.device_id,
+            app_version=running_text,
+            platform=platform,
+            state=state_word,
+            target_version=_field(body, "target_version", limit=50),
+            failures=failures,
+            error=_field(body, "error", limit=500),
+            now=state.now(),
+        )
+        offer = U.offer_for(
+            session, running=running, platform=platform, school_code=device.school_code
+        )
+    minimum = U.min_client_version(state.config)
+    return json_response(
+        {
+            "protocol": U.PROTOCOL,
+            "min_client_version": str(minimum) if minimum else None,
+            "too_old": bool(minimum and running < minimum),
+            "offer": offer.as_json() if offer else None,
+            "repository": "/api/v1/update/repo/",
+        }
+    )
+
+
+@api.get("/update/repo/<path:name>")
+def update_repo_view(name: str) -> Response:
+    if not name.startswith(("metadata/", "targets/")):
+        raise ApiError("not_found", "没有这个文件", "no such file", status=404)
+    response = send_from_directory(updates_dir(), name, conditional=True, max_age=0)
+    if name.startswith("metadata/"):
+        response.headers["Cache-Control"] = "no-cache"
+    return response
