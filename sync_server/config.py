@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 64 * 1024,  # without a device token or a staff session: enroll, login, ...
     "MAX_UPLOAD_CHUNK_BYTES": 1024 * 1024,  # one PUT of an attachment (clients send 256 KiB chunks)
     "MAX_DASHBOARD_BODY_BYTES": 6 * 1024 * 1024,  # a logged-in staff member (form upload: 5 MB)
+    "MAX_USB_UPLOAD_BYTES": 512 * 1024 * 1024,  # U盘数据: one upload of a round's bundles (to disk)
     # `sync-server serve` (waitress; sync_server/serving.py, docs/server.md "Limits").
     "SERVE_THREADS": 8,  # worker threads (keep at or below DB_POOL_SIZE)
     "SERVE_CONNECTION_LIMIT": 300,  # open connections; idle ones are closed to make room for new ones

@@ -8,6 +8,7 @@ Only the head is known then, so the doors are told apart by what the head carrie
 |---|---|---|
 | a device's `POST /api/v1/push` (with `Authorization`) | MAX_BATCH_BYTES + 64 KiB (5 MiB + 64 KiB) | a batch, gzip of incompressible bytes is a little longer |
 | a device's `PUT /api/v1/attachments/<sha256>` | MAX_UPLOAD_CHUNK_BYTES (1 MiB) | clients send 256 KiB chunks |
+| a staff member's `POST /usb/import` (U盘数据: a round's bundles at once) | MAX_USB_UPLOAD_BYTES (512 MiB) | bundles carry photos; spooled to disk, never held in memory whole |
 | a staff member's dashboard request (a signed session with a user) | MAX_DASHBOARD_BODY_BYTES (6 MiB) | a form upload is at most 5 MB |
 | everything else: enroll, login, requests without credentials | MAX_REQUEST_BYTES (64 KiB) | their bodies are a few hundred bytes |
 
@@ -29,6 +30,8 @@ BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 PUSH_PATH = "/api/v1/push"
 ATTACHMENTS_PREFIX = "/api/v1/attachments/"
 API_PREFIX = "/api/"
+# The dashboard's U盘数据 upload (sync_server/dashboard/usb_page.py).
+USB_IMPORT_PATH = "/usb/import"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class BodyDoors:
     push: int
     chunk: int
     dashboard: int
+    usb: int = 512 * 1024 * 1024
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> BodyDoors:
@@ -48,11 +52,12 @@ class BodyDoors:
                 whole_number(cfg, "MAX_ATTACHMENT_BYTES", minimum=1),
             ),
             dashboard=whole_number(cfg, "MAX_DASHBOARD_BODY_BYTES", minimum=1024),
+            usb=whole_number(cfg, "MAX_USB_UPLOAD_BYTES", minimum=1024),
         )
 
     @property
     def largest(self) -> int:
-        return max(self.small, self.push, self.chunk, self.dashboard)
+        return max(self.small, self.push, self.chunk, self.dashboard, self.usb)
 
     def door(self, *, method: str, path: str, device: bool, staff: bool) -> tuple[str, int]:
         """(the door's name, the most body bytes a request through it may carry)."""
@@ -63,6 +68,8 @@ class BodyDoors:
                     return "push", self.push
                 if device and method == "PUT" and path.startswith(ATTACHMENTS_PREFIX):
                     return "attachment_chunk", self.chunk
+            elif staff and method == "POST" and path == USB_IMPORT_PATH:
+                return "usb_upload", self.usb
             elif staff:
                 return "dashboard", self.dashboard
         return "request", self.small
@@ -80,6 +87,12 @@ def too_large_messages(limit: int, door: str) -> tuple[str, str]:
         return (
             f"一批数据最多 {size_zh}，请分成更小的批次",
             f"a batch is at most {limit} bytes; send smaller batches",
+        )
+    if door == "usb_upload":
+        return (
+            f"一次上传的U盘文件合计最多 {size_zh}，请分几次上传，或在服务器上用 sync-server usb-import 导入",
+            f"one upload of USB sync files is at most {limit} bytes in all; upload them in several goes, "
+            "or import them on the server with sync-server usb-import",
         )
     if door == "dashboard":
         return (

@@ -40,6 +40,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("dashboard.hazards", "隐患", "viewer"),
     ("dashboard.schools", "学校与设备", "viewer"),
     ("dashboard.forms", "表单", "viewer"),
+    ("dashboard.usb", "U盘数据", "reviewer"),
     ("dashboard.audit_log", "审计日志", "admin"),
 )
 

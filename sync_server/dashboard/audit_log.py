@@ -57,6 +57,8 @@ ACTION_LABELS = {
     "device.revoke": "撤销设备",
     "device.replaced": "电脑重新登记，原凭据作废",
     "device.usb_import": "导入学校的U盘数据",
+    "usb.import": "在“U盘数据”页导入同步文件",
+    "usb.answer_download": "下载U盘答复文件",
     "device.pin_reset": "生成PIN码重置码",
     "form.publish": "发布表单",
     "form.publish_refused": "表单未通过检查",
@@ -131,6 +133,14 @@ DETAIL_LABELS = {
     "sensitive": "含师德与控辍记录",
     "sensitive_records": "显示的师德与控辍记录",
     "school_codes": "所属学校",
+    "folder": "上传批次",
+    "stored": "保存的文件名",
+    "bundle_id": "U盘文件编号",
+    "received": "新收到",
+    "duplicates": "先前已收到",
+    "refused": "拒收",
+    "error": "拒收原因",
+    "import": "导入编号",
 }
 MASKED = "敏感记录"
 # What an entry about sensitive records keeps for staff without the ethics permission: nothing that names a

@@ -1,0 +1,357 @@
+"""U盘数据 (issue 13, item 3): staff back from a round of visits upload the schools' bundles at once; each is
+applied exactly as a push (sync_server.usb.import_file), and gets an answer bundle to carry back and a
+printable 回执.
+
+- POST /usb/import (reviewers and admins: importing applies the schools' changes, as a reviewer's work
+  does; viewers only read): many files in one multipart upload, within MAX_USB_UPLOAD_BYTES (its own door
+  in sync_server/limits.py, checked from the request's head). Each file is saved under
+  <instance>/usb_imports/<upload>/ (owner-only, sync_server/private_files.py), then imported; the answer
+  is written beside it. One bad file (not a bundle, changed, another server's, a revoked device, ...) is a
+  line with the reason in Chinese and English; the others still import.
+- Every file imported is one audit entry `usb.import` by the staff member (file, bundle, school, device,
+  counts): the history below the upload lists them, newest first, so an answer can be downloaded again.
+  A bundle imported before says so (the second import changes nothing: the same op ids and keys).
+- GET /usb/imports/<entry>/answer: the answer bundle, for the same staff (Content-Disposition with the
+  Chinese name as RFC 5987 `filename*`, an ASCII `filename` for old browsers); each download is audited.
+- GET /usb/imports/<entry>/receipt: the 回执 to print (sync_server/dashboard/usb_receipt.py). Records of
+  sensitive forms (teacher ethics, dropout) are counted for everyone, but their ids and refusal reasons are
+  shown only to staff with the ethics permission.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from forms import usb_bundle as U
+from sync_server.dashboard import bp
+from sync_server.dashboard import usb_receipt as receipts
+from sync_server.dashboard.auth import audit, current_user, role_required, sensitive_form_ids
+from sync_server.dashboard.params import int_param
+from sync_server.limits import USB_IMPORT_PATH
+from sync_server.models import AuditEntry, School
+from sync_server.private_files import opener, private_dir
+from sync_server.services.common import naive_utc
+from sync_server.state import ServerState, get_state
+from sync_server.usb import ImportResult, import_file
+
+log = logging.getLogger(__name__)
+
+IMPORT_ROLE = "reviewer"
+FOLDER = "usb_imports"
+FIELD = "bundles"
+PAGE_SIZE = 50
+COPY_CHUNK = 1024 * 1024
+_FOLDER_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}$")
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # not in a file name on Windows, FAT or ext4
+MAX_NAME = 120
+
+
+@dataclass
+class Row:
+    """One imported file as the page lists it."""
+
+    entry_id: int
+    at: dt.datetime
+    by: str
+    file: str
+    school: str
+    device: str
+    claimed: str | None  # the school a refused file's header names (unproven)
+    received: int
+    duplicates: int
+    refused: int
+    error_zh: str | None
+    error_en: str | None
+    answer: bool
+    before: str | None  # the bundle was imported before: when and by whom
+
+
+def imports_root() -> Path:
+    return Path(current_app.instance_path) / FOLDER
+
+
+def _safe_name(raw: str | None, taken: set[str]) -> str:
+    """The file's own name (a bundle's parts find each other by it), without folders or characters a
+    file system refuses, unique within the upload."""
+    name = re.split(r"[/\\]", raw or "")[-1]
+    name = _UNSAFE.sub("_", name).strip().lstrip(".") or "bundle" + U.SUFFIX
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    suffix = f".{suffix}" if dot else ""
+    stem = stem[: MAX_NAME - len(suffix)]
+    candidate, n = stem + suffix, 1
+    while candidate.lower() in taken or candidate.lower().endswith(receipts.RECEIPT_SUFFIX):
+        n += 1
+        candidate = f"{stem}({n}){suffix}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _save(upload: FileStorage, path: Path) -> None:
+    with open(path, "xb", opener=opener) as fh:
+        shutil.copyfileobj(upload.stream, fh, COPY_CHUNK)
+
+
+def _failed(path: Path) -> ImportResult:
+    result = ImportResult(path)
+    result.error = U.BundleError(
+        "bundle_import_failed",
+        "导入这个文件时服务器出错（已记入服务器日志）。可以再导入一次：已收到的记录不会重复",
+        "the server failed while importing this file (see the server log); importing it again is "
+        "safe: nothing received is stored twice",
+    )
+    return result
+
+
+def _import_one(
+    state: ServerState, path: Path, *, shown: str, folder: str, who: str
+) -> dict[str, Any]:
+    mark = receipts.idempotency_mark(state)
+    try:
+        result = import_file(state, path)
+    except Exception:  # one file's failure is its own line; the other files still import
+        log.exception("USB import of %s failed", path)
+        result = _failed(path)
+    receipt = receipts.build(state, result, mark=mark, file=shown, imported_by=who, now=state.now())
+    receipts.save(path, receipt)
+    school_id = None
+    if receipt["school"] is not None:
+        with state.db.ReadSession.begin() as s:
+            school_id = s.execute(
+                select(School.id).where(School.code == receipt["school"]["code"])
+            ).scalar_one_or_none()
+    audit(
+        receipts.ACTION,
+        shown[:100],
+        {
+            "folder": folder,
+            "stored": path.name,
+            "bundle_id": (receipt["bundle"] or {}).get("id"),
+            "device_id": (receipt["device"] or {}).get("id"),
+            "received": receipt["received"],
+            "duplicates": receipt["duplicates"],
+            "refused": len(receipt["refused"]),
+            "error": (receipt["error"] or {}).get("code"),
+        },
+        school_id=school_id,
+    )
+    return receipt
+
+
+@bp.post(USB_IMPORT_PATH)
+@role_required(IMPORT_ROLE)
+def usb_import() -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    uploads = [f for f in request.files.getlist(FIELD) if f.filename]
+    if not uploads:
+        flash(
+            "请选择要导入的U盘同步文件（.usbsync）。/ Choose the USB sync files to import.", "error"
+        )
+        return _page(status=422)
+    state = get_state()
+    folder = f"{naive_utc(state.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+    target = private_dir(imports_root() / folder)
+    taken: set[str] = set()
+    saved = []
+    for upload in uploads:
+        path = target / _safe_name(upload.filename, taken)
+        _save(upload, path)
+        saved.append((upload.filename or path.name, path))
+    for shown, path in saved:
+        _import_one(state, path, shown=shown, folder=folder, who=user.username)
+    return redirect(url_for("dashboard.usb_upload", folder=folder))
+
+
+def _when(value: Any, offset: dt.timedelta) -> str:
+    """An ISO UTC time (…Z) in the bureau's time."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).rstrip("Z"))
+    except ValueError:
+        return "—"
+    return (naive_utc(moment) + offset).strftime("%Y-%m-%d %H:%M")
+
+
+def _bundle_path(entry: AuditEntry) -> Path | None:
+    details = entry.details if isinstance(entry.details, dict) else {}
+    folder, stored = str(details.get("folder") or ""), str(details.get("stored") or "")
+    if not _FOLDER_RE.fullmatch(folder) or not stored or _UNSAFE.search(stored):
+        return None
+    return imports_root() / folder / stored
+
+
+def _row(entry: AuditEntry, names: dict[int, str], offset: dt.timedelta) -> Row:
+    path = _bundle_path(entry)
+    kept = receipts.load(path) if path is not None else None
+    r = kept or {}
+    school = r.get("school") or {}
+    claimed = r.get("claimed_school") or {}
+    error = r.get("error") or {}
+    before = r.get("imported_before")
+    before_text = None
+    if isinstance(before, dict):
+        by = before.get("by")
+        before_text = f"{_when(before.get('at'), offset)} " + (
+            f"由 {by} 导入过" if by else "用命令行导入过"
+        )
+    d = entry.details if isinstance(entry.details, dict) else {}
+    return Row(
+        entry_id=entry.id,
+        at=entry.at,
+        by=entry.actor,
+        file=entry.object_id or "",
+        school=(f"{school.get('name')}（{school.get('code')}）" if school else "")
+        or names.get(entry.school_id or -1, ""),
+        claimed=(f"{claimed.get('name') or ''}（{claimed.get('code')}）" if claimed else None),
+        device=str((r.get("device") or {}).get("name") or ""),
+        received=int(d.get("received") or 0),
+        duplicates=int(d.get("duplicates") or 0),
+        refused=int(d.get("refused") or 0),
+        error_zh=error.get("message_zh") if error else None,
+        error_en=error.get("message_en") if error else None,
+        answer=bool(r.get("answer")),
+        before=before_text,
+    )
+
+
+def _rows(stmt: Any) -> list[Row]:
+    state = get_state()
+    with state.db.ReadSession.begin() as s:
+        entries = list(s.execute(stmt).scalars())
+        ids = {e.school_id for e in entries if e.school_id is not None}
+        names = {
+            int(i): str(n)
+            for i, n in s.execute(select(School.id, School.name).where(School.id.in_(ids)))
+        }
+    return [_row(e, names, state.local_offset) for e in entries]
+
+
+def _page(*, folder: str | None = None, status: int = 200) -> ResponseReturnValue:
+    before = int_param("before", "更早的导入")
+    stmt = select(AuditEntry).where(AuditEntry.action == receipts.ACTION)
+    history = _rows(
+        (stmt.where(AuditEntry.id < before) if before is not None else stmt)
+        .order_by(AuditEntry.id.desc())
+        .limit(PAGE_SIZE + 1)
+    )
+    results = []
+    if folder is not None:
+        results = _rows(
+            stmt.where(AuditEntry.details["folder"].as_string() == folder).order_by(AuditEntry.id)
+        )
+    limit = int(get_state().config["MAX_USB_UPLOAD_BYTES"])
+    return render_template(
+        "usb.html",
+        results=results,
+        folder=folder,
+        history=history[:PAGE_SIZE],
+        next_before=history[PAGE_SIZE - 1].entry_id if len(history) > PAGE_SIZE else None,
+        max_bytes=limit,
+        max_label=f"{limit / (1024 * 1024):g} MB",
+    ), status
+
+
+@bp.get("/usb")
+@role_required(IMPORT_ROLE)
+def usb() -> ResponseReturnValue:
+    return _page()
+
+
+@bp.get("/usb/uploads/<folder>")
+@role_required(IMPORT_ROLE)
+def usb_upload(folder: str) -> ResponseReturnValue:
+    if not _FOLDER_RE.fullmatch(folder):
+        abort(404)
+    return _page(folder=folder)
+
+
+def _imported(raw: str) -> tuple[AuditEntry, Path, dict[str, Any]]:
+    """The import named in the path: its audit entry, the bundle kept and its receipt (else a 404)."""
+    entry = _entry(raw)
+    path = _bundle_path(entry)
+    kept = receipts.load(path) if path is not None else None
+    if path is None or kept is None:
+        abort(404)
+    return entry, path, kept
+
+
+def _entry(raw: str) -> AuditEntry:
+    """The page's audit entry named in the path (any other text is a 404, never a 500)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        abort(404)
+    with get_state().db.ReadSession.begin() as s:
+        entry = s.get(AuditEntry, int(raw))
+        if entry is None or entry.action != receipts.ACTION:
+            abort(404)
+        s.expunge(entry)
+    return entry
+
+
+def download_name(school: str | None, answer: str) -> str:
+    """The answer's name on the stick: the school's name first, so a person picks the right one."""
+    safe = _UNSAFE.sub("_", school or "").strip()[:40]
+    return f"{safe}_{answer}" if safe and safe not in answer else answer
+
+
+@bp.get("/usb/imports/<entry_id>/answer")
+@role_required(IMPORT_ROLE)
+def usb_answer(entry_id: str) -> ResponseReturnValue:
+    entry, path, kept = _imported(entry_id)
+    answer = kept.get("answer")
+    if not isinstance(answer, str) or _UNSAFE.search(answer):
+        abort(404)
+    file = path.with_name(answer)
+    if not file.is_file():
+        abort(404)
+    school = kept.get("school") or {}
+    name = download_name(school.get("name"), answer)
+    audit("usb.answer_download", name[:100], {"import": entry.id}, school_id=entry.school_id)
+    return send_file(
+        file,
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
+
+
+@bp.get("/usb/imports/<entry_id>/receipt")
+@role_required(IMPORT_ROLE)
+def usb_receipt(entry_id: str) -> ResponseReturnValue:
+    entry, _path, kept = _imported(entry_id)
+    user = current_user()
+    state = get_state()
+    with state.db.ReadSession.begin() as s:
+        hidden = set() if user is not None and user.can_view_sensitive else sensitive_form_ids(s)
+    masked = list(receipts.sensitive_refusals(kept, hidden)) if hidden else []
+    shown = [r for r in kept.get("refused") or [] if r not in masked]
+    offset = state.local_offset
+    bundle = kept.get("bundle") or {}
+    before = kept.get("imported_before")
+    return render_template(
+        "usb_receipt.html",
+        r=kept,
+        entry=entry,
+        refused=shown,
+        masked=masked,
+        created=_when(bundle.get("created_at"), offset) if bundle else "—",
+        imported=_when(kept.get("imported_at"), offset),
+        before=(
+            {"at": _when(before.get("at"), offset), "by": before.get("by")}
+            if isinstance(before, dict)
+            else None
+        ),
+    )

@@ -1,0 +1,372 @@
+"""The 回执 of one bundle imported on the U盘数据 page (issue 13, item 3): what it brought per form and period,
+what was refused and why, the school, the device and whether the bundle had been imported before.
+
+Built once, right after `sync_server.usb.import_file` applied the bundle, from its ImportResult and the answer
+bundle it wrote (the push answers carry each change's form, record, data and result; the answer holds no
+attachments, so it is small), and kept as JSON beside the bundle in the instance's private folder: the
+receipt can be printed again later exactly as it was, and its record ids and refusal reasons stay out of the
+audit log, which other admins read (sensitive forms are masked when the receipt is shown, not when stored).
+
+A change counts as received now when its batch was answered `applied` for the first time (the
+Idempotency-Key was not held before this import), as held before when its batch was a replay or it was
+answered `duplicate`/`superseded`, and as refused as the ImportResult says - the same accounting as
+`ImportResult.received`/`duplicates`; when the two disagree, the per-period split is left out and the
+per-form counts of the ImportResult are shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forms import usb_bundle as U
+from forms.periods import record_period
+from sync_server import reporting
+from sync_server.models import AuditEntry, Device, IdempotencyKey, Record, School
+from sync_server.private_files import opener
+from sync_server.services.common import iso, naive_utc
+from sync_server.services.forms import FORM_CACHE
+from sync_server.state import ServerState
+from sync_server.usb import ImportResult
+
+log = logging.getLogger(__name__)
+
+ACTION = "usb.import"  # the audit entry of each bundle imported on the page (who, when, which file)
+RECEIPT_SUFFIX = ".receipt.json"
+NO_PERIOD = "—"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Change:
+    op_id: str
+    record_id: str
+    form_id: str
+    form_version: str
+    data: dict[str, Any] | None
+    outcome: str  # received duplicate refused
+
+
+def idempotency_mark(state: ServerState) -> int:
+    """The newest Idempotency-Key row now: a batch whose key row is newer was pushed by the import."""
+    with state.db.ReadSession.begin() as s:
+        return int(s.execute(select(func.max(IdempotencyKey.id))).scalar_one() or 0)
+
+
+def _loads(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _answer_payload(state: ServerState, result: ImportResult) -> dict[str, Any] | None:
+    if result.answer_path is None or result.header is None:
+        return None
+    key = U.device_key(str(state.config["SECRET_KEY"]), result.header.device_id)
+    try:
+        _header, payload = U.open_bundle(result.answer_path.read_bytes(), key)
+    except (OSError, U.BundleError) as exc:
+        log.warning("the answer %s could not be read back: %s", result.answer_path, exc)
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _replayed_keys(s: Session, device_id: str, keys: list[str], mark: int) -> set[str]:
+    out: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        out.update(
+            s.execute(
+                select(IdempotencyKey.key).where(
+                    IdempotencyKey.device_id == device_id,
+                    IdempotencyKey.key.in_(keys[start : start + _CHUNK]),
+                    IdempotencyKey.id <= mark,
+                )
+            ).scalars()
+        )
+    return out
+
+
+def _changes(state: ServerState, result: ImportResult, mark: int) -> list[Change] | None:
+    """Every change of the bundle with what became of it; None when the answer cannot be read."""
+    payload = _answer_payload(state, result)
+    pushed = payload.get("push") if payload is not None else None
+    if not isinstance(pushed, list) or result.header is None:
+        return None
+    refused = {r.op_id for r in result.refused}
+    entries = [e for e in pushed if isinstance(e, dict)]
+    keys = [str(e.get("key")) for e in entries]
+    with state.db.ReadSession.begin() as s:
+        replayed = _replayed_keys(s, result.header.device_id, keys, mark)
+    out: list[Change] = []
+    for entry in entries:
+        body, answer = _loads(entry.get("body")), _loads(entry.get("answer"))
+        sent = body.get("changes") if isinstance(body, dict) else None
+        results = answer.get("results") if isinstance(answer, dict) else None
+        by_op = {
+            str(r.get("op_id")): str(r.get("result"))
+            for r in (results if isinstance(results, list) else [])
+            if isinstance(r, dict)
+        }
+        for c in sent if isinstance(sent, list) else []:
+            if not isinstance(c, dict):
+                continue
+            op_id = str(c.get("op_id"))
+            kind = by_op.get(op_id)
+            if op_id in refused or kind is None:
+                outcome = "refused"
+            elif kind == "applied" and entry.get("key") not in replayed:
+                outcome = "received"
+            else:
+                outcome = "duplicate"
+            data = c.get("data")
+            out.append(
+                Change(
+                    op_id,
+                    str(c.get("record_id")),
+                    str(c.get("form_id")),
+                    str(c.get("form_version")),
+                    data if isinstance(data, dict) else None,
+                    outcome,
+                )
+            )
+    return out
+
+
+class _Forms:
+    """Form titles, sensitivity and record periods, for one receipt."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self.titles: dict[str, str] = {}
+        self.sensitive: dict[str, bool] = {}
+
+    def describe(self, form_id: str, version: str) -> None:
+        if form_id in self.titles:
+            return
+        form = FORM_CACHE.lookup(self.s, form_id, version)
+        found = reporting.latest_form(self.s, form_id) if form is None else None
+        form = form or (found[1] if found else None)
+        self.titles[form_id] = (form.title.get("zh") if form else None) or form_id
+        self.sensitive[form_id] = bool(form and form.settings.sensitive)
+
+    def period(self, c: Change) -> tuple[str, str]:
+        """(period key, how the bureau says it), NO_PERIOD for none."""
+        form = FORM_CACHE.lookup(self.s, c.form_id, c.form_version)
+        if form is None:
+            found = reporting.latest_form(self.s, c.form_id)
+            form = found[1] if found else None
+        if form is None or not reporting.is_periodic(form):
+            return NO_PERIOD, NO_PERIOD
+        data = c.data
+        if data is None:  # a deletion: the period the record was in
+            rec = self.s.get(Record, c.record_id)
+            data = rec.data if rec is not None and isinstance(rec.data, dict) else {}
+        key = record_period(form, data)
+        if key is None:
+            return NO_PERIOD, NO_PERIOD
+        return key, reporting.period_label(form.settings.period, key, short=True)
+
+
+def _rows(changes: list[Change], forms: _Forms) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    labels: dict[tuple[str, str], str] = {}
+    for c in changes:
+        if c.outcome == "refused":
+            continue
+        forms.describe(c.form_id, c.form_version)
+        key, label = forms.period(c)
+        counts.setdefault((c.form_id, key), Counter())[c.outcome] += 1
+        labels[(c.form_id, key)] = label
+    return [
+        _row(forms, form_id, label=labels[(form_id, key)], period=key, counted=counted)
+        for (form_id, key), counted in sorted(counts.items())
+    ]
+
+
+def _row(
+    forms: _Forms, form_id: str, *, label: str, period: str, counted: Counter[str]
+) -> dict[str, Any]:
+    return {
+        "form_id": form_id,
+        "title": forms.titles.get(form_id, form_id),
+        "sensitive": forms.sensitive.get(form_id, False),
+        "period": period,
+        "period_label": label,
+        "received": counted["received"],
+        "duplicates": counted["duplicate"],
+    }
+
+
+def _per_form_rows(result: ImportResult, forms: _Forms) -> list[dict[str, Any]]:
+    out = []
+    for form_id in sorted(set(result.received) | set(result.duplicates)):
+        forms.describe(form_id, "")
+        counted = Counter(received=result.received[form_id], duplicate=result.duplicates[form_id])
+        out.append(_row(forms, form_id, label="（未按周期细分）", period="", counted=counted))
+    return out
+
+
+def _agrees(changes: list[Change], result: ImportResult) -> bool:
+    received = Counter(c.form_id for c in changes if c.outcome == "received")
+    duplicates = Counter(c.form_id for c in changes if c.outcome == "duplicate")
+    return received == +result.received and duplicates == +result.duplicates
+
+
+def _refusals(
+    result: ImportResult, changes: list[Change] | None, forms: _Forms
+) -> list[dict[str, Any]]:
+    by_op = {c.op_id: c for c in changes or []}
+    out = []
+    for r in result.refused:
+        change = by_op.get(r.op_id)
+        forms.describe(r.form_id, change.form_version if change else "")
+        label = forms.period(change)[1] if change is not None else NO_PERIOD
+        out.append(
+            {
+                "form_id": r.form_id,
+                "title": forms.titles.get(r.form_id, r.form_id),
+                "sensitive": forms.sensitive.get(r.form_id, False),
+                "record_id": r.record_id,
+                "period_label": label,
+                "reason": r.reason,
+                "message_zh": r.message_zh,
+                "message_en": r.message_en,
+            }
+        )
+    return out
+
+
+def _first_import(s: Session, bundle_id: str) -> dict[str, Any] | None:
+    """How this bundle was imported before (the page's entry: when and by whom; else the command line's
+    device.usb_import entry, when there are two: the one just written and an earlier one)."""
+    bid = AuditEntry.details["bundle_id"].as_string()
+    page = s.execute(
+        select(AuditEntry.at, AuditEntry.actor)
+        .where(AuditEntry.action == ACTION, bid == bundle_id)
+        .order_by(AuditEntry.id)
+        .limit(1)
+    ).first()
+    if page is not None:
+        return {"at": iso(page[0]), "by": page[1]}
+    core = s.execute(
+        select(AuditEntry.at)
+        .where(AuditEntry.action == "device.usb_import", bid == bundle_id)
+        .order_by(AuditEntry.id)
+        .limit(2)
+    ).all()
+    if len(core) == 2:
+        return {"at": iso(core[0][0]), "by": None}
+    return None
+
+
+def _claimed_school(s: Session, path: Path | None) -> dict[str, Any] | None:
+    """The school a refused bundle's header names (read without the key, so not proven): staff know
+    which school to ask for a new file."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(U.MAX_HEADER_BYTES + 1024)
+        code = U.read_header(head).school_code
+    except (OSError, U.BundleError):
+        return None
+    name = s.execute(select(School.name).where(School.code == code)).scalar_one_or_none()
+    return {"code": code, "name": name}
+
+
+def build(
+    state: ServerState,
+    result: ImportResult,
+    *,
+    mark: int,
+    file: str,
+    imported_by: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The receipt of one imported (or refused) bundle, as kept beside it."""
+    h = result.header
+    changes = _changes(state, result, mark) if h is not None else None
+    with state.db.ReadSession.begin() as s:
+        forms = _Forms(s)
+        if changes is not None and _agrees(changes, result):
+            rows = _rows(changes, forms)
+        else:
+            if changes is not None:
+                log.warning("USB receipt of %s: the answer's counts differ from the import's", file)
+            rows = _per_form_rows(result, forms)
+        refused = _refusals(result, changes, forms)
+        school = device = None
+        if h is not None:
+            found = s.execute(
+                select(School.code, School.name, Device.name)
+                .join(Device, Device.school_id == School.id)
+                .where(Device.id == h.device_id)
+            ).first()
+            if found is not None:
+                school = {"code": found[0], "name": found[1]}
+                device = {"id": h.device_id, "name": found[2]}
+        replay = _first_import(s, h.bundle_id) if h is not None else None
+        claimed = _claimed_school(s, result.path) if school is None else None
+    error = result.error
+    return {
+        "format": 1,
+        "file": file,
+        "imported_at": iso(naive_utc(now)),
+        "imported_by": imported_by,
+        "school": school,
+        "claimed_school": claimed,
+        "device": device,
+        "bundle": None
+        if h is None
+        else {"id": h.bundle_id, "created_at": h.created_at, "app_version": h.app_version},
+        "error": None
+        if error is None
+        else {"code": error.code, "message_zh": error.message_zh, "message_en": error.message_en},
+        "answer": result.answer_path.name if result.answer_path else None,
+        "rows": rows,
+        "refused": refused,
+        "received": sum(result.received.values()),
+        "duplicates": sum(result.duplicates.values()),
+        "attachments": result.attachments,
+        "pulled": result.pulled,
+        "imported_before": replay,
+    }
+
+
+def receipt_path(bundle: Path) -> Path:
+    return bundle.with_name(bundle.name + RECEIPT_SUFFIX)
+
+
+def save(bundle: Path, receipt: dict[str, Any]) -> Path:
+    """The receipt as JSON beside the bundle (owner-only, like everything under the instance)."""
+    path = receipt_path(bundle)
+    with open(path, "w", encoding="utf-8", opener=opener) as fh:
+        json.dump(receipt, fh, ensure_ascii=False, indent=1)
+    return path
+
+
+def load(bundle: Path) -> dict[str, Any] | None:
+    try:
+        with open(receipt_path(bundle), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sensitive_refusals(receipt: dict[str, Any], hidden: set[str]) -> Iterator[dict[str, Any]]:
+    for r in receipt.get("refused") or []:
+        if r.get("sensitive") or r.get("form_id") in hidden:
+            yield r
