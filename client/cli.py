@@ -739,7 +739,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     handler = _setup_logging(data_dir)
     try:
-        return _run(args, data_dir)
+        from client.update.install import apply_at_start, mark_started  # issue 16
+
+        installed = apply_at_start(
+            data_dir, list(sys.argv[1:] if argv is None else argv), running=package_version()
+        )
+        if installed is not None:  # a staged update ran in this version's place
+            return installed
+        code = _run(args, data_dir)
+        if code == EXIT_OK:
+            mark_started(data_dir, package_version())  # a new version's first start went well
+        return code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug: one line for the clerk, the details in the log

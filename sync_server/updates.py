@@ -87,7 +87,7 @@ def min_client_version(config: Mapping[str, Any]) -> Version | None:
 
 def too_old_error(version: Version, minimum: Version, offer: Mapping[str, Any] | None) -> ApiError:
     zh = (
-        f"本机的学校数据采集程序版本（{version}）过旧，县教育局服务器只接受 {minimum} 及以上版本。"
+        f"程序版本过旧，需要更新：本机是 {version}，县教育局服务器只接受 {minimum} 及以上版本。"
         + (
             f"新版本 {offer['version']} 已可更新：程序会自动下载，下次启动时安装。"
             if offer

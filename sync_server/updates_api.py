@@ -154,7 +154,11 @@ def update_check_view() -> Response:
 def update_repo_view(name: str) -> Response:
     if not name.startswith(("metadata/", "targets/")):
         raise ApiError("not_found", "没有这个文件", "no such file", status=404)
-    response = send_from_directory(updates_dir(), name, conditional=True, max_age=0)
+    # The type given, so that no Content-Encoding is guessed from ".tar.gz" (a client would unzip it).
+    mimetype = "application/json" if name.endswith(".json") else "application/octet-stream"
+    response = send_from_directory(
+        updates_dir(), name, conditional=True, max_age=0, mimetype=mimetype
+    )
     if name.startswith("metadata/"):
         response.headers["Cache-Control"] = "no-cache"
     return response

@@ -72,6 +72,7 @@ from client.sync.upload import (
     remote_offset,
     upload_file,
 )
+from client.update.hook import check_updates
 from client.usb.key import remember_usb_key
 from forms.identifiers import quote_segment
 
@@ -325,7 +326,10 @@ class SyncEngine:
             exc.result = result
             self._keep_problem(exc, result)
             log.warning("sync failed: %s", exc.one_line())
+            if exc.code == "client_too_old":
+                check_updates(self)  # issue 16: a client too old to sync is still offered its update
             raise
+        check_updates(self)  # issue 16: client/update/hook.py, never raises
         log.info(
             "sync: %d pushed, %d pulled, %d uploaded, %d rejected, %d conflicts, %d pending",
             result.pushed,

@@ -302,6 +302,10 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         window.show_on_screen(screen)
         global FIRST_WINDOW_AT
         FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_bench.py
+        from client.cli import package_version
+        from client.update.install import mark_started
+
+        mark_started(data_dir, package_version())  # issue 16: a new version's first start went well
         log.info("window shown after %d ms", timer.elapsed())
         _log_placement(window, screen)
         if not smoke:

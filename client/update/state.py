@@ -1,0 +1,86 @@
+"""What this computer knows about its updates, kept in `<data>/updates/state.json` (not in the store: the
+start-up code reads it before the store is opened, and an older or newer version reads it too)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FOLDER = "updates"
+STATE_FILE = "state.json"
+PENDING_FILE = "pending.json"  # a new version's first start in progress: {"version", "from"}
+STARTED_PREFIX = "started-"  # started-<version>: that version's first start went well
+READY_FILE = "ready.json"  # in updates/staged/: the verified version unpacked beside it
+
+
+def platform_name() -> str:
+    return "windows" if sys.platform == "win32" else "linux"
+
+
+def updates_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / FOLDER
+
+
+@dataclass
+class UpdateState:
+    state: str = "current"  # the words of sync_server/updates.py STATES
+    target_version: str | None = None
+    failures: int = 0
+    error: str | None = None
+    blocked: list[str] = field(default_factory=list)  # versions that failed their first start here
+
+    def report(self, running: str) -> dict[str, Any]:
+        return {
+            "app_version": running,
+            "platform": platform_name(),
+            "state": self.state,
+            "target_version": self.target_version,
+            "failures": self.failures,
+            "error": (self.error or "")[:500] or None,
+        }
+
+
+def load_state(data_dir: Path) -> UpdateState:
+    path = updates_dir(data_dir) / STATE_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: raw[k] for k in UpdateState.__dataclass_fields__ if k in raw}
+        return UpdateState(**known)
+    except FileNotFoundError:
+        return UpdateState()
+    except (ValueError, TypeError, OSError):
+        log.warning("the update state %s cannot be read; starting afresh", path)
+        return UpdateState()
+
+
+def save_state(data_dir: Path, state: UpdateState) -> None:
+    write_json(updates_dir(data_dir) / STATE_FILE, asdict(state))
+
+
+def write_json(path: Path, body: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(body, fh, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+        return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def staged_ready(data_dir: Path) -> dict[str, Any] | None:
+    """The verified, unpacked version waiting for the next start, if any."""
+    ready = read_json(updates_dir(data_dir) / "staged" / READY_FILE)
+    return ready if isinstance(ready, dict) and ready.get("version") else None

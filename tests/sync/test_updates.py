@@ -1,0 +1,391 @@
+"""Client updates and version skew (issue 16, protocol revision 1.18), with real parts: the real server on
+loopback (its own, with an update repository signed by `sync-server publish-client`), the real sync engine,
+python-tuf's ngclient verifying what it downloads, and for installation two (three) built program folders of
+the real app launcher run as processes (`school-client sync`), swapped and rolled back on disk.
+
+Each test takes its own school and its own versions (a pilot release for that school), so the tests share
+one server without seeing each other's releases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from client.sync.errors import SyncError
+from client.update.state import load_state, updates_dir
+from sync_server import models as M
+from sync_server.app import create_app
+from sync_server.cli import main as server_cli
+from sync_server.state import get_state
+from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer, inspection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class UpdateServer(LiveServer):
+    instance: Path = Path()
+    db_url: str = ""
+    keys: Path = Path()
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """`sync-server ARGS` on this server's instance and database, in this process."""
+        code = server_cli([*args, "--instance", str(self.instance), "--db", self.db_url])
+        assert code == 0, args
+        return {}
+
+    def publish(self, folder: Path, version: str, school: str) -> None:
+        self.cli(
+            "publish-client",
+            str(folder),
+            "--keys",
+            str(self.keys),
+            "--version",
+            version,
+            "--platform",
+            "linux",
+            "--schools",
+            school,
+        )
+
+    def device_update(self, device_id: str) -> M.DeviceUpdate | None:
+        with self.session() as s:
+            return s.get(M.DeviceUpdate, device_id)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
+    instance = tmp_path_factory.mktemp("update-server")
+    url = f"sqlite:///{instance / 'sync.db'}"
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(instance),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "update-tests",
+            "CLOCK": lambda: SERVER_NOW,
+        }
+    )
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    keys = tmp_path_factory.mktemp("offline-keys")  # the bureau's USB stick
+    live = UpdateServer(app, f"http://127.0.0.1:{http.server_port}", http.server_port)
+    live.instance, live.db_url, live.keys = instance, url, keys
+    assert server_cli(["make-update-keys", "--out", str(keys), "--force"]) == 0
+    try:
+        yield live
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join(5)
+        get_state(app).db.engine.dispose()
+
+
+def launcher(folder: Path, version: str, *, broken: bool = False) -> Path:
+    """A built program folder of the real app: `school-client` starts client.cli from this source tree,
+    and the folder's dist-info gives its version (as a PyInstaller bundle's does)."""
+    meta = folder / f"school_data-{version}.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: school-data\nVersion: {version}\n", encoding="utf-8"
+    )
+    exe = folder / "school-client"
+    if broken:  # a release that cannot start (a library missing in the build)
+        exe.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
+    else:
+        code = (
+            "import sys; here = sys.argv.pop(1); sys.path[:0] = [here, sys.argv.pop(1)]; "
+            "from client.cli import main; sys.exit(main())"
+        )
+        exe.write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" -c "{code}" "$(dirname "$0")" "{ROOT}" "$@"\n'
+        )
+    exe.chmod(0o755)
+    return folder
+
+
+def _enrolled(make_client: ClientFactory, server: UpdateServer, name: str) -> tuple[Any, str]:
+    school, code = server.new_school()
+    client = make_client(name)
+    client.engine.enroll(server.url, code, device_name=name)
+    return client, school
+
+
+def _token(client: Any) -> str:
+    from client.store import sync_state as S
+
+    with client.Session() as s:
+        enrollment = S.get_enrollment(s)
+    assert enrollment is not None
+    return enrollment.device_token
+
+
+def _device_id(client: Any) -> str:
+    from client.store import sync_state as S
+
+    with client.Session() as s:
+        enrollment = S.get_enrollment(s)
+    assert enrollment is not None
+    return enrollment.device_id
+
+
+# -- version skew -----------------------------------------------------------------------------------
+
+
+def test_a_client_older_than_the_server_accepts_is_told_to_update_and_offered_it(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "old-pc")
+    server.publish(launcher(tmp_path / "v99", "99.1"), "99.1", school)
+    record = client.save(inspection())
+    config = get_state(server.app).config
+    config["MIN_CLIENT_VERSION"] = "99.0"  # the real client (0.x, in its User-Agent) is now too old
+    try:
+        with pytest.raises(SyncError) as caught:
+            client.engine.sync()
+    finally:
+        del config["MIN_CLIENT_VERSION"]
+    err = caught.value
+    assert (err.status, err.code) == (426, "client_too_old")
+    assert err.message_zh.startswith("程序版本过旧，需要更新") and "99.0" in err.message_zh
+    assert "too old" in err.message_en
+    assert err.details["min_client_version"] == "99.0" and err.details["protocol"] == "1.18"
+    # Shown plainly: the status bar shows the stored last problem; the record waits, nothing is lost.
+    from client.store import sync_state as S
+
+    with client.Session() as s:
+        problem = S.sync_status(s).last_problem
+    assert problem is not None and problem["message_zh"] == err.message_zh
+    assert client.unsent() == 1 and server.school_records(school) == []
+    # Offered the update: it was downloaded, verified with TUF and staged during that refused sync.
+    state = load_state(client.ctx.store.data_dir)
+    assert (state.state, state.target_version, state.error) == ("staged", "99.1", None)
+    staged = updates_dir(client.ctx.store.data_dir) / "staged" / "99.1"
+    assert (staged / "school-client").is_file()
+    assert (staged / "school_data-99.1.dist-info" / "METADATA").is_file()
+    reported = server.device_update(_device_id(client))
+    assert reported is not None and reported.state == "staged" and reported.target_version == "99.1"
+    # Once the server accepts it again (or after the update), the record goes.
+    assert client.engine.sync().complete and [r.id for r in server.school_records(school)] == [
+        record
+    ]
+
+
+def test_a_newer_client_syncs_with_an_older_server_as_before(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    """An older (1.17) server: no Sync-Protocol header and its own 404 for the update routes it lacks."""
+
+    def as_1_17(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].startswith("/api/v1/update/"):
+            environ["PATH_INFO"] = "/api/v1/no-such-route"  # the real app's own 404 answer
+
+        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            kept = [(k, v) for k, v in headers if not k.lower().startswith("sync-protocol")]
+            return start_response(status, kept, *exc)
+
+        return server.app(environ, start)
+
+    old = make_server("127.0.0.1", 0, as_1_17, threaded=True)
+    thread = threading.Thread(target=old.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        school, code = server.new_school()
+        client = make_client("new-pc")
+        client.engine.enroll(f"http://127.0.0.1:{old.server_port}", code)
+        client.save(inspection())
+        result = client.engine.sync()
+    finally:
+        old.shutdown()
+        old.server_close()
+        thread.join(5)
+    assert result.complete and result.pushed == 1 and len(server.school_records(school)) == 1
+    checks = [r for r in client.responses if r.request.path_url == "/api/v1/update/check"]
+    assert [r.status_code for r in checks] == [
+        404
+    ]  # asked once, took the 404 as "no update channel"
+    assert all("Sync-Protocol" not in r.headers for r in client.responses)
+    state = load_state(client.ctx.store.data_dir)
+    assert (state.state, state.error, state.failures) == ("current", None, 0)
+
+
+def test_every_answer_states_the_protocol_and_the_oldest_client(
+    make_client: ClientFactory, server: UpdateServer
+) -> None:
+    client, _school = _enrolled(make_client, server, "pc")
+    config = get_state(server.app).config
+    config["MIN_CLIENT_VERSION"] = "0.0.1"
+    try:
+        client.engine.sync()
+    finally:
+        del config["MIN_CLIENT_VERSION"]
+    pulls = [r for r in client.responses if r.request.path_url.startswith("/api/v1/pull")]
+    assert pulls and all(r.headers["Sync-Protocol"] == "1.18" for r in pulls)
+    assert all(r.headers["Sync-Min-Client-Version"] == "0.0.1" for r in pulls)
+
+
+# -- the signed channel -----------------------------------------------------------------------------
+
+
+def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-t")
+    server.publish(launcher(tmp_path / "v50", "50.0"), "50.0", school)
+    target = server.instance / "updates" / "targets" / "linux" / "school-client-50.0.tar.gz"
+    good = target.read_bytes()
+    target.write_bytes(good[:-8] + bytes(8))  # same length, other bytes: a changed archive
+    client.engine.sync()
+    data = client.ctx.store.data_dir
+    state = load_state(data)
+    assert state.state == "failed" and "LengthOrHashMismatch" in (state.error or "")
+    assert not (updates_dir(data) / "staged").exists()
+    reported = server.device_update(_device_id(client))
+    assert reported is not None and reported.failures == 1 and reported.state == "failed"
+    # The metadata changed by hand (a hash replaced, not signed by the targets key): refused too.
+    target.write_bytes(good)
+    targets_json = server.instance / "updates" / "metadata" / "targets.json"
+    signed = targets_json.read_text(encoding="utf-8")
+    try:
+        doctored = json.loads(signed)
+        entry = doctored["signed"]["targets"]["linux/school-client-50.0.tar.gz"]
+        entry["hashes"]["sha256"] = "0" * 64
+        doctored["signed"]["version"] += 1
+        targets_json.write_text(json.dumps(doctored), encoding="utf-8")
+        server.cli("refresh-update-metadata", "--keys", str(server.keys))  # snapshot names it
+        client.engine.sync()
+        state = load_state(data)
+        assert state.state == "failed" and state.failures == 2
+        assert "signature" in (state.error or "").lower() or "Unsigned" in (state.error or "")
+        assert not (updates_dir(data) / "staged").exists()
+    finally:
+        targets_json.write_text(signed, encoding="utf-8")
+
+
+def test_a_cut_download_resumes_where_it_stopped(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-r")
+    folder = launcher(tmp_path / "v60", "60.0")
+    (folder / "payload.bin").write_bytes(os.urandom(300_000))  # incompressible, several chunks
+    server.publish(folder, "60.0", school)
+    archive = server.instance / "updates" / "targets" / "linux" / "school-client-60.0.tar.gz"
+    data = client.ctx.store.data_dir
+    part = updates_dir(data) / "download" / archive.name
+    part.parent.mkdir(parents=True)
+    half = archive.stat().st_size // 2
+    part.write_bytes(archive.read_bytes()[:half])  # what came before the link broke
+    client.engine.sync()
+    downloads = [r for r in client.responses if "/targets/" in r.request.path_url]
+    assert [r.status_code for r in downloads] == [206]
+    assert downloads[0].request.headers["Range"] == f"bytes={half}-"
+    assert load_state(data).state == "staged"
+    staged = updates_dir(data) / "staged" / "60.0" / "payload.bin"
+    assert staged.read_bytes() == (folder / "payload.bin").read_bytes()
+
+
+def test_a_release_goes_to_pilot_schools_then_all_and_can_be_paused(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    pilot, pilot_school = _enrolled(make_client, server, "pilot-pc")
+    other, _ = _enrolled(make_client, server, "other-pc")
+    server.publish(launcher(tmp_path / "v70", "70.0"), "70.0", pilot_school)
+    server.cli("rollout", "70.0", "--pause")
+    offers: dict[str, list[Any]] = {"pilot": [], "other": []}
+    tokens = {"pilot": _token(pilot), "other": _token(other)}
+
+    def offered() -> None:
+        for name, token in tokens.items():
+            r = requests.post(
+                f"{server.url}/api/v1/update/check",
+                json={"app_version": "1.0", "platform": "linux", "state": "current"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            assert r.status_code == 200, r.text
+            offer = r.json()["offer"]
+            offers[name].append(offer and offer["version"])
+
+    offered()  # paused: nobody
+    server.cli("rollout", "70.0", "--schools", pilot_school)
+    offered()  # the pilot school only
+    server.cli("rollout", "70.0", "--pause")
+    offered()  # paused again (the pilot PC has it staged already; the other never got it)
+    server.cli("rollout", "70.0", "--all")
+    try:
+        offered()
+    finally:
+        server.cli("rollout", "70.0", "--pause")  # the other tests' PCs are not offered it
+    assert offers == {"pilot": [None, "70.0", None, "70.0"], "other": [None, None, None, "70.0"]}
+    reported = server.device_update(_device_id(other))
+    assert reported is not None and (reported.app_version, reported.state) == ("1.0", "current")
+
+
+# -- installing at the next start, rolling back ----------------------------------------------------
+
+
+def _run(install: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("SCHOOL_CLIENT_KEY")})
+    env["SCHOOL_CLIENT_INSTALL_DIR"] = str(install)
+    return subprocess.run(
+        [str(install / "school-client"), "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow  # nine starts of the program (~50 s on a loaded machine): .ci/run's slow step
+@pytest.mark.timeout(600)
+def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled_back(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-i")
+    data = client.ctx.store.data_dir
+    client.ctx.close()
+    install = launcher(tmp_path / "Program" / "school-client", "1.0.0")
+    root = server.instance / "updates" / "metadata"
+    server.publish(launcher(tmp_path / "v2", "2.0.0"), "2.0.0", school)
+    (install / "update-root.json").write_bytes((root / "1.root.json").read_bytes())  # shipped
+
+    first = _run(install, data, "sync")  # v1 syncs; the update is fetched, verified, staged
+    assert first.returncode == 0, first.stderr
+    assert load_state(data).state == "staged"
+    second = _run(install, data, "sync")  # the next start: v2 put in place, started, kept
+    assert second.returncode == 0, second.stderr
+    assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
+    assert (install.with_name("school-client.previous") / "school_data-1.0.0.dist-info").is_dir()
+    state = load_state(data)
+    assert (state.state, state.target_version) == ("installed", "2.0.0")
+
+    server.publish(launcher(tmp_path / "v3", "3.0.0", broken=True), "3.0.0", school)
+    assert _run(install, data, "sync").returncode == 0  # v2 stages v3
+    third = _run(install, data, "sync")  # v3 fails its first start: v2 goes on
+    assert third.returncode == 0, third.stderr
+    assert "error while loading shared libraries" in third.stderr
+    assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
+    state = load_state(data)
+    assert (state.state, state.target_version, state.blocked) == ("rolled_back", "3.0.0", ["3.0.0"])
+    assert state.failures == 1 and "3.0.0 failed its first start" in (state.error or "")
+    fourth = _run(install, data, "sync")  # v3 is not taken again; the failure reaches the bureau
+    assert fourth.returncode == 0 and not (updates_dir(data) / "staged").exists()
+    assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
+    with server.session() as s:
+        rows = s.execute(select(M.DeviceUpdate)).scalars().all()
+    mine = [r for r in rows if r.app_version == "2.0.0" and r.target_version == "3.0.0"]
+    assert mine and mine[0].state == "rolled_back" and mine[0].failures == 1
