@@ -7,6 +7,7 @@
     school-client restore IN.db [--recovery-code CODE]   (the current database is kept in backups/; the code
                                                          for a backup of another PC or data folder)
     school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
+    school-client enroll --file F [--code CODE]          (offline, from the bureau's enrollment file)
     school-client sync
     school-client recovery-code                          (the code that restores a backup on a new PC)
     school-client recover --recovery-code CODE           (this PC lost the data folder's key)
@@ -162,7 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="服务器地址 / server URL, e.g. https://10.1.2.3:8700 "
         "(default: the url in school-client.ini beside the program)",
     )
-    p.add_argument("--code", required=True, help="登记码 / enrollment code")
+    p.add_argument(
+        "--code",
+        help="登记码 / enrollment code (with --file: the file's code; asked on stdin when not given)",
+    )
+    p.add_argument(
+        "--file",
+        metavar="F",
+        help="从登记文件登记（不联网）/ enroll offline from the bureau's enrollment file (USB stick)",
+    )
     p.add_argument(
         "--fingerprint",
         help="服务器证书指纹 / the server certificate's SHA-256 fingerprint, as on the code slip "
@@ -523,6 +532,15 @@ def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
     from client.preconfig import CONFIG_NAME, preconfigured_server
     from client.sync.commands import enroll_command
 
+    if args.file:
+        from client.enrollment_file_cli import enroll_file_command
+
+        done = enroll_file_command(data_dir, Path(args.file), args.code)
+        if done == EXIT_OK:
+            _print_recovery_code(data_dir)
+        return done
+    if not args.code:
+        return _fail("请用 --code 给出登记码", "give the enrollment code with --code")
     server = args.server or preconfigured_server()
     if not server:
         return _fail(

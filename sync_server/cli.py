@@ -3,6 +3,7 @@
     sync-server serve [--host 127.0.0.1] [--port 8700] [--cert cert.pem --key key.pem | --no-tls]
     sync-server make-cert --host NAME [--host 10.1.2.3] [--out DIR] [--days 3650] [--force]
     sync-server add-school --code CODE --name NAME
+    sync-server enrollment-file --school CODE --out DIR [--server URL]   (offline enrollment by USB stick)
     sync-server revoke-device DEVICE_ID
     sync-server list-devices [--school CODE]
     sync-server publish-form FILE.yaml|FILE.xlsx
@@ -626,6 +627,36 @@ def cmd_usb_import(ctx: Context) -> Result:
     return {"bundles": [r.as_json() for r in results]}, lines
 
 
+def cmd_enrollment_file(ctx: Context) -> Result:
+    """Enrollment by file (protocol 1.15): a school's next device as a file on a stick, and its code."""
+    from sync_server.enrollment_files import write_into
+
+    written, path, fingerprint = write_into(
+        ctx.instance,
+        ctx.db_url,
+        school_code=ctx.args.school,
+        folder=Path(ctx.args.out),
+        server_url=ctx.args.server,
+    )
+    lines = [
+        f"已写入登记文件 / enrollment file written: {path}",
+        f"学校 / school: {written.school_code} {written.school_name}",
+        f"登记码（打开文件时输入，只显示这一次）/ code (typed when opening the file, shown once): "
+        f"{written.code}",
+    ]
+    if fingerprint:
+        lines.append(f"服务器证书指纹 / server certificate fingerprint (SHA-256): {fingerprint}")
+    result = {
+        "path": str(path),
+        "code": written.code,
+        "file_id": written.file_id,
+        "device_id": written.device_id,
+        "school_code": written.school_code,
+        "fingerprint": fingerprint,
+    }
+    return result, lines
+
+
 def cmd_serve(ctx: Context) -> Result:
     from sync_server.app import create_app
     from sync_server.serving import create_server
@@ -828,6 +859,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code", required=True)
     p.add_argument("--name", required=True)
     p.set_defaults(func=cmd_add_school)
+
+    p = sub.add_parser(
+        "enrollment-file",
+        parents=[common],
+        help="write an enrollment file for a school with no link (USB stick); prints its code",
+    )
+    p.add_argument("--school", required=True, metavar="CODE")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--server", metavar="URL", help="the address school computers use (public_url)")
+    p.set_defaults(func=cmd_enrollment_file)
 
     p = sub.add_parser("revoke-device", parents=[common], help="revoke a device's token")
     p.add_argument("device_id")

@@ -3,6 +3,9 @@
 The dialog only asks and shows; the enrollment itself runs on the network pool (SyncController.enroll), and the
 dialog closes when the server has accepted the code. A refused code, a wrong address or no network is said in
 the dialog in plain words, and the clerk can correct it and try again.
+
+从文件登记… (protocol 1.15): a school with no link enrolls from the bureau's enrollment file on a USB stick and
+its one-time code, offline (client.enrollment_file, run on the database thread by `enroll_file`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # enroll(server_url, code, on_done=..., on_error=...): SyncController.enroll
 Enroll = Callable[..., None]
+# enroll_file(path, code, on_done=..., on_error=...): client.ui.enroll_file_action
+EnrollFile = Callable[..., None]
 
 
 class EnrollDialog(QDialog):
@@ -43,10 +51,12 @@ class EnrollDialog(QDialog):
         *,
         server_url: str = "",
         school: str = "",
+        enroll_file: EnrollFile | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("enrollDialog")
         self._enroll = enroll
+        self._enroll_file = enroll_file
         self._busy = False
         self.enrollment: Enrollment | None = None
         self.setWindowTitle(self.tr("连接教育局服务器"))
@@ -88,6 +98,17 @@ class EnrollDialog(QDialog):
         form.addRow(url_label, self.url_edit)
         form.addRow(code_label, self.code_edit)
 
+        online = QWidget()
+        online_layout = QVBoxLayout(online)
+        online_layout.setContentsMargins(0, 0, 0, 0)
+        online_layout.addWidget(intro)
+        if school:
+            online_layout.addWidget(again)
+        online_layout.addLayout(form)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(online)
+        self.pages.addWidget(self._file_page())
+
         self.message = QLabel()
         self.message.setObjectName("enrollMessage")
         self.message.setWordWrap(True)
@@ -107,13 +128,16 @@ class EnrollDialog(QDialog):
         self.buttons.addButton(self.connect_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.clicked.connect(self.reject)
+        self.mode_button = QPushButton(self.tr("从文件登记…"))
+        self.mode_button.setObjectName("enrollFromFile")
+        self.mode_button.setToolTip(self.tr("没有网络的学校：用教育局写在U盘上的登记文件登记本机"))
+        self.mode_button.clicked.connect(self._toggle_mode)
+        self.mode_button.setVisible(enroll_file is not None and not school)
+        self.buttons.addButton(self.mode_button, QDialogButtonBox.ButtonRole.ResetRole)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
-        layout.addWidget(intro)
-        if school:
-            layout.addWidget(again)
-        layout.addLayout(form)
+        layout.addWidget(self.pages)
         layout.addWidget(self.busy)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -121,13 +145,83 @@ class EnrollDialog(QDialog):
         (self.code_edit if server_url else self.url_edit).setFocus()
         self._edited()
 
+    def _file_page(self) -> QWidget:
+        page = QWidget()
+        intro = QLabel(
+            self.tr(
+                "没有网络的学校：请选择县教育局写在U盘上的<b>登记文件</b>，并输入教育局另行告知的"
+                "<b>登记码</b>。不需要联网；一个登记文件只能给一台电脑使用。"
+            )
+        )
+        intro.setWordWrap(True)
+        self.file_edit = QLineEdit()
+        self.file_edit.setObjectName("enrollFile")
+        self.file_edit.setPlaceholderText(self.tr("例如 E:\\S001_登记文件_1a2b3c4d.ssenroll"))
+        self.browse_button = QPushButton(self.tr("选择(&B)…"))
+        self.browse_button.setObjectName("browseEnrollFile")
+        self.browse_button.clicked.connect(self.choose_file)
+        row = QHBoxLayout()
+        row.addWidget(self.file_edit, 1)
+        row.addWidget(self.browse_button)
+        self.file_code_edit = QLineEdit()
+        self.file_code_edit.setObjectName("enrollFileCode")
+        self.file_code_edit.setPlaceholderText(self.tr("例如 K7PA-3QXC-9ZAD"))
+        self.file_code_edit.setMaxLength(64)
+        for edit in (self.file_edit, self.file_code_edit):
+            edit.textChanged.connect(self._edited)
+            edit.returnPressed.connect(self.connect_server)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        file_label = QLabel(self.tr("登记文件(&F)："))
+        file_label.setBuddy(self.file_edit)
+        code_label = QLabel(self.tr("登记码(&D)："))
+        code_label.setBuddy(self.file_code_edit)
+        form.addRow(file_label, row)
+        form.addRow(code_label, self.file_code_edit)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        return page
+
     # -- the clerk's actions --------------------------------------------------------------------------
 
+    def from_file(self) -> bool:
+        return self.pages.currentIndex() == 1
+
+    def _toggle_mode(self) -> None:
+        if self._busy:
+            return
+        to_file = not self.from_file()
+        self.pages.setCurrentIndex(1 if to_file else 0)
+        self.mode_button.setText(self.tr("联网登记…") if to_file else self.tr("从文件登记…"))
+        self.connect_button.setText(self.tr("登记(&O)") if to_file else self.tr("连接(&O)"))
+        self.message.setVisible(False)
+        (self.file_edit if to_file else self.code_edit).setFocus()
+        self._edited()
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("选择登记文件"),
+            self.file_edit.text(),
+            self.tr("登记文件 (*.ssenroll);;所有文件 (*)"),
+        )
+        if path:
+            self.file_edit.setText(path)
+            self.file_code_edit.setFocus()
+
     def _edited(self) -> None:
-        ready = bool(self.url_edit.text().strip() and self.code_edit.text().strip())
+        if self.from_file():
+            ready = bool(self.file_edit.text().strip() and self.file_code_edit.text().strip())
+        else:
+            ready = bool(self.url_edit.text().strip() and self.code_edit.text().strip())
         self.connect_button.setEnabled(ready and not self._busy)
 
     def connect_server(self) -> None:
+        if self.from_file():
+            self.enroll_from_file()
+            return
         url, code = self.url_edit.text().strip(), self.code_edit.text().strip()
         if self._busy:
             return
@@ -137,6 +231,17 @@ class EnrollDialog(QDialog):
         self._set_busy(True)
         self._say(self.tr("正在连接 {url} …").format(url=url), error=False)
         self._enroll(url, code, on_done=self._done, on_error=self._failed)
+
+    def enroll_from_file(self) -> None:
+        path, code = self.file_edit.text().strip(), self.file_code_edit.text().strip()
+        if self._busy or self._enroll_file is None:
+            return
+        if not path or not code:
+            self._say(self.tr("请选择登记文件并填写登记码。"), error=True)
+            return
+        self._set_busy(True)
+        self._say(self.tr("正在打开登记文件 …"), error=False)
+        self._enroll_file(path, code, on_done=self._done, on_error=self._failed)
 
     def _done(self, enrollment: Enrollment) -> None:
         if not isValid(self):
@@ -157,6 +262,11 @@ class EnrollDialog(QDialog):
             return
         self._set_busy(False)
         reason = error_text(exc)
+        if self.from_file():
+            self._say(self.tr("没有登记成功：{reason}").format(reason=reason), error=True)
+            self.file_code_edit.setFocus()
+            self.file_code_edit.selectAll()
+            return
         self._say(self.tr("没有连接成功：{reason}").format(reason=reason), error=True)
         self.code_edit.setFocus()
 
@@ -165,8 +275,15 @@ class EnrollDialog(QDialog):
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.busy.setVisible(busy)
-        self.url_edit.setEnabled(not busy)
-        self.code_edit.setEnabled(not busy)
+        for widget in (
+            self.url_edit,
+            self.code_edit,
+            self.file_edit,
+            self.file_code_edit,
+            self.browse_button,
+            self.mode_button,
+        ):
+            widget.setEnabled(not busy)
         self._edited()
 
     def _say(self, text: str, *, error: bool) -> None:

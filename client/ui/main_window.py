@@ -59,6 +59,7 @@ from client.sync.state import HealReport, SyncResult
 from client.ui import lang
 from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
 from client.ui.enroll_dialog import EnrollDialog
+from client.ui.enroll_file_action import enroll_file_action
 from client.ui.hazard_dialog import HazardDialog
 from client.ui.home_page import HomePage, Todo
 from client.ui.lock import SensitiveLock, watch_editor
@@ -713,6 +714,7 @@ class MainWindow(QMainWindow):
         dialog = EnrollDialog(
             self.sync.enroll,
             self,
+            enroll_file=enroll_file_action(self.sync),
             server_url=(status.server_url or "") if status is not None and enrolled else "",
             school=(status.school_name or status.school_code or "")
             if status is not None and enrolled
