@@ -1,14 +1,16 @@
-"""The bureau's consolidated export (汇总表) of 100,000 safety inspections across 300 schools.
+"""The bureau's consolidated export (汇总表) of 50,000 safety inspections across 300 schools.
 
 Seeds a fresh server database with bulk SQL (SQLite by default, or --db postgresql+psycopg://...), then, each
 in its own process so the peak memory is its own:
-  * ours: sync_server.export.export_form (openpyxl write-only, rows read in batches), the whole year, and
-    one month (--period);
-  * the peer: pandas.DataFrame.to_excel on the same rows (main sheet + hazards sheet), as one would write it
-    with pandas: read everything, flatten, write.
-Prints time and peak RSS (resource.getrusage in the child) of each, and the ratios. Goal: ours <= 300 MB.
+  * ours: sync_server.export.export_form (summary, record and hazards sheets, labels, real dates,
+    formula-safe text), the whole year, and one month (--period);
+  * the peer: pandas.DataFrame.to_excel(engine="openpyxl") on the same rows (main sheet + hazards sheet), as
+    one would write it with pandas: read everything, flatten, write;
+  * the two streaming writers alone on the same number of cells (--writers).
+Prints time and peak RSS (resource.getrusage in the child) of each, and the ratio. Goal (issue 14): >= 2x
+faster than the peer, <= 100 MB.
 
-    .venv/bin/python benchmarks/server_export_bench.py [--records 100000] [--schools 300] [--db URL]
+    .venv/bin/python benchmarks/server_export_bench.py [--records 50000] [--schools 300] [--db URL] [--writers]
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import argparse
 import datetime as dt
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,14 +26,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from export_bench_common import PANDAS_WRITE, ROOT, compare_writers, print_ratio, run_child
+
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from sync_server.app import prepare_database  # noqa: E402
-from sync_server.db import open_database  # noqa: E402
-from sync_server.models import Record, School, Status  # noqa: E402
+from sync_server.app import prepare_database
+from sync_server.db import open_database
+from sync_server.models import Record, School, Status
 
 NOW = dt.datetime(2026, 12, 31, 2, 0, tzinfo=dt.UTC)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -158,7 +161,8 @@ r = export_form(db.ReadSession, "safety_inspection", Path(sys.argv[2]),
 print(r.records, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
-PANDAS = """
+PANDAS = (
+    """
 import json, resource, sys, time
 import pandas as pd
 import sqlalchemy as sa
@@ -174,29 +178,18 @@ with engine.connect() as conn:
             hazards.append({"_school_code": code, "_school_name": name, "_uuid": rid, "_index": i, **h})
         record["areas"] = " ".join(record.get("areas", []))
         rows.append({"_school_code": code, "_school_name": name, "_uuid": rid, "_status": status, **record})
-with pd.ExcelWriter(sys.argv[2]) as writer:
-    pd.DataFrame(rows).to_excel(writer, sheet_name="main", index=False)
-    pd.DataFrame(hazards).to_excel(writer, sheet_name="hazards", index=False)
-print(len(rows), time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
-
-
-def run(code: str, *args: str) -> tuple[int, float, float] | str:
-    r = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT
-    )
-    if r.returncode != 0:
-        return (r.stderr.strip().splitlines() or ["failed"])[-1]
-    n, secs, peak = r.stdout.split()[-3:]
-    return int(n), float(secs), float(peak)
+    + PANDAS_WRITE
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--schools", type=int, default=300)
     parser.add_argument("--db", help="a database URL (default: a fresh SQLite file)")
     parser.add_argument("--keep", type=Path, help="keep the files in this folder")
+    parser.add_argument("--writers", action="store_true", help="also time the writers alone")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="server-export-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -206,31 +199,31 @@ def main() -> None:
         print(
             f"seeded {args.records:,} safety inspections across {args.schools} schools ({url.split(':')[0]}): {secs:.1f} s"
         )
-        ours = run(OURS, url, str(folder / "ours.xlsx"), "")
+        ours = run_child(OURS, url, str(folder / "ours.xlsx"), "")
         if isinstance(ours, str):
             print(f"export: failed ({ours})")
             return
         size = (folder / "ours.xlsx").stat().st_size / 1e6
         print(
             f"ours: export {ours[0]:,} records (summary + records + hazards sheets, {size:.1f} MB): "
-            f"{ours[1]:.1f} s, peak RSS {ours[2]:.0f} MB (goal <= 300 MB)"
+            f"{ours[1]:.1f} s, peak RSS {ours[2]:.0f} MB"
         )
-        month = run(OURS, url, str(folder / "month.xlsx"), "2026-11")
+        month = run_child(OURS, url, str(folder / "month.xlsx"), "2026-11")
         if not isinstance(month, str):
             print(
                 f"ours: one month (--period 2026-11), {month[0]:,} records: {month[1]:.1f} s, peak RSS {month[2]:.0f} MB"
             )
-        peer = run(PANDAS, url, str(folder / "pandas.xlsx"))
+        peer = run_child(PANDAS, url, str(folder / "pandas.xlsx"))
         if isinstance(peer, str):
-            print(f"peer pandas.DataFrame.to_excel: not available ({peer})")
+            print(f"peer pandas.DataFrame.to_excel(engine='openpyxl'): not available ({peer})")
             return
         print(
-            f"peer pandas.DataFrame.to_excel, same rows (records + hazards sheets): {peer[1]:.1f} s, "
-            f"peak RSS {peer[2]:.0f} MB"
+            f"peer pandas.DataFrame.to_excel(engine='openpyxl'), same rows (records + hazards sheets): "
+            f"{peer[1]:.1f} s, peak RSS {peer[2]:.0f} MB"
         )
-        print(
-            f"ratio ours / pandas: time {ours[1] / peer[1]:.2f}x, peak memory {ours[2] / peer[2]:.2f}x"
-        )
+        print_ratio(ours, peer)
+        if args.writers:
+            compare_writers(folder, args.records)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

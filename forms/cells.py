@@ -1,10 +1,12 @@
-"""Spreadsheet cells we write: text never becomes a formula. The one place both exports, the dashboard's
-sheets and the XLSForm writer make their cells.
+"""Spreadsheet cells we write: text never becomes a formula. The rules every sheet we write follows, in one
+place: the record exports (forms.safe_workbook, xlsxwriter), the dashboard's small sheets and the XLSForm
+writer (SafeCells below, openpyxl).
 
-openpyxl stores any string starting with "=" as a formula, and Excel or WPS may evaluate text starting with
-= + - @ tab or CR (CSV/formula injection). Such text is written as an explicit string cell with Excel's quote
+A spreadsheet may evaluate text starting with = + - @ tab or CR (CSV/formula injection), and openpyxl stores
+any string starting with "=" as a formula. Such text is written as an explicit string cell with Excel's quote
 prefix, so it is never evaluated, and stays text when a clerk edits the cell in Excel. Characters XML cannot
-hold are written with Excel's own _xHHHH_ escape, which xl_unescape reverses on import.
+hold are written with Excel's own _xHHHH_ escape, which xl_unescape reverses on import. Numbers are numbers
+when Excel holds them exactly (else their text); ISO dates and times become real dates and times.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from openpyxl.styles import Fill, Font
 
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL_TEXT = 32767  # Excel's limit
+MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits; longer whole numbers go as text
 TRUNCATED = "…(已截断)"
 DATE_FORMAT = "yyyy-mm-dd"
 TIME_FORMAT = "hh:mm"
 TIME_SECONDS_FORMAT = "hh:mm:ss"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+TooLong = Literal["raise", "truncate"]
 
 _TIME_RE = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 # Excel's escape for characters XML cannot hold (and CR): _xHHHH_; a literal _xHHHH_ gets its "_" escaped.
@@ -38,7 +43,13 @@ Cell = Any  # a value openpyxl writes as it is (number, date, None, safe text) o
 
 
 class CellTooLong(Exception):
-    """Text longer than an Excel cell holds, with too_long="raise"."""
+    """Text longer than an Excel cell holds, with too_long="raise". `column`: where (0-based), when known;
+    `field`: the form field's name, when the text was an answer."""
+
+    def __init__(self, column: int | None = None, field: str | None = None) -> None:
+        super().__init__(column, field)
+        self.column = column
+        self.field = field
 
 
 def xl_escape(text: str) -> str:
@@ -58,9 +69,67 @@ def is_risky(text: str) -> bool:
     return text.startswith(RISKY_START) or text in ERROR_CODES
 
 
+def fit_text(text: str, too_long: TooLong, column: int | None = None) -> str:
+    """Text within MAX_CELL_TEXT (as Excel counts, in UTF-16 units): raised (CellTooLong) or truncated."""
+    if len(text) <= MAX_CELL_TEXT // 2 or len(text.encode("utf-16-le")) // 2 <= MAX_CELL_TEXT:
+        return text
+    if too_long == "raise":
+        raise CellTooLong(column)
+    keep = MAX_CELL_TEXT - len(TRUNCATED)
+    while len(text[:keep].encode("utf-16-le")) // 2 > keep:
+        keep -= 1
+    return text[:keep] + TRUNCATED
+
+
+def exact_number(value: int | float) -> int | float | str:
+    """The number as Excel holds it exactly, else its text (long whole numbers, float noise Excel would
+    round away, inf and nan)."""
+    if isinstance(value, int):
+        return value if abs(value) < MAX_EXACT_INT else str(value)
+    if not math.isfinite(value) or float(f"{value:.15g}") != value:
+        return repr(value)
+    return value
+
+
+def iso_date(value: str) -> dt.date | None:
+    """2026-11-28 as a date (anything else: None)."""
+    if len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def iso_time(value: str) -> tuple[dt.time, str] | None:
+    """14:05 or 14:05:30 as a time and its number format (anything else: None)."""
+    if _TIME_RE.match(value):
+        try:
+            return dt.time.fromisoformat(value), (
+                TIME_SECONDS_FORMAT if len(value) > 5 else TIME_FORMAT
+            )
+        except ValueError:
+            return None
+    return None
+
+
+def naive_datetime(value: str) -> dt.datetime | None:
+    """An ISO date-time without a zone, to the second (with a zone, or not one: None; Excel has no zones)."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(microsecond=0) if moment.tzinfo is None else None
+
+
+def json_text(value: Any) -> str:
+    """Whatever else a record holds (a draft may hold anything JSON can), as text."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 class SafeCells:
-    """Typed values -> cells of one sheet (write-only or not): text never a formula, real dates and times,
-    numbers as numbers when Excel holds them exactly.
+    """Typed values -> openpyxl cells of one sheet (write-only or not), by the rules above: for the small
+    sheets (the dashboard's overview, the XLSForm writer); the record exports use forms.safe_workbook.
 
     too_long: "raise" (CellTooLong) or "truncate" text over MAX_CELL_TEXT. reuse_styled: make one date/time
     cell per number format and reuse it row after row (a write-only sheet writes each row before the next
@@ -72,7 +141,7 @@ class SafeCells:
         self,
         ws: Any,
         *,
-        too_long: Literal["raise", "truncate"] = "truncate",
+        too_long: TooLong = "truncate",
         reuse_styled: bool = False,
         escape: bool = True,
     ) -> None:
@@ -83,11 +152,7 @@ class SafeCells:
         self._styled: dict[str, _XlCell] = {}
 
     def text(self, value: str) -> Cell:
-        escaped = xl_escape(value) if self.escape else value
-        if len(escaped) > MAX_CELL_TEXT:
-            if self.too_long == "raise":
-                raise CellTooLong
-            escaped = escaped[: MAX_CELL_TEXT - len(TRUNCATED)] + TRUNCATED
+        escaped = fit_text(xl_escape(value) if self.escape else value, self.too_long)
         if is_risky(value) or is_risky(escaped):
             return self.string(escaped, quote=True)
         return escaped
@@ -131,39 +196,20 @@ class SafeCells:
     def number(self, value: Any) -> Cell:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return self.any(value)
-        if isinstance(value, int):
-            # Excel keeps 15 significant digits; longer whole numbers go as text, unchanged.
-            return value if abs(value) < 10**15 else self.text(str(value))
-        if not math.isfinite(value) or float(f"{value:.15g}") != value:
-            return self.text(repr(value))
-        return value
+        exact = exact_number(value)
+        return self.text(exact) if isinstance(exact, str) else exact
 
     def date(self, value: Any) -> Cell:
-        if isinstance(value, str) and len(value) == 10:
-            try:
-                return self.styled(dt.date.fromisoformat(value), DATE_FORMAT)
-            except ValueError:
-                pass
-        return self.any(value)
+        day = iso_date(value) if isinstance(value, str) else None
+        return self.any(value) if day is None else self.styled(day, DATE_FORMAT)
 
     def time(self, value: Any) -> Cell:
-        if isinstance(value, str) and _TIME_RE.match(value):
-            try:
-                t = dt.time.fromisoformat(value)
-            except ValueError:
-                return self.any(value)
-            return self.styled(t, TIME_SECONDS_FORMAT if len(value) > 5 else TIME_FORMAT)
-        return self.any(value)
+        found = iso_time(value) if isinstance(value, str) else None
+        return self.any(value) if found is None else self.styled(*found)
 
     def datetime(self, value: Any) -> Cell:
-        if isinstance(value, str):
-            try:
-                moment = dt.datetime.fromisoformat(value)
-            except ValueError:
-                return self.any(value)
-            if moment.tzinfo is None:
-                return self.styled(moment.replace(microsecond=0), DATETIME_FORMAT)
-        return self.any(value)
+        moment = naive_datetime(value) if isinstance(value, str) else None
+        return self.any(value) if moment is None else self.styled(moment, DATETIME_FORMAT)
 
     def any(self, value: Any) -> Cell:
         """Whatever a record holds (a draft may hold anything JSON can)."""
@@ -179,7 +225,7 @@ class SafeCells:
             return value
         if isinstance(value, _XlCell):
             return value
-        return self.text(json.dumps(value, ensure_ascii=False, default=str))
+        return self.text(json_text(value))
 
     def row(self, values: Iterable[Any]) -> list[Cell]:
         """A row of plain values (or cells made here), each made safe: for ws.append."""

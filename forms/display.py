@@ -2,7 +2,9 @@
 dashboard and the consolidated export ask.
 
 * labels: a field's Chinese label, else its name; a choice's Chinese label, else its name; a roster id as the
-  teacher's name (with the 工号 when two teachers share a name);
+  teacher's name (with the 工号 when two teachers share a name). The clerk's export, which must read back
+  (`reversible`), writes a choice's name where its label is shared or holds a separator, and the 工号 alone
+  where a name could not be matched again;
 * numbers without a trailing ".0" and without float noise; a calculate with `appearance: percent` as a
   percentage with one decimal (0.9333 -> 93.3%), written to Excel as the number with the PERCENT_FORMAT;
 * dates as 2026-11-28, date-times as 2026-11-28 14:05, yes/no as 是/否, several choices joined with "、";
@@ -25,6 +27,9 @@ from forms.engine import ReferenceList
 from forms.model import Field, FieldType, FormDef
 
 MULTI_SEPARATOR = "、"
+# What a clerk may type between several choices in one cell (an import splits on these).
+SEPARATOR_CHARS = "、,，;；\n\r"
+ID_IN_NAME_RE = re.compile(r"^(.*?)\s*[（(]\s*([A-Za-z0-9_-]+)\s*[）)]$")  # 张伟（T004）
 EMPTY = "—"
 PERCENT = (
     "percent"  # the appearance (XLSForm's appearance column) of a calculate shown as a percentage
@@ -64,12 +69,46 @@ def form_title(form: FormDef) -> str:
     return form.title.get("zh") or form.form_id
 
 
-def roster_names(items: Mapping[str, str]) -> dict[str, str]:
-    """Teacher id -> the name shown: the name, or 名字（工号） when two teachers share it."""
+def reads_back(text: str) -> bool:
+    """Text an import can match again: not blank, no outer spaces, no separator."""
+    return bool(text) and text == text.strip() and not any(c in text for c in SEPARATOR_CHARS)
+
+
+def roster_names(items: Mapping[str, str], *, reversible: bool = False) -> dict[str, str]:
+    """Teacher id -> the name shown: the name, or 名字（工号） when two teachers share it. reversible: also
+    名字（工号） for a name that is some teacher's id or looks like 名字（工号）, and the 工号 alone for a name
+    that would not read back."""
     counts: dict[str, int] = {}
     for name in items.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {tid: name if counts[name] == 1 else f"{name}（{tid}）" for tid, name in items.items()}
+        key = name.strip() if reversible else name
+        counts[key] = counts.get(key, 0) + 1
+    if not reversible:
+        return {
+            tid: name if counts[name] == 1 else f"{name}（{tid}）" for tid, name in items.items()
+        }
+    out: dict[str, str] = {}
+    for tid, name in items.items():
+        if not reads_back(name):
+            out[tid] = tid
+        elif counts[name] == 1 and name not in items and not ID_IN_NAME_RE.match(name):
+            out[tid] = name
+        else:
+            out[tid] = f"{name}（{tid}）"
+    return out
+
+
+def choice_labels(choices: Any, *, reversible: bool = False) -> dict[str, str]:
+    """Choice name -> the text shown: its Chinese label, else its name. reversible: the name also where
+    the label is shared by another choice of the list or would not read back."""
+    if not reversible:
+        return {c.name: c.label.get("zh") or c.name for c in choices}
+    counts: dict[str, int] = {}
+    for c in choices:
+        counts[c.label.zh] = counts.get(c.label.zh, 0) + 1
+    return {
+        c.name: c.label.zh if reads_back(c.label.zh) and counts[c.label.zh] == 1 else c.name
+        for c in choices
+    }
 
 
 class FileNames:
@@ -85,24 +124,26 @@ class FileNames:
 
 class Labels:
     """Choice names -> Chinese labels of one form; roster ids -> names of one school's teachers; sha256 ->
-    the names of that school's attachments."""
+    the names of that school's attachments. reversible: only what an import reads back (the clerk's export)."""
 
     def __init__(
         self,
         form: FormDef,
         roster: ReferenceList | Mapping[str, str] | None = None,
         files: FileNames | None = None,
+        *,
+        reversible: bool = False,
     ) -> None:
+        self.reversible = reversible
         self.lists = {
-            cl.name: {c.name: c.label.get("zh") or c.name for c in cl.choices}
-            for cl in form.choices
+            cl.name: choice_labels(cl.choices, reversible=reversible) for cl in form.choices
         }
         self.set_roster(roster)
         self.files = files or FileNames()
 
     def set_roster(self, roster: ReferenceList | Mapping[str, str] | None) -> None:
         items = roster.items if isinstance(roster, ReferenceList) else roster
-        self.roster = roster_names(items or {})
+        self.roster = roster_names(items or {}, reversible=self.reversible)
 
     def choice(self, f: Field, value: Any) -> str:
         if value is None or value == "" or value == []:
@@ -237,6 +278,7 @@ def file_refs(value: Any) -> list[str]:
 
 class _NoLabels(Labels):
     def __init__(self) -> None:
+        self.reversible = False
         self.lists = {}
         self.roster = {}
         self.files = FileNames()

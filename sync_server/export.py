@@ -20,48 +20,32 @@ with "、"), roster references as the teacher's name (with the 工号 when two s
 names they had on the school's PC, dates and times as real Excel dates and times, numbers as numbers, and a
 calculate with `appearance: percent` as its number with a 0.0% format. Text that a spreadsheet could take
 for a formula (starting with = + - @ tab or CR) is written as an explicit string cell with Excel's quote
-prefix, so it is never evaluated: every cell, the _meta sheet's included, is made by forms.cells.SafeCells
-(which the dashboard's other sheets import from here). Records are streamed (openpyxl write-only, a batched query), and the file
-is written to a temporary name and renamed into place.
+prefix, so it is never evaluated. The layout and every cell, the _meta sheet's included, are
+forms.record_sheets' and forms.safe_workbook's, as in the school client's export. Records are streamed
+(xlsxwriter in constant-memory mode, a batched query), and the file is written to a temporary name and
+renamed into place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import logging
-import math
 import os
-import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell as _XlCell
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forms.cells import DATETIME_FORMAT, Cell, SafeCells
-from forms.display import (
-    FILE_TYPES,
-    FileNames,
-    Labels,
-    is_empty,
-    label_of,
-    number_format,
-    show_value,
-    zone_label,
-)
-from forms.model import Field, FieldType, FormDef, Period
+from forms.display import FileNames, Labels, zone_label
+from forms.model import FormDef, Period
 from forms.periods import period_range
+from forms.record_sheets import META_SHEET, UUID, Fixed, RecordSheets, column_width
+from forms.safe_workbook import Column, SafeSheet, SafeWorkbook
 from sync_server import reporting
 from sync_server.errors import ServiceError
 from sync_server.models import FormVersion, Record, School, Status
@@ -75,14 +59,10 @@ log = logging.getLogger(__name__)
 
 SCHOOL_CODE = "_school_code"
 SCHOOL_NAME = "_school_name"
-UUID = "_uuid"
-INDEX = "_index"
 STATUS = "_status"
 FORM_VERSION = "_form_version"
 UPDATED = "_updated_at"
-META_SHEET = "_meta"
 LAYOUT_VERSION = "sync-server-export/1"
-MULTI_SEPARATOR = "、"
 BATCH = 500
 SUMMARY_TITLE = "各校汇总"
 TOTAL_LABEL = "合计"
@@ -104,18 +84,12 @@ def updated_label(utc_offset: dt.timedelta) -> str:
     return f"{RESERVED[UPDATED]}（{zone_label(utc_offset)}）"
 
 
-INDEX_LABEL = "序号"
 STATUS_LABELS = {
     Status.RECEIVED: "教育局已收到",
     Status.RETURNED: "已退回",
     Status.ACCEPTED: "已确认",
     Status.DELETED: "已删除",
 }
-
-_BAD_TITLE_CHARS = re.compile(r"[\\/?*\[\]:]")
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_NAMES_FONT = Font(color="808080", size=9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,152 +105,22 @@ class ExportResult:
     sensitive: bool = False  # teacher-ethics or dropout records (the audit log says so)
 
 
-def sheet_title(text: str, used: set[str]) -> str:
-    base = _BAD_TITLE_CHARS.sub("_", text).strip().strip("'") or "Sheet"
-    if base.lower() in ("history", META_SHEET):
-        base += "_"
-    title = base[:31]
-    n = 2
-    while title.lower() in used:
-        suffix = f"_{n}"
-        title = base[: 31 - len(suffix)] + suffix
-        n += 1
-    used.add(title.lower())
-    return title
+def _fixed(name: str, label: str, wanted: float = 16, write: str = "text") -> Fixed:
+    return Fixed(Column(name, label, column_width(label, wanted)), write)
 
 
-def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            yield from _leaves(f.children)
-        elif f.type is FieldType.CALCULATE and not f.label.items:
-            continue  # a helper calculation nobody is meant to read (e.g. is_open)
-        elif f.type not in (FieldType.REPEAT, FieldType.NOTE):
-            yield f
-
-
-def _repeats(fields: tuple[Field, ...]) -> Iterator[Field]:
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            yield from _repeats(f.children)
-        elif f.type is FieldType.REPEAT:
-            yield f
-
-
-@dataclass
-class _Sheet:
-    title: str
-    ws: Any
-    cells: SafeCells
-    fields: tuple[Field, ...]
-    convert: list[Callable[[Any], Cell]]
-    chain: tuple[str, ...]  # repeat names from the top (empty: the record sheet)
-
-
-def _converter(f: Field, cells: SafeCells, labels: Labels) -> Callable[[Any], Cell]:
-    """An answer -> its cell, shown as forms.display shows it to a person (a percentage stays a number,
-    with a percent format)."""
-    if f.is_select or f.type in FILE_TYPES:
-        return lambda v: None if is_empty(v) else cells.text(show_value(f, v, labels))
-    percent = number_format(f)
-    if percent is not None:
-        return lambda v: _percent_cell(cells, v, percent)
-    if f.type in (FieldType.INTEGER, FieldType.DECIMAL):
-        return cells.number
-    if f.type is FieldType.DATE:
-        return cells.date
-    if f.type is FieldType.TIME:
-        return cells.time
-    if f.type is FieldType.DATETIME:
-        return cells.datetime
-    return cells.any
-
-
-def _percent_cell(cells: SafeCells, value: Any, fmt: str) -> Cell:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return cells.styled(value, fmt)
-    return cells.any(value)
-
-
-_label = label_of
-
-
-def _width(label: str, f: Field | None) -> float:
-    wanted = 16
-    if f is not None:
-        wanted = {
-            FieldType.DATE: 12,
-            FieldType.DATETIME: 20,
-            FieldType.INTEGER: 10,
-            FieldType.DECIMAL: 10,
-            FieldType.SELECT_MULTIPLE: 24,
-        }.get(f.type, 16)
-        if f.appearance == "multiline":
-            wanted = 40
-    shown = sum(2 if ord(c) > 0x2E7F else 1 for c in label)
-    return float(min(max(shown + 2, wanted), 60))
-
-
-def _new_sheet(
-    wb: Workbook,
-    title: str,
-    fields: tuple[Field, ...],
-    chain: tuple[str, ...],
-    labels: Labels,
-    utc_offset: dt.timedelta,
-) -> _Sheet:
-    ws = wb.create_sheet(title)
-    cells = SafeCells(ws)
-    if chain:
-        head = [
-            (SCHOOL_CODE, RESERVED[SCHOOL_CODE], None),
-            (SCHOOL_NAME, RESERVED[SCHOOL_NAME], None),
-            (UUID, REPEAT_UUID_LABEL, None),
-            (INDEX, INDEX_LABEL, None),
-        ]
-        tail: list[tuple[str, str, Field | None]] = []
-    else:
-        head = [(n, RESERVED[n], None) for n in (SCHOOL_CODE, SCHOOL_NAME, UUID, STATUS)]
-        tail = [
-            (FORM_VERSION, RESERVED[FORM_VERSION], None),
-            (UPDATED, updated_label(utc_offset), None),
-        ]
-    columns = [*head, *((f.name, _label(f), f) for f in fields), *tail]
-    for i, (name, label, f) in enumerate(columns, start=1):
-        width = 38.0 if name == UUID else _width(label, f)
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A3"
-    ws.row_dimensions[2].hidden = True
-    ws.append(
-        [cells.header(label, font=_HEADER_FONT, fill=_HEADER_FILL) for _n, label, _f in columns]
-    )
-    ws.append([cells.header(name, font=_NAMES_FONT) for name, _label, _f in columns])
-    return _Sheet(title, ws, cells, fields, [_converter(f, cells, labels) for f in fields], chain)
-
-
-def _answers(sheet: _Sheet, data: dict[str, Any]) -> list[Cell]:
-    out: list[Cell] = []
-    for f, convert in zip(sheet.fields, sheet.convert, strict=True):
-        value = data.get(f.name)
-        out.append(None if value is None else convert(value))
-    return out
-
-
-def _instances(
-    data: Any, chain: Sequence[str], index: tuple[int, ...] = ()
-) -> Iterator[tuple[tuple[int, ...], dict[str, Any]]]:
-    if not isinstance(data, dict):
-        return
-    items = data.get(chain[0])
-    if not isinstance(items, list):
-        return
-    for i, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            continue
-        if len(chain) == 1:
-            yield (*index, i), item
-        else:
-            yield from _instances(item, chain[1:], (*index, i))
+def _columns(utc_offset: dt.timedelta) -> tuple[list[Fixed], list[Fixed], list[Fixed]]:
+    """The record sheet's leading and trailing columns, and a repeat sheet's leading ones (before _index)."""
+    school = [
+        _fixed(SCHOOL_CODE, RESERVED[SCHOOL_CODE]),
+        _fixed(SCHOOL_NAME, RESERVED[SCHOOL_NAME]),
+    ]
+    record = [*school, _fixed(UUID, RESERVED[UUID], 38), _fixed(STATUS, RESERVED[STATUS])]
+    trailing = [
+        _fixed(FORM_VERSION, RESERVED[FORM_VERSION]),
+        _fixed(UPDATED, updated_label(utc_offset), 20, "stamp"),
+    ]
+    return record, trailing, [*school, _fixed(UUID, REPEAT_UUID_LABEL, 38)]
 
 
 def _form(session: Session, form_id: str) -> tuple[FormVersion, FormDef]:
@@ -344,9 +188,18 @@ class _Tally:
 SUMMARY_STATUSES = (Status.RECEIVED, Status.RETURNED, Status.ACCEPTED)
 
 
-def _summary(
+def _summary_sheet(book: SafeWorkbook, period: str | None, utc_offset: dt.timedelta) -> SafeSheet:
+    """The 各校汇总 sheet and its header (made before the record sheets: the first tab; filled after them)."""
+    columns: list[tuple[str, float]] = [("学校代码", 12), ("学校名称", 28)]
+    if period is not None:
+        columns += [("报送情况", 10), (f"首次报送时间（{zone_label(utc_offset)}）", 24)]
+    columns += [("记录数", 10), *((STATUS_LABELS[s], 14) for s in SUMMARY_STATUSES)]
+    return book.add_sheet(SUMMARY_TITLE, [Column("", text, width) for text, width in columns])
+
+
+def _fill_summary(
     session: Session,
-    wb: Workbook,
+    sheet: SafeSheet,
     form: FormDef,
     tallies: dict[int, _Tally],
     period: str | None,
@@ -354,23 +207,13 @@ def _summary(
     today: dt.date,
     utc_offset: dt.timedelta,
     rules: Any,
-) -> Any:
-    """The 各校汇总 sheet: per school its records by status (and, for a period, its reporting status)."""
-    ws = wb.create_sheet(SUMMARY_TITLE)
-    cells = SafeCells(ws)
-    columns: list[tuple[str, float]] = [("学校代码", 12), ("学校名称", 28)]
+) -> None:
+    """Per school its records by status (and, for a period, its reporting status), then a 合计 row."""
     report = None
     if period is not None:
         report = reporting.period_report(
             session, form, period, today=today, utc_offset=utc_offset, rules=rules
         )
-        columns += [("报送情况", 10), (f"首次报送时间（{zone_label(utc_offset)}）", 24)]
-    columns += [("记录数", 10), *((STATUS_LABELS[s], 14) for s in SUMMARY_STATUSES)]
-    for i, (_label_text, width) in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
-    ws.append([cells.header(text, font=_HEADER_FONT, fill=_HEADER_FILL) for text, _w in columns])
-
     schools: list[tuple[int, str, str, Any]] = []
     if report is not None:
         listed = {r.school_id for r in report.schools}
@@ -388,43 +231,30 @@ def _summary(
         tally = tallies.get(sid) or _Tally(code, name, {})
         counts = [tally.records, *(tally.by_status.get(s, 0) for s in SUMMARY_STATUSES)]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
-        row: list[Cell] = [cells.text(code), cells.text(name)]
+        row: list[Any] = [code, name]
         if report is not None:
-            if rep is None:
-                row += [cells.text("（不在应报范围）"), None]
-            else:
-                first = rep.first_received
-                row += [
-                    cells.text(rep.status_label),
-                    None if first is None else cells.styled(first, DATETIME_FORMAT),
-                ]
-        row += counts
-        ws.append(cells.row(row))
-    total_row: list[Cell] = [cells.text(TOTAL_LABEL), cells.text(f"{len(schools)} 所学校")]
+            row += (
+                ["（不在应报范围）", None]
+                if rep is None
+                else [rep.status_label, rep.first_received]
+            )
+        sheet.append([*row, *counts])
+    total_row: list[Any] = [TOTAL_LABEL, f"{len(schools)} 所学校"]
     if report is not None:
         rate = report.reporting_rate
         on_time = report.on_time_rate
         total_row += [
-            cells.text(
-                "报送率 —"
-                if rate is None or on_time is None
-                else f"报送率 {rate:.0%}，及时率 {on_time:.0%}"
-            ),
+            "报送率 —"
+            if rate is None or on_time is None
+            else f"报送率 {rate:.0%}，及时率 {on_time:.0%}",
             None,
         ]
-    total_row += totals
-    bold = []
-    for value in cells.row(total_row):
-        cell = value if isinstance(value, _XlCell) else WriteOnlyCell(ws, value=value)
-        cell.font = _HEADER_FONT
-        bold.append(cell)
-    ws.append(bold)
-    return ws
+    sheet.append([*total_row, *totals], bold=True)
 
 
 def _write(
     session: Session,
-    wb: Workbook,
+    book: SafeWorkbook,
     fv: FormVersion,
     form: FormDef,
     now: dt.datetime,
@@ -434,27 +264,17 @@ def _write(
     rules: Any = None,
 ) -> tuple[int, int, list[str]]:
     labels = Labels(form)
-    used: set[str] = {META_SHEET, SUMMARY_TITLE.lower()}
-    main = _new_sheet(
-        wb,
-        sheet_title(form.title.get("zh") or form.form_id, used),
-        tuple(_leaves(form.fields)),
-        (),
+    summary = _summary_sheet(book, period, utc_offset)
+    record_fixed, trailing, entry_fixed = _columns(utc_offset)
+    sheets = RecordSheets(
+        book,
+        form,
         labels,
-        utc_offset,
+        record_fixed=record_fixed,
+        trailing=trailing,
+        entry_fixed=entry_fixed,
+        used={META_SHEET, SUMMARY_TITLE.lower()},
     )
-    repeats: list[_Sheet] = []
-
-    def visit(fields: tuple[Field, ...], chain: tuple[str, ...]) -> None:
-        for rep in _repeats(fields):
-            inner = (*chain, rep.name)
-            title = sheet_title(_label(rep), used)
-            repeats.append(
-                _new_sheet(wb, title, tuple(_leaves(rep.children)), inner, labels, utc_offset)
-            )
-            visit(rep.children, inner)
-
-    visit(form.fields, ())
     rosters = all_rosters(session)
     count = 0
     tallies: dict[int, _Tally] = {}
@@ -465,39 +285,17 @@ def _write(
             labels.set_roster(rosters.get(rec.school_id))
             labels.files = FileNames(school_file_names(session, rec.school_id))
         tally.by_status[rec.status] = tally.by_status.get(rec.status, 0) + 1
-        code = main.cells.text(rec.school_code)
-        name = main.cells.text(rec.school_name)
-        data = rec.data if isinstance(rec.data, dict) else {}
-        main.ws.append(
-            [
-                code,
-                name,
-                main.cells.text(rec.id),
-                main.cells.text(STATUS_LABELS.get(rec.status, rec.status)),
-                *_answers(main, data),
-                main.cells.text(rec.form_version),
-                main.cells.styled(
-                    (rec.updated_at + utc_offset).replace(microsecond=0), DATETIME_FORMAT
-                ),
-            ]
+        sheets.write(
+            rec.data,
+            (rec.school_code, rec.school_name, rec.id, STATUS_LABELS.get(rec.status, rec.status)),
+            (rec.form_version, rec.updated_at + utc_offset),
+            (rec.school_code, rec.school_name, rec.id),
         )
-        for sheet in repeats:
-            for index, item in _instances(data, sheet.chain):
-                position: Any = index[0] if len(index) == 1 else ".".join(map(str, index))
-                sheet.ws.append(
-                    [
-                        sheet.cells.text(rec.school_code),
-                        sheet.cells.text(rec.school_name),
-                        sheet.cells.text(rec.id),
-                        sheet.cells.any(position),
-                        *_answers(sheet, item),
-                    ]
-                )
         count += 1
     today = (naive_utc(now) + utc_offset).date()
-    summary = _summary(
+    _fill_summary(
         session,
-        wb,
+        summary,
         form,
         tallies,
         period,
@@ -505,51 +303,20 @@ def _write(
         utc_offset=utc_offset,
         rules=rules or reporting.DEFAULT_DUE_RULES,
     )
-    # The summary is the first tab (a write-only workbook writes its sheets in this list's order).
-    wb._sheets.remove(summary)
-    wb._sheets.insert(0, summary)
-    meta = wb.create_sheet(META_SHEET)
-    meta.sheet_state = "hidden"
-    meta_cells = SafeCells(meta)
-    meta_rows: list[list[Any]] = [
-        ["key", "value"],
-        ["layout", LAYOUT_VERSION],
-        ["form_id", fv.form_id],
-        ["form_version", fv.version],
-        ["period", period or ""],
-        ["exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"],
-        ["records", count],
-        ["sheet:" + main.title, ""],
-        *(["sheet:" + sheet.title, ".".join(sheet.chain)] for sheet in repeats),
-        ["summary:" + SUMMARY_TITLE, ""],
-    ]
-    for row in meta_rows:
-        meta.append(meta_cells.row(row))
-    return count, len(tallies), [main.title, *(s.title for s in repeats)]
-
-
-def _discard(wb: Workbook, tmp: Path) -> None:
-    """Remove what a failed save left: the partial file and each write-only sheet's temporary file.
-
-    A sheet the save did not reach still has its row stream open; left to the garbage collector, lxml
-    prints "not in an element" tracebacks over the real error. Each sheet is finished (written to its own
-    temporary file, which always works) and that file removed; whatever fails here is only logged."""
-    tmp.unlink(missing_ok=True)
-    for ws in wb.worksheets:
-        writer = getattr(ws, "_writer", None)
-        if writer is None:
-            continue
-        try:
-            if not getattr(ws, "closed", True):
-                ws.close()
-        except Exception:  # a half-written stream: end its generators quietly
-            log.debug("could not finish a sheet of a failed export", exc_info=True)
-            for stream in (getattr(ws, "_rows", None), getattr(writer, "xf", None)):
-                with contextlib.suppress(Exception):
-                    if stream is not None:
-                        stream.close()
-        with contextlib.suppress(OSError, ValueError):
-            writer.cleanup()
+    book.key_value_sheet(
+        META_SHEET,
+        [
+            ("layout", LAYOUT_VERSION),
+            ("form_id", fv.form_id),
+            ("form_version", fv.version),
+            ("period", period or ""),
+            ("exported_at", naive_utc(now).replace(microsecond=0).isoformat() + "Z"),
+            ("records", count),
+            *sheets.meta_rows(),
+            ("summary:" + SUMMARY_TITLE, ""),
+        ],
+    )
+    return count, len(tallies), sheets.titles
 
 
 def cannot_write(path: Path, exc: OSError) -> ServiceError:
@@ -572,12 +339,6 @@ def cannot_write(path: Path, exc: OSError) -> ServiceError:
         f"cannot write {path}{hint_en}: {reason}",
         status=500,
     )
-
-
-def _stream_error(exc: etree.SerialisationError) -> OSError:
-    """lxml's "IO_ENOSPC" as the OSError it stands for."""
-    code = getattr(errno, str(exc).removeprefix("IO_"), errno.EIO)
-    return OSError(code, os.strerror(code))
 
 
 _PERIOD_EXAMPLES = {
@@ -631,7 +392,7 @@ def export_form(
             "bad_output", "导出文件名应以 .xlsx 结尾", "the output file must end in .xlsx"
         )
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    wb = Workbook(write_only=True)
+    book = SafeWorkbook(tmp)
     try:
         create_file(tmp)  # owner-only; an unwritable place fails here, before any record is read
         with ReadSession.begin() as session:
@@ -639,7 +400,7 @@ def export_form(
             period = check_period(form, period)
             count, schools, sheets = _write(
                 session,
-                wb,
+                book,
                 fv,
                 form,
                 now,
@@ -647,16 +408,13 @@ def export_form(
                 utc_offset=utc_offset,
                 rules=due_rules,
             )
-        wb.save(tmp)
+        book.close()  # into the owner-only file made above (its mode is kept)
         os.replace(tmp, out_path)
-    except OSError as exc:
-        raise cannot_write(out_path, exc) from None
-    except (
-        etree.SerialisationError
-    ) as exc:  # a sheet's temporary file (in the system's temp folder)
-        raise cannot_write(out_path, _stream_error(exc)) from None
-    finally:
-        _discard(wb, tmp)
+    except BaseException as exc:
+        book.discard()
+        if isinstance(exc, OSError):
+            raise cannot_write(out_path, exc) from None
+        raise
     log.info("exported %d %s records of %d schools to %s", count, form_id, schools, out_path)
     return ExportResult(
         out_path,

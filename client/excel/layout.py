@@ -19,30 +19,42 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from client.store.formset import FormSet
 from client.store.records import StoreError
 from forms import cells
+from forms.display import ID_IN_NAME_RE, MULTI_SEPARATOR, Labels
 from forms.engine import ReferenceList
 from forms.model import Field, FieldType, FormDef
+from forms.record_sheets import (
+    FIRST_DATA_ROW,
+    INDEX,
+    META_SHEET,
+    NAMES_ROW,
+    UUID,
+    SheetLayout,
+    sheet_layouts,
+    sheet_title,
+)
 
-UUID = "_uuid"
-INDEX = "_index"
+__all__ = [
+    "FIRST_DATA_ROW",
+    "INDEX",
+    "META_SHEET",
+    "MULTI_SEPARATOR",
+    "NAMES_ROW",
+    "UUID",
+    "sheet_title",
+]
+
 STATUS = "_status"
 UPDATED = "_updated_at"
-META_SHEET = "_meta"
 LAYOUT_VERSION = "school-client-export/1"
-NAMES_ROW = 2  # the hidden row of machine names
-FIRST_DATA_ROW = 3
-MULTI_SEPARATOR = "、"
-# What a clerk may type between several choices in one cell.
+# What a clerk may type between several choices in one cell (forms.display.SEPARATOR_CHARS).
 SEPARATOR_RE = re.compile(r"\s*[、,，;；\n]\s*")
-_SEPARATOR_CHARS = "、,，;；\n\r"
 
 MAIN_RESERVED: dict[str, tuple[str, str]] = {
     UUID: ("记录编号", "record id"),
@@ -70,7 +82,7 @@ STATUS_LABELS_EN = {
 }
 # Words older exports wrote, still read.
 _OLD_STATUS_LABELS = {"已提交": "submitted", "教育局已收到": "received"}
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # the bureau's time; China has no DST
+BEIJING = dt.timedelta(hours=8)  # the bureau's time (the _updated_at column); China has no DST
 
 
 def status_from_cell(value: Any) -> str | None:
@@ -175,13 +187,8 @@ def get_form(forms: FormSet, form_id: str) -> FormDef:
 
 
 @dataclass(frozen=True)
-class SheetSpec:
-    """One sheet of the layout: the record level (repeat is None) or one repeat group."""
-
-    form: FormDef
-    repeat: Field | None
-    chain: tuple[str, ...]  # names of the repeat groups from the top down to this one
-    fields: tuple[Field, ...]  # the answers on this sheet, in form order (groups flattened)
+class SheetSpec(SheetLayout):
+    """One sheet of the layout (forms.record_sheets), with the client's reserved columns and their labels."""
 
     @property
     def reserved(self) -> dict[str, tuple[str, str]]:
@@ -201,65 +208,10 @@ class SheetSpec:
         f = self.form.field(name)
         return f.label.get("zh") or f.name, f.label.get("en") or f.name
 
-    @property
-    def title_text(self) -> str:
-        if self.repeat is None:
-            return self.form.title.get("zh") or self.form.form_id
-        return self.repeat.label.get("zh") or self.repeat.name
-
-
-def _leaves(fields: tuple[Field, ...]) -> Iterator[Field]:
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            yield from _leaves(f.children)
-        elif f.type is FieldType.CALCULATE and not f.label.items:
-            continue  # a helper calculation nobody reads (is_open): worked out again on import
-        elif f.type is not FieldType.REPEAT and f.type is not FieldType.NOTE:
-            yield f
-
-
-def _repeats(fields: tuple[Field, ...]) -> Iterator[Field]:
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            yield from _repeats(f.children)
-        elif f.type is FieldType.REPEAT:
-            yield f
-
 
 def sheet_specs(form: FormDef) -> list[SheetSpec]:
     """The record sheet first, then every repeat group (outer before inner)."""
-    specs = [SheetSpec(form, None, (), tuple(_leaves(form.fields)))]
-
-    def visit(fields: tuple[Field, ...], chain: tuple[str, ...]) -> None:
-        for rep in _repeats(fields):
-            inner = (*chain, rep.name)
-            specs.append(SheetSpec(form, rep, inner, tuple(_leaves(rep.children))))
-            visit(rep.children, inner)
-
-    visit(form.fields, ())
-    return specs
-
-
-_BAD_TITLE_CHARS = re.compile(r"[\\/?*\[\]:]")
-
-
-def sheet_title(text: str, used: set[str]) -> str:
-    """A valid, unique worksheet title (at most 31 characters, none of \\ / ? * [ ] :)."""
-    base = _BAD_TITLE_CHARS.sub("_", text).strip().strip("'") or "Sheet"
-    if base.lower() in ("history", META_SHEET):
-        base += "_"
-    title = base[:31]
-    n = 2
-    while title.lower() in used:
-        suffix = f"_{n}"
-        title = base[: 31 - len(suffix)] + suffix
-        n += 1
-    used.add(title.lower())
-    return title
-
-
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return [SheetSpec(x.form, x.repeat, x.chain, x.fields) for x in sheet_layouts(form)]
 
 
 # -- text cells -------------------------------------------------------------------------------------
@@ -273,17 +225,6 @@ xl_unescape = cells.xl_unescape
 # -- answers <-> cells ------------------------------------------------------------------------------
 
 _WHOLE_RE = re.compile(r"^\s*[+-]?\d+\s*$")
-_ID_IN_NAME_RE = re.compile(r"^(.*?)\s*[（(]\s*([A-Za-z0-9_-]+)\s*[）)]$")
-
-
-def _safe_label(text: str) -> bool:
-    return bool(text) and text == text.strip() and not any(c in text for c in _SEPARATOR_CHARS)
-
-
-@dataclass
-class _Choices:
-    out: dict[str, str] = field(default_factory=dict)  # choice name -> text shown
-    into: dict[str, str] = field(default_factory=dict)  # text shown (or name) -> choice name
 
 
 def _time_text(t: dt.time) -> str:
@@ -295,59 +236,29 @@ def _time_text(t: dt.time) -> str:
 
 
 class ValueCodec:
-    """Stored answers <-> what a clerk sees in a cell, for one form and the school's roster."""
+    """Stored answers <-> what a clerk sees in a cell, for one form and the school's roster. The way out is
+    forms.display's (`labels`, reversible: only labels that read back); this reads them back."""
 
     def __init__(self, form: FormDef, roster: ReferenceList | None) -> None:
         self.form = form
-        self._lists: dict[str, _Choices] = {}
-        for cl in form.choices:
-            counts: dict[str, int] = {}
-            for c in cl.choices:
-                counts[c.label.zh] = counts.get(c.label.zh, 0) + 1
-            codec = _Choices()
-            for c in cl.choices:
-                label = c.label.zh
-                if _safe_label(label) and counts[label] == 1:
-                    codec.out[c.name] = label
-                    codec.into.setdefault(label, c.name)
-            for c in cl.choices:
-                codec.into.setdefault(c.name, c.name)
-            self._lists[cl.name] = codec
+        self.labels = Labels(form, roster, reversible=True)
+        self._into: dict[str, dict[str, str]] = {}  # list -> text shown (or name) -> choice name
+        for list_name, shown in self.labels.lists.items():
+            into: dict[str, str] = {}
+            for name, text in shown.items():
+                into.setdefault(text, name)
+            for name in shown:
+                into.setdefault(name, name)
+            self._into[list_name] = into
         self._ids: dict[str, str] = dict(roster.items) if roster else {}
         self._by_name: dict[str, list[str]] = {}
         for tid, name in self._ids.items():
             self._by_name.setdefault(name.strip(), []).append(tid)
-        self._ref_out: dict[str, str] = {}
-        for tid, name in self._ids.items():
-            if (
-                _safe_label(name)
-                and len(self._by_name[name]) == 1
-                and name not in self._ids
-                and not _ID_IN_NAME_RE.match(name)
-            ):
-                self._ref_out[tid] = name
-            elif _safe_label(name):
-                self._ref_out[tid] = f"{name}（{tid}）"
-            else:
-                self._ref_out[tid] = tid
 
     # export
-    def show_choices(self, f: Field, value: Any) -> Any:
+    def show_choices(self, f: Field, value: Any) -> str:
         """A select answer as text: Chinese labels (roster: names), several joined with "、"."""
-        if isinstance(value, str) and f.type is FieldType.SELECT_MULTIPLE:
-            names: list[Any] = value.split()
-        elif isinstance(value, list):
-            names = value
-        else:
-            names = [value]
-        if f.reference is not None:
-            shown = [self._ref_out.get(str(v), str(v)) for v in names]
-        elif f.list_name is not None and f.list_name in self._lists:
-            out = self._lists[f.list_name].out
-            shown = [out.get(str(v), str(v)) for v in names]
-        else:
-            shown = [str(v) for v in names]
-        return MULTI_SEPARATOR.join(shown)
+        return self.labels.choice(f, value)
 
     # import
     def read_choices(self, f: Field, text: str) -> tuple[Any, tuple[str, str] | None]:
@@ -378,14 +289,14 @@ class ValueCodec:
     def _known(self, f: Field, token: str) -> bool:
         if f.reference is not None:
             return token in self._ids
-        return f.list_name is not None and token in self._lists.get(f.list_name, _Choices()).into
+        return f.list_name is not None and token in self._into.get(f.list_name, {})
 
     def _one(self, f: Field, token: str) -> tuple[str, tuple[str, str] | None]:
         if f.reference is None:
             if f.list_name is None:
                 return token, None
-            return self._lists.get(f.list_name, _Choices()).into.get(token, token), None
-        m = _ID_IN_NAME_RE.match(token)
+            return self._into.get(f.list_name, {}).get(token, token), None
+        m = ID_IN_NAME_RE.match(token)
         if m and m.group(2) in self._ids:
             return m.group(2), None
         if token in self._ids:

@@ -1,6 +1,7 @@
 """A record's answers as the bureau reads them: Chinese labels, choices as their labels, roster ids as teacher
 names, repeat groups as tables, attachments by their names; and the differences between two revisions. Each
-value is shown by forms.display, as the school client shows it.
+value is shown by forms.display, as the school client shows it; which fields are shown is forms.record_sheets'
+(is_shown, leaves), as in both exports.
 
 No Flask here (the record pages and their tests use it). Field paths are those of review comments:
 `inspection_date`, `hazards[0].deadline` (groups are transparent: their fields sit at the top level).
@@ -8,7 +9,7 @@ No Flask here (the record pages and their tests use it). Field paths are those o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from forms.display import (
     show_value,
 )
 from forms.model import Field, FieldType, FormDef
+from forms.record_sheets import is_shown, leaves
 
 __all__ = [
     "EMPTY",
@@ -114,19 +116,6 @@ class Section:
 Item = Answer | RepeatTable | Section
 
 
-def _leaf_fields(fields: tuple[Field, ...]) -> Iterator[Field]:
-    """A repeat's columns: its answers, its groups flattened, its inner repeats as one column each."""
-    for f in fields:
-        if f.type is FieldType.GROUP:
-            yield from _leaf_fields(f.children)
-        elif f.type is FieldType.NOTE:
-            continue
-        elif f.type is FieldType.CALCULATE and not f.label.items:
-            continue  # a helper calculation nobody is meant to read (e.g. is_open)
-        else:
-            yield f
-
-
 def build_items(
     form: FormDef,
     data: Mapping[str, Any],
@@ -167,9 +156,7 @@ def _items(
             if inner:
                 out.append(Section(label_of(f), inner))
             continue
-        if f.type is FieldType.NOTE:
-            continue
-        if f.type is FieldType.CALCULATE and not f.label.items:
+        if not is_shown(f):
             continue
         path = f"{prefix}{f.name}"
         value = data.get(f.name)
@@ -198,7 +185,7 @@ def _answer(f: Field, value: Any, labels: Labels, comments: Mapping[str, str], p
 def _repeat(
     f: Field, value: Any, labels: Labels, comments: Mapping[str, str], path: str
 ) -> RepeatTable:
-    columns = list(_leaf_fields(f.children))
+    columns = list(leaves(f.children, with_repeats=True))  # an inner repeat: one column
     rows: list[RepeatRow] = []
     if isinstance(value, list):
         for i, item in enumerate(value):
