@@ -352,6 +352,66 @@
         <source>没有连接成功：{reason}</source>
         <translation>Could not connect: {reason}</translation>
     </message>
+    <message>
+        <source>从文件登记…</source>
+        <translation>Enroll from a file…</translation>
+    </message>
+    <message>
+        <source>没有网络的学校：用教育局写在U盘上的登记文件登记本机</source>
+        <translation>Schools with no link: enroll this computer with the enrollment file the bureau wrote on a USB stick</translation>
+    </message>
+    <message>
+        <source>没有网络的学校：请选择县教育局写在U盘上的&lt;b&gt;登记文件&lt;/b&gt;，并输入教育局另行告知的&lt;b&gt;登记码&lt;/b&gt;。不需要联网；一个登记文件只能给一台电脑使用。</source>
+        <translation>Schools with no link: choose the &lt;b&gt;enrollment file&lt;/b&gt; the county bureau wrote on a USB stick and type the &lt;b&gt;code&lt;/b&gt; the bureau gave you separately. No network is needed; one enrollment file is for one computer only.</translation>
+    </message>
+    <message>
+        <source>例如 E:\S001_登记文件_1a2b3c4d.ssenroll</source>
+        <translation>e.g. E:\S001_登记文件_1a2b3c4d.ssenroll</translation>
+    </message>
+    <message>
+        <source>选择(&amp;B)…</source>
+        <translation>&amp;Browse…</translation>
+    </message>
+    <message>
+        <source>例如 K7PA-3QXC-9ZAD</source>
+        <translation>e.g. K7PA-3QXC-9ZAD</translation>
+    </message>
+    <message>
+        <source>登记文件(&amp;F)：</source>
+        <translation>Enrollment &amp;file:</translation>
+    </message>
+    <message>
+        <source>登记码(&amp;D)：</source>
+        <translation>Co&amp;de:</translation>
+    </message>
+    <message>
+        <source>联网登记…</source>
+        <translation>Enroll online…</translation>
+    </message>
+    <message>
+        <source>登记(&amp;O)</source>
+        <translation>Enr&amp;oll</translation>
+    </message>
+    <message>
+        <source>选择登记文件</source>
+        <translation>Choose the enrollment file</translation>
+    </message>
+    <message>
+        <source>登记文件 (*.ssenroll);;所有文件 (*)</source>
+        <translation>Enrollment files (*.ssenroll);;All files (*)</translation>
+    </message>
+    <message>
+        <source>请选择登记文件并填写登记码。</source>
+        <translation>Choose the enrollment file and type the code.</translation>
+    </message>
+    <message>
+        <source>正在打开登记文件 …</source>
+        <translation>Opening the enrollment file …</translation>
+    </message>
+    <message>
+        <source>没有登记成功：{reason}</source>
+        <translation>Not enrolled: {reason}</translation>
+    </message>
 </context>
 <context>
     <name>ErrorReporter</name>

@@ -352,6 +352,66 @@
         <source>没有连接成功：{reason}</source>
         <translation>没有连接成功：{reason}</translation>
     </message>
+    <message>
+        <source>从文件登记…</source>
+        <translation>从文件登记…</translation>
+    </message>
+    <message>
+        <source>没有网络的学校：用教育局写在U盘上的登记文件登记本机</source>
+        <translation>没有网络的学校：用教育局写在U盘上的登记文件登记本机</translation>
+    </message>
+    <message>
+        <source>没有网络的学校：请选择县教育局写在U盘上的&lt;b&gt;登记文件&lt;/b&gt;，并输入教育局另行告知的&lt;b&gt;登记码&lt;/b&gt;。不需要联网；一个登记文件只能给一台电脑使用。</source>
+        <translation>没有网络的学校：请选择县教育局写在U盘上的&lt;b&gt;登记文件&lt;/b&gt;，并输入教育局另行告知的&lt;b&gt;登记码&lt;/b&gt;。不需要联网；一个登记文件只能给一台电脑使用。</translation>
+    </message>
+    <message>
+        <source>例如 E:\S001_登记文件_1a2b3c4d.ssenroll</source>
+        <translation>例如 E:\S001_登记文件_1a2b3c4d.ssenroll</translation>
+    </message>
+    <message>
+        <source>选择(&amp;B)…</source>
+        <translation>选择(&amp;B)…</translation>
+    </message>
+    <message>
+        <source>例如 K7PA-3QXC-9ZAD</source>
+        <translation>例如 K7PA-3QXC-9ZAD</translation>
+    </message>
+    <message>
+        <source>登记文件(&amp;F)：</source>
+        <translation>登记文件(&amp;F)：</translation>
+    </message>
+    <message>
+        <source>登记码(&amp;D)：</source>
+        <translation>登记码(&amp;D)：</translation>
+    </message>
+    <message>
+        <source>联网登记…</source>
+        <translation>联网登记…</translation>
+    </message>
+    <message>
+        <source>登记(&amp;O)</source>
+        <translation>登记(&amp;O)</translation>
+    </message>
+    <message>
+        <source>选择登记文件</source>
+        <translation>选择登记文件</translation>
+    </message>
+    <message>
+        <source>登记文件 (*.ssenroll);;所有文件 (*)</source>
+        <translation>登记文件 (*.ssenroll);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>请选择登记文件并填写登记码。</source>
+        <translation>请选择登记文件并填写登记码。</translation>
+    </message>
+    <message>
+        <source>正在打开登记文件 …</source>
+        <translation>正在打开登记文件 …</translation>
+    </message>
+    <message>
+        <source>没有登记成功：{reason}</source>
+        <translation>没有登记成功：{reason}</translation>
+    </message>
 </context>
 <context>
     <name>ErrorReporter</name>
