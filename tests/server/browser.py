@@ -69,6 +69,15 @@ def _require_chromium() -> None:
 @pytest.fixture(scope="session")
 def _chromium() -> Iterator[Any]:
     _require_chromium()
+    driver = chromium_driver()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def chromium_driver() -> Any:
+    """A headless Chromium at 1366x768 in Chinese (also for scripts/screenshot_usb_page.py)."""
     os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for drivers online
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -95,10 +104,7 @@ def _chromium() -> Iterator[Any]:
     service = Service(executable_path=CHROMEDRIVER, env=env)
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return driver
 
 
 @pytest.fixture

@@ -328,3 +328,12 @@ def test_a_staff_member_uploads_a_round_in_the_browser_and_prints_a_receipt(
     receipt = WebDriverWait(browser, 10).until(EC.presence_of_element_located((By.ID, "receipt")))
     assert "城关镇中心小学（S001）" in receipt.text and "2026年10月" in receipt.text
     assert browser.find_element(By.ID, "print-receipt").is_displayed()
+    # Printed: the receipt alone, without the nav, the buttons or the page's footer.
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert receipt.is_displayed()
+        for hidden in ("print-receipt", "time-zone"):
+            assert not browser.find_element(By.ID, hidden).is_displayed()
+        assert not browser.find_element(By.CSS_SELECTOR, "header.topbar").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
