@@ -40,6 +40,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("dashboard.hazards", "隐患", "viewer"),
     ("dashboard.schools", "学校与设备", "viewer"),
     ("dashboard.forms", "表单", "viewer"),
+    ("dashboard.updates", "客户端更新", "viewer"),  # issue 16
     ("dashboard.usb", "U盘数据", "reviewer"),
     ("dashboard.audit_log", "审计日志", "admin"),
 )

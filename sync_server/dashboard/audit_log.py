@@ -64,6 +64,7 @@ ACTION_LABELS = {
     "form.publish_refused": "表单未通过检查",
     "form.withdraw": "撤回表单版本",
     "form.export": "导出汇总表",
+    "client.rollout": "调整客户端新版本的发布范围",
     "overview.export": "导出报送情况",
     "record.return": "退回记录",
     "record.accept": "通过记录",

@@ -389,3 +389,53 @@ def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled
         rows = s.execute(select(M.DeviceUpdate)).scalars().all()
     mine = [r for r in rows if r.app_version == "2.0.0" and r.target_version == "3.0.0"]
     assert mine and mine[0].state == "rolled_back" and mine[0].failures == 1
+
+
+def test_the_dashboard_shows_each_devices_version_state_and_failures(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    from tests.server.dashboard_seed import logged_in
+
+    client, school = _enrolled(make_client, server, "教务处电脑")
+    server.publish(launcher(tmp_path / "v80", "80.0"), "80.0", school)
+    r = requests.post(
+        f"{server.url}/api/v1/update/check",
+        json={
+            "app_version": "1.0",
+            "platform": "linux",
+            "state": "rolled_back",
+            "target_version": "79.0",
+            "failures": 2,
+            "error": "79.0 failed its first start (exit code 127); 1.0 kept <script>",
+        },
+        headers={"Authorization": f"Bearer {_token(client)}"},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["offer"]["version"] == "80.0"
+    viewer = logged_in(server.app, "viewer-u16", "viewer")
+    page = viewer.get("/updates")
+    assert page.status_code == 200
+    text = page.text
+    row = text[text.index(f'data-device="{_device_id(client)}"') :].split("</tr>")[0]
+    assert (
+        "教务处电脑" in row and "1.0" in row and "新版本启动失败，已退回" in row and "79.0" in row
+    )
+    assert ">2<" in row and "&lt;script&gt;" in row and "<script>" not in row
+    assert 'data-version="80.0" data-stage="pilot"' in text and school in text
+    refused = viewer.post(
+        "/updates/80.0/stage",
+        data={"stage": "all", "csrf_token": viewer.csrf},  # type: ignore[attr-defined]
+    )
+    assert refused.status_code == 403
+    admin = logged_in(server.app, "admin-u16", "admin")
+    done = admin.post(
+        "/updates/80.0/stage",
+        data={"stage": "paused", "csrf_token": admin.csrf},  # type: ignore[attr-defined]
+    )
+    assert done.status_code == 302
+    assert 'data-version="80.0" data-stage="paused"' in admin.get("/updates").text
+    with server.session() as s:
+        entry = s.execute(
+            select(M.AuditEntry).where(M.AuditEntry.action == "client.rollout")
+        ).scalar_one()
+    assert entry.object_id == "80.0"
