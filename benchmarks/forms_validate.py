@@ -5,12 +5,17 @@ measured in the same run, jsonschema validating the same records against a JSON 
 (types, required answers and choice lists only: no relevance, calculations or cross-field constraints).
 
     .venv/bin/python benchmarks/forms_validate.py [--records N]
+
+Issue 14 goal 5 (>= 5,000 records/s per core). One run, 10,000 records, 2-core machine shared with others:
+before (29f2bb9) 2,640 records/s wall on a loaded machine, about 3,700-4,100 per core (CPU time);
+after: see the commit message / benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import random
 import time
@@ -136,13 +141,17 @@ def main() -> None:
     records = make_records(args.records)
     validate_chunk(records[:50])  # warm up: compile the form once
 
-    t0 = time.perf_counter()
-    bad = validate_chunk(records)
-    one = time.perf_counter() - t0
+    # Best of three; the CPU time (process_time) is the per-core figure on a machine others share too.
+    one, cpu = math.inf, math.inf
+    for _ in range(3):
+        t0, c0 = time.perf_counter(), time.process_time()
+        bad = validate_chunk(records)
+        one = min(one, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
     rate_one = len(records) / one
     print(
         f"form engine, 1 process : {len(records):,} records in {one:.2f} s = {rate_one:,.0f} records/s "
-        f"({bad} refused)"
+        f"({bad} refused); per core (CPU time {cpu:.2f} s): {len(records) / cpu:,.0f} records/s"
     )
 
     workers = os.cpu_count() or 1

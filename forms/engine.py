@@ -141,6 +141,14 @@ class _Node:
     choice_columns: tuple[dict[str, str], ...] = ()
     group_parent: str | None = None  # the enclosing group whose relevance this field inherits
     needs_settling: bool = False
+    # An earlier field of the same scope and group whose relevance is the same expression: this field's
+    # relevance is that one's (its inputs were settled before both), not evaluated again.
+    relevant_as: str | None = None
+    # For a select without a roster or a choice filter: the choice names a single answer must be one of.
+    plain_choices: frozenset[str] | None = None
+    # A repeat: the fields of one instance by name (those in groups too), for loading answers.
+    fields: dict[str, _Node] | None = None
+    position: int = 0  # document order among the fields of its scope
 
 
 def _coercer(ftype: FieldType) -> Callable[[Any], Any]:
@@ -174,6 +182,7 @@ class CompiledForm:
         self.form = form
         self.nodes: dict[str, _Node] = {}
         self.top = [self._index(f, (), None) for f in form.fields]
+        self.top_fields = _fields_by_name(self.top)
         for node in self.nodes.values():
             self._compile(node)
         for node in self.nodes.values():
@@ -188,6 +197,17 @@ class CompiledForm:
         }
         self.order = [self.nodes[n] for n in topological_order(form)]
         self.settle_order = [n for n in self.order if n.needs_settling]
+        self._share_relevance()
+
+    def _share_relevance(self) -> None:
+        first: dict[tuple[Any, ...], str] = {}
+        for node in self.settle_order:
+            if node.field.relevant is None:
+                continue
+            key = (node.repeat_path, node.group_parent, node.field.relevant.tree)
+            node.relevant_as = first.setdefault(key, node.name)
+            if node.relevant_as == node.name:
+                node.relevant_as = None
 
     def _index(self, f: Field, repeat_path: tuple[str, ...], parent: _Node | None) -> _Node:
         if f.type is FieldType.GROUP:
@@ -206,6 +226,8 @@ class CompiledForm:
         self.nodes[f.name] = node
         inner = (*repeat_path, f.name) if kind == REPEAT else repeat_path
         node.children = [self._index(child, inner, node) for child in f.children]
+        if kind == REPEAT:
+            node.fields = _fields_by_name(node.children)
         return node
 
     def _needs_settling(self, node: _Node) -> bool:
@@ -230,7 +252,12 @@ class CompiledForm:
             if k == len(path):
                 if is_repeat:
                     return lambda ctx: Nodeset(ctx.scopes[k].values.get(name) or ())
-                return lambda ctx: _answer(ctx.scopes[k].values.get(name))
+
+                def answer(ctx: Context) -> Any:
+                    value = ctx.scopes[k].values.get(name)
+                    return "" if value is None else value
+
+                return answer
             descend = path[k:]
 
             def gather(ctx: Context) -> Nodeset:
@@ -261,6 +288,15 @@ class CompiledForm:
         if f.choice_filter is not None:
             node.choice_filter = compile_expr(f.choice_filter.tree, resolve)
         node.is_select = f.is_select
+        if (
+            f.is_select
+            and f.reference is None
+            and f.choice_filter is None
+            and f.list_name is not None
+        ):
+            node.plain_choices = frozenset(
+                c.name for c in self.form.choice_list(f.list_name).choices
+            )
         if f.list_name is not None:
             choices = self.form.choice_list(f.list_name).choices
             node.choice_names = frozenset(c.name for c in choices)
@@ -359,31 +395,20 @@ class _Run:
         self._chains: dict[tuple[str, ...], list[list[Scope]]] = {}
 
     # building the working tree from stored answers
-    def load(self, data: Mapping[str, Any], nodes: list[_Node], scope: Scope) -> None:
-        used = self._load(data, nodes, scope)
-        if used == len(data):
-            return
-        known = {n.name for n in _walk_groups(nodes)}
-        for key in data:
-            if not isinstance(key, str) or (key not in known and not key.startswith("_")):
-                self.problems.append(
-                    _problem((*scope.path, str(key)), "unknown_field", None, name=key)
-                )
-
-    def _load(self, data: Mapping[str, Any], nodes: list[_Node], scope: Scope) -> int:
-        """Fill scope from data; returns how many keys of data were fields of these nodes or `_` keys."""
+    def load(self, data: Mapping[str, Any], fields: dict[str, _Node], scope: Scope) -> None:
+        """Fill scope from data, given the fields of the scope by name (CompiledForm.top_fields, or a
+        repeat's fields). A key that is no field and does not start with `_` is an unknown_field problem,
+        after the problems of the repeats' instances, which are loaded in the form's order."""
         values = scope.values
-        used = 0
-        for node in nodes:
+        unknown: list[Any] = []
+        repeats: list[tuple[_Node, Any]] = []
+        for key, raw in data.items():
+            node = fields.get(key)
+            if node is None:
+                if not isinstance(key, str) or not key.startswith("_"):
+                    unknown.append(key)
+                continue
             kind = node.kind
-            if kind == GROUP:
-                used += self._load(data, node.children, scope)
-                continue
-            name = node.name
-            raw = data.get(name)
-            if raw is None and name not in data:
-                continue
-            used += 1
             if kind == INPUT:
                 if raw is None or raw == "" or raw == []:
                     continue
@@ -392,26 +417,36 @@ class _Run:
                 except BadValue:
                     if scope.bad is None:
                         scope.bad = {}
-                    scope.bad[name] = raw
+                    scope.bad[key] = raw
                     continue
                 if value is not None:
-                    values[name] = value
+                    values[key] = value
             elif kind == REPEAT:
-                instances: list[Scope] = []
-                if isinstance(raw, list):
-                    for i, item in enumerate(raw):
-                        inst = Scope((*scope.path, name, i))
-                        if isinstance(item, Mapping):
-                            self.load(item, node.children, inst)
-                        else:
-                            inst.bad = {"": item}
-                        instances.append(inst)
-                elif not is_empty(raw):
-                    if scope.bad is None:
-                        scope.bad = {}
-                    scope.bad[name] = raw
-                values[name] = instances
-        return used
+                repeats.append((node, raw))
+        if len(repeats) > 1:
+            repeats.sort(key=lambda pair: pair[0].position)
+        for node, raw in repeats:
+            self._load_repeat(node, raw, scope)
+        for key in unknown:
+            self.problems.append(_problem((*scope.path, str(key)), "unknown_field", None, name=key))
+
+    def _load_repeat(self, node: _Node, raw: Any, scope: Scope) -> None:
+        name = node.name
+        instances: list[Scope] = []
+        if isinstance(raw, list):
+            fields = node.fields or {}
+            for i, item in enumerate(raw):
+                inst = Scope((*scope.path, name, i))
+                if isinstance(item, Mapping):
+                    self.load(item, fields, inst)
+                else:
+                    inst.bad = {"": item}
+                instances.append(inst)
+        elif not is_empty(raw):
+            if scope.bad is None:
+                scope.bad = {}
+            scope.bad[name] = raw
+        scope.values[name] = instances
 
     def chains(self, repeat_path: tuple[str, ...], root: Scope) -> list[list[Scope]]:
         found = self._chains.get(repeat_path)
@@ -433,13 +468,17 @@ class _Run:
             name = node.name
             group_parent = node.group_parent
             relevant = node.relevant
+            relevant_as = node.relevant_as
             calculation = node.calculation
             for chain in self.chains(node.repeat_path, root):
                 scope = chain[-1]
                 ctx.scopes = chain
-                rel = True if group_parent is None else scope.relevant.get(group_parent, True)
-                if rel and relevant is not None:
-                    rel = to_bool(relevant(ctx))
+                if relevant_as is not None:
+                    rel = scope.relevant.get(relevant_as, True)
+                else:
+                    rel = True if group_parent is None else scope.relevant.get(group_parent, True)
+                    if rel and relevant is not None:
+                        rel = to_bool(relevant(ctx))
                 if not rel:
                     scope.relevant[name] = False
                     if name in scope.values:
@@ -475,8 +514,16 @@ class _Run:
                     if required:
                         self.problems.append(_problem((*scope.path, name), "required", node.field))
                     continue
-                if node.is_select and not self._choices_ok(node, value, scope, chain):
-                    continue
+                if node.is_select:
+                    plain = node.plain_choices
+                    if plain is not None and type(value) is str:
+                        if value not in plain:
+                            self.problems.append(
+                                _problem((*scope.path, name), "choice", node.field, value=value)
+                            )
+                            continue
+                    elif not self._choices_ok(node, value, scope, chain):
+                        continue
                 if node.constraint is not None:
                     ctx.scopes = chain
                     ctx.current = value
@@ -557,6 +604,14 @@ def _noon(day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(12, 0), tzinfo=dt.UTC)
 
 
+def _fields_by_name(nodes: list[_Node]) -> dict[str, _Node]:
+    fields = {}
+    for position, node in enumerate(_walk_groups(nodes)):
+        node.position = position
+        fields[node.name] = node
+    return fields
+
+
 def _walk_groups(nodes: list[_Node]) -> Iterator[_Node]:
     for n in nodes:
         yield n
@@ -585,6 +640,8 @@ def _dump(nodes: list[_Node], scope: Scope, out: dict[str, Any]) -> None:
         elif type(v) is str:
             if v:
                 out[node.name] = v
+        elif type(v) is dt.date:
+            out[node.name] = v.isoformat()
         elif node.field.type is not FieldType.NOTE:
             j = to_json(v)
             if j is not None:
@@ -607,7 +664,7 @@ def evaluate(
         return Evaluation({}, [_problem((), "not_an_object", None)])
     run = _Run(cf, today, now, references)
     root = Scope(())
-    run.load(data, cf.top, root)
+    run.load(data, cf.top_fields, root)
     run.settle(root)
     run.check(cf.top, [root])
     out: dict[str, Any] = {
@@ -699,7 +756,7 @@ def evaluate_expression(
     cf = compiled(form)
     run = _Run(cf, today, now or _noon(today), None)
     root = Scope(())
-    run.load(data, cf.top, root)
+    run.load(data, cf.top_fields, root)
     run.settle(root)
     chain = [root]
     for name, index in repeat:

@@ -13,7 +13,16 @@ from typing import Any
 
 from forms.expr.ast import Binary, Call, Column, Current, Expr, Neg, Num, Parent, Ref, Str
 from forms.expr.functions import FUNCTIONS
-from forms.expr.values import NAN, Nodeset, compare, equals, not_equals, to_bool, to_number
+from forms.expr.values import (
+    NAN,
+    Nodeset,
+    compare,
+    equals,
+    not_equals,
+    parse_date,
+    to_bool,
+    to_number,
+)
 
 
 class Context:
@@ -62,10 +71,17 @@ def _as_node(compiled: Compiled) -> Compiled:
     return node
 
 
+# Operators whose result is always a boolean: as a condition it needs no to_bool().
+_BOOLEAN_OPERATORS = frozenset({"and", "or", "=", "!=", "<", "<=", ">", ">="})
+
+
 def _truth(node: Expr, resolve: RefResolver) -> Callable[[Context], bool]:
     compiled = compile_expr(node, resolve)
     if _is_node(node):
-        return lambda ctx: to_bool(_as_node(compiled)(ctx))
+        as_node = _as_node(compiled)
+        return lambda ctx: to_bool(as_node(ctx))
+    if isinstance(node, Binary) and node.op in _BOOLEAN_OPERATORS:
+        return compiled
     return lambda ctx: to_bool(compiled(ctx))
 
 
@@ -156,6 +172,11 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
         return lambda ctx: lt(ctx) or rt(ctx)
     left = compile_expr(node.left, resolve)
     right = compile_expr(node.right, resolve)
+    if op in ("=", "!=") and (
+        (isinstance(node.left, Ref) and isinstance(node.right, Str))
+        or (isinstance(node.left, Str) and isinstance(node.right, Ref))
+    ):
+        return _answer_against_text(op, left if isinstance(node.left, Ref) else right, node)
     if op in ("=", "!=") and (_is_node(node.left) or _is_node(node.right)):
         return _node_comparison(
             _operator(op), left, right, _is_node(node.left), _is_node(node.right)
@@ -167,6 +188,38 @@ def _compile_binary(node: Binary, resolve: RefResolver) -> Compiled:
     if op in ("<", "<=", ">", ">="):
         return lambda ctx: compare(op, left(ctx), right(ctx))
     return lambda ctx: _arith(op, to_number(left(ctx)), to_number(right(ctx)))
+
+
+def _answer_against_text(op: str, answer: Compiled, node: Binary) -> Compiled:
+    """`${field} = 'text'` (or `!=`, either side), the most common condition in a form: a text answer is
+    compared as text at once; any other value (a number, a date, answers across repeat instances) as
+    equals()/not_equals() would (what _node_comparison does when neither side is a boolean)."""
+    literal = node.right if isinstance(node.right, Str) else node.left
+    assert isinstance(literal, Str)
+    text = literal.value
+    text_first = isinstance(node.left, Str)
+    text_date = parse_date(text)  # a date answer against a date written as text compares as dates
+    if op == "=":
+
+        def same(ctx: Context) -> bool:
+            v = answer(ctx)
+            if type(v) is str:
+                return v == text
+            if type(v) is dt.date:
+                return v == text_date if text_date is not None else v.isoformat() == text
+            return equals(text, v) if text_first else equals(v, text)
+
+        return same
+
+    def differs(ctx: Context) -> bool:
+        v = answer(ctx)
+        if type(v) is str:
+            return v != text
+        if type(v) is dt.date:
+            return v != text_date if text_date is not None else v.isoformat() != text
+        return not_equals(text, v) if text_first else not_equals(v, text)
+
+    return differs
 
 
 def _node_comparison(

@@ -195,6 +195,8 @@ def _temporal_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
 
 def equals(a: Any, b: Any) -> bool:
     """XPath `=`. With a node-set: true if some item equals (a boolean is compared to the set's boolean)."""
+    if type(a) is str and type(b) is str:
+        return a == b
     if isinstance(a, Nodeset) or isinstance(b, Nodeset):
         if isinstance(a, bool) or isinstance(b, bool):
             return to_bool(a) == to_bool(b)
@@ -227,6 +229,11 @@ def not_equals(a: Any, b: Any) -> bool:
 def compare(op: str, a: Any, b: Any) -> bool:
     """XPath `<`, `<=`, `>`, `>=` on numbers (dates as days). With a node-set: true if some item satisfies
     it (a boolean is compared to the set's boolean)."""
+    kind = type(a)
+    if kind is type(b) and (
+        kind is float or kind is dt.date
+    ):  # two numbers, or two dates (as days)
+        return _compare_numbers(op, a, b)
     if isinstance(a, Nodeset) or isinstance(b, Nodeset):
         if isinstance(a, bool) or isinstance(b, bool):
             return _compare_numbers(op, to_number(to_bool(a)), to_number(to_bool(b)))

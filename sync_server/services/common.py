@@ -145,8 +145,35 @@ def strict_loads(body: bytes) -> Any:
         ) from None
     except ValueError as exc:
         raise JsonInputError(str(exc)) from None
-    _check_structure(value)
+    _check_text_structure(text, value)
     return value
+
+
+# A JSON string literal (in text json.loads took), and the escapes that may write half a surrogate pair.
+_JSON_STRING_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS_RE = re.compile(r"[^\[\]{}]+")
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_text_structure(text: str, value: Any) -> None:
+    """_check_structure's rules read from the JSON text itself, for a large body in a fraction of the time of
+    walking the parsed value (issue 14: the walk was a fifth of a push's time): text decoded from UTF-8
+    holds no surrogate, so a string can hold one only through a \\uD800-\\uDFFF escape (if the text has
+    anything like one, the value is walked); the nesting is that of the brackets outside strings."""
+    if _SURROGATE_ESCAPE_RE.search(text):
+        _check_structure(value)
+        return
+    brackets = _NOT_BRACKETS_RE.sub("", _JSON_STRING_RE.sub("", text))
+    if len(brackets) <= 2 * MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for ch in brackets:
+        if ch == "[" or ch == "{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise JsonInputError(f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 def canonical_json(value: Any) -> bytes:

@@ -608,6 +608,7 @@ def test_selected_at() -> None:
     assert ev("selected-at(${m}, 1.9)", m=("a", "b", "c")) == "b"
     assert ev("selected-at('x y', '1')") == "y"
     assert ev("selected-at(${m}, 0)") == ""
+    assert ev("selected-at('', -0.5)") == ""  # no choices: an index truncated to 0 is past them too
     assert ev("selected-at('a b', ${i})") == ""  # NaN index
     assert ev("selected-at('a b', 1 div 0)") == ""
     assert ev("selected-at('a b', -1 div 0)") == ""
