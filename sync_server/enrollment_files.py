@@ -130,6 +130,27 @@ def write_file(
     )
 
 
+def _bind(
+    state: ServerState,
+    device_id: str,
+    installation_id: str | None,
+    *,
+    via: str,
+    token_hash: str | None = None,
+) -> None:
+    with state.db.Session.begin() as s:
+        bound = files.bind(
+            s,
+            device_id=device_id,
+            installation_id=installation_id,
+            via=via,
+            now=state.now(),
+            token_hash=token_hash,
+        )
+    if bound:
+        log.info("enrollment file of device %s bound (%s)", device_id, via)
+
+
 def file_token(state: ServerState, token: str) -> str:
     """The token to look up for a request's bearer token: a computer enrolled by file sends the file's token
     with its installation id; that computer is bound to the file if none was (ServiceError 403 if another
@@ -138,16 +159,7 @@ def file_token(state: ServerState, token: str) -> str:
     if parts is None:
         return token
     canonical, device_id, installation = parts
-    with state.db.Session.begin() as s:
-        if files.bind(
-            s,
-            device_id=device_id,
-            installation_id=installation,
-            via=files.ONLINE,
-            now=state.now(),
-            token_hash=sha256_hex(canonical),
-        ):
-            log.info("enrollment file of device %s bound online", device_id)
+    _bind(state, device_id, installation, via=files.ONLINE, token_hash=sha256_hex(canonical))
     return canonical
 
 
@@ -156,15 +168,7 @@ def bind_bundle(state: ServerState, device_id: str, installation_id: str | None)
     authenticated): a device enrolled by file is bound to the installation the header names
     (forms.usb_installation.bundle_installation), or the bundle is refused (ServiceError 403, nothing
     applied). A device enrolled online: nothing to do."""
-    with state.db.Session.begin() as s:
-        if files.bind(
-            s,
-            device_id=device_id,
-            installation_id=installation_id,
-            via=files.USB,
-            now=state.now(),
-        ):
-            log.info("enrollment file of device %s bound by USB stick", device_id)
+    _bind(state, device_id, installation_id, via=files.USB)
 
 
 def write_into(

@@ -141,6 +141,9 @@ def bind(
     device = session.get_one(Device, device_id)
     if device.revoked_at is not None:
         raise _revoked()
+    if token_hash is not None and device.token_hash != token_hash:
+        # The file's token was already replaced by a rotation (1.9): another computer was heard from.
+        raise _used_elsewhere(via)
     if installation_id is None:
         raise ServiceError(
             "enrollment_file_no_installation",

@@ -35,7 +35,7 @@ from sync_server.cli import main as server_main
 from sync_server.config import ENV_SECRET_KEY
 from sync_server.enrollment_files import Written, bind_bundle, write_file
 from sync_server.errors import ServiceError
-from sync_server.services.schools import revoke_device
+from sync_server.services.schools import adopt_token, issue_next_token, revoke_device
 from sync_server.state import get_state
 from sync_server.usb import import_file
 from tests.support.samples import inspection
@@ -225,6 +225,26 @@ def test_a_file_revoked_before_use_is_refused_at_first_contact(
     assert refused.value.code == "enrollment_file_revoked" and "作废" in refused.value.message_zh
     assert live_server.school_records(w.school_code) == []
     assert client_rows(client) == {rid: Status.SUBMITTED}
+    assert file_row(live_server, w.device_id).installation_id is None
+
+
+@SQLITE_ONLY
+def test_a_file_whose_token_another_pc_rotated_away_is_refused(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """A PC heard from without binding (a USB answer handed it a next token) used the file: another PC that
+    comes online with the file's token is refused, not bound."""
+    w = written(live_server)
+    with live_server.session() as s, s.begin():
+        token = issue_next_token(s, w.device_id, secret="sync-tests", now=SERVER_NOW)
+        adopt_token(s, w.device_id, token, epoch=1, now=SERVER_NOW)
+    client = make_client("pc2")
+    enroll_from_file(client.ctx, on_stick(tmp_path, w), w.code)
+
+    with pytest.raises(SyncError) as refused:
+        client.engine.sync()
+
+    assert refused.value.code == "enrollment_file_used"
     assert file_row(live_server, w.device_id).installation_id is None
 
 
