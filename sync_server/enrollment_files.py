@@ -19,6 +19,7 @@ import logging
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from forms import enrollment_file as EF
 from forms import usb_bundle as U
@@ -57,6 +58,14 @@ def write_file(
 ) -> Written:
     """Make the school's next device and its enrollment file. ServiceError (404 unknown_school) when there is
     no such school; nothing is kept then."""
+    address = urlsplit(server_url.strip())
+    if address.scheme not in ("http", "https") or not address.netloc:
+        raise ServiceError(
+            "bad_server_url",
+            f"服务器地址“{server_url}”不对：应如 https://10.1.2.3:8700",
+            f"the server address '{server_url}' is not one: e.g. https://10.1.2.3:8700",
+            details={"field": "server"},
+        )
     secret = str(state.config["SECRET_KEY"])
     now = state.now()
     with state.db.ReadSession.begin() as s:

@@ -330,6 +330,17 @@ def test_the_command_lines_write_and_enroll(
     ]
     assert server_main([*unknown, *server]) == 2
     assert "NOSUCH9" in capsys.readouterr().err
+    no_url = [
+        "enrollment-file",
+        "--school",
+        school,
+        "--out",
+        str(stick),
+        "--server",
+        "10.1.2.3:8700",
+    ]
+    assert server_main([*no_url, *server]) == 2
+    assert "服务器地址" in capsys.readouterr().err and list(stick.iterdir()) == []
     write = [
         "enrollment-file",
         "--school",
