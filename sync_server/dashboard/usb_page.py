@@ -241,17 +241,13 @@ def _rows(stmt: Any) -> list[Row]:
 
 def _page(*, folder: str | None = None, status: int = 200) -> ResponseReturnValue:
     before = int_param("before", "更早的导入")
-    stmt = select(AuditEntry).where(AuditEntry.action == receipts.ACTION)
+    stmt = receipts.imports()
     history = _rows(
         (stmt.where(AuditEntry.id < before) if before is not None else stmt)
         .order_by(AuditEntry.id.desc())
         .limit(PAGE_SIZE + 1)
     )
-    results = []
-    if folder is not None:
-        results = _rows(
-            stmt.where(AuditEntry.details["folder"].as_string() == folder).order_by(AuditEntry.id)
-        )
+    results = _rows(receipts.upload(folder)) if folder is not None else []
     limit = int(get_state().config["MAX_USB_UPLOAD_BYTES"])
     return render_template(
         "usb.html",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forms import usb_bundle as U
@@ -248,7 +248,19 @@ def _refusals(
     return out
 
 
-def _first_import(s: Session, bundle_id: str) -> dict[str, Any] | None:
+def imports() -> Select[AuditEntry]:
+    """The page's imports (audit entries `usb.import`), any order."""
+    return select(AuditEntry).where(AuditEntry.action == ACTION)
+
+
+def upload(folder: str) -> Select[AuditEntry]:
+    """The imports of one upload (the files given at once), in the order they were imported."""
+    return (
+        imports().where(AuditEntry.details["folder"].as_string() == folder).order_by(AuditEntry.id)
+    )
+
+
+def first_import(s: Session, bundle_id: str) -> dict[str, Any] | None:
     """How this bundle was imported before (the page's entry: when and by whom; else the command line's
     device.usb_import entry, when there are two: the one just written and an earlier one)."""
     bid = AuditEntry.details["bundle_id"].as_string()
@@ -317,7 +329,7 @@ def build(
             if found is not None:
                 school = {"code": found[0], "name": found[1]}
                 device = {"id": h.device_id, "name": found[2]}
-        replay = _first_import(s, h.bundle_id) if h is not None else None
+        replay = first_import(s, h.bundle_id) if h is not None else None
         claimed = _claimed_school(s, result.path) if school is None else None
     error = result.error
     return {

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -27,10 +28,14 @@ from sqlalchemy import func, select
 from client.usb.bundle import import_answer
 from forms import usb_bundle as U
 from sync_server import models as M
+from sync_server.app import prepare_database
+from sync_server.dashboard import usb_receipt as receipts
+from sync_server.db import open_database
 from sync_server.limits import BodyDoors
+from sync_server.services.common import audit
 from sync_server.state import get_state
 from tests.server.browser import LiveDashboard, _make_app
-from tests.server.conftest import MovableClock, serve
+from tests.server.conftest import START, MovableClock, serve
 from tests.server.dashboard_seed import PASSWORD, logged_in
 from tests.server.usb_seed import VisitRound, device_of, visit_round
 
@@ -337,3 +342,35 @@ def test_a_staff_member_uploads_a_round_in_the_browser_and_prints_a_receipt(
         assert not browser.find_element(By.CSS_SELECTOR, "header.topbar").is_displayed()
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_imports_are_found_by_upload_and_bundle_in_the_json_details_on_postgresql(
+    db_url: str,
+) -> None:
+    db = open_database(db_url)
+    try:
+        prepare_database(db, migrate=True, publish_forms=False, now=START)
+        with db.Session.begin() as s:
+            for actor, action, details in (
+                ("usb-import", "device.usb_import", {"bundle_id": "b-cli"}),  # the command line
+                ("usb-import", "device.usb_import", {"bundle_id": "b-cli"}),  # the page, later
+                ("wang", receipts.ACTION, {"folder": "f1", "bundle_id": "b-cli"}),
+                ("wang", receipts.ACTION, {"folder": "f1", "bundle_id": "b-page"}),
+                ("li", receipts.ACTION, {"folder": "f2", "bundle_id": "b-page"}),
+            ):
+                audit(s, now=START, actor=actor, action=action, details=details)
+        with db.ReadSession.begin() as s:
+            f1 = [e.details["bundle_id"] for e in s.execute(receipts.upload("f1")).scalars()]
+            assert f1 == ["b-cli", "b-page"]
+            assert receipts.first_import(s, "b-page") == {
+                "at": "2026-11-28T02:00:00Z",
+                "by": "wang",
+            }
+            assert receipts.first_import(s, "b-none") is None
+        with db.Session.begin() as s:
+            s.execute(sa.delete(M.AuditEntry).where(M.AuditEntry.action == receipts.ACTION))
+            # Imported twice by the command line only: the first time, by no one the page knows.
+            assert receipts.first_import(s, "b-cli") == {"at": "2026-11-28T02:00:00Z", "by": None}
+    finally:
+        db.close()
