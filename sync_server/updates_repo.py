@@ -219,7 +219,10 @@ class Repository:
             )
         return self._resign_online(keys, now=now)
 
-    def _resign_online(self, keys: Path, *, now: dt.datetime) -> int:
+    def _resign_online(
+        self, keys: Path, *, now: dt.datetime, new: dict[str, CryptoSigner] | None = None
+    ) -> int:
+        signers = {role: (new or {}).get(role) or load_signer(keys, role) for role in ONLINE_ROLES}
         targets_version = self._read("targets").signed.version
         snapshot_path = self.metadata / "snapshot.json"
         snapshot_md: Metadata[Snapshot] = (
@@ -230,7 +233,7 @@ class Repository:
         snapshot_md.signed.meta["targets.json"] = MetaFile(version=targets_version)
         snapshot_md.signed.expires = now + EXPIRY["snapshot"]
         snapshot_md.signatures.clear()
-        snapshot_md.sign(load_signer(keys, "snapshot"))
+        snapshot_md.sign(signers["snapshot"])
         self._write(snapshot_md, "snapshot.json")
         timestamp_path = self.metadata / "timestamp.json"
         timestamp_md: Metadata[Timestamp] = (
@@ -241,13 +244,15 @@ class Repository:
         timestamp_md.signed.snapshot_meta = MetaFile(version=snapshot_md.signed.version)
         timestamp_md.signed.expires = now + EXPIRY["timestamp"]
         timestamp_md.signatures.clear()
-        timestamp_md.sign(load_signer(keys, "timestamp"))
+        timestamp_md.sign(signers["timestamp"])
         self._write(timestamp_md, "timestamp.json")
         return timestamp_md.signed.version
 
     def rotate_key(self, keys: Path, role: str, new_keys: Path, *, now: dt.datetime) -> int:
-        """Replace `role`'s key in a new root version, signed by the old root key and (for root) the new one
-        too, so clients that trust the old root accept it; the new root's version."""
+        """Replace `role`'s key (the one in `new_keys`) in a new root version, signed by the old root key
+        and, for root, the new one too, so that clients trusting the old root accept it; the role's
+        metadata is signed again with its new key. Afterwards the new key file replaces the old one in the
+        key folder. The new root's version."""
         old_root = load_signer(keys, "root")
         new = load_signer(new_keys, role)
         root_md: Metadata[Root] = self._read("root")
@@ -262,6 +267,14 @@ class Repository:
             root_md.sign(new, append=True)
         version = root_md.signed.version
         self._write(root_md, f"{version}.root.json", "root.json")
+        if role == "targets":  # the targets metadata must carry a signature of the new key
+            targets_md: Metadata[Targets] = self._read("targets")
+            targets_md.signed.version += 1
+            targets_md.signed.expires = now + EXPIRY["targets"]
+            targets_md.signatures.clear()
+            targets_md.sign(new)
+            self._write(targets_md, "targets.json")
+        self._resign_online(keys, now=now, new={role: new} if role in ONLINE_ROLES else None)
         return version
 
 

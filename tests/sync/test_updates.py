@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -295,6 +296,28 @@ def test_a_cut_download_resumes_where_it_stopped(
     assert load_state(data).state == "staged"
     staged = updates_dir(data) / "staged" / "60.0" / "payload.bin"
     assert staged.read_bytes() == (folder / "payload.bin").read_bytes()
+
+
+def test_a_client_follows_a_rotated_targets_key_through_the_new_root(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-k")
+    data = client.ctx.store.data_dir
+    server.publish(launcher(tmp_path / "v90", "90.0"), "90.0", school)
+    client.engine.sync()
+    assert load_state(data).state == "staged"
+    trusted = json.loads((updates_dir(data) / "tuf" / "root.json").read_text(encoding="utf-8"))
+    new = tmp_path / "new-keys"
+    assert server_cli(["make-update-keys", "--out", str(new)]) == 0
+    server.cli("rotate-update-key", "targets", "--keys", str(server.keys), "--new-keys", str(new))
+    shutil.copyfile(new / "targets.key", server.keys / "targets.key")  # the old one is destroyed
+    server.publish(launcher(tmp_path / "v91", "91.0"), "91.0", school)
+    client.engine.sync()
+    state = load_state(data)
+    assert (state.state, state.target_version, state.error) == ("staged", "91.0", None)
+    now = json.loads((updates_dir(data) / "tuf" / "root.json").read_text(encoding="utf-8"))
+    assert now["signed"]["version"] == trusted["signed"]["version"] + 1
+    assert now["signed"]["roles"]["targets"] != trusted["signed"]["roles"]["targets"]
 
 
 def test_a_release_goes_to_pilot_schools_then_all_and_can_be_paused(
