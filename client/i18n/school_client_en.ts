@@ -758,6 +758,14 @@ Enter the PIN to see, search or export them.</translation>
         <translation>Settings</translation>
     </message>
     <message>
+        <source>用U盘同步</source>
+        <translation>Sync by USB stick</translation>
+    </message>
+    <message>
+        <source>没有网络时，用U盘把数据带到教育局，再带回教育局的答复</source>
+        <translation>With no network: carry the data to the bureau on a USB stick, and bring back the bureau&apos;s answer</translation>
+    </message>
+    <message>
         <source>文件(&amp;F)</source>
         <translation>&amp;File</translation>
     </message>
@@ -776,6 +784,10 @@ Enter the PIN to see, search or export them.</translation>
     <message>
         <source>立即同步(&amp;Y)</source>
         <translation>S&amp;ync now</translation>
+    </message>
+    <message>
+        <source>用U盘同步(&amp;U)…</source>
+        <translation>Sync by &amp;USB stick…</translation>
     </message>
     <message>
         <source>连接教育局服务器(&amp;C)…</source>
@@ -1242,7 +1254,7 @@ Click New at the top right to fill in the first one (Ctrl+N), or bring them in f
     <message>
         <source>本机数据已加密。请打印或抄下下面的恢复码，与电脑分开妥善保管，并交一份给教育局存档。
 电脑损坏或更换时，需要用它在新电脑上恢复备份。</source>
-        <translation>This PC's data is encrypted. Print or copy the recovery code below, keep it apart from the PC, and give a copy to the bureau.
+        <translation>This PC&apos;s data is encrypted. Print or copy the recovery code below, keep it apart from the PC, and give a copy to the bureau.
 If the PC breaks or is replaced, you need it to restore a backup on the new PC.</translation>
     </message>
     <message>
@@ -2043,6 +2055,205 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     <message>
         <source>PIN码不正确。</source>
         <translation>Wrong PIN.</translation>
+    </message>
+</context>
+<context>
+    <name>UsbSyncDialog</name>
+    <message>
+        <source>用U盘同步</source>
+        <translation>Sync by USB stick</translation>
+    </message>
+    <message>
+        <source>没有网络时用U盘同步：先把本机待发送的数据&lt;b&gt;导出到U盘&lt;/b&gt;，带到县教育局导入；教育局导入后在U盘上写一个答复文件，带回来&lt;b&gt;导入教育局答复&lt;/b&gt;。</source>
+        <translation>With no network, sync by USB stick: &lt;b&gt;export&lt;/b&gt; what waits to be sent onto the stick and take it to the county bureau; the bureau imports it and writes an answer file onto the stick; bring it back and &lt;b&gt;import the bureau&apos;s answer&lt;/b&gt;.</translation>
+    </message>
+    <message>
+        <source>刷新</source>
+        <translation>Refresh</translation>
+    </message>
+    <message>
+        <source>重新查找插入的U盘</source>
+        <translation>Look again for plugged-in USB sticks</translation>
+    </message>
+    <message>
+        <source>选择文件夹…</source>
+        <translation>Choose a folder…</translation>
+    </message>
+    <message>
+        <source>没有找到U盘时，可以选择任何文件夹</source>
+        <translation>When no stick is found, any folder can be chosen</translation>
+    </message>
+    <message>
+        <source>U盘</source>
+        <translation>USB stick</translation>
+    </message>
+    <message>
+        <source>正在读取待发送的数据…</source>
+        <translation>Reading what waits to be sent…</translation>
+    </message>
+    <message>
+        <source>导出到U盘</source>
+        <translation>Export to stick</translation>
+    </message>
+    <message>
+        <source>1. 导出到U盘（带到教育局）</source>
+        <translation>1. Export to the stick (take it to the bureau)</translation>
+    </message>
+    <message>
+        <source>导入教育局答复</source>
+        <translation>Import answer</translation>
+    </message>
+    <message>
+        <source>其他文件…</source>
+        <translation>Other file…</translation>
+    </message>
+    <message>
+        <source>选择U盘上或别处的答复文件（.usbsync）</source>
+        <translation>Choose an answer file (.usbsync) on the stick or elsewhere</translation>
+    </message>
+    <message>
+        <source>2. 导入教育局答复（从教育局带回）</source>
+        <translation>2. Import the bureau&apos;s answer (brought back from the bureau)</translation>
+    </message>
+    <message>
+        <source>关闭</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <source>本机尚未登记，不能用U盘同步。</source>
+        <translation>This computer is not enrolled yet and cannot sync by USB stick.</translation>
+    </message>
+    <message>
+        <source>待发送：{n} 条修改</source>
+        <translation>Waiting to be sent: {n} changes</translation>
+    </message>
+    <message>
+        <source>，{a} 个照片和文件</source>
+        <translation>, {a} photos and files</translation>
+    </message>
+    <message>
+        <source>没有待发送的修改。仍可导出，让教育局把退回的记录和新表单带回来。</source>
+        <translation>Nothing waits to be sent. You can still export, so the bureau sends back returned records and new forms.</translation>
+    </message>
+    <message>
+        <source>没有找到U盘：请插入U盘后点“刷新”，或点“选择文件夹…”</source>
+        <translation>No USB stick found: plug one in and click Refresh, or click Choose a folder…</translation>
+    </message>
+    <message>
+        <source>{name} — 可用 {free}，共 {total}</source>
+        <translation>{name} — {free} free of {total}</translation>
+    </message>
+    <message>
+        <source>文件夹 {path} — 可用 {free}</source>
+        <translation>Folder {path} — {free} free</translation>
+    </message>
+    <message>
+        <source>，只读</source>
+        <translation>, read-only</translation>
+    </message>
+    <message>
+        <source>这个U盘上没有教育局的答复文件</source>
+        <translation>No answer from the bureau on this stick</translation>
+    </message>
+    <message>
+        <source>可用 {free}，这次导出最多约需 {needed}。</source>
+        <translation>{free} free; this export needs at most about {needed}.</translation>
+    </message>
+    <message>
+        <source>可用 {free}</source>
+        <translation>{free} free</translation>
+    </message>
+    <message>
+        <source>选择U盘或文件夹</source>
+        <translation>Choose a USB stick or folder</translation>
+    </message>
+    <message>
+        <source>选择教育局的答复文件</source>
+        <translation>Choose the bureau&apos;s answer file</translation>
+    </message>
+    <message>
+        <source>U盘同步文件 (*{suffix})</source>
+        <translation>USB sync files (*{suffix})</translation>
+    </message>
+    <message>
+        <source>已写入并校验，可以安全拔出U盘。</source>
+        <translation>Written and verified: the stick can be safely removed.</translation>
+    </message>
+    <message>
+        <source>文件：{name}</source>
+        <translation>File: {name}</translation>
+    </message>
+    <message>
+        <source>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</source>
+        <translation>{n} changes ({b} batches) and {a} photos and files, on the stick &apos;{where}&apos;.</translation>
+    </message>
+    <message>
+        <source>请把U盘带到县教育局导入；带回答复文件后，在这里点“导入教育局答复”。导入答复之前，这些修改仍算“待发送”。</source>
+        <translation>Take the stick to the county bureau to import; when you bring back the answer file, click Import answer here. Until then these changes still count as waiting to be sent.</translation>
+    </message>
+    <message>
+        <source>已导入教育局的答复：{name}</source>
+        <translation>Imported the bureau&apos;s answer: {name}</translation>
+    </message>
+    <message>
+        <source>{n} 条修改已送达教育局，记为已发送。</source>
+        <translation>{n} changes reached the bureau and are marked sent.</translation>
+    </message>
+    <message>
+        <source>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</source>
+        <translation>The bureau returned {n} records; they are in To do - correct and submit them again:</translation>
+    </message>
+    <message>
+        <source>收到教育局的更新 {n} 项。</source>
+        <translation>{n} updates received from the bureau.</translation>
+    </message>
+    <message>
+        <source>新表单：{forms}</source>
+        <translation>New forms: {forms}</translation>
+    </message>
+    <message>
+        <source>教师名册有 {n} 人更新。</source>
+        <translation>{n} teachers updated on the roster.</translation>
+    </message>
+    <message>
+        <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
+        <translation>{n} records conflict with the bureau&apos;s version; choose which to keep in To do.</translation>
+    </message>
+    <message>
+        <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>
+        <translation>This computer already has the updates in this answer (an online sync or a newer answer brought them).</translation>
+    </message>
+    <message>
+        <source>教育局拒收 {n} 条，请到“待办”查看：</source>
+        <translation>The bureau refused {n}; see To do:</translation>
+    </message>
+    <message>
+        <source>正在联网同步，同步结束后自动开始…</source>
+        <translation>An online sync is running; this starts when it ends…</translation>
+    </message>
+    <message>
+        <source>插入U盘，在上面选择它，再点“导出到U盘”。写完并校验后会告诉您可以拔出U盘。</source>
+        <translation>Plug in the stick, choose it above, then click Export to stick. You are told when it is written, verified and can be removed.</translation>
+    </message>
+    <message>
+        <source>从教育局带回U盘后，选择其中的答复文件，点“导入教育局答复”：已送达的记录记为已发送，退回的放到“待办”。</source>
+        <translation>Back from the bureau, choose the answer file on the stick and click Import answer: records that arrived are marked sent, returned ones go to To do.</translation>
+    </message>
+    <message>
+        <source>正在检查U盘…</source>
+        <translation>Checking the stick…</translation>
+    </message>
+    <message>
+        <source>正在写入U盘并读回校验，请不要拔出U盘…</source>
+        <translation>Writing to the stick and reading it back - do not remove the stick…</translation>
+    </message>
+    <message>
+        <source>正在读取并导入答复文件，请不要拔出U盘…</source>
+        <translation>Reading and importing the answer - do not remove the stick…</translation>
+    </message>
+    <message>
+        <source>程序出错：{e}</source>
+        <translation>The program failed: {e}</translation>
     </message>
 </context>
 </TS>

@@ -758,6 +758,14 @@
         <translation>设置</translation>
     </message>
     <message>
+        <source>用U盘同步</source>
+        <translation>用U盘同步</translation>
+    </message>
+    <message>
+        <source>没有网络时，用U盘把数据带到教育局，再带回教育局的答复</source>
+        <translation>没有网络时，用U盘把数据带到教育局，再带回教育局的答复</translation>
+    </message>
+    <message>
         <source>文件(&amp;F)</source>
         <translation>文件(&amp;F)</translation>
     </message>
@@ -776,6 +784,10 @@
     <message>
         <source>立即同步(&amp;Y)</source>
         <translation>立即同步(&amp;Y)</translation>
+    </message>
+    <message>
+        <source>用U盘同步(&amp;U)…</source>
+        <translation>用U盘同步(&amp;U)…</translation>
     </message>
     <message>
         <source>连接教育局服务器(&amp;C)…</source>
@@ -2043,6 +2055,205 @@
     <message>
         <source>PIN码不正确。</source>
         <translation>PIN码不正确。</translation>
+    </message>
+</context>
+<context>
+    <name>UsbSyncDialog</name>
+    <message>
+        <source>用U盘同步</source>
+        <translation>用U盘同步</translation>
+    </message>
+    <message>
+        <source>没有网络时用U盘同步：先把本机待发送的数据&lt;b&gt;导出到U盘&lt;/b&gt;，带到县教育局导入；教育局导入后在U盘上写一个答复文件，带回来&lt;b&gt;导入教育局答复&lt;/b&gt;。</source>
+        <translation>没有网络时用U盘同步：先把本机待发送的数据&lt;b&gt;导出到U盘&lt;/b&gt;，带到县教育局导入；教育局导入后在U盘上写一个答复文件，带回来&lt;b&gt;导入教育局答复&lt;/b&gt;。</translation>
+    </message>
+    <message>
+        <source>刷新</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>重新查找插入的U盘</source>
+        <translation>重新查找插入的U盘</translation>
+    </message>
+    <message>
+        <source>选择文件夹…</source>
+        <translation>选择文件夹…</translation>
+    </message>
+    <message>
+        <source>没有找到U盘时，可以选择任何文件夹</source>
+        <translation>没有找到U盘时，可以选择任何文件夹</translation>
+    </message>
+    <message>
+        <source>U盘</source>
+        <translation>U盘</translation>
+    </message>
+    <message>
+        <source>正在读取待发送的数据…</source>
+        <translation>正在读取待发送的数据…</translation>
+    </message>
+    <message>
+        <source>导出到U盘</source>
+        <translation>导出到U盘</translation>
+    </message>
+    <message>
+        <source>1. 导出到U盘（带到教育局）</source>
+        <translation>1. 导出到U盘（带到教育局）</translation>
+    </message>
+    <message>
+        <source>导入教育局答复</source>
+        <translation>导入教育局答复</translation>
+    </message>
+    <message>
+        <source>其他文件…</source>
+        <translation>其他文件…</translation>
+    </message>
+    <message>
+        <source>选择U盘上或别处的答复文件（.usbsync）</source>
+        <translation>选择U盘上或别处的答复文件（.usbsync）</translation>
+    </message>
+    <message>
+        <source>2. 导入教育局答复（从教育局带回）</source>
+        <translation>2. 导入教育局答复（从教育局带回）</translation>
+    </message>
+    <message>
+        <source>关闭</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>本机尚未登记，不能用U盘同步。</source>
+        <translation>本机尚未登记，不能用U盘同步。</translation>
+    </message>
+    <message>
+        <source>待发送：{n} 条修改</source>
+        <translation>待发送：{n} 条修改</translation>
+    </message>
+    <message>
+        <source>，{a} 个照片和文件</source>
+        <translation>，{a} 个照片和文件</translation>
+    </message>
+    <message>
+        <source>没有待发送的修改。仍可导出，让教育局把退回的记录和新表单带回来。</source>
+        <translation>没有待发送的修改。仍可导出，让教育局把退回的记录和新表单带回来。</translation>
+    </message>
+    <message>
+        <source>没有找到U盘：请插入U盘后点“刷新”，或点“选择文件夹…”</source>
+        <translation>没有找到U盘：请插入U盘后点“刷新”，或点“选择文件夹…”</translation>
+    </message>
+    <message>
+        <source>{name} — 可用 {free}，共 {total}</source>
+        <translation>{name} — 可用 {free}，共 {total}</translation>
+    </message>
+    <message>
+        <source>文件夹 {path} — 可用 {free}</source>
+        <translation>文件夹 {path} — 可用 {free}</translation>
+    </message>
+    <message>
+        <source>，只读</source>
+        <translation>，只读</translation>
+    </message>
+    <message>
+        <source>这个U盘上没有教育局的答复文件</source>
+        <translation>这个U盘上没有教育局的答复文件</translation>
+    </message>
+    <message>
+        <source>可用 {free}，这次导出最多约需 {needed}。</source>
+        <translation>可用 {free}，这次导出最多约需 {needed}。</translation>
+    </message>
+    <message>
+        <source>可用 {free}</source>
+        <translation>可用 {free}</translation>
+    </message>
+    <message>
+        <source>选择U盘或文件夹</source>
+        <translation>选择U盘或文件夹</translation>
+    </message>
+    <message>
+        <source>选择教育局的答复文件</source>
+        <translation>选择教育局的答复文件</translation>
+    </message>
+    <message>
+        <source>U盘同步文件 (*{suffix})</source>
+        <translation>U盘同步文件 (*{suffix})</translation>
+    </message>
+    <message>
+        <source>已写入并校验，可以安全拔出U盘。</source>
+        <translation>已写入并校验，可以安全拔出U盘。</translation>
+    </message>
+    <message>
+        <source>文件：{name}</source>
+        <translation>文件：{name}</translation>
+    </message>
+    <message>
+        <source>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</source>
+        <translation>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</translation>
+    </message>
+    <message>
+        <source>请把U盘带到县教育局导入；带回答复文件后，在这里点“导入教育局答复”。导入答复之前，这些修改仍算“待发送”。</source>
+        <translation>请把U盘带到县教育局导入；带回答复文件后，在这里点“导入教育局答复”。导入答复之前，这些修改仍算“待发送”。</translation>
+    </message>
+    <message>
+        <source>已导入教育局的答复：{name}</source>
+        <translation>已导入教育局的答复：{name}</translation>
+    </message>
+    <message>
+        <source>{n} 条修改已送达教育局，记为已发送。</source>
+        <translation>{n} 条修改已送达教育局，记为已发送。</translation>
+    </message>
+    <message>
+        <source>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</source>
+        <translation>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</translation>
+    </message>
+    <message>
+        <source>收到教育局的更新 {n} 项。</source>
+        <translation>收到教育局的更新 {n} 项。</translation>
+    </message>
+    <message>
+        <source>新表单：{forms}</source>
+        <translation>新表单：{forms}</translation>
+    </message>
+    <message>
+        <source>教师名册有 {n} 人更新。</source>
+        <translation>教师名册有 {n} 人更新。</translation>
+    </message>
+    <message>
+        <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
+        <translation>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</translation>
+    </message>
+    <message>
+        <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>
+        <translation>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</translation>
+    </message>
+    <message>
+        <source>教育局拒收 {n} 条，请到“待办”查看：</source>
+        <translation>教育局拒收 {n} 条，请到“待办”查看：</translation>
+    </message>
+    <message>
+        <source>正在联网同步，同步结束后自动开始…</source>
+        <translation>正在联网同步，同步结束后自动开始…</translation>
+    </message>
+    <message>
+        <source>插入U盘，在上面选择它，再点“导出到U盘”。写完并校验后会告诉您可以拔出U盘。</source>
+        <translation>插入U盘，在上面选择它，再点“导出到U盘”。写完并校验后会告诉您可以拔出U盘。</translation>
+    </message>
+    <message>
+        <source>从教育局带回U盘后，选择其中的答复文件，点“导入教育局答复”：已送达的记录记为已发送，退回的放到“待办”。</source>
+        <translation>从教育局带回U盘后，选择其中的答复文件，点“导入教育局答复”：已送达的记录记为已发送，退回的放到“待办”。</translation>
+    </message>
+    <message>
+        <source>正在检查U盘…</source>
+        <translation>正在检查U盘…</translation>
+    </message>
+    <message>
+        <source>正在写入U盘并读回校验，请不要拔出U盘…</source>
+        <translation>正在写入U盘并读回校验，请不要拔出U盘…</translation>
+    </message>
+    <message>
+        <source>正在读取并导入答复文件，请不要拔出U盘…</source>
+        <translation>正在读取并导入答复文件，请不要拔出U盘…</translation>
+    </message>
+    <message>
+        <source>程序出错：{e}</source>
+        <translation>程序出错：{e}</translation>
     </message>
 </context>
 </TS>

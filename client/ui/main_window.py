@@ -12,6 +12,7 @@ client.store (on the TaskManager's database thread).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -69,6 +71,9 @@ from client.ui.settings_page import SettingsPage
 from client.ui.status_bar import StatusBar
 from client.ui.sync_controller import CLIENT_ERROR, RecordChange, SyncController
 from client.ui.tasks import TaskManager
+from client.ui.usb_actions import ImportDone
+from client.ui.usb_dialog import UsbSyncDialog
+from client.usb.drives import Drive, removable_drives
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +238,15 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.enroll_dialog: EnrollDialog | None = None
         self.conflict_dialog: ConflictDialog | None = None
+        self.usb_dialog: UsbSyncDialog | None = None
+        # The sticks 用U盘同步 offers (tests: a made-up /sys tree).
+        self.usb_drives: Callable[[], list[Drive]] = removable_drives
+        # 用U盘同步 beside 立即同步: where a clerk with no link looks when the status bar says so.
+        self.usb_button = QPushButton(self.tr("用U盘同步"))
+        self.usb_button.setObjectName("usbSync")
+        self.usb_button.setToolTip(self.tr("没有网络时，用U盘把数据带到教育局，再带回教育局的答复"))
+        self.usb_button.clicked.connect(self.show_usb_dialog)
+        self.status.addPermanentWidget(self.usb_button)
         self.sync = sync if sync is not None else SyncController(ctx, tasks, self)
         self._connect_sync()
         self._make_menus()
@@ -266,6 +280,9 @@ class MainWindow(QMainWindow):
         self.sync_action.setShortcut(QKeySequence(Qt.Key.Key_F9))
         self.sync_action.triggered.connect(self.sync_now)
         file_menu.addAction(self.sync_action)
+        self.usb_action = QAction(self.tr("用U盘同步(&U)…"), self)
+        self.usb_action.triggered.connect(self.show_usb_dialog)
+        file_menu.addAction(self.usb_action)
         connect_action = QAction(self.tr("连接教育局服务器(&C)…"), self)
         connect_action.triggered.connect(self.show_enroll_dialog)
         file_menu.addAction(connect_action)
@@ -737,6 +754,34 @@ class MainWindow(QMainWindow):
         if self.enroll_dialog is dialog:
             self.enroll_dialog = None
         dialog.deleteLater()
+
+    def make_usb_dialog(self) -> UsbSyncDialog:
+        dialog = UsbSyncDialog(self.ctx, self.tasks, self.sync, self, list_drives=self.usb_drives)
+        dialog.exported.connect(lambda _d: self.sync.refresh_status())
+        dialog.imported.connect(self._usb_imported)
+        return dialog
+
+    def show_usb_dialog(self) -> None:
+        """用U盘同步 (the File menu, the status bar): export to a stick, import the bureau's answer."""
+        if self.usb_dialog is not None and self.usb_dialog.isVisible():
+            self.usb_dialog.raise_()
+            return
+        dialog = self.make_usb_dialog()
+        dialog.finished.connect(lambda _r: self._forget_usb_dialog(dialog))
+        self.usb_dialog = dialog
+        dialog.open()
+
+    def _forget_usb_dialog(self, dialog: UsbSyncDialog) -> None:
+        if self.usb_dialog is dialog:
+            self.usb_dialog = None
+        dialog.deleteLater()
+
+    def _usb_imported(self, done: ImportDone) -> None:
+        """As after a sync: counts, 待办 and the lists read again; open editors the answer changed reload."""
+        self.refresh_all()
+        self.sync.refresh_status()
+        if done.changed:
+            self._records_changed(done.changed)
 
     def open_conflict(self, issue_id: int) -> None:
         """Show a conflict side by side (read on the database thread first)."""

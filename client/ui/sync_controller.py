@@ -6,7 +6,9 @@ what to tell the window. No widgets here.
     controller.sync_now()     # 立即同步
     controller.enroll(url, code, on_done=..., on_error=...)
 
-Never two syncs at once: a sync asked for while one runs starts when it ends. Each sync runs
+Never two syncs at once: a sync asked for while one runs starts when it ends. A USB export or import holds
+syncs off (`hold()` / `release()`: both read and write the outbox); a sync asked for meanwhile starts at the
+release. Each sync runs
 `SyncEngine.sync` on the TaskManager's network pool with this controller's own requests.Session; its progress
 and result come back to the GUI thread by signal. After a network failure the next automatic try waits
 longer each time (1, 2, 4 ... minutes, jittered, at most half an hour or the interval) or as long as the
@@ -164,7 +166,8 @@ class SyncController(QObject):
         self._started = False
         self._stopped = False
         self._running = False
-        self._again = False  # a sync was asked for while one ran
+        self._again = False  # a sync was asked for while one ran (or while held)
+        self._held = False  # a USB export or import runs: no sync starts until it ends
         # The server refused this computer (401/403): no automatic syncs until it is enrolled again.
         self._paused = False
         self._failures = 0  # network failures in a row
@@ -184,6 +187,10 @@ class SyncController(QObject):
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     @property
     def is_enrolled(self) -> bool:
@@ -261,6 +268,25 @@ class SyncController(QObject):
         self._begin("now")
         return True
 
+    # -- holding syncs off ----------------------------------------------------------------------------
+
+    def hold(self) -> bool:
+        """A USB export or import is about to read and write the outbox: no sync starts until release().
+        False, and nothing held, while a sync runs (the caller waits for `idle`)."""
+        if self._running or self._held:
+            return False
+        self._held = True
+        return True
+
+    def release(self) -> None:
+        """The USB export or import ended: a sync asked for meanwhile starts now."""
+        if not self._held:
+            return
+        self._held = False
+        if self._again and not self._stopped:
+            self._begin("after a USB sync")
+        self.refresh_status()
+
     def _timer_fired(self) -> None:
         if self._stopped or self._paused:
             return
@@ -271,6 +297,9 @@ class SyncController(QObject):
 
     def _begin(self, reason: str) -> None:
         if self._running or self._stopped:
+            return
+        if self._held:
+            self._again = True  # starts at release()
             return
         self._running = True
         self._again = False
