@@ -126,7 +126,10 @@ def _import_one(
         log.exception("USB import of %s failed", path)
         result = _failed(path)
     receipt = receipts.build(state, result, mark=mark, file=shown, imported_by=who, now=state.now())
-    receipts.save(path, receipt)
+    try:
+        receipts.save(path, receipt)
+    except OSError as exc:  # the import stands; its row then shows the audit entry's counts only
+        log.error("the receipt of %s could not be kept: %s", path, exc)
     school_id = None
     if receipt["school"] is not None:
         with state.db.ReadSession.begin() as s:
@@ -164,13 +167,25 @@ def usb_import() -> ResponseReturnValue:
         return _page(status=422)
     state = get_state()
     folder = f"{naive_utc(state.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
-    target = private_dir(imports_root() / folder)
+    target = imports_root() / folder
     taken: set[str] = set()
     saved = []
-    for upload in uploads:
-        path = target / _safe_name(upload.filename, taken)
-        _save(upload, path)
-        saved.append((upload.filename or path.name, path))
+    try:
+        private_dir(target)
+        for upload in uploads:
+            path = target / _safe_name(upload.filename, taken)
+            _save(upload, path)
+            saved.append((upload.filename or path.name, path))
+    except OSError as exc:  # a full disk, a folder that cannot be made: nothing is imported
+        log.error("USB upload could not be saved under %s: %s", target, exc)
+        shutil.rmtree(target, ignore_errors=True)
+        flash(
+            f"上传的文件无法保存到服务器（{exc.strerror or exc}），未导入任何文件：请检查服务器磁盘空间后重试。"
+            f" / The uploaded files could not be saved on the server ({exc.strerror or exc}); "
+            "nothing was imported.",
+            "error",
+        )
+        return _page(status=507)
     for shown, path in saved:
         _import_one(state, path, shown=shown, folder=folder, who=user.username)
     return redirect(url_for("dashboard.usb_upload", folder=folder))

@@ -374,3 +374,19 @@ def test_imports_are_found_by_upload_and_bundle_in_the_json_details_on_postgresq
             assert receipts.first_import(s, "b-cli") == {"at": "2026-11-28T02:00:00Z", "by": None}
     finally:
         db.close()
+
+
+def test_an_upload_that_cannot_be_saved_imports_nothing_and_says_why(county: County) -> None:
+    root = county.instance / "usb_imports"
+    kept = root.with_name("usb_imports.kept")
+    root.rename(kept)
+    root.write_bytes(b"")  # a file where the uploads' folder should be: it cannot be made
+    try:
+        before = records_of(county.app, "S002")
+        r = upload(county.reviewer, [(county.round.good[1].read_bytes(), "河口乡小学.usbsync")])
+        assert r.status_code == 507
+        assert "上传的文件无法保存到服务器" in text(r.text) and "nothing was imported" in r.text
+        assert records_of(county.app, "S002") == before
+    finally:
+        root.unlink()
+        kept.rename(root)
