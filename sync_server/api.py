@@ -423,18 +423,11 @@ def push_view() -> Response:
     changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
     device = current_device()
     standing, healing = _generation_standing(device, cursor=_cursor_header())
-    answer = push_batch(state, device=device, key=key, body=body, changes=changes)
+    heal = standing.generation if healing else None
+    answer = push_batch(
+        state, device=device, key=key, body=body, changes=changes, healing_into=heal
+    )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    if healing and not answer.replayed:
-        results = strict_loads(answer.body.encode("utf-8")).get("results") or []
-        generation.count_healing_push(
-            state.db.Session,
-            generation=standing.generation,
-            device_id=device.device_id,
-            school_id=device.school_id,
-            results=results,
-            now=state.now(),
-        )
     headers.update(_generation_headers(standing))
     text = answer.body
     if answer.status_code == 200 and compact:

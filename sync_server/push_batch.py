@@ -5,17 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync_server.services.common import canonical_json, sha256_hex
+from sync_server.services import generation
+from sync_server.services.common import canonical_json, sha256_hex, strict_loads
 from sync_server.services.push import ChangeIn, PushAnswer, run_push
 from sync_server.services.schools import DeviceInfo
 from sync_server.state import ServerState
 
 
 def push_batch(
-    state: ServerState, *, device: DeviceInfo, key: str, body: Any, changes: list[ChangeIn]
+    state: ServerState,
+    *,
+    device: DeviceInfo,
+    key: str,
+    body: Any,
+    changes: list[ChangeIn],
+    healing_into: str | None = None,
 ) -> PushAnswer:
-    """run_push for the parsed `changes` of `body` (its canonical sha256 binds the Idempotency-Key)."""
-    return run_push(
+    """run_push for the parsed `changes` of `body` (its canonical sha256 binds the Idempotency-Key).
+    `healing_into`: the generation the device says it heals into (Sync-Heal, when it is the server's):
+    what the batch brought back is counted for the dashboard (not again for a replay)."""
+    answer = run_push(
         state.db.Session,
         device=device,
         key=key,
@@ -26,3 +35,13 @@ def push_batch(
         forms=state.forms,
         max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
     )
+    if healing_into is not None and not answer.replayed:
+        generation.count_healing_push(
+            state.db.Session,
+            generation=healing_into,
+            device_id=device.device_id,
+            school_id=device.school_id,
+            results=strict_loads(answer.body.encode("utf-8")).get("results") or [],
+            now=state.now(),
+        )
+    return answer
