@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import datetime as dt
 import gzip
 import hashlib
@@ -36,7 +37,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"SSUSB\x00\x01\n"
-FORMAT = 1
+MAGIC_STEM = b"SSUSB\x00"  # then the format's byte and a newline
+FORMAT = (
+    1  # this module's single sealed file; format 2 (revision 1.16) is forms.usb_stream/usb_parts
+)
+LATEST_FORMAT = 2
 TO_BUREAU = "to_bureau"
 TO_SCHOOL = "to_school"
 KINDS = (TO_BUREAU, TO_SCHOOL)
@@ -76,7 +81,7 @@ class Header:
     bundle_id: str
     created_at: str  # ISO 8601 UTC, "...Z"
     app_version: str
-    format: int = FORMAT
+    format: int = LATEST_FORMAT
     # An answer names the bundle it answers (absent in a school's bundle).
     in_reply_to: str | None = None
 
@@ -115,6 +120,7 @@ def new_header(
     app_version: str,
     now: dt.datetime,
     in_reply_to: str | None = None,
+    format: int = LATEST_FORMAT,
 ) -> Header:
     utc = now.astimezone(dt.UTC) if now.tzinfo else now
     return Header(
@@ -125,27 +131,34 @@ def new_header(
         created_at=utc.replace(microsecond=0, tzinfo=None).isoformat() + "Z",
         app_version=app_version,
         in_reply_to=in_reply_to,
+        format=format,
     )
 
 
-def file_name(header: Header, *, answer: bool = False) -> str:
-    """`<school code>_<YYYYMMDD-HHMM Beijing>_<first 8 of the bundle id>[_回执答复].usbsync`: a person can tell
-    schools, dates and bundles apart."""
+def file_stem(header: Header) -> str:
+    """`<school code>_<YYYYMMDD-HHMM Beijing>_<first 8 of the bundle id>`: a person can tell schools, dates
+    and bundles apart."""
     when = dt.datetime.fromisoformat(header.created_at.rstrip("Z")) + BEIJING
     school = _SHORT_SAFE.sub("_", header.school_code)[:32] or "school"
-    tail = "_answer" if answer else ""
-    return f"{school}_{when:%Y%m%d-%H%M}_{header.bundle_id[:8]}{tail}{SUFFIX}"
+    return f"{school}_{when:%Y%m%d-%H%M}_{header.bundle_id[:8]}"
 
 
-def _header_bytes(header: Header) -> bytes:
+def file_name(header: Header, *, answer: bool = False) -> str:
+    """The stem, `_answer` for an answer, and `.usbsync` (a bundle in one file)."""
+    return f"{file_stem(header)}{'_answer' if answer else ''}{SUFFIX}"
+
+
+def header_bytes(header: Header) -> bytes:
     return json.dumps(
         header.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")
     ).encode("utf-8")
 
 
 def seal(header: Header, payload: Any, key: bytes) -> bytes:
-    """The bundle's bytes: the header in the clear (authenticated), the payload encrypted."""
-    head = _header_bytes(header)
+    """The bundle's bytes (format 1): the header in the clear (authenticated), the payload encrypted."""
+    if header.format != FORMAT:  # a header made for the latest format (new_header's default)
+        header = dataclasses.replace(header, format=FORMAT)
+    head = header_bytes(header)
     prefix = MAGIC + struct.pack(">I", len(head)) + head
     plain = gzip.compress(
         json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
@@ -166,6 +179,7 @@ def _not_a_bundle(zh: str, en: str) -> BundleError:
 
 def _split(data: bytes) -> tuple[bytes, bytes, Header]:
     if not data.startswith(MAGIC):
+        too_new(data[: len(MAGIC)])
         if MAGIC.startswith(data):
             raise _not_a_bundle("文件不完整", "the file is truncated")
         raise _not_a_bundle("文件开头不对", "it does not start as one")
@@ -182,20 +196,39 @@ def _split(data: bytes) -> tuple[bytes, bytes, Header]:
         raw = json.loads(data[at + 4 : end].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise _not_a_bundle("文件头已损坏", "the header is damaged") from None
-    header = _parse_header(raw)
+    header = parse_header(raw, FORMAT)
     return data[:end], data[end:], header
 
 
-def _parse_header(raw: Any) -> Header:
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        fmt = raw.get("format") if isinstance(raw, dict) else None
-        if isinstance(fmt, int) and fmt > FORMAT:
-            raise BundleError(
-                "bundle_too_new",
-                f"这个U盘同步文件是较新版本的格式（{fmt}），请先升级本程序；未导入任何数据",
-                f"this USB sync file has a newer format ({fmt}); update this program first; nothing "
-                "was imported",
-            )
+def _too_new(fmt: int) -> BundleError:
+    return BundleError(
+        "bundle_too_new",
+        f"这个U盘同步文件是较新版本的格式（{fmt}），请先升级本程序；未导入任何数据",
+        f"this USB sync file has a newer format ({fmt}); update this program first; nothing was "
+        "imported",
+    )
+
+
+def too_new(lead: bytes) -> None:
+    """BundleError when the file's first bytes are of a format newer than this program reads."""
+    if len(lead) >= len(MAGIC) and lead.startswith(MAGIC_STEM) and lead[6] > LATEST_FORMAT:
+        raise _too_new(lead[6])
+
+
+def file_format(lead: bytes) -> int | None:
+    """1 or 2 from a file's first 8 bytes; None when it is no bundle (a newer one: BundleError)."""
+    too_new(lead)
+    if lead.startswith(MAGIC_STEM) and len(lead) >= len(MAGIC) and lead[7:8] == b"\n":
+        return lead[6] if lead[6] in (1, 2) else None
+    return None
+
+
+def parse_header(raw: Any, fmt: int) -> Header:
+    """A header as read from a bundle of format `fmt` (its `format` must say so)."""
+    if not isinstance(raw, dict) or raw.get("format") != fmt:
+        found = raw.get("format") if isinstance(raw, dict) else None
+        if isinstance(found, int) and found > LATEST_FORMAT:
+            raise _too_new(found)
         raise _not_a_bundle("文件头已损坏", "the header is damaged")
     for name in _HEADER_FIELDS[1:]:
         if not isinstance(raw.get(name), str) or not raw[name]:
@@ -211,17 +244,28 @@ def _parse_header(raw: Any) -> Header:
         created_at=raw["created_at"],
         app_version=raw["app_version"],
         in_reply_to=reply if isinstance(reply, str) else None,
+        format=fmt,
     )
 
 
 def read_header(data: bytes) -> Header:
-    """The header, read without the key (not yet authenticated: open() checks it)."""
+    """The header, read without the key (not yet authenticated: open() checks it). A format-2 bundle in
+    one part is read too."""
+    if data.startswith(MAGIC_STEM) and file_format(data[: len(MAGIC)]) == 2:
+        from forms.usb_files import header_of_bytes
+
+        return header_of_bytes(data)
     return _split(data)[2]
 
 
 def open_bundle(data: bytes, key: bytes) -> tuple[Header, Any]:
-    """(header, payload) of an authentic bundle; BundleError for anything else (a changed byte, a truncated
-    file, another device's key)."""
+    """(header, payload) of an authentic bundle in memory; BundleError for anything else (a changed byte, a
+    truncated file, another device's key). A format-2 bundle in one part is read too (its attachments'
+    bytes as base64 `data`, as in format 1)."""
+    if data.startswith(MAGIC_STEM) and file_format(data[: len(MAGIC)]) == 2:
+        from forms.usb_files import open_bytes
+
+        return open_bytes(data, key)
     prefix, sealed, header = _split(data)
     nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
     try:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from forms import usb_bundle as U
+from forms import usb_files as F
+from forms import usb_parts as P
 from sync_server.errors import ServiceError
 from sync_server.models import Device
 from sync_server.push_batch import push_batch
@@ -35,12 +38,22 @@ from sync_server.services.common import (
 from sync_server.services.forms import get_version
 from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch
-from sync_server.services.schools import DeviceInfo, _info, _with_school, touch_device
+from sync_server.services.schools import (
+    DeviceInfo,
+    TokenKind,
+    _info,
+    _with_school,
+    adopt_token,
+    issue_next_token,
+    match_token,
+    touch_device,
+)
 from sync_server.state import ServerState
 
 log = logging.getLogger(__name__)
 
 SERVER_APP = "sync-server"
+ROTATION_HEADER = "Sync-Token-Rotation"  # in a bundle's `headers`, as on a pull (protocol 1.9)
 
 
 @dataclass
@@ -67,6 +80,13 @@ class ImportResult:
     attachments: int = 0
     pulled: int = 0
     error: U.BundleError | None = None  # the bundle refused whole: nothing applied
+    paths: list[Path] = field(default_factory=list)  # every part of the bundle (format 2), in order
+    answer_paths: list[Path] = field(
+        default_factory=list
+    )  # every part of the answer; [0] is answer_path
+    # The server was restored since the device last heard from it (409 generation_changed online): nothing
+    # applied; the answer tells the device to heal, and its next bundle sends again what the server lacks.
+    restart: dict[str, Any] | None = None
 
     def receipt_lines(self) -> list[str]:
         name = self.path.name if self.path else "?"
@@ -89,7 +109,13 @@ class ImportResult:
                 + f" / received {self.received[form_id]}"
                 + (f" ({self.duplicates[form_id]} held before)" if self.duplicates[form_id] else "")
             )
-        if not self.received and not self.duplicates:
+        if self.restart is not None:
+            lines.append(
+                "  服务器已从备份恢复：本次未导入，请把答复文件带回学校导入，再导出一次带来 / the server was "
+                "restored from a backup: nothing imported this time; take the answer back to the school, "
+                "import it there, and bring a new export"
+            )
+        elif not self.received and not self.duplicates:
             lines.append("  没有新的记录 / no changes")
         for r in self.refused:
             lines.append(
@@ -115,6 +141,9 @@ class ImportResult:
             "refused": [r.__dict__ for r in self.refused],
             "attachments": self.attachments,
             "pulled": self.pulled,
+            "parts": [str(p) for p in self.paths],
+            "answer_parts": [str(p) for p in self.answer_paths],
+            "restart": self.restart,
             "error": None
             if self.error is None
             else {
@@ -192,7 +221,7 @@ def _payload_parts(
         isinstance(a, dict)
         and isinstance(a.get("sha256"), str)
         and SHA256_RE.match(a["sha256"])
-        and isinstance(a.get("data"), str)
+        and isinstance(a.get("data"), str | Path)
         for a in attachments
     ):
         raise _malformed("attachments")
@@ -201,21 +230,34 @@ def _payload_parts(
     return batches, attachments, cursor
 
 
-def _decoded_attachments(attachments: list[dict[str, Any]]) -> list[tuple[str, bytes, str | None]]:
-    """Every attachment checked against its sha256 before anything is applied."""
+@dataclass(frozen=True)
+class _File:
+    sha256: str
+    size: int
+    name: str | None
+    data: bytes | Path  # format 1: the bytes; format 2: the spooled file, its sha256 checked
+
+
+def _checked_attachments(attachments: list[dict[str, Any]]) -> list[_File]:
+    """Every attachment checked against its sha256 before anything is applied (format 2's were checked
+    as they were spooled)."""
     out = []
     for a in attachments:
+        name = a.get("filename")
+        name = name if isinstance(name, str) else None
+        if isinstance(a["data"], Path):
+            out.append(_File(a["sha256"], a["data"].stat().st_size, name, a["data"]))
+            continue
         data = U.unb64(a["data"])
         if data is None or hashlib.sha256(data).hexdigest() != a["sha256"]:
             raise _malformed(f"attachment {a['sha256'][:12]}")
-        name = a.get("filename")
-        out.append((a["sha256"], data, name if isinstance(name, str) else None))
+        out.append(_File(a["sha256"], len(data), name, data))
     return out
 
 
 def _standing(
     state: ServerState, device: DeviceInfo, headers: Any, cursor: int
-) -> generation.Standing:
+) -> generation.Standing | generation.Restart:
     """The device's generation against the server's, from the headers its pushes would carry."""
     headers = headers if isinstance(headers, dict) else {}
     claimed = headers.get(generation.GENERATION_HEADER)
@@ -226,7 +268,7 @@ def _standing(
     proof = headers.get(generation.PROOF_HEADER)
     proof = proof if isinstance(proof, str) and generation.PROOF_RE.fullmatch(proof) else None
     secret = str(state.config["SECRET_KEY"])
-    verdict = generation.check(
+    return generation.check(
         state.db.Session,
         state.db.ReadSession,
         device_id=device.device_id,
@@ -236,62 +278,134 @@ def _standing(
         now=state.now(),
         proven=generation.proof_holds(secret, claimed, cursor, proof),
     )
-    if isinstance(verdict, generation.Restart):
-        raise _refuse(
-            "bundle_generation_changed",
-            "县教育局服务器的数据库已从备份恢复，这台电脑需要先联网同步一次（自动重新发送服务器缺少的记录）",
-            "the bureau server was restored from a backup; this computer must sync online once first "
-            "(it sends again what the server lacks)",
-        )
-    return verdict
 
 
-def import_bundle(
-    state: ServerState, data: bytes, *, path: Path | None = None
-) -> tuple[ImportResult, bytes | None]:
-    """Authenticate and apply one school bundle; (the receipt, the answer bundle's bytes). A bundle refused
-    whole comes back with `error` set and no answer, nothing applied."""
-    result = ImportResult(path)
-    try:
-        header = U.read_header(data)
-        if header.kind != U.TO_BUREAU:
-            raise _refuse(
-                "bundle_wrong_kind",
-                "这是教育局发给学校的答复文件，应在学校的电脑上导入",
-                "this is the bureau's answer to a school; import it on the school's computer",
-            )
-        device = _device(state, header)
-        secret = str(state.config["SECRET_KEY"])
-        header, payload = U.open_bundle(data, U.device_key(secret, device.device_id))
-        result.header = header
-        batches, attachments, cursor = _payload_parts(payload)
-        files = _decoded_attachments(attachments)
-        standing = _standing(state, device, payload.get("headers"), cursor)
-    except U.BundleError as exc:
-        result.error = exc
-        log.warning("USB bundle %s refused: %s", path, exc.message_en)
-        return result, None
-    for sha, blob, name in files:
+def _restored_refused() -> U.BundleError:
+    return _refuse(
+        "bundle_generation_changed",
+        "县教育局服务器的数据库已从备份恢复，这台电脑的程序版本较旧，需要先联网同步一次（自动重新发送服务器缺少的记录）",
+        "the bureau server was restored from a backup; this computer's program is older and must sync "
+        "online once first (it sends again what the server lacks)",
+    )
+
+
+def _wrong_kind() -> U.BundleError:
+    return _refuse(
+        "bundle_wrong_kind",
+        "这是教育局发给学校的答复文件，应在学校的电脑上导入",
+        "this is the bureau's answer to a school; import it on the school's computer",
+    )
+
+
+def _adopt_token(state: ServerState, device: DeviceInfo, token: Any) -> None:
+    """The token the device held when it wrote the bundle (format 2), taken as a request's would be: the
+    next token (or one ahead of a restored database) becomes the current one and retires the one before
+    (protocol 1.9), so rotation goes on for a PC that only syncs by stick. A token retired since is no
+    reason to refuse: a bundle written before the link came back (and the PC synced online) is common,
+    and what it carries is applied exactly once all the same."""
+    if not isinstance(token, str) or len(token) > 200:
+        return
+    secret = str(state.config["SECRET_KEY"])
+    with state.db.Session.begin() as session:
+        match = match_token(session, token, secret=secret)
+        if match is None or match.device.device_id != device.device_id:
+            return
+        if match.kind == TokenKind.RETIRED:
+            log.info("USB bundle of device %s written with a retired token", device.device_id)
+        elif match.kind in (TokenKind.NEXT, TokenKind.AHEAD) and match.epoch is not None:
+            adopt_token(session, device.device_id, token, epoch=match.epoch, now=state.now())
+
+
+def _store_attachments(
+    state: ServerState, device: DeviceInfo, files: list[_File], result: ImportResult
+) -> None:
+    for f in files:
         try:
-            state.attachments.put(
-                device.school_id,
-                sha,
-                start=0,
-                end=len(blob) - 1,
-                total=len(blob),
-                body=io.BytesIO(blob),
-                now=state.now(),
-                quota=PartialQuota.from_config(state.config),
-                filename=name,
-                length_declared=True,
-            )
+            with open(f.data, "rb") if isinstance(f.data, Path) else io.BytesIO(f.data) as body:
+                state.attachments.put(
+                    device.school_id,
+                    f.sha256,
+                    start=0,
+                    end=f.size - 1,
+                    total=f.size,
+                    body=body,
+                    now=state.now(),
+                    quota=PartialQuota.from_config(state.config),
+                    filename=f.name,
+                    length_declared=True,
+                )
             result.attachments += 1
         except ServiceError as exc:  # its records are refused by the push (attachment_missing)
-            log.warning("USB bundle attachment %s refused: %s", sha[:12], exc.message_en)
-    answers = [_push(state, device, b, result) for b in batches]
+            log.warning("USB bundle attachment %s refused: %s", f.sha256[:12], exc.message_en)
+
+
+def _apply(
+    state: ServerState,
+    device: DeviceInfo,
+    header: U.Header,
+    payload: dict[str, Any],
+    result: ImportResult,
+) -> dict[str, Any]:
+    """Apply an authentic bundle's payload; the answer's payload (format 2's layout: `since`, `pages`)."""
+    batches, attachments, cursor = _payload_parts(payload)
+    files = _checked_attachments(attachments)
+    given = payload.get("headers")
+    headers: dict[str, Any] = given if isinstance(given, dict) else {}
+    if header.format >= 2:
+        _adopt_token(state, device, payload.get("token"))
+    standing = _standing(state, device, headers, cursor)
+    secret = str(state.config["SECRET_KEY"])
+    answer: dict[str, Any] = {
+        "pin_reset_key": encoded_reset_key(secret, device.device_id),
+        "usb_key": U.encode_key(U.device_key(secret, device.device_id)),
+        "since": cursor,
+    }
+    if isinstance(standing, generation.Restart):
+        if header.format < 2:
+            raise _restored_refused()
+        # As a 409 generation_changed online (nothing applied): the device heals, and its next bundle
+        # sends again what the restored server lacks (protocol 1.16).
+        result.restart = standing.error().details
+        answer.update(restart=result.restart, push=[], pages=[], forms=[])
+        _audit(state, device, header, result)
+        return answer
+    healing = headers.get(generation.HEAL_HEADER) == standing.generation
+    _store_attachments(state, device, files, result)
+    answer["push"] = [_push(state, device, b, result, healing, standing) for b in batches]
+    _audit(state, device, header, result)
+    pages, forms = _pull(state, device, standing, since=cursor, params=payload.get("pull_params"))
+    result.pulled = sum(len(p["changes"]) for p in pages)
+    answer.update(pages=pages, forms=forms)
+    if healing:
+        generation.note_healed(
+            state.db.Session,
+            generation=standing.generation,
+            device_id=device.device_id,
+            school_id=device.school_id,
+            now=state.now(),
+        )
+    if headers.get(ROTATION_HEADER) == "1":
+        # The end of a sync (protocol 1.9): the next token, valid beside the current one until first used.
+        with state.db.Session.begin() as session:
+            answer["next_token"] = issue_next_token(
+                session, device.device_id, secret=secret, now=state.now()
+            )
+    return answer
+
+
+def _audit(state: ServerState, device: DeviceInfo, header: U.Header, result: ImportResult) -> None:
     with state.db.Session.begin() as session:
         # The device was heard from (学校与设备 shows when), and the import is in the audit log.
         touch_device(session, device.device_id, now=state.now())
+        details: dict[str, Any] = {
+            "bundle_id": header.bundle_id,
+            "created_at": header.created_at,
+            "received": dict(result.received),
+            "duplicates": dict(result.duplicates),
+            "refused": len(result.refused),
+        }
+        if result.restart is not None:
+            details["restart"] = result.restart.get("generation")
         audit(
             session,
             now=state.now(),
@@ -299,36 +413,33 @@ def import_bundle(
             action="device.usb_import",
             school_id=device.school_id,
             object_id=device.device_id,
-            details={
-                "bundle_id": header.bundle_id,
-                "created_at": header.created_at,
-                "received": dict(result.received),
-                "duplicates": dict(result.duplicates),
-                "refused": len(result.refused),
-            },
+            details=details,
         )
-    pages, forms = _pull(state, device, standing, since=cursor, params=payload.get("pull_params"))
-    result.pulled = sum(len(p["changes"]) for p in pages)
-    answer_header = U.new_header(
-        kind=U.TO_SCHOOL,
-        school_code=device.school_code,
-        device_id=device.device_id,
-        app_version=SERVER_APP,
-        now=state.now(),
-        in_reply_to=header.bundle_id,
-    )
-    answer = {
-        "push": answers,
-        "pull": {"since": cursor, "pages": pages},
-        "forms": forms,
-        "pin_reset_key": encoded_reset_key(secret, device.device_id),
-        "usb_key": U.encode_key(U.device_key(secret, device.device_id)),
-    }
-    return result, U.seal(answer_header, answer, U.device_key(secret, device.device_id))
+
+
+def import_bundle(
+    state: ServerState, data: bytes, *, path: Path | None = None
+) -> tuple[ImportResult, bytes | None]:
+    """A bundle given as bytes (format 1, or format 2 in one part): (the receipt, the answer's bytes). Kept
+    for callers of revision 1.13; import_file reads bundles of any size as a stream."""
+    with tempfile.TemporaryDirectory(prefix="usb-bytes-") as tmp:
+        name = path.name if path is not None and path.suffix == U.SUFFIX else f"bundle{U.SUFFIX}"
+        file = Path(tmp) / name
+        file.write_bytes(data)
+        result = import_file(state, file, receipt=False)
+        answer = result.answer_path.read_bytes() if result.answer_path is not None else None
+        result.path, result.answer_path, result.answer_paths = path, None, []
+        result.paths = [path] if path is not None else []
+        return result, answer
 
 
 def _push(
-    state: ServerState, device: DeviceInfo, batch: dict[str, Any], result: ImportResult
+    state: ServerState,
+    device: DeviceInfo,
+    batch: dict[str, Any],
+    result: ImportResult,
+    healing: bool = False,
+    standing: generation.Standing | None = None,
 ) -> dict[str, Any]:
     """One batch exactly as POST /push takes it: its answer, or the refusal of the whole batch."""
     key, text = batch["key"], batch["body"]
@@ -337,7 +448,10 @@ def _push(
     try:
         body = strict_loads(text.encode("utf-8"))
         changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
-        answer = push_batch(state, device=device, key=key, body=body, changes=changes)
+        heal = standing.generation if healing and standing is not None else None
+        answer = push_batch(
+            state, device=device, key=key, body=body, changes=changes, healing_into=heal
+        )
     except (ServiceError, JsonInputError) as exc:
         zh = getattr(exc, "message_zh", "批次内容不是有效的 JSON")
         en = getattr(exc, "message_en", str(exc))
@@ -444,47 +558,116 @@ def _pull(
 
 
 def answer_path_for(path: Path) -> Path:
-    return path.with_name(f"{path.stem}_answer{U.SUFFIX}")
+    """Where the answer to the bundle `path` (or its first part, in several parts) is written."""
+    return path.with_name(f"{P.stem_of(path)}_answer{U.SUFFIX}")
 
 
-def import_file(state: ServerState, path: Path) -> ImportResult:
-    """Import one bundle file and write its answer beside it (atomically)."""
+def import_file(
+    state: ServerState,
+    path: Path,
+    *,
+    part_bytes: int = P.DEFAULT_PART_BYTES,
+    receipt: bool = True,
+) -> ImportResult:
+    """Import one bundle - `path` is its file, or any of its parts - and write its answer beside it (in
+    the bundle's format; in parts of at most `part_bytes`), and the 回执 as text."""
+    result = ImportResult(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        result = ImportResult(path)
-        result.error = U.BundleError(
-            "bundle_unreadable",
-            f"无法读取文件 {path}：{exc.strerror or exc}",
-            f"cannot read {path}: {exc.strerror or exc}",
-        )
-        return result
-    result, answer = import_bundle(state, data, path=path)
-    if answer is not None and result.header is not None:
-        target = answer_path_for(path)
-        U.write_atomic(target, answer)
-        result.answer_path = target
-    if result.header is not None or result.error is not None:
-        receipt = path.with_name(f"{path.stem}_回执.txt")
-        # UTF-8 with a BOM: Notepad on an older Windows shows the Chinese right.
-        text = "\r\n".join(result.receipt_lines()) + "\r\n"
-        try:
-            U.write_atomic(receipt, text.encode("utf-8-sig"))
-            result.receipt_path = receipt
-        except (OSError, U.BundleError):
-            log.warning("the receipt could not be written beside %s", path)  # it is printed anyway
+        header, result.paths = F.peek_header(path)
+        if header.kind != U.TO_BUREAU:
+            raise _wrong_kind()
+        device = _device(state, header)
+        key = U.device_key(str(state.config["SECRET_KEY"]), device.device_id)
+        with tempfile.TemporaryDirectory(prefix="usb-import-") as spool:
+            header, payload, result.paths = F.read_bundle(
+                path, key, on_blob=F.spool_to(Path(spool))
+            )
+            result.header = header
+            if header.kind != U.TO_BUREAU or header.device_id != device.device_id:
+                raise _wrong_kind()
+            answer = _apply(state, device, header, payload, result)
+    except U.BundleError as exc:
+        result.error = exc
+        log.warning("USB bundle %s refused: %s", path, exc.message_en)
+    else:
+        _write_answer(state, device, header, answer, result, part_bytes)
+    if receipt:
+        _write_receipt(path, result)
     return result
+
+
+def _write_answer(
+    state: ServerState,
+    device: DeviceInfo,
+    header: U.Header,
+    answer: dict[str, Any],
+    result: ImportResult,
+    part_bytes: int,
+) -> None:
+    answer_header = U.new_header(
+        kind=U.TO_SCHOOL,
+        school_code=device.school_code,
+        device_id=device.device_id,
+        app_version=SERVER_APP,
+        now=state.now(),
+        in_reply_to=header.bundle_id,
+        format=header.format,  # an older client reads only its own format
+    )
+    key = U.device_key(str(state.config["SECRET_KEY"]), device.device_id)
+    bundle = result.paths[0] if result.paths else result.path
+    assert bundle is not None
+    stem = f"{P.stem_of(bundle)}_answer"
+    if header.format == U.FORMAT:
+        target = answer_path_for(bundle)
+        old = {k: answer.pop(k) for k in ("since", "pages")}
+        answer["pull"] = {"since": old["since"], "pages": old["pages"]}
+        U.write_atomic(target, U.seal(answer_header, answer, key))
+        paths = [target]
+    else:
+        paths = F.write_bundle(
+            bundle.parent, answer_header, key, answer, stem=stem, part_bytes=part_bytes
+        )
+    P.remove_other_parts(bundle.parent, stem, keep=paths)  # an earlier answer to the same bundle
+    result.answer_path, result.answer_paths = paths[0], paths
+
+
+def _write_receipt(path: Path, result: ImportResult) -> None:
+    if result.header is None and result.error is None:
+        return
+    receipt = path.with_name(f"{P.stem_of(path)}_回执.txt")
+    # UTF-8 with a BOM: Notepad on an older Windows shows the Chinese right.
+    text = "\r\n".join(result.receipt_lines()) + "\r\n"
+    try:
+        U.write_atomic(receipt, text.encode("utf-8-sig"))
+        result.receipt_path = receipt
+    except (OSError, U.BundleError):
+        log.warning("the receipt could not be written beside %s", path)  # it is printed anyway
+
+
+def bundles_of(paths: list[Path]) -> list[Path]:
+    """One path per bundle: the parts of a bundle given together are imported once."""
+    out: list[Path] = []
+    seen: set[tuple[Path, bytes]] = set()
+    for path in paths:
+        info = P.read_part_info(path)
+        if info is not None and info.count > 1:
+            if (path.parent, info.bundle_id) in seen:
+                continue
+            seen.add((path.parent, info.bundle_id))
+        out.append(path)
+    return out
 
 
 def import_paths(instance: Path, db_url: str, paths: list[Path]) -> list[ImportResult]:
     """`sync-server usb-import FILE...`: the server's own app (its secret key, attachment store and forms)
-    on this instance and database, each bundle in turn (one refused does not stop the others)."""
+    on this instance and database, each bundle in turn (one refused does not stop the others; the parts of
+    one bundle given together are imported once)."""
     from sync_server.app import create_app
     from sync_server.state import get_state
 
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": db_url})
     state = get_state(app)
     try:
-        return [import_file(state, path) for path in paths]
+        return [import_file(state, path) for path in bundles_of(paths)]
     finally:
         state.db.engine.dispose()

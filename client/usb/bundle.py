@@ -16,8 +16,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,31 +27,39 @@ from requests.structures import CaseInsensitiveDict
 from sqlalchemy import select
 
 from client.context import ClientContext
+from client.store import healing as H
 from client.store import sync_state as S
 from client.store.attachments import read_attachment
 from client.store.models import Attachment, SyncBatch
 from client.store.pin import remember_reset_key
-from client.sync.engine import MAX_BATCH_BYTES, MAX_BATCH_CHANGES, app_version
+from client.sync.engine import MAX_BATCH_BYTES, MAX_BATCH_CHANGES, ROTATION_HEADER, app_version
 from client.sync.healing import Healer
 from client.sync.http import Answer
 from client.sync.state import SyncResult
 from client.usb.key import remember_usb_key, usb_key
 from forms import usb_bundle as U
+from forms import usb_files as F
+from forms import usb_parts as P
 
 log = logging.getLogger(__name__)
+_GENERATION_RE = re.compile(r"^[0-9a-f]{32}$")  # as the server names a generation (protocol 1.6)
 
 
 class UsbError(U.BundleError):
     """An export or import refused, with what to do, in Chinese and English."""
 
 
+Progress = Callable[[int, int], None]  # (done, total)
+
+
 @dataclass(frozen=True)
 class ExportResult:
-    path: Path
+    path: Path  # the bundle's file, or its first part
     header: U.Header
     changes: int
     batches: int
     attachments: int
+    paths: list[Path] = field(default_factory=list)  # every part, in order (one when it fits)
 
 
 @dataclass
@@ -62,6 +71,11 @@ class ImportResult:
     pulled: int = 0
     pages_skipped: int = 0  # already read (an older answer, or an online sync in between)
     refused_batches: list[dict[str, Any]] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # every part of the answer read
+    token_rotated: bool = False  # the answer handed a newer device token, kept (protocol 1.9)
+    # The bureau's server was restored from a backup: this PC now heals (protocol 1.6/1.12), and its next
+    # export sends again what the server lacks; what this answer changed is only that.
+    healing_started: bool = False
 
 
 def _enrolled(ctx: ClientContext) -> tuple[S.Enrollment, bytes]:
@@ -99,7 +113,12 @@ def export_bundle(
     *,
     batch_changes: int = MAX_BATCH_CHANGES,
     batch_bytes: int = MAX_BATCH_BYTES,
+    part_bytes: int = P.DEFAULT_PART_BYTES,
+    progress: Progress | None = None,
 ) -> ExportResult:
+    """Write every unsent change (and the photos the server lacks) as a bundle into `folder`: one file,
+    or numbered parts of at most `part_bytes` (FAT32 holds 4 GiB - 1). `progress(done, total)` after each
+    batch and attachment written (called from this thread). Nothing is marked sent."""
     enrollment, key = _enrolled(ctx)
     if not folder.is_dir():
         raise UsbError(
@@ -161,18 +180,7 @@ def export_bundle(
         )
         cursor = S.get_cursor(s)
     pull_params = healer.pull_params()
-    attachments = []
-    for att in rows:
-        if att.uploaded_at is not None:
-            continue  # the server has it
-        data = read_attachment(ctx.store.attachments_dir, att.sha256)
-        if hashlib.sha256(data).hexdigest() != att.sha256:
-            raise UsbError(
-                "attachment_damaged",
-                f"附件“{att.filename}”在本机已损坏，请重新添加后再导出",
-                f"the attachment '{att.filename}' is damaged on this computer; add it again, then export",
-            )
-        attachments.append({"sha256": att.sha256, "filename": att.filename, "data": U.b64(data)})
+    attachments = [_attachment(ctx, att) for att in rows if att.uploaded_at is None]
     header = U.new_header(
         kind=U.TO_BUREAU,
         school_code=enrollment.school_code,
@@ -180,21 +188,48 @@ def export_bundle(
         app_version=app_version(),
         now=now,
     )
+    total = len(batches) + len(attachments)
     payload = {
-        "batches": batches,
-        "attachments": attachments,
         "cursor": cursor,
-        "headers": healer.headers(with_cursor=True),
+        # What a push carries, and (protocol 1.9) the rotation a pull asks for: the answer hands the next
+        # token, and the token held goes with the bundle (its first use there retires the one before).
+        "headers": {**healer.headers(with_cursor=True), ROTATION_HEADER: "1"},
+        "token": enrollment.device_token,
         "pull_params": pull_params,
         "app_version": app_version(),
+        "batches": batches,
+        "attachments": attachments,
     }
-    data = U.seal(header, payload, key)
-    target = folder / U.file_name(header)
-    U.write_atomic(target, data)
-    U.open_bundle(target.read_bytes(), key)  # the file as written opens with this device's key
+    if progress is not None:
+        progress(0, total)
+    paths = F.write_bundle(
+        folder,
+        header,
+        key,
+        payload,
+        part_bytes=part_bytes,
+        progress=None if progress is None else (lambda done: progress(done, total)),
+    )
     count = sum(len(json.loads(b["body"])["changes"]) for b in batches)
-    log.info("USB bundle %s: %d changes, %d attachments", target, count, len(attachments))
-    return ExportResult(target, header, count, len(batches), len(attachments))
+    log.info("USB bundle %s: %d changes, %d attachments", paths[0], count, len(attachments))
+    return ExportResult(paths[0], header, count, len(batches), len(attachments), paths)
+
+
+def _attachment(ctx: ClientContext, att: Attachment) -> dict[str, Any]:
+    """An attachment the server lacks, its bytes read (and checked) only when written."""
+    sha, filename = att.sha256, att.filename
+
+    def read() -> bytes:
+        data = read_attachment(ctx.store.attachments_dir, sha)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise UsbError(
+                "attachment_damaged",
+                f"附件“{filename}”在本机已损坏，请重新添加后再导出",
+                f"the attachment '{filename}' is damaged on this computer; add it again, then export",
+            )
+        return data
+
+    return {"sha256": sha, "filename": filename, "blob": read}
 
 
 # -- import -----------------------------------------------------------------------------------------------
@@ -225,7 +260,10 @@ def _malformed(what: str) -> UsbError:
 
 
 def _parse_answer(payload: Mapping[str, Any]) -> tuple[list[Any], list[Any], int, dict[Any, Any]]:
-    push, pull, forms = payload.get("push"), payload.get("pull"), payload.get("forms")
+    push, forms = payload.get("push"), payload.get("forms")
+    pull = payload.get("pull")
+    if pull is None:  # format 2 streams the pages as a list of their own
+        pull = {"since": payload.get("since"), "pages": payload.get("pages")}
     if not isinstance(push, list) or not all(
         isinstance(e, dict) and isinstance(e.get("key"), str) and isinstance(e.get("body"), str)
         for e in push
@@ -253,24 +291,59 @@ def _parse_answer(payload: Mapping[str, Any]) -> tuple[list[Any], list[Any], int
     return push, pages, since, by_version
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsbError(
-            "bundle_unreadable",
-            f"无法读取文件 {path}：{exc.strerror or exc}",
-            f"cannot read {path}: {exc.strerror or exc}",
-        ) from None
+def _minted_epoch(token: object, device_id: str) -> int | None:
+    """The epoch of a token the server minted for this device (`d1.<device>.<epoch>.<mac>`, protocol 1.9);
+    0 for the token of an enrollment; None for anything else."""
+    if not isinstance(token, str):
+        return None
+    parts = token.split(".")
+    if len(parts) == 4 and parts[0] == "d1":
+        if parts[1] != device_id or not parts[2].isdigit():
+            return None
+        return int(parts[2])
+    return 0
 
 
-def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
-    """Apply the bureau's answer bundle. Refused whole (UsbError) before anything is applied when it is not
-    authentic, not for this computer, or malformed."""
+def _keep_newer_token(s: Any, enrollment: S.Enrollment, token: object) -> bool:
+    """Keep the next token an answer handed only when it is newer than the one held: an older answer
+    imported after a newer one (or after online syncs rotated further) never brings back a retired token."""
+    new = _minted_epoch(token, enrollment.device_id)
+    held = _minted_epoch(enrollment.device_token, enrollment.device_id) or 0
+    if new is None or new <= held or not isinstance(token, str):
+        return False
+    S.set_device_token(s, token)
+    return True
+
+
+def _begin_heal(ctx: ClientContext, restart: object) -> bool:
+    """The answer says the server was restored (as 409 generation_changed online): begin healing, unless
+    this store already knows that generation (an older answer imported again, or an online sync healed)."""
+    if restart is None:
+        return False
+    if not isinstance(restart, Mapping):
+        raise _malformed("restart")
+    generation, held = restart.get("generation"), restart.get("held_through")
+    if not isinstance(generation, str) or not _GENERATION_RE.fullmatch(generation):
+        raise _malformed("restart")
+    if not isinstance(held, int) or isinstance(held, bool):
+        held = None
+    with ctx.store.Session.begin() as s:
+        if H.get_generation(s) == generation:
+            return False
+        H.begin_server_heal(s, generation=generation, held_through=held, now=ctx.clock.now())
+    return True
+
+
+def import_answer(
+    ctx: ClientContext, path: Path, *, progress: Progress | None = None
+) -> ImportResult:
+    """Apply the bureau's answer bundle (`path`: its file or any of its parts). Refused whole (UsbError)
+    before anything is applied when it is not authentic, not for this computer, incomplete or malformed.
+    `progress(done, total)` after each push answer and pull page applied."""
     enrollment, key = _enrolled(ctx)
-    data = _read(path)
-    _check_answer(U.read_header(data), enrollment)
-    header, payload = U.open_bundle(data, key)
+    peeked, _ = F.peek_header(path)
+    _check_answer(peeked, enrollment)
+    header, payload, paths = F.read_bundle(path, key)
     _check_answer(header, enrollment)
     push, pages, since, forms_given = _parse_answer(payload)
     # Every push answer parsed before the first is applied: a malformed one refuses the bundle whole.
@@ -286,12 +359,15 @@ def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
         ):
             raise _malformed("push")
         answers.append((entry, sent, answer))
-    result = ImportResult(header)
+    result = ImportResult(header, paths=paths)
+    steps = _Steps(len(answers) + len(pages), progress)
+    result.healing_started = _begin_heal(ctx, payload.get("restart"))
     sync_result = SyncResult()
     healer = Healer(ctx.store, ctx.clock.now, sync_result)
     generation = pages[-1].get("generation") if pages else None
     now = ctx.clock.now()
     for entry, sent, answer in answers:
+        steps.step()
         if answer is None:  # the bureau refused the whole batch
             result.refused_batches.append(_refused_batch(ctx, entry, sent, now=now))
             continue
@@ -316,18 +392,34 @@ def import_answer(ctx: ClientContext, path: Path) -> ImportResult:
         result.acknowledged += len(outcome.acknowledged)
         result.rejected.extend(outcome.rejected)
         result.conflicts += len(outcome.conflicts)
-    _apply_pages(ctx, healer, pages, since, forms_given, result)
+    _apply_pages(ctx, healer, pages, since, forms_given, result, steps)
     with ctx.store.Session.begin() as s:
         remember_reset_key(s, payload.get("pin_reset_key"))
         remember_usb_key(s, payload.get("usb_key"))
+        held = S.get_enrollment(s)
+        if held is not None:
+            result.token_rotated = _keep_newer_token(s, held, payload.get("next_token"))
     log.info(
-        "USB answer %s: %d acknowledged, %d pulled, %d pages skipped",
+        "USB answer %s: %d acknowledged, %d pulled, %d pages skipped%s",
         path,
         result.acknowledged,
         result.pulled,
         result.pages_skipped,
+        ", healing begun" if result.healing_started else "",
     )
     return result
+
+
+class _Steps:
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+        if progress is not None:
+            progress(0, total)
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 def _refused_batch(
@@ -367,6 +459,7 @@ def _apply_pages(
     since: int,
     forms_given: dict[tuple[str, str], Any],
     result: ImportResult,
+    steps: _Steps,
 ) -> None:
     with ctx.store.Session() as s:
         cursor = S.get_cursor(s)
@@ -374,9 +467,12 @@ def _apply_pages(
         # Read from a later cursor than this store holds (the store was restored from an older backup):
         # applying the pages would skip what lies between; the next online sync reads it all.
         result.pages_skipped = len(pages)
+        for _ in pages:
+            steps.step()
         return
     forms = ctx.forms
     for page in pages:
+        steps.step()
         with ctx.store.Session() as s:
             cursor = S.get_cursor(s)
         if page["cursor"] <= cursor:

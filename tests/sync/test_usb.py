@@ -39,8 +39,8 @@ def enrolled(
     return client, school_code
 
 
-def stick(tmp_path: Path) -> Path:
-    folder = tmp_path / "U盘"
+def stick(tmp_path: Path, name: str = "U盘") -> Path:
+    folder = tmp_path / name
     folder.mkdir(exist_ok=True)
     return folder
 
