@@ -79,11 +79,17 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     try:
         shutil.rmtree(previous, ignore_errors=True)
         target.rename(previous)
-        staged.rename(target)
-    except OSError as exc:
+    except OSError as exc:  # not ours to change (a machine-wide install), or in use (Windows)
         log.warning("update %s cannot be installed in %s: %s", version, target, exc)
-        if previous.exists() and not target.exists():
-            previous.rename(target)
+        return None
+    try:
+        shutil.move(
+            str(staged), str(target)
+        )  # a rename, or a copy when the data is on another disk
+    except OSError as exc:
+        log.warning("update %s cannot be put in %s: %s", version, target, exc)
+        shutil.rmtree(target, ignore_errors=True)
+        previous.rename(target)
         return None
     shutil.rmtree(folder / "staged", ignore_errors=True)
     write_json(folder / PENDING_FILE, {"version": version, "from": running})
@@ -113,9 +119,25 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     return None
 
 
+def _child_environment() -> dict[str, str]:
+    """This environment, as the new program would get it from the desktop: a frozen program's bootloader
+    changed it for itself (PyInstaller: its _PYI_ variables, LD_LIBRARY_PATH)."""
+    env = dict(os.environ)
+    if getattr(sys, "frozen", False):
+        env["PYINSTALLER_RESET_ENVIRONMENT"] = (
+            "1"  # PyInstaller >= 6.10: start as a top-level program
+        )
+        original = env.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original is not None:
+            env["LD_LIBRARY_PATH"] = original
+        else:
+            env.pop("LD_LIBRARY_PATH", None)
+    return env
+
+
 def _run(exe: Path, argv: Sequence[str]) -> int:
     try:
-        return subprocess.run([str(exe), *argv], check=False).returncode
+        return subprocess.run([str(exe), *argv], check=False, env=_child_environment()).returncode
     except OSError as exc:
         log.error("the new version cannot be started: %s", exc)
         return 127

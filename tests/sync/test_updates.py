@@ -34,6 +34,7 @@ from sync_server.state import get_state
 from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer, inspection
 
 ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the status bar of the first test
 
 
 @dataclass
@@ -147,7 +148,7 @@ def _device_id(client: Any) -> str:
 
 
 def test_a_client_older_than_the_server_accepts_is_told_to_update_and_offered_it(
-    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path, qtbot: Any
 ) -> None:
     client, school = _enrolled(make_client, server, "old-pc")
     server.publish(launcher(tmp_path / "v99", "99.1"), "99.1", school)
@@ -170,6 +171,14 @@ def test_a_client_older_than_the_server_accepts_is_told_to_update_and_offered_it
     with client.Session() as s:
         problem = S.sync_status(s).last_problem
     assert problem is not None and problem["message_zh"] == err.message_zh
+    from client.ui.status_bar import StatusBar
+
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    with client.Session() as s:
+        bar.set_sync_status(S.sync_status(s), now=client.ctx.clock.now(), auto_retry=True)
+    assert "服务器拒绝了同步" in bar.sync_label.text()  # a click (or the tooltip) says why, in full
+    assert err.message_zh in bar.sync_label.toolTip()
     assert client.unsent() == 1 and server.school_records(school) == []
     # Offered the update: it was downloaded, verified with TUF and staged during that refused sync.
     state = load_state(client.ctx.store.data_dir)
