@@ -16,7 +16,9 @@ from tests.server.test_dashboard_admin import Admin, admin  # noqa: F401 (the fi
 CODE_RE = re.compile(r'id="enrollment-file-code"[^>]*>([A-Z0-9-]{14})<')
 
 
-def test_admin_writes_a_file_sees_its_code_once_and_downloads_it_once(admin: Admin) -> None:  # noqa: F811
+def test_admin_writes_a_file_sees_its_code_once_and_downloads_it_once(
+    admin: Admin,  # noqa: F811
+) -> None:
     c = admin.client()
     admin.add_school(c, "S301", "西山村小学")
     page = c.get("/schools").get_data(as_text=True)
@@ -45,20 +47,17 @@ def test_admin_writes_a_file_sees_its_code_once_and_downloads_it_once(admin: Adm
         rf'data-device-id="{device}".*?</tr>', c.get("/schools").get_data(as_text=True), re.S
     )
     assert row and "登记文件未使用" in row.group(0)
+    # Only admins write files, and only for known schools.
+    viewer = admin.client("viewer")
+    assert "写登记文件" not in viewer.get("/schools").get_data(as_text=True)
+    assert admin.post(viewer, "/schools/S301/enrollment-file").status_code == 403
+    assert admin.post(c, "/schools/NOSUCH/enrollment-file").status_code == 404
+
     admin.post(c, f"/devices/{device}/revoke", confirm="yes")
     row = re.search(
         rf'data-device-id="{device}".*?</tr>', c.get("/schools").get_data(as_text=True), re.S
     )
     assert row and "已撤销" in row.group(0) and "登记文件未使用" not in row.group(0)
-
-
-def test_only_admins_write_files_and_only_for_known_schools(admin: Admin) -> None:  # noqa: F811
-    c = admin.client()
-    admin.add_school(c, "S302", "东山村小学")
-    viewer = admin.client("viewer")
-    assert "写登记文件" not in viewer.get("/schools").get_data(as_text=True)
-    assert admin.post(viewer, "/schools/S302/enrollment-file").status_code == 403
-    assert admin.post(c, "/schools/NOSUCH/enrollment-file").status_code == 404
 
 
 @pytest.mark.usefixtures("browser")
