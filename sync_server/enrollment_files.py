@@ -28,7 +28,7 @@ from sync_server.services import enrollment_files as files
 from sync_server.services import generation
 from sync_server.services.common import sha256_hex
 from sync_server.services.pin_reset import encoded_reset_key
-from sync_server.services.schools import DeviceInfo
+from sync_server.services.schools import DeviceInfo, revoke_device
 from sync_server.state import ServerState
 from sync_server.usb import SERVER_APP
 from sync_server.usb import _pull as pull_pages
@@ -216,8 +216,14 @@ def write_into(
             fingerprint=fingerprint,
             actor="cli",
         )
+        target = folder / written.file_name
+        try:
+            U.write_atomic(target, written.data)
+        except (OSError, U.BundleError):
+            # Not on the stick (full, pulled out): the file's device is revoked, no unused credential stays.
+            with state.db.Session.begin() as s:
+                revoke_device(s, written.device_id, now=state.now(), actor="cli")
+            raise
     finally:
         state.db.engine.dispose()
-    target = folder / written.file_name
-    U.write_atomic(target, written.data)
     return written, target, fingerprint

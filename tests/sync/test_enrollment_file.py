@@ -341,6 +341,23 @@ def test_the_command_lines_write_and_enroll(
     ]
     assert server_main([*no_url, *server]) == 2
     assert "服务器地址" in capsys.readouterr().err and list(stick.iterdir()) == []
+    # A folder that takes no file (as a full or pulled-out stick): the file's device is revoked at once.
+    unwritable = [
+        "enrollment-file",
+        "--school",
+        school,
+        "--out",
+        "/proc",
+        "--server",
+        live_server.url,
+    ]
+    assert server_main([*unwritable, *server]) == 1
+    assert "文件或网络错误" in capsys.readouterr().err
+    with live_server.session() as s:
+        (lost,) = s.execute(
+            select(M.Device).join(M.School).where(M.School.code == school)
+        ).scalars()
+        assert lost.revoked_at is not None
     write = [
         "enrollment-file",
         "--school",
