@@ -56,7 +56,7 @@ from client.store.models import Status
 from client.store.records import pending_outbox, status_counts
 from client.store.sync_state import SyncStatus
 from client.store.todo import HazardItem, get_hazard
-from client.sync.errors import ErrorKind, SyncError
+from client.sync.errors import SyncError
 from client.sync.state import HealReport, SyncResult
 from client.ui import lang
 from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.enroll_dialog: EnrollDialog | None = None
+        self.problem_box: QMessageBox | None = None
         self.conflict_dialog: ConflictDialog | None = None
         self.usb_dialog: UsbSyncDialog | None = None
         # The sticks 用U盘同步 offers (tests: a made-up /sys tree).
@@ -593,6 +594,7 @@ class MainWindow(QMainWindow):
         sync.idle.connect(self.status.sync_ended)
         self.status.sync_requested.connect(self.sync_now)
         self.status.connect_requested.connect(self.show_enroll_dialog)
+        self.status.problem_requested.connect(self.show_sync_problem)
         self.status.issues_requested.connect(lambda: self.go_to("home"))
         self.settings.connect_requested.connect(self.show_enroll_dialog)
         self.settings.interval_chosen.connect(sync.set_interval)
@@ -663,8 +665,9 @@ class MainWindow(QMainWindow):
 
     def _sync_failed(self, error: SyncError) -> None:
         log.info("sync failed: %s", error.one_line())
-        if error.code == CLIENT_ERROR or error.kind not in (ErrorKind.NETWORK, ErrorKind.SERVER):
-            # The status bar's line says "cannot reach the server" by itself; this says what else.
+        self.status.clearMessage()  # "同步完成…" of an earlier sync must not stand beside this failure
+        if error.code == CLIENT_ERROR:
+            # A failure of this program is not kept as the sync's problem; the status line says the rest.
             self.status.showMessage(
                 self.tr("同步没有完成：{reason}").format(reason=error_text(error)), 30000
             )
@@ -739,6 +742,20 @@ class MainWindow(QMainWindow):
         )
         dialog.enrolled.connect(lambda _e: self.refresh_all())
         return dialog
+
+    def show_sync_problem(self) -> None:
+        """Why the server refused the last sync, in full and in both languages (the line has a headline)."""
+        problem = self.status.refused_problem()
+        if problem is None:
+            return
+        text = "\n\n".join(
+            str(problem.get(key) or "") for key in ("message_zh", "message_en") if problem.get(key)
+        )
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("同步没有完成"), text, parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.problem_box = box
+        box.open()
 
     def show_enroll_dialog(self) -> None:
         """连接服务器: from 设置, the status bar (not enrolled) or 立即同步 before enrollment."""

@@ -18,6 +18,8 @@ from client.sync.state import Phase, SyncProgress
 PROBLEM_COLOUR = "#c62828"
 WAIT_COLOUR = "#b35c00"
 QUIET_COLOUR = "#555"
+# Problems the status line says in full (the others: a headline, and the reason on a click).
+_LINE_SAYS_ALL = frozenset({"auth", "disk_full", "network", "server"})
 LINK_COLOUR = "#1f5fa8"
 
 
@@ -79,6 +81,7 @@ class StatusBar(QStatusBar):
     sync_requested = Signal()  # 立即同步
     # 连接服务器: not enrolled, or the server no longer accepts this PC.
     connect_requested = Signal()
+    problem_requested = Signal()  # the server refused the last sync: show the whole reason
     issues_requested = Signal()  # 需处理: show the 待办 page
 
     progress_delay_ms = 1500  # the progress bar shows when a sync takes longer than this
@@ -92,7 +95,7 @@ class StatusBar(QStatusBar):
         self.sync_label.setObjectName("syncStatus")
         self.sync_label.setToolTip(self.tr("与县教育局服务器的同步状态"))
         self.sync_label.setMinimumWidth(220)
-        self.sync_label.clicked.connect(lambda: self.connect_requested.emit())
+        self.sync_label.clicked.connect(self._sync_label_clicked)
         self.issues_label = ClickableLabel()
         self.issues_label.setObjectName("syncIssues")
         self.issues_label.setToolTip(
@@ -200,16 +203,34 @@ class StatusBar(QStatusBar):
                 if auto_retry:
                     text += self.tr("，稍后自动重试")
             else:
-                message = str(problem.get("message_zh") or "")
-                if len(message) > 24:
-                    message = message[:23] + "…"
-                text = self.tr("服务器拒绝了同步（{time}）：{message}").format(
-                    time=time, message=message
-                )
+                # A headline that fits; the whole reason (both languages) is one click away.
+                text = self._refusal_headline(str(problem.get("code") or ""), time)
+                return (f"{last} · {text}" if last else text), PROBLEM_COLOUR, True
             return (f"{last} · {text}" if last else text), PROBLEM_COLOUR, False
         if last:
             return last, QUIET_COLOUR, False
         return self.tr("已连接服务器，还没有同步过"), QUIET_COLOUR, False
+
+    def _refusal_headline(self, code: str, time: str) -> str:
+        if code == "certificate_mismatch":
+            return self.tr("证书不符，同步已停止（{time}）— 点击查看").format(time=time)
+        if code == "certificate_untrusted":
+            return self.tr("服务器证书不受信任，同步已停止（{time}）— 点击查看").format(time=time)
+        return self.tr("服务器拒绝了同步（{time}）— 点击查看").format(time=time)
+
+    def refused_problem(self) -> dict[str, object] | None:
+        """The last problem when the server refused the sync (what a click on the line explains)."""
+        status = self._status
+        problem = status.last_problem if status is not None and status.enrolled else None
+        if not problem or str(problem.get("kind") or "") in _LINE_SAYS_ALL:
+            return None
+        return dict(problem)
+
+    def _sync_label_clicked(self) -> None:
+        if self.refused_problem() is not None:
+            self.problem_requested.emit()
+        else:
+            self.connect_requested.emit()
 
     def _details(self, status: SyncStatus, *, now: dt.datetime) -> str:
         if not status.enrolled:

@@ -87,8 +87,17 @@ def test_the_window_enrolls_over_pinned_tls_and_shows_a_certificate_mismatch(
             set_setting(s, K_FINGERPRINT, WRONG)
         sync_and_wait(qtbot, window)
         label = window.status.sync_label
-        assert "证书不符" in label.text(), label.text()
+        # A short headline that fits, said once: not cut off, not repeated by a transient message.
+        assert "证书不符" in label.text() and "点击查看" in label.text(), label.text()
+        assert "…" not in label.text()
+        assert window.status.currentMessage() == ""  # nor an earlier sync's "同步完成"
         assert "证书不符" in label.toolTip() and "冒充" in label.toolTip()
+        qtbot.mouseClick(label, Qt.MouseButton.LeftButton)  # the whole message, both languages
+        box = window.problem_box
+        assert box is not None and box.isVisible()
+        assert "冒充" in box.text() and "certificate mismatch" in box.text()
+        assert window.enroll_dialog is None or not window.enroll_dialog.isVisible()
+        box.close()
         with main_ctx.store.Session() as s:
             assert S.sync_status(s).pending == 1  # nothing went out
         if os.environ.get("GRAB_SCREENSHOTS"):
