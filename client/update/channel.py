@@ -27,7 +27,7 @@ from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # type: ignore[attr-defined]
 
 from client.sync.errors import SyncError
-from client.sync.http import API, Transport
+from client.sync.http import API, Answer, Transport
 from client.update.state import (
     READY_FILE,
     UpdateState,
@@ -79,18 +79,8 @@ def check_and_stage(
     state = load_state(data_dir)
     if state.target_version == running and state.state in ("downloading", "staged"):
         state.state, state.error = "installed", None  # this is the version that was staged
-    try:
-        answer = transport.request(
-            "POST",
-            f"{API}/update/check",
-            json_body=state.report(running),
-            expect=(200, 404),
-            retry=False,
-        )
-    except SyncError as exc:
-        log.info("update check failed: %s", exc.one_line())
-        return state
-    if answer.status == 404:  # a server older than protocol 1.18: no update channel
+    answer = _report(transport, running, state)
+    if answer is None or answer.status == 404:  # 404: a server older than 1.18, no update channel
         return state
     offer = (answer.body or {}).get("offer") if isinstance(answer.body, dict) else None
     ready = staged_ready(data_dir)
@@ -120,13 +110,14 @@ def check_and_stage(
         state.state, state.error = "staged", None
         log.info("update %s verified and staged; installed at the next start", version)
     save_state(data_dir, state)
-    _report(transport, data_dir, running, state)
+    _report(transport, running, state)  # the dashboard sees what came of it now
     return state
 
 
-def _report(transport: Transport, data_dir: Path, running: str, state: UpdateState) -> None:
+def _report(transport: Transport, running: str, state: UpdateState) -> Answer | None:
+    """The update check: this computer's report, answered with its offer (None: not answered)."""
     try:
-        transport.request(
+        return transport.request(
             "POST",
             f"{API}/update/check",
             json_body=state.report(running),
@@ -134,7 +125,8 @@ def _report(transport: Transport, data_dir: Path, running: str, state: UpdateSta
             retry=False,
         )
     except SyncError as exc:
-        log.info("update report not sent: %s", exc.one_line())
+        log.info("update check not answered: %s", exc.one_line())
+        return None
 
 
 class UpdateRefused(Exception):

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from client.sync.errors import SyncError
 from client.update.state import load_state, updates_dir
@@ -31,7 +29,9 @@ from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.cli import main as server_cli
 from sync_server.state import get_state
-from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer, inspection
+from tests.server.conftest import serve
+from tests.support.samples import inspection
+from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the status bar of the first test
@@ -80,9 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
             "CLOCK": lambda: SERVER_NOW,
         }
     )
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    http, thread = serve(app)
     keys = tmp_path_factory.mktemp("offline-keys")  # the bureau's USB stick
     live = UpdateServer(app, f"http://127.0.0.1:{http.server_port}", http.server_port)
     live.instance, live.db_url, live.keys = instance, url, keys
@@ -209,9 +207,7 @@ def test_a_newer_client_syncs_with_an_older_server_as_before(
 
         return server.app(environ, start)
 
-    old = make_server("127.0.0.1", 0, as_1_17, threaded=True)
-    thread = threading.Thread(target=old.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    old, thread = serve(as_1_17)  # type: ignore[arg-type]
     try:
         school, code = server.new_school()
         client = make_client("new-pc")
