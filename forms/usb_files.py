@@ -47,9 +47,10 @@ def write_bundle(
     paths, verified. List values may be iterables (consumed once); an attachment item may carry `blob`, a
     callable giving its bytes (its `size` is added). `progress(n)` after each list item written."""
     stem = stem or U.file_stem(header)
+    head = U.header_bytes(header)
 
     def fill(sink: P.PartWriter) -> None:
-        writer = S.StreamWriter(sink, header, key)
+        writer = S.StreamWriter(sink, head, key)
         writer.document([HEAD, {k: v for k, v in payload.items() if k not in LISTS}])
         done = 0
         for name in LISTS:
@@ -67,7 +68,7 @@ def write_bundle(
                     progress(done)
         writer.close()
 
-    return P.write_parts(folder, stem, header.bundle_id, part_bytes, fill)
+    return P.write_parts(folder, stem, head, header.bundle_id, part_bytes, fill)
 
 
 def _payload_from(reader: S.StreamReader, on_blob: BlobSink | None) -> dict[str, Any]:
@@ -106,11 +107,7 @@ def peek_header(path: Path) -> tuple[U.Header, list[Path]]:
     if _format(path) == 1:
         return U.read_header(_read_all(path)), [path]
     parts = P.find_parts(path)
-    source = P.PartReader(parts)
-    try:
-        _, header = S.read_lead(source)
-    finally:
-        source.close()
+    header = S.header_from(parts[0].head)
     _check_id(header, parts)
     return header, [p.path for p in parts]
 
@@ -127,7 +124,7 @@ def read_bundle(
     parts = P.find_parts(path)
     source = P.PartReader(parts)
     try:
-        reader = S.StreamReader(source, key)
+        reader = S.StreamReader(source, key, parts[0].head)
         payload = _payload_from(reader, on_blob)
     finally:
         source.close()
@@ -189,32 +186,32 @@ class _BytesSource:
         return f"偏移 {self._at}", f"at byte {self._at}"
 
 
-def _one_part(data: bytes) -> bytes:
-    """The body of a format-2 bundle of one part given as bytes."""
-    if len(data) < P.PART_HEAD.size:
-        raise S.malformed("文件不完整", "the file is truncated")
-    _, _, index, count, length = P.PART_HEAD.unpack(data[: P.PART_HEAD.size])
+def _one_part(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """(header bytes, bundle id, body) of a format-2 bundle of one part given as bytes."""
+    parsed = P.parse_part(data[: len(U.MAGIC) + 4 + U.MAX_HEADER_BYTES + P.PART_FIELDS.size])
+    if parsed is None:
+        raise S.malformed("文件不完整或文件头已损坏", "the file is truncated or its header damaged")
+    head, (bid, index, count, length), offset = parsed
     if (index, count) != (1, 1):
         raise S.malformed("这是多个分卷中的一个", f"this is part {index} of {count}")
-    if len(data) != P.PART_HEAD.size + length:
+    if len(data) != offset + length:
         raise S.not_authentic("（文件不完整）", " (the file is truncated)")
-    return data[P.PART_HEAD.size :]
+    return head, bid, data[offset:]
 
 
 def header_of_bytes(data: bytes) -> U.Header:
     """The header of a format-2 bundle of one part given as bytes, read without the key."""
-    return S.read_lead(_BytesSource(_one_part(data), "bundle"))[1]
+    return S.header_from(_one_part(data)[0])
 
 
 def open_bytes(data: bytes, key: bytes) -> tuple[U.Header, dict[str, Any]]:
     """A format-2 bundle of one part given as bytes; attachments as base64 `data` (as format 1 has them)."""
-    body = _one_part(data)
-    bid = P.PART_HEAD.unpack(data[: P.PART_HEAD.size])[1]
+    head, bid, body = _one_part(data)
 
     def keep(item: dict[str, Any], frame: S.Frame) -> str:
         return base64.b64encode(b"".join(frame.chunks())).decode("ascii")
 
-    reader = S.StreamReader(_BytesSource(body, "bundle"), key)
+    reader = S.StreamReader(_BytesSource(body, "bundle"), key, head)
     payload = _payload_from(reader, keep)
     if _id_bytes(reader.header) != bid:
         raise S.not_authentic("（分卷与文件头不符）", " (the parts do not match the header)")

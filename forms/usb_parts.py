@@ -2,8 +2,9 @@
 part files below the FAT32 limit, each written atomically and read back; and the parts found again, checked
 as a set, and read as one stream. Stdlib only.
 
-A part file is `MAGIC | bundle id (16 bytes) | part number (u32, from 1) | parts (u32) | body length (u64) |
-body`, the bodies in order being the stream. A bundle in one part is named `<stem>.usbsync`; in n parts
+A part file is `MAGIC | u32 header length | header (UTF-8 JSON) | bundle id (16 bytes) | part number (u32, from
+1) | parts (u32) | body length (u64) | body`: every part says whose bundle it is (school, device, date) without
+the key, and the bodies in order are the stream. A bundle in one part is named `<stem>.usbsync`; in n parts
 `<stem>_分卷<i>共<n>.usbsync`. While written, a part lies under a hidden temporary name ending in `.tmp`
 (never taken for a bundle); its number of parts and length are filled in once the stream ends, then every
 part is fsynced, renamed, the folder fsynced, and every part read back and compared (its sha256).
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from forms.usb_bundle import SUFFIX, BundleError
+from forms.usb_bundle import MAX_HEADER_BYTES, SUFFIX, BundleError
 from forms.usb_stream import MAGIC, not_authentic
 
-PART_HEAD = struct.Struct(">8s16sIIQ")
+PART_FIELDS = struct.Struct(">16sIIQ")  # bundle id, part number, parts, body length
 # FAT32 holds files up to 4 GiB - 1 byte; a part stays 1 MiB below.
 DEFAULT_PART_BYTES = 4 * 1024**3 - 1024**2
 MIN_PART_BYTES = 1024
@@ -74,12 +75,15 @@ class PartWriter:
     """The stream's bytes in, part files out (a `Sink`). finish() names and verifies them; abort() leaves
     nothing but what it could not remove."""
 
-    def __init__(self, folder: Path, stem: str, bundle_id: str, part_bytes: int) -> None:
-        if part_bytes < MIN_PART_BYTES:
-            raise ValueError(f"part_bytes must be at least {MIN_PART_BYTES}")
+    def __init__(
+        self, folder: Path, stem: str, head: bytes, bundle_id: str, part_bytes: int
+    ) -> None:
         self.folder, self.stem = folder, stem
         self._id = uuid.UUID(bundle_id).bytes
-        self._room = part_bytes - PART_HEAD.size
+        self._lead = MAGIC + struct.pack(">I", len(head)) + head
+        self._room = part_bytes - len(self._lead) - PART_FIELDS.size
+        if part_bytes < MIN_PART_BYTES or self._room < MIN_PART_BYTES // 2:
+            raise ValueError(f"part_bytes {part_bytes} leaves no room beside the header")
         self._token = uuid.uuid4().hex[:8]
         self._parts: list[_Part] = []
         self._open: _Part | None = None
@@ -93,7 +97,7 @@ class PartWriter:
             raise write_failed(temp, exc) from None
         part = _Part(temp, fh, digest=hashlib.sha256())
         self._parts.append(part)
-        self._write(part, PART_HEAD.pack(MAGIC, self._id, n, 0, 0))
+        self._write(part, self._lead + PART_FIELDS.pack(self._id, n, 0, 0))
         return part
 
     def _write(self, part: _Part, data: bytes) -> None:
@@ -120,8 +124,8 @@ class PartWriter:
         targets = [self.folder / part_name(self.stem, i, count) for i in range(1, count + 1)]
         try:
             for i, part in enumerate(self._parts, 1):
-                part.fh.seek(0)
-                part.fh.write(PART_HEAD.pack(MAGIC, self._id, i, count, part.length))
+                part.fh.seek(len(self._lead))
+                part.fh.write(PART_FIELDS.pack(self._id, i, count, part.length))
                 part.fh.flush()
                 os.fsync(part.fh.fileno())
                 part.fh.close()
@@ -132,8 +136,9 @@ class PartWriter:
             raise write_failed(self.folder, exc) from None
         fsync_folder(self.folder)
         for i, (part, target) in enumerate(zip(self._parts, targets, strict=True), 1):
-            expected = (MAGIC, self._id, i, count, part.length)
-            if _read_back(target) != (expected, part.digest.hexdigest()):  # type: ignore[attr-defined]
+            expected = (self._lead, (self._id, i, count, part.length))
+            back = _read_back(target, len(self._lead))
+            if back != (expected, part.digest.hexdigest()):  # type: ignore[attr-defined]
                 raise BundleError(
                     "bundle_write_failed",
                     f"写入U盘后读回校验不一致：{target}（第{i}部分，共{count}部分；请换一个U盘再试）",
@@ -162,35 +167,37 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _read_back(path: Path) -> tuple[tuple[object, ...], str] | None:
-    """(the part header, the body's sha256) as read from the medium (the page cache dropped first, where
-    the system allows it)."""
+def _read_back(path: Path, lead: int) -> tuple[tuple[bytes, tuple[object, ...]], str] | None:
+    """((the part's lead, its fields), the body's sha256) as read from the medium (the page cache dropped
+    first, where the system allows it)."""
     try:
         with open(path, "rb") as fh:
             if hasattr(os, "posix_fadvise"):
                 with contextlib.suppress(OSError):
                     os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-            head = fh.read(PART_HEAD.size)
-            if len(head) < PART_HEAD.size:
+            head = fh.read(lead)
+            fields = fh.read(PART_FIELDS.size)
+            if len(fields) < PART_FIELDS.size:
                 return None
             digest = hashlib.sha256()
             while chunk := fh.read(_READ):
                 digest.update(chunk)
     except OSError:
         return None
-    return PART_HEAD.unpack(head), digest.hexdigest()
+    return (head, PART_FIELDS.unpack(fields)), digest.hexdigest()
 
 
 def write_parts(
     folder: Path,
     stem: str,
+    head: bytes,
     bundle_id: str,
     part_bytes: int,
     fill: Callable[[PartWriter], None],
 ) -> list[Path]:
     """`fill` writes the stream into a PartWriter; the part files, verified. Nothing under a bundle's name
     is left when `fill` or the writing fails."""
-    writer = PartWriter(folder, stem, bundle_id, part_bytes)
+    writer = PartWriter(folder, stem, head, bundle_id, part_bytes)
     try:
         fill(writer)
         return writer.finish()
@@ -216,25 +223,45 @@ def remove_other_parts(folder: Path, stem: str, *, keep: list[Path]) -> None:
 @dataclass(frozen=True)
 class PartInfo:
     path: Path
+    head: bytes  # the header's bytes
     bundle_id: bytes
     index: int
     count: int
     length: int
     size: int  # of the file
+    offset: int  # where the body starts
+
+
+def parse_part(lead: bytes) -> tuple[bytes, tuple[bytes, int, int, int], int] | None:
+    """(header bytes, (bundle id, part number, parts, body length), body offset) from a format-2 part's
+    first bytes (at least its header and fields), None for anything else."""
+    at = len(MAGIC) + 4
+    if len(lead) < at or not lead.startswith(MAGIC):
+        return None
+    (length,) = struct.unpack(">I", lead[len(MAGIC) : at])
+    end = at + length + PART_FIELDS.size
+    if length > MAX_HEADER_BYTES or len(lead) < end:
+        return None
+    bid, index, count, body = PART_FIELDS.unpack(lead[at + length : end])
+    return lead[at : at + length], (bid, index, count, body), end
 
 
 def read_part_info(path: Path) -> PartInfo | None:
-    """The part header of a format-2 file, None for anything else."""
+    """The header and part fields of a format-2 file, None for anything else."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(PART_HEAD.size)
+            lead = fh.read(len(MAGIC) + 4)
+            if len(lead) == len(MAGIC) + 4 and lead.startswith(MAGIC):
+                (length,) = struct.unpack(">I", lead[len(MAGIC) :])
+                lead += fh.read(min(length, MAX_HEADER_BYTES + 1) + PART_FIELDS.size)
             size = os.fstat(fh.fileno()).st_size
     except OSError:
         return None
-    if len(head) < PART_HEAD.size or not head.startswith(MAGIC):
+    parsed = parse_part(lead)
+    if parsed is None:
         return None
-    _, bid, index, count, length = PART_HEAD.unpack(head)
-    return PartInfo(path, bid, index, count, length, size)
+    head, (bid, index, count, length), offset = parsed
+    return PartInfo(path, head, bid, index, count, length, size, offset)
 
 
 def _where(info: PartInfo) -> tuple[str, str]:
@@ -273,7 +300,7 @@ def find_parts(path: Path) -> list[PartInfo]:
         candidate = path.parent / name
         named = _PART_NAME.match(name)
         info = first if candidate == path else read_part_info(candidate)
-        ours = info is not None and info.bundle_id == first.bundle_id
+        ours = info is not None and (info.bundle_id, info.head) == (first.bundle_id, first.head)
         if not ours:
             if named and named.group("stem") == stem and first.count > 1:
                 raise _parts_refused(
@@ -308,7 +335,7 @@ def find_parts(path: Path) -> list[PartInfo]:
 
 
 def _check_length(info: PartInfo) -> None:
-    if info.size != PART_HEAD.size + info.length:
+    if info.size != info.offset + info.length:
         zh, en = _where(info)
         raise not_authentic(f"（{zh}不完整，可能在写入时拔出了U盘）", f" ({en} is truncated)")
 
@@ -333,7 +360,7 @@ class PartReader:
         info = self._parts[self._i]
         try:
             self._fh = open(info.path, "rb")  # noqa: SIM115 - closed by _next / close
-            self._fh.seek(PART_HEAD.size)
+            self._fh.seek(info.offset)
         except OSError as exc:
             raise BundleError(
                 "bundle_unreadable",

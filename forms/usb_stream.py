@@ -1,18 +1,19 @@
 """USB bundles, format 2 (protocol revision 1.16): written and read as a stream, so a bundle with gigabytes of
 photos never sits in memory. Stdlib and `cryptography` only.
 
-The bundle's bytes (the "stream", cut into part files by forms.usb_parts) are
+Every part file (forms.usb_parts) starts `MAGIC | u32 header length | header (UTF-8 JSON, sorted keys)`, readable
+without the key; the bundle's bytes (the "stream", cut into the parts' bodies) are
 
-    u32 header length | header (UTF-8 JSON, sorted keys) | salt (16) | nonce prefix (7) | segment...
+    salt (16) | nonce prefix (7) | segment...
 
 encrypted with the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizár ("Online
 Authenticated-Encryption and its Nonce-Reuse Misuse-Resistance", 2015), as Tink's AES-GCM-HKDF streaming AEAD
 and `age` use it: a key for this bundle alone is derived with HKDF-SHA256 from the device key and the random
 salt; segment i is AES-256-GCM of at most SEGMENT plaintext bytes under the nonce
 `nonce prefix | i (u32, big-endian) | last (1 byte: 1 for the final segment, else 0)`, with associated data
-= MAGIC + everything before the first segment (the header is authenticated by every segment). A changed,
-dropped, repeated or reordered segment, a stream cut at any byte (even at a segment boundary: the new last
-segment was not sealed as last), or another device's key fails a tag.
+= MAGIC | u32 header length | header | salt | nonce prefix (the header is authenticated by every segment). A
+changed, dropped, repeated or reordered segment, a stream cut at any byte (even at a segment boundary: the new
+last segment was not sealed as last), another header, or another device's key fails a tag.
 
 The plaintext is a sequence of frames: `kind (1 byte) | length (u64) | bytes`, where kind J is a JSON document
 compressed with zlib, B the raw bytes of a file (an attachment) announced by the JSON document before it.
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from forms.usb_bundle import MAX_HEADER_BYTES, BundleError, Header, header_bytes, parse_header
+from forms.usb_bundle import BundleError, Header, parse_header
 
 FORMAT = 2
 MAGIC = b"SSUSB\x00\x02\n"
@@ -90,19 +91,18 @@ class Source(Protocol):
 
 
 class StreamWriter:
-    """Frames in, sealed segments out to `sink`; close() seals the last segment. Holds one segment."""
+    """Frames in, sealed segments out to `sink`; close() seals the last segment. Holds one segment.
+    `head`: the header's bytes as every part carries them (header_bytes)."""
 
-    def __init__(self, sink: Sink, header: Header, key: bytes) -> None:
-        head = header_bytes(header)
+    def __init__(self, sink: Sink, head: bytes, key: bytes) -> None:
         salt, prefix = os.urandom(SALT_BYTES), os.urandom(PREFIX_BYTES)
-        lead = struct.pack(">I", len(head)) + head + salt + prefix
-        self._aad = MAGIC + lead
+        self._aad = associated_data(head, salt + prefix)
         self._aead = _segment_key(key, salt)
         self._prefix = prefix
         self._sink = sink
         self._buffer = bytearray()
         self._index = 0
-        sink.write(lead)
+        sink.write(salt + prefix)
 
     def _seal(self, chunk: bytes, last: bool) -> None:
         if self._index >= MAX_SEGMENTS:
@@ -132,37 +132,32 @@ class StreamWriter:
         self._buffer.clear()
 
 
-def read_lead(source: Source) -> tuple[bytes, Header]:
-    """(associated data, header) from the start of the stream: readable without the key (not yet
-    authenticated - the segments are)."""
-    raw_len = source.read(4)
-    if len(raw_len) < 4:
-        raise malformed("文件不完整", "the file is truncated")
-    (length,) = struct.unpack(">I", raw_len)
-    if length > MAX_HEADER_BYTES:
-        raise malformed("文件头过长", "the header is too long")
-    head = source.read(length)
-    rest = source.read(SALT_BYTES + PREFIX_BYTES)
-    if len(head) < length or len(rest) < SALT_BYTES + PREFIX_BYTES:
-        raise malformed("文件不完整（可能在写入时拔出了U盘）", "the file is truncated")
+def associated_data(head: bytes, lead: bytes) -> bytes:
+    return MAGIC + struct.pack(">I", len(head)) + head + lead
+
+
+def header_from(head: bytes) -> Header:
+    """The header from its bytes as a part carries them: readable without the key (not yet authenticated -
+    the segments are)."""
     try:
         raw = json.loads(head.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise malformed("文件头已损坏", "the header is damaged") from None
-    header = parse_header(raw, FORMAT)
-    return MAGIC + raw_len + head + rest, header
+    return parse_header(raw, FORMAT)
 
 
 class StreamReader:
     """The plaintext of an authentic stream, segment by segment (one segment held at a time)."""
 
-    def __init__(self, source: Source, key: bytes) -> None:
+    def __init__(self, source: Source, key: bytes, head: bytes) -> None:
         self._source = source
-        aad, self.header = read_lead(source)
-        salt = aad[-(SALT_BYTES + PREFIX_BYTES) : -PREFIX_BYTES]
-        self._prefix = aad[-PREFIX_BYTES:]
-        self._aad = aad
-        self._aead = _segment_key(key, salt)
+        self.header = header_from(head)
+        lead = source.read(SALT_BYTES + PREFIX_BYTES)
+        if len(lead) < SALT_BYTES + PREFIX_BYTES:
+            raise not_authentic("（文件不完整）", " (the file is truncated)")
+        self._prefix = lead[SALT_BYTES:]
+        self._aad = associated_data(head, lead)
+        self._aead = _segment_key(key, lead[:SALT_BYTES])
         self._index = 0
         self._plain = b""
         self._at = 0
