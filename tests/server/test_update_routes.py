@@ -16,7 +16,10 @@ from tests.server.conftest import LiveServer
 
 def _check(device: Any, **report: Any) -> requests.Response:
     body = {"app_version": "1.0", "platform": "windows", "state": "current", **report}
-    return device.http.post(f"{device.server.url}/api/v1/update/check", json=body, timeout=10)
+    r: requests.Response = device.http.post(
+        f"{device.server.url}/api/v1/update/check", json=body, timeout=10
+    )
+    return r
 
 
 def test_offers_follow_the_rollout_and_reports_are_kept(live: LiveServer) -> None:
