@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export_bench_common import PANDAS_WRITE, ROOT, compare_writers, print_ratio, run_child
+from export_bench_common import PANDAS_WRITE, ROOT, compare_writers, ours_against_peer
 from seed import seed
 
 sys.path.insert(0, str(ROOT))
@@ -34,9 +34,10 @@ from pathlib import Path
 from client.context import ClientContext
 from client.excel.export import export_records
 ctx = ClientContext.open(Path(sys.argv[1]))
-t0 = time.perf_counter()
+t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 n = export_records(ctx, "safety_inspection", Path(sys.argv[2]))
-print(n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      time.process_time() - c0, m0 / 1024)
 """
 
 PANDAS = (
@@ -46,7 +47,7 @@ from pathlib import Path
 import pandas as pd
 from client.store.db import connect
 from client.store.keys import load_key
-t0 = time.perf_counter()
+t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 con = connect(Path(sys.argv[1]) / "store.db", load_key(Path(sys.argv[1])))  # the store is encrypted
 rows, hazards = [], []
 for rid, status, updated, data in con.execute(
@@ -75,24 +76,7 @@ def main() -> None:
             t0 = time.perf_counter()
             seed(data_dir, args.records)
             print(f"seeded {args.records:,} records in {time.perf_counter() - t0:.0f} s")
-        ours = run_child(OURS, str(data_dir), str(work / "ours.xlsx"))
-        if isinstance(ours, str):
-            print(f"ours: failed ({ours})")
-            return
-        size = (work / "ours.xlsx").stat().st_size / 1e6
-        print(
-            f"ours: export {ours[0]:,} records (record sheet + hazards sheet + _meta, {size:.1f} MB): "
-            f"{ours[1]:.1f} s, peak RSS {ours[2]:.0f} MB"
-        )
-        peer = run_child(PANDAS, str(data_dir), str(work / "pandas.xlsx"))
-        if isinstance(peer, str):
-            print(f"peer pandas.DataFrame.to_excel(engine='openpyxl'): not available ({peer})")
-            return
-        print(
-            f"peer pandas.DataFrame.to_excel(engine='openpyxl'), same rows: {peer[1]:.1f} s, "
-            f"peak RSS {peer[2]:.0f} MB"
-        )
-        print_ratio(ours, peer)
+        ours_against_peer(OURS, PANDAS, str(data_dir), work, "record sheet + hazards sheet + _meta")
         if args.writers:
             compare_writers(work, args.records)
     finally:

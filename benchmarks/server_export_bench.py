@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export_bench_common import PANDAS_WRITE, ROOT, compare_writers, print_ratio, run_child
+from export_bench_common import (
+    PANDAS_WRITE,
+    ROOT,
+    compare_writers,
+    ours_against_peer,
+    run_child,
+    seconds,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -155,10 +162,11 @@ from pathlib import Path
 from sync_server.db import open_database
 from sync_server.export import export_form
 db = open_database(sys.argv[1])
-t0 = time.perf_counter()
+t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 r = export_form(db.ReadSession, "safety_inspection", Path(sys.argv[2]),
-                now=dt.datetime(2026, 12, 31, 2, tzinfo=dt.UTC), period=sys.argv[3] or None)
-print(r.records, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                now=dt.datetime(2026, 12, 31, 2, tzinfo=dt.UTC), period=sys.argv[3] if len(sys.argv) > 3 else None)
+print(r.records, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      time.process_time() - c0, m0 / 1024)
 """
 
 PANDAS = (
@@ -166,7 +174,7 @@ PANDAS = (
 import json, resource, sys, time
 import pandas as pd
 import sqlalchemy as sa
-t0 = time.perf_counter()
+t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 engine = sa.create_engine(sys.argv[1])
 rows, hazards = [], []
 with engine.connect() as conn:
@@ -188,40 +196,29 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--schools", type=int, default=300)
     parser.add_argument("--db", help="a database URL (default: a fresh SQLite file)")
-    parser.add_argument("--keep", type=Path, help="keep the files in this folder")
+    parser.add_argument(
+        "--keep", type=Path, help="keep the files in this folder (its sync.db is reused)"
+    )
     parser.add_argument("--writers", action="store_true", help="also time the writers alone")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="server-export-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     url = args.db or f"sqlite:///{folder / 'sync.db'}"
     try:
-        secs = seed(url, args.records, args.schools)
-        print(
-            f"seeded {args.records:,} safety inspections across {args.schools} schools ({url.split(':')[0]}): {secs:.1f} s"
-        )
-        ours = run_child(OURS, url, str(folder / "ours.xlsx"), "")
-        if isinstance(ours, str):
-            print(f"export: failed ({ours})")
-            return
-        size = (folder / "ours.xlsx").stat().st_size / 1e6
-        print(
-            f"ours: export {ours[0]:,} records (summary + records + hazards sheets, {size:.1f} MB): "
-            f"{ours[1]:.1f} s, peak RSS {ours[2]:.0f} MB"
+        if args.db is None and (folder / "sync.db").exists():
+            print(f"reusing {folder / 'sync.db'}")
+        else:
+            secs = seed(url, args.records, args.schools)
+            print(
+                f"seeded {args.records:,} safety inspections across {args.schools} schools "
+                f"({url.split(':')[0]}): {secs:.1f} s"
+            )
+        ours = ours_against_peer(
+            OURS, PANDAS, url, folder, "summary + records + hazards sheets + _meta"
         )
         month = run_child(OURS, url, str(folder / "month.xlsx"), "2026-11")
-        if not isinstance(month, str):
-            print(
-                f"ours: one month (--period 2026-11), {month[0]:,} records: {month[1]:.1f} s, peak RSS {month[2]:.0f} MB"
-            )
-        peer = run_child(PANDAS, url, str(folder / "pandas.xlsx"))
-        if isinstance(peer, str):
-            print(f"peer pandas.DataFrame.to_excel(engine='openpyxl'): not available ({peer})")
-            return
-        print(
-            f"peer pandas.DataFrame.to_excel(engine='openpyxl'), same rows (records + hazards sheets): "
-            f"{peer[1]:.1f} s, peak RSS {peer[2]:.0f} MB"
-        )
-        print_ratio(ours, peer)
+        if ours is not None and not isinstance(month, str):
+            print(f"ours: one month (--period 2026-11), {month[0]:,} records: {seconds(month)}")
         if args.writers:
             compare_writers(folder, args.records)
     finally:

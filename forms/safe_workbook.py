@@ -47,7 +47,8 @@ HEADER_FILL = "#DDEBF7"
 NAMES_GREY = "#808080"
 # What XML cannot hold and xlsxwriter does not escape: non-characters and lone surrogates (U+FFFD instead).
 _UNWRITABLE = re.compile("[\ufffe\uffff\ud800-\udfff]")
-_RISKY_FIRST = frozenset("=+-@\t\r#")  # the first characters of a formula or an error value
+# The first characters of a formula, an error value, or text xlsxwriter could take for rich-text XML.
+_SPECIAL_FIRST = frozenset("=+-@\t\r#<")
 _SHORT = MAX_CELL_TEXT // 2  # shorter text always fits (a character is at most two UTF-16 units)
 
 Write = Callable[[int, int, Any], None]  # (row, column, value that is not None)
@@ -93,8 +94,16 @@ class SafeSheet:
             value = fit_text(value, self.too_long, c)
         if not value.isprintable():
             value = _UNWRITABLE.sub("\ufffd", value)
-        if value[:1] in _RISKY_FIRST and is_risky(value):
+        if value[:1] not in _SPECIAL_FIRST:
+            self._string(r, c, value, fmt)
+        elif is_risky(value):
             self._string(r, c, value, self.book.quoted(fmt) if fmt else self._quote)
+        elif value.startswith("<r>") and value.endswith("</r>"):
+            # In constant-memory mode xlsxwriter takes such a string for rich text and writes it into the
+            # sheet's XML unescaped (an answer could add cells, formulas among them). As three plain runs
+            # of a rich string it is escaped like any text, and reads back the same.
+            runs = (value[:1], value[1:2], value[2:])
+            self.ws.write_rich_string(r, c, *runs, *((fmt,) if fmt else ()))
         else:
             self._string(r, c, value, fmt)
 

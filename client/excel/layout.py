@@ -1,6 +1,7 @@
 """What export and import share: the workbook layout, errors, and answers <-> cell values.
 
-Layout of an exported workbook (one form):
+Layout of an exported workbook (one form), forms.record_sheets' (the bureau's consolidated export has the
+same, plus school columns and a summary sheet):
 
 * Sheet 1 (the form's Chinese title): row 1 holds the Chinese column labels, row 2 (hidden) the machine names
   (`_uuid`, field names, `_status`, `_updated_at`); one row per record from row 3. Header rows are frozen.
@@ -12,7 +13,9 @@ Layout of an exported workbook (one form):
 
 Import reads the same layout. Without the hidden names row (a sheet a clerk made by hand) the header row may hold
 machine names or Chinese labels. Choices are written as their Chinese labels (select_multiple joined with "、");
-roster references as the teacher's name, or "name（teacher_id）" when two teachers share a name.
+roster references as the teacher's name, or "name（teacher_id）" when two teachers share a name: forms.display
+(Labels, reversible: a label that would not read back is written as the choice's name); ValueCodec reads
+them back.
 """
 
 from __future__ import annotations

@@ -112,3 +112,19 @@ def test_a_discarded_workbook_leaves_no_file_anywhere(
     assert list(scratch.iterdir())  # the sheets' row files
     book.discard()
     assert list(scratch.iterdir()) == [] and list(out.iterdir()) == []
+
+
+def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path):
+    """xlsxwriter's constant-memory mode writes a string that starts with <r> and ends with </r> into the
+    sheet's XML as it is (taking it for rich text): a clerk's answer could then add cells, a formula among
+    them. Such text is written as text like any other."""
+    sneaky = '<r></r></is></c><c r="Z9"><f>1+1</f></c><c r="Z10" t="inlineStr"><is><r></r>'
+    path = tmp_path / "rich.xlsx"
+    book = SafeWorkbook(path)
+    sheet = book.add_sheet("s", COLUMNS)
+    sheet.append([sneaky, "<r><t>粗体</t></r>"])
+    book.close()
+    assert no_formula(path)
+    ws = load_workbook(path)["s"]
+    assert [c.value for c in ws[2]] == [sneaky, "<r><t>粗体</t></r>"]
+    assert ws["Z9"].value is None
