@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 REPO = f"{API}/update/repo"
 ROOT_NAME = "update-root.json"  # the bureau's trusted root, shipped beside the program
 CHUNK = 256 * 1024
+DOWNLOAD_SECONDS = 120.0  # of downloading per sync; the rest comes with the next syncs
 MAX_METADATA_BYTES = 1024 * 1024
 
 
@@ -103,7 +105,7 @@ def check_and_stage(
         state.state, state.failures = "failed", state.failures + 1
         state.error = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("update %s refused: %s", version, state.error)
-    except (requests.RequestException, OSError) as exc:  # a cut link: resumed at the next sync
+    except (requests.RequestException, OSError, DownloadPaused) as exc:  # resumed at the next sync
         state.state, state.error = "downloading", f"{type(exc).__name__}: {exc}"[:500]
         log.info("update %s download interrupted: %s", version, exc)
     else:
@@ -198,8 +200,16 @@ def stage(
     return staged / version
 
 
-def download_resumably(transport: Transport, path: str, out: Path, *, length: int) -> None:
-    """GET with Range from where an earlier try stopped; never more than `length` bytes."""
+class DownloadPaused(Exception):
+    """This sync's share of the download is used up; the next sync goes on from here."""
+
+
+def download_resumably(
+    transport: Transport, path: str, out: Path, *, length: int, seconds: float | None = None
+) -> None:
+    """GET with Range from where an earlier try stopped; never more than `length` bytes, and for at most
+    `seconds` (DOWNLOAD_SECONDS) per sync, so that a large update on a slow link never holds up syncing."""
+    deadline = time.monotonic() + (DOWNLOAD_SECONDS if seconds is None else seconds)
     out.parent.mkdir(parents=True, exist_ok=True)
     have = out.stat().st_size if out.exists() else 0
     if have > length:
@@ -223,6 +233,8 @@ def download_resumably(transport: Transport, path: str, out: Path, *, length: in
                 if have > length:
                     raise UpdateRefused("the download is longer than its signed length")
                 fh.write(chunk)
+                if have < length and time.monotonic() > deadline:
+                    raise DownloadPaused(f"{have} of {length} bytes")
 
 
 def unpack(archive: Path, into: Path) -> None:

@@ -281,23 +281,31 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
         targets_json.write_text(signed, encoding="utf-8")
 
 
-def test_a_cut_download_resumes_where_it_stopped(
-    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+def test_a_download_goes_on_at_the_next_sync_where_it_stopped(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path, monkeypatch: Any
 ) -> None:
+    from client.update import channel
+
     client, school = _enrolled(make_client, server, "pc-r")
     folder = launcher(tmp_path / "v60", "60.0")
-    (folder / "payload.bin").write_bytes(os.urandom(300_000))  # incompressible, several chunks
+    (folder / "payload.bin").write_bytes(os.urandom(600_000))  # incompressible: several chunks
     server.publish(folder, "60.0", school)
     archive = server.instance / "updates" / "targets" / "linux" / "school-client-60.0.tar.gz"
     data = client.ctx.store.data_dir
     part = updates_dir(data) / "download" / archive.name
-    part.parent.mkdir(parents=True)
-    half = archive.stat().st_size // 2
-    part.write_bytes(archive.read_bytes()[:half])  # what came before the link broke
+    monkeypatch.setattr(
+        channel, "DOWNLOAD_SECONDS", 0.0
+    )  # a slow link: this sync's share is used up
+    assert client.engine.sync().complete  # the sync itself is not held up
+    have = part.stat().st_size
+    assert 0 < have < archive.stat().st_size
+    assert part.read_bytes() == archive.read_bytes()[:have]
+    assert load_state(data).state == "downloading"
+    monkeypatch.undo()
     client.engine.sync()
     downloads = [r for r in client.responses if "/targets/" in r.request.path_url]
-    assert [r.status_code for r in downloads] == [206]
-    assert downloads[0].request.headers["Range"] == f"bytes={half}-"
+    assert [r.status_code for r in downloads] == [200, 206]
+    assert downloads[1].request.headers["Range"] == f"bytes={have}-"
     assert load_state(data).state == "staged"
     staged = updates_dir(data) / "staged" / "60.0" / "payload.bin"
     assert staged.read_bytes() == (folder / "payload.bin").read_bytes()
