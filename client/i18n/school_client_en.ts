@@ -898,6 +898,10 @@ Enter the PIN to see, search or export them.</translation>
         <translation>A record you are editing got a new version while syncing; save your changes, then reopen it.</translation>
     </message>
     <message>
+        <source>同步没有完成</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>处理冲突</source>
         <translation>Resolve a conflict</translation>
     </message>
@@ -1836,12 +1840,20 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>; will retry by itself</translation>
     </message>
     <message>
-        <source>服务器拒绝了同步（{time}）：{message}</source>
-        <translation>The server refused the sync ({time}): {message}</translation>
-    </message>
-    <message>
         <source>已连接服务器，还没有同步过</source>
         <translation>Connected to the server, not synced yet</translation>
+    </message>
+    <message>
+        <source>证书不符，同步已停止（{time}）— 点击查看</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>服务器证书不受信任，同步已停止（{time}）— 点击查看</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>服务器拒绝了同步（{time}）— 点击查看</source>
+        <translation type="unfinished"></translation>
     </message>
     <message>
         <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</source>
@@ -2148,8 +2160,16 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>Folder {path} — {free} free</translation>
     </message>
     <message>
+        <source>（{fs}）</source>
+        <translation> ({fs})</translation>
+    </message>
+    <message>
         <source>，只读</source>
         <translation>, read-only</translation>
+    </message>
+    <message>
+        <source>{stem}（{n} 个分卷）</source>
+        <translation>{stem} ({n} parts)</translation>
     </message>
     <message>
         <source>这个U盘上没有教育局的答复文件</source>
@@ -2192,6 +2212,10 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>Take the stick to the county bureau to import; when you bring back the answer file, click Import answer here. Until then these changes still count as waiting to be sent.</translation>
     </message>
     <message>
+        <source>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</source>
+        <translation>The file is in {n} parts (a FAT32 stick holds files up to 4 GB); take them all:</translation>
+    </message>
+    <message>
         <source>已导入教育局的答复：{name}</source>
         <translation>Imported the bureau&apos;s answer: {name}</translation>
     </message>
@@ -2218,6 +2242,10 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     <message>
         <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
         <translation>{n} records conflict with the bureau&apos;s version; choose which to keep in To do.</translation>
+    </message>
+    <message>
+        <source>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</source>
+        <translation>The bureau&apos;s server was restored from a backup: the next export or online sync sends again what the server lacks.</translation>
     </message>
     <message>
         <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>

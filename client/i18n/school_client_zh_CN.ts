@@ -898,6 +898,10 @@
         <translation>正在编辑的记录在同步时有了新版本，请先保存您的修改，再重新打开查看。</translation>
     </message>
     <message>
+        <source>同步没有完成</source>
+        <translation>同步没有完成</translation>
+    </message>
+    <message>
         <source>处理冲突</source>
         <translation>处理冲突</translation>
     </message>
@@ -1836,12 +1840,20 @@
         <translation>，稍后自动重试</translation>
     </message>
     <message>
-        <source>服务器拒绝了同步（{time}）：{message}</source>
-        <translation>服务器拒绝了同步（{time}）：{message}</translation>
-    </message>
-    <message>
         <source>已连接服务器，还没有同步过</source>
         <translation>已连接服务器，还没有同步过</translation>
+    </message>
+    <message>
+        <source>证书不符，同步已停止（{time}）— 点击查看</source>
+        <translation>证书不符，同步已停止（{time}）— 点击查看</translation>
+    </message>
+    <message>
+        <source>服务器证书不受信任，同步已停止（{time}）— 点击查看</source>
+        <translation>服务器证书不受信任，同步已停止（{time}）— 点击查看</translation>
+    </message>
+    <message>
+        <source>服务器拒绝了同步（{time}）— 点击查看</source>
+        <translation>服务器拒绝了同步（{time}）— 点击查看</translation>
     </message>
     <message>
         <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</source>
@@ -2148,8 +2160,16 @@
         <translation>文件夹 {path} — 可用 {free}</translation>
     </message>
     <message>
+        <source>（{fs}）</source>
+        <translation>（{fs}）</translation>
+    </message>
+    <message>
         <source>，只读</source>
         <translation>，只读</translation>
+    </message>
+    <message>
+        <source>{stem}（{n} 个分卷）</source>
+        <translation>{stem}（{n} 个分卷）</translation>
     </message>
     <message>
         <source>这个U盘上没有教育局的答复文件</source>
@@ -2192,6 +2212,10 @@
         <translation>请把U盘带到县教育局导入；带回答复文件后，在这里点“导入教育局答复”。导入答复之前，这些修改仍算“待发送”。</translation>
     </message>
     <message>
+        <source>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</source>
+        <translation>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</translation>
+    </message>
+    <message>
         <source>已导入教育局的答复：{name}</source>
         <translation>已导入教育局的答复：{name}</translation>
     </message>
@@ -2218,6 +2242,10 @@
     <message>
         <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
         <translation>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</translation>
+    </message>
+    <message>
+        <source>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</source>
+        <translation>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</translation>
     </message>
     <message>
         <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>

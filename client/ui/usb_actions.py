@@ -32,11 +32,12 @@ from client.usb import drives as D
 from client.usb.bundle import ExportResult, ImportResult, export_bundle, import_answer
 from client.usb.key import usb_key
 from forms import usb_bundle as U
+from forms import usb_parts as P
 
 log = logging.getLogger(__name__)
 
 SETTING_FOLDER = "usb.last_folder"
-ANSWER_GLOB = f"*_answer{U.SUFFIX}"
+ANSWER_TAIL = "_answer"  # an answer's name: the bundle's stem, this, then the part number if any
 # Room beyond the estimate: the bundle's header, gzip's worst case on what does not compress, the filesystem.
 MARGIN_BYTES = 1024 * 1024
 
@@ -95,8 +96,19 @@ def remember_folder(ctx: ClientContext, folder: Path) -> None:
         set_setting(s, SETTING_FOLDER, str(folder))
 
 
+Report = Callable[[str], None]  # a phase: "check", "write", "read"
+Steps = Callable[
+    [int, int], None
+]  # (done, total) batches and attachments written, or answers applied
+
+
 def export_to(
-    ctx: ClientContext, drive: D.Drive, report: Callable[[str], None] = lambda _s: None
+    ctx: ClientContext,
+    drive: D.Drive,
+    report: Report = lambda _s: None,
+    steps: Steps | None = None,
+    *,
+    part_bytes: int = P.DEFAULT_PART_BYTES,
 ) -> ExportResult:
     """Check the stick (free space now, a file written and removed), then export_bundle onto it."""
     folder = drive.path
@@ -113,7 +125,7 @@ def export_to(
     D.probe_writable(folder)
     report("write")
     try:
-        done = export_bundle(ctx, folder)
+        done = export_bundle(ctx, folder, progress=steps, part_bytes=part_bytes)
     except OSError as exc:
         raise D.os_error(exc, folder, writing=True) from None
     remember_folder(ctx, folder)
@@ -181,7 +193,8 @@ def _describe_record(ctx: ClientContext, session: Any, record_id: str) -> str:
 def import_from(
     ctx: ClientContext,
     path: Path,
-    report: Callable[[str], None] = lambda _s: None,
+    report: Report = lambda _s: None,
+    steps: Steps | None = None,
     *,
     watched: list[str] | None = None,
 ) -> ImportDone:
@@ -195,7 +208,7 @@ def import_from(
     before = snapshot(ctx)
     open_before = _record_states(ctx.store.Session, watched or [])
     try:
-        result = import_answer(ctx, path)
+        result = import_answer(ctx, path, progress=steps)
     except OSError as exc:
         raise D.os_error(exc, path.parent, writing=False) from None
     after = snapshot(ctx)
@@ -234,13 +247,27 @@ def import_from(
     return done
 
 
-def answer_files(folder: Path, school_code: str) -> list[Path]:
+@dataclass(frozen=True)
+class AnswerFile:
+    path: Path  # the answer's file, or one of its parts (import_answer finds the others)
+    parts: int  # how many files it is in (FAT32: numbered parts below 4 GB)
+
+
+def answer_files(folder: Path, school_code: str) -> list[AnswerFile]:
     """The bureau's answers on a stick for this school, newest first (the name carries the export time)."""
     try:
-        found = [p for p in folder.glob(ANSWER_GLOB) if p.is_file()]
+        found = [p for p in folder.glob(f"*{U.SUFFIX}") if p.is_file()]
     except OSError:
         return []
+    by_stem: dict[str, list[Path]] = {}
+    for path in found:
+        stem = P.stem_of(path)
+        if stem.endswith(ANSWER_TAIL):
+            by_stem.setdefault(stem, []).append(path)
     if school_code:
-        mine = [p for p in found if p.name.startswith(f"{school_code}_")]
-        found = mine or found
-    return sorted(found, key=lambda p: p.name, reverse=True)
+        mine = {k: v for k, v in by_stem.items() if k.startswith(f"{school_code}_")}
+        by_stem = mine or by_stem
+    return [
+        AnswerFile(min(by_stem[stem], key=lambda p: p.name), len(by_stem[stem]))
+        for stem in sorted(by_stem, reverse=True)
+    ]

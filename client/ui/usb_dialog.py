@@ -48,6 +48,7 @@ from client.ui.usb_actions import (
 from client.usb import drives as D
 from client.usb.bundle import ExportResult
 from forms import usb_bundle as U
+from forms import usb_parts as P
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ class UsbSyncDialog(QDialog):
     imported = Signal(object)  # ImportDone
     idle = Signal()  # after each export or import (done or refused), and after each drive listing
     _phase = Signal(str)  # from the worker: "check", "write", "read"
+    _steps = Signal(int, int)  # from the worker: (done, total) batches and attachments, or answers
 
+    part_bytes = P.DEFAULT_PART_BYTES  # a bundle's files stay below FAT32's 4 GB (tests: smaller)
     poll_ms = (
         3000  # the drives are listed again this often (a stick plugged in while the dialog is open)
     )
@@ -202,6 +205,7 @@ class UsbSyncDialog(QDialog):
 
         self.show_hint()
         self._phase.connect(self._show_phase)
+        self._steps.connect(self._show_steps)
         if sync is not None:
             sync.idle.connect(self._sync_idle)
         self._poll = QTimer(self)
@@ -317,7 +321,7 @@ class UsbSyncDialog(QDialog):
                 path=str(drive.path), free=D.size_text(drive.free)
             )
         if drive.filesystem:
-            text += f"（{drive.filesystem.upper()}）"
+            text += self.tr("（{fs}）").format(fs=drive.filesystem.upper())
         if drive.read_only:
             text += self.tr("，只读")
         return text
@@ -336,11 +340,16 @@ class UsbSyncDialog(QDialog):
         school = self.state.school_code if self.state is not None else ""
         found = answer_files(drive.path, school) if drive is not None else []
         shown = [self.answer_combo.itemData(i) for i in range(self.answer_combo.count())]
-        if shown != [str(p) for p in found] or not found:
+        if shown != [str(a.path) for a in found] or not found:
             chosen = self.answer_combo.currentData()
             self.answer_combo.clear()
-            for path in found:
-                self.answer_combo.addItem(path.name, str(path))
+            for answer in found:
+                name = answer.path.name
+                if answer.parts > 1:
+                    name = self.tr("{stem}（{n} 个分卷）").format(
+                        stem=P.stem_of(answer.path), n=answer.parts
+                    )
+                self.answer_combo.addItem(name, str(answer.path))
             if not found:
                 self.answer_combo.addItem(self.tr("这个U盘上没有教育局的答复文件"))
             index = self.answer_combo.findData(chosen) if chosen is not None else -1
@@ -434,8 +443,11 @@ class UsbSyncDialog(QDialog):
         self._start("export")
         self._export_drive = drive
         ctx = self.ctx
-        report = self._phase.emit
-        self._run(lambda: export_to(ctx, drive, report), self._exported)
+        report, steps = self._phase.emit, self._steps.emit
+        part_bytes = self.part_bytes
+        self._run(
+            lambda: export_to(ctx, drive, report, steps, part_bytes=part_bytes), self._exported
+        )
 
     def _run(self, work: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
         """`work` on the network pool; a refusal (BundleError) comes back as a result, in plain words and
@@ -462,7 +474,7 @@ class UsbSyncDialog(QDialog):
             return
         lines = [
             "<b>" + html.escape(self.tr("已写入并校验，可以安全拔出U盘。")) + "</b>",
-            html.escape(self.tr("文件：{name}").format(name=done.path.name)),
+            *self._file_lines(done.paths or [done.path]),
             html.escape(
                 self.tr("共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。").format(
                     n=done.changes,
@@ -483,6 +495,23 @@ class UsbSyncDialog(QDialog):
         self.reload()
         self.idle.emit()
 
+    def _file_lines(self, paths: list[Path]) -> list[str]:
+        if len(paths) == 1:
+            return [html.escape(self.tr("文件：{name}").format(name=paths[0].name))]
+        lines = [
+            html.escape(
+                self.tr("文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：").format(
+                    n=len(paths)
+                )
+            )
+        ]
+        shown = paths if len(paths) <= 4 else [*paths[:3], paths[-1]]
+        for i, path in enumerate(shown):
+            if len(paths) > 4 and i == 3:
+                lines.append("&nbsp;&nbsp;…")
+            lines.append(f"&nbsp;&nbsp;· {html.escape(path.name)}")
+        return lines
+
     # -- import -----------------------------------------------------------------------------------------
 
     def import_selected(self) -> None:
@@ -495,9 +524,9 @@ class UsbSyncDialog(QDialog):
             return
         self._start("import")
         ctx = self.ctx
-        report = self._phase.emit
+        report, steps = self._phase.emit, self._steps.emit
         watched = list(self.sync.watched()) if self.sync is not None else []
-        self._run(lambda: import_from(ctx, path, report, watched=watched), self._imported)
+        self._run(lambda: import_from(ctx, path, report, steps, watched=watched), self._imported)
 
     def _imported(self, done: ImportDone) -> None:
         self._finish()
@@ -534,6 +563,14 @@ class UsbSyncDialog(QDialog):
                 html.escape(
                     self.tr("{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。").format(
                         n=done.conflicts
+                    )
+                )
+            )
+        if r.healing_started:
+            lines.append(
+                html.escape(
+                    self.tr(
+                        "教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。"
                     )
                 )
             )
@@ -591,6 +628,7 @@ class UsbSyncDialog(QDialog):
     def _start(self, what: str) -> None:
         self._busy = what
         self._poll.stop()
+        self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self._show_phase("check" if what == "export" else "read")
         self._update_buttons()
@@ -615,6 +653,12 @@ class UsbSyncDialog(QDialog):
                 QUIET_COLOUR,
             )
         )
+
+    def _show_steps(self, done: int, total: int) -> None:
+        """How far the export or import is (a busy bar until the first step says how much there is)."""
+        if self._busy and total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
 
     def _show_phase(self, phase: str) -> None:
         texts = {

@@ -220,6 +220,7 @@ def test_export_then_the_bureaus_answer_by_stick_in_the_window(
     text = dialog.message_text()
     assert "已写入并校验，可以安全拔出U盘。" in text and f"文件：{bundle.name}" in text
     assert "共 2 条修改（1 批）、0 个照片和文件，在U盘“KINGSTON”。" in text
+    assert dialog.progress.maximum() == 1 and dialog.progress.value() == 1  # one batch written
     assert unsent(main_ctx) == 2  # sent only once the answer says so
     assert window.status.pending_label.text() == "待发送：2 条"
     with main_ctx.store.Session() as s:
@@ -327,7 +328,7 @@ def test_damaged_partial_and_foreign_answers_are_refused_with_nothing_applied(
     assert unsent(main_ctx) == 0
 
 
-def test_a_batch_the_bureau_refuses_is_said_with_its_reason(
+def test_a_bundle_in_parts_and_a_batch_the_bureau_refuses_with_its_reason(
     qtbot: Any, window: MainWindow, server: LiveServer, main_ctx: ClientContext, tmp_path: Path
 ) -> None:
     enroll(main_ctx, server)
@@ -342,11 +343,29 @@ def test_a_batch_the_bureau_refuses_is_said_with_its_reason(
     root = tmp_path / "root"
     stick = one_stick(root)
     dialog = open_dialog(qtbot, window, lambda: D.linux_drives(root))
+    dialog.part_bytes = 1024  # numbered parts, as a bundle larger than FAT32's 4 GB is written
     export(qtbot, dialog)
-    (bundle,) = stick.glob("*.usbsync")
-    assert import_file(get_state(server.app), bundle).answer_path is not None
+    parts = sorted(stick.glob("*.usbsync"))
+    assert len(parts) >= 2
+    text = dialog.message_text()
+    assert f"文件分成 {len(parts)} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：" in text
+    assert "_分卷1共" in text
+    answer = import_file(get_state(server.app), parts[0], part_bytes=1024).answer_path
+    assert answer is not None
     with qtbot.waitSignal(dialog.idle, timeout=10000):
         dialog.refresh_drives()
+    answer_parts = sorted(stick.glob("*_answer_分卷*.usbsync"))
+    assert len(answer_parts) >= 2
+    stem = answer_parts[0].name.split("_分卷")[0]
+    assert dialog.answer_combo.currentText() == f"{stem}（{len(answer_parts)} 个分卷）"
+    # A part left behind: refused, nothing applied.
+    (tmp_path / "one part").mkdir()
+    alone = Path(shutil.copy(answer_parts[0], tmp_path / "one part"))
+    with qtbot.waitSignal(dialog.idle, timeout=10000):
+        dialog.import_file(alone)
+    chinese, english = dialog.message_text().splitlines()
+    assert chinese.endswith("未导入任何数据") and english.endswith("nothing was imported")
+    assert unsent(main_ctx) == 2
     with qtbot.waitSignal(dialog.imported, timeout=10000):
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     settle(window.tasks)
