@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -175,9 +176,16 @@ class UsbSyncDialog(QDialog):
         self.message.setTextFormat(Qt.TextFormat.RichText)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.message.setMinimumHeight(120)
-        self.message.setStyleSheet(
-            "QLabel#usbMessage { background: #f7f8fa; border: 1px solid #d6dbe1; padding: 8px; }"
+        self.message.setStyleSheet("QLabel#usbMessage { background: #f7f8fa; padding: 8px; }")
+        # A long answer (many refusals) scrolls inside the dialog, which stays within a 1366x768 screen.
+        self.message_area = QScrollArea()
+        self.message_area.setObjectName("usbMessageArea")
+        self.message_area.setWidget(self.message)
+        self.message_area.setWidgetResizable(True)
+        self.message_area.setMinimumHeight(130)
+        self.message_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.message_area.setStyleSheet(
+            "QScrollArea#usbMessageArea { background: #f7f8fa; border: 1px solid #d6dbe1; }"
         )
         self.close_button = QPushButton(self.tr("关闭"))
         self.close_button.clicked.connect(self.close)
@@ -200,7 +208,7 @@ class UsbSyncDialog(QDialog):
         layout.addWidget(export_box)
         layout.addWidget(import_box)
         layout.addWidget(self.progress)
-        layout.addWidget(self.message, 1)
+        layout.addWidget(self.message_area, 1)
         layout.addLayout(bottom)
 
         self.show_hint()
