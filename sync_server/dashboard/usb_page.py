@@ -44,7 +44,7 @@ from sync_server.models import AuditEntry, School
 from sync_server.private_files import opener, private_dir
 from sync_server.services.common import naive_utc
 from sync_server.state import ServerState, get_state
-from sync_server.usb import ImportResult, import_file
+from sync_server.usb import ImportResult, bundles_of, import_file
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ class Row:
     refused: int
     error_zh: str | None
     error_en: str | None
-    answer: bool
+    answers: int  # answer files (parts, when an answer is larger than a FAT32 file may be)
+    parts: int  # the bundle's part files (0: one file)
     before: str | None  # the bundle was imported before: when and by whom
 
 
@@ -186,8 +187,9 @@ def usb_import() -> ResponseReturnValue:
             "error",
         )
         return _page(status=507)
-    for shown, path in saved:
-        _import_one(state, path, shown=shown, folder=folder, who=user.username)
+    shown_as = {path: shown for shown, path in saved}
+    for path in bundles_of([path for _shown, path in saved]):  # a bundle's parts are imported once
+        _import_one(state, path, shown=shown_as[path], folder=folder, who=user.username)
     return redirect(url_for("dashboard.usb_upload", folder=folder))
 
 
@@ -237,7 +239,8 @@ def _row(entry: AuditEntry, names: dict[int, str], offset: dt.timedelta) -> Row:
         refused=int(d.get("refused") or 0),
         error_zh=error.get("message_zh") if error else None,
         error_en=error.get("message_en") if error else None,
-        answer=bool(r.get("answer")),
+        answers=len(_answers(r)),
+        parts=len(r.get("parts") or []),
         before=before_text,
     )
 
@@ -311,6 +314,12 @@ def _entry(raw: str) -> AuditEntry:
     return entry
 
 
+def _answers(kept: dict[str, Any]) -> list[str]:
+    """The answer's file names kept with the receipt (a receipt of an older version names one)."""
+    names = kept.get("answers") or ([kept["answer"]] if kept.get("answer") else [])
+    return [n for n in names if isinstance(n, str) and n and not _UNSAFE.search(n)]
+
+
 def download_name(school: str | None, answer: str) -> str:
     """The answer's name on the stick: the school's name first, so a person picks the right one."""
     safe = _UNSAFE.sub("_", school or "").strip()[:40]
@@ -321,9 +330,11 @@ def download_name(school: str | None, answer: str) -> str:
 @role_required(IMPORT_ROLE)
 def usb_answer(entry_id: str) -> ResponseReturnValue:
     entry, path, kept = _imported(entry_id)
-    answer = kept.get("answer")
-    if not isinstance(answer, str) or _UNSAFE.search(answer):
+    answers = _answers(kept)
+    part = int_param("part", "答复文件的分卷", minimum=1, maximum=max(len(answers), 1)) or 1
+    if not answers:
         abort(404)
+    answer = answers[part - 1]
     file = path.with_name(answer)
     if not file.is_file():
         abort(404)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from forms import usb_bundle as U
+from forms import usb_files as F
 from forms.periods import record_period
 from sync_server import reporting
 from sync_server.models import AuditEntry, Device, IdempotencyKey, Record, School
@@ -76,7 +78,7 @@ def _answer_payload(state: ServerState, result: ImportResult) -> dict[str, Any] 
         return None
     key = U.device_key(str(state.config["SECRET_KEY"]), result.header.device_id)
     try:
-        _header, payload = U.open_bundle(result.answer_path.read_bytes(), key)
+        _header, payload, _parts = F.read_bundle(result.answer_path, key)
     except (OSError, U.BundleError) as exc:
         log.warning("the answer %s could not be read back: %s", result.answer_path, exc)
         return None
@@ -289,9 +291,7 @@ def _claimed_school(s: Session, path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(U.MAX_HEADER_BYTES + 1024)
-        code = U.read_header(head).school_code
+        code = F.peek_header(path)[0].school_code
     except (OSError, U.BundleError):
         return None
     name = s.execute(select(School.name).where(School.code == code)).scalar_one_or_none()
@@ -332,6 +332,7 @@ def build(
         replay = first_import(s, h.bundle_id) if h is not None else None
         claimed = _claimed_school(s, result.path) if school is None else None
     error = result.error
+    hide = f"{result.path.parent}{os.sep}" if result.path is not None else None
     return {
         "format": 1,
         "file": file,
@@ -345,8 +346,17 @@ def build(
         else {"id": h.bundle_id, "created_at": h.created_at, "app_version": h.app_version},
         "error": None
         if error is None
-        else {"code": error.code, "message_zh": error.message_zh, "message_en": error.message_en},
+        else {
+            "code": error.code,
+            "message_zh": _without(error.message_zh, hide),
+            "message_en": _without(error.message_en, hide),
+        },
         "answer": result.answer_path.name if result.answer_path else None,
+        "answers": [
+            p.name
+            for p in result.answer_paths or ([result.answer_path] if result.answer_path else [])
+        ],
+        "parts": [p.name for p in result.paths] if len(result.paths) > 1 else [],
         "rows": rows,
         "refused": refused,
         "received": sum(result.received.values()),
@@ -355,6 +365,11 @@ def build(
         "pulled": result.pulled,
         "imported_before": replay,
     }
+
+
+def _without(message: str, folder: str | None) -> str:
+    """A message without the server's own folder (it names files as the staff member gave them)."""
+    return message.replace(folder, "") if folder else message
 
 
 def receipt_path(bundle: Path) -> Path:

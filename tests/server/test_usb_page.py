@@ -11,6 +11,7 @@ import html
 import io
 import os
 import re
+import secrets
 import shutil
 import stat
 import urllib.parse
@@ -25,7 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from client.usb.bundle import import_answer
+from client.usb.bundle import export_bundle, import_answer
 from forms import usb_bundle as U
 from sync_server import models as M
 from sync_server.app import prepare_database
@@ -33,10 +34,11 @@ from sync_server.dashboard import usb_receipt as receipts
 from sync_server.db import open_database
 from sync_server.limits import BodyDoors
 from sync_server.services.common import audit
+from sync_server.services.users import add_user
 from sync_server.state import get_state
-from tests.server.browser import LiveDashboard, _make_app
+from tests.server.browser import _make_app
 from tests.server.conftest import START, MovableClock, serve
-from tests.server.dashboard_seed import PASSWORD, logged_in
+from tests.server.dashboard_seed import PASSWORD
 from tests.server.usb_seed import VisitRound, device_of, visit_round
 
 
@@ -69,9 +71,9 @@ def county(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
             instance,
             clock,
             made,
-            reviewer=logged_in(app, "wang", "reviewer"),
-            admin=logged_in(app, "liu", "admin", ethics=True),
-            viewer=logged_in(app, "zhao", "viewer"),
+            reviewer=signed_in(app, "wang", "reviewer"),
+            admin=signed_in(app, "liu", "admin", ethics=True),
+            viewer=signed_in(app, "zhao", "viewer"),
         )
     finally:
         made.close()
@@ -79,6 +81,27 @@ def county(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         server.server_close()
         thread.join(5)
         get_state(app).db.close()
+
+
+def signed_in(app: Flask, username: str, role: str, *, ethics: bool = False) -> FlaskClient:
+    """A test client with the session a login gives (the login page itself is tested elsewhere and in the
+    browser test below; each real login costs a scrypt check)."""
+    state = get_state(app)
+    with state.db.Session.begin() as s:
+        user = add_user(
+            s,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            can_view_sensitive=ethics,
+            now=state.now(),
+        )
+    client = app.test_client()
+    now = int(state.now().timestamp())
+    with client.session_transaction() as session:
+        session.update(uid=user.id, nonce=user.session_nonce, login_at=now, seen=now)
+        session["csrf"] = client.csrf = secrets.token_urlsafe(32)  # type: ignore[attr-defined]
+    return client
 
 
 def upload(client: FlaskClient, files: list[tuple[bytes, str]]) -> Any:
@@ -315,8 +338,13 @@ def test_a_staff_member_uploads_a_round_in_the_browser_and_prints_a_receipt(
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    live = LiveDashboard(county.app, county.url, county.clock, county.instance)
-    live.login(browser, "wang", PASSWORD)
+    # wang's session, as the login page gives it (a real login costs seconds of scrypt; the login page has
+    # its own browser tests).
+    cookie = county.reviewer.get_cookie(str(county.app.config["SESSION_COOKIE_NAME"]))
+    assert cookie is not None
+    browser.get(county.url + "/dashboard/static/usb.css")
+    browser.add_cookie({"name": cookie.key, "value": cookie.value, "path": "/"})
+    browser.get(county.url + "/schools")
     browser.find_element(By.LINK_TEXT, "U盘数据").click()
     files = [county.round.good[0], county.round.tampered]
     browser.find_element(By.ID, "usb-files").send_keys("\n".join(str(p) for p in files))
@@ -390,3 +418,24 @@ def test_an_upload_that_cannot_be_saved_imports_nothing_and_says_why(county: Cou
     finally:
         root.unlink()
         kept.rename(root)
+
+
+def test_a_bundle_in_parts_is_imported_once_and_a_missing_part_is_named(
+    county: County, first_upload: tuple[str, list[int]]
+) -> None:
+    # 城关镇中心小学's PC exports again (the answer never reached it), in parts as on a FAT32 stick.
+    stick = county.instance.parent / "分卷"
+    stick.mkdir()
+    exported = export_bundle(county.round.clients[0].ctx, stick, part_bytes=1024)
+    n = len(exported.paths)
+    assert n >= 2
+
+    partial = upload(county.reviewer, [(p.read_bytes(), p.name) for p in exported.paths[:-1]])
+    (row,) = rows(county.reviewer.get(partial.headers["Location"]).text)
+    assert f"缺少第{n}部分（共{n}部分）" in row and exported.paths[-1].name in row, row
+    assert "is missing" in row and "usb_imports" not in row and "整个文件未导入" in row
+
+    whole = upload(county.reviewer, [(p.read_bytes(), p.name) for p in reversed(exported.paths)])
+    (row,) = rows(county.reviewer.get(whole.headers["Location"]).text)
+    assert f"共 {n} 个分卷" in row and re.search(r"\b0 2 1 部分拒收", row), row
+    assert records_of(county.app, "S001") == 4
