@@ -184,8 +184,12 @@ def stage(
         raise UpdateRefused(f"{target} is signed as version {custom.get('version')}, not {version}")
     archive = folder / "download" / Path(target).name
     download_resumably(transport, f"{REPO}/targets/{target}", archive, length=info.length)
-    with archive.open("rb") as fh:
-        info.verify_length_and_hashes(fh)  # LengthOrHashMismatchError: tampered or broken
+    try:
+        with archive.open("rb") as fh:
+            info.verify_length_and_hashes(fh)  # LengthOrHashMismatchError: tampered or broken
+    except tuf_errors.LengthOrHashMismatchError:
+        archive.unlink()  # never resumed from: the next try downloads it afresh
+        raise
     staged = folder / "staged"
     shutil.rmtree(staged, ignore_errors=True)
     unpacked = folder / f"staged-{version}.tmp"

@@ -24,7 +24,7 @@ import requests
 from sqlalchemy import select
 
 from client.sync.errors import SyncError
-from client.update.state import load_state, updates_dir
+from client.update.state import load_state, staged_ready, updates_dir
 from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.cli import main as server_cli
@@ -261,13 +261,16 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
     assert not (updates_dir(data) / "staged").exists()
     reported = server.device_update(_device_id(client))
     assert reported is not None and reported.failures == 1 and reported.state == "failed"
+    target.write_bytes(good)  # the genuine archive again: downloaded afresh and taken
+    client.engine.sync()
+    assert load_state(data).state == "staged"
     # The metadata changed by hand (a hash replaced, not signed by the targets key): refused too.
-    target.write_bytes(good)
+    server.publish(launcher(tmp_path / "v51", "51.0"), "51.0", school)
     targets_json = server.instance / "updates" / "metadata" / "targets.json"
     signed = targets_json.read_text(encoding="utf-8")
     try:
         doctored = json.loads(signed)
-        entry = doctored["signed"]["targets"]["linux/school-client-50.0.tar.gz"]
+        entry = doctored["signed"]["targets"]["linux/school-client-51.0.tar.gz"]
         entry["hashes"]["sha256"] = "0" * 64
         doctored["signed"]["version"] += 1
         targets_json.write_text(json.dumps(doctored), encoding="utf-8")
@@ -276,7 +279,10 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
         state = load_state(data)
         assert state.state == "failed" and state.failures == 2
         assert "signature" in (state.error or "").lower() or "Unsigned" in (state.error or "")
-        assert not (updates_dir(data) / "staged").exists()
+        assert staged_ready(data) == {
+            "version": "50.0",
+            "target": "linux/school-client-50.0.tar.gz",
+        }
     finally:
         targets_json.write_text(signed, encoding="utf-8")
 
