@@ -77,6 +77,7 @@ class Row:
     answers: int  # answer files (parts, when an answer is larger than a FAT32 file may be)
     parts: int  # the bundle's part files (0: one file)
     before: str | None  # the bundle was imported before: when and by whom
+    restart: bool  # nothing applied: the server was restored; the school imports the answer first
 
 
 def imports_root() -> Path:
@@ -117,6 +118,19 @@ def _failed(path: Path) -> ImportResult:
     return result
 
 
+def _drop_applied(result: ImportResult) -> None:
+    """An imported bundle's files are removed once answered: what they carried is in the database (or,
+    after a server restore, still in the school's outbox), and photos make them large. The answer and the
+    receipts stay for the history. A refused file stays for the IT person to look at."""
+    if result.error is not None or result.answer_path is None:
+        return
+    for part in result.paths or ([result.path] if result.path else []):
+        try:
+            part.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("the imported bundle %s could not be removed: %s", part, exc)
+
+
 def _import_one(
     state: ServerState, path: Path, *, shown: str, folder: str, who: str
 ) -> dict[str, Any]:
@@ -127,6 +141,7 @@ def _import_one(
         log.exception("USB import of %s failed", path)
         result = _failed(path)
     receipt = receipts.build(state, result, mark=mark, file=shown, imported_by=who, now=state.now())
+    _drop_applied(result)
     try:
         receipts.save(path, receipt)
     except OSError as exc:  # the import stands; its row then shows the audit entry's counts only
@@ -242,6 +257,7 @@ def _row(entry: AuditEntry, names: dict[int, str], offset: dt.timedelta) -> Row:
         answers=len(_answers(r)),
         parts=len(r.get("parts") or []),
         before=before_text,
+        restart=bool(r.get("restart")),
     )
 
 

@@ -364,6 +364,9 @@ def build(
         "attachments": result.attachments,
         "pulled": result.pulled,
         "imported_before": replay,
+        # The server was restored from a backup since the device last heard from it: nothing applied; the
+        # answer makes the PC heal, and its next bundle brings again what the server lacks.
+        "restart": result.restart is not None,
     }
 
 

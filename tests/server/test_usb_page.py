@@ -280,6 +280,13 @@ def test_file_names_are_escaped_and_kept_inside_the_private_folder(
     saved = [p for p in root.rglob("*") if p.is_file()]
     assert saved and all(p.resolve().is_relative_to(root.resolve()) for p in saved)
     assert not (county.instance / "<script>alert(1)</script>.usbsync").exists()
+    # An answered bundle is removed (its data are in the database; photos make bundles large), its answer
+    # and receipt kept; a refused file is kept for a look.
+    b = county.round.good[1]
+    assert list(root.rglob(b.name)) == []
+    assert len(list(root.rglob(f"{b.stem}_answer{U.SUFFIX}"))) == 1
+    assert len(list(root.rglob(f"{b.name}{receipts.RECEIPT_SUFFIX}"))) == 1
+    assert len(list(root.rglob(county.round.tampered.name))) == 1
     if os.name == "posix":
         assert stat.S_IMODE(root.stat().st_mode) == 0o700
         folders = [p for p in root.iterdir() if p.is_dir()]
