@@ -641,6 +641,8 @@ def cmd_enrollment_file(ctx: Context) -> Result:
     lines = [
         f"已写入登记文件 / enrollment file written: {path}",
         f"学校 / school: {written.school_code} {written.school_name}",
+        f"设备编号（文件遗失时用 revoke-device 作废）/ device id (revoke-device it if the file is lost): "
+        f"{written.device_id}",
         f"登记码（打开文件时输入，只显示这一次）/ code (typed when opening the file, shown once): "
         f"{written.code}",
     ]

@@ -371,7 +371,7 @@ def test_the_command_lines_write_and_enroll(
     out = capsys.readouterr().out
 
     result = json.loads(out.strip().splitlines()[-1])
-    assert "登记码" in out and result["code"] in out
+    assert "登记码" in out and result["code"] in out and result["device_id"] in out
     (path,) = stick.iterdir()
     assert str(path) == result["path"] and EF.read_header(path.read_bytes()).n == EF.SCRYPT_N
 
