@@ -26,9 +26,11 @@ from client.store import sync_state as S
 from client.store.models import OutboxEntry, Record, Status, SyncBatch
 from client.sync.engine import SyncEngine
 from client.ui.main_window import LineRole, MainWindow
-from client.ui.usb_actions import SETTING_FOLDER
+from client.ui.usb_actions import SETTING_FOLDER, ImportDone, Refusal
 from client.ui.usb_dialog import UsbSyncDialog
 from client.usb import drives as D
+from client.usb.bundle import ImportResult
+from forms import usb_bundle as U
 from sync_server.state import get_state
 from sync_server.usb import import_file
 from tests.store.todo_data import save as save_record
@@ -419,6 +421,42 @@ def test_a_usb_export_and_an_online_sync_never_run_at_once(
     assert window.sync.syncs == syncs + 2 and not window.sync.held
     assert unsent(main_ctx) == 0
     assert len(list(stick.glob("*.usbsync"))) == 2
+
+
+def test_an_answer_with_many_refusals_scrolls_inside_a_dialog_that_fits_the_screen(
+    qtbot: Any, chinese: None, main_ctx: ClientContext, main_tasks: Any, tmp_path: Path
+) -> None:
+    dialog = UsbSyncDialog(main_ctx, main_tasks, None, list_drives=lambda: [])
+    qtbot.addWidget(dialog)
+    dialog.poll_ms = 0
+    dialog.show()
+    settle(main_tasks)
+    header = U.new_header(
+        kind=U.TO_SCHOOL, school_code="S001", device_id="pc", app_version="1", now=NOW
+    )
+    reason = "记录数据过大，超过了教育局服务器允许的大小（每条记录最多 2 MB），请删掉一些照片或附件后重新提交"
+    english = (
+        "the record's data is too large for the bureau's server (at most 2 MB a record); remove some "
+        "photos or attachments, then submit it again"
+    )
+    done = ImportDone(
+        tmp_path / "S001_20261128-1000_12345678_answer.usbsync",
+        ImportResult(header, acknowledged=40),
+        new_returns=[f"校园安全隐患排查整治记录：月度排查 · 第 {i} 次" for i in range(5)],
+        refusals=[Refusal(f"师德师风记录：教师 {i}", reason, english) for i in range(8)],
+        roster_updates=3,
+        conflicts=2,
+    )
+
+    dialog._imported(done)  # what the import job hands back
+    dialog.adjustSize()
+    settle(main_tasks)
+
+    assert "教育局拒收 8 条，请到“待办”查看：" in dialog.message_text()
+    assert (
+        dialog.sizeHint().height() <= 768 - 60
+    )  # within the screen, its title bar and the taskbar
+    assert dialog.message_area.verticalScrollBar().maximum() > 0  # the rest scrolls
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
