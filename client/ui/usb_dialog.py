@@ -73,9 +73,8 @@ class UsbSyncDialog(QDialog):
     _steps = Signal(int, int)  # from the worker: (done, total) batches and attachments, or answers
 
     part_bytes = P.DEFAULT_PART_BYTES  # a bundle's files stay below FAT32's 4 GB (tests: smaller)
-    poll_ms = (
-        3000  # the drives are listed again this often (a stick plugged in while the dialog is open)
-    )
+    # The drives are listed again this often (a stick plugged in while the dialog is open).
+    poll_ms = 3000
 
     def __init__(
         self,
