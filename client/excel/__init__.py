@@ -1,4 +1,4 @@
-"""Excel in and out (openpyxl, no Qt): export a form's records to .xlsx, import .xlsx or .json.
+"""Excel in and out (no Qt): export a form's records to .xlsx (forms.safe_workbook), import .xlsx or .json.
 
     export_records(ctx, form_id, out_path, period=None, statuses=None) -> number of records
     import_file(ctx, form_id, path) -> ImportResult   (all or nothing; ImportFailed names row, field, problem)
