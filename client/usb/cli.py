@@ -28,11 +28,19 @@ def cmd_usb_export(args: argparse.Namespace, data_dir: Path) -> int:
         return _refused(exc)
     finally:
         ctx.close()
+    where = str(done.path)
+    if len(done.paths) > 1:  # numbered parts below the FAT32 limit: every one must travel
+        where = (
+            f"{done.path.parent}（共 {len(done.paths)} 个分卷文件 / {len(done.paths)} part files）"
+        )
     print(
-        f"已导出 {done.changes} 条变更、{done.attachments} 个附件到 {done.path}，已读回校验，可以拔出U盘 / "
-        f"exported {done.changes} changes and {done.attachments} attachments to {done.path}, read back "
+        f"已导出 {done.changes} 条变更、{done.attachments} 个附件到 {where}，已读回校验，可以拔出U盘 / "
+        f"exported {done.changes} changes and {done.attachments} attachments to {where}, read back "
         "and verified; the stick can be removed"
     )
+    if len(done.paths) > 1:
+        for path in done.paths:
+            print(f"  {path.name}")
     return EXIT_OK
 
 
