@@ -103,6 +103,17 @@ def records(n: int, seed: int = 14) -> list[dict[str, Any]]:
     return out
 
 
+def save_records(ctx: ClientContext, data: list[dict[str, Any]]) -> None:
+    """Save the inspections as submitted (queued to send), 200 to a transaction."""
+    form = ctx.forms.get("safety_inspection")
+    for start in range(0, len(data), 200):
+        with ctx.store.Session.begin() as s:
+            for d in data[start : start + 200]:
+                R.save_record(
+                    s, form=form, data=d, submit=True, today=ctx.clock.today(), now=ctx.clock.now()
+                )
+
+
 def start_server(source: Path, folder: Path) -> tuple[served.Served, str]:
     """`sync-server serve` from `source`; (the server, an enrollment code of a fresh school)."""
     served.ROOT = source
@@ -131,18 +142,7 @@ def measure(
             engine = SyncEngine(ctx, http)
             engine.enroll(proxy.url, code, device_name="基准测试电脑")
             assert engine.sync().complete
-            form = ctx.forms.get("safety_inspection")
-            for start in range(0, len(data), 200):
-                with ctx.store.Session.begin() as s:
-                    for d in data[start : start + 200]:
-                        R.save_record(
-                            s,
-                            form=form,
-                            data=d,
-                            submit=True,
-                            today=ctx.clock.today(),
-                            now=ctx.clock.now(),
-                        )
+            save_records(ctx, data)
             header = engine_module.PUSH_ANSWER_HEADER
             if not compact:
                 engine_module.PUSH_ANSWER_HEADER = "X-Not-Asked"  # as a 1.13 client: no header

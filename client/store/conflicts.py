@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from client.store.formset import ROSTER_FORM, FormSet
 from client.store.issues import IssueKind, resolve_issues
 from client.store.models import OutboxEntry, Record, Status, SyncIssue, SyncRecord
+from client.store.op_ids import new_op_id
 from client.store.outbox import unsent_entries
 from client.store.records import RecordNotFound, SaveResult, StoreError, save_record
 from client.store.server_state import (
@@ -104,7 +104,7 @@ def _tombstone(session: Session, record: Record, *, now: dt.datetime, send: bool
     if send:
         session.add(
             OutboxEntry(
-                op_id=str(uuid.uuid4()),
+                op_id=new_op_id(),
                 record_id=record.id,
                 revision=record.revision,
                 kind="delete",

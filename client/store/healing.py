@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from client.store.models import (
     SyncIssue,
     SyncRecord,
 )
+from client.store.op_ids import new_op_id
 from client.store.outbox import attachment_refs
 from client.store.prefs import get_setting, set_setting
 from client.store.pull import get_cursor, set_cursor
@@ -592,7 +592,7 @@ def _make_offers(session: Session, record_ids: Sequence[str], *, now: dt.datetim
     for rid in record_ids:
         if rid not in revisions:
             continue
-        op_ids.append(str(uuid.uuid4()))
+        op_ids.append(new_op_id())
         session.add(
             OutboxEntry(
                 op_id=op_ids[-1],

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from client.store.formset import ROSTER_FORM
 from client.store.models import OutboxEntry, Record, Revision, Status
+from client.store.op_ids import new_op_id
 from client.store.search import index_record, match_clause, unindex
 from forms.engine import Problem, ReferenceList, evaluate
 from forms.model import Field, FieldType, FormDef
@@ -296,7 +297,7 @@ def save_record(
     if status != Status.DRAFT:
         session.add(
             OutboxEntry(
-                op_id=str(uuid.uuid4()),
+                op_id=new_op_id(),
                 record_id=rid,
                 revision=record.revision,
                 kind="upsert",
@@ -346,7 +347,7 @@ def delete_record(session: Session, record_id: str, *, now: dt.datetime) -> None
     if record.status != Status.DRAFT:
         session.add(
             OutboxEntry(
-                op_id=str(uuid.uuid4()),
+                op_id=new_op_id(),
                 record_id=record.id,
                 revision=record.revision,
                 kind="delete",

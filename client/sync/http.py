@@ -274,7 +274,7 @@ class Transport:
             body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             hdrs["Content-Type"] = "application/json; charset=utf-8"
         if body is not None and gzip_body:
-            body = gzip.compress(body, compresslevel=6, mtime=0)
+            body = gzip.compress(body, compresslevel=9, mtime=0)  # issue 14: ~6% fewer bytes up
             hdrs["Content-Encoding"] = "gzip"
         hdrs.update(headers or {})
         url = self.base_url + path

@@ -153,3 +153,22 @@ def test_another_value_of_the_header_is_refused_before_anything_is_applied(
         timeout=30,
     )
     assert full.status_code == 200 and full.json()["results"][0]["result"] == "applied"
+
+
+def test_op_ids_of_one_prefix_and_a_counter_are_taken_beside_uuids_exactly_once(
+    live: LiveServer,
+) -> None:
+    """Protocol 1.17: a 1.17 client's op ids (client.store.op_ids: a run's prefix, a dash, a counter) and a
+    1.16 client's UUIDs in one batch; each applied once, and the same changes in another batch are
+    duplicates. The server's rule for op ids is unchanged (any text of 1-64), so an older server takes
+    them as this one does."""
+    from client.store.op_ids import new_op_id
+
+    dev = live.device()
+    batch = [change(op_id=new_op_id()), change(), change(op_id=new_op_id())]
+    assert len(batch[0]["op_id"]) > 36 and batch[0]["op_id"][:33] == batch[2]["op_id"][:33]
+    first = push_results(_post(dev, batch, key=str(uuid.uuid4()), compact=True).json(), batch)
+    assert first is not None and [r["result"] for r in first] == ["applied"] * 3
+    again = push_results(_post(dev, batch, key=str(uuid.uuid4()), compact=False).json(), batch)
+    assert again is not None and [r["result"] for r in again] == ["duplicate"] * 3
+    assert [r["op_id"] for r in again] == [c["op_id"] for c in batch]
