@@ -18,8 +18,8 @@ before), on a clean export of commit 85954cc: bundle 621 KiB (64 B/record; gzip 
 of the same push batches 600 KiB), answer 1109 KiB; usb-export 15.7 s, bureau import 30.5 s, answer import
 at the school 17.5 s; online sync of 10,000 59.3 s. Export of 40 photos of 5 MB (200 MB): bundle 200 MiB in one
 part, 15.1 s; peak RSS of the exporting process 118 MiB against 96 MiB for the same process only opening the
-store (format 1 held the payload as base64 JSON, its gzip and its ciphertext at once: over 800 MB for the
-same photos). The format itself is not the cost: sealing and opening 10,000 records' batches takes 0.31 s in
+store (format 1 held the payload as base64 JSON, its gzip and its ciphertext at once: by that count over
+800 MB for the same photos - estimated, not measured). The format itself is not the cost: sealing and opening 10,000 records' batches takes 0.31 s in
 format 2 against 0.41 s in format 1 (the rest is the stores' work).
 """
 

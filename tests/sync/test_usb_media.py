@@ -24,7 +24,7 @@ from forms import usb_files as F
 from sync_server import models as M
 from sync_server.config import ENV_SECRET_KEY
 from sync_server.state import get_state
-from sync_server.usb import import_file, import_paths
+from sync_server.usb import import_bundle, import_file, import_paths
 from tests.support.restorable_server import Bureau
 from tests.support.samples import inspection
 from tests.sync.conftest import Client, ClientFactory, LiveServer, _database, photo_file
@@ -333,6 +333,10 @@ def test_a_format_1_bundle_of_an_older_client_is_answered_in_format_1(
     assert answer.startswith(U.MAGIC)  # a 1.13 client reads only format 1
     _, payload = U.open_bundle(answer, U.device_key(SECRET, device_id(client)))
     assert set(payload["pull"]) == {"since", "pages"} and "next_token" not in payload
+    # The 1.13 entry point given the bytes answers the same, in format 1 (the batch held: duplicate).
+    again, answer_bytes = import_bundle(get_state(live_server.app), old.read_bytes(), path=old)
+    assert again.error is None and dict(again.duplicates) == {"safety_inspection": 1}
+    assert answer_bytes is not None and answer_bytes.startswith(U.MAGIC)
     outcome = import_answer(client.ctx, receipt.answer_path)  # and this client still reads it
     assert outcome.acknowledged == 1 and outcome.paths == [receipt.answer_path]
     assert server_rows(live_server, school) == {rid: (1, "received", "甲")}
