@@ -285,7 +285,7 @@ class UsbSyncDialog(QDialog):
             chosen = None  # a stick already listed
         self._chosen = chosen
         listed = drives + ([chosen] if chosen is not None else [])
-        if listed != self.drives:
+        if listed != self.drives or self.drive_combo.count() == 0:  # changed, or the first listing
             self._show_drives(listed)
         else:
             self._refresh_answers()  # an answer written since (the bureau's, on this PC for a test)

@@ -423,6 +423,40 @@ def test_a_usb_export_and_an_online_sync_never_run_at_once(
     assert len(list(stick.glob("*.usbsync"))) == 2
 
 
+def test_a_stick_plugged_in_while_the_dialog_is_open_appears_and_any_folder_can_be_chosen(
+    qtbot: Any, chinese: None, main_ctx: ClientContext, main_tasks: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "self" / "mounts").write_text("/dev/sda2 / ext4 rw 0 0\n")
+    dialog = UsbSyncDialog(main_ctx, main_tasks, None, list_drives=lambda: D.linux_drives(root))
+    qtbot.addWidget(dialog)
+    dialog.poll_ms = 20
+    dialog.show()
+    qtbot.waitUntil(
+        lambda: dialog.state is not None and dialog.drive_combo.count() > 0, timeout=10000
+    )
+    assert dialog.drive_combo.currentText().startswith("没有找到U盘：请插入U盘后点“刷新”")
+    assert dialog.current_drive() is None and not dialog.export_button.isEnabled()
+
+    (root / "proc").rename(tmp_path / "old proc")  # the stick is plugged in: a new mount table
+    stick = one_stick(root)
+    qtbot.waitUntil(lambda: dialog.current_drive() is not None, timeout=10000)
+    assert dialog.current_drive().path == stick  # type: ignore[union-attr]
+    assert dialog.drive_combo.currentText().startswith("KINGSTON — 可用 ")
+
+    folder = tmp_path / "其他文件夹"
+    folder.mkdir()
+    dialog.poll_ms = 0
+    dialog._poll.stop()
+    dialog.use_folder(folder)  # what 选择文件夹… does with the folder chosen
+    assert dialog.current_drive() is not None and dialog.current_drive().path == folder  # type: ignore[union-attr]
+    assert dialog.drive_combo.currentText().startswith(f"文件夹 {folder} — 可用 ")
+    assert dialog.drive_combo.count() == 2  # the stick is still offered
+    assert "本机尚未登记" in dialog.pending_label.text()
+    settle(main_tasks)
+
+
 def test_an_answer_with_many_refusals_scrolls_inside_a_dialog_that_fits_the_screen(
     qtbot: Any, chinese: None, main_ctx: ClientContext, main_tasks: Any, tmp_path: Path
 ) -> None:
