@@ -355,6 +355,15 @@ def test_a_staff_member_uploads_a_round_in_the_browser_and_prints_a_receipt(
     browser.find_element(By.LINK_TEXT, "U盘数据").click()
     files = [county.round.good[0], county.round.tampered]
     browser.find_element(By.ID, "usb-files").send_keys("\n".join(str(p) for p in files))
+    # Files past the upload's limit are named before anything is sent (here the limit made tiny).
+    form = browser.find_element(By.ID, "usb-form")
+    limit = form.get_attribute("data-max-bytes")
+    browser.execute_script("arguments[0].setAttribute('data-max-bytes', '100')", form)
+    browser.find_element(By.ID, "usb-submit").click()
+    notice = browser.find_element(By.ID, "usb-too-large")
+    assert notice.is_displayed() and "一次最多 512 MB" in notice.text
+    assert browser.current_url.endswith("/usb") and not browser.find_elements(By.ID, "usb-results")
+    browser.execute_script("arguments[0].setAttribute('data-max-bytes', arguments[1])", form, limit)
     browser.find_element(By.ID, "usb-submit").click()
     table = WebDriverWait(browser, 10).until(
         EC.presence_of_element_located((By.ID, "usb-results-table"))

@@ -5,8 +5,8 @@
   if (!form) { return; }
   var input = document.getElementById("usb-files");
   var notice = document.getElementById("usb-too-large");
-  var max = parseInt(form.getAttribute("data-max-bytes"), 10);
   form.addEventListener("submit", function (event) {
+    var max = parseInt(form.getAttribute("data-max-bytes"), 10);
     var total = 0;
     for (var i = 0; i < input.files.length; i++) { total += input.files[i].size; }
     if (max && total > max) {
@@ -14,6 +14,8 @@
       notice.textContent = "所选文件合计 " + (total / 1048576).toFixed(1) + " MB，一次最多 " +
         form.getAttribute("data-max-label") + "：请分几次导入。/ The files are too large for one upload.";
       notice.hidden = false;
+    } else {
+      notice.hidden = true;
     }
   });
 })();
