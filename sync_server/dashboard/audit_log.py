@@ -59,6 +59,7 @@ ACTION_LABELS = {
     "device.usb_import": "导入学校的U盘数据",
     "usb.import": "在“U盘数据”页导入同步文件",
     "usb.answer_download": "下载U盘答复文件",
+    "usb.receipt_view": "查看含师德与控辍记录的U盘数据回执",
     "device.pin_reset": "生成PIN码重置码",
     "form.publish": "发布表单",
     "form.publish_refused": "表单未通过检查",

@@ -373,9 +373,17 @@ def usb_receipt(entry_id: str) -> ResponseReturnValue:
     user = current_user()
     state = get_state()
     with state.db.ReadSession.begin() as s:
-        hidden = set() if user is not None and user.can_view_sensitive else sensitive_form_ids(s)
-    masked = list(receipts.sensitive_refusals(kept, hidden)) if hidden else []
+        sensitive = list(receipts.sensitive_refusals(kept, sensitive_form_ids(s)))
+    permitted = user is not None and user.can_view_sensitive
+    masked = [] if permitted else sensitive
     shown = [r for r in kept.get("refused") or [] if r not in masked]
+    if permitted and sensitive:  # like every view of a teacher-ethics or dropout record
+        audit(
+            "usb.receipt_view",
+            entry.object_id,
+            {"import": entry.id, "sensitive_records": [str(r.get("record_id")) for r in sensitive]},
+            school_id=entry.school_id,
+        )
     offset = state.local_offset
     bundle = kept.get("bundle") or {}
     before = kept.get("imported_before")

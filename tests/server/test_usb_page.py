@@ -235,6 +235,11 @@ def test_the_receipt_lists_forms_and_periods_and_hides_sensitive_refusals_from_s
     full = text(county.admin.get(f"/usb/imports/{ids[0]}/receipt").text)
     assert f"师德师风记录 — {rid[:8]} 教育局已确认该记录" in full, full
     assert "记录与原因仅对有师德与控辍查看权限的人员显示" not in full
+    with get_state(county.app).db.ReadSession() as s:
+        (seen,) = s.execute(
+            select(M.AuditEntry).where(M.AuditEntry.action == "usb.receipt_view")
+        ).scalars()
+    assert seen.actor == "liu" and seen.details["sensitive_records"] == [rid]
 
     refused = text(county.reviewer.get(f"/usb/imports/{ids[1]}/receipt").text)
     assert "已拒收：整个文件未导入任何数据" in refused and "照片.jpg" in refused
