@@ -30,7 +30,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -369,14 +369,33 @@ class PushAnswer:
 # Where a form's image and file answers are: per field, None for an image or file field, else (for a
 # repeat) the places inside each instance; groups are flattened, fields without attachments left out.
 _AttachmentPlan = tuple[tuple[str, "_AttachmentPlan | None"], ...]
+_T = TypeVar("_T")
 _PLANS: dict[int, tuple[FormDef, _AttachmentPlan]] = {}
+_USES_REFERENCES: dict[int, tuple[FormDef, bool]] = {}
+
+
+def _per_form(cache: dict[int, tuple[FormDef, _T]], form: FormDef, make: Callable[[], _T]) -> _T:
+    """What `make` gives for this form, made once per FormDef object (a bounded cache)."""
+    hit = cache.get(id(form))
+    if hit is not None and hit[0] is form:
+        return hit[1]
+    made = make()
+    if len(cache) > 256:
+        cache.clear()
+    cache[id(form)] = (form, made)
+    return made
+
+
+def _uses_references(form: FormDef) -> bool:
+    """Whether a field of the form takes its choices from a reference list (the school's roster)."""
+
+    def any_reference(fields: tuple[Field, ...]) -> bool:
+        return any(f.reference is not None or any_reference(f.children) for f in fields)
+
+    return _per_form(_USES_REFERENCES, form, lambda: any_reference(form.fields))
 
 
 def _attachment_plan(form: FormDef) -> _AttachmentPlan:
-    hit = _PLANS.get(id(form))
-    if hit is not None and hit[0] is form:
-        return hit[1]
-
     def plan(fields: tuple[Field, ...]) -> _AttachmentPlan:
         out: list[tuple[str, _AttachmentPlan | None]] = []
         for f in fields:
@@ -390,11 +409,7 @@ def _attachment_plan(form: FormDef) -> _AttachmentPlan:
                 out.append((f.name, None))
         return tuple(out)
 
-    made = plan(form.fields)
-    if len(_PLANS) > 256:
-        _PLANS.clear()
-    _PLANS[id(form)] = (form, made)
-    return made
+    return _per_form(_PLANS, form, lambda: plan(form.fields))
 
 
 def attachment_refs(form: FormDef, data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -543,7 +558,12 @@ class _Batch:
         """An upsert's data through the form engine, the size limit and the attachment check: the
         rejection, or the evaluation to store (applied or kept as a conflict alike)."""
         ev = evaluate(
-            form, c.data, today=self.today, now=self.local_now, references=self.references()
+            form,
+            c.data,
+            today=self.today,
+            now=self.local_now,
+            # The roster is read (with this batch's records written first) only for a form that uses it.
+            references=self.references() if _uses_references(form) else None,
         )
         if ev.problems:
             return _rejected(
