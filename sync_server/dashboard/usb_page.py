@@ -5,9 +5,10 @@ printable 回执.
 - POST /usb/import (reviewers and admins: importing applies the schools' changes, as a reviewer's work
   does; viewers only read): many files in one multipart upload, within MAX_USB_UPLOAD_BYTES (its own door
   in sync_server/limits.py, checked from the request's head). Each file is saved under
-  <instance>/usb_imports/<upload>/ (owner-only, sync_server/private_files.py), then imported; the answer
-  is written beside it. One bad file (not a bundle, changed, another server's, a revoked device, ...) is a
-  line with the reason in Chinese and English; the others still import.
+  <instance>/usb_imports/<upload>/ (owner-only, sync_server/private_files.py), then imported (the numbered
+  parts of a bundle given together, once); the answer is written beside it, and the bundle's own files are
+  removed once answered. One bad file (not a bundle, changed, another server's, a revoked device, a missing
+  part, ...) is a line with the reason in Chinese and English; the others still import.
 - Every file imported is one audit entry `usb.import` by the staff member (file, bundle, school, device,
   counts): the history below the upload lists them, newest first, so an answer can be downloaded again.
   A bundle imported before says so (the second import changes nothing: the same op ids and keys).
@@ -15,7 +16,7 @@ printable 回执.
   Chinese name as RFC 5987 `filename*`, an ASCII `filename` for old browsers); each download is audited.
 - GET /usb/imports/<entry>/receipt: the 回执 to print (sync_server/dashboard/usb_receipt.py). Records of
   sensitive forms (teacher ethics, dropout) are counted for everyone, but their ids and refusal reasons are
-  shown only to staff with the ethics permission.
+  shown only to staff with the ethics permission (and such a view is audited, `usb.receipt_view`).
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ def _when(value: Any, offset: dt.timedelta) -> str:
 def _bundle_path(entry: AuditEntry) -> Path | None:
     details = entry.details if isinstance(entry.details, dict) else {}
     folder, stored = str(details.get("folder") or ""), str(details.get("stored") or "")
-    if not _FOLDER_RE.fullmatch(folder) or not stored or _UNSAFE.search(stored):
+    if not _FOLDER_RE.fullmatch(folder) or not stored or stored[0] == "." or _UNSAFE.search(stored):
         return None
     return imports_root() / folder / stored
 
