@@ -16,6 +16,7 @@ itself, the same escape forms.cells.xl_escape makes and xl_unescape reads back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
@@ -321,7 +322,8 @@ class SafeWorkbook:
             ws = sheet.ws
             fh = getattr(ws, "row_data_fh", None)
             if fh is not None and not fh.closed:
-                fh.close()
+                with contextlib.suppress(OSError):  # its last rows may not fit either (a full disk)
+                    fh.close()
             name = getattr(ws, "row_data_filename", None)
             if name:
                 Path(name).unlink(missing_ok=True)
