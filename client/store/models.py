@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BLOB, JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -50,6 +50,9 @@ class Record(Base):
         Index("ix_records_form_status", "form_id", "deleted", "status"),
         Index("ix_records_form_updated", "form_id", "deleted", "updated_at"),
         Index("ix_records_form_date", "form_id", "deleted", "record_date"),
+        # 待办 (migration 0005): returned records newest first, this period's records per form
+        Index("ix_records_status_updated", "status", "deleted", "updated_at"),
+        Index("ix_records_form_period", "form_id", "deleted", "period", "status"),
     )
 
 
@@ -186,6 +189,50 @@ class SyncAck(Base):
     acked_at: Mapped[dt.datetime]
 
     __table_args__ = (Index("ix_sync_acks_seq", "seq"),)
+
+
+# -- what 待办 lists (migration 0005) ------------------------------------------------------------------
+
+
+class TodoHazard(Base):
+    """A hazard not rectified or verified, as 待办 lists it: written only by the triggers on `records`
+    (client/store/migrations/versions/0005_todo_hazards.py), in 待办's order (the primary key)."""
+
+    __tablename__ = "todo_hazards"
+
+    # The order: the deadline as an ISO date (9999-99-99: none), the inspection date as text, record, place.
+    sort_deadline: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sort_inspected: Mapped[str] = mapped_column(Text, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idx: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # in the hazards list
+    revision: Mapped[int]
+    record_status: Mapped[str] = mapped_column(String(16))
+    # The answers as json_extract returns them (BLOB: no affinity, nothing converted).
+    inspection_date: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    category: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    location: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    description: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    severity: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    measures: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    responsible_person: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    deadline: Mapped[Any] = mapped_column(BLOB, nullable=True)
+    status: Mapped[Any] = mapped_column(BLOB, nullable=False)
+
+    __table_args__ = (
+        Index("ix_todo_hazards_record", "record_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class TodoHazardDay(Base):
+    """How many todo_hazards rows have each sort_deadline (kept by triggers on todo_hazards): 待办's counts."""
+
+    __tablename__ = "todo_hazard_days"
+
+    sort_deadline: Mapped[str] = mapped_column(String(10), primary_key=True)
+    n: Mapped[int]
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 # sync_acks.seq of a change made unsent again by a heal: it goes marked `resent` (protocol revision 1.12)

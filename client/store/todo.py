@@ -118,18 +118,81 @@ class HazardItem:
     deadline_text: str = ""  # the deadline as typed, when it is not a valid one
 
 
-_HAZARDS_SQL = """
-SELECT r.id, r.revision, r.status, r.form_version, json_extract(r.data, '$.inspection_date'), h.key,
-       json_extract(h.value, '$.category'), json_extract(h.value, '$.location'),
-       json_extract(h.value, '$.description'), json_extract(h.value, '$.severity'),
-       json_extract(h.value, '$.measures'), json_extract(h.value, '$.responsible_person'),
-       json_extract(h.value, '$.deadline'), coalesce(json_extract(h.value, '$.status'), 'open')
-FROM records AS r, json_each(r.data, '$.hazards') AS h
-WHERE r.form_id = :form AND r.deleted = 0
-  AND coalesce(json_extract(r.data, '$.hazards_found'), 'yes') != 'no'
-  AND h.type = 'object'
-  AND coalesce(json_extract(h.value, '$.status'), 'open') NOT IN ('rectified', 'verified')
-"""
+# The maintained table (migration 0005): one row per open hazard, kept current by triggers on `records`, in
+# 待办's order. HazardKey is a row's place in that order.
+HazardKey = tuple[str, str, str, int]  # (sort_deadline, sort_inspected, record_id, idx)
+NO_DEADLINE = (
+    "9999-99-99"  # sort_deadline of a hazard without a (valid) deadline: after every dated one
+)
+HAZARD_PAGE = 200  # rows read at a time for the page
+
+_ORDER = "sort_deadline, sort_inspected, record_id, idx"
+_COLUMNS = (
+    f"{_ORDER}, revision, record_status, inspection_date, category, location, description, severity, "
+    "measures, responsible_person, deadline, status"
+)
+
+
+@dataclass(frozen=True)
+class RefusedDeadlines:
+    """The drafts' hazards whose deadline the form refuses (a year mistyped, a date half typed): listed
+    after every dated hazard, never overdue, until the draft is corrected. Few: read whole."""
+
+    items: tuple[tuple[HazardKey, HazardItem], ...] = ()  # in 待办's order
+    overdue_in_table: int = 0  # how many of them the table's deadline alone would count overdue
+
+    @property
+    def keys(self) -> frozenset[tuple[str, int]]:
+        return frozenset((item.record_id, item.index) for _key, item in self.items)
+
+
+@dataclass(frozen=True)
+class HazardPage:
+    items: list[HazardItem]
+    last: HazardKey | None  # where the next page starts (after this)
+    more: bool  # there may be more after `last`
+
+
+@dataclass(frozen=True)
+class HazardList:
+    """What 待办 shows of the open hazards: how many, how many overdue, and the first page; the rest is read
+    a page at a time (`next_page`) in the same order."""
+
+    total: int
+    overdue: int
+    first: HazardPage
+    today: dt.date
+    refused: RefusedDeadlines = RefusedDeadlines()
+    overdue_only: bool = False
+
+    def next_page(
+        self, session: Session, after: HazardKey | None, limit: int = HAZARD_PAGE
+    ) -> HazardPage:
+        return hazard_page(
+            session,
+            today=self.today,
+            refused=self.refused,
+            after=after,
+            limit=limit,
+            overdue_only=self.overdue_only,
+        )
+
+
+def read_hazards(
+    session: Session,
+    *,
+    today: dt.date,
+    forms: FormSet | None = None,
+    limit: int | None = HAZARD_PAGE,
+    overdue_only: bool = False,
+) -> HazardList:
+    """The open hazards' counts and first page (limit None: all of them), in open_hazards' order."""
+    refused = refused_deadlines(session, today=today, forms=forms)
+    total, overdue = hazard_counts(session, today=today, refused=refused)
+    first = hazard_page(
+        session, today=today, refused=refused, limit=limit, overdue_only=overdue_only
+    )
+    return HazardList(total, overdue, first, today, refused, overdue_only)
 
 
 def open_hazards(
@@ -142,77 +205,113 @@ def open_hazards(
     be refused) is marked deadline_invalid and never counted overdue; a submitted record was checked.
     Overdue ones (deadline passed) first, most overdue first; then by deadline, then by inspection date.
     """
-    rows = session.execute(text(_HAZARDS_SQL), {"form": INSPECTION_FORM}).all()
-    refused = _refused_draft_deadlines(session, rows, forms, today) if forms is not None else set()
-    items: list[HazardItem] = []
-    for (
-        rid,
-        revision,
-        record_status,
-        _version,
-        inspection_date,
-        key,
-        category,
-        location,
-        description,
-        severity,
-        measures,
-        person,
-        deadline,
-        status,
-    ) in rows:
-        invalid = (rid, int(key)) in refused
-        deadline_date = None if invalid else _date(deadline)
-        late = (today - deadline_date).days if deadline_date is not None else 0
-        items.append(
-            HazardItem(
-                record_id=rid,
-                index=int(key),
-                revision=int(revision),
-                record_status=record_status,
-                inspection_date=_str(inspection_date),
-                category=_str(category),
-                location=_str(location) or "",
-                description=_str(description) or "",
-                severity=_str(severity),
-                measures=_str(measures) or "",
-                responsible_person=_str(person) or "",
-                deadline=deadline_date.isoformat() if deadline_date else None,
-                status=str(status),
-                overdue=late > 0,
-                days_overdue=max(late, 0),
-                deadline_invalid=invalid,
-                deadline_text=str(deadline) if invalid and deadline is not None else "",
-            )
-        )
-    items.sort(
-        key=lambda h: (
-            not h.overdue,
-            -h.days_overdue,
-            h.deadline or "9999-99-99",
-            h.inspection_date or "",
-            h.record_id,
-            h.index,
-        )
-    )
-    return items
+    return read_hazards(session, today=today, forms=forms, limit=None).first.items
 
 
 def overdue_hazards(
     session: Session, *, today: dt.date, forms: FormSet | None = None
 ) -> list[HazardItem]:
     """Open hazards whose deadline has passed."""
-    return [h for h in open_hazards(session, today=today, forms=forms) if h.overdue]
+    refused = refused_deadlines(session, today=today, forms=forms)
+    return hazard_page(session, today=today, refused=refused, limit=None, overdue_only=True).items
 
 
-def _refused_draft_deadlines(
-    session: Session, rows: Sequence[Any], forms: FormSet, today: dt.date
-) -> set[tuple[str, int]]:
-    """(record id, hazard index) of the drafts' deadlines the form engine finds a problem with."""
-    out: set[tuple[str, int]] = set()
-    drafts = {(row[0], row[3]) for row in rows if row[2] == Status.DRAFT}
+def hazard_counts(
+    session: Session, *, today: dt.date, refused: RefusedDeadlines = RefusedDeadlines()
+) -> tuple[int, int]:
+    """(open hazards, overdue ones)."""
+    total, late = session.execute(
+        text(
+            "SELECT coalesce(sum(n), 0), coalesce(sum(CASE WHEN sort_deadline < :today THEN n END), 0) "
+            "FROM todo_hazard_days"
+        ),
+        {"today": today.isoformat()},
+    ).one()
+    return int(total), int(late) - refused.overdue_in_table
+
+
+def hazard_page(
+    session: Session,
+    *,
+    today: dt.date,
+    refused: RefusedDeadlines = RefusedDeadlines(),
+    after: HazardKey | None = None,
+    limit: int | None = HAZARD_PAGE,
+    overdue_only: bool = False,
+) -> HazardPage:
+    """The next `limit` open hazards after `after` (None: from the first) in 待办's order: overdue ones
+    first, most overdue first; then by deadline (none last), inspection date, record and position. A range
+    of the maintained table (its primary key is that order), merged with the refused drafts' deadlines."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if after is not None:
+        where.append(f"({_ORDER}) > (:d, :i, :r, :x)")
+        params.update(d=after[0], i=after[1], r=after[2], x=after[3])
+    if overdue_only:  # the overdue ones are the table's prefix before today
+        where.append("sort_deadline < :today")
+        params["today"] = today.isoformat()
+    sql = f"SELECT {_COLUMNS} FROM todo_hazards"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY {_ORDER}"
+    skip = refused.keys
+    if limit is not None:  # enough rows to fill the page once the refused ones are left out
+        sql += " LIMIT :n"
+        params["n"] = limit + len(skip)
+    rows = session.execute(text(sql), params).all()
+    found = [
+        ((row[0], row[1], row[2], int(row[3])), _hazard(row, today))
+        for row in rows
+        if (row[2], int(row[3])) not in skip
+    ]
+    if skip and not overdue_only:  # never overdue: they sort with the hazards without a deadline
+        found += [(k, item) for k, item in refused.items if after is None or k > after]
+        found.sort(key=lambda pair: pair[0])
+    more = limit is not None and (len(found) > limit or len(rows) == params["n"])
+    page = found if limit is None else found[:limit]
+    return HazardPage([item for _k, item in page], page[-1][0] if page else after, more)
+
+
+def refused_deadlines(
+    session: Session, *, today: dt.date, forms: FormSet | None
+) -> RefusedDeadlines:
+    """The listed hazards of drafts whose deadline the form engine finds a problem with (forms None: none)."""
+    if forms is None:
+        return RefusedDeadlines()
+    drafts = session.execute(
+        text(
+            "SELECT r.id, r.form_version FROM records AS r WHERE r.form_id = :form AND r.deleted = 0 "
+            "AND r.status = :draft AND EXISTS (SELECT 1 FROM todo_hazards AS t WHERE t.record_id = r.id)"
+        ),
+        {"form": INSPECTION_FORM, "draft": Status.DRAFT},
+    ).all()
     if not drafts:
-        return out
+        return RefusedDeadlines()
+    refused = refused_in_drafts(session, drafts, forms, today)
+    if not refused:
+        return RefusedDeadlines()
+    items: list[tuple[HazardKey, HazardItem]] = []
+    late = 0
+    for record_id in sorted({rid for rid, _i in refused}):
+        rows = session.execute(
+            text(f"SELECT {_COLUMNS} FROM todo_hazards WHERE record_id = :r"), {"r": record_id}
+        ).all()
+        for row in rows:
+            if (row[2], int(row[3])) in refused:
+                items.append(
+                    ((NO_DEADLINE, row[1], row[2], int(row[3])), _hazard(row, today, True))
+                )
+                late += row[0] < today.isoformat()
+    items.sort(key=lambda pair: pair[0])
+    return RefusedDeadlines(tuple(items), late)
+
+
+def refused_in_drafts(
+    session: Session, drafts: Iterable[tuple[str, str]], forms: FormSet, today: dt.date
+) -> set[tuple[str, int]]:
+    """(record id, hazard index) of the deadlines the form engine finds a problem with, in these drafts
+    ((record id, form version))."""
+    out: set[tuple[str, int]] = set()
     refs = references(session)
     for record_id, version in drafts:
         record = session.get(Record, record_id)
@@ -229,6 +328,48 @@ def _refused_draft_deadlines(
             if deadline and isinstance(path[1], int) and problem.code != "required":
                 out.add((record_id, path[1]))
     return out
+
+
+def _hazard(row: Sequence[Any], today: dt.date, refused: bool = False) -> HazardItem:
+    """A todo_hazards row as 待办 shows it (refused: the draft's deadline the form refuses)."""
+    (
+        sort_deadline,
+        _inspected,
+        rid,
+        index,
+        revision,
+        record_status,
+        inspection_date,
+        category,
+        location,
+        description,
+        severity,
+        measures,
+        person,
+        deadline,
+        status,
+    ) = row
+    due = None if refused or sort_deadline == NO_DEADLINE else dt.date.fromisoformat(sort_deadline)
+    late = (today - due).days if due is not None else 0
+    return HazardItem(
+        record_id=rid,
+        index=int(index),
+        revision=int(revision),
+        record_status=record_status,
+        inspection_date=_str(inspection_date),
+        category=_str(category),
+        location=_str(location) or "",
+        description=_str(description) or "",
+        severity=_str(severity),
+        measures=_str(measures) or "",
+        responsible_person=_str(person) or "",
+        deadline=due.isoformat() if due else None,
+        status=str(status),
+        overdue=late > 0,
+        days_overdue=max(late, 0),
+        deadline_invalid=refused,
+        deadline_text=str(deadline) if refused and deadline is not None else "",
+    )
 
 
 def get_hazard(session: Session, *, record_id: str, index: int) -> dict[str, Any]:

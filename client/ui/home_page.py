@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -35,14 +35,17 @@ from sqlalchemy.orm import Session
 
 from client.context import ClientContext
 from client.store import sync_state as S
+from client.store.db import DB_ERRORS
 from client.store.formset import ROSTER_FORM
 from client.store.models import Record, SyncIssue
 from client.store.todo import (
     DueItem,
     HazardItem,
+    HazardKey,
+    HazardList,
     ReturnedItem,
     due_this_period,
-    open_hazards,
+    read_hazards,
     returned_records,
 )
 from client.ui import lang
@@ -83,7 +86,7 @@ class SyncIssueItem:
 class Todo:
     due: list[DueItem]
     returned: list[ReturnedItem]
-    hazards: list[HazardItem]
+    hazards: HazardList  # their counts and first page (the table reads the rest as it scrolls)
     issues: list[SyncIssueItem] = field(default_factory=list)
     hidden: int = 0  # returned records and sync problems of locked sensitive forms, left out
 
@@ -146,14 +149,15 @@ def _pull_issue_item(issue: SyncIssue) -> SyncIssueItem:
     )
 
 
-def load_todo(ctx: ClientContext) -> Todo:
-    """Everything the home page shows, in one read (runs on the database thread)."""
+def load_todo(ctx: ClientContext, *, overdue_only: bool = False) -> Todo:
+    """Everything the home page shows, in one read (runs on the database thread): of the hazards, the counts
+    and the first page (client.store.todo.read_hazards: a range of the table kept for 待办)."""
     today = ctx.clock.today()
     with ctx.store.Session() as s:
         return Todo(
             due=due_this_period(s, ctx.forms.periodic(), today=today),
             returned=returned_records(s),
-            hazards=open_hazards(s, today=today, forms=ctx.forms),
+            hazards=read_hazards(s, today=today, forms=ctx.forms, overdue_only=overdue_only),
             issues=sync_issues(s),
         )
 
@@ -389,7 +393,9 @@ class SyncIssueModel(_ListModel):
 
 
 class HazardModel(_ListModel):
-    """Hazards not yet rectified; overdue ones first and in red."""
+    """Hazards not yet rectified; overdue ones first and in red. Lazy: it holds the first page read with the
+    rest of 待办, and `fetchMore` reads the next one (a short read on the GUI thread, like the record lists:
+    a range of the table kept for 待办, after the last row shown) when the view scrolls to the end."""
 
     COL_STATE, COL_DEADLINE, COL_CATEGORY, COL_LOCATION, COL_DESCRIPTION = range(5)
     COL_SEVERITY, COL_PERSON, COL_INSPECTED = range(5, 8)
@@ -397,6 +403,10 @@ class HazardModel(_ListModel):
     def __init__(self, ctx: ClientContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         self._form = ctx.forms.get("safety_inspection")
+        self._hazards: HazardList | None = None
+        self._seen: set[tuple[str, int]] = set()
+        self._last: HazardKey | None = None  # the last row read: the next page starts after it
+        self._more = False
         self._headers = (
             self.tr("整改状态"),
             self.tr("整改期限"),
@@ -407,6 +417,53 @@ class HazardModel(_ListModel):
             self.tr("责任人"),
             self.tr("排查日期"),
         )
+
+    def show(self, hazards: HazardList) -> None:
+        self.beginResetModel()
+        self._hazards = hazards
+        self._items = list(hazards.first.items)
+        self._seen = {(h.record_id, h.index) for h in self._items}
+        self._last = hazards.first.last
+        self._more = hazards.first.more
+        self.endResetModel()
+
+    def hazards(self) -> HazardList | None:
+        return self._hazards
+
+    def total(self) -> int:
+        """How many open hazards there are (listed or not yet)."""
+        return self._hazards.total if self._hazards is not None else 0
+
+    def show_overdue_only(self, on: bool) -> None:
+        """Only the overdue ones (the table's first rows), or all again: the first page read now."""
+        hazards = self._hazards
+        if hazards is None or hazards.overdue_only == on:
+            return
+        hazards = replace(hazards, overdue_only=on)
+        with self._ctx.store.Session() as s:
+            first = hazards.next_page(s, None)
+        self.show(replace(hazards, first=first))
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        return not parent.isValid() and self._more
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        hazards = self._hazards
+        if not self.canFetchMore(parent) or hazards is None:
+            return
+        with self._ctx.store.Session() as s:
+            page = hazards.next_page(s, self._last)
+        self._last, self._more = page.last, page.more
+        # A draft corrected meanwhile may come again in its new place: shown once (the next refresh orders it).
+        new = [h for h in page.items if (h.record_id, h.index) not in self._seen]
+        if not new:
+            self._more = self._more and bool(page.items)
+            return
+        first = len(self._items)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        self._items.extend(new)
+        self._seen.update((h.record_id, h.index) for h in new)
+        self.endInsertRows()
 
     def state_text(self, item: HazardItem) -> str:
         if item.overdue:
@@ -547,7 +604,6 @@ class HomePage(QWidget):
         self.setObjectName("homePage")
         self._ctx = ctx
         self._tasks = tasks
-        self._all_hazards: list[HazardItem] = []
 
         title = QLabel(self.tr("待办"))
         title.setStyleSheet("font-size: 16pt; font-weight: bold;")
@@ -643,7 +699,7 @@ class HomePage(QWidget):
         self.hazard_count = QLabel()
         self.hazard_count.setObjectName("hazardCount")
         self.overdue_only = QCheckBox(self.tr("只看逾期(&V)"))
-        self.overdue_only.toggled.connect(lambda _on: self._show_hazards())
+        self.overdue_only.toggled.connect(self._overdue_only_toggled)
         self.follow_button = QPushButton(self.tr("整改跟进(&G)…"))
         self.follow_button.setObjectName("followUp")
         self.follow_button.clicked.connect(self._follow_selected)
@@ -679,8 +735,9 @@ class HomePage(QWidget):
     def refresh(self) -> None:
         ctx = self._ctx
         hide = self.lock.hidden_forms() if self.lock is not None else frozenset()
+        overdue_only = self.overdue_only.isChecked()
         self._tasks.run_db(
-            lambda: without_forms(load_todo(ctx), hide),
+            lambda: without_forms(load_todo(ctx, overdue_only=overdue_only), hide),
             on_done=self.show_todo,
             on_error=self._failed,
         )
@@ -739,28 +796,35 @@ class HomePage(QWidget):
         self.returned_section.fit_rows(len(todo.returned), at_most=3)
         self.returned_count.setText(self.tr("共 {n} 条").format(n=len(todo.returned)))
         self.open_returned_button.setEnabled(bool(todo.returned))
-        self._all_hazards = todo.hazards
+        self.hazard_model.show(todo.hazards)
         self._show_hazards()
         self.loaded.emit(todo)
 
+    def _overdue_only_toggled(self, on: bool) -> None:
+        try:
+            self.hazard_model.show_overdue_only(on)
+        except DB_ERRORS as exc:
+            self._failed(exc)
+            return
+        self._show_hazards()
+
     def _show_hazards(self) -> None:
-        hazards = self._all_hazards
-        overdue = sum(1 for h in hazards if h.overdue)
-        shown = [h for h in hazards if h.overdue] if self.overdue_only.isChecked() else hazards
-        self.hazard_model.set_items(shown)
+        model = self.hazard_model
+        hazards = model.hazards()
         fit_columns(
             self.hazard_view,
             stretch=HazardModel.COL_DESCRIPTION,
             caps={HazardModel.COL_LOCATION: 220, HazardModel.COL_PERSON: 220},
         )
+        shown = model.rowCount() > 0
         self.hazard_section.set_empty(not shown)
-        text = self.tr("共 {n} 条").format(n=len(hazards))
-        if overdue:
+        text = self.tr("共 {n} 条").format(n=model.total())
+        if hazards is not None and hazards.overdue:
             text += self.tr("，其中 <b style='color:{c}'>{m} 条已逾期</b>").format(
-                m=overdue, c=lang.OVERDUE_COLOUR
+                m=hazards.overdue, c=lang.OVERDUE_COLOUR
             )
         self.hazard_count.setText(text)
-        self.follow_button.setEnabled(bool(shown))
+        self.follow_button.setEnabled(shown)
 
     def _failed(self, exc: Exception) -> None:
         log.error("could not load the home page: %s", exc)

@@ -444,7 +444,7 @@ class MainWindow(QMainWindow):
         item = self.nav_item("home")
         if item is None:
             return
-        overdue = sum(1 for h in todo.hazards if h.overdue)
+        overdue = todo.hazards.overdue
         missing = sum(1 for d in todo.due if not d.done)
         parts: list[tuple[str, str | None]] = []
         if todo.returned:
