@@ -35,6 +35,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sqlite_only = pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
 
 
+def with_photo(sha: str, inspectors: str) -> dict[str, Any]:
+    """An inspection whose hazard has the photo `sha`."""
+    return inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors=inspectors)
+
+
 def held_token(client: Client) -> str:
     with client.Session() as s:
         enrollment = S.get_enrollment(s)
@@ -56,12 +61,7 @@ def test_a_bundle_with_photos_travels_in_numbered_parts_both_ways(
     client, school = enrolled(make_client, live_server)
     photos = [photo_file(tmp_path, 40_000 + i, seed=i) for i in range(3)]
     shas = [client.add_photo(p) for p in photos]
-    ids = [
-        client.save(
-            inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors=f"甲{i}")
-        )
-        for i, sha in enumerate(shas)
-    ]
+    ids = [client.save(with_photo(sha, f"甲{i}")) for i, sha in enumerate(shas)]
     ids.append(client.save(inspection(inspectors="乙")))
     seen: list[tuple[int, int]] = []
 
@@ -136,9 +136,7 @@ def test_a_missing_or_foreign_part_at_the_bureau_applies_nothing(
 ) -> None:
     client, school = enrolled(make_client, live_server)
     sha = client.add_photo(photo_file(tmp_path, 30_000))
-    rid = client.save(
-        inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors="甲")
-    )
+    rid = client.save(with_photo(sha, "甲"))
     exported = export_bundle(client.ctx, stick(tmp_path), part_bytes=8192)
     n = len(exported.paths)
     missing = exported.paths[2]
@@ -192,12 +190,7 @@ def test_a_writer_killed_mid_write_leaves_the_outbox_and_no_bundle(
 ) -> None:
     client, school = enrolled(make_client, live_server)
     shas = [client.add_photo(photo_file(tmp_path, 20_000, seed=10 + i)) for i in range(3)]
-    ids = [
-        client.save(
-            inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors=f"丙{i}")
-        )
-        for i, sha in enumerate(shas)
-    ]
+    ids = [client.save(with_photo(sha, f"丙{i}")) for i, sha in enumerate(shas)]
     folder = stick(tmp_path)
 
     run = subprocess.run(
@@ -317,9 +310,7 @@ def test_a_format_1_bundle_of_an_older_client_is_answered_in_format_1(
 ) -> None:
     client, school = enrolled(make_client, live_server)
     sha = client.add_photo(photo_file(tmp_path, 25_000))
-    rid = client.save(
-        inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors="甲")
-    )
+    rid = client.save(with_photo(sha, "甲"))
     exported = export_bundle(client.ctx, stick(tmp_path, "新"))
     old = _as_format_1(exported.path, device_id(client), stick(tmp_path))
     assert old.read_bytes().startswith(U.MAGIC)
@@ -379,9 +370,7 @@ def test_a_school_with_no_link_heals_by_stick_after_a_server_restore(
     # After the backup, by stick: a record with a photo, another, an edit of one the backup holds.
     sha = client.add_photo(photo_file(tmp_path, 30_000))
     after = [
-        client.save(
-            inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)], inspectors="李娜")
-        ),
+        client.save(with_photo(sha, "李娜")),
         client.save(inspection(inspectors="王五")),
     ]
     client.save(inspection(inspectors="张伟0（改）"), record_id=before[0])
