@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync_server.config import ConfigError
 from sync_server.errors import ApiError, ServiceError
 from sync_server.models import ClientRelease, Device, DeviceUpdate, School
 from sync_server.services.common import naive_utc
@@ -79,10 +80,16 @@ def client_version(user_agent: str | None) -> Version | None:
 
 
 def min_client_version(config: Mapping[str, Any]) -> Version | None:
+    """config.toml's `min_client_version`; ConfigError (the server does not start) when it is no version."""
     raw = config.get("MIN_CLIENT_VERSION")
-    if not raw:
+    if raw is None or raw == "":
         return None
-    return parse_version(str(raw), what="min_client_version in config.toml")
+    try:
+        return Version(str(raw))
+    except InvalidVersion:
+        raise ConfigError(
+            "MIN_CLIENT_VERSION", raw, ('版本号（如 "0.3.0"）', 'a version such as "0.3.0"')
+        ) from None
 
 
 def too_old_error(version: Version, minimum: Version, offer: Mapping[str, Any] | None) -> ApiError:
@@ -139,7 +146,7 @@ def add_release(
 ) -> ClientRelease:
     """A published release (or the same version published again: its target and stage replaced)."""
     parse_version(version)
-    _check_stage(session, stage, schools)
+    check_stage(session, stage, schools)
     release = session.execute(
         select(ClientRelease).where(
             ClientRelease.version == version, ClientRelease.platform == platform
@@ -165,7 +172,7 @@ def set_stage(
     now: dt.datetime,
 ) -> list[ClientRelease]:
     """Pause a release, give it to chosen schools (added to those it has), or to all (every platform)."""
-    _check_stage(session, stage, schools)
+    check_stage(session, stage, schools)
     releases = list(
         session.execute(select(ClientRelease).where(ClientRelease.version == version)).scalars()
     )
@@ -186,7 +193,7 @@ def set_stage(
     return releases
 
 
-def _check_stage(session: Session, stage: str, schools: Sequence[str]) -> None:
+def check_stage(session: Session, stage: str, schools: Sequence[str]) -> None:
     if stage not in STAGES:
         raise ServiceError(
             "bad_stage",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response, request, send_from_directory
+from flask.blueprints import BlueprintSetupState
 
 from sync_server import updates as U
 from sync_server.api import api, current_device, device_required, read_json
@@ -60,13 +61,16 @@ def _platform() -> str:
     return named if named in U.PLATFORMS else "windows"
 
 
+@api.record_once
+def _check_settings(setup: BlueprintSetupState) -> None:
+    """A min_client_version that is no version stops the start (ConfigError), not every request."""
+    U.min_client_version(setup.app.config)
+
+
 @api.after_request
 def _protocol_headers(response: Response) -> Response:
     response.headers[U.PROTOCOL_HEADER] = U.PROTOCOL
-    try:
-        minimum = U.min_client_version(get_state().config)
-    except Exception:  # a bad setting is reported by the check itself (400), not here
-        minimum = None
+    minimum = U.min_client_version(get_state().config)
     if minimum is not None:
         response.headers[U.MIN_CLIENT_HEADER] = str(minimum)
     return response

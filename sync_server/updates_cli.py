@@ -120,7 +120,7 @@ def cmd_publish_client(ctx: Context) -> Result:
     db = ctx.open()
     try:
         with db.Session.begin() as session:
-            U._check_stage(session, stage, schools)  # before anything is signed
+            U.check_stage(session, stage, schools)  # before anything is signed
         published = _repository(ctx).publish(
             keys, source, version=version, platform=platform, now=_now()
         )

@@ -4,12 +4,16 @@ reports refused in both languages, and the repository's files served with Range.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from sync_server import models as M
 from sync_server import updates as U
+from sync_server.app import create_app
+from sync_server.config import ConfigError
 from sync_server.state import get_state
 from tests.server.conftest import LiveServer
 
@@ -101,3 +105,15 @@ def test_repository_files_are_served_with_range(live_sqlite: LiveServer) -> None
     for bad in ("../../sync.db", "metadata/../../secret_key", "other/x"):
         r = requests.get(f"{live_sqlite.url}/api/v1/update/repo/{bad}", timeout=10)
         assert r.status_code == 404 and r.json()["error"]["message_zh"], bad
+
+
+def test_a_min_client_version_that_is_no_version_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        create_app(
+            {
+                "INSTANCE_PATH": str(tmp_path),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'sync.db'}",
+                "MIN_CLIENT_VERSION": "soon",
+            }
+        )
+    assert caught.value.key == "min_client_version" and "版本号" in caught.value.message_zh
