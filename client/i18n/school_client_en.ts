@@ -899,7 +899,7 @@ Enter the PIN to see, search or export them.</translation>
     </message>
     <message>
         <source>同步没有完成</source>
-        <translation type="unfinished"></translation>
+        <translation>Sync not completed</translation>
     </message>
     <message>
         <source>处理冲突</source>
@@ -1845,15 +1845,15 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     </message>
     <message>
         <source>证书不符，同步已停止（{time}）— 点击查看</source>
-        <translation type="unfinished"></translation>
+        <translation>Certificate mismatch, syncing stopped ({time}) — click for details</translation>
     </message>
     <message>
         <source>服务器证书不受信任，同步已停止（{time}）— 点击查看</source>
-        <translation type="unfinished"></translation>
+        <translation>The server&apos;s certificate is not trusted, syncing stopped ({time}) — click for details</translation>
     </message>
     <message>
         <source>服务器拒绝了同步（{time}）— 点击查看</source>
-        <translation type="unfinished"></translation>
+        <translation>The server refused the sync ({time}) — click for details</translation>
     </message>
     <message>
         <source>本机还没有连接县教育局服务器。点击这里，输入教育局给的服务器地址和登记码。</source>
