@@ -7,6 +7,12 @@ versions they announce.
 
     result = import_file(state, Path("S001_20261128-1000_1a2b3c4d.usbsync"))
     print("\\n".join(result.receipt_lines()))
+
+Revision 1.16: a bundle of format 2 (any of its parts given; `result.paths` lists them all) is read as a
+stream, its attachments spooled and checked before anything is applied, and answered in format 2 (parts of
+`part_bytes`; `result.answer_paths`); a format-1 bundle is answered in format 1. The bundle's device token is
+taken as a request's (rotation), and the answer hands the next one; after a server restore the answer carries
+`restart` (nothing applied) so the device heals by stick. import_paths imports the parts of one bundle once.
 """
 
 from __future__ import annotations

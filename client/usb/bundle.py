@@ -8,6 +8,12 @@
   (apply_push_answer, and the Healer's acknowledgement) and pull pages (apply_pull_page, cursor included).
   Pages the store already read past (an older answer after a newer one, or an online sync in between) are
   skipped; push answers are safe to apply again.
+
+Revision 1.16: bundles are written in format 2 (forms.usb_files: streamed, numbered parts below the FAT32
+limit, `part_bytes`), answers of format 1 or 2 are read (any part names the whole set); both take a
+`progress(done, total)` callback (called from the calling thread). The bundle carries the device token and
+asks for rotation: an answer's `next_token` is kept when newer than the one held. An answer with `restart`
+(the server was restored) begins the heal, as 409 generation_changed does online.
 """
 
 from __future__ import annotations
