@@ -23,6 +23,7 @@ from forms import usb_bundle as U
 from forms import usb_files as F
 from sync_server import models as M
 from sync_server.config import ENV_SECRET_KEY
+from sync_server.services.generation import latest_restore
 from sync_server.state import get_state
 from sync_server.usb import import_bundle, import_file, import_paths
 from tests.support.restorable_server import Bureau
@@ -409,6 +410,9 @@ def test_a_school_with_no_link_heals_by_stick_after_a_server_restore(
         assert s.execute(
             select(M.Attachment.complete).where(M.Attachment.sha256 == sha)
         ).scalar_one()
+        notice = latest_restore(s)  # the dashboard counts a heal by stick as an online one
+    assert notice is not None
+    assert (notice.learned, notice.healed, notice.came_back, notice.conflicts) == (1, 1, 3, 0)
     assert client_rows(client) == {
         before[0]: (Status.RECEIVED, "张伟0（改）"),
         before[1]: (Status.RECEIVED, "张伟1"),
