@@ -93,6 +93,8 @@ class ImportResult:
     # The server was restored since the device last heard from it (409 generation_changed online): nothing
     # applied; the answer tells the device to heal, and its next bundle sends again what the server lacks.
     restart: dict[str, Any] | None = None
+    # Applied, but its answer could not be written (the folder full or gone): importing it again answers it.
+    answer_error: U.BundleError | None = None
 
     def receipt_lines(self) -> list[str]:
         name = self.path.name if self.path else "?"
@@ -133,6 +135,12 @@ class ImportResult:
         )
         if self.answer_path is not None:
             lines.append(f"  答复文件 / answer: {self.answer_path}")
+        if self.answer_error is not None:
+            lines.append(
+                f"  答复文件未能写出，再导入一次即可（已收到的不会重复）：{self.answer_error.message_zh} / "
+                f"the answer was not written; import the file again (nothing is stored twice): "
+                f"{self.answer_error.message_en}"
+            )
         return lines
 
     def as_json(self) -> dict[str, Any]:
@@ -596,7 +604,13 @@ def import_file(
         result.error = exc
         log.warning("USB bundle %s refused: %s", path, exc.message_en)
     else:
-        _write_answer(state, device, header, answer, result, part_bytes)
+        try:
+            _write_answer(state, device, header, answer, result, part_bytes)
+        except (OSError, U.BundleError) as exc:  # applied all the same: importing again answers it
+            result.answer_error = (
+                exc if isinstance(exc, U.BundleError) else P.write_failed(path.parent, exc)
+            )
+            log.warning("the answer to %s could not be written: %s", path, exc)
     if receipt:
         _write_receipt(path, result)
     return result

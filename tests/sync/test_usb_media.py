@@ -21,6 +21,7 @@ from client.store.models import Status
 from client.usb.bundle import export_bundle, import_answer
 from forms import usb_bundle as U
 from forms import usb_files as F
+from forms import usb_parts as P
 from sync_server import models as M
 from sync_server.config import ENV_SECRET_KEY
 from sync_server.services.generation import latest_restore
@@ -163,8 +164,21 @@ def test_a_missing_or_foreign_part_at_the_bureau_applies_nothing(
     assert live_server.school_records(school) == []
 
     missing.write_bytes(kept)
+    # The answer cannot be written (something in its place): applied all the same, and the 回执 says to
+    # import again; the second import answers it, nothing stored twice.
+    blocked = exported.path.with_name(f"{P.stem_of(exported.path)}_answer.usbsync")
+    blocked.mkdir()
     done = import_file(get_state(live_server.app), exported.paths[0])
-    assert done.error is None and server_rows(live_server, school) == {rid: (1, "received", "甲")}
+    assert done.error is None and done.answer_error is not None and done.answer_path is None
+    assert done.answer_error.code == "bundle_write_failed"
+    assert any("再导入一次即可" in line for line in done.receipt_lines())
+    assert server_rows(live_server, school) == {rid: (1, "received", "甲")}
+    blocked.rmdir()
+    again = import_file(get_state(live_server.app), exported.paths[0])
+    assert again.answer_error is None and again.answer_path == blocked
+    assert dict(again.duplicates) == {"safety_inspection": 1}
+    import_answer(client.ctx, blocked)
+    assert client_rows(client) == {rid: (Status.RECEIVED, "甲")}
 
 
 _KILLED_EXPORT = """
