@@ -34,10 +34,10 @@ from pathlib import Path
 from client.context import ClientContext
 from client.excel.export import export_records
 ctx = ClientContext.open(Path(sys.argv[1]))
-t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0, c0, m0 = time.perf_counter(), time.process_time(), hwm()
 n = export_records(ctx, "safety_inspection", Path(sys.argv[2]))
-print(n, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      time.process_time() - c0, m0 / 1024)
+print(n, time.perf_counter() - t0, hwm(),
+      time.process_time() - c0, m0)
 """
 
 PANDAS = (
@@ -47,7 +47,7 @@ from pathlib import Path
 import pandas as pd
 from client.store.db import connect
 from client.store.keys import load_key
-t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0, c0, m0 = time.perf_counter(), time.process_time(), hwm()
 con = connect(Path(sys.argv[1]) / "store.db", load_key(Path(sys.argv[1])))  # the store is encrypted
 rows, hazards = [], []
 for rid, status, updated, data in con.execute(

@@ -7,7 +7,7 @@ in its own process so the peak memory is its own:
   * the peer: pandas.DataFrame.to_excel(engine="openpyxl") on the same rows (main sheet + hazards sheet), as
     one would write it with pandas: read everything, flatten, write;
   * the two streaming writers alone on the same number of cells (--writers).
-Prints time and peak RSS (resource.getrusage in the child) of each, and the ratio. Goal (issue 14): >= 2x
+Prints time, CPU time and peak RSS (VmHWM in the child) of each, and the ratio. Goal (issue 14): >= 2x
 faster than the peer, <= 100 MB.
 
     .venv/bin/python benchmarks/server_export_bench.py [--records 50000] [--schools 300] [--db URL] [--writers]
@@ -162,11 +162,11 @@ from pathlib import Path
 from sync_server.db import open_database
 from sync_server.export import export_form
 db = open_database(sys.argv[1])
-t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0, c0, m0 = time.perf_counter(), time.process_time(), hwm()
 r = export_form(db.ReadSession, "safety_inspection", Path(sys.argv[2]),
                 now=dt.datetime(2026, 12, 31, 2, tzinfo=dt.UTC), period=sys.argv[3] if len(sys.argv) > 3 else None)
-print(r.records, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      time.process_time() - c0, m0 / 1024)
+print(r.records, time.perf_counter() - t0, hwm(),
+      time.process_time() - c0, m0)
 """
 
 PANDAS = (
@@ -174,7 +174,7 @@ PANDAS = (
 import json, resource, sys, time
 import pandas as pd
 import sqlalchemy as sa
-t0, c0, m0 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0, c0, m0 = time.perf_counter(), time.process_time(), hwm()
 engine = sa.create_engine(sys.argv[1])
 rows, hazards = [], []
 with engine.connect() as conn:
