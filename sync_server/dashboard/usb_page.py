@@ -79,6 +79,7 @@ class Row:
     parts: int  # the bundle's part files (0: one file)
     before: str | None  # the bundle was imported before: when and by whom
     restart: bool  # nothing applied: the server was restored; the school imports the answer first
+    kept: bool  # its receipt is still on the server
 
 
 def imports_root() -> Path:
@@ -259,6 +260,7 @@ def _row(entry: AuditEntry, names: dict[int, str], offset: dt.timedelta) -> Row:
         parts=len(r.get("parts") or []),
         before=before_text,
         restart=bool(r.get("restart")),
+        kept=kept is not None,
     )
 
 

@@ -460,3 +460,32 @@ def test_a_bundle_in_parts_is_imported_once_and_a_missing_part_is_named(
     (row,) = rows(county.reviewer.get(whole.headers["Location"]).text)
     assert f"共 {n} 个分卷" in row and re.search(r"\b0 2 1 部分拒收", row), row
     assert records_of(county.app, "S001") == 4
+
+
+def test_the_history_pages_back_fifty_imports_at_a_time(
+    county: County, first_upload: tuple[str, list[int]]
+) -> None:
+    state = get_state(county.app)
+    with state.db.Session.begin() as s:
+        for i in range(55):  # older imports whose files are long gone: listed all the same
+            audit(
+                s,
+                now=START,
+                actor="wang",
+                action=receipts.ACTION,
+                object_id=f"旧文件{i:02d}.usbsync",
+                details={"folder": "20261101-020000-0000abcd", "stored": f"old{i}.usbsync"},
+            )
+    first = county.reviewer.get("/usb").text
+    assert len(rows(first, "usb-history-table")) == 50
+    older = re.search(r'href="(/usb\?before=\d+)" id="usb-older"', first)
+    assert older is not None
+    assert "旧文件54.usbsync" in rows(first, "usb-history-table")[0]
+    page = county.reviewer.get(html.unescape(older.group(1))).text
+    second = rows(page, "usb-history-table")
+    assert "旧文件04.usbsync" in second[0] and any("旧文件00.usbsync" in r for r in second)
+    assert any("城关镇中心小学（S001）" in r for r in second)  # the first upload, further back
+    assert "回执已不在服务器上" in second[0]
+    raw = re.findall(r'<tr class="usb-row.*?</tr>', page, re.S)
+    assert "usb-receipt-link" not in raw[0] and any("usb-receipt-link" in r for r in raw)
+    assert county.reviewer.get("/usb?before=x").status_code == 400
