@@ -138,7 +138,7 @@ def _import_one(
 ) -> dict[str, Any]:
     mark = receipts.idempotency_mark(state)
     try:
-        result = import_file(state, path)
+        result = import_file(state, path, receipt=False)  # the page keeps its own (JSON) receipt
     except Exception:  # one file's failure is its own line; the other files still import
         log.exception("USB import of %s failed", path)
         result = _failed(path)

@@ -292,6 +292,7 @@ def test_file_names_are_escaped_and_kept_inside_the_private_folder(
     assert len(list(root.rglob(f"{b.stem}_answer{U.SUFFIX}"))) == 1
     assert len(list(root.rglob(f"{b.name}{receipts.RECEIPT_SUFFIX}"))) == 1
     assert len(list(root.rglob(county.round.tampered.name))) == 1
+    assert list(root.rglob("*_回执.txt")) == []  # the command line's text receipt: not needed here
     if os.name == "posix":
         assert stat.S_IMODE(root.stat().st_mode) == 0o700
         folders = [p for p in root.iterdir() if p.is_dir()]
