@@ -57,6 +57,8 @@ ACTION_LABELS = {
     "device.revoke": "撤销设备",
     "device.replaced": "电脑重新登记，原凭据作废",
     "device.usb_import": "导入学校的U盘数据",
+    "device.enrollment_file": "写登记文件（U盘登记）",
+    "device.enrollment_file_used": "登记文件首次使用，绑定到这台电脑",
     "usb.import": "在“U盘数据”页导入同步文件",
     "usb.answer_download": "下载U盘答复文件",
     "usb.receipt_view": "查看含师德与控辍记录的U盘数据回执",
