@@ -599,6 +599,7 @@ def import_file(
             result.header = header
             if header.kind != U.TO_BUREAU or header.device_id != device.device_id:
                 raise _wrong_kind()
+            _bind_installation(state, device, result.paths[0])
             answer = _apply(state, device, header, payload, result)
     except U.BundleError as exc:
         result.error = exc
@@ -614,6 +615,24 @@ def import_file(
     if receipt:
         _write_receipt(path, result)
     return result
+
+
+def _bind_installation(state: ServerState, device: DeviceInfo, first: Path) -> None:
+    """A device enrolled from a file is bound to the installation its authentic header names, the first
+    heard from (protocol 1.15); another computer's bundle is refused whole. (Imported here:
+    sync_server.enrollment_files imports this module.)"""
+    from forms.usb_installation import bundle_installation
+    from sync_server.enrollment_files import bind_bundle
+
+    try:
+        with open(first, "rb") as fh:
+            lead = fh.read(len(U.MAGIC) + 4 + U.MAX_HEADER_BYTES)
+    except OSError:
+        lead = b""
+    try:
+        bind_bundle(state, device.device_id, bundle_installation(lead))
+    except ServiceError as exc:
+        raise _refuse(exc.code, exc.message_zh, exc.message_en) from None
 
 
 def _write_answer(

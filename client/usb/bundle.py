@@ -194,6 +194,12 @@ def export_bundle(
         app_version=app_version(),
         now=now,
     )
+    # A computer enrolled from a file names its installation in the header (protocol 1.15): the bureau binds
+    # the file to the first computer heard from. (Imported here: client.enrollment_file imports this module.)
+    from client.enrollment_file import installation_id
+    from forms.usb_installation import with_installation
+
+    header = with_installation(header, installation_id(ctx))
     total = len(batches) + len(attachments)
     payload = {
         "cursor": cursor,

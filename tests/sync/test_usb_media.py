@@ -436,3 +436,37 @@ def test_a_school_with_no_link_heals_by_stick_after_a_server_restore(
     result = client.engine.sync()  # the link comes back: nothing to send, nothing to read
     assert result.complete and (result.pushed, result.pulled) == (0, 0) and result.healed is None
     assert len(bureau.records(school)) == 4
+
+
+# -- a computer enrolled from a file (protocol 1.15) -----------------------------------------------------
+
+
+@sqlite_only
+def test_the_first_computer_heard_from_by_stick_binds_an_enrollment_file(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from client.enrollment_file import enroll_from_file, installation_id
+    from tests.sync.test_enrollment_file import file_row, on_stick, written
+
+    w = written(live_server)
+    path = on_stick(tmp_path, w)
+    first, second = make_client("pc1"), make_client("pc2")
+    for pc in (first, second):  # the same file on two computers, both offline
+        enroll_from_file(pc.ctx, path, w.code)
+    own = first.save(inspection(inspectors="甲"))
+    second.save(inspection(inspectors="乙"))
+    mine = export_bundle(first.ctx, stick(tmp_path, "甲"))
+    theirs = export_bundle(second.ctx, stick(tmp_path, "乙"))
+
+    receipt = import_file(get_state(live_server.app), mine.path)
+
+    assert receipt.error is None and dict(receipt.received) == {"safety_inspection": 1}
+    bound = file_row(live_server, w.device_id)
+    assert (bound.installation_id, bound.bound_via) == (installation_id(first.ctx), "usb")
+    refused = import_file(get_state(live_server.app), theirs.path)
+    assert refused.error is not None and refused.error.code == "enrollment_file_used"
+    assert "未导入任何数据" in refused.error.message_zh and refused.answer_path is None
+    assert server_rows(live_server, w.school_code) == {own: (1, "received", "甲")}
+    assert receipt.answer_path is not None
+    assert import_answer(first.ctx, receipt.answer_path).acknowledged == 1
+    assert client_rows(first) == {own: (Status.RECEIVED, "甲")}
