@@ -326,8 +326,8 @@ class SyncEngine:
             exc.result = result
             self._keep_problem(exc, result)
             log.warning("sync failed: %s", exc.one_line())
-            if exc.code == "client_too_old":
-                check_updates(self)  # issue 16: a client too old to sync is still offered its update
+            if exc.code == "client_too_old":  # issue 16: it is still offered its update
+                check_updates(self)
             raise
         check_updates(self)  # issue 16: client/update/hook.py, never raises
         log.info(
