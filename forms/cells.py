@@ -16,14 +16,17 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.cell.cell import Cell as _XlCell
-from openpyxl.styles import Fill, Font
+if (
+    TYPE_CHECKING
+):  # openpyxl is imported by SafeCells when used: the record exports write without it
+    from openpyxl.cell.cell import Cell as _XlCell
+    from openpyxl.styles import Fill, Font
 
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
+# The values Excel reads as an error (openpyxl.cell.cell.ERROR_CODES).
+ERROR_CODES = ("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A")
 MAX_CELL_TEXT = 32767  # Excel's limit
 MAX_EXACT_INT = 10**15  # Excel keeps 15 significant digits; longer whole numbers go as text
 TRUNCATED = "…(已截断)"
@@ -150,6 +153,11 @@ class SafeCells:
         self.reuse_styled = reuse_styled
         self.escape = escape
         self._styled: dict[str, _XlCell] = {}
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import Cell
+
+        self._new = WriteOnlyCell
+        self._cell_type = Cell
 
     def text(self, value: str) -> Cell:
         escaped = fit_text(xl_escape(value) if self.escape else value, self.too_long)
@@ -166,7 +174,7 @@ class SafeCells:
         fill: Fill | None = None,
     ) -> _XlCell:
         """An explicit string cell (never a formula) of already escaped text, optionally styled."""
-        cell = WriteOnlyCell(self.ws, value=escaped)
+        cell = self._new(self.ws, value=escaped)
         cell.data_type = "s"
         if quote:
             cell.quotePrefix = True
@@ -183,12 +191,12 @@ class SafeCells:
 
     def styled(self, value: Any, number_format: str) -> _XlCell:
         if not self.reuse_styled:
-            cell = WriteOnlyCell(self.ws, value=value)
+            cell = self._new(self.ws, value=value)
             cell.number_format = number_format
             return cell
         cell = self._styled.get(number_format)
         if cell is None:
-            cell = self._styled[number_format] = WriteOnlyCell(self.ws)
+            cell = self._styled[number_format] = self._new(self.ws)
             cell.number_format = number_format
         cell.value = value
         return cell
@@ -223,7 +231,7 @@ class SafeCells:
             return self.number(value)
         if isinstance(value, dt.datetime | dt.date | dt.time):
             return value
-        if isinstance(value, _XlCell):
+        if isinstance(value, self._cell_type):
             return value
         return self.text(json_text(value))
 

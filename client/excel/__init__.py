@@ -9,9 +9,24 @@ row, one sheet per repeat group, the hidden `_meta` sheet) is described in clien
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from client.excel.export import export_records
-from client.excel.importer import ImportResult, import_file
 from client.excel.layout import ExcelError, ImportFailed, RowProblem
+
+if TYPE_CHECKING:
+    from client.excel.importer import ImportResult, import_file
+
+
+def __getattr__(name: str) -> Any:
+    """The import side (and openpyxl, which reads workbooks) is loaded when first asked for: an export
+    writes without it."""
+    if name in ("ImportResult", "import_file"):
+        from client.excel import importer
+
+        return getattr(importer, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "ExcelError",
