@@ -59,6 +59,9 @@ ROW_HEIGHT = 28
 COLUMN_PADDING = 12
 ItemRole = Qt.ItemDataRole.UserRole + 1
 OverdueRole = Qt.ItemDataRole.UserRole + 2
+# Hazards read with the rest of 待办: a screenful and more (the columns are fitted to them); the table reads
+# on, 200 at a time, as it scrolls.
+FIRST_HAZARDS = 50
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,9 @@ def load_todo(ctx: ClientContext, *, overdue_only: bool = False) -> Todo:
         return Todo(
             due=due_this_period(s, ctx.forms.periodic(), today=today),
             returned=returned_records(s),
-            hazards=read_hazards(s, today=today, forms=ctx.forms, overdue_only=overdue_only),
+            hazards=read_hazards(
+                s, today=today, forms=ctx.forms, limit=FIRST_HAZARDS, overdue_only=overdue_only
+            ),
             issues=sync_issues(s),
         )
 
@@ -441,7 +446,7 @@ class HazardModel(_ListModel):
             return
         hazards = replace(hazards, overdue_only=on)
         with self._ctx.store.Session() as s:
-            first = hazards.next_page(s, None)
+            first = hazards.next_page(s, None, FIRST_HAZARDS)
         self.show(replace(hazards, first=first))
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
@@ -465,6 +470,24 @@ class HazardModel(_ListModel):
         self._seen.update((h.record_id, h.index) for h in new)
         self.endInsertRows()
 
+    def display(self, item: HazardItem, column: int) -> str:
+        """The text of one cell (only that one: the view asks for every cell it measures or paints)."""
+        if column == self.COL_STATE:
+            return self.state_text(item)
+        if column == self.COL_DEADLINE:
+            return item.deadline_text or lang.format_date(item.deadline)
+        if column == self.COL_CATEGORY:
+            return lang.choice_label(self._form, "hazard_category", item.category)
+        if column == self.COL_LOCATION:
+            return item.location
+        if column == self.COL_DESCRIPTION:
+            return item.description
+        if column == self.COL_SEVERITY:
+            return lang.choice_label(self._form, "severity", item.severity)
+        if column == self.COL_PERSON:
+            return item.responsible_person
+        return lang.format_date(item.inspection_date)
+
     def state_text(self, item: HazardItem) -> str:
         if item.overdue:
             return self.tr("已逾期 {n} 天").format(n=item.days_overdue)
@@ -474,16 +497,7 @@ class HazardModel(_ListModel):
 
     def cell(self, item: HazardItem, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                self.state_text(item),
-                item.deadline_text or lang.format_date(item.deadline),
-                lang.choice_label(self._form, "hazard_category", item.category),
-                item.location,
-                item.description,
-                lang.choice_label(self._form, "severity", item.severity),
-                item.responsible_person,
-                lang.format_date(item.inspection_date),
-            )[column]
+            return self.display(item, column)
         if role == OverdueRole:
             return item.overdue
         if role == Qt.ItemDataRole.ForegroundRole:
