@@ -45,9 +45,6 @@ import sqlalchemy as sa  # noqa: E402
 from sync_bytes_bench import records as make_records  # noqa: E402
 
 from sync_server import models as M  # noqa: E402
-from sync_server.app import prepare_database  # noqa: E402
-from sync_server.db import open_database  # noqa: E402
-from sync_server.services.schools import add_school  # noqa: E402
 from tests.support import served  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -87,6 +84,35 @@ def fresh_database(backend: str, folder: Path) -> tuple[str, Callable[[], None]]
         admin.dispose()
 
     return f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}", drop
+
+
+_PREPARE = """
+import datetime as dt, json, sys
+from sync_server.app import prepare_database
+from sync_server.db import open_database
+from sync_server.services.schools import add_school
+db = open_database(sys.argv[1])
+prepare_database(db, migrate=True, publish_forms=True, now=dt.datetime.now(dt.UTC))
+with db.Session.begin() as s:
+    codes = [add_school(s, code=f"B{i:04d}", name=f"基准学校{i}", now=dt.datetime.now(dt.UTC)).enrollment_code
+             for i in range(int(sys.argv[2]))]
+db.close()
+print(json.dumps(codes))
+"""
+
+
+def prepare(url: str, schools: int) -> list[str]:
+    """Migrate the database, publish the forms and add the schools with the server's own tree (served.ROOT,
+    which SYNC_SERVED_SOURCE may set to an older commit's); their enrollment codes."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PREPARE, url, str(schools)],
+        cwd=served.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    codes: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return codes
 
 
 def enroll(url: str, codes: list[str]) -> list[str]:
@@ -188,16 +214,7 @@ def ours(
 ) -> dict[str, Any]:
     url, drop = fresh_database(backend, folder)
     try:
-        db = open_database(url)
-        codes = []
-        try:
-            prepare_database(db, migrate=True, publish_forms=True, now=NOW)
-            with db.Session.begin() as s:
-                for i in range(max(args.devices, args.crowd)):
-                    made = add_school(s, code=f"B{i:04d}", name=f"基准学校{i}", now=NOW)
-                    codes.append(made.enrollment_code)
-        finally:
-            db.close()
+        codes = prepare(url, max(args.devices, args.crowd))
         # 300 schools from 300 addresses: one address here, so its connection limits are raised
         limit = max(args.devices, args.crowd) + 50
         config = {"serve_connection_limit": limit, "serve_connections_per_address": limit}
