@@ -18,7 +18,7 @@ from flask import Response, request, send_from_directory
 from flask.blueprints import BlueprintSetupState
 
 from sync_server import updates as U
-from sync_server.api import api, current_device, device_required, read_json
+from sync_server.api import _string, api, current_device, device_required, read_json
 from sync_server.app import json_response
 from sync_server.errors import ApiError
 from sync_server.state import get_state
@@ -77,18 +77,8 @@ def _protocol_headers(response: Response) -> Response:
 
 
 def _field(body: dict[str, Any], name: str, *, limit: int, required: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise ApiError(
-            "bad_request",
-            f"字段 {name} 须为 1 到 {limit} 个字符的文字",
-            f"field {name} must be text of 1 to {limit} characters",
-            status=400,
-            details={"field": name},
-        )
-    return value.strip()
+    """A text field as every device route reads one (1 to `limit` characters, no control character)."""
+    return _string(body, name, limit=limit, required=required) or None
 
 
 @api.post("/update/check")

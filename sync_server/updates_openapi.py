@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync_server.services.common import NAME_TEXT_PATTERN
 from sync_server.updates import PLATFORMS, STATES
 
 _JSON = "application/json"
@@ -15,8 +16,9 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def _text(limit: int, *, null: bool = False) -> dict[str, Any]:
+    """Text as the device routes take it: not blank, no control character."""
     kind: Any = ["string", "null"] if null else "string"
-    return {"type": kind, "minLength": 1, "maxLength": limit, "pattern": r"\S"}
+    return {"type": kind, "minLength": 1, "maxLength": limit, "pattern": NAME_TEXT_PATTERN}
 
 
 _OFFER = {

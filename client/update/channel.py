@@ -97,7 +97,7 @@ def check_and_stage(
         return state
     if ready and ready.get("version") == version:
         return state  # staged: installed at the next start
-    state.state, state.target_version = "downloading", version
+    state.state, state.target_version, state.error = "downloading", version, None
     save_state(data_dir, state)
     try:
         stage(transport, data_dir, version=version, target=target, install_dir=install_dir)

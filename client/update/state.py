@@ -45,7 +45,7 @@ class UpdateState:
             "state": self.state,
             "target_version": self.target_version,
             "failures": self.failures,
-            "error": (self.error or "")[:500] or None,
+            "error": " ".join((self.error or "").split())[:500] or None,  # one line, as sent
         }
 
 
