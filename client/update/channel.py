@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tarfile
 import time
 import zipfile
@@ -138,8 +139,10 @@ class UpdateRefused(Exception):
 def trusted_root(transport: Transport, data_dir: Path, install_dir: Path | None) -> bytes | None:
     """The root to start from when ngclient holds none yet: shipped beside the program, else the
     server's first root, fetched over the connection pinned at enrollment (trust on first use)."""
-    if install_dir is not None and (install_dir / ROOT_NAME).is_file():
-        return (install_dir / ROOT_NAME).read_bytes()
+    bundled = getattr(sys, "_MEIPASS", None)  # build.spec puts packaging/update-root.json there
+    for folder in (install_dir, Path(bundled) if bundled else None):
+        if folder is not None and (folder / ROOT_NAME).is_file():
+            return (folder / ROOT_NAME).read_bytes()
     response = transport.session.get(
         f"{transport.base_url}{REPO}/metadata/1.root.json", timeout=(10.0, 60.0)
     )

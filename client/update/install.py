@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 ENV_INSTALL_DIR = "SCHOOL_CLIENT_INSTALL_DIR"  # the program folder, when not a frozen bundle's own
 EXE = "school-client.exe" if sys.platform == "win32" else "school-client"
+# The preconfiguration (school-client.ini) and the bureau's trusted root, copied beside the program by the
+# installer: a release archive does not hold them, so they go over to the new folder.
+KEPT_BESIDE = ("school-client.ini", "update-root.json")
 
 
 def install_dir() -> Path | None:
@@ -92,6 +95,9 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
         previous.rename(target)
         return None
     shutil.rmtree(folder / "staged", ignore_errors=True)
+    for name in KEPT_BESIDE:  # what the installer put beside the program stays beside it
+        if (previous / name).is_file() and not (target / name).exists():
+            shutil.copy2(previous / name, target / name)
     write_json(folder / PENDING_FILE, {"version": version, "from": running})
     (folder / f"{STARTED_PREFIX}{version}").unlink(missing_ok=True)
     log.info("update %s installed in %s; its first start follows", version, target)

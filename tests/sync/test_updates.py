@@ -404,6 +404,8 @@ def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled
     root = server.instance / "updates" / "metadata"
     server.publish(launcher(tmp_path / "v2", "2.0.0"), "2.0.0", school)
     (install / "update-root.json").write_bytes((root / "1.root.json").read_bytes())  # shipped
+    ini = f"[server]\nurl = {server.url}\n"  # a preconfigured install
+    (install / "school-client.ini").write_text(ini, encoding="utf-8")
 
     first = _run(install, data, "sync")  # v1 syncs; the update is fetched, verified, staged
     assert first.returncode == 0, first.stderr
@@ -412,6 +414,8 @@ def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled
     assert second.returncode == 0, second.stderr
     assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
     assert (install.with_name("school-client.previous") / "school_data-1.0.0.dist-info").is_dir()
+    assert (install / "update-root.json").is_file()  # kept beside the program
+    assert (install / "school-client.ini").read_text(encoding="utf-8") == ini
     state = load_state(data)
     assert (state.state, state.target_version) == ("installed", "2.0.0")
 
