@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# This checkout's code first (not whichever an editable install points to), then the benchmarks' helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from export_bench_common import PANDAS_WRITE, ROOT, compare_writers, ours_against_peer
+from export_bench_common import PANDAS_WRITE, compare_writers, ours_against_peer
 from seed import seed
-
-sys.path.insert(0, str(ROOT))
 
 OURS = """
 import resource, sys, time
