@@ -40,6 +40,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from forms import typed_codes
+from forms.errors import BilingualError
+
 MAGIC = b"SSENR\x00\x01\n"
 FORMAT = 1
 SUFFIX = ".ssenroll"
@@ -53,10 +56,7 @@ SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1
 _MIN_N, _MAX_N = 2**10, 2**20
-# No 0/O, 1/I/L, 2/Z, 5/S, 8/B, as the enrollment code (sync_server.services.schools).
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-CODE_GROUPS = 3
-CODE_GROUP_LEN = 4  # 12 characters of 25: 55.7 bits
+CODE_GROUPS = 3  # 12 characters of 25 (forms.typed_codes): 55.7 bits
 TOKEN_PREFIX = "f1"
 _SECRET = r"[A-Za-z0-9_-]{43}"
 _DEVICE = r"[0-9a-f-]{36}"
@@ -65,14 +65,8 @@ INSTALLED_TOKEN_RE = re.compile(rf"f1\.({_DEVICE})\.({_SECRET})\.([0-9a-f]{{32}}
 INSTALLATION_RE = re.compile(r"[0-9a-f]{32}")
 
 
-class EnrollmentFileError(Exception):
+class EnrollmentFileError(BilingualError):
     """A file refused: `code`, and the reason in Chinese and English."""
-
-    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
 
 
 @dataclass(frozen=True)
@@ -103,16 +97,7 @@ class Header:
 
 
 def new_code() -> str:
-    groups = (
-        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LEN))
-        for _ in range(CODE_GROUPS)
-    )
-    return "-".join(groups)
-
-
-def normalize_code(code: str) -> str:
-    """What a clerk typed -> the code the key is derived from: upper case, without spaces or dashes."""
-    return re.sub(r"[\s\-_－—]", "", code).upper()
+    return typed_codes.new_code(CODE_GROUPS)
 
 
 def new_file_token(device_id: str) -> str:
@@ -150,7 +135,7 @@ def file_name(header: Header) -> str:
 def _key(code: str, header: Header) -> bytes:
     salt = base64.b64decode(header.salt)
     kdf = Scrypt(salt=salt, length=32, n=header.n, r=header.r, p=header.p)
-    return kdf.derive(normalize_code(code).encode("utf-8"))
+    return kdf.derive(typed_codes.normalize_code(code).encode("utf-8"))
 
 
 def new_header(

@@ -190,3 +190,14 @@ class FormDefinitionError(Exception):
     def __init__(self, errors: list[FormError]) -> None:
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
+
+
+class BilingualError(Exception):
+    """Something refused whole: a machine `code`, and the reason in Chinese and English (files carried by
+    hand: USB bundles, enrollment files)."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
+        super().__init__(f"{message_zh} / {message_en}")
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en

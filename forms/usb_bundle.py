@@ -36,6 +36,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from forms.errors import BilingualError
+
 MAGIC = b"SSUSB\x00\x01\n"
 MAGIC_STEM = b"SSUSB\x00"  # then the format's byte and a newline
 FORMAT = (
@@ -63,14 +65,8 @@ _HEADER_FIELDS = (
 _SHORT_SAFE = re.compile(r"[^0-9A-Za-z\u4e00-\u9fff_-]")
 
 
-class BundleError(Exception):
+class BundleError(BilingualError):
     """A bundle refused whole: `code`, and the reason in Chinese and English."""
-
-    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
 
 
 @dataclass(frozen=True)

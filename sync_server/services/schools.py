@@ -36,14 +36,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from forms.identifiers import SCHOOL_CODE
+from forms.typed_codes import new_code, normalize_code
 from sync_server.errors import ServiceError
 from sync_server.models import Device, EnrollmentCode, School
 from sync_server.services.common import audit, naive_utc, sha256_hex
 
 # No 0/O, 1/I/L, 2/Z, 5/S, 8/B: a code read aloud over the phone or copied from paper stays right.
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
-CODE_GROUPS = 4
-CODE_GROUP_LEN = 4  # 16 characters of 25: log2(25) * 16 = 74.3 bits (docs/security.md section 3)
+CODE_GROUPS = 4  # 16 characters of 25: log2(25) * 16 = 74.3 bits (docs/security.md section 3)
 HMAC_SCHEME = "hmac-sha256"
 # A retry of an enrollment is answered while the code is valid, and at least this long after its use.
 RETRY_GRACE = dt.timedelta(days=1)
@@ -67,16 +66,7 @@ class Enrollment:
 
 
 def new_enrollment_code() -> str:
-    groups = (
-        "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUP_LEN))
-        for _ in range(CODE_GROUPS)
-    )
-    return "-".join(groups)
-
-
-def normalize_code(code: str) -> str:
-    """What a clerk typed -> the code as hashed: upper case, without spaces or dashes."""
-    return re.sub(r"[\s\-_－—]", "", code).upper()
+    return new_code(CODE_GROUPS)
 
 
 def code_hash(code: str) -> str:

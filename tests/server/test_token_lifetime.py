@@ -15,16 +15,9 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
+from forms.typed_codes import CODE_ALPHABET, CODE_GROUP_LEN, normalize_code
 from sync_server import models as M
-from sync_server.services.schools import (
-    CODE_ALPHABET,
-    CODE_GROUP_LEN,
-    CODE_GROUPS,
-    HMAC_SCHEME,
-    add_school,
-    minted_token,
-    normalize_code,
-)
+from sync_server.services.schools import CODE_GROUPS, HMAC_SCHEME, add_school, minted_token
 from sync_server.state import get_state
 from tests.server.conftest import LiveServer, assert_error, change
 
