@@ -390,3 +390,72 @@ def test_the_command_lines_write_and_enroll(
         == 2
     )
     assert "已登记到" in capsys.readouterr().err
+
+
+def _send(way: str, pc: Client, server: LiveServer, folder: Path) -> str | None:
+    """`pc`'s records to the bureau by `way` ("stick": export, the bureau's import; "online": a sync); the
+    refusal's code, or None when it was taken."""
+    if way == "online":
+        try:
+            pc.engine.sync()
+        except SyncError as exc:
+            assert "这个登记文件已在另一台电脑上使用" in exc.message_zh
+            return exc.code
+        return None
+    folder.mkdir(exist_ok=True)
+    result = import_file(get_state(server.app), export_bundle(pc.ctx, folder).path)
+    if result.error is None:
+        assert result.answer_path is not None
+        import_answer(pc.ctx, result.answer_path)
+        return None
+    assert result.answer_path is None and result.received == {}
+    text = "\n".join(result.receipt_lines())
+    assert "这个登记文件已在另一台电脑上使用" in text and "another computer" in text
+    return result.error.code
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("first_way", "second_way", "later_pc_first"),
+    [
+        ("stick", "stick", False),
+        ("stick", "stick", True),
+        ("online", "stick", False),
+        ("stick", "online", True),
+    ],
+)
+def test_two_pcs_enrolled_from_one_file_only_the_first_heard_from_syncs(
+    make_client: ClientFactory,
+    live_server: LiveServer,
+    tmp_path: Path,
+    first_way: str,
+    second_way: str,
+    later_pc_first: bool,
+) -> None:
+    """The usb trial's D1: the same file on two PCs; whichever is heard from first (by stick or online) binds
+    the file, the other is refused whole, by stick as online, every time, nothing of it applied."""
+    w = written(live_server)
+    path = on_stick(tmp_path, w)
+    pcs = [make_client("pc1"), make_client("pc2")]
+    for pc in pcs:
+        enroll_from_file(pc.ctx, path, w.code)  # both offline
+    first, second = reversed(pcs) if later_pc_first else pcs
+    own = first.save(inspection(inspectors="甲"))
+    second.save(inspection(inspectors="乙"))
+
+    assert _send(first_way, first, live_server, tmp_path / "甲") is None
+
+    bound = file_row(live_server, w.device_id)
+    assert (bound.installation_id, bound.bound_via) == (
+        installation_id(first.ctx),
+        "usb" if first_way == "stick" else "online",
+    )
+    assert _send(second_way, second, live_server, tmp_path / "乙1") == "enrollment_file_used"
+    second.save(inspection(inspectors="丙"))
+    assert _send("stick", second, live_server, tmp_path / "乙2") == "enrollment_file_used"
+    assert [r.id for r in live_server.school_records(w.school_code)] == [own]
+    first.save(inspection(inspectors="丁"))  # the bound PC goes on, by stick and online
+    assert _send("stick", first, live_server, tmp_path / "甲2") is None
+    assert _send("online", first, live_server, tmp_path) is None
+    assert len(live_server.school_records(w.school_code)) == 2
+    assert file_row(live_server, w.device_id).installation_id == installation_id(first.ctx)
