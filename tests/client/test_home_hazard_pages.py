@@ -30,7 +30,9 @@ RECORDS = 130  # two hazards each: five pages and a bit
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[ClientContext]:
-    context = ClientContext(open_store(tmp_path / "data"), FormSet.shipped(), FixedClock(NOW, TODAY))
+    context = ClientContext(
+        open_store(tmp_path / "data"), FormSet.shipped(), FixedClock(NOW, TODAY)
+    )
     rows = []
     for i in range(RECORDS):
         day = TODAY - dt.timedelta(days=i % 40)
