@@ -175,9 +175,12 @@ def bind(
 
 
 def unused_file_devices(session: Session) -> set[str]:
-    """Devices of enrollment files no computer has used yet (学校与设备 marks them)."""
+    """Devices of enrollment files no computer has used yet (学校与设备 marks them): not bound, and never
+    heard from (a device that synced - by a bundle an older bureau program imported unbound - is in use)."""
     return set(
         session.execute(
-            select(EnrollmentFile.device_id).where(EnrollmentFile.installation_id.is_(None))
+            select(EnrollmentFile.device_id)
+            .join(Device, Device.id == EnrollmentFile.device_id)
+            .where(EnrollmentFile.installation_id.is_(None), Device.last_seen_at.is_(None))
         ).scalars()
     )

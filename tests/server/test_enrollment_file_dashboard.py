@@ -88,3 +88,31 @@ def test_browser_admin_writes_an_enrollment_file(
     browser.get(live.url + "/schools#school-S501")
     assert "登记文件未使用" in browser.find_element(By.ID, "school-S501").text
     live.screenshot(browser, "schools_enrollment_file")
+
+
+def test_a_file_device_heard_from_is_not_shown_unused(admin: Admin) -> None:  # noqa: F811
+    """The usb trial's D2: a file device the bureau has heard from (最近同步 shown) is never 登记文件未使用 -
+    an admin could 撤销 a PC that syncs. A bound device is used; so is one heard from while its file stayed
+    unbound (bundles imported by an older bureau program: installation id still empty)."""
+    from sync_server.services.schools import touch_device
+
+    c = admin.client()
+    admin.add_school(c, "S302", "东山村小学")
+    r = admin.post(c, "/schools/S302/enrollment-file")
+    m = CODE_RE.search(c.get(r.headers["Location"]).get_data(as_text=True))
+    assert m
+    _, payload = EF.open_file(c.get("/schools/S302/enrollment-file/download").data, m.group(1))
+    device = payload["device_id"]
+
+    def row() -> str:
+        found = re.search(
+            rf'data-device-id="{device}".*?</tr>', c.get("/schools").get_data(as_text=True), re.S
+        )
+        assert found
+        return found.group(0)
+
+    assert "登记文件未使用" in row()
+    with admin.db().Session.begin() as s:
+        touch_device(s, device, now=admin.clock.now)  # what a USB import or a request does
+
+    assert "登记文件未使用" not in row()
