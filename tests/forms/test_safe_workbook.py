@@ -25,7 +25,7 @@ def no_formula(path: Path) -> bool:
     return all(b"<f>" not in xml and b"<f " not in xml for xml in sheets)
 
 
-def test_every_cell_is_safe_and_typed(tmp_path: Path):
+def test_every_cell_is_safe_and_typed(tmp_path: Path) -> None:
     path = tmp_path / "s.xlsx"
     book = SafeWorkbook(path)
     sheet = book.add_sheet("数据", COLUMNS, names_row=True)
@@ -81,7 +81,7 @@ def test_every_cell_is_safe_and_typed(tmp_path: Path):
     assert (version.value, version.data_type, version.quotePrefix) == ("=1+1", "s", True)
 
 
-def test_too_long_text_is_refused_or_cut(tmp_path: Path):
+def test_too_long_text_is_refused_or_cut(tmp_path: Path) -> None:
     book = SafeWorkbook(tmp_path / "cut.xlsx")
     sheet = book.add_sheet("s", COLUMNS)
     sheet.append(["长" * 40_000, "😀" * 20_000])  # the second: 40,000 UTF-16 units
@@ -100,7 +100,7 @@ def test_too_long_text_is_refused_or_cut(tmp_path: Path):
 
 def test_a_discarded_workbook_leaves_no_file_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where each sheet's rows are kept
@@ -114,7 +114,7 @@ def test_a_discarded_workbook_leaves_no_file_anywhere(
     assert list(scratch.iterdir()) == [] and list(out.iterdir()) == []
 
 
-def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path):
+def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path) -> None:
     """xlsxwriter's constant-memory mode writes a string that starts with <r> and ends with </r> into the
     sheet's XML as it is (taking it for rich text): a clerk's answer could then add cells, a formula among
     them. Such text is written as text like any other."""
@@ -130,7 +130,7 @@ def test_text_shaped_like_rich_text_xml_stays_text(tmp_path: Path):
     assert ws["Z9"].value is None
 
 
-def test_the_quicker_cell_writer_writes_what_xlsxwriter_writes(tmp_path: Path):
+def test_the_quicker_cell_writer_writes_what_xlsxwriter_writes(tmp_path: Path) -> None:
     """forms.safe_workbook writes text, numbers and dates itself (about twice as fast): byte for byte the XML
     xlsxwriter's own worksheet writes, for every kind of value and format (an xlsxwriter upgrade that
     changes its cells fails here)."""
