@@ -235,7 +235,8 @@ def _coalesce(_: Clock, a: list[Any]) -> Any:
 def _selected_at(_: Clock, a: list[Any]) -> str:
     items = _choices(a[0])
     n = to_number(a[1])
-    if not -1 < n < len(items) or not items:  # also NaN and the infinities; truncated toward zero below
+    # Also NaN and the infinities, and no choices at all; the index is truncated toward zero below.
+    if not items or not -1 < n < len(items):
         return ""
     return items[int(n)]
 
