@@ -107,6 +107,7 @@ K_SCHOOL_NAME = "sync.school_name"
 K_LAST_SYNC = "sync.last_sync_at"
 K_LAST_ATTEMPT = "sync.last_attempt_at"
 K_LAST_PROBLEM = "sync.last_problem"
+K_LAST_USB_SYNC = "sync.last_usb_sync_at"  # the last answer imported from a USB stick (issue 13)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class SyncStatus:
     requests: int = (
         0  # change requests to accepted records: waiting for the bureau, or declined unread
     )
+    last_usb_sync_at: dt.datetime | None = None  # the last bureau answer imported from a USB stick
 
 
 def _iso(value: dt.datetime) -> str:
@@ -203,6 +205,11 @@ def record_success(session: Session, *, now: dt.datetime) -> None:
     set_setting(session, K_LAST_PROBLEM, None)
 
 
+def record_usb_sync(session: Session, *, now: dt.datetime) -> None:
+    """A bureau answer was imported from a USB stick (no link to the server proven)."""
+    set_setting(session, K_LAST_USB_SYNC, _iso(now))
+
+
 def record_problem(session: Session, problem: Mapping[str, Any], *, now: dt.datetime) -> None:
     set_setting(session, K_LAST_PROBLEM, {**problem, "at": _iso(now)})
 
@@ -238,6 +245,7 @@ def sync_status(session: Session) -> SyncStatus:
         last_attempt_at=_parse_time(get_setting(session, K_LAST_ATTEMPT)),
         last_problem=dict(problem) if isinstance(problem, Mapping) else None,
         requests=int(counts.get(IssueKind.REQUEST, 0)),
+        last_usb_sync_at=_parse_time(get_setting(session, K_LAST_USB_SYNC)),
     )
 
 
@@ -249,6 +257,7 @@ __all__ = [
     "K_LAST_ATTEMPT",
     "K_LAST_PROBLEM",
     "K_LAST_SYNC",
+    "K_LAST_USB_SYNC",
     "K_SCHOOL_CODE",
     "K_SCHOOL_NAME",
     "K_SERVER_URL",
@@ -303,6 +312,7 @@ __all__ = [
     "record_key",
     "record_problem",
     "record_success",
+    "record_usb_sync",
     "refresh_derived",
     "reject_unsendable",
     "resolve_conflict",

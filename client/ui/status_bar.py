@@ -182,6 +182,10 @@ class StatusBar(QStatusBar):
             if status.last_sync_at is not None
             else ""
         )
+        usb = status.last_usb_sync_at
+        if usb is not None and (status.last_sync_at is None or usb > status.last_sync_at):
+            # Synced by stick since (or only ever): no connection to the server is claimed.
+            last = self.tr("上次U盘同步：{when}").format(when=self.when(usb, now))
         problem = status.last_problem
         if problem:
             at = parse_time(problem.get("at"))
@@ -248,6 +252,10 @@ class StatusBar(QStatusBar):
                 else self.tr("还没有")
             ),
         ]
+        if status.last_usb_sync_at is not None:
+            lines.append(
+                self.tr("上次U盘同步：{when}").format(when=self.when(status.last_usb_sync_at, now))
+            )
         problem = status.last_problem
         if problem:
             at = parse_time(problem.get("at"))

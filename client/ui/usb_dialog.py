@@ -21,6 +21,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QTextDocument
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from client.context import ClientContext
+from client.ui import lang
 from client.ui.sync_controller import SyncController
 from client.ui.tasks import TaskManager
 from client.ui.usb_actions import (
@@ -156,11 +158,21 @@ class UsbSyncDialog(QDialog):
         self.other_button = QPushButton(self.tr("其他文件…"))
         self.other_button.setToolTip(self.tr("选择U盘上或别处的答复文件（.usbsync）"))
         self.other_button.clicked.connect(self._choose_answer)
+        # Old bundles and answers pile up on a stick: the finished ones go, unless the clerk keeps them.
+        self.remove_done_box = QCheckBox(self.tr("导入后从U盘删除已处理的文件"))
+        self.remove_done_box.setObjectName("usbRemoveDone")
+        self.remove_done_box.setToolTip(
+            self.tr("导入成功后，删除这个答复文件和它答复的本机导出文件（回执保留）")
+        )
+        self.remove_done_box.setChecked(True)
         import_box = QGroupBox(self.tr("2. 导入教育局答复（从教育局带回）"))
-        import_row = QHBoxLayout(import_box)
+        import_layout = QVBoxLayout(import_box)
+        import_row = QHBoxLayout()
         import_row.addWidget(self.answer_combo, 1)
         import_row.addWidget(self.import_button)
         import_row.addWidget(self.other_button)
+        import_layout.addLayout(import_row)
+        import_layout.addWidget(self.remove_done_box)
 
         # What happens.
         self.progress = QProgressBar()
@@ -345,7 +357,8 @@ class UsbSyncDialog(QDialog):
         """The bureau's answers on the chosen stick, keeping the one chosen."""
         drive = self.current_drive()
         school = self.state.school_code if self.state is not None else ""
-        found = answer_files(drive.path, school) if drive is not None else []
+        device = self.state.device_id if self.state is not None else ""
+        found = answer_files(drive.path, school, device) if drive is not None else []
         shown = [self.answer_combo.itemData(i) for i in range(self.answer_combo.count())]
         if shown != [str(a.path) for a in found] or not found:
             chosen = self.answer_combo.currentData()
@@ -533,75 +546,51 @@ class UsbSyncDialog(QDialog):
         ctx = self.ctx
         report, steps = self._phase.emit, self._steps.emit
         watched = list(self.sync.watched()) if self.sync is not None else []
-        self._run(lambda: import_from(ctx, path, report, steps, watched=watched), self._imported)
+        remove_done = self.remove_done_box.isChecked()
+        self._run(
+            lambda: import_from(ctx, path, report, steps, watched=watched, remove_done=remove_done),
+            self._imported,
+        )
 
     def _imported(self, done: ImportDone) -> None:
         self._finish()
         if not isValid(self):
             return
-        r = done.result
-        lines = [
-            "<b>"
-            + html.escape(self.tr("已导入教育局的答复：{name}").format(name=done.path.name))
-            + "</b>",
-            html.escape(self.tr("{n} 条修改已送达教育局，记为已发送。").format(n=r.acknowledged)),
-        ]
-        if done.new_returns:
-            lines.append(
-                html.escape(
-                    self.tr("教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：").format(
-                        n=len(done.new_returns)
-                    )
-                )
-            )
-            lines += [f"&nbsp;&nbsp;· {html.escape(t)}" for t in done.new_returns[:5]]
-        if r.pulled:
-            lines.append(html.escape(self.tr("收到教育局的更新 {n} 项。").format(n=r.pulled)))
-        if done.new_forms:
-            lines.append(
-                html.escape(self.tr("新表单：{forms}").format(forms="、".join(done.new_forms)))
-            )
-        if done.roster_updates:
-            lines.append(
-                html.escape(self.tr("教师名册有 {n} 人更新。").format(n=done.roster_updates))
-            )
-        if done.conflicts:
-            lines.append(
-                html.escape(
-                    self.tr("{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。").format(
-                        n=done.conflicts
-                    )
-                )
-            )
-        if r.healing_started:
-            lines.append(
-                html.escape(
-                    self.tr(
-                        "教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。"
-                    )
-                )
-            )
-        if r.pages_skipped and not r.pulled:
-            lines.append(
-                html.escape(self.tr("这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。"))
-            )
+        english = lang.language() == "en"
+        lines: list[str] = []
         colour = OK_COLOUR
-        if done.refusals:
-            colour = PROBLEM_COLOUR
+        for line in done.lines():
+            text = html.escape(line.en if english else line.zh)
+            if line.kind == "head":
+                lines.append(f"<b>{text}</b>")
+            elif line.kind == "item":
+                lines.append(f"&nbsp;&nbsp;· {text}")
+                if line.en != line.zh and not english and colour == PROBLEM_COLOUR:
+                    lines.append(
+                        f'&nbsp;&nbsp;&nbsp;&nbsp;<span style="color:{QUIET_COLOUR}">'
+                        f"{html.escape(line.en)}</span>"
+                    )
+            elif line.kind == "problem":
+                colour = PROBLEM_COLOUR
+                lines.append(f"<b>{text}</b>")
+            else:
+                lines.append(text)
+        if done.removed:
             lines.append(
-                "<b>"
-                + html.escape(
-                    self.tr("教育局拒收 {n} 条，请到“待办”查看：").format(n=len(done.refusals))
+                html.escape(
+                    self.tr("已从U盘删除处理完的文件：{names}").format(
+                        names="、".join(p.name for p in done.removed)
+                    )
                 )
-                + "</b>"
             )
-            for refusal in done.refusals[:5]:
-                what = f"{refusal.what}：" if refusal.what else ""
-                lines.append(f"&nbsp;&nbsp;· {html.escape(what + refusal.message_zh)}")
-                lines.append(
-                    f'&nbsp;&nbsp;&nbsp;&nbsp;<span style="color:{QUIET_COLOUR}">'
-                    f"{html.escape(refusal.message_en)}</span>"
+        elif done.done_files:
+            lines.append(
+                html.escape(
+                    self.tr("U盘上这些文件已处理完，可以删除：{names}").format(
+                        names="、".join(p.name for p in done.done_files)
+                    )
                 )
+            )
         self.message.setText(_rich(lines, colour))
         self.imported.emit(done)
         self.reload()

@@ -36,12 +36,13 @@ from client.context import ClientContext
 from client.store import healing as H
 from client.store import sync_state as S
 from client.store.attachments import read_attachment
-from client.store.models import Attachment, SyncBatch
+from client.store.models import Attachment, OutboxEntry, SyncBatch
 from client.store.pin import remember_reset_key
 from client.sync.engine import MAX_BATCH_BYTES, MAX_BATCH_CHANGES, ROTATION_HEADER, app_version
 from client.sync.healing import Healer
 from client.sync.http import Answer
 from client.sync.state import SyncResult
+from client.usb import history
 from client.usb.key import remember_usb_key, usb_key
 from forms import usb_bundle as U
 from forms import usb_files as F
@@ -75,6 +76,9 @@ class ImportResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     conflicts: int = 0
     pulled: int = 0
+    pulled_conflicts: int = (
+        0  # of the pulled changes, those now in conflict (counted in conflicts too)
+    )
     pages_skipped: int = 0  # already read (an older answer, or an online sync in between)
     refused_batches: list[dict[str, Any]] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)  # every part of the answer read
@@ -82,6 +86,10 @@ class ImportResult:
     # The bureau's server was restored from a backup: this PC now heals (protocol 1.6/1.12), and its next
     # export sends again what the server lacks; what this answer changed is only that.
     healing_started: bool = False
+    imported_before: bool = (
+        False  # this very answer was imported before (applying it again changed nothing)
+    )
+    older: bool = False  # a newer answer was imported before this one
 
 
 def _enrolled(ctx: ClientContext) -> tuple[S.Enrollment, bytes]:
@@ -222,6 +230,8 @@ def export_bundle(
         part_bytes=part_bytes,
         progress=None if progress is None else (lambda done: progress(done, total)),
     )
+    with ctx.store.Session.begin() as s:
+        history.remember_export(s, header.bundle_id)
     count = sum(len(json.loads(b["body"])["changes"]) for b in batches)
     log.info("USB bundle %s: %d changes, %d attachments", paths[0], count, len(attachments))
     return ExportResult(paths[0], header, count, len(batches), len(attachments), paths)
@@ -254,13 +264,50 @@ def _check_answer(header: U.Header, enrollment: S.Enrollment) -> None:
             "这是学校导出给教育局的文件，应在教育局导入；未导入任何数据",
             "this is a school's bundle for the bureau; import it at the bureau. Nothing was imported",
         )
-    if header.school_code != enrollment.school_code or header.device_id != enrollment.device_id:
+    if header.school_code != enrollment.school_code:
         raise UsbError(
             "bundle_wrong_device",
-            f"这个答复文件是发给学校 {header.school_code} 的另一台电脑的，不是本机；未导入任何数据",
-            f"this answer is for another computer (school {header.school_code}), not this one; nothing "
-            "was imported",
+            f"这个答复文件是发给学校 {header.school_code} 的，不是本校（{enrollment.school_code}）；"
+            "未导入任何数据",
+            f"this answer is for school {header.school_code}, not this school "
+            f"({enrollment.school_code}); nothing was imported",
         )
+    if header.device_id != enrollment.device_id:
+        raise _other_computer()
+
+
+def _other_computer() -> UsbError:
+    return UsbError(
+        "bundle_wrong_device",
+        "这个答复文件是发给本校另一台电脑的，不是本机：请在导出U盘文件的那台电脑上导入；未导入任何数据",
+        "this answer is for another computer of this school, not this one: import it on the computer "
+        "that exported the bundle; nothing was imported",
+    )
+
+
+def _check_ours(
+    ctx: ClientContext, header: U.Header, answers: list[tuple[dict[str, Any], Any, Any]]
+) -> None:
+    """Two computers enrolled from one enrollment file share the device id (so do a PC and a copy of its
+    data folder): an answer is this computer's only when every change it answers was made here (the outbox
+    keeps each change's op id). An answer about no change must answer a bundle exported here, when this
+    computer remembers its exports."""
+    ops = {str(c.get("op_id")) for _, sent, _ in answers for c in sent}
+    with ctx.store.Session() as s:
+        if ops:
+            wanted, known = sorted(ops), set[str]()
+            for at in range(0, len(wanted), 500):  # below SQLite's limit of bound parameters
+                chunk = wanted[at : at + 500]
+                known.update(
+                    s.execute(
+                        select(OutboxEntry.op_id).where(OutboxEntry.op_id.in_(chunk))
+                    ).scalars()
+                )
+            ours = ops <= known
+        else:
+            ours = history.exported_here(s, header.in_reply_to) is not False
+    if not ours:
+        raise _other_computer()
 
 
 def _malformed(what: str) -> UsbError:
@@ -370,8 +417,14 @@ def import_answer(
             not isinstance(answer, dict) or not isinstance(answer.get("results"), list)
         ):
             raise _malformed("push")
+        if not isinstance(sent, list) or not all(isinstance(c, dict) for c in sent):
+            raise _malformed("push")
         answers.append((entry, sent, answer))
+    _check_ours(ctx, header, answers)
     result = ImportResult(header, paths=paths)
+    with ctx.store.Session() as s:
+        seen = history.seen(s, header)
+    result.imported_before, result.older = seen.again, seen.older
     steps = _Steps(len(answers) + len(pages), progress)
     result.healing_started = _begin_heal(ctx, payload.get("restart"))
     sync_result = SyncResult()
@@ -411,6 +464,8 @@ def import_answer(
         held = S.get_enrollment(s)
         if held is not None:
             result.token_rotated = _keep_newer_token(s, held, payload.get("next_token"))
+        history.remember_answer(s, header)
+        S.record_usb_sync(s, now=ctx.clock.now())
     log.info(
         "USB answer %s: %d acknowledged, %d pulled, %d pages skipped%s",
         path,
@@ -513,6 +568,7 @@ def _apply_pages(
         forms.adopt(staged)
         result.pulled += outcome.applied
         result.conflicts += len(outcome.conflicts)
+        result.pulled_conflicts += len(outcome.conflicts)
 
 
 def _definition(

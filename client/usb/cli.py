@@ -47,20 +47,31 @@ def cmd_usb_export(args: argparse.Namespace, data_dir: Path) -> int:
 def cmd_usb_import(args: argparse.Namespace, data_dir: Path) -> int:
     from client.context import ClientContext
     from client.usb.bundle import import_answer
+    from client.usb.import_summary import ImportSummary, snapshot, summarize, zh_title
+    from client.usb.stick_files import done_files
 
     ctx = ClientContext.open(data_dir)
+    path = Path(args.file)
     try:
-        done = import_answer(ctx, Path(args.file))
+        before = snapshot(ctx)
+        result = import_answer(ctx, path)
+        done = ImportSummary(path, result)
+        summarize(ctx, done, before, snapshot(ctx), title=zh_title)
     except BundleError as exc:
         return _refused(exc)
     finally:
         ctx.close()
-    print(
-        f"已导入教育局答复：{done.acknowledged} 条记为已发送，{len(done.rejected)} 条被拒收，"
-        f"{done.conflicts} 个冲突，收到 {done.pulled} 项 / imported the bureau's answer: "
-        f"{done.acknowledged} marked sent, {len(done.rejected)} refused, {done.conflicts} conflicts, "
-        f"{done.pulled} items received"
-    )
-    for r in done.rejected:
-        print(f"  拒收 / refused {r['record_id'][:8]}: {r['message_zh']} / {r['message_en']}")
+    for line in done.lines():
+        if line.kind == "item":
+            same = line.zh == line.en
+            print(f"  · {line.zh}" if same else f"  · {line.zh} / {line.en}")
+        else:
+            print(f"{line.zh} / {line.en}")
+    finished = done_files(result.header, result.paths or [path])
+    if finished:
+        print(
+            "U盘上这些文件已处理完，可以删除 / these files on the stick are done and can be deleted:"
+        )
+        for p in finished:
+            print(f"  {p}")
     return EXIT_OK

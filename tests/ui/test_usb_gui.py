@@ -38,7 +38,7 @@ from tests.support.samples import inspection
 from tests.sync.conftest import LiveServer
 from tests.ui import test_sync_gui
 from tests.ui.main_helpers import NOW, open_ctx, settle
-from tests.ui.test_sync_gui import bureau_returns, enroll, open_window
+from tests.ui.test_sync_gui import bureau_returns, enroll, local_clock, open_window
 
 server = (
     test_sync_gui.server
@@ -251,6 +251,13 @@ def test_export_then_the_bureaus_answer_by_stick_in_the_window(
     assert "1 条修改已送达教育局，记为已发送。" in text
     assert "教育局退回 1 条记录，已放到“待办”，请修改后重新提交：" in text
     assert "月度排查 · 王五" in text  # the returned record, by its summary
+    assert (
+        "收到教育局的" not in text
+    )  # the return and the conflict are not counted again as updates
+    # 导入后从U盘删除已处理的文件 (on by default): the answer and the bundle it answers are gone.
+    assert dialog.remove_done_box.isChecked()
+    assert sorted(p.name for p in stick.iterdir()) == [f"{bundle.stem}_回执.txt"]
+    assert f"已从U盘删除处理完的文件：{bundle.name}、{receipt.answer_path.name}" in text
     # Two teachers with staff number T009: the clerk chooses in 待办, as after an online sync.
     assert "1 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。" in text
     with main_ctx.store.Session() as s:
@@ -310,7 +317,11 @@ def test_damaged_partial_and_foreign_answers_are_refused_with_nothing_applied(
     cases = [
         (damaged, "校验失败", "failed its check"),
         (partial, "", ""),
-        (theirs.answer_path, "这个答复文件是发给学校", "this answer is for another computer"),
+        (
+            theirs.answer_path,
+            "这个答复文件是发给本校另一台电脑的",
+            "another computer of this school",
+        ),
         (stick / "gone_answer.usbsync", "U盘可能被拔出了", "it may have been pulled out"),
     ]
     for path, zh, en in cases:
@@ -323,11 +334,38 @@ def test_damaged_partial_and_foreign_answers_are_refused_with_nothing_applied(
         assert unsent(main_ctx) == 1  # nothing applied
     assert not window.sync.held  # every refusal let syncs go on
 
-    # The good one still imports.
+    # The good one is offered, downloaded from the dashboard (its name starts with the school's), beside
+    # another computer's answer, which is not; it still imports, the finished files are kept when asked.
+    foreign = Path(
+        shutil.copy(theirs.answer_path, stick / f"{school}_1000_0badcafe_answer.usbsync")
+    )
+    downloaded = answer.rename(stick / f"城关镇中心小学_{school}_1000_feedbeef_answer.usbsync")
+    by_cli = Path(shutil.copy(downloaded, stick / f"{school}_1000_feedbeef_answer.usbsync"))
+    with qtbot.waitSignal(dialog.idle, timeout=10000):
+        dialog.refresh_drives()
+    offered = {dialog.answer_combo.itemText(i) for i in range(dialog.answer_combo.count())}
+    assert {downloaded.name, by_cli.name} <= offered and foreign.name not in offered
+    dialog.answer_combo.setCurrentIndex(dialog.answer_combo.findText(downloaded.name))
+    dialog.remove_done_box.setChecked(False)
     with qtbot.waitSignal(dialog.imported, timeout=10000):
-        dialog.import_file(answer)
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     settle(window.tasks)
     assert unsent(main_ctx) == 0
+    assert downloaded.is_file() and bundle.is_file()
+    assert f"U盘上这些文件已处理完，可以删除：{bundle.name}、{downloaded.name}" in (
+        dialog.message_text()
+    )
+    by_cli.unlink()
+    # Synced by stick only: the status bar says when, and claims no connection to the server.
+    window.refresh_all()
+    settle(window.tasks)
+    assert window.status.sync_label.text() == f"上次U盘同步：今天 {local_clock(NOW)}"
+    # The same answer again: nothing new, said so.
+    with qtbot.waitSignal(dialog.imported, timeout=10000):
+        dialog.import_file(downloaded)
+    settle(window.tasks)
+    text = dialog.message_text()
+    assert "此答复已导入过，没有新的内容" in text and "记为已发送" not in text
 
 
 def test_a_bundle_in_parts_and_a_batch_the_bureau_refuses_with_its_reason(
