@@ -98,5 +98,5 @@ def test_the_trip_by_command_lines(
     assert _status(data, rid) == Status.SUBMITTED
 
     assert client_main(["usb-import", str(answer), "--data-dir", str(data)]) == 0
-    assert "1 条记为已发送" in capsys.readouterr().out
+    assert "1 条修改已送达教育局，记为已发送。" in capsys.readouterr().out
     assert _status(data, rid) == Status.RECEIVED
