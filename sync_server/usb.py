@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,52 +97,13 @@ class ImportResult:
     # Applied, but its answer could not be written (the folder full or gone): importing it again answers it.
     answer_error: U.BundleError | None = None
 
+    # The 回执 (sync_server.dashboard.usb_receipt.build: one model for the command line and U盘数据) and its
+    # lines as the command line prints them and writes them beside the bundle (_回执.txt).
+    receipt: dict[str, Any] | None = None
+    lines: list[str] = field(default_factory=list)
+
     def receipt_lines(self) -> list[str]:
-        name = self.path.name if self.path else "?"
-        if self.error is not None:
-            return [
-                f"回执 {name}：已拒收，未导入任何数据 / refused, nothing imported",
-                f"  {self.error.message_zh} / {self.error.message_en}",
-            ]
-        h = self.header
-        assert h is not None
-        lines = [f"回执 {name}：学校 {h.school_code}，设备 {h.device_id}，{h.created_at}"]
-        for form_id in sorted(set(self.received) | set(self.duplicates)):
-            lines.append(
-                f"  {form_id}：收到 {self.received[form_id]} 条"
-                + (
-                    f"（另有 {self.duplicates[form_id]} 条先前已收到）"
-                    if self.duplicates[form_id]
-                    else ""
-                )
-                + f" / received {self.received[form_id]}"
-                + (f" ({self.duplicates[form_id]} held before)" if self.duplicates[form_id] else "")
-            )
-        if self.restart is not None:
-            lines.append(
-                "  服务器已从备份恢复：本次未导入，请把答复文件带回学校导入，再导出一次带来 / the server was "
-                "restored from a backup: nothing imported this time; take the answer back to the school, "
-                "import it there, and bring a new export"
-            )
-        elif not self.received and not self.duplicates:
-            lines.append("  没有新的记录 / no changes")
-        for r in self.refused:
-            lines.append(
-                f"  拒收 {r.form_id} {r.record_id[:8]}：{r.message_zh} / refused: {r.message_en}"
-            )
-        lines.append(
-            f"  附件 {self.attachments} 个，回传 {self.pulled} 项 / {self.attachments} attachments, "
-            f"{self.pulled} items back"
-        )
-        if self.answer_path is not None:
-            lines.append(f"  答复文件 / answer: {self.answer_path}")
-        if self.answer_error is not None:
-            lines.append(
-                f"  答复文件未能写出，再导入一次即可（已收到的不会重复）：{self.answer_error.message_zh} / "
-                f"the answer was not written; import the file again (nothing is stored twice): "
-                f"{self.answer_error.message_en}"
-            )
-        return lines
+        return self.lines
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -571,9 +533,24 @@ def _pull(
     return pages, list(forms.values())
 
 
-def answer_path_for(path: Path) -> Path:
+UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # not in a file name on Windows, FAT or ext4
+
+
+def with_school_name(school_name: str | None, name: str) -> str:
+    """A file name with the school's name first (a person picks the right answer on a stick), as the
+    command line writes answers and U盘数据 downloads them: 城关镇中心小学_S001_20261201-1531_1a2b3c4d_answer."""
+    safe = UNSAFE_NAME.sub("_", school_name or "").strip()[:40]
+    return f"{safe}_{name}" if safe and safe not in name else name
+
+
+def answer_stem(path: Path, school_name: str | None = None) -> str:
+    """The answer's name (without `.usbsync` or a part's suffix) to the bundle `path` or its first part."""
+    return with_school_name(school_name, f"{P.stem_of(path)}_answer")
+
+
+def answer_path_for(path: Path, school_name: str | None = None) -> Path:
     """Where the answer to the bundle `path` (or its first part, in several parts) is written."""
-    return path.with_name(f"{P.stem_of(path)}_answer{U.SUFFIX}")
+    return path.with_name(f"{answer_stem(path, school_name)}{U.SUFFIX}")
 
 
 def import_file(
@@ -582,10 +559,17 @@ def import_file(
     *,
     part_bytes: int = P.DEFAULT_PART_BYTES,
     receipt: bool = True,
+    imported_by: str | None = None,
+    shown: str | None = None,
 ) -> ImportResult:
     """Import one bundle - `path` is its file, or any of its parts - and write its answer beside it (in
-    the bundle's format; in parts of at most `part_bytes`), and the 回执 as text."""
+    the bundle's format; in parts of at most `part_bytes`); `result.receipt` is its 回执 (by `imported_by`,
+    the command line when None; the file named `shown`), written beside it as text unless `receipt` is
+    False."""
+    from sync_server.dashboard import usb_receipt as receipts  # it reads ImportResult from here
+
     result = ImportResult(path)
+    mark = receipts.idempotency_mark(state)
     try:
         header, result.paths = F.peek_header(path)
         if header.kind != U.TO_BUREAU:
@@ -612,6 +596,15 @@ def import_file(
                 exc if isinstance(exc, U.BundleError) else P.write_failed(path.parent, exc)
             )
             log.warning("the answer to %s could not be written: %s", path, exc)
+    result.receipt = receipts.build(
+        state,
+        result,
+        mark=mark,
+        file=shown or path.name,
+        imported_by=imported_by or receipts.CLI_ACTOR,
+        now=state.now(),
+    )
+    result.lines = receipts.text_lines(result.receipt, result, state.local_offset)
     if receipt:
         _write_receipt(path, result)
     return result
@@ -655,9 +648,9 @@ def _write_answer(
     key = U.device_key(str(state.config["SECRET_KEY"]), device.device_id)
     bundle = result.paths[0] if result.paths else result.path
     assert bundle is not None
-    stem = f"{P.stem_of(bundle)}_answer"
+    stem = answer_stem(bundle, device.school_name)
     if header.format == U.FORMAT:
-        target = answer_path_for(bundle)
+        target = answer_path_for(bundle, device.school_name)
         old = {k: answer.pop(k) for k in ("since", "pages")}
         answer["pull"] = {"since": old["since"], "pages": old["pages"]}
         U.write_atomic(target, U.seal(answer_header, answer, key))
@@ -702,11 +695,17 @@ def import_paths(instance: Path, db_url: str, paths: list[Path]) -> list[ImportR
     on this instance and database, each bundle in turn (one refused does not stop the others; the parts of
     one bundle given together are imported once)."""
     from sync_server.app import create_app
+    from sync_server.dashboard import usb_receipt as receipts
     from sync_server.state import get_state
 
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": db_url})
     state = get_state(app)
     try:
-        return [import_file(state, path) for path in bundles_of(paths)]
+        results = []
+        for path in bundles_of(paths):
+            result = import_file(state, path)
+            receipts.keep_for_history(state, Path(app.instance_path), result)  # U盘数据 lists it
+            results.append(result)
+        return results
     finally:
         state.db.engine.dispose()

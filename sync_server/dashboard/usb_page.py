@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,19 +42,18 @@ from sync_server.dashboard.params import int_param
 from sync_server.limits import USB_IMPORT_PATH
 from sync_server.models import AuditEntry, School
 from sync_server.private_files import opener, private_dir
-from sync_server.services.common import naive_utc
 from sync_server.state import ServerState, get_state
-from sync_server.usb import ImportResult, bundles_of, import_file
+from sync_server.usb import UNSAFE_NAME, ImportResult, bundles_of, import_file, with_school_name
 
 log = logging.getLogger(__name__)
 
 IMPORT_ROLE = "reviewer"
-FOLDER = "usb_imports"
+FOLDER = receipts.FOLDER
 FIELD = "bundles"
 PAGE_SIZE = 50
 COPY_CHUNK = 1024 * 1024
 _FOLDER_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}$")
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # not in a file name on Windows, FAT or ext4
+_UNSAFE = UNSAFE_NAME  # not in a file name on Windows, FAT or ext4
 MAX_NAME = 120
 
 
@@ -136,37 +134,27 @@ def _drop_applied(result: ImportResult) -> None:
 def _import_one(
     state: ServerState, path: Path, *, shown: str, folder: str, who: str
 ) -> dict[str, Any]:
-    mark = receipts.idempotency_mark(state)
-    try:
-        result = import_file(state, path, receipt=False)  # the page keeps its own (JSON) receipt
+    try:  # the page keeps its own (JSON) receipt, no text one beside the upload
+        result = import_file(state, path, receipt=False, imported_by=who, shown=shown)
+        receipt = result.receipt
+        assert receipt is not None
     except Exception:  # one file's failure is its own line; the other files still import
         log.exception("USB import of %s failed", path)
         result = _failed(path)
-    receipt = receipts.build(state, result, mark=mark, file=shown, imported_by=who, now=state.now())
+        receipt = receipts.build(
+            state, result, mark=0, file=shown, imported_by=who, now=state.now()
+        )
     _drop_applied(result)
     try:
         receipts.save(path, receipt)
     except OSError as exc:  # the import stands; its row then shows the audit entry's counts only
         log.error("the receipt of %s could not be kept: %s", path, exc)
-    school_id = None
-    if receipt["school"] is not None:
-        with state.db.ReadSession.begin() as s:
-            school_id = s.execute(
-                select(School.id).where(School.code == receipt["school"]["code"])
-            ).scalar_one_or_none()
+    with state.db.ReadSession.begin() as s:
+        school_id = receipts.school_id_of(s, receipt)
     audit(
         receipts.ACTION,
         shown[:100],
-        {
-            "folder": folder,
-            "stored": path.name,
-            "bundle_id": (receipt["bundle"] or {}).get("id"),
-            "device_id": (receipt["device"] or {}).get("id"),
-            "received": receipt["received"],
-            "duplicates": receipt["duplicates"],
-            "refused": len(receipt["refused"]),
-            "error": (receipt["error"] or {}).get("code"),
-        },
+        receipts.audit_details(receipt, folder=folder, stored=path.name),
         school_id=school_id,
     )
     return receipt
@@ -184,7 +172,7 @@ def usb_import() -> ResponseReturnValue:
         )
         return _page(status=422)
     state = get_state()
-    folder = f"{naive_utc(state.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+    folder = receipts.new_folder(state)
     target = imports_root() / folder
     taken: set[str] = set()
     saved = []
@@ -210,13 +198,7 @@ def usb_import() -> ResponseReturnValue:
     return redirect(url_for("dashboard.usb_upload", folder=folder))
 
 
-def _when(value: Any, offset: dt.timedelta) -> str:
-    """An ISO UTC time (…Z) in the bureau's time."""
-    try:
-        moment = dt.datetime.fromisoformat(str(value).rstrip("Z"))
-    except ValueError:
-        return "—"
-    return (naive_utc(moment) + offset).strftime("%Y-%m-%d %H:%M")
+_when = receipts.local_time
 
 
 def _bundle_path(entry: AuditEntry) -> Path | None:
@@ -340,9 +322,8 @@ def _answers(kept: dict[str, Any]) -> list[str]:
 
 
 def download_name(school: str | None, answer: str) -> str:
-    """The answer's name on the stick: the school's name first, so a person picks the right one."""
-    safe = _UNSAFE.sub("_", school or "").strip()[:40]
-    return f"{safe}_{answer}" if safe and safe not in answer else answer
+    """The answer's name on the stick: the school's name first, as `sync-server usb-import` writes it."""
+    return with_school_name(school, answer)
 
 
 @bp.get("/usb/imports/<entry_id>/answer")

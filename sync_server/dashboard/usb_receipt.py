@@ -20,6 +20,8 @@ import datetime as dt
 import json
 import logging
 import os
+import secrets
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,18 +33,21 @@ from sqlalchemy.orm import Session
 
 from forms import usb_bundle as U
 from forms import usb_files as F
+from forms.display import zone_label
 from forms.periods import record_period
 from sync_server import reporting
 from sync_server.models import AuditEntry, Device, IdempotencyKey, Record, School
-from sync_server.private_files import opener
-from sync_server.services.common import iso, naive_utc
+from sync_server.private_files import opener, private_dir
+from sync_server.services.common import audit, iso, naive_utc
 from sync_server.services.forms import FORM_CACHE
 from sync_server.state import ServerState
 from sync_server.usb import ImportResult
 
 log = logging.getLogger(__name__)
 
-ACTION = "usb.import"  # the audit entry of each bundle imported on the page (who, when, which file)
+ACTION = "usb.import"  # the audit entry of each bundle imported (who, when, which file): the page's history
+CLI_ACTOR = "命令行"  # who imported with `sync-server usb-import`
+FOLDER = "usb_imports"  # under the instance: one folder per upload (or command), receipts and answers kept
 RECEIPT_SUFFIX = ".receipt.json"
 NO_PERIOD = "—"
 _CHUNK = 500
@@ -273,7 +278,7 @@ def first_import(s: Session, bundle_id: str) -> dict[str, Any] | None:
         .limit(1)
     ).first()
     if page is not None:
-        return {"at": iso(page[0]), "by": page[1]}
+        return {"at": iso(page[0]), "by": None if page[1] == CLI_ACTOR else page[1]}
     core = s.execute(
         select(AuditEntry.at)
         .where(AuditEntry.action == "device.usb_import", bid == bundle_id)
@@ -400,3 +405,131 @@ def sensitive_refusals(receipt: dict[str, Any], hidden: set[str]) -> Iterator[di
     for r in receipt.get("refused") or []:
         if r.get("sensitive") or r.get("form_id") in hidden:
             yield r
+
+
+def new_folder(state: ServerState) -> str:
+    """The folder of one upload or one command under <instance>/usb_imports."""
+    return f"{naive_utc(state.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+
+
+def audit_details(receipt: dict[str, Any], *, folder: str, stored: str) -> dict[str, Any]:
+    """What the audit entry `usb.import` keeps (the history's counts; the receipt stays in the file)."""
+    return {
+        "folder": folder,
+        "stored": stored,
+        "bundle_id": (receipt["bundle"] or {}).get("id"),
+        "device_id": (receipt["device"] or {}).get("id"),
+        "received": receipt["received"],
+        "duplicates": receipt["duplicates"],
+        "refused": len(receipt["refused"]),
+        "error": (receipt["error"] or {}).get("code"),
+    }
+
+
+def school_id_of(s: Session, receipt: dict[str, Any]) -> int | None:
+    if receipt["school"] is None:
+        return None
+    found = s.execute(select(School.id).where(School.code == receipt["school"]["code"]))
+    return found.scalar_one_or_none()
+
+
+def keep_for_history(state: ServerState, instance: Path, result: ImportResult) -> None:
+    """A bundle imported with `sync-server usb-import` in U盘数据's history as one imported on the page: its
+    receipt and a copy of its answer under <instance>/usb_imports/<folder>/ (the bundle stays on the
+    stick), and the same audit entry `usb.import` (by 命令行), so the answer can be downloaded again."""
+    receipt = result.receipt
+    if receipt is None or result.path is None:
+        return
+    folder = new_folder(state)
+    target = instance / FOLDER / folder
+    stored = result.path.name
+    try:
+        private_dir(target)
+        for answer in result.answer_paths:
+            with open(answer, "rb") as src, open(target / answer.name, "xb", opener=opener) as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        save(target / stored, receipt)
+    except OSError as exc:  # imported all the same; the history then shows the audit entry's counts
+        log.error("the receipt of %s could not be kept under %s: %s", stored, target, exc)
+    with state.db.Session.begin() as s:
+        audit(
+            s,
+            now=state.now(),
+            actor=CLI_ACTOR,
+            action=ACTION,
+            school_id=school_id_of(s, receipt),
+            object_id=str(receipt["file"])[:100],
+            details=audit_details(receipt, folder=folder, stored=stored),
+        )
+
+
+def local_time(value: Any, offset: dt.timedelta) -> str:
+    """An ISO UTC time (…Z) in the bureau's time, to the minute."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value).rstrip("Z"))
+    except ValueError:
+        return "—"
+    return (naive_utc(moment) + offset).strftime("%Y-%m-%d %H:%M")
+
+
+def text_lines(receipt: dict[str, Any], result: ImportResult, offset: dt.timedelta) -> list[str]:
+    """The receipt as the command line prints it and writes it beside the bundle (_回执.txt): what the page's
+    回执 shows - school, device, form titles, times in the bureau's time - in Chinese and English."""
+    zone = zone_label(offset)
+    error = receipt.get("error")
+    school = receipt.get("school") or receipt.get("claimed_school")
+    who = (
+        f"{school.get('name') or ''}（{school['code']}）" if school else "学校未知 / school unknown"
+    )
+    if error is not None:
+        return [
+            f"回执 {receipt['file']}（{who}）：已拒收，未导入任何数据 / refused, nothing imported",
+            f"  {error['message_zh']} / {error['message_en']}",
+        ]
+    bundle = receipt.get("bundle") or {}
+    device = (receipt.get("device") or {}).get("name") or "—"
+    lines = [
+        f"回执 {receipt['file']}：{who}，设备“{device}”，文件生成于 {local_time(bundle.get('created_at'), offset)}"
+        f"（{zone}），导入于 {local_time(receipt.get('imported_at'), offset)}（{zone}）",
+    ]
+    before = receipt.get("imported_before")
+    if isinstance(before, dict):
+        by = f"由 {before['by']} " if before.get("by") else "用命令行"
+        lines.append(
+            f"  此文件已于 {local_time(before.get('at'), offset)} {by}导入过，本次未重复保存任何记录 / "
+            "imported before; nothing was stored twice"
+        )
+    for row in receipt.get("rows") or []:
+        period = row.get("period_label")
+        label = row["title"] + (f"（{period}）" if period and period != NO_PERIOD else "")
+        lines.append(
+            f"  {label}：收到 {row['received']} 条"
+            + (f"（另有 {row['duplicates']} 条先前已收到）" if row["duplicates"] else "")
+            + f" / received {row['received']}"
+            + (f" ({row['duplicates']} held before)" if row["duplicates"] else "")
+        )
+    if receipt.get("restart"):
+        lines.append(
+            "  服务器已从备份恢复：本次未导入，请把答复文件带回学校导入，再导出一次带来 / the server was "
+            "restored from a backup: nothing imported this time; take the answer back to the school, "
+            "import it there, and bring a new export"
+        )
+    elif not receipt.get("rows"):
+        lines.append("  没有新的记录 / no changes")
+    for r in receipt.get("refused") or []:
+        lines.append(
+            f"  拒收 {r['title']} {str(r['record_id'])[:8]}：{r['message_zh']} / refused: {r['message_en']}"
+        )
+    lines.append(
+        f"  附件 {receipt['attachments']} 个，回传 {receipt['pulled']} 项 / {receipt['attachments']} "
+        f"attachments, {receipt['pulled']} items back"
+    )
+    if result.answer_path is not None:
+        lines.append(f"  答复文件 / answer: {result.answer_path}")
+    if result.answer_error is not None:
+        lines.append(
+            f"  答复文件未能写出，再导入一次即可（已收到的不会重复）：{result.answer_error.message_zh} / "
+            f"the answer was not written; import the file again (nothing is stored twice): "
+            f"{result.answer_error.message_en}"
+        )
+    return lines

@@ -40,6 +40,7 @@ from tests.server.browser import _make_app
 from tests.server.conftest import START, MovableClock, serve
 from tests.server.dashboard_seed import PASSWORD
 from tests.server.usb_seed import VisitRound, device_of, visit_round
+from tests.support.samples import inspection
 
 
 @dataclass
@@ -289,7 +290,7 @@ def test_file_names_are_escaped_and_kept_inside_the_private_folder(
     # and receipt kept; a refused file is kept for a look.
     b = county.round.good[1]
     assert list(root.rglob(b.name)) == []
-    assert len(list(root.rglob(f"{b.stem}_answer{U.SUFFIX}"))) == 1
+    assert len(list(root.rglob(f"*_{b.stem}_answer{U.SUFFIX}"))) == 1
     assert len(list(root.rglob(f"{b.name}{receipts.RECEIPT_SUFFIX}"))) == 1
     assert len(list(root.rglob(county.round.tampered.name))) == 1
     assert list(root.rglob("*_回执.txt")) == []  # the command line's text receipt: not needed here
@@ -490,3 +491,49 @@ def test_the_history_pages_back_fifty_imports_at_a_time(
     raw = re.findall(r'<tr class="usb-row.*?</tr>', page, re.S)
     assert "usb-receipt-link" not in raw[0] and any("usb-receipt-link" in r for r in raw)
     assert county.reviewer.get("/usb?before=x").status_code == 400
+
+
+def test_a_bundle_imported_on_the_command_line_is_in_the_history_with_its_answer(
+    county: County, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usb trial's D5 and D8: `sync-server usb-import` is listed in 导入记录 as a page import is (one
+    audit action), its answer downloads under the name the command line wrote on the stick (school name,
+    code, date), and its text 回执 says what the page's does (form title, school, device, 北京时间)."""
+    from sync_server.config import ENV_SECRET_KEY
+    from sync_server.usb import import_paths
+
+    monkeypatch.setenv(ENV_SECRET_KEY, str(county.app.config["SECRET_KEY"]))
+    pc = county.round.clients[1]  # 河口乡小学
+    pc.save(inspection(inspectors="命令行老师"))
+    stick = tmp_path / "U盘"
+    stick.mkdir()
+    bundle = export_bundle(pc.ctx, stick).path
+
+    (result,) = import_paths(
+        county.instance, str(get_state(county.app).config["DATABASE_URL"]), [bundle]
+    )
+
+    assert result.error is None and result.answer_path is not None
+    assert result.answer_path.name == f"河口乡小学_{bundle.stem}_answer{U.SUFFIX}"
+    text = "\n".join(result.receipt_lines())
+    assert "河口乡小学（S002）" in text and "设备“教务处电脑”" in text and "北京时间" in text
+    assert re.search(r"校园安全隐患排查整治记录（2026年11月）：收到 [14] 条", text)  # 4 run alone
+    assert result.receipt_path is not None
+    assert result.receipt_path.read_text("utf-8-sig").replace("\r\n", "\n") == text + "\n"
+    with get_state(county.app).db.ReadSession.begin() as s:
+        (entry,) = s.execute(
+            select(M.AuditEntry).where(
+                M.AuditEntry.action == receipts.ACTION, M.AuditEntry.object_id == bundle.name
+            )
+        ).scalars()
+        entry_id, actor = entry.id, entry.actor
+    assert actor == receipts.CLI_ACTOR
+    page = county.reviewer.get("/usb").get_data(as_text=True)
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*{re.escape(bundle.name)}.*?</tr>", page, re.S)
+    assert row and "命令行" in row.group(0) and f"/usb/imports/{entry_id}/answer" in row.group(0)
+    got = county.reviewer.get(f"/usb/imports/{entry_id}/answer")
+    assert got.status_code == 200 and got.data == result.answer_path.read_bytes()
+    assert urllib.parse.quote(result.answer_path.name) in got.headers["Content-Disposition"]
+    shown = county.reviewer.get(f"/usb/imports/{entry_id}/receipt").get_data(as_text=True)
+    assert "河口乡小学" in shown and "命令行" in shown
+    assert import_answer(pc.ctx, result.answer_path).acknowledged >= 1

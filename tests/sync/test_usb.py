@@ -3,6 +3,7 @@ and online syncs mixed in. Each test asserts the records on both sides."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +114,21 @@ def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_n
     }
     assert live_server.count(M.Attachment, M.Attachment.sha256 == sha, M.Attachment.complete) == 1
     assert receipt.answer_path is not None and receipt.answer_path.is_file()
-    assert any("safety_inspection" in line for line in receipt.receipt_lines())
+    lines = "\n".join(receipt.receipt_lines())  # the usb trial's D8: what the page's 回执 shows
+    assert (
+        "校园安全隐患排查整治记录（2026年11月）：收到 4 条" in lines
+        and "safety_inspection" not in lines
+    )
+    assert (
+        f"城关镇中心小学（{school}）" in lines
+        and "设备“教务处电脑”" in lines
+        and "北京时间" in lines
+    )
+    assert device_id(client) not in lines and not re.search(r"\d\dZ", lines)
     assert receipt.receipt_path is not None
     printed = receipt.receipt_path.read_text("utf-8-sig")
     assert receipt.receipt_path.name == f"{exported.path.stem}_回执.txt"
-    assert "safety_inspection：收到 4 条" in printed and str(receipt.answer_path) in printed
+    assert printed.replace("\r\n", "\n") == lines + "\n"  # the same 回执 on the stick
     with live_server.session() as s:
         device = s.get(M.Device, device_id(client))
         assert device is not None and device.last_seen_at is not None

@@ -84,11 +84,11 @@ def test_the_trip_by_command_lines(
     damaged.write_bytes(bundle.read_bytes()[:-10])
     assert server_main(["usb-import", str(bundle), str(damaged), *server]) == 2
     out, err = capsys.readouterr()
-    assert "safety_inspection：收到 1 条" in out
+    assert "校园安全隐患排查整治记录（" in out and "）：收到 1 条" in out
     assert "已拒收，未导入任何数据" in out
     assert "1 个U盘同步文件被拒收" in err and "refused" in err
     assert [(r.id, r.status) for r in live_server.school_records(school)] == [(rid, "received")]
-    answer = stick / f"{bundle.stem}_answer.usbsync"
+    answer = stick / f"城关镇中心小学_{bundle.stem}_answer.usbsync"  # as U盘数据 names it
     assert answer.is_file()
 
     cut = stick / "cut.usbsync"
