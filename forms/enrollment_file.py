@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -47,6 +48,7 @@ MAGIC = b"SSENR\x00\x01\n"
 FORMAT = 1
 SUFFIX = ".ssenroll"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 SALT_BYTES = 16
 MAX_HEADER_BYTES = 16 * 1024
 MAX_PAYLOAD_BYTES = 512 * 1024 * 1024
@@ -80,8 +82,17 @@ class Header:
     r: int = SCRYPT_R
     p: int = SCRYPT_P
     format: int = FORMAT
+    # The bytes after the header (nonce, ciphertext and tag), so a file cut short (a stick pulled out while
+    # it was written) is told from a wrong code. Absent in files of an older bureau: they cannot be told.
+    sealed_bytes: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        out = self._fields()
+        if self.sealed_bytes is not None:
+            out["sealed_bytes"] = self.sealed_bytes
+        return out
+
+    def _fields(self) -> dict[str, Any]:
         return {
             "format": self.format,
             "kind": "enrollment",
@@ -159,13 +170,14 @@ def _header_bytes(header: Header) -> bytes:
 
 
 def seal(header: Header, payload: dict[str, Any], code: str) -> bytes:
-    head = _header_bytes(header)
-    prefix = MAGIC + struct.pack(">I", len(head)) + head
     plain = gzip.compress(
         json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
         compresslevel=6,
         mtime=0,
     )
+    header = dataclasses.replace(header, sealed_bytes=NONCE_BYTES + len(plain) + TAG_BYTES)
+    head = _header_bytes(header)
+    prefix = MAGIC + struct.pack(">I", len(head)) + head
     nonce = os.urandom(NONCE_BYTES)
     return prefix + nonce + AESGCM(_key(code, header)).encrypt(nonce, plain, prefix)
 
@@ -196,7 +208,13 @@ def _split(data: bytes) -> tuple[bytes, bytes, Header]:
         raw = json.loads(data[at + 4 : end].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise _not_a_file("文件头已损坏", "the header is damaged") from None
-    return data[:end], data[end:], _parse_header(raw)
+    header = _parse_header(raw)
+    sealed = data[end:]
+    if header.sealed_bytes is not None and len(sealed) < header.sealed_bytes:
+        raise _not_a_file("文件不完整（可能在写入时拔出了U盘）", "the file is truncated")
+    if header.sealed_bytes is not None and len(sealed) > header.sealed_bytes:
+        raise _not_a_file("文件末尾多出了内容", "the file has bytes past its end")
+    return data[:end], sealed, header
 
 
 def _parse_header(raw: Any) -> Header:
@@ -225,7 +243,15 @@ def _parse_header(raw: Any) -> Header:
         salt_ok = len(base64.b64decode(kdf["salt"], validate=True)) >= 8
     except (ValueError, binascii.Error):
         salt_ok = False
-    if not salt_ok:
+    sealed = raw.get("sealed_bytes")
+    if not salt_ok or (
+        sealed is not None
+        and (
+            not isinstance(sealed, int)
+            or isinstance(sealed, bool)
+            or sealed < NONCE_BYTES + TAG_BYTES
+        )
+    ):
         raise _not_a_file("文件头已损坏", "the header is damaged")
     return Header(
         school_code=raw["school_code"],
@@ -236,6 +262,7 @@ def _parse_header(raw: Any) -> Header:
         n=n,
         r=r,
         p=p,
+        sealed_bytes=sealed,
     )
 
 

@@ -282,6 +282,11 @@ def test_wrong_code_changed_byte_and_the_wait_after_many_wrong_codes(
     with pytest.raises(EnrollFileError) as cut:
         enroll_from_file(client.ctx, truncated, w.code)
     assert cut.value.code == "enrollment_file_malformed" and "不完整" in cut.value.message_zh
+    truncated.write_bytes(w.data[: len(w.data) // 2])  # the usb trial's D9: cut after its header
+    with pytest.raises(EnrollFileError) as half:
+        enroll_from_file(client.ctx, truncated, w.code)
+    assert half.value.code == "enrollment_file_malformed" and "不完整" in half.value.message_zh
+    assert "truncated" in half.value.message_en
     with client.Session() as s:
         assert S.get_enrollment(s) is None  # nothing kept
 
