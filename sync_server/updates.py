@@ -29,6 +29,8 @@ from sync_server.services.common import naive_utc
 PROTOCOL = "1.18"  # the newest protocol revision this server speaks (docs/protocol.md)
 PROTOCOL_HEADER = "Sync-Protocol"
 MIN_CLIENT_HEADER = "Sync-Min-Client-Version"
+REPORT_HEADER = "Sync-Update-Report"  # on a pull: the device's update report (compact JSON)
+OFFER_HEADER = "Sync-Update-Offer"  # on a pull's answer: the version this device is offered
 CLIENT_AGENT = re.compile(r"school-client/([0-9][0-9A-Za-z.+!-]{0,48})")
 STAGES = ("paused", "pilot", "all")
 STAGE_LABELS = {"paused": "已暂停", "pilot": "试点学校", "all": "全部学校"}

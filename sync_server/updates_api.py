@@ -10,23 +10,27 @@ than that is answered 426 `client_too_old` on every route but these, enroll and 
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Response, request, send_from_directory
+from flask import Response, g, request, send_from_directory
 from flask.blueprints import BlueprintSetupState
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync_server import updates as U
 from sync_server.api import _string, api, current_device, device_required, read_json
 from sync_server.app import json_response
 from sync_server.errors import ApiError
+from sync_server.services.schools import DeviceInfo
 from sync_server.state import get_state
 
 log = logging.getLogger(__name__)
 
 OPEN_TO_OLD_CLIENTS = ("/api/v1/update/", "/api/v1/enroll", "/api/v1/openapi.json")
 MAX_CHECK_BYTES = 16 * 1024
+MAX_REPORT_HEADER = 2048  # characters of a Sync-Update-Report header
 
 
 def updates_dir() -> Path:
@@ -70,6 +74,8 @@ def _check_settings(setup: BlueprintSetupState) -> None:
 @api.after_request
 def _protocol_headers(response: Response) -> Response:
     response.headers[U.PROTOCOL_HEADER] = U.PROTOCOL
+    if request.method == "GET" and request.path == "/api/v1/pull":
+        _pull_news(response)
     minimum = U.min_client_version(get_state().config)
     if minimum is not None:
         response.headers[U.MIN_CLIENT_HEADER] = str(minimum)
@@ -81,11 +87,8 @@ def _field(body: dict[str, Any], name: str, *, limit: int, required: bool = Fals
     return _string(body, name, limit=limit, required=required) or None
 
 
-@api.post("/update/check")
-@device_required
-def update_check_view() -> Response:
-    state = get_state()
-    body = read_json(MAX_CHECK_BYTES)
+def _report(body: object) -> dict[str, Any]:
+    """A device's update report (the check's body, or the pull's Sync-Update-Report header), checked."""
     if not isinstance(body, dict):
         raise ApiError(
             "bad_request",
@@ -94,7 +97,7 @@ def update_check_view() -> Response:
             status=400,
         )
     running_text = _field(body, "app_version", limit=50, required=True) or ""
-    running = U.parse_version(running_text, what="app_version")
+    U.parse_version(running_text, what="app_version")
     platform = _field(body, "platform", limit=20, required=True) or ""
     state_word = body.get("state", "current")  # present: one of STATES (null is refused)
     if platform not in U.PLATFORMS or state_word not in U.STATES:
@@ -116,21 +119,27 @@ def update_check_view() -> Response:
             status=400,
             details={"field": "failures"},
         )
+    return {
+        "app_version": running_text,
+        "platform": platform,
+        "state": state_word,
+        "target_version": _field(body, "target_version", limit=50),
+        "failures": failures,
+        "error": _field(body, "error", limit=500),
+    }
+
+
+@api.post("/update/check")
+@device_required
+def update_check_view() -> Response:
+    state = get_state()
+    report = _report(read_json(MAX_CHECK_BYTES))
+    running = U.parse_version(report["app_version"], what="app_version")
     device = current_device()
     with state.db.Session.begin() as session:
-        U.record_report(
-            session,
-            device_id=device.device_id,
-            app_version=running_text,
-            platform=platform,
-            state=state_word,
-            target_version=_field(body, "target_version", limit=50),
-            failures=failures,
-            error=_field(body, "error", limit=500),
-            now=state.now(),
-        )
+        U.record_report(session, device_id=device.device_id, now=state.now(), **report)
         offer = U.offer_for(
-            session, running=running, platform=platform, school_code=device.school_code
+            session, running=running, platform=report["platform"], school_code=device.school_code
         )
     minimum = U.min_client_version(state.config)
     return json_response(
@@ -142,6 +151,40 @@ def update_check_view() -> Response:
             "repository": "/api/v1/update/repo/",
         }
     )
+
+
+def _pull_news(response: Response) -> None:
+    """On a pull's answer (1.18): keep the report the device sent along (Sync-Update-Report), and name the
+    release it is offered (Sync-Update-Offer), so that a sync makes no request of its own for updates
+    unless there is one to fetch. Never fails the pull: a report that cannot be read or kept is logged."""
+    device = getattr(g, "device", None)
+    if response.status_code != 200 or not isinstance(device, DeviceInfo):
+        return
+    state = get_state()
+    report: dict[str, Any] | None = None
+    sent = request.headers.get(U.REPORT_HEADER)
+    if sent and len(sent) <= MAX_REPORT_HEADER:
+        try:
+            report = _report(json.loads(sent))
+        except (ValueError, ApiError) as exc:
+            log.info("an update report on a pull was not read: %s", exc)
+    running = U.client_version(request.headers.get("User-Agent"))
+    try:
+        with state.db.Session.begin() as session:
+            if report is not None:
+                U.record_report(session, device_id=device.device_id, now=state.now(), **report)
+            offer = (
+                U.offer_for(
+                    session, running=running, platform=_platform(), school_code=device.school_code
+                )
+                if running is not None
+                else None
+            )
+    except SQLAlchemyError:
+        log.warning("the update report of %s was not kept", device.device_id, exc_info=True)
+        return
+    if offer is not None:
+        response.headers[U.OFFER_HEADER] = offer.version
 
 
 @api.get("/update/repo/<path:name>")

@@ -72,7 +72,7 @@ from client.sync.upload import (
     remote_offset,
     upload_file,
 )
-from client.update.hook import check_updates
+from client.update import hook as update_hook
 from client.usb.key import remember_usb_key
 from forms.identifiers import quote_segment
 
@@ -179,6 +179,7 @@ class SyncEngine:
     ) -> None:
         self.ctx = ctx
         self.http = session
+        self.update_offer: str | None = None  # the release the last pull's answer named (1.18)
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.policy = policy or RetryPolicy()
@@ -327,9 +328,9 @@ class SyncEngine:
             self._keep_problem(exc, result)
             log.warning("sync failed: %s", exc.one_line())
             if exc.code == "client_too_old":  # issue 16: it is still offered its update
-                check_updates(self)
+                update_hook.check_updates(self, refused_too_old=True)
             raise
-        check_updates(self)  # issue 16: client/update/hook.py, never raises
+        update_hook.check_updates(self)  # issue 16: only when one is offered; never raises
         log.info(
             "sync: %d pushed, %d pulled, %d uploaded, %d rejected, %d conflicts, %d pending",
             result.pushed,
@@ -689,6 +690,11 @@ class _Run:
                 return
             with self.store.Session() as s:
                 since = S.get_cursor(s)
+            headers = {
+                **self.healer.headers(),
+                ROTATION_HEADER: "1",
+                **update_hook.pull_headers(self.engine),
+            }
             answer = self.t.request(
                 "GET",
                 f"{API}/pull",
@@ -697,8 +703,9 @@ class _Run:
                     "limit": self.engine.pull_limit,
                     **self.healer.pull_params(),
                 },
-                headers={**self.healer.headers(), ROTATION_HEADER: "1"},
+                headers=headers,
             )
+            update_hook.note_pull_answer(self.engine, headers, answer)
             page = answer.body
             if not isinstance(page, Mapping):
                 raise _malformed("pull")

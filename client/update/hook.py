@@ -1,28 +1,119 @@
-"""The update check that runs after each sync (client/sync/engine.py calls it once per sync, whatever the
-sync's outcome: a client the server finds too old is refused the sync but still offered its update)."""
+"""The update channel's part in a sync (protocol 1.18, docs/updates.md). A sync makes no request of its own
+for updates unless there is one to fetch: the first pull carries this computer's update report when it
+changed or a day has passed (`Sync-Update-Report`), and the pull's answer names the release this computer is
+offered (`Sync-Update-Offer`). Only then - or while a download is under way, or when the server refused the
+sync as too old - does the update check run after the sync (client/update/channel.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from typing import TYPE_CHECKING
 
 from client.store import sync_state as S
 from client.store.prefs import get_setting
+from client.sync.http import Answer
 from client.sync.pinning import K_FINGERPRINT
 from client.update.install import install_dir
+from client.update.state import (
+    UpdateState,
+    load_state,
+    platform_name,
+    save_state,
+    staged_ready,
+)
 
 if TYPE_CHECKING:
     from client.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
 
+REPORT_HEADER = "Sync-Update-Report"
+OFFER_HEADER = "Sync-Update-Offer"
+PLATFORM_HEADER = "Sync-Client-Platform"
+REPORT_EVERY = dt.timedelta(days=1)
+MAX_REPORT_HEADER = 2000  # the server reads up to 2048 characters
 
-def check_updates(engine: SyncEngine) -> None:
+
+def _now(engine: SyncEngine) -> dt.datetime:
+    return engine.ctx.clock.now()
+
+
+def _due(state: UpdateState, report: dict[str, object], now: dt.datetime) -> bool:
+    if state.last_report != report or not state.reported_at:
+        return True
+    try:
+        last = dt.datetime.fromisoformat(state.reported_at)
+    except ValueError:
+        return True
+    return not dt.timedelta(0) <= now - last < REPORT_EVERY  # a clock set back counts as due
+
+
+def _header(report: dict[str, object]) -> str:
+    sent = dict(report)
+    text = json.dumps(sent, separators=(",", ":"))  # ASCII: a header carries no raw Chinese
+    while len(text) > MAX_REPORT_HEADER and sent.get("error"):
+        sent["error"] = str(sent["error"])[: len(str(sent["error"])) // 2] or None
+        text = json.dumps(sent, separators=(",", ":"))
+    return text
+
+
+def pull_headers(engine: SyncEngine) -> dict[str, str]:
+    """The update report to send along on a pull, when the server has not taken this one today."""
+    from client.sync.engine import app_version
+
+    headers = {PLATFORM_HEADER: platform_name()}  # which build the offer is for
+    try:
+        state = load_state(engine.ctx.store.data_dir)
+        report = state.report(app_version())
+        if _due(state, report, _now(engine)):
+            headers[REPORT_HEADER] = _header(report)
+    except Exception:  # the sync goes on without it
+        log.warning("the update report could not be made", exc_info=True)
+    return headers
+
+
+def note_pull_answer(engine: SyncEngine, sent: dict[str, str], answer: Answer) -> None:
+    """After a pull's answer: the report it carried is taken; the release offered, if any, is kept for the
+    check after the sync."""
+    from client.sync.engine import app_version
+
+    engine.update_offer = answer.headers.get(OFFER_HEADER) or None
+    if REPORT_HEADER not in sent:
+        return
+    try:
+        data_dir = engine.ctx.store.data_dir
+        state = load_state(data_dir)
+        state.last_report = state.report(app_version())
+        state.reported_at = _now(engine).isoformat()
+        save_state(data_dir, state)
+    except Exception:
+        log.warning("the update state could not be kept", exc_info=True)
+
+
+def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
+    if refused_too_old:
+        return True
+    state = load_state(engine.ctx.store.data_dir)
+    if state.state == "downloading":
+        return True  # goes on where it stopped
+    offer = engine.update_offer
+    if not offer or offer in state.blocked:
+        return False
+    ready = staged_ready(engine.ctx.store.data_dir)
+    return not (ready and ready.get("version") == offer)  # staged: installed at the next start
+
+
+def check_updates(engine: SyncEngine, *, refused_too_old: bool = False) -> None:
     """Never raises: an update that cannot be checked or fetched must not fail the sync."""
     from client.sync.engine import app_version
     from client.update.channel import check_and_stage  # python-tuf is loaded only when used
 
     try:
+        if not _check_wanted(engine, refused_too_old):
+            return
+        engine.update_offer = None
         with engine.ctx.store.Session() as s:
             enrollment = S.get_enrollment(s)
             pin = get_setting(s, K_FINGERPRINT)

@@ -37,6 +37,10 @@ class UpdateState:
     failures: int = 0
     error: str | None = None
     blocked: list[str] = field(default_factory=list)  # versions that failed their first start here
+    # The report the server last took (on a pull, 1.18) and when (ISO UTC): sent again when it changes
+    # or a day has passed.
+    last_report: dict[str, Any] | None = None
+    reported_at: str | None = None
 
     def report(self, running: str) -> dict[str, Any]:
         return {

@@ -219,13 +219,34 @@ def test_a_newer_client_syncs_with_an_older_server_as_before(
         old.server_close()
         thread.join(5)
     assert result.complete and result.pushed == 1 and len(server.school_records(school)) == 1
+    # The report rode on the pull (an older server ignores the header) and no offer came back: the
+    # client made no request of its own for updates.
     checks = [r for r in client.responses if r.request.path_url == "/api/v1/update/check"]
-    assert [r.status_code for r in checks] == [
-        404
-    ]  # asked once, took the 404 as "no update channel"
+    assert checks == []
+    pulls = [r for r in client.responses if r.request.path_url.startswith("/api/v1/pull")]
+    assert pulls and "Sync-Update-Report" in pulls[0].request.headers
+    assert all("Sync-Update-Offer" not in r.headers for r in pulls)
     assert all("Sync-Protocol" not in r.headers for r in client.responses)
     state = load_state(client.ctx.store.data_dir)
     assert (state.state, state.error, state.failures) == ("current", None, 0)
+
+
+def test_a_sync_with_nothing_offered_makes_no_update_request_and_reports_on_its_pull(
+    make_client: ClientFactory, server: UpdateServer
+) -> None:
+    client, _school = _enrolled(make_client, server, "quiet-pc")
+    client.save(inspection())
+    assert client.engine.sync().complete
+    assert not [r for r in client.responses if "/update/" in r.request.path_url]
+    reported = server.device_update(_device_id(client))
+    assert reported is not None and (reported.state, reported.platform) == ("current", "linux")
+    seen = len(client.responses)
+    client.save(inspection(inspectors="王五"))
+    assert client.engine.sync().complete
+    pulls = [r for r in client.responses[seen:] if r.request.path_url.startswith("/api/v1/pull")]
+    # The server took today's report already: the next sync's pull does not carry it again.
+    assert pulls and all("Sync-Update-Report" not in r.request.headers for r in pulls)
+    assert not [r for r in client.responses[seen:] if "/update/" in r.request.path_url]
 
 
 def test_every_answer_states_the_protocol_and_the_oldest_client(
