@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class FileEnrollment:
     enrollment: S.Enrollment
     installation_id: str
     pulled: int  # records, roster entries and forms the file brought
+    forms: int = 0  # of which form definitions
+    records: int = 0  # and records (the school's records, roster entries included)
 
 
 def installation_id(ctx: ClientContext) -> str | None:
@@ -214,6 +217,7 @@ def enroll_from_file(ctx: ClientContext, path: Path, code: str) -> FileEnrollmen
         remember_usb_key(s, payload.get("usb_key"))
     answer = U.unb64(payload["answer"])
     pulled = 0
+    kinds = _kinds(answer, payload.get("usb_key"))
     if answer is not None:
         # The first pull, applied as a USB answer is: forms, roster and the school's records in place.
         temp = ctx.store.data_dir / f".enroll-{uuid.uuid4().hex[:8]}{U.SUFFIX}"
@@ -230,4 +234,22 @@ def enroll_from_file(ctx: ClientContext, path: Path, code: str) -> FileEnrollmen
         enrollment.school_code,
         enrollment.device_id,
     )
-    return FileEnrollment(enrollment, installation, pulled)
+    return FileEnrollment(enrollment, installation, pulled, kinds["form"], kinds["record"])
+
+
+def _kinds(answer: bytes | None, key: object) -> Counter[str]:
+    """The first pull's changes by type (`form`, `record`), read from the answer the file carries."""
+    kinds: Counter[str] = Counter()
+    usb = U.decode_key(key)
+    if answer is None or usb is None:
+        return kinds
+    try:
+        _header, body = U.open_bundle(answer, usb)
+    except U.BundleError:
+        return kinds
+    pull = body.get("pull") if isinstance(body, dict) else None
+    for page in (pull.get("pages") if isinstance(pull, dict) else None) or []:
+        for change in page.get("changes") or [] if isinstance(page, dict) else []:
+            if isinstance(change, dict):
+                kinds[str(change.get("type"))] += 1
+    return kinds

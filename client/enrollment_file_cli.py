@@ -43,9 +43,9 @@ def enroll_file_command(data_dir: Path, path: Path, code: str | None) -> int:
     e = done.enrollment
     _say(
         f"已从登记文件登记：本机属于“{e.school_name}”（{e.school_code}），服务器 {e.server_url}；"
-        f"收到 {done.pulled} 条表单、名册和记录。之后可用U盘同步，或联网时同步",
+        f"收到表单 {done.forms} 个、记录 {done.records} 条（含名册）。之后可用U盘同步，或联网时同步",
         f"enrolled from the file: this computer belongs to {e.school_code} ({e.school_name}), server "
-        f"{e.server_url}; {done.pulled} forms, roster entries and records came with it. Sync by USB "
-        "stick from now on, or online when there is a link",
+        f"{e.server_url}; {done.forms} forms and {done.records} records (roster included) came with "
+        "it. Sync by USB stick from now on, or online when there is a link",
     )
     return EXIT_OK

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from client.cli import main as client_main
 from client.enrollment_file import (
@@ -111,6 +112,9 @@ def test_enroll_by_file_then_records_by_stick_then_online_sync_moves_nothing(
     with client.Session() as s:
         assert usb_key(s) == U.device_key("sync-tests", w.device_id)
     assert done.pulled >= 1 and client_rows(client) == {earlier: Status.RECEIVED}
+    with client.Session() as s:  # the usb trial's D10: forms and records counted apart
+        held = s.execute(select(func.count()).select_from(Record)).scalar_one()
+    assert done.records == held == 1 and done.forms >= 1
     unused = file_row(live_server, w.device_id)
     assert unused.installation_id is None  # nothing was sent: the PC is offline
 
@@ -388,6 +392,7 @@ def test_the_command_lines_write_and_enroll(
     assert client_main(["enroll", "--file", str(path), "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert f"已从登记文件登记：本机属于“城关镇中心小学”（{school}）" in out
+    assert re.search(r"收到表单 \d+ 个、记录 0 条", out) and "表单、名册和记录" not in out
     assert (
         client_main(
             ["enroll", "--file", str(path), "--code", result["code"], "--data-dir", str(data)]
