@@ -8,13 +8,10 @@ window) are printed, never asserted, except the issue's hard size limit.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,46 +40,6 @@ class Bundle:
 
     def files(self) -> list[str]:
         return [p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")]
-
-
-def _ensure_pyinstaller() -> None:
-    if importlib.util.find_spec("PyInstaller") is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "pyinstaller>=6.3"], check=True
-        )
-
-
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
-    _ensure_pyinstaller()
-    work = tmp_path_factory.mktemp("pyinstaller")
-    started = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "PyInstaller",
-            "--noconfirm",
-            "--log-level",
-            "WARN",
-            "--distpath",
-            str(work / "dist"),
-            "--workpath",
-            str(work / "build"),
-            str(ROOT / "build.spec"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    folder = work / "dist" / "school-client"
-    exe = folder / f"school-client{EXE_SUFFIX}"
-    assert exe.is_file(), sorted(os.listdir(folder))
-    built = Bundle(folder, exe, elapsed)
-    print(f"\n[bundle] build {elapsed:.0f} s, size {built.size_mb():.0f} MB, {folder}")
-    yield built
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from sync_server.app import create_app
 from sync_server.cli import main as server_cli
 from sync_server.services.schools import add_school
 from sync_server.state import get_state
-from tests.packaging.test_bundle import Bundle, _env, bundle  # noqa: F401 - the module's build fixture
+from tests.packaging.test_bundle import Bundle, _env  # the build: tests/packaging/conftest.py
 from tests.server.conftest import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -107,7 +107,7 @@ def _version(exe: Path, data: Path) -> str:
 
 
 def test_v1_updates_itself_to_v2_refuses_a_tampered_archive_and_rolls_back_a_v3_that_fails(
-    bundle: Bundle,  # noqa: F811
+    bundle: Bundle,
     server: Server,
     tmp_path: Path,
 ) -> None:
