@@ -22,6 +22,7 @@ from typing import Any
 from forms import usb_bundle as U
 from forms import usb_parts as P
 from forms import usb_stream as S
+from forms.os_text import en_reason, zh_reason
 
 LISTS = ("batches", "attachments", "push", "pages", "forms")
 HEAD = "head"
@@ -165,8 +166,8 @@ def _read_all(path: Path) -> bytes:
 def _unreadable(path: Path, exc: OSError) -> U.BundleError:
     return U.BundleError(
         "bundle_unreadable",
-        f"无法读取文件 {path}：{exc.strerror or exc}",
-        f"cannot read {path}: {exc.strerror or exc}",
+        f"无法读取文件 {path}：{zh_reason(exc)}",
+        f"cannot read {path}: {en_reason(exc)}",
     )
 
 

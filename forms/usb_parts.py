@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from forms.os_text import en_reason, zh_reason
 from forms.usb_bundle import MAX_HEADER_BYTES, SUFFIX, BundleError
 from forms.usb_stream import MAGIC, not_authentic
 
@@ -51,11 +52,10 @@ def _parts_refused(zh: str, en: str) -> BundleError:
 
 
 def write_failed(path: Path | str, exc: OSError) -> BundleError:
-    reason = exc.strerror or str(exc)
     return BundleError(
         "bundle_write_failed",
-        f"写入U盘失败：{path}（{reason}）。U盘是否已拔出或已满？请换一个U盘再试，本机数据没有改变",
-        f"writing to the stick failed: {path} ({reason}). Was the stick pulled out, or is it full? Try "
+        f"写入U盘失败：{path}（{zh_reason(exc)}）。U盘是否已拔出或已满？请换一个U盘再试，本机数据没有改变",
+        f"writing to the stick failed: {path} ({en_reason(exc)}). Was the stick pulled out, or is it full? Try "
         "another stick; nothing on this computer changed",
     )
 
@@ -364,8 +364,8 @@ class PartReader:
         except OSError as exc:
             raise BundleError(
                 "bundle_unreadable",
-                f"无法读取文件 {info.path}：{exc.strerror or exc}",
-                f"cannot read {info.path}: {exc.strerror or exc}",
+                f"无法读取文件 {info.path}：{zh_reason(exc)}",
+                f"cannot read {info.path}: {en_reason(exc)}",
             ) from None
         self._left = info.length
         return True
@@ -382,8 +382,8 @@ class PartReader:
             except OSError as exc:
                 raise BundleError(
                     "bundle_unreadable",
-                    f"读取文件 {self._parts[self._i].path} 时出错：{exc.strerror or exc}",
-                    f"reading {self._parts[self._i].path} failed: {exc.strerror or exc}",
+                    f"读取文件 {self._parts[self._i].path} 时出错：{zh_reason(exc)}",
+                    f"reading {self._parts[self._i].path} failed: {en_reason(exc)}",
                 ) from None
             if not chunk:
                 zh, en = _where(self._parts[self._i])

@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from forms.os_text import en_reason, zh_reason
 from forms.usb_bundle import BundleError
 
 log = logging.getLogger(__name__)
@@ -294,9 +295,8 @@ def os_error(exc: OSError, folder: Path, *, writing: bool) -> DriveError:
             f"U盘不能写入（{folder}）：可能打开了写保护开关；{nothing}",
             f"the stick cannot be written ({folder}): its write-protect switch may be on; {nothing_en}",
         )
-    reason = exc.strerror or str(exc)
     return DriveError(
         "stick_error",
-        f"读写U盘时出错（{folder}）：{reason}；{nothing}",
-        f"the stick could not be read or written ({folder}): {reason}; {nothing_en}",
+        f"读写U盘时出错（{folder}）：{zh_reason(exc)}；{nothing}",
+        f"the stick could not be read or written ({folder}): {en_reason(exc)}; {nothing_en}",
     )

@@ -152,3 +152,30 @@ def test_answers_are_found_by_their_header_whatever_their_name(
     assert [a.path.name for a in answer_files(folder, "S-other")] == []
     outcome = import_answer(client.ctx, dashboard)
     assert outcome.acknowledged == 2 and client.unsent() == 0
+
+
+@SQLITE_ONLY
+def test_refused_commands_say_the_os_reason_in_chinese_and_leave_no_new_folder_behind(
+    make_client: ClientFactory,
+    live_server: LiveServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SCHOOL_CLIENT_CONFIG", raising=False)
+    folder = stick(tmp_path)
+    new = tmp_path / "新的数据文件夹"
+
+    assert client_main(["usb-export", str(folder), "--data-dir", str(new)]) == 2
+    assert "里没有客户端数据" in capsys.readouterr().err
+    assert not new.exists()  # no logs/, store.db or key.json in a folder made by mistake
+
+    missing = folder / "没有这个文件_answer.usbsync"
+    enrolled(make_client, live_server)
+    existing = tmp_path / "pc1"
+    assert client_main(["usb-import", str(missing), "--data-dir", str(existing)]) == 2
+    assert existing.is_dir()  # a folder that was there stays
+    err = capsys.readouterr().err
+    chinese, english = err.split(" / ", 1)
+    assert "找不到这个文件或文件夹" in chinese and "No such file" not in chinese
+    assert "No such file or directory" in english
