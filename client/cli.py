@@ -744,6 +744,14 @@ def _refused(error: Exception, args: argparse.Namespace, data_dir: Path) -> int:
         )
 
 
+def _remove_log_only_folder(data_dir: Path) -> None:
+    """Remove `data_dir` when it holds nothing but this run's log (made by a refused command)."""
+    with contextlib.suppress(OSError):
+        if {p.name for p in data_dir.iterdir()} == {"logs"}:
+            shutil.rmtree(data_dir / "logs")
+            data_dir.rmdir()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -755,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
+    # A refused command (no data to export) leaves no log behind in a data folder that did not exist before
+    # it: the clerk would take it for a client's data folder.
+    made_here = not data_dir.exists()
+    code = EXIT_ERROR
     handler = _setup_logging(data_dir)
     try:
         from client.update.install import apply_at_start, mark_started  # issue 16
@@ -783,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()  # never raises (_LogFile)
+        if made_here and code == EXIT_BAD_INPUT:
+            _remove_log_only_folder(data_dir)
 
 
 if __name__ == "__main__":
