@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 import logging.handlers
@@ -39,6 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from forms.argparse_zh import argparse_zh
+from forms.display import zone_label
 from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
@@ -118,7 +120,8 @@ def cmd_add_school(ctx: Context) -> Result:
     from sync_server.config import build_config, system_clock
     from sync_server.services.schools import add_school
 
-    secret = str(build_config(ctx.instance, None)["SECRET_KEY"])  # the code's hash is keyed with it
+    config = build_config(ctx.instance, None)
+    secret = str(config["SECRET_KEY"])  # the code's hash is keyed with it
     db = ctx.open()
     try:
         with db.Session.begin() as session:
@@ -128,13 +131,15 @@ def cmd_add_school(ctx: Context) -> Result:
     finally:
         db.close()
     expires = sc.expires_at.replace(microsecond=0).isoformat() + "Z"
+    offset = dt.timedelta(hours=float(config["UTC_OFFSET_HOURS"]))  # shown in the bureau's time
+    shown = f"{sc.expires_at.replace(tzinfo=None) + offset:%Y-%m-%d %H:%M}（{zone_label(offset)}）"
     what = "已添加学校" if sc.created else "学校已存在，已发放新的登记码"
     what_en = "school added" if sc.created else "school exists; a fresh code was issued"
     fingerprint = _served_fingerprint(ctx.instance)
     lines = [
         f"{what} / {what_en}: {sc.school_code} {sc.school_name}",
         f"登记码 / enrollment code: {sc.enrollment_code}",
-        f"有效期至 / valid until: {expires}（一次性 / single use）",
+        f"有效期至 / valid until: {shown}（一次性 / single use）",
     ]
     if fingerprint:
         lines.append(f"服务器证书指纹 / server certificate fingerprint (SHA-256): {fingerprint}")

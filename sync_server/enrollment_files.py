@@ -199,6 +199,8 @@ def write_into(
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": db_url})
     state = get_state(app)
     try:
+        with state.db.ReadSession.begin() as s:  # an unknown school is said first (before --server)
+            files.school_for_file(s, school_code)
         address = server_url or app.config.get("PUBLIC_URL")
         if not address:
             raise ServiceError(

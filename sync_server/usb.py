@@ -169,6 +169,16 @@ def _device(state: ServerState, header: U.Header) -> DeviceInfo:
     return device
 
 
+def _bureau_words(exc: U.BundleError) -> U.BundleError:
+    """A refusal as the bureau says it: the shared check's 'or not meant for this computer' is the school's
+    side; here a bundle that fails it was not written by a computer enrolled on this server."""
+    zh = exc.message_zh.replace("，或不是发给本机的", "，或不是本服务器登记的电脑导出的")
+    en = exc.message_en.replace(
+        "or not meant for this device", "or not written by a computer enrolled on this server"
+    )
+    return exc if (zh, en) == (exc.message_zh, exc.message_en) else U.BundleError(exc.code, zh, en)
+
+
 def _malformed(what: str) -> U.BundleError:
     return _refuse(
         "bundle_malformed",
@@ -312,7 +322,7 @@ def _store_attachments(
                 )
             result.attachments += 1
         except ServiceError as exc:  # its records are refused by the push (attachment_missing)
-            log.warning("USB bundle attachment %s refused: %s", f.sha256[:12], exc.message_en)
+            log.info("USB bundle attachment %s refused: %s", f.sha256[:12], exc.message_en)
 
 
 def _apply(
@@ -586,8 +596,9 @@ def import_file(
             _bind_installation(state, device, result.paths[0])
             answer = _apply(state, device, header, payload, result)
     except U.BundleError as exc:
-        result.error = exc
-        log.warning("USB bundle %s refused: %s", path, exc.message_en)
+        result.error = _bureau_words(exc)
+        # Said in the 回执 (printed by the command line, shown by U盘数据): the log keeps it quietly.
+        log.info("USB bundle %s refused: %s", path, exc.message_en)
     else:
         try:
             _write_answer(state, device, header, answer, result, part_bytes)
@@ -595,7 +606,7 @@ def import_file(
             result.answer_error = (
                 exc if isinstance(exc, U.BundleError) else P.write_failed(path.parent, exc)
             )
-            log.warning("the answer to %s could not be written: %s", path, exc)
+            log.info("the answer to %s could not be written: %s", path, exc)  # in the 回执
     result.receipt = receipts.build(
         state,
         result,
@@ -673,7 +684,7 @@ def _write_receipt(path: Path, result: ImportResult) -> None:
         U.write_atomic(receipt, text.encode("utf-8-sig"))
         result.receipt_path = receipt
     except (OSError, U.BundleError):
-        log.warning("the receipt could not be written beside %s", path)  # it is printed anyway
+        log.info("the receipt could not be written beside %s", path)  # it is printed anyway
 
 
 def bundles_of(paths: list[Path]) -> list[Path]:

@@ -87,6 +87,9 @@ def test_add_school_prints_a_working_code(
     )
     made = last_json(r)
     assert made["school_code"] == "S001" and made["created"] is True
+    # The usb trial's D11: shown in the bureau's time (the JSON keeps UTC).
+    until = dt.datetime.fromisoformat(made["expires_at"].rstrip("Z")) + dt.timedelta(hours=8)
+    assert f"有效期至 / valid until: {until:%Y-%m-%d %H:%M}（北京时间）" in r.stdout
     assert len(made["enrollment_code"]) == 19 and made["enrollment_code"] in r.stdout
     again = last_json(
         run_here(

@@ -339,6 +339,11 @@ def test_the_command_lines_write_and_enroll(
     ]
     assert server_main([*unknown, *server]) == 2
     assert "NOSUCH9" in capsys.readouterr().err
+    assert (
+        server_main([*unknown[:-2], *server]) == 2
+    )  # the usb trial's D11: the school is said first
+    err = capsys.readouterr().err
+    assert "NOSUCH9" in err and "--server" not in err
     no_url = [
         "enrollment-file",
         "--school",

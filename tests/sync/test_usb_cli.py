@@ -87,6 +87,9 @@ def test_the_trip_by_command_lines(
     assert "校园安全隐患排查整治记录（" in out and "）：收到 1 条" in out
     assert "已拒收，未导入任何数据" in out
     assert "1 个U盘同步文件被拒收" in err and "refused" in err
+    # The usb trial's D11: the bureau's own words (not the school's 不是发给本机的), no English log line.
+    assert "或不是本服务器登记的电脑导出的" in out and "不是发给本机的" not in out + err
+    assert "WARNING" not in err
     assert [(r.id, r.status) for r in live_server.school_records(school)] == [(rid, "received")]
     answer = stick / f"城关镇中心小学_{bundle.stem}_answer.usbsync"  # as U盘数据 names it
     assert answer.is_file()
