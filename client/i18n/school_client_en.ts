@@ -1820,6 +1820,10 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>Last sync: {when}</translation>
     </message>
     <message>
+        <source>上次U盘同步：{when}</source>
+        <translation>Last USB stick sync: {when}</translation>
+    </message>
+    <message>
         <source>服务器不再接受本机（{time}）— 点击重新连接</source>
         <translation>The server no longer accepts this computer ({time}) — click to connect again</translation>
     </message>
@@ -2124,6 +2128,14 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>Choose an answer file (.usbsync) on the stick or elsewhere</translation>
     </message>
     <message>
+        <source>导入后从U盘删除已处理的文件</source>
+        <translation>Remove the finished files from the stick after importing</translation>
+    </message>
+    <message>
+        <source>导入成功后，删除这个答复文件和它答复的本机导出文件（回执保留）</source>
+        <translation>After a successful import, remove this answer and the bundle this computer exported that it answers (the receipt is kept)</translation>
+    </message>
+    <message>
         <source>2. 导入教育局答复（从教育局带回）</source>
         <translation>2. Import the bureau&apos;s answer (brought back from the bureau)</translation>
     </message>
@@ -2204,6 +2216,14 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>File: {name}</translation>
     </message>
     <message>
+        <source>已从U盘删除处理完的文件：{names}</source>
+        <translation>Removed the finished files from the stick: {names}</translation>
+    </message>
+    <message>
+        <source>U盘上这些文件已处理完，可以删除：{names}</source>
+        <translation>These files on the stick are finished and can be deleted: {names}</translation>
+    </message>
+    <message>
         <source>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</source>
         <translation>{n} changes ({b} batches) and {a} photos and files, on the stick &apos;{where}&apos;.</translation>
     </message>
@@ -2214,46 +2234,6 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     <message>
         <source>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</source>
         <translation>The file is in {n} parts (a FAT32 stick holds files up to 4 GB); take them all:</translation>
-    </message>
-    <message>
-        <source>已导入教育局的答复：{name}</source>
-        <translation>Imported the bureau&apos;s answer: {name}</translation>
-    </message>
-    <message>
-        <source>{n} 条修改已送达教育局，记为已发送。</source>
-        <translation>{n} changes reached the bureau and are marked sent.</translation>
-    </message>
-    <message>
-        <source>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</source>
-        <translation>The bureau returned {n} records; they are in To do - correct and submit them again:</translation>
-    </message>
-    <message>
-        <source>收到教育局的更新 {n} 项。</source>
-        <translation>{n} updates received from the bureau.</translation>
-    </message>
-    <message>
-        <source>新表单：{forms}</source>
-        <translation>New forms: {forms}</translation>
-    </message>
-    <message>
-        <source>教师名册有 {n} 人更新。</source>
-        <translation>{n} teachers updated on the roster.</translation>
-    </message>
-    <message>
-        <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
-        <translation>{n} records conflict with the bureau&apos;s version; choose which to keep in To do.</translation>
-    </message>
-    <message>
-        <source>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</source>
-        <translation>The bureau&apos;s server was restored from a backup: the next export or online sync sends again what the server lacks.</translation>
-    </message>
-    <message>
-        <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>
-        <translation>This computer already has the updates in this answer (an online sync or a newer answer brought them).</translation>
-    </message>
-    <message>
-        <source>教育局拒收 {n} 条，请到“待办”查看：</source>
-        <translation>The bureau refused {n}; see To do:</translation>
     </message>
     <message>
         <source>正在联网同步，同步结束后自动开始…</source>

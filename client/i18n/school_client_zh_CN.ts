@@ -1820,6 +1820,10 @@
         <translation>上次同步：{when}</translation>
     </message>
     <message>
+        <source>上次U盘同步：{when}</source>
+        <translation>上次U盘同步：{when}</translation>
+    </message>
+    <message>
         <source>服务器不再接受本机（{time}）— 点击重新连接</source>
         <translation>服务器不再接受本机（{time}）— 点击重新连接</translation>
     </message>
@@ -2124,6 +2128,14 @@
         <translation>选择U盘上或别处的答复文件（.usbsync）</translation>
     </message>
     <message>
+        <source>导入后从U盘删除已处理的文件</source>
+        <translation>导入后从U盘删除已处理的文件</translation>
+    </message>
+    <message>
+        <source>导入成功后，删除这个答复文件和它答复的本机导出文件（回执保留）</source>
+        <translation>导入成功后，删除这个答复文件和它答复的本机导出文件（回执保留）</translation>
+    </message>
+    <message>
         <source>2. 导入教育局答复（从教育局带回）</source>
         <translation>2. 导入教育局答复（从教育局带回）</translation>
     </message>
@@ -2204,6 +2216,14 @@
         <translation>文件：{name}</translation>
     </message>
     <message>
+        <source>已从U盘删除处理完的文件：{names}</source>
+        <translation>已从U盘删除处理完的文件：{names}</translation>
+    </message>
+    <message>
+        <source>U盘上这些文件已处理完，可以删除：{names}</source>
+        <translation>U盘上这些文件已处理完，可以删除：{names}</translation>
+    </message>
+    <message>
         <source>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</source>
         <translation>共 {n} 条修改（{b} 批）、{a} 个照片和文件，在U盘“{where}”。</translation>
     </message>
@@ -2214,46 +2234,6 @@
     <message>
         <source>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</source>
         <translation>文件分成 {n} 个分卷（FAT32 的U盘一个文件最大 4 GB），请全部带上：</translation>
-    </message>
-    <message>
-        <source>已导入教育局的答复：{name}</source>
-        <translation>已导入教育局的答复：{name}</translation>
-    </message>
-    <message>
-        <source>{n} 条修改已送达教育局，记为已发送。</source>
-        <translation>{n} 条修改已送达教育局，记为已发送。</translation>
-    </message>
-    <message>
-        <source>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</source>
-        <translation>教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：</translation>
-    </message>
-    <message>
-        <source>收到教育局的更新 {n} 项。</source>
-        <translation>收到教育局的更新 {n} 项。</translation>
-    </message>
-    <message>
-        <source>新表单：{forms}</source>
-        <translation>新表单：{forms}</translation>
-    </message>
-    <message>
-        <source>教师名册有 {n} 人更新。</source>
-        <translation>教师名册有 {n} 人更新。</translation>
-    </message>
-    <message>
-        <source>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</source>
-        <translation>{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。</translation>
-    </message>
-    <message>
-        <source>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</source>
-        <translation>教育局的服务器曾从备份恢复：下次导出或联网同步时，本机会重新发送服务器缺少的修改。</translation>
-    </message>
-    <message>
-        <source>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</source>
-        <translation>这个答复里的更新本机已经有了（联网同步或更新的答复带来过）。</translation>
-    </message>
-    <message>
-        <source>教育局拒收 {n} 条，请到“待办”查看：</source>
-        <translation>教育局拒收 {n} 条，请到“待办”查看：</translation>
     </message>
     <message>
         <source>正在联网同步，同步结束后自动开始…</source>
