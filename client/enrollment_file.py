@@ -34,6 +34,7 @@ from client.usb.bundle import import_answer
 from client.usb.key import remember_usb_key
 from forms import enrollment_file as EF
 from forms import usb_bundle as U
+from forms.os_text import en_reason, zh_reason
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ def _read(path: Path) -> bytes:
     except OSError as exc:
         raise EnrollFileError(
             "enrollment_file_unreadable",
-            f"无法读取登记文件 {path}：{exc.strerror or exc}",
-            f"cannot read the enrollment file {path}: {exc.strerror or exc}",
+            f"无法读取登记文件 {path}：{zh_reason(exc)}",
+            f"cannot read the enrollment file {path}: {en_reason(exc)}",
         ) from None
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from forms.argparse_zh import argparse_zh
 from forms.display import zone_label
+from forms.os_text import zh_reason
 from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
@@ -1075,7 +1076,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_UNAVAILABLE
     except OSError as exc:
-        _fail(args, "os_error", f"文件或网络错误：{exc}", f"file or network error: {exc}")
+        where = f"（{exc.filename}）" if exc.filename else ""
+        _fail(
+            args,
+            "os_error",
+            f"文件或网络错误{where}：{zh_reason(exc)}",
+            f"file or network error: {exc}",
+        )
         return EXIT_UNAVAILABLE
     _emit(args, result, lines)
     return EXIT_OK

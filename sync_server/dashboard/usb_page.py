@@ -35,6 +35,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from forms import usb_bundle as U
+from forms.os_text import en_reason, zh_reason
 from sync_server.dashboard import bp
 from sync_server.dashboard import usb_receipt as receipts
 from sync_server.dashboard.auth import audit, current_user, role_required, sensitive_form_ids
@@ -186,8 +187,8 @@ def usb_import() -> ResponseReturnValue:
         log.error("USB upload could not be saved under %s: %s", target, exc)
         shutil.rmtree(target, ignore_errors=True)
         flash(
-            f"上传的文件无法保存到服务器（{exc.strerror or exc}），未导入任何文件：请检查服务器磁盘空间后重试。"
-            f" / The uploaded files could not be saved on the server ({exc.strerror or exc}); "
+            f"上传的文件无法保存到服务器（{zh_reason(exc)}），未导入任何文件：请检查服务器磁盘空间后重试。"
+            f" / The uploaded files could not be saved on the server ({en_reason(exc)}); "
             "nothing was imported.",
             "error",
         )
