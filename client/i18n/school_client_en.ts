@@ -1844,10 +1844,6 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>; will retry by itself</translation>
     </message>
     <message>
-        <source>已连接服务器，还没有同步过</source>
-        <translation>Connected to the server, not synced yet</translation>
-    </message>
-    <message>
         <source>证书不符，同步已停止（{time}）— 点击查看</source>
         <translation>Certificate mismatch, syncing stopped ({time}) — click for details</translation>
     </message>
@@ -1910,6 +1906,10 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     <message>
         <source>正在上传“{name}”：{done} / {total}</source>
         <translation>Uploading “{name}”: {done} of {total}</translation>
+    </message>
+    <message>
+        <source>已登记，还没有同步过</source>
+        <translation>Enrolled, not synced yet</translation>
     </message>
     <message>
         <source>正在同步：已发送 {done}/{total} 条</source>

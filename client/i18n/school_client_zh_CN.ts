@@ -1844,10 +1844,6 @@
         <translation>，稍后自动重试</translation>
     </message>
     <message>
-        <source>已连接服务器，还没有同步过</source>
-        <translation>已连接服务器，还没有同步过</translation>
-    </message>
-    <message>
         <source>证书不符，同步已停止（{time}）— 点击查看</source>
         <translation>证书不符，同步已停止（{time}）— 点击查看</translation>
     </message>
@@ -1910,6 +1906,10 @@
     <message>
         <source>正在上传“{name}”：{done} / {total}</source>
         <translation>正在上传“{name}”：{done} / {total}</translation>
+    </message>
+    <message>
+        <source>已登记，还没有同步过</source>
+        <translation>已登记，还没有同步过</translation>
     </message>
     <message>
         <source>正在同步：已发送 {done}/{total} 条</source>

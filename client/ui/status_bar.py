@@ -213,7 +213,8 @@ class StatusBar(QStatusBar):
             return (f"{last} · {text}" if last else text), PROBLEM_COLOUR, False
         if last:
             return last, QUIET_COLOUR, False
-        return self.tr("已连接服务器，还没有同步过"), QUIET_COLOUR, False
+        # Enrolled (perhaps from a file, with no link ever): no connection is claimed.
+        return self.tr("已登记，还没有同步过"), QUIET_COLOUR, False
 
     def _refusal_headline(self, code: str, time: str) -> str:
         if code == "certificate_mismatch":

@@ -585,3 +585,42 @@ def unsent(ctx: ClientContext) -> int:
                 select(func.count()).select_from(OutboxEntry).where(OutboxEntry.sent_at.is_(None))
             ).scalar_one()
         )
+
+
+def test_the_status_bar_says_the_last_stick_sync_and_claims_no_connection(
+    qtbot: Any, chinese: None
+) -> None:
+    from datetime import timedelta
+
+    from client.ui.status_bar import StatusBar
+
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    never = S.SyncStatus(
+        enrolled=True,
+        server_url="https://127.0.0.1:8791",
+        school_code="S001",
+        school_name="城关镇中心小学",
+        pending=0,
+        conflicts=0,
+        rejected=0,
+        attachment_problems=0,
+        last_sync_at=None,
+        last_attempt_at=None,
+        last_problem=None,
+    )
+    later = NOW + timedelta(minutes=30)
+
+    def shown(status: S.SyncStatus) -> str:
+        bar.set_sync_status(status, now=later, auto_retry=True)
+        return bar.sync_label.text()
+
+    assert shown(never) == "已登记，还没有同步过"  # enrolled from a file, never linked
+    by_stick = replace(never, last_usb_sync_at=NOW)
+    assert shown(by_stick) == f"上次U盘同步：今天 {local_clock(NOW)}"
+    assert "上次U盘同步" in bar.sync_label.toolTip()
+    assert shown(replace(by_stick, last_sync_at=later)) == f"上次同步：今天 {local_clock(later)}"
+    problem = {"kind": "network", "at": later.isoformat()}
+    assert shown(replace(by_stick, last_problem=problem)).startswith(
+        f"上次U盘同步：今天 {local_clock(NOW)} · 无法连接服务器"
+    )
