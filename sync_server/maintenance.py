@@ -1,6 +1,6 @@
 """Maintenance the bureau's IT person runs by hand or from a scheduled task (cron, Windows Task Scheduler):
 `sync-server clean-uploads` removes attachment uploads left unfinished (the server also does it by itself
-as uploads come; see services.attachments)."""
+as uploads come; see services.attachments), and files U盘数据 refused once they are REFUSED_KEEP_DAYS old."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sync_server.config import DEFAULTS, read_instance_file
+from sync_server.dashboard.usb_receipt import REFUSED_KEEP_DAYS, remove_refused
 from sync_server.db import Database
 from sync_server.services.attachments import AttachmentStore
 
@@ -37,12 +38,22 @@ def clean_uploads(
     orphans = store.remove_orphans(cutoff)
     files = expired.files + orphans.files
     freed = expired.bytes + orphans.bytes
+    refused = remove_refused(instance, now=now)  # U盘数据's refused files, after REFUSED_KEEP_DAYS
     return (
-        {"removed_uploads": expired.uploads, "removed_files": files, "removed_bytes": freed},
+        {
+            "removed_uploads": expired.uploads,
+            "removed_files": files,
+            "removed_bytes": freed,
+            "removed_usb_files": refused.files,
+            "removed_usb_bytes": refused.bytes,
+        },
         [
             f"已删除 {expired.uploads} 个闲置超过 {hours:g} 小时的未完成上传，"
             f"{files} 个文件，共 {freed} 字节",
             f"removed {expired.uploads} unfinished uploads idle for over {hours:g} hours: "
             f"{files} files, {freed} bytes",
+            f"已删除U盘数据中超过 {REFUSED_KEEP_DAYS} 天的拒收文件 {refused.files} 个，共 {refused.bytes} 字节"
+            f"（回执与答复文件保留）/ removed {refused.files} refused USB files older than "
+            f"{REFUSED_KEEP_DAYS} days, {refused.bytes} bytes (receipts and answers kept)",
         ],
     )

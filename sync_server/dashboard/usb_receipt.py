@@ -533,3 +533,46 @@ def text_lines(receipt: dict[str, Any], result: ImportResult, offset: dt.timedel
             f"{result.answer_error.message_en}"
         )
     return lines
+
+
+REFUSED_KEEP_DAYS = (
+    30  # a refused file stays this long under usb_imports/ for the IT person to look at
+)
+
+
+@dataclass(frozen=True)
+class Removed:
+    files: int
+    bytes: int
+
+
+def remove_refused(instance: Path, *, now: dt.datetime, days: float = REFUSED_KEEP_DAYS) -> Removed:
+    """`sync-server clean-uploads`: in the usb_imports/ folders older than `days` (by their names' UTC
+    time), every file that is neither a receipt nor an answer a receipt names - refused bundles, their
+    parts, anything left over. Receipts and answers stay: U盘数据's history shows and downloads them."""
+    cutoff = naive_utc(now) - dt.timedelta(days=days)
+    files = size = 0
+    root = instance / FOLDER
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            made = dt.datetime.strptime(folder.name[:15], "%Y%m%d-%H%M%S")
+        except ValueError:
+            continue
+        if not folder.is_dir() or made > cutoff:
+            continue
+        receipts = [p for p in folder.iterdir() if p.name.endswith(RECEIPT_SUFFIX)]
+        keep = {p.name for p in receipts}
+        for p in receipts:
+            kept = load(p.with_name(p.name[: -len(RECEIPT_SUFFIX)])) or {}
+            keep.update(n for n in kept.get("answers") or [] if isinstance(n, str))
+        for path in folder.iterdir():
+            if path.name in keep or not path.is_file() or path.is_symlink():
+                continue
+            try:
+                n = path.stat().st_size
+                path.unlink()
+            except OSError as exc:
+                log.warning("%s could not be removed: %s", path, exc)
+                continue
+            files, size = files + 1, size + n
+    return Removed(files, size)

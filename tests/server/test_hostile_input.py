@@ -465,7 +465,13 @@ def test_the_cli_removes_stale_partial_uploads(
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"removed_uploads": 1, "removed_files": 2, "removed_bytes": 1000 + 15}
+    assert result == {
+        "removed_uploads": 1,
+        "removed_files": 2,
+        "removed_bytes": 1000 + 15,
+        "removed_usb_files": 0,  # U盘数据's refused files (none here)
+        "removed_usb_bytes": 0,
+    }
     assert _partials(live) == []
     assert live.count(M.Attachment, M.Attachment.complete.is_(False)) == 0
     head = dev.http.head(dev.url(f"/api/v1/attachments/{whole_sha}"), timeout=10)

@@ -7,6 +7,7 @@ they made, in the order they are written."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import io
 import os
@@ -537,3 +538,45 @@ def test_a_bundle_imported_on_the_command_line_is_in_the_history_with_its_answer
     shown = county.reviewer.get(f"/usb/imports/{entry_id}/receipt").get_data(as_text=True)
     assert "河口乡小学" in shown and "命令行" in shown
     assert import_answer(pc.ctx, result.answer_path).acknowledged >= 1
+
+
+def test_refused_files_are_removed_by_clean_uploads_after_30_days_receipts_and_answers_stay(
+    county: County, first_upload: tuple[str, list[int]]
+) -> None:
+    """The usb trial's D12: a refused file stays under usb_imports/ for REFUSED_KEEP_DAYS, then
+    `sync-server clean-uploads` removes it; the history's receipts and answers stay. (Last in the module:
+    it removes files.)"""
+    from sync_server.maintenance import clean_uploads
+
+    root = county.instance / "usb_imports"
+    db = get_state(county.app).db
+
+    def files() -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+    before = files()
+    refused = county.round.tampered.name
+    assert any(n.endswith(refused) for n in before)
+    early = clean_uploads(db, county.instance, hours=72, now=START + dt.timedelta(days=29))
+    assert early[0]["removed_usb_files"] == 0 and files() == before
+
+    done, lines = clean_uploads(db, county.instance, hours=72, now=START + dt.timedelta(days=31))
+
+    left = files()
+    assert not any(n.endswith((refused, county.round.not_a_bundle.name)) for n in left)
+    assert done["removed_usb_files"] == len(before - left) >= 4 and done["removed_usb_bytes"] > 0
+    assert all(n.endswith((receipts.RECEIPT_SUFFIX, U.SUFFIX)) for n in left)
+    assert {n for n in before if n.endswith(receipts.RECEIPT_SUFFIX)} <= left
+    assert any("_answer" in n for n in left) and "拒收文件" in "\n".join(lines)
+    with db.ReadSession.begin() as s:  # its 回执 is still shown, with the reason
+        entry = (
+            s.execute(
+                select(M.AuditEntry.id).where(
+                    M.AuditEntry.action == receipts.ACTION, M.AuditEntry.object_id == refused
+                )
+            )
+            .scalars()
+            .first()
+        )
+    shown = county.reviewer.get(f"/usb/imports/{entry}/receipt")
+    assert shown.status_code == 200 and "已拒收" in shown.get_data(as_text=True)
