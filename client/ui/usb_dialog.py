@@ -6,8 +6,9 @@ stick before writing anything. The work (client.ui.usb_actions: client.usb.bundl
 import_answer) runs on the TaskManager's network pool as the SyncController runs a sync (they open their own
 sessions); the controller holds online syncs off meanwhile, so the outbox is never read by both. What was
 written and that the stick can be removed, or what the answer brought (marked sent, refused and why, returns
-now in 待办, new forms, roster updates), is said in the dialog; a refusal in Chinese with the English beneath,
-nothing applied.
+now in 待办, new forms, roster updates; client.usb.import_summary, as the CLI says it), is said in the dialog;
+a refusal in Chinese with the English beneath, nothing applied. After an import the answer and the bundle it
+answers are removed from the stick (导入后从U盘删除已处理的文件, on by default) or named as done.
 """
 
 from __future__ import annotations
