@@ -147,7 +147,7 @@ class ImportSummary:
             out.append(
                 Line(
                     f"教育局退回 {n} 条记录，已放到“待办”，请修改后重新提交：",
-                    f"the bureau returned {n} records; they are in 待办 (to do): correct and "
+                    f"the bureau returned {n} record(s); they are in To do: correct and "
                     "submit them again:",
                 )
             )
@@ -166,7 +166,7 @@ class ImportSummary:
             out.append(
                 Line(
                     f"{n} 条记录与教育局的版本冲突，请到“待办”选择保留哪个版本。",
-                    f"{n} records conflict with the bureau's version; choose which to keep in 待办.",
+                    f"{n} records conflict with the bureau's version; choose which to keep in To do.",
                 )
             )
         if r.healing_started:
@@ -191,7 +191,7 @@ class ImportSummary:
             out.append(
                 Line(
                     f"教育局拒收 {n} 条，请到“待办”查看：",
-                    f"the bureau refused {n}; see 待办 (to do):",
+                    f"the bureau refused {n}; see To do:",
                     "problem",
                 )
             )

@@ -105,7 +105,7 @@ def test_the_command_line_names_returns_and_says_when_an_answer_brings_nothing_n
     out = usb_import(newer)
     assert "1 条修改已送达教育局，记为已发送。" in out
     assert "教育局退回 1 条记录，已放到“待办”，请修改后重新提交：" in out
-    assert "the bureau returned 1 records" in out
+    assert "the bureau returned 1 record(s); they are in To do" in out
     assert "月度排查 · 王五" in out  # the returned record, by its summary
     assert "收到教育局的" not in out  # the return is not counted again as an update
     assert "U盘上这些文件已处理完，可以删除" in out
