@@ -172,12 +172,18 @@ def file_token(state: ServerState, token: str) -> str:
     return canonical
 
 
-def bind_bundle(state: ServerState, device_id: str, installation_id: str | None) -> None:
+def bind_bundle(
+    state: ServerState, device_id: str, installation_id: str | None, token: object = None
+) -> None:
     """For the bureau's USB import, once the bundle proved authentic with the device's key (its header is
     authenticated): a device enrolled by file is bound to the installation the header names
     (forms.usb_installation.bundle_installation), or the bundle is refused (ServiceError 403, nothing
-    applied). A device enrolled online: nothing to do."""
-    _bind(state, device_id, installation_id, via=files.USB)
+    applied). A device enrolled online: nothing to do. `token`, the one the bundle carries (format 2): a
+    computer that still holds the file's token while the device's token was rotated away is another
+    computer, as online - even when an older bureau program left the file unbound."""
+    parts = EF.split_installed_token(token) if isinstance(token, str) else None
+    token_hash = sha256_hex(parts[0]) if parts is not None and parts[1] == device_id else None
+    _bind(state, device_id, installation_id, via=files.USB, token_hash=token_hash)
 
 
 def write_into(

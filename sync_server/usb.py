@@ -593,7 +593,7 @@ def import_file(
             result.header = header
             if header.kind != U.TO_BUREAU or header.device_id != device.device_id:
                 raise _wrong_kind()
-            _bind_installation(state, device, result.paths[0])
+            _bind_installation(state, device, result.paths[0], payload)
             answer = _apply(state, device, header, payload, result)
     except U.BundleError as exc:
         result.error = _bureau_words(exc)
@@ -621,7 +621,7 @@ def import_file(
     return result
 
 
-def _bind_installation(state: ServerState, device: DeviceInfo, first: Path) -> None:
+def _bind_installation(state: ServerState, device: DeviceInfo, first: Path, payload: Any) -> None:
     """A device enrolled from a file is bound to the installation its authentic header names, the first
     heard from (protocol 1.15); another computer's bundle is refused whole. (Imported here:
     sync_server.enrollment_files imports this module.)"""
@@ -634,7 +634,8 @@ def _bind_installation(state: ServerState, device: DeviceInfo, first: Path) -> N
     except OSError:
         lead = b""
     try:
-        bind_bundle(state, device.device_id, bundle_installation(lead))
+        token = payload.get("token") if isinstance(payload, dict) else None
+        bind_bundle(state, device.device_id, bundle_installation(lead), token)
     except ServiceError as exc:
         raise _refuse(exc.code, exc.message_zh, exc.message_en) from None
 

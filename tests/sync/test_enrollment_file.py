@@ -485,3 +485,37 @@ def test_two_pcs_enrolled_from_one_file_only_the_first_heard_from_syncs(
     assert _send("online", first, live_server, tmp_path) is None
     assert len(live_server.school_records(w.school_code)) == 2
     assert file_row(live_server, w.device_id).installation_id == installation_id(first.ctx)
+
+
+@SQLITE_ONLY
+def test_a_file_left_unbound_by_an_older_bureau_binds_the_pc_that_holds_the_rotated_token(
+    make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """The usb trial's D1 on a bureau upgraded mid-way: its older program imported the first PC's bundles
+    without binding the file (installation id NULL) and that PC's token rotated since. The second PC, which
+    still holds the file's token, is refused by stick too; the first one's next bundle binds the file."""
+    w = written(live_server)
+    path = on_stick(tmp_path, w)
+    first, second = make_client("pc1"), make_client("pc2")
+    for pc in (first, second):
+        enroll_from_file(pc.ctx, path, w.code)
+    first.save(inspection(inspectors="甲"))
+    assert (
+        _send("stick", first, live_server, tmp_path / "甲") is None
+    )  # the answer hands a next token
+    with live_server.session() as s, s.begin():  # as the older bureau program left it
+        row = s.execute(
+            select(M.EnrollmentFile).where(M.EnrollmentFile.device_id == w.device_id)
+        ).scalar_one()
+        row.installation_id = row.bound_at = row.bound_via = None
+    assert _send("online", first, live_server, tmp_path) is None  # the next token taken: rotated
+    assert file_row(live_server, w.device_id).installation_id is None
+    second.save(inspection(inspectors="乙"))
+
+    assert _send("stick", second, live_server, tmp_path / "乙") == "enrollment_file_used"
+
+    assert file_row(live_server, w.device_id).installation_id is None
+    first.save(inspection(inspectors="丙"))
+    assert _send("stick", first, live_server, tmp_path / "甲2") is None
+    assert file_row(live_server, w.device_id).installation_id == installation_id(first.ctx)
+    assert len(live_server.school_records(w.school_code)) == 2
