@@ -28,7 +28,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -37,6 +37,9 @@ from platformdirs import user_config_dir
 
 from client.store.paths import APP_AUTHOR, APP_NAME
 from client.store.records import StoreError
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
@@ -195,32 +198,65 @@ class FileVault:
 
 
 class KeyringVault:
-    """The OS key store through `keyring`: on Windows the Credential Manager (DPAPI, per user)."""
+    """The OS key store through `keyring`: on Windows the Credential Manager (DPAPI, per user), on a Linux
+    desktop the Secret Service, on macOS the Keychain. `backend`: the keyring backend to use (None:
+    keyring's own choice, made when first used)."""
 
     name = "keyring"
 
-    def get(self, key_id: str) -> str | None:
-        import keyring
+    def __init__(self, backend: KeyringBackend | None = None) -> None:
+        self._backend = backend
 
-        return keyring.get_password(KEYRING_SERVICE, key_id)
+    @property
+    def backend(self) -> KeyringBackend:
+        if self._backend is None:
+            import keyring
+
+            self._backend = keyring.get_keyring()
+        return self._backend
+
+    def get(self, key_id: str) -> str | None:
+        return self.backend.get_password(KEYRING_SERVICE, key_id)
 
     def set(self, key_id: str, secret: str) -> None:
+        self.backend.set_password(KEYRING_SERVICE, key_id, secret)
+
+
+def platform_keyring(platform: str = sys.platform) -> KeyringBackend | None:
+    """This platform's key store backend, chosen directly: keyring's own discovery imports every backend it
+    has through entry points (on Linux also the macOS one, which looks for its libraries) - about 22 MB and
+    0.3 s of every start. None: no usable key store (a Linux PC without a desktop session's Secret Service:
+    the file store is used). A backend named in PYTHON_KEYRING_BACKEND is still keyring's to load."""
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
         import keyring
 
-        keyring.set_password(KEYRING_SERVICE, key_id, secret)
-
-
-def _keyring_usable() -> bool:
+        named = keyring.get_keyring()
+        return None if _unusable(named) else named
     try:
-        import keyring
-        from keyring.backends import fail
+        if platform == "win32":
+            from keyring.backends.Windows import WinVaultKeyring
 
-        backend = keyring.get_keyring()
-    except Exception:  # no keyring at all is a normal case on Linux
-        return False
-    if isinstance(backend, fail.Keyring):
-        return False
-    return not (hasattr(backend, "backends") and not backend.backends)
+            return WinVaultKeyring() if WinVaultKeyring.viable else None  # type: ignore[no-untyped-call]
+        if platform == "darwin":
+            from keyring.backends.macOS import Keyring as MacKeyring
+
+            return MacKeyring() if MacKeyring.viable else None  # type: ignore[no-untyped-call]
+        if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return None  # no desktop session: no Secret Service to ask (nothing imported)
+        from keyring.backends.SecretService import Keyring as SecretServiceKeyring
+
+        return SecretServiceKeyring() if SecretServiceKeyring.viable else None  # type: ignore[no-untyped-call]
+    except Exception as exc:  # a broken keyring install: the file store
+        log.warning("the OS key store cannot be used: %s", exc)
+        return None
+
+
+def _unusable(backend: KeyringBackend) -> bool:
+    from keyring.backends import fail
+
+    return isinstance(backend, fail.Keyring) or (
+        hasattr(backend, "backends") and not backend.backends
+    )
 
 
 def default_vaults() -> list[Vault]:
@@ -228,8 +264,11 @@ def default_vaults() -> list[Vault]:
     chosen = os.environ.get(ENV_KEY_STORE, "").lower()
     if chosen == "file":
         return [FileVault()]
-    if chosen == "keyring" or sys.platform == "win32" or _keyring_usable():
-        return [KeyringVault(), FileVault()]
+    backend = platform_keyring()
+    if backend is not None:
+        return [KeyringVault(backend), FileVault()]
+    if chosen == "keyring" or sys.platform == "win32":
+        return [KeyringVault(), FileVault()]  # asked for, or Windows: keyring's own choice
     return [FileVault()]
 
 

@@ -4,11 +4,20 @@ A store already at the newest revision (every start but the first after an upgra
 without importing Alembic (and Mako, Pygments...: a second of the start-up on a slow PC). The newest revision
 is the highest number the files in migrations/versions/ start with (NNNN_what.py, revision "NNNN"); a test
 checks it is Alembic's head.
+
+A migration of a large store can take a while (0005 fills 待办's table: 40-50 s at 100,000 records on a slow
+PC): whoever opens the store may watch for one with `guarded(guard)` - in that thread, the guard is entered
+around each migration about to run (the start-up window says so, and holds the data folder so that a second
+start is told rather than racing it) and may refuse it by raising.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +29,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Entered around a migration about to run, with its target; see guarded().
+Guard = Callable[[str], AbstractContextManager[None]]
+_local = threading.local()
+
+
+def _guards() -> list[Guard]:
+    if not hasattr(_local, "guards"):
+        _local.guards = []
+    guards: list[Guard] = _local.guards
+    return guards
+
+
+@contextlib.contextmanager
+def guarded(guard: Guard) -> Iterator[None]:
+    """While inside, each migration this thread runs is run inside guard(target) (guards registered
+    earlier outermost)."""
+    _guards().append(guard)
+    try:
+        yield
+    finally:
+        _guards().remove(guard)
 
 
 def _config() -> Config:
@@ -68,7 +99,18 @@ def upgrade(engine: Engine, target: str = "head") -> None:
     cfg = _config()
     if target == "head" and current_revision(engine) == head_revision():
         return
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        log.info("migrating the local store to %s", target)
-        command.upgrade(cfg, target)
+    with _guarded(target):
+        if target == "head" and current_revision(engine) == head_revision():
+            return  # another program migrated it while the guard waited
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            log.info("migrating the local store to %s", target)
+            command.upgrade(cfg, target)
+
+
+@contextlib.contextmanager
+def _guarded(target: str) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for guard in list(_guards()):
+            stack.enter_context(guard(target))
+        yield

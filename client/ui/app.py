@@ -38,6 +38,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from client.ui import lang
+from client.ui.startup_window import UpgradeUnderWay, run_beside, show_startup_window
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,10 @@ def read_language(ctx: ClientContext) -> str:
 # -- the entry point ------------------------------------------------------------------------------------
 
 
-FIRST_WINDOW_AT: float | None = None
+FIRST_WINDOW_AT: float | None = None  # time.time() when the main window showed
+STARTUP_WINDOW_AT: float | None = (
+    None  # ... and the start-up window (正在打开…), before the store opens
+)
 
 
 def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) -> int:
@@ -275,12 +279,24 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
     reporter.install()
     translators: list[QTranslator] = []
     ctx: ClientContext | None = None
+    global FIRST_WINDOW_AT, STARTUP_WINDOW_AT
+    startup = show_startup_window()
+    STARTUP_WINDOW_AT = time.time()
     try:
         log.info("starting; data folder %s%s", data_dir, " (smoke test)" if smoke else "")
         try:
-            ctx = ClientContext.open(data_dir, clock=clock)
+            ctx = run_beside(startup, data_dir, lambda: ClientContext.open(data_dir, clock=clock))
+        except UpgradeUnderWay as exc:
+            log.warning("a second start while the store is migrated: %s", exc)
+            startup.close()
+            if not smoke:
+                QMessageBox.information(
+                    None, "学校数据采集客户端", f"{exc.message_zh}\n\n{exc.message_en}"
+                )
+            return 1
         except Exception as exc:
             log.exception("could not open the data folder")
+            startup.close()
             if not smoke:
                 QMessageBox.critical(
                     None,
@@ -305,8 +321,8 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         install_lock(window)  # the sensitive forms ask for the PIN (client.ui.lock)
         screen = QGuiApplication.primaryScreen()
         window.show_on_screen(screen)
-        global FIRST_WINDOW_AT
-        FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_bench.py
+        FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_scale_bench.py
+        startup.close()
         from client.cli import package_version
         from client.update.install import mark_started
 
@@ -326,6 +342,8 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         tasks.wait()
         return 1 if smoke and reporter.errors else code
     finally:
+        startup.close()
+        startup.deleteLater()
         reporter.uninstall()
         remove_translators(app, translators)
         qInstallMessageHandler(previous_handler)

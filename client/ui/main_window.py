@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -59,10 +60,6 @@ from client.store.todo import HazardItem, get_hazard
 from client.sync.errors import SyncError
 from client.sync.state import HealReport, SyncResult
 from client.ui import lang
-from client.ui.conflict_dialog import ConflictDialog, ConflictView, load_conflict
-from client.ui.enroll_dialog import EnrollDialog
-from client.ui.enroll_file_action import enroll_file_action
-from client.ui.hazard_dialog import HazardDialog
 from client.ui.home_page import HomePage, Todo
 from client.ui.lock import SensitiveLock, watch_editor
 from client.ui.record_list import RecordListPage, error_text
@@ -71,9 +68,14 @@ from client.ui.settings_page import SettingsPage
 from client.ui.status_bar import StatusBar
 from client.ui.sync_controller import CLIENT_ERROR, RecordChange, SyncController
 from client.ui.tasks import TaskManager
-from client.ui.usb_actions import ImportDone
-from client.ui.usb_dialog import UsbSyncDialog
 from client.usb.drives import Drive, removable_drives
+
+if TYPE_CHECKING:  # dialogs are imported when first opened: not needed for the first window
+    from client.ui.conflict_dialog import ConflictDialog, ConflictView
+    from client.ui.enroll_dialog import EnrollDialog
+    from client.ui.hazard_dialog import HazardDialog
+    from client.ui.usb_actions import ImportDone
+    from client.ui.usb_dialog import UsbSyncDialog
 
 log = logging.getLogger(__name__)
 
@@ -567,6 +569,8 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def make_hazard_dialog(self, item: HazardItem) -> HazardDialog:
+        from client.ui.hazard_dialog import HazardDialog
+
         photo: str | None = None
         try:
             with self.ctx.store.Session() as s:
@@ -729,6 +733,9 @@ class MainWindow(QMainWindow):
         )
 
     def make_enroll_dialog(self) -> EnrollDialog:
+        from client.ui.enroll_dialog import EnrollDialog
+        from client.ui.enroll_file_action import enroll_file_action
+
         status = self.sync.status
         enrolled = status is not None and status.enrolled
         dialog = EnrollDialog(
@@ -773,6 +780,8 @@ class MainWindow(QMainWindow):
         dialog.deleteLater()
 
     def make_usb_dialog(self) -> UsbSyncDialog:
+        from client.ui.usb_dialog import UsbSyncDialog
+
         dialog = UsbSyncDialog(self.ctx, self.tasks, self.sync, self, list_drives=self.usb_drives)
         dialog.exported.connect(lambda _d: self.sync.refresh_status())
         dialog.imported.connect(self._usb_imported)
@@ -802,6 +811,8 @@ class MainWindow(QMainWindow):
 
     def open_conflict(self, issue_id: int) -> None:
         """Show a conflict side by side (read on the database thread first)."""
+        from client.ui.conflict_dialog import load_conflict
+
         ctx = self.ctx
 
         def failed(exc: Exception) -> None:
@@ -825,6 +836,8 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def make_conflict_dialog(self, view: ConflictView) -> ConflictDialog:
+        from client.ui.conflict_dialog import ConflictDialog
+
         dialog = ConflictDialog(self.ctx, self.tasks, view, self)
         dialog.resolved.connect(
             lambda _id, rid=view.record_id, fid=view.form.form_id: self._conflict_resolved(rid, fid)

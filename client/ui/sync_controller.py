@@ -23,9 +23,8 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from PySide6.QtCore import QObject, QTimer, Signal
 from sqlalchemy import func, select
 
@@ -33,11 +32,12 @@ from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.models import Record, Revision, Status
 from client.store.prefs import get_setting, set_setting
-from client.sync.engine import SyncEngine
 from client.sync.errors import ErrorKind, SyncError
-from client.sync.http import RetryPolicy
 from client.sync.state import SyncProgress, SyncResult
 from client.ui.tasks import TaskManager
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 240
 RETRY_BASE_MS = 60_000  # the first automatic retry after a network failure
 MAX_BACKOFF_MS = 30 * 60_000
-# In the background a request is tried three times (2 s, 4 s apart): the next sync comes soon anyway.
-GUI_RETRY_POLICY = RetryPolicy(attempts=3, base=2.0, cap=30.0)
+# In the background a request is tried three times (2 s, 4 s apart): the next sync comes soon anyway
+# (client.sync.http.RetryPolicy's fields; made with the engine, whose module imports requests).
+GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP = 3, 2.0, 30.0
 # SyncError.code of a failure in this program rather than the network or the server (a bug, a full disk).
 CLIENT_ERROR = "client_error"
 
@@ -138,7 +139,7 @@ class SyncController(QObject):
         tasks: TaskManager,
         parent: QObject | None = None,
         *,
-        session_factory: Callable[[], requests.Session] = requests.Session,
+        session_factory: Callable[[], requests.Session] | None = None,
         engine_options: Mapping[str, Any] | None = None,
         interval_ms: int | None = None,
         retry_base_ms: int = RETRY_BASE_MS,
@@ -148,11 +149,10 @@ class SyncController(QObject):
         super().__init__(parent)
         self.ctx = ctx
         self.tasks = tasks
+        # None: requests.Session, imported with the sync engine when the first sync or enrollment starts
+        # (requests and urllib3 are not needed to show the window: ~17 MB and a quarter second).
         self._session_factory = session_factory
-        self._engine_options: dict[str, Any] = {
-            "policy": GUI_RETRY_POLICY,
-            **(engine_options or {}),
-        }
+        self._engine_options: dict[str, Any] = dict(engine_options or {})
         self._fixed_interval_ms = interval_ms  # tests: a short interval instead of the setting
         self._interval_minutes = DEFAULT_INTERVAL_MINUTES
         self._retry_base_ms = retry_base_ms
@@ -248,6 +248,13 @@ class SyncController(QObject):
         if not self._running:
             self._close_http()
 
+    def _new_session(self) -> requests.Session:
+        if self._session_factory is not None:
+            return self._session_factory()
+        import requests
+
+        return requests.Session()
+
     def _close_http(self) -> None:
         if self._http is not None:
             self._http.close()
@@ -307,7 +314,7 @@ class SyncController(QObject):
         self._cancel = threading.Event()
         cancel = self._cancel
         if self._http is None:
-            self._http = self._session_factory()
+            self._http = self._new_session()
         http = self._http
         ctx = self.ctx
         options = dict(self._engine_options)
@@ -323,6 +330,12 @@ class SyncController(QObject):
         options.setdefault("sleep", sleep)
 
         def job() -> SyncOutcome:
+            from client.sync.engine import SyncEngine
+            from client.sync.http import RetryPolicy
+
+            options.setdefault(
+                "policy", RetryPolicy(GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP)
+            )
             before = _record_states(ctx.store.Session, watched)
             engine = SyncEngine(ctx, http, **options)
             result: SyncResult | None = None
@@ -449,10 +462,16 @@ class SyncController(QObject):
     ) -> None:
         """Trade an enrollment code for this computer's token (on the network pool); then sync at once."""
         ctx = self.ctx
-        factory = self._session_factory
+        factory = self._new_session
         options = {k: v for k, v in self._engine_options.items() if k != "sleep"}
 
         def job() -> S.Enrollment | SyncError:
+            from client.sync.engine import SyncEngine
+            from client.sync.http import RetryPolicy
+
+            options.setdefault(
+                "policy", RetryPolicy(GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP)
+            )
             with factory() as http:
                 try:
                     return SyncEngine(ctx, http, **options).enroll(server_url, code)
