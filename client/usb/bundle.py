@@ -279,9 +279,11 @@ def _check_answer(header: U.Header, enrollment: S.Enrollment) -> None:
 def _other_computer() -> UsbError:
     return UsbError(
         "bundle_wrong_device",
-        "这个答复文件是发给本校另一台电脑的，不是本机：请在导出U盘文件的那台电脑上导入；未导入任何数据",
+        "这个答复文件是发给本校另一台电脑的，不是本机：请在导出U盘文件的那台电脑上导入"
+        "（本机数据若是从导出之前的备份恢复的，请重新导出）；未导入任何数据",
         "this answer is for another computer of this school, not this one: import it on the computer "
-        "that exported the bundle; nothing was imported",
+        "that exported the bundle (if this computer's data was restored from a backup older than the "
+        "export, export again); nothing was imported",
     )
 
 
