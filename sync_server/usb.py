@@ -6,7 +6,7 @@ pull page the device would read since its cursor (services.changes.pull), with t
 versions they announce.
 
     result = import_file(state, Path("S001_20261128-1000_1a2b3c4d.usbsync"))
-    print("\\n".join(result.receipt_lines()))
+    print("\\n".join(result.receipt_lines()))    # the 回执 of sync_server.dashboard.usb_receipt, as text
 
 Revision 1.16: a bundle of format 2 (any of its parts given; `result.paths` lists them all) is read as a
 stream, its attachments spooled and checked before anything is applied, and answered in format 2 (parts of

@@ -10,7 +10,8 @@ printable 回执.
   removed once answered. One bad file (not a bundle, changed, another server's, a revoked device, a missing
   part, ...) is a line with the reason in Chinese and English; the others still import.
 - Every file imported is one audit entry `usb.import` by the staff member (file, bundle, school, device,
-  counts): the history below the upload lists them, newest first, so an answer can be downloaded again.
+  counts) - or by 命令行 for `sync-server usb-import` (usb_receipt.keep_for_history): the history below the
+  upload lists both, newest first, so an answer can be downloaded again.
   A bundle imported before says so (the second import changes nothing: the same op ids and keys).
 - GET /usb/imports/<entry>/answer: the answer bundle, for the same staff (Content-Disposition with the
   Chinese name as RFC 5987 `filename*`, an ASCII `filename` for old browsers); each download is audited.
