@@ -156,7 +156,8 @@ def main() -> None:
     parser.add_argument("--open-child", nargs=2, type=Path)
     args = parser.parse_args()
     if args.export_child or args.open_child:
-        export_child(*(args.export_child or args.open_child), export=bool(args.export_child))
+        data_dir, stick = args.export_child or args.open_child
+        export_child(data_dir, stick, export=bool(args.export_child))
         return
     n = args.records
     logging.basicConfig(level=logging.WARNING)
