@@ -90,13 +90,8 @@ from pathlib import Path
 import client.ui.app as app
 from client.clock import FixedClock
 import datetime as dt
-from client.ui import home_page
 loaded = []
-original = home_page.HomePage.show_todo
-def show_todo(self, todo):
-    original(self, todo)
-    loaded.append(time.time())
-home_page.HomePage.show_todo = show_todo
+app.ON_WINDOW_SHOWN.append(lambda window: window.home.loaded.connect(lambda _t: loaded.append(time.time())))
 clock = FixedClock(dt.datetime(2026, 11, 28, 9), dt.date(2026, 11, 28))
 code = app.run_gui(Path(sys.argv[1]), smoke=True, clock=clock)
 shown = app.FIRST_WINDOW_AT

@@ -15,16 +15,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# The store's modules (SQLAlchemy, the forms) before Qt's: once PySide6 is imported, its import hook
-# (shiboken's __feature__ support) reads the source of every module imported after it, which about doubles
-# their import time - a second of the start-up.
-from client.clock import Clock
-from client.context import ClientContext
-from client.store.prefs import get_setting
-
-# isort: split
 from PySide6.QtCore import (
     QCoreApplication,
     QElapsedTimer,
@@ -37,8 +29,16 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from client.ui import lang
+from client.ui.pyside_import import skip_source_scan_of_non_qt_modules
 from client.ui.startup_window import UpgradeUnderWay, run_beside, show_startup_window
+
+# Nothing of the store is imported yet: it loads (SQLAlchemy, the forms) once the start-up window shows,
+# without shiboken reading the source of each of its modules.
+skip_source_scan_of_non_qt_modules()
+
+if TYPE_CHECKING:
+    from client.clock import Clock
+    from client.context import ClientContext
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class ErrorReporter:
             sys.excepthook = self.previous
 
     def message(self, exc: BaseException) -> str:
+        from client.ui import lang
+
         zh = getattr(exc, "message_zh", None)
         en = getattr(exc, "message_en", None)
         detail = (en if lang.language() == "en" else zh) or f"{type(exc).__name__}: {exc}"
@@ -211,6 +213,8 @@ def install_translators(app: QCoreApplication, language: str) -> list[QTranslato
 def apply_language(app: QCoreApplication, language: str) -> list[QTranslator]:
     """The UI language everywhere: our strings, Qt's own (dialogs, edit menus) and the application locale
     (the calendar's month and day names, dates and sizes in Qt's widgets), whatever the PC's system locale."""
+    from client.ui import lang
+
     lang.set_language(language)
     QLocale.setDefault(lang.qlocale())
     return install_translators(app, language)
@@ -235,6 +239,9 @@ def choose_font(app: QApplication) -> None:
 
 
 def read_language(ctx: ClientContext) -> str:
+    from client.store.prefs import get_setting
+    from client.ui import lang
+
     try:
         with ctx.store.Session() as s:
             code = str(get_setting(s, lang.SETTING_KEY, lang.DEFAULT_LANGUAGE))
@@ -248,9 +255,10 @@ def read_language(ctx: ClientContext) -> str:
 
 
 FIRST_WINDOW_AT: float | None = None  # time.time() when the main window showed
-STARTUP_WINDOW_AT: float | None = (
-    None  # ... and the start-up window (正在打开…), before the store opens
-)
+# ... and the start-up window (正在打开…), shown before the store opens
+STARTUP_WINDOW_AT: float | None = None
+# Called with the main window once shown (benchmarks/client_scale_bench.py times 待办 from there).
+ON_WINDOW_SHOWN: list[Callable[[QWidget], None]] = []
 
 
 def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) -> int:
@@ -284,6 +292,8 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
     STARTUP_WINDOW_AT = time.time()
     try:
         log.info("starting; data folder %s%s", data_dir, " (smoke test)" if smoke else "")
+        from client.context import ClientContext  # the store's modules: after the start-up window
+
         try:
             ctx = run_beside(startup, data_dir, lambda: ClientContext.open(data_dir, clock=clock))
         except UpgradeUnderWay as exc:
@@ -323,6 +333,8 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         window.show_on_screen(screen)
         FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_scale_bench.py
         startup.close()
+        for hook in ON_WINDOW_SHOWN:
+            hook(window)
         from client.cli import package_version
         from client.update.install import mark_started
 

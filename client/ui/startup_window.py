@@ -23,9 +23,6 @@ from filelock import FileLock, Timeout
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from client.store import migrate
-from client.store.records import StoreError
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -39,15 +36,20 @@ UPGRADING_EN = (
 POLL_MS = 30
 
 
-class UpgradeUnderWay(StoreError):
-    """Another program on this data folder is migrating the store."""
+class UpgradeUnderWay(Exception):
+    """Another program on this data folder is migrating the store (message_zh/message_en as StoreError's;
+    this module imports nothing of the store: it shows before the store's modules load)."""
+
+    message_zh = (
+        "本机数据正在由已经打开的程序升级（只在本次更新后进行一次），请等它完成，不要再次启动程序。"
+    )
+    message_en = (
+        "The data on this PC is being updated by the program already started (once, after this "
+        "update); please wait for it to finish and do not start the program again."
+    )
 
     def __init__(self) -> None:
-        super().__init__(
-            "本机数据正在由已经打开的程序升级（只在本次更新后进行一次），请等它完成，不要再次启动程序。",
-            "The data on this PC is being updated by the program already started (once, after this "
-            "update); please wait for it to finish and do not start the program again.",
-        )
+        super().__init__(f"{self.message_zh} / {self.message_en}")
 
 
 class StartupWindow(QWidget):
@@ -114,6 +116,8 @@ def upgrade_lock(data_dir: Path, on_start: Callable[[], None]) -> Iterator[None]
             yield
         finally:
             lock.release()
+
+    from client.store import migrate
 
     with migrate.guarded(guard):
         yield
