@@ -17,9 +17,10 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
-from sqlalchemy import func, null, select, update
+from sqlalchemy import Table, bindparam, func, null, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -111,6 +112,16 @@ class PendingChange:
             out["offer"] = True
         return out
 
+    @cached_property
+    def wire_bytes(self) -> bytes:
+        """The change's JSON as it goes in a push body (encoded once: sized, then sent)."""
+        return json.dumps(self.wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def push_body(changes: Sequence[PendingChange]) -> bytes:
+    """A push batch's body: {"changes": [...]} compact, UTF-8 - the changes' JSON joined, not encoded again."""
+    return b'{"changes":[' + b",".join(c.wire_bytes for c in changes) + b"]}"
+
 
 def _pending_select() -> Any:
     return (
@@ -182,6 +193,15 @@ def _pending_rows(session: Session, op_ids: Sequence[str] | None = None) -> Iter
         result.close()
 
 
+# The next unsent outbox entries after an id, oldest first (one cached statement, read by ix_outbox_pending).
+_UNSENT_PAGE = (
+    select(OutboxEntry.id, OutboxEntry.op_id, OutboxEntry.record_id)
+    .where(OutboxEntry.sent_at.is_(None), OutboxEntry.id > bindparam("after"))
+    .order_by(OutboxEntry.id)
+    .limit(bindparam("page"))
+)
+
+
 def pending_changes(
     session: Session,
     *,
@@ -197,8 +217,8 @@ def pending_changes(
     server revision, its base. A change answered this sync (`skip_ops`) or rejected before, when a newer change
     of its record waits, makes way for that newer one (which supersedes it once applied).
 
-    The outbox is scanned by id only (streamed, no JSON), and stops once the batch is full; only the chosen
-    changes' data is read.
+    The unsent outbox is read by id a page at a time (ix_outbox_pending: sent_at, id; no JSON) from the
+    oldest, and no further than the batch needs; only the chosen changes' data is read.
     """
     rejected = {
         op: rid
@@ -224,14 +244,12 @@ def pending_changes(
         )
     chosen: list[str] = []
     seen: set[str] = set()
-    scan = session.execute(
-        select(OutboxEntry.op_id, OutboxEntry.record_id)
-        .where(OutboxEntry.sent_at.is_(None))
-        .order_by(OutboxEntry.id)
-        .execution_options(yield_per=2000)
-    )
-    try:
-        for op_id, record_id in scan:
+    after = 0
+    page = limit + 64
+    while len(chosen) < limit:
+        rows = session.execute(_UNSENT_PAGE, {"after": after, "page": page}).all()
+        for entry_id, op_id, record_id in rows:
+            after = entry_id
             if record_id in seen or record_id in skip_records:
                 continue
             if op_id in skip_ops or (op_id in rejected and record_id in several):
@@ -240,14 +258,15 @@ def pending_changes(
             chosen.append(op_id)
             if len(chosen) >= limit:
                 break
-    finally:
-        scan.close()
+        if len(rows) < page:
+            break
+        page = min(page * 4, 20_000)  # much was skipped: read on in larger pages
     if not chosen:
         return []
     out: list[PendingChange] = []
     size = 0
     for change in _pending_rows(session, chosen):
-        n = len(json.dumps(change.wire(), ensure_ascii=False).encode("utf-8")) + 1
+        n = len(change.wire_bytes) + 1
         if out and size + n > max_bytes:
             break
         out.append(change)
@@ -447,6 +466,63 @@ def push_results(
     return out
 
 
+# apply_push_answer's writes: built once, so each answer runs SQLAlchemy's cached compiled statements
+# (the sync_records upsert as one executemany, not a multi-row INSERT compiled again per answer).
+_OUTBOX = cast(Table, OutboxEntry.__table__)
+_RECORDS = cast(Table, Record.__table__)
+_ISSUES = cast(Table, SyncIssue.__table__)
+_STATES = cast(Table, SyncRecord.__table__)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("now"))
+)
+_ATTACHMENT_ISSUES_SENT = (
+    update(_ISSUES)
+    .where(
+        _ISSUES.c.kind == IssueKind.ATTACHMENT,
+        _ISSUES.c.resolved_at.is_(None),
+        _ISSUES.c.record_id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(resolved_at=bindparam("now"), resolution="sent")
+)
+_KNOWN_REVISIONS = select(_STATES.c.record_id, _STATES.c.server_revision).where(
+    _STATES.c.record_id.in_(bindparam("ids", expanding=True))
+)
+_ANSWERED = (
+    _RECORDS.c.id.in_(bindparam("ids", expanding=True)),
+    _RECORDS.c.status.in_([Status.SUBMITTED, Status.RETURNED]),
+    _RECORDS.c.deleted.is_(False),
+)
+_RECORDS_RETURNED = update(_RECORDS).where(*_ANSWERED).values(status=bindparam("status"))
+_RECORDS_SERVER_STATUS = (
+    update(_RECORDS).where(*_ANSWERED).values(status=bindparam("status"), review_comments=null())
+)
+_RECORDS_RECEIVED = (
+    update(_RECORDS)
+    .where(
+        _RECORDS.c.id.in_(bindparam("ids", expanding=True)), _RECORDS.c.status == Status.SUBMITTED
+    )
+    .values(status=Status.RECEIVED, review_comments=null())
+)
+
+
+def _upsert_server_state() -> Any:
+    ins = sqlite_insert(_STATES)
+    return ins.on_conflict_do_update(
+        index_elements=[_STATES.c.record_id],
+        set_={
+            "server_revision": ins.excluded.server_revision,
+            "server_status": ins.excluded.server_status,
+            "updated_at": ins.excluded.updated_at,
+        },
+        where=_STATES.c.server_revision <= ins.excluded.server_revision,
+    )
+
+
+_UPSERT_SERVER_STATE = _upsert_server_state()
+
+
 def apply_push_answer(
     session: Session,
     *,
@@ -622,82 +698,40 @@ def apply_push_answer(
             listed.discard(op_id)
     outcome.unanswered = [op for op in sent if op not in listed]
     _take_back(session, requested, unsent, forms, now=now)
+    session.flush()  # the ORM's pending changes first: what follows is plain SQL on the tables
+    write = session.connection()
     if to_mark:
-        session.execute(
-            update(OutboxEntry)
-            .where(OutboxEntry.id.in_(to_mark))
-            .values(sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        write.execute(_MARK_SENT, {"now": now, "ids": to_mark})
     done = [
         rid for rid in {sent[op]["record_id"] for op in outcome.acknowledged} if not unsent.get(rid)
     ]
     if done:  # an attachment problem of a record the server now holds is over
-        session.execute(
-            update(SyncIssue)
-            .where(
-                SyncIssue.kind == IssueKind.ATTACHMENT,
-                SyncIssue.resolved_at.is_(None),
-                SyncIssue.record_id.in_(done),
-            )
-            .values(resolved_at=now, resolution="sent")
-            .execution_options(synchronize_session=False)
-        )
-    if done:
+        write.execute(_ATTACHMENT_ISSUES_SENT, {"now": now, "ids": done})
         # Once nothing of the record waits, it has the status the server gave it: submitted -> received
         # (the server cleared its comments too); a change sent with keep_return keeps the record returned,
         # or - the return answered meanwhile, or lost by a restored server - makes it received like the
         # server's. An answer older than a state already pulled (a replayed or duplicate one) does not
         # undo that state: it only ends `submitted`.
-        known = dict(
-            session.execute(
-                select(SyncRecord.record_id, SyncRecord.server_revision).where(
-                    SyncRecord.record_id.in_(done)
-                )
-            ).all()
-        )
+        known = dict(write.execute(_KNOWN_REVISIONS, {"ids": done}).all())
         current = {
             rid
             for rid in done
             if rid in states and states[rid][0] >= known.get(rid, 0) and states[rid][1] != "deleted"
         }
         for status in {states[rid][1] for rid in current}:
-            session.execute(
-                update(Record)
-                .where(
-                    Record.id.in_([rid for rid in current if states[rid][1] == status]),
-                    Record.status.in_([Status.SUBMITTED, Status.RETURNED]),
-                    Record.deleted.is_(False),
-                )
-                .values(
-                    status=server_status_of(status),
-                    **({} if status == Status.RETURNED else {"review_comments": null()}),
-                )
-                .execution_options(synchronize_session=False)
-            )
+            ids = [rid for rid in current if states[rid][1] == status]
+            statement = _RECORDS_RETURNED if status == Status.RETURNED else _RECORDS_SERVER_STATUS
+            write.execute(statement, {"ids": ids, "status": server_status_of(status)})
         stale = [rid for rid in done if rid not in current]
-        session.execute(
-            update(Record)
-            .where(Record.id.in_(stale), Record.status == Status.SUBMITTED)
-            .values(status=Status.RECEIVED, review_comments=null())
-            .execution_options(synchronize_session=False)
-        )
+        if stale:
+            write.execute(_RECORDS_RECEIVED, {"ids": stale})
     if states:
-        rows = [
-            {"record_id": rid, "server_revision": rev, "server_status": st, "updated_at": now}
-            for rid, (rev, st) in states.items()
-        ]
-        ins = sqlite_insert(SyncRecord).values(rows)
-        session.execute(
-            ins.on_conflict_do_update(
-                index_elements=[SyncRecord.record_id],
-                set_={
-                    "server_revision": ins.excluded.server_revision,
-                    "server_status": ins.excluded.server_status,
-                    "updated_at": ins.excluded.updated_at,
-                },
-                where=SyncRecord.server_revision <= ins.excluded.server_revision,
-            ).execution_options(synchronize_session=False)
+        write.execute(
+            _UPSERT_SERVER_STATE,
+            [
+                {"record_id": rid, "server_revision": rev, "server_status": st, "updated_at": now}
+                for rid, (rev, st) in states.items()
+            ],
         )
     if offered:
         # An offer makes the record what the server answered, whatever this PC knew of it: a return or

@@ -49,7 +49,7 @@ from client.context import ClientContext
 from client.store import sync_state as S
 from client.store.attachments import attachment_path
 from client.store.models import Attachment, SyncIssue
-from client.store.outbox import push_results
+from client.store.outbox import push_body, push_results
 from client.store.pin import remember_reset_key
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
@@ -549,37 +549,21 @@ class _Run:
     # -- push --------------------------------------------------------------------------------------------
 
     def push(self) -> None:
+        """Send the outbox in batches. One transaction per answer: the answer is applied and the next batch
+        chosen and stored (its key and body, for a retry) together, one commit each."""
         limit = self.engine.batch_changes
         refusals = 0
         with self.store.Session() as s:
             total = self.result.pushed + S.pending_count(s)  # counted over the sync's pushes
+        batch: tuple[str, bytes, list[dict[str, Any]]] | None = None
         while not self.cancelled():
-            with self.store.Session.begin() as s:
-                batch = S.current_batch(s)
+            if batch is None:
+                with self.store.Session.begin() as s:
+                    batch = self._next_batch(s, limit)
                 if batch is None:
-                    changes = S.pending_changes(
-                        s,
-                        limit=limit,
-                        max_bytes=self.engine.batch_bytes,
-                        skip_ops=self.skip_ops,
-                        skip_records=self.skip_records | self.waiting.keys(),
-                    )
-                    if not changes:
-                        return
-                    body = json.dumps(
-                        {"changes": [c.wire() for c in changes]},
-                        ensure_ascii=False,
-                        separators=(",", ":"),
-                    ).encode("utf-8")
-                    batch = S.store_batch(
-                        s,
-                        key=str(uuid.uuid4()),
-                        op_ids=[c.op_id for c in changes],
-                        body=body,
-                        now=self.now(),
-                    )
-                key, body = batch.key, batch.body
-            sent_changes: list[dict[str, Any]] = json.loads(body)["changes"]
+                    return
+            key, body, sent_changes = batch
+            batch = None
             try:
                 answer = self.t.request(
                     "POST",
@@ -603,8 +587,12 @@ class _Run:
                 elif refusals > MAX_BATCH_REFUSALS:
                     raise
                 continue
-            body = answer.body
-            results = push_results(body, sent_changes) if isinstance(body, Mapping) else None
+            body_answer = answer.body
+            results = (
+                push_results(body_answer, sent_changes)
+                if isinstance(body_answer, Mapping)
+                else None
+            )
             if results is None:
                 raise _malformed("push")
             with self.store.Session.begin() as s:
@@ -619,8 +607,30 @@ class _Run:
                 self.healer.acknowledged(
                     s, changes=sent_changes, results=results, outcome=outcome, answer=answer
                 )
+                self._skip_answered(outcome)
+                batch = self._next_batch(s, limit)
             self._note_push(outcome)
             self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
+
+    def _next_batch(self, s: Session, limit: int) -> tuple[str, bytes, list[dict[str, Any]]] | None:
+        """The batch to send: the one stored (a retry, even after a crash: same key and body), else the next
+        changes of the outbox, stored now. (key, body, the changes as sent); None when nothing waits."""
+        stored = S.current_batch(s)
+        if stored is not None:
+            return stored.key, stored.body, json.loads(stored.body)["changes"]
+        changes = S.pending_changes(
+            s,
+            limit=limit,
+            max_bytes=self.engine.batch_bytes,
+            skip_ops=self.skip_ops,
+            skip_records=self.skip_records | self.waiting.keys(),
+        )
+        if not changes:
+            return None
+        body = push_body(changes)
+        key = str(uuid.uuid4())
+        S.store_batch(s, key=key, op_ids=[c.op_id for c in changes], body=body, now=self.now())
+        return key, body, [c.wire() for c in changes]
 
     def _refused_batch(
         self, key: str, changes: list[dict[str, Any]], exc: SyncError
@@ -669,18 +679,23 @@ class _Run:
             )
         )
 
-    def _note_push(self, outcome: S.PushOutcome) -> None:
-        self.result.pushed += len(outcome.acknowledged)
+    def _skip_answered(self, outcome: S.PushOutcome) -> None:
+        """What this answer holds back for the rest of the sync: conflicts, rejections, unanswered changes."""
         for c in outcome.conflicts:
             self.skip_ops.add(c["op_id"])
             self.skip_records.add(c["record_id"])
+        self.skip_ops.update(r["op_id"] for r in outcome.rejected)
+        self.skip_ops.update(outcome.unanswered)
+
+    def _note_push(self, outcome: S.PushOutcome) -> None:
+        self._skip_answered(outcome)
+        self.result.pushed += len(outcome.acknowledged)
+        for c in outcome.conflicts:
             self._conflict(c)
         for r in outcome.rejected:
-            self.skip_ops.add(r["op_id"])
             self.result.rejected.append(Rejection(**r))
         if outcome.unanswered:
             log.warning("the server's answer left out %d changes", len(outcome.unanswered))
-            self.skip_ops.update(outcome.unanswered)
 
     # -- pull --------------------------------------------------------------------------------------------
 
