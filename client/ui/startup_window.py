@@ -100,16 +100,25 @@ class StartupWindow(QWidget):
 
 @contextmanager
 def upgrade_lock(data_dir: Path, on_start: Callable[[], None]) -> Iterator[None]:
-    """In this thread, each migration holds <data>/upgrade.lock while it runs (UpgradeUnderWay when another
-    program holds it) and calls on_start first."""
+    """In this thread, each migration holds <data>/upgrade.lock while it runs and calls on_start first.
+    UpgradeUnderWay when another program holds it: at once, before the store is touched (its reads would
+    wait for the migration's transaction, up to the busy timeout, with nothing said), or when a migration is
+    about to run."""
 
-    @contextmanager
-    def guard(target: str) -> Iterator[None]:
+    def held_here() -> FileLock:
         lock = FileLock(data_dir / UPGRADE_LOCK)
         try:
             lock.acquire(timeout=0)
         except Timeout:
             raise UpgradeUnderWay() from None
+        return lock
+
+    if (data_dir / UPGRADE_LOCK).exists():
+        held_here().release()  # a migration by another program runs: UpgradeUnderWay
+
+    @contextmanager
+    def guard(target: str) -> Iterator[None]:
+        lock = held_here()
         try:
             log.info("the store needs migrating to %s: the start-up window says so", target)
             on_start()
