@@ -39,6 +39,8 @@ from client.ui.tasks import TaskManager
 if TYPE_CHECKING:
     import requests
 
+    from client.sync.engine import SyncEngine
+
 log = logging.getLogger(__name__)
 
 SETTING_INTERVAL = "sync_interval_minutes"
@@ -318,6 +320,7 @@ class SyncController(QObject):
         http = self._http
         ctx = self.ctx
         options = dict(self._engine_options)
+        SyncEngine = _engine_class(options)
         watched = list(self.watched())
         report = self._worker_progress.emit
         self.syncs += 1
@@ -330,12 +333,6 @@ class SyncController(QObject):
         options.setdefault("sleep", sleep)
 
         def job() -> SyncOutcome:
-            from client.sync.engine import SyncEngine
-            from client.sync.http import RetryPolicy
-
-            options.setdefault(
-                "policy", RetryPolicy(GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP)
-            )
             before = _record_states(ctx.store.Session, watched)
             engine = SyncEngine(ctx, http, **options)
             result: SyncResult | None = None
@@ -464,14 +461,9 @@ class SyncController(QObject):
         ctx = self.ctx
         factory = self._new_session
         options = {k: v for k, v in self._engine_options.items() if k != "sleep"}
+        SyncEngine = _engine_class(options)
 
         def job() -> S.Enrollment | SyncError:
-            from client.sync.engine import SyncEngine
-            from client.sync.http import RetryPolicy
-
-            options.setdefault(
-                "policy", RetryPolicy(GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP)
-            )
             with factory() as http:
                 try:
                     return SyncEngine(ctx, http, **options).enroll(server_url, code)
@@ -507,6 +499,17 @@ class SyncController(QObject):
                 on_error(exc)
 
         self.tasks.run_net(job, on_done=done, on_error=failed)
+
+
+def _engine_class(options: dict[str, Any]) -> type[SyncEngine]:
+    """The sync engine, imported on the GUI thread when the first sync or enrollment starts (not while the
+    window opens: requests and urllib3 are ~17 MB and a quarter second; not on the network thread, where
+    it could meet a dialog importing the same packages half-way); options get the background retry policy."""
+    from client.sync.engine import SyncEngine
+    from client.sync.http import RetryPolicy
+
+    options.setdefault("policy", RetryPolicy(GUI_RETRY_ATTEMPTS, GUI_RETRY_BASE, GUI_RETRY_CAP))
+    return SyncEngine
 
 
 def _clamp_minutes(value: Any) -> int:
