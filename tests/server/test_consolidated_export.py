@@ -50,7 +50,11 @@ def sheet_xml(body: bytes) -> dict[str, str]:
         }
 
 
-def test_export_of_one_period_with_the_summary_sheet_first(app: Flask):
+def test_export_of_one_period_with_the_summary_sheet_first(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # This process's temporary files in a folder of its own: another worker's export does not show up.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with get_state(app).db.Session.begin() as s:
         county = demo(s)
     c = logged_in(app, "viewer1", "viewer")
