@@ -35,7 +35,7 @@ import struct
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -43,12 +43,12 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from forms import typed_codes
 from forms.errors import BilingualError
+from forms.framed_file import TAG_BYTES, split_frame
 
 MAGIC = b"SSENR\x00\x01\n"
 FORMAT = 1
 SUFFIX = ".ssenroll"
 NONCE_BYTES = 12
-TAG_BYTES = 16
 SALT_BYTES = 16
 MAX_HEADER_BYTES = 16 * 1024
 MAX_PAYLOAD_BYTES = 512 * 1024 * 1024
@@ -190,31 +190,24 @@ def _not_a_file(zh: str, en: str) -> EnrollmentFileError:
     )
 
 
+def _refuse_file(zh: str, en: str) -> NoReturn:
+    raise _not_a_file(zh, en)
+
+
 def _split(data: bytes) -> tuple[bytes, bytes, Header]:
-    if not data.startswith(MAGIC):
-        if MAGIC.startswith(data):
-            raise _not_a_file("文件不完整", "the file is truncated")
-        raise _not_a_file("文件开头不对", "it does not start as one")
-    at = len(MAGIC)
-    if len(data) < at + 4:
-        raise _not_a_file("文件不完整", "the file is truncated")
-    (length,) = struct.unpack(">I", data[at : at + 4])
-    if length > MAX_HEADER_BYTES:
-        raise _not_a_file("文件头过长", "the header is too long")
-    end = at + 4 + length
-    if len(data) < end + NONCE_BYTES + 16:
-        raise _not_a_file("文件不完整（可能在写入时拔出了U盘）", "the file is truncated")
-    try:
-        raw = json.loads(data[at + 4 : end].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _not_a_file("文件头已损坏", "the header is damaged") from None
+    prefix, raw, sealed = split_frame(
+        data,
+        MAGIC,
+        max_header=MAX_HEADER_BYTES,
+        min_sealed=NONCE_BYTES + TAG_BYTES,
+        refuse=_refuse_file,
+    )
     header = _parse_header(raw)
-    sealed = data[end:]
     if header.sealed_bytes is not None and len(sealed) < header.sealed_bytes:
         raise _not_a_file("文件不完整（可能在写入时拔出了U盘）", "the file is truncated")
     if header.sealed_bytes is not None and len(sealed) > header.sealed_bytes:
         raise _not_a_file("文件末尾多出了内容", "the file has bytes past its end")
-    return data[:end], sealed, header
+    return prefix, sealed, header
 
 
 def _parse_header(raw: Any) -> Header:

@@ -31,12 +31,13 @@ import struct
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from forms.errors import BilingualError
+from forms.framed_file import TAG_BYTES, split_frame
 
 MAGIC = b"SSUSB\x00\x01\n"
 MAGIC_STEM = b"SSUSB\x00"  # then the format's byte and a newline
@@ -173,27 +174,21 @@ def _not_a_bundle(zh: str, en: str) -> BundleError:
     )
 
 
+def _refuse_bundle(zh: str, en: str) -> NoReturn:
+    raise _not_a_bundle(zh, en)
+
+
 def _split(data: bytes) -> tuple[bytes, bytes, Header]:
     if not data.startswith(MAGIC):
         too_new(data[: len(MAGIC)])
-        if MAGIC.startswith(data):
-            raise _not_a_bundle("文件不完整", "the file is truncated")
-        raise _not_a_bundle("文件开头不对", "it does not start as one")
-    at = len(MAGIC)
-    if len(data) < at + 4:
-        raise _not_a_bundle("文件不完整", "the file is truncated")
-    (length,) = struct.unpack(">I", data[at : at + 4])
-    if length > MAX_HEADER_BYTES:
-        raise _not_a_bundle("文件头过长", "the header is too long")
-    end = at + 4 + length
-    if len(data) < end + NONCE_BYTES + 16:
-        raise _not_a_bundle("文件不完整（可能在写入时拔出了U盘）", "the file is truncated")
-    try:
-        raw = json.loads(data[at + 4 : end].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _not_a_bundle("文件头已损坏", "the header is damaged") from None
-    header = parse_header(raw, FORMAT)
-    return data[:end], data[end:], header
+    prefix, raw, sealed = split_frame(
+        data,
+        MAGIC,
+        max_header=MAX_HEADER_BYTES,
+        min_sealed=NONCE_BYTES + TAG_BYTES,
+        refuse=_refuse_bundle,
+    )
+    return prefix, sealed, parse_header(raw, FORMAT)
 
 
 def _too_new(fmt: int) -> BundleError:
