@@ -495,3 +495,94 @@ def test_a_restored_backup_brings_its_table_or_builds_it(tmp_path: Path, formset
         store.close()
     finally:
         ctx.close()
+
+
+# -- a status-only change (migration 0006) ----------------------------------------------------------------
+
+
+def _rebuilt_rows(s: Session) -> int:
+    """Rows the triggers deleted from todo_hazards since the counter was armed (a rebuild deletes them all)."""
+    return int(s.execute(text("SELECT n FROM temp.todo_rebuilds")).scalar_one())
+
+
+def _arm_rebuild_counter(s: Session) -> None:
+    s.execute(text("CREATE TEMP TABLE IF NOT EXISTS todo_rebuilds (n INTEGER NOT NULL)"))
+    s.execute(text("DELETE FROM temp.todo_rebuilds"))
+    s.execute(text("INSERT INTO temp.todo_rebuilds VALUES (0)"))
+    s.execute(
+        text(
+            "CREATE TEMP TRIGGER IF NOT EXISTS count_todo_rebuilds AFTER DELETE ON main.todo_hazards "
+            "BEGIN UPDATE todo_rebuilds SET n = n + 1; END"
+        )
+    )
+
+
+def _status_round(s: Session, forms: FormSet, ids: list[str]) -> None:
+    """What a sync does to pushed records (plain SQL, status alone), then an edit that also changes the
+    status: the first keeps the rows in place, the second rebuilds them; the table stays right."""
+    _arm_rebuild_counter(s)
+    s.execute(
+        update(Record).where(Record.id.in_(ids)).values(status=Status.RECEIVED)
+    )  # as outbox.apply_push_answer: submitted -> received
+    s.execute(
+        text("UPDATE records SET status = 'returned', data = data WHERE id = :r"), {"r": ids[0]}
+    )  # the data named but the same value: still a status-only change
+    assert _rebuilt_rows(s) == 0
+    statuses = dict(s.execute(select(Record.id, Record.status)).all())
+    for rid, status in s.execute(text("SELECT record_id, record_status FROM todo_hazards")):
+        assert status == statuses[rid]
+    assert_same_as_a_scan(s, forms)
+    s.execute(
+        text(
+            "UPDATE records SET status = 'accepted', "
+            "data = json_set(data, '$.hazards[0].status', 'verified') WHERE id = :r"
+        ),
+        {"r": ids[1]},
+    )
+    assert _rebuilt_rows(s) > 0
+    assert_same_as_a_scan(s, forms)
+
+
+def test_a_status_only_change_updates_the_rows_in_place(tmp_path: Path, formset: FormSet) -> None:
+    store = open_store(tmp_path / "data")
+    try:
+        fill(store.engine, formset)
+        with store.Session.begin() as s:
+            ids = [
+                rid
+                for (rid,) in s.execute(
+                    text("SELECT DISTINCT record_id FROM todo_hazards ORDER BY record_id")
+                )
+            ]
+            assert len(ids) > 3
+            _status_round(s, formset, ids)
+    finally:
+        store.close()
+
+
+def test_0006_goes_down_to_0005_and_up_again_with_the_table_right(
+    tmp_path: Path, formset: FormSet
+) -> None:
+    from alembic import command
+
+    from client.store.migrate import _config
+
+    engine = make_engine(tmp_path / DB_NAME)
+    try:
+        upgrade(engine)
+        fill(engine, formset)
+        with engine.begin() as conn:
+            cfg = _config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+        assert current_revision(engine) == "0005"
+        with Session(engine) as s, s.begin():
+            s.execute(update(Record).values(status=Status.RECEIVED))  # 0005 rebuilds: still right
+            assert_same_as_a_scan(s, formset)
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with Session(engine) as s, s.begin():
+            ids = [r for (r,) in s.execute(text("SELECT DISTINCT record_id FROM todo_hazards"))]
+            _status_round(s, formset, sorted(ids))
+    finally:
+        engine.dispose()
