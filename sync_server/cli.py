@@ -619,7 +619,12 @@ def cmd_usb_import(ctx: Context) -> Result:
     回执 printed; exit 2 when any was refused (the others are imported all the same)."""
     from sync_server.usb import import_paths
 
-    results = import_paths(ctx.instance, ctx.db_url, [Path(f) for f in ctx.args.files])
+    results = import_paths(
+        ctx.instance,
+        ctx.db_url,
+        [Path(f) for f in ctx.args.files],
+        include_update=not getattr(ctx.args, "no_update", False),
+    )
     lines = [line for r in results for line in r.receipt_lines()]
     refused = [r for r in results if r.error is not None]
     if refused:
@@ -974,6 +979,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="import schools' USB sync bundles, write answers beside",
     )
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--no-update",
+        action="store_true",
+        help="leave the client update offered to a PC out of its answer (protocol 1.19)",
+    )
     p.set_defaults(func=cmd_usb_import)
 
     from sync_server.updates_cli import add_commands as add_update_commands

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
+import mmap
 import re
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,8 @@ from typing import Any
 from forms import usb_bundle as U
 from forms import usb_files as F
 from forms import usb_parts as P
-from sync_server.errors import ServiceError
+from sync_server import updates as UP
+from sync_server.errors import ApiError, ServiceError
 from sync_server.models import Device
 from sync_server.push_batch import push_batch
 from sync_server.services import generation
@@ -61,6 +65,10 @@ log = logging.getLogger(__name__)
 
 SERVER_APP = "sync-server"
 ROTATION_HEADER = "Sync-Token-Rotation"  # in a bundle's `headers`, as on a pull (protocol 1.9)
+PLATFORM_HEADER = "Sync-Client-Platform"  # in a bundle's `headers`, as on a pull (protocol 1.18)
+UPDATE_ROOT_HEADER = "Sync-Update-Root"  # in a bundle's `headers` (1.19): the update root it trusts
+MAX_ROOT_CHAIN = 1000
+MB = 1024 * 1024
 
 
 @dataclass
@@ -96,6 +104,8 @@ class ImportResult:
     restart: dict[str, Any] | None = None
     # Applied, but its answer could not be written (the folder full or gone): importing it again answers it.
     answer_error: U.BundleError | None = None
+    # A client update offered to this device (protocol 1.19): {version, target, platform, bytes, included}
+    update: dict[str, Any] | None = None
 
     # The 回执 (sync_server.dashboard.usb_receipt.build: one model for the command line and U盘数据) and its
     # lines as the command line prints them and writes them beside the bundle (_回执.txt).
@@ -120,6 +130,7 @@ class ImportResult:
             "parts": [str(p) for p in self.paths],
             "answer_parts": [str(p) for p in self.answer_paths],
             "restart": self.restart,
+            "update": self.update,
             "error": None
             if self.error is None
             else {
@@ -331,12 +342,14 @@ def _apply(
     header: U.Header,
     payload: dict[str, Any],
     result: ImportResult,
+    carry: UpdateCarry | None = None,
 ) -> dict[str, Any]:
     """Apply an authentic bundle's payload; the answer's payload (format 2's layout: `since`, `pages`)."""
     batches, attachments, cursor = _payload_parts(payload)
     files = _checked_attachments(attachments)
     given = payload.get("headers")
     headers: dict[str, Any] = given if isinstance(given, dict) else {}
+    report = _take_report(state, device, headers)
     if header.format >= 2:
         _adopt_token(state, device, payload.get("token"))
     standing = _standing(state, device, headers, cursor)
@@ -362,6 +375,8 @@ def _apply(
     pages, forms = _pull(state, device, standing, since=cursor, params=payload.get("pull_params"))
     result.pulled = sum(len(p["changes"]) for p in pages)
     answer.update(pages=pages, forms=forms)
+    if carry is not None and report is not None and header.format >= 2:
+        _carry_update(state, device, report, headers, carry, answer, result)
     if healing:
         generation.note_healed(
             state.db.Session,
@@ -377,6 +392,156 @@ def _apply(
                 session, device.device_id, secret=secret, now=state.now()
             )
     return answer
+
+
+# -- client updates by stick (protocol 1.19) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateCarry:
+    """Where the update repository is (`<instance>/updates`, or config UPDATES_DIR), and whether an
+    answer carries the release offered to its device (U盘数据's checkbox, `usb-import --no-update`)."""
+
+    folder: Path
+    include: bool = True
+
+
+def updates_folder(config: Any, instance_path: str | Path) -> Path:
+    """The update repository's folder, as the update routes serve it (sync_server/updates_api.py)."""
+    configured = config.get("UPDATES_DIR")
+    return Path(str(configured)) if configured else Path(instance_path) / "updates"
+
+
+def _take_report(
+    state: ServerState, device: DeviceInfo, headers: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The update report a bundle carries as a pull does (`Sync-Update-Report`, 1.18), checked and kept
+    for 客户端更新 exactly as the pull's; None when there is none (a client before 1.19) or it cannot be
+    read (logged; the bundle is imported as ever)."""
+    from sync_server.updates_api import MAX_REPORT_HEADER, _report  # the pull's own check
+
+    sent = headers.get(UP.REPORT_HEADER)
+    if not isinstance(sent, str) or not sent or len(sent) > MAX_REPORT_HEADER:
+        return None
+    try:
+        report = _report(json.loads(sent))
+    except (ValueError, ApiError) as exc:
+        log.info("the update report in a USB bundle of %s was not read: %s", device.device_id, exc)
+        return None
+    with state.db.Session.begin() as session:
+        UP.record_report(session, device_id=device.device_id, now=state.now(), **report)
+    return report
+
+
+def _update_files(folder: Path, target: str, trusted_root: int) -> list[tuple[str, Path]] | None:
+    """The repository's files a device needs to verify `target` with python-tuf from the root version it
+    trusts: the roots after it (all from 1 when it trusts none yet), timestamp, snapshot, targets, and the
+    archive; None when the repository lacks any."""
+    metadata = folder / "metadata"
+    try:
+        latest = json.loads((metadata / "root.json").read_bytes())["signed"]["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(latest, int):
+        return None
+    first = max(0, min(trusted_root, latest)) + 1
+    names = [f"metadata/{n}.root.json" for n in range(first, latest + 1)]
+    names += [f"metadata/{r}.json" for r in ("timestamp", "snapshot", "targets")]
+    names.append(f"targets/{target}")
+    files = [(name, folder / name) for name in names]
+    if not all(path.is_file() for _, path in files) or ".." in target.split("/"):
+        return None
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(MB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_blob(path: Path) -> Callable[[], bytes]:
+    """An update file's bytes when the answer is written: memory-mapped (a release is 60-160 MB; the
+    writer slices it segment by segment), so the server holds no copy of it."""
+
+    def read() -> bytes:
+        with open(path, "rb") as fh:
+            if fh.seek(0, 2) < MB:
+                fh.seek(0)
+                return fh.read()
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # type: ignore[return-value]
+
+    return read
+
+
+def _carry_update(
+    state: ServerState,
+    device: DeviceInfo,
+    report: dict[str, Any],
+    headers: dict[str, Any],
+    carry: UpdateCarry,
+    answer: dict[str, Any],
+    result: ImportResult,
+) -> None:
+    """The release offered to this device (the offer of an online pull: updates.offer_for), carried in the
+    answer as the files python-tuf verifies, when the device lacks it (not staged, not refused at its
+    first start) and `carry.include`. A 1.18 client sends no report and never gets one: it could not
+    read it."""
+    platform = headers.get(PLATFORM_HEADER)
+    platform = platform if platform in UP.PLATFORMS else report["platform"]
+    running = UP.parse_version(report["app_version"], what="app_version")
+    with state.db.ReadSession.begin() as session:
+        offer = UP.offer_for(
+            session, running=running, platform=platform, school_code=device.school_code
+        )
+    if offer is None:
+        return
+    if report.get("target_version") == offer.version and report["state"] in (
+        "staged",
+        "rolled_back",
+    ):
+        return  # staged for its next start, or it failed there once (that PC takes it no more)
+    root = headers.get(UPDATE_ROOT_HEADER)
+    trusted = int(root) if isinstance(root, str) and root.isdigit() and len(root) < 6 else 0
+    files = _update_files(carry.folder, offer.target, trusted)
+    if files is None:
+        log.warning(
+            "release %s is offered but its files are not in %s", offer.version, carry.folder
+        )
+        return
+    size = sum(path.stat().st_size for _, path in files)
+    result.update = {**offer.as_json(), "bytes": size, "included": carry.include}
+    if not carry.include:
+        return
+    answer["update"] = offer.as_json()
+    answer["attachments"] = [
+        {
+            "sha256": _sha256(path),
+            "filename": path.name,
+            "update": name,  # its path in the repository: what ngclient asks for
+            "blob": _file_blob(path),
+        }
+        for name, path in files
+    ]
+
+
+def update_lines(update: dict[str, Any] | None) -> list[str]:
+    """The 回执's line for a client update offered to the device (the command line prints it)."""
+    if not update:
+        return []
+    v, mb = update["version"], f"{update['bytes'] / MB:.1f}"
+    if update.get("included"):
+        return [
+            f"  答复中包含客户端更新：新版本 {v}（{mb} MB），学校导入答复后下次启动时安装 / the answer "
+            f"includes a client update of {mb} MB (version {v}); it installs at the school PC's next "
+            "start after the answer is imported"
+        ]
+    return [
+        f"  本机可更新到新版本 {v}（{mb} MB），按要求未放入答复 / version {v} ({mb} MB) is offered to "
+        "this PC but was left out of the answer, as asked"
+    ]
 
 
 def _audit(state: ServerState, device: DeviceInfo, header: U.Header, result: ImportResult) -> None:
@@ -571,11 +736,13 @@ def import_file(
     receipt: bool = True,
     imported_by: str | None = None,
     shown: str | None = None,
+    carry: UpdateCarry | None = None,
 ) -> ImportResult:
     """Import one bundle - `path` is its file, or any of its parts - and write its answer beside it (in
     the bundle's format; in parts of at most `part_bytes`); `result.receipt` is its 回执 (by `imported_by`,
     the command line when None; the file named `shown`), written beside it as text unless `receipt` is
-    False."""
+    False. `carry`: the update repository, so the answer carries the release offered to the device
+    (protocol 1.19; None: no update is carried)."""
     from sync_server.dashboard import usb_receipt as receipts  # it reads ImportResult from here
 
     result = ImportResult(path)
@@ -594,7 +761,7 @@ def import_file(
             if header.kind != U.TO_BUREAU or header.device_id != device.device_id:
                 raise _wrong_kind()
             _bind_installation(state, device, result.paths[0], payload)
-            answer = _apply(state, device, header, payload, result)
+            answer = _apply(state, device, header, payload, result, carry)
     except U.BundleError as exc:
         result.error = _bureau_words(exc)
         # Said in the 回执 (printed by the command line, shown by U盘数据): the log keeps it quietly.
@@ -616,6 +783,9 @@ def import_file(
         now=state.now(),
     )
     result.lines = receipts.text_lines(result.receipt, result, state.local_offset)
+    if result.update is not None and result.error is None:
+        result.receipt["update"] = result.update  # U盘数据 shows it on the import's row
+        result.lines += update_lines(result.update)
     if receipt:
         _write_receipt(path, result)
     return result
@@ -702,20 +872,24 @@ def bundles_of(paths: list[Path]) -> list[Path]:
     return out
 
 
-def import_paths(instance: Path, db_url: str, paths: list[Path]) -> list[ImportResult]:
+def import_paths(
+    instance: Path, db_url: str, paths: list[Path], *, include_update: bool = True
+) -> list[ImportResult]:
     """`sync-server usb-import FILE...`: the server's own app (its secret key, attachment store and forms)
     on this instance and database, each bundle in turn (one refused does not stop the others; the parts of
-    one bundle given together are imported once)."""
+    one bundle given together are imported once). The answers carry the client release offered to their
+    device unless `include_update` is False (`--no-update`)."""
     from sync_server.app import create_app
     from sync_server.dashboard import usb_receipt as receipts
     from sync_server.state import get_state
 
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": db_url})
     state = get_state(app)
+    carry = UpdateCarry(updates_folder(app.config, app.instance_path), include_update)
     try:
         results = []
         for path in bundles_of(paths):
-            result = import_file(state, path)
+            result = import_file(state, path, carry=carry)
             receipts.keep_for_history(state, Path(app.instance_path), result)  # U盘数据 lists it
             results.append(result)
         return results

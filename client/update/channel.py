@@ -14,18 +14,21 @@ A server that knows no update route (older than protocol 1.18) answers 404: noth
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
 import tarfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 from packaging.version import InvalidVersion, Version
 from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import TargetFile  # type: ignore[attr-defined]
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # type: ignore[attr-defined]
 
 from client.sync.errors import SyncError
@@ -136,13 +139,22 @@ class UpdateRefused(Exception):
     """The offered release cannot be taken (not in the signed metadata, a bad archive)."""
 
 
+def shipped_root(install_dir: Path | None) -> Path | None:
+    """The bureau's root shipped beside the program (build.spec puts packaging/update-root.json in the
+    bundle), if any."""
+    bundled = getattr(sys, "_MEIPASS", None)
+    for folder in (install_dir, Path(bundled) if bundled else None):
+        if folder is not None and (folder / ROOT_NAME).is_file():
+            return folder / ROOT_NAME
+    return None
+
+
 def trusted_root(transport: Transport, data_dir: Path, install_dir: Path | None) -> bytes | None:
     """The root to start from when ngclient holds none yet: shipped beside the program, else the
     server's first root, fetched over the connection pinned at enrollment (trust on first use)."""
-    bundled = getattr(sys, "_MEIPASS", None)  # build.spec puts packaging/update-root.json there
-    for folder in (install_dir, Path(bundled) if bundled else None):
-        if folder is not None and (folder / ROOT_NAME).is_file():
-            return (folder / ROOT_NAME).read_bytes()
+    shipped = shipped_root(install_dir)
+    if shipped is not None:
+        return shipped.read_bytes()
     response = transport.session.get(
         f"{transport.base_url}{REPO}/metadata/1.root.json", timeout=(10.0, 60.0)
     )
@@ -151,33 +163,44 @@ def trusted_root(transport: Transport, data_dir: Path, install_dir: Path | None)
     return response.content
 
 
-def stage(
-    transport: Transport,
-    data_dir: Path,
-    *,
-    version: str,
-    target: str,
-    install_dir: Path | None = None,
-) -> Path:
+def trusted_root_version(data_dir: Path, install_dir: Path | None = None) -> int:
+    """The version of the root this computer trusts (ngclient's, else the shipped one); 0: none yet. A USB
+    bundle names it (protocol 1.19), so the bureau's answer carries the root chain from there."""
+    for path in (updates_dir(data_dir) / "tuf" / "root.json", shipped_root(install_dir)):
+        if path is None:
+            continue
+        try:
+            version = json.loads(path.read_bytes())["signed"]["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(version, int) and not isinstance(version, bool) and version > 0:
+            return version
+    return 0
+
+
+def _updater(
+    data_dir: Path, base_url: str, fetcher: FetcherInterface, root: Callable[[], bytes | None]
+) -> Updater:
+    """ngclient over `base_url` (its metadata/ and targets/), from the root this computer trusts (its
+    cache), else from `root()` - the one verification of every way an update arrives."""
     folder = updates_dir(data_dir)
     metadata = folder / "tuf"
     metadata.mkdir(parents=True, exist_ok=True)
-    bootstrap = (
-        None
-        if (metadata / "root.json").is_file()
-        else trusted_root(transport, data_dir, install_dir)
-    )
+    bootstrap = None if (metadata / "root.json").is_file() else root()
     if bootstrap is not None:
         (metadata / "root.json").write_bytes(bootstrap)
-    updater = Updater(
+    return Updater(
         str(metadata),
-        f"{transport.base_url}{REPO}/metadata/",
+        f"{base_url}/metadata/",
         target_dir=str(folder / "download"),
-        target_base_url=f"{transport.base_url}{REPO}/targets/",
-        fetcher=SessionFetcher(transport.session),
+        target_base_url=f"{base_url}/targets/",
+        fetcher=fetcher,
         config=UpdaterConfig(),
         bootstrap=bootstrap,
     )
+
+
+def _signed_target(updater: Updater, *, version: str, target: str) -> TargetFile:
     updater.refresh()  # root chain, timestamp, snapshot, targets: signatures, versions, expiry
     info = updater.get_targetinfo(target)
     if info is None:
@@ -185,8 +208,13 @@ def stage(
     custom = info.unrecognized_fields.get("custom") or {}
     if str(custom.get("version")) != version:
         raise UpdateRefused(f"{target} is signed as version {custom.get('version')}, not {version}")
-    archive = folder / "download" / Path(target).name
-    download_resumably(transport, f"{REPO}/targets/{target}", archive, length=info.length)
+    return info
+
+
+def _stage_archive(data_dir: Path, archive: Path, info: TargetFile, *, version: str) -> Path:
+    """The archive checked against its signed length and sha256, unpacked and marked ready (install.py
+    puts it in place at the next start)."""
+    folder = updates_dir(data_dir)
     try:
         with archive.open("rb") as fh:
             info.verify_length_and_hashes(fh)  # LengthOrHashMismatchError: tampered or broken
@@ -200,11 +228,133 @@ def stage(
     try:
         unpack(archive, unpacked / version)
     except (tarfile.TarError, zipfile.BadZipFile, ValueError) as exc:
+        shutil.rmtree(unpacked, ignore_errors=True)
         raise UpdateRefused(f"the archive cannot be unpacked: {exc}") from exc
-    write_json(unpacked / READY_FILE, {"version": version, "target": target})
+    write_json(unpacked / READY_FILE, {"version": version, "target": info.path})
     unpacked.rename(staged)
     archive.unlink()
     return staged / version
+
+
+def stage(
+    transport: Transport,
+    data_dir: Path,
+    *,
+    version: str,
+    target: str,
+    install_dir: Path | None = None,
+) -> Path:
+    updater = _updater(
+        data_dir,
+        f"{transport.base_url}{REPO}",
+        SessionFetcher(transport.session),
+        lambda: trusted_root(transport, data_dir, install_dir),
+    )
+    info = _signed_target(updater, version=version, target=target)
+    archive = updates_dir(data_dir) / "download" / Path(target).name
+    download_resumably(transport, f"{REPO}/targets/{target}", archive, length=info.length)
+    return _stage_archive(data_dir, archive, info, version=version)
+
+
+# -- an update carried by USB stick (protocol 1.19) ----------------------------------------------------
+
+CARRIED_BASE = (
+    "https://usb-answer.invalid"  # never fetched: FileFetcher answers from the answer's files
+)
+
+
+class FileFetcher(FetcherInterface):
+    """ngclient's downloads answered from the files a USB answer carried (`metadata/<name>`,
+    `targets/<platform>/<archive>`, spooled from the bundle): the same verification as online, another
+    way for the bytes to come. A file the answer does not hold is a 404 (the end of the root chain)."""
+
+    def __init__(self, files: Mapping[str, Path]) -> None:
+        self.files = dict(files)
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        name = url[len(CARRIED_BASE) + 1 :] if url.startswith(CARRIED_BASE + "/") else ""
+        path = self.files.get(name)
+        if path is None:
+            raise tuf_errors.DownloadHTTPError(f"{url}: not in the USB answer", 404)
+        return self._chunks(path)
+
+    @staticmethod
+    def _chunks(path: Path) -> Iterator[bytes]:
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What came of an update a USB answer carried."""
+
+    version: str
+    staged: bool = False
+    error: str | None = (
+        None  # refused (tampered, expired, not signed ...): why, as logged and reported
+    )
+    skipped: str | None = None  # not taken: "older", "blocked", "staged before"
+
+
+def stage_carried(
+    data_dir: Path,
+    *,
+    running: str,
+    version: str,
+    target: str,
+    files: Mapping[str, Path],
+    install_dir: Path | None = None,
+) -> Carried:
+    """Verify and stage a release from the files of a USB answer exactly as an online download is (the
+    same ngclient refresh from the root this computer trusts, the same length and sha256 check, the same
+    staging), kept in the same state; never raises for the update's own failures. Without a trusted root
+    yet (none shipped, no online check before), the answer's first root is trusted as the pinned
+    connection's would be: the answer is authenticated with this device's key."""
+    data_dir = Path(data_dir)
+    if not _newer(version, running):
+        return Carried(version, skipped="older")
+    state = load_state(data_dir)
+    if version in state.blocked:
+        log.info("update %s failed its first start here before; not taken again", version)
+        return Carried(version, skipped="blocked")
+    ready = staged_ready(data_dir)
+    if ready and ready.get("version") == version:
+        return Carried(version, skipped="staged before")
+
+    def first_root() -> bytes | None:
+        shipped = shipped_root(install_dir)
+        carried = files.get("metadata/1.root.json")
+        if shipped is not None:
+            return shipped.read_bytes()
+        if carried is None:
+            raise UpdateRefused("no trusted root (none shipped, none in the USB answer)")
+        return carried.read_bytes()
+
+    state.state, state.target_version, state.error = "downloading", version, None
+    save_state(data_dir, state)
+    try:
+        updater = _updater(data_dir, CARRIED_BASE, FileFetcher(files), first_root)
+        info = _signed_target(updater, version=version, target=target)
+        carried = files.get(f"targets/{target}")
+        if carried is None:
+            raise UpdateRefused(f"the USB answer does not hold {target}")
+        archive = updates_dir(data_dir) / "download" / Path(target).name
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(carried, archive)
+        _stage_archive(data_dir, archive, info, version=version)
+    except (tuf_errors.RepositoryError, tuf_errors.DownloadError, UpdateRefused, OSError) as exc:
+        state.state, state.failures = "failed", state.failures + 1
+        state.error = f"{type(exc).__name__}: {exc}"[:500]
+        save_state(data_dir, state)
+        log.warning("update %s from a USB answer refused: %s", version, state.error)
+        return Carried(version, error=state.error)
+    state.state, state.error = "staged", None
+    save_state(data_dir, state)
+    log.info(
+        "update %s from a USB answer verified and staged; installed at the next start", version
+    )
+    return Carried(version, staged=True)
 
 
 class DownloadPaused(Exception):

@@ -23,11 +23,13 @@ import hashlib
 import json
 import logging
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from requests.structures import CaseInsensitiveDict
 from sqlalchemy import select
@@ -47,6 +49,9 @@ from client.usb.key import remember_usb_key, usb_key
 from forms import usb_bundle as U
 from forms import usb_files as F
 from forms import usb_parts as P
+
+if TYPE_CHECKING:
+    from client.update.channel import Carried
 
 log = logging.getLogger(__name__)
 _GENERATION_RE = re.compile(r"^[0-9a-f]{32}$")  # as the server names a generation (protocol 1.6)
@@ -90,6 +95,8 @@ class ImportResult:
         False  # this very answer was imported before (applying it again changed nothing)
     )
     older: bool = False  # a newer answer was imported before this one
+    # A client update the answer carried (protocol 1.19): staged for the next start, refused, or skipped.
+    update: Carried | None = None
 
 
 def _enrolled(ctx: ClientContext) -> tuple[S.Enrollment, bytes]:
@@ -213,7 +220,11 @@ def export_bundle(
         "cursor": cursor,
         # What a push carries, and (protocol 1.9) the rotation a pull asks for: the answer hands the next
         # token, and the token held goes with the bundle (its first use there retires the one before).
-        "headers": {**healer.headers(with_cursor=True), ROTATION_HEADER: "1"},
+        "headers": {
+            **healer.headers(with_cursor=True),
+            ROTATION_HEADER: "1",
+            **_update_headers(ctx),
+        },
         "token": enrollment.device_token,
         "pull_params": pull_params,
         "app_version": app_version(),
@@ -235,6 +246,31 @@ def export_bundle(
     count = sum(len(json.loads(b["body"])["changes"]) for b in batches)
     log.info("USB bundle %s: %d changes, %d attachments", paths[0], count, len(attachments))
     return ExportResult(paths[0], header, count, len(batches), len(attachments), paths)
+
+
+UPDATE_ROOT_HEADER = (
+    "Sync-Update-Root"  # in a bundle's headers (1.19): the update root version trusted
+)
+
+
+def _update_headers(ctx: ClientContext) -> dict[str, str]:
+    """What a pull carries for updates (protocol 1.18: the platform and the update report - in a bundle
+    always, a stick sync being rare), and the version of the update root this computer trusts (1.19), so
+    that the bureau's answer can carry the release offered to it with the root chain from there. Never
+    fails the export."""
+    from client.update import hook
+    from client.update.channel import trusted_root_version
+    from client.update.install import install_dir
+    from client.update.state import load_state, platform_name
+
+    headers = {hook.PLATFORM_HEADER: platform_name()}
+    try:
+        data_dir = ctx.store.data_dir
+        headers[hook.REPORT_HEADER] = hook._header(load_state(data_dir).report(app_version()))
+        headers[UPDATE_ROOT_HEADER] = str(trusted_root_version(data_dir, install_dir()))
+    except Exception:  # the bundle goes without it: the bureau then carries no update
+        log.warning("the update report could not be made for the USB bundle", exc_info=True)
+    return headers
 
 
 def _attachment(ctx: ClientContext, att: Attachment) -> dict[str, Any]:
@@ -404,8 +440,33 @@ def import_answer(
     enrollment, key = _enrolled(ctx)
     peeked, _ = F.peek_header(path)
     _check_answer(peeked, enrollment)
-    header, payload, paths = F.read_bundle(path, key)
-    _check_answer(header, enrollment)
+    # The files of an update the answer may carry (1.19) are spooled beside the updates' own folder (then
+    # moved, not copied, when staged); whatever is left is removed with the spool.
+    spool = _spool_folder(ctx)
+    try:
+        header, payload, paths = F.read_bundle(path, key, on_blob=F.spool_to(spool))
+        _check_answer(header, enrollment)
+        return _import_payload(ctx, path, header, payload, paths, progress)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def _spool_folder(ctx: ClientContext) -> Path:
+    from client.update.state import updates_dir
+
+    folder = updates_dir(ctx.store.data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="usb-answer-", dir=folder))
+
+
+def _import_payload(
+    ctx: ClientContext,
+    path: Path,
+    header: U.Header,
+    payload: dict[str, Any],
+    paths: list[Path],
+    progress: Progress | None,
+) -> ImportResult:
     push, pages, since, forms_given = _parse_answer(payload)
     # Every push answer parsed before the first is applied: a malformed one refuses the bundle whole.
     answers: list[tuple[dict[str, Any], list[dict[str, Any]], Any]] = []
@@ -468,6 +529,9 @@ def import_answer(
             result.token_rotated = _keep_newer_token(s, held, payload.get("next_token"))
         history.remember_answer(s, header)
         S.record_usb_sync(s, now=ctx.clock.now())
+    result.update = _take_update(
+        ctx, payload
+    )  # after the rest: a refused update refuses nothing else
     log.info(
         "USB answer %s: %d acknowledged, %d pulled, %d pages skipped%s",
         path,
@@ -477,6 +541,48 @@ def import_answer(
         ", healing begun" if result.healing_started else "",
     )
     return result
+
+
+def _carried_files(payload: Mapping[str, Any]) -> dict[str, Path]:
+    """The update's files an answer carried (1.19): attachment items naming their `update` path."""
+    files: dict[str, Path] = {}
+    for item in payload.get("attachments") or []:
+        if not isinstance(item, dict):
+            continue
+        name, data = item.get("update"), item.get("data")
+        if (
+            isinstance(name, str)
+            and name.startswith(("metadata/", "targets/"))
+            and isinstance(data, Path)
+        ):
+            files[name] = data
+    return files
+
+
+def _take_update(ctx: ClientContext, payload: Mapping[str, Any]) -> Carried | None:
+    """The release the bureau's answer carried, verified and staged as an online download is (python-tuf's
+    ngclient from this computer's trusted root, client.update.channel); None when the answer carries none."""
+    offer = payload.get("update")
+    if not isinstance(offer, Mapping):
+        return None
+    version, target = offer.get("version"), offer.get("target")
+    if not isinstance(version, str) or not isinstance(target, str):
+        return None
+    from client.update.channel import Carried, stage_carried
+    from client.update.install import install_dir
+
+    try:
+        return stage_carried(
+            ctx.store.data_dir,
+            running=app_version(),
+            version=version,
+            target=target,
+            files=_carried_files(payload),
+            install_dir=install_dir(),
+        )
+    except Exception as exc:  # never the answer's failure: its rest is applied
+        log.warning("the update in a USB answer could not be taken", exc_info=True)
+        return Carried(version, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
 class _Steps:

@@ -114,7 +114,30 @@ class ImportSummary:
             or r.pulled
             or r.healing_started
             or r.token_rotated
+            or self.update_lines()
         )
+
+    def update_lines(self) -> list[Line]:
+        """A client update the answer carried (protocol 1.19): staged, or refused (the rest imported)."""
+        carried = self.result.update
+        if carried is None or not (carried.staged or carried.error):
+            return []
+        v = carried.version
+        if carried.staged:
+            return [
+                Line(
+                    f"新版本 {v} 已收到，下次启动时安装",
+                    f"new version {v} received; it installs at the next start",
+                )
+            ]
+        return [
+            Line(
+                f"答复中的新版本 {v} 未通过签名核对，已拒收，不会安装（答复的其他内容已导入）：{carried.error}",
+                f"the new version {v} in the answer failed verification and was refused; it will not be "
+                f"installed (the rest of the answer was imported): {carried.error}",
+                "problem",
+            )
+        ]
 
     def lines(self) -> list[Line]:
         name = self.path.name
@@ -135,7 +158,7 @@ class ImportSummary:
                         "an older answer: nothing changed (a newer answer was imported before).",
                     )
                 )
-            return out
+            return out + self.update_lines()
         out.append(
             Line(
                 f"{self.newly_sent} 条修改已送达教育局，记为已发送。",
@@ -199,7 +222,7 @@ class ImportSummary:
                 what = f"{refusal.what}：" if refusal.what else ""
                 en_what = f"{refusal.what}: " if refusal.what else ""
                 out.append(Line(what + refusal.message_zh, en_what + refusal.message_en, "item"))
-        return out
+        return out + self.update_lines()
 
 
 def summarize(

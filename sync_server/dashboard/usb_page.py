@@ -45,7 +45,16 @@ from sync_server.limits import USB_IMPORT_PATH
 from sync_server.models import AuditEntry, School
 from sync_server.private_files import opener, private_dir
 from sync_server.state import ServerState, get_state
-from sync_server.usb import UNSAFE_NAME, ImportResult, bundles_of, import_file, with_school_name
+from sync_server.usb import (
+    MB,
+    UNSAFE_NAME,
+    ImportResult,
+    UpdateCarry,
+    bundles_of,
+    import_file,
+    updates_folder,
+    with_school_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +89,7 @@ class Row:
     before: str | None  # the bundle was imported before: when and by whom
     restart: bool  # nothing applied: the server was restored; the school imports the answer first
     kept: bool  # its receipt is still on the server
+    update: str | None = None  # a client update offered to the device: in the answer, or left out
 
 
 def imports_root() -> Path:
@@ -134,10 +144,16 @@ def _drop_applied(result: ImportResult) -> None:
 
 
 def _import_one(
-    state: ServerState, path: Path, *, shown: str, folder: str, who: str
+    state: ServerState,
+    path: Path,
+    *,
+    shown: str,
+    folder: str,
+    who: str,
+    carry: UpdateCarry | None = None,
 ) -> dict[str, Any]:
     try:  # the page keeps its own (JSON) receipt, no text one beside the upload
-        result = import_file(state, path, receipt=False, imported_by=who, shown=shown)
+        result = import_file(state, path, receipt=False, imported_by=who, shown=shown, carry=carry)
         receipt = result.receipt
         assert receipt is not None
     except Exception:  # one file's failure is its own line; the other files still import
@@ -195,8 +211,15 @@ def usb_import() -> ResponseReturnValue:
         )
         return _page(status=507)
     shown_as = {path: shown for shown, path in saved}
+    # The answers carry the client release offered to each PC unless 不放入客户端更新 is ticked (1.19).
+    carry = UpdateCarry(
+        updates_folder(current_app.config, current_app.instance_path),
+        include=request.form.get("no_update") != "1",
+    )
     for path in bundles_of([path for _shown, path in saved]):  # a bundle's parts are imported once
-        _import_one(state, path, shown=shown_as[path], folder=folder, who=user.username)
+        _import_one(
+            state, path, shown=shown_as[path], folder=folder, who=user.username, carry=carry
+        )
     return redirect(url_for("dashboard.usb_upload", folder=folder))
 
 
@@ -245,7 +268,18 @@ def _row(entry: AuditEntry, names: dict[int, str], offset: dt.timedelta) -> Row:
         before=before_text,
         restart=bool(r.get("restart")),
         kept=kept is not None,
+        update=_update_text(r.get("update")),
     )
+
+
+def _update_text(update: Any) -> str | None:
+    """A client update offered to the PC (protocol 1.19), as the row says it."""
+    if not isinstance(update, dict) or not update.get("version"):
+        return None
+    size = f"{float(update.get('bytes') or 0) / MB:.1f} MB"
+    if update.get("included"):
+        return f"答复含客户端更新 {update['version']}（{size}）"
+    return f"客户端更新 {update['version']}（{size}）未放入答复"
 
 
 def _rows(stmt: Any) -> list[Row]:

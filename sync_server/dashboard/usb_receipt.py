@@ -83,7 +83,10 @@ def _answer_payload(state: ServerState, result: ImportResult) -> dict[str, Any] 
         return None
     key = U.device_key(str(state.config["SECRET_KEY"]), result.header.device_id)
     try:
-        _header, payload, _parts = F.read_bundle(result.answer_path, key)
+        # An update the answer carries (protocol 1.19) is skipped, not read back.
+        _header, payload, _parts = F.read_bundle(
+            result.answer_path, key, on_blob=lambda _item, frame: frame.drain()
+        )
     except (OSError, U.BundleError) as exc:
         log.warning("the answer %s could not be read back: %s", result.answer_path, exc)
         return None
