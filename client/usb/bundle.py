@@ -451,12 +451,26 @@ def import_answer(
         shutil.rmtree(spool, ignore_errors=True)
 
 
+SPOOL_PREFIX = "usb-answer-"
+STALE_SPOOL_SECONDS = 24 * 3600
+
+
 def _spool_folder(ctx: ClientContext) -> Path:
+    """A new folder for the files an answer carries; one a killed import left behind a day ago or more is
+    removed (a release is 60-160 MB)."""
+    import time
+
     from client.update.state import updates_dir
 
     folder = updates_dir(ctx.store.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="usb-answer-", dir=folder))
+    for old in folder.glob(f"{SPOOL_PREFIX}*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_SPOOL_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=folder))
 
 
 def _import_payload(
