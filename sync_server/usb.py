@@ -13,6 +13,9 @@ stream, its attachments spooled and checked before anything is applied, and answ
 `part_bytes`; `result.answer_paths`); a format-1 bundle is answered in format 1. The bundle's device token is
 taken as a request's (rotation), and the answer hands the next one; after a server restore the answer carries
 `restart` (nothing applied) so the device heals by stick. import_paths imports the parts of one bundle once.
+
+Revision 1.19: the bundle's update report is kept as a pull's, and, given `carry` (the update repository), the
+answer carries the release the online offer names for the device, as files python-tuf verifies at the school.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ limit, `part_bytes`), answers of format 1 or 2 are read (any part names the whol
 `progress(done, total)` callback (called from the calling thread). The bundle carries the device token and
 asks for rotation: an answer's `next_token` is kept when newer than the one held. An answer with `restart`
 (the server was restored) begins the heal, as 409 generation_changed does online.
+
+Revision 1.19: the bundle carries the update report, platform and trusted update-root version; a release the
+answer carries is verified and staged as an online download is (client.update.channel.stage_carried), after
+the rest of the answer is applied.
 """
 
 from __future__ import annotations
