@@ -1808,6 +1808,22 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
         <translation>To send: {n}</translation>
     </message>
     <message>
+        <source>新版本 {version} 已下载，下次启动时安装</source>
+        <translation>New version {version} downloaded; it is installed at the next start</translation>
+    </message>
+    <message>
+        <source>已核对教育局的签名。关闭本程序、再次打开时安装；数据不受影响。</source>
+        <translation>The bureau&apos;s signature was checked. It is installed when you close this program and open it again; your data is not affected.</translation>
+    </message>
+    <message>
+        <source>新版本 {version} 启动失败，已退回 {running}</source>
+        <translation>New version {version} failed to start; went back to {running}</translation>
+    </message>
+    <message>
+        <source>新版本第一次启动没有成功，已自动换回原来的版本并报告教育局；数据不受影响。</source>
+        <translation>The new version&apos;s first start failed. The previous version was put back and the bureau was told; your data is not affected.</translation>
+    </message>
+    <message>
         <source>需处理：{n} 条</source>
         <translation>Needs you: {n}</translation>
     </message>

@@ -1808,6 +1808,22 @@
         <translation>待发送：{n} 条</translation>
     </message>
     <message>
+        <source>新版本 {version} 已下载，下次启动时安装</source>
+        <translation>新版本 {version} 已下载，下次启动时安装</translation>
+    </message>
+    <message>
+        <source>已核对教育局的签名。关闭本程序、再次打开时安装；数据不受影响。</source>
+        <translation>已核对教育局的签名。关闭本程序、再次打开时安装；数据不受影响。</translation>
+    </message>
+    <message>
+        <source>新版本 {version} 启动失败，已退回 {running}</source>
+        <translation>新版本 {version} 启动失败，已退回 {running}</translation>
+    </message>
+    <message>
+        <source>新版本第一次启动没有成功，已自动换回原来的版本并报告教育局；数据不受影响。</source>
+        <translation>新版本第一次启动没有成功，已自动换回原来的版本并报告教育局；数据不受影响。</translation>
+    </message>
+    <message>
         <source>需处理：{n} 条</source>
         <translation>需处理：{n} 条</translation>
     </message>

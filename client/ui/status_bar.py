@@ -1,11 +1,15 @@
 """The status bar: the sync state in plain words (上次同步：今天 10:32 / 无法连接服务器（10:40），稍后自动重试),
 what needs the clerk (需处理), what waits to be sent (待发送), a progress bar during long syncs and 立即同步.
 
-It only shows what it is given (client.ui.sync_controller decides when to sync)."""
+It only shows what it is given (client.ui.sync_controller decides when to sync), and what the update channel
+left in the data folder (client/update/state.py): 新版本 0.3.0 已下载，下次启动时安装, or once after a rollback
+新版本 0.3.0 启动失败，已退回 0.2.0 (for the rest of that run of the program)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -14,6 +18,9 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWi
 
 from client.store.sync_state import SyncStatus
 from client.sync.state import Phase, SyncProgress
+from client.update.state import note_rollback_told, update_notice
+
+log = logging.getLogger(__name__)
 
 PROBLEM_COLOUR = "#c62828"
 WAIT_COLOUR = "#b35c00"
@@ -21,6 +28,7 @@ QUIET_COLOUR = "#555"
 # Problems the status line says in full (the others: a headline, and the reason on a click).
 _LINE_SAYS_ALL = frozenset({"auth", "disk_full", "network", "server"})
 LINK_COLOUR = "#1f5fa8"
+NEWS_COLOUR = "#2e7d32"  # a new version is ready: good news, not a link
 
 
 class ClickableLabel(QLabel):
@@ -105,6 +113,11 @@ class StatusBar(QStatusBar):
         self.issues_label.set_clickable(True)
         self.issues_label.clicked.connect(lambda: self.issues_requested.emit())
         self.issues_label.setVisible(False)
+        self.update_label = (
+            QLabel()
+        )  # a new version downloaded, or one that failed and was rolled back
+        self.update_label.setObjectName("updateNotice")
+        self.update_label.setVisible(False)
         self.pending_label = QLabel()
         self.pending_label.setObjectName("outboxCount")
         self.pending_label.setToolTip(self.tr("已提交、还没有发送到教育局的修改"))
@@ -119,9 +132,10 @@ class StatusBar(QStatusBar):
         self.sync_button.setToolTip(self.tr("现在就与县教育局服务器同步（F9）"))
         self.sync_button.clicked.connect(self._sync_clicked)
         self.sync_button.setVisible(False)  # until the sync controller reports
-        for label in (self.sync_label, self.issues_label, self.pending_label):
+        for label in (self.update_label, self.sync_label, self.issues_label, self.pending_label):
             label.setContentsMargins(8, 0, 8, 0)
         for w in (
+            self.update_label,
             self.sync_label,
             self.issues_label,
             self.pending_label,
@@ -132,6 +146,10 @@ class StatusBar(QStatusBar):
         self._enrolled = False
         self._running = False
         self._status: SyncStatus | None = None
+        self._updates: tuple[Path, str] | None = (
+            None  # (data folder, running version): watch_updates
+        )
+        self._rolled_back: str | None = None  # the rollback told of in this run
         self._long = QTimer(self)
         self._long.setSingleShot(True)
         self._long.timeout.connect(self._show_progress_bar)
@@ -148,6 +166,60 @@ class StatusBar(QStatusBar):
     def set_sync_state(self, text: str) -> None:
         self.sync_label.setText(text)
 
+    # -- updates --------------------------------------------------------------------------------------
+
+    def watch_updates(self, data_dir: Path, running: str | None = None) -> None:
+        """Say what the update channel left in `data_dir` now and after each sync (`running`: this version)."""
+        if running is None:
+            from client.sync.engine import app_version
+
+            running = app_version()
+        self._updates = (Path(data_dir), running)
+        self.refresh_update_notice()
+
+    def refresh_update_notice(self) -> None:
+        if self._updates is None:
+            return
+        data_dir, running = self._updates
+        try:
+            notice = update_notice(data_dir, running)
+            if notice is not None and notice[0] == "rolled_back":
+                self._rolled_back = notice[1]
+                note_rollback_told(data_dir, notice[1])  # said in this run, not at the next start
+        except OSError:
+            log.warning("the update state in %s cannot be read", data_dir, exc_info=True)
+            notice = None
+        label = self.update_label
+        if notice is not None and notice[0] == "staged":
+            label.setText(
+                self.tr("新版本 {version} 已下载，下次启动时安装").format(version=notice[1])
+            )
+            label.setToolTip(
+                self.tr("已核对教育局的签名。关闭本程序、再次打开时安装；数据不受影响。")
+            )
+            label.setStyleSheet(f"color: {NEWS_COLOUR};")
+        elif self._rolled_back is not None:
+            label.setText(
+                self.tr("新版本 {version} 启动失败，已退回 {running}").format(
+                    version=self._rolled_back, running=running
+                )
+            )
+            label.setToolTip(
+                self.tr(
+                    "新版本第一次启动没有成功，已自动换回原来的版本并报告教育局；数据不受影响。"
+                )
+            )
+            label.setStyleSheet(f"color: {WAIT_COLOUR}; font-weight: bold;")
+        label.setVisible(notice is not None or self._rolled_back is not None)
+
+    def _watch_window_updates(self) -> None:
+        """The main window's data folder, once it has one (its ctx, after attach)."""
+        ctx = getattr(self.window(), "ctx", None)
+        store = getattr(ctx, "store", None)
+        data_dir = getattr(store, "data_dir", None)
+        if isinstance(data_dir, Path):
+            self.watch_updates(data_dir)
+
     # -- the sync state -------------------------------------------------------------------------------
 
     def set_sync_status(
@@ -157,6 +229,10 @@ class StatusBar(QStatusBar):
         self._status = status
         self._enrolled = status.enrolled
         self._running = running
+        if self._updates is None:
+            self._watch_window_updates()
+        elif not running:
+            self.refresh_update_notice()  # a sync may have staged a new version
         self.sync_button.setVisible(True)
         self.sync_button.setEnabled(not running)
         self.set_pending(status.pending)

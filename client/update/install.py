@@ -5,14 +5,22 @@ The program folder (the PyInstaller bundle: `school-client` and `_internal/`) is
     <install>            -> <install>.previous    the running version, kept to roll back to
     <data>/updates/staged/<version>  -> <install>  the verified new version
 
-then the old version, still running from memory, starts the new one with the same arguments and waits. The
-new version marks its first start as good (`mark_started`: a command finished, or the window was shown).
-If it exits without that mark - it crashed, could not load a library, its store migration failed - the
-folders are swapped back, the version is blocked on this computer, the failure is kept for the next report,
-and the old version goes on as if nothing had been staged. The data folder is never touched.
+then the old version starts the new one with the same arguments and waits. The new version marks its first
+start as good (`mark_started`: a command finished, or the window was shown). If it exits without that mark -
+it crashed, could not load a library, its store migration failed - the folders are swapped back, the version
+is blocked on this computer, the failure is kept for the next report, and the old version goes on as if
+nothing had been staged. The data folder is never touched.
 
-On Windows a running program's folder cannot be renamed: there the staged version is installed by the Inno
-Setup installer (docs/updates.md); this module does the swap on Linux (and wherever renaming works).
+Who does the swap (`update_mode`):
+
+- "swap" (Linux): the old version itself, at its start - it runs on from memory while its folder is renamed.
+- "runner" (Windows, where a running program's folder cannot be renamed; SCHOOL_CLIENT_UPDATE_MODE=runner
+  elsewhere): the old version copies its own folder to `<data>/updates/runner`, starts that copy (the runner)
+  with SCHOOL_CLIENT_FINISH_UPDATE=<its pid> and exits. The runner waits for that process to end, then does
+  the same swap, first start and rollback (`_install`, one implementation); after a rollback it goes on as
+  the old version itself. The next start removes the runner folder. Only a start that opens the window
+  installs this way: a command's caller waits for its own process, output and exit code, so commands run the
+  present version and the update waits for the next window start.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,10 +48,26 @@ from client.update.state import (
 log = logging.getLogger(__name__)
 
 ENV_INSTALL_DIR = "SCHOOL_CLIENT_INSTALL_DIR"  # the program folder, when not a frozen bundle's own
+ENV_MODE = (
+    "SCHOOL_CLIENT_UPDATE_MODE"  # "runner" or "swap"; default: runner on Windows, swap elsewhere
+)
+ENV_FINISH = (
+    "SCHOOL_CLIENT_FINISH_UPDATE"  # given to the runner: the pid of the old version to wait for
+)
 EXE = "school-client.exe" if sys.platform == "win32" else "school-client"
-# The preconfiguration (school-client.ini) and the bureau's trusted root, copied beside the program by the
-# installer: a release archive does not hold them, so they go over to the new folder.
-KEPT_BESIDE = ("school-client.ini", "update-root.json")
+# The preconfiguration (school-client.ini), the bureau's trusted root, and Inno Setup's uninstaller
+# (unins000.exe/.dat/.msg, which Add/Remove Programs runs), put beside the program by the installer: a release
+# archive does not hold them, so they go over to the new folder.
+KEPT_BESIDE = ("school-client.ini", "update-root.json", "unins*.exe", "unins*.dat", "unins*.msg")
+RUNNER = "runner"  # <data>/updates/runner: the copy of the old version that installs the new one
+RUNNER_FILE = "runner.json"  # <data>/updates/runner.json: {"pid", "version"} of the runner started
+WAIT_FOR_OLD = 120.0  # seconds the runner waits for the old version to exit
+# The Inno Setup uninstall entry (installer/school-client.iss AppId + "_is1"): its DisplayVersion is what
+# Add/Remove Programs shows, so an update installed here sets it (Windows, per-user install).
+UNINSTALL_KEY = (
+    r"Software\Microsoft\Windows\CurrentVersion\Uninstall"
+    r"\{6E2B9C4A-3F1D-4B8E-9A57-2C0D5E8F1A63}_is1"
+)
 
 
 def install_dir() -> Path | None:
@@ -56,6 +81,14 @@ def install_dir() -> Path | None:
     return None
 
 
+def update_mode() -> str:
+    """ "runner" (the old version hands the swap to a copy of itself and exits) or "swap" (it swaps itself)."""
+    named = os.environ.get(ENV_MODE, "").strip().lower()
+    if named in ("runner", "swap"):
+        return named
+    return "runner" if sys.platform == "win32" else "swap"
+
+
 def mark_started(data_dir: Path, running: str) -> None:
     """This version's first start went well (called once a command finished or the window was shown)."""
     pending = read_json(updates_dir(data_dir) / PENDING_FILE)
@@ -65,23 +98,50 @@ def mark_started(data_dir: Path, running: str) -> None:
 
 
 def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int | None:
-    """Install a staged update and run it; its exit code, or None to go on running this version (nothing
-    staged, the swap impossible, or the new version failed its first start and was rolled back)."""
+    """Install a staged update and run it; the exit code this process should exit with, or None to go on
+    running this version (nothing staged, the swap impossible, a command start in runner mode, or the new
+    version failed its first start and was rolled back)."""
+    finishing = os.environ.pop(ENV_FINISH, None)  # this process is the runner; its children are not
+    if finishing is not None:
+        return _finish(data_dir, argv, running=running, old_pid=finishing)
+    folder = updates_dir(data_dir)
+    _remove_idle_runner(folder)
+    found = _installable(data_dir, running)
+    if found is None:
+        return None
+    version, target = found
+    if update_mode() == "runner":
+        return _start_runner(folder, target, argv, version) if _opens_window(argv) else None
+    return _install(data_dir, target, argv, running=running, version=version)
+
+
+def _installable(data_dir: Path, running: str) -> tuple[str, Path] | None:
+    """The staged version and the program folder to put it in, when there is one to install."""
     folder = updates_dir(data_dir)
     ready = staged_ready(data_dir)
     target = install_dir()
     if ready is None or target is None:
         return None
     version = str(ready["version"])
-    state = load_state(data_dir)
-    staged = folder / "staged" / version
-    if version in state.blocked or version == running or not (staged / EXE).is_file():
+    if version in load_state(data_dir).blocked or version == running:
         shutil.rmtree(folder / "staged", ignore_errors=True)
         return None
+    if not (folder / "staged" / version / EXE).is_file():
+        shutil.rmtree(folder / "staged", ignore_errors=True)
+        return None
+    return version, target
+
+
+def _install(
+    data_dir: Path, target: Path, argv: Sequence[str], *, running: str, version: str
+) -> int | None:
+    """Swap the folders, run the new version's first start, and swap back when it fails (both modes)."""
+    folder = updates_dir(data_dir)
+    staged = folder / "staged" / version
     previous = target.with_name(target.name + ".previous")
     try:
         shutil.rmtree(previous, ignore_errors=True)
-        target.rename(previous)
+        _rename(target, previous)
     except OSError as exc:  # not ours to change (a machine-wide install), or in use (Windows)
         log.warning("update %s cannot be installed in %s: %s", version, target, exc)
         return None
@@ -92,27 +152,35 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     except OSError as exc:
         log.warning("update %s cannot be put in %s: %s", version, target, exc)
         shutil.rmtree(target, ignore_errors=True)
-        previous.rename(target)
+        _rename(previous, target)
         return None
     shutil.rmtree(folder / "staged", ignore_errors=True)
-    for name in KEPT_BESIDE:  # what the installer put beside the program stays beside it
-        if (previous / name).is_file() and not (target / name).exists():
-            shutil.copy2(previous / name, target / name)
+    for pattern in KEPT_BESIDE:  # what the installer put beside the program stays beside it
+        for kept in previous.glob(pattern):
+            if kept.is_file() and not (target / kept.name).exists():
+                shutil.copy2(kept, target / kept.name)
     write_json(folder / PENDING_FILE, {"version": version, "from": running})
     (folder / f"{STARTED_PREFIX}{version}").unlink(missing_ok=True)
     log.info("update %s installed in %s; its first start follows", version, target)
-    code = _run(target / EXE, argv)
+    # Started where this process was, except from the runner's own folder (the old version was started in
+    # its program folder, as the Start-menu shortcut does): then in the program folder, as it was.
+    cwd = target if _inside(Path.cwd(), folder / RUNNER) else None
+    code = _run(target / EXE, argv, cwd=cwd)
     started = (folder / f"{STARTED_PREFIX}{version}").exists()
     (folder / PENDING_FILE).unlink(missing_ok=True)
     state = load_state(data_dir)  # the new version may have written it meanwhile
     if started:
         state.state, state.target_version, state.error = "installed", version, None
         save_state(data_dir, state)
+        _show_version_in_windows(version)
         return code
     failed = target.with_name(target.name + ".failed")
     shutil.rmtree(failed, ignore_errors=True)
-    target.rename(failed)
-    previous.rename(target)
+    try:
+        _rename(target, failed)
+        _rename(previous, target)
+    except OSError as exc:
+        log.error("update %s failed and %s cannot be put back: %s", version, running, exc)
     state.state, state.target_version = "rolled_back", version
     state.failures += 1
     state.error = f"{version} failed its first start (exit code {code}); {running} kept"
@@ -123,6 +191,141 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
         "update %s failed its first start (exit code %s): rolled back to %s", version, code, running
     )
     return None
+
+
+def _rename(source: Path, dest: Path) -> None:
+    """A folder renamed; on Windows tried again for a few seconds (a virus scanner or the indexer may hold
+    a file of a program that has just exited)."""
+    tries = 20 if sys.platform == "win32" else 1
+    for attempt in range(tries):
+        try:
+            source.rename(dest)
+            return
+        except OSError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.25)
+
+
+# -- runner mode ----------------------------------------------------------------------------------
+
+
+def _opens_window(argv: Sequence[str]) -> bool:
+    from client.cli import build_parser
+
+    try:
+        return getattr(build_parser().parse_args(list(argv)), "command", None) is None
+    except (SystemExit, Exception):  # main() parsed these already; anything odd runs as it is
+        return False
+
+
+def _start_runner(folder: Path, target: Path, argv: Sequence[str], version: str) -> int | None:
+    """Copy this program folder to the runner folder and start it there to install `version` once this
+    process has exited; 0 (this process exits), or None when the runner cannot be started."""
+    runner = folder / RUNNER
+    if _runner_alive(folder):
+        log.info("update %s: a runner is installing it already", version)
+        return None
+    try:
+        shutil.rmtree(runner, ignore_errors=True)
+        shutil.copytree(target, runner, symlinks=True)
+        env = _child_environment()
+        env[ENV_FINISH] = str(os.getpid())
+        env[ENV_INSTALL_DIR] = str(target)
+        # Not started in the program folder (Windows would not rename a folder that is a working directory).
+        cwd = runner if _inside(Path.cwd(), target) else None
+        command = [str(runner / EXE), *argv]
+        if sys.platform == "win32":  # the runner outlives the process that starts it
+            flags = subprocess.CREATE_NEW_PROCESS_GROUP
+            proc = subprocess.Popen(command, env=env, cwd=cwd, creationflags=flags)
+        else:
+            proc = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True)
+    except OSError as exc:
+        log.warning("update %s: the runner cannot be started from %s: %s", version, runner, exc)
+        return None
+    write_json(folder / RUNNER_FILE, {"pid": proc.pid, "version": version})
+    log.info("update %s: runner %d started from %s; this version exits", version, proc.pid, runner)
+    return 0
+
+
+def _finish(data_dir: Path, argv: Sequence[str], *, running: str, old_pid: str) -> int | None:
+    """The runner: once the old version has exited, the swap and first start as in swap mode."""
+    try:
+        pid = int(old_pid)
+    except ValueError:
+        return None
+    deadline = time.monotonic() + WAIT_FOR_OLD
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            log.warning("update: the old version (%d) has not exited; not installed now", pid)
+            return None
+        time.sleep(0.05)
+    found = _installable(data_dir, running)
+    if found is None:
+        return None
+    version, target = found
+    return _install(data_dir, target, argv, running=running, version=version)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def _runner_alive(folder: Path) -> bool:
+    started = read_json(folder / RUNNER_FILE)
+    pid = started.get("pid") if isinstance(started, dict) else None
+    return isinstance(pid, int) and _alive(pid)
+
+
+def _remove_idle_runner(folder: Path) -> None:
+    """The runner folder of an update done (its process has ended)."""
+    if (folder / RUNNER).exists() and not _runner_alive(folder):
+        shutil.rmtree(folder / RUNNER, ignore_errors=True)
+        (folder / RUNNER_FILE).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` is still running (an exited one not yet reaped by its parent is not)."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x00100000, False, pid)  # SYNCHRONIZE
+        if not handle:
+            return ctypes.get_last_error() == 5  # ERROR_ACCESS_DENIED: someone's, running
+        try:
+            return bool(kernel32.WaitForSingleObject(handle, 0) == 0x102)  # WAIT_TIMEOUT
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True  # no /proc: a zombie counts as running until it is reaped
+    fields = stat.rpartition(")")[2].split()
+    return not fields or fields[0] not in ("Z", "X")
+
+
+def _show_version_in_windows(version: str) -> None:
+    """Add/Remove Programs shows the version now installed (the Inno Setup entry of a per-user install)."""
+    if sys.platform == "win32":
+        import winreg
+
+        try:
+            with winreg.OpenKey(
+                winreg.HKEY_CURRENT_USER, UNINSTALL_KEY, 0, winreg.KEY_SET_VALUE
+            ) as key:
+                winreg.SetValueEx(key, "DisplayVersion", 0, winreg.REG_SZ, version)
+        except OSError as exc:  # not installed by the setup program, or for all users
+            log.info("the uninstall entry's version was not updated: %s", exc)
 
 
 def _child_environment() -> dict[str, str]:
@@ -141,9 +344,11 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _run(exe: Path, argv: Sequence[str]) -> int:
+def _run(exe: Path, argv: Sequence[str], *, cwd: Path | None = None) -> int:
     try:
-        return subprocess.run([str(exe), *argv], check=False, env=_child_environment()).returncode
+        return subprocess.run(
+            [str(exe), *argv], check=False, env=_child_environment(), cwd=cwd
+        ).returncode
     except OSError as exc:
         log.error("the new version cannot be started: %s", exc)
         return 127

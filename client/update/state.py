@@ -41,6 +41,8 @@ class UpdateState:
     # or a day has passed.
     last_report: dict[str, Any] | None = None
     reported_at: str | None = None
+    # The rolled-back version the clerk has been told of (the status bar says it once: client/ui/status_bar.py).
+    rollback_told: str | None = None
 
     def report(self, running: str) -> dict[str, Any]:
         return {
@@ -88,3 +90,25 @@ def staged_ready(data_dir: Path) -> dict[str, Any] | None:
     """The verified, unpacked version waiting for the next start, if any."""
     ready = read_json(updates_dir(data_dir) / "staged" / READY_FILE)
     return ready if isinstance(ready, dict) and ready.get("version") else None
+
+
+def update_notice(data_dir: Path, running: str) -> tuple[str, str] | None:
+    """What the clerk is to be told of updates: ("staged", version) - a verified version waits for the next
+    start - or ("rolled_back", version) - it failed its first start and `running` was put back, not yet told."""
+    state = load_state(data_dir)
+    ready = staged_ready(data_dir)
+    staged = str(ready["version"]) if ready else None
+    if staged and staged != running and staged not in state.blocked:
+        return "staged", staged
+    failed = state.target_version
+    if state.state == "rolled_back" and failed and failed != state.rollback_told:
+        return "rolled_back", failed
+    return None
+
+
+def note_rollback_told(data_dir: Path, version: str) -> None:
+    """The clerk has been told that `version` was rolled back: not said again at later starts."""
+    state = load_state(data_dir)
+    if state.rollback_told != version:
+        state.rollback_told = version
+        save_state(data_dir, state)

@@ -1,18 +1,24 @@
-"""The client bundle built once for the whole slow step: tests/packaging/test_bundle.py runs it,
-tests/packaging/test_update_bundle.py makes its releases from copies of it (a build takes minutes)."""
+"""The client bundles built once for the whole slow step: tests/packaging/test_bundle.py runs v1 (the
+package's version), tests/packaging/test_update_bundle.py updates v1 to v2 - a second real PyInstaller run
+of build.spec with SCHOOL_CLIENT_BUILD_VERSION, into another dist folder. Both use the same --workpath, so the
+second build reuses the first's analysis and executables (build.spec sets the version after the analysis)
+and only collects the folder again: seconds, not another full build."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.packaging.test_bundle import EXE_SUFFIX, ROOT, Bundle
+
+ENV_BUILD_VERSION = "SCHOOL_CLIENT_BUILD_VERSION"  # read by build.spec
 
 
 def _ensure_pyinstaller() -> None:
@@ -22,10 +28,15 @@ def _ensure_pyinstaller() -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
-    _ensure_pyinstaller()
-    work = tmp_path_factory.mktemp("pyinstaller")
+def next_version(version: str, step: int = 1) -> str:
+    major, minor, *_ = (int(n) for n in [*re.findall(r"\d+", version), "0", "0"])
+    return f"{major}.{minor + step}.0"
+
+
+def build(work: Path, dist: str, version: str | None) -> Bundle:
+    env = {k: v for k, v in os.environ.items() if k != ENV_BUILD_VERSION}
+    if version is not None:
+        env[ENV_BUILD_VERSION] = version
     started = time.monotonic()
     proc = subprocess.run(
         [
@@ -36,20 +47,43 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bundle]:
             "--log-level",
             "WARN",
             "--distpath",
-            str(work / "dist"),
+            str(work / dist),
             "--workpath",
             str(work / "build"),
             str(ROOT / "build.spec"),
         ],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
     )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-4000:]
-    folder = work / "dist" / "school-client"
+    folder = work / dist / "school-client"
     exe = folder / f"school-client{EXE_SUFFIX}"
     assert exe.is_file(), sorted(os.listdir(folder))
-    built = Bundle(folder, exe, elapsed)
-    print(f"\n[bundle] build {elapsed:.0f} s, size {built.size_mb():.0f} MB, {folder}")
-    yield built
+    from client.cli import package_version
+
+    built = Bundle(folder, exe, elapsed, version or package_version())
+    print(
+        f"\n[bundle] {built.version} built in {elapsed:.0f} s, {built.size_mb():.0f} MB, {folder}"
+    )
+    return built
+
+
+@pytest.fixture(scope="session")
+def build_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _ensure_pyinstaller()
+    return tmp_path_factory.mktemp("pyinstaller")
+
+
+@pytest.fixture(scope="session")
+def bundle(build_work: Path) -> Bundle:
+    """v1: the package's own version, as a release build."""
+    return build(build_work, "dist", None)
+
+
+@pytest.fixture(scope="session")
+def bundle_v2(bundle: Bundle, build_work: Path) -> Bundle:
+    """v2: the same sources built again as the next minor version (after v1: its analysis is reused)."""
+    return build(build_work, "dist-v2", next_version(bundle.version))

@@ -33,6 +33,7 @@ class Bundle:
     folder: Path
     exe: Path
     build_seconds: float
+    version: str = ""
 
     def size_mb(self) -> float:
         files = [p for p in self.folder.rglob("*") if p.is_file() and not p.is_symlink()]
