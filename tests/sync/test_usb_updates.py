@@ -42,8 +42,6 @@ from tests.server.dashboard_seed import PASSWORD
 from tests.support.samples import inspection
 from tests.sync.conftest import SERVER_NOW, Client, ClientFactory, LiveServer
 
-pytestmark = pytest.mark.slow  # builds bundles
-
 SECRET = "usb-update-tests"
 
 
