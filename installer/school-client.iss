@@ -4,6 +4,8 @@
 ;
 ; Per-user install without administrator rights (PrivilegesRequired=lowest): %LOCALAPPDATA%\Programs\SchoolClient.
 ; Upgrade in place: the AppId below never changes; a newer setup replaces the program files and keeps settings.
+; Automatic updates (docs/updates.md section 4) swap {app} for a new version folder without this setup; they carry
+; unins000.exe/.dat over and set the uninstall entry's DisplayVersion (HKCU ...\Uninstall\{AppId}_is1).
 ; The data folder (%LOCALAPPDATA%\county-edu\school-client: store.db, backups, attachments, logs) is never
 ; touched by install, upgrade or uninstall: nothing in this script names it.
 ; Preconfigured installs: a school-client.ini beside the setup .exe (or in packaging\ when this script is compiled)
@@ -76,3 +78,7 @@ Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags
 [UninstallDelete]
 ; Only what the program itself may leave in its own folder; the data folder is elsewhere and is kept.
 Type: filesandordirs; Name: "{app}\_internal"
+; Automatic updates (client/update/install.py) keep the version before the last update beside the program, and a
+; version that failed its first start: <app>.previous, <app>.failed.
+Type: filesandordirs; Name: "{app}.previous"
+Type: filesandordirs; Name: "{app}.failed"
