@@ -62,6 +62,10 @@ F = TypeVar("F", bound=Callable[..., Response])
 
 GZIP_SLACK = 64 * 1024  # gzip of incompressible bytes is a little longer than the bytes
 ROTATION_HEADER = "Sync-Token-Rotation"  # "1": the client stores a next_token (protocol 1.9)
+# Protocol 1.20: every answer states this server's push batch maximum; a client sends batches of at most
+# min(what it states, the client's own cap), and 200 changes / 5 MB to a server that states nothing.
+MAX_CHANGES_HEADER = "Sync-Max-Changes"
+MAX_BATCH_BYTES_HEADER = "Sync-Max-Batch-Bytes"
 
 
 # -- reading requests -------------------------------------------------------------------------------
@@ -619,6 +623,15 @@ def _generation_standing(
         )
         raise verdict.error()
     return verdict, healing_into == verdict.generation
+
+
+@api.after_request
+def _batch_limit_headers(response: Response) -> Response:
+    """Protocol 1.20: the push batch maximum (changes, uncompressed bytes) on every answer, errors too."""
+    config = get_state().config
+    response.headers[MAX_CHANGES_HEADER] = str(int(config["MAX_BATCH_CHANGES"]))
+    response.headers[MAX_BATCH_BYTES_HEADER] = str(int(config["MAX_BATCH_BYTES"]))
+    return response
 
 
 def _generation_headers(standing: generation.Standing) -> dict[str, str]:

@@ -123,6 +123,19 @@ _GENERATION_HEADERS = {
         "schema": {"type": "integer", "minimum": 0},
     },
 }
+# Revision 1.20: on every answer (listed here on push and pull); a client sends min(these, its own cap).
+_BATCH_HEADERS = {
+    "Sync-Max-Changes": {
+        "description": "The most changes one push batch may hold on this server (revision 1.20; a "
+        "server without it takes 200)",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Sync-Max-Batch-Bytes": {
+        "description": "The most bytes (uncompressed) one push batch may hold on this server "
+        "(revision 1.20; without it 5 MB)",
+        "schema": {"type": "integer", "minimum": 1024},
+    },
+}
 _GENERATION_CHANGED = (
     "generation_changed: the server was restored or rewound since the device's generation (or it "
     "sent 'none' to a restored server); details: GenerationChanged. Heal, then ask again"
@@ -531,7 +544,9 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(
-                        _ref("PushResponse"), "A result per change", headers=_GENERATION_HEADERS
+                        _ref("PushResponse"),
+                        "A result per change",
+                        headers={**_GENERATION_HEADERS, **_BATCH_HEADERS},
                     ),
                     "400": _error(
                         "Malformed JSON (NaN, Infinity, lone surrogates, nesting over 64 levels "
@@ -539,7 +554,10 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                         "two changes with one op_id, a missing or malformed Idempotency-Key, "
                         "a corrupt gzip body or bytes after it; " + _BAD_URL
                     ),
-                    "413": _error("Too many changes or too many bytes"),
+                    "413": _error(
+                        "Too many changes (details: max_changes) or too many bytes",
+                        headers=_BATCH_HEADERS,
+                    ),
                     "415": _error("Unsupported Content-Encoding"),
                     "409": _error(_GENERATION_CHANGED),
                     "422": _error("The Idempotency-Key was used with a different body"),
@@ -597,7 +615,9 @@ def _paths(limits: Mapping[str, Any]) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(
-                        _ref("PullResponse"), "A page of changes", headers=_GENERATION_HEADERS
+                        _ref("PullResponse"),
+                        "A page of changes",
+                        headers={**_GENERATION_HEADERS, **_BATCH_HEADERS},
                     ),
                     "400": _error(
                         "Bad since, limit, include_own, compact or Sync-* header; " + _BAD_URL

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, null, select, update
+from sqlalchemy import Table, Text, bindparam, func, null, select, type_coerce, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # -- push -------------------------------------------------------------------------------------------------
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # the whole string (fullmatch: not one ending in a newline)
 
 
 def _walk_strings(value: Any) -> Iterator[str]:
@@ -69,7 +69,7 @@ def _walk_strings(value: Any) -> Iterator[str]:
 
 def attachment_refs(data: Any) -> set[str]:
     """The sha256 values in a record's answers (image and file answers are the attachment's sha256)."""
-    return {s for s in _walk_strings(data) if _SHA256.match(s)}
+    return {s for s in _walk_strings(data) if _SHA256.fullmatch(s)}
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,22 @@ def pending_changes(
     return out
 
 
+# The unsent changes' answers as the stored JSON text, not decoded (the attachments' sha256 values are found in
+# the text: decoding every pending change's JSON and walking it took ~0.2 s per 5,000 at each sync's start).
+_PENDING_DATA_TEXT = (
+    select(OutboxEntry.record_id, type_coerce(Revision.data, Text))
+    .join(Record, Record.id == OutboxEntry.record_id)
+    .join(
+        Revision,
+        (Revision.record_id == OutboxEntry.record_id) & (Revision.revision == OutboxEntry.revision),
+    )
+    .where(OutboxEntry.sent_at.is_(None))
+)
+# A JSON string value that attachment_refs takes (64 lower-case hex digits): its opening quote not escaped (a
+# quote inside a string is always preceded by a backslash), and not an object key.
+_SHA256_VALUE = re.compile(r'(?<!\\)"([0-9a-f]{64})"(?!\s*:)')
+
+
 def pending_attachments(
     session: Session, *, skip_records: set[str] | frozenset[str] = frozenset()
 ) -> tuple[list[Attachment], dict[str, set[str]], set[str]]:
@@ -282,11 +298,11 @@ def pending_attachments(
     Returns (attachments to upload, sha256 -> record ids using it, sha256 values no attachment row has).
     """
     users: dict[str, set[str]] = {}
-    for change in _pending_rows(session):
-        if change.record_id in skip_records:
+    for record_id, raw in session.execute(_PENDING_DATA_TEXT):
+        if record_id in skip_records or not raw:
             continue
-        for sha in attachment_refs(change.data):
-            users.setdefault(sha, set()).add(change.record_id)
+        for sha in _SHA256_VALUE.findall(raw):
+            users.setdefault(sha, set()).add(record_id)
     if not users:
         return [], {}, set()
     rows = list(

@@ -54,7 +54,7 @@ from client.store.pin import remember_reset_key
 from client.store.prefs import get_setting, set_setting
 from client.sync.errors import ErrorKind, SyncError, disk_full, is_disk_full, not_enrolled
 from client.sync.healing import Healer
-from client.sync.http import API, RetryPolicy, Sleep, Timeouts, Transport
+from client.sync.http import API, Answer, RetryPolicy, Sleep, Timeouts, Transport
 from client.sync.pinning import K_FINGERPRINT, is_local, normalize_fingerprint, split_pinned_url
 from client.sync.state import (
     ConflictNotice,
@@ -79,7 +79,15 @@ from forms.identifiers import quote_segment
 log = logging.getLogger(__name__)
 
 MAX_BATCH_CHANGES = 200  # docs/protocol.md: at most 200 changes ...
-MAX_BATCH_BYTES = 5 * 1024 * 1024  # ... and 5 MB uncompressed per batch
+MAX_BATCH_BYTES = (
+    5 * 1024 * 1024
+)  # ... and 5 MB uncompressed per batch, to a server that states no maximum
+# Protocol 1.20: a server states its batch maximum on its answers; batches are then min(its, ours) changes.
+OWN_MAX_BATCH_CHANGES = 2000  # this client's own cap (a batch's body and answer are held in memory)
+MAX_CHANGES_HEADER = "Sync-Max-Changes"
+MAX_BATCH_BYTES_HEADER = "Sync-Max-Batch-Bytes"
+# What the server stated last: {"server_url", "changes", "bytes"}; None: nothing (an older server).
+K_SERVER_BATCH = "sync.server_batch"
 # The largest attachment chunk sent; each is sized to the measured link (client.sync.upload.ChunkSizer).
 CHUNK_SIZE = MAX_CHUNK
 PULL_LIMIT = 500
@@ -153,6 +161,45 @@ def _next_token(page: Mapping[str, Any]) -> str | None:
     return token
 
 
+def stated_batch_limits(headers: Mapping[str, str]) -> tuple[int, int] | None:
+    """The push batch maximum a server states on an answer (protocol 1.20): (changes, bytes), or None when
+    it states none (an older server) or states it malformed (then it is treated as an older server)."""
+    changes = _header_int(headers.get(MAX_CHANGES_HEADER), minimum=1)
+    if changes is None:
+        return None
+    raw_bytes = headers.get(MAX_BATCH_BYTES_HEADER)
+    nbytes = MAX_BATCH_BYTES if raw_bytes is None else _header_int(raw_bytes, minimum=1024)
+    return None if nbytes is None else (changes, nbytes)
+
+
+def _header_int(raw: str | None, *, minimum: int) -> int | None:
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    value = int(text)
+    return value if value >= minimum else None
+
+
+def _kept_batch_limits(kept: Any, server_url: str) -> tuple[int, int] | None:
+    """The maximum kept from this server's last answer (another server's is not this one's)."""
+    if not isinstance(kept, Mapping) or kept.get("server_url") != server_url:
+        return None
+    changes, nbytes = kept.get("changes"), kept.get("bytes")
+    if isinstance(changes, int) and isinstance(nbytes, int) and changes >= 1 and nbytes >= 1024:
+        return changes, nbytes
+    return None
+
+
+def _keep_batch_limits(s: Session, server_url: str, limits: tuple[int, int] | None) -> None:
+    value = (
+        None
+        if limits is None
+        else {"server_url": server_url, "changes": limits[0], "bytes": limits[1]}
+    )
+    if get_setting(s, K_SERVER_BATCH) != value:
+        set_setting(s, K_SERVER_BATCH, value)
+
+
 def _malformed(what: str) -> SyncError:
     return SyncError(
         ErrorKind.SERVER,
@@ -171,7 +218,7 @@ class SyncEngine:
         rng: random.Random | None = None,
         policy: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        batch_changes: int = MAX_BATCH_CHANGES,
+        batch_changes: int = OWN_MAX_BATCH_CHANGES,
         batch_bytes: int = MAX_BATCH_BYTES,
         chunk_size: int | None = None,
         pull_limit: int = PULL_LIMIT,
@@ -184,6 +231,7 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self.policy = policy or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
+        # This client's own caps; a batch is at most min(these, what the server states) (protocol 1.20).
         self.batch_changes = batch_changes
         self.batch_bytes = batch_bytes
         self.chunk_size = (
@@ -284,6 +332,7 @@ class SyncEngine:
             set_setting(s, K_ENROLL_REQUEST, None)  # answered: a later enrollment is a new request
             remember_reset_key(s, body.get("pin_reset_key"))  # protocol 1.11
             remember_usb_key(s, body.get("usb_key"))  # protocol 1.13
+            _keep_batch_limits(s, base, stated_batch_limits(answer.headers))  # protocol 1.20
         log.info("enrolled with %s as device %s", base, enrollment.device_id)
         return enrollment
 
@@ -381,6 +430,10 @@ class _Run:
         self.store = engine.ctx.store
         with self.store.Session() as s:
             pin = get_setting(s, K_FINGERPRINT)  # the certificate pinned at enrollment, if any
+            kept = get_setting(s, K_SERVER_BATCH)
+        self.server_url = enrollment.server_url
+        # The batch maximum the server stated on its last answer (protocol 1.20); None: an older server.
+        self.server_batch = _kept_batch_limits(kept, enrollment.server_url)
         self.t = engine._transport(
             enrollment.server_url, enrollment.device_token, str(pin) if pin else None
         )
@@ -403,6 +456,17 @@ class _Run:
 
     def now(self) -> dt.datetime:
         return self.engine._now()
+
+    def batch_limits(self) -> tuple[int, int]:
+        """(changes, bytes) a push batch may hold: min(what the server stated, this client's caps), and
+        200 changes / 5 MB when it stated nothing (protocol 1.20)."""
+        changes, nbytes = self.server_batch or (MAX_BATCH_CHANGES, MAX_BATCH_BYTES)
+        return min(changes, self.engine.batch_changes), min(nbytes, self.engine.batch_bytes)
+
+    def learn_limits(self, s: Session, answer: Answer) -> None:
+        """Keep the batch maximum an answer states (in that answer's transaction); none: an older server."""
+        self.server_batch = stated_batch_limits(answer.headers)
+        _keep_batch_limits(s, self.server_url, self.server_batch)
 
     def cancelled(self) -> bool:
         if self.cancel is not None and self.cancel.is_set():
@@ -551,7 +615,7 @@ class _Run:
     def push(self) -> None:
         """Send the outbox in batches. One transaction per answer: the answer is applied and the next batch
         chosen and stored (its key and body, for a retry) together, one commit each."""
-        limit = self.engine.batch_changes
+        shrunk: int | None = None  # a whole-batch refusal asked for smaller batches (this sync)
         refusals = 0
         with self.store.Session() as s:
             total = self.result.pushed + S.pending_count(s)  # counted over the sync's pushes
@@ -559,7 +623,7 @@ class _Run:
         while not self.cancelled():
             if batch is None:
                 with self.store.Session.begin() as s:
-                    batch = self._next_batch(s, limit)
+                    batch = self._next_batch(s, shrunk)
                 if batch is None:
                     return
             key, body, sent_changes = batch
@@ -581,7 +645,7 @@ class _Run:
                 if exc.kind is not ErrorKind.REFUSED or exc.status not in (400, 413, 422):
                     raise  # the batch stays stored: the next try sends it again, same key and body
                 refusals += 1
-                limit, isolated = self._refused_batch(key, sent_changes, exc)
+                shrunk, isolated = self._refused_batch(key, sent_changes, exc)
                 if isolated:
                     refusals = 0
                 elif refusals > MAX_BATCH_REFUSALS:
@@ -608,20 +672,25 @@ class _Run:
                     s, changes=sent_changes, results=results, outcome=outcome, answer=answer
                 )
                 self._skip_answered(outcome)
-                batch = self._next_batch(s, limit)
+                self.learn_limits(s, answer)
+                batch = self._next_batch(s, shrunk)
             self._note_push(outcome)
             self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
 
-    def _next_batch(self, s: Session, limit: int) -> tuple[str, bytes, list[dict[str, Any]]] | None:
+    def _next_batch(
+        self, s: Session, shrunk: int | None
+    ) -> tuple[str, bytes, list[dict[str, Any]]] | None:
         """The batch to send: the one stored (a retry, even after a crash: same key and body), else the next
-        changes of the outbox, stored now. (key, body, the changes as sent); None when nothing waits."""
+        changes of the outbox, stored now, within batch_limits() (and `shrunk`, after a refusal). (key, body,
+        the changes as sent); None when nothing waits."""
         stored = S.current_batch(s)
         if stored is not None:
             return stored.key, stored.body, json.loads(stored.body)["changes"]
+        limit, max_bytes = self.batch_limits()
         changes = S.pending_changes(
             s,
-            limit=limit,
-            max_bytes=self.engine.batch_bytes,
+            limit=limit if shrunk is None else min(limit, shrunk),
+            max_bytes=max_bytes,
             skip_ops=self.skip_ops,
             skip_records=self.skip_records | self.waiting.keys(),
         )
@@ -634,11 +703,11 @@ class _Run:
 
     def _refused_batch(
         self, key: str, changes: list[dict[str, Any]], exc: SyncError
-    ) -> tuple[int, bool]:
+    ) -> tuple[int | None, bool]:
         """Our server refused a whole batch (413 too large, 400/422 one bad change): find the change it
         refuses - named in the error's details, else by splitting the batch until it is alone - and keep that
-        change unsent with the reason; the rest goes on. Returns (the next batch size, whether one was set
-        aside)."""
+        change unsent with the reason; the rest goes on. Returns (the next batch size - None: as large as
+        batch_limits() allows - and whether one was set aside)."""
         named = exc.details.get("op_id")
         culprit = next((c for c in changes if c["op_id"] == named), None)
         if culprit is None and len(changes) == 1:
@@ -657,7 +726,7 @@ class _Run:
         if culprit is not None:
             self.skip_ops.add(rejected["op_id"])
             self.result.rejected.append(Rejection(**rejected))
-            return self.engine.batch_changes, True
+            return None, True
         most = exc.details.get("max_changes")
         smaller = most if isinstance(most, int) and 0 < most < len(changes) else len(changes) // 2
         log.info(
@@ -746,6 +815,7 @@ class _Run:
             staged = forms.copy()  # the forms in memory change once the page is committed
             next_token = _next_token(page)
             with self.store.Session.begin() as s:
+                self.learn_limits(s, answer)  # protocol 1.20
                 absent = self.healer.before_page(s, page)
                 outcome = S.apply_pull_page(
                     s,

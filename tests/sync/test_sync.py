@@ -354,26 +354,3 @@ def test_a_batch_refused_whole_for_one_bad_change_sets_only_that_change_aside(
     with client.Session() as s:
         (issue,) = S.open_issues(s)
         assert issue.record_id == "legacy-001" and "record_id" in issue.message_en
-
-
-def test_a_batch_over_the_servers_limit_is_split_to_fit(
-    make_client: ClientFactory, live_server: LiveServer
-):
-    client, school = enrolled(make_client, live_server, batch_changes=201)
-    form = client.ctx.forms.get("safety_inspection")
-    with client.Session.begin() as s:
-        for i in range(201):
-            R.save_record(
-                s,
-                form=form,
-                data=inspection(inspectors=f"检查员{i}"),
-                submit=True,
-                today=TODAY,
-                now=client.ctx.clock.now(),
-            )
-
-    result = client.engine.sync()
-
-    assert result.complete and result.pushed == 201
-    assert push_statuses(client) == [413, 200, 200]
-    assert len(live_server.school_records(school)) == 201
