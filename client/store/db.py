@@ -9,9 +9,9 @@ Everything that opens store.db or a backup goes through here: `connect` for a pl
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlcipher3
 from sqlalchemy import Engine, create_engine, event
@@ -104,18 +104,36 @@ def make_engine(db_path: Path, key: DataKey | bool | None = True) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: no deadlock between two readers that both turn writer.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session (Store.ReadSession) begins DEFERRED instead: in WAL mode it reads the last
+        # commit without waiting for a writer (the window's reads on the GUI thread no longer wait for a
+        # write on the database thread, up to the busy timeout) and holds no writer up.
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
+READ_ONLY_OPTION = "school_read_only"  # an execution option: begin DEFERRED (reads only)
+Sessions: TypeAlias = "sessionmaker[Session]"  # (in Store's body, `Session` is its field)
+
+
 @dataclass
 class Store:
-    """An open local store: its folder, engine and session factory."""
+    """An open local store: its folder, engine and session factories: Session for anything that may write
+    (each transaction takes the write lock at its start), ReadSession for reads only (a snapshot of the last
+    commit, never waiting for a writer; a write in it may fail with "database is locked")."""
 
     data_dir: Path
     engine: Engine
     Session: sessionmaker[Session]
+    ReadSession: Sessions = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ReadSession = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     @property
     def db_path(self) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import sys
 import time
 import traceback
@@ -30,7 +31,12 @@ from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from client.ui.pyside_import import skip_source_scan_of_non_qt_modules
-from client.ui.startup_window import UpgradeUnderWay, run_beside, show_startup_window
+from client.ui.startup_window import (
+    StartupWindow,
+    UpgradeUnderWay,
+    run_beside,
+    show_startup_window,
+)
 
 # Nothing of the store is imported yet: it loads (SQLAlchemy, the forms) once the start-up window shows,
 # without shiboken reading the source of each of its modules.
@@ -39,6 +45,7 @@ skip_source_scan_of_non_qt_modules()
 if TYPE_CHECKING:
     from client.clock import Clock
     from client.context import ClientContext
+    from client.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -243,12 +250,48 @@ def read_language(ctx: ClientContext) -> str:
     from client.ui import lang
 
     try:
-        with ctx.store.Session() as s:
+        with ctx.store.ReadSession() as s:
             code = str(get_setting(s, lang.SETTING_KEY, lang.DEFAULT_LANGUAGE))
     except Exception:
         log.exception("could not read the language setting")
         code = lang.DEFAULT_LANGUAGE
     return code if code in lang.LANGUAGES else lang.DEFAULT_LANGUAGE
+
+
+# The UI language as the store last said (its setting, client.ui.lang.SETTING_KEY), kept beside the store so
+# that the main window's frame shows in it before the store opens. The store's setting is what counts: a
+# file that is missing or says otherwise only costs the frame a change of words once the store is read.
+LANGUAGE_FILE = "ui-language"
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(_[A-Za-z]{2})?")
+
+
+def remembered_language(data_dir: Path) -> str | None:
+    try:
+        code = (data_dir / LANGUAGE_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeError):
+        return None
+    return code if _LANGUAGE_CODE.fullmatch(code) else None
+
+
+def remember_language(data_dir: Path, code: str) -> None:
+    if remembered_language(data_dir) == code:
+        return
+    try:
+        (data_dir / LANGUAGE_FILE).write_text(code + "\n", encoding="ascii")
+    except OSError as exc:
+        log.warning("could not remember the UI language in %s: %s", data_dir, exc)
+
+
+def apply_frame_language(app: QCoreApplication, language: str) -> list[QTranslator]:
+    """apply_language before the store's modules load (client.ui.lang needs them): translators and the
+    locale; run_gui calls apply_language once the store has said its setting."""
+    locale = (
+        QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+        if language == "en"
+        else QLocale(QLocale.Language.Chinese, QLocale.Country.China)
+    )
+    QLocale.setDefault(locale)
+    return install_translators(app, language)
 
 
 # -- the entry point ------------------------------------------------------------------------------------
@@ -257,8 +300,18 @@ def read_language(ctx: ClientContext) -> str:
 FIRST_WINDOW_AT: float | None = None  # time.time() when the main window showed
 # ... and the start-up window (正在打开…), shown before the store opens
 STARTUP_WINDOW_AT: float | None = None
-# Called with the main window once shown (benchmarks/client_scale_bench.py times 待办 from there).
+# Called with the main window once shown (maybe only its frame: its pages come with the store) ...
 ON_WINDOW_SHOWN: list[Callable[[QWidget], None]] = []
+# ... and once its pages are built (benchmarks/client_scale_bench.py times 待办 from there).
+ON_WINDOW_READY: list[Callable[[Any], None]] = []
+
+
+def _close_first(startup: QWidget, window: QWidget | None) -> None:
+    """The store did not open: away with what showed meanwhile."""
+    if window is not None:
+        window.close()
+    else:
+        startup.close()
 
 
 def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) -> int:
@@ -288,17 +341,45 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
     translators: list[QTranslator] = []
     ctx: ClientContext | None = None
     global FIRST_WINDOW_AT, STARTUP_WINDOW_AT
-    startup = show_startup_window()
-    STARTUP_WINDOW_AT = time.time()
+    FIRST_WINDOW_AT = None
+    screen = QGuiApplication.primaryScreen()
+    # The main window's frame shows at once in the language the store last said; its pages are built once
+    # the store is open. Without that language (the first start after this update) the start-up window
+    # (正在打开…) shows instead, and the whole main window after the store.
+    frame_language = remembered_language(data_dir)
+    window: MainWindow | None = None
+    startup: StartupWindow | None = None
     try:
+        if frame_language is not None:
+            translators = apply_frame_language(app, frame_language)
+            choose_font(app)
+            from client.ui.main_window import MainWindow
+
+            window = MainWindow()
+            window.show_on_screen(screen)
+            FIRST_WINDOW_AT = STARTUP_WINDOW_AT = time.time()  # benchmarks/client_scale_bench.py
+            for hook in ON_WINDOW_SHOWN:
+                hook(window)
+            startup = window.opening
+            QApplication.processEvents()  # painted now: the store and the pages take a while
+        else:
+            startup = show_startup_window()
+            STARTUP_WINDOW_AT = time.time()
         log.info("starting; data folder %s%s", data_dir, " (smoke test)" if smoke else "")
-        from client.context import ClientContext  # the store's modules: after the start-up window
+
+        def open_context() -> ClientContext:
+            # The store's modules (SQLAlchemy, the forms) load here, on the thread that opens the store,
+            # while the window shown answers (painted, moved); nothing of them is imported meanwhile on
+            # the GUI thread, which only waits.
+            from client.context import ClientContext
+
+            return ClientContext.open(data_dir, clock=clock)
 
         try:
-            ctx = run_beside(startup, data_dir, lambda: ClientContext.open(data_dir, clock=clock))
+            ctx = run_beside(startup, data_dir, open_context)
         except UpgradeUnderWay as exc:
             log.warning("a second start while the store is migrated: %s", exc)
-            startup.close()
+            _close_first(startup, window)
             if not smoke:
                 QMessageBox.information(
                     None, "学校数据采集客户端", f"{exc.message_zh}\n\n{exc.message_en}"
@@ -306,7 +387,7 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
             return 1
         except Exception as exc:
             log.exception("could not open the data folder")
-            startup.close()
+            _close_first(startup, window)
             if not smoke:
                 QMessageBox.critical(
                     None,
@@ -318,28 +399,35 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
                 )
             return 1
         language = read_language(ctx)
+        remove_translators(app, translators)
         translators = apply_language(app, language)
-        choose_font(app)
+        remember_language(data_dir, language)
+        if language != frame_language:
+            choose_font(app)
 
+        from client.ui.lock import install as install_lock
         from client.ui.main_window import MainWindow
         from client.ui.tasks import TaskManager
 
         tasks = TaskManager()
-        window = MainWindow(ctx, tasks)
-        from client.ui.lock import install as install_lock
-
+        if window is None:
+            window = MainWindow(ctx, tasks)
+        else:
+            window.attach(ctx, tasks)
         install_lock(window)  # the sensitive forms ask for the PIN (client.ui.lock)
-        screen = QGuiApplication.primaryScreen()
-        window.show_on_screen(screen)
-        FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_scale_bench.py
-        startup.close()
-        for hook in ON_WINDOW_SHOWN:
+        if FIRST_WINDOW_AT is None:
+            window.show_on_screen(screen)
+            FIRST_WINDOW_AT = time.time()  # read by benchmarks/client_scale_bench.py
+            startup.close()
+            for hook in ON_WINDOW_SHOWN:
+                hook(window)
+        for hook in ON_WINDOW_READY:
             hook(window)
         from client.cli import package_version
         from client.update.install import mark_started
 
         mark_started(data_dir, package_version())  # issue 16: a new version's first start went well
-        log.info("window shown after %d ms", timer.elapsed())
+        log.info("window ready after %d ms", timer.elapsed())
         _log_placement(window, screen)
         if not smoke:
             from client.ui.recovery_dialog import show_recovery_code_once
@@ -354,8 +442,9 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
         tasks.wait()
         return 1 if smoke and reporter.errors else code
     finally:
-        startup.close()
-        startup.deleteLater()
+        if startup is not None and (window is None or startup is not window.opening):
+            startup.close()
+            startup.deleteLater()
         reporter.uninstall()
         remove_translators(app, translators)
         qInstallMessageHandler(previous_handler)

@@ -445,7 +445,7 @@ class HazardModel(_ListModel):
         if hazards is None or hazards.overdue_only == on:
             return
         hazards = replace(hazards, overdue_only=on)
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             first = hazards.next_page(s, None, FIRST_HAZARDS)
         self.show(replace(hazards, first=first))
 
@@ -456,7 +456,7 @@ class HazardModel(_ListModel):
         hazards = self._hazards
         if not self.canFetchMore(parent) or hazards is None:
             return
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             page = hazards.next_page(s, self._last)
         self._last, self._more = page.last, page.more
         # A draft corrected meanwhile may come again in its new place: shown once (the next refresh orders it).

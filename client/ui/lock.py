@@ -75,7 +75,7 @@ class SensitiveLock(QObject):
         self.sensitive = pin.sensitive_forms(ctx.forms.data_forms())
         self._locked = True
         if idle_ms is None:
-            with ctx.store.Session() as s:
+            with ctx.store.ReadSession() as s:
                 idle_ms = int(pin.idle_minutes(s) * 60_000)
         self.idle = QTimer(self)
         self.idle.setSingleShot(True)
@@ -162,7 +162,7 @@ class SensitiveLock(QObject):
         if self.dialog is not None and isValid(self.dialog) and self.dialog.isVisible():
             self.dialog.raise_()
             return
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             first = not pin.pin_is_set(s)
         dialog: QDialog = SetPinDialog(self._ctx, parent) if first else UnlockDialog(self, parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -362,7 +362,7 @@ class UnlockDialog(QDialog):
         self.pin_edit.setFocus()
 
     def waiting(self) -> int:
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             return pin.wait_seconds(s, now=self._ctx.clock.now())
 
     def _show_wait(self) -> None:
@@ -398,7 +398,7 @@ class UnlockDialog(QDialog):
         if ok:
             self.accept()
             return
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             tries = pin.failures(s)
         wait = self.waiting()
         if wait:
@@ -424,7 +424,7 @@ def _device_text(ctx: ClientContext) -> str:
     try:
         from client.store.sync_state import get_enrollment
 
-        with ctx.store.Session() as s:
+        with ctx.store.ReadSession() as s:
             enrollment = get_enrollment(s)
             has_key = pin.has_reset_key(s)
     except Exception:  # the name is enough for the bureau to find the row
@@ -608,7 +608,7 @@ class LockSettings(QGroupBox):
         self.idle_spin.setObjectName("idleMinutes")
         self.idle_spin.setRange(1, 240)
         self.idle_spin.setSuffix(QApplication.translate("LockSettings", " 分钟"))
-        with ctx.store.Session() as s:
+        with ctx.store.ReadSession() as s:
             self.idle_spin.setValue(round(pin.idle_minutes(s)))
         self.idle_spin.valueChanged.connect(self._idle_chosen)
         self.change_button = QPushButton(QApplication.translate("LockSettings", "修改PIN码…"))

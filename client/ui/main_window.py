@@ -51,31 +51,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.context import ClientContext
-from client.store.formset import ROSTER_FORM
-from client.store.models import Status
-from client.store.records import pending_outbox, status_counts
-from client.store.sync_state import SyncStatus
-from client.store.todo import HazardItem, get_hazard
-from client.sync.errors import SyncError
-from client.sync.state import HealReport, SyncResult
-from client.ui import lang
-from client.ui.home_page import HomePage, Todo
-from client.ui.lock import SensitiveLock, watch_editor
-from client.ui.record_list import RecordListPage, error_text
-from client.ui.roster_page import RosterPage
-from client.ui.settings_page import SettingsPage
-from client.ui.status_bar import StatusBar
-from client.ui.sync_controller import CLIENT_ERROR, RecordChange, SyncController
-from client.ui.tasks import TaskManager
-from client.usb.drives import Drive, removable_drives
+from client.ui.startup_window import StartupWindow
 
-if TYPE_CHECKING:  # dialogs are imported when first opened: not needed for the first window
+if TYPE_CHECKING:
+    # The pages and the store's modules (SQLAlchemy) load when the window is given its store (attach):
+    # the window's frame shows before them (client/ui/app.py).
+    from client.context import ClientContext
+    from client.store.sync_state import SyncStatus
+    from client.store.todo import HazardItem
+    from client.sync.errors import SyncError
+    from client.sync.state import HealReport, SyncResult
     from client.ui.conflict_dialog import ConflictDialog, ConflictView
     from client.ui.enroll_dialog import EnrollDialog
     from client.ui.hazard_dialog import HazardDialog
+    from client.ui.home_page import Todo
+    from client.ui.lock import SensitiveLock
+    from client.ui.record_list import RecordListPage
+    from client.ui.roster_page import RosterPage
+    from client.ui.sync_controller import RecordChange, SyncController
+    from client.ui.tasks import TaskManager
     from client.ui.usb_actions import ImportDone
     from client.ui.usb_dialog import UsbSyncDialog
+    from client.usb.drives import Drive
 
 log = logging.getLogger(__name__)
 
@@ -154,27 +151,112 @@ class NavDelegate(QStyledItemDelegate):
 
 
 class MainWindow(QMainWindow):
+    """The main window. MainWindow(ctx, tasks) builds it whole (tests, the benchmarks). At start
+    (client/ui/app.py) MainWindow() first builds and shows only its frame - the navigation with 待办, the
+    menu bar, a page saying 正在打开… (or, during a migration, 正在升级本机数据…) - from Qt alone, before the
+    store's modules load; attach(ctx, tasks) then builds the pages into it."""
+
     counts_refreshed = Signal()
 
     def __init__(
         self,
-        ctx: ClientContext,
-        tasks: TaskManager,
+        ctx: ClientContext | None = None,
+        tasks: TaskManager | None = None,
         parent: QWidget | None = None,
         *,
         sync: SyncController | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.ctx = ctx
-        self.tasks = tasks
         self._closing = False  # closing waits for editors to save
+        self._attached = False
         # The sensitive forms' lock (client.ui.lock.install sets these; None: nothing is locked).
         self.lock: SensitiveLock | None = None
         self.lock_button: QWidget | None = None
-        self.setWindowTitle(self.tr("学校数据采集客户端"))
         self.setMinimumSize(1000, 600)
         self.resize(1280, 720)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setItemDelegate(NavDelegate(self.nav))
+        self.nav.setFixedWidth(NAV_WIDTH)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.nav.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.nav.setSpacing(1)
+        self.nav.setStyleSheet(
+            "QListWidget#nav { background: #f3f5f8; border: none; border-right: 1px solid #d6dbe1; }"
+        )
+        home_item = QListWidgetItem()
+        home_item.setData(KeyRole, "home")
+        self.nav.addItem(home_item)
+        # Until attach: what the program is doing (正在打开…, or a migration's 正在升级本机数据…).
+        self.opening = StartupWindow(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.opening)
+
+        # Editors open in tabs beside the pages; the tab bar shows only while an editor is open.
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("tabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setTabBarAutoHide(True)
+        self.tabs.addTab(self.stack, "")
+        self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.nav)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("")
+        self.view_menu = bar.addMenu("")
+        self.help_menu = bar.addMenu("")
+        for menu in (self.file_menu, self.view_menu, self.help_menu):
+            menu.setEnabled(False)  # filled by attach
+        self.statusBar()  # its place, so the pages do not move when the real one comes
+        self.nav.setCurrentRow(0)
+        self.retranslate_frame()
+        if ctx is not None and tasks is not None:
+            self.attach(ctx, tasks, sync=sync)
+
+    def retranslate_frame(self) -> None:
+        """The frame's words in the UI language (attach says them again: the language read from the store
+        may differ from the one the frame was built in)."""
+        self.setWindowTitle(self.tr("学校数据采集客户端"))
+        home_item = self.nav.item(0)
+        home_item.setText(self.tr("待办"))
+        current = self.nav.currentItem()
+        self.tabs.setTabText(0, current.text() if current is not None else "")
+        self.file_menu.setTitle(self.tr("文件(&F)"))
+        self.view_menu.setTitle(self.tr("查看(&V)"))
+        self.help_menu.setTitle(self.tr("帮助(&H)"))
+
+    @property
+    def attached(self) -> bool:
+        """Whether the pages are built (attach ran)."""
+        return self._attached
+
+    def attach(
+        self, ctx: ClientContext, tasks: TaskManager, *, sync: SyncController | None = None
+    ) -> None:
+        """Build the pages on the open store, replacing 正在打开…; the home page loads when shown."""
+        from client.ui import lang
+        from client.ui.home_page import HomePage
+        from client.ui.record_list import RecordListPage
+        from client.ui.roster_page import RosterPage
+        from client.ui.settings_page import SettingsPage
+        from client.ui.status_bar import StatusBar
+        from client.ui.sync_controller import SyncController
+        from client.usb.drives import removable_drives
+
+        self.ctx = ctx
+        self.tasks = tasks
+        self._attached = True
+        self.retranslate_frame()
 
         # Pages.
         self.home = HomePage(ctx, tasks)
@@ -193,18 +275,10 @@ class MainWindow(QMainWindow):
         self.settings.restored.connect(self._restored)
         self.settings.before_restore = self._editors_closed_for_restore
 
-        self.nav = QListWidget()
-        self.nav.setObjectName("nav")
-        self.nav.setItemDelegate(NavDelegate(self.nav))
-        self.nav.setFixedWidth(NAV_WIDTH)
-        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.nav.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.nav.setSpacing(1)
-        self.nav.setStyleSheet(
-            "QListWidget#nav { background: #f3f5f8; border: none; border-right: 1px solid #d6dbe1; }"
-        )
-        self.stack = QStackedWidget()
-        self._add_page("home", self.tr("待办"), self.home)
+        self.stack.addWidget(self.home)
+        self.stack.setCurrentWidget(self.home)
+        self.stack.removeWidget(self.opening)
+        self.opening.deleteLater()
         for form in ctx.forms.data_forms():
             page = RecordListPage(ctx, tasks, form.form_id)
             page.open_record.connect(self.open_record)
@@ -218,23 +292,6 @@ class MainWindow(QMainWindow):
         self._add_page("roster", self.tr("教师名册"), self.roster)
         self._add_page("settings", self.tr("设置"), self.settings)
         self.nav.currentRowChanged.connect(self._nav_changed)
-
-        # Editors open in tabs beside the pages; the tab bar shows only while an editor is open.
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("tabs")
-        self.tabs.setDocumentMode(True)
-        self.tabs.setTabsClosable(True)
-        self.tabs.setTabBarAutoHide(True)
-        self.tabs.addTab(self.stack, self.tr("待办"))
-        self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
-        self.tabs.tabCloseRequested.connect(self.close_tab)
-
-        splitter = QSplitter()
-        splitter.addWidget(self.nav)
-        splitter.addWidget(self.tabs)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
 
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
@@ -253,7 +310,7 @@ class MainWindow(QMainWindow):
         self.sync = sync if sync is not None else SyncController(ctx, tasks, self)
         self._connect_sync()
         self._make_menus()
-        self.nav.setCurrentRow(0)  # the home page loads when chosen
+        self._nav_changed(0)  # the home page loads when chosen
         self.refresh_counts()
 
     # -- building -------------------------------------------------------------------------------------
@@ -266,8 +323,7 @@ class MainWindow(QMainWindow):
         return item
 
     def _make_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu(self.tr("文件(&F)"))
+        file_menu = self.file_menu
         self.new_action = QAction(self.tr("新建记录(&N)"), self)
         self.new_action.setShortcut(QKeySequence.StandardKey.New)
         self.new_action.triggered.connect(self.new_record_here)
@@ -302,7 +358,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
-        view_menu = bar.addMenu(self.tr("查看(&V)"))
+        view_menu = self.view_menu
         self.refresh_action = QAction(self.tr("刷新(&R)"), self)
         self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.refresh_action.triggered.connect(self.refresh_all)
@@ -320,10 +376,12 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _c=False, r=row: self.go_to_row(r))
             view_menu.addAction(action)
 
-        help_menu = bar.addMenu(self.tr("帮助(&H)"))
+        help_menu = self.help_menu
         about_action = QAction(self.tr("关于(&A)"), self)
         about_action.triggered.connect(self.about)
         help_menu.addAction(about_action)
+        for menu in (file_menu, view_menu, help_menu):
+            menu.setEnabled(True)
 
         close_tab = QShortcut(QKeySequence.StandardKey.Close, self)
         close_tab.activated.connect(lambda: self.close_tab(self.tabs.currentIndex()))
@@ -366,11 +424,17 @@ class MainWindow(QMainWindow):
             self.home.refresh()
 
     def focus_search(self) -> None:
+        from client.ui.record_list import RecordListPage
+        from client.ui.roster_page import RosterPage
+
         page = self.current_page()
         if isinstance(page, RecordListPage | RosterPage):
             page.focus_search()
 
     def _form_page_action(self, what: str) -> None:
+        from client.ui.record_list import RecordListPage
+        from client.ui.roster_page import RosterPage
+
         page = self.current_page()
         if not isinstance(page, RecordListPage | RosterPage):
             QMessageBox.information(self, self.windowTitle(), self.tr("请先在左边选择一个表单。"))
@@ -398,6 +462,10 @@ class MainWindow(QMainWindow):
                 refresh()
 
     def _refresh_pages(self, form_id: str | None) -> None:
+        from client.store.formset import ROSTER_FORM
+        from client.ui.record_list import RecordListPage
+        from client.ui.roster_page import RosterPage
+
         shown = self.current_page()
         pages: list[RecordListPage | RosterPage] = [*self.form_pages.values(), self.roster]
         for page in pages:
@@ -412,6 +480,8 @@ class MainWindow(QMainWindow):
                 page.mark_stale()
 
     def refresh_counts(self) -> None:
+        from client.store.records import pending_outbox, status_counts
+
         sessions = self.ctx.store.Session
 
         def load() -> tuple[dict[str, dict[str, int]], int]:
@@ -421,6 +491,9 @@ class MainWindow(QMainWindow):
         self.tasks.run_db(load, on_done=self._show_counts, on_error=self._counts_failed)
 
     def _show_counts(self, result: tuple[dict[str, dict[str, int]], int]) -> None:
+        from client.store.models import Status
+        from client.ui import lang
+
         counts, pending = result
         for form_id in self.form_pages:
             item = self.nav_item(f"form:{form_id}")
@@ -443,6 +516,8 @@ class MainWindow(QMainWindow):
 
     def _show_todo_line(self, todo: Todo) -> None:
         """The 待办 entry's second line: what needs doing, or 都已完成."""
+        from client.ui import lang
+
         item = self.nav_item("home")
         if item is None:
             return
@@ -465,6 +540,8 @@ class MainWindow(QMainWindow):
         )
 
     def _counts_failed(self, exc: Exception) -> None:
+        from client.ui.record_list import error_text
+
         log.error("could not count records: %s", exc)
         self.status.showMessage(self.tr("读取记录数失败：{e}").format(e=error_text(exc)), 10000)
 
@@ -483,6 +560,9 @@ class MainWindow(QMainWindow):
 
     def new_record_here(self) -> None:
         """Ctrl+N: a new record of the form shown (or a new teacher on the roster page)."""
+        from client.ui.record_list import RecordListPage
+        from client.ui.roster_page import RosterPage
+
         page = self.current_page()
         if isinstance(page, RecordListPage):
             self.new_record(page.form_id)
@@ -510,6 +590,10 @@ class MainWindow(QMainWindow):
         self._open_editor(form_id, record_id)
 
     def _open_editor(self, form_id: str, record_id: str | None) -> None:
+        from client.ui import lang
+        from client.ui.lock import watch_editor
+        from client.ui.record_list import error_text
+
         try:
             from client.ui.editor import RecordEditor
 
@@ -569,6 +653,7 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def make_hazard_dialog(self, item: HazardItem) -> HazardDialog:
+        from client.store.todo import get_hazard
         from client.ui.hazard_dialog import HazardDialog
 
         photo: str | None = None
@@ -668,6 +753,10 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _sync_failed(self, error: SyncError) -> None:
+        from client.sync.state import SyncResult
+        from client.ui.record_list import error_text
+        from client.ui.sync_controller import CLIENT_ERROR
+
         log.info("sync failed: %s", error.one_line())
         self.status.clearMessage()  # "同步完成…" of an earlier sync must not stand beside this failure
         if error.code == CLIENT_ERROR:
@@ -812,6 +901,7 @@ class MainWindow(QMainWindow):
     def open_conflict(self, issue_id: int) -> None:
         """Show a conflict side by side (read on the database thread first)."""
         from client.ui.conflict_dialog import load_conflict
+        from client.ui.record_list import error_text
 
         ctx = self.ctx
 
@@ -899,8 +989,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = False
-        self.sync.stop()
-        self.tasks.wait()
+        if self._attached:
+            self.sync.stop()
+            self.tasks.wait()
         super().closeEvent(event)
 
     def sizeHint(self) -> QSize:
@@ -929,6 +1020,9 @@ def window_placement(available: QRect) -> tuple[QRect, bool]:
 
 
 def _count_line(per_status: dict[str, int]) -> list[tuple[str, str | None]]:
+    from client.store.models import Status
+    from client.ui import lang
+
     colours = {
         Status.DRAFT: "#555555",
         Status.SUBMITTED: "#b35c00",

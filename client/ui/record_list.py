@@ -129,6 +129,16 @@ class RecordListModel(QAbstractTableModel):
         self._ids = {r.id for r in rows}
         self.endResetModel()
 
+    def forget(self) -> None:
+        """Drop the rows read, without a query (reload reads them, or the form's total, again)."""
+        if not self._rows and not self._total:
+            return
+        self.beginResetModel()
+        self._total = 0
+        self._rows = []
+        self._ids = set()
+        self.endResetModel()
+
     def _page(self, session: Session, offset: int) -> list[RecordRow]:
         return list_records(
             session,
@@ -310,7 +320,7 @@ class RecordListPage(QWidget):
         filters.addSpacing(12)
         filters.addWidget(self.count_label)
 
-        self.model = RecordListModel(ctx.store.Session, form_id, parent=self)
+        self.model = RecordListModel(ctx.store.ReadSession, form_id, parent=self)
         self.view = QTableView()
         self.view.setObjectName("recordTable")
         self.view.setModel(self.model)
@@ -511,10 +521,13 @@ class RecordListPage(QWidget):
         if locked:
             self.search_edit.clear()
         self.model.blocked = locked
-        if locked or self.isVisible():
+        if self.isVisible():
             self.apply_filter()  # locking drops the rows read and the search typed
-        if not self.isVisible():
-            self.mark_stale()  # counted again when shown
+            return
+        if locked:
+            self.model.forget()  # the rows read go now; the form's total is counted when shown
+        self.mark_stale()  # read again when shown (not at start: a hidden page's count waited for the
+        # database thread on the GUI thread)
 
     def export_excel(self) -> None:
         if self.locked():

@@ -220,6 +220,9 @@ class SettingsPage(QWidget):
                 set_setting(s, lang.SETTING_KEY, code)
 
         def done(_r: Any) -> None:
+            from client.ui.app import remember_language
+
+            remember_language(ctx.store.data_dir, code)  # the next start's first window speaks it
             self.language_note.setText(
                 self.tr("已保存。请关闭并重新打开本程序，界面语言才会改变。")
                 if code != lang.language()
@@ -230,7 +233,7 @@ class SettingsPage(QWidget):
         self._tasks.run_db(work, on_done=done, on_error=self._failed)
 
     def saved_language(self) -> str:
-        with self._ctx.store.Session() as s:
+        with self._ctx.store.ReadSession() as s:
             return str(get_setting(s, lang.SETTING_KEY, lang.DEFAULT_LANGUAGE))
 
     # -- backup / restore -----------------------------------------------------------------------------

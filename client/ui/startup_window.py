@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from filelock import FileLock, Timeout
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,18 +55,25 @@ class UpgradeUnderWay(Exception):
 
 
 class StartupWindow(QWidget):
-    def __init__(self) -> None:
-        super().__init__(
-            None,
+    """A window of its own (parent None: the first start after this update, whose language is not yet known,
+    see client/ui/app.py), or the main window's page until its pages are built (parent: the main window)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        flags = (
             Qt.WindowType.Window
             | Qt.WindowType.CustomizeWindowHint
-            | Qt.WindowType.WindowTitleHint,  # no close button: closing would not stop the work
+            | Qt.WindowType.WindowTitleHint  # no close button: closing would not stop the work
         )
-        self.setObjectName("startupWindow")
+        super().__init__(parent, flags if parent is None else Qt.WindowType.Widget)
+        self.setObjectName("startupWindow" if parent is None else "openingPage")
         self.setWindowTitle(TITLE)
-        self.setMinimumWidth(520)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(28, 24, 28, 24)
+        if parent is None:
+            self.setMinimumWidth(520)
+            layout.setContentsMargins(28, 24, 28, 24)
+        else:  # in the middle of the page, no wider than the window's box was
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addStretch(1)
         title = QLabel(TITLE)
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
@@ -85,6 +94,11 @@ class StartupWindow(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.english)
         layout.addWidget(self.busy)
+        if parent is not None:
+            layout.addStretch(2)
+            for w in (title, self.message, self.english, self.busy):
+                w.setMaximumWidth(560)
+                layout.setAlignment(w, Qt.AlignmentFlag.AlignHCenter)
 
     @property
     def upgrading(self) -> bool:
@@ -95,7 +109,8 @@ class StartupWindow(QWidget):
         self.english.setText(UPGRADING_EN)
         self.english.show()
         self.busy.show()
-        self.adjustSize()
+        if self.isWindow():
+            self.adjustSize()
 
 
 @contextmanager
@@ -104,6 +119,11 @@ def upgrade_lock(data_dir: Path, on_start: Callable[[], None]) -> Iterator[None]
     UpgradeUnderWay when another program holds it: at once, before the store is touched (its reads would
     wait for the migration's transaction, up to the busy timeout, with nothing said), or when a migration is
     about to run."""
+
+    from filelock import (  # here, on the thread opening the store (it imports asyncio)
+        FileLock,
+        Timeout,
+    )
 
     def held_here() -> FileLock:
         lock = FileLock(data_dir / UPGRADE_LOCK)
