@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, insert, or_, select, update
+from sqlalchemy import BigInteger, Table, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sync_server.models import Change, ChangeCounter, FormVersion, Record, Status
@@ -47,15 +47,19 @@ def current_seq(session: Session) -> int:
     )
 
 
+_COUNTER = cast(Table, ChangeCounter.__table__)
+# Built once, on the table: an ORM UPDATE ... RETURNING built per call cost a sixth of a push (issue 14).
+_ALLOCATE = (
+    update(_COUNTER)
+    .where(_COUNTER.c.id == 1)
+    .values(value=_COUNTER.c.value + bindparam("count", type_=BigInteger))
+    .returning(_COUNTER.c.value)
+)
+
+
 def allocate_seqs(session: Session, count: int) -> int:
     """Take `count` numbers from the counter row (locking it until commit); returns the last one."""
-    stmt = (
-        update(ChangeCounter)
-        .where(ChangeCounter.id == 1)
-        .values(value=ChangeCounter.value + count)
-        .returning(ChangeCounter.value)
-    )
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(_ALLOCATE, {"count": count}).scalar_one())
 
 
 def write_changes(session: Session, changes: Sequence[NewChange], *, now: dt.datetime) -> int:

@@ -19,20 +19,17 @@ touched. Every upsert is checked by the form engine with the school's roster as 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import re
-import threading
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,8 +63,10 @@ from sync_server.services.common import (
     is_plain_text,
     naive_utc,
 )
+from sync_server.services.fast_insert import Dumped, insert_rows
 from sync_server.services.forms import FormCache
 from sync_server.services.generation import current_generation
+from sync_server.services.group_commit import writer_for
 from sync_server.services.roster import ROSTER_FORM, school_roster
 from sync_server.services.schools import DeviceInfo
 
@@ -341,9 +340,16 @@ class _Rec:
     data: dict[str, Any]
     in_db: bool = True  # False: to be inserted
     dirty: bool = False  # changed since read or written
+    data_text: Dumped | None = None  # `data` as JSON text, when the batch encoded it already
 
     def row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _REC_COLUMNS}
+
+    def insert_row(self) -> dict[str, Any]:
+        row = self.row()
+        if self.data_text is not None:
+            row["data"] = self.data_text
+        return row
 
 
 def _server_view(rec: _Rec) -> dict[str, Any]:
@@ -455,6 +461,12 @@ class _Batch:
     resolved: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     roster_ids: dict[str, str] | None = None  # the school's live roster: teacher_id -> record id
+    # Checked data as JSON text (encoded once for its size, stored as is): id(data) -> (data, text)
+    texts: dict[int, tuple[dict[str, Any], Dumped]] = field(default_factory=dict)
+
+    def text_of(self, data: dict[str, Any]) -> Dumped | None:
+        found = self.texts.get(id(data))
+        return found[1] if found is not None and found[0] is data else None
 
     def form(self, form_id: str, version: str) -> FormDef | None:
         key = (form_id, version)
@@ -473,7 +485,7 @@ class _Batch:
         changed = [r for r in self.records.values() if r.in_db and r.dirty]
         table = _RECORDS
         if new:
-            self.session.execute(insert(table), [r.row() for r in new])
+            insert_rows(self.session, table, [r.insert_row() for r in new])
         if changed:
             names = [
                 n for n in _REC_COLUMNS if n not in ("id", "school_id", "form_id", "created_at")
@@ -579,12 +591,14 @@ class _Batch:
                     for p in ev.problems
                 ],
             )
-        size = len(dumps(ev.data).encode("utf-8"))
+        text = dumps(ev.data)
+        size = len(text.encode("utf-8"))
         if size > self.max_change_bytes:
             return _rejected(c, "too_large", max_bytes=self.max_change_bytes, bytes=size)
         missing = self.missing_attachments(form, ev.data)
         if missing:
             return _rejected(c, "missing_attachments", problems=missing)
+        self.texts[id(ev.data)] = (ev.data, Dumped(text))
         return ev
 
     def apply(self, c: ChangeIn) -> dict[str, Any]:
@@ -1034,6 +1048,7 @@ class _Batch:
                 review_comments={},
                 data=data,
                 in_db=False,
+                data_text=self.text_of(data),
             )
             self.records[c.record_id] = rec
         else:
@@ -1047,6 +1062,7 @@ class _Batch:
             if c.kind == UPSERT:
                 rec.form_version = c.form_version
                 rec.data = data
+                rec.data_text = self.text_of(data)
                 if status != Status.RETURNED:
                     rec.review_comments = {}
         rec.last_device_id = self.device.device_id
@@ -1068,7 +1084,7 @@ class _Batch:
                 "actor": None,
                 "created_at": self.now,
                 "review_comments": rec.review_comments,
-                "data": rec.data,
+                "data": rec.data_text if rec.data_text is not None else rec.data,
             }
         )
         self.changes.append(
@@ -1112,14 +1128,10 @@ class _Batch:
                 .where(Conflict.record_id.in_(self.resolved), Conflict.resolved_at.is_(None))
                 .values(resolved_at=self.now)
             )
-        if self.revisions:
-            self.session.execute(insert(_table(RecordRevision)), self.revisions)
-        if self.conflicts:
-            self.session.execute(insert(_table(Conflict)), self.conflicts)
-        if self.applied_ops:
-            self.session.execute(insert(_table(AppliedOp)), self.applied_ops)
-        if self.requests:
-            self.session.execute(insert(_table(ChangeRequest)), self.requests)
+        insert_rows(self.session, _table(RecordRevision), self.revisions)
+        insert_rows(self.session, _table(Conflict), self.conflicts)
+        insert_rows(self.session, _table(AppliedOp), self.applied_ops)
+        insert_rows(self.session, _table(ChangeRequest), self.requests)
         return write_changes(self.session, self.changes, now=self.now)
 
 
@@ -1220,22 +1232,11 @@ def _retryable(exc: DBAPIError) -> bool:
 
 # SQLite takes one writer at a time, and a writer that finds the database locked sleeps in SQLite's busy
 # handler (1, 2, 5, 10 ... 100 ms) before it looks again, so under load the lock sat free while the next
-# batch slept (issue 14: 300 devices at once, p95 17.9 s). A push on SQLite therefore waits its turn on a lock
-# of this process, which hands the database to the next batch the moment the last one commits; other
-# processes on the same file still meet SQLite's own lock. PostgreSQL takes concurrent batches as before.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_LOCK = threading.Lock()
-
-
-def _writer_turn(Session_: sessionmaker[Session]) -> contextlib.AbstractContextManager[object]:
-    bind = Session_.kw.get("bind")
-    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
-        return contextlib.nullcontext()
-    with _SQLITE_WRITERS_LOCK:
-        lock = _SQLITE_WRITERS.get(bind)
-        if lock is None:
-            lock = _SQLITE_WRITERS[bind] = threading.Lock()
-    return lock
+# batch slept (issue 14: 300 devices at once, p95 17.9 s); then pushes took turns on a lock of this process,
+# each with its own commit, and each commit waits for the disk. Now the pushes waiting for the writer are
+# applied together, each in its own savepoint, under one commit (services.group_commit): one fsync for all
+# of them, each answered only once that commit returned. On PostgreSQL too: batches that make changes took
+# turns on the change counter's row lock anyway (services.changes), each holding it through its own commit.
 
 
 def run_push(
@@ -1250,54 +1251,97 @@ def run_push(
     forms: FormCache,
     max_change_bytes: int = MAX_CHANGE_BYTES,
 ) -> PushAnswer:
-    """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer."""
+    """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer.
+    The transaction may be shared with other pushes (group commit); this push is in a savepoint of its own."""
+    writer = writer_for(Session_)
     for attempt in range(RETRIES):
         now = clock()
         local_now = (now.astimezone(dt.UTC) + local_offset).replace(tzinfo=None)
+
+        def work(
+            session: Session, now: dt.datetime = now, local_now: dt.datetime = local_now
+        ) -> PushAnswer:
+            return _push_in(
+                session,
+                device=device,
+                key=key,
+                request_sha256=request_sha256,
+                changes=changes,
+                now=now,
+                local_now=local_now,
+                forms=forms,
+                max_change_bytes=max_change_bytes,
+            )
+
         try:
-            with _writer_turn(Session_), Session_.begin() as session:
-                stored = session.execute(
-                    select(IdempotencyKey).where(
-                        IdempotencyKey.device_id == device.device_id, IdempotencyKey.key == key
-                    )
-                ).scalar_one_or_none()
-                if stored is not None:
-                    if stored.request_sha256 != request_sha256 or stored.response is None:
-                        raise ApiError(
-                            "idempotency_key_reused",
-                            "同一个 Idempotency-Key 已用于内容不同的另一批变更",
-                            "this Idempotency-Key was already used with a different body",
-                            status=422,
-                            details={"idempotency_key": key},
-                        )
-                    return PushAnswer(stored.status_code or 200, stored.response, replayed=True)
-                row = IdempotencyKey(
-                    device_id=device.device_id,
-                    key=key,
-                    request_sha256=request_sha256,
-                    created_at=naive_utc(now),
-                )
-                session.add(row)
-                session.flush()  # PostgreSQL: a concurrent copy of this batch waits here
-                body = push_batch(
-                    session,
-                    device=device,
-                    changes=changes,
-                    now=now,
-                    today=local_now.date(),
-                    local_now=local_now,
-                    forms=forms,
-                    max_change_bytes=max_change_bytes,
-                )
-                text = dumps(body)
-                row.status_code = 200
-                row.response = text
-            return PushAnswer(200, text)
+            if writer is None:
+                with Session_.begin() as session:
+                    return work(session)
+            return writer.run(Session_, work, weight=len(changes))
         except DBAPIError as exc:
             if not _retryable(exc) or attempt == RETRIES - 1:
                 raise
             log.info("push from %s met a concurrent batch (%s); again", device.device_id, exc.orig)
     raise AssertionError("unreachable")
+
+
+def _push_in(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    key: str,
+    request_sha256: str,
+    changes: list[ChangeIn],
+    now: dt.datetime,
+    local_now: dt.datetime,
+    forms: FormCache,
+    max_change_bytes: int,
+) -> PushAnswer:
+    """One push inside the given write transaction (or savepoint). The key's row is written last, with the
+    answer: a copy of this batch in another transaction meets this one's op ids (applied_ops' primary key)
+    or the key's unique index, waits for its commit, fails and is run again, then finding the answer."""
+    keys = _table(IdempotencyKey)
+    stored = session.execute(
+        select(keys.c.request_sha256, keys.c.status_code, keys.c.response).where(
+            keys.c.device_id == device.device_id, keys.c.key == key
+        )
+    ).first()
+    if stored is not None:
+        if stored.request_sha256 != request_sha256 or stored.response is None:
+            raise ApiError(
+                "idempotency_key_reused",
+                "同一个 Idempotency-Key 已用于内容不同的另一批变更",
+                "this Idempotency-Key was already used with a different body",
+                status=422,
+                details={"idempotency_key": key},
+            )
+        return PushAnswer(stored.status_code or 200, stored.response, replayed=True)
+    body = push_batch(
+        session,
+        device=device,
+        changes=changes,
+        now=now,
+        today=local_now.date(),
+        local_now=local_now,
+        forms=forms,
+        max_change_bytes=max_change_bytes,
+    )
+    text = dumps(body)
+    insert_rows(
+        session,
+        keys,
+        [
+            {
+                "device_id": device.device_id,
+                "key": key,
+                "request_sha256": request_sha256,
+                "created_at": naive_utc(now),
+                "status_code": 200,
+                "response": text,
+            }
+        ],
+    )
+    return PushAnswer(200, text)
 
 
 def _roster_entry(rec: _Rec) -> tuple[str, str, bool] | None:

@@ -360,23 +360,24 @@ def test_a_batch_of_roster_changes_reads_the_roster_once(live: LiveServer):
     assert len(roster_reads) < 10, len(roster_reads)
 
 
-def test_pushes_on_sqlite_take_turns_on_one_lock_per_database(tmp_path: Any) -> None:
-    """Issue 14: a push on SQLite waits on a lock of this process (handed on at once), not in SQLite's busy
-    handler, which sleeps up to 100 ms between looks; one lock per database, none for PostgreSQL."""
+def test_pushes_share_one_group_writer_per_database(tmp_path: Any) -> None:
+    """Issue 14: pushes wait for the writer of their database in this process (services.group_commit: the
+    waiting ones are committed together), not in SQLite's busy handler, which sleeps up to 100 ms between
+    looks; one writer per database, on PostgreSQL too."""
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
     from sync_server.db import open_database
-    from sync_server.services.push import _writer_turn
+    from sync_server.services.group_commit import GroupWriter, writer_for
 
     a = open_database(f"sqlite:///{tmp_path / 'a.db'}")
     b = open_database(f"sqlite:///{tmp_path / 'b.db'}")
     try:
-        assert _writer_turn(a.Session) is _writer_turn(a.Session)
-        assert _writer_turn(a.Session) is not _writer_turn(b.Session)
-        assert isinstance(_writer_turn(a.Session), type(threading.Lock()))
+        assert writer_for(a.Session) is writer_for(a.Session)
+        assert writer_for(a.Session) is not writer_for(b.Session)
+        assert isinstance(writer_for(a.Session), GroupWriter)
         pg = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-        assert not isinstance(_writer_turn(sessionmaker(pg)), type(threading.Lock()))
+        assert isinstance(writer_for(sessionmaker(pg)), GroupWriter)
         pg.dispose()
     finally:
         a.close()
