@@ -528,33 +528,65 @@ def _smoke_test(data_dir: Path) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace, data_dir: Path) -> int:
-    from client.context import ClientContext
+    """Enroll online or from a file. In a data folder that held no store, a refused enrollment leaves
+    nothing of what it made (store, key.json, the key store's entry; main() removes the log of a folder it
+    made): a later try, or the window, starts as on a new computer. Online, a try whose answer never came
+    (no network, a server error) keeps the store: its enrollment request id makes the retry safe (the
+    server may have used the code)."""
+    from client.context import ClientContext, FolderBefore
+    from client.enrollment_file_cli import ask_code, enroll_file_command, no_code
     from client.preconfig import CONFIG_NAME, preconfigured_server
-    from client.sync.commands import enroll_command
+    from client.sync.commands import EXIT_REFUSED, enroll_command
 
+    server = ""
     if args.file:
-        from client.enrollment_file_cli import enroll_file_command
-
-        done = enroll_file_command(data_dir, Path(args.file), args.code)
-        if done == EXIT_OK:
-            _print_recovery_code(data_dir)
-        return done
-    if not args.code:
+        code = args.code or ask_code()
+        if not code:
+            return no_code()
+    elif not args.code:
         return _fail("请用 --code 给出登记码", "give the enrollment code with --code")
-    server = args.server or preconfigured_server()
-    if not server:
-        return _fail(
-            f"请用 --server 指定服务器地址（或在程序旁的 {CONFIG_NAME} 中设置）",
-            f"give the server with --server (or set it in {CONFIG_NAME} beside the program)",
-        )
-    ctx = ClientContext.open(data_dir)
+    else:
+        code = args.code
+        server = args.server or preconfigured_server() or ""
+        if not server:
+            return _fail(
+                f"请用 --server 指定服务器地址（或在程序旁的 {CONFIG_NAME} 中设置）",
+                f"give the server with --server (or set it in {CONFIG_NAME} beside the program)",
+            )
+    before = FolderBefore.look(data_dir)
+    done: int | None = None  # None: an error was raised
+    enrolled = False
     try:
-        code = enroll_command(ctx, server, args.code, fingerprint=args.fingerprint)
+        ctx = ClientContext.open(data_dir)
+        try:
+            if args.file:
+                done = enroll_file_command(ctx, Path(args.file), code)
+            else:
+                done = enroll_command(ctx, server, code, fingerprint=args.fingerprint)
+        finally:
+            enrolled = _enrolled(ctx)
+            ctx.close()
     finally:
-        ctx.close()
-    if code == EXIT_OK:
+        # From a file nothing was sent: any failure takes back. Online, only a refusal does.
+        failed = done != EXIT_OK if args.file else done == EXIT_REFUSED
+        if failed and not enrolled:
+            before.take_back()
+    if done == EXIT_OK:
         _print_recovery_code(data_dir)
-    return code
+    assert done is not None  # (None only when an error was raised)
+    return done
+
+
+def _enrolled(ctx: ClientContext) -> bool:
+    """Whether the store holds an enrollment (True when it cannot be read: then nothing is taken back)."""
+    from client.store import sync_state as S
+
+    try:
+        with ctx.store.Session() as s:
+            return S.get_enrollment(s) is not None
+    except Exception as exc:
+        log.warning("whether this computer is enrolled cannot be read: %s", exc)
+        return True
 
 
 def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
@@ -744,12 +776,27 @@ def _refused(error: Exception, args: argparse.Namespace, data_dir: Path) -> int:
         )
 
 
-def _remove_log_only_folder(data_dir: Path) -> None:
-    """Remove `data_dir` when it holds nothing but this run's log (made by a refused command)."""
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist (what making `folder` makes)."""
+    missing = None
+    for f in (folder, *folder.parents):
+        if f.exists():
+            break
+        missing = f
+    return missing
+
+
+def _remove_log_only_folder(data_dir: Path, made_from: Path) -> None:
+    """Remove `data_dir` when it holds nothing but this run's log (made by a refused command), and the
+    folders made to hold it (up to `made_from`) that are empty then."""
     with contextlib.suppress(OSError):
         if {p.name for p in data_dir.iterdir()} == {"logs"}:
             shutil.rmtree(data_dir / "logs")
             data_dir.rmdir()
+            for parent in data_dir.parents:
+                if made_from != parent and made_from not in parent.parents:
+                    break
+                parent.rmdir()  # OSError when not empty: kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -765,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = resolve_data_dir(getattr(args, "data_dir", None))
     # A refused command (no data to export) leaves no log behind in a data folder that did not exist before
     # it: the clerk would take it for a client's data folder.
-    made_here = not data_dir.exists()
+    made_from = _first_missing(data_dir)
     code = EXIT_ERROR
     handler = _setup_logging(data_dir)
     try:
@@ -795,8 +842,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()  # never raises (_LogFile)
-        if made_here and code == EXIT_BAD_INPUT:
-            _remove_log_only_folder(data_dir)
+        if made_from is not None and code == EXIT_BAD_INPUT:
+            _remove_log_only_folder(data_dir, made_from)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,10 @@ class Vault(Protocol):
 
     def set(self, key_id: str, secret: str) -> None: ...
 
+    def delete(self, key_id: str) -> None:
+        """Forget key_id's secret (nothing when it holds none)."""
+        ...
+
 
 class FileVault:
     """An owner-only file per key in the user's config folder (never in the data folder, so copying the data
@@ -196,6 +200,9 @@ class FileVault:
                 os.unlink(tmp)
         _fsync_dir(self.folder)
 
+    def delete(self, key_id: str) -> None:
+        self._path(key_id).unlink(missing_ok=True)
+
 
 class KeyringVault:
     """The OS key store through `keyring`: on Windows the Credential Manager (DPAPI, per user), on a Linux
@@ -220,6 +227,12 @@ class KeyringVault:
 
     def set(self, key_id: str, secret: str) -> None:
         self.backend.set_password(KEYRING_SERVICE, key_id, secret)
+
+    def delete(self, key_id: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        with contextlib.suppress(PasswordDeleteError):  # it held none
+            self.backend.delete_password(KEYRING_SERVICE, key_id)
 
 
 def platform_keyring(platform: str = sys.platform) -> KeyringBackend | None:
@@ -416,6 +429,29 @@ def ensure_key(data_dir: Path) -> tuple[DataKey, bool]:
     if key is not None:
         return key, False
     return create_key(data_dir), True
+
+
+def discard_key(data_dir: Path, *, vaults: list[Vault] | None = None) -> None:
+    """Take back the key made for a folder whose store is being removed (a failed enrollment made both): its
+    secret in every key store it may be in, key.json, the cached key. Only for a key made by the same command:
+    the key of a store that holds anything is never discarded (its data could not be opened again)."""
+    try:
+        meta = _read_meta(data_dir)
+    except DataKeyError as exc:
+        log.warning("the key of %s cannot be read to remove it: %s", data_dir, exc)
+        meta = None
+    key_id = meta.get("key_id") if meta else None
+    if isinstance(key_id, str) and key_id:
+        for vault in vaults or default_vaults():
+            try:
+                vault.delete(key_id)
+            except Exception as exc:  # a keyring that fails: the entry stays (it opens nothing)
+                log.warning(
+                    "key store %s: the key %s cannot be removed: %s", vault.name, key_id, exc
+                )
+    (data_dir / KEY_FILE).unlink(missing_ok=True)
+    forget_cached(data_dir)
+    log.info("removed the data key made for %s", data_dir)
 
 
 def loaded_key_for_salt(salt: bytes | None) -> DataKey | None:
