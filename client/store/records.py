@@ -235,8 +235,10 @@ def save_record(
             submit = True
     if roster_index is not None and form.form_id == ROSTER_FORM:
         refs = roster_index.references() if _refers_to_roster(form) else {}
-    elif refs is None or form.form_id == ROSTER_FORM:
+    elif form.form_id == ROSTER_FORM or (refs is None and _refers_to_roster(form)):
         refs = references(session)
+    elif refs is None:
+        refs = {}  # nothing of the form names the roster: it is not read (each save read it whole)
     answers = {k: v for k, v in data.items() if not k.startswith("_")}
     evaluation = evaluate(form, answers, today=today, references=refs)
     if submit and evaluation.problems:
@@ -306,7 +308,9 @@ def save_record(
             )
         )
     session.flush()
-    index_record(session, rid, summary + " " + search_text(form, stored, refs))
+    index_record(
+        session, rid, summary + " " + search_text(form, stored, refs), new=existing is None
+    )
     if roster_index is not None and form.form_id == ROSTER_FORM:
         roster_index.saved(rid, stored)
     return SaveResult(rid, record.revision, status, evaluation.problems)

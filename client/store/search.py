@@ -31,14 +31,20 @@ def _is_cjk_pair(word: str) -> bool:
     return len(word) == 2 and _CJK_RUN.fullmatch(word) is not None
 
 
-def index_record(session: Session, record_id: str, body: str) -> None:
-    rowid = session.execute(
-        text("SELECT rowid FROM records WHERE id = :id"), {"id": record_id}
-    ).scalar_one()
-    unindex(session, rowid)
+_ROWID = text("SELECT rowid FROM records WHERE id = :id")
+_INSERT = text("INSERT INTO record_search (rowid, body) VALUES (:r, :b)")
+_INSERT_CJK = text("INSERT INTO record_search_cjk (rowid, body) VALUES (:r, :p)")
+
+
+def index_record(session: Session, record_id: str, body: str, *, new: bool = False) -> None:
+    """The record's search text, replacing what was indexed for it. new: the record was inserted in this
+    transaction, so nothing of its rowid is indexed yet (no DELETE from either index)."""
+    rowid = session.execute(_ROWID, {"id": record_id}).scalar_one()
+    if not new:
+        unindex(session, rowid)
     params = {"r": rowid, "b": body, "p": cjk_bigrams(body)}
-    session.execute(text("INSERT INTO record_search (rowid, body) VALUES (:r, :b)"), params)
-    session.execute(text("INSERT INTO record_search_cjk (rowid, body) VALUES (:r, :p)"), params)
+    session.execute(_INSERT, params)
+    session.execute(_INSERT_CJK, params)
 
 
 def unindex(conn: Any, rowid: int) -> None:

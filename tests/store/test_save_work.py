@@ -1,0 +1,97 @@
+"""Issue 14 goal 1, saving: a save does only the work its record needs - the roster is read only for a form
+that names it, and a new record's search rows are written without first deleting rows it cannot have - and
+the search finds what was saved, after a correction only the new text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from client.context import ClientContext
+from client.store import records as R
+from tests.store.conftest import NOW, TODAY, inspection
+
+
+@contextmanager
+def statements(ctx: ClientContext) -> Iterator[list[tuple[str, Any]]]:
+    seen: list[tuple[str, Any]] = []
+
+    def executed(_c: Any, _cur: Any, statement: str, params: Any, *_a: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(ctx.store.engine, "before_cursor_execute", executed)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.store.engine, "before_cursor_execute", executed)
+
+
+def save(ctx: ClientContext, form_id: str, data: dict[str, Any], **kw: Any) -> R.SaveResult:
+    with ctx.store.Session.begin() as s:
+        return R.save_record(s, form=ctx.forms.get(form_id), data=data, today=TODAY, now=NOW, **kw)
+
+
+def _reads_roster(seen: list[tuple[str, Any]]) -> bool:
+    return any(
+        st.lstrip().upper().startswith("SELECT") and "teachers" in repr(params)
+        for st, params in seen
+    )
+
+
+def test_a_form_that_does_not_name_the_roster_is_saved_without_reading_it(
+    ctx: ClientContext,
+) -> None:
+    save(ctx, "teachers", {"teacher_id": "T001", "name": "张丽", "active": "yes"}, submit=True)
+    with statements(ctx) as seen:
+        save(ctx, "safety_inspection", inspection(), submit=True)
+    assert not _reads_roster(seen)
+    service = {
+        "service_date": "2026-11-27",
+        "grade": "g3",
+        "session": "basic",
+        "activity_type": "reading",
+        "teachers": ["T001"],
+        "external_provider": "no",
+        "enrolled": 40,
+        "present": 38,
+        "start_time": "16:00",
+        "end_time": "17:30",
+        "incident": "normal",
+    }
+    with statements(ctx) as seen:
+        res = save(ctx, "after_school_service", service, submit=True)
+    assert _reads_roster(seen)  # this one names the roster: its teachers are checked and shown
+    with ctx.store.ReadSession() as s:
+        assert R.count_records(s, R.RecordFilter("after_school_service", search="张丽")) == 1
+        assert R.get_record(s, res.record_id).summary
+
+
+def test_a_new_record_is_indexed_without_deletes_and_a_correction_replaces_its_text(
+    ctx: ClientContext,
+) -> None:
+    data = inspection()
+    with statements(ctx) as seen:
+        res = save(ctx, "safety_inspection", data, submit=True)
+    assert not [st for st, _ in seen if st.lstrip().upper().startswith("DELETE")]
+    assert len([st for st, _ in seen if "INSERT INTO record_search" in st]) == 2
+
+    def found(word: str) -> int:
+        with ctx.store.ReadSession() as s:
+            return R.count_records(s, R.RecordFilter("safety_inspection", search=word))
+
+    old = str(data["inspectors"]).split("、")[0]
+    assert found(old) == 1
+    with statements(ctx) as seen:
+        save(
+            ctx,
+            "safety_inspection",
+            {**data, "inspectors": "欧阳修"},
+            record_id=res.record_id,
+            submit=True,
+        )
+    assert [st for st, _ in seen if "DELETE FROM record_search" in st]
+    assert found("欧阳修") == 1
+    assert found(old) == 0
