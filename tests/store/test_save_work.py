@@ -12,7 +12,8 @@ from sqlalchemy import event
 
 from client.context import ClientContext
 from client.store import records as R
-from tests.store.conftest import NOW, TODAY, inspection
+from tests.store.conftest import NOW, TODAY
+from tests.support.samples import inspection
 
 
 @contextmanager
