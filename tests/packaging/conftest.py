@@ -12,11 +12,17 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sync_server.app import create_app
+from sync_server.cli import main as server_cli
+from sync_server.services.schools import add_school
+from sync_server.state import get_state
 from tests.packaging.test_bundle import EXE_SUFFIX, ROOT, Bundle
+from tests.server.conftest import serve
 
 ENV_BUILD_VERSION = "SCHOOL_CLIENT_BUILD_VERSION"  # read by build.spec
 
@@ -87,3 +93,50 @@ def bundle(build_work: Path) -> Bundle:
 def bundle_v2(bundle: Bundle, build_work: Path) -> Bundle:
     """v2: the same sources built again as the next minor version (after v1: its analysis is reused)."""
     return build(build_work, "dist-v2", next_version(bundle.version))
+
+
+class Server:
+    """The bureau's server on loopback (real Flask app, SQLite) with its update signing keys."""
+
+    def __init__(self, folder: Path) -> None:
+        self.instance = folder / "instance"
+        self.db = f"sqlite:///{folder / 'sync.db'}"
+        self.keys = folder / "keys"
+        self.app = create_app(
+            {"INSTANCE_PATH": str(self.instance), "DATABASE_URL": self.db, "SECRET_KEY": "e2e"}
+        )
+        self.http, self.thread = serve(self.app)
+        self.url = f"http://127.0.0.1:{self.http.server_port}"
+
+    def make_keys(self) -> None:
+        assert server_cli(["make-update-keys", "--out", str(self.keys)]) == 0
+
+    def add_school(self, code: str, name: str) -> str:
+        """The school's enrollment code."""
+        state = get_state(self.app)
+        with state.db.Session.begin() as s:
+            return str(add_school(s, code=code, name=name, now=state.now()).enrollment_code)
+
+    def cli(self, *args: str) -> None:
+        assert server_cli([*args, "--instance", str(self.instance), "--db", self.db]) == 0, args
+
+    def publish(self, folder: Path, school: str, *version: str) -> None:
+        more = ["--version", *version] if version else []
+        self.cli(
+            "publish-client", str(folder), "--keys", str(self.keys), "--schools", school, *more
+        )
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.thread.join(5)
+        get_state(self.app).db.engine.dispose()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "bureau")
+    try:
+        yield s
+    finally:
+        s.stop()

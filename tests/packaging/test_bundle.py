@@ -14,12 +14,16 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from client.store.db import is_plaintext
 from client.store.keys import ENV_KEY_DIR, ENV_KEY_STORE
 from tests.support.encrypted import db_connect
+
+if TYPE_CHECKING:
+    from tests.packaging.conftest import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -122,23 +126,20 @@ def test_smoke_run_saves_a_record_and_opens_the_window(bundle: Bundle, tmp_path:
     )
 
 
-def test_preconfigured_server_is_used_by_enroll(bundle: Bundle, tmp_path: Path) -> None:
+def test_preconfigured_server_is_used_by_enroll(
+    bundle: Bundle, server: Server, tmp_path: Path
+) -> None:
     """A school-client.ini beside the executable gives the server; the clerk types only the code."""
-    command = [
-        str(bundle.exe),
-        "--data-dir",
-        str(tmp_path / "d"),
-        "enroll",
-        "--code",
-        "K7P-3QX-9ZA",
-    ]
+    code = server.add_school("S002", "东关小学")
+    command = [str(bundle.exe), "--data-dir", str(tmp_path / "d"), "enroll", "--code", code]
     run = {"capture_output": True, "text": True, "env": _env(), "timeout": 120}
     without = subprocess.run(command, **run)  # type: ignore[call-overload]
     assert without.returncode == 2, without.stderr  # no server given anywhere: bad input
     ini = bundle.folder / "school-client.ini"
-    ini.write_text("[server]\nurl = http://127.0.0.1:9\n", encoding="utf-8")
+    ini.write_text(f"[server]\nurl = {server.url}\n", encoding="utf-8")
     try:
         proc = subprocess.run(command, **run)  # type: ignore[call-overload]
     finally:
         ini.unlink()
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)  # it tried the ini's (closed) port
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)  # enrolled with the ini's server
+    assert "东关小学" in proc.stdout, proc.stdout

@@ -20,20 +20,14 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from client.update.install import ENV_MODE, RUNNER, RUNNER_FILE, _alive
 from client.update.state import load_state, read_json, updates_dir
-from sync_server.app import create_app
-from sync_server.cli import main as server_cli
-from sync_server.services.schools import add_school
-from sync_server.state import get_state
-from tests.packaging.conftest import next_version
+from tests.packaging.conftest import Server, next_version
 from tests.packaging.test_bundle import Bundle, _env
-from tests.server.conftest import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -56,43 +50,6 @@ def _archive(folder: Path, out: Path) -> Path:
         for path in sorted(found):
             tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
     return out
-
-
-class Server:
-    def __init__(self, folder: Path) -> None:
-        self.instance = folder / "instance"
-        self.db = f"sqlite:///{folder / 'sync.db'}"
-        self.keys = folder / "keys"
-        self.app = create_app(
-            {"INSTANCE_PATH": str(self.instance), "DATABASE_URL": self.db, "SECRET_KEY": "e2e"}
-        )
-        self.http, self.thread = serve(self.app)
-        self.url = f"http://127.0.0.1:{self.http.server_port}"
-        assert server_cli(["make-update-keys", "--out", str(self.keys)]) == 0
-
-    def cli(self, *args: str) -> None:
-        assert server_cli([*args, "--instance", str(self.instance), "--db", self.db]) == 0, args
-
-    def publish(self, folder: Path, school: str, *version: str) -> None:
-        more = ["--version", *version] if version else []
-        self.cli(
-            "publish-client", str(folder), "--keys", str(self.keys), "--schools", school, *more
-        )
-
-    def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join(5)
-        get_state(self.app).db.engine.dispose()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "bureau")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _run(exe: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -136,14 +93,14 @@ def test_v1_updates_itself_to_v2_refuses_a_tampered_archive_and_rolls_back_a_v3_
     shutil.copytree(bundle.folder, program, symlinks=True)  # installed v1
     exe = program / bundle.exe.name
     data = tmp_path / "数据"
-    with get_state(server.app).db.Session.begin() as s:
-        code = add_school(s, code="S001", name="城关镇中心小学", now=get_state(server.app).now())
+    server.make_keys()
+    code = server.add_school("S001", "城关镇中心小学")
     lap("copy v1")
     server.publish(_archive(bundle_v2.folder, tmp_path / f"school-client-{v2}.tar.gz"), "S001")
     lap("publish v2")
     metadata = server.instance / "updates" / "metadata"
     shutil.copyfile(metadata / "1.root.json", program / "update-root.json")  # shipped with v1
-    enrolled = _run(exe, data, "enroll", "--server", server.url, "--code", code.enrollment_code)
+    enrolled = _run(exe, data, "enroll", "--server", server.url, "--code", code)
     assert enrolled.returncode == 0, (enrolled.stdout, enrolled.stderr)
 
     # A tampered archive on the server: refused; v1 syncs and keeps running.
