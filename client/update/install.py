@@ -62,6 +62,9 @@ KEPT_BESIDE = ("school-client.ini", "update-root.json", "unins*.exe", "unins*.da
 RUNNER = "runner"  # <data>/updates/runner: the copy of the old version that installs the new one
 RUNNER_FILE = "runner.json"  # <data>/updates/runner.json: {"pid", "version"} of the runner started
 WAIT_FOR_OLD = 120.0  # seconds the runner waits for the old version to exit
+RUNNER_TRIES = (
+    2  # runners started for one version that never got to install it: then it is given up
+)
 # The Inno Setup uninstall entry (installer/school-client.iss AppId + "_is1"): its DisplayVersion is what
 # Add/Remove Programs shows, so an update installed here sets it (Windows, per-user install).
 UNINSTALL_KEY = (
@@ -111,7 +114,7 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
         return None
     version, target = found
     if update_mode() == "runner":
-        return _start_runner(folder, target, argv, version) if _opens_window(argv) else None
+        return _start_runner(data_dir, target, argv, version) if _opens_window(argv) else None
     return _install(data_dir, target, argv, running=running, version=version)
 
 
@@ -219,12 +222,24 @@ def _opens_window(argv: Sequence[str]) -> bool:
         return False
 
 
-def _start_runner(folder: Path, target: Path, argv: Sequence[str], version: str) -> int | None:
+def _start_runner(data_dir: Path, target: Path, argv: Sequence[str], version: str) -> int | None:
     """Copy this program folder to the runner folder and start it there to install `version` once this
     process has exited; 0 (this process exits), or None when the runner cannot be started."""
+    folder = updates_dir(data_dir)
     runner = folder / RUNNER
     if _runner_alive(folder):
         log.info("update %s: a runner is installing it already", version)
+        return None
+    before = read_json(folder / RUNNER_FILE)
+    tries = 1
+    if isinstance(before, dict) and before.get("version") == version:
+        tries = (
+            int(before.get("tries") or 0) + 1
+        )  # staged still: the last runner did not install it
+    if (
+        tries > RUNNER_TRIES
+    ):  # it starts and dies (blocked, or broken on this PC): this version goes on
+        _give_up(data_dir, version, f"its runner ended {RUNNER_TRIES} times without installing it")
         return None
     try:
         shutil.rmtree(runner, ignore_errors=True)
@@ -243,9 +258,22 @@ def _start_runner(folder: Path, target: Path, argv: Sequence[str], version: str)
     except OSError as exc:
         log.warning("update %s: the runner cannot be started from %s: %s", version, runner, exc)
         return None
-    write_json(folder / RUNNER_FILE, {"pid": proc.pid, "version": version})
+    write_json(folder / RUNNER_FILE, {"pid": proc.pid, "version": version, "tries": tries})
     log.info("update %s: runner %d started from %s; this version exits", version, proc.pid, runner)
     return 0
+
+
+def _give_up(data_dir: Path, version: str, why: str) -> None:
+    """The staged version is not installed here, now or later; the failure is kept for the next report."""
+    shutil.rmtree(updates_dir(data_dir) / "staged", ignore_errors=True)
+    state = load_state(data_dir)
+    state.state, state.target_version = "failed", version
+    state.failures += 1
+    state.error = f"{version} not installed: {why}"
+    if version not in state.blocked:
+        state.blocked.append(version)
+    save_state(data_dir, state)
+    log.error("update %s given up: %s", version, why)
 
 
 def _finish(data_dir: Path, argv: Sequence[str], *, running: str, old_pid: str) -> int | None:
@@ -281,10 +309,9 @@ def _runner_alive(folder: Path) -> bool:
 
 
 def _remove_idle_runner(folder: Path) -> None:
-    """The runner folder of an update done (its process has ended)."""
+    """The runner folder of an update done (its process has ended); runner.json stays (its tries)."""
     if (folder / RUNNER).exists() and not _runner_alive(folder):
         shutil.rmtree(folder / RUNNER, ignore_errors=True)
-        (folder / RUNNER_FILE).unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

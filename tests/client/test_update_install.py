@@ -39,6 +39,8 @@ from pathlib import Path
 here = Path(__file__).resolve().parent
 if (here / "BROKEN").exists():
     sys.exit(3)  # a release that cannot start
+if os.environ.get("SCHOOL_CLIENT_FINISH_UPDATE") and (here / "RUNNER_DIES").exists():
+    sys.exit(9)  # a copy that cannot run from the data folder (a policy, a virus scanner)
 version = (here / "VERSION").read_text().strip()
 args = sys.argv[1:]
 data = Path(args[args.index("--data-dir") + 1])
@@ -177,7 +179,6 @@ def test_a_staged_version_is_installed_at_start_and_one_that_fails_is_rolled_bac
     assert third.returncode == 0, third.stderr
     assert [(w, v, f) for w, v, f, _ in ran(data)] == [("ran", "2.0", "school-client")]
     assert not (updates_dir(data) / RUNNER).exists()
-    assert not (updates_dir(data) / RUNNER_FILE).exists()
 
 
 def test_a_blocked_version_is_not_installed_again(tmp_path: Path) -> None:
@@ -188,6 +189,25 @@ def test_a_blocked_version_is_not_installed_again(tmp_path: Path) -> None:
     assert start(install, data, "runner").returncode == 0
     assert [(w, v) for w, v, _, _ in ran(data)] == [("ran", "2.0")]
     assert not (updates_dir(data) / "staged").exists() and version_in(install) == "2.0"
+
+
+def test_a_runner_that_dies_twice_gives_the_version_up_and_the_program_opens(
+    tmp_path: Path,
+) -> None:
+    install = program(tmp_path / "Programs" / "school-client", "1.0")
+    (install / "RUNNER_DIES").touch()
+    data = tmp_path / "data"
+    stage(data, program(tmp_path / "v2", "2.0"), "2.0")
+    for _ in range(2):  # the old version hands over and exits; its runner dies: nothing opens
+        assert start(install, data, "runner").returncode == 0
+        assert [(w, v) for w, v, _, _ in ran(data)] == [("handed-over", "1.0")]
+    assert read_json(updates_dir(data) / RUNNER_FILE)["tries"] == 2
+    assert start(install, data, "runner").returncode == 0  # the third start runs 1.0 itself
+    assert [(w, v) for w, v, _, _ in ran(data)] == [("ran", "1.0")]
+    state = load_state(data)
+    assert (state.state, state.blocked, state.failures) == ("failed", ["2.0"], 1)
+    assert "runner ended 2 times" in (state.error or "")
+    assert version_in(install) == "1.0" and not (updates_dir(data) / "staged").exists()
 
 
 def test_an_exited_process_not_yet_reaped_counts_as_ended() -> None:
