@@ -125,6 +125,27 @@ def _enrolled(ctx: ClientContext) -> tuple[S.Enrollment, bytes]:
 
 # -- export -----------------------------------------------------------------------------------------------
 
+# Not in a file name on Windows (NTFS, FAT32) or ext4: the rule sync_server.usb.with_school_name names the
+# bureau's answers by, so an answer's name carries the school's name once (it adds the name when absent).
+UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+SCHOOL_NAME_CHARS = 40
+
+
+def safe_school_name(name: str | None) -> str:
+    """The school's name as a file name may carry it: unsafe characters as `_`, trimmed, at most 40 characters
+    (no leading dot either: a name starting with one is hidden, and skipped as a temporary part)."""
+    return UNSAFE_NAME.sub("_", name or "").strip().lstrip(".")[:SCHOOL_NAME_CHARS]
+
+
+def bundle_stem(header: U.Header, school_name: str | None) -> str:
+    """`<school name>_<school code>_<YYYYMMDD-HHMM Beijing>_<first 8 of the bundle id>`, as the bureau names its
+    answers: staff receiving many sticks' files see which school each is from. Only a name for people: every
+    reader (the bureau's import, its parts, the answer's done_files) goes by the header, and bundles of older
+    clients (`S001_…`, without the name) import as before."""
+    stem = U.file_stem(header)
+    safe = safe_school_name(school_name)
+    return f"{safe}_{stem}" if safe else stem
+
 
 def _batch_key(now: dt.datetime, n: int) -> str:
     # Sorted after any online batch made at the same moment, and among themselves in order (current_batch
@@ -242,6 +263,7 @@ def export_bundle(
         header,
         key,
         payload,
+        stem=bundle_stem(header, enrollment.school_name),
         part_bytes=part_bytes,
         progress=None if progress is None else (lambda done: progress(done, total)),
     )

@@ -4,7 +4,9 @@
   first - whatever their name: `S001_…_answer.usbsync` written by `sync-server usb-import`, or
   `城关镇中心小学_S001_…_answer.usbsync` downloaded from the dashboard, or renamed by the clerk.
 - done_files: after an answer was imported, the files on the stick it finished - the answer (all its parts)
-  and the bundle it answers (all its parts) - so they can be removed and do not pile up on the stick.
+  and the bundle it answers (all its parts) - so they can be removed and do not pile up on the stick. The
+  bundle is found by its id in the header, whatever its name: `城关镇中心小学_S001_…` as this version writes
+  it (client.usb.bundle.bundle_stem), `S001_…` as older versions did, or renamed.
 """
 
 from __future__ import annotations

@@ -197,7 +197,9 @@ def test_the_answer_downloads_under_its_chinese_name_and_the_school_pc_takes_it(
 
     assert r.status_code == 200
     disposition = r.headers["Content-Disposition"]
-    name = f"河口乡小学_{county.round.good[1].stem}_answer{U.SUFFIX}"
+    stem = county.round.good[1].stem
+    name = f"{stem}_answer{U.SUFFIX}"  # the school's name once: the bundle's name begins with it
+    assert stem.startswith("河口乡小学_S002_")
     assert f"filename*=UTF-8''{urllib.parse.quote(name)}" in disposition, disposition
     ascii_name = re.search(r'filename="?([^";]+)"?;', disposition)
     assert ascii_name is not None and ascii_name.group(1).isascii()
@@ -291,7 +293,7 @@ def test_file_names_are_escaped_and_kept_inside_the_private_folder(
     # and receipt kept; a refused file is kept for a look.
     b = county.round.good[1]
     assert list(root.rglob(b.name)) == []
-    assert len(list(root.rglob(f"*_{b.stem}_answer{U.SUFFIX}"))) == 1
+    assert len(list(root.rglob(f"{b.stem}_answer{U.SUFFIX}"))) == 1
     assert len(list(root.rglob(f"{b.name}{receipts.RECEIPT_SUFFIX}"))) == 1
     assert len(list(root.rglob(county.round.tampered.name))) == 1
     assert list(root.rglob("*_回执.txt")) == []  # the command line's text receipt: not needed here
@@ -515,7 +517,8 @@ def test_a_bundle_imported_on_the_command_line_is_in_the_history_with_its_answer
     )
 
     assert result.error is None and result.answer_path is not None
-    assert result.answer_path.name == f"河口乡小学_{bundle.stem}_answer{U.SUFFIX}"
+    assert result.answer_path.name == f"{bundle.stem}_answer{U.SUFFIX}"
+    assert bundle.stem.startswith("河口乡小学_S002_")
     text = "\n".join(result.receipt_lines())
     assert "河口乡小学（S002）" in text and "设备“教务处电脑”" in text and "北京时间" in text
     assert re.search(r"校园安全隐患排查整治记录（2026年11月）：收到 [14] 条", text)  # 4 run alone

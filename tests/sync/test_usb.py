@@ -96,7 +96,7 @@ def test_offline_round_trip_then_a_return_by_stick_then_online_sync_duplicates_n
 
     exported = export_bundle(client.ctx, stick(tmp_path))
 
-    assert exported.path.name.startswith(f"{school}_20261128-1000_")
+    assert exported.path.name.startswith(f"城关镇中心小学_{school}_20261128-1000_")
     assert exported.path.suffix == ".usbsync"
     assert (exported.changes, exported.batches, exported.attachments) == (4, 2, 1)
     assert client.unsent() == 4  # exporting marks nothing sent

@@ -77,7 +77,7 @@ def test_the_trip_by_command_lines(
     assert client_main(["usb-export", str(stick), "--data-dir", str(data)]) == 0
     assert "可以拔出U盘" in capsys.readouterr().out
     (bundle,) = stick.iterdir()
-    assert bundle.name.startswith(f"{school}_")
+    assert bundle.name.startswith(f"城关镇中心小学_{school}_")
 
     # A damaged copy beside it: refused with its reason, the good one imported all the same.
     damaged = stick / "damaged.usbsync"
@@ -91,7 +91,7 @@ def test_the_trip_by_command_lines(
     assert "或不是本服务器登记的电脑导出的" in out and "不是发给本机的" not in out + err
     assert "WARNING" not in err
     assert [(r.id, r.status) for r in live_server.school_records(school)] == [(rid, "received")]
-    answer = stick / f"城关镇中心小学_{bundle.stem}_answer.usbsync"  # as U盘数据 names it
+    answer = stick / f"{bundle.stem}_answer.usbsync"  # the school's name once, as U盘数据 names it
     assert answer.is_file()
 
     cut = stick / "cut.usbsync"

@@ -73,7 +73,7 @@ def test_a_bundle_with_photos_travels_in_numbered_parts_both_ways(
 
     n = len(exported.paths)
     assert n >= 8 and exported.path == exported.paths[0]
-    stem = f"{school}_20261128-1000_{exported.header.bundle_id[:8]}"
+    stem = f"城关镇中心小学_{school}_20261128-1000_{exported.header.bundle_id[:8]}"
     assert [p.name for p in exported.paths] == [
         f"{stem}_分卷{i}共{n}.usbsync" for i in range(1, n + 1)
     ]
@@ -100,8 +100,7 @@ def test_a_bundle_with_photos_travels_in_numbered_parts_both_ways(
         assert hashlib.sha256(photo.read_bytes()).hexdigest() == sha
     assert len(receipt.answer_paths) > 1 and receipt.answer_path == receipt.answer_paths[0]
     assert (
-        receipt.answer_paths[0].name
-        == f"城关镇中心小学_{stem}_answer_分卷1共{len(receipt.answer_paths)}.usbsync"
+        receipt.answer_paths[0].name == f"{stem}_answer_分卷1共{len(receipt.answer_paths)}.usbsync"
     )
     assert receipt.receipt_path is not None and receipt.receipt_path.name == f"{stem}_回执.txt"
 
@@ -167,7 +166,7 @@ def test_a_missing_or_foreign_part_at_the_bureau_applies_nothing(
     missing.write_bytes(kept)
     # The answer cannot be written (something in its place): applied all the same, and the 回执 says to
     # import again; the second import answers it, nothing stored twice.
-    blocked = exported.path.with_name(f"城关镇中心小学_{P.stem_of(exported.path)}_answer.usbsync")
+    blocked = exported.path.with_name(f"{P.stem_of(exported.path)}_answer.usbsync")
     blocked.mkdir()
     done = import_file(get_state(live_server.app), exported.paths[0])
     assert done.error is None and done.answer_error is not None and done.answer_path is None
