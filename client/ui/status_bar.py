@@ -190,7 +190,9 @@ class StatusBar(QStatusBar):
             log.warning("the update state in %s cannot be read", data_dir, exc_info=True)
             notice = None
         label = self.update_label
-        if notice is not None and notice[0] == "staged":
+        # A newer version staged since the rollback is news; the same one staged again for another try is not.
+        newer = notice is not None and notice[0] == "staged" and notice[1] != self._rolled_back
+        if newer and notice is not None:
             label.setText(
                 self.tr("新版本 {version} 已下载，下次启动时安装").format(version=notice[1])
             )

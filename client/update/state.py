@@ -93,16 +93,17 @@ def staged_ready(data_dir: Path) -> dict[str, Any] | None:
 
 
 def update_notice(data_dir: Path, running: str) -> tuple[str, str] | None:
-    """What the clerk is to be told of updates: ("staged", version) - a verified version waits for the next
-    start - or ("rolled_back", version) - it failed its first start and `running` was put back, not yet told."""
+    """What the clerk is to be told of updates: ("rolled_back", version) - it failed its first start and
+    `running` was put back, not yet told (first: it may be staged again for another try) - or ("staged",
+    version) - a verified version waits for the next start."""
     state = load_state(data_dir)
+    failed = state.target_version
+    if state.state == "rolled_back" and failed and failed != state.rollback_told:
+        return "rolled_back", failed
     ready = staged_ready(data_dir)
     staged = str(ready["version"]) if ready else None
     if staged and staged != running and staged not in state.blocked:
         return "staged", staged
-    failed = state.target_version
-    if state.state == "rolled_back" and failed and failed != state.rollback_told:
-        return "rolled_back", failed
     return None
 
 

@@ -5,6 +5,7 @@ leave there."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -30,10 +31,10 @@ def staged(data_dir: Path, version: str) -> None:
     )
 
 
-def rolled_back(data_dir: Path, version: str) -> None:
+def rolled_back(data_dir: Path, version: str, *, blocked: bool = True) -> None:
+    state = {"state": "rolled_back", "target_version": version, "failures": 1}
     write_json(
-        updates_dir(data_dir) / "state.json",
-        {"state": "rolled_back", "target_version": version, "failures": 1, "blocked": [version]},
+        updates_dir(data_dir) / "state.json", {**state, "blocked": [version] if blocked else []}
     )
 
 
@@ -85,6 +86,16 @@ def test_a_rollback_is_said_once_in_chinese_and_in_english(
     assert notice(second) is None
     second.close()
     settle(main_tasks)
+
+    rolled_back(data_dir, "9.5.0", blocked=False)  # staged again for another try at the next start
+    staged(data_dir, "9.5.0")
+    third = started(qtbot, main_ctx, main_tasks)
+    assert notice(third) == f"新版本 9.5.0 启动失败，已退回 {app_version()}"  # not "已下载"
+    third.status.refresh_update_notice()  # as after a sync: still said (it is not a newer version)
+    assert notice(third) == f"新版本 9.5.0 启动失败，已退回 {app_version()}"
+    third.close()
+    settle(main_tasks)
+    shutil.rmtree(updates_dir(data_dir) / "staged")
 
     rolled_back(data_dir, "9.3.0")  # another one, with the English interface
     lang.set_language("en")
