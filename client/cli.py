@@ -799,6 +799,33 @@ def _remove_log_only_folder(data_dir: Path, made_from: Path) -> None:
                 parent.rmdir()  # OSError when not empty: kept
 
 
+def _mark_first_start(args: argparse.Namespace, data_dir: Path, running: str) -> None:
+    """Issue 16: the first start of a version just installed counts as good once the program has come up -
+    its libraries loaded, the command parsed and, when the data folder holds a store, the store opened (and
+    migrated) by this version - before the command runs. What the command then comes to (no network: exit 1;
+    a mistyped file, a refused sync, the server's 426: exit 2) says nothing about the new version: it is
+    kept, and its exit code is the clerk's answer (the old version does not run the command again). Only a
+    start that never gets this far is rolled back (client/update/install.py). The window marks its start
+    once it is shown (client/ui/app.py)."""
+    from client.update.install import mark_started
+    from client.update.state import PENDING_FILE, read_json, updates_dir
+
+    if args.command is None:
+        return
+    pending = read_json(updates_dir(data_dir) / PENDING_FILE)
+    if not isinstance(pending, dict) or pending.get("version") != running:
+        return  # not a first start: nothing opened twice
+    if _has_client_data(data_dir):
+        from client.context import ClientContext
+
+        try:
+            ClientContext.open(data_dir).close()
+        except Exception:  # the command meets it too; only its success marks the start then
+            log.warning("the first start of %s could not open the store", running, exc_info=True)
+            return
+    mark_started(data_dir, running)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -823,9 +850,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if installed is not None:  # a staged update ran in this version's place
             return installed
+        _mark_first_start(args, data_dir, package_version())
         code = _run(args, data_dir)
-        if code == EXIT_OK:
-            mark_started(data_dir, package_version())  # a new version's first start went well
+        if code == EXIT_OK:  # (a command that opens no store, --smoke-test)
+            mark_started(data_dir, package_version())
         return code
     except KeyboardInterrupt:
         return 130

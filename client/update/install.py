@@ -6,10 +6,12 @@ The program folder (the PyInstaller bundle: `school-client` and `_internal/`) is
     <data>/updates/staged/<version>  -> <install>  the verified new version
 
 then the old version starts the new one with the same arguments and waits. The new version marks its first
-start as good (`mark_started`: a command finished, or the window was shown). If it exits without that mark -
-it crashed, could not load a library, its store migration failed - the folders are swapped back, the version
-is blocked on this computer, the failure is kept for the next report, and the old version goes on as if
-nothing had been staged. The data folder is never touched.
+start as good once it has come up (`mark_started`: the command parsed and the store opened, before the
+command runs - its own result, exit 1 or 2, is passed on as it is; or the window shown). If it exits without
+that mark - it crashed, could not load a library, its store migration failed - the folders are swapped back,
+the release waits in staged/ for another try at the next start (client/update/retry.py: three tries, then
+blocked here for a while), the failure is kept for the next report, and the old version runs the command as
+if nothing had been staged. The data folder is never touched.
 
 Who does the swap (`update_mode`):
 
@@ -25,6 +27,7 @@ Who does the swap (`update_mode`):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -34,8 +37,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from client.update.retry import MAX_START_TRIES, start_failed, tries_of
 from client.update.state import (
     PENDING_FILE,
+    READY_FILE,
     STARTED_PREFIX,
     load_state,
     read_json,
@@ -93,11 +98,18 @@ def update_mode() -> str:
 
 
 def mark_started(data_dir: Path, running: str) -> None:
-    """This version's first start went well (called once a command finished or the window was shown)."""
+    """This version's first start went well: it came up (client/cli.py: the command parsed and the store
+    opened, before the command runs; client/ui/app.py: the window shown). The state says `installed` from
+    here on, so the report of this start's own sync says so (not `staged`)."""
     pending = read_json(updates_dir(data_dir) / PENDING_FILE)
     if isinstance(pending, dict) and pending.get("version") == running:
         marker = updates_dir(data_dir) / f"{STARTED_PREFIX}{running}"
+        if marker.exists():
+            return  # marked already: what this start did since (a newer version staged) stays
         marker.write_text("ok\n", encoding="utf-8")
+        state = load_state(data_dir)
+        state.state, state.target_version, state.error = "installed", running, None
+        save_state(data_dir, state)
 
 
 def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int | None:
@@ -141,6 +153,8 @@ def _install(
     """Swap the folders, run the new version's first start, and swap back when it fails (both modes)."""
     folder = updates_dir(data_dir)
     staged = folder / "staged" / version
+    # Staged again for another try if it fails:
+    ready = staged_ready(data_dir) or {"version": version}
     previous = target.with_name(target.name + ".previous")
     try:
         shutil.rmtree(previous, ignore_errors=True)
@@ -172,9 +186,11 @@ def _install(
     started = (folder / f"{STARTED_PREFIX}{version}").exists()
     (folder / PENDING_FILE).unlink(missing_ok=True)
     state = load_state(data_dir)  # the new version may have written it meanwhile
-    if started:
-        state.state, state.target_version, state.error = "installed", version, None
-        save_state(data_dir, state)
+    if started:  # its exit code is the command's: passed on, the command is not run again
+        moved_on = state.target_version != version and state.state in ("downloading", "staged")
+        if not moved_on:  # (mark_started said so already, unless this start fetched a newer one)
+            state.state, state.target_version, state.error = "installed", version, None
+            save_state(data_dir, state)
         _show_version_in_windows(version)
         return code
     failed = target.with_name(target.name + ".failed")
@@ -184,16 +200,45 @@ def _install(
         _rename(previous, target)
     except OSError as exc:
         log.error("update %s failed and %s cannot be put back: %s", version, running, exc)
+        put_back = False
+    else:
+        put_back = True
     state.state, state.target_version = "rolled_back", version
     state.failures += 1
-    state.error = f"{version} failed its first start (exit code {code}); {running} kept"
-    if version not in state.blocked:
-        state.blocked.append(version)
+    blocked = start_failed(state, version, now=dt.datetime.now(dt.UTC))
+    tries = tries_of(state, version)
+    then = (
+        f"tried {tries} times, not tried again" if blocked else f"try {tries} of {MAX_START_TRIES}"
+    )
+    state.error = f"{version} failed its first start (exit code {code}); {running} kept; {then}"
+    # Nothing of it stays beside the program: it waits in staged/ for the next try, or goes.
+    if put_back and not blocked:
+        _keep_for_another_try(folder, failed, ready)
+    elif put_back:
+        shutil.rmtree(failed, ignore_errors=True)
     save_state(data_dir, state)
     log.error(
-        "update %s failed its first start (exit code %s): rolled back to %s", version, code, running
+        "update %s failed its first start (exit code %s): rolled back to %s (%s)",
+        version,
+        code,
+        running,
+        then,
     )
-    return None
+    return None  # it never came up: this version runs the command
+
+
+def _keep_for_another_try(folder: Path, failed: Path, ready: dict[str, object]) -> None:
+    """A rolled-back release staged again (no download) for its next try; removed if that cannot be."""
+    staged = folder / "staged"
+    try:
+        shutil.rmtree(staged, ignore_errors=True)
+        staged.mkdir(parents=True)
+        shutil.move(str(failed), str(staged / str(ready["version"])))
+        write_json(staged / READY_FILE, ready)
+    except OSError as exc:
+        log.warning("update %s cannot be kept for another try: %s", ready.get("version"), exc)
+        shutil.rmtree(failed, ignore_errors=True)
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _rename(source: Path, dest: Path) -> None:

@@ -43,6 +43,11 @@ class UpdateState:
     reported_at: str | None = None
     # The rolled-back version the clerk has been told of (the status bar says it once: client/ui/status_bar.py).
     rollback_told: str | None = None
+    # Failed first starts by version: {"tries": n, "blocked_at": ISO UTC once blocked} (client/update/retry.py).
+    start_failures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Releases refused once verified (no program at the archive's top): {"version", "sha256", "reason"};
+    # that (version, sha256) is not downloaded again (client/update/channel.py).
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     def report(self, running: str) -> dict[str, Any]:
         return {

@@ -26,6 +26,7 @@ from client.update.install import (
     UNINSTALL_KEY,
     _alive,
 )
+from client.update.retry import MAX_START_TRIES
 from client.update.state import READY_FILE, load_state, read_json, updates_dir, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,10 +171,18 @@ def test_a_staged_version_is_installed_at_start_and_one_that_fails_is_rolled_bac
     runner_folder = RUNNER if mode == "runner" else "school-client"
     assert [(w, v, f) for w, v, f, _ in ran(data)][-1] == ("ran", "2.0", runner_folder)
     assert version_in(install) == "2.0"
-    assert (install.with_name("school-client.failed") / "BROKEN").is_file()
+    assert not install.with_name("school-client.failed").exists()  # staged again for another try
+    assert (updates_dir(data) / "staged" / "3.0" / "BROKEN").is_file()
     state = load_state(data)
-    assert (state.state, state.target_version, state.blocked) == ("rolled_back", "3.0", ["3.0"])
+    assert (state.state, state.target_version, state.blocked) == ("rolled_back", "3.0", [])
     assert state.failures == 1 and "3.0 failed its first start (exit code 3)" in (state.error or "")
+    for _ in range(MAX_START_TRIES - 1):  # tried again at the next starts, then blocked
+        assert start(install, data, mode).returncode == 0
+        assert [(w, v) for w, v, _, _ in ran(data)][-1] == ("ran", "2.0")
+    state = load_state(data)
+    assert (state.blocked, state.failures) == (["3.0"], MAX_START_TRIES)
+    assert not (updates_dir(data) / "staged").exists()
+    assert not install.with_name("school-client.failed").exists()
 
     third = start(install, data, mode)  # nothing left to install; the runner folder is gone
     assert third.returncode == 0, third.stderr

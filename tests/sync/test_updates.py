@@ -24,6 +24,7 @@ import requests
 from sqlalchemy import select
 
 from client.sync.errors import SyncError
+from client.update.retry import MAX_START_TRIES
 from client.update.state import load_state, staged_ready, updates_dir
 from sync_server import models as M
 from sync_server.app import create_app
@@ -138,6 +139,21 @@ def _device_id(client: Any) -> str:
 
     with client.Session() as s:
         enrollment = S.get_enrollment(s)
+    assert enrollment is not None
+    return enrollment.device_id
+
+
+def _device_id_of(data: Path) -> str:
+    """The device id of the store in `data` (closed by its user: opened here for a moment)."""
+    from client.context import ClientContext
+    from client.store import sync_state as S
+
+    ctx = ClientContext.open(data)
+    try:
+        with ctx.store.Session() as s:
+            enrollment = S.get_enrollment(s)
+    finally:
+        ctx.close()
     assert enrollment is not None
     return enrollment.device_id
 
@@ -439,6 +455,14 @@ def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled
     assert (install / "school-client.ini").read_text(encoding="utf-8") == ini
     state = load_state(data)
     assert (state.state, state.target_version) == ("installed", "2.0.0")
+    # What v2's own first sync reported (not "staged": the state said installed once v2 came up).
+    reported = server.device_update(_device_id_of(data))
+    assert reported is not None
+    assert (reported.app_version, reported.state, reported.target_version) == (
+        "2.0.0",
+        "installed",
+        "2.0.0",
+    )
 
     server.publish(launcher(tmp_path / "v3", "3.0.0", broken=True), "3.0.0", school)
     assert _run(install, data, "sync").returncode == 0  # v2 stages v3
@@ -447,15 +471,22 @@ def test_v1_installs_v2_at_the_next_start_and_a_v3_that_fails_to_start_is_rolled
     assert "error while loading shared libraries" in third.stderr
     assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
     state = load_state(data)
-    assert (state.state, state.target_version, state.blocked) == ("rolled_back", "3.0.0", ["3.0.0"])
+    assert (state.state, state.target_version, state.blocked) == ("rolled_back", "3.0.0", [])
     assert state.failures == 1 and "3.0.0 failed its first start" in (state.error or "")
+    assert not install.with_name("school-client.failed").exists()  # kept in staged/ for another try
+    for _ in range(MAX_START_TRIES - 1):  # tried at the next starts, then not taken again
+        again = _run(install, data, "sync")
+        assert again.returncode == 0 and "error while loading shared libraries" in again.stderr
+    state = load_state(data)
+    assert (state.blocked, state.failures) == (["3.0.0"], MAX_START_TRIES)
     fourth = _run(install, data, "sync")  # v3 is not taken again; the failure reaches the bureau
     assert fourth.returncode == 0 and not (updates_dir(data) / "staged").exists()
+    assert "error while loading shared libraries" not in fourth.stderr
     assert _run(install, data, "--version").stdout.strip() == "school-client 2.0.0"
     with server.session() as s:
         rows = s.execute(select(M.DeviceUpdate)).scalars().all()
     mine = [r for r in rows if r.app_version == "2.0.0" and r.target_version == "3.0.0"]
-    assert mine and mine[0].state == "rolled_back" and mine[0].failures == 1
+    assert mine and mine[0].state == "rolled_back" and mine[0].failures == MAX_START_TRIES
 
 
 def test_the_dashboard_shows_each_devices_version_state_and_failures(
