@@ -281,10 +281,11 @@ def _start_runner(data_dir: Path, target: Path, argv: Sequence[str], version: st
         tries = (
             int(before.get("tries") or 0) + 1
         )  # staged still: the last runner did not install it
-    if (
-        tries > RUNNER_TRIES
-    ):  # it starts and dies (blocked, or broken on this PC): this version goes on
+    if tries > RUNNER_TRIES:  # it starts and dies (blocked, or broken on this PC): this one goes on
         _give_up(data_dir, version, f"its runner ended {RUNNER_TRIES} times without installing it")
+        return None
+    if not _may_rename(target):  # a machine-wide install: not copied and handed over at every start
+        log.warning("update %s cannot be installed in %s: not ours to change", version, target)
         return None
     try:
         shutil.rmtree(runner, ignore_errors=True)
@@ -306,6 +307,18 @@ def _start_runner(data_dir: Path, target: Path, argv: Sequence[str], version: st
     write_json(folder / RUNNER_FILE, {"pid": proc.pid, "version": version, "tries": tries})
     log.info("update %s: runner %d started from %s; this version exits", version, proc.pid, runner)
     return 0
+
+
+def _may_rename(target: Path) -> bool:
+    """Whether this user may make folders beside the program folder (and so rename it): a per-user
+    install may, one in Program Files may not (Windows' permissions are not what os.access says)."""
+    probe = target.with_name(f"{target.name}.probe-{os.getpid()}")
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def _give_up(data_dir: Path, version: str, why: str) -> None:
@@ -333,6 +346,11 @@ def _finish(data_dir: Path, argv: Sequence[str], *, running: str, old_pid: str) 
             log.warning("update: the old version (%d) has not exited; not installed now", pid)
             return None
         time.sleep(0.05)
+    started = read_json(updates_dir(data_dir) / RUNNER_FILE)
+    if isinstance(
+        started, dict
+    ):  # this runner came up: a failed first start or swap is not its death
+        write_json(updates_dir(data_dir) / RUNNER_FILE, {**started, "tries": 0})
     found = _installable(data_dir, running)
     if found is None:
         return None

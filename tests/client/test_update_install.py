@@ -181,6 +181,8 @@ def test_a_staged_version_is_installed_at_start_and_one_that_fails_is_rolled_bac
         assert [(w, v) for w, v, _, _ in ran(data)][-1] == ("ran", "2.0")
     state = load_state(data)
     assert (state.blocked, state.failures) == (["3.0"], MAX_START_TRIES)
+    # each try was a runner that came up and rolled back, none one that died (it would be given up)
+    assert state.state == "rolled_back" and "not tried again" in (state.error or "")
     assert not (updates_dir(data) / "staged").exists()
     assert not install.with_name("school-client.failed").exists()
 
