@@ -278,9 +278,8 @@ def _start_runner(data_dir: Path, target: Path, argv: Sequence[str], version: st
     before = read_json(folder / RUNNER_FILE)
     tries = 1
     if isinstance(before, dict) and before.get("version") == version:
-        tries = (
-            int(before.get("tries") or 0) + 1
-        )  # staged still: the last runner did not install it
+        # staged still: the last runner did not install it
+        tries = int(before.get("tries") or 0) + 1
     if tries > RUNNER_TRIES:  # it starts and dies (blocked, or broken on this PC): this one goes on
         _give_up(data_dir, version, f"its runner ended {RUNNER_TRIES} times without installing it")
         return None
@@ -330,6 +329,9 @@ def _give_up(data_dir: Path, version: str, why: str) -> None:
     state.error = f"{version} not installed: {why}"
     if version not in state.blocked:
         state.blocked.append(version)
+    # A block of its own time (client/update/retry.py lifts it after BLOCK_DAYS for one more try).
+    record = state.start_failures.setdefault(version, {})
+    record["blocked_at"] = dt.datetime.now(dt.UTC).isoformat()
     save_state(data_dir, state)
     log.error("update %s given up: %s", version, why)
 

@@ -218,6 +218,9 @@ def test_a_runner_that_dies_twice_gives_the_version_up_and_the_program_opens(
     state = load_state(data)
     assert (state.state, state.blocked, state.failures) == ("failed", ["2.0"], 1)
     assert "runner ended 2 times" in (state.error or "")
+    assert (
+        "blocked_at" in state.start_failures["2.0"]
+    )  # lifted after days, not at once as an old block
     assert version_in(install) == "1.0" and not (updates_dir(data) / "staged").exists()
 
 
