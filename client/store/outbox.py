@@ -323,10 +323,12 @@ def mark_uploaded(session: Session, sha256: str, *, now: dt.datetime) -> None:
     )
 
 
-def current_batch(session: Session) -> SyncBatch | None:
-    return session.execute(
-        select(SyncBatch).order_by(SyncBatch.created_at, SyncBatch.key).limit(1)
-    ).scalar_one_or_none()
+def current_batch(session: Session, *, besides: str | None = None) -> SyncBatch | None:
+    """The oldest stored batch (but the one named `besides`: a batch on its way)."""
+    stmt = select(SyncBatch).order_by(SyncBatch.created_at, SyncBatch.key).limit(1)
+    if besides is not None:
+        stmt = stmt.where(SyncBatch.key != besides)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def store_batch(

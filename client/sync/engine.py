@@ -8,7 +8,9 @@ A sync, in order:
 1. push the outbox in batches (gzip) - first the records that wait for no attachment, so text never waits
    behind a photo on a slow link. Each batch is stored with its Idempotency-Key before it is sent, and sent
    again byte for byte until our server's JSON answer to it is applied - after a timeout, a cut, or a crash;
-   entries are marked sent only for op ids that answer lists (applied/duplicate);
+   entries are marked sent only for op ids that answer lists (applied/duplicate). Batches are as large as
+   the server states (protocol 1.20), one request at a time; the next batch is chosen while one is on its
+   way and sent when its answer comes, before that answer is applied (see _Run.push);
 2. upload the attachments the unsent changes use (HEAD, then resumable PUT in chunks sized to the measured
    link, see client.sync.upload), and after each one push the records it completes: the bureau never sees a
    record before its photos;
@@ -38,6 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,6 +107,9 @@ ROTATION_HEADER = "Sync-Token-Rotation"
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.\-]{20,200}")
 
 Progress = Callable[[SyncProgress], None]
+_Batch = tuple[
+    str, bytes, list[dict[str, Any]]
+]  # a push batch: its Idempotency-Key, body, changes as sent
 
 
 def app_version() -> str:
@@ -613,92 +619,134 @@ class _Run:
     # -- push --------------------------------------------------------------------------------------------
 
     def push(self) -> None:
-        """Send the outbox in batches. One transaction per answer: the answer is applied and the next batch
-        chosen and stored (its key and body, for a retry) together, one commit each."""
+        """Send the outbox in batches, one request at a time, and keep the server busy: while a batch is on
+        its way the next one is chosen and stored (leaving out the records and changes of the one on its
+        way: a record's next change waits for the answer that gives its base), and it is sent as soon as the
+        answer comes - before that answer is applied, in one transaction, while the server works on it.
+        Every batch is stored (its key and body) before it is sent, so a retry - even after a crash - sends
+        it again byte for byte; at most two are stored at a time, and they hold different records."""
         shrunk: int | None = None  # a whole-batch refusal asked for smaller batches (this sync)
         refusals = 0
         with self.store.Session() as s:
             total = self.result.pushed + S.pending_count(s)  # counted over the sync's pushes
-        batch: tuple[str, bytes, list[dict[str, Any]]] | None = None
-        while not self.cancelled():
-            if batch is None:
+        made: set[str] = set()  # batches this push chose (one not sent yet may be chosen again)
+        batch: _Batch | None = None  # chosen and stored, to be sent next
+        inflight: _Batch | None = None
+        job: Future[Answer] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-push") as sender:
+            while True:
+                if inflight is None:
+                    if self.cancelled():
+                        return
+                    if batch is None:
+                        with self.store.Session.begin() as s:
+                            batch = self._next_batch(s, shrunk, None, made)
+                        if batch is None:
+                            return
+                    inflight, batch = batch, None
+                    job = sender.submit(
+                        self._send_batch, inflight, self.healer.headers(with_cursor=True)
+                    )
+                key, _, sent_changes = inflight
+                if batch is None and not self.cancelled():
+                    with self.store.Session.begin() as s:  # while the server works on `inflight`
+                        batch = self._next_batch(s, shrunk, inflight, made)
+                assert job is not None
+                try:
+                    answer = job.result()
+                except SyncError as exc:
+                    inflight = None
+                    if exc.kind is not ErrorKind.REFUSED or exc.status not in (400, 413, 422):
+                        raise  # the batch stays stored: the next try sends it again, same key and body
+                    refusals += 1
+                    if (
+                        batch is not None and batch[0] in made
+                    ):  # chosen at the old size: choose again
+                        with self.store.Session.begin() as s:
+                            S.drop_batch(s, batch[0])
+                        batch = None
+                    shrunk, isolated = self._refused_batch(key, sent_changes, exc)
+                    if isolated:
+                        refusals = 0
+                    elif refusals > MAX_BATCH_REFUSALS:
+                        raise
+                    continue
+                body_answer = answer.body
+                results = (
+                    push_results(body_answer, sent_changes)
+                    if isinstance(body_answer, Mapping)
+                    else None
+                )
+                if results is None:
+                    raise _malformed("push")
+                inflight = None
+                if (
+                    batch is not None and not self.cancelled()
+                ):  # on its way while this answer is applied
+                    inflight, batch = batch, None
+                    job = sender.submit(
+                        self._send_batch, inflight, self.healer.headers(with_cursor=True)
+                    )
                 with self.store.Session.begin() as s:
-                    batch = self._next_batch(s, shrunk)
-                if batch is None:
-                    return
-            key, body, sent_changes = batch
-            batch = None
-            try:
-                answer = self.t.request(
-                    "POST",
-                    f"{API}/push",
-                    body=body,
-                    gzip_body=True,
-                    headers={
-                        "Idempotency-Key": key,
-                        "Content-Type": "application/json; charset=utf-8",
-                        PUSH_ANSWER_HEADER: "compact",  # protocol 1.14
-                        **self.healer.headers(with_cursor=True),
-                    },
-                )
-            except SyncError as exc:
-                if exc.kind is not ErrorKind.REFUSED or exc.status not in (400, 413, 422):
-                    raise  # the batch stays stored: the next try sends it again, same key and body
-                refusals += 1
-                shrunk, isolated = self._refused_batch(key, sent_changes, exc)
-                if isolated:
-                    refusals = 0
-                elif refusals > MAX_BATCH_REFUSALS:
-                    raise
-                continue
-            body_answer = answer.body
-            results = (
-                push_results(body_answer, sent_changes)
-                if isinstance(body_answer, Mapping)
-                else None
-            )
-            if results is None:
-                raise _malformed("push")
-            with self.store.Session.begin() as s:
-                outcome = S.apply_push_answer(
-                    s,
-                    batch_key=key,
-                    changes=sent_changes,
-                    results=results,
-                    now=self.now(),
-                    forms=self.engine.ctx.forms,  # a change request takes the accepted version back
-                )
-                self.healer.acknowledged(
-                    s, changes=sent_changes, results=results, outcome=outcome, answer=answer
-                )
-                self._skip_answered(outcome)
-                self.learn_limits(s, answer)
-                batch = self._next_batch(s, shrunk)
-            self._note_push(outcome)
-            self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
+                    outcome = S.apply_push_answer(
+                        s,
+                        batch_key=key,
+                        changes=sent_changes,
+                        results=results,
+                        now=self.now(),
+                        forms=self.engine.ctx.forms,  # a change request takes the accepted version back
+                    )
+                    self.healer.acknowledged(
+                        s, changes=sent_changes, results=results, outcome=outcome, answer=answer
+                    )
+                    self._skip_answered(outcome)
+                    self.learn_limits(s, answer)
+                self._note_push(outcome)
+                self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
+
+    def _send_batch(self, batch: _Batch, headers: Mapping[str, str]) -> Answer:
+        """POST one stored batch (in the sender thread; the store is not touched here)."""
+        key, body, _ = batch
+        return self.t.request(
+            "POST",
+            f"{API}/push",
+            body=body,
+            gzip_body=True,
+            headers={
+                "Idempotency-Key": key,
+                "Content-Type": "application/json; charset=utf-8",
+                PUSH_ANSWER_HEADER: "compact",  # protocol 1.14
+                **headers,
+            },
+        )
 
     def _next_batch(
-        self, s: Session, shrunk: int | None
-    ) -> tuple[str, bytes, list[dict[str, Any]]] | None:
-        """The batch to send: the one stored (a retry, even after a crash: same key and body), else the next
-        changes of the outbox, stored now, within batch_limits() (and `shrunk`, after a refusal). (key, body,
-        the changes as sent); None when nothing waits."""
-        stored = S.current_batch(s)
+        self, s: Session, shrunk: int | None, busy: _Batch | None, made: set[str]
+    ) -> _Batch | None:
+        """The batch to send: a stored one (a retry, even after a crash: same key and body), else the next
+        changes of the outbox, stored now, within batch_limits() (and `shrunk`, after a refusal), without
+        the records and changes of `busy` (the batch on its way). (key, body, the changes as sent); None
+        when nothing waits."""
+        stored = S.current_batch(s, besides=None if busy is None else busy[0])
         if stored is not None:
             return stored.key, stored.body, json.loads(stored.body)["changes"]
+        busy_changes = [] if busy is None else busy[2]
         limit, max_bytes = self.batch_limits()
         changes = S.pending_changes(
             s,
             limit=limit if shrunk is None else min(limit, shrunk),
             max_bytes=max_bytes,
-            skip_ops=self.skip_ops,
-            skip_records=self.skip_records | self.waiting.keys(),
+            skip_ops=self.skip_ops | {str(c["op_id"]) for c in busy_changes},
+            skip_records=self.skip_records
+            | self.waiting.keys()
+            | {str(c["record_id"]) for c in busy_changes},
         )
         if not changes:
             return None
         body = push_body(changes)
         key = str(uuid.uuid4())
         S.store_batch(s, key=key, op_ids=[c.op_id for c in changes], body=body, now=self.now())
+        made.add(key)
         return key, body, [c.wire() for c in changes]
 
     def _refused_batch(
