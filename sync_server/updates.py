@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sync_server.config import ConfigError
@@ -146,23 +146,37 @@ def add_release(
     schools: Sequence[str],
     now: dt.datetime,
 ) -> ClientRelease:
-    """A published release (or the same version published again: its target and stage replaced)."""
+    """A published release. Published again (the same signed bytes: updates_repo refuses others), its
+    rollout is kept as it is."""
     parse_version(version)
-    check_stage(session, stage, schools)
+    schools = check_stage(session, stage, schools)
     release = session.execute(
         select(ClientRelease).where(
             ClientRelease.version == version, ClientRelease.platform == platform
         )
     ).scalar_one_or_none()
-    if release is None:
-        release = ClientRelease(version=version, platform=platform, published_at=naive_utc(now))
-        session.add(release)
+    if release is not None:
+        release.target = target
+        session.flush()
+        return release
+    at = naive_utc(now)
+    release = ClientRelease(version=version, platform=platform, published_at=at)
+    session.add(release)
     release.target = target
     release.stage = stage
     release.schools = sorted(set(schools))
-    release.changed_at = naive_utc(now)
+    release.changed_at = at
     session.flush()
     return release
+
+
+@dataclass(frozen=True)
+class StageChange:
+    release: ClientRelease
+    stage_before: str
+    schools_before: list[str]
+    note_zh: str = ""
+    note_en: str = ""
 
 
 def set_stage(
@@ -172,9 +186,20 @@ def set_stage(
     stage: str,
     schools: Sequence[str] = (),
     now: dt.datetime,
-) -> list[ClientRelease]:
-    """Pause a release, give it to chosen schools (added to those it has), or to all (every platform)."""
-    check_stage(session, stage, schools)
+) -> list[StageChange]:
+    """Change who is offered a release (every platform of that version):
+
+    - "pilot": these schools are added to the pilot (a paused or never offered release starts a pilot of
+      just these); a release offered to all stays so (refused: narrowing it is a pause, then a pilot);
+    - "remove": these schools leave the pilot (none left: paused);
+    - "all": every school; "paused": nobody (the pilot's list is dropped: a new pilot names its schools).
+    """
+    if stage not in (*STAGES, "remove"):
+        check_stage(session, stage, schools)
+    if stage == "remove":
+        schools = check_stage(session, "pilot", schools)
+    else:
+        schools = check_stage(session, stage, schools)
     releases = list(
         session.execute(select(ClientRelease).where(ClientRelease.version == version)).scalars()
     )
@@ -186,16 +211,85 @@ def set_stage(
             status=404,
             details={"version": version},
         )
+    changes: list[StageChange] = []
     for release in releases:
+        before, held = release.stage, list(release.schools or [])
+        note = ("", "")
         if stage == "pilot":
-            release.schools = sorted(set(release.schools or []) | set(schools))
-        release.stage = stage
+            if before == "all":
+                raise ServiceError(
+                    "already_all",
+                    f"客户端 {version} 已提供给全部学校，加入试点学校不会改变什么。要改回只给部分学校：先暂停，"
+                    "再指定试点学校",
+                    f"client {version} is offered to all schools already; adding pilot schools changes "
+                    "nothing. To offer it to some schools only: pause it, then name the pilot schools",
+                    status=409,
+                    details={"version": version},
+                )
+            release.schools = sorted(set(schools) | (set(held) if before == "pilot" else set()))
+            release.stage = "pilot"
+        elif stage == "remove":
+            if before != "pilot":
+                raise ServiceError(
+                    "not_pilot",
+                    f"客户端 {version} 现在是“{stage_label(release)}”，没有试点名单可移出学校",
+                    f"client {version} is not in a pilot ({before}): no pilot to remove schools from",
+                    status=409,
+                    details={"version": version},
+                )
+            absent = sorted(set(schools) - set(held))
+            if absent:
+                raise ServiceError(
+                    "not_in_pilot",
+                    f"这些学校不在客户端 {version} 的试点名单中：{'、'.join(absent)}（名单：{'、'.join(held)}）",
+                    f"not in client {version}'s pilot: {', '.join(absent)} (the pilot: "
+                    f"{', '.join(held)})",
+                    status=400,
+                    details={"schools": absent},
+                )
+            release.schools = sorted(set(held) - set(schools))
+            if not release.schools:
+                release.stage = "paused"
+                note = ("试点名单已空，已暂停", "the pilot is empty now: paused")
+        elif stage == "paused":
+            release.stage, release.schools = "paused", []
+            if before == "pilot" and held:
+                note = (
+                    f"原试点学校 {'、'.join(held)} 不再提供；恢复时请重新指定试点学校",
+                    f"the pilot ({', '.join(held)}) is dropped; name the schools again to resume",
+                )
+        else:
+            release.stage = "all"
         release.changed_at = naive_utc(now)
+        changes.append(StageChange(release, before, held, *note))
     session.flush()
-    return releases
+    return changes
 
 
-def check_stage(session: Session, stage: str, schools: Sequence[str]) -> None:
+def school_codes(session: Session, schools: Sequence[str]) -> list[str]:
+    """The schools' codes as stored, from codes typed in any case (as enroll takes them); unknown ones
+    refused, naming them."""
+    wanted = {c.strip(): c.strip().lower() for c in schools if c.strip()}
+    found = {
+        code.lower(): code
+        for code in session.execute(
+            select(School.code).where(func.lower(School.code).in_(list(wanted.values())))
+        ).scalars()
+    }
+    unknown = sorted(c for c, low in wanted.items() if low not in found)
+    if unknown:
+        raise ServiceError(
+            "unknown_school",
+            f"没有这些学校：{'、'.join(unknown)}",
+            f"no such school: {', '.join(unknown)}",
+            status=400,
+            details={"schools": unknown},
+        )
+    return sorted({found[low] for low in wanted.values()})
+
+
+def check_stage(session: Session, stage: str, schools: Sequence[str]) -> list[str]:
+    """The stage checked; the pilot's school codes as stored."""
     if stage not in STAGES:
         raise ServiceError(
             "bad_stage",
@@ -203,26 +297,173 @@ def check_stage(session: Session, stage: str, schools: Sequence[str]) -> None:
             f"stage '{stage}' is not one of paused, pilot, all",
             status=400,
         )
-    if stage == "pilot":
-        if not schools:
-            raise ServiceError(
-                "no_schools",
-                "试点发布须指定学校代码（--schools S001,S002）",
-                "a pilot release needs school codes (--schools S001,S002)",
-                status=400,
-            )
-        known = set(
-            session.execute(select(School.code).where(School.code.in_(list(schools)))).scalars()
+    if stage != "pilot":
+        return []
+    if not [c for c in schools if c.strip()]:
+        raise ServiceError(
+            "no_schools",
+            "请填写试点学校的代码（如 S001,S002）",
+            "name the pilot schools by their codes (such as S001,S002)",
+            status=400,
         )
-        unknown = sorted(set(schools) - known)
-        if unknown:
-            raise ServiceError(
-                "unknown_school",
-                f"没有这些学校：{'、'.join(unknown)}",
-                f"no such school: {', '.join(unknown)}",
-                status=400,
-                details={"schools": unknown},
-            )
+    return school_codes(session, schools)
+
+
+def stage_label(release: ClientRelease) -> str:
+    """已暂停 only for a release someone stopped; one never offered to anybody is 未提供."""
+    if release.stage == "paused" and release.changed_at == release.published_at:
+        return "未提供"
+    return STAGE_LABELS.get(release.stage, release.stage)
+
+
+def stage_label_en(release: ClientRelease) -> str:
+    if release.stage == "paused" and release.changed_at == release.published_at:
+        return "not offered yet"
+    return {"paused": "paused", "pilot": "pilot schools", "all": "all schools"}.get(
+        release.stage, release.stage
+    )
+
+
+def scope_text(release: ClientRelease) -> tuple[str, str]:
+    """Who is offered the release now, in both languages."""
+    zh, en = stage_label(release), stage_label_en(release)
+    if release.stage == "pilot":
+        zh += "：" + "、".join(release.schools or [])
+        en += ": " + ", ".join(release.schools or [])
+    return zh, en
+
+
+def newest_offered(
+    releases: Sequence[ClientRelease], *, school_code: str | None, platform: str | None
+) -> str | None:
+    """The newest release offered to a device of this school and platform (what it will be offered)."""
+    best: Version | None = None
+    text = None
+    for release in releases:
+        if platform is not None and release.platform != platform:
+            continue
+        if release.stage == "paused":
+            continue
+        if release.stage == "pilot" and school_code not in (release.schools or []):
+            continue
+        try:
+            version = Version(release.version)
+        except InvalidVersion:
+            continue
+        if best is None or version > best:
+            best, text = version, release.version
+    return text
+
+
+def lockout_warning(session: Session, minimum: Version | None) -> tuple[str, str] | None:
+    """min_client_version above every release offered to all schools: the PCs below it can neither sync
+    nor be offered a version to update to."""
+    if minimum is None:
+        return None
+    offered: list[Version] = []
+    for text in session.execute(
+        select(ClientRelease.version).where(ClientRelease.stage == "all")
+    ).scalars():
+        try:
+            offered.append(Version(text))
+        except InvalidVersion:
+            continue
+    newest = max(offered) if offered else None
+    if newest is not None and newest >= minimum:
+        return None
+    shown = str(newest) if newest is not None else "无"
+    return (
+        f"min_client_version {minimum} 高于提供给全部学校的最新版本（{shown}）：低于 {minimum} 的电脑无法同步，"
+        f"也得不到可以更新到的版本。请先把 {minimum} 或更高的版本发布到全部学校，或调低 min_client_version",
+        f"min_client_version {minimum} is above the newest release offered to all schools "
+        f"({newest if newest is not None else 'none'}): PCs below {minimum} cannot sync and are offered "
+        f"nothing to update to. Offer {minimum} or newer to all schools first, or lower "
+        "min_client_version",
+    )
+
+
+def below_minimum(version: str | None, minimum: Version | None) -> bool:
+    if minimum is None or not version:
+        return False
+    try:
+        return Version(version) < minimum
+    except InvalidVersion:
+        return False
+
+
+# What the errors a PC reports mean, and what the bureau should do (the raw text stays beside it).
+_ERRORS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"ExpiredMetadataError.*\b(timestamp|snapshot)\b", re.I),
+        "更新签名已过期（快照/时间戳每 7 天要重新签名）：请在教育局服务器上运行 sync-server "
+        "refresh-update-metadata --keys 密钥文件夹，并检查每周的定时任务",
+        "the update signatures expired (snapshot/timestamp must be signed again every 7 days): run "
+        "sync-server refresh-update-metadata --keys KEYS on the bureau server and check the weekly task",
+    ),
+    (
+        re.compile(r"ExpiredMetadataError.*\b(root|targets)\b", re.I),
+        "更新仓库的根/目标元数据已过期（有效期 1 年）：插上密钥U盘，运行 sync-server "
+        "refresh-update-metadata --keys U盘密钥文件夹 --offline-roles",
+        "the repository's root/targets metadata expired (1 year): with the key stick, run sync-server "
+        "refresh-update-metadata --keys KEYS --offline-roles",
+    ),
+    (
+        re.compile(r"UnsignedMetadataError.*\broot was signed", re.I),
+        "这台电脑信任的更新根不是本服务器的（安装包旁的 update-root.json 来自另一个服务器或测试仓库），"
+        "或更换 root 密钥时出了错：请给这台电脑重新安装带本服务器 1.root.json 的安装包",
+        "this PC trusts another repository's root (update-root.json beside the program comes from another "
+        "server), or a root rotation went wrong: reinstall it with this server's 1.root.json",
+    ),
+    (
+        re.compile(r"UnsignedMetadataError", re.I),
+        "元数据不是用根元数据要求的密钥签的：发布或刷新时用了错误或过期的密钥文件夹（更换密钥后没有换上新的？）。"
+        "用正确的密钥运行 sync-server refresh-update-metadata",
+        "metadata signed with keys the root does not name: a wrong or stale key folder was used (a new "
+        "key not copied after a rotation?). Run sync-server refresh-update-metadata with the right keys",
+    ),
+    (
+        re.compile(r"LengthOrHashMismatchError|DownloadLengthMismatchError", re.I),
+        "下载的发布包与签名不符（服务器上的文件被改动或损坏）：用同一个程序包再运行一次 sync-server "
+        "publish-client 可以恢复它；原版本照常运行",
+        "the downloaded archive does not match its signature (the file on the server was changed or "
+        "damaged): run sync-server publish-client again with the same bundle to restore it",
+    ),
+    (
+        re.compile(r"BadVersionNumberError|version.*must be", re.I),
+        "服务器上的更新仓库比这台电脑见过的旧（被换成了旧的副本？）：恢复最新的 updates 文件夹，或运行 "
+        "sync-server refresh-update-metadata",
+        "the server's repository is older than one this PC saw (an old copy put back?): restore the "
+        "newest updates folder, or run sync-server refresh-update-metadata",
+    ),
+    (
+        re.compile(r"failed its first start", re.I),
+        "新版本在这台电脑上第一次启动没有完成，已自动退回原版本（当时可能断网、命令出错或程序缺文件），"
+        "这台电脑不会再装这个版本：请看学校电脑的日志；修好后发布更高的版本号",
+        "the new version did not finish its first start on this PC and was rolled back (offline, a "
+        "command error or a broken bundle); this PC will not take that version again: check the PC's "
+        "log, then publish a higher version",
+    ),
+    (
+        re.compile(r"DownloadError|ConnectionError|Timeout|timed out", re.I),
+        "下载中断（网络问题）：下次同步时会接着下载，不需要处理",
+        "the download was cut (network): it goes on at the next sync; nothing to do",
+    ),
+    (
+        re.compile(r"No space|ENOSPC|磁盘", re.I),
+        "学校电脑的磁盘空间不足：请学校清理磁盘",
+        "the school PC's disk is full: ask the school to free space",
+    ),
+)
+
+
+def explain_error(raw: str | None) -> tuple[str, str] | None:
+    """A reported update error's meaning and the bureau's action (Chinese, English); None: unknown."""
+    if not raw:
+        return None
+    for pattern, zh, en in _ERRORS:
+        if pattern.search(raw):
+            return zh, en
+    return None
 
 
 def offer_for(
@@ -279,3 +520,47 @@ def record_report(
     device = session.get(Device, device_id)
     if device is not None:
         device.app_version = app_version[:50]
+
+
+def version_key(text: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+ROLE_ZH = {"root": "根", "targets": "目标", "snapshot": "快照", "timestamp": "时间戳"}
+
+
+def expiry_warnings(repo: Any, now: dt.datetime) -> list[tuple[str, str]]:
+    """The repository's signatures that have expired or expire soon (updates_repo.EXPIRY_WARNING), with
+    what to run: every PC's update check fails once one has expired (syncing goes on)."""
+    out: list[tuple[str, str]] = []
+    for e in repo.expiries(now):
+        if not (e.expired or e.soon):
+            continue
+        when = f"{e.expires:%Y-%m-%d %H:%M} UTC"
+        if e.role in ("snapshot", "timestamp"):
+            todo_zh = "运行 sync-server refresh-update-metadata --keys 密钥文件夹（每周的定时任务是否停了？）"
+            todo_en = (
+                "run sync-server refresh-update-metadata --keys KEYS (has the weekly task stopped?)"
+            )
+        else:
+            todo_zh = "插上密钥U盘运行 sync-server refresh-update-metadata --keys U盘密钥文件夹 --offline-roles"
+            todo_en = "with the key stick, run sync-server refresh-update-metadata --keys KEYS --offline-roles"
+        if e.expired:
+            out.append(
+                (
+                    f"更新签名（{e.role} {ROLE_ZH[e.role]}）已于 {when} 过期：学校电脑都无法更新。请{todo_zh}",
+                    f"the update signature ({e.role}) expired at {when}: no PC can update. Please "
+                    f"{todo_en}",
+                )
+            )
+        else:
+            out.append(
+                (
+                    f"更新签名（{e.role} {ROLE_ZH[e.role]}）将于 {when} 过期。请在此之前{todo_zh}",
+                    f"the update signature ({e.role}) expires at {when}. Before then, {todo_en}",
+                )
+            )
+    return out

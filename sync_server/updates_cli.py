@@ -1,28 +1,44 @@
 """`sync-server` commands of the client update channel (docs/updates.md):
 
-make-update-keys --out DIR                 the four roles' signing keys, into a folder kept offline
-publish-client DIR_OR_ARCHIVE --keys DIR   sign a release into the repository (offered to nobody yet,
-               [--schools S1,S2 | --all]   or to these schools, or to all)
-rollout VERSION --schools S1,S2 | --all | --pause
-refresh-update-metadata --keys DIR         new snapshot and timestamp (7-day expiry; a scheduled task)
+make-update-keys --out DIR [--passphrase]   the four roles' signing keys, into a folder kept offline
+publish-client DIR_OR_ARCHIVE --keys DIR    check the bundle, sign it into the repository (offered to
+               [--schools S1,S2 | --all]    nobody yet, or to these schools, or to all), check the result
+               [--sign-only --repo DIR]     as a PC would; --sign-only: no database (an offline PC)
+install-update-repo DIR [--keys DIR]        on the server: put a repository signed elsewhere in place
+rollout VERSION --schools S1,S2 | --remove-schools S1 | --all | --pause
+list-releases                               the releases, who is offered each, the signatures' expiry
+refresh-update-metadata --keys DIR          new snapshot and timestamp (7-day expiry; a scheduled task);
+               [--create] [--offline-roles] a new repository; root and targets signed again too
 rotate-update-key ROLE --keys DIR --new-keys DIR
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import getpass
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
 from sync_server import updates as U
-from sync_server.updates_repo import ARCHIVE_SUFFIXES, ROLES, Repository, make_keys
+from sync_server.models import ClientRelease
+from sync_server.updates_repo import (
+    ARCHIVE_SUFFIXES,
+    KEY_SUFFIX,
+    ROLES,
+    Repository,
+    make_keys,
+    prepare_release,
+)
 
 if TYPE_CHECKING:
     from sync_server.cli import Context, Result
 
 EXIT_BAD_INPUT = 2
-DIST_INFO = re.compile(r"school_data-([^-/\\]+)\.dist-info$")
+ROLE_ZH = {"root": "根", "targets": "目标", "snapshot": "快照", "timestamp": "时间戳"}
 
 
 def _bad(code: str, zh: str, en: str) -> Exception:
@@ -46,6 +62,19 @@ def _now() -> Any:
     return system_clock()
 
 
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name (a service account without one)
+        return "cli"
+
+
+def _audit(session: Any, action: str, version: str, details: dict[str, Any]) -> None:
+    from sync_server.services.common import audit
+
+    audit(session, now=_now(), actor=_actor(), action=action, object_id=version, details=details)
+
+
 def _schools(text: str | None) -> list[str]:
     return [s.strip() for s in (text or "").replace("，", ",").split(",") if s.strip()]
 
@@ -57,43 +86,72 @@ def _stage(args: argparse.Namespace) -> tuple[str, list[str]]:
         return "all", []
     if args.schools:
         return "pilot", _schools(args.schools)
+    if getattr(args, "remove_schools", None):
+        return "remove", _schools(args.remove_schools)
     return "paused", []
 
 
-def _detect_version(source: Path) -> str | None:
-    """The version a bundle folder carries (its school_data-X.dist-info, as `--version` reads it)."""
-    if not source.is_dir():
-        m = re.search(r"school-client-(\d[^/\\]*?)(\.tar\.gz|\.tgz|\.zip)$", source.name)
-        return m.group(1) if m else None
-    for path in sorted(source.glob("*/school_data-*.dist-info")) + sorted(
-        source.glob("school_data-*.dist-info")
-    ):
-        m = DIST_INFO.search(path.name)
-        if m:
-            return m.group(1)
-    return None
+def expiry_lines(repo: Repository) -> list[str]:
+    """The signatures' expiry, with a warning before and after (also printed by serve at start)."""
+    from sync_server.updates import expiry_warnings
+
+    lines = []
+    for zh, en in expiry_warnings(repo, _now()):
+        lines.append(f"警告：{zh} / warning: {en}")
+    return lines
 
 
-def _detect_platform(source: Path) -> str:
-    if source.is_dir():
-        return "windows" if (source / "school-client.exe").is_file() else "linux"
-    return "windows" if source.name.lower().endswith(".zip") else "linux"
+def _valid_until(repo: Repository) -> str:
+    shown = [f"{e.role} {e.expires:%Y-%m-%d %H:%M} UTC" for e in repo.expiries(_now())]
+    return "签名有效期至 / signatures valid until: " + "; ".join(shown)
 
 
 def cmd_make_update_keys(ctx: Context) -> Result:
     out = Path(ctx.args.out)
-    ids = make_keys(out, force=ctx.args.force)
+    passphrase = None
+    if ctx.args.passphrase:
+        import os
+        import sys
+
+        from sync_server.updates_repo import PASSPHRASE_ENV
+
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        if not passphrase:
+            if not sys.stdin.isatty():
+                raise _bad(
+                    "no_terminal",
+                    f"无法提示输入口令：请在终端中运行，或设置环境变量 {PASSPHRASE_ENV}",
+                    f"cannot prompt for the passphrase: run in a terminal, or set {PASSPHRASE_ENV}",
+                )
+            passphrase = getpass.getpass("口令 / passphrase: ")
+            if passphrase != getpass.getpass("再输入一次 / again: "):
+                raise _bad(
+                    "passphrase_mismatch", "两次输入的口令不一致", "the two passphrases differ"
+                )
+        if len(passphrase) < 8:
+            raise _bad(
+                "short_passphrase",
+                "口令至少需要 8 个字符",
+                "the passphrase needs at least 8 characters",
+            )
+    ids = make_keys(out, force=ctx.args.force, passphrase=passphrase)
     lines = [
         f"已生成更新签名密钥 / update signing keys made in {out}",
         *(f"  {role}: {keyid[:16]}…" for role, keyid in ids.items()),
         "请把这个文件夹保存在离线的U盘上，不要放在服务器上 / keep this folder offline (a USB stick), "
         "not on the server",
     ]
-    return {"keys": str(out), "keyids": ids}, lines
+    if passphrase:
+        lines.append(
+            "root.key 和 targets.key 有口令保护；签名时会询问口令 / root.key and targets.key are "
+            "protected by the passphrase; signing asks for it"
+        )
+    return {"keys": str(out), "keyids": ids, "encrypted": bool(passphrase)}, lines
 
 
 def cmd_publish_client(ctx: Context) -> Result:
-    source = Path(ctx.args.source)
+    args = ctx.args
+    source = Path(args.source)
     if not source.exists():
         raise _bad(
             "no_source",
@@ -106,156 +164,450 @@ def cmd_publish_client(ctx: Context) -> Result:
             f"{source} 不是程序文件夹，也不是 .tar.gz 或 .zip 压缩包",
             f"{source} is neither a bundle folder nor a .tar.gz or .zip archive",
         )
-    version = ctx.args.version or _detect_version(source)
-    if not version:
+    if args.version:
+        U.parse_version(args.version)
+    stage, schools = _stage(args)
+    if args.sign_only and (args.schools or args.all):
         raise _bad(
-            "no_version",
-            f"无法从 {source} 读出版本号，请用 --version 指定",
-            f"cannot read the version from {source}; give it with --version",
+            "sign_only_stage",
+            "--sign-only 不连接数据库，不能同时指定 --schools/--all：在服务器上 install-update-repo 之后再用 "
+            "sync-server rollout",
+            "--sign-only uses no database, so it takes no --schools/--all: after install-update-repo on "
+            "the server, use sync-server rollout",
         )
-    U.parse_version(version)
-    platform = ctx.args.platform or _detect_platform(source)
-    stage, schools = _stage(ctx.args)
-    keys = Path(ctx.args.keys)
-    db = ctx.open()
+    keys = Path(args.keys)
+    repo = _repository(ctx)
+    db = None if args.sign_only else ctx.open()
     try:
-        with db.Session.begin() as session:
-            U.check_stage(session, stage, schools)  # before anything is signed
-        published = _repository(ctx).publish(
-            keys, source, version=version, platform=platform, now=_now()
-        )
-        with db.Session.begin() as session:
-            U.add_release(
-                session,
-                version=version,
-                platform=platform,
-                target=published.target,
-                stage=stage,
-                schools=schools,
-                now=_now(),
+        if db is not None:
+            with db.Session.begin() as session:
+                schools = U.check_stage(session, stage, schools)  # before anything is signed
+        with tempfile.TemporaryDirectory(prefix="publish-") as work:
+            release = prepare_release(
+                source, Path(work), version=args.version, platform=args.platform
             )
+            published = repo.publish(keys, release, now=_now())
+        row = None
+        if db is not None:
+            with db.Session.begin() as session:
+                row = U.add_release(
+                    session,
+                    version=published.version,
+                    platform=published.platform,
+                    target=published.target,
+                    stage=stage,
+                    schools=schools,
+                    now=_now(),
+                )
+                if not published.unchanged:
+                    _audit(
+                        session,
+                        "client.publish",
+                        published.version,
+                        {
+                            "platform": published.platform,
+                            "sha256": published.sha256,
+                            "stage": stage,
+                            "schools": schools,
+                        },
+                    )
+                scope = U.scope_text(row)
+                stage, schools = row.stage, list(row.schools or [])
     finally:
-        db.close()
-    lines = [
-        f"已发布客户端 / client published: {version} ({platform}), {published.length} 字节 bytes, "
-        f"sha256 {published.sha256[:16]}…",
-        f"发布范围 / offered to: {U.STAGE_LABELS[stage]}"
-        + (f" {'、'.join(schools)}" if schools else "")
-        + (" / " + stage),
-    ]
-    if stage == "paused":
+        if db is not None:
+            db.close()
+    version, platform = published.version, published.platform
+    if published.unchanged:
+        lines = [
+            f"客户端 {version}（{platform}）已发布过，内容相同，未改动 / client {version} ({platform}) "
+            f"was published before with the same content: unchanged (sha256 {published.sha256[:16]}…)"
+        ]
+        if args.schools or args.all:
+            lines.append(
+                "发布范围没有改变；要调整请用 sync-server rollout / the rollout is kept; change it with "
+                "sync-server rollout"
+            )
+    else:
+        lines = [
+            f"已发布客户端 / client published: {version} ({platform}), {published.length} 字节 bytes, "
+            f"sha256 {published.sha256[:16]}…",
+            "已按学校电脑的方式核对签名 / checked as a school PC checks it (python-tuf)",
+        ]
+    if row is not None:
+        lines.append(f"发布范围 / offered to: {scope[0]} / {scope[1]}")
+        if stage == "paused" and not published.unchanged:
+            lines.append(
+                "尚未向任何学校提供；用 sync-server rollout 指定试点学校或全部学校 / offered to nobody "
+                "yet: use sync-server rollout"
+            )
+    else:
         lines.append(
-            "尚未向任何学校提供；用 sync-server rollout 指定试点学校或全部学校 / offered to nobody yet: "
-            "use sync-server rollout"
+            f"只签名，未登记：把 {repo.folder} 复制到服务器上，运行 sync-server install-update-repo，再用 "
+            f"rollout 提供给学校 / signed only: copy {repo.folder} to the server, run sync-server "
+            "install-update-repo, then rollout"
         )
+    lines.append(_valid_until(repo))
+    lines += expiry_lines(repo)
     return {
         "version": version,
         "platform": platform,
         "target": published.target,
         "length": published.length,
         "sha256": published.sha256,
-        "stage": stage,
-        "schools": schools,
+        "unchanged": published.unchanged,
+        "stage": stage if row is not None else None,
+        "schools": schools if row is not None else [],
     }, lines
 
 
+def cmd_install_update_repo(ctx: Context) -> Result:
+    source = Repository(Path(ctx.args.source))
+    repo = _repository(ctx)
+    added = repo.install_from(
+        source, keys=Path(ctx.args.keys) if ctx.args.keys else None, now=_now()
+    )
+    db = ctx.open()
+    registered = []
+    try:
+        with db.Session.begin() as session:
+            for version, platform, target in repo.releases():
+                known = session.execute(
+                    select(ClientRelease).where(
+                        ClientRelease.version == version, ClientRelease.platform == platform
+                    )
+                ).scalar_one_or_none()
+                if known is None:
+                    U.add_release(
+                        session,
+                        version=version,
+                        platform=platform,
+                        target=target,
+                        stage="paused",
+                        schools=[],
+                        now=_now(),
+                    )
+                    registered.append({"version": version, "platform": platform})
+            _audit(
+                session,
+                "client.install_repo",
+                ",".join(r["version"] for r in registered) or "-",
+                {"source": str(source.folder), "releases": registered},
+            )
+    finally:
+        db.close()
+    lines = [
+        f"已把 {source.folder} 的更新仓库放到服务器上（{repo.folder}），并按学校电脑的方式核对 / the "
+        f"repository in {source.folder} is in place on the server ({repo.folder}), checked as a PC "
+        "checks it",
+    ]
+    lines += [
+        f"新版本 / new release: {r['version']} ({r['platform']}) — 尚未提供，用 sync-server rollout "
+        "提供给学校 / not offered yet: use sync-server rollout"
+        for r in registered
+    ] or ["没有新的版本 / no new release"]
+    lines.append(_valid_until(repo))
+    lines += expiry_lines(repo)
+    return {"added": [list(a) for a in added], "registered": registered}, lines
+
+
 def cmd_rollout(ctx: Context) -> Result:
-    stage, schools = _stage(ctx.args)
-    if not (ctx.args.pause or ctx.args.all or ctx.args.schools):
+    args = ctx.args
+    stage, schools = _stage(args)
+    if not (args.pause or args.all or args.schools or args.remove_schools):
         raise _bad(
             "no_stage",
-            "请指定 --schools S001,S002、--all 或 --pause",
-            "give --schools S001,S002, --all or --pause",
+            "请指定 --schools S001,S002（加入试点）、--remove-schools S001（移出试点）、--all（全部学校）"
+            "或 --pause（暂停）",
+            "give --schools S001,S002 (add to the pilot), --remove-schools S001 (take out of it), "
+            "--all (every school) or --pause",
         )
     db = ctx.open()
     try:
         with db.Session.begin() as session:
-            releases = U.set_stage(
-                session, version=ctx.args.version, stage=stage, schools=schools, now=_now()
+            changes = U.set_stage(
+                session, version=args.version, stage=stage, schools=schools, now=_now()
             )
-            held = sorted({s for r in releases for s in (r.schools or [])})
+            _audit(
+                session,
+                "client.rollout",
+                args.version,
+                {"stage": stage, "schools": schools},
+            )
+            lines = []
+            for change in changes:
+                zh, en = U.scope_text(change.release)
+                lines.append(
+                    f"客户端 {args.version}（{change.release.platform}）：{zh} / client "
+                    f"{args.version} ({change.release.platform}): {en}"
+                )
+                if change.note_zh:
+                    lines.append(f"  {change.note_zh} / {change.note_en}")
+            result = {
+                "version": args.version,
+                "stage": changes[0].release.stage,
+                "schools": sorted({s for c in changes for s in (c.release.schools or [])}),
+            }
     finally:
         db.close()
-    line = f"客户端 {ctx.args.version}：{U.STAGE_LABELS[stage]}" + (
-        f"（{'、'.join(held)}）" if stage == "pilot" else ""
-    )
-    return {"version": ctx.args.version, "stage": stage, "schools": held}, [
-        f"{line} / client {ctx.args.version}: {stage}"
-    ]
+    return result, lines
+
+
+def cmd_list_releases(ctx: Context) -> Result:
+    repo = _repository(ctx)
+    db = ctx.open()
+    try:
+        with db.ReadSession.begin() as session:
+            rows = list(session.execute(select(ClientRelease)).scalars())
+            rows.sort(key=lambda r: (U.version_key(r.version), r.platform), reverse=True)
+            out = []
+            lines = []
+            for r in rows:
+                zh, en = U.scope_text(r)
+                out.append(
+                    {
+                        "version": r.version,
+                        "platform": r.platform,
+                        "stage": r.stage,
+                        "schools": list(r.schools or []),
+                        "target": r.target,
+                    }
+                )
+                lines.append(f"{r.version}  {r.platform}  {zh} / {en}")
+    finally:
+        db.close()
+    if not lines:
+        lines = ["还没有发布过客户端版本 / no client release yet"]
+    if repo.exists():
+        lines.append(_valid_until(repo))
+        lines += expiry_lines(repo)
+    return {"releases": out}, lines
 
 
 def cmd_refresh_update_metadata(ctx: Context) -> Result:
-    version = _repository(ctx).refresh(Path(ctx.args.keys), now=_now())
+    repo = _repository(ctx)
+    keys = Path(ctx.args.keys)
+    if ctx.args.create:
+        if repo.exists():
+            raise _bad(
+                "repository_exists",
+                f"{repo.folder} 里已有更新仓库，不会重建（重建后已安装的客户端都不再信任它）",
+                f"{repo.folder} holds an update repository already; not made again (installed clients "
+                "would no longer trust it)",
+            )
+        repo.create(keys, now=_now())
+        root = repo.metadata / "1.root.json"
+        return {"created": True, "root": str(root)}, [
+            f"已建立更新仓库 / update repository made: {repo.folder}",
+            f"打包客户端前把 {root} 复制为 packaging/update-root.json / before building the client, "
+            f"copy {root} to packaging/update-root.json",
+            _valid_until(repo),
+        ]
+    version = repo.refresh(keys, now=_now(), offline=ctx.args.offline_roles)
+    what = "根、目标、快照与时间戳" if ctx.args.offline_roles else "快照与时间戳"
+    what_en = (
+        "root, targets, snapshot and timestamp"
+        if ctx.args.offline_roles
+        else ("snapshot and timestamp")
+    )
     return {"timestamp_version": version}, [
-        f"已更新快照与时间戳签名 / snapshot and timestamp signed again (timestamp {version})"
+        f"已更新{what}签名，并已按学校电脑的方式核对 / {what_en} signed again and checked as a school "
+        f"PC checks them (timestamp {version})",
+        _valid_until(repo),
+        *expiry_lines(repo),
     ]
 
 
 def cmd_rotate_update_key(ctx: Context) -> Result:
-    version = _repository(ctx).rotate_key(
-        Path(ctx.args.keys), ctx.args.role, Path(ctx.args.new_keys), now=_now()
-    )
-    return {"role": ctx.args.role, "root_version": version}, [
-        f"已更换 {ctx.args.role} 密钥，新的根元数据版本 {version} / the {ctx.args.role} key was "
-        f"replaced; root version {version}"
+    role = ctx.args.role
+    keys, new_keys = Path(ctx.args.keys), Path(ctx.args.new_keys)
+    version = _repository(ctx).rotate_key(keys, role, new_keys, now=_now())
+    old = keys / f"{role}{KEY_SUFFIX}"
+    shutil.copyfile(new_keys / f"{role}{KEY_SUFFIX}", old)  # copyfile keeps the owner-only mode
+    lines = [
+        f"已更换 {role}（{ROLE_ZH[role]}）密钥，新的根元数据版本 {version}，并已按学校电脑的方式核对 / the "
+        f"{role} key was replaced; root version {version}, checked as a school PC checks it",
+        f"新的 {role}.key 已写入 {keys}（旧密钥已作废）；请删除 {new_keys} 里其余不用的密钥 / the new "
+        f"{role}.key is now in {keys} (the old key is void); delete the other keys in {new_keys}",
     ]
+    if role in ("snapshot", "timestamp"):
+        lines.append(
+            f"服务器上如另存有 {role}.key（每周的定时任务用），也要换成新的 / replace any copy of "
+            f"{role}.key kept on the server for the weekly task too"
+        )
+    return {"role": role, "root_version": version}, lines
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """The update commands, added to `sync-server`'s subparsers."""
-    repo_help = "the update repository folder (default: updates_dir in config.toml, else <instance>/updates)"
+    repo_help = (
+        "更新仓库文件夹（默认：config.toml 的 updates_dir，否则 <instance>/updates） / the update "
+        "repository folder (default: updates_dir in config.toml, else <instance>/updates)"
+    )
+    keys_help = "签名密钥文件夹（离线U盘） / the signing key folder (the offline USB stick)"
 
     p = sub.add_parser(
         "make-update-keys",
         parents=[common],
-        help="make the update channel's signing keys (keep the folder offline)",
+        help="生成客户端更新的签名密钥（文件夹离线保存） / make the update channel's signing keys "
+        "(keep the folder offline)",
     )
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--force", action="store_true", help="replace keys already in the folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="写入这个文件夹 / into this folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="覆盖文件夹里已有的密钥 / replace keys already in the folder",
+    )
+    p.add_argument(
+        "--passphrase",
+        action="store_true",
+        help="root.key 和 targets.key 用口令保护（会询问） / protect root.key and targets.key with "
+        "a passphrase (asked for)",
+    )
     p.set_defaults(func=cmd_make_update_keys)
 
     def stage_options(p: argparse.ArgumentParser) -> Any:
         group = p.add_mutually_exclusive_group()
-        group.add_argument("--schools", metavar="S001,S002", help="offer it to these schools first")
-        group.add_argument("--all", action="store_true", help="offer it to every school")
+        group.add_argument(
+            "--schools",
+            metavar="S001,S002",
+            help="加入试点：提供给这些学校 / add these schools to the pilot",
+        )
+        group.add_argument(
+            "--all", action="store_true", help="提供给全部学校 / offer it to every school"
+        )
         return group
 
     p = sub.add_parser(
         "publish-client",
         parents=[common],
-        help="sign a client release (bundle folder or archive) into the update repository",
+        help="核对并签名发布一个客户端版本（程序文件夹或压缩包） / check and sign a client release "
+        "(bundle folder or archive) into the update repository",
     )
-    p.add_argument("source", metavar="DIR_OR_ARCHIVE")
-    p.add_argument("--keys", required=True, metavar="DIR", help="the offline signing keys")
-    p.add_argument("--version", help="default: read from the bundle")
-    p.add_argument("--platform", choices=list(U.PLATFORMS))
+    p.add_argument(
+        "source",
+        metavar="DIR_OR_ARCHIVE",
+        help="PyInstaller 打包得到的 dist/school-client，或它的 .zip/.tar.gz / dist/school-client "
+        "as PyInstaller made it, or a .zip/.tar.gz of it",
+    )
+    p.add_argument("--keys", required=True, metavar="DIR", help=keys_help)
+    p.add_argument(
+        "--version",
+        help="核对用：必须与程序包里的版本一致（默认从程序包读取） / a check: must equal the bundle's "
+        "own version (read from the bundle by default)",
+    )
+    p.add_argument(
+        "--platform",
+        choices=list(U.PLATFORMS),
+        help="核对用：默认按 school-client.exe 判断 / a check: by default school-client.exe means windows",
+    )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
+    p.add_argument(
+        "--sign-only",
+        action="store_true",
+        help="只签名写入仓库，不连接数据库（在离线电脑上；之后在服务器上运行 install-update-repo） / "
+        "sign into the repository only, no database (on an offline PC; then install-update-repo on "
+        "the server)",
+    )
     stage_options(p)
     p.set_defaults(func=cmd_publish_client)
 
     p = sub.add_parser(
-        "rollout", parents=[common], help="offer a published client to schools, to all, or pause it"
+        "install-update-repo",
+        parents=[common],
+        help="把在离线电脑上签好的更新仓库放到服务器上（核对后） / put a repository signed on an "
+        "offline PC in place on the server (checked first)",
     )
-    p.add_argument("version", metavar="VERSION")
-    stage_options(p).add_argument("--pause", action="store_true", help="offer it to nobody for now")
+    p.add_argument(
+        "source",
+        metavar="DIR",
+        help="签好的仓库文件夹（含 metadata/ 和 targets/） / the signed "
+        "repository folder (metadata/ and targets/)",
+    )
+    p.add_argument(
+        "--keys",
+        metavar="DIR",
+        help="有 snapshot.key、timestamp.key 的文件夹：服务器在签名之后又刷新过时用来重新签名 / a folder "
+        "with snapshot.key and timestamp.key, to sign them again when the server refreshed meanwhile",
+    )
+    p.add_argument("--repo", metavar="DIR", help=repo_help)
+    p.set_defaults(func=cmd_install_update_repo)
+
+    p = sub.add_parser(
+        "rollout",
+        parents=[common],
+        help="调整已发布版本的提供范围：加入/移出试点学校、全部学校、暂停 / change who is offered a "
+        "published client: add/remove pilot schools, all, pause",
+    )
+    p.add_argument("version", metavar="VERSION", help="版本号 / the version, e.g. 0.3.0")
+    group = stage_options(p)
+    group.add_argument(
+        "--remove-schools",
+        metavar="S001",
+        help="移出试点：不再提供给这些学校 / take these schools out of the pilot",
+    )
+    group.add_argument(
+        "--pause",
+        action="store_true",
+        help="暂停：不再提供给任何学校（试点名单清空） / offer it to nobody (the pilot list is dropped)",
+    )
     p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser(
+        "list-releases",
+        parents=[common],
+        help="列出已发布的客户端版本、提供范围和签名有效期 / list client releases, who is offered "
+        "each, and when the signatures expire",
+    )
+    p.add_argument("--repo", metavar="DIR", help=repo_help)
+    p.set_defaults(func=cmd_list_releases)
 
     p = sub.add_parser(
         "refresh-update-metadata",
         parents=[common],
-        help="sign the update repository's snapshot and timestamp again (they expire in 7 days)",
+        help="重新签名更新仓库的快照和时间戳（7 天过期；每周的定时任务） / sign the update "
+        "repository's snapshot and timestamp again (they expire in 7 days; a weekly task)",
     )
-    p.add_argument("--keys", required=True, metavar="DIR", help="holds snapshot.key, timestamp.key")
+    p.add_argument(
+        "--keys",
+        required=True,
+        metavar="DIR",
+        help="有 snapshot.key、timestamp.key 的文件夹 / holds snapshot.key, timestamp.key",
+    )
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="建立新的空仓库（要四个密钥），得到打包用的 1.root.json / make a new, empty repository "
+        "(all four keys) and its 1.root.json for the installer",
+    )
+    p.add_argument(
+        "--offline-roles",
+        action="store_true",
+        help="根和目标元数据也重新签名（再有效 1 年；要 root.key 和 targets.key） / sign root and "
+        "targets again too (a year more; needs root.key and targets.key)",
+    )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
     p.set_defaults(func=cmd_refresh_update_metadata)
 
     p = sub.add_parser(
         "rotate-update-key",
         parents=[common],
-        help="replace one role's signing key (a new root version, signed with the old root key)",
+        help="更换一个角色的签名密钥（新的根元数据，用旧 root 密钥签名） / replace one role's signing "
+        "key (a new root version, signed with the old root key)",
     )
-    p.add_argument("role", choices=list(ROLES))
-    p.add_argument("--keys", required=True, metavar="DIR", help="the current keys (root.key)")
-    p.add_argument("--new-keys", required=True, metavar="DIR", help="holds the role's new key")
+    p.add_argument("role", choices=list(ROLES), help="root、targets、snapshot 或 timestamp")
+    p.add_argument(
+        "--keys",
+        required=True,
+        metavar="DIR",
+        help="现在的密钥文件夹（要 root.key；新密钥会写入这里） / the current keys (root.key; the new "
+        "key is written here)",
+    )
+    p.add_argument(
+        "--new-keys",
+        required=True,
+        metavar="DIR",
+        help="make-update-keys 新生成的文件夹（取其中该角色的密钥） / a folder make-update-keys made "
+        "(its key for the role is taken)",
+    )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
     p.set_defaults(func=cmd_rotate_update_key)

@@ -15,19 +15,27 @@ at its first check over the pinned connection (docs/updates.md). No signature sc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gzip
+import hashlib
 import os
+import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable
+import urllib.parse
+import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from packaging.version import InvalidVersion, Version
 from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
+from tuf.api.exceptions import DownloadError, DownloadHTTPError, RepositoryError
 from tuf.api.metadata import (  # type: ignore[attr-defined]
     Metadata,
     MetaFile,
@@ -38,6 +46,7 @@ from tuf.api.metadata import (  # type: ignore[attr-defined]
     Timestamp,
 )
 from tuf.api.serialization.json import JSONSerializer
+from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # type: ignore[attr-defined]
 
 from sync_server.errors import ServiceError
 
@@ -61,9 +70,21 @@ def _refused(code: str, zh: str, en: str, **details: Any) -> ServiceError:
 
 # -- keys -------------------------------------------------------------------------------------------
 
+PASSPHRASE_ENV = (
+    "SYNC_SERVER_UPDATE_KEY_PASSPHRASE"  # the offline keys' passphrase, for a scheduled task
+)
+ENCRYPTED_ROLES = (
+    "root",
+    "targets",
+)  # with a passphrase: the offline keys (online ones serve a task)
+_passphrases: list[bytes] = []  # typed once per command, tried on each encrypted key
 
-def make_keys(folder: Path, *, force: bool = False) -> dict[str, str]:
-    """A new Ed25519 key per role in `folder` (owner-only files); the roles' key ids."""
+
+def make_keys(
+    folder: Path, *, force: bool = False, passphrase: str | None = None
+) -> dict[str, str]:
+    """A new Ed25519 key per role in `folder` (owner-only files); the roles' key ids. With a passphrase the
+    root and targets keys are encrypted with it (PKCS#8, the best encryption `cryptography` offers)."""
     folder.mkdir(parents=True, exist_ok=True)
     existing = [r for r in ROLES if (folder / f"{r}{KEY_SUFFIX}").exists()]
     if existing and not force:
@@ -76,27 +97,79 @@ def make_keys(folder: Path, *, force: bool = False) -> dict[str, str]:
     ids: dict[str, str] = {}
     for role in ROLES:
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase.encode())
+            if passphrase and role in ENCRYPTED_ROLES
+            else serialization.NoEncryption()
         )
-        path = folder / f"{role}{KEY_SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        _write_key(folder / f"{role}{KEY_SUFFIX}", pem)
         ids[role] = _signer(key).public_key.keyid
     return ids
+
+
+def _write_key(path: Path, pem: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:  # mkstemp: owner-only
+        fh.write(pem)
+    os.replace(tmp, path)
 
 
 def _signer(key: Ed25519PrivateKey) -> CryptoSigner:
     return CryptoSigner(key, SSlibKey.from_crypto(key.public_key()))
 
 
+def _decrypt(path: Path, data: bytes) -> Any:
+    import getpass
+    import sys
+
+    tried = list(_passphrases)
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        tried.append(env.encode())
+    for secret in tried:
+        try:
+            return serialization.load_pem_private_key(data, password=secret)
+        except ValueError:
+            continue
+    if not sys.stdin.isatty():
+        raise _refused(
+            "key_passphrase",
+            f"签名密钥文件 {path} 有口令保护：请在终端中运行以输入口令，或设置环境变量 {PASSPHRASE_ENV}"
+            + ("（已设置的口令不对）" if env else ""),
+            f"the signing key {path} is protected by a passphrase: run in a terminal to type it, or "
+            f"set {PASSPHRASE_ENV}" + (" (the one set is wrong)" if env else ""),
+            path=str(path),
+        )
+    secret = getpass.getpass(f"{path} 的口令 / passphrase: ").encode()
+    try:
+        key = serialization.load_pem_private_key(data, password=secret)
+    except ValueError:
+        raise _refused(
+            "key_passphrase",
+            f"签名密钥文件 {path} 的口令不对",
+            f"wrong passphrase for the signing key {path}",
+            path=str(path),
+        ) from None
+    _passphrases.append(secret)
+    return key
+
+
 def load_signer(folder: Path, role: str) -> CryptoSigner:
     path = folder / f"{role}{KEY_SUFFIX}"
+    if not folder.is_dir():
+        raise _refused(
+            "keys_folder",
+            f"签名密钥文件夹 {folder} 不存在或不是文件夹（--keys 应是 make-update-keys 生成的文件夹，如 U盘上的"
+            " update-keys）",
+            f"the signing key folder {folder} does not exist or is not a folder (--keys names the folder "
+            "make-update-keys made, e.g. update-keys on the USB stick)",
+            path=str(folder),
+        )
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise _refused(
             "key_missing",
@@ -105,6 +178,10 @@ def load_signer(folder: Path, role: str) -> CryptoSigner:
             "make-update-keys)",
             path=str(path),
         ) from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # encrypted
+        key = _decrypt(path, data)
     except ValueError as exc:
         raise _refused(
             "bad_key",
@@ -122,6 +199,207 @@ def load_signer(folder: Path, role: str) -> CryptoSigner:
     return _signer(key)
 
 
+# -- release bundles --------------------------------------------------------------------------------
+
+PROGRAMS = {"school-client.exe": "windows", "school-client": "linux"}
+DIST_INFO = re.compile(r"^school_data-([^-/\\]+)\.dist-info$")
+SOURCE_EPOCH = (
+    315532800  # 1980-01-01: every file's time in a packed release (same folder, same bytes)
+)
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A bundle checked and packed reproducibly, ready to be signed."""
+
+    archive: Path
+    name: str  # the target path: <platform>/school-client-<version>.tar.gz|.zip
+    version: str
+    platform: str
+    length: int
+    sha256: str
+
+
+def _program(folder: Path) -> str | None:
+    for name, platform in PROGRAMS.items():
+        if (folder / name).is_file():
+            return platform
+    return None
+
+
+def _bundle_version(folder: Path) -> str | None:
+    """The version a bundle carries: _internal/school_data-X.dist-info (PyInstaller 6), or beside the
+    program; the METADATA's Version when it has one (what the program's --version says), else X."""
+    for base in (folder / "_internal", folder):
+        for info in sorted(base.glob("school_data-*.dist-info")):
+            m = DIST_INFO.match(info.name)
+            if not m or not info.is_dir():
+                continue
+            try:
+                for line in (info / "METADATA").read_text(encoding="utf-8").splitlines():
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip() or m.group(1)
+            except OSError:
+                pass
+            return m.group(1)
+    return None
+
+
+def _unpack(archive: Path, into: Path) -> None:
+    try:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.infolist():
+                    extracted = Path(zf.extract(member, into))
+                    mode = (member.external_attr >> 16) & 0o777
+                    if mode and not member.is_dir():
+                        extracted.chmod(mode | 0o600)
+        else:
+            with tarfile.open(archive) as tar:
+                tar.extractall(into, filter="data")
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _refused(
+            "bad_archive",
+            f"压缩包 {archive} 无法解开：{exc}",
+            f"the archive {archive} cannot be unpacked: {exc}",
+            path=str(archive),
+        ) from None
+
+
+def _bundle_root(folder: Path, shown: Path) -> tuple[Path, str]:
+    """The folder holding the program: `folder` itself, or its one top folder (an archive made with
+    `tar czf x.tar.gz school-client`, or the folder dist/ holding school-client/)."""
+    platform = _program(folder)
+    if platform is not None:
+        return folder, platform
+    entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if len(entries) == 1 and entries[0].is_dir():
+        platform = _program(entries[0])
+        if platform is not None:
+            return entries[0], platform
+    raise _refused(
+        "not_a_bundle",
+        f"{shown} 不是客户端程序包：最上层（或其中唯一的文件夹里）没有 school-client 或 school-client.exe。"
+        "请发布 PyInstaller 打包得到的 dist/school-client 文件夹，或把这个文件夹打成的压缩包",
+        f"{shown} is not a client bundle: no school-client or school-client.exe at its top (or in its "
+        "one folder). Publish the folder PyInstaller made (dist/school-client), or an archive of it",
+        path=str(shown),
+    )
+
+
+def prepare_release(
+    source: Path, work: Path, *, version: str | None = None, platform: str | None = None
+) -> Release:
+    """Check that `source` (a bundle folder or a .tar.gz/.zip of one) is a client bundle, read its
+    version from inside, and pack it reproducibly into `work`: .zip for Windows, .tar.gz for Linux,
+    the program at the archive's top."""
+    folder = source
+    if not source.is_dir():
+        folder = work / "unpacked"
+        folder.mkdir()
+        _unpack(source, folder)
+    root, found_platform = _bundle_root(folder, source)
+    found = _bundle_version(root)
+    if not found:
+        raise _refused(
+            "no_dist_info",
+            f"{source} 里没有 _internal/school_data-版本号.dist-info，读不出版本号（不是 PyInstaller 用 "
+            "build.spec 打出的完整程序包？）",
+            f"{source} holds no _internal/school_data-VERSION.dist-info, so its version cannot be read "
+            "(not a whole bundle built with build.spec?)",
+            path=str(source),
+        )
+    try:
+        found = str(Version(found))
+    except InvalidVersion:
+        raise _refused(
+            "bad_version",
+            f"{source} 的版本号“{found}”无效",
+            f"{source} carries '{found}', which is no valid version",
+        ) from None
+    if version is not None and Version(version) != Version(found):
+        raise _refused(
+            "version_mismatch",
+            f"--version {version} 与程序包自己的版本 {found} 不一致（{source}）：程序启动后会报告 {found}。"
+            "请去掉 --version，或重新打包正确的版本",
+            f"--version {version} differs from the bundle's own version {found} ({source}): the program "
+            f"would report {found} once installed. Leave --version out, or build the right version",
+            given=version,
+            found=found,
+        )
+    if platform is not None and platform != found_platform:
+        raise _refused(
+            "platform_mismatch",
+            f"--platform {platform} 与程序包不一致：{source} 里是 "
+            f"{'school-client.exe（Windows）' if found_platform == 'windows' else 'school-client（Linux）'}",
+            f"--platform {platform} does not match the bundle: {source} holds the "
+            f"{found_platform} program",
+        )
+    suffix = ".zip" if found_platform == "windows" else ".tar.gz"
+    archive = work / f"school-client-{found}{suffix}"
+    if suffix == ".zip":
+        _pack_zip(root, archive)
+    else:
+        pack_folder(root, archive)
+    digest = hashlib.sha256()
+    with open(archive, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return Release(
+        archive=archive,
+        name=f"{found_platform}/school-client-{found}{suffix}",
+        version=found,
+        platform=found_platform,
+        length=archive.stat().st_size,
+        sha256=digest.hexdigest(),
+    )
+
+
+def pack_folder(folder: Path, out: Path) -> None:
+    """A bundle folder as .tar.gz, its files at the archive's top, in a stable order, with fixed times
+    and owners: the same folder always gives the same bytes (the same sha256)."""
+    with (
+        open(out, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in sorted(_walk(folder)):
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(folder).as_posix())
+            info.mtime = SOURCE_EPOCH
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isfile() or info.isdir():
+                info.mode = 0o755 if info.isdir() or info.mode & 0o100 else 0o644
+            if info.isfile():
+                with open(path, "rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+
+
+def _pack_zip(folder: Path, out: Path) -> None:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(_walk(folder)):
+            rel = path.relative_to(folder).as_posix()
+            if path.is_dir():
+                info = zipfile.ZipInfo(rel + "/", ZIP_EPOCH)
+                info.external_attr = (0o40755 << 16) | 0x10
+                zf.writestr(info, b"")
+                continue
+            info = zipfile.ZipInfo(rel, ZIP_EPOCH)
+            info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as src, zf.open(info, "w") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    for root, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            yield Path(root) / name
+
+
 # -- the repository ---------------------------------------------------------------------------------
 
 
@@ -133,6 +411,23 @@ class Published:
     version: str
     platform: str
     targets_version: int
+    unchanged: bool = False  # the same bytes were published before: nothing signed
+
+
+@dataclass(frozen=True)
+class Expiry:
+    role: str
+    expires: dt.datetime  # aware UTC
+    expired: bool
+    soon: bool  # within EXPIRY_WARNING of now
+
+
+EXPIRY_WARNING = {
+    "root": dt.timedelta(days=30),
+    "targets": dt.timedelta(days=30),
+    "snapshot": dt.timedelta(days=2),
+    "timestamp": dt.timedelta(days=2),
+}
 
 
 class Repository:
@@ -155,9 +450,73 @@ class Repository:
         for name in names:
             _atomic_write(self.metadata / name, data)
 
+    # -- keys the root names
+
+    def signers(self, keys: Path, roles: Iterable[str]) -> dict[str, CryptoSigner]:
+        """The roles' keys from `keys`, each checked against the keys the current root names for its role
+        (a stale or other key folder is refused before anything is signed)."""
+        root_md: Metadata[Root] | None = self._read("root") if self.exists() else None
+        out: dict[str, CryptoSigner] = {}
+        for role in roles:
+            signer = load_signer(keys, role)
+            if root_md is not None:
+                expected = list(root_md.signed.roles[role].keyids)
+                if signer.public_key.keyid not in expected:
+                    path = keys / f"{role}{KEY_SUFFIX}"
+                    want = "、".join(k[:16] + "…" for k in expected)
+                    raise _refused(
+                        "wrong_key",
+                        f"{path} 不是本服务器更新仓库的 {role} 密钥：根元数据第 {root_md.signed.version} 版"
+                        f"要求 {want}，这个文件是 {signer.public_key.keyid[:16]}…。什么都没有签名。"
+                        f"请换用正确的密钥文件夹（更换过密钥后，要用新的 {role}.key）",
+                        f"{path} is not this update repository's {role} key: root version "
+                        f"{root_md.signed.version} expects {', '.join(k[:16] + '…' for k in expected)}, "
+                        f"this file is {signer.public_key.keyid[:16]}…. Nothing was signed. Use the right "
+                        f"key folder (after a rotation, the new {role}.key)",
+                        path=str(path),
+                        role=role,
+                        expected=expected,
+                        found=signer.public_key.keyid,
+                    )
+            out[role] = signer
+        return out
+
+    # -- all or nothing, checked as a school PC would
+
+    @contextlib.contextmanager
+    def _changing(self, new_files: list[Path]) -> Iterator[None]:
+        """Metadata put back as it was (and new target files removed) when the change fails."""
+        saved = (
+            {p: p.read_bytes() for p in self.metadata.glob("*.json")}
+            if self.metadata.is_dir()
+            else {}
+        )
+        try:
+            yield
+        except BaseException:
+            if self.metadata.is_dir():
+                for p in self.metadata.glob("*.json"):
+                    if p not in saved:
+                        p.unlink()
+            for p, data in saved.items():
+                _atomic_write(p, data)
+            for p in new_files:
+                p.unlink(missing_ok=True)
+            raise
+
+    def check(self, *, target: str | None = None, trusted_root: bytes | None = None) -> None:
+        try:
+            verify_repository(self.folder, target=target, trusted_root=trusted_root)
+        except (RepositoryError, DownloadError, OSError, ValueError) as exc:
+            raise not_verified(exc) from None
+
+    # -- writing
+
     def initialize(self, keys: Path, *, now: dt.datetime) -> None:
         """Root version 1 naming each role's key (from `keys`), empty targets, snapshot, timestamp."""
-        signers = {role: load_signer(keys, role) for role in ROLES}
+        self._initialize(self.signers(keys, ROLES), now=now)
+
+    def _initialize(self, signers: dict[str, CryptoSigner], *, now: dt.datetime) -> None:
         root = Root(expires=now + EXPIRY["root"], consistent_snapshot=False)
         for role, signer in signers.items():
             root.add_key(signer.public_key, role)
@@ -167,62 +526,146 @@ class Repository:
         targets_md = Metadata(Targets(expires=now + EXPIRY["targets"]))
         targets_md.sign(signers["targets"])
         self._write(targets_md, "targets.json")
-        self._resign_online(keys, now=now)
+        self._resign_online(signers, now=now)
+
+    def create(self, keys: Path, *, now: dt.datetime) -> None:
+        """A new, empty repository (its 1.root.json goes into the client's installer), checked."""
+        signers = self.signers(keys, ROLES)
+        new: list[Path] = []
+        with self._changing(new):
+            self._initialize(signers, now=now)
+            self.check()
+
+    def published(self, version: str, platform: str) -> TargetFile | None:
+        """The signed target of this version and platform, if any (whatever its archive's suffix)."""
+        if not self.exists():
+            return None
+        for target in self._read("targets").signed.targets.values():
+            custom = target.unrecognized_fields.get("custom") or {}
+            if str(custom.get("platform")) == platform and _same_version(
+                custom.get("version"), version
+            ):
+                return target  # type: ignore[no-any-return]
+        return None
 
     def publish(
-        self, keys: Path, source: Path, *, version: str, platform: str, now: dt.datetime
+        self,
+        keys: Path,
+        source: Path | Release,
+        *,
+        version: str | None = None,
+        platform: str | None = None,
+        now: dt.datetime,
     ) -> Published:
-        """Add a release archive (a bundle folder is packed as .tar.gz) and sign targets, snapshot and
-        timestamp. The root key is needed only for the first publication (the repository is made)."""
-        targets_signer = load_signer(keys, "targets")
-        for role in ONLINE_ROLES:
-            load_signer(keys, role)  # every key is checked before anything is written
-        if not self.exists():
-            self.initialize(keys, now=now)
-        suffix = ".zip" if source.name.lower().endswith(".zip") else ".tar.gz"
-        name = f"{platform}/school-client-{version}{suffix}"
-        dest = self.targets / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        if source.is_dir():
-            pack_folder(source, tmp)
-        else:
-            shutil.copyfile(source, tmp)
-        os.replace(tmp, dest)
-        target = TargetFile.from_file(name, str(dest), ["sha256"])
-        target.unrecognized_fields["custom"] = {"version": version, "platform": platform}
-        targets_md: Metadata[Targets] = self._read("targets")
-        targets_md.signed.targets[name] = target
-        targets_md.signed.version += 1
-        targets_md.signed.expires = now + EXPIRY["targets"]
-        targets_md.signatures.clear()
-        targets_md.sign(targets_signer)
-        self._write(targets_md, "targets.json")
-        self._resign_online(keys, now=now)
+        """Add a release archive and sign targets, snapshot and timestamp with keys the root names, then
+        check the result as a client would (else everything is put back). The root key is needed only
+        for the first publication (the repository is made). A version published before: the same bytes
+        are a no-op, others refused (a published version never changes)."""
+        if isinstance(source, Path):
+            with tempfile.TemporaryDirectory(prefix="publish-") as work:
+                release = prepare_release(source, Path(work), version=version, platform=platform)
+                return self.publish(keys, release, now=now)
+        release = source
+        before = self.published(release.version, release.platform)
+        if before is not None:
+            if (
+                before.hashes.get("sha256") == release.sha256
+                and (self.targets / before.path).is_file()
+            ):
+                return Published(
+                    target=before.path,
+                    length=before.length,
+                    sha256=release.sha256,
+                    version=release.version,
+                    platform=release.platform,
+                    targets_version=self._read("targets").signed.version,
+                    unchanged=True,
+                )
+            raise _refused(
+                "version_published",
+                f"客户端 {release.version}（{release.platform}）已经发布过，内容与这次不同。已发布的版本不能更改"
+                "（已下载的电脑会装上不同的程序）：请改版本号重新打包，发布新版本",
+                f"client {release.version} ({release.platform}) was published before with other "
+                "content. A published version never changes (PCs that have it would run another "
+                "program): build and publish a new version",
+                version=release.version,
+                published_sha256=before.hashes.get("sha256"),
+                sha256=release.sha256,
+            )
+        roles = ("targets", *ONLINE_ROLES) if self.exists() else ROLES
+        signers = self.signers(keys, roles)
+        new_files: list[Path] = []
+        with self._changing(new_files):
+            if not self.exists():
+                self._initialize(signers, now=now)
+            dest = self.targets / release.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            new_files += [tmp, dest]
+            shutil.copyfile(release.archive, tmp)
+            os.replace(tmp, dest)
+            target = TargetFile.from_file(release.name, str(dest), ["sha256"])
+            target.unrecognized_fields["custom"] = {
+                "version": release.version,
+                "platform": release.platform,
+            }
+            targets_md: Metadata[Targets] = self._read("targets")
+            targets_md.signed.targets[release.name] = target
+            targets_md.signed.version += 1
+            targets_md.signed.expires = now + EXPIRY["targets"]
+            targets_md.signatures.clear()
+            targets_md.sign(signers["targets"])
+            self._write(targets_md, "targets.json")
+            self._resign_online(signers, now=now)
+            self.check(target=release.name)
         return Published(
-            target=name,
+            target=release.name,
             length=target.length,
             sha256=target.hashes["sha256"],
-            version=version,
-            platform=platform,
+            version=release.version,
+            platform=release.platform,
             targets_version=targets_md.signed.version,
         )
 
-    def refresh(self, keys: Path, *, now: dt.datetime) -> int:
-        """New snapshot and timestamp (their expiry is short); the timestamp's version."""
+    def refresh(self, keys: Path, *, now: dt.datetime, offline: bool = False) -> int:
+        """New snapshot and timestamp (their expiry is short), checked; the timestamp's version. With
+        `offline`, root and targets are signed again too (a year more: root.key and targets.key)."""
         if not self.exists():
             raise _refused(
                 "no_repository",
-                f"{self.folder} 还没有更新仓库（先用 sync-server publish-client 发布一个版本）",
-                f"{self.folder} holds no update repository yet (publish with sync-server "
-                "publish-client first)",
+                f"{self.folder} 还没有更新仓库（先用 sync-server refresh-update-metadata --create 建立，"
+                "或用 sync-server publish-client 发布一个版本）",
+                f"{self.folder} holds no update repository yet (make one with sync-server "
+                "refresh-update-metadata --create, or publish with sync-server publish-client)",
             )
-        return self._resign_online(keys, now=now)
+        roles = (*ONLINE_ROLES, "root", "targets") if offline else ONLINE_ROLES
+        signers = self.signers(keys, roles)
+        with self._changing([]):
+            if offline:
+                root_md: Metadata[Root] = self._read("root")
+                root_md.signed.version += 1
+                root_md.signed.expires = now + EXPIRY["root"]
+                root_md.signatures.clear()
+                root_md.sign(signers["root"])
+                self._write(root_md, f"{root_md.signed.version}.root.json", "root.json")
+                targets_md: Metadata[Targets] = self._read("targets")
+                targets_md.signed.version += 1
+                targets_md.signed.expires = now + EXPIRY["targets"]
+                targets_md.signatures.clear()
+                targets_md.sign(signers["targets"])
+                self._write(targets_md, "targets.json")
+            version = self._resign_online(signers, now=now)
+            self.check()
+        return version
 
     def _resign_online(
-        self, keys: Path, *, now: dt.datetime, new: dict[str, CryptoSigner] | None = None
+        self,
+        signers: dict[str, CryptoSigner],
+        *,
+        now: dt.datetime,
+        above: dict[str, int] | None = None,
     ) -> int:
-        signers = {role: (new or {}).get(role) or load_signer(keys, role) for role in ONLINE_ROLES}
+        above = above or {}
         targets_version = self._read("targets").signed.version
         snapshot_path = self.metadata / "snapshot.json"
         snapshot_md: Metadata[Snapshot] = (
@@ -230,6 +673,7 @@ class Repository:
         )
         if snapshot_path.is_file():
             snapshot_md.signed.version += 1
+        snapshot_md.signed.version = max(snapshot_md.signed.version, above.get("snapshot", 0) + 1)
         snapshot_md.signed.meta["targets.json"] = MetaFile(version=targets_version)
         snapshot_md.signed.expires = now + EXPIRY["snapshot"]
         snapshot_md.signatures.clear()
@@ -241,6 +685,9 @@ class Repository:
         )
         if timestamp_path.is_file():
             timestamp_md.signed.version += 1
+        timestamp_md.signed.version = max(
+            timestamp_md.signed.version, above.get("timestamp", 0) + 1
+        )
         timestamp_md.signed.snapshot_meta = MetaFile(version=snapshot_md.signed.version)
         timestamp_md.signed.expires = now + EXPIRY["timestamp"]
         timestamp_md.signatures.clear()
@@ -251,44 +698,210 @@ class Repository:
     def rotate_key(self, keys: Path, role: str, new_keys: Path, *, now: dt.datetime) -> int:
         """Replace `role`'s key (the one in `new_keys`) in a new root version, signed by the old root key
         and, for root, the new one too, so that clients trusting the old root accept it; the role's
-        metadata is signed again with its new key. Afterwards the new key file replaces the old one in the
-        key folder. The new root's version."""
-        old_root = load_signer(keys, "root")
+        metadata is signed again with its new key and the whole checked as a client would. The new
+        root's version; the caller then puts the new key file in place of the old one."""
+        if not self.exists():
+            raise _refused(
+                "no_repository",
+                f"{self.folder} 还没有更新仓库，无需更换密钥",
+                f"{self.folder} holds no update repository yet: nothing to rotate",
+            )
+        others = tuple(r for r in ONLINE_ROLES if r != role)
+        signers = self.signers(keys, ("root", *others))
         new = load_signer(new_keys, role)
         root_md: Metadata[Root] = self._read("root")
-        for keyid in list(root_md.signed.roles[role].keyids):
-            root_md.signed.revoke_key(keyid, role)
-        root_md.signed.add_key(new.public_key, role)
-        root_md.signed.version += 1
-        root_md.signed.expires = now + EXPIRY["root"]
-        root_md.signatures.clear()
-        root_md.sign(old_root, append=True)
-        if role == "root":
-            root_md.sign(new, append=True)
-        version = root_md.signed.version
-        self._write(root_md, f"{version}.root.json", "root.json")
-        if role == "targets":  # the targets metadata must carry a signature of the new key
-            targets_md: Metadata[Targets] = self._read("targets")
-            targets_md.signed.version += 1
-            targets_md.signed.expires = now + EXPIRY["targets"]
-            targets_md.signatures.clear()
-            targets_md.sign(new)
-            self._write(targets_md, "targets.json")
-        self._resign_online(keys, now=now, new={role: new} if role in ONLINE_ROLES else None)
+        if new.public_key.keyid in root_md.signed.roles[role].keyids:
+            raise _refused(
+                "same_key",
+                f"{new_keys / (role + KEY_SUFFIX)} 就是现在使用的 {role} 密钥，不用更换（--new-keys 应是新生成的"
+                "密钥文件夹）",
+                f"{new_keys / (role + KEY_SUFFIX)} is the {role} key in use already (--new-keys names a "
+                "folder of newly made keys)",
+            )
+        with self._changing([]):
+            for keyid in list(root_md.signed.roles[role].keyids):
+                root_md.signed.revoke_key(keyid, role)
+            root_md.signed.add_key(new.public_key, role)
+            root_md.signed.version += 1
+            root_md.signed.expires = now + EXPIRY["root"]
+            root_md.signatures.clear()
+            root_md.sign(signers["root"], append=True)
+            if role == "root":
+                root_md.sign(new, append=True)
+            version = root_md.signed.version
+            self._write(root_md, f"{version}.root.json", "root.json")
+            if role == "targets":  # the targets metadata must carry a signature of the new key
+                targets_md: Metadata[Targets] = self._read("targets")
+                targets_md.signed.version += 1
+                targets_md.signed.expires = now + EXPIRY["targets"]
+                targets_md.signatures.clear()
+                targets_md.sign(new)
+                self._write(targets_md, "targets.json")
+            online = {r: (new if r == role else signers[r]) for r in ONLINE_ROLES}
+            self._resign_online(online, now=now)
+            self.check()
         return version
 
+    # -- what the bureau should know
 
-def pack_folder(folder: Path, out: Path) -> None:
-    """A bundle folder as .tar.gz, its files at the archive's top, in a stable order."""
-    with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(_walk(folder)):
-            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    def expiries(self, now: dt.datetime) -> list[Expiry]:
+        out: list[Expiry] = []
+        if not self.exists():
+            return out
+        for role in ROLES:
+            try:
+                expires = self._read(role).signed.expires
+            except Exception:  # a file missing or unreadable: the client check will say so
+                continue
+            out.append(
+                Expiry(
+                    role=role,
+                    expires=expires,
+                    expired=expires <= now,
+                    soon=expires - now <= EXPIRY_WARNING[role],
+                )
+            )
+        return out
+
+    def versions(self) -> dict[str, int]:
+        return {role: self._read(role).signed.version for role in ROLES} if self.exists() else {}
+
+    def releases(self) -> list[tuple[str, str, str]]:
+        """(version, platform, target) of every signed release."""
+        if not self.exists():
+            return []
+        out = []
+        for name, target in self._read("targets").signed.targets.items():
+            custom = target.unrecognized_fields.get("custom") or {}
+            if custom.get("version") and custom.get("platform"):
+                out.append((str(custom["version"]), str(custom["platform"]), name))
+        return out
+
+    # -- a repository signed elsewhere (an offline PC), put in place on the server
+
+    def install_from(
+        self, source: Repository, *, keys: Path | None, now: dt.datetime
+    ) -> list[tuple[str, str, str]]:
+        """Copy a repository signed on another computer (a copy of this one, published to there) into
+        this one. It must continue this one: a PC that trusts this repository's root accepts it (checked
+        with ngclient from this root), nothing published here is missing or changed, and no role goes
+        back. When this server signed its snapshot/timestamp meanwhile (the weekly task), they are signed
+        again above it with the online keys in `keys`. The releases new here."""
+        if not source.exists():
+            raise _refused(
+                "no_repository",
+                f"{source.folder} 里没有更新仓库（应有 metadata/root.json 和 targets/）",
+                f"{source.folder} holds no update repository (metadata/root.json and targets/)",
+            )
+        here = self.versions()
+        there = source.versions()
+        trusted = (self.metadata / "root.json").read_bytes() if self.exists() else None
+        try:
+            verify_repository(source.folder, trusted_root=trusted)
+        except (RepositoryError, DownloadError, OSError, ValueError) as exc:
+            raise not_verified(exc, installing=source.folder) from None
+        for role in ("root", "targets"):
+            if here and there[role] < here[role]:
+                raise _refused(
+                    "older_repository",
+                    f"{source.folder} 比服务器上的更新仓库旧（{role} 第 {there[role]} 版，服务器上是第 "
+                    f"{here[role]} 版）：请先把服务器上的 updates 文件夹复制到签名的电脑上，再在那里发布",
+                    f"{source.folder} is older than the server's repository ({role} version "
+                    f"{there[role]}, the server has {here[role]}): copy the server's updates folder to "
+                    "the signing PC first and publish there",
+                )
+        theirs = {name: t for name, t in source._read("targets").signed.targets.items()}
+        if self.exists():
+            for name, target in self._read("targets").signed.targets.items():
+                if name not in theirs or theirs[name].hashes != target.hashes:
+                    raise _refused(
+                        "older_repository",
+                        f"{source.folder} 缺少或改动了服务器上已发布的 {name}：请先把服务器上的 updates "
+                        "文件夹复制到签名的电脑上，再在那里发布",
+                        f"{source.folder} lacks or changes {name}, published on the server: copy the "
+                        "server's updates folder to the signing PC first and publish there",
+                    )
+        for name, target in theirs.items():
+            path = source.targets / name
+            if not path.is_file():
+                raise _refused(
+                    "target_missing",
+                    f"{source.folder} 缺少发布包 {name}（要把 targets 文件夹一起复制）",
+                    f"{source.folder} lacks the release archive {name} (copy its targets folder too)",
+                )
+            with open(path, "rb") as fh:
+                try:
+                    target.verify_length_and_hashes(fh)
+                except RepositoryError as exc:
+                    raise not_verified(exc, installing=source.folder) from None
+        stale = {
+            role: here[role]
+            for role in ONLINE_ROLES
+            if here and there[role] <= here[role] and self._differs(source, role)
+        }
+        signers = self.signers_after(source, keys) if stale else {}
+        new_files: list[Path] = []
+        added = [
+            (str(t.unrecognized_fields.get("custom", {}).get("version")),
+             str(t.unrecognized_fields.get("custom", {}).get("platform")), name)
+            for name, t in theirs.items()
+            if not (self.targets / name).is_file()
+        ]  # fmt: skip
+        with self._changing(new_files):
+            for _v, _p, name in added:
+                dest = self.targets / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                new_files.append(dest)
+                shutil.copyfile(source.targets / name, dest)
+            self.metadata.mkdir(parents=True, exist_ok=True)
+            for path in sorted(source.metadata.glob("*.json")):
+                _atomic_write(self.metadata / path.name, path.read_bytes())
+            if stale:
+                self._resign_online(signers, now=now, above=stale)
+            self.check(trusted_root=trusted)
+        return added
+
+    def _differs(self, other: Repository, role: str) -> bool:
+        mine = self.metadata / f"{role}.json"
+        return (
+            not mine.is_file()
+            or mine.read_bytes() != (other.metadata / f"{role}.json").read_bytes()
+        )
+
+    def signers_after(self, source: Repository, keys: Path | None) -> dict[str, CryptoSigner]:
+        """The online keys, checked against the root `source` brings."""
+        if keys is None:
+            raise _refused(
+                "keys_needed",
+                "服务器上的快照/时间戳在签名之后又更新过（每周的定时任务），需要重新签名：请加上 --keys，"
+                "指向有 snapshot.key 和 timestamp.key 的文件夹",
+                "the server signed its snapshot/timestamp again after the signing (the weekly task): "
+                "give --keys, a folder holding snapshot.key and timestamp.key, to sign them again",
+            )
+        return Repository(source.folder).signers(keys, ONLINE_ROLES)
 
 
-def _walk(folder: Path) -> Iterable[Path]:
-    for root, dirs, files in os.walk(folder):
-        for name in [*dirs, *files]:
-            yield Path(root) / name
+def _same_version(a: object, b: str) -> bool:
+    try:
+        return Version(str(a)) == Version(b)
+    except InvalidVersion:
+        return str(a) == b
+
+
+def not_verified(exc: BaseException, *, installing: Path | None = None) -> ServiceError:
+    """What python-tuf's refusal means, and what to do, in both languages."""
+    from sync_server.updates import explain_error
+
+    raw = f"{type(exc).__name__}: {exc}"
+    zh, en = explain_error(raw) or ("", "")
+    where_zh = f"{installing} 中的更新仓库" if installing else "签名后的更新仓库"
+    where_en = f"the repository in {installing}" if installing else "the signed repository"
+    return _refused(
+        "not_verified",
+        f"{where_zh}没有通过学校电脑同样的核对（{raw}），什么都没有改动。{zh}",
+        f"{where_en} fails the check a school PC makes ({raw}); nothing was changed. {en}",
+        error=raw,
+    )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -296,3 +909,50 @@ def _atomic_write(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+# -- checking as a school PC would ------------------------------------------------------------------
+
+
+class _FolderFetcher(FetcherInterface):
+    """ngclient's downloads, read from a repository folder as the server serves it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        path = (self.folder / urllib.parse.urlsplit(url).path.lstrip("/")).resolve()
+        if self.folder not in path.parents or not path.is_file():
+            raise DownloadHTTPError(f"not found: {url}", 404)
+        return iter([path.read_bytes()])
+
+
+def verify_repository(
+    folder: Path, *, target: str | None = None, trusted_root: bytes | None = None
+) -> None:
+    """Load the repository as a school PC does (python-tuf's ngclient: the root chain from the root it
+    trusts - by default 1.root.json, the one shipped with clients - then timestamp, snapshot, targets,
+    their signatures, versions and expiry) and check `target`'s length and sha256. Raises what ngclient
+    raises."""
+    root = (
+        trusted_root
+        if trusted_root is not None
+        else (folder / METADATA / "1.root.json").read_bytes()
+    )
+    with tempfile.TemporaryDirectory(prefix="tuf-check-") as tmp:
+        updater = Updater(
+            tmp,
+            "http://repository.invalid/metadata/",
+            target_dir=tmp,
+            target_base_url="http://repository.invalid/targets/",
+            fetcher=_FolderFetcher(folder),
+            config=UpdaterConfig(),
+            bootstrap=root,
+        )
+        updater.refresh()
+        if target is not None:
+            info = updater.get_targetinfo(target)
+            if info is None:
+                raise RepositoryError(f"{target} is not in the signed targets metadata")
+            with open(folder / TARGETS / target, "rb") as fh:
+                info.verify_length_and_hashes(fh)

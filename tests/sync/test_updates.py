@@ -311,7 +311,11 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
         entry["hashes"]["sha256"] = "0" * 64
         doctored["signed"]["version"] += 1
         targets_json.write_text(json.dumps(doctored), encoding="utf-8")
-        server.cli("refresh-update-metadata", "--keys", str(server.keys))  # snapshot names it
+        # snapshot names it (signed directly: refresh-update-metadata refuses what a PC would refuse)
+        from sync_server.updates_repo import ONLINE_ROLES, Repository
+
+        repo = Repository(server.instance / "updates")
+        repo._resign_online(repo.signers(server.keys, ONLINE_ROLES), now=SERVER_NOW)
         client.engine.sync()
         state = load_state(data)
         assert state.state == "failed" and state.failures == 2
@@ -534,6 +538,8 @@ def test_the_dashboard_shows_each_devices_version_state_and_failures(
     assert 'data-version="80.0" data-stage="paused"' in admin.get("/updates").text
     with server.session() as s:
         entry = s.execute(
-            select(M.AuditEntry).where(M.AuditEntry.action == "client.rollout")
-        ).scalar_one()
+            select(M.AuditEntry).where(
+                M.AuditEntry.action == "client.rollout", M.AuditEntry.object_id == "80.0"
+            )
+        ).scalar_one()  # (the CLI's rollouts of the other tests are audited too)
     assert entry.object_id == "80.0"

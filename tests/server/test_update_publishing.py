@@ -1,0 +1,274 @@
+"""Publishing client releases (issue 16, docs/updates.md), as the bureau's IT person runs it: `sync-server
+publish-client / rollout / refresh-update-metadata / rotate-update-key / install-update-repo` in this process
+on a real SQLite copy, keys made by `make-update-keys`, and what they sign checked by python-tuf's ngclient
+as a school PC would (tests/server/update_verify.py reads the repository folder as the server serves it).
+
+The bundles are stand-ins shaped like PyInstaller's: `school-client` and `_internal/school_data-X.dist-info`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sync_server import models as M
+from sync_server.cli import main as server_cli
+from sync_server.db import open_database
+from sync_server.services.schools import add_school
+from sync_server.updates_repo import ROLES, Repository, verify_repository
+from tests.server.conftest import START
+
+
+class Bureau:
+    def __init__(self, tmp: Path, template: Path, capsys: Any) -> None:
+        self.tmp = tmp
+        self.instance = tmp / "instance"
+        self.instance.mkdir()
+        self.db_path = tmp / "sync.db"
+        shutil.copyfile(template, self.db_path)
+        self.db_url = f"sqlite:///{self.db_path}"
+        self.capsys = capsys
+        self.keys = tmp / "update-keys"
+        assert self.run("make-update-keys", "--out", str(self.keys))[0] == 0
+        db = open_database(self.db_url)
+        with db.Session.begin() as s:
+            for code, name in (
+                ("S001", "城关镇中心小学"),
+                ("S002", "河口乡小学"),
+                ("S003", "东山镇中学"),
+            ):
+                add_school(s, code=code, name=name, now=START, secret="x")
+        db.close()
+
+    @property
+    def repo(self) -> Repository:
+        return Repository(self.instance / "updates")
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = server_cli([*args, "--instance", str(self.instance), "--db", self.db_url])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ok(self, *args: str) -> str:
+        code, out, err = self.run(*args)
+        assert code == 0, (args, out, err)
+        return out
+
+    def refused(self, *args: str) -> str:
+        code, out, err = self.run(*args)
+        assert code == 2, (args, code, out, err)
+        assert "Traceback" not in err
+        return err
+
+    def release(self, version: str) -> M.ClientRelease | None:
+        db = open_database(self.db_url)
+        try:
+            with db.ReadSession.begin() as s:
+                row = s.execute(
+                    select(M.ClientRelease).where(M.ClientRelease.version == version)
+                ).scalar_one_or_none()
+                s.expunge_all()
+                return row
+        finally:
+            db.close()
+
+    def audit(self) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+        db = open_database(self.db_url)
+        try:
+            with db.ReadSession.begin() as s:
+                return [
+                    (e.actor, e.action, e.object_id, dict(e.details))
+                    for e in s.execute(
+                        select(M.AuditEntry)
+                        .where(M.AuditEntry.action.like("client.%"))
+                        .order_by(M.AuditEntry.id)
+                    ).scalars()
+                ]
+        finally:
+            db.close()
+
+    def metadata(self) -> dict[str, bytes]:
+        folder = self.repo.metadata
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def bundle(folder: Path, version: str, *, exe: str = "school-client", extra: str = "") -> Path:
+    """A stand-in PyInstaller folder: the program and _internal/school_data-X.dist-info/METADATA."""
+    meta = folder / "_internal" / f"school_data-{version}.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: school-data\nVersion: {version}\n", encoding="utf-8"
+    )
+    (folder / exe).write_text("#!/bin/sh\necho stand-in\n" + extra, encoding="utf-8")
+    (folder / exe).chmod(0o755)
+    return folder
+
+
+@pytest.fixture
+def bureau(tmp_path: Path, sqlite_template: Path, capsys: Any) -> Bureau:
+    return Bureau(tmp_path, sqlite_template, capsys)
+
+
+# -- 3: signing with the keys the root names, checked as a client would ----------------------------
+
+
+def test_a_key_folder_the_root_does_not_name_is_refused_before_anything_is_signed(
+    bureau: Bureau,
+) -> None:
+    bureau.ok("publish-client", str(bundle(bureau.tmp / "v1", "1.0.0")), "--keys", str(bureau.keys))
+    other = bureau.tmp / "other-keys"
+    bureau.ok("make-update-keys", "--out", str(other))
+    before = bureau.metadata()
+    root = json.loads(before["root.json"])["signed"]
+    expected = root["roles"]["targets"]["keyids"][0]
+
+    err = bureau.refused(
+        "publish-client", str(bundle(bureau.tmp / "v2", "2.0.0")), "--keys", str(other)
+    )
+    assert str(other / "targets.key") in err and expected[:16] in err
+    assert "不是" in err and "is not" in err
+    assert bureau.metadata() == before  # nothing signed, nothing written
+    assert bureau.release("2.0.0") is None
+    assert not list((bureau.repo.targets / "linux").glob("*2.0.0*"))
+
+    err = bureau.refused("refresh-update-metadata", "--keys", str(other))
+    assert str(other / "snapshot.key") in err or str(other / "timestamp.key") in err
+    err = bureau.refused(
+        "rotate-update-key", "targets", "--keys", str(other), "--new-keys", str(other)
+    )
+    assert str(other / "root.key") in err
+    assert bureau.metadata() == before
+
+
+def test_after_a_rotation_the_old_online_key_is_refused_and_the_new_one_works(
+    bureau: Bureau,
+) -> None:
+    bureau.ok("publish-client", str(bundle(bureau.tmp / "v1", "1.0.0")), "--keys", str(bureau.keys))
+    online = bureau.tmp / "server-copy"  # the weekly task's copy of the online keys, on the server
+    online.mkdir()
+    for role in ("snapshot", "timestamp"):
+        shutil.copyfile(bureau.keys / f"{role}.key", online / f"{role}.key")
+    new = bureau.tmp / "new-keys"
+    bureau.ok("make-update-keys", "--out", str(new))
+    out = bureau.ok(
+        "rotate-update-key", "timestamp", "--keys", str(bureau.keys), "--new-keys", str(new)
+    )
+    assert "server" in out  # reminded of the server's copy
+    assert (bureau.keys / "timestamp.key").read_bytes() == (new / "timestamp.key").read_bytes()
+    err = bureau.refused("refresh-update-metadata", "--keys", str(online))  # the copy forgotten
+    assert str(online / "timestamp.key") in err and "第 2 版" in err
+    shutil.copyfile(new / "timestamp.key", online / "timestamp.key")
+    out = bureau.ok("refresh-update-metadata", "--keys", str(online))
+    assert "已按学校电脑的方式核对" in out
+    verify_repository(bureau.repo.folder)  # a PC trusting root 1 accepts it
+
+
+def test_a_repository_whose_root_has_expired_is_not_reported_as_published(
+    bureau: Bureau,
+) -> None:
+    """The keys are right, but a PC would refuse what was signed (root 1 expired a year on): the check
+    as a client catches it, says what to do, and leaves the repository as it was."""
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    bureau.repo._initialize(bureau.repo.signers(bureau.keys, ROLES), now=long_ago)
+    before = bureau.metadata()
+    err = bureau.refused(
+        "publish-client", str(bundle(bureau.tmp / "v2", "2.0.0")), "--keys", str(bureau.keys)
+    )
+    assert "root" in err and "过期" in err and "expired" in err
+    assert bureau.metadata() == before
+    assert not list((bureau.repo.targets / "linux").glob("*2.0.0*"))
+    # what the message says to do works: root and targets signed again, then the release goes out
+    bureau.ok("refresh-update-metadata", "--keys", str(bureau.keys), "--offline-roles")
+    bureau.ok("publish-client", str(bureau.tmp / "v2"), "--keys", str(bureau.keys))
+    verify_repository(bureau.repo.folder, target="linux/school-client-2.0.0.tar.gz")
+
+
+# -- 4, 5: only a bundle, its own version -----------------------------------------------------------
+
+
+def test_what_is_not_a_bundle_is_refused(bureau: Bureau) -> None:
+    junk = bureau.tmp / "notabundle"
+    junk.mkdir()
+    (junk / "readme.txt").write_text("hello", encoding="utf-8")
+    err = bureau.refused(
+        "publish-client", str(junk), "--keys", str(bureau.keys), "--version", "0.5.0"
+    )
+    assert "school-client" in err and str(junk) in err
+    no_info = bureau.tmp / "noinfo"
+    no_info.mkdir()
+    (no_info / "school-client").write_text("x", encoding="utf-8")
+    err = bureau.refused("publish-client", str(no_info), "--keys", str(bureau.keys))
+    assert "school_data-" in err and "dist-info" in err
+    assert bureau.release("0.5.0") is None and not bureau.repo.exists()
+
+
+def test_an_archive_with_a_top_folder_is_published_with_the_program_at_the_top(
+    bureau: Bureau,
+) -> None:
+    folder = bundle(bureau.tmp / "v060" / "school-client", "0.6.0")
+    archive = bureau.tmp / "school-client-9.9.9.tar.gz"  # the name says another version
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="school-client")
+    out = bureau.ok("publish-client", str(archive), "--keys", str(bureau.keys))
+    assert "0.6.0" in out
+    assert bureau.release("9.9.9") is None
+    row = bureau.release("0.6.0")
+    assert row is not None
+    with tarfile.open(bureau.repo.targets / row.target) as tar:
+        names = tar.getnames()
+    assert "school-client" in names and "_internal/school_data-0.6.0.dist-info/METADATA" in names
+    # a folder holding the bundle folder is taken the same way
+    bundle(bureau.tmp / "v070" / "school-client", "0.7.0")
+    bureau.ok("publish-client", str(bureau.tmp / "v070"), "--keys", str(bureau.keys))
+    assert bureau.release("0.7.0") is not None
+    verify_repository(bureau.repo.folder, target=row.target)
+
+
+def test_a_version_option_that_disagrees_with_the_bundle_is_refused(bureau: Bureau) -> None:
+    folder = bundle(bureau.tmp / "v3", "0.3.0")
+    err = bureau.refused(
+        "publish-client", str(folder), "--keys", str(bureau.keys), "--version", "0.4.0"
+    )
+    assert "0.3.0" in err and "0.4.0" in err
+    assert bureau.release("0.4.0") is None and bureau.release("0.3.0") is None
+    bureau.ok("publish-client", str(folder), "--keys", str(bureau.keys), "--version", "0.3.0")
+    assert bureau.release("0.3.0") is not None
+
+
+# -- 6: a published version does not change ---------------------------------------------------------
+
+
+def test_a_published_version_is_immutable_and_publishing_it_again_keeps_its_rollout(
+    bureau: Bureau,
+) -> None:
+    folder = bundle(bureau.tmp / "v2", "0.2.0")
+    bureau.ok("publish-client", str(folder), "--keys", str(bureau.keys), "--schools", "S001")
+    first = bureau.release("0.2.0")
+    assert first is not None and first.stage == "pilot"
+    archive = bureau.repo.targets / first.target
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    before = bureau.metadata()
+
+    out = bureau.ok("publish-client", str(folder), "--keys", str(bureau.keys))  # the same again
+    assert "未改动" in out and "unchanged" in out
+    again = bureau.release("0.2.0")
+    assert again is not None and (again.stage, again.schools) == ("pilot", ["S001"])
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha
+    assert bureau.metadata() == before
+
+    changed = bureau.tmp / "v2b"
+    shutil.copytree(folder, changed)
+    (changed / "extra.txt").write_text("x", encoding="utf-8")
+    err = bureau.refused("publish-client", str(changed), "--keys", str(bureau.keys))
+    assert "0.2.0" in err and "新版本" in err and "new version" in err
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha
+    assert bureau.metadata() == before
