@@ -14,6 +14,7 @@ A server that knows no update route (older than protocol 1.18) answers 404: noth
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -33,6 +34,8 @@ from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig  # type: ignor
 
 from client.sync.errors import SyncError
 from client.sync.http import API, Answer, Transport
+from client.update.install import EXE
+from client.update.retry import lift_expired
 from client.update.state import (
     READY_FILE,
     UpdateState,
@@ -50,6 +53,7 @@ ROOT_NAME = "update-root.json"  # the bureau's trusted root, shipped beside the 
 CHUNK = 256 * 1024
 DOWNLOAD_SECONDS = 120.0  # of downloading per sync; the rest comes with the next syncs
 MAX_METADATA_BYTES = 1024 * 1024
+KEEP_REFUSED = 10  # releases refused once verified, remembered so as not to download them again
 
 
 class SessionFetcher(FetcherInterface):
@@ -85,6 +89,8 @@ def check_and_stage(
     state = load_state(data_dir)
     if state.target_version == running and state.state in ("downloading", "staged"):
         state.state, state.error = "installed", None  # this is the version that was staged
+    if lift_expired(state, now=dt.datetime.now(dt.UTC)):  # tried once more (client/update/retry.py)
+        save_state(data_dir, state)
     answer = _report(transport, running, state)
     if answer is None or answer.status == 404:  # 404: a server older than 1.18, no update channel
         return state
@@ -101,13 +107,31 @@ def check_and_stage(
         return state
     if ready and ready.get("version") == version:
         return state  # staged: installed at the next start
+    reported = (state.state, state.target_version, state.error)
     state.state, state.target_version, state.error = "downloading", version, None
     save_state(data_dir, state)
     try:
-        stage(transport, data_dir, version=version, target=target, install_dir=install_dir)
+        stage(
+            transport,
+            data_dir,
+            version=version,
+            target=target,
+            install_dir=install_dir,
+            refused=state.refused,
+        )
+    except RefusedBefore as exc:  # the same bytes as before: not downloaded again
+        state.state, state.error = "failed", exc.reason
+        save_state(data_dir, state)
+        log.info("update %s was refused here before; not downloaded again: %s", version, exc.reason)
+        if (state.state, state.target_version, state.error) == reported:
+            return state  # the server was told so at the check above
+        _report(transport, running, state)
+        return state
     except (tuf_errors.RepositoryError, tuf_errors.DownloadError, UpdateRefused) as exc:
         state.state, state.failures = "failed", state.failures + 1
         state.error = f"{type(exc).__name__}: {exc}"[:500]
+        if isinstance(exc, NotAProgram):
+            _remember_refused(state, version, exc.sha256, state.error)
         log.warning("update %s refused: %s", version, state.error)
     except (requests.RequestException, OSError, DownloadPaused) as exc:  # resumed at the next sync
         state.state, state.error = "downloading", f"{type(exc).__name__}: {exc}"[:500]
@@ -137,6 +161,60 @@ def _report(transport: Transport, running: str, state: UpdateState) -> Answer | 
 
 class UpdateRefused(Exception):
     """The offered release cannot be taken (not in the signed metadata, a bad archive)."""
+
+
+class NotAProgram(UpdateRefused):
+    """The verified archive holds no program at its top (packed one folder too deep, or not a bundle):
+    installing it is impossible, so it is refused at once and these bytes are never downloaded again."""
+
+    def __init__(self, message: str, sha256: str | None) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
+
+
+class RefusedBefore(Exception):
+    """The release offered is the one (version and sha256) refused here before."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _remember_refused(state: UpdateState, version: str, sha256: str | None, reason: str) -> None:
+    if not sha256:
+        return
+    kept = [r for r in state.refused if (r.get("version"), r.get("sha256")) != (version, sha256)]
+    state.refused = [*kept, {"version": version, "sha256": sha256, "reason": reason}][
+        -KEEP_REFUSED:
+    ]
+
+
+def _refused_before(
+    refused: list[dict[str, object]], version: str, sha256: str | None
+) -> str | None:
+    for entry in refused:
+        if sha256 and (entry.get("version"), entry.get("sha256")) == (version, sha256):
+            return str(entry.get("reason") or "refused before")
+    return None
+
+
+def _check_program(unpacked: Path, *, version: str, sha256: str | None) -> None:
+    """The program (school-client, school-client.exe on Windows) at the top of the unpacked release."""
+    if (unpacked / EXE).is_file():
+        return
+    top = sorted(p.name for p in unpacked.iterdir()) if unpacked.is_dir() else []
+    deeper = [name for name in top if (unpacked / name / EXE).is_file()]
+    if deeper:
+        zh = f"发布包 {version} 的最上层没有 {EXE}：多了一层文件夹（{deeper[0]}/{EXE}）"
+        en = f"release {version} has no {EXE} at its top: it is one folder too deep ({deeper[0]}/{EXE})"
+    else:
+        shown = "、".join(top[:5]) or "（空）"
+        zh = f"发布包 {version} 不是客户端程序：最上层没有 {EXE}（只有 {shown}）"
+        en = f"release {version} is not a client bundle: no {EXE} at its top (it holds {', '.join(top[:5]) or 'nothing'})"
+    raise NotAProgram(
+        f"{zh}。请把程序文件夹本身重新打包发布新版本 / {en}; publish the program folder itself as a new version",
+        sha256,
+    )
 
 
 def shipped_root(install_dir: Path | None) -> Path | None:
@@ -225,12 +303,19 @@ def _stage_archive(data_dir: Path, archive: Path, info: TargetFile, *, version: 
     shutil.rmtree(staged, ignore_errors=True)
     unpacked = folder / f"staged-{version}.tmp"
     shutil.rmtree(unpacked, ignore_errors=True)
+    sha256 = info.hashes.get("sha256")
     try:
         unpack(archive, unpacked / version)
+        _check_program(unpacked / version, version=version, sha256=sha256)
     except (tarfile.TarError, zipfile.BadZipFile, ValueError) as exc:
         shutil.rmtree(unpacked, ignore_errors=True)
         raise UpdateRefused(f"the archive cannot be unpacked: {exc}") from exc
-    write_json(unpacked / READY_FILE, {"version": version, "target": info.path})
+    except NotAProgram:
+        shutil.rmtree(unpacked, ignore_errors=True)
+        archive.unlink()
+        raise
+    ready = {"version": version, "target": info.path, "sha256": sha256}
+    write_json(unpacked / READY_FILE, ready)
     unpacked.rename(staged)
     archive.unlink()
     return staged / version
@@ -243,6 +328,7 @@ def stage(
     version: str,
     target: str,
     install_dir: Path | None = None,
+    refused: list[dict[str, object]] | None = None,
 ) -> Path:
     updater = _updater(
         data_dir,
@@ -251,6 +337,9 @@ def stage(
         lambda: trusted_root(transport, data_dir, install_dir),
     )
     info = _signed_target(updater, version=version, target=target)
+    before = _refused_before(refused or [], version, info.hashes.get("sha256"))
+    if before is not None:
+        raise RefusedBefore(before)
     archive = updates_dir(data_dir) / "download" / Path(target).name
     download_resumably(transport, f"{REPO}/targets/{target}", archive, length=info.length)
     return _stage_archive(data_dir, archive, info, version=version)
@@ -315,6 +404,8 @@ def stage_carried(
     if not _newer(version, running):
         return Carried(version, skipped="older")
     state = load_state(data_dir)
+    if lift_expired(state, now=dt.datetime.now(dt.UTC)):
+        save_state(data_dir, state)
     if version in state.blocked:
         log.info("update %s failed its first start here before; not taken again", version)
         return Carried(version, skipped="blocked")
@@ -346,6 +437,8 @@ def stage_carried(
     except (tuf_errors.RepositoryError, tuf_errors.DownloadError, UpdateRefused, OSError) as exc:
         state.state, state.failures = "failed", state.failures + 1
         state.error = f"{type(exc).__name__}: {exc}"[:500]
+        if isinstance(exc, NotAProgram):
+            _remember_refused(state, version, exc.sha256, state.error)
         save_state(data_dir, state)
         log.warning("update %s from a USB answer refused: %s", version, state.error)
         return Carried(version, error=state.error)

@@ -16,6 +16,7 @@ from client.store.prefs import get_setting
 from client.sync.http import Answer
 from client.sync.pinning import K_FINGERPRINT
 from client.update.install import install_dir
+from client.update.retry import lift_expired
 from client.update.state import (
     UpdateState,
     load_state,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 REPORT_HEADER = "Sync-Update-Report"
 OFFER_HEADER = "Sync-Update-Offer"
 PLATFORM_HEADER = "Sync-Client-Platform"
+PROTOCOL_HEADER = "Sync-Protocol"  # the server's protocol revision (1.18: reads the update report)
 REPORT_EVERY = dt.timedelta(days=1)
 MAX_REPORT_HEADER = 2000  # the server reads up to 2048 characters
 
@@ -74,13 +76,24 @@ def pull_headers(engine: SyncEngine) -> dict[str, str]:
     return headers
 
 
+def _takes_reports(answer: Answer) -> bool:
+    """Whether the answer's server reads update reports: it states protocol 1.18 or later (an older
+    server ignores the header, and must get the report again once it is upgraded)."""
+    stated = answer.headers.get(PROTOCOL_HEADER) or ""
+    try:
+        major, minor = (int(part) for part in stated.strip().split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (1, 18)
+
+
 def note_pull_answer(engine: SyncEngine, sent: dict[str, str], answer: Answer) -> None:
-    """After a pull's answer: the report it carried is taken; the release offered, if any, is kept for the
-    check after the sync."""
+    """After a pull's answer: the report it carried is taken (when the server reads reports); the release
+    offered, if any, is kept for the check after the sync."""
     from client.sync.engine import app_version
 
     engine.update_offer = answer.headers.get(OFFER_HEADER) or None
-    if REPORT_HEADER not in sent:
+    if REPORT_HEADER not in sent or not _takes_reports(answer):
         return
     try:
         data_dir = engine.ctx.store.data_dir
@@ -96,6 +109,8 @@ def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
     if refused_too_old:
         return True
     state = load_state(engine.ctx.store.data_dir)
+    if lift_expired(state, now=dt.datetime.now(dt.UTC)):  # (as install.py's time) tried once more
+        save_state(engine.ctx.store.data_dir, state)
     if state.state == "downloading":
         return True  # goes on where it stopped
     offer = engine.update_offer

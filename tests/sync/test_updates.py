@@ -9,6 +9,7 @@ one server without seeing each other's releases.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -290,6 +291,7 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
     server.publish(launcher(tmp_path / "v50", "50.0"), "50.0", school)
     target = server.instance / "updates" / "targets" / "linux" / "school-client-50.0.tar.gz"
     good = target.read_bytes()
+    good_sha256 = hashlib.sha256(good).hexdigest()
     target.write_bytes(good[:-8] + bytes(8))  # same length, other bytes: a changed archive
     client.engine.sync()
     data = client.ctx.store.data_dir
@@ -320,10 +322,9 @@ def test_a_tampered_archive_or_metadata_is_refused_and_nothing_is_staged(
         state = load_state(data)
         assert state.state == "failed" and state.failures == 2
         assert "signature" in (state.error or "").lower() or "Unsigned" in (state.error or "")
-        assert staged_ready(data) == {
-            "version": "50.0",
-            "target": "linux/school-client-50.0.tar.gz",
-        }
+        ready = staged_ready(data)
+        assert ready is not None and ready.pop("sha256") == good_sha256
+        assert ready == {"version": "50.0", "target": "linux/school-client-50.0.tar.gz"}
     finally:
         targets_json.write_text(signed, encoding="utf-8")
 

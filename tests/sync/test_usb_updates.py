@@ -202,6 +202,7 @@ def test_an_offered_release_arrives_by_stick_and_is_staged(
         in lines
     )
     ready = staged_ready(client.ctx.store.data_dir)
+    assert ready is not None and len(str(ready.pop("sha256"))) == 64  # (kept for a retry, issue 16)
     assert ready == {"version": "99.1", "target": "linux/school-client-99.1.tar.gz"}
     staged = updates_dir(client.ctx.store.data_dir) / "staged" / "99.1"
     assert (staged / "school-client").is_file()

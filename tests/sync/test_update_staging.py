@@ -1,0 +1,169 @@
+"""What the client does with what it is offered (issue 16; tester's findings #1, #4, #23 of
+/work/notes/update-trial.md), against the real server on loopback with its TUF repository, the real sync
+engine and python-tuf's ngclient:
+
+- a verified release without the program at its top (packed one folder too deep) is refused at staging with
+  a reason the bureau can act on, reported, and not downloaded again at the next syncs;
+- a block is lifted after BLOCK_DAYS, and the version offered again is fetched;
+- the update report counts as taken only by a server that reads it (protocol 1.18 or later).
+
+A release that an older server accepted is made here by re-signing the targets metadata with the bureau's
+targets key (as `publish-client` did before it checked bundles).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tuf.api.metadata import Metadata, TargetFile  # type: ignore[attr-defined]
+
+from client.update.retry import BLOCK_DAYS, MAX_START_TRIES
+from client.update.state import load_state, save_state, updates_dir
+from sync_server.updates_repo import load_signer
+from tests.server.conftest import serve
+from tests.sync.conftest import ClientFactory
+from tests.sync.test_updates import UpdateServer, _device_id, _enrolled, launcher
+from tests.sync.test_updates import server as _live_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
+    """A live server of this module's own (test_updates.py's, made the same way)."""
+    yield from _live_server._get_wrapped_function()(tmp_path_factory)
+
+
+def too_deep(folder: Path, out: Path) -> Path:
+    """`tar czf out school-client`: the program one folder down, as anyone packs an archive by hand."""
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(folder, arcname="school-client")
+    return out
+
+
+def publish_as_an_older_server_did(
+    server: UpdateServer, tmp_path: Path, version: str, school: str, archive: Path
+) -> None:
+    """`archive` signed as release `version` for `school` (the server's check at publishing bypassed)."""
+    server.publish(launcher(tmp_path / f"good-{version}", version), version, school)
+    repo = server.instance / "updates"
+    name = f"linux/school-client-{version}.tar.gz"
+    (repo / "targets" / name).write_bytes(archive.read_bytes())
+    md: Metadata[Any] = Metadata.from_file(str(repo / "metadata" / "targets.json"))
+    custom = md.signed.targets[name].unrecognized_fields["custom"]
+    target = TargetFile.from_file(name, str(repo / "targets" / name), ["sha256"])
+    target.unrecognized_fields["custom"] = custom
+    md.signed.targets[name] = target
+    md.signed.version += 1
+    md.signatures.clear()
+    md.sign(load_signer(server.keys, "targets"))
+    md.to_file(str(repo / "metadata" / "targets.json"))
+    server.cli("refresh-update-metadata", "--keys", str(server.keys))
+
+
+def downloads(client: Any, since: int = 0) -> list[Any]:
+    return [r for r in client.responses[since:] if "/targets/" in r.request.path_url]
+
+
+def test_a_release_packed_one_folder_too_deep_is_refused_once_and_not_downloaded_again(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-deep")
+    data = client.ctx.store.data_dir
+    archive = too_deep(launcher(tmp_path / "v41", "41.0"), tmp_path / "school-client-41.0.tar.gz")
+    publish_as_an_older_server_did(server, tmp_path, "41.0", school, archive)
+
+    client.engine.sync()
+
+    assert len(downloads(client)) == 1
+    state = load_state(data)
+    assert (state.state, state.target_version, state.failures) == ("failed", "41.0", 1)
+    error = state.error or ""
+    assert "最上层没有 school-client" in error and "school-client/school-client" in error
+    assert "one folder too deep" in error
+    assert not (updates_dir(data) / "staged").exists()
+    assert not list((updates_dir(data) / "download").glob("*"))  # nothing kept of it
+    reported = server.device_update(_device_id(client))
+    assert reported is not None and (reported.state, reported.target_version) == ("failed", "41.0")
+    assert "最上层没有 school-client" in (reported.last_error or "")
+
+    seen = len(client.responses)
+    client.engine.sync()  # offered again: the same bytes are not downloaded again
+    client.engine.sync()
+    assert downloads(client, seen) == []
+    state = load_state(data)
+    assert (state.state, state.failures) == ("failed", 1) and state.error == error
+
+
+def test_a_blocked_version_is_fetched_again_once_its_block_has_expired(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    client, school = _enrolled(make_client, server, "pc-blocked")
+    data = client.ctx.store.data_dir
+    server.publish(launcher(tmp_path / "v42", "42.0"), "42.0", school)
+    state = load_state(data)
+    state.state, state.target_version, state.blocked = "rolled_back", "42.0", ["42.0"]
+    blocked_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    state.start_failures = {
+        "42.0": {"tries": MAX_START_TRIES, "blocked_at": blocked_at.isoformat()}
+    }
+    save_state(data, state)
+
+    client.engine.sync()  # blocked a day ago: not fetched
+    assert downloads(client) == [] and load_state(data).state == "rolled_back"
+
+    state = load_state(data)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=BLOCK_DAYS, hours=1)
+    state.start_failures["42.0"]["blocked_at"] = old.isoformat()
+    save_state(data, state)
+    client.engine.sync()  # the block's days are over: fetched, staged, one more try
+    state = load_state(data)
+    assert (state.state, state.target_version, state.blocked) == ("staged", "42.0", [])
+    assert state.start_failures["42.0"]["tries"] == MAX_START_TRIES - 1
+    assert len(downloads(client)) == 1
+
+
+def test_the_report_counts_as_taken_only_by_a_server_that_reads_it(
+    make_client: ClientFactory, server: UpdateServer
+) -> None:
+    """#23: an older (1.17) server ignores the report; once the bureau upgrades it, the next pull carries
+    the report again (not a day later)."""
+
+    def as_1_17(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].startswith("/api/v1/update/"):
+            environ["PATH_INFO"] = "/api/v1/no-such-route"
+
+        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            kept = [(k, v) for k, v in headers if not k.lower().startswith("sync-protocol")]
+            return start_response(status, kept, *exc)
+
+        return server.app(environ, start)
+
+    old, thread = serve(as_1_17)  # type: ignore[arg-type]
+    try:
+        _school, code = server.new_school()
+        client = make_client("pc-upgraded-server")
+        client.engine.enroll(f"http://127.0.0.1:{old.server_port}", code)
+        client.engine.sync()
+    finally:
+        old.shutdown()
+        old.server_close()
+        thread.join(5)
+    data = client.ctx.store.data_dir
+    assert load_state(data).reported_at is None  # not taken: nobody read it
+
+    from client.store import sync_state as S
+    from client.store.prefs import set_setting
+
+    with client.Session.begin() as s:  # the bureau upgraded: the same server, now 1.18
+        set_setting(s, S.K_SERVER_URL, server.url)
+    seen = len(client.responses)
+    client.engine.sync()
+    pulls = [r for r in client.responses[seen:] if r.request.path_url.startswith("/api/v1/pull")]
+    assert pulls and "Sync-Update-Report" in pulls[0].request.headers
+    assert load_state(data).reported_at is not None
+    reported = server.device_update(_device_id(client))
+    assert reported is not None and reported.state == "current"
