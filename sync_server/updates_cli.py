@@ -222,6 +222,11 @@ def cmd_publish_client(ctx: Context) -> Result:
             f"客户端 {version}（{platform}）已发布过，内容相同，未改动 / client {version} ({platform}) "
             f"was published before with the same content: unchanged (sha256 {published.sha256[:16]}…)"
         ]
+        if published.restored:
+            lines.append(
+                "服务器上的发布包被改动过或缺失，已恢复为签名时的内容 / the archive on the server was "
+                "changed or missing: put back as signed"
+            )
         if args.schools or args.all:
             lines.append(
                 "发布范围没有改变；要调整请用 sync-server rollout / the rollout is kept; change it with "
@@ -331,7 +336,7 @@ def cmd_rollout(ctx: Context) -> Result:
                 session,
                 "client.rollout",
                 args.version,
-                {"stage": stage, "schools": schools},
+                {"stage": stage, "schools": U.school_codes(session, schools) if schools else []},
             )
             lines = []
             for change in changes:

@@ -412,6 +412,7 @@ class Published:
     platform: str
     targets_version: int
     unchanged: bool = False  # the same bytes were published before: nothing signed
+    restored: bool = False  # ... and the archive on the server, changed or lost, was put back
 
 
 @dataclass(frozen=True)
@@ -568,10 +569,14 @@ class Repository:
         release = source
         before = self.published(release.version, release.platform)
         if before is not None:
-            if (
-                before.hashes.get("sha256") == release.sha256
-                and (self.targets / before.path).is_file()
-            ):
+            if before.hashes.get("sha256") == release.sha256:
+                dest = self.targets / before.path
+                restored = not _matches(dest, before)
+                if restored:  # changed or lost on the server: the signed bytes put back
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = dest.with_name(f".{dest.name}.tmp")
+                    shutil.copyfile(release.archive, tmp)
+                    os.replace(tmp, dest)
                 return Published(
                     target=before.path,
                     length=before.length,
@@ -580,6 +585,7 @@ class Repository:
                     platform=release.platform,
                     targets_version=self._read("targets").signed.version,
                     unchanged=True,
+                    restored=restored,
                 )
             raise _refused(
                 "version_published",
@@ -879,6 +885,15 @@ class Repository:
                 "give --keys, a folder holding snapshot.key and timestamp.key, to sign them again",
             )
         return Repository(source.folder).signers(keys, ONLINE_ROLES)
+
+
+def _matches(path: Path, target: TargetFile) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            target.verify_length_and_hashes(fh)
+    except (OSError, RepositoryError):
+        return False
+    return True
 
 
 def _same_version(a: object, b: str) -> bool:

@@ -272,3 +272,88 @@ def test_a_published_version_is_immutable_and_publishing_it_again_keeps_its_roll
     assert "0.2.0" in err and "新版本" in err and "new version" in err
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha
     assert bureau.metadata() == before
+
+
+def test_publishing_the_same_bundle_again_puts_back_an_archive_changed_on_the_server(
+    bureau: Bureau,
+) -> None:
+    folder = bundle(bureau.tmp / "v2", "0.2.0")
+    bureau.ok("publish-client", str(folder), "--keys", str(bureau.keys))
+    archive = bureau.repo.targets / "linux" / "school-client-0.2.0.tar.gz"
+    good = archive.read_bytes()
+    archive.write_bytes(good[:-8] + bytes(8))  # damaged on the server (LengthOrHashMismatchError)
+    out = bureau.ok("publish-client", str(folder), "--keys", str(bureau.keys))
+    assert "已恢复" in out and archive.read_bytes() == good
+    verify_repository(bureau.repo.folder, target="linux/school-client-0.2.0.tar.gz")
+
+
+# -- 7, 16, 17, 18: who is offered a release, said plainly, audited ----------------------------------
+
+
+def test_rollout_adds_removes_widens_and_pauses_explicitly(bureau: Bureau) -> None:
+    bureau.ok("publish-client", str(bundle(bureau.tmp / "v8", "0.8.0")), "--keys", str(bureau.keys))
+    out = bureau.ok("list-releases")
+    assert "未提供" in out and "not offered yet" in out and "已暂停" not in out
+    out = bureau.ok("rollout", "0.8.0", "--schools", "s002")  # any case, as enroll takes codes
+    assert "试点学校：S002" in out
+    out = bureau.ok("rollout", "0.8.0", "--schools", "S001")  # added to the pilot
+    assert "试点学校：S001、S002" in out
+    out = bureau.ok("rollout", "0.8.0", "--remove-schools", "S002")
+    assert "试点学校：S001" in out and "S002" not in out
+    bureau.ok("rollout", "0.8.0", "--all")
+    err = bureau.refused("rollout", "0.8.0", "--schools", "S003")  # never narrows silently
+    assert "全部学校" in err and "all schools" in err
+    row = bureau.release("0.8.0")
+    assert row is not None and row.stage == "all"
+    out = bureau.ok("rollout", "0.8.0", "--pause")
+    assert "已暂停" in out
+    out = bureau.ok("rollout", "0.8.0", "--schools", "S003")  # a new pilot: the old one is not back
+    assert "试点学校：S003" in out and "S001" not in out
+    out = bureau.ok("rollout", "0.8.0", "--remove-schools", "S003")
+    assert "已暂停" in out and "paused" in out
+    err = bureau.refused("rollout", "0.8.0", "--schools", "S009")
+    assert "S009" in err
+    entries = bureau.audit()
+    assert entries[0][1:3] == ("client.publish", "0.8.0")
+    rollouts = [(e[2], e[3]["stage"], e[3]["schools"]) for e in entries if e[1] == "client.rollout"]
+    assert rollouts[:3] == [
+        ("0.8.0", "pilot", ["S002"]),
+        ("0.8.0", "pilot", ["S001"]),
+        ("0.8.0", "remove", ["S002"]),
+    ]
+    assert all(e[0].startswith("cli") for e in entries)
+
+
+# -- 12: signed on an offline PC, put in place on the server -----------------------------------------
+
+
+def test_a_release_signed_on_an_offline_pc_is_installed_and_rolled_out_on_the_server(
+    bureau: Bureau,
+) -> None:
+    bureau.ok("publish-client", str(bundle(bureau.tmp / "v1", "1.0.0")), "--keys", str(bureau.keys))
+    bureau.ok("rollout", "1.0.0", "--all")
+    stick = bureau.tmp / "stick" / "updates"  # the server's repository, copied to the stick
+    shutil.copytree(bureau.repo.folder, stick)
+    offline_instance = bureau.tmp / "offline-pc"
+    code = server_cli(
+        ["publish-client", str(bundle(bureau.tmp / "v2", "2.0.0")), "--keys", str(bureau.keys),
+         "--repo", str(stick), "--sign-only", "--instance", str(offline_instance)]
+    )  # fmt: skip
+    assert code == 0
+    assert not (offline_instance / "sync.db").exists()  # no database on the offline PC
+    bureau.ok("refresh-update-metadata", "--keys", str(bureau.keys))  # the weekly task meanwhile
+    # without the online keys, the server's newer timestamp cannot be overtaken: refused, unchanged
+    before = bureau.metadata()
+    old_copy = shutil.copytree(bureau.repo.folder, bureau.tmp / "old-copy")
+    err = bureau.refused("install-update-repo", str(stick))
+    assert "--keys" in err and bureau.metadata() == before
+    out = bureau.ok("install-update-repo", str(stick), "--keys", str(bureau.keys))
+    assert "2.0.0" in out
+    verify_repository(bureau.repo.folder, target="linux/school-client-2.0.0.tar.gz")
+    row = bureau.release("2.0.0")
+    assert row is not None and row.stage == "paused"
+    out = bureau.ok("rollout", "2.0.0", "--schools", "S001")
+    assert "S001" in out
+    # a stale copy (older than the server's) is refused
+    err = bureau.refused("install-update-repo", str(old_copy), "--keys", str(bureau.keys))
+    assert "比服务器上的更新仓库旧" in err and "is older than" in err
