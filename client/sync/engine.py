@@ -380,10 +380,10 @@ class SyncEngine:
                     result.pending = S.pending_count(s)
         except SyncError as exc:
             exc.result = result
+            if exc.code == "client_too_old":  # issue 16: still offered its update
+                update_hook.check_updates(self, refusal=exc)  # and told what came of it
             self._keep_problem(exc, result)
             log.warning("sync failed: %s", exc.one_line())
-            if exc.code == "client_too_old":  # issue 16: it is still offered its update
-                update_hook.check_updates(self, refused_too_old=True)
             raise
         update_hook.check_updates(self)  # issue 16: only when one is offered; never raises
         log.info(

@@ -27,6 +27,7 @@ from client.update.state import (
 
 if TYPE_CHECKING:
     from client.sync.engine import SyncEngine
+    from client.sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -120,25 +121,43 @@ def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
     return not (ready and ready.get("version") == offer)  # staged: installed at the next start
 
 
-def check_updates(engine: SyncEngine, *, refused_too_old: bool = False) -> None:
-    """Never raises: an update that cannot be checked or fetched must not fail the sync."""
+def check_updates(
+    engine: SyncEngine, *, refused_too_old: bool = False, refusal: SyncError | None = None
+) -> None:
+    """Never raises: an update that cannot be checked or fetched must not fail the sync. `refusal`: the
+    server's 426 (too old) - checked in any case, and its message then says what came of it here (the
+    release this computer will install, or why none), not what the server offers to all schools."""
+    try:
+        _check(engine, refused_too_old or refusal is not None)
+    except Exception:
+        log.warning("the update check failed", exc_info=True)
+    if refusal is not None:
+        try:
+            from client.update.too_old import too_old_words
+
+            data_dir = engine.ctx.store.data_dir
+            words = too_old_words(refusal.details, load_state(data_dir), data_dir)
+            refusal.message_zh, refusal.message_en = words
+            refusal.args = (f"{words[0]} / {words[1]}",)
+        except Exception:
+            log.warning("the refusal's words could not be made", exc_info=True)
+
+
+def _check(engine: SyncEngine, refused_too_old: bool) -> None:
     from client.sync.engine import app_version
     from client.update.channel import check_and_stage  # python-tuf is loaded only when used
 
-    try:
-        if not _check_wanted(engine, refused_too_old):
-            return
-        engine.update_offer = None
-        with engine.ctx.store.Session() as s:
-            enrollment = S.get_enrollment(s)
-            pin = get_setting(s, K_FINGERPRINT)
-        if enrollment is None:
-            return
-        transport = engine._transport(
-            enrollment.server_url, enrollment.device_token, str(pin) if pin else None
-        )
-        check_and_stage(
-            transport, engine.ctx.store.data_dir, running=app_version(), install_dir=install_dir()
-        )
-    except Exception:
-        log.warning("the update check failed", exc_info=True)
+    if not _check_wanted(engine, refused_too_old):
+        return
+    engine.update_offer = None
+    with engine.ctx.store.Session() as s:
+        enrollment = S.get_enrollment(s)
+        pin = get_setting(s, K_FINGERPRINT)
+    if enrollment is None:
+        return
+    transport = engine._transport(
+        enrollment.server_url, enrollment.device_token, str(pin) if pin else None
+    )
+    check_and_stage(
+        transport, engine.ctx.store.data_dir, running=app_version(), install_dir=install_dir()
+    )

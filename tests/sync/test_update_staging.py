@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 from tuf.api.metadata import Metadata, TargetFile  # type: ignore[attr-defined]
 
+from client.sync.errors import SyncError
 from client.update.retry import BLOCK_DAYS, MAX_START_TRIES
 from client.update.state import load_state, save_state, updates_dir
+from sync_server.state import get_state
 from sync_server.updates_repo import load_signer
 from tests.server.conftest import serve
 from tests.sync.conftest import ClientFactory
@@ -167,3 +169,69 @@ def test_the_report_counts_as_taken_only_by_a_server_that_reads_it(
     assert load_state(data).reported_at is not None
     reported = server.device_update(_device_id(client))
     assert reported is not None and reported.state == "current"
+
+
+def _refused_as_too_old(client: Any, server: UpdateServer, minimum: str) -> SyncError:
+    config = get_state(server.app).config
+    config["MIN_CLIENT_VERSION"] = minimum
+    try:
+        with pytest.raises(SyncError) as caught:
+            client.engine.sync()
+    finally:
+        del config["MIN_CLIENT_VERSION"]
+    from client.store import sync_state as S
+
+    with client.Session() as s:  # the status bar shows the same words
+        problem = S.sync_status(s).last_problem
+    assert problem is not None and problem["message_zh"] == caught.value.message_zh
+    return caught.value
+
+
+def test_the_too_old_message_names_the_release_this_pc_installs(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    """#25: the server's 426 names the release offered to all schools (43.0); this PC's school pilots
+    44.0, which is what it fetched: the clerk is told 44.0 installs at the next start."""
+    client, school = _enrolled(make_client, server, "pc-too-old")
+    other, _ = server.new_school()
+    server.publish(launcher(tmp_path / "v43", "43.0"), "43.0", other)
+    server.publish(launcher(tmp_path / "v44", "44.0"), "44.0", school)
+    server.cli("rollout", "43.0", "--all")
+    try:
+        err = _refused_as_too_old(client, server, "43.0")
+    finally:
+        server.cli("rollout", "43.0", "--pause")
+    assert (err.status, err.code) == (426, "client_too_old")
+    assert err.details["update"]["version"] == "43.0"  # what the server named
+    state = load_state(client.ctx.store.data_dir)
+    assert (state.state, state.target_version) == ("staged", "44.0")
+    assert err.message_zh.startswith("程序版本过旧，需要更新：本机是 ")
+    assert "新版本 44.0 已下载，下次启动时安装。本机保存的数据不会丢失。" in err.message_zh
+    assert "43.0 已可更新" not in err.message_zh
+    assert "Version 44.0 has been downloaded; it installs at the next start." in err.message_en
+
+
+def test_the_too_old_message_never_promises_a_version_this_pc_has_blocked(
+    make_client: ClientFactory, server: UpdateServer, tmp_path: Path
+) -> None:
+    """#1/#25: 46.0 is offered to all, but failed to start here three times (blocked): not 已可更新."""
+    client, school = _enrolled(make_client, server, "pc-blocked-old")
+    data = client.ctx.store.data_dir
+    server.publish(launcher(tmp_path / "v46", "46.0"), "46.0", school)
+    state = load_state(data)
+    state.state, state.target_version, state.blocked = "rolled_back", "46.0", ["46.0"]
+    now = dt.datetime.now(dt.UTC).isoformat()
+    state.start_failures = {"46.0": {"tries": MAX_START_TRIES, "blocked_at": now}}
+    save_state(data, state)
+    server.cli("rollout", "46.0", "--all")
+    try:
+        err = _refused_as_too_old(client, server, "46.0")
+    finally:
+        server.cli("rollout", "46.0", "--pause")
+    assert err.details["update"]["version"] == "46.0"
+    assert "已可更新" not in err.message_zh and "下次启动时安装" not in err.message_zh
+    assert (
+        f"新版本 46.0 在本机启动失败过，暂时不再安装（{BLOCK_DAYS} 天后再试一次）" in err.message_zh
+    )
+    assert "failed to start on this computer" in err.message_en
+    assert downloads(client) == []
