@@ -309,7 +309,8 @@ ON_WINDOW_READY: list[Callable[[Any], None]] = []
 def _close_first(startup: QWidget, window: QWidget | None) -> None:
     """The store did not open: away with what showed meanwhile."""
     if window is not None:
-        window.close()
+        window.hide()  # (its frame does not close before its pages are built)
+        window.deleteLater()
     else:
         startup.close()
 

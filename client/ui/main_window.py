@@ -981,7 +981,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Editors close first: each saves its draft (or asks about an unsubmitted correction) and says
-        `closed` when done, possibly later; the window closes when the last one has gone."""
+        `closed` when done, possibly later; the window closes when the last one has gone. Before its
+        pages are built (the store is opening, maybe migrating) it does not close: that would not stop the
+        work (the start-up window had no close button for the same reason)."""
+        if not self._attached:
+            log.info("the window was asked to close while the store opens: it stays")
+            event.ignore()
+            return
         open_editors = self.editors()
         refused = [e for e in open_editors if not e.close()]
         if refused:
@@ -989,9 +995,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closing = False
-        if self._attached:
-            self.sync.stop()
-            self.tasks.wait()
+        self.sync.stop()
+        self.tasks.wait()
         super().closeEvent(event)
 
     def sizeHint(self) -> QSize:

@@ -1,17 +1,22 @@
 """Issue 14 goal 1, saving: a save does only the work its record needs - the roster is read only for a form
 that names it, and a new record's search rows are written without first deleting rows it cannot have - and
-the search finds what was saved, after a correction only the new text."""
+the search finds what was saved, after a correction only the new text; the WAL is copied back into the
+database on the store's own thread, not inside a save's commit."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 
+from client.clock import FixedClock
 from client.context import ClientContext
 from client.store import records as R
+from client.store.formset import FormSet
 from tests.store.conftest import NOW, TODAY
 from tests.support.samples import inspection
 
@@ -96,3 +101,27 @@ def test_a_new_record_is_indexed_without_deletes_and_a_correction_replaces_its_t
     assert [st for st, _ in seen if "DELETE FROM record_search" in st]
     assert found("欧阳修") == 1
     assert found(old) == 0
+
+
+def test_the_wal_is_checkpointed_on_the_stores_own_thread(tmp_path: Path) -> None:
+    from client.store.db import WAL_AUTOCHECKPOINT_PAGES, open_store
+
+    store = open_store(tmp_path / "data")
+    ctx = ClientContext(store, FormSet.shipped(), FixedClock(NOW, TODAY))
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    try:
+        with store.ReadSession() as s:
+            limit = s.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert limit == WAL_AUTOCHECKPOINT_PAGES  # a commit no longer copies the WAL back itself
+        for _ in range(5):
+            save(ctx, "safety_inspection", inspection(), submit=True)
+        deadline = time.monotonic() + 10
+        while checkpointer.frames == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.runs >= 1 and checkpointer.frames > 0
+    finally:
+        store.close()
+    assert (
+        not checkpointer._thread.is_alive()
+    )  # stopped with the store (a restore replaces the file)

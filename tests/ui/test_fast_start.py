@@ -188,3 +188,31 @@ def test_a_locked_form_is_counted_when_its_page_shows_not_at_start(
         lock.stop()
         window.close()
         settle(main_tasks)
+
+
+def test_the_frame_stays_while_the_store_opens_and_goes_when_it_cannot(
+    qapp: Any, tmp_path: Path
+) -> None:
+    from shiboken6 import isValid
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "store.db").write_bytes(b"this is not a database" * 200)
+    (data_dir / app_module.LANGUAGE_FILE).write_text("zh_CN\n", encoding="ascii")
+    seen: dict[str, Any] = {}
+
+    def shown(w: Any) -> None:
+        w.close()  # the clerk clicks the close button while 正在打开… shows
+        seen["stays"] = w.isVisible()
+        seen["window"] = w
+
+    app_module.ON_WINDOW_SHOWN.append(shown)
+    try:
+        assert app_module.run_gui(data_dir, smoke=True) == 1
+    finally:
+        app_module.ON_WINDOW_SHOWN.remove(shown)
+    assert seen["stays"] is True
+    window = seen["window"]
+    assert not isValid(window) or not window.isVisible()
+    log = (data_dir / "logs" / app_module.LOG_NAME).read_text(encoding="utf-8")
+    assert "could not open the data folder" in log
