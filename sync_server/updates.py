@@ -33,7 +33,15 @@ REPORT_HEADER = "Sync-Update-Report"  # on a pull: the device's update report (c
 OFFER_HEADER = "Sync-Update-Offer"  # on a pull's answer: the version this device is offered
 CLIENT_AGENT = re.compile(r"school-client/([0-9][0-9A-Za-z.+!-]{0,48})")
 STAGES = ("paused", "pilot", "all")
-STAGE_LABELS = {"paused": "已暂停", "pilot": "试点学校", "all": "全部学校"}
+NEW = "new"  # published, never offered to anybody yet (a pause is someone stopping it)
+OFFERED = ("pilot", "all")
+STAGE_LABELS = {"paused": "已暂停", "pilot": "试点学校", "all": "全部学校", NEW: "未提供"}
+STAGE_LABELS_EN = {
+    "paused": "paused",
+    "pilot": "pilot schools",
+    "all": "all schools",
+    NEW: "not offered yet",
+}
 PLATFORMS = ("linux", "windows")
 # What a device may report (client/update/state.py has the same words).
 STATES = (
@@ -194,8 +202,8 @@ def set_stage(
     - "remove": these schools leave the pilot (none left: paused);
     - "all": every school; "paused": nobody (the pilot's list is dropped: a new pilot names its schools).
     """
-    if stage not in (*STAGES, "remove"):
-        check_stage(session, stage, schools)
+    if stage not in (*STAGES, "remove"):  # (NEW is no action: a release is published so)
+        check_stage(session, "?", schools)
     if stage == "remove":
         schools = check_stage(session, "pilot", schools)
     else:
@@ -290,7 +298,7 @@ def school_codes(session: Session, schools: Sequence[str]) -> list[str]:
 
 def check_stage(session: Session, stage: str, schools: Sequence[str]) -> list[str]:
     """The stage checked; the pilot's school codes as stored."""
-    if stage not in STAGES:
+    if stage not in (*STAGES, NEW):
         raise ServiceError(
             "bad_stage",
             f"发布阶段“{stage}”无效（paused、pilot 或 all）",
@@ -311,17 +319,11 @@ def check_stage(session: Session, stage: str, schools: Sequence[str]) -> list[st
 
 def stage_label(release: ClientRelease) -> str:
     """已暂停 only for a release someone stopped; one never offered to anybody is 未提供."""
-    if release.stage == "paused" and release.changed_at == release.published_at:
-        return "未提供"
     return STAGE_LABELS.get(release.stage, release.stage)
 
 
 def stage_label_en(release: ClientRelease) -> str:
-    if release.stage == "paused" and release.changed_at == release.published_at:
-        return "not offered yet"
-    return {"paused": "paused", "pilot": "pilot schools", "all": "all schools"}.get(
-        release.stage, release.stage
-    )
+    return STAGE_LABELS_EN.get(release.stage, release.stage)
 
 
 def scope_text(release: ClientRelease) -> tuple[str, str]:
@@ -342,7 +344,7 @@ def newest_offered(
     for release in releases:
         if platform is not None and release.platform != platform:
             continue
-        if release.stage == "paused":
+        if release.stage not in OFFERED:
             continue
         if release.stage == "pilot" and school_code not in (release.schools or []):
             continue
@@ -473,7 +475,7 @@ def offer_for(
     best: tuple[Version, ClientRelease] | None = None
     for release in session.execute(
         select(ClientRelease).where(
-            ClientRelease.platform == platform, ClientRelease.stage != "paused"
+            ClientRelease.platform == platform, ClientRelease.stage.in_(OFFERED)
         )
     ).scalars():
         if release.stage == "pilot" and school_code not in (release.schools or []):

@@ -67,8 +67,28 @@ def _platform() -> str:
 
 @api.record_once
 def _check_settings(setup: BlueprintSetupState) -> None:
-    """A min_client_version that is no version stops the start (ConfigError), not every request."""
-    U.min_client_version(setup.app.config)
+    """A min_client_version that is no version stops the start (ConfigError), not every request; what
+    the bureau should act on is logged at the start (the server log, and the console of serve)."""
+    minimum = U.min_client_version(setup.app.config)
+    for zh, en in start_warnings(setup.app, minimum):
+        log.warning("%s / %s", zh, en)
+
+
+def start_warnings(app: Any, minimum: Any) -> list[tuple[str, str]]:
+    """The update signatures expiring or expired, and a min_client_version that locks PCs out."""
+    from sync_server.updates_repo import Repository
+
+    try:
+        state = app.extensions["sync_server"]
+        configured = app.config.get("UPDATES_DIR")
+        folder = Path(str(configured)) if configured else Path(app.instance_path) / "updates"
+        warnings = U.expiry_warnings(Repository(folder), state.now())
+        with state.db.ReadSession.begin() as session:
+            lockout = U.lockout_warning(session, minimum)
+    except Exception:  # never stops the start: the dashboard page shows the same
+        log.debug("update warnings at start", exc_info=True)
+        return []
+    return warnings + ([lockout] if lockout else [])
 
 
 @api.after_request

@@ -88,7 +88,7 @@ def _stage(args: argparse.Namespace) -> tuple[str, list[str]]:
         return "pilot", _schools(args.schools)
     if getattr(args, "remove_schools", None):
         return "remove", _schools(args.remove_schools)
-    return "paused", []
+    return U.NEW, []
 
 
 def expiry_lines(repo: Repository) -> list[str]:
@@ -240,7 +240,7 @@ def cmd_publish_client(ctx: Context) -> Result:
         ]
     if row is not None:
         lines.append(f"发布范围 / offered to: {scope[0]} / {scope[1]}")
-        if stage == "paused" and not published.unchanged:
+        if stage == U.NEW and not published.unchanged:
             lines.append(
                 "尚未向任何学校提供；用 sync-server rollout 指定试点学校或全部学校 / offered to nobody "
                 "yet: use sync-server rollout"
@@ -287,7 +287,7 @@ def cmd_install_update_repo(ctx: Context) -> Result:
                         version=version,
                         platform=platform,
                         target=target,
-                        stage="paused",
+                        stage=U.NEW,
                         schools=[],
                         now=_now(),
                     )

@@ -1,6 +1,9 @@
 """客户端更新 · client updates (issue 16, docs/updates.md): the published releases and who is offered each
-(pilot schools, all, paused), with buttons for admins to widen or pause a release; and per device the version
-it runs, when it last checked, its update state and failures, as the devices report them at each sync.
+(pilot schools, all, paused, not offered yet), with buttons for admins to add or remove pilot schools, offer a
+release to all or pause it (the last two confirmed first); per device the version it runs, its platform, when
+it last checked, its update state and failures, as the devices report them at each sync, with what a reported
+error means and what to do; and warnings: the repository's signatures expiring or expired, and a
+min_client_version that locks PCs out.
 
 Publishing and signing stay on the command line (`sync-server publish-client`), with the offline keys: this
 page never signs anything.
@@ -8,9 +11,11 @@ page never signs anything.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 
 from sync_server import updates as U
@@ -19,23 +24,44 @@ from sync_server.dashboard.auth import audit, role_required
 from sync_server.errors import ServiceError
 from sync_server.models import ClientRelease, Device, DeviceUpdate, School
 from sync_server.state import get_state
+from sync_server.updates_repo import Repository
+
+ACTIONS = {
+    "pilot": ("加入试点", "add to the pilot"),
+    "remove": ("移出试点", "remove from the pilot"),
+    "all": ("发布到全部学校", "offer to all schools"),
+    "paused": ("暂停", "pause"),
+}
 
 
-def _version_key(text: str) -> tuple[int, Version | str]:
-    try:
-        return (1, Version(text))
-    except InvalidVersion:
-        return (0, text)
+def _repository() -> Repository:
+    configured = get_state().config.get("UPDATES_DIR")
+    return Repository(
+        Path(str(configured)) if configured else Path(current_app.instance_path) / "updates"
+    )
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    device: Device
+    school: School
+    u: DeviceUpdate | None
+    running: str | None
+    platform: str | None
+    newest: str | None  # the newest release offered to its school and platform
+    too_old: bool  # below min_client_version: refused at every sync
+    explained: tuple[str, str] | None  # what its last error means, what to do
 
 
 @bp.get("/updates")
 @role_required("viewer")
 def updates() -> ResponseReturnValue:
     state = get_state()
+    minimum = U.min_client_version(state.config)
     with state.db.ReadSession.begin() as s:
         releases = sorted(
             s.execute(select(ClientRelease)).scalars(),
-            key=lambda r: (_version_key(r.version), r.platform),
+            key=lambda r: (U.version_key(r.version), r.platform),
             reverse=True,
         )
         rows = s.execute(
@@ -45,18 +71,36 @@ def updates() -> ResponseReturnValue:
             .where(Device.revoked_at.is_(None), Device.replaced_by.is_(None))
             .order_by(School.code, Device.name)
         ).all()
+        lockout = U.lockout_warning(s, minimum)
         s.expunge_all()
-    newest = releases[0].version if releases else None
-    failing = sum(1 for _d, _s, u in rows if u is not None and u.failures)
+    devices: list[DeviceRow] = []
+    for device, school, u in rows:
+        running = u.app_version if u else device.app_version
+        platform = u.platform if u else None
+        newest = (
+            U.newest_offered(releases, school_code=school.code, platform=platform)
+            if platform
+            else None
+        )
+        explained = U.explain_error(u.last_error) if u else None
+        too_old = U.below_minimum(running, minimum)
+        devices.append(DeviceRow(device, school, u, running, platform, newest, too_old, explained))
+    failing = sum(1 for d in devices if d.u is not None and d.u.state in ("failed", "rolled_back"))
+    repo = _repository()
+    now = state.now()
     return render_template(
         "updates.html",
         releases=releases,
-        rows=rows,
-        newest=newest,
+        devices=devices,
         failing=failing,
-        stage_labels=U.STAGE_LABELS,
+        too_old=sum(1 for d in devices if d.too_old),
+        never_reported=sum(1 for d in devices if d.u is None),
+        stage_label=U.stage_label,
         state_labels=U.STATE_LABELS,
-        min_client=state.config.get("MIN_CLIENT_VERSION"),
+        min_client=minimum,
+        lockout=lockout,
+        expiries=repo.expiries(now),
+        expiry_warnings=U.expiry_warnings(repo, now),
         protocol=U.PROTOCOL,
     )
 
@@ -65,16 +109,25 @@ def updates() -> ResponseReturnValue:
 @role_required("admin")
 def updates_stage(version: str) -> ResponseReturnValue:
     stage = (request.form.get("stage") or "").strip()
-    schools = [c.strip() for c in (request.form.get("schools") or "").replace("，", ",").split(",")]
+    typed = [c.strip() for c in (request.form.get("schools") or "").replace("，", ",").split(",")]
+    typed = [c for c in typed if c]
     state = get_state()
     try:
         with state.db.Session.begin() as s:
-            U.set_stage(
-                s, version=version, stage=stage, schools=[c for c in schools if c], now=state.now()
-            )
+            if stage not in ACTIONS:
+                U.check_stage(s, stage, typed)  # refused, in both languages
+            schools = U.school_codes(s, typed) if stage in ("pilot", "remove") and typed else []
+            changes = U.set_stage(s, version=version, stage=stage, schools=schools, now=state.now())
             audit("client.rollout", version, {"stage": stage, "schools": schools}, session=s)
+            said = []
+            for change in changes:
+                zh, _en = U.scope_text(change.release)
+                said.append(
+                    f"客户端 {version}（{'Windows' if change.release.platform == 'windows' else 'Linux'}）"
+                    f"现在：{zh}" + (f"。{change.note_zh}" if change.note_zh else "")
+                )
     except ServiceError as exc:
         flash(f"{exc.message_zh}（{exc.message_en}）", "error")
     else:
-        flash(f"客户端 {version}：{U.STAGE_LABELS.get(stage, stage)}", "ok")
+        flash("；".join(said), "ok")
     return redirect(url_for("dashboard.updates"))

@@ -351,7 +351,7 @@ def test_a_release_signed_on_an_offline_pc_is_installed_and_rolled_out_on_the_se
     assert "2.0.0" in out
     verify_repository(bureau.repo.folder, target="linux/school-client-2.0.0.tar.gz")
     row = bureau.release("2.0.0")
-    assert row is not None and row.stage == "paused"
+    assert row is not None and row.stage == "new"  # 未提供
     out = bureau.ok("rollout", "2.0.0", "--schools", "S001")
     assert "S001" in out
     # a stale copy (older than the server's) is refused

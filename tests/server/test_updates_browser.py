@@ -57,10 +57,14 @@ def test_an_admin_sees_each_pcs_version_and_widens_a_pilot_to_all(
     table = browser.find_element(By.ID, "device-updates-table").text
     assert "河西乡小学" in table and "新版本启动失败，已退回" in table and "exit code 127" in table
     assert "正在下载" in table and "已安装新版本" in table
-    assert "1 台电脑的更新失败过" in browser.find_element(By.ID, "devices").text
+    assert "1 台电脑的更新失败" in browser.find_element(By.ID, "devices").text
+    assert "未提供" not in browser.find_element(By.ID, "releases").text
     live.screenshot(browser, "updates")
     row = browser.find_element(By.CSS_SELECTOR, 'tr.release[data-version="0.2.0"]')
     row.find_element(By.CSS_SELECTOR, 'button[value="all"]').click()
+    alert = WebDriverWait(browser, 10).until(EC.alert_is_present())  # the riskiest click, confirmed
+    assert "全部学校" in alert.text
+    alert.accept()
     WebDriverWait(browser, 10).until(
         EC.presence_of_element_located(
             (By.CSS_SELECTOR, 'tr.release[data-version="0.2.0"][data-stage="all"]')
