@@ -25,6 +25,7 @@ import datetime as dt
 import gzip
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -148,6 +149,15 @@ def push_body(rows: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
     return gzip.compress(json.dumps({"changes": changes}, ensure_ascii=False).encode()), ids
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_threads(work: list[Callable[[], list[float]]]) -> tuple[float, list[float]]:
     """Start every job at once; (wall seconds, the latencies they report)."""
     barrier = threading.Barrier(len(work) + 1)
@@ -231,7 +241,9 @@ def ours(
                 )
                 for d, share in enumerate(shares)
             ]
+            cpu0, own0 = process_cpu(server.proc.pid), time.process_time()
             wall, _ = run_threads(jobs)
+            cpu1, own1 = process_cpu(server.proc.pid), time.process_time()
             # 300 devices at once, one batch each
             crowd_rows = make_records(args.crowd * args.crowd_batch, seed=41)
             jobs = [
@@ -243,6 +255,7 @@ def ours(
                 for d in range(args.crowd)
             ]
             crowd_wall, latencies = run_threads(jobs)
+            cpu2, own2 = process_cpu(server.proc.pid), time.process_time()
         finally:
             server.stop()
         engine = sa.create_engine(url)
@@ -255,6 +268,8 @@ def ours(
             "crowd_wall": crowd_wall,
             "latencies": sorted(latencies),
             "stored": stored,
+            "server_cpu": (cpu1 - cpu0, cpu2 - cpu1),
+            "client_cpu": (own1 - own0, own2 - own1),
             "expected": len(rows) + len(crowd_rows),
         }
     finally:
@@ -331,6 +346,13 @@ def main() -> None:
             print(
                 f"ours on {backend}: {len(rows):,} records by {args.devices} devices in {f['wall']:.1f} s = "
                 f"{f['rate']:,.0f} records/s{ratio}"
+            )
+            scpu, ccpu = f["server_cpu"], f["client_cpu"]
+            crowd_n = args.crowd * args.crowd_batch
+            print(
+                f"ours on {backend}: server CPU {1e6 * scpu[0] / len(rows):,.0f} us a record "
+                f"({scpu[0]:.2f} s), the bench's client threads {ccpu[0]:.2f} CPU-s; at once: server "
+                f"{1e6 * scpu[1] / crowd_n:,.0f} us a record ({scpu[1]:.2f} s), client {ccpu[1]:.2f} CPU-s"
             )
             print(
                 f"ours on {backend}: {args.crowd} devices at once, {args.crowd_batch} changes each: "

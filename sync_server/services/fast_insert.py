@@ -46,6 +46,25 @@ def _json_passing(process: _Processor) -> _Processor:
     return bind
 
 
+def _last_kept(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The processor, keeping its last answer: a batch's rows share one `now` (SQLite formats a datetime
+    as text, per row and column, otherwise)."""
+    last: list[tuple[Any, Any]] = [(object(), None)]
+
+    def bind(value: Any) -> Any:
+        seen, out = last[0]
+        if seen is value:
+            return out
+        out = process(value)
+        last[0] = (value, out)
+        return out
+
+    return bind
+
+
+EMPTY_OBJECT = Dumped("{}")
+
+
 def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
     with _LOCK:
         plans = _PLANS.setdefault(dialect, {})
@@ -64,6 +83,8 @@ def _plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
         process: _Processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if isinstance(column_type, JSON):
             process = _json_passing(process)
+        elif process is not None:
+            process = _last_kept(process)
         processors.append(process)
     plan: _Plan = (compiled.string, names, tuple(processors), positional)
     with _LOCK:

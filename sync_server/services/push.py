@@ -63,7 +63,7 @@ from sync_server.services.common import (
     is_plain_text,
     naive_utc,
 )
-from sync_server.services.fast_insert import Dumped, insert_rows
+from sync_server.services.fast_insert import EMPTY_OBJECT, Dumped, insert_rows
 from sync_server.services.forms import FormCache
 from sync_server.services.generation import current_generation
 from sync_server.services.group_commit import writer_for
@@ -314,6 +314,9 @@ _REC_COLUMNS = (
 
 
 _RECORDS = cast(Table, Record.__table__)
+_FORMS_SEEN = (
+    "push_forms"  # session.info: (form_id, version) -> FormDef | None, for one transaction
+)
 
 
 def _table(model: Any) -> Table:
@@ -349,6 +352,8 @@ class _Rec:
         row = self.row()
         if self.data_text is not None:
             row["data"] = self.data_text
+        if not self.review_comments:
+            row["review_comments"] = EMPTY_OBJECT
         return row
 
 
@@ -451,7 +456,7 @@ class _Batch:
     forms: FormCache
     max_change_bytes: int = MAX_CHANGE_BYTES
     records: dict[str, _Rec] = field(default_factory=dict)
-    ops: dict[str, AppliedOp | dict[str, Any]] = field(default_factory=dict)
+    ops: dict[str, dict[str, Any]] = field(default_factory=dict)
     form_defs: dict[tuple[str, str], FormDef | None] = field(default_factory=dict)
     roster: ReferenceList | None = None
     revisions: list[dict[str, Any]] = field(default_factory=list)
@@ -471,7 +476,11 @@ class _Batch:
     def form(self, form_id: str, version: str) -> FormDef | None:
         key = (form_id, version)
         if key not in self.form_defs:
-            self.form_defs[key] = self.forms.lookup(self.session, form_id, version)
+            # Shared by the pushes of one transaction (a group commit): versions are not published by pushes.
+            known = self.session.info.setdefault(_FORMS_SEEN, {})
+            if key not in known:
+                known[key] = self.forms.lookup(self.session, form_id, version)
+            self.form_defs[key] = known[key]
         return self.form_defs[key]
 
     def references(self) -> dict[str, ReferenceList]:
@@ -923,23 +932,14 @@ class _Batch:
         self._remember(c, "requested", rec.server_revision, answer)
         return answer
 
-    def _again(self, c: ChangeIn, prior: AppliedOp | dict[str, Any]) -> dict[str, Any]:
-        if isinstance(prior, AppliedOp):
-            school, record_id, result, revision, response = (
-                prior.school_id,
-                prior.record_id,
-                prior.result,
-                prior.server_revision,
-                prior.response,
-            )
-        else:
-            school, record_id, result, revision, response = (
-                prior["school_id"],
-                prior["record_id"],
-                prior["result"],
-                prior["server_revision"],
-                prior["response"],
-            )
+    def _again(self, c: ChangeIn, prior: dict[str, Any]) -> dict[str, Any]:
+        school, record_id, result, revision, response = (
+            prior["school_id"],
+            prior["record_id"],
+            prior["result"],
+            prior["server_revision"],
+            prior["response"],
+        )
         # Another school's op id, or this op id made for another record: not this operation again, and
         # answering `duplicate` would lose this change's data.
         if school != self.device.school_id or record_id != c.record_id:
@@ -1083,7 +1083,7 @@ class _Batch:
                 "op_id": c.op_id,
                 "actor": None,
                 "created_at": self.now,
-                "review_comments": rec.review_comments,
+                "review_comments": rec.review_comments or EMPTY_OBJECT,
                 "data": rec.data_text if rec.data_text is not None else rec.data,
             }
         )
@@ -1135,6 +1135,24 @@ class _Batch:
         return write_changes(self.session, self.changes, now=self.now)
 
 
+# Statements built once (their cache keys too): built per batch they cost more than running them (issue 14).
+_RECORDS_LOCKED = (
+    select(*(_RECORDS.c[n] for n in _REC_COLUMNS))
+    .where(_RECORDS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_RECORDS.c.id)
+    .with_for_update()
+)
+_APPLIED_OPS = cast(Table, AppliedOp.__table__)
+_OPS_SEEN = select(
+    _APPLIED_OPS.c.op_id,
+    _APPLIED_OPS.c.school_id,
+    _APPLIED_OPS.c.record_id,
+    _APPLIED_OPS.c.result,
+    _APPLIED_OPS.c.server_revision,
+    _APPLIED_OPS.c.response,
+).where(_APPLIED_OPS.c.op_id.in_(bindparam("ids", expanding=True)))
+
+
 def push_batch(
     session: Session,
     *,
@@ -1155,17 +1173,11 @@ def push_batch(
         session.execute(select(School.id).where(School.id == device.school_id).with_for_update())
     record_ids = sorted({c.record_id for c in changes})
     if record_ids:
-        table = _RECORDS
-        found = session.execute(
-            select(*(table.c[n] for n in _REC_COLUMNS))
-            .where(table.c.id.in_(record_ids))
-            .order_by(table.c.id)
-            .with_for_update()
-        ).all()
+        found = session.execute(_RECORDS_LOCKED, {"ids": record_ids}).all()
         batch.records = {row.id: _Rec(*row) for row in found}
     op_ids = sorted({c.op_id for c in changes})
-    for op in session.execute(select(AppliedOp).where(AppliedOp.op_id.in_(op_ids))).scalars():
-        batch.ops[op.op_id] = op
+    for op in session.execute(_OPS_SEEN, {"ids": op_ids}).mappings():
+        batch.ops[op["op_id"]] = dict(op)
     results = [batch.apply(c) for c in changes]
     cursor = batch.finish()
     return {"results": results, "cursor": cursor}
@@ -1285,6 +1297,12 @@ def run_push(
     raise AssertionError("unreachable")
 
 
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_KEY_STORED = select(_KEYS.c.request_sha256, _KEYS.c.status_code, _KEYS.c.response).where(
+    _KEYS.c.device_id == bindparam("device_id"), _KEYS.c.key == bindparam("key")
+)
+
+
 def _push_in(
     session: Session,
     *,
@@ -1300,12 +1318,7 @@ def _push_in(
     """One push inside the given write transaction (or savepoint). The key's row is written last, with the
     answer: a copy of this batch in another transaction meets this one's op ids (applied_ops' primary key)
     or the key's unique index, waits for its commit, fails and is run again, then finding the answer."""
-    keys = _table(IdempotencyKey)
-    stored = session.execute(
-        select(keys.c.request_sha256, keys.c.status_code, keys.c.response).where(
-            keys.c.device_id == device.device_id, keys.c.key == key
-        )
-    ).first()
+    stored = session.execute(_KEY_STORED, {"device_id": device.device_id, "key": key}).first()
     if stored is not None:
         if stored.request_sha256 != request_sha256 or stored.response is None:
             raise ApiError(
@@ -1329,7 +1342,7 @@ def _push_in(
     text = dumps(body)
     insert_rows(
         session,
-        keys,
+        _KEYS,
         [
             {
                 "device_id": device.device_id,
