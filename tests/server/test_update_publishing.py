@@ -357,3 +357,42 @@ def test_a_release_signed_on_an_offline_pc_is_installed_and_rolled_out_on_the_se
     # a stale copy (older than the server's) is refused
     err = bureau.refused("install-update-repo", str(old_copy), "--keys", str(bureau.keys))
     assert "比服务器上的更新仓库旧" in err and "is older than" in err
+
+
+# -- 19, 20, 21: the commands as documented, help in both languages, keys with a passphrase -----------
+
+
+def test_the_update_commands_help_in_both_languages_and_a_key_path_that_is_no_folder_is_bad_input(
+    bureau: Bureau,
+) -> None:
+    for command in ("publish-client", "rollout", "refresh-update-metadata", "install-update-repo"):
+        with pytest.raises(SystemExit):
+            server_cli([command, "--help"])
+        out = bureau.capsys.readouterr().out
+        assert "学校" in out or "签名" in out or "仓库" in out, command
+    # docs/updates.md 一: the repository (and the 1.root.json the installer carries) before any release
+    out = bureau.ok("refresh-update-metadata", "--keys", str(bureau.keys), "--create")
+    assert (bureau.repo.metadata / "1.root.json").is_file() and "update-root.json" in out
+    verify_repository(bureau.repo.folder)
+    bureau.refused("refresh-update-metadata", "--keys", str(bureau.keys), "--create")
+    err = bureau.refused("refresh-update-metadata", "--keys", "/etc/hostname")
+    assert "/etc/hostname" in err and "不是文件夹" in err and "not a folder" in err
+
+
+def test_offline_keys_with_a_passphrase(bureau: Bureau, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = bureau.tmp / "locked-keys"
+    monkeypatch.setenv("SYNC_SERVER_UPDATE_KEY_PASSPHRASE", "correct horse 2026")
+    out = bureau.ok("make-update-keys", "--out", str(keys), "--passphrase")
+    assert "口令" in out
+    assert b"ENCRYPTED" in (keys / "targets.key").read_bytes()
+    assert b"ENCRYPTED" not in (keys / "timestamp.key").read_bytes()  # the weekly task needs none
+    bureau.ok("publish-client", str(bundle(bureau.tmp / "v1", "1.0.0")), "--keys", str(keys))
+    monkeypatch.setenv("SYNC_SERVER_UPDATE_KEY_PASSPHRASE", "wrong")
+    err = bureau.refused(
+        "publish-client", str(bundle(bureau.tmp / "v2", "2.0.0")), "--keys", str(keys)
+    )
+    assert "口令" in err and "passphrase" in err and str(keys / "targets.key") in err
+    monkeypatch.delenv("SYNC_SERVER_UPDATE_KEY_PASSPHRASE")
+    bureau.ok(
+        "refresh-update-metadata", "--keys", str(keys)
+    )  # snapshot and timestamp: no passphrase
