@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,17 @@ def test_an_archive_with_a_top_folder_is_published_with_the_program_at_the_top(
     bureau.ok("publish-client", str(bureau.tmp / "v070"), "--keys", str(bureau.keys))
     assert bureau.release("0.7.0") is not None
     verify_repository(bureau.repo.folder, target=row.target)
+    # a Windows bundle (school-client.exe) is a Windows release, packed as .zip
+    bundle(bureau.tmp / "win" / "school-client", "0.9.0", exe="school-client.exe")
+    out = bureau.ok("publish-client", str(bureau.tmp / "win"), "--keys", str(bureau.keys))
+    win = bureau.release("0.9.0")
+    assert win is not None and (win.platform, win.target) == (
+        "windows",
+        "windows/school-client-0.9.0.zip",
+    )
+    with zipfile.ZipFile(bureau.repo.targets / win.target) as zf:
+        assert "school-client.exe" in zf.namelist()
+    verify_repository(bureau.repo.folder, target=win.target)
 
 
 def test_a_version_option_that_disagrees_with_the_bundle_is_refused(bureau: Bureau) -> None:
