@@ -9,9 +9,9 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from client.store.formset import ROSTER_FORM
@@ -251,37 +251,25 @@ def save_record(
     if form.form_id == ROSTER_FORM:
         _check_roster_unique(session, rid, stored, roster_index)
     summary = summarize(form, stored, refs)
-    current: Revision | None = None  # the draft revision an autosave updates in place
+    body = summary + " " + search_text(form, stored, refs)
     if existing is None:
-        record = Record(
-            id=rid,
-            form_id=form.form_id,
-            form_version=form.version,
-            data=stored,
-            status=status,
-            revision=1,
-            period=record_period(form, stored),
-            record_date=_record_date(form, stored),
-            summary=summary,
-            created_at=now,
-            updated_at=now,
-            deleted=False,
-            review_comments=None,
-        )
-        session.add(record)
-        session.flush()
-    else:
-        record = existing
-        current = _amendable(session, existing, amend) if status == Status.DRAFT else None
-        record.form_version = form.version
-        record.data = stored
-        record.status = status
-        if current is None:
-            record.revision += 1
-        record.period = record_period(form, stored)
-        record.record_date = _record_date(form, stored)
-        record.summary = summary
-        record.updated_at = now
+        _insert_new(session, form, rid, stored, status, summary, body, now)
+        if roster_index is not None and form.form_id == ROSTER_FORM:
+            roster_index.saved(rid, stored)
+        return SaveResult(rid, 1, status, evaluation.problems)
+    # An existing record (loaded already) changes through the ORM; `current`: the draft revision an autosave
+    # updates in place.
+    record = existing
+    current = _amendable(session, existing, amend) if status == Status.DRAFT else None
+    record.form_version = form.version
+    record.data = stored
+    record.status = status
+    if current is None:
+        record.revision += 1
+    record.period = record_period(form, stored)
+    record.record_date = _record_date(form, stored)
+    record.summary = summary
+    record.updated_at = now
     if current is not None:
         current.form_version, current.data, current.saved_at = form.version, stored, now
     else:
@@ -308,12 +296,73 @@ def save_record(
             )
         )
     session.flush()
-    index_record(
-        session, rid, summary + " " + search_text(form, stored, refs), new=existing is None
-    )
+    index_record(session, rid, body)
     if roster_index is not None and form.form_id == ROSTER_FORM:
         roster_index.saved(rid, stored)
     return SaveResult(rid, record.revision, status, evaluation.problems)
+
+
+# A new record's rows as three Core INSERTs (statements compiled once): the same rows the ORM wrote, without
+# its unit of work (about half of a save's time before the commit). The Record is not put in the session:
+# a later get() in the same transaction reads it.
+_INSERT_RECORD = insert(cast(Table, Record.__table__))
+_INSERT_REVISION = insert(cast(Table, Revision.__table__))
+_INSERT_OUTBOX = insert(cast(Table, OutboxEntry.__table__))
+
+
+def _insert_new(
+    session: Session,
+    form: FormDef,
+    rid: str,
+    stored: dict[str, Any],
+    status: str,
+    summary: str,
+    body: str,
+    now: dt.datetime,
+) -> None:
+    session.execute(
+        _INSERT_RECORD,
+        {
+            "id": rid,
+            "form_id": form.form_id,
+            "form_version": form.version,
+            "data": stored,
+            "status": status,
+            "revision": 1,
+            "period": record_period(form, stored),
+            "record_date": _record_date(form, stored),
+            "summary": summary,
+            "created_at": now,
+            "updated_at": now,
+            "deleted": False,
+            "review_comments": None,
+        },
+    )
+    session.execute(
+        _INSERT_REVISION,
+        {
+            "record_id": rid,
+            "revision": 1,
+            "form_version": form.version,
+            "data": stored,
+            "status": status,
+            "deleted": False,
+            "saved_at": now,
+        },
+    )
+    if status != Status.DRAFT:
+        session.execute(
+            _INSERT_OUTBOX,
+            {
+                "op_id": new_op_id(),
+                "record_id": rid,
+                "revision": 1,
+                "kind": "upsert",
+                "created_at": now,
+                "sent_at": None,
+            },
+        )
+    index_record(session, rid, body, new=True)
 
 
 def _amendable(session: Session, record: Record, amend: int | None) -> Revision | None:
