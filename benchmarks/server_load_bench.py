@@ -227,7 +227,14 @@ def ours(
         codes = prepare(url, max(args.devices, args.crowd))
         # 300 schools from 300 addresses: one address here, so its connection limits are raised
         limit = max(args.devices, args.crowd) + 50
-        config = {"serve_connection_limit": limit, "serve_connections_per_address": limit}
+        config: dict[str, Any] = {
+            "serve_connection_limit": limit,
+            "serve_connections_per_address": limit,
+        }
+        if (
+            args.threads
+        ):  # the server's worker threads (its default: 8), with as many pooled connections
+            config.update(serve_threads=args.threads, db_pool_size=args.threads)
         server = served.start_served(folder / "instance", url, config=config)
         try:
             tokens = enroll(server.url, codes)
@@ -327,6 +334,7 @@ def main() -> None:
     parser.add_argument("--crowd", type=int, default=300)
     parser.add_argument("--crowd-batch", type=int, default=20)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="the server's worker threads")
     args = parser.parse_args()
     rows = make_records(args.records)
     with tempfile.TemporaryDirectory(prefix="server-load-") as tmp:
