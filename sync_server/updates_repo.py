@@ -361,7 +361,7 @@ def pack_folder(folder: Path, out: Path) -> None:
     and owners: the same folder always gives the same bytes (the same sha256)."""
     with (
         open(out, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for path in sorted(_walk(folder)):
