@@ -203,7 +203,12 @@ def set_stage(
     - "all": every school; "paused": nobody (the pilot's list is dropped: a new pilot names its schools).
     """
     if stage not in (*STAGES, "remove"):  # (NEW is no action: a release is published so)
-        check_stage(session, "?", schools)
+        raise ServiceError(
+            "bad_stage",
+            f"发布范围的调整“{stage[:20]}”无效（pilot、remove、all 或 paused）",
+            f"'{stage[:20]}' is not one of pilot, remove, all, paused",
+            status=400,
+        )
     if stage == "remove":
         schools = check_stage(session, "pilot", schools)
     else:

@@ -92,9 +92,9 @@ def test_rollout_on_the_page_is_explicit_confirmed_and_audited(app: Flask) -> No
     assert 'class="row-form all-form"' in row and "data-confirm=" in row.split("all-form")[1]
     assert "dashboard.js" in page  # which asks for the confirmation
 
-    page = _post(
-        admin, "0.8.0", stage="pilot", schools=""
-    )  # empty field: no CLI flags in the words
+    page = _post(admin, "0.8.0", stage="new")  # no action of the page: refused, nothing changed
+    assert "“new”无效" in page and 'data-stage="new"' in page
+    page = _post(admin, "0.8.0", stage="pilot", schools="")  # empty field: no CLI flags
     assert "请填写试点学校的代码" in page and "--schools" not in page
     page = _post(admin, "0.8.0", stage="pilot", schools="s001, s002")  # any case
     assert "试点学校：S001、S002" in _text(_row(page, 'data-version="0.8.0"'))
