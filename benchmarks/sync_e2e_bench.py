@@ -9,7 +9,9 @@ per request, as ODK Central takes submissions) on a fresh SQLite file; its clien
 request each over one keep-alive requests.Session, as ODK Collect sends submissions, and reads each answer.
 
 Both on the same machine in the same run, ours first, then the peer, `--rounds` times, alternating; the ratio
-of each round is printed, and the median.
+of each round is printed, and the median. So is each side's CPU time during its timed part (the client's of
+this process, the server's from /proc): on a loaded machine the wall-clock ratio swings with what else runs,
+the CPU ratio much less.
 
     .venv/bin/python benchmarks/sync_e2e_bench.py [-n 2000] [--rounds 2]
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -41,8 +44,18 @@ from client.store.formset import FormSet  # noqa: E402
 from client.sync.engine import SyncEngine  # noqa: E402
 
 
-def ours(folder: Path, data: list[dict[str, Any]]) -> tuple[float, float]:
-    """(wall seconds, this process's CPU seconds: the client's) of one sync of the saved records."""
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ours(folder: Path, data: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(wall seconds, the client's CPU seconds (this process), the server's) of one sync of the saved
+    records."""
     folder.mkdir(parents=True)
     server, code = start_server(ROOT, folder)
     try:
@@ -52,18 +65,20 @@ def ours(folder: Path, data: list[dict[str, Any]]) -> tuple[float, float]:
         engine.enroll(server.url, code, device_name="基准测试电脑")
         assert engine.sync().complete
         save_records(ctx, data)
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), proc_cpu(server.proc.pid)
         result = engine.sync()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        server_cpu = proc_cpu(server.proc.pid) - s0
         assert result.complete and result.pushed == len(data), result
         http.close()
         ctx.close()
-        return seconds, cpu
+        return seconds, cpu, server_cpu
     finally:
         server.stop()
 
 
-def peer(folder: Path, data: list[dict[str, Any]]) -> float:
+def peer(folder: Path, data: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(wall seconds, its client's CPU seconds, its server's) of posting the records one by one."""
     folder.mkdir(parents=True)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "benchmarks" / "per_record_peer.py"), str(folder / "peer.db")],
@@ -87,13 +102,14 @@ def peer(folder: Path, data: list[dict[str, Any]]) -> float:
             for d in data
         ]
         headers = {"Content-Type": "application/json; charset=utf-8"}
-        t0 = time.perf_counter()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), proc_cpu(proc.pid)
         for body in bodies:
             r = http.post(url, data=body, headers=headers, timeout=60)
             assert r.status_code == 201 and r.json()["result"] == "applied", r.text[:300]
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        server_cpu = proc_cpu(proc.pid) - s0
         http.close()
-        return seconds
+        return seconds, cpu, server_cpu
     finally:
         proc.terminate()
         proc.wait(10)
@@ -105,18 +121,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     data = records(args.n)
-    ratios = []
+    ratios, cpu_ratios = [], []
     with tempfile.TemporaryDirectory(prefix="sync-e2e-") as tmp:
         for k in range(args.rounds):
-            a, cpu = ours(Path(tmp) / f"ours-{k}", data)
-            b = peer(Path(tmp) / f"peer-{k}", data)
+            a, a_client, a_server = ours(Path(tmp) / f"ours-{k}", data)
+            b, b_client, b_server = peer(Path(tmp) / f"peer-{k}", data)
             ratios.append(b / a)
+            a_cpu, b_cpu = a_client + a_server, b_client + b_server
+            if a_cpu > 0:
+                cpu_ratios.append(b_cpu / a_cpu)
             print(
                 f"round {k + 1}: ours {args.n:,} records in {a:.2f} s = {args.n / a:,.0f} records/s "
-                f"(client CPU {cpu:.2f} s); "
-                f"peer {b:.2f} s = {args.n / b:,.0f} records/s; ours / peer {b / a:.2f}x"
+                f"(CPU client {a_client:.2f} s + server {a_server:.2f} s); peer {b:.2f} s = "
+                f"{args.n / b:,.0f} records/s (CPU client {b_client:.2f} s + server {b_server:.2f} s); "
+                f"ours / peer {b / a:.2f}x, by CPU {b_cpu / a_cpu if a_cpu else 0:.2f}x"
             )
-    print(f"median ours / peer: {statistics.median(ratios):.2f}x")
+    print(f"median ours / peer: {statistics.median(ratios):.2f}x", end="")
+    print(f", by CPU {statistics.median(cpu_ratios):.2f}x" if cpu_ratios else "")
 
 
 if __name__ == "__main__":
