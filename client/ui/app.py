@@ -1,8 +1,10 @@
 """The GUI entry point: `run_gui(data_dir)` sets up logging, error reporting, translations and the daily
-backup, then opens the main window.
+backup, then opens the main window: its frame first, from Qt alone, in the language the store last said
+(<data>/ui-language); the store opens on a thread meanwhile, then the window's pages are built (issue 14).
 
 `smoke=True` opens the window, lets it load, closes it and returns 0 without saving anything (no backup, no
-settings written): the installer test runs it to prove the bundle starts.
+settings written; only the log and ui-language, a copy of the language setting): the installer test runs it to
+prove the bundle starts.
 """
 
 from __future__ import annotations
