@@ -17,13 +17,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from client.store import sync_state as S
+from client.store.models import SyncBatch
 from client.store.prefs import get_setting, set_setting
 from client.store.records import save_record
 from client.sync.engine import (
@@ -33,6 +35,8 @@ from client.sync.engine import (
     OWN_MAX_BATCH_CHANGES,
     stated_batch_limits,
 )
+from client.sync.errors import SyncError
+from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.config import DEFAULTS
 from sync_server.services.schools import add_school
@@ -283,3 +287,68 @@ def test_a_malformed_statement_is_taken_as_none(
     headers: dict[str, str], expected: tuple[int, int] | None
 ) -> None:
     assert stated_batch_limits(requests.structures.CaseInsensitiveDict(headers)) == expected
+
+
+class _LoseSecondPush:
+    """The app, but the second push is read and answered 503 without reaching it (an answer that never
+    came from our server: the client's sync stops there)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.pushes = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/api/v1/push":
+            self.pushes += 1
+            if self.pushes == 2:
+                environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"busy"]
+        return self.app(environ, start_response)  # type: ignore[no-any-return]
+
+
+def test_the_batch_chosen_while_one_is_on_its_way_is_kept_and_sent_after_a_failure(
+    tmp_path: Path, make_client: ClientFactory
+) -> None:
+    """The next batch is chosen and stored while one is on its way, without that one's records: a record's
+    second change waits for the answer that gives its base. When the sync stops with a batch unanswered,
+    both stored batches go again - the same keys and bodies - and every change is applied once."""
+    with serve(tmp_path / "server", MAX_BATCH_CHANGES=2) as server:
+        lose = _LoseSecondPush(server.app.wsgi_app)
+        server.app.wsgi_app = lose
+        client = make_client(attempts=1, batch_changes=2)
+        client.engine.enroll(server.url, server.enrollment_code())
+        first = client.save(inspection(inspectors="检查员甲"))
+        client.save(inspection(inspectors="检查员甲（改）"), record_id=first)  # its second change
+        others = [client.save(inspection(inspectors=f"检查员{i}")) for i in range(4)]
+
+        with pytest.raises(SyncError):
+            client.engine.sync()
+
+        sent = [
+            json.loads(gzip.decompress(cast(bytes, r.request.body)))["changes"]
+            for r in client.responses
+            if r.request.method == "POST" and r.request.path_url.endswith("/push")
+        ]
+        assert [[c["record_id"] for c in b] for b in sent] == [[first, others[0]], others[1:3]]
+        with client.Session() as s:
+            stored = {
+                b.key: json.loads(b.body)["changes"] for b in s.execute(select(SyncBatch)).scalars()
+            }
+        assert len(stored) == 2  # the one unanswered, and the one chosen while it was on its way
+        (later,) = [b for b in stored.values() if b != sent[1]]
+        assert [c["record_id"] for c in later] == [first, others[3]]
+        assert later[0]["base_server_revision"] == 1  # from the first answer
+
+        client.responses.clear()
+        result = client.engine.sync()
+        assert result.complete and result.pushed == 4 and client.unsent() == 0
+        again = [r for r in client.responses if r.request.path_url.endswith("/push")]
+        assert {r.request.headers["Idempotency-Key"] for r in again} == set(stored)
+        with get_state(server.app).db.Session() as s:
+            ops = s.execute(select(M.AppliedOp.op_id)).scalars().all()
+            assert len(ops) == len(set(ops)) == 6
+            revision = s.execute(
+                select(M.Record.server_revision).where(M.Record.id == first)
+            ).scalar_one()
+            assert revision == 2
