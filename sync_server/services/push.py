@@ -446,6 +446,46 @@ def attachment_refs(form: FormDef, data: Mapping[str, Any]) -> Iterator[tuple[st
         yield from walk(places, data, ())
 
 
+@dataclass(frozen=True, slots=True)
+class _Prechecked:
+    """An upsert's data through the form engine before the push's turn at the writer (services.group_commit:
+    the second core, and the other threads, work while the writer writes); used only when the transaction
+    finds the very same FormDef object for the change's form version."""
+
+    form: FormDef
+    evaluation: Evaluation
+    text: str | None  # the checked data as JSON (None: refused by the engine)
+
+
+_KNOWN_FORMS: dict[
+    tuple[str, str], FormDef
+] = {}  # the FormDef a transaction last found for a version
+
+
+def _remember_form(key: tuple[str, str], form: FormDef) -> None:
+    if _KNOWN_FORMS.get(key) is not form:
+        if len(_KNOWN_FORMS) > 256:
+            _KNOWN_FORMS.clear()
+        _KNOWN_FORMS[key] = form
+
+
+def precheck(
+    changes: list[ChangeIn], *, today: dt.date, local_now: dt.datetime
+) -> dict[int, _Prechecked]:
+    """What the form engine says of each upsert whose form version a push met before (and which does not
+    read the school's roster), outside any transaction. The batch checks again whatever this left out."""
+    out: dict[int, _Prechecked] = {}
+    for c in changes:
+        if c.kind != UPSERT:
+            continue
+        form = _KNOWN_FORMS.get((c.form_id, c.form_version))
+        if form is None or _uses_references(form):
+            continue
+        ev = evaluate(form, c.data, today=today, now=local_now)
+        out[id(c)] = _Prechecked(form, ev, None if ev.problems else dumps(ev.data))
+    return out
+
+
 @dataclass
 class _Batch:
     session: Session
@@ -468,6 +508,7 @@ class _Batch:
     roster_ids: dict[str, str] | None = None  # the school's live roster: teacher_id -> record id
     # Checked data as JSON text (encoded once for its size, stored as is): id(data) -> (data, text)
     texts: dict[int, tuple[dict[str, Any], Dumped]] = field(default_factory=dict)
+    prechecked: dict[int, _Prechecked] = field(default_factory=dict)  # id(change) -> its evaluation
 
     def text_of(self, data: dict[str, Any]) -> Dumped | None:
         found = self.texts.get(id(data))
@@ -479,7 +520,9 @@ class _Batch:
             # Shared by the pushes of one transaction (a group commit): versions are not published by pushes.
             known = self.session.info.setdefault(_FORMS_SEEN, {})
             if key not in known:
-                known[key] = self.forms.lookup(self.session, form_id, version)
+                known[key] = found = self.forms.lookup(self.session, form_id, version)
+                if found is not None:
+                    _remember_form(key, found)
             self.form_defs[key] = known[key]
         return self.form_defs[key]
 
@@ -578,14 +621,19 @@ class _Batch:
     def check(self, c: ChangeIn, form: FormDef) -> dict[str, Any] | Evaluation:
         """An upsert's data through the form engine, the size limit and the attachment check: the
         rejection, or the evaluation to store (applied or kept as a conflict alike)."""
-        ev = evaluate(
-            form,
-            c.data,
-            today=self.today,
-            now=self.local_now,
-            # The roster is read (with this batch's records written first) only for a form that uses it.
-            references=self.references() if _uses_references(form) else None,
-        )
+        pre = self.prechecked.get(id(c))
+        text: str | None = None
+        if pre is not None and pre.form is form:  # the same form, day and time: the same evaluation
+            ev, text = pre.evaluation, pre.text
+        else:
+            ev = evaluate(
+                form,
+                c.data,
+                today=self.today,
+                now=self.local_now,
+                # The roster is read (with this batch's records written first) only for a form using it.
+                references=self.references() if _uses_references(form) else None,
+            )
         if ev.problems:
             return _rejected(
                 c,
@@ -600,7 +648,8 @@ class _Batch:
                     for p in ev.problems
                 ],
             )
-        text = dumps(ev.data)
+        if text is None:
+            text = dumps(ev.data)
         size = len(text.encode("utf-8"))
         if size > self.max_change_bytes:
             return _rejected(c, "too_large", max_bytes=self.max_change_bytes, bytes=size)
@@ -1163,9 +1212,12 @@ def push_batch(
     local_now: dt.datetime,
     forms: FormCache,
     max_change_bytes: int = MAX_CHANGE_BYTES,
+    prechecked: dict[int, _Prechecked] | None = None,
 ) -> dict[str, Any]:
-    """Apply a batch inside the caller's transaction; returns the answer body."""
+    """Apply a batch inside the caller's transaction; returns the answer body. `prechecked`: from
+    precheck(changes) with the same `today` and `local_now`."""
     batch = _Batch(session, device, naive_utc(now), today, local_now, forms, max_change_bytes)
+    batch.prechecked = prechecked or {}
     # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
     # the op ids: on PostgreSQL that read then sees whatever a batch we waited for has committed.
     if any(c.form_id == ROSTER_FORM and c.kind == UPSERT for c in changes):
@@ -1269,9 +1321,14 @@ def run_push(
     for attempt in range(RETRIES):
         now = clock()
         local_now = (now.astimezone(dt.UTC) + local_offset).replace(tzinfo=None)
+        # The form engine's work before the writer's turn, where other threads' writes overlap it.
+        checked = precheck(changes, today=local_now.date(), local_now=local_now)
 
         def work(
-            session: Session, now: dt.datetime = now, local_now: dt.datetime = local_now
+            session: Session,
+            now: dt.datetime = now,
+            local_now: dt.datetime = local_now,
+            checked: dict[int, _Prechecked] = checked,
         ) -> PushAnswer:
             return _push_in(
                 session,
@@ -1283,6 +1340,7 @@ def run_push(
                 local_now=local_now,
                 forms=forms,
                 max_change_bytes=max_change_bytes,
+                prechecked=checked,
             )
 
         try:
@@ -1314,6 +1372,7 @@ def _push_in(
     local_now: dt.datetime,
     forms: FormCache,
     max_change_bytes: int,
+    prechecked: dict[int, _Prechecked] | None = None,
 ) -> PushAnswer:
     """One push inside the given write transaction (or savepoint). The key's row is written last, with the
     answer: a copy of this batch in another transaction meets this one's op ids (applied_ops' primary key)
@@ -1338,6 +1397,7 @@ def _push_in(
         local_now=local_now,
         forms=forms,
         max_change_bytes=max_change_bytes,
+        prechecked=prechecked,
     )
     text = dumps(body)
     insert_rows(
