@@ -39,7 +39,11 @@ After protocol 1.20 (batches as large as the server states: 1,000 by default; 2,
     after (1.14 + 1.17 + 1.20)  87,692     1,661       1.17x       2      1   13.0 (1.27x)
 
 Larger batches compress better (gzip -9 of each body: 10 bodies of 200 changes 99.8 KB, 2 of 1,000 87.7 KB),
-and the slow link pays 3 round trips instead of 11.
+and the slow link pays 3 round trips instead of 11. `--real-link` also times that sync, and one POST of the
+floor's bytes, over the fault proxy at 8,000 B/s + 0.3 s each way (its model adds the latency per piece of up
+to 16 KB, so both pay it per piece):
+
+    over the fault proxy (...): ours 16.4 s (2 pushes, 1 pull), the floor in one request 12.1 s: 1.36x
 """
 
 from __future__ import annotations
@@ -51,9 +55,11 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +76,7 @@ from client.store.formset import FormSet  # noqa: E402
 from client.sync import engine as engine_module  # noqa: E402
 from client.sync.engine import SyncEngine  # noqa: E402
 from tests.support import served  # noqa: E402
-from tests.support.faultproxy import FaultProxy  # noqa: E402
+from tests.support.faultproxy import Fault, FaultProxy  # noqa: E402
 from tests.support.samples import inspection  # noqa: E402
 
 LINK_BYTES_PER_S = 8_000  # 64 kbit/s
@@ -138,8 +144,14 @@ def start_server(source: Path, folder: Path) -> tuple[served.Served, str]:
 
 
 def measure(
-    name: str, source: Path, folder: Path, data: list[dict[str, Any]], compact: bool
+    name: str,
+    source: Path,
+    folder: Path,
+    data: list[dict[str, Any]],
+    compact: bool,
+    link: Fault | None = None,
 ) -> Figures:
+    """One sync of the saved records through the proxy (clean, or over `link` from the measured sync on)."""
     folder.mkdir(parents=True)
     server, code = start_server(source, folder)
     try:
@@ -155,6 +167,9 @@ def measure(
             engine.enroll(proxy.url, code, device_name="基准测试电脑")
             assert engine.sync().complete
             save_records(ctx, data)
+            if link is not None:
+                proxy.default = link
+                http.close()  # the measured sync's connection gets the slow link
             header = engine_module.PUSH_ANSWER_HEADER
             if not compact:
                 engine_module.PUSH_ANSWER_HEADER = "X-Not-Asked"  # as a 1.13 client: no header
@@ -182,6 +197,10 @@ def measure(
 
 
 def floor(data: list[dict[str, Any]]) -> int:
+    return len(floor_body(data))
+
+
+def floor_body(data: list[dict[str, Any]]) -> bytes:
     rng = random.Random(0)
     rows = [
         {
@@ -195,13 +214,54 @@ def floor(data: list[dict[str, Any]]) -> int:
         for d in data
     ]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return len(gzip.compress(text, 9))
+    return gzip.compress(text, 9)
+
+
+def floor_over(link: Fault, body: bytes) -> float:
+    """Seconds to POST the floor's bytes in one request over `link` (the same proxy) to a server that reads
+    them and answers an empty 200."""
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with FaultProxy(("127.0.0.1", httpd.server_port), default=link) as proxy:
+            t0 = time.perf_counter()
+            r = requests.post(
+                proxy.url + "/floor",
+                data=body,
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+                timeout=600,
+            )
+            seconds = time.perf_counter() - t0
+            assert r.status_code == 200
+            return seconds
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("-n", type=int, default=2000, help="records saved then synced (2000)")
     ap.add_argument("--before", default="51e7ef3^", help="the commit of the server before 1.14")
+    ap.add_argument(
+        "--real-link",
+        action="store_true",
+        help="also time the sync and the floor over the fault proxy at 64 kbit/s + 300 ms each way",
+    )
     args = ap.parse_args()
     data = records(args.n)
     gz = floor(data)
@@ -229,6 +289,16 @@ def main() -> None:
         print(
             f"{f.name:<34}{f.up:>11,}{f.down:>10,}{(f.up + f.down) / gz:>11.2f}x{f.pushes:>8}"
             f"{f.pulls:>7}{f.seconds:>11.1f}{slow:>10.1f} ({slow / floor_slow:.2f}x)"
+        )
+    if args.real_link:
+        link = Fault(bandwidth=LINK_BYTES_PER_S, latency=RTT_S / 2)
+        with tempfile.TemporaryDirectory(prefix="sync-bytes-link-") as tmp:
+            ours = measure("after, real link", ROOT, Path(tmp) / "d", data, True, link=link)
+        floor_s = floor_over(link, floor_body(data))
+        print(
+            f"over the fault proxy (8,000 B/s, +0.3 s each way per piece of up to 16 KB): ours "
+            f"{ours.seconds:.1f} s ({ours.pushes} pushes, {ours.pulls} pull), the floor in one request "
+            f"{floor_s:.1f} s: {ours.seconds / floor_s:.2f}x"
         )
 
 
