@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from sync_server.app import create_app
+from sync_server.config import DEFAULTS
 from sync_server.openapi import openapi_document
 from tests.server.conftest import Device, LiveServer, assert_error, change, inspection
 
@@ -105,8 +106,9 @@ def test_values_no_database_column_can_hold_are_400(live: LiveServer):
 
 def test_too_many_changes_is_413(live_sqlite: LiveServer):
     dev = live_sqlite.device()
-    err = assert_error(dev.push([change() for _ in range(201)]), 413, "too_many_changes")
-    assert err["details"]["max_changes"] == 200
+    most = DEFAULTS["MAX_BATCH_CHANGES"]
+    err = assert_error(dev.push([change() for _ in range(most + 1)]), 413, "too_many_changes")
+    assert err["details"]["max_changes"] == most
 
 
 def test_too_many_bytes_is_413_with_and_without_content_length(make_server_for, tmp_path):  # type: ignore[no-untyped-def]
@@ -133,7 +135,7 @@ def test_every_error_shape_has_both_languages(live_sqlite: LiveServer):
         requests.get(live_sqlite.url + "/api/v1/forms", timeout=10),  # 401
         requests.get(live_sqlite.url + "/x", timeout=10),  # 404
         _post(dev, b"{"),  # 400
-        dev.push([change() for _ in range(201)]),  # 413
+        dev.push([change() for _ in range(DEFAULTS["MAX_BATCH_CHANGES"] + 1)]),  # 413
     ):
         err = assert_error(r, r.status_code)
         assert re.search(r"[\u4e00-\u9fff]", err["message_zh"])
