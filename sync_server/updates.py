@@ -443,12 +443,14 @@ _ERRORS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "newest updates folder, or run sync-server refresh-update-metadata",
     ),
     (
-        re.compile(r"failed its first start", re.I),
-        "新版本在这台电脑上第一次启动没有完成，已自动退回原版本（当时可能断网、命令出错或程序缺文件），"
-        "这台电脑不会再装这个版本：请看学校电脑的日志；修好后发布更高的版本号",
-        "the new version did not finish its first start on this PC and was rolled back (offline, a "
-        "command error or a broken bundle); this PC will not take that version again: check the PC's "
-        "log, then publish a higher version",
+        re.compile(r"failed its first start|\bnot installed:", re.I),
+        "新版本在这台电脑上没能完成第一次启动（程序没有起来：缺少文件或库、崩溃，或数据库升级失败），已自动"
+        "换回原版本；断网、命令写错或服务器拒绝同步不会造成退回。请看这台电脑数据文件夹里的日志；是程序包的"
+        "问题就修好后发布更高的版本号",
+        "the new version did not come up at its first start on this PC (a missing file or library, a "
+        "crash, a failed database upgrade) and the old version was put back; being offline, a mistyped "
+        "command or a refused sync never cause this. Check the log in the PC's data folder; if the "
+        "bundle is at fault, publish a higher version",
     ),
     (
         re.compile(r"DownloadError|ConnectionError|Timeout|timed out", re.I),
@@ -471,6 +473,128 @@ def explain_error(raw: str | None) -> tuple[str, str] | None:
         if pattern.search(raw):
             return zh, en
     return None
+
+
+# How a school PC retries a version that failed its first start (client/update/retry.py, the same numbers):
+# it waits in the PC's staged folder and is tried at the next starts, MAX_START_TRIES in all, then blocked
+# there for BLOCK_DAYS, then tried once more; a newer version is never held back by that block.
+MAX_START_TRIES = 3
+BLOCK_DAYS = 7
+_FIRST_START = re.compile(
+    r"^(?P<version>\S+) failed its first start \(exit code (?P<code>-?\d+)\); (?P<kept>\S+) kept"
+    r"(?:; (?:try (?P<try>\d+) of (?P<of>\d+)|tried (?P<tried>\d+) times))?",
+)
+_GIVEN_UP = re.compile(r"^(?P<version>\S+) not installed: ")
+
+
+@dataclass(frozen=True)
+class StartFailure:
+    """What a PC's report says of a version that did not come up here."""
+
+    version: str  # the version that failed
+    kept: str | None  # the version the PC runs instead
+    tries: int | None  # failed first starts so far (None: a client from before the retries)
+    blocked: bool  # not tried at the next start (for BLOCK_DAYS), or never again by an older client
+
+
+def start_failure(u: DeviceUpdate | None) -> StartFailure | None:
+    """The failed first start a device reports, from its state and the client's own error line."""
+    if u is None or u.state not in ("rolled_back", "failed") or not u.last_error:
+        return None
+    m = _FIRST_START.match(u.last_error)
+    if m is not None:
+        if m.group("try"):
+            tries = int(m.group("try"))
+            blocked = tries >= int(m.group("of"))
+        elif m.group("tried"):
+            tries, blocked = int(m.group("tried")), True
+        else:  # the first start's rule before the retries: one failure, not taken again
+            tries, blocked = None, True
+        return StartFailure(m.group("version"), m.group("kept"), tries, blocked)
+    m = _GIVEN_UP.match(u.last_error)
+    if m is not None:  # the runner could not install it (client/update/install.py _give_up)
+        return StartFailure(m.group("version"), u.app_version, None, True)
+    return None
+
+
+def state_text(u: DeviceUpdate) -> tuple[str, str]:
+    """The update state as the dashboard shows it: a rollback names the version that failed and the one
+    kept (the report's target_version is the one that failed)."""
+    failure = start_failure(u)
+    if u.state == "rolled_back":
+        failed = failure.version if failure else u.target_version
+        kept = (failure.kept if failure else None) or u.app_version
+        return (
+            f"新版本 {failed} 启动失败，仍在用 {kept}"
+            if failed
+            else f"新版本启动失败，仍在用 {kept}",
+            f"{failed or 'the new version'} failed to start; {kept} kept",
+        )
+    label = STATE_LABELS.get(u.state, u.state)
+    return (f"{label} {u.target_version}" if u.target_version else label), u.state
+
+
+def first_start_explained(failure: StartFailure) -> tuple[str, str]:
+    """What a failed first start means now, and what the bureau can do, as the client retries it."""
+    v, kept = failure.version, failure.kept or "原版本"
+    why_zh = "（程序没有起来：缺少文件或库、崩溃，或数据库升级失败；断网、命令写错或服务器拒绝同步不会造成退回）"
+    why_en = (
+        " (the program did not come up: a missing file or library, a crash, a failed database upgrade; "
+        "being offline, a mistyped command or a refused sync never cause this)"
+    )
+    todo_zh = "请看这台电脑数据文件夹里的日志；是程序包的问题就修好后发布更高的版本号（更高的版本不受这次失败影响）"
+    todo_en = (
+        "check the log in the PC's data folder; if the bundle is at fault, publish a higher version "
+        "(a higher version is not held back by this)"
+    )
+    if failure.tries is not None and not failure.blocked:
+        nxt = failure.tries + 1
+        return (
+            f"新版本 {v} 在这台电脑上没能完成第一次启动{why_zh}，已自动换回 {kept}。下次启动时再试 {v}"
+            f"（第 {nxt} 次，共 {MAX_START_TRIES} 次）；{MAX_START_TRIES} 次都失败就在这台电脑上暂停安装 {v}，"
+            f"{BLOCK_DAYS} 天后再试一次。{todo_zh}",
+            f"{v} did not come up at its first start on this PC{why_en}; {kept} was put back. It is "
+            f"tried again at the next start (try {nxt} of {MAX_START_TRIES}); after {MAX_START_TRIES} "
+            f"failed tries this PC stops taking {v} for {BLOCK_DAYS} days, then tries it once more. "
+            f"{todo_en[0].upper()}{todo_en[1:]}",
+        )
+    if failure.tries is not None:
+        return (
+            f"新版本 {v} 在这台电脑上 {failure.tries} 次都没能完成第一次启动{why_zh}，仍在用 {kept}。这台电脑"
+            f"暂停安装 {v}，{BLOCK_DAYS} 天后再试一次。{todo_zh}",
+            f"{v} did not come up at any of its {failure.tries} first starts on this PC{why_en}; it runs "
+            f"{kept}. This PC does not take {v} for {BLOCK_DAYS} days, then tries it once more. "
+            f"{todo_en[0].upper()}{todo_en[1:]}",
+        )
+    return (
+        f"新版本 {v} 没能在这台电脑上安装或完成第一次启动，仍在用 {kept}。这台电脑暂停安装 {v}（较早的客户端"
+        f"不再试；新的客户端 {BLOCK_DAYS} 天后再试一次）。{todo_zh}",
+        f"{v} could not be installed or did not come up at its first start on this PC; it runs {kept}. "
+        f"This PC does not take {v} now (an older client never again; a newer one tries once more "
+        f"after {BLOCK_DAYS} days). {todo_en[0].upper()}{todo_en[1:]}",
+    )
+
+
+def explain_report(u: DeviceUpdate | None) -> tuple[str, str] | None:
+    """A device's reported error explained: a failed first start with its retries, else explain_error."""
+    if u is None:
+        return None
+    failure = start_failure(u)
+    if failure is not None:
+        return first_start_explained(failure)
+    return explain_error(u.last_error)
+
+
+def offer_note(u: DeviceUpdate | None, newest: str | None, running: str | None) -> tuple[str, str]:
+    """Beside the version a device runs: ("offer", X) - it will take X (可更新到); ("retry", X) - X failed
+    here and is tried again at the next start; ("blocked", X) - X failed here and is not taken for now;
+    ("", "") - nothing to say."""
+    if not newest or newest == running:
+        return "", ""
+    failure = start_failure(u)
+    if failure is not None and failure.version == newest:
+        return ("blocked" if failure.blocked else "retry"), newest
+    return "offer", newest
 
 
 def offer_for(

@@ -51,6 +51,9 @@ class DeviceRow:
     newest: str | None  # the newest release offered to its school and platform
     too_old: bool  # below min_client_version: refused at every sync
     explained: tuple[str, str] | None  # what its last error means, what to do
+    state: tuple[str, str] | None  # its update state in words (a rollback names both versions)
+    note: tuple[str, str]  # beside its version: ("offer"|"retry"|"blocked", version) or ("", "")
+    synced: bool  # it has been heard from since it enrolled (a sync, a USB bundle)
 
 
 @bp.get("/updates")
@@ -82,9 +85,23 @@ def updates() -> ResponseReturnValue:
             if platform
             else None
         )
-        explained = U.explain_error(u.last_error) if u else None
         too_old = U.below_minimum(running, minimum)
-        devices.append(DeviceRow(device, school, u, running, platform, newest, too_old, explained))
+        synced = device.last_seen_at is not None and device.last_seen_at > device.created_at
+        devices.append(
+            DeviceRow(
+                device,
+                school,
+                u,
+                running,
+                platform,
+                newest,
+                too_old,
+                U.explain_report(u),
+                U.state_text(u) if u else None,
+                U.offer_note(u, newest, running),
+                synced,
+            )
+        )
     failing = sum(1 for d in devices if d.u is not None and d.u.state in ("failed", "rolled_back"))
     repo = _repository()
     now = state.now()
@@ -94,7 +111,8 @@ def updates() -> ResponseReturnValue:
         devices=devices,
         failing=failing,
         too_old=sum(1 for d in devices if d.too_old),
-        never_reported=sum(1 for d in devices if d.u is None),
+        # Heard from, never reported: a client from before 1.18 (one enrolled a moment ago has not synced).
+        never_reported=sum(1 for d in devices if d.u is None and d.synced),
         stage_label=U.stage_label,
         state_labels=U.STATE_LABELS,
         min_client=minimum,
@@ -103,6 +121,27 @@ def updates() -> ResponseReturnValue:
         expiry_warnings=U.expiry_warnings(repo, now),
         protocol=U.PROTOCOL,
     )
+
+
+def _refuse_unconfirmed_pause(s: object, version: str, schools: list[str]) -> None:
+    """A removal that empties the pilot pauses the release: confirmed first, as 暂停 is (dashboard.js
+    asks and sends confirmed=1; without it nothing changes)."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(s, Session)
+    for release in s.execute(
+        select(ClientRelease).where(ClientRelease.version == version)
+    ).scalars():
+        held = set(release.schools or [])
+        if release.stage == "pilot" and held and held <= set(schools):
+            raise ServiceError(
+                "confirm_pause",
+                f"移出 {'、'.join(sorted(held))} 后客户端 {version} 的试点名单为空，等于暂停（不再提供给任何学校）："
+                "未改动。请在确认框中确认，或点“暂停”",
+                f"removing {', '.join(sorted(held))} empties client {version}'s pilot, which pauses it "
+                "(offered to nobody): nothing changed. Confirm it in the dialog, or use pause",
+                status=409,
+            )
 
 
 @bp.post("/updates/<version>/stage")
@@ -117,6 +156,8 @@ def updates_stage(version: str) -> ResponseReturnValue:
             if stage not in ACTIONS:
                 U.check_stage(s, stage, typed)  # refused, in both languages
             schools = U.school_codes(s, typed) if stage in ("pilot", "remove") and typed else []
+            if stage == "remove" and request.form.get("confirmed") != "1":
+                _refuse_unconfirmed_pause(s, version, schools)
             changes = U.set_stage(s, version=version, stage=stage, schools=schools, now=state.now())
             audit("client.rollout", version, {"stage": stage, "schools": schools}, session=s)
             said = []

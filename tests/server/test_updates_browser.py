@@ -55,12 +55,21 @@ def test_an_admin_sees_each_pcs_version_and_widens_a_pilot_to_all(
     live.login(browser, "admin")
     browser.get(live.url + "/updates")
     table = browser.find_element(By.ID, "device-updates-table").text
-    assert "河西乡小学" in table and "新版本启动失败，已退回" in table and "exit code 127" in table
+    assert "河西乡小学" in table and "exit code 127" in table
+    assert "新版本 0.2.0 启动失败，仍在用 0.1.0" in table  # the one that failed, the one kept
     assert "正在下载" in table and "已安装新版本" in table
     assert "1 台电脑的更新失败" in browser.find_element(By.ID, "devices").text
     assert "未提供" not in browser.find_element(By.ID, "releases").text
     live.screenshot(browser, "updates")
     row = browser.find_element(By.CSS_SELECTOR, 'tr.release[data-version="0.2.0"]')
+    # removing every pilot school is a pause: asked first, as 暂停 is; dismissed, nothing changes
+    row.find_element(By.NAME, "schools").send_keys("s001，S002,S003")
+    row.find_element(By.CSS_SELECTOR, 'button[value="remove"]').click()
+    alert = WebDriverWait(browser, 10).until(EC.alert_is_present())
+    assert "等于暂停" in alert.text
+    alert.dismiss()
+    row = browser.find_element(By.CSS_SELECTOR, 'tr.release[data-version="0.2.0"]')
+    assert row.get_attribute("data-stage") == "pilot"
     row.find_element(By.CSS_SELECTOR, 'button[value="all"]').click()
     alert = WebDriverWait(browser, 10).until(EC.alert_is_present())  # the riskiest click, confirmed
     assert "全部学校" in alert.text

@@ -138,7 +138,8 @@ def test_devices_show_the_newest_release_for_their_platform_and_what_errors_mean
         linux = _device(s, s1, "linux-pc", app_version="0.1.0", platform="linux")
         win = _device(s, s2, "win-pc", app_version="0.1.0", platform="windows", state="failed",
                       failures=1, error="ExpiredMetadataError: timestamp.json is expired")  # fmt: skip
-        _device(s, s1, "old-pc")  # never reported: a client from before 1.18
+        old = _device(s, s1, "old-pc")  # synced, never reported: a client from before 1.18
+        s.get_one(M.Device, old).last_seen_at = NOW.replace(tzinfo=None) + dt.timedelta(hours=1)
         _release(s, "0.9.0", "windows", "all", [])
         _release(s, "0.2.5", "linux", "paused", [])
         _release(s, "0.3.0", "linux", "pilot", ["S002"])  # another school's pilot
