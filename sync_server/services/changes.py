@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, bindparam, exists, insert, or_, select, update
+from sqlalchemy import BigInteger, Table, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sync_server.models import Change, ChangeCounter, FormVersion, Record, Status
 from sync_server.services.common import dumps, iso
+from sync_server.services.fast_insert import insert_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def write_changes(session: Session, changes: Sequence[NewChange], *, now: dt.dat
                 "payload": dumps(c.payload),
             }
         )
-    session.execute(insert(_CHANGES), rows)  # the table: one executemany, no ORM bookkeeping
+    insert_rows(session, _CHANGES, rows)  # one compiled executemany (services.fast_insert)
     return last
 
 
