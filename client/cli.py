@@ -845,6 +845,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from client.update.install import apply_at_start, mark_started  # issue 16
 
+        if args.command == "sync" and _has_client_data(data_dir):
+            from client.update.hook import confirm_before_install
+
+            confirm_before_install(data_dir, running=package_version())  # still offered?
         installed = apply_at_start(
             data_dir, list(sys.argv[1:] if argv is None else argv), running=package_version()
         )

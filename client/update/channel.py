@@ -91,11 +91,20 @@ def check_and_stage(
         state.state, state.error = "installed", None  # this is the version that was staged
     if lift_expired(state, now=dt.datetime.now(dt.UTC)):  # tried once more (client/update/retry.py)
         save_state(data_dir, state)
-    answer = _report(transport, running, state)
+    answer = report_and_offer(transport, running, state)
     if answer is None or answer.status == 404:  # 404: a server older than 1.18, no update channel
         return state
     offer = (answer.body or {}).get("offer") if isinstance(answer.body, dict) else None
     ready = staged_ready(data_dir)
+    offered = str(offer.get("version")) if isinstance(offer, dict) else None
+    if ready is not None and answer.status == 200 and str(ready["version"]) != offered:
+        # The server answered, and not with the staged release: paused, or this school taken out of
+        # its pilot (or a newer one replaces it) - not installed at the next start.
+        withdraw(data_dir, state, str(ready["version"]), offered)
+        ready = None
+        if not isinstance(offer, dict) or not _newer(str(offered), running):
+            report_and_offer(transport, running, state)  # the dashboard sees it now
+            return state
     if not isinstance(offer, dict) or not _newer(str(offer.get("version")), running):
         if state.state not in ("failed", "rolled_back", "installed") and not ready:
             state.state, state.target_version, state.error = "current", None, None
@@ -125,7 +134,7 @@ def check_and_stage(
         log.info("update %s was refused here before; not downloaded again: %s", version, exc.reason)
         if (state.state, state.target_version, state.error) == reported:
             return state  # the server was told so at the check above
-        _report(transport, running, state)
+        report_and_offer(transport, running, state)
         return state
     except (tuf_errors.RepositoryError, tuf_errors.DownloadError, UpdateRefused) as exc:
         state.state, state.failures = "failed", state.failures + 1
@@ -140,11 +149,22 @@ def check_and_stage(
         state.state, state.error = "staged", None
         log.info("update %s verified and staged; installed at the next start", version)
     save_state(data_dir, state)
-    _report(transport, running, state)  # the dashboard sees what came of it now
+    report_and_offer(transport, running, state)  # the dashboard sees what came of it now
     return state
 
 
-def _report(transport: Transport, running: str, state: UpdateState) -> Answer | None:
+def withdraw(data_dir: Path, state: UpdateState, version: str, offered: str | None) -> None:
+    """The staged `version` is dropped before it installs: the server no longer offers it here (paused,
+    retired, this school out of its pilot) or offers `offered` instead. Kept in the state (reported)."""
+    shutil.rmtree(updates_dir(data_dir) / "staged", ignore_errors=True)
+    why = f"version {offered} is offered instead" if offered else "the server no longer offers it"
+    state.state, state.target_version = "current", version
+    state.error = f"{version} withdrawn: {why}; the downloaded release was removed, not installed"
+    save_state(data_dir, state)
+    log.warning("update %s withdrawn before it was installed: %s", version, why)
+
+
+def report_and_offer(transport: Transport, running: str, state: UpdateState) -> Answer | None:
     """The update check: this computer's report, answered with its offer (None: not answered)."""
     try:
         return transport.request(

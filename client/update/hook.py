@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from client.store import sync_state as S
@@ -115,9 +116,13 @@ def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
     if state.state == "downloading":
         return True  # goes on where it stopped
     offer = engine.update_offer
+    ready = staged_ready(engine.ctx.store.data_dir)
+    if ready is not None and ready.get("version") != offer:
+        # Staged, and the pull did not name it: the check's explicit answer (a pull without the header
+        # may also come from a server that could not say) decides whether it is withdrawn.
+        return True
     if not offer or offer in state.blocked:
         return False
-    ready = staged_ready(engine.ctx.store.data_dir)
     return not (ready and ready.get("version") == offer)  # staged: installed at the next start
 
 
@@ -161,3 +166,57 @@ def _check(engine: SyncEngine, refused_too_old: bool) -> None:
     check_and_stage(
         transport, engine.ctx.store.data_dir, running=app_version(), install_dir=install_dir()
     )
+
+
+def confirm_before_install(data_dir: Path, *, running: str) -> None:
+    """A `sync` command's start with a release staged, which it would install now (swap mode): the server
+    is asked first whether it still offers that release (the command talks to it anyway), so that a
+    release paused or taken from this school's pilot since it was downloaded is dropped, not installed
+    (client/update/channel.py `withdraw`; the sync that follows reports it). A start that hears nothing
+    (offline, an older server) installs what it has. Never raises."""
+    from client.update.install import update_mode
+
+    ready = staged_ready(data_dir)
+    if ready is None or str(ready["version"]) == running:
+        return
+    if update_mode() != "swap" or install_dir() is None:
+        return  # runner mode: commands do not install; a source checkout installs nothing
+    try:
+        answer = _ask(data_dir, running)
+    except Exception:
+        log.warning("whether the staged update is still offered could not be asked", exc_info=True)
+        return
+    if answer is None or answer.status != 200 or not isinstance(answer.body, dict):
+        return
+    offer = answer.body.get("offer")
+    offered = str(offer.get("version")) if isinstance(offer, dict) else None
+    if offered != str(ready["version"]):
+        from client.update.channel import withdraw
+
+        withdraw(data_dir, load_state(data_dir), str(ready["version"]), offered)
+
+
+def _ask(data_dir: Path, running: str) -> Answer | None:
+    """The update check (this computer's report, answered with its offer), with short timeouts."""
+    import requests
+
+    from client.context import ClientContext
+    from client.sync.engine import SyncEngine
+    from client.sync.http import Timeouts
+    from client.update.channel import report_and_offer
+
+    ctx = ClientContext.open(data_dir)
+    try:
+        with ctx.store.Session() as s:
+            enrollment = S.get_enrollment(s)
+            pin = get_setting(s, K_FINGERPRINT)
+        if enrollment is None:
+            return None
+        with requests.Session() as http:
+            engine = SyncEngine(ctx, http, timeouts=Timeouts(connect=5.0, read=20.0))
+            transport = engine._transport(
+                enrollment.server_url, enrollment.device_token, str(pin) if pin else None
+            )
+            return report_and_offer(transport, running, load_state(data_dir))
+    finally:
+        ctx.close()
