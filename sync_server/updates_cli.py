@@ -48,12 +48,53 @@ def _bad(code: str, zh: str, en: str) -> Exception:
 
 
 def _repository(ctx: Context) -> Repository:
-    from sync_server.config import build_config
+    from sync_server.config import read_instance_file
 
     if getattr(ctx.args, "repo", None):
         return Repository(Path(ctx.args.repo))
-    configured = build_config(ctx.instance, None).get("UPDATES_DIR")
+    # config.toml's updates_dir (read as build_config reads it, without making a secret key here)
+    configured = read_instance_file(ctx.instance).get("UPDATES_DIR")
     return Repository(Path(str(configured)) if configured else ctx.instance / "updates")
+
+
+def _missing_database(ctx: Context) -> Path | None:
+    """The SQLite file the command would use, when it does not exist (opening it would make an empty
+    one: on an offline PC, a stray database the server never sees)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(ctx.db_url)
+    except ArgumentError:
+        return None  # Context.open says what is wrong with it
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database)
+    return None if path.exists() else path
+
+
+def _require_database(ctx: Context) -> None:
+    """Refused (exit 2) before anything is signed or written when there is no server database here."""
+    path = _missing_database(ctx)
+    if path is None:
+        return
+    raise _bad(
+        "no_database",
+        f"这里没有服务器数据库（{path} 不存在），不会新建一个：登记版本、调整提供范围要在教育局服务器上做。"
+        "在离线电脑上签名请用 sync-server publish-client 程序文件夹 --keys 密钥文件夹 --repo U盘上的仓库 "
+        "--sign-only，再在服务器上运行 sync-server install-update-repo U盘上的仓库 和 rollout；在服务器上"
+        "请检查 --instance/--db（或环境变量 SYNC_SERVER_INSTANCE、SYNC_SERVER_DB）是否指向服务器的数据",
+        f"there is no server database here ({path} does not exist), and none is made: releases are "
+        "registered and offered on the bureau server. To sign on an offline PC use sync-server "
+        "publish-client BUNDLE --keys KEYS --repo STICK_COPY --sign-only, then on the server sync-server "
+        "install-update-repo STICK_COPY and rollout; on the server, check that --instance/--db (or "
+        "SYNC_SERVER_INSTANCE, SYNC_SERVER_DB) name the server's data",
+    )
+
+
+def _open(ctx: Context) -> Any:
+    _require_database(ctx)
+    return ctx.open()
 
 
 def _now() -> Any:
@@ -176,8 +217,10 @@ def cmd_publish_client(ctx: Context) -> Result:
             "the server, use sync-server rollout",
         )
     keys = Path(args.keys)
+    if not args.sign_only:
+        _require_database(ctx)  # before anything is signed
     repo = _repository(ctx)
-    db = None if args.sign_only else ctx.open()
+    db = None if args.sign_only else _open(ctx)
     try:
         if db is not None:
             with db.Session.begin() as session:
@@ -267,6 +310,7 @@ def cmd_publish_client(ctx: Context) -> Result:
 
 def cmd_install_update_repo(ctx: Context) -> Result:
     source = Repository(Path(ctx.args.source))
+    _require_database(ctx)
     repo = _repository(ctx)
     added = repo.install_from(
         source, keys=Path(ctx.args.keys) if ctx.args.keys else None, now=_now()
@@ -326,7 +370,7 @@ def cmd_rollout(ctx: Context) -> Result:
             "give --schools S001,S002 (add to the pilot), --remove-schools S001 (take out of it), "
             "--all (every school) or --pause",
         )
-    db = ctx.open()
+    db = _open(ctx)
     try:
         with db.Session.begin() as session:
             changes = U.set_stage(
@@ -358,8 +402,9 @@ def cmd_rollout(ctx: Context) -> Result:
 
 
 def cmd_list_releases(ctx: Context) -> Result:
+    _require_database(ctx)
     repo = _repository(ctx)
-    db = ctx.open()
+    db = _open(ctx)
     try:
         with db.ReadSession.begin() as session:
             rows = list(session.execute(select(ClientRelease)).scalars())

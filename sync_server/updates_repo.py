@@ -801,39 +801,52 @@ class Repository:
             )
         here = self.versions()
         there = source.versions()
+        for role in ("root", "targets"):  # an old copy: said so before its signatures are checked
+            if here and there[role] < here[role]:
+                raise _old_copy(source.folder, role, there[role], here[role])
         trusted = (self.metadata / "root.json").read_bytes() if self.exists() else None
         try:
             verify_repository(source.folder, trusted_root=trusted)
         except (RepositoryError, DownloadError, OSError, ValueError) as exc:
             raise not_verified(exc, installing=source.folder) from None
-        for role in ("root", "targets"):
-            if here and there[role] < here[role]:
+        theirs = {name: t for name, t in source._read("targets").signed.targets.items()}
+        mine: dict[str, TargetFile] = (
+            dict(self._read("targets").signed.targets) if self.exists() else {}
+        )
+        for name, target in mine.items():
+            if name not in theirs or theirs[name].hashes != target.hashes:
                 raise _refused(
                     "older_repository",
-                    f"{source.folder} 比服务器上的更新仓库旧（{role} 第 {there[role]} 版，服务器上是第 "
-                    f"{here[role]} 版）：请先把服务器上的 updates 文件夹复制到签名的电脑上，再在那里发布",
-                    f"{source.folder} is older than the server's repository ({role} version "
-                    f"{there[role]}, the server has {here[role]}): copy the server's updates folder to "
-                    "the signing PC first and publish there",
+                    f"{source.folder} 缺少或改动了服务器上已发布的 {name}：请把服务器当前的 updates/metadata "
+                    "文件夹复制到U盘上，在离线电脑上重新签名",
+                    f"{source.folder} lacks or changes {name}, published on the server: copy the "
+                    "server's current updates/metadata folder to the stick and sign there again",
                 )
-        theirs = {name: t for name, t in source._read("targets").signed.targets.items()}
-        if self.exists():
-            for name, target in self._read("targets").signed.targets.items():
-                if name not in theirs or theirs[name].hashes != target.hashes:
-                    raise _refused(
-                        "older_repository",
-                        f"{source.folder} 缺少或改动了服务器上已发布的 {name}：请先把服务器上的 updates "
-                        "文件夹复制到签名的电脑上，再在那里发布",
-                        f"{source.folder} lacks or changes {name}, published on the server: copy the "
-                        "server's updates folder to the signing PC first and publish there",
-                    )
+        # Archives: the stick carries the new ones; one the server holds already need not travel (the
+        # server's copy is checked against the signed length and hashes instead).
         for name, target in theirs.items():
             path = source.targets / name
             if not path.is_file():
+                if name in mine and _matches(self.targets / name, target):
+                    continue
+                if name in mine:
+                    raise _refused(
+                        "target_damaged",
+                        f"服务器上的发布包 {self.targets / name} 与签名不符（被改动或丢失），U盘上也没有：用同一个"
+                        "程序包在服务器上再运行一次 sync-server publish-client 恢复它，或把它放到U盘仓库的 "
+                        f"targets/{name}",
+                        f"the server's archive {self.targets / name} does not match its signature "
+                        "(changed or lost) and the stick has none: run sync-server publish-client with "
+                        f"the same bundle on the server to restore it, or put it at targets/{name} on "
+                        "the stick",
+                    )
                 raise _refused(
                     "target_missing",
-                    f"{source.folder} 缺少发布包 {name}（要把 targets 文件夹一起复制）",
-                    f"{source.folder} lacks the release archive {name} (copy its targets folder too)",
+                    f"{source.folder} 缺少新发布包 {name}：把离线电脑上U盘仓库里的 targets/{name} 一起带回"
+                    "（只需新签名的发布包，服务器已有的不用带）",
+                    f"{source.folder} lacks the new release archive {name}: bring targets/{name} back "
+                    "from the offline PC's copy too (only newly signed archives; the server has the "
+                    "others)",
                 )
             with open(path, "rb") as fh:
                 try:
@@ -851,7 +864,7 @@ class Repository:
             (str(t.unrecognized_fields.get("custom", {}).get("version")),
              str(t.unrecognized_fields.get("custom", {}).get("platform")), name)
             for name, t in theirs.items()
-            if not (self.targets / name).is_file()
+            if name not in mine
         ]  # fmt: skip
         with self._changing(new_files):
             for _v, _p, name in added:
@@ -885,6 +898,25 @@ class Repository:
                 "give --keys, a folder holding snapshot.key and timestamp.key, to sign them again",
             )
         return Repository(source.folder).signers(keys, ONLINE_ROLES)
+
+
+def _old_copy(folder: Path, role: str, there: int, here: int) -> ServiceError:
+    what = {"root": "根元数据", "targets": "目标元数据"}[role]
+    return _refused(
+        "older_repository",
+        f"U盘上的仓库 {folder} 比服务器上的更新仓库旧（{what}第 {there} 版，服务器是第 {here} 版）：它是在"
+        "服务器更换密钥或发布新版本之前复制的。请把服务器当前的 updates/metadata 文件夹重新复制到U盘上，在"
+        "离线电脑上重新签名（publish-client … --sign-only），再运行 install-update-repo（发布包只需带回新签名"
+        "的那些）",
+        f"the repository on the stick, {folder}, is older than the server's ({role} version {there}, "
+        f"the server has {here}): it was copied before the server rotated a key or published. Copy the "
+        "server's current updates/metadata folder to the stick again, sign again on the offline PC "
+        "(publish-client ... --sign-only), then run install-update-repo (only the newly signed "
+        "archives need to come back)",
+        role=role,
+        stick_version=there,
+        server_version=here,
+    )
 
 
 def _matches(path: Path, target: TargetFile) -> bool:
