@@ -1,10 +1,15 @@
 """Maintenance the bureau's IT person runs by hand or from a scheduled task (cron, Windows Task Scheduler):
 `sync-server clean-uploads` removes attachment uploads left unfinished (the server also does it by itself
-as uploads come; see services.attachments), and files U盘数据 refused once they are REFUSED_KEEP_DAYS old."""
+as uploads come; see services.attachments), and files U盘数据 refused once they are REFUSED_KEEP_DAYS old.
+
+While serving: DailyUpdateWarnings, run from the server's maintenance (serving.DoorServer.maintenance),
+logs the update signatures expiring or expired and a min_client_version that locks PCs out once a day
+(they are logged at the start too), so a server that runs for weeks says so in its log."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -57,3 +62,36 @@ def clean_uploads(
             f"{REFUSED_KEEP_DAYS} days, {refused.bytes} bytes (receipts and answers kept)",
         ],
     )
+
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600.0
+
+
+class DailyUpdateWarnings:
+    """Called with the time (time.time()) at each maintenance of the serving loop; once `every` seconds
+    have passed since the last time (the first: since the start, which logs them already), logs the
+    client update warnings of sync_server.updates_api.start_warnings. Never raises."""
+
+    def __init__(self, app: Any, *, every: float = DAY, now: float | None = None) -> None:
+        import time
+
+        self.app = app
+        self.every = every
+        self.due = (time.time() if now is None else now) + every
+
+    def __call__(self, now: float) -> None:
+        if now < self.due:
+            return
+        self.due = now + self.every
+        try:
+            from sync_server import updates as U
+            from sync_server.updates_api import start_warnings
+
+            with self.app.app_context():
+                minimum = U.min_client_version(self.app.config)
+                for zh, en in start_warnings(self.app, minimum):
+                    log.warning("%s / %s", zh, en)
+        except Exception:  # the serving loop goes on whatever happens here
+            log.warning("the daily client update check failed", exc_info=True)

@@ -436,6 +436,9 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
         self.doors = doors
         self.is_staff = is_staff
         self.made_room = 0
+        self.periodic: list[
+            Callable[[float], None]
+        ] = []  # called with the time at each maintenance
         self.refused: dict[
             str, int
         ] = {}  # address -> connections refused since the last maintenance
@@ -515,6 +518,8 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
                 ", ".join(f"{host} ×{count}" for host, count in worst),
             )
             self.refused = {}
+        for job in self.periodic:  # (each catches its own errors: maintenance.DailyUpdateWarnings)
+            job(now)
 
 
 # -- putting it together ----------------------------------------------------------------------------
@@ -569,6 +574,10 @@ def create_server(
         recv_bytes=64 * 1024 if tls is not None else 8192,
         asyncore_use_poll=hasattr(select, "poll"),  # no FD_SETSIZE ceiling where poll exists
     )
-    return DoorServer(
+    server = DoorServer(
         app, adj=adj, limits=limits, doors=doors, is_staff=staff_session_check(app), tls=tls
     )
+    from sync_server.maintenance import DailyUpdateWarnings
+
+    server.periodic.append(DailyUpdateWarnings(app))  # update signatures' expiry, logged daily
+    return server

@@ -7,6 +7,7 @@ publish-client DIR_OR_ARCHIVE --keys DIR    check the bundle, sign it into the r
 install-update-repo DIR [--keys DIR]        on the server: put a repository signed elsewhere in place
 rollout VERSION --schools S1,S2 | --remove-schools S1 | --all | --pause
 list-releases                               the releases, who is offered each, the signatures' expiry
+retire-release VERSION --keys DIR           an old release out of the signed targets and off the disk
 refresh-update-metadata --keys DIR          new snapshot and timestamp (7-day expiry; a scheduled task);
                [--create] [--offline-roles] a new repository; root and targets signed again too
 rotate-update-key ROLE --keys DIR --new-keys DIR
@@ -433,6 +434,60 @@ def cmd_list_releases(ctx: Context) -> Result:
     return {"releases": out}, lines
 
 
+def cmd_retire_release(ctx: Context) -> Result:
+    """An old release out of the repository: no longer offered, its archive gone from the signed targets
+    and the disk (refused while it is offered to any school), audited."""
+    version = ctx.args.version
+    U.parse_version(version)
+    _require_database(ctx)
+    repo = _repository(ctx)
+    db = _open(ctx)
+    try:
+        with db.ReadSession.begin() as session:
+            rows = list(
+                session.execute(
+                    select(ClientRelease).where(ClientRelease.version == version)
+                ).scalars()
+            )
+            offered = [r for r in rows if r.stage in U.OFFERED]
+            if offered:
+                zh, en = U.scope_text(offered[0])
+                raise _bad(
+                    "release_offered",
+                    f"客户端 {version} 现在提供给{zh}，不能停用：先运行 sync-server rollout {version} --pause，"
+                    "确认学校电脑已更新到更高的版本，再停用",
+                    f"client {version} is offered to {en}; it cannot be retired: run sync-server "
+                    f"rollout {version} --pause first and make sure the PCs moved to a higher version",
+                )
+        if not rows and not any(v == version for v, _p, _t in repo.releases()):
+            raise _bad(
+                "unknown_release",
+                f"没有发布过客户端版本 {version}（sync-server list-releases 列出已发布的版本）",
+                f"no client release {version} was published (sync-server list-releases lists them)",
+            )
+        retired = repo.retire(Path(ctx.args.keys), version, now=_now())
+        with db.Session.begin() as session:
+            for row in session.execute(
+                select(ClientRelease).where(ClientRelease.version == version)
+            ).scalars():
+                session.delete(row)
+            _audit(
+                session,
+                "client.retire",
+                version,
+                {"targets": retired, "platforms": sorted(r.platform for r in rows)},
+            )
+    finally:
+        db.close()
+    lines = [
+        f"已停用客户端 {version}：不再提供，发布包已从更新仓库删除 / client {version} retired: offered to "
+        "nobody, its archive removed from the repository",
+        *(f"  {name}" for name in retired),
+        _valid_until(repo) if repo.exists() else "",
+    ]
+    return {"version": version, "retired": retired}, [line for line in lines if line]
+
+
 def cmd_refresh_update_metadata(ctx: Context) -> Result:
     repo = _repository(ctx)
     keys = Path(ctx.args.keys)
@@ -610,6 +665,24 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
     p.set_defaults(func=cmd_list_releases)
+
+    p = sub.add_parser(
+        "retire-release",
+        parents=[common],
+        help="停用一个旧版本：不再提供，发布包从更新仓库（签名的目标和磁盘）删除；提供给学校时拒绝 / retire "
+        "an old release: offered to nobody, its archive removed from the signed targets and the disk "
+        "(refused while offered to any school)",
+    )
+    p.add_argument("version", metavar="VERSION", help="版本号 / the version, e.g. 0.3.0")
+    p.add_argument(
+        "--keys",
+        required=True,
+        metavar="DIR",
+        help="有 targets.key、snapshot.key、timestamp.key 的文件夹（离线U盘） / holds targets.key, "
+        "snapshot.key, timestamp.key (the offline stick)",
+    )
+    p.add_argument("--repo", metavar="DIR", help=repo_help)
+    p.set_defaults(func=cmd_retire_release)
 
     p = sub.add_parser(
         "refresh-update-metadata",

@@ -633,6 +633,37 @@ class Repository:
             targets_version=targets_md.signed.version,
         )
 
+    def retire(self, keys: Path, version: str, *, now: dt.datetime) -> list[str]:
+        """Take every platform's release of `version` out of the signed targets (targets, snapshot and
+        timestamp signed again with keys the root names, checked as a client would), then remove their
+        archives from the disk. The target paths retired; [] when none is signed."""
+        if not self.exists():
+            return []
+        targets_md: Metadata[Targets] = self._read("targets")
+        names = [
+            name
+            for name, target in targets_md.signed.targets.items()
+            if _same_version(
+                (target.unrecognized_fields.get("custom") or {}).get("version"), version
+            )
+        ]
+        if not names:
+            return []
+        signers = self.signers(keys, ("targets", *ONLINE_ROLES))
+        with self._changing([]):
+            for name in names:
+                del targets_md.signed.targets[name]
+            targets_md.signed.version += 1
+            targets_md.signed.expires = now + EXPIRY["targets"]
+            targets_md.signatures.clear()
+            targets_md.sign(signers["targets"])
+            self._write(targets_md, "targets.json")
+            self._resign_online(signers, now=now)
+            self.check()
+        for name in names:
+            (self.targets / name).unlink(missing_ok=True)
+        return names
+
     def refresh(self, keys: Path, *, now: dt.datetime, offline: bool = False) -> int:
         """New snapshot and timestamp (their expiry is short), checked; the timestamp's version. With
         `offline`, root and targets are signed again too (a year more: root.key and targets.key)."""
