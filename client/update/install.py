@@ -33,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ from client.update.state import (
     PENDING_FILE,
     READY_FILE,
     STARTED_PREFIX,
+    UpdateState,
     load_state,
     read_json,
     save_state,
@@ -58,6 +60,9 @@ ENV_MODE = (
 )
 ENV_FINISH = (
     "SCHOOL_CLIENT_FINISH_UPDATE"  # given to the runner: the pid of the old version to wait for
+)
+ENV_RUNNER = (  # given to the new version by the runner: whose copy to remove once it has ended
+    "SCHOOL_CLIENT_UPDATE_RUNNER"
 )
 EXE = "school-client.exe" if sys.platform == "win32" else "school-client"
 # The preconfiguration (school-client.ini), the bureau's trusted root, and Inno Setup's uninstaller
@@ -101,15 +106,47 @@ def mark_started(data_dir: Path, running: str) -> None:
     """This version's first start went well: it came up (client/cli.py: the command parsed and the store
     opened, before the command runs; client/ui/app.py: the window shown). The state says `installed` from
     here on, so the report of this start's own sync says so (not `staged`)."""
+    runner = os.environ.pop(ENV_RUNNER, None)  # (not passed on to what this process starts)
     pending = read_json(updates_dir(data_dir) / PENDING_FILE)
     if isinstance(pending, dict) and pending.get("version") == running:
         marker = updates_dir(data_dir) / f"{STARTED_PREFIX}{running}"
         if marker.exists():
             return  # marked already: what this start did since (a newer version staged) stays
-        marker.write_text("ok\n", encoding="utf-8")
         state = load_state(data_dir)
-        state.state, state.target_version, state.error = "installed", running, None
+        _installed(state, running)
         save_state(data_dir, state)
+        # The marker last: whoever waits for it (install.py's _run) finds the state written.
+        marker.write_text("ok\n", encoding="utf-8")
+        if runner is not None and runner.isdigit():
+            threading.Thread(
+                target=_remove_runner_once_ended,
+                args=(updates_dir(data_dir), int(runner)),
+                name="update-runner-cleanup",
+                daemon=True,
+            ).start()
+
+
+def _installed(state: UpdateState, version: str) -> None:
+    """`version` came up well here: installed, and the failures counted before are over (the dashboard's
+    失败 column is this PC's failures since its last good install; the last error goes with them)."""
+    state.state, state.target_version, state.error = "installed", version, None
+    state.failures = 0
+
+
+def _remove_runner_once_ended(folder: Path, pid: int, *, wait: float = WAIT_FOR_OLD) -> None:
+    """The runner's copy of the old program (about 160 MB) removed once the runner has exited (it exits
+    when this version's first start is marked good; on Windows its files can be deleted only then).
+    Whatever is left (the window closed first, a virus scanner holding a file) goes at the next start."""
+    deadline = time.monotonic() + wait
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+    started = read_json(folder / RUNNER_FILE)
+    if isinstance(started, dict) and started.get("pid") not in (pid, None):
+        return  # another runner since (a newer version): its own
+    shutil.rmtree(folder / RUNNER, ignore_errors=True)
+    (folder / RUNNER_FILE).unlink(missing_ok=True)
 
 
 def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int | None:
@@ -148,7 +185,13 @@ def _installable(data_dir: Path, running: str) -> tuple[str, Path] | None:
 
 
 def _install(
-    data_dir: Path, target: Path, argv: Sequence[str], *, running: str, version: str
+    data_dir: Path,
+    target: Path,
+    argv: Sequence[str],
+    *,
+    running: str,
+    version: str,
+    runner: int | None = None,
 ) -> int | None:
     """Swap the folders, run the new version's first start, and swap back when it fails (both modes)."""
     folder = updates_dir(data_dir)
@@ -182,14 +225,24 @@ def _install(
     # Started where this process was, except from the runner's own folder (the old version was started in
     # its program folder, as the Start-menu shortcut does): then in the program folder, as it was.
     cwd = target if _inside(Path.cwd(), folder / RUNNER) else None
-    code = _run(target / EXE, argv, cwd=cwd)
-    started = (folder / f"{STARTED_PREFIX}{version}").exists()
+    marker = folder / f"{STARTED_PREFIX}{version}"
+    # A window start: nobody waits for its exit code, so this process (the old version, or the runner)
+    # need not stay the window's parent all day - it exits once the new version has come up.
+    code = _run(
+        target / EXE, argv, cwd=cwd, runner=runner, until=marker if _opens_window(argv) else None
+    )
+    started = marker.exists()
     (folder / PENDING_FILE).unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)  # used: the next first start writes its own
     state = load_state(data_dir)  # the new version may have written it meanwhile
     if started:  # its exit code is the command's: passed on, the command is not run again
         moved_on = state.target_version != version and state.state in ("downloading", "staged")
-        if not moved_on:  # (mark_started said so already, unless this start fetched a newer one)
-            state.state, state.target_version, state.error = "installed", version, None
+        if not moved_on and (state.state, state.target_version, state.failures) != (
+            "installed",
+            version,
+            0,
+        ):  # (mark_started said so already, unless this start fetched a newer one)
+            _installed(state, version)
             save_state(data_dir, state)
         _show_version_in_windows(version)
         return code
@@ -357,7 +410,7 @@ def _finish(data_dir: Path, argv: Sequence[str], *, running: str, old_pid: str) 
     if found is None:
         return None
     version, target = found
-    return _install(data_dir, target, argv, running=running, version=version)
+    return _install(data_dir, target, argv, running=running, version=version, runner=os.getpid())
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -374,9 +427,23 @@ def _runner_alive(folder: Path) -> bool:
 
 
 def _remove_idle_runner(folder: Path) -> None:
-    """The runner folder of an update done (its process has ended); runner.json stays (its tries)."""
-    if (folder / RUNNER).exists() and not _runner_alive(folder):
+    """What an update done left: the runner folder (its process has ended), runner.json once its
+    version is no longer staged (while staged, it counts the runners that died: RUNNER_TRIES), and the
+    started-* markers of first starts no longer in progress."""
+    if _runner_alive(folder):
+        return
+    if (folder / RUNNER).exists():
         shutil.rmtree(folder / RUNNER, ignore_errors=True)
+    started = read_json(folder / RUNNER_FILE)
+    ready = read_json(folder / "staged" / READY_FILE)
+    staged = ready.get("version") if isinstance(ready, dict) else None
+    if (folder / RUNNER_FILE).exists() and (
+        not isinstance(started, dict) or started.get("version") != staged
+    ):
+        (folder / RUNNER_FILE).unlink(missing_ok=True)
+    if not (folder / PENDING_FILE).exists():
+        for marker in folder.glob(f"{STARTED_PREFIX}*"):
+            marker.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -436,11 +503,31 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _run(exe: Path, argv: Sequence[str], *, cwd: Path | None = None) -> int:
+def _run(
+    exe: Path,
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    runner: int | None = None,
+    until: Path | None = None,
+) -> int:
+    """The new version run with `argv`: its exit code, or 0 as soon as `until` (its started marker)
+    appears - a window start, left running on its own. `runner`: this process's pid when it is the
+    runner, for the new version to remove the runner's copy once this process has ended."""
+    env = _child_environment()
+    if runner is not None:
+        env[ENV_RUNNER] = str(runner)
     try:
-        return subprocess.run(
-            [str(exe), *argv], check=False, env=_child_environment(), cwd=cwd
-        ).returncode
+        proc = subprocess.Popen([str(exe), *argv], env=env, cwd=cwd)
     except OSError as exc:
         log.error("the new version cannot be started: %s", exc)
         return 127
+    if until is None:
+        return proc.wait()
+    while True:
+        try:
+            return proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            if until.exists():
+                log.info("update: the new version (%d) is up; this process exits", proc.pid)
+                return 0

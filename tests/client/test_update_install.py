@@ -151,7 +151,7 @@ def test_a_staged_version_is_installed_at_start_and_one_that_fails_is_rolled_bac
             ("handed-over", "1.0", RUNNER),  # and ended with its exit code
         ]
         assert steps[1][3] > steps[0][3]  # the runner waited for the old version to exit first
-        assert (updates_dir(data) / RUNNER).is_dir()  # removed at the next start
+        # (the runner's copy goes once the runner has ended: test_update_leftovers.py)
     else:
         assert [(w, v, f) for w, v, f, _ in steps] == [
             ("ran", "2.0", "school-client"),
