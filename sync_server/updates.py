@@ -26,7 +26,9 @@ from sync_server.errors import ApiError, ServiceError
 from sync_server.models import ClientRelease, Device, DeviceUpdate, School
 from sync_server.services.common import naive_utc
 
-PROTOCOL = "1.18"  # the newest protocol revision this server speaks (docs/protocol.md)
+# The newest protocol revision this server implements (docs/protocol.md: 1.18 updates, 1.19 updates by USB
+# stick, 1.20 batch negotiation), stated in Sync-Protocol; clients compare it as (major, minor) numbers.
+PROTOCOL = "1.20"
 PROTOCOL_HEADER = "Sync-Protocol"
 MIN_CLIENT_HEADER = "Sync-Min-Client-Version"
 REPORT_HEADER = "Sync-Update-Report"  # on a pull: the device's update report (compact JSON)

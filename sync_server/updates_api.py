@@ -91,8 +91,12 @@ def start_warnings(app: Any, minimum: Any) -> list[tuple[str, str]]:
     return warnings + ([lockout] if lockout else [])
 
 
-@api.after_request
+@api.after_app_request
 def _protocol_headers(response: Response) -> Response:
+    """On every answer under /api/v1 - a path the server does not know (404) or a method it does not take
+    (405) too, which no blueprint's after_request sees - the protocol revision and the oldest client."""
+    if request.path != "/api/v1" and not request.path.startswith("/api/v1/"):
+        return response
     response.headers[U.PROTOCOL_HEADER] = U.PROTOCOL
     if request.method == "GET" and request.path == "/api/v1/pull":
         _pull_news(response)

@@ -44,7 +44,7 @@ def test_offers_follow_the_rollout_and_reports_are_kept(live: LiveServer) -> Non
     assert _check(other, platform="linux").json()["offer"] is None  # nothing for that platform
     assert _check(pilot, app_version="1.2").json()["offer"] is None  # nothing newer
     r = _check(other, state="rolled_back", target_version="1.1", failures=3, error="exit code 127")
-    assert r.status_code == 200 and r.headers["Sync-Protocol"] == "1.18"
+    assert r.status_code == 200 and r.headers["Sync-Protocol"] == U.PROTOCOL
     with live.session() as s:
         row = s.get(M.DeviceUpdate, other.device_id)
         device = s.get(M.Device, other.device_id)

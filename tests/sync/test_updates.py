@@ -179,7 +179,7 @@ def test_a_client_older_than_the_server_accepts_is_told_to_update_and_offered_it
     assert (err.status, err.code) == (426, "client_too_old")
     assert err.message_zh.startswith("程序版本过旧，需要更新") and "99.0" in err.message_zh
     assert "too old" in err.message_en
-    assert err.details["min_client_version"] == "99.0" and err.details["protocol"] == "1.18"
+    assert err.details["min_client_version"] == "99.0" and err.details["protocol"] == "1.20"
     # Shown plainly: the status bar shows the stored last problem; the record waits, nothing is lost.
     from client.store import sync_state as S
 
@@ -277,7 +277,7 @@ def test_every_answer_states_the_protocol_and_the_oldest_client(
     finally:
         del config["MIN_CLIENT_VERSION"]
     pulls = [r for r in client.responses if r.request.path_url.startswith("/api/v1/pull")]
-    assert pulls and all(r.headers["Sync-Protocol"] == "1.18" for r in pulls)
+    assert pulls and all(r.headers["Sync-Protocol"] == "1.20" for r in pulls)
     assert all(r.headers["Sync-Min-Client-Version"] == "0.0.1" for r in pulls)
 
 
@@ -520,7 +520,7 @@ def test_the_dashboard_shows_each_devices_version_state_and_failures(
     text = page.text
     row = text[text.index(f'data-device="{_device_id(client)}"') :].split("</tr>")[0]
     assert (
-        "教务处电脑" in row and "1.0" in row and "新版本启动失败，已退回" in row and "79.0" in row
+        "教务处电脑" in row and "新版本 79.0 启动失败，仍在用 1.0" in row  # failed, kept
     )
     assert ">2<" in row and "&lt;script&gt;" in row and "<script>" not in row
     assert 'data-version="80.0" data-stage="pilot"' in text and school in text
