@@ -625,8 +625,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "source",
         metavar="DIR",
-        help="签好的仓库文件夹（含 metadata/ 和 targets/） / the signed "
-        "repository folder (metadata/ and targets/)",
+        help="签好的仓库文件夹：metadata/，和 targets/ 里新签名的发布包（服务器已有的不用带） / the "
+        "signed repository folder: metadata/, and the newly signed archives in targets/ (not those "
+        "the server holds)",
     )
     p.add_argument(
         "--keys",

@@ -819,10 +819,11 @@ class Repository:
     def install_from(
         self, source: Repository, *, keys: Path | None, now: dt.datetime
     ) -> list[tuple[str, str, str]]:
-        """Copy a repository signed on another computer (a copy of this one, published to there) into
-        this one. It must continue this one: a PC that trusts this repository's root accepts it (checked
-        with ngclient from this root), nothing published here is missing or changed, and no role goes
-        back. When this server signed its snapshot/timestamp meanwhile (the weekly task), they are signed
+        """Copy a repository signed on another computer (a copy of this one's metadata, published to
+        there) into this one. It must continue this one: no root or targets version goes back (else: an
+        old copy, said so), a PC that trusts this repository's root accepts it (checked with ngclient from
+        this root), nothing published here is missing or changed. Only the new archives need to be in
+        `source`; the ones here are checked against the signed length and hashes instead. When this server signed its snapshot/timestamp meanwhile (the weekly task), they are signed
         again above it with the online keys in `keys`. The releases new here."""
         if not source.exists():
             raise _refused(
