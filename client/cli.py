@@ -45,6 +45,7 @@ from forms.argparse_zh import argparse_zh
 if TYPE_CHECKING:
     from client.context import ClientContext
     from client.store.backup import BackupContents
+    from client.update.words import Before
 
 log = logging.getLogger(__name__)
 
@@ -799,6 +800,20 @@ def _remove_log_only_folder(data_dir: Path, made_from: Path) -> None:
                 parent.rmdir()  # OSError when not empty: kept
 
 
+def _say_update(said: Before, data_dir: Path) -> None:
+    """`sync`: one line about updates when there is something to say (client/update/words.py)."""
+    from client.update.words import update_line
+
+    try:
+        line = update_line(said, data_dir, package_version())
+    except Exception:  # the sync's own result stands
+        log.warning("the update line could not be made", exc_info=True)
+        return
+    if line is not None:
+        zh, en, problem = line
+        print(_one_line(f"{zh} / {en}"), file=sys.stderr if problem else sys.stdout)
+
+
 def _mark_first_start(args: argparse.Namespace, data_dir: Path, running: str) -> None:
     """Issue 16: the first start of a version just installed counts as good once the program has come up -
     its libraries loaded, the command parsed and, when the data folder holds a store, the store opened (and
@@ -845,9 +860,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from client.update.install import apply_at_start, mark_started  # issue 16
 
+        said = None
         if args.command == "sync" and _has_client_data(data_dir):
             from client.update.hook import confirm_before_install
+            from client.update.words import before
 
+            said = before(data_dir, package_version())  # what the line after the sync compares with
             confirm_before_install(data_dir, running=package_version())  # still offered?
         installed = apply_at_start(
             data_dir, list(sys.argv[1:] if argv is None else argv), running=package_version()
@@ -858,6 +876,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(args, data_dir)
         if code == EXIT_OK:  # (a command that opens no store, --smoke-test)
             mark_started(data_dir, package_version())
+        if said is not None:
+            _say_update(said, data_dir)
         return code
     except KeyboardInterrupt:
         return 130
