@@ -120,6 +120,8 @@ def updates() -> ResponseReturnValue:
         expiries=repo.expiries(now),
         expiry_warnings=U.expiry_warnings(repo, now),
         protocol=U.PROTOCOL,
+        max_tries=U.MAX_START_TRIES,
+        block_days=U.BLOCK_DAYS,
     )
 
 
