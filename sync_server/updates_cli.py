@@ -313,13 +313,43 @@ def cmd_install_update_repo(ctx: Context) -> Result:
     source = Repository(Path(ctx.args.source))
     _require_database(ctx)
     repo = _repository(ctx)
-    added = repo.install_from(
-        source, keys=Path(ctx.args.keys) if ctx.args.keys else None, now=_now()
-    )
+    retire = _schools(ctx.args.retire)  # (versions, comma-separated as school codes are)
+    for version in retire:
+        U.parse_version(version)
     db = ctx.open()
     registered = []
+    retired: list[str] = []
     try:
+        if retire:
+            with db.ReadSession.begin() as session:
+                for version in retire:
+                    _refuse_offered(session, version)
+        added = repo.install_from(
+            source,
+            keys=Path(ctx.args.keys) if ctx.args.keys else None,
+            now=_now(),
+            retire=retire,
+            retired=retired,
+        )
         with db.Session.begin() as session:
+            for version in retire:
+                rows = list(
+                    session.execute(
+                        select(ClientRelease).where(ClientRelease.version == version)
+                    ).scalars()
+                )
+                for row in rows:
+                    session.delete(row)
+                _audit(
+                    session,
+                    "client.retire",
+                    version,
+                    {
+                        "targets": [n for n in retired if f"-{version}." in n],
+                        "platforms": sorted(r.platform for r in rows),
+                        "source": str(source.folder),
+                    },
+                )
             for version, platform, target in repo.releases():
                 known = session.execute(
                     select(ClientRelease).where(
@@ -355,9 +385,14 @@ def cmd_install_update_repo(ctx: Context) -> Result:
         "提供给学校 / not offered yet: use sync-server rollout"
         for r in registered
     ] or ["没有新的版本 / no new release"]
+    lines += [f"已停用 / retired: {name}" for name in retired]
     lines.append(_valid_until(repo))
     lines += expiry_lines(repo)
-    return {"added": [list(a) for a in added], "registered": registered}, lines
+    return {
+        "added": [list(a) for a in added],
+        "registered": registered,
+        "retired": retired,
+    }, lines
 
 
 def cmd_rollout(ctx: Context) -> Result:
@@ -434,31 +469,62 @@ def cmd_list_releases(ctx: Context) -> Result:
     return {"releases": out}, lines
 
 
+def _refuse_offered(session: Any, version: str) -> list[ClientRelease]:
+    """The release's rows; refused (exit 2) while it is offered to any school."""
+    rows = list(
+        session.execute(select(ClientRelease).where(ClientRelease.version == version)).scalars()
+    )
+    offered = [r for r in rows if r.stage in U.OFFERED]
+    if offered:
+        zh, en = U.scope_text(offered[0])
+        raise _bad(
+            "release_offered",
+            f"客户端 {version} 现在提供给{zh}，不能停用：先运行 sync-server rollout {version} --pause，"
+            "确认学校电脑已更新到更高的版本，再停用",
+            f"client {version} is offered to {en}; it cannot be retired: run sync-server "
+            f"rollout {version} --pause first and make sure the PCs moved to a higher version",
+        )
+    return rows
+
+
+def _retire_sign_only(ctx: Context, version: str) -> Result:
+    """On the offline PC: retired in the stick's copy only (no database); install-update-repo --retire
+    on the server checks that it is offered to nobody and takes it out there."""
+    if not ctx.args.repo:
+        raise _bad(
+            "sign_only_repo",
+            "--sign-only 要和 --repo U盘上的仓库 一起用",
+            "--sign-only goes with --repo STICK_COPY",
+        )
+    repo = _repository(ctx)
+    retired = repo.retire(Path(ctx.args.keys), version, now=_now())
+    if not retired:
+        raise _bad(
+            "unknown_release",
+            f"{repo.folder} 的仓库里没有客户端版本 {version}",
+            f"the repository in {repo.folder} holds no client release {version}",
+        )
+    return {"version": version, "retired": retired, "sign_only": True}, [
+        f"已在 {repo.folder} 中停用 {version}（只签名）：带回服务器运行 sync-server install-update-repo "
+        f"{repo.folder} --retire {version} / {version} retired in {repo.folder} (signed only): on the "
+        f"server run sync-server install-update-repo {repo.folder} --retire {version}",
+        *(f"  {name}" for name in retired),
+    ]
+
+
 def cmd_retire_release(ctx: Context) -> Result:
     """An old release out of the repository: no longer offered, its archive gone from the signed targets
     and the disk (refused while it is offered to any school), audited."""
     version = ctx.args.version
     U.parse_version(version)
+    if ctx.args.sign_only:
+        return _retire_sign_only(ctx, version)
     _require_database(ctx)
     repo = _repository(ctx)
     db = _open(ctx)
     try:
         with db.ReadSession.begin() as session:
-            rows = list(
-                session.execute(
-                    select(ClientRelease).where(ClientRelease.version == version)
-                ).scalars()
-            )
-            offered = [r for r in rows if r.stage in U.OFFERED]
-            if offered:
-                zh, en = U.scope_text(offered[0])
-                raise _bad(
-                    "release_offered",
-                    f"客户端 {version} 现在提供给{zh}，不能停用：先运行 sync-server rollout {version} --pause，"
-                    "确认学校电脑已更新到更高的版本，再停用",
-                    f"client {version} is offered to {en}; it cannot be retired: run sync-server "
-                    f"rollout {version} --pause first and make sure the PCs moved to a higher version",
-                )
+            rows = _refuse_offered(session, version)
         if not rows and not any(v == version for v, _p, _t in repo.releases()):
             raise _bad(
                 "unknown_release",
@@ -635,6 +701,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="有 snapshot.key、timestamp.key 的文件夹：服务器在签名之后又刷新过时用来重新签名 / a folder "
         "with snapshot.key and timestamp.key, to sign them again when the server refreshed meanwhile",
     )
+    p.add_argument(
+        "--retire",
+        metavar="0.2.0,0.2.1",
+        help="U盘上的仓库在离线电脑上停用了这些版本（retire-release --sign-only）：服务器上也停用 / "
+        "versions retired on the offline PC (retire-release --sign-only): retire them here too",
+    )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
     p.set_defaults(func=cmd_install_update_repo)
 
@@ -683,6 +755,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "snapshot.key, timestamp.key (the offline stick)",
     )
     p.add_argument("--repo", metavar="DIR", help=repo_help)
+    p.add_argument(
+        "--sign-only",
+        action="store_true",
+        help="只在 --repo 的仓库里停用并签名，不连接数据库（离线电脑；之后在服务器上 install-update-repo "
+        "--retire） / retire in the --repo copy only, no database (an offline PC; then "
+        "install-update-repo --retire on the server)",
+    )
     p.set_defaults(func=cmd_retire_release)
 
     p = sub.add_parser(

@@ -817,7 +817,13 @@ class Repository:
     # -- a repository signed elsewhere (an offline PC), put in place on the server
 
     def install_from(
-        self, source: Repository, *, keys: Path | None, now: dt.datetime
+        self,
+        source: Repository,
+        *,
+        keys: Path | None,
+        now: dt.datetime,
+        retire: Iterable[str] = (),
+        retired: list[str] | None = None,
     ) -> list[tuple[str, str, str]]:
         """Copy a repository signed on another computer (a copy of this one's metadata, published to
         there) into this one. It must continue this one: no root or targets version goes back (else: an
@@ -845,15 +851,55 @@ class Repository:
         mine: dict[str, TargetFile] = (
             dict(self._read("targets").signed.targets) if self.exists() else {}
         )
+        # Releases retired on the offline PC (retire-release --sign-only) leave only when named (--retire)
+        # and signed above the server's targets; any other one missing means an old or diverged copy.
+        retiring = {str(v) for v in retire}
+        dropped: list[str] = []
         for name, target in mine.items():
+            version = str((target.unrecognized_fields.get("custom") or {}).get("version"))
+            if name not in theirs and version in retiring and there["targets"] > here["targets"]:
+                dropped.append(name)
+                continue
             if name not in theirs or theirs[name].hashes != target.hashes:
                 raise _refused(
                     "older_repository",
                     f"{source.folder} 缺少或改动了服务器上已发布的 {name}：请把服务器当前的 updates/metadata "
-                    "文件夹复制到U盘上，在离线电脑上重新签名",
+                    "文件夹复制到U盘上，在离线电脑上重新签名（在那里用 retire-release --sign-only 停用的版本，"
+                    "要加 --retire 版本号）",
                     f"{source.folder} lacks or changes {name}, published on the server: copy the "
-                    "server's current updates/metadata folder to the stick and sign there again",
+                    "server's current updates/metadata folder to the stick and sign there again (a "
+                    "version retired there with retire-release --sign-only needs --retire VERSION)",
                 )
+        unknown = sorted(
+            v
+            for v in retiring
+            if not any(
+                _same_version((t.unrecognized_fields.get("custom") or {}).get("version"), v)
+                for t in mine.values()
+            )
+        )
+        if unknown:
+            raise _refused(
+                "unknown_release",
+                f"服务器上没有发布过 {'、'.join(unknown)}，无法停用（--retire）",
+                f"the server never published {', '.join(unknown)}: nothing to retire (--retire)",
+            )
+        kept = sorted(
+            v
+            for v in retiring
+            if any(
+                _same_version((t.unrecognized_fields.get("custom") or {}).get("version"), v)
+                for t in theirs.values()
+            )
+        )
+        if kept:
+            raise _refused(
+                "not_retired",
+                f"U盘上的仓库里仍有 {'、'.join(kept)}：先在离线电脑上运行 sync-server retire-release 版本号 "
+                "--keys 密钥文件夹 --repo U盘上的仓库 --sign-only",
+                f"the stick's repository still holds {', '.join(kept)}: run sync-server retire-release "
+                "VERSION --keys KEYS --repo STICK --sign-only on the offline PC first",
+            )
         # Archives: the stick carries the new ones; one the server holds already need not travel (the
         # server's copy is checked against the signed length and hashes instead).
         for name, target in theirs.items():
@@ -910,6 +956,10 @@ class Repository:
             if stale:
                 self._resign_online(signers, now=now, above=stale)
             self.check(trusted_root=trusted)
+        for name in dropped:
+            (self.targets / name).unlink(missing_ok=True)
+        if retired is not None:
+            retired.extend(dropped)
         return added
 
     def _differs(self, other: Repository, role: str) -> bool:

@@ -177,6 +177,33 @@ def test_an_old_release_is_retired_from_the_repository_unless_offered(bureau: Bu
     assert "全部学校" in err
 
 
+def test_a_release_retired_on_the_offline_pc_is_retired_on_the_server_when_named(
+    bureau: Bureau,
+) -> None:
+    for version in ("1.0.0", "1.1.0"):
+        bureau.ok("publish-client", str(bundle(bureau.tmp / f"v{version}", version)), "--keys",
+                  str(bureau.keys))  # fmt: skip
+    bureau.ok("rollout", "1.0.0", "--schools", "S001")
+    stick = _metadata_only(bureau, "stick")
+    code, out, err = _offline(
+        bureau, "retire-release", "1.0.0", "--keys", str(bureau.keys), "--repo", str(stick),
+        "--sign-only",
+    )  # fmt: skip
+    assert code == 0 and "--retire 1.0.0" in out, err
+    assert not (bureau.tmp / "offline-pc").exists()  # no database, no instance made
+    archive = bureau.repo.targets / "linux" / "school-client-1.0.0.tar.gz"
+    err = bureau.refused("install-update-repo", str(stick), "--keys", str(bureau.keys))
+    assert "--retire" in err and archive.is_file()  # not named: a missing release is refused
+    err = bureau.refused("install-update-repo", str(stick), "--retire", "1.0.0")
+    assert "S001" in err and "--pause" in err and archive.is_file()  # still offered
+    bureau.ok("rollout", "1.0.0", "--pause")
+    bureau.refused("install-update-repo", str(stick), "--retire", "1.0.0,9.9.9")
+    out = bureau.ok("install-update-repo", str(stick), "--retire", "1.0.0")
+    assert "retired" in out and not archive.exists() and bureau.release("1.0.0") is None
+    verify_repository(bureau.repo.folder, target="linux/school-client-1.1.0.tar.gz")
+    assert ("client.retire", "1.0.0") in [(e[1], e[2]) for e in bureau.audit()]
+
+
 def test_expiring_signatures_are_warned_by_list_releases_and_daily_while_serving(
     bureau: Bureau, caplog: Any
 ) -> None:
