@@ -37,6 +37,9 @@ class NewChange:
     payload: dict[str, Any]
     record_id: str | None = None
     device_id: str | None = None  # the device that made it, so it is not echoed back to it
+    # `payload["data"]` as JSON text (services.common.dumps), when the push encoded it already: the payload's
+    # text is then put together around it instead of encoding the data a second time (payload_text)
+    data_text: str | None = None
 
 
 _CHANGES = cast(Table, Change.__table__)
@@ -83,11 +86,25 @@ def write_changes(session: Session, changes: Sequence[NewChange], *, now: dt.dat
                 "record_id": c.record_id,
                 "device_id": c.device_id,
                 "created_at": now,
-                "payload": dumps(c.payload),
+                "payload": payload_text(c),
             }
         )
     insert_rows(session, _CHANGES, rows)  # one compiled executemany (services.fast_insert)
     return last
+
+
+def payload_text(change: NewChange) -> str:
+    """dumps(change.payload), the same text; a record's data that was encoded already is not encoded again
+    (issue 14: a second encoding of every record a push stores). The data key is followed by `updated_at`
+    alone (record_payload's order); any other shape is encoded whole."""
+    payload, text = change.payload, change.data_text
+    if text is None or payload.get("data") is None:
+        return dumps(payload)
+    keys = list(payload)
+    if keys[-2:] != ["data", "updated_at"] or len(keys) < 3:
+        return dumps(payload)
+    head = dumps({k: payload[k] for k in keys[:-2]})
+    return f'{head[:-1]},"data":{text},"updated_at":{dumps(payload["updated_at"])}}}'
 
 
 def record_payload(

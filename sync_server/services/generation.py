@@ -34,9 +34,9 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,6 +132,39 @@ class Restart:
                 "reason": self.reason,
             },
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """The current generation and the change counter as one read saw them (see snapshot)."""
+
+    generation: str
+    parent: str | None
+    server_seq: int
+
+
+_GENERATIONS = cast(Table, ServerGeneration.__table__)
+_COUNTER = cast(Table, ChangeCounter.__table__)
+# One statement, built once: the newest generation and the counter (ORM loading of the two cost ~3x the
+# queries on every push and pull; issue 14, goal 3).
+_SNAPSHOT = (
+    select(
+        _GENERATIONS.c.generation,
+        _GENERATIONS.c.parent,
+        select(_COUNTER.c.value).where(_COUNTER.c.id == 1).scalar_subquery(),
+    )
+    .order_by(_GENERATIONS.c.number.desc())
+    .limit(1)
+)
+
+
+def snapshot(session: Session | Connection) -> Seen:
+    """The current generation and counter, read in the caller's (read) transaction: the request's token
+    is read in the same one, so a push or pull opens one read transaction before its work, not two. Nothing
+    is kept between requests: a restore (a new generation written by `sync-server restore` or
+    `mark-restored`, another process) is seen by the next request."""
+    row = session.execute(_SNAPSHOT).one()
+    return Seen(row[0], row[1], int(row[2]))
 
 
 def current_generation(session: Session) -> ServerGeneration:
@@ -231,10 +264,20 @@ def check(
     cursor: int | None,
     now: dt.datetime,
     proven: bool = False,
+    seen: Seen | None = None,
 ) -> Standing | Restart:
     """Where a device stands. `claimed`: its Sync-Generation header (None: an older device that sends none);
     `cursor`: its pull cursor, when known. A cursor beyond the counter is a rewind (see `_rewound`) when
-    `proven` (the device sent the server's proof of it, see cursor_proof); else the counter only moves up."""
+    `proven` (the device sent the server's proof of it, see cursor_proof); else the counter only moves up.
+
+    `seen`: the generation and counter this request already read (snapshot, with its token). When they say
+    the device goes on - the usual case - that is the answer; anything else (another generation, a cursor
+    beyond the counter) is decided on a fresh read, exactly as without it."""
+    if seen is not None and (cursor is None or cursor <= seen.server_seq):
+        if claimed is None or claimed == seen.generation:
+            return Standing(seen.generation, seen.server_seq)
+        if claimed == UNKNOWN and seen.parent is None:
+            return Standing(seen.generation, seen.server_seq)
     restart: Restart | None = None
     with ReadSession.begin() as session:
         cur = current_generation(session)

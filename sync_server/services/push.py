@@ -1152,6 +1152,7 @@ class _Batch:
                     review_comments=rec.review_comments,
                     updated_at=rec.updated_at,
                 ),
+                data_text=rec.data_text,
             )
         )
         return self._applied(c, rec)
