@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WINDOW_LOCK = "window.lock"  # client/ui/single_instance.py LOCK_NAME: held by the open window
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -800,6 +801,22 @@ def _remove_log_only_folder(data_dir: Path, made_from: Path) -> None:
                 parent.rmdir()  # OSError when not empty: kept
 
 
+def _window_open_elsewhere(data_dir: Path) -> bool:
+    """A window start on a data folder whose window is open already (client/ui/single_instance.py):
+    that window is asked to come to the front and the clerk told 程序已经打开; True then."""
+    if not (data_dir / WINDOW_LOCK).exists():
+        return False  # (Qt is not loaded for nothing)
+    try:
+        from client.ui.single_instance import already_open, window_open_elsewhere
+    except ImportError:  # no Qt here: the window will say so itself
+        return False
+    if not window_open_elsewhere(data_dir):
+        return False
+    log.info("a window is open on %s already", data_dir)
+    already_open(data_dir, show_dialog=True)
+    return True
+
+
 def _say_update(said: Before, data_dir: Path) -> None:
     """`sync`: one line about updates when there is something to say (client/update/words.py)."""
     from client.update.words import update_line
@@ -860,6 +877,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from client.update.install import apply_at_start, mark_started  # issue 16
 
+        if args.command is None and _window_open_elsewhere(data_dir):
+            return EXIT_OK  # brought to the front; nothing opened or installed under it
         said = None
         if args.command == "sync" and _has_client_data(data_dir):
             from client.update.hook import confirm_before_install

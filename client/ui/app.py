@@ -333,6 +333,15 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
     guard_singleton_refcounts()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    from client.ui.single_instance import WindowGuard, already_open, bring_to_front
+
+    guard = WindowGuard(data_dir)  # one window per data folder (client/ui/single_instance.py)
+    if not guard.acquire():
+        log.info("a window is open on %s already", data_dir)
+        already_open(data_dir, show_dialog=not smoke)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+        return 0
     app.setApplicationName("school-client")
     app.setOrganizationName("county-edu")
     original_font = QFont(
@@ -352,6 +361,7 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
     frame_language = remembered_language(data_dir)
     window: MainWindow | None = None
     startup: StartupWindow | None = None
+    guard.listen(lambda: bring_to_front(window))  # a second start asks for this window
     try:
         if frame_language is not None:
             translators = apply_frame_language(app, frame_language)
@@ -455,6 +465,7 @@ def run_gui(data_dir: Path, *, smoke: bool = False, clock: Clock | None = None) 
             app.setFont(original_font)
         if ctx is not None:
             ctx.close()
+        guard.release()
         log.info("stopped")
         logging.getLogger().removeHandler(handler)
         handler.close()

@@ -64,6 +64,9 @@ ENV_FINISH = (
 ENV_RUNNER = (  # given to the new version by the runner: whose copy to remove once it has ended
     "SCHOOL_CLIENT_UPDATE_RUNNER"
 )
+ENV_FIRST_START = (  # given to the new version's first start: the pid of the process installing it
+    "SCHOOL_CLIENT_UPDATE_INSTALLER"
+)
 EXE = "school-client.exe" if sys.platform == "win32" else "school-client"
 # The preconfiguration (school-client.ini), the bureau's trusted root, and Inno Setup's uninstaller
 # (unins000.exe/.dat/.msg, which Add/Remove Programs runs), put beside the program by the installer: a release
@@ -156,7 +159,14 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     finishing = os.environ.pop(ENV_FINISH, None)  # this process is the runner; its children are not
     if finishing is not None:
         return _finish(data_dir, argv, running=running, old_pid=finishing)
+    installer = os.environ.pop(ENV_FIRST_START, None)  # this process is a new version's first start
     folder = updates_dir(data_dir)
+    if _under_way(folder, installer) and _opens_window(argv):
+        print(
+            "程序正在更新，马上就会打开，请稍候 / the program is being updated and opens in a moment",
+            flush=True,
+        )
+        return 0  # a window of its own would be a second one (and take the new version's place)
     _remove_idle_runner(folder)
     found = _installable(data_dir, running)
     if found is None:
@@ -165,6 +175,20 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     if update_mode() == "runner":
         return _start_runner(data_dir, target, argv, version) if _opens_window(argv) else None
     return _install(data_dir, target, argv, running=running, version=version)
+
+
+def _under_way(folder: Path, installer: str | None) -> bool:
+    """Whether another process is installing an update now: a runner waiting for the old version to
+    exit, or a version swapped in whose first start is in progress (not this process's own)."""
+    if _runner_alive(folder) and not (folder / PENDING_FILE).exists():
+        started = read_json(folder / RUNNER_FILE) or {}
+        ready = read_json(folder / "staged" / READY_FILE)
+        return isinstance(ready, dict) and ready.get("version") == started.get("version")
+    pending = read_json(folder / PENDING_FILE)
+    pid = pending.get("pid") if isinstance(pending, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or str(pid) == installer:
+        return False
+    return pid != os.getpid() and _alive(pid)
 
 
 def _installable(data_dir: Path, running: str) -> tuple[str, Path] | None:
@@ -219,7 +243,7 @@ def _install(
         for kept in previous.glob(pattern):
             if kept.is_file() and not (target / kept.name).exists():
                 shutil.copy2(kept, target / kept.name)
-    write_json(folder / PENDING_FILE, {"version": version, "from": running})
+    write_json(folder / PENDING_FILE, {"version": version, "from": running, "pid": os.getpid()})
     (folder / f"{STARTED_PREFIX}{version}").unlink(missing_ok=True)
     log.info("update %s installed in %s; its first start follows", version, target)
     # Started where this process was, except from the runner's own folder (the old version was started in
@@ -515,6 +539,7 @@ def _run(
     appears - a window start, left running on its own. `runner`: this process's pid when it is the
     runner, for the new version to remove the runner's copy once this process has ended."""
     env = _child_environment()
+    env[ENV_FIRST_START] = str(os.getpid())  # (whose pending.json it is)
     if runner is not None:
         env[ENV_RUNNER] = str(runner)
     try:

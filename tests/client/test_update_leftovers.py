@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from client.update.state import (
     read_json,
     save_state,
     updates_dir,
+    write_json,
 )
 from tests.client.test_update_install import (
     LINGER,
@@ -134,3 +136,42 @@ def test_a_start_removes_what_an_ended_runner_left(tmp_path: Path) -> None:
     assert [(w, v) for w, v, _, _ in ran(data)] == [("ran", "2.0")]
     assert not (folder / RUNNER).exists() and not (folder / RUNNER_FILE).exists()
     assert not list(folder.glob(f"{STARTED_PREFIX}*"))
+
+
+@pytest.mark.parametrize("under_way", ["runner", "first start"])
+def test_a_window_start_during_an_updates_handover_opens_no_second_window(
+    tmp_path: Path, under_way: str
+) -> None:
+    """Two clicks a second apart: the second start finds the update under way (the runner waiting for
+    the old version, or the new version's first start) and exits instead of opening a window of its
+    own, which would also take the window from the new version and roll it back."""
+    install = program(tmp_path / "Programs" / "school-client", "1.0")
+    data = tmp_path / "data"
+    folder = updates_dir(data)
+    busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        if under_way == "runner":
+            stage(data, program(tmp_path / "v2", "2.0"), "2.0")
+            write_json(folder / RUNNER_FILE, {"pid": busy.pid, "version": "2.0", "tries": 1})
+        else:  # swap mode: the old version waits for 2.0's first start, the folders already swapped
+            write_json(folder / PENDING_FILE, {"version": "1.0", "from": "0.9", "pid": busy.pid})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
+        env.update(
+            {ENV_INSTALL_DIR: str(install), ENV_MODE: "runner" if under_way == "runner" else "swap"}
+        )
+        done = subprocess.run(
+            [str(install / "school-client"), "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "程序正在更新" in done.stdout and "being updated" in done.stdout
+        assert [(w, v) for w, v, _, _ in ran(data)] == [("handed-over", "1.0")]
+    finally:
+        busy.kill()
+        busy.wait()
+    if under_way == "first start":  # the update's process has ended (crashed): not waited for
+        assert start(install, data, "swap").returncode == 0
+        assert [(w, v) for w, v, _, _ in ran(data)] == [("ran", "1.0")]
