@@ -3,49 +3,41 @@ view of it, sync at once and race the daily backup and an update's install; a se
 icon (or a second start during an update's handover) is the usual way to get there.
 
 The window holds `<data>/window.lock` (QLockFile: released when its process ends, even by a crash - a lock
-whose process is gone is stale and taken over) and listens on a local socket named after the data folder.
-A start that finds the lock held asks that window to come to the front and exits, saying 程序已经打开
+whose process is gone is stale and taken over) and watches the data folder (QFileSystemWatcher; QtCore only:
+the bundle has no QtNetwork for a local socket). A start that finds the lock held puts `window.show` there;
+the window takes it away and comes to the front; the start exits, saying 程序已经打开
 (client/cli.py does this before anything else, so that a second start neither opens the store nor installs
 a staged update under the open window).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QFileSystemWatcher, QLockFile
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "window.lock"
-SHOW = b"show\n"
-CONNECT_MS = 2000
-
-
-def server_name(data_dir: Path) -> str:
-    """The local socket's name: one per data folder (its full path), per user."""
-    where = str(Path(data_dir).resolve())
-    if sys.platform == "win32":
-        where = where.lower()
-    user = os.environ.get("USERNAME") or os.environ.get("USER") or ""
-    digest = hashlib.sha256(f"{user}\0{where}".encode()).hexdigest()[:24]
-    return f"school-client-{digest}"
+SHOW_FILE = (
+    "window.show"  # a second start's request: the window takes it away and comes to the front
+)
+ANSWER_SECONDS = 3.0
 
 
 class WindowGuard:
-    """The data folder's window lock, and the socket on which a second start asks for the window."""
+    """The data folder's window lock, and the watch on which a second start asks for the window."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.lock = QLockFile(str(self.data_dir / LOCK_NAME))
         self.lock.setStaleLockTime(0)  # never stale by age: only when its process is gone
-        self.server: QLocalServer | None = None
+        self.watcher: QFileSystemWatcher | None = None
 
     def acquire(self) -> bool:
         """True: this process holds the data folder's window now."""
@@ -53,35 +45,30 @@ class WindowGuard:
         return bool(self.lock.tryLock(0))
 
     def listen(self, show: Callable[[], None]) -> None:
-        """Call `show` on the GUI thread when another start asks for the window."""
-        name = server_name(self.data_dir)
-        QLocalServer.removeServer(name)  # a socket file left by a process that crashed
-        server = QLocalServer()
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not server.listen(name):
-            log.warning(
-                "the window cannot be asked for by a second start: %s", server.errorString()
-            )
-            return
+        """Call `show` on the GUI thread when another start asks for the window (it puts SHOW_FILE in the
+        data folder; this window takes it away, which is the answer)."""
+        asking = self.data_dir / SHOW_FILE
+        asking.unlink(missing_ok=True)  # left by a start that was not answered
+        watcher = QFileSystemWatcher([str(self.data_dir)])
 
-        def asked() -> None:
-            while (peer := server.nextPendingConnection()) is not None:
-                peer.disconnected.connect(peer.deleteLater)
-                peer.readyRead.connect(lambda p=peer: _read(p))
+        def changed(_path: str) -> None:
+            try:
+                asking.unlink()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                log.warning("a second start's request %s cannot be taken: %s", asking, exc)
+                return
+            log.info("a second start asked for the window: brought to the front")
+            show()
 
-        def _read(peer: QLocalSocket) -> None:
-            if bytes(peer.readAll().data()).startswith(SHOW.strip()):
-                log.info("a second start asked for the window: brought to the front")
-                show()
-            peer.disconnectFromServer()
-
-        server.newConnection.connect(asked)
-        self.server = server
+        watcher.directoryChanged.connect(changed)
+        self.watcher = watcher
 
     def release(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
+        if self.watcher is not None:
+            self.watcher.deleteLater()
+            self.watcher = None
         self.lock.unlock()
 
 
@@ -96,7 +83,7 @@ def window_open_elsewhere(data_dir: Path) -> bool:
     return True
 
 
-def ask_for_window(data_dir: Path) -> bool:
+def ask_for_window(data_dir: Path, *, seconds: float = ANSWER_SECONDS) -> bool:
     """Ask the window open on `data_dir` to come to the front; False when it did not answer."""
     if (
         sys.platform == "win32"
@@ -104,17 +91,20 @@ def ask_for_window(data_dir: Path) -> bool:
         import ctypes
 
         ctypes.windll.user32.AllowSetForegroundWindow(-1)  # ASFW_ANY
-    socket = QLocalSocket()
-    socket.connectToServer(server_name(data_dir))
-    if not socket.waitForConnected(CONNECT_MS):
-        log.warning("the open window did not answer: %s", socket.errorString())
+    asking = Path(data_dir) / SHOW_FILE
+    try:
+        asking.write_text(f"{os.getpid()}\n", encoding="ascii")
+    except OSError as exc:
+        log.warning("the open window cannot be asked for: %s", exc)
         return False
-    socket.write(SHOW)
-    if socket.bytesToWrite():
-        socket.waitForBytesWritten(CONNECT_MS)
-    done = socket.bytesToWrite() == 0
-    socket.disconnectFromServer()
-    return done
+    deadline = time.monotonic() + seconds
+    while asking.exists():
+        if time.monotonic() > deadline:
+            asking.unlink(missing_ok=True)
+            log.warning("the open window did not answer in %.0f s", seconds)
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def already_open(data_dir: Path, *, show_dialog: bool) -> None:
