@@ -179,6 +179,8 @@ def confirm_before_install(data_dir: Path, *, running: str) -> None:
     ready = staged_ready(data_dir)
     if ready is None or str(ready["version"]) == running:
         return
+    if str(ready["version"]) in load_state(data_dir).blocked:
+        return  # not installed anyway (install.py removes it)
     if update_mode() != "swap" or install_dir() is None:
         return  # runner mode: commands do not install; a source checkout installs nothing
     try:
