@@ -96,7 +96,11 @@ def read_body(limit: int) -> bytes:
     length = request.content_length
     if length is not None and length > raw_limit:
         raise _too_large(limit)
-    raw = request.stream.read(raw_limit + 1)
+    # Read no more than Content-Length says (+1): read(n) makes an n-byte buffer first, and under waitress the
+    # stream is limited only by the door's maximum, so read(raw_limit + 1) zeroed ~5 MB for every push (1.6 ms;
+    # issue 14, goal 3). Without Content-Length (chunked) the limit is read as before.
+    want = raw_limit if length is None else min(length, raw_limit)
+    raw = request.stream.read(want + 1)
     if len(raw) > raw_limit:
         raise _too_large(limit)
     if encoding != "gzip":
