@@ -12,7 +12,6 @@ say nothing about the new version, and must neither roll it back nor run the com
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import subprocess
 import sys
@@ -27,31 +26,9 @@ from client.update.state import (
     updates_dir,
     write_json,
 )
+from tests.support.releases import ROOT, launcher, run_program
 
-ROOT = Path(__file__).resolve().parents[2]
 NOT_ENROLLED = "尚未注册"
-
-
-def launcher(folder: Path, version: str, *, broken: bool = False) -> Path:
-    """A program folder of the real client at `version` (or one that cannot start)."""
-    meta = folder / f"school_data-{version}.dist-info"
-    meta.mkdir(parents=True)
-    (meta / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: school-data\nVersion: {version}\n", encoding="utf-8"
-    )
-    exe = folder / "school-client"
-    if broken:
-        exe.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
-    else:
-        code = (
-            "import sys; here = sys.argv.pop(1); sys.path[:0] = [here, sys.argv.pop(1)]; "
-            "from client.cli import main; sys.exit(main())"
-        )
-        exe.write_text(
-            f'#!/bin/sh\nexec "{sys.executable}" -c "{code}" "$(dirname "$0")" "{ROOT}" "$@"\n'
-        )
-    exe.chmod(0o755)
-    return folder
 
 
 def stage(data: Path, release: Path, version: str, sha256: str = "ab" * 32) -> None:
@@ -63,17 +40,7 @@ def stage(data: Path, release: Path, version: str, sha256: str = "ab" * 32) -> N
 
 
 def run(install: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
-    env.update({k: v for k, v in os.environ.items() if k.startswith("SCHOOL_CLIENT_KEY")})
-    env["SCHOOL_CLIENT_INSTALL_DIR"] = str(install)
-    env["SCHOOL_CLIENT_UPDATE_MODE"] = "swap"
-    return subprocess.run(
-        [str(install / "school-client"), "--data-dir", str(data), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_program(install, data, *args, mode="swap")
 
 
 def version_of(install: Path) -> str:

@@ -27,16 +27,16 @@ from client.update.retry import BLOCK_DAYS, MAX_START_TRIES
 from client.update.state import load_state, save_state, updates_dir
 from sync_server.state import get_state
 from sync_server.updates_repo import load_signer
-from tests.server.conftest import serve
+from tests.support.releases import UpdateServer, launcher, live_update_server, served_as_1_17
+from tests.support.releases import device_id as _device_id
+from tests.support.releases import enrolled as _enrolled
 from tests.sync.conftest import ClientFactory
-from tests.sync.test_updates import UpdateServer, _device_id, _enrolled, launcher
-from tests.sync.test_updates import server as _live_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
-    """A live server of this module's own (test_updates.py's, made the same way)."""
-    yield from _live_server._get_wrapped_function()(tmp_path_factory)
+    """A live server of this module's own."""
+    yield from live_update_server(tmp_path_factory)
 
 
 def too_deep(folder: Path, out: Path) -> Path:
@@ -134,26 +134,11 @@ def test_the_report_counts_as_taken_only_by_a_server_that_reads_it(
     """#23: an older (1.17) server ignores the report; once the bureau upgrades it, the next pull carries
     the report again (not a day later)."""
 
-    def as_1_17(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ["PATH_INFO"].startswith("/api/v1/update/"):
-            environ["PATH_INFO"] = "/api/v1/no-such-route"
-
-        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            kept = [(k, v) for k, v in headers if not k.lower().startswith("sync-protocol")]
-            return start_response(status, kept, *exc)
-
-        return server.app(environ, start)
-
-    old, thread = serve(as_1_17)  # type: ignore[arg-type]
-    try:
+    with served_as_1_17(server.app) as old_url:
         _school, code = server.new_school()
         client = make_client("pc-upgraded-server")
-        client.engine.enroll(f"http://127.0.0.1:{old.server_port}", code)
+        client.engine.enroll(old_url, code)
         client.engine.sync()
-    finally:
-        old.shutdown()
-        old.server_close()
-        thread.join(5)
     data = client.ctx.store.data_dir
     assert load_state(data).reported_at is None  # not taken: nobody read it
 

@@ -14,14 +14,14 @@ import pytest
 from client.cli import main
 from client.update.retry import MAX_START_TRIES
 from client.update.state import load_state, save_state
+from tests.support.releases import UpdateServer, launcher, live_update_server
+from tests.support.releases import enrolled as _enrolled
 from tests.sync.conftest import ClientFactory
-from tests.sync.test_updates import UpdateServer, _enrolled, launcher
-from tests.sync.test_updates import server as _live_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
-    yield from _live_server._get_wrapped_function()(tmp_path_factory)
+    yield from live_update_server(tmp_path_factory)
 
 
 def sync(data: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:

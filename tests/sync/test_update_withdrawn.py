@@ -3,7 +3,7 @@ or this PC's school taken out of the pilot. A PC that hears so from the server -
 server that names no offer for the staged version, confirmed by the update check's explicit `offer` - drops
 the staged release before it installs; its state and report say so. A `sync` command start asks the server
 before it installs (the command talks to the server anyway); a start that hears nothing (offline) installs
-what it has. Real server on loopback, real sync engine, real program folders (tests/sync/test_updates.py's
+what it has. Real server on loopback, real sync engine, real program folders (tests/support/releases.py's
 launcher) run as processes.
 """
 
@@ -16,14 +16,16 @@ from pathlib import Path
 import pytest
 
 from client.update.state import load_state, staged_ready, updates_dir
+from tests.support.releases import UpdateServer, launcher, live_update_server
+from tests.support.releases import device_id as _device_id
+from tests.support.releases import enrolled as _enrolled
+from tests.support.releases import run_program as _run
 from tests.sync.conftest import ClientFactory
-from tests.sync.test_updates import UpdateServer, _device_id, _enrolled, _run, launcher
-from tests.sync.test_updates import server as _live_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
-    yield from _live_server._get_wrapped_function()(tmp_path_factory)
+    yield from live_update_server(tmp_path_factory)
 
 
 def checks(client: object, since: int = 0) -> list[object]:

@@ -13,10 +13,7 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,102 +25,26 @@ from client.sync.errors import SyncError
 from client.update.retry import MAX_START_TRIES
 from client.update.state import load_state, staged_ready, updates_dir
 from sync_server import models as M
-from sync_server.app import create_app
 from sync_server.cli import main as server_cli
 from sync_server.state import get_state
-from tests.server.conftest import serve
+from tests.support.releases import (
+    UpdateServer,
+    launcher,
+    live_update_server,
+    served_as_1_17,
+)
+from tests.support.releases import device_id as _device_id
+from tests.support.releases import enrolled as _enrolled
+from tests.support.releases import run_program as _run
 from tests.support.samples import inspection
-from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer
+from tests.sync.conftest import SERVER_NOW, ClientFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the status bar of the first test
-
-
-@dataclass
-class UpdateServer(LiveServer):
-    instance: Path = Path()
-    db_url: str = ""
-    keys: Path = Path()
-
-    def cli(self, *args: str) -> dict[str, Any]:
-        """`sync-server ARGS` on this server's instance and database, in this process."""
-        code = server_cli([*args, "--instance", str(self.instance), "--db", self.db_url])
-        assert code == 0, args
-        return {}
-
-    def publish(self, folder: Path, version: str, school: str) -> None:
-        self.cli(
-            "publish-client",
-            str(folder),
-            "--keys",
-            str(self.keys),
-            "--version",
-            version,
-            "--platform",
-            "linux",
-            "--schools",
-            school,
-        )
-
-    def device_update(self, device_id: str) -> M.DeviceUpdate | None:
-        with self.session() as s:
-            return s.get(M.DeviceUpdate, device_id)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
-    instance = tmp_path_factory.mktemp("update-server")
-    url = f"sqlite:///{instance / 'sync.db'}"
-    app = create_app(
-        {
-            "INSTANCE_PATH": str(instance),
-            "DATABASE_URL": url,
-            "SECRET_KEY": "update-tests",
-            "CLOCK": lambda: SERVER_NOW,
-        }
-    )
-    http, thread = serve(app)
-    keys = tmp_path_factory.mktemp("offline-keys")  # the bureau's USB stick
-    live = UpdateServer(app, f"http://127.0.0.1:{http.server_port}", http.server_port)
-    live.instance, live.db_url, live.keys = instance, url, keys
-    assert server_cli(["make-update-keys", "--out", str(keys), "--force"]) == 0
-    try:
-        yield live
-    finally:
-        http.shutdown()
-        http.server_close()
-        thread.join(5)
-        get_state(app).db.engine.dispose()
-
-
-def launcher(folder: Path, version: str, *, broken: bool = False) -> Path:
-    """A built program folder of the real app: `school-client` starts client.cli from this source tree,
-    and the folder's dist-info gives its version (as a PyInstaller bundle's does)."""
-    meta = folder / f"school_data-{version}.dist-info"
-    meta.mkdir(parents=True)
-    (meta / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: school-data\nVersion: {version}\n", encoding="utf-8"
-    )
-    exe = folder / "school-client"
-    if broken:  # a release that cannot start (a library missing in the build)
-        exe.write_text("#!/bin/sh\necho 'error while loading shared libraries' >&2\nexit 127\n")
-    else:
-        code = (
-            "import sys; here = sys.argv.pop(1); sys.path[:0] = [here, sys.argv.pop(1)]; "
-            "from client.cli import main; sys.exit(main())"
-        )
-        exe.write_text(
-            f'#!/bin/sh\nexec "{sys.executable}" -c "{code}" "$(dirname "$0")" "{ROOT}" "$@"\n'
-        )
-    exe.chmod(0o755)
-    return folder
-
-
-def _enrolled(make_client: ClientFactory, server: UpdateServer, name: str) -> tuple[Any, str]:
-    school, code = server.new_school()
-    client = make_client(name)
-    client.engine.enroll(server.url, code, device_name=name)
-    return client, school
+    yield from live_update_server(tmp_path_factory)
 
 
 def _token(client: Any) -> str:
@@ -133,15 +54,6 @@ def _token(client: Any) -> str:
         enrollment = S.get_enrollment(s)
     assert enrollment is not None
     return enrollment.device_token
-
-
-def _device_id(client: Any) -> str:
-    from client.store import sync_state as S
-
-    with client.Session() as s:
-        enrollment = S.get_enrollment(s)
-    assert enrollment is not None
-    return enrollment.device_id
 
 
 def _device_id_of(data: Path) -> str:
@@ -214,27 +126,12 @@ def test_a_newer_client_syncs_with_an_older_server_as_before(
 ) -> None:
     """An older (1.17) server: no Sync-Protocol header and its own 404 for the update routes it lacks."""
 
-    def as_1_17(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ["PATH_INFO"].startswith("/api/v1/update/"):
-            environ["PATH_INFO"] = "/api/v1/no-such-route"  # the real app's own 404 answer
-
-        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            kept = [(k, v) for k, v in headers if not k.lower().startswith("sync-protocol")]
-            return start_response(status, kept, *exc)
-
-        return server.app(environ, start)
-
-    old, thread = serve(as_1_17)  # type: ignore[arg-type]
-    try:
+    with served_as_1_17(server.app) as old_url:
         school, code = server.new_school()
         client = make_client("new-pc")
-        client.engine.enroll(f"http://127.0.0.1:{old.server_port}", code)
+        client.engine.enroll(old_url, code)
         client.save(inspection())
         result = client.engine.sync()
-    finally:
-        old.shutdown()
-        old.server_close()
-        thread.join(5)
     assert result.complete and result.pushed == 1 and len(server.school_records(school)) == 1
     # The report rode on the pull (an older server ignores the header) and no offer came back: the
     # client made no request of its own for updates.
@@ -418,19 +315,6 @@ def test_a_release_goes_to_pilot_schools_then_all_and_can_be_paused(
 
 
 # -- installing at the next start, rolling back ----------------------------------------------------
-
-
-def _run(install: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
-    env.update({k: v for k, v in os.environ.items() if k.startswith("SCHOOL_CLIENT_KEY")})
-    env["SCHOOL_CLIENT_INSTALL_DIR"] = str(install)
-    return subprocess.run(
-        [str(install / "school-client"), "--data-dir", str(data), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 @pytest.mark.slow  # nine starts of the program (~50 s on a loaded machine): .ci/run's slow step

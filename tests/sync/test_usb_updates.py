@@ -16,14 +16,12 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from client.store import sync_state as S
 from client.update.state import load_state, staged_ready, updates_dir
 from client.usb import bundle as B
 from client.usb.bundle import export_bundle, import_answer
@@ -31,76 +29,21 @@ from client.usb.import_summary import ImportSummary, snapshot, summarize, zh_tit
 from client.usb.key import usb_key
 from forms import usb_files as F
 from sync_server import models as M
-from sync_server.app import create_app
-from sync_server.cli import main as server_cli
 from sync_server.config import ENV_SECRET_KEY
 from sync_server.services.users import add_user
 from sync_server.state import get_state
-from sync_server.usb import ImportResult, UpdateCarry, import_file, updates_folder
-from tests.server.conftest import serve
+from sync_server.usb import ImportResult, UpdateCarry, import_file
 from tests.server.dashboard_seed import PASSWORD
+from tests.support.releases import UpdateServer, device_id, enrolled, live_update_server
 from tests.support.samples import inspection
-from tests.sync.conftest import SERVER_NOW, Client, ClientFactory, LiveServer
+from tests.sync.conftest import SERVER_NOW, Client, ClientFactory
 
 SECRET = "usb-update-tests"
 
 
-@dataclass
-class UpdateServer(LiveServer):
-    instance: Path = Path()
-    db_url: str = ""
-    keys: Path = Path()
-
-    def cli(self, *args: str) -> int:
-        """`sync-server ARGS` on this server's instance and database, in this process."""
-        return server_cli([*args, "--instance", str(self.instance), "--db", self.db_url])
-
-    def publish(self, folder: Path, version: str, school: str) -> None:
-        assert (
-            self.cli(
-                "publish-client",
-                str(folder),
-                "--keys",
-                str(self.keys),
-                "--version",
-                version,
-                "--platform",
-                "linux",
-                "--schools",
-                school,
-            )
-            == 0
-        )
-
-    @property
-    def repo(self) -> Path:
-        return updates_folder(self.app.config, self.app.instance_path)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpdateServer]:
-    instance = tmp_path_factory.mktemp("usb-update-server")
-    url = f"sqlite:///{instance / 'sync.db'}"
-    app = create_app(
-        {
-            "INSTANCE_PATH": str(instance),
-            "DATABASE_URL": url,
-            "SECRET_KEY": SECRET,
-            "CLOCK": lambda: SERVER_NOW,
-        }
-    )
-    http, thread = serve(app)
-    keys = tmp_path_factory.mktemp("offline-keys")  # the bureau's key stick
-    live = UpdateServer(app, f"http://127.0.0.1:{http.server_port}", http.server_port)
-    live.instance, live.db_url, live.keys = instance, url, keys
-    assert server_cli(["make-update-keys", "--out", str(keys), "--force"]) == 0
-    try:
-        yield live
-    finally:
-        http.shutdown()
-        http.server_close()
-        thread.join(5)
-        get_state(app).db.engine.dispose()
+    yield from live_update_server(tmp_path_factory, name="usb-update-server", secret=SECRET)
 
 
 def release(folder: Path, version: str, size: int = 300_000) -> Path:
@@ -114,21 +57,6 @@ def release(folder: Path, version: str, size: int = 300_000) -> Path:
     (meta / "METADATA").write_text(f"Name: school-data\nVersion: {version}\n", encoding="utf-8")
     (folder / "lib.bin").write_bytes(random.Random(version).randbytes(size))
     return folder
-
-
-def enrolled(make_client: ClientFactory, server: UpdateServer, name: str) -> tuple[Client, str]:
-    """A school PC enrolled online once (its USB key), then syncing only by stick."""
-    school, code = server.new_school()
-    client = make_client(name)
-    client.engine.enroll(server.url, code, device_name=name)
-    return client, school
-
-
-def device_id(client: Client) -> str:
-    with client.Session() as s:
-        enrollment = S.get_enrollment(s)
-    assert enrollment is not None
-    return enrollment.device_id
 
 
 def stick(tmp_path: Path, name: str) -> Path:
