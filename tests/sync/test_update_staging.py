@@ -66,6 +66,15 @@ def publish_as_an_older_server_did(
     server.cli("refresh-update-metadata", "--keys", str(server.keys))
 
 
+def blocked_here(data: Path, version: str, ago: dt.timedelta) -> None:
+    """`version` failed its first start here MAX_START_TRIES times (rolled back) and was blocked `ago`."""
+    state = load_state(data)
+    state.state, state.target_version, state.blocked = "rolled_back", version, [version]
+    blocked_at = (dt.datetime.now(dt.UTC) - ago).isoformat()
+    state.start_failures = {version: {"tries": MAX_START_TRIES, "blocked_at": blocked_at}}
+    save_state(data, state)
+
+
 def downloads(client: Any, since: int = 0) -> list[Any]:
     return [r for r in client.responses[since:] if "/targets/" in r.request.path_url]
 
@@ -106,13 +115,7 @@ def test_a_blocked_version_is_fetched_again_once_its_block_has_expired(
     client, school = _enrolled(make_client, server, "pc-blocked")
     data = client.ctx.store.data_dir
     server.publish(launcher(tmp_path / "v42", "42.0"), "42.0", school)
-    state = load_state(data)
-    state.state, state.target_version, state.blocked = "rolled_back", "42.0", ["42.0"]
-    blocked_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    state.start_failures = {
-        "42.0": {"tries": MAX_START_TRIES, "blocked_at": blocked_at.isoformat()}
-    }
-    save_state(data, state)
+    blocked_here(data, "42.0", dt.timedelta(days=1))
 
     client.engine.sync()  # blocked a day ago: not fetched
     assert downloads(client) == [] and load_state(data).state == "rolled_back"
@@ -203,11 +206,7 @@ def test_the_too_old_message_never_promises_a_version_this_pc_has_blocked(
     client, school = _enrolled(make_client, server, "pc-blocked-old")
     data = client.ctx.store.data_dir
     server.publish(launcher(tmp_path / "v46", "46.0"), "46.0", school)
-    state = load_state(data)
-    state.state, state.target_version, state.blocked = "rolled_back", "46.0", ["46.0"]
-    now = dt.datetime.now(dt.UTC).isoformat()
-    state.start_failures = {"46.0": {"tries": MAX_START_TRIES, "blocked_at": now}}
-    save_state(data, state)
+    blocked_here(data, "46.0", dt.timedelta(0))
     server.cli("rollout", "46.0", "--all")
     try:
         err = _refused_as_too_old(client, server, "46.0")
