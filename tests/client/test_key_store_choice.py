@@ -8,28 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from keyring.backend import KeyringBackend
 
 from client.store import keys as K
-
-
-class DictKeyring(KeyringBackend):
-    """A real (if forgetful) keyring backend: what KeyringVault is handed on a platform."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.kept: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.kept.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.kept[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.kept.pop((service, username), None)
+from tests.support.keyrings import DictKeyring
 
 
 def test_a_key_kept_in_a_keyring_backend_loads_again(tmp_path: Path) -> None:

@@ -12,37 +12,18 @@ from pathlib import Path
 
 import keyring.core
 import pytest
-from keyring.backend import KeyringBackend
 
 from client.cli import main as client_main
 from client.context import ClientContext
 from client.store import keys as K
 from client.store import sync_state as S
 from client.store.paths import DB_NAME
-from sync_server.enrollment_files import Written, write_file
-from sync_server.state import get_state
+from sync_server.enrollment_files import Written
+from tests.support.enrollment_files import on_stick, written
+from tests.support.keyrings import DictKeyring
 from tests.sync.conftest import LiveServer
 
 pytestmark = pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
-
-
-class DictKeyring(KeyringBackend):
-    """A real (if forgetful) keyring backend, standing for the Windows Credential Manager."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.kept: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.kept.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.kept[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.kept.pop((service, username), None)
 
 
 @pytest.fixture
@@ -62,31 +43,22 @@ def a_keyring(monkeypatch: pytest.MonkeyPatch, key_dir: Path) -> Iterator[DictKe
     before = keyring.core._keyring_backend
     keyring.core.set_keyring(backend)
     monkeypatch.setenv(K.ENV_KEY_STORE, "keyring")
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", f"{__name__}.DictKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", f"{DictKeyring.__module__}.DictKeyring")
     try:
         yield backend
     finally:
         keyring.core._keyring_backend = before
 
 
-def written(server: LiveServer) -> Written:
-    school = server.new_school()[0]
-    return write_file(
-        get_state(server.app),
-        school_code=school,
-        server_url=server.url,
-        fingerprint=None,
-        actor="test",
-        kdf_n=2**12,
-    )
+def from_stick(server: LiveServer, tmp_path: Path) -> tuple[Written, Path]:
+    """An enrollment file for a new school, on the stick: (the file, its path)."""
+    w = written(server)
+    return w, on_stick(tmp_path, w)
 
 
-def on_stick(tmp_path: Path, w: Written) -> Path:
-    folder = tmp_path / "U盘"
-    folder.mkdir(exist_ok=True)
-    path = folder / w.file_name
-    path.write_bytes(w.data)
-    return path
+def enroll(data: Path, *how: str) -> int:
+    """`school-client --data-dir DATA enroll HOW...` in process: its exit code."""
+    return client_main(["--data-dir", str(data), "enroll", *how])
 
 
 def keys_in(folder: Path) -> list[str]:
@@ -99,11 +71,10 @@ def test_a_wrong_code_in_a_new_folder_leaves_no_folder_and_no_key(
     key_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    w = written(live_server)
-    path = on_stick(tmp_path, w)
+    w, path = from_stick(live_server, tmp_path)
     data = tmp_path / "新电脑" / "数据"
 
-    code = client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", "WRONG"])
+    code = enroll(data, "--file", str(path), "--code", "WRONG")
 
     err = capsys.readouterr().err
     assert code == 2 and "登记码不对" in err and "enrollment failed" in err, err
@@ -112,9 +83,7 @@ def test_a_wrong_code_in_a_new_folder_leaves_no_folder_and_no_key(
     assert "enrollment failed" in said
     assert not (tmp_path / "新电脑").exists() and keys_in(key_dir) == []
     # The right code afterwards enrolls as on a new computer.
-    assert (
-        client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", w.code]) == 0
-    )
+    assert enroll(data, "--file", str(path), "--code", w.code) == 0
     assert (data / DB_NAME).is_file() and len(keys_in(key_dir)) == 1
 
 
@@ -127,9 +96,7 @@ def test_a_wrong_code_online_in_a_new_folder_leaves_nothing(
     live_server.new_school()
     data = tmp_path / "学校电脑"
 
-    code = client_main(
-        ["--data-dir", str(data), "enroll", "--server", live_server.url, "--code", "AAA-BBB-CCC"]
-    )
+    code = enroll(data, "--server", live_server.url, "--code", "AAA-BBB-CCC")
 
     err = capsys.readouterr().err
     assert code == 2 and "登记失败" in err and "enrollment failed" in err, err
@@ -142,16 +109,13 @@ def test_a_new_folder_keeps_no_keyring_entry_after_a_wrong_code(
     key_dir: Path,
     a_keyring: DictKeyring,
 ) -> None:
-    w = written(live_server)
-    path = on_stick(tmp_path, w)
+    w, path = from_stick(live_server, tmp_path)
     data = tmp_path / "数据"
 
-    assert client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", "X"]) == 2
+    assert enroll(data, "--file", str(path), "--code", "X") == 2
 
     assert a_keyring.kept == {} and keys_in(key_dir) == [] and not data.exists()
-    assert (
-        client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", w.code]) == 0
-    )
+    assert enroll(data, "--file", str(path), "--code", w.code) == 0
     assert [service for service, _ in a_keyring.kept] == [K.KEYRING_SERVICE]
 
 
@@ -160,13 +124,12 @@ def test_an_empty_folder_keeps_only_the_log_of_the_failed_attempt(
     tmp_path: Path,
     key_dir: Path,
 ) -> None:
-    w = written(live_server)
-    path = on_stick(tmp_path, w)
+    _w, path = from_stick(live_server, tmp_path)
     data = tmp_path / "数据"
     data.mkdir()
     (data / "说明.txt").write_text("the clerk's own note", encoding="utf-8")
 
-    assert client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", "X"]) == 2
+    assert enroll(data, "--file", str(path), "--code", "X") == 2
 
     assert sorted(os.listdir(data)) == ["logs", "说明.txt"] and keys_in(key_dir) == []
     assert "wrong code" in (data / "logs" / "school-client.log").read_text("utf-8")
@@ -177,21 +140,15 @@ def test_a_folder_with_a_store_keeps_all_of_it(
     tmp_path: Path,
     key_dir: Path,
 ) -> None:
-    w = written(live_server)
-    path = on_stick(tmp_path, w)
+    _w, path = from_stick(live_server, tmp_path)
     data = tmp_path / "数据"
     ClientContext.open(data).close()  # the GUI's first start made it
     K.forget_cached()
     before = {p.name: p.stat().st_mtime_ns for p in data.iterdir() if p.is_file()}
     held = keys_in(key_dir)
 
-    assert client_main(["--data-dir", str(data), "enroll", "--file", str(path), "--code", "X"]) == 2
-    assert (
-        client_main(
-            ["--data-dir", str(data), "enroll", "--server", live_server.url, "--code", "AAA-BBB"]
-        )
-        == 2
-    )
+    assert enroll(data, "--file", str(path), "--code", "X") == 2
+    assert enroll(data, "--server", live_server.url, "--code", "AAA-BBB") == 2
 
     assert set(before) <= {p.name for p in data.iterdir()}
     assert keys_in(key_dir) == held and len(held) == 1

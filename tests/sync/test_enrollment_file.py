@@ -34,38 +34,18 @@ from forms.usb_installation import bundle_installation, with_installation
 from sync_server import models as M
 from sync_server.cli import main as server_main
 from sync_server.config import ENV_SECRET_KEY
-from sync_server.enrollment_files import Written, bind_bundle, write_file
+from sync_server.enrollment_files import bind_bundle
 from sync_server.errors import ServiceError
 from sync_server.services.schools import adopt_token, issue_next_token, revoke_device
 from sync_server.state import get_state
 from sync_server.usb import import_file
+from tests.support.enrollment_files import on_stick, written
 from tests.support.samples import inspection
 from tests.sync.conftest import SERVER_NOW, Client, ClientFactory, LiveServer
 
 SQLITE_ONLY = pytest.mark.parametrize(
     "live_server", ["sqlite"], indirect=True
 )  # no store-specific step
-FAST_N = 2**12  # scrypt cost for files written by the service in these tests (the CLI writes 2**15)
-
-
-def written(server: LiveServer, school: str | None = None) -> Written:
-    school = school or server.new_school()[0]
-    return write_file(
-        get_state(server.app),
-        school_code=school,
-        server_url=server.url,
-        fingerprint=None,
-        actor="test",
-        kdf_n=FAST_N,
-    )
-
-
-def on_stick(tmp_path: Path, w: Written) -> Path:
-    folder = tmp_path / "U盘"
-    folder.mkdir(exist_ok=True)
-    path = folder / w.file_name
-    path.write_bytes(w.data)
-    return path
 
 
 def file_row(server: LiveServer, device_id: str) -> M.EnrollmentFile:

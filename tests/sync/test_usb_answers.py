@@ -18,9 +18,10 @@ from client.store.prefs import set_setting
 from client.usb import history
 from client.usb.bundle import UsbError, export_bundle, import_answer
 from client.usb.stick_files import answer_files
+from tests.support.enrollment_files import on_stick, written
 from tests.support.samples import inspection
 from tests.sync.conftest import ClientFactory, LiveServer
-from tests.sync.test_enrollment_file import SQLITE_ONLY, on_stick, written
+from tests.sync.test_enrollment_file import SQLITE_ONLY
 from tests.sync.test_usb import (
     bureau_import,
     bureau_returns,

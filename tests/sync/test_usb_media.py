@@ -446,7 +446,8 @@ def test_the_first_computer_heard_from_by_stick_binds_an_enrollment_file(
     make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
 ) -> None:
     from client.enrollment_file import enroll_from_file, installation_id
-    from tests.sync.test_enrollment_file import file_row, on_stick, written
+    from tests.support.enrollment_files import on_stick, written
+    from tests.sync.test_enrollment_file import file_row
 
     w = written(live_server)
     path = on_stick(tmp_path, w)

@@ -20,8 +20,8 @@ from client.ui.app import install_translators
 from client.ui.enroll_dialog import EnrollDialog
 from client.ui.main_window import MainWindow
 from client.ui.tasks import TaskManager
-from sync_server.enrollment_files import Written, write_file
-from sync_server.state import get_state
+from sync_server.enrollment_files import Written
+from tests.support.enrollment_files import on_stick, written
 from tests.sync.conftest import LiveServer
 from tests.ui.main_helpers import settle
 from tests.ui.test_sync_gui import open_window, server  # noqa: F401 (the fixture)
@@ -69,18 +69,8 @@ def test_enroll_from_file_in_the_dialog(
     monkeypatch: Any,
 ) -> None:
     school, _ = server.new_school("西山村小学")
-    w = write_file(
-        get_state(server.app),
-        school_code=school,
-        server_url=server.url,
-        fingerprint=None,
-        actor="test",
-        kdf_n=2**12,
-    )
-    stick = tmp_path / "U盘"
-    stick.mkdir()
-    path = stick / w.file_name
-    path.write_bytes(w.data)
+    w = written(server, school)
+    path = on_stick(tmp_path, w)
     app = QApplication.instance()
     assert app is not None
     translators = install_translators(
