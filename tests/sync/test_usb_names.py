@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from client.usb.bundle import bundle_stem, export_bundle, import_answer, safe_school_name
+from client.usb.bundle import (
+    ExportResult,
+    bundle_stem,
+    export_bundle,
+    import_answer,
+    safe_school_name,
+)
 from client.usb.stick_files import answer_files, done_files, sync_files
 from forms import usb_bundle as U
 from forms import usb_parts as P
@@ -34,11 +40,17 @@ def a_header(school_code: str = "S001") -> U.Header:
     )
 
 
-def with_photo(client: Client, tmp_path: Path) -> None:
-    """Two records, one with a photo (incompressible): a bundle of several parts."""
+def exported_in_parts(
+    make_client: ClientFactory, server: LiveServer, tmp_path: Path
+) -> tuple[Client, str, Path, ExportResult]:
+    """A school PC's two records, one with a photo (incompressible), exported to a stick as a bundle of
+    several parts: (the client, its school, the stick, the export)."""
+    client, school = enrolled(make_client, server)
     sha = client.add_photo(photo_file(tmp_path, 12_000))
     client.save(inspection(hazards=[dict(inspection()["hazards"][0], photo=sha)]))
     client.save(inspection(inspectors="乙"))
+    folder = stick(tmp_path)
+    return client, school, folder, export_bundle(client.ctx, folder, part_bytes=PART)
 
 
 def answer_header(folder: Path) -> U.Header:
@@ -65,11 +77,7 @@ def test_the_school_name_is_made_safe_for_fat32_and_ntfs() -> None:
 def test_a_bundle_in_parts_carries_the_school_name_and_so_does_its_answer(
     make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    client, school = enrolled(make_client, live_server)
-    with_photo(client, tmp_path)
-    folder = stick(tmp_path)
-
-    exported = export_bundle(client.ctx, folder, part_bytes=PART)
+    client, school, folder, exported = exported_in_parts(make_client, live_server, tmp_path)
 
     n = len(exported.paths)
     stem = f"城关镇中心小学_{school}_20261128-1000_{exported.header.bundle_id[:8]}"
@@ -92,10 +100,7 @@ def test_a_bundle_in_parts_carries_the_school_name_and_so_does_its_answer(
 def test_a_bundle_named_by_an_older_client_still_imports_and_is_cleared(
     make_client: ClientFactory, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    client, school = enrolled(make_client, live_server)
-    with_photo(client, tmp_path)
-    folder = stick(tmp_path)
-    exported = export_bundle(client.ctx, folder, part_bytes=PART)
+    client, school, folder, exported = exported_in_parts(make_client, live_server, tmp_path)
     old_stem = U.file_stem(exported.header)  # `S…_20261128-1000_1a2b3c4d`, as before this change
     n = len(exported.paths)
     old = [
