@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,26 @@ def _wait_queued(writer: GroupWriter, count: int) -> None:
         time.sleep(0.01)
 
 
+def _queue_behind(
+    writer: GroupWriter,
+    holder: threading.Thread,
+    release: threading.Event,
+    jobs: list[Callable[[], None]],
+    join: float = 20,
+) -> None:
+    """Each of `jobs` started in a thread once the one before is queued behind the held group (queued in
+    this order); then the group let go, and all awaited."""
+    threads = []
+    for i, job in enumerate(jobs):
+        threads.append(threading.Thread(target=job))
+        threads[-1].start()
+        _wait_queued(writer, i + 1)
+    release.set()
+    holder.join(20)
+    for t in threads:
+        t.join(join)
+
+
 def test_jobs_queued_behind_a_group_commit_together_and_a_failing_one_is_undone_alone(
     tmp_path: Path,
 ) -> None:
@@ -86,15 +107,7 @@ def test_jobs_queued_behind_a_group_commit_together_and_a_failing_one_is_undone_
             ("clash", insert("c1", "a")),  # a unique violation after a row of its own
             ("b", insert("b1", "b2")),
         ]
-        threads = []
-        for i, (name, work) in enumerate(jobs):
-            threads.append(threading.Thread(target=submit, args=(name, work)))
-            threads[-1].start()
-            _wait_queued(writer, i + 1)  # queued in this order
-        release.set()
-        holder.join(20)
-        for t in threads:
-            t.join(20)
+        _queue_behind(writer, holder, release, [partial(submit, name, work) for name, work in jobs])
         assert results["a"] == "a" and results["b"] == "b1+b2"
         assert isinstance(results["raises"], ValueError)
         assert isinstance(results["clash"], IntegrityError)
@@ -131,15 +144,7 @@ def test_two_devices_batches_commit_together_and_a_refused_batch_beside_them_cha
         dev, changes, key = batches[name]
         sent[name] = dev.push(changes, key=key)
 
-    threads = []
-    for i, name in enumerate(batches):
-        threads.append(threading.Thread(target=send, args=(name,)))
-        threads[-1].start()
-        _wait_queued(writer, i + 1)
-    release.set()
-    holder.join(20)
-    for t in threads:
-        t.join(30)
+    _queue_behind(writer, holder, release, [partial(send, name) for name in batches], join=30)
     assert writer.group_sizes[-1] == 3
     assert sent["a-reused"].status_code == 422, sent["a-reused"].text
     assert sent["a-reused"].json()["error"]["code"] == "idempotency_key_reused"
@@ -269,15 +274,7 @@ def test_a_failing_commit_fails_every_job_of_the_group(tmp_path: Path, jobs: int
             except Exception as exc:
                 results.append(exc)
 
-        threads = []
-        for i in range(jobs):
-            threads.append(threading.Thread(target=submit, args=(i,)))
-            threads[-1].start()
-            _wait_queued(writer, i + 1)
-        release.set()
-        holder.join(20)
-        for t in threads:
-            t.join(20)
+        _queue_behind(writer, holder, release, [partial(submit, i) for i in range(jobs)])
         assert len(results) == jobs and all(isinstance(r, IntegrityError) for r in results)
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM c").scalar_one() == 0
