@@ -418,3 +418,6 @@ class DeviceUpdate(Base):
     target_version: Mapped[str | None] = mapped_column(String(50))
     failures: Mapped[int] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The report's facts of a failed first start or a withdrawal (protocol 1.21: tries, max_tries,
+    # kept_version, blocked_until, withdrawn); None from a 1.18-1.20 client, read from last_error then.
+    report_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)

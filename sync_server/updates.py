@@ -27,12 +27,21 @@ from sync_server.models import ClientRelease, Device, DeviceUpdate, School
 from sync_server.services.common import naive_utc
 
 # The newest protocol revision this server implements (docs/protocol.md: 1.18 updates, 1.19 updates by USB
-# stick, 1.20 batch negotiation), stated in Sync-Protocol; clients compare it as (major, minor) numbers.
-PROTOCOL = "1.20"
+# stick, 1.20 batch negotiation, 1.21 an explicit "no offer" and the report's rollback fields), stated in
+# Sync-Protocol; clients compare it as (major, minor) numbers.
+PROTOCOL = "1.21"
 PROTOCOL_HEADER = "Sync-Protocol"
 MIN_CLIENT_HEADER = "Sync-Min-Client-Version"
 REPORT_HEADER = "Sync-Update-Report"  # on a pull: the device's update report (compact JSON)
 OFFER_HEADER = "Sync-Update-Offer"  # on a pull's answer: the version this device is offered
+# 1.21: the pull's answer says `Sync-Update-Offer: none` when the server decided nothing is offered to this
+# device - only to a client whose pull states `Sync-Protocol: 1.21` or later (an older client would take
+# "none" for a version and ask for it at every sync).
+OFFER_NONE = "none"
+OFFER_NONE_SINCE = (1, 21)
+# 1.21: what a report may state of a failed first start or a withdrawn release (the dashboard reads them
+# instead of the client's English error line; a 1.18-1.20 client's report has none of them).
+REPORT_FIELDS = ("tries", "max_tries", "kept_version", "blocked_until", "withdrawn")
 CLIENT_AGENT = re.compile(r"school-client/([0-9][0-9A-Za-z.+!-]{0,48})")
 STAGES = ("paused", "pilot", "all")
 NEW = "new"  # published, never offered to anybody yet (a pause is someone stopping it)
@@ -499,9 +508,44 @@ class StartFailure:
     blocked: bool  # not tried at the next start (for BLOCK_DAYS), or never again by an older client
 
 
+def stated_protocol(text: str | None) -> tuple[int, int] | None:
+    """A revision such as "1.21" as (major, minor) numbers; None: none stated, or not a revision."""
+    try:
+        major, minor = (int(part) for part in (text or "").strip().split(".")[:2])
+    except ValueError:
+        return None
+    return major, minor
+
+
+def _stated_failure(u: DeviceUpdate) -> StartFailure | None:
+    """A failed first start from the report's fields (1.21): tries, kept_version, blocked_until."""
+    fields = u.report_fields if isinstance(u.report_fields, dict) else {}
+    tries, kept = fields.get("tries"), fields.get("kept_version")
+    if not isinstance(tries, int) and not kept:
+        return (
+            None  # not a failed first start (a refused download, a withdrawal), or an older client
+        )
+    if not u.target_version:
+        return None
+    blocked = (
+        bool(fields.get("blocked_until")) or u.state == "failed"
+    )  # failed: given up (install.py)
+    of = fields.get("max_tries")
+    if isinstance(tries, int) and isinstance(of, int) and tries >= of:
+        blocked = True
+    shown = tries if isinstance(tries, int) and tries > 0 else None
+    return StartFailure(u.target_version, str(kept) if kept else u.app_version, shown, blocked)
+
+
 def start_failure(u: DeviceUpdate | None) -> StartFailure | None:
-    """The failed first start a device reports, from its state and the client's own error line."""
-    if u is None or u.state not in ("rolled_back", "failed") or not u.last_error:
+    """The failed first start a device reports: from the report's fields (1.21), else - a 1.18-1.20
+    client - from its state and the client's own error line."""
+    if u is None or u.state not in ("rolled_back", "failed"):
+        return None
+    stated = _stated_failure(u)
+    if stated is not None:
+        return stated
+    if not u.last_error:
         return None
     m = _FIRST_START.match(u.last_error)
     if m is not None:
@@ -532,8 +576,43 @@ def state_text(u: DeviceUpdate) -> tuple[str, str]:
             else f"新版本启动失败，仍在用 {kept}",
             f"{failed or 'the new version'} failed to start; {kept} kept",
         )
+    if u.target_version and withdrawn(u):
+        v = u.target_version
+        return (
+            f"新版本 {v} 已撤回（县教育局暂停或不再提供给本校），已下载的没有安装，仍在用 {u.app_version}",
+            f"{v} withdrawn (paused, or no longer offered to this school): not installed; "
+            f"{u.app_version} kept",
+        )
     label = STATE_LABELS.get(u.state, u.state)
     return (f"{label} {u.target_version}" if u.target_version else label), u.state
+
+
+_WITHDRAWN = re.compile(r"^(?P<version>\S+) withdrawn: ")
+
+
+def withdrawn(u: DeviceUpdate) -> bool:
+    """The device dropped its staged target_version before installing it (the server stopped offering
+    it): the report's field (1.21), else the client's error line (1.18-1.20)."""
+    if u.state != "current" or not u.target_version:
+        return False
+    fields = u.report_fields if isinstance(u.report_fields, dict) else None
+    if fields:
+        return fields.get("withdrawn") is True
+    m = _WITHDRAWN.match(u.last_error or "")
+    return m is not None and m.group("version") == u.target_version
+
+
+def blocked_until(u: DeviceUpdate | None) -> dt.datetime | None:
+    """Until when (naive UTC) the device does not take the version that failed its first start there, as
+    its report states (1.21 `blocked_until`); None: not stated (not blocked, or an older client)."""
+    fields = u.report_fields if u is not None and isinstance(u.report_fields, dict) else {}
+    text = fields.get("blocked_until")
+    if not isinstance(text, str) or start_failure(u) is None:
+        return None
+    try:
+        return naive_utc(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def first_start_explained(failure: StartFailure) -> tuple[str, str]:
@@ -638,7 +717,10 @@ def record_report(
     failures: int,
     error: str | None,
     now: dt.datetime,
+    fields: Mapping[str, Any] | None = None,
 ) -> None:
+    """The device's latest report (a check's, a pull's, a USB bundle's); `fields`: its 1.21 facts of a
+    failed first start or a withdrawal (REPORT_FIELDS, checked by updates_api._report)."""
     row = session.get(DeviceUpdate, device_id)
     if row is None:
         row = DeviceUpdate(device_id=device_id)
@@ -650,6 +732,8 @@ def record_report(
     row.target_version = target_version[:50] if target_version else None
     row.failures = failures
     row.last_error = error[:500] if error else None
+    kept = {k: fields[k] for k in REPORT_FIELDS if fields and fields.get(k) is not None}
+    row.report_fields = kept or None
     device = session.get(Device, device_id)
     if device is not None:
         device.app_version = app_version[:50]

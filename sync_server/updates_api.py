@@ -10,6 +10,7 @@ than that is answered 426 `client_too_old` on every route but these, enroll and 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sync_server import updates as U
 from sync_server.api import _string, api, current_device, device_required, read_json
 from sync_server.app import json_response
-from sync_server.errors import ApiError
+from sync_server.errors import ApiError, ServiceError
 from sync_server.services.schools import DeviceInfo
 from sync_server.state import get_state
 
@@ -121,7 +122,7 @@ def _report(body: object) -> dict[str, Any]:
             status=400,
         )
     running_text = _field(body, "app_version", limit=50, required=True) or ""
-    U.parse_version(running_text, what="app_version")
+    _version(running_text, "app_version")
     platform = _field(body, "platform", limit=20, required=True) or ""
     state_word = body.get("state", "current")  # present: one of STATES (null is refused)
     if platform not in U.PLATFORMS or state_word not in U.STATES:
@@ -150,7 +151,82 @@ def _report(body: object) -> dict[str, Any]:
         "target_version": _field(body, "target_version", limit=50),
         "failures": failures,
         "error": _field(body, "error", limit=500),
+        "fields": _report_fields(body),
     }
+
+
+def _version(text: str, name: str) -> None:
+    """A version field of the report; refused as an ApiError (400 bad_version), which a pull's and a USB
+    bundle's reader take as a report they cannot read (a ServiceError there made the pull a 500)."""
+    try:
+        U.parse_version(text, what=name)
+    except ServiceError as exc:
+        raise ApiError(
+            exc.code, exc.message_zh, exc.message_en, status=400, details=exc.details
+        ) from None
+
+
+MAX_TRIES_FIELD = (
+    100  # tries and max_tries: a client retries a handful of times (client/update/retry.py)
+)
+
+
+def _bad_field(name: str, zh: str, en: str) -> ApiError:
+    return ApiError(
+        "bad_request",
+        f"字段 {name} 须为{zh}",
+        f"field {name} must be {en}",
+        status=400,
+        details={"field": name},
+    )
+
+
+def _report_fields(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The report's 1.21 facts of a failed first start or a withdrawn release, each optional (null or
+    absent: not stated; a 1.18-1.20 client states none): `tries` and `max_tries` whole numbers (0 to 100,
+    max_tries at least 1), `kept_version` a version, `blocked_until` a date-time with its zone (ISO 8601),
+    `withdrawn` true or false. Anything else is refused as the rest of a bad report is."""
+    out: dict[str, Any] = {}
+    for name, low in (("tries", 0), ("max_tries", 1)):
+        value = body.get(name)
+        if value is None:
+            continue
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not low <= value <= MAX_TRIES_FIELD
+        ):
+            raise _bad_field(
+                name,
+                f" {low} 到 {MAX_TRIES_FIELD} 的整数",
+                f"a whole number from {low} to {MAX_TRIES_FIELD}",
+            )
+        out[name] = value
+    kept = _field(body, "kept_version", limit=50)
+    if kept is not None:
+        _version(kept, "kept_version")
+        out["kept_version"] = kept
+    until = body.get("blocked_until")
+    if until is not None:
+        when = None
+        if isinstance(until, str) and len(until) <= 40:
+            try:
+                when = dt.datetime.fromisoformat(until)
+            except ValueError:
+                when = None
+        if when is None or when.tzinfo is None:
+            raise _bad_field(
+                "blocked_until",
+                "带时区的日期时间（ISO 8601，如 2026-12-08T10:00:00+00:00）",
+                "a date-time with its zone (ISO 8601, such as 2026-12-08T10:00:00+00:00)",
+            )
+        out["blocked_until"] = when.astimezone(dt.UTC).isoformat()
+    flag = body.get("withdrawn")
+    if flag is not None:
+        if not isinstance(flag, bool):
+            raise _bad_field("withdrawn", " true 或 false", "true or false")
+        out["withdrawn"] = flag
+    return out or None
 
 
 @api.post("/update/check")
@@ -206,9 +282,17 @@ def _pull_news(response: Response) -> None:
             )
     except SQLAlchemyError:
         log.warning("the update report of %s was not kept", device.device_id, exc_info=True)
-        return
+        return  # could not tell: no header (the client asks the update check if it needs to know)
     if offer is not None:
         response.headers[U.OFFER_HEADER] = offer.version
+    elif running is not None and _says_none(request.headers.get(U.PROTOCOL_HEADER)):
+        response.headers[U.OFFER_HEADER] = U.OFFER_NONE  # decided: nothing for this device (1.21)
+
+
+def _says_none(stated: str | None) -> bool:
+    """Whether the client's pull states a revision that reads `Sync-Update-Offer: none` (1.21 or later)."""
+    revision = U.stated_protocol(stated)
+    return revision is not None and revision >= U.OFFER_NONE_SINCE
 
 
 @api.get("/update/repo/<path:name>")

@@ -52,6 +52,24 @@ def update_paths() -> dict[str, Any]:
                                     "target_version": _text(50, null=True),
                                     "failures": {"type": "integer", "minimum": 0, "maximum": 10**6},
                                     "error": _text(500, null=True),
+                                    # 1.21: a failed first start's or a withdrawal's facts
+                                    "tries": {
+                                        "type": ["integer", "null"],
+                                        "minimum": 0,
+                                        "maximum": 100,
+                                    },
+                                    "max_tries": {
+                                        "type": ["integer", "null"],
+                                        "minimum": 1,
+                                        "maximum": 100,
+                                    },
+                                    "kept_version": _text(50, null=True),
+                                    "blocked_until": {
+                                        "type": ["string", "null"],
+                                        "format": "date-time",
+                                        "maxLength": 40,
+                                    },
+                                    "withdrawn": {"type": ["boolean", "null"]},
                                 },
                             }
                         }

@@ -158,7 +158,7 @@ def withdraw(data_dir: Path, state: UpdateState, version: str, offered: str | No
     retired, this school out of its pilot) or offers `offered` instead. Kept in the state (reported)."""
     shutil.rmtree(updates_dir(data_dir) / "staged", ignore_errors=True)
     why = f"version {offered} is offered instead" if offered else "the server no longer offers it"
-    state.state, state.target_version = "current", version
+    state.state, state.target_version, state.withdrawn = "current", version, version
     state.error = f"{version} withdrawn: {why}; the downloaded release was removed, not installed"
     save_state(data_dir, state)
     log.warning("update %s withdrawn before it was installed: %s", version, why)

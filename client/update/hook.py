@@ -2,7 +2,12 @@
 for updates unless there is one to fetch: the first pull carries this computer's update report when it
 changed or a day has passed (`Sync-Update-Report`), and the pull's answer names the release this computer is
 offered (`Sync-Update-Offer`). Only then - or while a download is under way, or when the server refused the
-sync as too old - does the update check run after the sync (client/update/channel.py)."""
+sync as too old - does the update check run after the sync (client/update/channel.py).
+
+1.21: the pull states the revision this client speaks (`Sync-Protocol: 1.21`), and a 1.21 server answers
+`Sync-Update-Offer: none` when it decided that nothing is offered to this computer. A release staged here is
+then dropped at once, without asking the update check again (the next pull reports it); a pull answered
+without the header (an older server, or one that could not tell) still has the check decide, as before."""
 
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ REPORT_HEADER = "Sync-Update-Report"
 OFFER_HEADER = "Sync-Update-Offer"
 PLATFORM_HEADER = "Sync-Client-Platform"
 PROTOCOL_HEADER = "Sync-Protocol"  # the server's protocol revision (1.18: reads the update report)
+CLIENT_PROTOCOL = "1.21"  # stated on a pull: this client reads `Sync-Update-Offer: none`
+OFFER_NONE = "none"  # the server decided nothing is offered to this computer (1.21)
 REPORT_EVERY = dt.timedelta(days=1)
 MAX_REPORT_HEADER = 2000  # the server reads up to 2048 characters
 
@@ -67,7 +74,10 @@ def pull_headers(engine: SyncEngine) -> dict[str, str]:
     """The update report to send along on a pull, when the server has not taken this one today."""
     from client.sync.engine import app_version
 
-    headers = {PLATFORM_HEADER: platform_name()}  # which build the offer is for
+    headers = {
+        PLATFORM_HEADER: platform_name(),  # which build the offer is for
+        PROTOCOL_HEADER: CLIENT_PROTOCOL,  # a 1.21 server may answer "no offer" explicitly
+    }
     try:
         state = load_state(engine.ctx.store.data_dir)
         report = state.report(app_version())
@@ -107,6 +117,24 @@ def note_pull_answer(engine: SyncEngine, sent: dict[str, str], answer: Answer) -
         log.warning("the update state could not be kept", exc_info=True)
 
 
+def _withdrawn_by_pull(engine: SyncEngine) -> bool:
+    """The pull's answer said `Sync-Update-Offer: none` (1.21: the server decided nothing is offered
+    here) while a release is staged: it is dropped now, not installed, without another request - the
+    server said so explicitly. True when one was dropped."""
+    if engine.update_offer != OFFER_NONE:
+        return False
+    data_dir = engine.ctx.store.data_dir
+    state = load_state(data_dir)
+    ready = staged_ready(data_dir)
+    if state.state == "downloading" or ready is None:
+        return False
+    from client.update.channel import withdraw
+
+    withdraw(data_dir, state, str(ready["version"]), None)
+    engine.update_offer = None
+    return True
+
+
 def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
     if refused_too_old:
         return True
@@ -116,11 +144,15 @@ def _check_wanted(engine: SyncEngine, refused_too_old: bool) -> bool:
     if state.state == "downloading":
         return True  # goes on where it stopped
     offer = engine.update_offer
+    said_none = offer == OFFER_NONE  # 1.21: decided, nothing offered
+    if said_none:
+        offer = None
     ready = staged_ready(engine.ctx.store.data_dir)
     if ready is not None and ready.get("version") != offer:
-        # Staged, and the pull did not name it: the check's explicit answer (a pull without the header
-        # may also come from a server that could not say) decides whether it is withdrawn.
-        return True
+        # Staged, and the pull did not name it: without an explicit "none" (a pull without the header
+        # may come from an older server, or one that could not say) the check's explicit answer decides
+        # whether it is withdrawn.
+        return not said_none
     if not offer or offer in state.blocked:
         return False
     return not (ready and ready.get("version") == offer)  # staged: installed at the next start
@@ -152,6 +184,8 @@ def _check(engine: SyncEngine, refused_too_old: bool) -> None:
     from client.sync.engine import app_version
     from client.update.channel import check_and_stage  # python-tuf is loaded only when used
 
+    if not refused_too_old and _withdrawn_by_pull(engine):
+        return  # reported by the next pull (the report changed)
     if not _check_wanted(engine, refused_too_old):
         return
     engine.update_offer = None

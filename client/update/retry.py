@@ -13,6 +13,7 @@ Plain functions on UpdateState: read at start-up, so nothing here loads python-t
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from client.update.state import UpdateState
 
@@ -65,3 +66,37 @@ def lift_expired(state: UpdateState, *, now: dt.datetime) -> list[str]:
 def _tries(record: dict[str, object]) -> int:
     value = record.get("tries", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def report_fields(state: UpdateState, running: str) -> dict[str, Any]:
+    """UpdateState.report_fields: the facts of the target's failed first start, or of its withdrawal."""
+    target = state.target_version
+    if not target:
+        return {}
+    if state.state == "current" and state.withdrawn == target:
+        return {"withdrawn": True}
+    record = state.start_failures.get(target)
+    if record is None:
+        return {}
+    given_up = state.state == "failed" and "blocked_at" in record  # install.py _give_up
+    if state.state != "rolled_back" and not given_up:
+        return {}  # a refused download of a version that failed here before, a retry under way ...
+    fields: dict[str, Any] = {
+        "tries": _tries(record),
+        "max_tries": MAX_START_TRIES,
+        "kept_version": running,
+    }
+    until = _blocked_until(record) if target in state.blocked else None
+    if until is not None:
+        fields["blocked_until"] = until.isoformat()
+    return fields
+
+
+def _blocked_until(record: dict[str, Any]) -> dt.datetime | None:
+    try:
+        since = dt.datetime.fromisoformat(str(record["blocked_at"]))
+    except (KeyError, ValueError):
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return (since + dt.timedelta(days=BLOCK_DAYS)).astimezone(dt.UTC)

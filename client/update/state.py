@@ -48,9 +48,12 @@ class UpdateState:
     # Releases refused once verified (no program at the archive's top): {"version", "sha256", "reason"};
     # that (version, sha256) is not downloaded again (client/update/channel.py).
     refused: list[dict[str, Any]] = field(default_factory=list)
+    # The staged version dropped before it installed (the server no longer offered it): reported as
+    # `withdrawn` while it is the target (client/update/channel.py withdraw).
+    withdrawn: str | None = None
 
     def report(self, running: str) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "app_version": running,
             "platform": platform_name(),
             "state": self.state,
@@ -58,6 +61,18 @@ class UpdateState:
             "failures": self.failures,
             "error": " ".join((self.error or "").split())[:500] or None,  # one line, as sent
         }
+        report.update(self.report_fields(running))
+        return report
+
+    def report_fields(self, running: str) -> dict[str, Any]:
+        """The report's facts (protocol 1.21) the bureau's dashboard shows without reading the error line:
+        of a failed first start of the target (`tries` so far, `max_tries`, `kept_version` - the version
+        this computer runs instead -, `blocked_until` when it is not tried again before then, UTC), or of
+        a staged target dropped before it installed (`withdrawn`). None of them otherwise (an older server
+        ignores them)."""
+        from client.update.retry import report_fields  # retry imports this module
+
+        return report_fields(self, running)
 
 
 def load_state(data_dir: Path) -> UpdateState:

@@ -11,6 +11,7 @@ page never signs anything.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class DeviceRow:
     state: tuple[str, str] | None  # its update state in words (a rollback names both versions)
     note: tuple[str, str]  # beside its version: ("offer"|"retry"|"blocked", version) or ("", "")
     synced: bool  # it has been heard from since it enrolled (a sync, a USB bundle)
+    blocked_until: dt.datetime | None = None  # (naive UTC) a version blocked here until then (1.21)
 
 
 @bp.get("/updates")
@@ -100,6 +102,7 @@ def updates() -> ResponseReturnValue:
                 U.state_text(u) if u else None,
                 U.offer_note(u, newest, running),
                 synced,
+                U.blocked_until(u),
             )
         )
     failing = sum(1 for d in devices if d.u is not None and d.u.state in ("failed", "rolled_back"))

@@ -1,6 +1,6 @@
 """Every answer under /api/v1 says which protocol the server speaks (issue 16 trial #24, retest): 404s for
 paths it does not know, 405s and the 426 for a client that is too old included; the value is the newest
-revision the server implements (1.20), and a client that reads it (client/update/hook.py) takes any revision
+revision the server implements (1.21), and a client that reads it (client/update/hook.py) takes any revision
 from 1.18 on as one that reads update reports. The real create_app() through Flask's test client on a fresh
 SQLite copy."""
 
@@ -32,7 +32,7 @@ def app(tmp_path: Path, sqlite_template: Path) -> Any:
 
 
 def test_every_api_answer_states_the_newest_protocol_revision(app: Any) -> None:
-    assert U.PROTOCOL == "1.20"  # 1.19 USB updates, 1.20 batch negotiation
+    assert U.PROTOCOL == "1.21"  # 1.20 batch negotiation, 1.21 offer "none" and report fields
     c = app.test_client()
     for method, path in (
         ("get", "/api/v1/healthz"),  # no such route (healthz is at /healthz): 404
@@ -43,11 +43,11 @@ def test_every_api_answer_states_the_newest_protocol_revision(app: Any) -> None:
         ("get", "/api/v1/pull"),  # 426 for this old client, before anything else
     ):
         r = getattr(c, method)(path, headers=CLIENT)
-        assert r.headers.get("Sync-Protocol") == "1.20", (method, path, r.status_code)
+        assert r.headers.get("Sync-Protocol") == "1.21", (method, path, r.status_code)
         assert r.headers.get("Sync-Min-Client-Version") == "0.3.0", (path, r.status_code)
     r = c.get("/api/v1/pull", headers=CLIENT)
     assert r.status_code == 426 and r.json["error"]["code"] == "client_too_old"
-    assert r.json["error"]["details"]["protocol"] == "1.20"
+    assert r.json["error"]["details"]["protocol"] == "1.21"
     # No Upgrade header: a 426 here asks for a newer client program, not another protocol on this
     # connection (docs/protocol.md, revision 1.18); WSGI forbids hop-by-hop headers such as Upgrade.
     assert "Upgrade" not in r.headers

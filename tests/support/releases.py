@@ -164,15 +164,19 @@ def device_id(client: Client) -> str:
 
 @contextmanager
 def served_as_1_17(app: Flask) -> Iterator[str]:
-    """`app` served as an older (1.17) server (its URL): no Sync-Protocol header, and its own 404 for the
-    update routes it lacks."""
+    """`app` served as an older (1.17) server (its URL): no Sync-Protocol header (nor the Sync-Update-Offer
+    a 1.21 server says "none" in), and its own 404 for the update routes it lacks."""
 
     def as_1_17(environ: dict[str, Any], start_response: Any) -> Any:
         if environ["PATH_INFO"].startswith("/api/v1/update/"):
             environ["PATH_INFO"] = "/api/v1/no-such-route"  # the real app's own 404 answer
 
         def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            kept = [(k, v) for k, v in headers if not k.lower().startswith("sync-protocol")]
+            kept = [
+                (k, v)
+                for k, v in headers
+                if not k.lower().startswith(("sync-protocol", "sync-update-offer"))
+            ]
             return start_response(status, kept, *exc)
 
         return app(environ, start)

@@ -1,6 +1,7 @@
 """A release withdrawn after PCs downloaded it (issue 16, retest #19 "partly fixed"): paused on the server,
 or this PC's school taken out of the pilot. A PC that hears so from the server - a pull's answer from a 1.18
-server that names no offer for the staged version, confirmed by the update check's explicit `offer` - drops
+server that names no offer for the staged version, confirmed by the update check's explicit `offer` (1.21:
+the pull's `Sync-Update-Offer: none` is explicit already, tests/sync/test_update_offer_none.py) - drops
 the staged release before it installs; its state and report say so. A `sync` command start asks the server
 before it installs (the command talks to the server anyway); a start that hears nothing (offline) installs
 what it has. Real server on loopback, real sync engine, real program folders (tests/support/releases.py's
@@ -55,18 +56,20 @@ def test_a_staged_release_the_server_no_longer_offers_is_dropped_at_the_next_syn
     seen = len(client.responses)
     client.engine.sync()
 
-    # The pull named no offer: the check confirms it, and a second one reports what came of it.
-    assert len(checks(client, seen)) == 2
+    # The pull's answer said "no offer" (1.21: Sync-Update-Offer: none): dropped with no request of its own.
+    assert checks(client, seen) == []
     assert staged_ready(data) is None and not (updates_dir(data) / "staged").exists()
     state = load_state(data)
     assert state.state == "current" and state.target_version == version
     assert state.failures == 0
     error = state.error or ""
     assert f"{version} withdrawn" in error and "not installed" in error
+    client.engine.sync()  # the next pull reports it
     reported = server.device_update(_device_id(client))
     assert reported is not None
     assert (reported.state, reported.target_version) == ("current", version)
     assert "withdrawn" in (reported.last_error or "")
+    assert reported.report_fields == {"withdrawn": True}  # 1.21: a field, not only the line
 
     seen = len(client.responses)
     client.engine.sync()  # nothing staged, nothing offered: no check any more

@@ -91,7 +91,7 @@ def test_a_client_older_than_the_server_accepts_is_told_to_update_and_offered_it
     assert (err.status, err.code) == (426, "client_too_old")
     assert err.message_zh.startswith("程序版本过旧，需要更新") and "99.0" in err.message_zh
     assert "too old" in err.message_en
-    assert err.details["min_client_version"] == "99.0" and err.details["protocol"] == "1.20"
+    assert err.details["min_client_version"] == "99.0" and err.details["protocol"] == "1.21"
     # Shown plainly: the status bar shows the stored last problem; the record waits, nothing is lost.
     from client.store import sync_state as S
 
@@ -174,7 +174,7 @@ def test_every_answer_states_the_protocol_and_the_oldest_client(
     finally:
         del config["MIN_CLIENT_VERSION"]
     pulls = [r for r in client.responses if r.request.path_url.startswith("/api/v1/pull")]
-    assert pulls and all(r.headers["Sync-Protocol"] == "1.20" for r in pulls)
+    assert pulls and all(r.headers["Sync-Protocol"] == "1.21" for r in pulls)
     assert all(r.headers["Sync-Min-Client-Version"] == "0.0.1" for r in pulls)
 
 
