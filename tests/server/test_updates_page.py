@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +17,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from sync_server import models as M
-from sync_server import updates as U
 from sync_server.state import get_state
 from sync_server.updates_repo import ROLES, Repository, make_keys
-from tests.server.conftest import MovableClock
-from tests.server.dashboard_seed import logged_in, make_app, school
+from tests.server.dashboard_seed import logged_in, school
+from tests.support.update_pages import page_row as _row
+from tests.support.update_pages import page_text as _text
+from tests.support.update_pages import seed_device, seed_release, update_app
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)
 
 
 def _app(tmp_path: Path, template: Path, **config: Any) -> Flask:
-    path = tmp_path / "updates.db"
-    if not path.exists():
-        shutil.copyfile(template, path)
-    return make_app(f"sqlite:///{path}", tmp_path / "instance", MovableClock(NOW), **config)
+    return update_app(tmp_path, template, NOW, **config)
 
 
 @pytest.fixture
@@ -43,35 +39,11 @@ def app(tmp_path: Path, sqlite_template: Path) -> Any:
 
 
 def _device(s: Any, school_row: M.School, name: str, **report: Any) -> str:
-    device = M.Device(
-        id=f"dev-{name}", school_id=school_row.id, name=name, token_hash=f"h-{name}",
-        created_at=NOW.replace(tzinfo=None), app_version=report.get("app_version", "0.0.9"),
-    )  # fmt: skip
-    s.add(device)
-    s.flush()
-    if report:
-        U.record_report(
-            s, device_id=device.id, app_version=report["app_version"],
-            platform=report.get("platform", "windows"), state=report.get("state", "current"),
-            target_version=report.get("target_version"), failures=report.get("failures", 0),
-            error=report.get("error"), now=NOW,
-        )  # fmt: skip
-    return device.id
+    return seed_device(s, school_row, name, now=NOW, **report)
 
 
 def _release(s: Any, version: str, platform: str, stage: str, schools: list[str]) -> None:
-    U.add_release(
-        s, version=version, platform=platform, stage=stage, schools=schools, now=NOW,
-        target=f"{platform}/school-client-{version}.{'zip' if platform == 'windows' else 'tar.gz'}",
-    )  # fmt: skip
-
-
-def _row(html: str, attr: str) -> str:
-    return html[html.index(attr) :].split("</tr>")[0]
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    seed_release(s, version, platform, stage, schools, now=NOW)
 
 
 def _post(c: FlaskClient, version: str, **form: str) -> str:

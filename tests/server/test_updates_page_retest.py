@@ -11,8 +11,6 @@ test client on the real create_app() and a fresh SQLite copy:
 from __future__ import annotations
 
 import datetime as dt
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,55 +22,32 @@ from client.update.retry import BLOCK_DAYS, MAX_START_TRIES
 from sync_server import models as M
 from sync_server import updates as U
 from sync_server.state import get_state
-from tests.server.conftest import MovableClock
-from tests.server.dashboard_seed import logged_in, make_app, school
+from tests.server.dashboard_seed import logged_in, school
+from tests.support.update_pages import page_row as _row
+from tests.support.update_pages import page_text as _text
+from tests.support.update_pages import seed_device, seed_release, update_app
 
 NOW = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def app(tmp_path: Path, sqlite_template: Path) -> Any:
-    path = tmp_path / "updates.db"
-    shutil.copyfile(sqlite_template, path)
-    made = make_app(
-        f"sqlite:///{path}", tmp_path / "instance", MovableClock(NOW), LOGIN_FAILURE_DELAY=0
-    )
+    made = update_app(tmp_path, sqlite_template, NOW, LOGIN_FAILURE_DELAY=0)
     yield made
     get_state(made).db.close()
 
 
 def _device(s: Any, school_row: M.School, name: str, *, synced: bool = True, **report: Any) -> str:
     created = NOW.replace(tzinfo=None) - dt.timedelta(days=3)
-    device = M.Device(
-        id=f"dev-{name}", school_id=school_row.id, name=name, token_hash=f"h-{name}",
-        created_at=created, app_version=report.get("app_version", "0.0.9"),
-        last_seen_at=created + dt.timedelta(days=1) if synced else created,
+    last_seen = created + dt.timedelta(days=1) if synced else created
+    return seed_device(
+        s, school_row, name, now=NOW, created=created, last_seen=last_seen,
+        default_platform="linux", **report,
     )  # fmt: skip
-    s.add(device)
-    s.flush()
-    if report:
-        U.record_report(
-            s, device_id=device.id, app_version=report["app_version"],
-            platform=report.get("platform", "linux"), state=report.get("state", "current"),
-            target_version=report.get("target_version"), failures=report.get("failures", 0),
-            error=report.get("error"), now=NOW,
-        )  # fmt: skip
-    return device.id
 
 
 def _release(s: Any, version: str, stage: str, schools: list[str]) -> None:
-    U.add_release(
-        s, version=version, platform="linux", stage=stage, schools=schools, now=NOW,
-        target=f"linux/school-client-{version}.tar.gz",
-    )  # fmt: skip
-
-
-def _row(html: str, attr: str) -> str:
-    return html[html.index(attr) :].split("</tr>")[0]
-
-
-def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    seed_release(s, version, "linux", stage, schools, now=NOW)
 
 
 def test_a_rolled_back_pc_names_the_failed_and_kept_versions_and_its_retries(app: Flask) -> None:
