@@ -260,6 +260,9 @@ def cmd_revoke_device(ctx: Context) -> Result:
 
 
 def cmd_list_devices(ctx: Context) -> Result:
+    from sqlalchemy import select
+
+    from sync_server.models import Device, DeviceUpdate, School
     from sync_server.services.common import iso
     from sync_server.services.schools import list_devices
 
@@ -267,6 +270,15 @@ def cmd_list_devices(ctx: Context) -> Result:
     try:
         with db.ReadSession.begin() as session:
             devices = list_devices(session, school_code=ctx.args.school)
+            # Each device's last update report, as the 客户端更新 page reads it.
+            stmt = select(DeviceUpdate)
+            if ctx.args.school is not None:
+                stmt = (
+                    stmt.join(Device, Device.id == DeviceUpdate.device_id)
+                    .join(School, School.id == Device.school_id)
+                    .where(School.code == ctx.args.school)
+                )
+            updates = {u.device_id: _device_update(u) for u in session.execute(stmt).scalars()}
     finally:
         db.close()
     rows = [
@@ -278,15 +290,54 @@ def cmd_list_devices(ctx: Context) -> Result:
             "created_at": iso(d.created_at),
             "last_seen_at": iso(d.last_seen_at),
             "revoked_at": iso(d.revoked_at),
+            "update": updates.get(d.device_id),  # None: it never reported (before 1.18)
         }
         for d in devices
     ]
     lines = [
         f"{r['device_id']}  {r['school_code']}  {r['name']}  "
-        f"{'已撤销 revoked' if r['revoked_at'] else '有效 active'}  {r['last_seen_at'] or '-'}"
+        f"{'已撤销 revoked' if r['revoked_at'] else '有效 active'}  {r['last_seen_at'] or '-'}  "
+        f"版本 version {r['app_version'] or '-'}  更新 update: "
+        + _update_words(updates.get(str(r["device_id"])))
         for r in rows
     ] or ["没有设备 / no devices"]
     return {"devices": rows}, lines
+
+
+def _device_update(u: Any) -> dict[str, Any]:
+    """A device's stored update report (a models.DeviceUpdate) as list-devices shows it: the words of
+    客户端更新, and a failed first start's tries and block from the report's fields (1.21) or line."""
+    from sync_server import updates as U
+    from sync_server.services.common import iso
+
+    zh, en = U.state_text(u)
+    failure = U.start_failure(u)
+    until = U.blocked_until(u)
+    return {
+        "state": u.state,
+        "target_version": u.target_version,
+        "failures": u.failures,
+        "checked_at": iso(u.checked_at),
+        "tries": failure.tries if failure else None,
+        "blocked": failure.blocked if failure else False,
+        "blocked_until": iso(until),
+        "text_zh": zh,
+        "text_en": en,
+    }
+
+
+def _update_words(update: dict[str, Any] | None) -> str:
+    if update is None:
+        return "从未报告 / never reported"
+    zh, en = update["text_zh"], update["text_en"]
+    if update["tries"] is not None and not update["blocked"]:
+        zh += f"（已试 {update['tries']} 次）"
+        en += f" (tried {update['tries']} times)"
+    elif update["blocked"]:
+        until = update["blocked_until"]
+        zh += f"，暂停安装{f'到 {until}' if until else ''}"
+        en += f", not taken{f' until {until}' if until else ''}"
+    return f"{zh} / {en}  ({update['checked_at']})"
 
 
 def cmd_publish_form(ctx: Context) -> Result:
