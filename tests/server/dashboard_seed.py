@@ -17,6 +17,7 @@ from sync_server import models as M
 from sync_server.app import create_app
 from sync_server.state import get_state
 from tests.server.conftest import MovableClock
+from tests.support.after_school import after_school
 from tests.support.samples import inspection
 
 UTC8 = dt.timedelta(hours=8)
@@ -139,22 +140,7 @@ def revise(session: Session, rec: M.Record, data: dict[str, Any], *, at: dt.date
 
 
 def service(day: str, **over: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "service_date": day,
-        "grade": "g3",
-        "class_name": "三(2)班",
-        "session": "basic",
-        "activity_type": "homework",
-        "teachers": ["T001"],
-        "external_provider": "no",
-        "enrolled": 40,
-        "present": 38,
-        "start_time": "16:00",
-        "end_time": "17:30",
-        "incident": "normal",
-    }
-    out.update(over)
-    return out
+    return after_school(day, class_name="三(2)班", **{"activity_type": "homework", **over})
 
 
 def conditions(semester: str, **over: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from client.context import ClientContext
 from client.store import records as R
 from client.store.models import OutboxEntry, Record, Revision, Status
 from tests.store.conftest import NOW, TODAY, inspection
+from tests.support.after_school import after_school
 
 
 def save(ctx: ClientContext, form_id: str, data: dict, **kw: object) -> R.SaveResult:
@@ -178,19 +179,7 @@ def test_roster_names_shown_and_checked(ctx: ClientContext):
     save(ctx, "teachers", {"teacher_id": "T002", "name": "王强", "active": "no"}, submit=True)
     with ctx.store.Session() as s:
         assert R.roster(s).inactive == frozenset({"T002"})
-    data = {
-        "service_date": "2026-11-27",
-        "grade": "g3",
-        "session": "basic",
-        "activity_type": "reading",
-        "teachers": ["T001", "T002"],
-        "external_provider": "no",
-        "enrolled": 40,
-        "present": 38,
-        "start_time": "16:00",
-        "end_time": "17:30",
-        "incident": "normal",
-    }
+    data = after_school(teachers=["T001", "T002"])
     res = save(ctx, "after_school_service", data, submit=True)
     with ctx.store.Session() as s:
         assert R.count_records(s, R.RecordFilter("after_school_service", search="王强")) == 1

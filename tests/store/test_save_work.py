@@ -18,6 +18,7 @@ from client.context import ClientContext
 from client.store import records as R
 from client.store.formset import FormSet
 from tests.store.conftest import NOW, TODAY
+from tests.support.after_school import after_school
 from tests.support.samples import inspection
 
 
@@ -54,19 +55,7 @@ def test_a_form_that_does_not_name_the_roster_is_saved_without_reading_it(
     with statements(ctx) as seen:
         save(ctx, "safety_inspection", inspection(), submit=True)
     assert not _reads_roster(seen)
-    service = {
-        "service_date": "2026-11-27",
-        "grade": "g3",
-        "session": "basic",
-        "activity_type": "reading",
-        "teachers": ["T001"],
-        "external_provider": "no",
-        "enrolled": 40,
-        "present": 38,
-        "start_time": "16:00",
-        "end_time": "17:30",
-        "incident": "normal",
-    }
+    service = after_school()
     with statements(ctx) as seen:
         res = save(ctx, "after_school_service", service, submit=True)
     assert _reads_roster(seen)  # this one names the roster: its teachers are checked and shown
