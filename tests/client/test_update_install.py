@@ -94,12 +94,17 @@ def start(install: Path, data: Path, mode: str, *args: str) -> subprocess.Comple
         env=env,
         timeout=60,
     )
+    runner_ended(data)
+    return done
+
+
+def runner_ended(data: Path) -> None:
+    """Once the runner named in `data` (if any) has finished its work (at most 30 s)."""
     runner = read_json(updates_dir(data) / RUNNER_FILE)
     deadline = time.monotonic() + 30
-    while isinstance(runner, dict) and _alive(int(runner["pid"])):  # the runner's work is done
+    while isinstance(runner, dict) and _alive(int(runner["pid"])):
         assert time.monotonic() < deadline, "the runner did not finish"
         time.sleep(0.05)
-    return done
 
 
 def ran(data: Path) -> list[tuple[str, str, str, float]]:

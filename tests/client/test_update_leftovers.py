@@ -32,6 +32,7 @@ from tests.client.test_update_install import (
     LINGER,
     program,
     ran,
+    runner_ended,
     stage,
     start,
     version_in,
@@ -53,11 +54,7 @@ def window_start(install: Path, data: Path, log: Path) -> int:
             env=env,
             timeout=60,
         ).returncode
-    runner = read_json(updates_dir(data) / RUNNER_FILE)
-    deadline = time.monotonic() + 30
-    while isinstance(runner, dict) and _alive(int(runner["pid"])):
-        assert time.monotonic() < deadline, "the runner did not end"
-        time.sleep(0.05)
+    runner_ended(data)
     return code
 
 
