@@ -63,6 +63,10 @@ IDENT = "school-sync"
 LINGER_SECONDS = 2.0  # after a 413, how long the rest of the body is read and dropped ...
 LINGER_BYTES = 16 * 1024 * 1024  # ... and how much of it at most
 LINGER_READ = 256 * 1024
+# Without poll() (Windows) waitress's loop uses select(), whose sets hold at most 512 sockets there
+# (FD_SETSIZE); one more makes select() raise ValueError, which waitress does not catch: the loop and the
+# server would stop. Its map also holds the listening socket and the trigger: connections are kept below.
+SELECT_CONNECTION_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +252,30 @@ class DoorChannel(HTTPChannel):  # type: ignore[misc]
     linger_until: float | None = None
     lingered = 0
     refused_body = False
+    worker_writing = False  # a worker thread is inside write_soon: it sends what it wrote itself
+
+    def write_soon(self, data: bytes) -> int:
+        """A worker's write (waitress's, send_bytes 1: appended and sent at once, under outbuf_lock). While
+        it runs, `writable` says no: waitress's loop would otherwise see the bytes before the worker sent
+        them, get POLLOUT at once, fail to take the lock the worker holds, and go round again - every
+        connection's readable/writable each turn (300 in the crowd) - until the worker had the GIL back;
+        that spin was most of the serving loop's CPU under load. Whatever the worker could not send (a full
+        socket buffer) is the loop's again when it is done: the trigger wakes it."""
+        self.worker_writing = True
+        try:
+            return int(super().write_soon(data))
+        finally:
+            self.worker_writing = False
+            if self.total_outbufs_len and self.connected:
+                self.server.pull_trigger()
+
+    def _flush_outbufs_below_high_watermark(self) -> None:
+        # over the high watermark the worker waits for the loop to send: the loop must see the bytes then
+        writing, self.worker_writing = self.worker_writing, False
+        try:
+            super()._flush_outbufs_below_high_watermark()
+        finally:
+            self.worker_writing = writing
 
     def __init__(
         self, server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
@@ -271,6 +299,8 @@ class DoorChannel(HTTPChannel):  # type: ignore[misc]
     def writable(self) -> bool:
         if self.linger_until is not None:  # nothing to write; "writable" once it is time to close
             return time.time() > self.linger_until
+        if self.worker_writing and not (self.will_close or self.close_when_flushed):
+            return False
         return bool(super().writable())
 
     def handle_write(self) -> None:
@@ -558,11 +588,23 @@ def create_server(
     given a TLS context (sync_server.tls.server_context)."""
     limits = ServeLimits.from_config(app.config, threads=threads)
     doors = BodyDoors.from_config(app.config)
+    use_poll = hasattr(select, "poll")  # no FD_SETSIZE ceiling where poll exists
+    connection_limit = limits.connection_limit
+    if not use_poll and connection_limit > SELECT_CONNECTION_LIMIT:
+        log.warning(
+            "SERVE_CONNECTION_LIMIT %s 超过本系统 select() 能同时等待的连接数，按 %s 执行 / "
+            "SERVE_CONNECTION_LIMIT %s is more than select() can watch on this system; %s is used",
+            connection_limit,
+            SELECT_CONNECTION_LIMIT,
+            connection_limit,
+            SELECT_CONNECTION_LIMIT,
+        )
+        connection_limit = SELECT_CONNECTION_LIMIT
     adj = Adjustments(
         host=host,
         port=port,
         threads=limits.threads,
-        connection_limit=limits.connection_limit,
+        connection_limit=connection_limit,
         channel_timeout=limits.idle_timeout,
         cleanup_interval=limits.cleanup_interval,
         max_request_header_size=limits.max_header_bytes,
@@ -572,7 +614,7 @@ def create_server(
         url_scheme="https" if tls is not None else "http",
         # a whole TLS record (16 KiB) per read, so no decrypted bytes wait unseen inside OpenSSL
         recv_bytes=64 * 1024 if tls is not None else 8192,
-        asyncore_use_poll=hasattr(select, "poll"),  # no FD_SETSIZE ceiling where poll exists
+        asyncore_use_poll=use_poll,
     )
     server = DoorServer(
         app, adj=adj, limits=limits, doors=doors, is_staff=staff_session_check(app), tls=tls
