@@ -5,6 +5,12 @@ Two session factories share one engine:
   write lock up front instead of deadlocking when two readers both turn writer.
 - `ReadSession` for reads. On SQLite a plain BEGIN: a snapshot that does not wait for writers (WAL).
 On PostgreSQL both are ordinary READ COMMITTED transactions; writers lock what they change (see services).
+
+Every JSON column is written as services.common.dumps writes it (compact, Chinese kept as is), whichever path
+writes it: the push's fast insert sends text it encoded so, and the ORM (edits, conflicts, reviews) encodes
+through the engine's json_serializer, so a plain `LIKE '%张伟%'` finds edited records too. Rows an older
+server wrote with escaped Chinese (`\\u5f20`) are not rewritten: they read back the same; the next change of
+such a record writes it in the one form.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from sync_server.private_files import secure_sqlite_file
+from sync_server.services.common import dumps
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
             return create_engine(
-                parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                parsed,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                json_serializer=dumps,
             )
         except Exception as exc:
             raise DatabaseUrlError(f"{url!r}: {exc}") from None
@@ -63,6 +74,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         connect_args={"timeout": 30, "check_same_thread": False},
         pool_size=pool_size,
         max_overflow=pool_size,
+        json_serializer=dumps,
     )
 
     @event.listens_for(engine, "connect")
