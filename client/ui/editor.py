@@ -858,7 +858,7 @@ class RecordEditor(QWidget):
         """Scroll to a widget; with a path, put the cursor in the first field under it."""
         if not isValid(widget):
             return
-        self._scroll.ensureWidgetVisible(widget, 0, 40)
+        self._scroll_down_to(widget, 40)
         if path is None:
             return
         for p, row in self._fields.items():
@@ -1104,10 +1104,23 @@ class RecordEditor(QWidget):
                 QTimer.singleShot(0, partial(self._go_to, widget))
                 break
 
+    def _scroll_down_to(self, widget: QWidget, margin: int) -> None:
+        """Bring a widget into view by scrolling up or down only: the form never moves sideways (its
+        labels would be cut off on the left; ensureWidgetVisible scrolls both ways)."""
+        viewport = self._scroll.viewport()
+        bar = self._scroll.verticalScrollBar()
+        top = widget.mapTo(viewport, widget.rect().topLeft()).y()
+        bottom = top + widget.height()
+        if top - margin < 0 or widget.height() + 2 * margin > viewport.height():
+            bar.setValue(bar.value() + top - margin)
+        elif bottom + margin > viewport.height():
+            bar.setValue(bar.value() + bottom + margin - viewport.height())
+        self._scroll.horizontalScrollBar().setValue(0)
+
     def _go_to(self, widget: QWidget) -> None:
         if not isValid(widget):
             return
-        self._scroll.ensureWidgetVisible(widget, 0, 60)
+        self._scroll_down_to(widget, 60)
         if isinstance(widget, FieldRow):
             focus = widget.focus_widgets()
             if focus:

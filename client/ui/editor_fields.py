@@ -27,6 +27,7 @@ from PySide6.QtCore import (
     QEvent,
     QIODevice,
     QObject,
+    QRect,
     QSize,
     Qt,
     QUrl,
@@ -41,9 +42,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QLineEdit,
     QMenu,
     QPlainTextEdit,
@@ -522,6 +524,85 @@ def _columns(options: Sequence[Option], *, one_row: int = 0) -> int:
     return 4 if len(options) <= 8 else 5
 
 
+class ChoiceGrid(QLayout):
+    """Choices in columns of one width (the widest choice), as many columns as fit the width it is given,
+    up to the form's choice of columns: in a narrow window the choices wrap to more rows instead of
+    making the whole form wider than the window (an 800 px PC)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.max_columns = 1
+        self.h_space = 18
+        self.v_space = 4
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._place(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._place(rect, move=True)
+
+    def _cell(self) -> QSize:
+        shown = [i.sizeHint() for i in self._items if not i.isEmpty()]
+        return QSize(
+            max((s.width() for s in shown), default=0), max((s.height() for s in shown), default=0)
+        )
+
+    def _columns(self, width: int) -> int:
+        cell = self._cell().width()
+        fit = (width + self.h_space) // (cell + self.h_space) if cell > 0 else 1
+        return max(1, min(self.max_columns, fit))
+
+    def sizeHint(self) -> QSize:
+        shown = sum(1 for i in self._items if not i.isEmpty())
+        cell = self._cell()
+        columns = max(1, min(self.max_columns, shown))
+        width = columns * cell.width() + (columns - 1) * self.h_space
+        m = self.contentsMargins()
+        return QSize(
+            width + m.left() + m.right(), self.heightForWidth(width + m.left() + m.right())
+        )
+
+    def minimumSize(self) -> QSize:
+        m = self.contentsMargins()
+        cell = self._cell()
+        return QSize(cell.width() + m.left() + m.right(), cell.height() + m.top() + m.bottom())
+
+    def _place(self, rect: QRect, *, move: bool) -> int:
+        m = self.contentsMargins()
+        inner = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        cell = self._cell()
+        columns = self._columns(inner.width())
+        shown = [i for i in self._items if not i.isEmpty()]
+        for n, item in enumerate(shown):
+            if move:
+                x = inner.x() + (n % columns) * (cell.width() + self.h_space)
+                y = inner.y() + (n // columns) * (cell.height() + self.v_space)
+                item.setGeometry(QRect(x, y, cell.width(), cell.height()))
+        rows = (len(shown) + columns - 1) // columns
+        height = rows * cell.height() + max(rows - 1, 0) * self.v_space
+        return height + m.top() + m.bottom()
+
+
 class RadioInput(_ChoiceInput):
     """select_one with few choices: radio buttons, and a small button to take the answer back."""
 
@@ -531,10 +612,8 @@ class RadioInput(_ChoiceInput):
         super().__init__(options, parent)
         self._clearable = clearable  # a required question needs no way back to "no answer"
         self.box = QWidget(self)
-        self.grid = QGridLayout(self.box)
+        self.grid = ChoiceGrid(self.box)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(18)
-        self.grid.setVerticalSpacing(4)
         self.group = QButtonGroup(self)
         self.group.buttonClicked.connect(lambda _b: self._clicked())
         self.clear = QToolButton(self)
@@ -559,13 +638,13 @@ class RadioInput(_ChoiceInput):
             button.deleteLater()
         self.buttons = {}
         shown = self._shown(current)
-        columns = _columns(shown, one_row=44)
-        for i, option in enumerate(shown):
+        self.grid.max_columns = _columns(shown, one_row=44)
+        for option in shown:
             button = QRadioButton(_option_text(option, self._inactive_word), self.box)
             button.setObjectName(f"choice_{option.name}")
             button.setEnabled(not self._read_only)
             self.group.addButton(button)
-            self.grid.addWidget(button, i // columns, i % columns)
+            self.grid.addWidget(button)
             self.buttons[option.name] = button
         self._check(current)
 
@@ -614,10 +693,8 @@ class ChecksInput(_ChoiceInput):
     def __init__(self, options: Sequence[Option], parent: QWidget | None = None) -> None:
         super().__init__(options, parent)
         self.box = QWidget(self)
-        self.grid = QGridLayout(self.box)
+        self.grid = ChoiceGrid(self.box)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(18)
-        self.grid.setVerticalSpacing(4)
         self._main = self.box
         self._layout.addWidget(self.box)
         self._layout.addWidget(self.empty_note)
@@ -632,13 +709,13 @@ class ChecksInput(_ChoiceInput):
             box.deleteLater()
         self.boxes = {}
         shown = self._shown(current)
-        columns = _columns(shown)
-        for i, option in enumerate(shown):
+        self.grid.max_columns = _columns(shown)
+        for option in shown:
             box = QCheckBox(_option_text(option, self._inactive_word), self.box)
             box.setObjectName(f"choice_{option.name}")
             box.setEnabled(not self._read_only)
             box.toggled.connect(lambda _on: self.edited.emit(self.value()))
-            self.grid.addWidget(box, i // columns, i % columns)
+            self.grid.addWidget(box)
             self.boxes[option.name] = box
         self._check(current)
 
