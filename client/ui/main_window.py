@@ -613,6 +613,10 @@ class MainWindow(QMainWindow):
         )
         editor.saved.connect(lambda rid, f=form_id: self.record_saved(f, rid))
         editor.submitted.connect(lambda rid, f=form_id: self.record_saved(f, rid))
+        if record_id is None:
+            # Once saved the record exists: its tab reads as for a record opened from the list.
+            named = self.tr("编辑：{form}").format(form=short)
+            editor.saved.connect(lambda _rid, e=editor, t=named: self._retitle_tab(e, t))
         editor.closed.connect(lambda e=editor: self._remove_editor(e))
         self._closing = False  # the clerk went on working
         index = self.tabs.addTab(editor, label)
@@ -620,6 +624,11 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         if self.lock is not None:
             watch_editor(self.lock, editor)
+
+    def _retitle_tab(self, editor: QWidget, text: str) -> None:
+        index = self.tabs.indexOf(editor)
+        if index > 0:
+            self.tabs.setTabText(index, text)
 
     def editors(self) -> list[QWidget]:
         """The record editors open in tabs."""

@@ -10,7 +10,9 @@ from pytestqt.qtbot import QtBot
 
 from client.context import ClientContext
 from client.ui.editor import RecordEditor
+from client.ui.main_window import MainWindow
 from client.ui.tasks import TaskManager
+from tests.ui.main_helpers import settle
 from tests.ui.test_editor import (
     SEVEN_DAYS,
     choose,
@@ -20,6 +22,8 @@ from tests.ui.test_editor import (
     open_editor,
     repeat,
 )
+
+pytest_plugins = ("tests.ui.fixtures_main",)
 
 # The editor's share of an 800 px wide window, beside the 250 px sidebar.
 NARROW = (540, 640)
@@ -98,3 +102,22 @@ def test_refused_draft_save_scrolls_only_down(
     assert editor._scroll.horizontalScrollBar().value() == 0
     page = editor._scroll.widget()
     assert page is not None and page.width() <= editor._scroll.viewport().width()
+
+
+# -- the editor tab's name after 提交 (item 3) ----------------------------------------------------------
+
+
+def test_the_tab_names_the_record_once_it_is_submitted(qtbot: QtBot, window: MainWindow) -> None:
+    window.new_record("safety_inspection")
+    [editor] = window.editors()
+    assert isinstance(editor, RecordEditor)
+    settle(window.tasks)
+    index = window.tabs.indexOf(editor)
+    assert window.tabs.tabText(index).startswith("新建：")
+    editor.activateWindow()
+    fill_inspection_top(qtbot, editor)
+    choose(qtbot, editor, "hazards_found", name="no")
+    with qtbot.waitSignal(editor.submitted, timeout=5000):
+        click(qtbot, editor.submit_button)
+    settle(window.tasks)
+    assert window.tabs.tabText(window.tabs.indexOf(editor)).startswith("编辑：")
