@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -263,6 +264,7 @@ class RecordListPage(QWidget):
         title = QLabel(lang.form_title(self.form))
         title.setObjectName("pageTitle")
         title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.title = title
 
         self.new_button = QPushButton(self.tr("新建(&N)"))
         self.new_button.setToolTip(self.tr("新建一条记录（Ctrl+N）"))
@@ -276,11 +278,15 @@ class RecordListPage(QWidget):
         self.export_button.clicked.connect(self.export_excel)
         self.import_button.clicked.connect(self.import_file)
 
-        top = QHBoxLayout()
-        top.addWidget(title)
-        top.addStretch(1)
+        # The title and the buttons share a row when they fit; in a narrow window (an 800 px PC) the
+        # buttons go to a row of their own under the title (see _arrange).
+        self._top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._top.addWidget(title)
+        self._buttons_row = QHBoxLayout()
+        self._buttons_row.addStretch(1)
         for b in (self.new_button, self.open_button, self.export_button, self.import_button):
-            top.addWidget(b)
+            self._buttons_row.addWidget(b)
+        self._top.addLayout(self._buttons_row, 1)
 
         # Filters: status, date range, search.
         self.status_combo = QComboBox()
@@ -298,6 +304,7 @@ class RecordListPage(QWidget):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setEnabled(False)
+            edit.setMinimumWidth(edit.sizeHint().width())  # a whole date, never "2026-12-0"
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("searchBox")
         self.search_edit.setPlaceholderText(self.tr("搜索：姓名、地点、内容…（Ctrl+F）"))
@@ -307,18 +314,25 @@ class RecordListPage(QWidget):
 
         status_label = QLabel(self.tr("状态(&S)"))
         status_label.setBuddy(self.status_combo)
-        filters = QHBoxLayout()
-        filters.addWidget(status_label)
-        filters.addWidget(self.status_combo)
-        filters.addSpacing(12)
-        filters.addWidget(self.date_check)
-        filters.addWidget(self.date_from)
-        filters.addWidget(QLabel(self.tr("到")))
-        filters.addWidget(self.date_to)
-        filters.addSpacing(12)
-        filters.addWidget(self.search_edit, 1)
-        filters.addSpacing(12)
-        filters.addWidget(self.count_label)
+        # Status and dates, then search and count: one row when they fit, two in a narrow window.
+        self._filters_row1 = QHBoxLayout()
+        self._filters_row1.addWidget(status_label)
+        self._filters_row1.addWidget(self.status_combo)
+        self._filters_row1.addSpacing(12)
+        self._filters_row1.addWidget(self.date_check)
+        self._filters_row1.addWidget(self.date_from)
+        self._filters_row1.addWidget(QLabel(self.tr("到")))
+        self._filters_row1.addWidget(self.date_to)
+        self._filters_row1.addStretch(0)
+        self._filters_row2 = QHBoxLayout()
+        self.search_edit.setMinimumWidth(160)
+        self._filters_row2.addWidget(self.search_edit, 1)
+        self._filters_row2.addSpacing(12)
+        self._filters_row2.addWidget(self.count_label)
+        self._filters = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self._filters.setSpacing(12)
+        self._filters.addLayout(self._filters_row1)
+        self._filters.addLayout(self._filters_row2, 1)
 
         self.model = RecordListModel(ctx.store.ReadSession, form_id, parent=self)
         self.view = QTableView()
@@ -371,10 +385,42 @@ class RecordListPage(QWidget):
         self.list_stack.addWidget(self.lock_panel)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(filters)
+        layout.addLayout(self._top)
+        layout.addLayout(self._filters)
         layout.addWidget(self.list_stack, 1)
         self._update_buttons()
+        self._arrange(self.width())
+
+    # -- layout in a narrow window ----------------------------------------------------------------------
+
+    def _row_widths(self) -> tuple[int, int, int]:
+        """Widths needed: the title and the buttons side by side, the filters in one row, and the
+        narrowest arrangement (everything in two rows each)."""
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else self.contentsMargins()
+        edge = margins.left() + margins.right()
+        title = self.title.sizeHint().width()
+        buttons = self._buttons_row.minimumSize().width()
+        row1 = self._filters_row1.minimumSize().width()
+        row2 = self._filters_row2.minimumSize().width()
+        side_by_side = title + self._top.spacing() + buttons + edge
+        filters = row1 + self._filters.spacing() + row2 + edge
+        return side_by_side, filters, max(title, buttons, row1, row2) + edge
+
+    def _arrange(self, width: int) -> None:
+        side_by_side, filters, narrowest = self._row_widths()
+        self.setMinimumWidth(narrowest)  # the layouts' own minimum would be the one-row widths
+        wide, tall = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
+        top = wide if width >= side_by_side else tall
+        if self._top.direction() != top:
+            self._top.setDirection(top)
+        rows = wide if width >= filters else tall
+        if self._filters.direction() != rows:
+            self._filters.setDirection(rows)
+
+    def resizeEvent(self, event: Any) -> None:
+        self._arrange(event.size().width())
+        super().resizeEvent(event)
 
     # -- loading --------------------------------------------------------------------------------------
 
