@@ -7,13 +7,18 @@ Reporting rate, as DHIS2 defines it
 -----------------------------------
 For a periodic form (settings.period not `none`, with a period_field) and one period (e.g. `2026-11`):
 
-* expected: the schools expected to report, i.e. the schools that existed on the last day of the period
-  (a school added later is not expected for it);
-* received: the expected schools with at least one non-deleted record of the form whose period field places
+* expected: the schools expected to report, i.e. the schools added (bureau time) on or before the earlier
+  of the period's last day and its due date: a school added later owes nothing for the period, so it is
+  never overdue for a deadline that passed before it existed (a semester is due before it ends);
+* listed (the report's schools, counted in 应报): the expected schools, plus every school that sent records
+  for the period though it was not expected (a school added in December that sends its October): what it
+  sent counts as reported, on time (nothing was due from it);
+* received: the listed schools with at least one non-deleted record of the form whose period field places
   it in the period (any server status: received, returned or accepted);
 * on time: the received schools whose first such record reached the server (the record's `created_at`, the
-  time the server first stored it, in the bureau's local time) on or before the period's due date;
-* reporting rate = received / expected; on-time rate = on time / expected (None when nothing is expected).
+  time the server first stored it, in the bureau's local time) on or before the period's due date, and the
+  received schools that were not expected;
+* reporting rate = received / listed; on-time rate = on time / listed (None when nobody is listed).
 
 Each school's status for the period: `on_time` (按时), `late` (逾期: received after the due date) or `missing`
 (未报). The schools to chase (催报) are the missing ones.
@@ -364,14 +369,34 @@ def _local(moment: dt.datetime | None, offset: dt.timedelta) -> dt.datetime | No
     return None if moment is None else moment + offset
 
 
+def _end_of_day(day: dt.date, offset: dt.timedelta) -> dt.datetime:
+    """The end of `day` in the bureau's time, as stored (naive UTC)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) - offset
+
+
 def expected_schools(session: Session, last_day: dt.date, offset: dt.timedelta) -> list[School]:
     """Schools that existed by the end of `last_day` (bureau time), by code."""
-    cutoff = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time()) - offset
     return list(
         session.execute(
-            select(School).where(School.created_at < cutoff).order_by(School.code)
+            select(School)
+            .where(School.created_at < _end_of_day(last_day, offset))
+            .order_by(School.code)
         ).scalars()
     )
+
+
+def _listed_schools(
+    session: Session, last_day: dt.date, offset: dt.timedelta, reported: Iterable[int]
+) -> list[tuple[School, bool]]:
+    """(school, expected) by code: the schools that existed by the end of `last_day`, and the schools in
+    `reported` (ids of schools that sent records for the period) though added later."""
+    cutoff = _end_of_day(last_day, offset)
+    ids = list(reported)
+    condition: ColumnElement[bool] = School.created_at < cutoff
+    if ids:
+        condition = condition | School.id.in_(ids)
+    rows = session.execute(select(School).where(condition).order_by(School.code)).scalars()
+    return [(school, school.created_at < cutoff) for school in rows]
 
 
 def _device_contacts(session: Session) -> dict[int, tuple[int, dt.datetime | None]]:
@@ -398,7 +423,7 @@ def period_report(
     start, end = period_range(kind, key)
     due = rules.get(kind, DEFAULT_DUE_RULES[kind]).due(start, end)
     # The end of the due day in the bureau's time, as stored (naive UTC).
-    deadline = dt.datetime.combine(due + dt.timedelta(days=1), dt.time()) - utc_offset
+    deadline = _end_of_day(due, utc_offset)
     rows = session.execute(
         select(Record.school_id, func.count(), func.min(Record.created_at))
         .where(
@@ -411,11 +436,12 @@ def period_report(
     got = {int(sid): (int(n), first) for sid, n, first in rows}
     contacts = _device_contacts(session)
     schools = []
-    for school in expected_schools(session, end, utc_offset):
+    # Expected: added by the period's last day and by its due date (a semester is due before it ends).
+    for school, expected in _listed_schools(session, min(end, due), utc_offset, got):
         n, first = got.get(school.id, (0, None))
         if first is None:
             status = MISSING
-        elif first < deadline:
+        elif first < deadline or not expected:
             status = ON_TIME
         else:
             status = LATE

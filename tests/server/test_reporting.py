@@ -92,7 +92,8 @@ def test_monthly_reporting_rate_with_on_time_late_and_missing_schools(app: Flask
         # D: only a deleted November record and an October one: missing.
         record(s, d, inspection(inspection_date="2026-11-03"), status=M.Status.DELETED)
         record(s, d, inspection(inspection_date="2026-10-31"), received=local(2026, 11, 2))
-        # E would be on time but was not expected; F's record was returned: still received.
+        # E was not expected (added after November) but sent November's: listed, received, on time
+        # (product trial finding 3). F's record was returned: still received.
         record(s, e, inspection(inspection_date="2026-11-15"), received=local(2026, 12, 3))
         record(
             s,
@@ -119,11 +120,12 @@ def test_monthly_reporting_rate_with_on_time_late_and_missing_schools(app: Flask
         "B02": R.ON_TIME,
         "C03": R.LATE,
         "D04": R.MISSING,
+        "E05": R.ON_TIME,
         "F06": R.ON_TIME,
     }
-    assert (rep.expected, rep.received, rep.on_time, rep.late, rep.missing) == (5, 4, 3, 1, 1)
-    assert rep.reporting_rate == pytest.approx(0.8)
-    assert rep.on_time_rate == pytest.approx(0.6)
+    assert (rep.expected, rep.received, rep.on_time, rep.late, rep.missing) == (6, 5, 4, 1, 1)
+    assert rep.reporting_rate == pytest.approx(5 / 6)
+    assert rep.on_time_rate == pytest.approx(4 / 6)
     assert [r.code for r in rep.chase] == ["D04"]
     assert rep.past_due
     by_code = {r.code: r for r in rep.schools}
@@ -149,7 +151,7 @@ def test_monthly_reporting_rate_with_on_time_late_and_missing_schools(app: Flask
             utc_offset=UTC8,
             rules=R.due_rules({"monthly": "end+6"}),
         )
-    assert wide.on_time == 4 and wide.late == 0
+    assert wide.on_time == 5 and wide.late == 0
 
 
 def test_weekly_and_semester_forms(app: Flask):
