@@ -8,7 +8,7 @@
                                                          for a backup of another PC or data folder)
     school-client enroll [--server URL] --code CODE     (the server defaults to school-client.ini's)
     school-client enroll --file F [--code CODE]          (offline, from the bureau's enrollment file)
-    school-client sync
+    school-client sync [--wait SECONDS]                  (exit 4 while another sync of the folder runs)
     school-client recovery-code                          (the code that restores a backup on a new PC)
     school-client recover --recovery-code CODE           (this PC lost the data folder's key)
     school-client usb-export DIR                         (sync by USB stick: what waits, to a bundle file)
@@ -19,7 +19,9 @@ Every command takes --data-dir (default: $SCHOOL_CLIENT_DATA_DIR, else the user 
 Exit codes: 0 success; 2 bad input, with ONE line in Chinese and English on stderr (details may follow on
 the next lines); 3 the disk is full (one line naming the folder or file; nothing was changed: an import is
 all or nothing, an export or backup is written to a temporary name first); 1 an unexpected error (its
-details go to logs/school-client.log in the data folder). Never a traceback.
+details go to logs/school-client.log in the data folder); 4 (sync, usb-export, usb-import) another sync of the
+data folder runs now - the open window's or another command's - and nothing was done (`sync --wait SECONDS`
+waits for it first). Never a traceback.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_DISK_FULL = 3
+EXIT_BUSY = 4  # client/sync/commands.py's: another sync of the data folder runs
 LOG_NAME = "school-client.log"
 MAX_DETAIL_LINES = 20
 FALLBACK_VERSION = "0.1.0"
@@ -92,6 +95,16 @@ def _fail(zh: str, en: str, details: Sequence[str] = ()) -> int:
     for line in details:
         print(f"  {line}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"seconds from 0 to 86400, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,7 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the fingerprint in school-client.ini)",
     )
 
-    sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
+    p = sub.add_parser("sync", parents=[common], help="立即同步 / sync now")
+    p.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="另一个同步（程序窗口或另一个命令）正在进行时，最多等待的秒数（默认不等，退出码 4） / "
+        "seconds to wait for another sync of this data folder (the window's or another command's) to "
+        "end (default: none, exit 4)",
+    )
     sub.add_parser(
         "recovery-code",
         parents=[common],
@@ -600,7 +622,7 @@ def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
     _say_folder(data_dir)
     ctx = ClientContext.open(data_dir)
     try:
-        return sync_command(ctx)
+        return sync_command(ctx, wait=args.wait)
     finally:
         ctx.close()
 

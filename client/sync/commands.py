@@ -8,7 +8,8 @@ Each prints one line in Chinese and English (stdout on success, stderr otherwise
 a captive portal, the server failing or busy); 2 the server refused (not enrolled, revoked, a change
 rejected, a conflict waiting for the clerk) or something it sent cannot be used here (a sync problem in
 待办), with the reason; 3 this computer's disk is full (the line names the data folder; the store is as it
-was), like every school-client command.
+was), like every school-client command; 4 another sync of this data folder runs now (the open window's, or
+another command's: client/sync/lock.py) and nothing was sent - `--wait SECONDS` waits for it to end first.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from client.store import sync_state as S
 from client.sync.engine import SyncEngine
 from client.sync.errors import ErrorKind, SyncError
 from client.sync.http import Sleep
+from client.sync.lock import SyncBusy, hold_sync
 from client.sync.state import HealReport, SyncResult
 
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
 EXIT_REFUSED = 2
 EXIT_DISK_FULL = 3  # as client/cli.py's
+EXIT_BUSY = 4  # another sync (window, command, USB) of this data folder runs: nothing was sent
 
 
 def exit_code(exc: SyncError) -> int:
@@ -129,7 +132,40 @@ def heal_lines(healed: HealReport) -> tuple[str, str]:
     )
 
 
-def sync_command(ctx: ClientContext, *, sleep: Sleep = time.sleep, **engine_options: Any) -> int:
+def busy(exc: SyncBusy) -> int:
+    """Another sync of this data folder runs: said on stderr, EXIT_BUSY."""
+    _say(exc.message_zh, exc.message_en, error=True)
+    return EXIT_BUSY
+
+
+def sent_words(result: SyncResult) -> tuple[str, str]:
+    """ "发出 N 条" and, when some of them the server had already (answered `duplicate`, or a batch whose
+    answer was lost replayed), how many of those."""
+    zh, en = f"发出 {result.pushed} 条", f"{result.pushed} sent"
+    if result.resent:
+        zh += f"（其中 {result.resent} 条是上次中断后重发，服务器已经收到过）"
+        en += f" ({result.resent} of them again after an interrupted sync: the server had them already)"
+    return zh, en
+
+
+def sync_command(
+    ctx: ClientContext,
+    *,
+    sleep: Sleep = time.sleep,
+    wait: float = 0.0,
+    by: str = "command",
+    **engine_options: Any,
+) -> int:
+    """One sync, holding the data folder's sync lock (client/sync/lock.py): another sync running there
+    (waited for up to `wait` seconds) is EXIT_BUSY, and nothing is sent."""
+    try:
+        with hold_sync(ctx.store.data_dir, by=by, what="sync", wait=wait):
+            return _sync(ctx, sleep=sleep, **engine_options)
+    except SyncBusy as exc:
+        return busy(exc)
+
+
+def _sync(ctx: ClientContext, *, sleep: Sleep, **engine_options: Any) -> int:
     with requests.Session() as http:
         engine = SyncEngine(ctx, http, sleep=sleep, **engine_options)
         try:
@@ -138,8 +174,9 @@ def sync_command(ctx: ClientContext, *, sleep: Sleep = time.sleep, **engine_opti
             return _fail(exc)
     if result.healed is not None:
         _say(*heal_lines(result.healed))
-    done_zh = f"发出 {result.pushed} 条，收到 {result.pulled} 条更新"
-    done_en = f"{result.pushed} sent, {result.pulled} received"
+    sent_zh, sent_en = sent_words(result)
+    done_zh = f"{sent_zh}，收到 {result.pulled} 条更新"
+    done_en = f"{sent_en}, {result.pulled} received"
     if result.complete:
         _say(f"同步完成：{done_zh}", f"sync complete: {done_en}")
         return EXIT_OK

@@ -702,6 +702,7 @@ class _Run:
                     self._skip_answered(outcome)
                     self.learn_limits(s, answer)
                 self._note_push(outcome)
+                self.result.resent += _already_had(answer, results, outcome)
                 self.progress(SyncProgress(Phase.PUSH, self.result.pushed, total))
 
     def _send_batch(self, batch: _Batch, headers: Mapping[str, str]) -> Answer:
@@ -965,6 +966,18 @@ class _Run:
                 "the definition received does not match the announced sha256; not stored",
             )
         return S.read_form_definition(definition, form_id=form_id, version=version, sha256=digest)
+
+
+def _already_had(answer: Answer, results: list[dict[str, Any]], outcome: S.PushOutcome) -> int:
+    """How many acknowledged changes of a push answer the server had before this request: all of a replayed
+    batch (its answer was lost, e.g. the server was killed after storing it), else those answered
+    `duplicate`."""
+    acknowledged = set(outcome.acknowledged)
+    if answer.headers.get("Idempotent-Replayed", "").lower() == "true":
+        return len(acknowledged)
+    return sum(
+        1 for r in results if r.get("result") == "duplicate" and r.get("op_id") in acknowledged
+    )
 
 
 def _pull_problem(issue: SyncIssue) -> PullProblem:

@@ -78,6 +78,9 @@ class HealReport:
 @dataclass
 class SyncResult:
     pushed: int = 0  # outbox entries our server acknowledged (applied or duplicate)
+    # Of those, the ones the server had already: answered `duplicate`, or in a batch whose answer was lost
+    # and is now replayed (Idempotent-Replayed) - sent again after an interrupted sync.
+    resent: int = 0
     pulled: int = 0  # changes applied from the server
     uploaded: int = 0  # attachments now complete on the server
     forms: list[str] = field(default_factory=list)  # "form_id version" stored this time

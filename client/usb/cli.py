@@ -1,15 +1,29 @@
-"""`school-client usb-export DIR` and `school-client usb-import FILE` (registered in client.cli)."""
+"""`school-client usb-export DIR` and `school-client usb-import FILE` (registered in client.cli).
+
+Both hold the data folder's sync lock (client/sync/lock.py) while they read and write the outbox: while the
+open window or another command syncs (online or by stick), they say so and exit 4 with nothing written.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forms.usb_bundle import BundleError
 
+if TYPE_CHECKING:
+    from client.sync.lock import SyncBusy
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 4  # client/sync/commands.py's
+
+
+def _busy(exc: SyncBusy) -> int:
+    print(" ".join(f"{exc.message_zh} / {exc.message_en}".split()), file=sys.stderr)
+    return EXIT_BUSY
 
 
 def _refused(exc: BundleError) -> int:
@@ -19,13 +33,17 @@ def _refused(exc: BundleError) -> int:
 
 def cmd_usb_export(args: argparse.Namespace, data_dir: Path) -> int:
     from client.context import ClientContext
+    from client.sync.lock import SyncBusy, hold_sync
     from client.usb.bundle import export_bundle
 
     ctx = ClientContext.open(data_dir)
     try:
-        done = export_bundle(ctx, Path(args.folder))
+        with hold_sync(data_dir, by="command", what="usb-export"):
+            done = export_bundle(ctx, Path(args.folder))
     except BundleError as exc:
         return _refused(exc)
+    except SyncBusy as exc:
+        return _busy(exc)
     finally:
         ctx.close()
     where = str(done.path)
@@ -46,6 +64,7 @@ def cmd_usb_export(args: argparse.Namespace, data_dir: Path) -> int:
 
 def cmd_usb_import(args: argparse.Namespace, data_dir: Path) -> int:
     from client.context import ClientContext
+    from client.sync.lock import SyncBusy, hold_sync
     from client.usb.bundle import import_answer
     from client.usb.import_summary import ImportSummary, snapshot, summarize, zh_title
     from client.usb.stick_files import done_files
@@ -53,12 +72,15 @@ def cmd_usb_import(args: argparse.Namespace, data_dir: Path) -> int:
     ctx = ClientContext.open(data_dir)
     path = Path(args.file)
     try:
-        before = snapshot(ctx)
-        result = import_answer(ctx, path)
-        done = ImportSummary(path, result)
-        summarize(ctx, done, before, snapshot(ctx), title=zh_title)
+        with hold_sync(data_dir, by="command", what="usb-import"):
+            before = snapshot(ctx)
+            result = import_answer(ctx, path)
+            done = ImportSummary(path, result)
+            summarize(ctx, done, before, snapshot(ctx), title=zh_title)
     except BundleError as exc:
         return _refused(exc)
+    except SyncBusy as exc:
+        return _busy(exc)
     finally:
         ctx.close()
     for line in done.lines():
