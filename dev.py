@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,12 +42,23 @@ def ensure_venv() -> None:
 
 
 def _wait_through_ctrl_c(proc: subprocess.Popen[bytes]) -> int:
-    """Wait for a child that handles Ctrl+C itself (the terminal sends SIGINT to both of us)."""
-    while True:
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            continue
+    """Wait for a child that handles Ctrl+C itself (the terminal sends SIGINT to both of us). A SIGTERM
+    (a service manager, `kill`) reaches only us: pass it on, so the child stops what it started (the demo's
+    sync server) instead of being left running with it."""
+
+    def pass_on(signum: int, _frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, pass_on)
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_main(extra: list[str]) -> int:

@@ -343,7 +343,8 @@ class Demo:
 
         # the store is encrypted with the client folder's key (client.store.keys)
         store = self.client_dir / "store.db"
-        with contextlib.closing(connect(store, load_key(self.client_dir))) as db:
+        key = load_key(self.client_dir)
+        with contextlib.closing(connect(store, key)) as db:
             counts = dict(
                 db.execute("SELECT status, count(*) FROM records GROUP BY status").fetchall()
             )
@@ -357,7 +358,24 @@ class Demo:
             "client_data_dir": str(self.client_dir),
             "client_records": counts,
             "healthz": health,
+            "recovery_code": key.recovery_code if key is not None else None,
         }
+
+    def prepare_first_window(self) -> None:
+        """The demo prints the client's recovery code with the facts above (the clerk's enroll command
+        does the same), so the window does not stop the demo's user with the recovery-code dialog; and the
+        folder says its language, so the window opens at once instead of the small 正在打开… box first."""
+        from client.store.keys import mark_recovery_shown
+        from client.ui.app import remember_language, remembered_language
+        from client.ui.lang import DEFAULT_LANGUAGE
+
+        mark_recovery_shown(self.client_dir)
+        if remembered_language(self.client_dir) is None:
+            remember_language(self.client_dir, DEFAULT_LANGUAGE)
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # main's finally stops the client and the server
 
 
 def has_display() -> bool:
@@ -379,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = Demo(Path(args.demo_dir), args.port)
     demo.folder.mkdir(parents=True, exist_ok=True)
     client: subprocess.Popen[Any] | None = None
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # as Ctrl+C: the server and the window stop too
     try:
         demo.ensure_user()  # before the server starts: one writer at a time on a fresh database
         demo.start_server()
@@ -386,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.seed()
         demo.save_state()
         info = demo.summary()
+        demo.prepare_first_window()
         if args.setup_only:
             print(json.dumps(info, ensure_ascii=False), flush=True)
             return 0
@@ -395,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"密码 / password:              {info['password']}")
         say(f"学校 / school:                {SCHOOL_CODE} {SCHOOL_NAME}")
         say(f"客户端数据 / client data:     {info['client_data_dir']}")
+        if info.get("recovery_code"):
+            say(f"客户端恢复码 / recovery code: {info['recovery_code']}")
         say(
             f"演示数据在 / demo folder:     {demo.folder}  (删除它即可重新开始 / delete it to start over)"
         )
