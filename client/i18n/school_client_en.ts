@@ -1937,6 +1937,13 @@ Type the recovery code printed for the PC that made it (25 letters and digits):<
     </message>
 </context>
 <context>
+    <name>SyncController</name>
+    <message>
+        <source>另一个同步正在进行（另一个 school-client 命令正在同步这个数据文件夹），本次没有同步，稍后会自动再试。</source>
+        <translation>Another sync is running (another school-client command is syncing this data folder); this one did not start. It will try again by itself later.</translation>
+    </message>
+</context>
+<context>
     <name>SyncIssueModel</name>
     <message>
         <source>问题</source>

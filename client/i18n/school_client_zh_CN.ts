@@ -1937,6 +1937,13 @@
     </message>
 </context>
 <context>
+    <name>SyncController</name>
+    <message>
+        <source>另一个同步正在进行（另一个 school-client 命令正在同步这个数据文件夹），本次没有同步，稍后会自动再试。</source>
+        <translation>另一个同步正在进行（另一个 school-client 命令正在同步这个数据文件夹），本次没有同步，稍后会自动再试。</translation>
+    </message>
+</context>
+<context>
     <name>SyncIssueModel</name>
     <message>
         <source>问题</source>

@@ -690,6 +690,7 @@ class MainWindow(QMainWindow):
         sync.failed.connect(self._sync_failed)
         sync.records_changed.connect(self._records_changed)
         sync.idle.connect(self.status.sync_ended)
+        sync.busy.connect(lambda text: self.status.showMessage(text, 15000))  # 另一个同步正在进行
         self.status.sync_requested.connect(self.sync_now)
         self.status.connect_requested.connect(self.show_enroll_dialog)
         self.status.problem_requested.connect(self.show_sync_problem)

@@ -8,7 +8,10 @@ what to tell the window. No widgets here.
 
 Never two syncs at once: a sync asked for while one runs starts when it ends. A USB export or import holds
 syncs off (`hold()` / `release()`: both read and write the outbox); a sync asked for meanwhile starts at the
-release. Each sync runs
+release. Across processes each sync holds the data folder's sync lock (client/sync/lock.py), as
+`school-client sync` and the USB export and import do: while another process syncs, an automatic sync is
+skipped quietly (the next one comes at the usual interval) and 立即同步 says 另一个同步正在进行 (`busy`).
+Each sync runs
 `SyncEngine.sync` on the TaskManager's network pool with this controller's own requests.Session; its progress
 and result come back to the GUI thread by signal. After a network failure the next automatic try waits
 longer each time (1, 2, 4 ... minutes, jittered, at most half an hour or the interval) or as long as the
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     import requests
 
     from client.sync.engine import SyncEngine
+    from client.sync.lock import SyncLock
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,9 @@ class SyncController(QObject):
     records_changed = Signal(object)  # tuple[RecordChange, ...]: records the watched editors show
     idle = Signal()  # after every sync (finished, failed or cancelled) and its bookkeeping
     enrolled = Signal(object)  # S.Enrollment
+    busy = Signal(
+        str
+    )  # 立即同步 found another process syncing this data folder: what to tell the clerk
     _worker_progress = Signal(object)  # from the network thread; re-emitted as `progress`
 
     def __init__(
@@ -310,6 +317,9 @@ class SyncController(QObject):
         if self._held:
             self._again = True  # starts at release()
             return
+        lock = self._take_lock(reason)
+        if lock is None:
+            return
         self._running = True
         self._again = False
         self._timer.stop()
@@ -333,6 +343,12 @@ class SyncController(QObject):
         options.setdefault("sleep", sleep)
 
         def job() -> SyncOutcome:
+            try:
+                return run()
+            finally:
+                lock.release()  # at once, not when the GUI thread gets to it
+
+        def run() -> SyncOutcome:
             before = _record_states(ctx.store.Session, watched)
             engine = SyncEngine(ctx, http, **options)
             result: SyncResult | None = None
@@ -351,6 +367,32 @@ class SyncController(QObject):
 
         self.started.emit()
         self.tasks.run_net(job, on_done=self._ended, on_error=self._crashed)
+
+    def _take_lock(self, reason: str) -> SyncLock | _NoLock | None:
+        """The data folder's sync lock, or None (and the next automatic sync planned) while another process
+        syncs; 立即同步 is told why (`busy`), an automatic sync skips without a word."""
+        from client.sync.lock import SyncBusy, SyncLock
+
+        lock = SyncLock(self.ctx.store.data_dir, by="window", what="sync")
+        try:
+            lock.acquire()
+        except SyncBusy as exc:
+            log.info("sync skipped (%s): %s", reason, exc.message_en)
+            self._again = False
+            if not self._paused:
+                self._timer.start(self.interval_ms())
+            if reason == "now":
+                self.busy.emit(
+                    self.tr(
+                        "另一个同步正在进行（另一个 school-client 命令正在同步这个数据文件夹），"
+                        "本次没有同步，稍后会自动再试。"
+                    )
+                )
+            return None
+        except OSError as exc:  # the lock file cannot be made (a read-only folder): sync as before
+            log.warning("the sync lock cannot be taken: %s", exc)
+            return _NoLock()
+        return lock
 
     # -- after a sync ---------------------------------------------------------------------------------
 
@@ -499,6 +541,11 @@ class SyncController(QObject):
                 on_error(exc)
 
         self.tasks.run_net(job, on_done=done, on_error=failed)
+
+
+class _NoLock:
+    def release(self) -> None:
+        pass
 
 
 def _engine_class(options: dict[str, Any]) -> type[SyncEngine]:

@@ -6,6 +6,10 @@
   as the CLI says it), the open records to reload, and the files on the stick it finished (removed when
   asked).
 - answer_files: the bureau's answers on a stick for this computer, newest first, whatever their name.
+
+Export and import hold the data folder's sync lock (client/sync/lock.py): while `school-client sync` (or a
+USB command) runs on the folder they raise SyncBusy, said in the dialog like any refusal. The window's own
+online syncs are kept apart in-process by SyncController.hold().
 """
 
 from __future__ import annotations
@@ -113,6 +117,17 @@ def export_to(
     part_bytes: int = P.DEFAULT_PART_BYTES,
 ) -> ExportResult:
     """Check the stick (free space now, a file written and removed), then export_bundle onto it."""
+    from client.sync.lock import hold_sync
+
+    with hold_sync(
+        ctx.store.data_dir, by="window", what="usb-export"
+    ):  # SyncBusy: another process syncs
+        return _export_to(ctx, drive, report, steps, part_bytes=part_bytes)
+
+
+def _export_to(
+    ctx: ClientContext, drive: D.Drive, report: Report, steps: Steps | None, *, part_bytes: int
+) -> ExportResult:
     folder = drive.path
     report("check")
     try:
@@ -157,6 +172,23 @@ def import_from(
     """import_answer, and what it changed that the clerk cares about (read before and after); `watched`:
     the records open in editors; `remove_done`: remove the answer and the bundle it answers from the stick
     once imported."""
+    from client.sync.lock import hold_sync
+
+    with hold_sync(
+        ctx.store.data_dir, by="window", what="usb-import"
+    ):  # SyncBusy: another process syncs
+        return _import_from(ctx, path, report, steps, watched=watched, remove_done=remove_done)
+
+
+def _import_from(
+    ctx: ClientContext,
+    path: Path,
+    report: Report,
+    steps: Steps | None,
+    *,
+    watched: list[str] | None,
+    remove_done: bool,
+) -> ImportDone:
     report("read")
     if not path.is_file():  # the stick was pulled out since the answer was listed
         raise D.os_error(
