@@ -22,11 +22,16 @@ from client.cli import main as client_main
 from client.context import ClientContext
 from client.store import records as R
 from client.store import sync_state as S
+from client.sync.commands import sent_words
+from client.sync.errors import SyncError
 from client.sync.lock import LOCK_NAME
+from client.sync.state import SyncResult
 from sync_server.app import create_app
 from sync_server.state import get_state
+from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.samples import inspection
-from tests.sync.conftest import SERVER_NOW, LiveServer
+from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer
+from tests.sync.test_faults import PUSH, enrolled_via
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 50  # the server's batch limit here: a few hundred records make several pushes
@@ -240,3 +245,28 @@ def test_the_lock_is_freed_when_its_holder_is_killed(
     assert "发出 3 条" in capsys.readouterr().out
     assert pushes.requests - before == 1
     assert unsent(folder) == 0
+
+
+@pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
+def test_a_batch_sent_again_after_its_answer_was_lost_is_counted_as_sent_again(
+    make_client: ClientFactory, live_server: LiveServer
+) -> None:
+    """The trial's 发出 8000 条 after a server kill, when 7,000 were new: the batch the server had stored but
+    not answered goes again (same key) and is said as sent again."""
+    with FaultProxy(("127.0.0.1", live_server.port)) as proxy:
+        client, _ = enrolled_via(make_client, live_server, proxy, attempts=1)
+        for i in range(3):
+            client.save(inspection(inspectors=f"检查员{i}"))
+        proxy.plan(Fault(cut_down_after=10, trigger=PUSH, reset=True))  # stored, answer lost
+        with pytest.raises(SyncError):
+            client.engine.sync()
+        client.save(inspection(inspectors="新检查员"))  # one new change beside the three sent again
+
+        result = client.engine.sync()
+
+    assert (result.pushed, result.resent) == (4, 3)
+    assert sent_words(result) == (
+        "发出 4 条（其中 3 条是上次中断后重发，服务器已经收到过）",
+        "4 sent (3 of them again after an interrupted sync: the server had them already)",
+    )
+    assert sent_words(SyncResult(pushed=2)) == ("发出 2 条", "2 sent")
