@@ -12,7 +12,8 @@
     sync-server clean-uploads [--older-than-hours H]
     sync-server add-user --username U --role admin|reviewer|viewer [--ethics] [--password-stdin]
     sync-server restore BACKUP.db [--previous-seq N] [--no-carry-over]        (SQLite; stop the server first)
-    sync-server usb-import FILE.usbsync...        (sync by USB stick: answers written beside, a 回执 each)
+    sync-server usb-import FILE.usbsync... | FOLDER  (sync by USB stick: every school bundle in a folder;
+                                                  answers written beside, a 回执 each)
     sync-server restore --after-pg-restore [--previous-db URL] [--previous-seq N] [--no-carry-over]
 
 Every command takes --db URL (default: $SYNC_SERVER_DB, else sync.db in the instance folder), --instance DIR
@@ -41,7 +42,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from forms.argparse_zh import argparse_zh
 from forms.display import zone_label
-from forms.os_text import zh_reason
+from forms.os_text import en_reason, zh_reason
 from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
@@ -668,12 +669,54 @@ def cmd_restore(ctx: Context) -> Result:
 def cmd_usb_import(ctx: Context) -> Result:
     """Sync by USB stick (issue 13): each bundle applied as its pushes, an answer written beside it, a
     回执 printed; exit 2 when any was refused (the others are imported all the same)."""
-    from sync_server.usb import import_paths
+    from sync_server.usb import import_paths, scan_folder
 
+    paths: list[Path] = []
+    found: list[str] = []  # a line per folder given: what it held
+    for given in (Path(f) for f in ctx.args.files):
+        if not given.is_dir():
+            paths.append(given)  # a file (or a missing one: its 回执 says so)
+            continue
+        try:
+            scan = scan_folder(given)
+        except OSError as exc:
+            raise CliError(
+                "bad_folder",
+                f"无法读取文件夹 {given}：{zh_reason(exc)}",
+                f"cannot read the folder {given}: {en_reason(exc)}",
+                EXIT_BAD_INPUT,
+            ) from None
+        if not scan.bundles:
+            raise CliError(
+                "no_bundles",
+                f"文件夹 {given} 里没有U盘同步文件（学校电脑“导出到U盘”写出的 .usbsync 文件）"
+                + (f"，只有 {len(scan.answers)} 个发回学校的回复文件" if scan.answers else ""),
+                f"no USB sync file from a school in the folder {given}"
+                + (
+                    f" (only {len(scan.answers)} answer file(s) for schools)"
+                    if scan.answers
+                    else ""
+                ),
+                EXIT_BAD_INPUT,
+            )
+        skipped_zh = [f"{len(scan.answers)} 个回复文件"] if scan.answers else []
+        skipped_en = [f"{len(scan.answers)} answer file(s)"] if scan.answers else []
+        if scan.others:
+            skipped_zh.append(f"{scan.others} 个其他文件")
+            skipped_en.append(f"{scan.others} other file(s)")
+        found.append(
+            f"文件夹 {given}：{len(scan.bundles)} 个学校的同步文件"
+            + (f"（跳过 {'、'.join(skipped_zh)}）" if skipped_zh else "")
+            + f" / folder {given}: {len(scan.bundles)} school bundle(s)"
+            + (f" (skipped {', '.join(skipped_en)})" if skipped_en else "")
+        )
+        paths += scan.bundles
+    for line in found:
+        print(line, flush=True)
     results = import_paths(
         ctx.instance,
         ctx.db_url,
-        [Path(f) for f in ctx.args.files],
+        paths,
         include_update=not getattr(ctx.args, "no_update", False),
     )
     lines = [line for r in results for line in r.receipt_lines()]
@@ -1029,7 +1072,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="import schools' USB sync bundles, write answers beside",
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER")
     p.add_argument(
         "--no-update",
         action="store_true",

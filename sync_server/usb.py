@@ -36,6 +36,7 @@ from typing import Any
 from forms import usb_bundle as U
 from forms import usb_files as F
 from forms import usb_parts as P
+from forms import usb_stream as S
 from sync_server import updates as UP
 from sync_server.errors import ApiError, ServiceError
 from sync_server.models import Device
@@ -873,6 +874,65 @@ def bundles_of(paths: list[Path]) -> list[Path]:
             seen.add((path.parent, info.bundle_id))
         out.append(path)
     return out
+
+
+@dataclass
+class FolderScan:
+    """What a folder (a stick) holds: its schools' bundles (every file or part that may be one, in name
+    order; bundles_of keeps one path per bundle), the answers to them left alone (the bureau's own files,
+    going back to the schools) and how many other files."""
+
+    folder: Path
+    bundles: list[Path] = field(default_factory=list)
+    answers: list[Path] = field(default_factory=list)
+    others: int = 0
+
+
+def _bundle_kind(path: Path) -> str | None:
+    """The kind its header names (to the bureau, to a school), read without the key; None when it cannot
+    be read (imported all the same: its 回执 says why it is refused)."""
+    info = P.read_part_info(path)
+    try:
+        if info is not None:
+            return S.header_from(info.head).kind
+        return F.peek_header(path)[0].kind
+    except U.BundleError:
+        return None
+
+
+def scan_folder(folder: Path) -> FolderScan:
+    """The school bundles in `folder` (not its subfolders): a file is taken by its content (it starts like
+    a bundle) or by its name (`.usbsync`, so a damaged one is refused by name, not passed over); the parts
+    of a bundle in several files are found by their header, whatever their names. Answers (bundles to a
+    school) are left alone. OSError when the folder cannot be listed."""
+    scan = FolderScan(folder)
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            with open(path, "rb") as fh:
+                lead = fh.read(len(U.MAGIC))
+        except OSError:
+            lead = b""
+        if lead != U.MAGIC and not path.name.lower().endswith(U.SUFFIX):
+            scan.others += 1
+            continue
+        if _bundle_kind(path) == U.TO_SCHOOL:
+            scan.answers.append(path)
+        else:
+            scan.bundles.append(path)
+    # One path per bundle; a bundle in parts by its first part (its 回执 and answer keep their names).
+    firsts: dict[bytes, Path] = {}
+    for path in scan.bundles:
+        info = P.read_part_info(path)
+        if info is not None and info.count > 1 and info.index == 1:
+            firsts.setdefault(info.bundle_id, path)
+    out = []
+    for path in bundles_of(scan.bundles):
+        info = P.read_part_info(path)
+        out.append(firsts.get(info.bundle_id, path) if info is not None else path)
+    scan.bundles = out
+    return scan
 
 
 def import_paths(
