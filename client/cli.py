@@ -101,9 +101,11 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"seconds from 0 to 86400, not {text}")
+        value = -1.0
+    if not 0 <= value <= 24 * 3600:  # (NaN too)
+        raise argparse.ArgumentTypeError(
+            f"“{text}” 应为 0 到 86400 之间的秒数 / seconds from 0 to 86400"
+        )
     return value
 
 
