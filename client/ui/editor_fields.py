@@ -1037,7 +1037,7 @@ class FieldRow(QFrame):
         body.addWidget(self.problem)
         body.addWidget(self.comment)
         outer.addLayout(body, 1)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def _set_label(self) -> None:
         text = _escape(self.field.label.get(self._lang) or self.field.name)

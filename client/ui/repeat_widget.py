@@ -123,7 +123,7 @@ class RepeatWidget(QFrame):
         foot.addStretch(1)
         outer.addLayout(foot)
         self.entries: list[RepeatEntry] = []
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def _add_text(self) -> str:
         if self._lang == "zh":

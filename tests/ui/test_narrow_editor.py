@@ -4,8 +4,8 @@ window (product trial 2026-12-01, item 1); the editor tab names a record after æ
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from client.context import ClientContext
@@ -55,6 +55,29 @@ def check_nothing_sideways(editor: RecordEditor) -> None:
             assert inside_viewport(editor, row.label), row.field.name
 
 
+def check_choices_shown_whole(editor: RecordEditor) -> None:
+    """Every radio button and check box lies inside its field's row: wrapped to more rows, not cut off."""
+    QApplication.processEvents()
+    for row in editor._fields.values():
+        if not row.isVisibleTo(editor):
+            continue
+        for button in row.findChildren(QAbstractButton):
+            if button.objectName().startswith("choice_"):
+                box = QRect(button.mapTo(row, QPoint(0, 0)), button.size())
+                assert row.rect().contains(box), (row.field.name, button.text(), box, row.rect())
+
+
+def test_choices_wrap_inside_a_narrow_window(
+    qtbot: QtBot, ctx: ClientContext, tasks: TaskManager
+) -> None:
+    editor = open_editor(qtbot, ctx, tasks)
+    for width in (NARROW[0], 420, 1366):
+        editor.resize(width, NARROW[1])
+        check_choices_shown_whole(editor)
+        page = editor._scroll.widget()
+        assert page is not None and page.width() <= editor._scroll.viewport().width()
+
+
 def refused_serious_hazard(qtbot: QtBot, editor: RecordEditor) -> None:
     editor.resize(*NARROW)
     QApplication.processEvents()
@@ -86,6 +109,7 @@ def test_refused_submit_scrolls_only_down_and_wraps_the_rule(
     editor = open_editor(qtbot, ctx, tasks)
     refused_serious_hazard(qtbot, editor)
     check_nothing_sideways(editor)
+    check_choices_shown_whole(editor)
     assert editor._scroll.verticalScrollBar().value() > 0  # it did go down to the field
 
 
