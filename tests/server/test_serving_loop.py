@@ -162,3 +162,6 @@ def test_an_answer_over_the_watermark_streams_through_the_running_loop(server: D
             assert part, "the connection closed early"
             received += len(part)
     assert received == 40 * len(chunk)
+    server.close()
+    loop.join(10)
+    assert not loop.is_alive()  # the loop ends with the server: no thread left spinning
