@@ -63,7 +63,36 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help with its own words Chinese first: 用法 / usage."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "用法 / usage: " if prefix is None else prefix)
+
+
 class _Parser(argparse.ArgumentParser):
+    """Help Chinese first (headings, -h) and errors in both languages (CliError, exit 2)."""
+
+    def __init__(self, *args: Any, add_help: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs["add_help"] = False  # ours below, in both languages
+        parents = kwargs.pop("parents", [])
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "参数 / arguments"
+        self._optionals.title = "选项 / options"
+        if add_help:
+            self.add_argument(
+                "-h",
+                "--help",
+                action="help",
+                default=argparse.SUPPRESS,
+                help="显示本帮助并退出 / show this help and exit",
+            )
+        # The parents' options join the groups of the same (now Chinese-first) titles, as argparse does.
+        for parent in parents:
+            self._add_container_actions(parent)
+            self._defaults.update(parent._defaults)
+
     def error(self, message: str) -> NoReturn:
         raise CliError(
             "bad_arguments",
@@ -905,178 +934,289 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--db",
         metavar="URL",
-        help="sqlite:///path/sync.db or postgresql+psycopg://user@host/db "
-        "(default: $SYNC_SERVER_DB, else sync.db in the instance folder)",
+        help="数据库地址：sqlite:///路径/sync.db 或 postgresql+psycopg://用户@主机/库名（默认：环境变量 "
+        "$SYNC_SERVER_DB，否则实例文件夹里的 sync.db） / sqlite:///path/sync.db or "
+        "postgresql+psycopg://user@host/db (default: $SYNC_SERVER_DB, else sync.db in the instance folder)",
     )
     common.add_argument(
-        "--instance", metavar="DIR", help="the instance folder (config, key, files)"
+        "--instance",
+        metavar="DIR",
+        help="实例文件夹（配置、密钥、文件；默认：$SYNC_SERVER_INSTANCE） / the instance folder "
+        "(config, key, files; default: $SYNC_SERVER_INSTANCE)",
     )
     common.add_argument(
-        "--json", action="store_true", help="print the result as one JSON object on the last line"
+        "--json",
+        action="store_true",
+        help="最后一行输出一个 JSON 对象（供脚本读取） / print the result as one JSON object on the last line",
     )
     parser = _Parser(prog="sync-server", description="县教育局同步服务器 · the bureau sync server")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=_Parser,
+        title="命令 / commands",
+        metavar="command",  # argparse_zh says 命令 in an error
+        help="每个命令的说明：sync-server 命令 --help / each command's help: sync-server COMMAND --help",
+    )
 
-    p = sub.add_parser("serve", parents=[common], help="serve the device API (waitress)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8700, help="0 to 65535 (0: any free port)")
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="运行同步服务器（学校电脑的接口和教育局网页） / serve the device API and the dashboard (waitress)",
+    )
     p.add_argument(
-        "--threads", type=int, help="worker threads (default: serve_threads in config.toml, 8)"
+        "--host",
+        default="127.0.0.1",
+        help="监听的地址（默认 127.0.0.1；0.0.0.0：所有网卡） / the address to listen on "
+        "(default 127.0.0.1; 0.0.0.0: every interface)",
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=8700,
+        help="端口，0 到 65535（默认 8700；0：任一空闲端口） / port, 0 to 65535 (default 8700; 0: any free port)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="工作线程数（默认：config.toml 的 serve_threads，否则 8） / worker threads "
+        "(default: serve_threads in config.toml, else 8)",
     )
     p.add_argument(
         "--cert",
         metavar="FILE",
-        help="serve HTTPS with this certificate (PEM; default: tls_cert in config.toml, else "
-        "tls/cert.pem in the instance folder when it exists)",
+        help="用这个证书提供 HTTPS（PEM；默认：config.toml 的 tls_cert，否则实例文件夹里的 "
+        "tls/cert.pem，如果有） / serve HTTPS with this certificate (PEM; default: tls_cert in "
+        "config.toml, else tls/cert.pem in the instance folder when it exists)",
     )
-    p.add_argument("--key", metavar="FILE", help="the certificate's private key (PEM)")
+    p.add_argument(
+        "--key", metavar="FILE", help="证书的私钥（PEM） / the certificate's private key (PEM)"
+    )
     p.add_argument(
         "--no-tls",
         action="store_true",
-        help="plain HTTP even when a certificate exists (behind nginx on 127.0.0.1)",
+        help="即使有证书也用普通 HTTP（在本机 nginx 之后） / plain HTTP even when a certificate "
+        "exists (behind nginx on 127.0.0.1)",
     )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
         "make-cert",
         parents=[common],
-        help="make a self-signed certificate for this server and print its fingerprint",
+        help="为本服务器生成自签名证书并显示其指纹 / make a self-signed certificate for this server "
+        "and print its fingerprint",
     )
     p.add_argument(
         "--host",
         action="append",
         required=True,
         metavar="NAME",
-        help="a name or IP address the schools use to reach the server (repeat for several)",
+        help="学校访问服务器用的域名或 IP 地址（可重复给出多个） / a name or IP address the schools "
+        "use to reach the server (repeat for several)",
     )
     p.add_argument(
-        "--out", metavar="DIR", help="write cert.pem and key.pem here (default: <instance>/tls)"
+        "--out",
+        metavar="DIR",
+        help="cert.pem 和 key.pem 写到这里（默认：<实例文件夹>/tls） / write cert.pem and key.pem "
+        "here (default: <instance>/tls)",
     )
-    p.add_argument("--days", type=int, default=3650, help="valid this many days (default 3650)")
+    p.add_argument(
+        "--days",
+        type=int,
+        default=3650,
+        help="有效天数（默认 3650） / valid this many days (default 3650)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace an existing certificate (enrolled schools must get the new fingerprint)",
+        help="替换已有的证书（已登记的学校需要拿到新指纹） / replace an existing certificate "
+        "(enrolled schools must get the new fingerprint)",
     )
     p.set_defaults(func=cmd_make_cert)
 
     p = sub.add_parser(
-        "add-school", parents=[common], help="add a school / issue an enrollment code"
+        "add-school",
+        parents=[common],
+        help="添加学校，或为已有学校重新生成登记码 / add a school, or issue a new enrollment code",
     )
-    p.add_argument("--code", required=True)
-    p.add_argument("--name", required=True)
+    p.add_argument("--code", required=True, help="学校代码，如 S001 / the school's code, e.g. S001")
+    p.add_argument("--name", required=True, help="学校名称，如 城关镇中心小学 / the school's name")
     p.set_defaults(func=cmd_add_school)
 
     p = sub.add_parser(
         "enrollment-file",
         parents=[common],
-        help="write an enrollment file for a school with no link (USB stick); prints its code",
+        help="为没有网络的学校写登记文件（放在U盘上），并显示登记码 / write an enrollment file for a "
+        "school with no link (USB stick); prints its code",
     )
-    p.add_argument("--school", required=True, metavar="CODE")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--server", metavar="URL", help="the address school computers use (public_url)")
+    p.add_argument("--school", required=True, metavar="CODE", help="学校代码 / the school's code")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="写到这个文件夹（U盘） / into this folder (the stick)",
+    )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="学校电脑访问服务器的地址（默认 public_url） / the address school computers use (public_url)",
+    )
     p.set_defaults(func=cmd_enrollment_file)
 
-    p = sub.add_parser("revoke-device", parents=[common], help="revoke a device's token")
-    p.add_argument("device_id")
+    p = sub.add_parser(
+        "revoke-device",
+        parents=[common],
+        help="作废一台电脑的登记（丢失、更换时） / revoke a device's token (lost or replaced)",
+    )
+    p.add_argument(
+        "device_id", help="设备编号（见 list-devices） / the device id (see list-devices)"
+    )
     p.set_defaults(func=cmd_revoke_device)
 
-    p = sub.add_parser("list-devices", parents=[common], help="list enrolled devices")
-    p.add_argument("--school", metavar="CODE")
+    p = sub.add_parser(
+        "list-devices", parents=[common], help="列出已登记的电脑 / list enrolled devices"
+    )
+    p.add_argument("--school", metavar="CODE", help="只列这所学校的 / only this school's")
     p.set_defaults(func=cmd_list_devices)
 
     p = sub.add_parser(
-        "publish-form", parents=[common], help="publish a form version (.yaml/.xlsx)"
+        "publish-form",
+        parents=[common],
+        help="发布一个表单版本（.yaml/.xlsx） / publish a form version (.yaml/.xlsx)",
     )
-    p.add_argument("file")
+    p.add_argument("file", help="表单定义文件 / the form definition file")
     p.set_defaults(func=cmd_publish_form)
 
     p = sub.add_parser(
         "withdraw-form",
         parents=[common],
-        help="withdraw a form version: no longer offered to schools (its records are kept)",
+        help="撤回一个表单版本：不再提供给学校（已有记录保留） / withdraw a form version: no longer "
+        "offered to schools (its records are kept)",
     )
-    p.add_argument("form_id", metavar="FORM_ID")
-    p.add_argument("version", metavar="VERSION")
+    p.add_argument(
+        "form_id", metavar="FORM_ID", help="表单编号，如 safety_inspection / the form id"
+    )
+    p.add_argument("version", metavar="VERSION", help="版本，如 2026.1 / the version, e.g. 2026.1")
     p.set_defaults(func=cmd_withdraw_form)
 
     p = sub.add_parser(
         "clean-uploads",
         parents=[common],
-        help="remove attachment uploads left unfinished (run it from a scheduled task too)",
+        help="清理没有传完的附件上传（也可由定时任务运行） / remove attachment uploads left "
+        "unfinished (run it from a scheduled task too)",
     )
     p.add_argument(
         "--older-than-hours",
         type=float,
         metavar="H",
-        help="idle this long (default: partial_upload_ttl_hours in config.toml, else 72)",
+        help="闲置超过这么多小时（默认：config.toml 的 partial_upload_ttl_hours，否则 72） / idle "
+        "this long (default: partial_upload_ttl_hours in config.toml, else 72)",
     )
     p.set_defaults(func=cmd_clean_uploads)
 
-    p = sub.add_parser("export", parents=[common], help="export a form's records to .xlsx")
-    p.add_argument("--form", required=True, metavar="ID")
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="把一个表单的记录导出为汇总表（.xlsx） / export a form's records to .xlsx",
+    )
+    p.add_argument(
+        "--form", required=True, metavar="ID", help="表单编号，如 safety_inspection / the form id"
+    )
     p.add_argument(
         "--period",
         metavar="P",
-        help="only this reporting period, e.g. 2026-11, 2026-W48, 2026-autumn",
+        help="只导出这个报送周期，如 2026-11、2026-W48、2026-autumn / only this reporting period, "
+        "e.g. 2026-11, 2026-W48, 2026-autumn",
     )
-    p.add_argument("out", metavar="OUT.xlsx")
+    p.add_argument(
+        "out", metavar="OUT.xlsx", help="写入的文件（.xlsx） / the file to write (.xlsx)"
+    )
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("add-user", parents=[common], help="add a dashboard staff account")
-    p.add_argument("--username", required=True)
-    p.add_argument("--role", required=True, choices=["admin", "reviewer", "viewer"])
+    p = sub.add_parser(
+        "add-user",
+        parents=[common],
+        help="添加教育局网页的工作人员账号 / add a dashboard staff account",
+    )
+    p.add_argument("--username", required=True, help="登录名 / the sign-in name")
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "reviewer", "viewer"],
+        help="角色：admin 管理员、reviewer 审核、viewer 只读 / the role: admin, reviewer or viewer",
+    )
     p.add_argument(
         "--ethics",
         action="store_true",
-        help="may see teacher-ethics and dropout records (sensitive forms)",
+        help="可以查看师德和控辍保学记录（敏感表单） / may see teacher-ethics and dropout records "
+        "(sensitive forms)",
     )
     p.add_argument(
-        "--password-stdin", action="store_true", help="read the password as one line from stdin"
+        "--password-stdin",
+        action="store_true",
+        help="从标准输入读一行作为密码 / read the password as one line from stdin",
     )
     p.set_defaults(func=cmd_add_user)
 
     p = sub.add_parser(
         "restore",
         parents=[common],
-        help="put a backup of the database back (SQLite; stop the server first), or mark one "
-        "restored by pg_restore: devices then heal by themselves",
+        help="恢复数据库备份（SQLite；先停止服务器），或标记已用 pg_restore 恢复：之后各电脑自动补齐 / "
+        "put a backup of the database back (SQLite; stop the server first), or mark one restored "
+        "by pg_restore: devices then heal by themselves",
     )
-    p.add_argument("backup", nargs="?", metavar="BACKUP.db", help="an SQLite backup of sync.db")
+    p.add_argument(
+        "backup",
+        nargs="?",
+        metavar="BACKUP.db",
+        help="sync.db 的 SQLite 备份文件 / an SQLite backup of sync.db",
+    )
     p.add_argument(
         "--after-pg-restore",
         action="store_true",
-        help="the database already holds the backup (pg_restore, or a file put back by hand)",
+        help="数据库里已经是备份的内容（pg_restore，或手工放回的文件） / the database already holds "
+        "the backup (pg_restore, or a file put back by hand)",
     )
     p.add_argument(
         "--previous-seq",
         type=int,
         metavar="N",
-        help="the change counter of the lost database, when known (SQLite: read from it)",
+        help="丢失的数据库的变更计数（知道时；SQLite 自动读取） / the change counter of the lost "
+        "database, when known (SQLite: read from it)",
     )
     p.add_argument(
         "--previous-db",
         metavar="URL",
-        help="with --after-pg-restore: the replaced database, if it still answers (its counter, "
+        help="与 --after-pg-restore 一起：被替换的数据库（还能连上时，接过它的计数、学校、账号和电脑） / "
+        "with --after-pg-restore: the replaced database, if it still answers (its counter, "
         "schools, accounts and devices are taken over)",
     )
     p.add_argument(
         "--no-carry-over",
         action="store_true",
-        help="keep the backup's schools, accounts, codes and devices as they were",
+        help="学校、账号、登记码和电脑都按备份里的保留 / keep the backup's schools, accounts, codes "
+        "and devices as they were",
     )
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
         "usb-import",
         parents=[common],
-        help="import schools' USB sync bundles, write answers beside",
+        help="导入学校的U盘同步文件（文件或整个U盘文件夹），答复写在旁边 / import schools' USB sync "
+        "bundles (files or a whole stick folder), answers written beside",
     )
-    p.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE_OR_FOLDER",
+        help="同步文件，或U盘文件夹（导入其中每个学校的文件） / bundle files, or a stick folder "
+        "(every school bundle in it)",
+    )
     p.add_argument(
         "--no-update",
         action="store_true",
-        help="leave the client update offered to a PC out of its answer (protocol 1.19)",
+        help="答复里不放客户端更新 / leave the client update offered to a PC out of its answer "
+        "(protocol 1.19)",
     )
     p.set_defaults(func=cmd_usb_import)
 

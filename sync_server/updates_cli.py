@@ -797,7 +797,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="更换一个角色的签名密钥（新的根元数据，用旧 root 密钥签名） / replace one role's signing "
         "key (a new root version, signed with the old root key)",
     )
-    p.add_argument("role", choices=list(ROLES), help="root、targets、snapshot 或 timestamp")
+    p.add_argument(
+        "role", choices=list(ROLES), help="角色：root、targets、snapshot 或 timestamp / the role"
+    )
     p.add_argument(
         "--keys",
         required=True,
