@@ -374,17 +374,6 @@ def _end_of_day(day: dt.date, offset: dt.timedelta) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) - offset
 
 
-def expected_schools(session: Session, last_day: dt.date, offset: dt.timedelta) -> list[School]:
-    """Schools that existed by the end of `last_day` (bureau time), by code."""
-    return list(
-        session.execute(
-            select(School)
-            .where(School.created_at < _end_of_day(last_day, offset))
-            .order_by(School.code)
-        ).scalars()
-    )
-
-
 def _listed_schools(
     session: Session, last_day: dt.date, offset: dt.timedelta, reported: Iterable[int]
 ) -> list[tuple[School, bool]]:
