@@ -9,9 +9,12 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from client.context import ClientContext
+from client.store import records
+from client.store.models import Status
 from client.ui.editor import RecordEditor
 from client.ui.main_window import MainWindow
 from client.ui.tasks import TaskManager
+from tests.ui.conftest import save
 from tests.ui.main_helpers import settle
 from tests.ui.test_editor import (
     SEVEN_DAYS,
@@ -21,6 +24,7 @@ from tests.ui.test_editor import (
     fill_inspection_top,
     open_editor,
     repeat,
+    type_into,
 )
 
 pytest_plugins = ("tests.ui.fixtures_main",)
@@ -145,3 +149,52 @@ def test_the_tab_names_the_record_once_it_is_submitted(qtbot: QtBot, window: Mai
         click(qtbot, editor.submit_button)
     settle(window.tasks)
     assert window.tabs.tabText(window.tabs.indexOf(editor)).startswith("编辑：")
+
+
+def test_a_returned_record_refused_again_scrolls_only_down(
+    qtbot: QtBot, ctx: ClientContext, tasks: TaskManager
+) -> None:
+    """The trial's steps: a returned inspection with a serious hazard, its deadline set too late, 提交修改."""
+    hazard = {
+        "category": "fire",
+        "location": "食堂后厨",
+        "description": "灭火器压力不足",
+        "severity": "serious",
+        "measures": "更换",
+        "responsible_person": "王明",
+        "deadline": "2026-11-22",
+        "status": "open",
+    }
+    record_id = save(
+        ctx,
+        "safety_inspection",
+        {
+            "inspection_date": "2026-11-20",
+            "inspection_type": "routine",
+            "inspectors": "张伟",
+            "areas": ["canteen"],
+            "hazards_found": "yes",
+            "hazards": [hazard],
+            "signed_by": "赵校长",
+        },
+        submit=True,
+    )
+    with ctx.store.Session.begin() as s:
+        record = records.get_record(s, record_id)
+        record.status = Status.RETURNED
+        record.review_comments = {"": "请核实隐患整改期限"}
+    editor = open_editor(qtbot, ctx, tasks, record_id=record_id)
+    try:
+        editor.resize(*NARROW)
+        QApplication.processEvents()
+        assert editor.submit_button.text() == "提交修改"
+        type_into(qtbot, editor, "hazards", 0, "deadline", text="2026-12-10")
+        editor._scroll.verticalScrollBar().setValue(0)
+        click(qtbot, editor.submit_button)
+        qtbot.wait(30)
+        assert "还有 1 处" in editor.banner_text()
+        assert SEVEN_DAYS in editor.problem_text(("hazards", 0, "deadline"))
+        check_nothing_sideways(editor)
+        check_choices_shown_whole(editor)
+    finally:
+        editor._finish_close()  # the unsubmitted correction is left as it is (no question to answer)
