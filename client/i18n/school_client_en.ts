@@ -882,6 +882,10 @@ Enter the PIN to see, search or export them.</translation>
         <translation>The server did not accept {n} change(s); see why in To do.</translation>
     </message>
     <message>
+        <source>同步完成：发出 {sent} 条（其中 {again} 条是上次中断后重发，服务器已经收到过），收到 {got} 条更新。</source>
+        <translation>Sync complete: {sent} sent ({again} of them again after an interrupted sync - the server already had them), {got} update(s) received.</translation>
+    </message>
+    <message>
         <source>同步完成：发出 {sent} 条，收到 {got} 条更新。</source>
         <translation>Sync complete: {sent} sent, {got} update(s) received.</translation>
     </message>

@@ -882,6 +882,10 @@
         <translation>有 {n} 条修改服务器没有接收，请到“待办”查看原因。</translation>
     </message>
     <message>
+        <source>同步完成：发出 {sent} 条（其中 {again} 条是上次中断后重发，服务器已经收到过），收到 {got} 条更新。</source>
+        <translation>同步完成：发出 {sent} 条（其中 {again} 条是上次中断后重发，服务器已经收到过），收到 {got} 条更新。</translation>
+    </message>
+    <message>
         <source>同步完成：发出 {sent} 条，收到 {got} 条更新。</source>
         <translation>同步完成：发出 {sent} 条，收到 {got} 条更新。</translation>
     </message>

@@ -737,6 +737,14 @@ class MainWindow(QMainWindow):
                 ),
                 30000,
             )
+        elif result.pushed and result.resent:
+            self.status.showMessage(
+                self.tr(
+                    "同步完成：发出 {sent} 条（其中 {again} 条是上次中断后重发，服务器已经收到过），"
+                    "收到 {got} 条更新。"
+                ).format(sent=result.pushed, again=result.resent, got=result.pulled),
+                8000,
+            )
         elif result.pushed or result.pulled:
             self.status.showMessage(
                 self.tr("同步完成：发出 {sent} 条，收到 {got} 条更新。").format(

@@ -66,3 +66,18 @@ def test_a_sync_that_healed_says_what_came_back(
         box.close()
     finally:
         ctx.close()
+
+
+def test_a_sync_after_an_interruption_says_how_many_were_sent_again(
+    qtbot, chinese, main_data_dir: Path, main_tasks: TaskManager
+):
+    ctx = open_ctx(main_data_dir)
+    w = make_window(qtbot, ctx, main_tasks)
+    try:
+        w._sync_finished(SyncResult(pushed=8000, resent=1000, pulled=3))
+        said = w.status.currentMessage()
+        assert "发出 8000 条（其中 1000 条是上次中断后重发" in said and "收到 3 条更新" in said
+        w._sync_finished(SyncResult(pushed=5, pulled=0))
+        assert w.status.currentMessage() == "同步完成：发出 5 条，收到 0 条更新。"
+    finally:
+        ctx.close()
