@@ -121,6 +121,14 @@ def _signer(key: Ed25519PrivateKey) -> CryptoSigner:
     return CryptoSigner(key, SSlibKey.from_crypto(key.public_key()))
 
 
+def _sign_next(md: Metadata[Any], role: str, signer: CryptoSigner, now: dt.datetime) -> None:
+    """The role's metadata as its next version: a new expiry, and only this signer's signature."""
+    md.signed.version += 1
+    md.signed.expires = now + EXPIRY[role]
+    md.signatures.clear()
+    md.sign(signer)
+
+
 def _decrypt(path: Path, data: bytes) -> Any:
     import getpass
     import sys
@@ -617,10 +625,7 @@ class Repository:
             }
             targets_md: Metadata[Targets] = self._read("targets")
             targets_md.signed.targets[release.name] = target
-            targets_md.signed.version += 1
-            targets_md.signed.expires = now + EXPIRY["targets"]
-            targets_md.signatures.clear()
-            targets_md.sign(signers["targets"])
+            _sign_next(targets_md, "targets", signers["targets"], now)
             self._write(targets_md, "targets.json")
             self._resign_online(signers, now=now)
             self.check(target=release.name)
@@ -653,10 +658,7 @@ class Repository:
         with self._changing([]):
             for name in names:
                 del targets_md.signed.targets[name]
-            targets_md.signed.version += 1
-            targets_md.signed.expires = now + EXPIRY["targets"]
-            targets_md.signatures.clear()
-            targets_md.sign(signers["targets"])
+            _sign_next(targets_md, "targets", signers["targets"], now)
             self._write(targets_md, "targets.json")
             self._resign_online(signers, now=now)
             self.check()
@@ -680,16 +682,10 @@ class Repository:
         with self._changing([]):
             if offline:
                 root_md: Metadata[Root] = self._read("root")
-                root_md.signed.version += 1
-                root_md.signed.expires = now + EXPIRY["root"]
-                root_md.signatures.clear()
-                root_md.sign(signers["root"])
+                _sign_next(root_md, "root", signers["root"], now)
                 self._write(root_md, f"{root_md.signed.version}.root.json", "root.json")
                 targets_md: Metadata[Targets] = self._read("targets")
-                targets_md.signed.version += 1
-                targets_md.signed.expires = now + EXPIRY["targets"]
-                targets_md.signatures.clear()
-                targets_md.sign(signers["targets"])
+                _sign_next(targets_md, "targets", signers["targets"], now)
                 self._write(targets_md, "targets.json")
             version = self._resign_online(signers, now=now)
             self.check()
@@ -759,20 +755,14 @@ class Repository:
             for keyid in list(root_md.signed.roles[role].keyids):
                 root_md.signed.revoke_key(keyid, role)
             root_md.signed.add_key(new.public_key, role)
-            root_md.signed.version += 1
-            root_md.signed.expires = now + EXPIRY["root"]
-            root_md.signatures.clear()
-            root_md.sign(signers["root"], append=True)
+            _sign_next(root_md, "root", signers["root"], now)
             if role == "root":
                 root_md.sign(new, append=True)
             version = root_md.signed.version
             self._write(root_md, f"{version}.root.json", "root.json")
             if role == "targets":  # the targets metadata must carry a signature of the new key
                 targets_md: Metadata[Targets] = self._read("targets")
-                targets_md.signed.version += 1
-                targets_md.signed.expires = now + EXPIRY["targets"]
-                targets_md.signatures.clear()
-                targets_md.sign(new)
+                _sign_next(targets_md, "targets", new, now)
                 self._write(targets_md, "targets.json")
             online = {r: (new if r == role else signers[r]) for r in ONLINE_ROLES}
             self._resign_online(online, now=now)
