@@ -320,6 +320,20 @@ class SyncController(QObject):
         lock = self._take_lock(reason)
         if lock is None:
             return
+        try:
+            self._start_job(reason, lock)
+        except BaseException:
+            # Review F4: anything failing before the job runs (watched() touching a deleted editor, the
+            # engine's import) must not keep the lock for the window's life: every `school-client sync`
+            # would exit 4 and this window would never sync again.
+            lock.release()
+            self._running = False
+            if not self._stopped and not self._paused:
+                self._timer.start(self.interval_ms())  # the automatic syncs go on
+            raise
+
+    def _start_job(self, reason: str, lock: SyncLock | _NoLock) -> None:
+        """The sync job on the network pool; it lets `lock` go when it ends (taken by _begin)."""
         self._running = True
         self._again = False
         self._timer.stop()

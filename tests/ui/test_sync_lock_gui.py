@@ -101,3 +101,38 @@ def test_the_window_skips_its_sync_while_a_command_syncs_and_syncs_once_it_is_go
     assert [r.id for r in server.school_records(school)] == [rid]
     assert "发出 1 条" in w.status.currentMessage()
     w.close()
+
+
+def test_a_failure_before_the_sync_job_starts_frees_the_lock_and_the_next_sync_works(
+    qtbot: Any,
+    chinese: None,
+    main_ctx: ClientContext,
+    main_tasks: TaskManager,
+    server: LiveServer,  # noqa: F811
+) -> None:
+    """Review F4: `watched()` touching a deleted editor raised after the lock was taken: the lock stayed held
+    for the window's life (every `school-client sync` exited 4) and the window never synced again."""
+    from client.sync.lock import hold_sync
+
+    school = enroll(main_ctx, server)
+    rid = save(main_ctx, inspection())
+    w = open_window(qtbot, main_ctx, main_tasks)
+
+    def deleted_editor() -> list[str]:
+        raise RuntimeError("Internal C++ object (RecordEditor) already deleted.")
+
+    w.sync.watched = deleted_editor
+    with pytest.raises(RuntimeError, match="already deleted"):
+        w.sync.sync_now()
+    assert not w.sync.running
+    assert w.sync.next_sync_in_ms() is not None  # the automatic syncs go on
+    # A command on the same folder gets the lock (it was freed), and lets it go again.
+    with hold_sync(main_ctx.store.data_dir, by="command", what="sync", wait=0.0):
+        pass
+
+    w.sync.watched = list
+    with qtbot.waitSignal(w.sync.idle, timeout=30000):
+        assert w.sync.sync_now()
+    settle(w.tasks)
+    assert [r.id for r in server.school_records(school)] == [rid]
+    w.close()
