@@ -32,12 +32,17 @@ from tests.packaging.test_bundle import Bundle, _env
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
-def _broken(built: Path, dest: Path) -> Path:
-    """A release that cannot start: the build's executable without the libraries it loads."""
+def _broken(built: Path, dest: Path, version: str) -> Path:
+    """A release that cannot start: the build's executable without the libraries it loads - a bundle by
+    its shape (program and dist-info at the top, as publish-client requires), carrying `version`."""
     dest.mkdir(parents=True)
     exe = next(p for p in built.iterdir() if p.name.startswith("school-client") and p.is_file())
     shutil.copy2(exe, dest / exe.name)
-    (dest / "_internal").mkdir()
+    info = dest / "_internal" / f"school_data-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: school-data\nVersion: {version}\n", encoding="utf-8"
+    )
     return dest
 
 
@@ -132,7 +137,7 @@ def test_v1_updates_itself_to_v2_refuses_a_tampered_archive_and_rolls_back_a_v3_
 
     # A v3 that cannot start: rolled back, v2 goes on. (Whether v3 is blocked at once or tried again at the
     # next starts is client/update/install.py's rule, tested in tests/client/test_update_install.py.)
-    server.publish(_broken(bundle_v2.folder, tmp_path / "releases" / "v3"), "S001", v3)
+    server.publish(_broken(bundle_v2.folder, tmp_path / "releases" / "v3", v3), "S001", v3)
     assert _run(exe, data, "sync").returncode == 0  # v2 stages v3
     assert load_state(data).state == "staged"
     failed = _run(exe, data, "--smoke-test")  # v3 fails; the runner (v2) opens the window itself
