@@ -2,8 +2,13 @@
 
 The program folder (the PyInstaller bundle: `school-client` and `_internal/`) is swapped whole:
 
+    <data>/updates/staged/<version>  -> <install>.new   first, the long part (a copy across disks)
     <install>            -> <install>.previous    the running version, kept to roll back to
-    <data>/updates/staged/<version>  -> <install>  the verified new version
+    <install>.new        -> <install>              the verified new version
+
+The two renames are journalled (<data>/updates/swap.json); a start after a crash between them finishes or
+undoes the swap (`_recover_swap`). A program folder that cannot be renamed (in use) is counted, and the
+version given up after SWAP_TRIES starts.
 
 then the old version starts the new one with the same arguments and waits. The new version marks its first
 start as good once it has come up (`mark_started`: the command parsed and the store opened, before the
@@ -75,6 +80,12 @@ KEPT_BESIDE = ("school-client.ini", "update-root.json", "unins*.exe", "unins*.da
 RUNNER = "runner"  # <data>/updates/runner: the copy of the old version that installs the new one
 RUNNER_FILE = "runner.json"  # <data>/updates/runner.json: {"pid", "version"} of the runner started
 WAIT_FOR_OLD = 120.0  # seconds the runner waits for the old version to exit
+SWAP_FILE = (
+    "swap.json"  # <data>/updates/swap.json: a swap of the program folder under way (review F1)
+)
+SWAP_TRIES = (
+    3  # starts whose swap failed (the program folder in use) before the version is given up
+)
 RUNNER_TRIES = (
     2  # runners started for one version that never got to install it: then it is given up
 )
@@ -156,6 +167,7 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     """Install a staged update and run it; the exit code this process should exit with, or None to go on
     running this version (nothing staged, the swap impossible, a command start in runner mode, or the new
     version failed its first start and was rolled back)."""
+    _recover_swap(data_dir, running)
     finishing = os.environ.pop(ENV_FINISH, None)  # this process is the runner; its children are not
     if finishing is not None:
         return _finish(data_dir, argv, running=running, old_pid=finishing)
@@ -223,27 +235,54 @@ def _install(
     # Staged again for another try if it fails:
     ready = staged_ready(data_dir) or {"version": version}
     previous = target.with_name(target.name + ".previous")
+    new = target.with_name(target.name + ".new")
+    # The long part first (review F1): the release moved beside the program folder, on its disk (a ~160 MB
+    # copy when the data is on another disk); the program folder is not touched until it is whole there.
+    try:
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.move(str(staged), str(new))
+    except OSError as exc:  # not ours to change (a machine-wide install), a full disk ...
+        log.warning("update %s cannot be put beside %s: %s", version, target, exc)
+        shutil.rmtree(new, ignore_errors=True)
+        return None
+    try:
+        for pattern in KEPT_BESIDE:  # what the installer put beside the program stays beside it
+            for kept in target.glob(pattern):
+                if kept.is_file() and not (new / kept.name).exists():
+                    shutil.copy2(kept, new / kept.name)
+    except OSError as exc:
+        log.warning("update %s: the files beside the program cannot be kept: %s", version, exc)
+        _keep_for_another_try(folder, new, ready)
+        return None
+    # Then two quick renames on one disk, journalled: a crash between them is finished or undone at the
+    # next start (_recover_swap).
+    write_json(
+        folder / SWAP_FILE,
+        {"version": version, "from": running, "target": str(target), "pid": os.getpid()},
+    )
     try:
         shutil.rmtree(previous, ignore_errors=True)
         _rename(target, previous)
-    except OSError as exc:  # not ours to change (a machine-wide install), or in use (Windows)
+    except OSError as exc:  # in use (Windows: a window's working directory, a virus scanner)
         log.warning("update %s cannot be installed in %s: %s", version, target, exc)
+        _keep_for_another_try(folder, new, ready)
+        (folder / SWAP_FILE).unlink(missing_ok=True)
+        _swap_failed(data_dir, version, target, exc)
         return None
     try:
-        shutil.move(
-            str(staged), str(target)
-        )  # a rename, or a copy when the data is on another disk
+        _rename(new, target)
     except OSError as exc:
         log.warning("update %s cannot be put in %s: %s", version, target, exc)
-        shutil.rmtree(target, ignore_errors=True)
         _rename(previous, target)
+        _keep_for_another_try(folder, new, ready)
+        (folder / SWAP_FILE).unlink(missing_ok=True)
+        _swap_failed(data_dir, version, target, exc)
         return None
     shutil.rmtree(folder / "staged", ignore_errors=True)
-    for pattern in KEPT_BESIDE:  # what the installer put beside the program stays beside it
-        for kept in previous.glob(pattern):
-            if kept.is_file() and not (target / kept.name).exists():
-                shutil.copy2(kept, target / kept.name)
     write_json(folder / PENDING_FILE, {"version": version, "from": running, "pid": os.getpid()})
+    (folder / SWAP_FILE).unlink(
+        missing_ok=True
+    )  # the first start's judge is pending.json from here
     (folder / f"{STARTED_PREFIX}{version}").unlink(missing_ok=True)
     log.info("update %s installed in %s; its first start follows", version, target)
     # Started where this process was, except from the runner's own folder (the old version was started in
@@ -302,6 +341,65 @@ def _install(
         then,
     )
     return None  # it never came up: this version runs the command
+
+
+def _swap_failed(data_dir: Path, version: str, target: Path, exc: OSError) -> None:
+    """The program folder could not be swapped (review F3): counted; given up after SWAP_TRIES starts (in
+    runner mode each such start copied the program and opened from the copy), the reason reported."""
+    state = load_state(data_dir)
+    record = state.start_failures.setdefault(version, {})
+    count = record.get("swap_failures", 0)
+    count = (count if isinstance(count, int) and not isinstance(count, bool) else 0) + 1
+    record["swap_failures"] = count
+    save_state(data_dir, state)
+    if count >= SWAP_TRIES:
+        _give_up(
+            data_dir,
+            version,
+            f"program folder in use: {target} could not be renamed at {count} starts ({exc})",
+        )
+
+
+def _recover_swap(data_dir: Path, running: str) -> None:
+    """A swap of the program folder cut short (a crash or power cut; review F1), finished or undone by the
+    next start: the new version beside the program (`.new`) goes back to staged/ (installed again, with its
+    first start judged, by this start); a folder renamed away is put back; a swap done but not yet followed
+    by its first start counts as installed once that version runs."""
+    folder = updates_dir(data_dir)
+    journal = read_json(folder / SWAP_FILE)
+    if not isinstance(journal, dict):
+        return
+    pid = journal.get("pid")
+    if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
+        return  # under way in another process
+    version = str(journal.get("version") or "")
+    target = Path(str(journal.get("target") or ""))
+    if not version or not journal.get("target"):
+        (folder / SWAP_FILE).unlink(missing_ok=True)
+        return
+    previous = target.with_name(target.name + ".previous")
+    new = target.with_name(target.name + ".new")
+    ready = staged_ready(data_dir) or {"version": version}
+    try:
+        if not (target / EXE).is_file() and (previous / EXE).is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            _rename(previous, target)  # between the two renames: the old version back
+        if (target / EXE).is_file() and (new / EXE).is_file():
+            _keep_for_another_try(folder, new, ready)  # tried again now, as staged
+            log.warning("update %s: an interrupted swap was undone; installed again", version)
+        elif (target / EXE).is_file():  # both renames done, the first start never judged
+            if running == version:
+                state = load_state(data_dir)
+                _installed(state, version)
+                save_state(data_dir, state)
+            log.warning("update %s: an interrupted swap was finished", version)
+        else:
+            log.error("update %s: an interrupted swap left no program in %s", version, target)
+            return
+    except OSError as exc:
+        log.error("update %s: an interrupted swap cannot be finished now: %s", version, exc)
+        return
+    (folder / SWAP_FILE).unlink(missing_ok=True)
 
 
 def _keep_for_another_try(folder: Path, failed: Path, ready: dict[str, object]) -> None:

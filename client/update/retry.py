@@ -59,6 +59,7 @@ def lift_expired(state: UpdateState, *, now: dt.datetime) -> list[str]:
         state.blocked.remove(version)
         record = state.start_failures.setdefault(version, {})
         record.pop("blocked_at", None)
+        record.pop("swap_failures", None)  # (install.py: a program folder in use) counted afresh
         record["tries"] = MAX_START_TRIES - 1 if "tries" in record else 0  # one more try
     return lifted
 
