@@ -13,12 +13,23 @@ COMMIT that holds it returned, so nothing answered can be lost; a job that raise
 savepoint, alone - the others in the group commit as if it had never run. If the COMMIT itself fails, every
 job of the group gets that error (nothing of it was stored, nothing was answered).
 
+Some SQLite errors (SQLITE_FULL: disk full; SQLITE_IOERR; SQLITE_NOMEM; SQLITE_INTERRUPT) undo the whole
+transaction, not one savepoint: the jobs before the failing one are gone as well, and a job after it would
+run outside any transaction (its RELEASE committing it alone) while the final COMMIT did nothing. So after a
+job fails, and just before the COMMIT, the connection must still be in its transaction, and a failing job's
+savepoint must have been rolled back; otherwise the whole group fails with GroupAborted (a 503 the client
+retries with the same key), each of its jobs answered with it, none as applied.
+
+A BaseException (SystemExit, KeyboardInterrupt) in a job is raised again only in the leading thread, where it
+happened; every other job of the group gets a GroupAborted (an ordinary exception, answered) instead.
+
 Jobs run in the order they queued, each seeing what the jobs before it in the group wrote (one transaction),
 exactly as if they had committed one after another.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,12 +38,44 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync_server.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 MAX_GROUP_JOBS = 64  # jobs in one transaction at most
 MAX_GROUP_WEIGHT = (
     2_000  # changes in one transaction at most (a job heavier alone still runs, alone)
 )
+
+
+class GroupAborted(ServiceError):
+    """The group's shared transaction is gone (or the group stopped): nothing of it was stored. A 503: the
+    client sends the batch again, under the same key."""
+
+    status = 503
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "unavailable",  # the 503 of docs/protocol.md: busy, come back (no new code)
+            "服务器写入数据库时出错（如磁盘已满），本批未保存，请稍后重试",
+            "the server could not write to its database (a full disk, say); this batch was not stored; "
+            "try again later",
+            details={"reason": reason},
+            headers={"Retry-After": "5"},
+        )
+
+
+def _in_transaction(session: Session) -> bool:
+    """Whether the session's connection still holds its transaction, as the driver sees it (sqlite3's
+    in_transaction; a driver without that attribute is taken at its word). A session that cannot give its
+    connection any more has lost it."""
+    try:
+        dbapi_connection = session.connection().connection.driver_connection
+    except Exception:
+        return False
+    return bool(getattr(dbapi_connection, "in_transaction", True))
 
 
 class _Job(Generic[T]):
@@ -78,6 +121,13 @@ class GroupWriter:
                 group = self._take()
             try:
                 self._commit(Session_, group)
+            except BaseException:
+                # a BaseException raised again here, in the thread it happened in: this thread's own job,
+                # if it was not in that group, will not be waited for
+                with self._cv:
+                    if not job.done and job in self._queue:
+                        self._queue.remove(job)
+                raise
             finally:
                 with self._cv:
                     self._leading = False
@@ -103,26 +153,49 @@ class GroupWriter:
         try:
             with Session_.begin() as session:
                 for job in group:
+                    raised: list[BaseException] = []
                     try:
                         with session.begin_nested():
-                            value = job.work(session)
+                            try:
+                                value = job.work(session)
+                            except BaseException as exc:
+                                raised.append(exc)
+                                raise
                     except Exception as exc:  # this job's own failure: its savepoint is rolled back
                         job.error = exc
+                        if not raised or exc is not raised[0]:
+                            # its savepoint could not be released or rolled back
+                            raise GroupAborted("savepoint") from exc
+                        if not _in_transaction(session):
+                            raise GroupAborted("transaction") from exc
                     else:
                         job.value = value
                         ran.append(job)
+                if not _in_transaction(session):
+                    raise GroupAborted("transaction")
         except (
             BaseException
         ) as exc:  # the transaction or its commit failed: nothing of the group stored
+            if isinstance(exc, GroupAborted):
+                log.error(
+                    "a group of %d pushes failed: nothing of it stored", len(group), exc_info=exc
+                )
+            whole = isinstance(exc, GroupAborted) or not isinstance(exc, Exception)
             for job in group:
-                if job.error is None or job in ran:
-                    job.error = exc
+                if whole or job.error is None or job in ran:
+                    job.error = exc if isinstance(exc, Exception) else self._aborted(exc)
                     job.value = None
             self._finish(group)
             if not isinstance(exc, Exception):
-                raise
+                raise  # in this, the leading thread, where it happened; the others answer GroupAborted
             return
         self._finish(group)
+
+    @staticmethod
+    def _aborted(exc: BaseException) -> GroupAborted:
+        aborted = GroupAborted(type(exc).__name__)
+        aborted.__cause__ = exc
+        return aborted
 
     def _finish(self, group: list[_Job[Any]]) -> None:
         for job in group:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from sync_server import models as M
 from sync_server.db import open_database
-from sync_server.services.group_commit import GroupWriter, writer_for
+from sync_server.services.group_commit import GroupAborted, GroupWriter, writer_for
 from sync_server.state import get_state
 from tests.server.conftest import LiveServer, change
 from tests.support import served
@@ -278,5 +278,117 @@ def test_a_failing_commit_fails_every_job_of_the_group(tmp_path: Path, jobs: int
         assert len(results) == jobs and all(isinstance(r, IntegrityError) for r in results)
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM c").scalar_one() == 0
+    finally:
+        db.close()
+
+
+def _limit_pages(engine: sa.Engine) -> dict[str, int | None]:
+    """While `limit["pages"]` is set, each write connection checked out may not grow the database file
+    beyond that many pages (`PRAGMA max_page_count`): SQLite's SQLITE_FULL, a full disk as the server
+    meets it. Set back to None, the room is there again."""
+    limit: dict[str, int | None] = {"pages": None}
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        pages = limit["pages"] or 1_073_741_823
+        dbapi_connection.execute(f"PRAGMA max_page_count = {int(pages)}")
+
+    sa.event.listen(engine, "checkout", on_checkout)
+    return limit
+
+
+def test_a_full_disk_in_one_push_of_a_group_fails_the_whole_group_and_its_retry_stores_each_once(
+    live_sqlite: LiveServer,
+) -> None:
+    """SQLITE_FULL (here `max_page_count`) on a big batch in the middle of a group undoes the whole shared
+    transaction, not just that batch's savepoint: the batches before it in the group are gone too, and the
+    one after it must not be committed on its own. So nobody is answered `applied`: every push of the group
+    gets a 503 that the client retries with the same key; sent again once there is room, each batch is
+    stored exactly once."""
+    live = live_sqlite
+    state = get_state(live.app)
+    writer = writer_for(state.db.Session)
+    assert writer is not None
+    limit = _limit_pages(state.db.engine)
+    a, b, c = live.device(), live.device(), live.device()
+    batches = {
+        "a": (a, [change(inspection())]),
+        "big": (b, [change(inspection(inspectors="检查人" * 2000)) for _ in range(60)]),
+        "c": (c, [change(inspection())]),
+    }
+    holder, release = _hold(writer, state.db.Session)
+    with state.db.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+    limit["pages"] = pages + 60  # room for a small batch, not for the big one (~1.5 MB)
+    sent: dict[str, requests.Response] = {}
+
+    def send(name: str) -> None:
+        dev, changes = batches[name]
+        sent[name] = dev.push(changes, key=f"key-{name}")
+
+    _queue_behind(writer, holder, release, [partial(send, name) for name in batches], join=30)
+    assert writer.group_sizes[-1] == 3
+    for name in batches:
+        assert sent[name].status_code == 503, (name, sent[name].status_code, sent[name].text)
+        assert sent[name].headers.get("Retry-After")
+        assert "error" in sent[name].json()
+    assert live.count(M.Record) == 0
+    assert live.count(M.IdempotencyKey) == 0
+    # room again: each batch sent again under its key is stored, once
+    limit["pages"] = None
+    for name in batches:
+        dev, changes = batches[name]
+        results = dev.push_ok(changes, key=f"key-{name}")
+        assert [r["result"] for r in results] == ["applied"] * len(changes)
+    assert live.count(M.Record) == 1 + 60 + 1
+    assert live.count(M.AppliedOp) == 1 + 60 + 1
+    assert live.count(M.IdempotencyKey) == 3
+
+
+def test_a_system_exit_in_one_job_is_raised_only_in_the_leading_thread_the_others_get_an_answerable_error(
+    tmp_path: Path,
+) -> None:
+    """A SystemExit inside one job (library code calling sys.exit()) is raised again only in the thread that
+    ran it, the group's leader; each other thread of the group, the healthy job's too, gets a GroupAborted
+    (an Exception, answered 503, so its connection is not left hanging: waitress catches only Exception).
+    Nothing of the group is stored, and the writer goes on."""
+    db = open_database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        writer = GroupWriter()
+        holder, release = _hold(writer, db.Session)
+        results: dict[str, BaseException | str] = {}
+
+        def insert(k: str, session: Session) -> str:
+            session.execute(text("INSERT INTO t VALUES (:k)"), {"k": k})
+            return k
+
+        def exits(session: Session) -> str:
+            session.execute(text("INSERT INTO t VALUES ('x')"))
+            raise SystemExit(3)
+
+        def submit(name: str, work: Callable[[Session], str]) -> None:
+            try:
+                results[name] = writer.run(db.Session, work)
+            except BaseException as exc:
+                results[name] = exc
+
+        jobs: list[tuple[str, Callable[[Session], str]]] = [
+            ("b", partial(insert, "b")),
+            ("exits", exits),
+            ("c", partial(insert, "c")),
+        ]
+        _queue_behind(writer, holder, release, [partial(submit, name, work) for name, work in jobs])
+        assert writer.group_sizes[-1] == 3
+        raised = {name: type(r).__name__ for name, r in results.items()}
+        assert sorted(raised.values()) == ["GroupAborted", "GroupAborted", "SystemExit"], raised
+        for r in results.values():
+            if isinstance(r, GroupAborted):
+                assert r.status == 503 and r.headers.get("Retry-After")
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
+        assert writer.run(db.Session, partial(insert, "after")) == "after"
+        with db.engine.connect() as conn:
+            assert [r[0] for r in conn.exec_driver_sql("SELECT k FROM t")] == ["after"]
     finally:
         db.close()
