@@ -1335,8 +1335,9 @@ def _retryable(exc: DBAPIError) -> bool:
 # batch slept (issue 14: 300 devices at once, p95 17.9 s); then pushes took turns on a lock of this process,
 # each with its own commit, and each commit waits for the disk. Now the pushes waiting for the writer are
 # applied together, each in its own savepoint, under one commit (services.group_commit): one fsync for all
-# of them, each answered only once that commit returned. On PostgreSQL too: batches that make changes took
-# turns on the change counter's row lock anyway (services.changes), each holding it through its own commit.
+# of them, each answered only once that commit returned. SQLite only (group_commit.GROUPED_DIALECTS): on
+# PostgreSQL each push runs at once in its own transaction (writer_for gives None), so nothing there may rely
+# on the group's one-writer ordering.
 
 
 def run_push(
