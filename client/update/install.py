@@ -86,6 +86,11 @@ SWAP_FILE = (
 SWAP_TRIES = (
     3  # starts whose swap failed (the program folder in use) before the version is given up
 )
+# <data>/updates/rollback.json: a rollback owed (review F2), tried again at every start
+ROLLBACK_FILE = "rollback.json"
+ROLLBACK_WAIT = (
+    60.0  # seconds a rollback's renames are tried on Windows (WerFault holds the exe ~10 s)
+)
 RUNNER_TRIES = (
     2  # runners started for one version that never got to install it: then it is given up
 )
@@ -129,6 +134,9 @@ def mark_started(data_dir: Path, running: str) -> None:
         state = load_state(data_dir)
         _installed(state, running)
         save_state(data_dir, state)
+        owed = read_json(updates_dir(data_dir) / ROLLBACK_FILE)
+        if isinstance(owed, dict) and owed.get("version") == running:  # it came up after all
+            (updates_dir(data_dir) / ROLLBACK_FILE).unlink(missing_ok=True)
         # The marker last: whoever waits for it (install.py's _run) finds the state written.
         marker.write_text("ok\n", encoding="utf-8")
         if runner is not None and runner.isdigit():
@@ -167,6 +175,9 @@ def apply_at_start(data_dir: Path, argv: Sequence[str], *, running: str) -> int 
     """Install a staged update and run it; the exit code this process should exit with, or None to go on
     running this version (nothing staged, the swap impossible, a command start in runner mode, or the new
     version failed its first start and was rolled back)."""
+    owed = _retry_rollback(data_dir, argv, running)
+    if owed is not None:
+        return owed
     _recover_swap(data_dir, running)
     finishing = os.environ.pop(ENV_FINISH, None)  # this process is the runner; its children are not
     if finishing is not None:
@@ -295,7 +306,8 @@ def _install(
         target / EXE, argv, cwd=cwd, runner=runner, until=marker if _opens_window(argv) else None
     )
     started = marker.exists()
-    (folder / PENDING_FILE).unlink(missing_ok=True)
+    if started:  # (a failed one's pending.json goes only once it is rolled back: review F2)
+        (folder / PENDING_FILE).unlink(missing_ok=True)
     marker.unlink(missing_ok=True)  # used: the next first start writes its own
     state = load_state(data_dir)  # the new version may have written it meanwhile
     if started:  # its exit code is the command's: passed on, the command is not run again
@@ -310,15 +322,16 @@ def _install(
         _show_version_in_windows(version)
         return code
     failed = target.with_name(target.name + ".failed")
-    shutil.rmtree(failed, ignore_errors=True)
-    try:
-        _rename(target, failed)
-        _rename(previous, target)
-    except OSError as exc:
-        log.error("update %s failed and %s cannot be put back: %s", version, running, exc)
-        put_back = False
-    else:
-        put_back = True
+    not_back = _swap_back(target, previous, failed)
+    if not_back is None:
+        (folder / PENDING_FILE).unlink(missing_ok=True)
+    else:  # owed: every start tries it again first (_retry_rollback), nobody believes it done (review F2)
+        log.error("update %s failed and %s cannot be put back: %s", version, running, not_back)
+        write_json(
+            folder / ROLLBACK_FILE,
+            {"version": version, "from": running, "target": str(target), "ready": ready},
+        )
+    put_back = not_back is None
     state.state, state.target_version = "rolled_back", version
     state.failures += 1
     blocked = start_failed(state, version, now=dt.datetime.now(dt.UTC))
@@ -327,6 +340,12 @@ def _install(
         f"tried {tries} times, not tried again" if blocked else f"try {tries} of {MAX_START_TRIES}"
     )
     state.error = f"{version} failed its first start (exit code {code}); {running} kept; {then}"
+    if not put_back:
+        state.state = "failed"
+        state.error = (
+            f"{version} failed its first start (exit code {code}); {running} could not be put back "
+            f"yet ({not_back}), the rollback is tried again at the next start; {then}"
+        )
     # Nothing of it stays beside the program: it waits in staged/ for the next try, or goes.
     if put_back and not blocked:
         _keep_for_another_try(folder, failed, ready)
@@ -341,6 +360,56 @@ def _install(
         then,
     )
     return None  # it never came up: this version runs the command
+
+
+def _swap_back(target: Path, previous: Path, failed: Path) -> OSError | None:
+    """The failed version renamed to `.failed` and the previous one put back (either step may be done
+    already: a rollback owed, tried again); the error when it cannot be done now."""
+    if not previous.is_dir():
+        return FileNotFoundError(f"{previous} is missing")
+    try:
+        if target.exists():
+            shutil.rmtree(failed, ignore_errors=True)
+            _rename(target, failed, wait=ROLLBACK_WAIT)
+        _rename(previous, target, wait=ROLLBACK_WAIT)
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _retry_rollback(data_dir: Path, argv: Sequence[str], running: str) -> int | None:
+    """A rollback owed (review F2: the failed version's folder could not be renamed then) done now; when
+    this process is that failed version, the version put back runs in its place (its exit code)."""
+    folder = updates_dir(data_dir)
+    owed = read_json(folder / ROLLBACK_FILE)
+    if not isinstance(owed, dict):
+        return None
+    version = str(owed.get("version") or "")
+    if not version or not owed.get("target"):
+        (folder / ROLLBACK_FILE).unlink(missing_ok=True)
+        return None
+    target = Path(str(owed["target"]))
+    failed = target.with_name(target.name + ".failed")
+    not_back = _swap_back(target, target.with_name(target.name + ".previous"), failed)
+    if not_back is not None:
+        log.error("update %s: the rollback owed cannot be done yet: %s", version, not_back)
+        return None
+    state = load_state(data_dir)
+    kept = str(owed.get("from") or "the previous version")
+    state.state, state.target_version = "rolled_back", version
+    state.error = f"{version} failed its first start; {kept} put back at a later start"
+    ready = owed.get("ready")
+    if version not in state.blocked and isinstance(ready, dict) and ready.get("version") == version:
+        _keep_for_another_try(folder, failed, ready)
+    else:
+        shutil.rmtree(failed, ignore_errors=True)
+    save_state(data_dir, state)
+    (folder / PENDING_FILE).unlink(missing_ok=True)
+    (folder / ROLLBACK_FILE).unlink(missing_ok=True)
+    log.warning("update %s: the rollback owed is done; %s is back in %s", version, kept, target)
+    if running == version and (target / EXE).is_file():
+        return _run(target / EXE, argv)
+    return None
 
 
 def _swap_failed(data_dir: Path, version: str, target: Path, exc: OSError) -> None:
@@ -416,18 +485,20 @@ def _keep_for_another_try(folder: Path, failed: Path, ready: dict[str, object]) 
         shutil.rmtree(staged, ignore_errors=True)
 
 
-def _rename(source: Path, dest: Path) -> None:
-    """A folder renamed; on Windows tried again for a few seconds (a virus scanner or the indexer may hold
-    a file of a program that has just exited)."""
-    tries = 20 if sys.platform == "win32" else 1
-    for attempt in range(tries):
+def _rename(source: Path, dest: Path, *, wait: float = 5.0) -> None:
+    """A folder renamed; on Windows tried again for up to `wait` seconds, less and less often (a virus
+    scanner, the indexer or Windows Error Reporting may hold a file of a program that has just exited)."""
+    deadline = time.monotonic() + (wait if sys.platform == "win32" else 0.0)
+    pause = 0.25
+    while True:
         try:
             source.rename(dest)
             return
         except OSError:
-            if attempt == tries - 1:
+            if time.monotonic() + pause > deadline:
                 raise
-            time.sleep(0.25)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 2.0)
 
 
 # -- runner mode ----------------------------------------------------------------------------------
