@@ -10,6 +10,7 @@ given up (runner mode would otherwise copy the program and open from the copy at
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,49 @@ def test_a_program_folder_that_cannot_be_renamed_gives_the_version_up_after_a_fe
     assert [(w, v, f) for w, v, f, _ in ran(data)] == [("ran", "1.0", "school-client")]
     assert not (updates_dir(data) / "staged").exists()
     assert not install.with_name("school-client.new").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="needs a second file system (tmpfs)")
+def test_a_kill_while_the_release_is_copied_from_another_disk_leaves_the_program_whole(
+    tmp_path: Path,
+) -> None:
+    """The data folder on another disk: the release is copied (~160 MB in the product). The installing
+    process is SIGKILLed while it copies; the program folder is whole and the next start installs."""
+    import signal
+    import tempfile
+    import time
+
+    install = program(tmp_path / "Programs" / "school-client", "1.0")
+    data = Path(tempfile.mkdtemp(prefix="update-data-", dir="/dev/shm"))
+    try:
+        release = program(data / "release", "2.0")
+        with (release / "big.bin").open(
+            "wb"
+        ) as fh:  # written first by the copy (scandir order aside)
+            for _ in range(256):
+                fh.write(b"\0" * (1 << 20))
+        stage(data, release, "2.0")
+        shutil.rmtree(release)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCHOOL_CLIENT_")}
+        env.update({"SCHOOL_CLIENT_INSTALL_DIR": str(install), "SCHOOL_CLIENT_UPDATE_MODE": "swap"})
+        proc = subprocess.Popen([str(install / "school-client"), "--data-dir", str(data)], env=env)
+        deadline = time.monotonic() + 30
+        copies = [
+            install.with_name("school-client.new") / "big.bin",
+            install / "big.bin",  # (where the release went before review F1)
+        ]
+        while not any(p.exists() for p in copies):
+            assert proc.poll() is None and time.monotonic() < deadline, "no copy seen"
+            time.sleep(0.001)
+        os.kill(proc.pid, signal.SIGKILL)  # the power goes
+        proc.wait(10)
+        assert version_in(install) == "1.0"  # the program folder is whole
+        assert (install / "school-client").is_file()
+
+        assert start(install, data, "swap").returncode == 0  # the next start installs it
+        assert [(w, v) for w, v, _, _ in ran(data)] == [("ran", "2.0"), ("handed-over", "1.0")]
+        assert version_in(install) == "2.0" and (install / "big.bin").stat().st_size == 256 << 20
+        assert not install.with_name("school-client.new").exists()
+        assert (load_state(data).state, load_state(data).target_version) == ("installed", "2.0")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
