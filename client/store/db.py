@@ -268,7 +268,15 @@ def open_store(data_dir: Path, *, migrate: bool = True, encrypted: bool = True) 
     def _checkpoints_elsewhere(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
 
-    event.listen(engine, "commit", lambda _conn: checkpointer.committed())
+    @event.listens_for(engine, "commit")
+    def _wrote(conn: Any) -> None:
+        # Only a commit that changed rows put frames in the WAL; reads (the window's lists, 待办's pages)
+        # commit too. total_changes counts this connection's changed rows since it opened.
+        changes = getattr(conn.connection.dbapi_connection, "total_changes", None)
+        if changes is None or changes != conn.info.get("changes_at_commit"):
+            conn.info["changes_at_commit"] = changes
+            checkpointer.committed()
+
     try:
         if migrate:
             from client.store.migrate import upgrade

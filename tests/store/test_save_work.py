@@ -114,3 +114,29 @@ def test_the_wal_is_checkpointed_on_the_stores_own_thread(tmp_path: Path) -> Non
     assert (
         not checkpointer._thread.is_alive()
     )  # stopped with the store (a restore replaces the file)
+
+
+def test_reads_alone_do_not_wake_the_checkpointer(tmp_path: Path) -> None:
+    """A read's commit writes nothing to the WAL: only a commit that changed rows asks for a checkpoint (the
+    window's reads - lists, 待办's next pages - would otherwise open a keyed connection every half second)."""
+    from client.store.db import open_store
+
+    store = open_store(tmp_path / "data")
+    ctx = ClientContext(store, FormSet.shipped(), FixedClock(NOW, TODAY))
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    try:
+        deadline = time.monotonic() + 10  # the migration's commits: let their checkpoint pass
+        while checkpointer._wake.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not checkpointer._wake.is_set()
+        for _ in range(5):
+            with store.ReadSession() as s:
+                s.connection().exec_driver_sql("SELECT count(*) FROM records").scalar()
+            with store.Session.begin() as s:  # a writing session that wrote nothing
+                s.connection().exec_driver_sql("SELECT count(*) FROM records").scalar()
+        assert not checkpointer._wake.is_set()
+        save(ctx, "safety_inspection", inspection(), submit=True)
+        assert checkpointer._wake.is_set()
+    finally:
+        store.close()
