@@ -24,12 +24,12 @@ from client.store import records as R
 from client.store import sync_state as S
 from client.sync.commands import sent_words
 from client.sync.errors import SyncError
-from client.sync.lock import LOCK_NAME
 from client.sync.state import SyncResult
 from sync_server.app import create_app
 from sync_server.state import get_state
 from tests.support.faultproxy import Fault, FaultProxy
 from tests.support.samples import inspection
+from tests.support.sync_lock_holder import end, hold_sync_lock
 from tests.sync.conftest import SERVER_NOW, ClientFactory, LiveServer
 from tests.sync.test_faults import PUSH, enrolled_via
 
@@ -141,36 +141,18 @@ def cli(folder: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-HOLD = (
-    "import sys, time\n"
-    "from filelock import FileLock\n"
-    "lock = FileLock(sys.argv[1], thread_local=False)\n"
-    "lock.acquire(timeout=10)\n"
-    "print('held', flush=True)\n"
-    "time.sleep(120)\n"
-)
-
-
 @pytest.fixture
 def holder() -> Iterator[Any]:
     """holder(folder): another process holding the folder's sync lock (as a sync running there would)."""
     procs: list[subprocess.Popen[str]] = []
 
     def start(folder: Path) -> subprocess.Popen[str]:
-        p = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(folder / LOCK_NAME)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert p.stdout is not None and p.stdout.readline().strip() == "held"
-        procs.append(p)
-        return p
+        procs.append(hold_sync_lock(folder))
+        return procs[-1]
 
     yield start
     for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(10)
+        end(p)
 
 
 def test_a_cli_sync_while_another_process_syncs_sends_nothing_and_says_so(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from client.context import ClientContext
-from client.sync.lock import LOCK_NAME, SyncBusy
+from client.sync.lock import SyncBusy
 from client.ui import app as app_module
 from client.ui.tasks import TaskManager
 from client.ui.usb_actions import export_to
 from client.usb import drives as D
+from tests.support.sync_lock_holder import end, hold_sync_lock
 from tests.sync.conftest import LiveServer, inspection
 from tests.ui.main_helpers import settle
 from tests.ui.test_sync_gui import enroll, open_window, save, server  # noqa: F401 - the fixture
@@ -29,29 +29,13 @@ from tests.ui.test_sync_gui import enroll, open_window, save, server  # noqa: F4
 pytest_plugins = ("tests.ui.fixtures_main",)
 app_module.guard_singleton_refcounts()
 
-HOLD = (
-    "import sys, time\n"
-    "from filelock import FileLock\n"
-    "lock = FileLock(sys.argv[1], thread_local=False)\n"
-    "lock.acquire(timeout=10)\n"
-    "print('held', flush=True)\n"
-    "time.sleep(120)\n"
-)
-
 
 @pytest.fixture
 def other_sync(main_ctx: ClientContext) -> Iterator[subprocess.Popen[str]]:
     """Another process syncing the window's data folder (holding its sync lock)."""
-    p = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(main_ctx.store.data_dir / LOCK_NAME)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert p.stdout is not None and p.stdout.readline().strip() == "held"
+    p = hold_sync_lock(main_ctx.store.data_dir)
     yield p
-    if p.poll() is None:
-        p.kill()
-    p.wait(10)
+    end(p)
 
 
 def test_the_window_skips_its_sync_while_a_command_syncs_and_syncs_once_it_is_gone(
