@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+from typing import Any
 
 
 class _Text(HTMLParser):
@@ -32,3 +34,19 @@ def visible_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     return "\n".join(parser.parts)
+
+
+def get_page(client: Any, url: str) -> str:
+    """The page at url through a Flask test client, which must answer 200."""
+    r = client.get(url)
+    assert r.status_code == 200, r.status_code
+    return str(r.get_data(as_text=True))
+
+
+def table_rows(html: str, element_id: str, attr: str) -> dict[str, str]:
+    """The visible text of each row of the table with id `element_id`, by the rows' data-`attr`."""
+    part = html.split(f'id="{element_id}"', 1)[1].split("</table>", 1)[0]
+    return {
+        m.group(1): visible_text(m.group(0))
+        for m in re.finditer(rf'<tr[^>]*data-{attr}="([^"]+)"[^>]*>.*?</tr>', part, re.S)
+    }

@@ -11,7 +11,6 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -32,7 +31,7 @@ from tests.server.dashboard_seed import (
     record,
     school,
 )
-from tests.server.page_text import visible_text
+from tests.server.page_text import get_page, table_rows, visible_text
 
 NOW = dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC)  # 10:00 on Saturday 28 November in the bureau
 TODAY = dt.date(2026, 11, 28)
@@ -47,20 +46,6 @@ def app(tmp_path: Path, sqlite_template: Path) -> Iterator[Flask]:
     )
     yield made
     get_state(made).db.close()
-
-
-def _page(c: Any, url: str) -> str:
-    r = c.get(url)
-    assert r.status_code == 200, r.status_code
-    return str(r.get_data(as_text=True))
-
-
-def _rows(html: str, element_id: str, attr: str) -> dict[str, str]:
-    part = html.split(f'id="{element_id}"', 1)[1].split("</table>", 1)[0]
-    return {
-        m.group(1): visible_text(m.group(0))
-        for m in re.finditer(rf'<tr[^>]*data-{attr}="([^"]+)"[^>]*>.*?</tr>', part, re.S)
-    }
 
 
 def selected(html: str, form_id: str) -> str:
@@ -116,8 +101,8 @@ def test_the_overview_opens_on_the_latest_period_past_its_due_date(app: Flask):
     with get_state(app).db.Session.begin() as s:
         demo(s)
     c = logged_in(app, "viewer1", "viewer")
-    html = _page(c, "/")
-    rates = _rows(html, "form-rates", "form")
+    html = get_page(c, "/")
+    rates = table_rows(html, "form-rates", "form")
     # 28 November: November's inspections are due 5 December, October's were due 5 November.
     assert selected(html, "safety_inspection") == "2026-10"
     assert "2026-11-05" in rates["safety_inspection"]
@@ -128,14 +113,14 @@ def test_the_overview_opens_on_the_latest_period_past_its_due_date(app: Flask):
     assert "2026-05-30" in rates["school_conditions"]
     assert "未到截止日" not in "".join(rates.values())
     # The chosen form (the first) shows October's schools: S008 late, S006 and S009 missing.
-    assert "S006" in _rows(html, "chase-list", "school") and "已过截止日期" in html
+    assert "S006" in table_rows(html, "chase-list", "school") and "已过截止日期" in html
     # The current period is a click away, in each row.
     links = dict(re.findall(r'<a class="current-period" href="([^"]+)"[^>]*>([^<]+)</a>', html))
     assert "/?form=safety_inspection&amp;period=2026-11" in links
     assert "本期" in links["/?form=safety_inspection&amp;period=2026-11"]
-    current = _page(c, "/?form=safety_inspection&period=2026-11")
+    current = get_page(c, "/?form=safety_inspection&period=2026-11")
     assert selected(current, "safety_inspection") == "2026-11"
-    assert "未到截止日" in _rows(current, "form-rates", "form")["safety_inspection"]
+    assert "未到截止日" in table_rows(current, "form-rates", "form")["safety_inspection"]
     # ... and from there, back to the latest period past its due date.
     assert 'class="due-period" href="/?form=safety_inspection&amp;period=2026-10"' in current
 
@@ -144,8 +129,8 @@ def test_one_list_of_overdue_schools_across_forms(app: Flask):
     with get_state(app).db.Session.begin() as s:
         demo(s)
     c = logged_in(app, "viewer1", "viewer")
-    html = _page(c, "/")
-    overdue = _rows(html, "overdue-list", "school")
+    html = get_page(c, "/")
+    overdue = table_rows(html, "overdue-list", "school")
     # October's inspection: S006 and S009 never sent it (S008 sent it late: reported).
     assert "校园安全隐患排查整治记录" in overdue["S006"] and "2026年10月" in overdue["S006"]
     assert "校园安全隐患排查整治记录" in overdue["S009"]
@@ -171,9 +156,9 @@ def test_a_period_with_no_expected_school_says_nothing_was_expected(app: Flask):
         # Added on 24 November: after October, week 47 (16-22 November) and the spring semester.
         school(s, "A01", created=dt.datetime(2026, 11, 24))
     c = logged_in(app, "viewer1", "viewer")
-    page = visible_text(_page(c, "/?form=safety_inspection&period=2026-10"))
+    page = visible_text(get_page(c, "/?form=safety_inspection&period=2026-10"))
     assert "本期所有学校均已报送" not in page
     assert "本期没有应报的学校" in page
     # Nothing overdue anywhere, because nothing was expected for any period past its due date.
-    page = visible_text(_page(c, "/"))
+    page = visible_text(get_page(c, "/"))
     assert "没有逾期未报的学校：各表最近已截止的一期都没有应报的学校" in page

@@ -15,7 +15,6 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -26,7 +25,7 @@ from sync_server.export import SUMMARY_TITLE, export_form
 from sync_server.state import get_state
 from tests.server.conftest import MovableClock
 from tests.server.dashboard_seed import UTC8, conditions, local, logged_in, make_app, record, school
-from tests.server.page_text import visible_text
+from tests.server.page_text import get_page, table_rows, visible_text
 from tests.support.samples import inspection
 
 NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)  # 11:00 on 1 December in the bureau
@@ -65,20 +64,6 @@ def _seed(app: Flask) -> None:
                 inspection(inspection_date=f"2026-10-{day:02d}"),
                 received=local(2026, 12, 1, 10),
             )
-
-
-def _page(c: Any, url: str) -> str:
-    r = c.get(url)
-    assert r.status_code == 200, r.status_code
-    return str(r.get_data(as_text=True))
-
-
-def _rows(html: str, element_id: str, attr: str) -> dict[str, str]:
-    part = html.split(f'id="{element_id}"', 1)[1].split("</table>", 1)[0]
-    return {
-        m.group(1): visible_text(m.group(0))
-        for m in re.finditer(rf'<tr[^>]*data-{attr}="([^"]+)"[^>]*>.*?</tr>', part, re.S)
-    }
 
 
 def _form(app: Flask, form_id: str) -> object:
@@ -125,11 +110,11 @@ def test_the_overview_page_and_the_consolidated_export_show_the_new_schools_repo
 ) -> None:
     _seed(app)
     c = logged_in(app, "viewer1", "viewer")
-    html = _page(c, "/")
-    overdue = _rows(html, "overdue-list", "school")
+    html = get_page(c, "/")
+    overdue = table_rows(html, "overdue-list", "school")
     assert "SCH002" not in overdue and "SCH003" in overdue
-    october = _page(c, "/?form=safety_inspection&period=2026-10")
-    statuses = _rows(october, "school-status", "school")
+    october = get_page(c, "/?form=safety_inspection&period=2026-10")
+    statuses = table_rows(october, "school-status", "school")
     assert "SCH002" in statuses and "按时" in statuses["SCH002"], statuses
     assert "不在应报范围" not in october
     stats = visible_text(october.split('id="chosen-stats"', 1)[1].split('<div class="card', 1)[0])
