@@ -132,7 +132,10 @@ def read_body(limit: int) -> bytes:
 
 
 def read_json(limit: int) -> Any:
-    body = read_body(limit)
+    return parse_json(read_body(limit))
+
+
+def parse_json(body: bytes) -> Any:
     try:
         return strict_loads(body)
     except JsonInputError as exc:
@@ -442,13 +445,14 @@ def push_view() -> Response:
             status=400,
         )
     compact = _compact_asked()
-    body = read_json(int(state.config["MAX_BATCH_BYTES"]))
+    raw = read_body(int(state.config["MAX_BATCH_BYTES"]))
+    body = parse_json(raw)
     changes = parse_batch(body, max_changes=int(state.config["MAX_BATCH_CHANGES"]))
     device = current_device()
     standing, healing = _generation_standing(device, cursor=_cursor_header())
     heal = standing.generation if healing else None
     answer = push_batch(
-        state, device=device, key=key, body=body, changes=changes, healing_into=heal
+        state, device=device, key=key, body=body, changes=changes, healing_into=heal, raw=raw
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     headers.update(_generation_headers(standing))

@@ -20,10 +20,12 @@ def push_batch(
     body: Any,
     changes: list[ChangeIn],
     healing_into: str | None = None,
+    raw: bytes | None = None,
 ) -> PushAnswer:
     """run_push for the parsed `changes` of `body` (its canonical sha256 binds the Idempotency-Key).
     `healing_into`: the generation the device says it heals into (Sync-Heal, when it is the server's):
-    what the batch brought back is counted for the dashboard (not again for a replay)."""
+    what the batch brought back is counted for the dashboard (not again for a replay). `raw`: the body's
+    bytes as received (gunzipped), which the form engine's worker processes read (services.check_pool)."""
     answer = run_push(
         state.db.Session,
         device=device,
