@@ -829,6 +829,7 @@ def cmd_serve(ctx: Context) -> Result:
             f"cannot reach the database {_safe_url(ctx.db_url)}: {_first_line(exc.orig)}",
             EXIT_UNAVAILABLE,
         ) from None
+    workers = _check_workers(app.config)  # a bad setting stops here, before the port is taken
     try:
         server = create_server(
             app, host=ctx.args.host, port=ctx.args.port, threads=ctx.args.threads, tls=tls
@@ -847,6 +848,7 @@ def cmd_serve(ctx: Context) -> Result:
             f"cannot listen on {ctx.args.host}:{ctx.args.port}: {exc.strerror or exc}",
             EXIT_UNAVAILABLE,
         ) from None
+    pool = _start_check_pool(app, workers)
     port = int(getattr(server, "effective_port", ctx.args.port))
     url = f"{'https' if tls else 'http'}://{ctx.args.host}:{port}"
     started = {
@@ -865,10 +867,40 @@ def cmd_serve(ctx: Context) -> Result:
         pass
     finally:
         server.close()
+        if pool is not None:
+            pool.close()
         app.extensions["sync_server"].db.close()
         if held is not None:
             held.release()
     return {"url": url, "stopped": True}, ["同步服务器已停止 / sync server stopped"]
+
+
+def _check_workers(cfg: dict[str, Any]) -> int:
+    """How many form check worker processes to start (SERVE_CHECK_WORKERS; None: by the machine's cores)."""
+    import os
+
+    from sync_server.config import whole_number
+    from sync_server.services.check_pool import default_workers
+
+    if cfg.get("SERVE_CHECK_WORKERS") is None:
+        return default_workers(os.cpu_count())
+    return whole_number(cfg, "SERVE_CHECK_WORKERS", minimum=0)
+
+
+def _start_check_pool(app: Any, workers: int) -> Any:
+    """The form engine's worker processes for pushes (services/check_pool.py), or None. A machine that
+    cannot start them serves anyway: pushes are then checked in this process."""
+    from sync_server.services.check_pool import CheckPool
+
+    if not workers:
+        return None
+    state = app.extensions["sync_server"]
+    try:
+        state.check_pool = CheckPool(workers, state.forms.source)
+    except Exception as exc:  # the serving process checks pushes itself
+        log.warning("cannot start the form check workers (%s); pushes are checked here", exc)
+        return None
+    return state.check_pool
 
 
 def _hold_database(db_url: str) -> Any:

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "SERVE_MAX_HEADER_BYTES": 16 * 1024,  # request line and headers
     "SERVE_BACKLOG": 1024,  # connections the system queues before they are accepted
     "SERVE_CLEANUP_INTERVAL": 5,  # seconds between checks of the timeouts above
+    # Processes running the form engine on pushes beside the serving one (services/check_pool.py);
+    # None: 1 on a machine with 2 or more cores, else 0 (0: every push is checked in the serving process).
+    "SERVE_CHECK_WORKERS": None,
     # Wrong enrollment codes (sync_server/throttle.py): growing waits, never a long lock.
     "ENROLL_FREE_FAILURES": 10,  # wrong codes per address (or per address and school) before any wait
     "ENROLL_DELAY_SECONDS": 2,  # the first wait; doubled at each further wrong code ...

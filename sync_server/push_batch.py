@@ -36,6 +36,8 @@ def push_batch(
         local_offset=state.local_offset,
         forms=state.forms,
         max_change_bytes=int(state.config["MAX_CHANGE_BYTES"]),
+        check_pool=state.check_pool,
+        raw=raw,
     )
     if healing_into is not None and not answer.replayed:
         generation.count_healing_push(

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from sync_server.config import Clock
 from sync_server.db import Database
 from sync_server.services.attachments import AttachmentStore
+from sync_server.services.check_pool import CheckPool
 from sync_server.services.forms import FORM_CACHE, FormCache
 from sync_server.throttle import EnrollThrottle
 
@@ -26,6 +27,9 @@ class ServerState:
     config: dict[str, Any]
     enroll_throttle: EnrollThrottle
     forms: FormCache = field(default_factory=lambda: FORM_CACHE)
+    # The form engine's worker processes for pushes (services.check_pool): started by `sync-server serve`
+    # (SERVE_CHECK_WORKERS); None: pushes are checked in this process.
+    check_pool: CheckPool | None = None
 
     def now(self) -> dt.datetime:
         return self.clock()

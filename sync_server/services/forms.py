@@ -121,7 +121,7 @@ def publish_form(
     if definition is None:
         definition = canonical_definition(form)
     digest = sha256_hex(definition)
-    FORM_CACHE.put(digest, form)
+    FORM_CACHE.put(digest, form, definition)
     title = form.title.get("zh") or form.form_id
     existing = session.execute(
         select(FormVersion).where(
@@ -335,13 +335,28 @@ class FormCache:
         self._size = size
         self._lock = threading.Lock()
         self._forms: OrderedDict[str, FormDef] = OrderedDict()
+        # What each FormDef was parsed from (sha256, definition text): sent to the form engine's worker
+        # processes (services.check_pool), which parse it once themselves.
+        self._sources: dict[int, tuple[FormDef, str, str]] = {}
 
-    def put(self, sha256: str, form: FormDef) -> None:
+    def put(self, sha256: str, form: FormDef, definition: str | None = None) -> None:
         with self._lock:
+            replaced = self._forms.get(sha256)
+            if replaced is not None and replaced is not form:
+                self._sources.pop(id(replaced), None)
             self._forms[sha256] = form
             self._forms.move_to_end(sha256)
             while len(self._forms) > self._size:
-                self._forms.popitem(last=False)
+                _, gone = self._forms.popitem(last=False)
+                self._sources.pop(id(gone), None)
+            if definition is not None:
+                self._sources[id(form)] = (form, sha256, definition)
+
+    def source(self, form: FormDef) -> tuple[str, str] | None:
+        """(sha256, definition text) of a FormDef this cache holds, if it knows them."""
+        with self._lock:
+            found = self._sources.get(id(form))
+        return (found[1], found[2]) if found is not None and found[0] is form else None
 
     def get(self, fv: FormVersion) -> FormDef:
         with self._lock:
@@ -353,7 +368,7 @@ class FormCache:
         form = load_yaml_text(
             fv.definition, file=f"{fv.form_id}@{fv.version}", check_identifiers=False
         )
-        self.put(fv.sha256, form)
+        self.put(fv.sha256, form, fv.definition)
         return form
 
     def lookup(self, session: Session, form_id: str, version: str) -> FormDef | None:

@@ -57,6 +57,7 @@ from sync_server.services.changes import (
     record_payload,
     write_changes,
 )
+from sync_server.services.check_pool import CheckPool
 from sync_server.services.common import (
     MAX_INT32,
     UUID_RE,
@@ -505,17 +506,36 @@ def _remember_form(key: tuple[str, str], form: FormDef) -> None:
 
 
 def precheck(
-    changes: list[ChangeIn], *, today: dt.date, local_now: dt.datetime
+    changes: list[ChangeIn],
+    *,
+    today: dt.date,
+    local_now: dt.datetime,
+    pool: CheckPool | None = None,
+    raw: bytes | None = None,
 ) -> dict[int, _Prechecked]:
     """What the form engine says of each upsert whose form version a push met before (and which does not
-    read the school's roster), outside any transaction. The batch checks again whatever this left out."""
-    out: dict[int, _Prechecked] = {}
-    for c in changes:
+    read the school's roster), outside any transaction. The batch checks again whatever this left out.
+    With a pool and the body's bytes, the engine runs in a worker process (services.check_pool)."""
+    wanted: list[tuple[int, ChangeIn, FormDef]] = []
+    for index, c in enumerate(changes):
         if c.kind != UPSERT:
             continue
         form = _KNOWN_FORMS.get((c.form_id, c.form_version))
         if form is None or _uses_references(form):
             continue
+        wanted.append((index, c, form))
+    out: dict[int, _Prechecked] = {}
+    if pool is not None and raw is not None:
+        texts = pool.check(
+            raw, [(i, c.op_id, form) for i, c, form in wanted], today=today, now=local_now
+        )
+        if texts is not None:
+            for i, c, form in wanted:
+                text = texts.get(i)
+                if text is not None:  # None or absent (problems, or not asked): the batch checks it
+                    out[id(c)] = _Prechecked(form, Evaluation(json.loads(text), []), text)
+            return out
+    for _, c, form in wanted:
         ev = evaluate(form, c.data, today=today, now=local_now)
         out[id(c)] = _Prechecked(form, ev, None if ev.problems else dumps(ev.data))
     return out
@@ -1351,15 +1371,24 @@ def run_push(
     local_offset: dt.timedelta,
     forms: FormCache,
     max_change_bytes: int = MAX_CHANGE_BYTES,
+    check_pool: CheckPool | None = None,
+    raw: bytes | None = None,
 ) -> PushAnswer:
     """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer.
-    The transaction may be shared with other pushes (group commit); this push is in a savepoint of its own."""
+    The transaction may be shared with other pushes (group commit); this push is in a savepoint of its own.
+    `check_pool` and `raw` (the body's bytes, gunzipped): the form engine's work on another core."""
     writer = writer_for(Session_)
     for attempt in range(RETRIES):
         now = clock()
         local_now = (now.astimezone(dt.UTC) + local_offset).replace(tzinfo=None)
         # The form engine's work before the writer's turn, where other threads' writes overlap it.
-        checked = precheck(changes, today=local_now.date(), local_now=local_now)
+        checked = precheck(
+            changes,
+            today=local_now.date(),
+            local_now=local_now,
+            pool=check_pool if attempt == 0 else None,
+            raw=raw,
+        )
 
         def work(
             session: Session,

@@ -1,0 +1,249 @@
+"""The form engine's worker processes: a push's records checked on another core.
+
+`sync-server serve` is one Python process, and under the GIL its Python work runs on one core at a time; with
+300 schools pushing at once that core was the limit (issue 14, goal 3), while the machine's other core sat
+mostly idle. The form engine is about a fifth of a push's CPU and needs nothing but the record and its form:
+here a worker process reads the push's body (the bytes as received, gunzipped), runs the engine on the upserts
+it is asked about and sends back, for each, the checked data as the JSON text the server stores (or None when
+the engine found problems: the serving process then checks that record itself, for the full answer).
+
+Only an accelerator. Whatever goes wrong with a worker - it died, hangs, answers something else, or cannot
+be started - the push is checked in the serving process exactly as without workers, the worker is replaced,
+and after repeated failures the pool stops using workers (logged). Every record is still evaluated by the
+very same form engine and the same definition text (a FormDef is parsed in the worker from the text the
+database holds, by its sha256), with the same `today` and `now`.
+
+Workers are started with multiprocessing's "spawn" (the only way on Windows, and safe beside threads), ignore
+Ctrl+C (the serving process stops them), and exit when the serving process's end of their pipe closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from forms.model import FormDef
+
+log = logging.getLogger(__name__)
+
+# A push with fewer records to check than this is checked in the serving process: the pipe's round trip
+# (~0.1-0.2 ms) costs more than the engine on a record or two.
+MIN_RECORDS = 3
+ANSWER_TIMEOUT = (
+    60.0  # seconds: a worker that has not answered by then is taken to hang (2,000 records: ~0.3 s)
+)
+WAIT_FOR_WORKER = 10.0  # seconds a push waits for a free worker before it checks its records itself
+MAX_RESTARTS = 5  # workers replaced within RESTART_WINDOW before the pool gives up on workers
+RESTART_WINDOW = 300.0
+
+Source = Callable[[FormDef], "tuple[str, str] | None"]  # a FormDef -> (sha256, definition text)
+
+
+def default_workers(cpu_count: int | None) -> int:
+    """One worker when the machine has a core besides the serving process's (the serving process stays the
+    bottleneck: one worker takes its share of the engine with room to spare), else none."""
+    return 1 if (cpu_count or 1) >= 2 else 0
+
+
+class _Worker:
+    def __init__(self, context: Any) -> None:
+        ours, theirs = context.Pipe(duplex=True)
+        self.conn: Connection = ours
+        self.process = context.Process(
+            target=serve_worker, args=(theirs,), name="sync-server-form-check", daemon=True
+        )
+        self.process.start()
+        theirs.close()
+        self.known: set[str] = set()  # the sha256s of definitions this worker was sent
+
+    def ask(self, message: tuple[Any, ...], timeout: float) -> Any:
+        self.conn.send(message)
+        if not self.conn.poll(timeout):
+            raise TimeoutError(f"no answer within {timeout:g} s")
+        return self.conn.recv()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.conn.close()
+
+
+class CheckPool:
+    """`workers` processes running the form engine for pushes. Thread-safe; check() never raises."""
+
+    def __init__(
+        self,
+        workers: int,
+        source: Source,
+        *,
+        answer_timeout: float = ANSWER_TIMEOUT,
+        wait_for_worker: float = WAIT_FOR_WORKER,
+    ) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._source = source
+        self._answer_timeout = answer_timeout
+        self._wait_for_worker = wait_for_worker
+        self._lock = threading.Lock()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._restarts: list[float] = []
+        self._closed = False
+        self.failures = 0  # answers not used (for figures and tests)
+        self.checked = 0  # records whose check came from a worker
+        for _ in range(workers):
+            self._add()
+
+    @property
+    def workers(self) -> int:
+        with self._lock:
+            return len(self._all)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._all if w.process.pid is not None]
+
+    def _add(self) -> None:
+        worker = _Worker(self._context)
+        with self._lock:
+            self._all.append(worker)
+        self._idle.put(worker)
+
+    def check(
+        self,
+        raw: bytes,
+        items: Sequence[tuple[int, str, FormDef]],
+        *,
+        today: dt.date,
+        now: dt.datetime,
+    ) -> dict[int, str | None] | None:
+        """For each (index in the body's `changes`, its op_id, its FormDef): the checked data as JSON
+        text, or None (the engine found problems). An index left out (its form's text unknown here) or a
+        None answer for the whole call (no worker could answer): the caller checks those itself."""
+        with self._lock:
+            if self._closed or not self._all:  # closed, or given up on workers
+                return None
+        sources: dict[int, tuple[FormDef, str, str]] = {}  # id(form) -> (form, sha256, text)
+        asked: list[tuple[int, str, str]] = []
+        for index, op_id, form in items:
+            known = sources.get(id(form))
+            if known is None:
+                found = self._source(form)
+                if found is None:
+                    continue
+                known = sources[id(form)] = (form, *found)
+            asked.append((index, op_id, known[1]))
+        if len(asked) < MIN_RECORDS:
+            return None
+        try:
+            worker = self._idle.get(timeout=self._wait_for_worker)
+        except queue.Empty:
+            return None
+        definitions = [
+            (sha, form.form_id, form.version, text)
+            for form, sha, text in sources.values()
+            if sha not in worker.known
+        ]
+        try:
+            reply = worker.ask((raw, today, now, asked, definitions), self._answer_timeout)
+            if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok"):
+                raise RuntimeError(f"the worker answered {str(reply)[:300]}")
+            answers = reply[1]
+            worker.known.update(sha for sha, *_ in definitions)
+            out: dict[int, str | None] = {}
+            for index, text in answers:
+                out[index] = text
+            self.checked += len(out)
+        except (
+            Exception
+        ) as exc:  # a worker's failure never fails the push: it is checked here instead
+            self.failures += 1
+            log.warning("form check worker %s failed (%s); replacing it", worker.process.pid, exc)
+            self._replace(worker)
+            return None
+        self._idle.put(worker)
+        return out
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.stop(timeout=0.5)
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+            now = time.monotonic()
+            self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW]
+            if self._closed or len(self._restarts) >= MAX_RESTARTS:
+                if not self._closed:
+                    log.error(
+                        "form check workers failed %d times in %d s; pushes are checked in the "
+                        "serving process from now on",
+                        len(self._restarts) + 1,
+                        RESTART_WINDOW,
+                    )
+                return
+            self._restarts.append(now)
+        try:
+            self._add()
+        except Exception as exc:
+            log.error("cannot start a form check worker (%s); pushes are checked here", exc)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.stop()
+
+
+# -- in the worker process ---------------------------------------------------------------------------
+
+
+def serve_worker(conn: Connection) -> None:
+    """A worker's life: answer requests until the serving process sends None or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from forms.engine import evaluate
+    from forms.loader import load_yaml_text
+    from sync_server.json_text import dumps, strict_loads
+
+    forms: dict[str, FormDef] = {}
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        try:
+            raw, today, now, asked, definitions = message
+            for sha, form_id, version, text in definitions:
+                if sha not in forms:
+                    forms[sha] = load_yaml_text(
+                        text, file=f"{form_id}@{version}", check_identifiers=False
+                    )
+            changes = strict_loads(raw)["changes"]
+            answers: list[tuple[int, str | None]] = []
+            for index, op_id, sha in asked:
+                item = changes[index]
+                if item.get("op_id") != op_id:
+                    continue  # not the change the serving process means: it checks that one itself
+                ev = evaluate(forms[sha], item["data"], today=today, now=now)
+                answers.append((index, None if ev.problems else dumps(ev.data)))
+            reply: tuple[str, Any] = ("ok", answers)
+        except Exception as exc:
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
