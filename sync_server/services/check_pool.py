@@ -13,8 +13,9 @@ and after repeated failures the pool stops using workers (logged). Every record 
 very same form engine and the same definition text (a FormDef is parsed in the worker from the text the
 database holds, by its sha256), with the same `today` and `now`.
 
-Workers are started with multiprocessing's "spawn" (the only way on Windows, and safe beside threads), ignore
-Ctrl+C (the serving process stops them), and exit when the serving process's end of their pipe closes.
+Workers are plain child processes (`python -m sync_server.services.check_pool`, the same on Windows and Linux,
+whatever started the serving process), ignore Ctrl+C (the serving process stops them), and exit when the
+serving process's end of their pipe closes.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import multiprocessing
+import os
+import pickle
 import queue
 import signal
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from forms.model import FormDef
@@ -54,31 +59,81 @@ def default_workers(cpu_count: int | None) -> int:
     return 1 if (cpu_count or 1) >= 2 else 0
 
 
+def _write_frame(stream: Any, value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_frame(stream: Any) -> Any:
+    """The next value from the pipe; EOFError when it closed."""
+    head = _read_exactly(stream, _LENGTH.size)
+    return pickle.loads(_read_exactly(stream, _LENGTH.unpack(head)[0]))
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    parts: list[bytes] = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            raise EOFError("the pipe closed")
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+_LENGTH = struct.Struct("<Q")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # where `sync_server` is found
+
+
 class _Worker:
-    def __init__(self, context: Any) -> None:
-        ours, theirs = context.Pipe(duplex=True)
-        self.conn: Connection = ours
-        self.process = context.Process(
-            target=serve_worker, args=(theirs,), name="sync-server-form-check", daemon=True
+    """One worker process: `python -m sync_server.services.check_pool`, values pickled over its stdin and
+    stdout. A plain child process, so that it never depends on how the serving process was started (its
+    __main__, as multiprocessing's spawn would)."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            bufsize=0,
         )
-        self.process.start()
-        theirs.close()
+        self._replies: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._read, name="form-check-reader", daemon=True).start()
         self.known: set[str] = set()  # the sha256s of definitions this worker was sent
 
+    def _read(self) -> None:
+        try:
+            while True:
+                self._replies.put(_read_frame(self.process.stdout))
+        except Exception as exc:  # EOF (the worker exited) or a broken frame
+            self._replies.put(EOFError(f"the worker's pipe: {exc}"))
+
     def ask(self, message: tuple[Any, ...], timeout: float) -> Any:
-        self.conn.send(message)
-        if not self.conn.poll(timeout):
-            raise TimeoutError(f"no answer within {timeout:g} s")
-        return self.conn.recv()
+        _write_frame(self.process.stdin, message)
+        try:
+            reply = self._replies.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no answer within {timeout:g} s") from None
+        if isinstance(reply, EOFError):
+            raise reply
+        return reply
 
     def stop(self, timeout: float = 2.0) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self.conn.send(None)
-        self.process.join(timeout)
-        if self.process.is_alive():
+            _write_frame(self.process.stdin, None)
+        with contextlib.suppress(OSError, ValueError):
+            self.process.stdin.close()  # type: ignore[union-attr]
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout)
-        self.conn.close()
+            self.process.wait(timeout)
+        with contextlib.suppress(OSError, ValueError):
+            self.process.stdout.close()  # type: ignore[union-attr]
 
 
 class CheckPool:
@@ -92,7 +147,6 @@ class CheckPool:
         answer_timeout: float = ANSWER_TIMEOUT,
         wait_for_worker: float = WAIT_FOR_WORKER,
     ) -> None:
-        self._context = multiprocessing.get_context("spawn")
         self._source = source
         self._answer_timeout = answer_timeout
         self._wait_for_worker = wait_for_worker
@@ -116,7 +170,7 @@ class CheckPool:
             return [w.process.pid for w in self._all if w.process.pid is not None]
 
     def _add(self) -> None:
-        worker = _Worker(self._context)
+        worker = _Worker()
         with self._lock:
             self._all.append(worker)
         self._idle.put(worker)
@@ -210,9 +264,8 @@ class CheckPool:
 # -- in the worker process ---------------------------------------------------------------------------
 
 
-def serve_worker(conn: Connection) -> None:
+def serve_worker(requests: Any, answers: Any) -> None:
     """A worker's life: answer requests until the serving process sends None or goes away."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from forms.engine import evaluate
     from forms.loader import load_yaml_text
     from sync_server.json_text import dumps, strict_loads
@@ -220,7 +273,7 @@ def serve_worker(conn: Connection) -> None:
     forms: dict[str, FormDef] = {}
     while True:
         try:
-            message = conn.recv()
+            message = _read_frame(requests)
         except (EOFError, OSError):
             return
         if message is None:
@@ -233,17 +286,33 @@ def serve_worker(conn: Connection) -> None:
                         text, file=f"{form_id}@{version}", check_identifiers=False
                     )
             changes = strict_loads(raw)["changes"]
-            answers: list[tuple[int, str | None]] = []
+            answers_: list[tuple[int, str | None]] = []
             for index, op_id, sha in asked:
                 item = changes[index]
                 if item.get("op_id") != op_id:
                     continue  # not the change the serving process means: it checks that one itself
                 ev = evaluate(forms[sha], item["data"], today=today, now=now)
-                answers.append((index, None if ev.problems else dumps(ev.data)))
-            reply: tuple[str, Any] = ("ok", answers)
+                answers_.append((index, None if ev.problems else dumps(ev.data)))
+            reply: tuple[str, Any] = ("ok", answers_)
         except Exception as exc:
             reply = ("error", f"{type(exc).__name__}: {exc}")
         try:
-            conn.send(reply)
+            _write_frame(answers, reply)
         except (OSError, ValueError):
             return
+
+
+def main() -> None:
+    """The worker process: requests on stdin, answers on stdout (anything else printed goes to stderr, so
+    that it cannot break a frame)."""
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl+C reaches the whole console: the server stops us
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    serve_worker(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

@@ -175,11 +175,11 @@ def test_a_bad_setting_stops_serve_before_it_listens(tmp_path: Path) -> None:
 
 
 def _workers(pid: int) -> list[int]:
-    """The form check workers among a process's children (multiprocessing's resource tracker is one too)."""
+    """The form check workers among a process's children."""
     out: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         for child in task.read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"sync_server.services.check_pool" in Path(f"/proc/{child}/cmdline").read_bytes():
                 out.append(int(child))
     return out
 
