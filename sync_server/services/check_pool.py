@@ -112,8 +112,10 @@ class _Worker:
         except Exception as exc:  # EOF (the worker exited) or a broken frame
             self._replies.put(EOFError(f"the worker's pipe: {exc}"))
 
-    def ask(self, message: tuple[Any, ...], timeout: float) -> Any:
+    def send(self, message: tuple[Any, ...]) -> None:
         _write_frame(self.process.stdin, message)
+
+    def receive(self, timeout: float) -> Any:
         try:
             reply = self._replies.get(timeout=timeout)
         except queue.Empty:
@@ -155,6 +157,7 @@ class CheckPool:
         self._all: list[_Worker] = []
         self._restarts: list[float] = []
         self._closed = False
+        self._active = 0
         self.failures = 0  # answers not used (for figures and tests)
         self.checked = 0  # records whose check came from a worker
         for _ in range(workers):
@@ -182,13 +185,37 @@ class CheckPool:
         *,
         today: dt.date,
         now: dt.datetime,
+        meanwhile: Callable[[], None] | None = None,
     ) -> dict[int, str | None] | None:
         """For each (index in the body's `changes`, its op_id, its FormDef): the checked data as JSON
         text, or None (the engine found problems). An index left out (its form's text unknown here) or a
-        None answer for the whole call (no worker could answer): the caller checks those itself."""
+        None answer for the whole call (no worker could answer): the caller checks those itself.
+        `meanwhile`: the caller's own share of the work, run while a worker does its share (only once a
+        worker has the request: not run when None is answered before that)."""
         with self._lock:
             if self._closed or not self._all:  # closed, or given up on workers
                 return None
+            self._active += 1
+        try:
+            return self._check(raw, items, today, now, meanwhile)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    @property
+    def busy(self) -> int:
+        """Pushes being checked through the workers right now."""
+        with self._lock:
+            return self._active
+
+    def _check(
+        self,
+        raw: bytes,
+        items: Sequence[tuple[int, str, FormDef]],
+        today: dt.date,
+        now: dt.datetime,
+        meanwhile: Callable[[], None] | None,
+    ) -> dict[int, str | None] | None:
         sources: dict[int, tuple[FormDef, str, str]] = {}  # id(form) -> (form, sha256, text)
         asked: list[tuple[int, str, str]] = []
         for index, op_id, form in items:
@@ -211,7 +238,18 @@ class CheckPool:
             if sha not in worker.known
         ]
         try:
-            reply = worker.ask((raw, today, now, asked, definitions), self._answer_timeout)
+            worker.send((raw, today, now, asked, definitions))
+        except Exception as exc:
+            self._failed(worker, exc)
+            return None
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                self._replace(worker)  # its answer is not waited for
+                raise
+        try:
+            reply = worker.receive(self._answer_timeout)
             if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok"):
                 raise RuntimeError(f"the worker answered {str(reply)[:300]}")
             answers = reply[1]
@@ -220,15 +258,17 @@ class CheckPool:
             for index, text in answers:
                 out[index] = text
             self.checked += len(out)
-        except (
-            Exception
-        ) as exc:  # a worker's failure never fails the push: it is checked here instead
-            self.failures += 1
-            log.warning("form check worker %s failed (%s); replacing it", worker.process.pid, exc)
-            self._replace(worker)
+        except Exception as exc:
+            self._failed(worker, exc)
             return None
         self._idle.put(worker)
         return out
+
+    def _failed(self, worker: _Worker, exc: Exception) -> None:
+        """A worker's failure never fails the push: the caller checks it itself."""
+        self.failures += 1
+        log.warning("form check worker %s failed (%s); replacing it", worker.process.pid, exc)
+        self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:
         worker.stop(timeout=0.5)
