@@ -21,12 +21,10 @@ the same 2 cores as the server: the figures include that competition.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import gzip
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import sqlalchemy as sa  # noqa: E402
+from proc_stats import server_cpu  # noqa: E402
 from sync_bytes_bench import records as make_records  # noqa: E402
 
 from sync_server import models as M  # noqa: E402
@@ -148,28 +147,6 @@ def push_body(rows: list[dict[str, Any]]) -> tuple[bytes, list[str]]:
         for rid, d in zip(ids, rows, strict=True)
     ]
     return gzip.compress(json.dumps({"changes": changes}, ensure_ascii=False).encode()), ids
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (Linux /proc; 0.0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds of the serving process, and of its child processes (the form check workers)."""
-    return process_cpu(pid), sum(process_cpu(child) for child in children(pid))
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            found.extend(int(c) for c in task.read_text().split())
-    return found
 
 
 def run_threads(work: list[Callable[[], list[float]]]) -> tuple[float, list[float]]:

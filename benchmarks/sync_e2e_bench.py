@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import requests  # noqa: E402
+from proc_stats import server_cpu  # noqa: E402
 from sync_bytes_bench import records, save_records, start_server  # noqa: E402
 
 from client.clock import SystemClock  # noqa: E402
@@ -45,12 +45,9 @@ from client.sync.engine import SyncEngine  # noqa: E402
 
 
 def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 where there is none)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds the server has used so far: its serving process and its form check workers."""
+    own, workers = server_cpu(pid)
+    return own + workers
 
 
 def ours(folder: Path, data: list[dict[str, Any]]) -> tuple[float, float, float]:
