@@ -210,7 +210,7 @@ def device_required(view: F) -> F:
 
 
 def sync_device_required(view: F) -> F:
-    """device_required for push and pull: the token and the server's generation read in one transaction
+    """device_required for push and pull: the token and the server's generation read in one statement
     (g.seen, for _generation_standing; issue 14: two read transactions were a tenth of a small push)."""
 
     @wraps(view)
@@ -236,11 +236,13 @@ def authenticate(*, with_generation: bool = False) -> DeviceInfo:
     # Protocol 1.15: a computer enrolled by file is bound to the file on first contact (another: 403).
     token = file_token(state, token.strip())
     secret = str(state.config["SECRET_KEY"])
-    with state.db.ReadSession.begin() as session:
-        conn = session.connection()
-        match = match_token(conn, token, secret=secret)
-        if match is not None and with_generation:
-            g.seen = generation.snapshot(conn)
+    # One statement reads the token's device and, for push and pull, where the server stands (g.seen):
+    # no Session, and on PostgreSQL no BEGIN and COMMIT (db.Database.reader).
+    also = generation.SNAPSHOT_COLUMNS if with_generation else ()
+    with state.db.reader.connect() as conn:
+        match = match_token(conn, token, secret=secret, also=also)
+    if match is not None and with_generation:
+        g.seen = generation.seen_from(match.also)
     if match is None:
         raise _invalid_token(
             "unauthorized",

@@ -6,6 +6,11 @@ Two session factories share one engine:
 - `ReadSession` for reads. On SQLite a plain BEGIN: a snapshot that does not wait for writers (WAL).
 On PostgreSQL both are ordinary READ COMMITTED transactions; writers lock what they change (see services).
 
+And `reader`, the engine for reads through a Connection, no Session (the token read of every device request):
+on SQLite the same plain BEGIN; on PostgreSQL autocommit - each statement its own snapshot, as in a READ
+COMMITTED transaction, without the BEGIN and COMMIT round trips (issue 14, goal 3). The pool gives each
+connection back to the next user in the engine's own isolation level.
+
 Every JSON column is written as services.common.dumps writes it (compact, Chinese kept as is), whichever path
 writes it: the push's fast insert sends text it encoded so, and the ORM (edits, conflicts, reviews) encodes
 through the engine's json_serializer, so a plain `LIKE '%张伟%'` finds edited records too. Rows an older
@@ -103,6 +108,7 @@ class Database:
     engine: Engine
     Session: sessionmaker[orm.Session]
     ReadSession: sessionmaker[orm.Session]
+    reader: Engine
 
     def close(self) -> None:
         self.engine.dispose()
@@ -125,4 +131,5 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
         engine,
         sessionmaker(engine, expire_on_commit=False),
         sessionmaker(reader, expire_on_commit=False),
+        reader if is_sqlite(engine) else engine.execution_options(isolation_level="AUTOCOMMIT"),
     )

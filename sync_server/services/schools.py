@@ -431,6 +431,7 @@ class TokenMatch:
     device: DeviceInfo
     kind: str  # TokenKind
     epoch: int | None  # of a minted token
+    also: tuple[Any, ...] = ()  # the values of match_token's `also` columns, read with the device
 
 
 def _with_school(session: Session, *where: Any) -> tuple[Device, School] | None:
@@ -444,9 +445,10 @@ def _with_school(session: Session, *where: Any) -> tuple[Device, School] | None:
 # ~3x the query on every request (issue 14, goal 3).
 _DEVICES = cast(Table, Device.__table__)
 _SCHOOLS = cast(Table, School.__table__)
+_INFO_COLUMNS = 12  # the device and school columns _device_select reads before any `also` columns
 
 
-def _device_select(where: Any) -> Any:
+def _device_select(where: Any, also: tuple[Any, ...] = ()) -> Any:
     d, s = _DEVICES.c, _SCHOOLS.c
     return (
         select(
@@ -462,6 +464,7 @@ def _device_select(where: Any) -> Any:
             d.replaced_by,
             d.token_hash,
             d.token_epoch,
+            *also,
         )
         .join(_SCHOOLS, s.id == d.school_id)
         .where(where)
@@ -469,14 +472,29 @@ def _device_select(where: Any) -> Any:
     )
 
 
-_BY_TOKEN = _device_select(
-    or_(
-        _DEVICES.c.token_hash == bindparam("digest"),
-        _DEVICES.c.next_token_hash == bindparam("digest"),
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    by_token: Any  # the current or next token's hash
+    by_id: Any  # a minted token's device id
+    by_previous: Any  # a token retired by the last rotation
+
+
+def _lookups(also: tuple[Any, ...]) -> _Lookups:
+    return _Lookups(
+        _device_select(
+            or_(
+                _DEVICES.c.token_hash == bindparam("digest"),
+                _DEVICES.c.next_token_hash == bindparam("digest"),
+            ),
+            also,
+        ),
+        _device_select(_DEVICES.c.id == bindparam("device_id"), also),
+        _device_select(_DEVICES.c.previous_token_hash == bindparam("digest"), also),
     )
-)
-_BY_ID = _device_select(_DEVICES.c.id == bindparam("device_id"))
-_BY_PREVIOUS = _device_select(_DEVICES.c.previous_token_hash == bindparam("digest"))
+
+
+# Built once for each `also` (a constant of the caller's module, e.g. generation.SNAPSHOT_COLUMNS).
+_LOOKUPS: dict[tuple[Any, ...], _Lookups] = {(): _lookups(())}
 
 
 def _row_info(row: Any) -> DeviceInfo:
@@ -486,28 +504,38 @@ def _row_info(row: Any) -> DeviceInfo:
 
 
 def match_token(
-    session: Session | Connection, token: str, *, secret: str | None
+    session: Session | Connection,
+    token: str,
+    *,
+    secret: str | None,
+    also: tuple[Any, ...] = (),
 ) -> TokenMatch | None:
     """Whose token this is and how it stands; None: nobody's. In a Session, what it holds unflushed is
-    flushed first (as an ORM query would autoflush)."""
+    flushed first (as an ORM query would autoflush).
+
+    `also`: column expressions (scalar subqueries) read in the same statement as the device, so one
+    statement - one snapshot, one round trip - answers both; their values are TokenMatch.also."""
     if isinstance(session, Session) and session.autoflush:
         session.flush()
+    lookups = _LOOKUPS.get(also)
+    if lookups is None:
+        lookups = _LOOKUPS.setdefault(also, _lookups(also))
     digest = token_hash(token)
     minted = _minted(token, secret)
     epoch = minted[1] if minted else None
-    row = session.execute(_BY_TOKEN, {"digest": digest}).first()
+    row = session.execute(lookups.by_token, {"digest": digest}).first()
     if row is not None:
-        kind = TokenKind.CURRENT if row.token_hash == digest else TokenKind.NEXT
-        return TokenMatch(_row_info(row), kind, epoch)
+        kind = TokenKind.CURRENT if row[10] == digest else TokenKind.NEXT
+        return TokenMatch(_row_info(row), kind, epoch, tuple(row[_INFO_COLUMNS:]))
     if minted is not None:
-        row = session.execute(_BY_ID, {"device_id": minted[0]}).first()
+        row = session.execute(lookups.by_id, {"device_id": minted[0]}).first()
         if row is not None:
-            ahead = minted[1] > (row.token_epoch or 0)
+            ahead = minted[1] > (row[11] or 0)
             kind = TokenKind.AHEAD if ahead else TokenKind.RETIRED
-            return TokenMatch(_row_info(row), kind, epoch)
-    row = session.execute(_BY_PREVIOUS, {"digest": digest}).first()
+            return TokenMatch(_row_info(row), kind, epoch, tuple(row[_INFO_COLUMNS:]))
+    row = session.execute(lookups.by_previous, {"digest": digest}).first()
     if row is not None:
-        return TokenMatch(_row_info(row), TokenKind.RETIRED, epoch)
+        return TokenMatch(_row_info(row), TokenKind.RETIRED, epoch, tuple(row[_INFO_COLUMNS:]))
     return None
 
 

@@ -1,0 +1,74 @@
+"""The token read of each device request: one statement reads the token's device with the server's
+generation and change counter, through db.Database.reader (on PostgreSQL autocommit, no BEGIN/COMMIT).
+Whatever changed before a request - a revoked token, a restore, a counter moved - is what that request
+sees, and a connection the reader used goes back to the pool as transactional as before. Real server on
+loopback, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from sync_server import models as M
+from sync_server.app import prepare_database
+from sync_server.db import open_database
+from sync_server.services.generation import Reason, start_generation
+from sync_server.services.schools import revoke_device
+from sync_server.state import get_state
+from tests.server.conftest import START, LiveServer, assert_error, change
+from tests.server.test_generation import counter, generation_of, pull, push
+
+
+def test_the_reader_gives_its_connection_back_transactional(
+    ready_db_url: str, backend: str
+) -> None:
+    db = open_database(ready_db_url, pool_size=1)
+    try:
+        if backend == "postgresql":
+            prepare_database(db, migrate=True, publish_forms=False, now=START)
+        with db.reader.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(M.Device)).scalar_one() == 0
+            used = conn.connection.dbapi_connection
+        with db.Session() as s:
+            assert s.connection().connection.dbapi_connection is used  # the same pooled connection
+            s.add(M.ChangeCounter(id=2, value=7))
+            s.flush()
+            s.rollback()
+        with db.Session() as s:
+            assert s.execute(select(func.count()).select_from(M.ChangeCounter)).scalar_one() == 1
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("path", ["pull", "push"])
+def test_each_request_sees_the_database_as_it_is_then(live: LiveServer, path: str) -> None:
+    dev = live.device()
+    db = get_state(live.app).db
+
+    def ask(generation: str) -> requests.Response:
+        if path == "pull":
+            return pull(dev, 0, Sync_Generation=generation)
+        return push(dev, [change()], Sync_Generation=generation)
+
+    for _ in range(3):  # several rounds: the pooled connections the token read used before
+        gen, seq = generation_of(live).generation, counter(live)
+        r = ask(gen)
+        assert r.status_code == 200, r.text
+        assert r.headers["Sync-Server-Seq"] == str(seq)
+        with db.Session.begin() as s:  # a restore
+            start_generation(s, reason=Reason.RESTORED, now=live.clock(), actor="test")
+        new = generation_of(live).generation
+        err = assert_error(ask(gen), 409, "generation_changed")
+        assert err["details"]["generation"] == new
+        if path == "pull":  # the counter moved back (a rewound database): the next answer says so
+            with db.Session.begin() as s:
+                s.execute(update(M.ChangeCounter).where(M.ChangeCounter.id == 1).values(value=1))
+            r = ask(new)
+            assert r.status_code == 200, r.text
+            assert r.headers["Sync-Server-Seq"] == "1"
+        live.clock.advance(minutes=20)  # past REWIND_COOLDOWN, so the next round's restore is new
+
+    with db.Session.begin() as s:
+        revoke_device(s, dev.device_id, now=START, actor="test")
+    assert_error(ask(generation_of(live).generation), 403, "device_revoked")
