@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -67,6 +68,9 @@ LINGER_READ = 256 * 1024
 # (FD_SETSIZE); one more makes select() raise ValueError, which waitress does not catch: the loop and the
 # server would stop. Its map also holds the listening socket and the trigger: connections are kept below.
 SELECT_CONNECTION_LIMIT = 500
+# What the serving loop asks of a socket: poll()'s flags (select() has none: the same numbers stand in)
+WANT_READ = getattr(select, "POLLIN", 1) | getattr(select, "POLLPRI", 2)
+WANT_WRITE = getattr(select, "POLLOUT", 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,7 @@ class DoorChannel(HTTPChannel):  # type: ignore[misc]
     def __init__(
         self, server: DoorServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None
     ) -> None:
+        self.lookahead = int(adj.channel_request_lookahead)
         super().__init__(server, sock, addr, adj, map)
         self.parser_class = functools.partial(DoorParser, server=server)
         server.admit(self)
@@ -292,6 +297,20 @@ class DoorChannel(HTTPChannel):  # type: ignore[misc]
         if any(getattr(r, "refused_body", False) for r in self.requests):
             self.refused_body = True
         return result
+
+    def loop_flags(self) -> int:
+        """readable() and writable() in one call (WANT_READ | WANT_WRITE), quickly for the usual states:
+        the serving loop asks every open connection at every turn. A connection that is not closing, not
+        lingering and has nothing to write is never writable, and readable unless it holds more requests
+        than waitress's lookahead (it waits for a worker, or one serves it)."""
+        if not (
+            self.will_close
+            or self.close_when_flushed
+            or self.total_outbufs_len
+            or self.linger_until is not None
+        ):
+            return 0 if len(self.requests) > self.lookahead else WANT_READ
+        return (WANT_READ if self.readable() else 0) | (WANT_WRITE if self.writable() else 0)
 
     def readable(self) -> bool:
         return self.linger_until is not None or bool(super().readable())
@@ -372,6 +391,11 @@ class TlsDoorChannel(DoorChannel):
         # OpenSSL, where poll() no longer sees it: read now rather than wait for the next event.
         self.handle_read()
 
+    def loop_flags(self) -> int:
+        if self.handshaken and not self.want_write:
+            return super().loop_flags()
+        return (WANT_READ if self.readable() else 0) | (WANT_WRITE if self.writable() else 0)
+
     def readable(self) -> bool:
         if not self.handshaken:
             return not self.will_close
@@ -446,6 +470,94 @@ def _tls_channel(
         return None
 
 
+class ServingLoop:
+    """Waitress's loop (wasyncore.poll2, or poll with select() where there is no poll(): Windows), cheaper
+    at each turn. Waitress asks every open connection readable() and writable() and registers each in a new
+    poll object at every turn: with 300 connections ~120 us a turn, ~650 turns in the 300-device crowd, more
+    than half of the loop thread's CPU (~55 us a turn here). Here a connection answers both in one call
+    (DoorChannel.loop_flags) and the poll object is kept: a socket is registered again only when what is
+    asked of it changed, and unregistered when it stops being asked or closes. Every connection is still asked at every turn, as
+    before, so no change of state (made by a worker thread or by the loop) can go unseen."""
+
+    def __init__(self, socket_map: dict[int, Any], *, use_poll: bool) -> None:
+        self.map = socket_map
+        self.poller = select.poll() if use_poll else None
+        self.registered: dict[int, int] = {}  # fd -> the flags poller holds for it
+
+    @staticmethod
+    def _other_flags(obj: Any) -> int:
+        """The listening socket's and the trigger's, as waitress asks them."""
+        flags = WANT_READ if obj.readable() else 0
+        if obj.writable() and not obj.accepting:  # a listener is never writable
+            flags |= WANT_WRITE
+        return flags
+
+    def turn(self, timeout: float) -> None:
+        if self.poller is None:
+            self._select_turn(timeout)
+        else:
+            self._poll_turn(timeout)
+
+    def _poll_turn(self, timeout: float) -> None:
+        poller, registered = self.poller, self.registered
+        assert poller is not None
+        asked = 0
+        for fd, obj in list(self.map.items()):  # (inline: this runs for every connection each turn)
+            flags = obj.loop_flags() if isinstance(obj, DoorChannel) else self._other_flags(obj)
+            if flags:
+                asked += 1
+                if registered.get(fd) != flags:
+                    poller.register(fd, flags)  # (registering again modifies)
+                    registered[fd] = flags
+            elif fd in registered:
+                poller.unregister(fd)
+                del registered[fd]
+        if len(registered) != asked:  # sockets closed since: no longer in the map
+            for fd in [fd for fd in registered if fd not in self.map]:
+                self._forget(fd)
+        try:
+            ready = poller.poll(int(timeout * 1000))
+        except InterruptedError:
+            return
+        for fd, flags in ready:
+            obj = self.map.get(fd)
+            if obj is None:  # closed by an earlier socket's handler this turn
+                self._forget(fd)
+                continue
+            wasyncore.readwrite(obj, flags)
+
+    def _forget(self, fd: int) -> None:
+        if self.registered.pop(fd, None) is not None:
+            assert self.poller is not None
+            with contextlib.suppress(KeyError):
+                self.poller.unregister(fd)
+
+    def _select_turn(self, timeout: float) -> None:
+        r: list[int] = []
+        w: list[int] = []
+        e: list[int] = []
+        for fd, obj in list(self.map.items()):
+            flags = obj.loop_flags() if isinstance(obj, DoorChannel) else self._other_flags(obj)
+            if flags & WANT_READ:
+                r.append(fd)
+            if flags & WANT_WRITE:
+                w.append(fd)
+            if flags:
+                e.append(fd)
+        if not e:
+            time.sleep(timeout)
+            return
+        try:
+            r, w, e = select.select(r, w, e, timeout)
+        except InterruptedError:
+            return
+        for fds, handle in ((r, wasyncore.read), (w, wasyncore.write), (e, wasyncore._exception)):
+            for fd in fds:
+                obj = self.map.get(fd)
+                if obj is not None:
+                    handle(obj)
+
+
 class DoorServer(TcpWSGIServer):  # type: ignore[misc]
     channel_class = DoorChannel
 
@@ -484,6 +596,17 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
             closed += 1
         self.made_room += closed
         return closed
+
+    def run(self) -> None:
+        """Waitress's run, with ServingLoop for its loop."""
+        use_poll = bool(self.adj.asyncore_use_poll) and hasattr(select, "poll")
+        loop = ServingLoop(self._map, use_poll=use_poll)
+        timeout = float(self.adj.asyncore_loop_timeout)
+        try:
+            while self._map:
+                loop.turn(timeout)
+        except (SystemExit, KeyboardInterrupt):
+            self.task_dispatcher.shutdown()
 
     def readable(self) -> bool:
         if self.accepting:
