@@ -237,9 +237,9 @@ def authenticate(*, with_generation: bool = False) -> DeviceInfo:
     token = file_token(state, token.strip())
     secret = str(state.config["SECRET_KEY"])
     # One statement reads the token's device and, for push and pull, where the server stands (g.seen):
-    # no Session, and on PostgreSQL no BEGIN and COMMIT (db.Database.reader).
+    # no Session, and on PostgreSQL no BEGIN and COMMIT (db.Database.read_connection).
     also = generation.SNAPSHOT_COLUMNS if with_generation else ()
-    with state.db.reader.connect() as conn:
+    with state.db.read_connection() as conn:
         match = match_token(conn, token, secret=secret, also=also)
     if match is not None and with_generation:
         g.seen = generation.seen_from(match.also)

@@ -1,5 +1,5 @@
 """The token read of each device request: one statement reads the token's device with the server's
-generation and change counter, through db.Database.reader (on PostgreSQL autocommit, no BEGIN/COMMIT).
+generation and change counter, through db.Database.read_connection (on PostgreSQL autocommit, no BEGIN/COMMIT).
 Whatever changed before a request - a revoked token, a restore, a counter moved - is what that request
 sees, and a connection the reader used goes back to the pool as transactional as before. Real server on
 loopback, SQLite and PostgreSQL."""
@@ -27,7 +27,7 @@ def test_the_reader_gives_its_connection_back_transactional(
     try:
         if backend == "postgresql":
             prepare_database(db, migrate=True, publish_forms=False, now=START)
-        with db.reader.connect() as conn:
+        with db.read_connection() as conn:
             assert conn.execute(select(func.count()).select_from(M.Device)).scalar_one() == 0
             used = conn.connection.dbapi_connection
         with db.Session() as s:
