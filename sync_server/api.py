@@ -289,8 +289,8 @@ def authenticate(*, with_generation: bool = False) -> DeviceInfo:
     every = dt.timedelta(seconds=float(state.config["LAST_SEEN_EVERY"]))
     if seen is None or naive_utc(now) - seen >= every:
         try:
-            with state.db.Session.begin() as session:
-                touch_device(session, device.device_id, now=now)
+            with state.db.one_write() as conn:  # on PostgreSQL one round trip, no BEGIN/COMMIT
+                touch_device(conn, device.device_id, now=now)
         except Exception:
             log.warning("could not record that device %s was seen", device.device_id, exc_info=True)
     return device

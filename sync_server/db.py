@@ -9,7 +9,9 @@ On PostgreSQL both are ordinary READ COMMITTED transactions; writers lock what t
 And `read_connection()` for reads through a Connection, no Session (the token read of every device request):
 on SQLite the same plain BEGIN; on PostgreSQL autocommit - each statement its own snapshot, as in a READ
 COMMITTED transaction, without the BEGIN and COMMIT round trips (issue 14, goal 3). The pool gives each
-connection back to the next user in the engine's own isolation level.
+connection back to the next user in the engine's own isolation level. `one_write()` likewise for a write of
+one statement (a device's last_seen_at): on SQLite in a BEGIN IMMEDIATE transaction, on PostgreSQL autocommit
+(the statement commits by itself).
 
 Every JSON column is written as services.common.dumps writes it (compact, Chinese kept as is), whichever path
 writes it: the push's fast insert sends text it encoded so, and the ORM (edits, conflicts, reviews) encodes
@@ -20,7 +22,9 @@ such a record writes it in the one form.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +122,19 @@ class Database:
             return self.read_engine.connect()
         # Set on the connection, not on an engine copy made with the option: such an engine has an event
         # listener, and an engine with one dispatches events around every statement (~10% of the read).
+        return self._autocommit()
+
+    @contextlib.contextmanager
+    def one_write(self) -> Iterator[Connection]:
+        """A Connection for ONE write statement, committed when the block ends without an exception."""
+        if is_sqlite(self.engine):
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._autocommit() as conn:
+            yield conn
+
+    def _autocommit(self) -> Connection:
         conn = self.engine.connect()
         try:
             conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -577,7 +577,7 @@ def issue_next_token(session: Session, device_id: str, *, secret: str, now: dt.d
     return token
 
 
-def touch_device(session: Session, device_id: str, *, now: dt.datetime) -> None:
+def touch_device(session: Session | Connection, device_id: str, *, now: dt.datetime) -> None:
     session.execute(
         update(Device).where(Device.id == device_id).values(last_seen_at=naive_utc(now))
     )

@@ -37,6 +37,18 @@ def test_the_reader_gives_its_connection_back_transactional(
             s.rollback()
         with db.Session() as s:
             assert s.execute(select(func.count()).select_from(M.ChangeCounter)).scalar_one() == 1
+        # A write of one statement (a device's last_seen_at) is committed, and its connection goes back
+        # transactional too.
+        with db.one_write() as conn:
+            conn.execute(update(M.ChangeCounter).where(M.ChangeCounter.id == 1).values(value=5))
+            assert conn.connection.dbapi_connection is used
+        with db.Session() as s:
+            assert s.connection().connection.dbapi_connection is used
+            s.add(M.ChangeCounter(id=3, value=7))
+            s.flush()
+            s.rollback()
+        with db.Session() as s:
+            assert s.execute(select(M.ChangeCounter.id, M.ChangeCounter.value)).all() == [(1, 5)]
     finally:
         db.close()
 
@@ -68,6 +80,13 @@ def test_each_request_sees_the_database_as_it_is_then(live: LiveServer, path: st
             assert r.status_code == 200, r.text
             assert r.headers["Sync-Server-Seq"] == "1"
         live.clock.advance(minutes=20)  # past REWIND_COOLDOWN, so the next round's restore is new
+
+    # A request after LAST_SEEN_EVERY records that the device was seen.
+    live.clock.advance(hours=1)
+    assert ask(generation_of(live).generation).status_code == 200
+    with live.session() as s:
+        seen = s.get_one(M.Device, dev.device_id).last_seen_at
+        assert seen == live.clock().replace(tzinfo=None)
 
     with db.Session.begin() as s:
         revoke_device(s, dev.device_id, now=START, actor="test")
