@@ -233,6 +233,10 @@ def _serve_and_push(
         spent = [_cpu(k) - b for k, b in zip(kids, before, strict=True)]
     finally:
         server.stop()
+    deadline = time.monotonic() + 10  # the workers end with the server (their pipe closes)
+    while any(Path(f"/proc/{k}").exists() for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [k for k in kids if Path(f"/proc/{k}").exists()], "a worker outlived its server"
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
