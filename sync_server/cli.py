@@ -848,7 +848,6 @@ def cmd_serve(ctx: Context) -> Result:
             f"cannot listen on {ctx.args.host}:{ctx.args.port}: {exc.strerror or exc}",
             EXIT_UNAVAILABLE,
         ) from None
-    pool = _start_check_pool(app, workers)
     port = int(getattr(server, "effective_port", ctx.args.port))
     url = f"{'https' if tls else 'http'}://{ctx.args.host}:{port}"
     started = {
@@ -860,8 +859,10 @@ def cmd_serve(ctx: Context) -> Result:
     said = [f"同步服务器已启动 / sync server listening on {url}"]
     if fingerprint:
         said.append(f"证书指纹 / certificate fingerprint (SHA-256): {fingerprint}")
-    _emit(ctx.args, started, said)
+    pool = None
     try:
+        pool = _start_check_pool(app, workers)
+        _emit(ctx.args, started, said)
         server.run()
     except KeyboardInterrupt:
         pass

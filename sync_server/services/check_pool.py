@@ -94,15 +94,22 @@ class _Worker:
     def __init__(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        # -P: the worker's modules come from where this process's come from (PYTHONPATH), never from the
+        # folder the server was started in (which `-m` would put first: an older copy of forms/ there would
+        # check the records).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-P", "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
             bufsize=0,
         )
         self._replies: queue.Queue[Any] = queue.Queue()
+        # Requests are written by a thread of their own: a worker that stops reading (suspended, say)
+        # blocks that thread, not the push, which gives up at its answer timeout.
+        self._requests: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._read, name="form-check-reader", daemon=True).start()
+        threading.Thread(target=self._write, name="form-check-writer", daemon=True).start()
         self.known: set[str] = set()  # the sha256s of definitions this worker was sent
 
     def _read(self) -> None:
@@ -112,8 +119,19 @@ class _Worker:
         except Exception as exc:  # EOF (the worker exited) or a broken frame
             self._replies.put(EOFError(f"the worker's pipe: {exc}"))
 
+    def _write(self) -> None:
+        while True:
+            message = self._requests.get()
+            try:
+                _write_frame(self.process.stdin, message)
+            except Exception as exc:  # the worker is gone: its reply never comes
+                self._replies.put(EOFError(f"the worker's pipe: {exc}"))
+                return
+            if message is None:
+                return
+
     def send(self, message: tuple[Any, ...]) -> None:
-        _write_frame(self.process.stdin, message)
+        self._requests.put(message)
 
     def receive(self, timeout: float) -> Any:
         try:
@@ -125,17 +143,18 @@ class _Worker:
         return reply
 
     def stop(self, timeout: float = 2.0) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            _write_frame(self.process.stdin, None)
-        with contextlib.suppress(OSError, ValueError):
-            self.process.stdin.close()  # type: ignore[union-attr]
+        """Ask the worker to end, kill it if it does not; never raises."""
+        self._requests.put(None)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-        with contextlib.suppress(OSError, ValueError):
-            self.process.stdout.close()  # type: ignore[union-attr]
+            with contextlib.suppress(OSError):
+                self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()  # type: ignore[union-attr]
 
 
 class CheckPool:
@@ -158,6 +177,7 @@ class CheckPool:
         self._restarts: list[float] = []
         self._closed = False
         self._active = 0
+        self._gave_up_at: float | None = None
         self.failures = 0  # answers not used (for figures and tests)
         self.checked = 0  # records whose check came from a worker
         for _ in range(workers):
@@ -175,7 +195,12 @@ class CheckPool:
     def _add(self) -> None:
         worker = _Worker()
         with self._lock:
-            self._all.append(worker)
+            closed = self._closed
+            if not closed:
+                self._all.append(worker)
+        if closed:  # closed meanwhile (a replacement racing close())
+            worker.stop(timeout=0.5)
+            return
         self._idle.put(worker)
 
     def check(
@@ -192,6 +217,19 @@ class CheckPool:
         None answer for the whole call (no worker could answer): the caller checks those itself.
         `meanwhile`: the caller's own share of the work, run while a worker does its share (only once a
         worker has the request: not run when None is answered before that)."""
+        with self._lock:
+            retry = (
+                not self._closed
+                and not self._all
+                and self._gave_up_at is not None
+                and time.monotonic() - self._gave_up_at > RESTART_WINDOW
+            )
+            if retry:
+                self._gave_up_at = None
+                self._restarts.clear()
+        if retry:  # given up a while ago: try a worker again
+            with contextlib.suppress(Exception):
+                self._add()
         with self._lock:
             if self._closed or not self._all:  # closed, or given up on workers
                 return None
@@ -250,6 +288,12 @@ class CheckPool:
                 raise
         try:
             reply = worker.receive(self._answer_timeout)
+            if isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "error":
+                # The engine raised on this batch in the worker: the worker is fine, the serving process
+                # checks the batch itself (and says what is wrong with it).
+                log.warning("form check worker %s: %s", worker.process.pid, str(reply[1])[:300])
+                self._idle.put(worker)
+                return None
             if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok"):
                 raise RuntimeError(f"the worker answered {str(reply)[:300]}")
             answers = reply[1]
@@ -278,11 +322,13 @@ class CheckPool:
             now = time.monotonic()
             self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW]
             if self._closed or len(self._restarts) >= MAX_RESTARTS:
-                if not self._closed:
+                if not self._closed and not self._all:
+                    self._gave_up_at = now
                     log.error(
                         "form check workers failed %d times in %d s; pushes are checked in the "
-                        "serving process from now on",
+                        "serving process (workers are tried again after %d s)",
                         len(self._restarts) + 1,
+                        RESTART_WINDOW,
                         RESTART_WINDOW,
                     )
                 return
@@ -345,12 +391,14 @@ def serve_worker(requests: Any, answers: Any) -> None:
 def main() -> None:
     """The worker process: requests on stdin, answers on stdout (anything else printed goes to stderr, so
     that it cannot break a frame)."""
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl+C reaches the whole console: the server stops us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole console: we are stopped
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    sys.stdout = sys.stderr
+    if sys.stderr is not None:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        sys.stdout = sys.stderr
+    else:  # no console (pythonw, a service without one): what is printed goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stdout = sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     serve_worker(sys.stdin.buffer, answers)
 
 

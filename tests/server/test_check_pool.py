@@ -5,6 +5,7 @@ Real worker processes (spawn), a real `sync-server serve` on a real SQLite file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -273,3 +274,58 @@ def test_pushes_checked_by_a_worker_are_answered_and_stored_exactly_as_without_o
     )
     assert refused == 4 * 40
     assert with_worker[2][0] > 0  # the worker did the engine's work
+
+
+def test_the_worker_runs_the_servers_own_code_whatever_folder_the_server_was_started_in(
+    pool_of: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # review F1: `python -m` puts the current folder first; an older copy of forms/ there must not check
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms" / "__init__.py").write_text("raise ImportError('the wrong forms')\n")
+    monkeypatch.chdir(tmp_path)
+    form = _form()
+    pool = pool_of(form)
+    raw, changes = _body([inspection() for _ in range(4)])
+    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    assert pool.check(raw, items, today=TODAY, now=NOW) == {
+        i: _expected(form, inspection()) for i in range(4)
+    }
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+def test_a_worker_that_stops_reading_costs_a_push_its_answer_timeout_not_a_hang(
+    pool_of: Any,
+) -> None:
+    # review F2: a request larger than the pipe's buffer to a worker that does not read
+    form = _form()
+    pool = pool_of(form, answer_timeout=1.0)
+    raw, changes = _body([inspection() for _ in range(400)])
+    assert len(raw) > 200_000
+    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    [stopped] = pool.pids()
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert pool.check(raw, items, today=TODAY, now=NOW) is None
+        assert time.monotonic() - started < 5
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+    [replacement] = pool.pids()
+    assert replacement != stopped
+    assert pool.check(raw, items, today=TODAY, now=NOW) is not None
+
+
+def test_a_batch_the_worker_cannot_check_is_checked_here_and_the_worker_kept(
+    pool_of: Any,
+) -> None:
+    # review F5: the worker's own error on one batch is not the worker failing
+    form = _form()
+    pool = pool_of(form)
+    raw, changes = _body([inspection() for _ in range(4)])
+    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    [pid] = pool.pids()
+    assert pool.check(raw, [*items, (99, "no-such-change", form)], today=TODAY, now=NOW) is None
+    assert pool.failures == 0
+    assert pool.pids() == [pid]
+    assert pool.check(raw, items, today=TODAY, now=NOW) is not None
