@@ -54,8 +54,10 @@ from sync_server.models import (
 from sync_server.services.changes import (
     NewChange,
     change_request_change,
+    combined_write,
     record_payload,
     write_changes,
+    write_changes_and_key,
 )
 from sync_server.services.check_pool import CheckPool
 from sync_server.services.common import (
@@ -1241,8 +1243,9 @@ class _Batch:
         self._remember(c, "applied", rec.server_revision, answer)
         return answer
 
-    def finish(self) -> int:
-        """Write what the batch made, the change rows last; returns the counter after them."""
+    def finish(self, key: _AnswerKey | None = None) -> int:
+        """Write what the batch made, the change rows last; returns the counter after them. `key`: on
+        PostgreSQL the push's idempotency key is written with the change rows (key.written says so)."""
         self.write_records()
         if self.resolved:
             self.session.execute(
@@ -1254,7 +1257,28 @@ class _Batch:
         insert_rows(self.session, _table(Conflict), self.conflicts)
         insert_rows(self.session, _table(AppliedOp), self.applied_ops)
         insert_rows(self.session, _table(ChangeRequest), self.requests)
+        if key is not None and self.changes and combined_write(self.session):
+            key.written = True
+            return write_changes_and_key(
+                self.session,
+                self.changes,
+                now=self.now,
+                device_id=self.device.device_id,
+                key=key.key,
+                request_sha256=key.request_sha256,
+                answer_head=key.head,
+            )
         return write_changes(self.session, self.changes, now=self.now)
+
+
+@dataclass(slots=True)
+class _AnswerKey:
+    """A push's idempotency key and the start of its answer's text (all but the cursor)."""
+
+    key: str
+    request_sha256: str
+    head: str
+    written: bool = False
 
 
 # Statements built once (their cache keys too): built per batch they cost more than running them (issue 14).
@@ -1289,6 +1313,34 @@ def push_batch(
 ) -> dict[str, Any]:
     """Apply a batch inside the caller's transaction; returns the answer body. `prechecked`: from
     precheck(changes) with the same `today` and `local_now`."""
+    batch, results = _apply_batch(
+        session,
+        device=device,
+        changes=changes,
+        now=now,
+        today=today,
+        local_now=local_now,
+        forms=forms,
+        max_change_bytes=max_change_bytes,
+        prechecked=prechecked,
+    )
+    cursor = batch.finish()
+    return {"results": results, "cursor": cursor}
+
+
+def _apply_batch(
+    session: Session,
+    *,
+    device: DeviceInfo,
+    changes: list[ChangeIn],
+    now: dt.datetime,
+    today: dt.date,
+    local_now: dt.datetime,
+    forms: FormCache,
+    max_change_bytes: int,
+    prechecked: dict[int, _Prechecked] | None,
+) -> tuple[_Batch, list[dict[str, Any]]]:
+    """The batch applied, up to its rows written (_Batch.finish): the batch and each change's result."""
     batch = _Batch(session, device, naive_utc(now), today, local_now, forms, max_change_bytes)
     batch.prechecked = prechecked or {}
     # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
@@ -1303,9 +1355,7 @@ def push_batch(
     op_ids = sorted({c.op_id for c in changes})
     for op in session.execute(_OPS_SEEN, {"ids": op_ids}).mappings():
         batch.ops[op["op_id"]] = dict(op)
-    results = [batch.apply(c) for c in changes]
-    cursor = batch.finish()
-    return {"results": results, "cursor": cursor}
+    return batch, [batch.apply(c) for c in changes]
 
 
 # -- the compact answer (protocol 1.14) --------------------------------------------------------------
@@ -1471,7 +1521,7 @@ def _push_in(
                 details={"idempotency_key": key},
             )
         return PushAnswer(stored.status_code or 200, stored.response, replayed=True)
-    body = push_batch(
+    batch, results = _apply_batch(
         session,
         device=device,
         changes=changes,
@@ -1482,21 +1532,26 @@ def _push_in(
         max_change_bytes=max_change_bytes,
         prechecked=prechecked,
     )
-    text = dumps(body)
-    insert_rows(
-        session,
-        _KEYS,
-        [
-            {
-                "device_id": device.device_id,
-                "key": key,
-                "request_sha256": request_sha256,
-                "created_at": naive_utc(now),
-                "status_code": 200,
-                "response": text,
-            }
-        ],
-    )
+    # dumps({"results": results, "cursor": cursor}), put together around the cursor: all but the cursor
+    # is made before the change counter is taken (on PostgreSQL the key is written with the changes)
+    answer = _AnswerKey(key, request_sha256, f'{{"results":{dumps(results)},"cursor":')
+    cursor = batch.finish(answer)
+    text = f"{answer.head}{cursor}}}"
+    if not answer.written:
+        insert_rows(
+            session,
+            _KEYS,
+            [
+                {
+                    "device_id": device.device_id,
+                    "key": key,
+                    "request_sha256": request_sha256,
+                    "created_at": naive_utc(now),
+                    "status_code": 200,
+                    "response": text,
+                }
+            ],
+        )
     return PushAnswer(200, text)
 
 
