@@ -93,66 +93,6 @@ def write_changes(session: Session, changes: Sequence[NewChange], *, now: dt.dat
     return last
 
 
-# PostgreSQL: the counter taken, the changes stored and the push's idempotency key written with its answer in
-# one statement, just before the commit. The counter row is locked from its UPDATE to the commit, so pushes
-# pass this point one at a time; with the three steps as statements of their own the row was held ~5.5 ms a
-# push in a crowd of 300 (each step's answer waiting for a Python thread to get the GIL back), which was
-# the crowd's whole length (issue 14, goal 3). The answer's text is put together around the counter's value.
-_COUNTER_CHANGES_AND_KEY = """\
-WITH counter AS (
-    UPDATE change_counter SET value = value + %(count)s WHERE id = 1 RETURNING value
-), stored AS (
-    INSERT INTO changes (seq, school_id, type, record_id, device_id, created_at, payload)
-    SELECT counter.value - %(count)s + t.ord, t.school_id, t.type, t.record_id, t.device_id,
-           %(now)s, t.payload
-    FROM counter, unnest(
-        CAST(%(school_ids)s AS INTEGER[]), CAST(%(types)s AS VARCHAR[]),
-        CAST(%(record_ids)s AS VARCHAR[]), CAST(%(device_ids)s AS VARCHAR[]),
-        CAST(%(payloads)s AS TEXT[])
-    ) WITH ORDINALITY AS t(school_id, type, record_id, device_id, payload, ord)
-), answered AS (
-    INSERT INTO idempotency_keys (device_id, key, request_sha256, created_at, status_code, response)
-    SELECT %(key_device)s, %(key)s, %(request_sha256)s, %(now)s, 200,
-           %(answer_head)s || counter.value || '}'
-    FROM counter
-)
-SELECT value FROM counter"""
-
-
-def combined_write(session: Session) -> bool:
-    """Whether write_changes_and_key may be used (PostgreSQL through psycopg)."""
-    dialect = session.get_bind().dialect
-    return dialect.name == "postgresql" and dialect.driver == "psycopg"
-
-
-def write_changes_and_key(
-    session: Session,
-    changes: Sequence[NewChange],
-    *,
-    now: dt.datetime,
-    device_id: str,
-    key: str,
-    request_sha256: str,
-    answer_head: str,
-) -> int:
-    """write_changes, and the push's idempotency key with the answer `answer_head` + the counter + "}", in one
-    statement (PostgreSQL; see combined_write); returns the counter's value after the changes."""
-    params = {
-        "count": len(changes),
-        "now": now,
-        "school_ids": [c.school_id for c in changes],
-        "types": [c.type for c in changes],
-        "record_ids": [c.record_id for c in changes],
-        "device_ids": [c.device_id for c in changes],
-        "payloads": [payload_text(c) for c in changes],
-        "key_device": device_id,
-        "key": key,
-        "request_sha256": request_sha256,
-        "answer_head": answer_head,
-    }
-    return int(session.connection().exec_driver_sql(_COUNTER_CHANGES_AND_KEY, params).scalar_one())
-
-
 def payload_text(change: NewChange) -> str:
     """dumps(change.payload), the same text; a record's data that was encoded already is not encoded again
     (issue 14: a second encoding of every record a push stores). The data key is followed by `updated_at`

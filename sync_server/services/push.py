@@ -54,10 +54,8 @@ from sync_server.models import (
 from sync_server.services.changes import (
     NewChange,
     change_request_change,
-    combined_write,
     record_payload,
     write_changes,
-    write_changes_and_key,
 )
 from sync_server.services.check_pool import CheckPool
 from sync_server.services.common import (
@@ -1243,9 +1241,8 @@ class _Batch:
         self._remember(c, "applied", rec.server_revision, answer)
         return answer
 
-    def finish(self, key: _AnswerKey | None = None) -> int:
-        """Write what the batch made, the change rows last; returns the counter after them. `key`: on
-        PostgreSQL the push's idempotency key is written with the change rows (key.written says so)."""
+    def finish(self) -> int:
+        """Write what the batch made, the change rows last; returns the counter after them."""
         self.write_records()
         if self.resolved:
             self.session.execute(
@@ -1257,28 +1254,7 @@ class _Batch:
         insert_rows(self.session, _table(Conflict), self.conflicts)
         insert_rows(self.session, _table(AppliedOp), self.applied_ops)
         insert_rows(self.session, _table(ChangeRequest), self.requests)
-        if key is not None and self.changes and combined_write(self.session):
-            key.written = True
-            return write_changes_and_key(
-                self.session,
-                self.changes,
-                now=self.now,
-                device_id=self.device.device_id,
-                key=key.key,
-                request_sha256=key.request_sha256,
-                answer_head=key.head,
-            )
         return write_changes(self.session, self.changes, now=self.now)
-
-
-@dataclass(slots=True)
-class _AnswerKey:
-    """A push's idempotency key and the start of its answer's text (all but the cursor)."""
-
-    key: str
-    request_sha256: str
-    head: str
-    written: bool = False
 
 
 # Statements built once (their cache keys too): built per batch they cost more than running them (issue 14).
@@ -1532,26 +1508,26 @@ def _push_in(
         max_change_bytes=max_change_bytes,
         prechecked=prechecked,
     )
-    # dumps({"results": results, "cursor": cursor}), put together around the cursor: all but the cursor
-    # is made before the change counter is taken (on PostgreSQL the key is written with the changes)
-    answer = _AnswerKey(key, request_sha256, f'{{"results":{dumps(results)},"cursor":')
-    cursor = batch.finish(answer)
-    text = f"{answer.head}{cursor}}}"
-    if not answer.written:
-        insert_rows(
-            session,
-            _KEYS,
-            [
-                {
-                    "device_id": device.device_id,
-                    "key": key,
-                    "request_sha256": request_sha256,
-                    "created_at": naive_utc(now),
-                    "status_code": 200,
-                    "response": text,
-                }
-            ],
-        )
+    # dumps({"results": results, "cursor": cursor}), put together around the cursor: all but the cursor is
+    # made before the change counter is taken (its row stays locked until the commit; on PostgreSQL pushes
+    # pass there one at a time)
+    head = f'{{"results":{dumps(results)},"cursor":'
+    cursor = batch.finish()
+    text = f"{head}{cursor}}}"
+    insert_rows(
+        session,
+        _KEYS,
+        [
+            {
+                "device_id": device.device_id,
+                "key": key,
+                "request_sha256": request_sha256,
+                "created_at": naive_utc(now),
+                "status_code": 200,
+                "response": text,
+            }
+        ],
+    )
     return PushAnswer(200, text)
 
 

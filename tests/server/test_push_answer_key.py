@@ -1,5 +1,5 @@
-"""A push's answer is stored with its idempotency key as sent (on PostgreSQL written in one statement with
-the change rows and the counter, services.changes.write_changes_and_key): the stored text is the answer
+"""A push's answer is stored with its idempotency key as sent (the text put together around the cursor,
+made before the change counter is taken): the stored text is the answer
 the device got, in the server's JSON form, its cursor the counter after the push's changes. Real SQLite
 and PostgreSQL."""
 
