@@ -1275,7 +1275,7 @@ _OPS_SEEN = select(
 ).where(_APPLIED_OPS.c.op_id.in_(bindparam("ids", expanding=True)))
 
 
-def push_batch(
+def apply_batch(
     session: Session,
     *,
     device: DeviceInfo,
@@ -1286,37 +1286,10 @@ def push_batch(
     forms: FormCache,
     max_change_bytes: int = MAX_CHANGE_BYTES,
     prechecked: dict[int, _Prechecked] | None = None,
-) -> dict[str, Any]:
-    """Apply a batch inside the caller's transaction; returns the answer body. `prechecked`: from
-    precheck(changes) with the same `today` and `local_now`."""
-    batch, results = _apply_batch(
-        session,
-        device=device,
-        changes=changes,
-        now=now,
-        today=today,
-        local_now=local_now,
-        forms=forms,
-        max_change_bytes=max_change_bytes,
-        prechecked=prechecked,
-    )
-    cursor = batch.finish()
-    return {"results": results, "cursor": cursor}
-
-
-def _apply_batch(
-    session: Session,
-    *,
-    device: DeviceInfo,
-    changes: list[ChangeIn],
-    now: dt.datetime,
-    today: dt.date,
-    local_now: dt.datetime,
-    forms: FormCache,
-    max_change_bytes: int,
-    prechecked: dict[int, _Prechecked] | None,
 ) -> tuple[_Batch, list[dict[str, Any]]]:
-    """The batch applied, up to its rows written (_Batch.finish): the batch and each change's result."""
+    """Apply a batch inside the caller's transaction, up to writing its rows (the batch's finish(), which
+    returns the cursor): the batch and each change's result. `prechecked`: from precheck(changes) with the
+    same `today` and `local_now`."""
     batch = _Batch(session, device, naive_utc(now), today, local_now, forms, max_change_bytes)
     batch.prechecked = prechecked or {}
     # Lock the batch's records first (in id order, so concurrent batches cannot deadlock on them), then read
@@ -1497,7 +1470,7 @@ def _push_in(
                 details={"idempotency_key": key},
             )
         return PushAnswer(stored.status_code or 200, stored.response, replayed=True)
-    batch, results = _apply_batch(
+    batch, results = apply_batch(
         session,
         device=device,
         changes=changes,

@@ -29,7 +29,7 @@ def _apply(live: LiveServer, changes: list[ChangeIn], checked: Any) -> list[dict
     with state.db.Session.begin() as session:
         info = device_by_token(session, dev.token)
         assert info is not None
-        body = push.push_batch(
+        batch, results = push.apply_batch(
             session,
             device=info,
             changes=changes,
@@ -39,7 +39,7 @@ def _apply(live: LiveServer, changes: list[ChangeIn], checked: Any) -> list[dict
             forms=state.forms,
             prechecked=checked(changes, local_now),
         )
-    results: list[dict[str, Any]] = body["results"]
+        batch.finish()
     return results
 
 
