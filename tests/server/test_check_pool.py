@@ -85,6 +85,12 @@ def _body(records: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
     return json.dumps({"changes": changes}, ensure_ascii=False).encode(), changes
 
 
+def _inspections(form: FormDef, n: int) -> tuple[bytes, list[tuple[int, str, FormDef]]]:
+    """A body of n valid inspections and the items that ask about each."""
+    raw, changes = _body([inspection() for _ in range(n)])
+    return raw, [(i, c["op_id"], form) for i, c in enumerate(changes)]
+
+
 def test_a_worker_answers_each_record_as_the_serving_process_would(pool_of: Any) -> None:
     form = _form()
     pool = pool_of(form)
@@ -128,8 +134,7 @@ def test_a_killed_worker_costs_one_push_its_worker_and_the_next_push_has_a_new_o
 ) -> None:
     form = _form()
     pool = pool_of(form)
-    raw, changes = _body([inspection() for _ in range(4)])
-    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    raw, items = _inspections(form, 4)
     assert pool.check(raw, items, today=TODAY, now=NOW) is not None
     [first] = pool.pids()
     os.kill(first, signal.SIGKILL)
@@ -148,8 +153,7 @@ def test_a_worker_that_does_not_answer_in_time_is_replaced_and_after_repeated_fa
 ) -> None:
     form = _form()
     pool = pool_of(form, answer_timeout=0.0005)
-    raw, changes = _body([inspection() for _ in range(400)])
-    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    raw, items = _inspections(form, 400)
     for _ in range(check_pool.MAX_RESTARTS + 1):
         assert pool.check(raw, items, today=TODAY, now=NOW) is None
     assert pool.failures == check_pool.MAX_RESTARTS + 1
@@ -285,8 +289,7 @@ def test_the_worker_runs_the_servers_own_code_whatever_folder_the_server_was_sta
     monkeypatch.chdir(tmp_path)
     form = _form()
     pool = pool_of(form)
-    raw, changes = _body([inspection() for _ in range(4)])
-    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    raw, items = _inspections(form, 4)
     assert pool.check(raw, items, today=TODAY, now=NOW) == {
         i: _expected(form, inspection()) for i in range(4)
     }
@@ -299,9 +302,8 @@ def test_a_worker_that_stops_reading_costs_a_push_its_answer_timeout_not_a_hang(
     # review F2: a request larger than the pipe's buffer to a worker that does not read
     form = _form()
     pool = pool_of(form, answer_timeout=1.0)
-    raw, changes = _body([inspection() for _ in range(400)])
+    raw, items = _inspections(form, 400)
     assert len(raw) > 200_000
-    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
     [stopped] = pool.pids()
     os.kill(stopped, signal.SIGSTOP)
     try:
@@ -322,8 +324,7 @@ def test_a_batch_the_worker_cannot_check_is_checked_here_and_the_worker_kept(
     # review F5: the worker's own error on one batch is not the worker failing
     form = _form()
     pool = pool_of(form)
-    raw, changes = _body([inspection() for _ in range(4)])
-    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    raw, items = _inspections(form, 4)
     [pid] = pool.pids()
     assert pool.check(raw, [*items, (99, "no-such-change", form)], today=TODAY, now=NOW) is None
     assert pool.failures == 0
