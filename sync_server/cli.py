@@ -862,6 +862,7 @@ def cmd_serve(ctx: Context) -> Result:
     pool = None
     try:
         pool = _start_check_pool(app, workers)
+        _settle_garbage_collector()
         _emit(ctx.args, started, said)
         server.run()
     except KeyboardInterrupt:
@@ -874,6 +875,19 @@ def cmd_serve(ctx: Context) -> Result:
         if held is not None:
             held.release()
     return {"url": url, "stopped": True}, ["同步服务器已停止 / sync server stopped"]
+
+
+def _settle_garbage_collector() -> None:
+    """What the server holds from its start (modules, SQLAlchemy's and Flask's objects, parsed forms) is
+    put out of the collector's reach (gc.freeze), and young objects are collected less often: a push of
+    1,000 records made a full collection that walked all of it - 70 ms of a 120 ms push (issue 14).
+    Measured: 200-change batches 6,600-7,070 against 5,550-6,110 records/s; one school's sync of 2,000
+    records 0.42-0.47 against 0.51-0.53 s."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
 
 
 def _check_workers(cfg: dict[str, Any]) -> int:
