@@ -338,6 +338,7 @@ class FormCache:
         # What each FormDef was parsed from (sha256, definition text): sent to the form engine's worker
         # processes (services.check_pool), which parse it once themselves.
         self._sources: dict[int, tuple[FormDef, str, str]] = {}
+        self._versions: dict[tuple[str, str], FormDef] = {}  # the last one put of each version
 
     def put(self, sha256: str, form: FormDef, definition: str | None = None) -> None:
         with self._lock:
@@ -346,11 +347,20 @@ class FormCache:
                 self._sources.pop(id(replaced), None)
             self._forms[sha256] = form
             self._forms.move_to_end(sha256)
+            self._versions[(form.form_id, form.version)] = form
             while len(self._forms) > self._size:
                 _, gone = self._forms.popitem(last=False)
                 self._sources.pop(id(gone), None)
+                if self._versions.get((gone.form_id, gone.version)) is gone:
+                    del self._versions[(gone.form_id, gone.version)]
             if definition is not None:
                 self._sources[id(form)] = (form, sha256, definition)
+
+    def by_version(self, form_id: str, version: str) -> FormDef | None:
+        """The FormDef of a version this cache holds (the last put), if any; whether it is the version the
+        database holds is for the caller to check (a push uses it only if its transaction finds it)."""
+        with self._lock:
+            return self._versions.get((form_id, version))
 
     def source(self, form: FormDef) -> tuple[str, str] | None:
         """(sha256, definition text) of a FormDef this cache holds, if it knows them."""

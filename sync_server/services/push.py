@@ -512,15 +512,19 @@ def precheck(
     local_now: dt.datetime,
     pool: CheckPool | None = None,
     raw: bytes | None = None,
+    forms: FormCache | None = None,
 ) -> dict[int, _Prechecked]:
-    """What the form engine says of each upsert whose form version a push met before (and which does not
-    read the school's roster), outside any transaction. The batch checks again whatever this left out.
-    With a pool and the body's bytes, the engine runs in a worker process (services.check_pool)."""
+    """What the form engine says of each upsert whose form version a push met before or `forms` holds (and
+    which does not read the school's roster), outside any transaction; used only if the transaction finds
+    the very same FormDef. The batch checks again whatever this left out. With a pool and the body's bytes,
+    the engine runs in a worker process (services.check_pool)."""
     wanted: list[tuple[int, ChangeIn, FormDef]] = []
     for index, c in enumerate(changes):
         if c.kind != UPSERT:
             continue
         form = _KNOWN_FORMS.get((c.form_id, c.form_version))
+        if form is None and forms is not None:  # a version no push met yet, parsed here already
+            form = forms.by_version(c.form_id, c.form_version)
         if form is None or _uses_references(form):
             continue
         wanted.append((index, c, form))
@@ -536,7 +540,7 @@ def precheck(
         # A large batch while no other push is being checked (one school sending its backlog): this
         # process takes a share of the engine's work while the worker does the rest. In a crowd every
         # record goes to the worker: this process is the bottleneck there.
-        ours = len(wanted) * 2 // 5 if len(wanted) >= SPLIT_FROM and not pool.busy else 0
+        ours = len(wanted) * 9 // 20 if len(wanted) >= SPLIT_FROM and not pool.busy else 0
         theirs, mine = wanted[: len(wanted) - ours], wanted[len(wanted) - ours :]
         texts = pool.check(
             raw,
@@ -1404,6 +1408,7 @@ def run_push(
             local_now=local_now,
             pool=check_pool if attempt == 0 else None,
             raw=raw,
+            forms=forms,
         )
 
         def work(

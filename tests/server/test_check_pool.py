@@ -330,3 +330,23 @@ def test_a_batch_the_worker_cannot_check_is_checked_here_and_the_worker_kept(
     assert pool.failures == 0
     assert pool.pids() == [pid]
     assert pool.check(raw, items, today=TODAY, now=NOW) is not None
+
+
+def test_the_form_cache_finds_a_version_it_parsed_and_forgets_it_with_the_form() -> None:
+    from sync_server.services.forms import FormCache
+
+    cache = FormCache(size=2)
+    first, second = _form(), _form()
+    cache.put("sha-a", first, DEFINITION)
+    assert cache.by_version("safety_inspection", first.version) is first
+    cache.put("sha-b", second, DEFINITION)  # the same version again (another text): the last put
+    assert cache.by_version("safety_inspection", first.version) is second
+    assert cache.source(second) == ("sha-b", DEFINITION)
+    cache.put(
+        "sha-c", load_yaml_text(DEFINITION.replace("2026.1", "2099.1"), check_identifiers=False)
+    )
+    cache.put(
+        "sha-d", load_yaml_text(DEFINITION.replace("2026.1", "2099.2"), check_identifiers=False)
+    )
+    assert cache.by_version("safety_inspection", first.version) is None  # evicted with its form
+    assert cache.source(second) is None
