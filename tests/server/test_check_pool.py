@@ -350,3 +350,70 @@ def test_the_form_cache_finds_a_version_it_parsed_and_forgets_it_with_the_form()
     )
     assert cache.by_version("safety_inspection", first.version) is None  # evicted with its form
     assert cache.source(second) is None
+
+
+def test_the_request_hash_the_worker_works_out_is_the_servers_own(pool_of: Any) -> None:
+    from sync_server.json_text import canonical_json, strict_loads
+    from sync_server.services.common import sha256_hex
+
+    form = _form()
+    pool = pool_of(form)
+    odd = inspection(inspectors="“张伟”\\n\t李娜 😀", hazards=[], hazards_found="no", score=1.5e-7)
+    raw, changes = _body([odd, *[inspection() for _ in range(3)]])
+    raw = raw.replace(b'{"changes"', b'{"z": [1, 2.50, {"b": null, "a": true}], "changes"', 1)
+    hashed: list[str] = []
+    items = [(i, c["op_id"], form) for i, c in enumerate(changes)]
+    assert pool.check(raw, items, today=TODAY, now=NOW, hashed=hashed) is not None
+    assert hashed == [sha256_hex(canonical_json(strict_loads(raw)))]
+
+
+@pytest.mark.parametrize("first_workers, second_workers", [(1, 0), (0, 1)])
+def test_a_batch_sent_again_is_replayed_whether_or_not_a_worker_hashed_it(
+    tmp_path: Path, sqlite_template: Path, first_workers: int, second_workers: int
+) -> None:
+    """A retry after the server restarted with another setting (or its worker died) gets the stored answer,
+    never 422 idempotency_key_reused: both ways of working out the request hash agree."""
+    path = tmp_path / "sync.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite:///{path}"
+    db = open_database(url)
+    from sync_server.services.schools import add_school
+
+    with db.Session.begin() as s:
+        code = add_school(s, code="R1", name="学校", now=START).enrollment_code
+    db.close()
+    body = json.dumps(
+        {"changes": [change(inspection(inspectors=f"王芳{i}")) for i in range(20)]},
+        ensure_ascii=False,
+    ).encode()
+    headers = {"Idempotency-Key": "same-key", "Content-Type": "application/json; charset=utf-8"}
+    answers = []
+    token = ""
+    for round_, workers in enumerate((first_workers, second_workers)):
+        server = served.start_served(
+            tmp_path / f"i{round_}", url, config={"serve_check_workers": workers}
+        )
+        try:
+            if not token:
+                r = requests.post(
+                    server.url + "/api/v1/enroll",
+                    json={"enrollment_code": code, "device_name": "电脑"},
+                    timeout=20,
+                )
+                assert r.status_code == 201, r.text
+                token = r.json()["token"]
+            for _ in range(
+                2
+            ):  # the first push meets the form; the second is the one a worker hashes
+                r = requests.post(
+                    server.url + "/api/v1/push",
+                    data=body,
+                    headers={**headers, "Authorization": f"Bearer {token}"},
+                    timeout=60,
+                )
+                assert r.status_code == 200, r.text
+                answers.append((r.headers.get("Idempotent-Replayed"), r.json()))
+        finally:
+            server.stop()
+    assert [a[0] for a in answers] == [None, "true", "true", "true"]
+    assert all(a[1] == answers[0][1] for a in answers)
