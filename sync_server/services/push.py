@@ -542,7 +542,7 @@ def precheck(
         # A large batch while no other push is being checked (one school sending its backlog): this
         # process takes a share of the engine's work while the worker does the rest. In a crowd every
         # record goes to the worker: this process is the bottleneck there.
-        ours = len(wanted) * 11 // 20 if len(wanted) >= SPLIT_FROM and not pool.busy else 0
+        ours = len(wanted) * 9 // 20 if len(wanted) >= SPLIT_FROM and not pool.busy else 0
         theirs, mine = wanted[: len(wanted) - ours], wanted[len(wanted) - ours :]
         texts = pool.check(
             raw,
