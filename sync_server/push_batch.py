@@ -30,8 +30,7 @@ def push_batch(
         state.db.Session,
         device=device,
         key=key,
-        # worked out by the form check worker when one reads the body, else here
-        request_sha256=lambda: sha256_hex(canonical_json(body)),
+        request_sha256=sha256_hex(canonical_json(body)),
         changes=changes,
         clock=state.clock,
         local_offset=state.local_offset,

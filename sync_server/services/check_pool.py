@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -213,15 +212,12 @@ class CheckPool:
         today: dt.date,
         now: dt.datetime,
         meanwhile: Callable[[], None] | None = None,
-        hashed: list[str] | None = None,
     ) -> dict[int, str | None] | None:
         """For each (index in the body's `changes`, its op_id, its FormDef): the checked data as JSON
         text, or None (the engine found problems). An index left out (its form's text unknown here) or a
         None answer for the whole call (no worker could answer): the caller checks those itself.
         `meanwhile`: the caller's own share of the work, run while a worker does its share (only once a
-        worker has the request: not run when None is answered before that). `hashed`: the worker also
-        works out the body's request hash (sha256 of its canonical JSON) and it is appended there when the
-        call answers a dict."""
+        worker has the request: not run when None is answered before that)."""
         with self._lock:
             retry = (
                 not self._closed
@@ -240,7 +236,7 @@ class CheckPool:
                 return None
             self._active += 1
         try:
-            return self._check(raw, items, today, now, meanwhile, hashed)
+            return self._check(raw, items, today, now, meanwhile)
         finally:
             with self._lock:
                 self._active -= 1
@@ -258,7 +254,6 @@ class CheckPool:
         today: dt.date,
         now: dt.datetime,
         meanwhile: Callable[[], None] | None,
-        hashed: list[str] | None,
     ) -> dict[int, str | None] | None:
         sources: dict[int, tuple[FormDef, str, str]] = {}  # id(form) -> (form, sha256, text)
         asked: list[tuple[int, str, str]] = []
@@ -282,7 +277,7 @@ class CheckPool:
             if sha not in worker.known
         ]
         try:
-            worker.send((raw, today, now, asked, definitions, hashed is not None))
+            worker.send((raw, today, now, asked, definitions))
         except Exception as exc:
             self._failed(worker, exc)
             return None
@@ -300,9 +295,9 @@ class CheckPool:
                 log.warning("form check worker %s: %s", worker.process.pid, str(reply[1])[:300])
                 self._idle.put(worker)
                 return None
-            if not (isinstance(reply, tuple) and len(reply) == 3 and reply[0] == "ok"):
+            if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] == "ok"):
                 raise RuntimeError(f"the worker answered {str(reply)[:300]}")
-            _, answers, request_sha256 = reply
+            answers = reply[1]
             worker.known.update(sha for sha, *_ in definitions)
             out: dict[int, str | None] = {}
             for index, text in answers:
@@ -312,8 +307,6 @@ class CheckPool:
             self._failed(worker, exc)
             return None
         self._idle.put(worker)
-        if hashed is not None and isinstance(request_sha256, str):
-            hashed.append(request_sha256)
         return out
 
     def _failed(self, worker: _Worker, exc: Exception) -> None:
@@ -362,7 +355,7 @@ def serve_worker(requests: Any, answers: Any) -> None:
     """A worker's life: answer requests until the serving process sends None or goes away."""
     from forms.engine import evaluate
     from forms.loader import load_yaml_text
-    from sync_server.json_text import canonical_json, dumps
+    from sync_server.json_text import dumps
 
     forms: dict[str, FormDef] = {}
     while True:
@@ -373,7 +366,7 @@ def serve_worker(requests: Any, answers: Any) -> None:
         if message is None:
             return
         try:
-            raw, today, now, asked, definitions, want_hash = message
+            raw, today, now, asked, definitions = message
             for sha, form_id, version, text in definitions:
                 if sha not in forms:
                     forms[sha] = load_yaml_text(
@@ -381,8 +374,7 @@ def serve_worker(requests: Any, answers: Any) -> None:
                     )
             # The serving process took these very bytes with strict_loads (UTF-8, no NaN, no lone
             # surrogate, nesting) before asking: json.loads gives the same values, in half the time.
-            body = json.loads(raw)
-            changes = body["changes"]
+            changes = json.loads(raw)["changes"]
             answers_: list[tuple[int, str | None]] = []
             for index, op_id, sha in asked:
                 item = changes[index]
@@ -390,9 +382,7 @@ def serve_worker(requests: Any, answers: Any) -> None:
                     continue  # not the change the serving process means: it checks that one itself
                 ev = evaluate(forms[sha], item["data"], today=today, now=now)
                 answers_.append((index, None if ev.problems else dumps(ev.data)))
-            # The Idempotency-Key's request hash, as sync_server.push_batch works it out
-            request_sha256 = hashlib.sha256(canonical_json(body)).hexdigest() if want_hash else None
-            reply: tuple[str, Any, Any] | tuple[str, str] = ("ok", answers_, request_sha256)
+            reply: tuple[str, Any] = ("ok", answers_)
         except Exception as exc:
             reply = ("error", f"{type(exc).__name__}: {exc}")
         try:

@@ -513,13 +513,11 @@ def precheck(
     pool: CheckPool | None = None,
     raw: bytes | None = None,
     forms: FormCache | None = None,
-    hashed: list[str] | None = None,
 ) -> dict[int, _Prechecked]:
     """What the form engine says of each upsert whose form version a push met before or `forms` holds (and
     which does not read the school's roster), outside any transaction; used only if the transaction finds
     the very same FormDef. The batch checks again whatever this left out. With a pool and the body's bytes,
-    the engine runs in a worker process (services.check_pool), which also appends the body's request hash
-    to `hashed` when that is given."""
+    the engine runs in a worker process (services.check_pool)."""
     wanted: list[tuple[int, ChangeIn, FormDef]] = []
     for index, c in enumerate(changes):
         if c.kind != UPSERT:
@@ -550,7 +548,6 @@ def precheck(
             today=today,
             now=local_now,
             meanwhile=(lambda: here(mine)) if mine else None,
-            hashed=hashed,
         )
         if texts is not None:  # `mine` were checked meanwhile
             for i, c, form in theirs:
@@ -1388,7 +1385,7 @@ def run_push(
     *,
     device: DeviceInfo,
     key: str,
-    request_sha256: str | Callable[[], str],
+    request_sha256: str,
     changes: list[ChangeIn],
     clock: Callable[[], dt.datetime],
     local_offset: dt.timedelta,
@@ -1399,10 +1396,8 @@ def run_push(
 ) -> PushAnswer:
     """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer.
     The transaction may be shared with other pushes (group commit); this push is in a savepoint of its own.
-    `check_pool` and `raw` (the body's bytes, gunzipped): the form engine's work on another core.
-    `request_sha256`: the body's request hash, or how to work it out when the worker did not."""
+    `check_pool` and `raw` (the body's bytes, gunzipped): the form engine's work on another core."""
     writer = writer_for(Session_)
-    hashed: list[str] = [request_sha256] if isinstance(request_sha256, str) else []
     for attempt in range(RETRIES):
         now = clock()
         local_now = (now.astimezone(dt.UTC) + local_offset).replace(tzinfo=None)
@@ -1414,24 +1409,19 @@ def run_push(
             pool=check_pool if attempt == 0 else None,
             raw=raw,
             forms=forms,
-            hashed=None if hashed else hashed,
         )
-        if not hashed and callable(request_sha256):  # the worker did not work it out
-            hashed.append(request_sha256())
-        sha = hashed[0]
 
         def work(
             session: Session,
             now: dt.datetime = now,
             local_now: dt.datetime = local_now,
             checked: dict[int, _Prechecked] = checked,
-            sha: str = sha,
         ) -> PushAnswer:
             return _push_in(
                 session,
                 device=device,
                 key=key,
-                request_sha256=sha,
+                request_sha256=request_sha256,
                 changes=changes,
                 now=now,
                 local_now=local_now,
