@@ -350,3 +350,59 @@ def test_the_form_cache_finds_a_version_it_parsed_and_forgets_it_with_the_form()
     )
     assert cache.by_version("safety_inspection", first.version) is None  # evicted with its form
     assert cache.source(second) is None
+
+
+@pytest.mark.parametrize("first_workers, second_workers", [(1, 0), (0, 1)])
+def test_a_batch_sent_again_is_replayed_whether_or_not_a_worker_checked_it(
+    tmp_path: Path, sqlite_template: Path, first_workers: int, second_workers: int
+) -> None:
+    """A retry after the server restarted with another setting (or its worker died) gets the stored answer,
+    never 422 idempotency_key_reused, and nothing twice."""
+    path = tmp_path / "sync.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite:///{path}"
+    db = open_database(url)
+    from sync_server.services.schools import add_school
+
+    with db.Session.begin() as s:
+        code = add_school(s, code="R1", name="学校", now=START).enrollment_code
+    db.close()
+    body = json.dumps(
+        {"changes": [change(inspection(inspectors=f"王芳{i}")) for i in range(20)]},
+        ensure_ascii=False,
+    ).encode()
+    headers = {"Idempotency-Key": "same-key", "Content-Type": "application/json; charset=utf-8"}
+    answers = []
+    token = ""
+    for round_, workers in enumerate((first_workers, second_workers)):
+        server = served.start_served(
+            tmp_path / f"i{round_}", url, config={"serve_check_workers": workers}
+        )
+        try:
+            if not token:
+                r = requests.post(
+                    server.url + "/api/v1/enroll",
+                    json={"enrollment_code": code, "device_name": "电脑"},
+                    timeout=20,
+                )
+                assert r.status_code == 201, r.text
+                token = r.json()["token"]
+            for _ in range(2):
+                r = requests.post(
+                    server.url + "/api/v1/push",
+                    data=body,
+                    headers={**headers, "Authorization": f"Bearer {token}"},
+                    timeout=60,
+                )
+                assert r.status_code == 200, r.text
+                answers.append((r.headers.get("Idempotent-Replayed"), r.json()))
+        finally:
+            server.stop()
+    assert [a[0] for a in answers] == [None, "true", "true", "true"]
+    assert all(a[1] == answers[0][1] for a in answers)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(M.Record)).scalar_one() == 20
+    finally:
+        engine.dispose()
