@@ -194,11 +194,8 @@ def _cpu(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def _serve_and_push(
-    tmp_path: Path, name: str, template: Path, workers: int, batches: list[list[dict[str, Any]]]
-) -> tuple[list[Any], list[tuple[str, str]], list[int]]:
-    """A real `sync-server serve` with `workers` form check workers; the batches pushed in order by one
-    device. (answers, the stored records' (id, data text), the worker processes' CPU ticks spent)."""
+def _school_database(tmp_path: Path, name: str, template: Path) -> tuple[str, str]:
+    """A copy of the migrated SQLite template with one school: (its URL, the school's enrollment code)."""
     path = tmp_path / f"{name}.db"
     path.write_bytes(template.read_bytes())
     url = f"sqlite:///{path}"
@@ -208,18 +205,32 @@ def _serve_and_push(
     with db.Session.begin() as s:
         code = add_school(s, code="P1", name="学校", now=START).enrollment_code
     db.close()
+    return url, code
+
+
+def _enroll(server: served.Served, code: str) -> str:
+    r = requests.post(
+        server.url + "/api/v1/enroll",
+        json={"enrollment_code": code, "device_name": "电脑"},
+        timeout=20,
+    )
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def _serve_and_push(
+    tmp_path: Path, name: str, template: Path, workers: int, batches: list[list[dict[str, Any]]]
+) -> tuple[list[Any], list[tuple[str, str]], list[int]]:
+    """A real `sync-server serve` with `workers` form check workers; the batches pushed in order by one
+    device. (answers, the stored records' (id, data text), the worker processes' CPU ticks spent)."""
+    url, code = _school_database(tmp_path, name, template)
     server = served.start_served(tmp_path / name, url, config={"serve_check_workers": workers})
     answers: list[Any] = []
     spent: list[int] = []
     try:
-        r = requests.post(
-            server.url + "/api/v1/enroll",
-            json={"enrollment_code": code, "device_name": "电脑"},
-            timeout=20,
-        )
-        assert r.status_code == 201, r.text
         http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        http.headers["Authorization"] = f"Bearer {_enroll(server, code)}"
         kids = _workers(server.proc.pid) if sys.platform == "linux" else []
         assert len(kids) == workers
         before = [_cpu(k) for k in kids]
@@ -358,15 +369,7 @@ def test_a_batch_sent_again_is_replayed_whether_or_not_a_worker_checked_it(
 ) -> None:
     """A retry after the server restarted with another setting (or its worker died) gets the stored answer,
     never 422 idempotency_key_reused, and nothing twice."""
-    path = tmp_path / "sync.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{path}"
-    db = open_database(url)
-    from sync_server.services.schools import add_school
-
-    with db.Session.begin() as s:
-        code = add_school(s, code="R1", name="学校", now=START).enrollment_code
-    db.close()
+    url, code = _school_database(tmp_path, "sync", sqlite_template)
     body = json.dumps(
         {"changes": [change(inspection(inspectors=f"王芳{i}")) for i in range(20)]},
         ensure_ascii=False,
@@ -379,14 +382,7 @@ def test_a_batch_sent_again_is_replayed_whether_or_not_a_worker_checked_it(
             tmp_path / f"i{round_}", url, config={"serve_check_workers": workers}
         )
         try:
-            if not token:
-                r = requests.post(
-                    server.url + "/api/v1/enroll",
-                    json={"enrollment_code": code, "device_name": "电脑"},
-                    timeout=20,
-                )
-                assert r.status_code == 201, r.text
-                token = r.json()["token"]
+            token = token or _enroll(server, code)
             for _ in range(2):
                 r = requests.post(
                     server.url + "/api/v1/push",
