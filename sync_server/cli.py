@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -46,6 +46,9 @@ from forms.os_text import en_reason, zh_reason
 from sync_server.config import ConfigError, default_database_url, default_instance_path
 from sync_server.db import Database, DatabaseUrlError, open_database
 from sync_server.errors import ServiceError
+
+if TYPE_CHECKING:
+    from sync_server.services.check_pool import CheckPool
 
 log = logging.getLogger(__name__)
 
@@ -902,7 +905,7 @@ def _check_workers(cfg: dict[str, Any]) -> int:
     return whole_number(cfg, "SERVE_CHECK_WORKERS", minimum=0)
 
 
-def _start_check_pool(app: Any, workers: int) -> Any:
+def _start_check_pool(app: Any, workers: int) -> CheckPool | None:
     """The form engine's worker processes for pushes (services/check_pool.py), or None. A machine that
     cannot start them serves anyway: pushes are then checked in this process."""
     from sync_server.services.check_pool import CheckPool
@@ -911,11 +914,12 @@ def _start_check_pool(app: Any, workers: int) -> Any:
         return None
     state = app.extensions["sync_server"]
     try:
-        state.check_pool = CheckPool(workers, state.forms.source)
+        pool = CheckPool(workers, state.forms.source)
     except Exception as exc:  # the serving process checks pushes itself
         log.warning("cannot start the form check workers (%s); pushes are checked here", exc)
         return None
-    return state.check_pool
+    state.check_pool = pool
+    return pool
 
 
 def _hold_database(db_url: str) -> Any:

@@ -356,6 +356,14 @@ class FormCache:
             if definition is not None:
                 self._sources[id(form)] = (form, sha256, definition)
 
+    def by_sha(self, sha256: str) -> FormDef | None:
+        """The FormDef of a published text this cache holds, if any (no database read)."""
+        with self._lock:
+            form = self._forms.get(sha256)
+            if form is not None:
+                self._forms.move_to_end(sha256)
+        return form
+
     def by_version(self, form_id: str, version: str) -> FormDef | None:
         """The FormDef of a version this cache holds (the last put), if any; whether it is the version the
         database holds is for the caller to check (a push uses it only if its transaction finds it)."""

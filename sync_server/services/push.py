@@ -23,9 +23,7 @@ import datetime as dt
 import json
 import logging
 import re
-import threading
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -327,11 +325,6 @@ _FORM_SHA = select(_FORM_VERSIONS.c.sha256).where(
     _FORM_VERSIONS.c.form_id == bindparam("form_id"),
     _FORM_VERSIONS.c.version == bindparam("version"),
 )
-# Per form cache (state.forms): (form_id, version, sha256) -> the FormDef it gave for that published text.
-_PARSED: weakref.WeakKeyDictionary[FormCache, dict[tuple[str, str, str], FormDef]] = (
-    weakref.WeakKeyDictionary()
-)
-_PARSED_LOCK = threading.Lock()
 
 
 def _find_form(session: Session, forms: FormCache, form_id: str, version: str) -> FormDef | None:
@@ -340,19 +333,7 @@ def _find_form(session: Session, forms: FormCache, form_id: str, version: str) -
     sha = session.execute(_FORM_SHA, {"form_id": form_id, "version": version}).scalar()
     if sha is None:
         return None
-    key = (form_id, version, str(sha))
-    with _PARSED_LOCK:
-        found = _PARSED.setdefault(forms, {}).get(key)
-    if found is not None:
-        return found
-    found = forms.lookup(session, form_id, version)
-    if found is not None:
-        with _PARSED_LOCK:
-            parsed = _PARSED.setdefault(forms, {})
-            if len(parsed) > 256:
-                parsed.clear()
-            parsed[key] = found
-    return found
+    return forms.by_sha(str(sha)) or forms.lookup(session, form_id, version)
 
 
 def _table(model: Any) -> Table:
@@ -493,38 +474,24 @@ class _Prechecked:
     text: str | None  # the checked data as JSON (None: refused by the engine)
 
 
-_KNOWN_FORMS: dict[
-    tuple[str, str], FormDef
-] = {}  # the FormDef a transaction last found for a version
-
-
-def _remember_form(key: tuple[str, str], form: FormDef) -> None:
-    if _KNOWN_FORMS.get(key) is not form:
-        if len(_KNOWN_FORMS) > 256:
-            _KNOWN_FORMS.clear()
-        _KNOWN_FORMS[key] = form
-
-
 def precheck(
     changes: list[ChangeIn],
     *,
     today: dt.date,
     local_now: dt.datetime,
+    forms: FormCache,
     pool: CheckPool | None = None,
     raw: bytes | None = None,
-    forms: FormCache | None = None,
 ) -> dict[int, _Prechecked]:
-    """What the form engine says of each upsert whose form version a push met before or `forms` holds (and
-    which does not read the school's roster), outside any transaction; used only if the transaction finds
-    the very same FormDef. The batch checks again whatever this left out. With a pool and the body's bytes,
+    """What the form engine says of each upsert whose form version `forms` has parsed (and which does not
+    read the school's roster), outside any transaction; used only if the transaction finds the very same
+    FormDef. The batch checks again whatever this left out. With a pool and the body's bytes,
     the engine runs in a worker process (services.check_pool)."""
     wanted: list[tuple[int, ChangeIn, FormDef]] = []
     for index, c in enumerate(changes):
         if c.kind != UPSERT:
             continue
-        form = _KNOWN_FORMS.get((c.form_id, c.form_version))
-        if form is None and forms is not None:  # a version no push met yet, parsed here already
-            form = forms.by_version(c.form_id, c.form_version)
+        form = forms.by_version(c.form_id, c.form_version)
         if form is None or _uses_references(form):
             continue
         wanted.append((index, c, form))
@@ -596,9 +563,7 @@ class _Batch:
             # Shared by the pushes of one transaction (a group commit): versions are not published by pushes.
             known = self.session.info.setdefault(_FORMS_SEEN, {})
             if key not in known:
-                known[key] = found = _find_form(self.session, self.forms, form_id, version)
-                if found is not None:
-                    _remember_form(key, found)
+                known[key] = _find_form(self.session, self.forms, form_id, version)
             self.form_defs[key] = known[key]
         return self.form_defs[key]
 

@@ -56,12 +56,17 @@ def test_a_precheck_is_used_for_the_same_form_object_and_ignored_for_another(
     live = live_sqlite
     first = parse_batch({"changes": [change(inspection())]}, max_changes=10)
     assert _apply(live, first, lambda c, t: {})[0]["result"] == "applied"  # the form is now known
-    form = push._KNOWN_FORMS[("safety_inspection", "2026.1")]
+    form = get_state(live.app).forms.by_version("safety_inspection", "2026.1")
     assert form is not None
 
     def doctored(form_used: Any) -> Any:
         def make(changes: list[ChangeIn], local_now: dt.datetime) -> Any:
-            made = precheck(changes, today=local_now.date(), local_now=local_now)
+            made = precheck(
+                changes,
+                today=local_now.date(),
+                local_now=local_now,
+                forms=get_state(live.app).forms,
+            )
             out = {}
             for key, pre in made.items():
                 ev = Evaluation({**pre.evaluation.data, "inspectors": "预先检查"}, [])
