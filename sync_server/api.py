@@ -20,6 +20,7 @@ from forms.usb_bundle import device_key, encode_key
 from sync_server.app import json_response
 from sync_server.enrollment_files import file_token
 from sync_server.errors import ApiError, ServiceError
+from sync_server.json_text import JsonInputError, strict_loads
 from sync_server.openapi import openapi_document
 from sync_server.push_batch import push_batch
 from sync_server.services import generation
@@ -33,11 +34,9 @@ from sync_server.services.changes import current_seq, pull
 from sync_server.services.common import (
     IDEMPOTENCY_KEY_RE,
     MAX_INT64,
-    JsonInputError,
     is_name_text,
     iso,
     naive_utc,
-    strict_loads,
     url_control_character,
 )
 from sync_server.services.forms import get_version, latest_forms

@@ -23,11 +23,11 @@ from werkzeug.exceptions import HTTPException
 from sync_server.config import build_config, default_instance_path, number, whole_number
 from sync_server.db import Database, open_database
 from sync_server.errors import ServiceError, error_body, http_error
+from sync_server.json_text import dumps
 from sync_server.limits import API_PREFIX, BODYLESS_METHODS, BodyDoors, too_large_messages
 from sync_server.migrate import upgrade
 from sync_server.private_files import secure_instance
 from sync_server.services.attachments import AttachmentStore
-from sync_server.services.common import dumps
 from sync_server.services.forms import publish_shipped_forms
 from sync_server.state import EXTENSION, ServerState, get_state
 from sync_server.throttle import EnrollThrottle

@@ -13,7 +13,7 @@ connection back to the next user in the engine's own isolation level. `one_write
 one statement (a device's last_seen_at): on SQLite in a BEGIN IMMEDIATE transaction, on PostgreSQL autocommit
 (the statement commits by itself).
 
-Every JSON column is written as services.common.dumps writes it (compact, Chinese kept as is), whichever path
+Every JSON column is written as sync_server.json_text.dumps writes it (compact, Chinese kept as is), whichever path
 writes it: the push's fast insert sends text it encoded so, and the ORM (edits, conflicts, reviews) encodes
 through the engine's json_serializer, so a plain `LIKE '%张伟%'` finds edited records too. Rows an older
 server wrote with escaped Chinese (`\\u5f20`) are not rewritten: they read back the same; the next change of
@@ -33,8 +33,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, orm, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from sync_server.json_text import dumps
 from sync_server.private_files import secure_sqlite_file
-from sync_server.services.common import dumps
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sync_server.json_text import canonical_json, strict_loads
 from sync_server.services import generation
-from sync_server.services.common import canonical_json, sha256_hex, strict_loads
+from sync_server.services.common import sha256_hex
 from sync_server.services.push import ChangeIn, PushAnswer, run_push
 from sync_server.services.schools import DeviceInfo
 from sync_server.state import ServerState

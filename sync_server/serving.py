@@ -54,8 +54,8 @@ from werkzeug.http import parse_cookie
 
 from sync_server.config import number, whole_number
 from sync_server.errors import error_body, http_error
+from sync_server.json_text import dumps
 from sync_server.limits import API_PREFIX, BODYLESS_METHODS, BodyDoors, too_large_messages
-from sync_server.services.common import dumps
 
 log = logging.getLogger(__name__)
 

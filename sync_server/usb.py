@@ -39,17 +39,13 @@ from forms import usb_parts as P
 from forms import usb_stream as S
 from sync_server import updates as UP
 from sync_server.errors import ApiError, ServiceError
+from sync_server.json_text import JsonInputError, strict_loads
 from sync_server.models import Device
 from sync_server.push_batch import push_batch
 from sync_server.services import generation
 from sync_server.services.attachments import SHA256_RE, PartialQuota
 from sync_server.services.changes import current_seq, pull
-from sync_server.services.common import (
-    IDEMPOTENCY_KEY_RE,
-    JsonInputError,
-    audit,
-    strict_loads,
-)
+from sync_server.services.common import IDEMPOTENCY_KEY_RE, audit
 from sync_server.services.forms import get_version
 from sync_server.services.pin_reset import encoded_reset_key
 from sync_server.services.push import parse_batch

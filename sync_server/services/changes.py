@@ -25,8 +25,9 @@ from typing import Any, cast
 from sqlalchemy import BigInteger, Table, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from sync_server.json_text import dumps
 from sync_server.models import Change, ChangeCounter, FormVersion, Record, Status
-from sync_server.services.common import dumps, iso
+from sync_server.services.common import iso
 from sync_server.services.fast_insert import insert_rows
 
 
@@ -37,7 +38,7 @@ class NewChange:
     payload: dict[str, Any]
     record_id: str | None = None
     device_id: str | None = None  # the device that made it, so it is not echoed back to it
-    # `payload["data"]` as JSON text (services.common.dumps), when the push encoded it already: the payload's
+    # `payload["data"]` as JSON text (sync_server.json_text.dumps), when the push encoded it already: the payload's
     # text is then put together around it instead of encoding the data a second time (payload_text)
     data_text: str | None = None
 

@@ -1,4 +1,4 @@
-"""Small helpers shared by the services: time, hashes, JSON, the audit log, the ranges of numbers."""
+"""Small helpers shared by the services: time, hashes, the audit log, the ranges of numbers (JSON: sync_server.json_text)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from sync_server import json_text
 from sync_server.models import AuditEntry
-
-# The services' JSON helpers, kept in sync_server.json_text (no SQLAlchemy there: the form check workers
-# parse and write JSON with them) and named here as well.
-MAX_JSON_DEPTH = json_text.MAX_JSON_DEPTH
-JsonInputError = json_text.JsonInputError
-_check_structure = json_text._check_structure
-_check_text_structure = json_text._check_text_structure
-canonical_json = json_text.canonical_json
-dumps = json_text.dumps
-strict_loads = json_text.strict_loads
 
 
 def naive_utc(moment: dt.datetime) -> dt.datetime:

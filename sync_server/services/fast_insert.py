@@ -8,7 +8,7 @@ value goes through the column type's own bind processor, exactly as SQLAlchemy w
 go to the driver in one executemany on the session's connection (inside its transaction); on PostgreSQL
 (psycopg) three rows or more go by COPY instead (_copy).
 
-`Dumped`: JSON text a caller already encoded (services.common.dumps) for a JSON column, sent as it is instead
+`Dumped`: JSON text a caller already encoded (sync_server.json_text.dumps) for a JSON column, sent as it is instead
 of encoding the value again (PostgreSQL casts it, `::JSON`; SQLite stores the text).
 """
 

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forms.engine import Evaluation, ReferenceList, evaluate, format_path
 from forms.model import Field, FieldType, FormDef
 from sync_server.errors import ApiError
+from sync_server.json_text import dumps
 from sync_server.models import (
     AppliedOp,
     Attachment,
@@ -56,14 +57,7 @@ from sync_server.services.changes import (
     write_changes,
 )
 from sync_server.services.check_pool import CheckPool
-from sync_server.services.common import (
-    MAX_INT32,
-    UUID_RE,
-    audit,
-    dumps,
-    is_plain_text,
-    naive_utc,
-)
+from sync_server.services.common import MAX_INT32, UUID_RE, audit, is_plain_text, naive_utc
 from sync_server.services.fast_insert import EMPTY_OBJECT, Dumped, insert_rows
 from sync_server.services.forms import FormCache
 from sync_server.services.generation import current_generation

@@ -1,6 +1,6 @@
 """A lone surrogate in a value the server writes itself (not from a request: those are refused upstream) -
 a file name decoded with surrogateescape, say - must not make the database driver refuse the JSON text
-(UnicodeEncodeError, a 500 or a failed import): services.common.dumps, also the engines' json_serializer,
+(UnicodeEncodeError, a 500 or a failed import): sync_server.json_text.dumps, also the engines' json_serializer,
 escapes such a value (review F5). Real SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sync_server import models as M
 from sync_server.app import prepare_database
 from sync_server.db import open_database
-from sync_server.services.common import audit, dumps
+from sync_server.json_text import dumps
+from sync_server.services.common import audit
 from tests.server.conftest import START
 
 

@@ -7,12 +7,7 @@ import json
 
 import pytest
 
-from sync_server.services.common import (
-    MAX_JSON_DEPTH,
-    JsonInputError,
-    _check_structure,
-    strict_loads,
-)
+from sync_server.json_text import MAX_JSON_DEPTH, JsonInputError, _check_structure, strict_loads
 
 DEEP = MAX_JSON_DEPTH
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from sync_server.json_text import dumps
 from sync_server.services.changes import NewChange, payload_text, record_payload
-from sync_server.services.common import dumps
 
 NOW = dt.datetime(2026, 12, 1, 10, 30, 5)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from forms.engine import Evaluation
 from sync_server import models as M
+from sync_server.json_text import dumps
 from sync_server.services import push
-from sync_server.services.common import dumps
 from sync_server.services.push import ChangeIn, parse_batch, precheck
 from sync_server.state import get_state
 from tests.server.conftest import LiveServer, change

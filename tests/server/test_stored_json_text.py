@@ -3,7 +3,7 @@
 A new record went in through the fast insert as compact JSON with Chinese kept as is; an edited record went
 through the ORM's JSON column and came out `{"inspectors": "\\u5f20\\u4f1f..."}`, so a bureau IT person's
 plain `LIKE '%张伟%'` on the database found only never-edited records. Every path (new, edit, conflict,
-return, accept, delete) must write the one form: services.common.dumps.
+return, accept, delete) must write the one form: sync_server.json_text.dumps.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from sync_server.services.common import dumps
+from sync_server.json_text import dumps
 from sync_server.services.review import accept_record, return_record
 from sync_server.state import get_state
 from tests.server.conftest import LiveServer, change
