@@ -1,5 +1,5 @@
-"""strict_loads reads nesting and lone surrogates from the text (issue 14: walking a 200-record batch took a
-fifth of a push); it must refuse and accept exactly what walking the parsed value does."""
+"""strict_loads refuses nesting and lone surrogates exactly as walking the parsed value does (issue 14: it reads
+them with orjson and walks only arrays and objects, where walking every value took a fifth of a push)."""
 
 from __future__ import annotations
 
