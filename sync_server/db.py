@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, orm, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from forms import json_fast
 from sync_server.json_text import dumps
 from sync_server.private_files import secure_sqlite_file
 
@@ -67,6 +68,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 json_serializer=dumps,
+                json_deserializer=json_fast.loads,
             )
         except Exception as exc:
             raise DatabaseUrlError(f"{url!r}: {exc}") from None
@@ -84,6 +86,7 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         json_serializer=dumps,
+        json_deserializer=json_fast.loads,  # the same values as json.loads, faster
     )
 
     @event.listens_for(engine, "connect")

@@ -1,10 +1,8 @@
 """JSON as the server reads and writes it: requests parsed strictly, text written compactly.
 
-orjson does the work on the push path (issue 14: parsing, checking and writing JSON with the standard
-library took a fifth of the server's time for a push - 43 ms of each 1,000-record batch, ~5 ms with orjson);
-the standard library's json stays for what orjson cannot write exactly (integers beyond 64 bits, lone
-surrogates, subclasses) and to say what is wrong with a body orjson refuses. Both write the same bytes for
-the same value but for floats written with an exponent (1e-05 against 0.00001).
+orjson does the work (forms.json_fast; issue 14: parsing, checking and writing JSON with the standard library
+took a fifth of the server's time for a push - 43 ms of each 1,000-record batch, ~5 ms with orjson); the
+standard library stays for what orjson cannot do exactly and to say what is wrong with a body it refuses.
 
 Kept apart from services.common (which needs SQLAlchemy) so that the form engine's worker processes
 (services.check_pool) parse and write JSON exactly as the serving process does while importing little."""
@@ -18,15 +16,9 @@ from typing import Any
 
 import orjson
 
-_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+from forms import json_fast
 
-# Values orjson would write differently from the standard library are handed to it instead: it raises
-# on these types (and on integers beyond 64 bits, lone surrogates, keys that are not text).
-_AS_STDLIB = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
 
 def dumps(value: Any) -> str:
@@ -34,8 +26,8 @@ def dumps(value: Any) -> str:
     cannot be written as UTF-8, so a database driver would refuse the text: such a value is written with
     every non-ASCII character escaped instead (the same JSON, readable back alike)."""
     try:
-        return orjson.dumps(value, option=_AS_STDLIB).decode("utf-8")
-    except TypeError:  # orjson.JSONEncodeError too
+        return orjson.dumps(value, option=json_fast.ORJSON_OPTIONS).decode("utf-8")
+    except TypeError:  # what orjson does not write as the standard library does (forms.json_fast)
         pass
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if _SURROGATE_RE.search(text) is not None:
@@ -83,11 +75,6 @@ def _check_structure(value: Any) -> None:
                 stack.extend((v, depth + 1) for v in item)
 
 
-# An integer literal beyond 64 bits comes out of orjson as a float: a float this large sends the body
-# to the standard library, which keeps such integers exact.
-_BIG = float(2**63)
-
-
 def strict_loads(body: bytes) -> Any:
     """JSON from a request: UTF-8 only, no NaN or Infinity (nor numbers too large for a double), no lone
     surrogates (they cannot be written back as UTF-8, nor stored by PostgreSQL), at most MAX_JSON_DEPTH
@@ -101,27 +88,9 @@ def strict_loads(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         return _stdlib_strict_loads(body)
-    if _too_deep_or_big(value):
+    if json_fast.suspicious(value, MAX_JSON_DEPTH):
         return _stdlib_strict_loads(body)
     return value
-
-
-def _too_deep_or_big(value: Any) -> bool:
-    """Nested deeper than MAX_JSON_DEPTH, or holding a float of 2^63 or more (maybe an integer literal)."""
-    if type(value) is not dict and type(value) is not list:
-        return type(value) is float and abs(value) >= _BIG
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return True
-        for v in item.values() if type(item) is dict else item:
-            kind = type(v)
-            if kind is dict or kind is list:
-                stack.append((v, depth + 1))
-            elif kind is float and abs(v) >= _BIG:
-                return True
-    return False
 
 
 def _stdlib_strict_loads(body: bytes) -> Any:
@@ -145,13 +114,10 @@ def _stdlib_strict_loads(body: bytes) -> Any:
 
 def canonical_json(value: Any) -> bytes:
     """The same JSON value always gives the same bytes (for request hashes): keys sorted, compact."""
-    try:
-        return orjson.dumps(value, option=_AS_STDLIB | orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return stdlib_canonical_json(value)
+    return json_fast.canonical_bytes(value)
 
 
 def stdlib_canonical_json(value: Any) -> bytes:
     """canonical_json as servers before orjson wrote it (the same bytes but for floats with an exponent):
     a request hash stored by such a server is compared with this one too."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return json_fast.stdlib_canonical_bytes(value)

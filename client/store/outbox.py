@@ -12,7 +12,6 @@ change of the same record is applied: the server then holds a newer full state o
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ from client.store.models import (
 )
 from client.store.pulled_forms import load_stored_forms
 from client.store.server_state import adopt_server_version, server_status_of, set_server_state
+from forms import json_fast
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class PendingChange:
     @cached_property
     def wire_bytes(self) -> bytes:
         """The change's JSON as it goes in a push body (encoded once: sized, then sent)."""
-        return json.dumps(self.wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json_fast.dumps_bytes(self.wire())
 
 
 def push_body(changes: Sequence[PendingChange]) -> bytes:

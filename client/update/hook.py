@@ -181,9 +181,6 @@ def check_updates(
 
 
 def _check(engine: SyncEngine, refused_too_old: bool) -> None:
-    from client.sync.engine import app_version
-    from client.update.channel import check_and_stage  # python-tuf is loaded only when used
-
     if not refused_too_old and _withdrawn_by_pull(engine):
         return  # reported by the next pull (the report changed)
     if not _check_wanted(engine, refused_too_old):
@@ -194,6 +191,10 @@ def _check(engine: SyncEngine, refused_too_old: bool) -> None:
         pin = get_setting(s, K_FINGERPRINT)
     if enrollment is None:
         return
+    # python-tuf is loaded only when an update is to be checked (not at each sync: ~80 ms and memory)
+    from client.sync.engine import app_version
+    from client.update.channel import check_and_stage
+
     transport = engine._transport(
         enrollment.server_url, enrollment.device_token, str(pin) if pin else None
     )

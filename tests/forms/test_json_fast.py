@@ -1,0 +1,92 @@
+"""forms.json_fast gives the standard library's values and text (issue 14: orjson does the work)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forms import json_fast
+
+_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal with the same types all the way down (1 is not 1.0), key order included."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_loads_gives_what_json_loads_gives(value: Any) -> None:
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False, separators=(",", ":"))):
+        assert same(json_fast.loads(text), json.loads(text))
+        assert same(json_fast.loads(text.encode()), json.loads(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(values)
+def test_the_text_is_the_standard_librarys_but_for_exponents(value: Any) -> None:
+    ours, theirs = (
+        json_fast.dumps_bytes(value),
+        json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(),
+    )
+    assert same(json.loads(ours), json.loads(theirs))
+    assert json_fast.dumps(value).encode() == ours
+    if ours != theirs:
+        assert b"e" in theirs  # only a float written with an exponent differs
+
+
+def test_integers_beyond_64_bits_are_kept_exact() -> None:
+    n = 2**64 + 1
+    assert json_fast.loads(f'{{"a": [1.5, {n}]}}') == {"a": [1.5, n]}
+    assert json_fast.loads(str(-n)) == -n
+    assert json_fast.dumps({"a": n}) == f'{{"a":{n}}}'
+
+
+def test_a_lone_surrogate_written_escaped_reads_back() -> None:
+    """The server writes a file name decoded with surrogateescape that way (orjson refuses it)."""
+    text = json.dumps({"name": "photo\udcff.jpg"})
+    assert json_fast.loads(text) == {"name": "photo\udcff.jpg"}
+
+
+def test_text_that_is_not_json_raises_value_error() -> None:
+    with pytest.raises(ValueError):
+        json_fast.loads('{"a": ')
+
+
+@pytest.mark.parametrize("value", [0, 1.5, None])
+def test_what_is_not_text_raises_type_error_as_json_loads_does(value: Any) -> None:
+    """SQLAlchemy's SQLite JSON type relies on it: a number SQLite stored as a number is taken as is."""
+    with pytest.raises(TypeError):
+        json.loads(value)
+    with pytest.raises(TypeError):
+        json_fast.loads(value)
+
+
+def test_depth_and_large_floats_are_found() -> None:
+    deep: Any = []
+    for _ in range(10):
+        deep = [deep]
+    assert json_fast.suspicious(deep, max_depth=10)
+    assert not json_fast.suspicious(deep, max_depth=11)
+    assert json_fast.suspicious({"x": [{"y": 1e19}]})
+    assert not json_fast.suspicious({"x": [{"y": 1e18, "z": "1e30"}]})
