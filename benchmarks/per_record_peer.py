@@ -96,7 +96,9 @@ def main() -> None:
 
     app = make_app(sys.argv[1])
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 8
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    # as many connections at once as ours takes in the same run (benchmarks/server_load_bench.py)
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, connection_limit=limit)
     print(json.dumps({"url": f"http://127.0.0.1:{server.effective_port}"}), flush=True)
     server.run()
 

@@ -10,7 +10,9 @@ request with a unique instance id, as ODK Central takes submissions; on SQLite).
   records one request each from as many threads. Records per second, ours / the peer.
 - at once: `--crowd` devices (default 300) each push one batch of `--crowd-batch` changes (default 20, a
   school's day of work; the issue does not say) released together; batch latency p50 / p95 / max, and
-  nothing lost (every change answered applied, the database holds every record).
+  nothing lost (every change answered applied, the database holds every record). The peer takes the same
+  crowd: each device posts its records one request after another (the time for all of them is its
+  latency), with the same connection limit; the ratio of the p95s is printed.
 
 The client side (threads with keep-alive connections and bodies made beforehand) runs in this process, on
 the same 2 cores as the server: the figures include that competition.
@@ -275,9 +277,19 @@ def ours(
         drop()
 
 
-def peer(folder: Path, threads: int, rows: list[dict[str, Any]]) -> float:
+def peer(
+    folder: Path, threads: int, rows: list[dict[str, Any]], crowd: int, crowd_batch: int
+) -> tuple[float, list[float]]:
+    """(records per second from `threads` threads, the crowd's latencies: `crowd` devices at once, each
+    posting its `crowd_batch` records one request after another - a device's "batch" is those posts)."""
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "per_record_peer.py"), str(folder / "peer.db")],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "per_record_peer.py"),
+            str(folder / "peer.db"),
+            "8",
+            str(crowd + 50),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -289,6 +301,7 @@ def peer(folder: Path, threads: int, rows: list[dict[str, Any]]) -> float:
         def job(share: list[dict[str, Any]]) -> Callable[[], list[float]]:
             def run() -> list[float]:
                 conn = Conn(url)
+                t0 = time.perf_counter()
                 for d in share:
                     body = json.dumps(
                         {
@@ -303,12 +316,16 @@ def peer(folder: Path, threads: int, rows: list[dict[str, Any]]) -> float:
                         "/submission", body, {"Content-Type": "application/json; charset=utf-8"}
                     )
                     assert status == 201, data[:300]
-                return []
+                return [time.perf_counter() - t0]
 
             return run
 
         wall, _ = run_threads([job(s) for s in shares])
-        return len(rows) / wall
+        crowd_rows = make_records(crowd * crowd_batch, seed=41)
+        _, latencies = run_threads(
+            [job(crowd_rows[d * crowd_batch : (d + 1) * crowd_batch]) for d in range(crowd)]
+        )
+        return len(rows) / wall, sorted(latencies)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -333,9 +350,13 @@ def main() -> None:
         peer_rate = None
         if not args.no_peer:
             (Path(tmp) / "peer").mkdir()
-            peer_rate = peer(Path(tmp) / "peer", args.devices, rows)
+            peer_rate, peer_lat = peer(
+                Path(tmp) / "peer", args.devices, rows, args.crowd, args.crowd_batch
+            )
             print(
-                f"peer (one request per record, SQLite, {args.devices} threads): {peer_rate:,.0f} records/s"
+                f"peer (one request per record, SQLite, {args.devices} threads): {peer_rate:,.0f} records/s;"
+                f" {args.crowd} devices at once, {args.crowd_batch} records each: latency p50 "
+                f"{statistics.median(peer_lat):.2f} s, p95 {pct(peer_lat, 0.95):.2f} s"
             )
         for backend in args.database:
             folder = Path(tmp) / backend
@@ -362,6 +383,11 @@ def main() -> None:
                 f"{f['crowd_wall']:.1f} s, batch latency p50 {statistics.median(lat):.2f} s, "
                 f"p95 {pct(lat, 0.95):.2f} s, max {lat[-1]:.2f} s; stored {f['stored']:,} of "
                 f"{f['expected']:,} records"
+                + (
+                    f"; p95 the peer's / ours: {pct(peer_lat, 0.95) / pct(lat, 0.95):.2f}x"
+                    if peer_rate
+                    else ""
+                )
             )
 
 
