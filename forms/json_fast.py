@@ -6,8 +6,11 @@ would not give the standard library's result, the standard library does the work
 - an integer literal beyond 64 bits comes out of orjson as a float, so a value holding a float of 2^63 or
   more is read again by the standard library (which keeps such integers exact);
 - orjson cannot write integers beyond 64 bits, lone surrogates, keys that are not text, nor (with the
-  options below) subclasses, dates and dataclasses the standard library writes or refuses its own way.
-The texts differ only in floats written with an exponent (orjson 0.00001, the standard library 1e-05).
+  options below) subclasses, dates and dataclasses the standard library writes or refuses its own way;
+- orjson writes NaN and Infinity as null, and a float under 1e-4 its own way (0.00001, 1.5e-7 against the
+  standard library's 1e-05, 1.5e-07): a value holding such a float is written by the standard library.
+So the text is the standard library's, byte for byte (a request hash made by either is the same), but for
+what the standard library refuses to write: orjson writes an Enum's value and a UUID as text.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ __all__ = [
     "dumps",
     "dumps_bytes",
     "loads",
-    "stdlib_canonical_bytes",
     "suspicious",
 ]
 
@@ -77,31 +79,65 @@ def loads(data: bytes | bytearray | str) -> Any:
     return value
 
 
+def _written_apart(x: float) -> bool:
+    """A float orjson writes otherwise than the standard library: NaN, +-Infinity, 0 < |x| < 1e-4."""
+    a = abs(x)
+    return a != a or a == _INF or 0.0 < a < 1e-4
+
+
+_INF = float("inf")
+
+
+def _floats_written_apart(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return _written_apart(value)
+    if kind is not dict and kind is not list:
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for v in item.values() if type(item) is dict else item:
+            kind = type(v)
+            if kind is dict or kind is list:
+                stack.append(v)
+            elif kind is float and _written_apart(v):
+                return True
+    return False
+
+
+def _orjson(value: Any, option: int) -> bytes | None:
+    """orjson's text when it is the standard library's, else None."""
+    try:
+        out = orjson.dumps(value, option=option)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return None
+    if (b"null" in out or b"e-" in out or b"0.0" in out) and _floats_written_apart(value):
+        return None
+    return out
+
+
 def dumps_bytes(value: Any) -> bytes:
     """Compact JSON as UTF-8, non-ASCII kept as is: json.dumps(value, ensure_ascii=False,
     separators=(",", ":")).encode() (which raises UnicodeEncodeError for a lone surrogate)."""
-    try:
-        return orjson.dumps(value, option=ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError is one
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    out = _orjson(value, ORJSON_OPTIONS)
+    if out is not None:
+        return out
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def dumps(value: Any) -> str:
     """dumps_bytes as text; a lone surrogate is kept in the text (json.dumps(ensure_ascii=False) alike)."""
-    try:
-        return orjson.dumps(value, option=ORJSON_OPTIONS).decode("utf-8")
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    out = _orjson(value, ORJSON_OPTIONS)
+    if out is not None:
+        return out.decode("utf-8")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """Keys sorted, compact, UTF-8: the same value always gives the same bytes."""
-    try:
-        return orjson.dumps(value, option=ORJSON_OPTIONS | orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return stdlib_canonical_bytes(value)
-
-
-def stdlib_canonical_bytes(value: Any) -> bytes:
-    """canonical_bytes as the standard library writes it (floats with an exponent differ)."""
+    """Keys sorted, compact, UTF-8: the same value always gives the same bytes (json.dumps(value,
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(), byte for byte)."""
+    out = _orjson(value, ORJSON_OPTIONS | orjson.OPT_SORT_KEYS)
+    if out is not None:
+        return out
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync_server.json_text import canonical_json, stdlib_canonical_json, strict_loads
+from sync_server.json_text import canonical_json, strict_loads
 from sync_server.services import generation
 from sync_server.services.common import sha256_hex
 from sync_server.services.push import ChangeIn, PushAnswer, run_push
@@ -32,8 +32,6 @@ def push_batch(
         device=device,
         key=key,
         request_sha256=sha256_hex(canonical_json(body)),
-        # a key stored before orjson wrote the canonical JSON (floats with an exponent differ)
-        legacy_sha256=lambda: sha256_hex(stdlib_canonical_json(body)),
         changes=changes,
         clock=state.clock,
         local_offset=state.local_offset,

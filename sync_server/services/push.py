@@ -1352,13 +1352,10 @@ def run_push(
     max_change_bytes: int = MAX_CHANGE_BYTES,
     check_pool: CheckPool | None = None,
     raw: bytes | None = None,
-    legacy_sha256: Callable[[], str] | None = None,
 ) -> PushAnswer:
     """Owns the write transaction of a push: replay or refuse a known key, else apply and store the answer.
     The transaction may be shared with other pushes (group commit); this push is in a savepoint of its own.
-    `check_pool` and `raw` (the body's bytes, gunzipped): the form engine's work on another core.
-    `legacy_sha256`: the body's hash as a server before this one may have stored it for the key (asked only
-    when the stored hash is not `request_sha256`)."""
+    `check_pool` and `raw` (the body's bytes, gunzipped): the form engine's work on another core."""
     writer = writer_for(Session_)
     for attempt in range(RETRIES):
         now = clock()
@@ -1384,7 +1381,6 @@ def run_push(
                 device=device,
                 key=key,
                 request_sha256=request_sha256,
-                legacy_sha256=legacy_sha256,
                 changes=changes,
                 now=now,
                 local_now=local_now,
@@ -1417,7 +1413,6 @@ def _push_in(
     device: DeviceInfo,
     key: str,
     request_sha256: str,
-    legacy_sha256: Callable[[], str] | None = None,
     changes: list[ChangeIn],
     now: dt.datetime,
     local_now: dt.datetime,
@@ -1430,10 +1425,7 @@ def _push_in(
     or the key's unique index, waits for its commit, fails and is run again, then finding the answer."""
     stored = session.execute(_KEY_STORED, {"device_id": device.device_id, "key": key}).first()
     if stored is not None:
-        same = stored.request_sha256 == request_sha256 or (
-            legacy_sha256 is not None and stored.request_sha256 == legacy_sha256()
-        )
-        if not same or stored.response is None:
+        if stored.request_sha256 != request_sha256 or stored.response is None:
             raise ApiError(
                 "idempotency_key_reused",
                 "同一个 Idempotency-Key 已用于内容不同的另一批变更",
