@@ -24,6 +24,7 @@ from sync_server.json_text import (
     strict_loads,
 )
 from sync_server.state import get_state
+from tests.forms.test_json_fast import same
 from tests.server.conftest import LiveServer, assert_error, change, inspection
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -62,22 +63,11 @@ def _stdlib_reading(body: bytes) -> Any:
     return value
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal, and of the same types all the way down (1 is not 1.0 here)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b) or (a != a and b != b)
-
-
 @settings(max_examples=300, deadline=None)
 @given(values)
 def test_a_body_reads_as_the_standard_library_read_it(value: Any) -> None:
     body = json.dumps({"changes": [value]}, ensure_ascii=False).encode()
-    assert _same(strict_loads(body), _stdlib_reading(body))
+    assert same(strict_loads(body), _stdlib_reading(body))
 
 
 def _stdlib_canonical(value: Any) -> bytes:
@@ -88,7 +78,7 @@ def _stdlib_canonical(value: Any) -> bytes:
 @settings(max_examples=300, deadline=None)
 @given(values)
 def test_written_text_reads_back_the_same_value(value: Any) -> None:
-    assert _same(json.loads(dumps(value)), value)
+    assert same(json.loads(dumps(value)), value)
 
 
 @settings(max_examples=300, deadline=None)
