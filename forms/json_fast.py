@@ -16,6 +16,8 @@ what the standard library refuses to write: orjson writes an Enum's value and a 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -41,12 +43,12 @@ ORJSON_OPTIONS = (
 )
 
 
-def suspicious(value: Any, max_depth: int | None = None) -> bool:
-    """True when `value` holds a float of 2^63 or more (maybe an integer literal orjson could not keep) or,
-    with `max_depth`, arrays and objects nested deeper than that. Walks only arrays and objects."""
+def _any_float(value: Any, test: Callable[[float], bool], max_depth: int | None = None) -> bool:
+    """True when a float of `value` passes `test` or, with `max_depth`, arrays and objects nest deeper than
+    that. Walks only arrays and objects, without recursion."""
     kind = type(value)
     if kind is not dict and kind is not list:
-        return kind is float and abs(value) >= BIG_FLOAT
+        return kind is float and test(value)
     limit = max_depth if max_depth is not None else 1 << 30
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -57,9 +59,19 @@ def suspicious(value: Any, max_depth: int | None = None) -> bool:
             kind = type(v)
             if kind is dict or kind is list:
                 stack.append((v, depth + 1))
-            elif kind is float and abs(v) >= BIG_FLOAT:
+            elif kind is float and test(v):
                 return True
     return False
+
+
+def _big(x: float) -> bool:
+    return abs(x) >= BIG_FLOAT
+
+
+def suspicious(value: Any, max_depth: int | None = None) -> bool:
+    """True when `value` holds a float of 2^63 or more (maybe an integer literal orjson could not keep) or,
+    with `max_depth`, arrays and objects nested deeper than that."""
+    return _any_float(value, _big, max_depth)
 
 
 def loads(data: bytes | bytearray | str) -> Any:
@@ -88,31 +100,13 @@ def _written_apart(x: float) -> bool:
 _INF = float("inf")
 
 
-def _floats_written_apart(value: Any) -> bool:
-    kind = type(value)
-    if kind is float:
-        return _written_apart(value)
-    if kind is not dict and kind is not list:
-        return False
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        for v in item.values() if type(item) is dict else item:
-            kind = type(v)
-            if kind is dict or kind is list:
-                stack.append(v)
-            elif kind is float and _written_apart(v):
-                return True
-    return False
-
-
 def _orjson(value: Any, option: int) -> bytes | None:
     """orjson's text when it is the standard library's, else None."""
     try:
         out = orjson.dumps(value, option=option)
     except TypeError:  # orjson.JSONEncodeError is one
         return None
-    if (b"null" in out or b"e-" in out or b"0.0" in out) and _floats_written_apart(value):
+    if (b"null" in out or b"e-" in out or b"0.0" in out) and _any_float(value, _written_apart):
         return None
     return out
 
@@ -126,12 +120,21 @@ def dumps_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def dumps(value: Any) -> str:
-    """dumps_bytes as text; a lone surrogate is kept in the text (json.dumps(ensure_ascii=False) alike)."""
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
+def dumps(value: Any, *, escape_surrogates: bool = False) -> str:
+    """dumps_bytes as text. A lone surrogate is kept in the text (json.dumps(ensure_ascii=False) alike) or,
+    with `escape_surrogates`, such a value is written with every non-ASCII character escaped (the same JSON,
+    but text UTF-8 can hold: a database driver refuses a lone surrogate). orjson never writes one, so only
+    the standard library's text is searched."""
     out = _orjson(value, ORJSON_OPTIONS)
     if out is not None:
         return out.decode("utf-8")
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if escape_surrogates and _SURROGATE_RE.search(text) is not None:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def canonical_bytes(value: Any) -> bytes:

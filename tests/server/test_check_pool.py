@@ -85,6 +85,11 @@ def _body(records: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
     return json.dumps({"changes": changes}, ensure_ascii=False).encode(), changes
 
 
+def _all_valid(form: FormDef, n: int) -> dict[int, str | None]:
+    """What the pool answers for the n valid inspections of _inspections."""
+    return {i: _expected(form, inspection()) for i in range(n)}
+
+
 def _inspections(form: FormDef, n: int) -> tuple[bytes, list[tuple[int, str, FormDef]]]:
     """A body of n valid inspections and the items that ask about each."""
     raw, changes = _body([inspection() for _ in range(n)])
@@ -143,9 +148,7 @@ def test_a_killed_worker_costs_one_push_its_worker_and_the_next_push_has_a_new_o
     assert pool.failures == 1
     [second] = pool.pids()
     assert second != first
-    assert pool.check(raw, items, today=TODAY, now=NOW) == {
-        i: _expected(form, inspection()) for i in range(4)
-    }
+    assert pool.check(raw, items, today=TODAY, now=NOW) == _all_valid(form, 4)
 
 
 def test_a_worker_that_does_not_answer_in_time_is_replaced_and_after_repeated_failures_none_is_used(
@@ -301,9 +304,7 @@ def test_the_worker_runs_the_servers_own_code_whatever_folder_the_server_was_sta
     form = _form()
     pool = pool_of(form)
     raw, items = _inspections(form, 4)
-    assert pool.check(raw, items, today=TODAY, now=NOW) == {
-        i: _expected(form, inspection()) for i in range(4)
-    }
+    assert pool.check(raw, items, today=TODAY, now=NOW) == _all_valid(form, 4)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
