@@ -233,5 +233,5 @@ def write_into(
                 revoke_device(s, written.device_id, now=state.now(), actor="cli")
             raise
     finally:
-        state.db.engine.dispose()
+        state.db.close()
     return written, target, fingerprint

@@ -953,4 +953,4 @@ def import_paths(
             results.append(result)
         return results
     finally:
-        state.db.engine.dispose()
+        state.db.close()
