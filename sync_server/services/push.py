@@ -33,6 +33,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from forms import json_fast
 from forms.engine import Evaluation, ReferenceList, evaluate, format_path
 from forms.model import Field, FieldType, FormDef
 from sync_server.errors import ApiError
@@ -514,7 +515,7 @@ def precheck(
             for i, c, form in theirs:
                 text = texts.get(i)
                 if text is not None:  # None or absent (problems, or not asked): the batch checks it
-                    out[id(c)] = _Prechecked(form, Evaluation(json.loads(text), []), text)
+                    out[id(c)] = _Prechecked(form, Evaluation(json_fast.loads(text), []), text)
             return out
     here(wanted)  # no worker took it (whatever of it was checked meanwhile is not checked again)
     return out
@@ -1309,7 +1310,7 @@ def compact_answer(text: str, changes: list[ChangeIn]) -> str:
     """A push answer (as stored, the full form) in the compact form: `results` becomes `compact_results`,
     one item per change in the batch's order (see docs/protocol.md, revision 1.14). Deterministic, so a
     replayed batch still gets the same bytes."""
-    body = json.loads(text)
+    body = json_fast.loads(text)  # as this server (or an older one) stored it
     results = body.get("results")
     if not isinstance(results, list) or len(results) != len(changes):
         return text
