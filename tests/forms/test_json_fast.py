@@ -85,6 +85,19 @@ def test_integers_beyond_64_bits_are_kept_exact() -> None:
     assert json_fast.dumps({"a": n}) == f'{{"a":{n}}}'
 
 
+@pytest.mark.parametrize(
+    "n", [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**19, 10**30, -(10**25)]
+)
+def test_integers_at_the_edge_of_64_bits_are_kept_exact(n: int) -> None:
+    """The shortest integer literal orjson cannot keep has 19 digits: text without a run of 19 digits is
+    not walked for such floats."""
+    for text in (f'{{"a":[{{"b":{n}}}],"c":"{"9" * 25}"}}', f"[{n}, 1.5]"):
+        for data in (text, text.encode()):
+            assert same(json_fast.loads(data), json.loads(text))
+    short = '{"a":1e19,"b":123456789012345678,"c":"12345678901234567890"}'
+    assert same(json_fast.loads(short), json.loads(short))
+
+
 def test_a_lone_surrogate_written_escaped_reads_back() -> None:
     """The server writes a file name decoded with surrogateescape that way (orjson refuses it)."""
     text = json.dumps({"name": "photo\udcff.jpg"})
