@@ -245,7 +245,7 @@ def main() -> None:
         http.shutdown()
         carried.close()
         online_ctx.close()
-        state.db.engine.dispose()
+        state.db.close()
 
 
 if __name__ == "__main__":

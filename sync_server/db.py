@@ -1,10 +1,12 @@
 """Opening the server database: SQLite (WAL, synchronous=FULL, foreign keys) by default, or PostgreSQL.
 
-Two session factories share one engine:
+Two session factories:
 - `Session` for writes. On SQLite its transactions start with BEGIN IMMEDIATE, so writers queue for the one
   write lock up front instead of deadlocking when two readers both turn writer.
 - `ReadSession` for reads. On SQLite a plain BEGIN: a snapshot that does not wait for writers (WAL).
-On PostgreSQL both are ordinary READ COMMITTED transactions; writers lock what they change (see services).
+On SQLite each has an engine (a pool of connections) of its own: the writers keep temporary storage in
+memory, the readers in files (see open_database). On PostgreSQL both share one engine and are ordinary READ
+COMMITTED transactions; writers lock what they change (see services).
 
 And `read_connection()` for reads through a Connection, no Session (the token read of every device request):
 on SQLite the same plain BEGIN; on PostgreSQL autocommit - each statement its own snapshot, as in a READ
@@ -166,6 +168,27 @@ class Database:
         except Exception:
             log.warning("the database does not answer", exc_info=True)
             return False
+
+
+@contextlib.contextmanager
+def temporary_storage_in_files(conn: Connection) -> Iterator[None]:
+    """On SQLite, the connection's temporary storage in files for the block, then as it was: a migration's
+    CREATE INDEX sorts a whole table, which in memory would grow the server's memory with the table's size.
+    Enter it outside a transaction (SQLite changes the setting only there)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    # the driver's connection: a statement through the Connection would begin a transaction first
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    was = raw.execute("PRAGMA temp_store").fetchone()[0]
+    raw.execute("PRAGMA temp_store=DEFAULT")
+    try:
+        yield
+    finally:
+        # a connection that cannot take it any more (broken by the block's error) just keeps files
+        with contextlib.suppress(Exception):
+            raw.execute(f"PRAGMA temp_store={int(was)}")
 
 
 def open_database(url: str, *, pool_size: int = 10) -> Database:

@@ -15,6 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from sync_server.db import temporary_storage_in_files
+
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,7 +42,7 @@ def upgrade(engine: Engine, target: str = "head") -> None:
     cfg = _config()
     if target == "head" and current_revision(engine) == head_revision():
         return
-    with engine.begin() as conn:
+    with engine.connect() as conn, temporary_storage_in_files(conn), conn.begin():
         cfg.attributes["connection"] = conn
         log.info("migrating the server database to %s", target)
         command.upgrade(cfg, target)

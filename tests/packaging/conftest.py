@@ -130,7 +130,7 @@ class Server:
         self.http.shutdown()
         self.http.server_close()
         self.thread.join(5)
-        get_state(self.app).db.engine.dispose()
+        get_state(self.app).db.close()
 
 
 @pytest.fixture

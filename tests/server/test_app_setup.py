@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from forms.catalog import definition_files
 from sync_server import models as M
@@ -163,4 +163,26 @@ def test_sqlite_writers_keep_savepoint_journals_in_memory_and_readers_sort_in_fi
                 assert _sqlite_temp_files() - before
             conn.rollback()
     finally:
+        db.close()
+
+
+def test_sqlite_migrations_sort_in_files_and_the_writer_keeps_memory_after(tmp_path: Path):
+    """A migration's CREATE INDEX sorts a whole table (0007 indexes every change row): on a large database
+    that sort in memory would grow the server's memory at start-up, so migrations keep temporary storage in
+    files; the writer's connection is given back to the pool with it in memory again."""
+    db = open_database(f"sqlite:///{tmp_path / 'm.db'}", pool_size=1)
+    seen: list[int] = []
+
+    def on_statement(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("CREATE INDEX"):
+            seen.append(cursor.connection.execute("PRAGMA temp_store").fetchone()[0])
+
+    event.listen(db.engine, "before_cursor_execute", on_statement)
+    try:
+        prepare_database(db, migrate=True, publish_forms=False, now=dt.datetime.now(dt.UTC))
+        assert seen and set(seen) == {0}  # every index built with temporary storage in files
+        with db.Session.begin() as s:
+            assert s.execute(text("PRAGMA temp_store")).scalar_one() == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_statement)
         db.close()

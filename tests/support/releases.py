@@ -101,7 +101,7 @@ def live_update_server(
         http.shutdown()
         http.server_close()
         thread.join(5)
-        get_state(app).db.engine.dispose()
+        get_state(app).db.close()
 
 
 def launcher(folder: Path, version: str, *, broken: bool = False) -> Path:

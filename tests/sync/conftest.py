@@ -144,7 +144,7 @@ def live_server(
             server.shutdown()
             server.server_close()
             thread.join(5)
-            get_state(app).db.engine.dispose()
+            get_state(app).db.close()
 
 
 @pytest.fixture(scope="session")

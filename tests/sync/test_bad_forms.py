@@ -92,7 +92,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServe
             httpd.shutdown()
             httpd.server_close()
             thread.join(5)
-            get_state(app).db.engine.dispose()
+            get_state(app).db.close()
 
 
 # -- what the bureau's side does ------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def serve(folder: Path, *, older: bool = False, **config: Any) -> Iterator[Serve
         server.shutdown()
         server.server_close()
         thread.join(5)
-        get_state(app).db.engine.dispose()
+        get_state(app).db.close()
 
 
 def push_sizes(client: Client) -> list[tuple[int, int]]:

@@ -82,7 +82,7 @@ def counted() -> Iterator[tuple[LiveServer, Pushes]]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
-        get_state(app).db.engine.dispose()
+        get_state(app).db.close()
 
 
 def _env() -> dict[str, str]:

@@ -78,7 +78,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
-        get_state(app).db.engine.dispose()
+        get_state(app).db.close()
 
 
 def controller(ctx: ClientContext, tasks: TaskManager, **kw: Any) -> SyncController:

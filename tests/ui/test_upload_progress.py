@@ -111,7 +111,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
-        get_state(app).db.engine.dispose()
+        get_state(app).db.close()
 
 
 def test_a_sync_shows_each_photo_and_its_bytes_as_they_reach_the_server(
