@@ -162,3 +162,36 @@ def test_plain_http_and_an_untrusted_forwarded_proto_leave_cookies_as_they_were(
         assert all(_is_secure(line) for line in cookies.values()), cookies
     finally:
         get_state(forced).db.close()
+
+
+def test_a_request_without_the_session_cookie_builds_no_signing_serializer(tmp_path: Path) -> None:
+    """A school's sync request carries no session cookie: it gets an empty session without the signing
+    serializer Flask would build first (issue 14: CPU of every push). A request with the cookie reads its
+    session back as before."""
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+            "SECRET_KEY": "k" * 32,
+        }
+    )
+    try:
+        iface = app.session_interface
+        real = iface.get_signing_serializer  # type: ignore[attr-defined]
+        built: list[str] = []
+
+        def counting(a: Any) -> Any:
+            built.append("serializer")
+            return real(a)
+
+        iface.get_signing_serializer = counting  # type: ignore[attr-defined]
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/v1/pull").status_code == 401
+        assert built == []
+        first = client.get("/login")  # sets the session (its CSRF token)
+        assert first.status_code == 200 and SESSION_COOKIE in _set_cookies(first.headers)
+        again = client.get("/login")  # the cookie sent back: the same token read from it
+        assert built and _csrf(again.get_data(as_text=True)) == _csrf(first.get_data(as_text=True))
+    finally:
+        get_state(app).db.close()
