@@ -41,8 +41,6 @@ from sync_server.private_files import secure_sqlite_file
 
 log = logging.getLogger(__name__)
 
-_READ_OPTION = "sync_server_read"
-
 
 class DatabaseUrlError(ValueError):
     """The database URL cannot be used."""
@@ -110,10 +108,7 @@ def _sqlite_engine(url: str, pool_size: int, *, writes: bool = True) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(_READ_OPTION):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
@@ -200,7 +195,6 @@ def open_database(url: str, *, pool_size: int = 10) -> Database:
     # storage in memory; the readers' keep files, so an export's or a page's large sort spills to disk
     # instead of growing the server's memory.
     reader = _sqlite_engine(url, pool_size, writes=False) if is_sqlite(engine) else engine
-    reader = reader.execution_options(**{_READ_OPTION: True})
     return Database(
         engine,
         sessionmaker(engine, expire_on_commit=False),
